@@ -1,0 +1,62 @@
+//! The admin listener: `GET /metrics` (Prometheus text), `GET /health` (liveness) and
+//! `POST /reload` (the same reload as SIGHUP, answering with its result).
+//!
+//! It runs on the control thread, away from the workers, so a slow scrape never delays
+//! a request.
+use bytes::Bytes;
+use forecourt_proxy::metrics::metrics;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Reloads the configuration: `Ok(summary)` or `Err(diagnostics)`.
+pub type ReloadFn = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+
+/// Serves the admin endpoints on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, reload: ReloadFn) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let reload = reload.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let reload = reload.clone();
+                async move { Ok::<_, Infallible>(answer(&req, &reload)) }
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+}
+
+fn answer(req: &Request<Incoming>, reload: &ReloadFn) -> Response<Full<Bytes>> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics") => {
+            text(StatusCode::OK, metrics().render(), "text/plain; version=0.0.4; charset=utf-8")
+        }
+        (&Method::GET, "/health") => text(StatusCode::OK, "ok\n".into(), "text/plain"),
+        (&Method::POST, "/reload") => match reload() {
+            Ok(summary) => text(StatusCode::OK, format!("reloaded: {summary}\n"), "text/plain"),
+            Err(diagnostics) => text(StatusCode::BAD_REQUEST, format!("{diagnostics}\n"), "text/plain"),
+        },
+        (_, "/metrics" | "/health" | "/reload") => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain")
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "admin endpoints: GET /metrics, GET /health, POST /reload\n".into(),
+            "text/plain",
+        ),
+    }
+}
+
+fn text(status: StatusCode, body: String, content_type: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    resp
+}

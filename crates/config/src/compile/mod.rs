@@ -1,0 +1,186 @@
+//! Model → Runtime. Every check that fails adds a diagnostic; compilation goes on so that
+//! one run reports every problem, and a runtime is returned only if there were none.
+mod routes;
+mod upstreams;
+
+use crate::diagnostic::{Diagnostic, Source};
+use crate::model::{ConfigFile, Global, Size};
+use crate::units::{parse_duration, parse_size};
+use forecourt_proxy::access_log::{AccessLog, LogFormat};
+use forecourt_proxy::cidr::{Cidr, CidrList};
+use forecourt_proxy::{ClientLimits, Runtime, Settings};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use toml::Spanned;
+
+/// Collects diagnostics while compiling one file.
+pub(crate) struct Ctx<'a> {
+    pub source: Source<'a>,
+    pub errors: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    pub fn error<T>(&mut self, at: &Spanned<T>, message: impl Into<String>, hint: Option<String>) {
+        let d = self.source.at(at.span(), message, hint);
+        self.errors.push(d);
+    }
+
+    pub fn duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
+        match v {
+            None => default,
+            Some(s) => parse_duration(s.get_ref()).unwrap_or_else(|e| {
+                self.error(s, e, None);
+                default
+            }),
+        }
+    }
+
+    pub fn size(&mut self, v: &Option<Spanned<Size>>) -> Option<u64> {
+        let s = v.as_ref()?;
+        match parse_size(s.get_ref()) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.error(s, e, None);
+                None
+            }
+        }
+    }
+}
+
+/// Compiles the text of a config file named `file` (used in diagnostics).
+pub fn compile(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
+    let source = Source { file, text };
+    let model: ConfigFile = match toml::from_str(text) {
+        Ok(m) => m,
+        Err(e) => return Err(vec![source.toml_error(&e)]),
+    };
+    let mut cx = Ctx { source, errors: Vec::new() };
+    let settings = settings(&mut cx, &model.global);
+    let listeners = listeners(&mut cx, &model);
+    let admin = admin(&mut cx, &model.global);
+    let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global);
+    let hide = routes::hide_headers(&mut cx, &model.global);
+    let router = routes::compile(&mut cx, &model.route, &upstreams, hide);
+    if !cx.errors.is_empty() {
+        return Err(cx.errors);
+    }
+    Ok(Runtime {
+        router,
+        settings,
+        listeners,
+        upstreams,
+        admin,
+        workers: model.global.workers,
+        pid_file: model.global.pid_file.clone(),
+    })
+}
+
+fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
+    let d = ClientLimits::default();
+    let t = &g.timeouts;
+    let l = &g.limits;
+    let header_bytes = cx.size(&l.max_header_bytes).map(|n| n as usize).unwrap_or(d.max_header_bytes);
+    if let Some(s) = &l.max_header_bytes {
+        if header_bytes < 1024 {
+            cx.error(s, "max_header_bytes must be at least 1k", None);
+        }
+    }
+    let client = ClientLimits {
+        header_timeout: cx.duration(&t.client_header, d.header_timeout),
+        body_timeout: cx.duration(&t.client_body, d.body_timeout),
+        keepalive_timeout: cx.duration(&t.keepalive, d.keepalive_timeout),
+        max_header_bytes: header_bytes,
+        max_headers: l.max_headers.unwrap_or(d.max_headers),
+        max_uri_bytes: cx.size(&l.max_uri_bytes).map(|n| n as usize).unwrap_or(d.max_uri_bytes),
+        max_body: cx.size(&l.max_body),
+    };
+    let mut trusted = Vec::new();
+    for entry in &g.trusted_proxies {
+        match entry.get_ref().parse::<Cidr>() {
+            Ok(c) => trusted.push(c),
+            Err(e) => cx.error(
+                entry,
+                format!("bad trusted_proxies entry: {e}"),
+                Some("write a CIDR such as \"10.0.0.0/8\" or an address".into()),
+            ),
+        }
+    }
+    let format = match g.access_log_format.as_ref().map(|s| (s, s.get_ref().as_str())) {
+        None | Some((_, "json")) => LogFormat::Json,
+        Some((_, "combined")) => LogFormat::Combined,
+        Some((s, other)) => {
+            cx.error(s, format!("unknown access_log_format `{other}`"), Some("use \"json\" or \"combined\"".into()));
+            LogFormat::Json
+        }
+    };
+    let target = g.access_log.as_deref().unwrap_or("stdout");
+    let access_log = match target {
+        "off" => None,
+        t => match AccessLog::open(t, format) {
+            Ok(log) => Some(Arc::new(log)),
+            Err(e) => {
+                cx.errors.push(cx.source.at(0..0, format!("cannot open access_log `{t}`: {e}"), None));
+                None
+            }
+        },
+    };
+    Settings {
+        client,
+        trusted_proxies: CidrList(trusted),
+        access_log,
+        shutdown_timeout: cx.duration(&g.shutdown_timeout, Duration::from_secs(30)),
+    }
+}
+
+/// `":8080"` means every address; `"localhost:8080"` is 127.0.0.1.
+pub(crate) fn parse_listen_addr(s: &str) -> Option<SocketAddr> {
+    if let Some(port) = s.strip_prefix(':') {
+        return format!("0.0.0.0:{port}").parse().ok();
+    }
+    if let Some(port) = s.strip_prefix("localhost:") {
+        return format!("127.0.0.1:{port}").parse().ok();
+    }
+    s.parse().ok()
+}
+
+fn listeners(cx: &mut Ctx<'_>, model: &ConfigFile) -> Vec<SocketAddr> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for l in &model.listen {
+        match parse_listen_addr(l.addr.get_ref()) {
+            None => cx.error(
+                &l.addr,
+                format!("bad listen address `{}`", l.addr.get_ref()),
+                Some("write IP:PORT, e.g. \"0.0.0.0:80\" or \":8080\"".into()),
+            ),
+            Some(a) if out.contains(&a) => cx.error(
+                &l.addr,
+                format!("duplicate listen address `{a}`"),
+                Some("each [[listen]] addr may appear once".into()),
+            ),
+            Some(a) => out.push(a),
+        }
+    }
+    if model.listen.is_empty() {
+        cx.errors.push(cx.source.at(
+            0..0,
+            "nothing to listen on",
+            Some("add a [[listen]] table with addr = \"0.0.0.0:80\"".into()),
+        ));
+    }
+    out
+}
+
+fn admin(cx: &mut Ctx<'_>, g: &Global) -> Option<SocketAddr> {
+    match &g.admin {
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 9901))),
+        Some(s) if s.get_ref() == "off" => None,
+        Some(s) => match parse_listen_addr(s.get_ref()) {
+            Some(a) => Some(a),
+            None => {
+                cx.error(s, format!("bad admin address `{}`", s.get_ref()), Some("write IP:PORT or \"off\"".into()));
+                None
+            }
+        },
+    }
+}

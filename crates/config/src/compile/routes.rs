@@ -1,0 +1,263 @@
+//! `[[route]]` → entries of the [`Router`], each with its filter chain and action.
+use super::Ctx;
+use crate::diagnostic::closest;
+use crate::model::{Global, HeaderRulesCfg, RouteCfg};
+use bytes::Bytes;
+use forecourt_proxy::filter::{Filter, HeaderRules, HideResponseHeaders, RequestHeaders, ResponseHeaders, StripPrefix};
+use forecourt_proxy::metrics::metrics;
+use forecourt_proxy::route::{Action, HeaderMatch, Route};
+use forecourt_proxy::router::{HostPattern, PathPattern, Router};
+use forecourt_upstream::UpstreamGroup;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use toml::Spanned;
+
+/// The response headers every route hides (`global.hide_headers`).
+pub fn hide_headers(cx: &mut Ctx<'_>, g: &Global) -> Vec<HeaderName> {
+    let Some(list) = &g.hide_headers else {
+        return vec![http::header::SERVER, HeaderName::from_static("x-powered-by")];
+    };
+    let mut out = Vec::new();
+    for name in list {
+        match HeaderName::from_bytes(name.get_ref().as_bytes()) {
+            Ok(n) => out.push(n),
+            Err(_) => cx.error(name, format!("`{}` is not a header name", name.get_ref()), None),
+        }
+    }
+    out
+}
+
+pub fn compile(
+    cx: &mut Ctx<'_>,
+    routes: &[RouteCfg],
+    upstreams: &BTreeMap<String, Arc<UpstreamGroup>>,
+    hide: Vec<HeaderName>,
+) -> Router {
+    let mut router = Router::default();
+    let mut names = HashSet::new();
+    for (i, r) in routes.iter().enumerate() {
+        let name = r.name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| format!("route#{}", i + 1));
+        if !names.insert(name.clone()) {
+            if let Some(n) = &r.name {
+                cx.error(n, format!("duplicate route name `{name}`"), Some("route names must be unique".into()));
+            }
+        }
+        let hosts = hosts(cx, r);
+        let path = path(cx, r);
+        let Some(action) = action(cx, r, &name, upstreams) else { continue };
+        let mut route = Route::new(name.clone(), action);
+        route.methods = methods(cx, r);
+        route.headers = header_matches(cx, r);
+        route.max_body = cx.size(&r.max_body);
+        route.filters = filters(cx, r, &hide);
+        route.stats = metrics().route(&name);
+        if let Some(path) = path {
+            router.add(&hosts, &path, Arc::new(route));
+        }
+    }
+    router
+}
+
+fn hosts(cx: &mut Ctx<'_>, r: &RouteCfg) -> Vec<HostPattern> {
+    let mut out = Vec::new();
+    for h in &r.hosts {
+        let s = h.get_ref();
+        let bare = s.strip_prefix("*.").unwrap_or(s);
+        let ok = !bare.is_empty()
+            && bare.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            && !bare.contains('*');
+        if ok {
+            out.push(HostPattern::parse(s));
+        } else {
+            cx.error(
+                h,
+                format!("bad host `{s}`"),
+                Some("write a name such as \"example.com\", or \"*.example.com\" for its subdomains".into()),
+            );
+        }
+    }
+    out
+}
+
+fn path(cx: &mut Ctx<'_>, r: &RouteCfg) -> Option<PathPattern> {
+    let Some(p) = &r.path else {
+        return Some(PathPattern::Prefix("/".into()));
+    };
+    let s = p.get_ref();
+    let literal = s.strip_prefix('=').unwrap_or(s);
+    if !s.starts_with('~') && !literal.starts_with('/') {
+        cx.error(
+            p,
+            format!("path `{s}` must start with `/`"),
+            Some("a prefix \"/api/\", an exact \"=/health\" or a regex \"~^/v[0-9]+/\"".into()),
+        );
+        return None;
+    }
+    match PathPattern::parse(s) {
+        Ok(pattern) => Some(pattern),
+        Err(e) => {
+            let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
+            cx.error(
+                p,
+                format!("invalid regex in path `{s}`: {first}"),
+                Some("regex paths use Rust regex syntax after the leading `~`".into()),
+            );
+            None
+        }
+    }
+}
+
+fn action(
+    cx: &mut Ctx<'_>,
+    r: &RouteCfg,
+    name: &str,
+    upstreams: &BTreeMap<String, Arc<UpstreamGroup>>,
+) -> Option<Action> {
+    let count =
+        usize::from(r.upstream.is_some()) + usize::from(r.respond.is_some()) + usize::from(r.redirect.is_some());
+    if count != 1 {
+        let msg = if count == 0 { "does nothing" } else { "has more than one action" };
+        let at = r.name.as_ref().map(|n| n.span()).or_else(|| r.path.as_ref().map(|p| p.span())).unwrap_or(0..0);
+        cx.errors.push(cx.source.at(
+            at,
+            format!("route `{name}` {msg}"),
+            Some("give it exactly one of upstream, respond or redirect".into()),
+        ));
+        return None;
+    }
+    if let Some(u) = &r.upstream {
+        return match upstreams.get(u.get_ref()) {
+            Some(group) => Some(Action::Proxy(group.clone())),
+            None => {
+                let hint = match closest(u.get_ref(), upstreams.keys().map(String::as_str)) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None if upstreams.is_empty() => "define it with an [upstream.NAME] table".to_string(),
+                    None => format!("defined upstreams: {}", upstreams.keys().cloned().collect::<Vec<_>>().join(", ")),
+                };
+                cx.error(u, format!("route `{name}` names unknown upstream `{}`", u.get_ref()), Some(hint));
+                None
+            }
+        };
+    }
+    if let Some(resp) = &r.respond {
+        let status = status(cx, resp, resp.get_ref().status)?;
+        return Some(Action::Respond { status, body: Bytes::from(resp.get_ref().body.clone()) });
+    }
+    let redirect = r.redirect.as_ref()?;
+    let status = status(cx, redirect, redirect.get_ref().status)?;
+    if !status.is_redirection() {
+        cx.error(redirect, format!("redirect status {status} is not a 3xx"), Some("use 301, 302, 307 or 308".into()));
+        return None;
+    }
+    Some(Action::Redirect { status, to: redirect.get_ref().to.clone() })
+}
+
+fn status<T>(cx: &mut Ctx<'_>, at: &Spanned<T>, code: u16) -> Option<StatusCode> {
+    match StatusCode::from_u16(code) {
+        Ok(s) if code >= 200 => Some(s),
+        _ => {
+            cx.error(at, format!("bad status {code}"), Some("a status from 200 to 599".into()));
+            None
+        }
+    }
+}
+
+fn methods(cx: &mut Ctx<'_>, r: &RouteCfg) -> Vec<Method> {
+    let mut out = Vec::new();
+    for m in &r.methods {
+        match Method::from_bytes(m.get_ref().to_ascii_uppercase().as_bytes()) {
+            Ok(method) => out.push(method),
+            Err(_) => cx.error(m, format!("bad method `{}`", m.get_ref()), None),
+        }
+    }
+    out
+}
+
+fn header_matches(cx: &mut Ctx<'_>, r: &RouteCfg) -> Vec<HeaderMatch> {
+    let mut out = Vec::new();
+    for (name, value) in &r.headers {
+        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
+            cx.error(value, format!("`{name}` is not a header name"), None);
+            continue;
+        };
+        let v = value.get_ref();
+        if v == "*" {
+            out.push(HeaderMatch::Present(header));
+        } else if let Some(re) = v.strip_prefix('~') {
+            match regex::Regex::new(re) {
+                Ok(re) => out.push(HeaderMatch::Regex(header, re)),
+                Err(e) => cx.error(
+                    value,
+                    format!("invalid regex for header `{name}`: {}", e.to_string().lines().last().unwrap_or("").trim()),
+                    None,
+                ),
+            }
+        } else {
+            out.push(HeaderMatch::Exact(header, v.clone()));
+        }
+    }
+    out
+}
+
+fn filters(cx: &mut Ctx<'_>, r: &RouteCfg, hide: &[HeaderName]) -> Vec<Box<dyn Filter>> {
+    let mut chain: Vec<Box<dyn Filter>> = Vec::new();
+    if let Some(p) = &r.strip_prefix {
+        if p.get_ref().starts_with('/') {
+            chain.push(Box::new(StripPrefix(p.get_ref().clone())));
+        } else {
+            cx.error(p, "strip_prefix must start with `/`", None);
+        }
+    }
+    if let Some(rules) = &r.request_headers {
+        if let Some(rules) = header_rules(cx, rules) {
+            chain.push(Box::new(RequestHeaders(rules)));
+        }
+    }
+    if !hide.is_empty() && r.upstream.is_some() {
+        chain.push(Box::new(HideResponseHeaders(hide.to_vec())));
+    }
+    if let Some(rules) = &r.response_headers {
+        if let Some(rules) = header_rules(cx, rules) {
+            chain.push(Box::new(ResponseHeaders(rules)));
+        }
+    }
+    chain
+}
+
+fn header_rules(cx: &mut Ctx<'_>, cfg: &Spanned<HeaderRulesCfg>) -> Option<HeaderRules> {
+    let c = cfg.get_ref();
+    let mut ok = true;
+    let mut pairs = |map: &BTreeMap<String, String>, cx: &mut Ctx<'_>| -> Vec<(HeaderName, HeaderValue)> {
+        let mut out = Vec::new();
+        for (k, v) in map {
+            match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+                (Ok(n), Ok(v)) => out.push((n, v)),
+                _ => {
+                    ok = false;
+                    cx.error(
+                        cfg,
+                        format!("bad header rule `{k}: {v}`"),
+                        Some("header names are tokens; values are visible ASCII".into()),
+                    );
+                }
+            }
+        }
+        out
+    };
+    let set = pairs(&c.set, cx);
+    let add = pairs(&c.add, cx);
+    let mut remove = Vec::new();
+    for name in &c.remove {
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(n) => remove.push(n),
+            Err(_) => {
+                ok = false;
+                cx.error(cfg, format!("`{name}` is not a header name"), None);
+            }
+        }
+    }
+    let rules = HeaderRules { set, add, remove };
+    (ok && !rules.is_empty()).then_some(rules)
+}

@@ -1,0 +1,40 @@
+//! Forecourt's configuration: the TOML model ([`model`]), checks that point at
+//! `file:line:col` ([`Diagnostic`]), and compilation into the immutable
+//! [`forecourt_proxy::Runtime`] snapshot that requests read. No sockets are opened here.
+mod compile;
+mod diagnostic;
+pub mod model;
+mod units;
+
+pub use compile::compile;
+pub use diagnostic::Diagnostic;
+
+/// The configuration used when no file is given and there is no `forecourt.toml` here.
+pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
+
+/// Reads, checks and compiles a config file.
+pub fn load(path: &str) -> Result<forecourt_proxy::Runtime, Vec<Diagnostic>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => compile(path, &text),
+        Err(e) => Err(vec![Diagnostic {
+            file: path.to_string(),
+            line: 1,
+            col: 1,
+            message: format!("cannot read the file: {e}"),
+            hint: None,
+        }]),
+    }
+}
+
+/// A one-line summary of a compiled runtime, as `forecourt check` prints it.
+pub fn summary(rt: &forecourt_proxy::Runtime) -> String {
+    let listeners: Vec<String> = rt.listeners.iter().map(|a| a.to_string()).collect();
+    format!(
+        "{} listener(s) [{}], {} route(s), {} upstream(s), admin {}",
+        rt.listeners.len(),
+        listeners.join(", "),
+        rt.router.routes().len(),
+        rt.upstreams.len(),
+        rt.admin.map(|a| a.to_string()).unwrap_or_else(|| "off".into())
+    )
+}

@@ -1,0 +1,161 @@
+//! The configuration file as written: plain serde types, with spans kept on the values that
+//! later checks may need to point at. Field names are the product's surface (DESIGN.md).
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub global: Global,
+    #[serde(default)]
+    pub listen: Vec<Listen>,
+    #[serde(default)]
+    pub route: Vec<RouteCfg>,
+    #[serde(default)]
+    pub upstream: BTreeMap<String, UpstreamCfg>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Global {
+    /// 0 = one per core.
+    #[serde(default)]
+    pub workers: usize,
+    /// Admin listener address, or "off".
+    pub admin: Option<Spanned<String>>,
+    /// A path, "stdout" or "off".
+    pub access_log: Option<String>,
+    /// "json" (default) or "combined".
+    pub access_log_format: Option<Spanned<String>>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
+    /// Response headers removed from upstream responses; default Server, X-Powered-By.
+    pub hide_headers: Option<Vec<Spanned<String>>>,
+    pub shutdown_timeout: Option<Spanned<String>>,
+    pub pid_file: Option<String>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    pub client_header: Option<Spanned<String>>,
+    pub client_body: Option<Spanned<String>>,
+    pub keepalive: Option<Spanned<String>>,
+    pub upstream_connect: Option<Spanned<String>>,
+    pub upstream_header: Option<Spanned<String>>,
+    pub upstream_idle: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_header_bytes: Option<Spanned<Size>>,
+    pub max_headers: Option<usize>,
+    pub max_uri_bytes: Option<Spanned<Size>>,
+    pub max_body: Option<Spanned<Size>>,
+}
+
+/// A byte count: an integer, or a string with a unit ("64k", "10m", "1g").
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    pub addr: Spanned<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCfg {
+    pub name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub hosts: Vec<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    #[serde(default)]
+    pub methods: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub upstream: Option<Spanned<String>>,
+    pub respond: Option<Spanned<RespondCfg>>,
+    pub redirect: Option<Spanned<RedirectCfg>>,
+    pub strip_prefix: Option<Spanned<String>>,
+    pub request_headers: Option<Spanned<HeaderRulesCfg>>,
+    pub response_headers: Option<Spanned<HeaderRulesCfg>>,
+    pub max_body: Option<Spanned<Size>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RespondCfg {
+    #[serde(default = "ok")]
+    pub status: u16,
+    #[serde(default)]
+    pub body: String,
+}
+
+fn ok() -> u16 {
+    200
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectCfg {
+    pub to: String,
+    #[serde(default = "found")]
+    pub status: u16,
+}
+
+fn found() -> u16 {
+    302
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRulesCfg {
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub add: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamCfg {
+    pub servers: Spanned<Vec<ServerCfg>>,
+    pub balance: Option<Spanned<String>>,
+    /// "http1" (default) or "h2c".
+    pub protocol: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub response_timeout: Option<Spanned<String>>,
+    pub keepalive_idle: Option<Spanned<String>>,
+    pub keepalive_max: Option<usize>,
+}
+
+/// `"10.0.0.1:8080"` or `{ addr = "10.0.0.1:8080", weight = 3 }`.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+pub enum ServerCfg {
+    Addr(String),
+    Full {
+        addr: String,
+        #[serde(default = "one")]
+        weight: u32,
+    },
+}
+
+fn one() -> u32 {
+    1
+}

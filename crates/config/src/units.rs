@@ -1,0 +1,59 @@
+//! Durations ("500ms", "30s", "5m", "1h") and sizes ("512", "64k", "10m", "1g").
+use crate::model::Size;
+use std::time::Duration;
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("bad duration `{s}`"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "" => return Err(format!("bad duration `{s}`: add a unit (ms, s, m or h), e.g. \"{s}s\"")),
+        _ => return Err(format!("bad duration `{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub fn parse_size(size: &Size) -> Result<u64, String> {
+    let s = match size {
+        Size::Bytes(n) => return Ok(*n),
+        Size::Text(s) => s.trim().to_ascii_lowercase(),
+    };
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: u64 = num.parse().map_err(|_| format!("bad size `{s}`"))?;
+    let mult: u64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return Err(format!("bad size `{s}`: use a number of bytes or k, m, g (e.g. \"10m\")")),
+    };
+    value.checked_mul(mult).ok_or_else(|| format!("size `{s}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("10").unwrap_err().contains("add a unit"));
+        assert!(parse_duration("10 years").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size(&Size::Bytes(7)), Ok(7));
+        assert_eq!(parse_size(&Size::Text("64k".into())), Ok(65536));
+        assert_eq!(parse_size(&Size::Text("10MB".into())), Ok(10 << 20));
+        assert!(parse_size(&Size::Text("ten".into())).is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! The command line: `run`, `check`, `proxy`, `reload`, `explain`.
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "forecourt", version, about = "A reverse proxy: fast, hot-reloadable, one binary")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve. Without -c: ./forecourt.toml if present, else the embedded default config.
+    Run {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<String>,
+    },
+    /// Validate a config file, like `nginx -t`: exit 0 with a summary, or 1 with file:line:col errors.
+    Check {
+        #[arg(short, long, value_name = "FILE")]
+        config: String,
+    },
+    /// Proxy everything to the given servers (round robin), no config file needed.
+    Proxy {
+        /// Address to listen on, e.g. 127.0.0.1:8080 or :8080.
+        #[arg(long, value_name = "ADDR")]
+        from: String,
+        /// An upstream server, e.g. http://127.0.0.1:3000; repeat for more.
+        #[arg(long, value_name = "URL", required = true)]
+        to: Vec<String>,
+        /// Worker threads (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+        /// Access log: "off" (default), "stdout" or a file path.
+        #[arg(long, default_value = "off")]
+        access_log: String,
+        /// Admin listener address, or "off" (default).
+        #[arg(long, default_value = "off")]
+        admin: String,
+    },
+    /// Ask a running Forecourt to reload its config (SIGHUP through the pid file, or the admin endpoint).
+    Reload {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<String>,
+        /// Signal the process whose pid is in this file instead.
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<String>,
+    },
+    /// Show which route, filters and upstream would serve a request.
+    Explain {
+        #[arg(short, long, value_name = "FILE")]
+        config: String,
+        /// The request method, e.g. GET.
+        method: String,
+        /// The full URL, e.g. https://example.com/api/x.
+        url: String,
+        /// A request header, "Name: value"; repeat for more.
+        #[arg(short = 'H', long = "header", value_name = "HEADER")]
+        headers: Vec<String>,
+    },
+}

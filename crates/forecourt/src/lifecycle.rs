@@ -1,0 +1,223 @@
+//! The process: compile the config, start the workers and the admin listener, then follow
+//! signals. SIGHUP (or `POST /reload`) builds a new snapshot and swaps it in; SIGTERM and
+//! SIGINT stop accepting, let in-flight requests finish up to `shutdown_timeout`, and exit 0.
+use arc_swap::ArcSwap;
+use forecourt_config::Diagnostic;
+use forecourt_proxy::metrics::metrics;
+use forecourt_proxy::server::{spawn_worker, WorkerSignals};
+use forecourt_proxy::Runtime;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+/// Where the configuration comes from; reloads read it again.
+pub enum ConfigSource {
+    File(String),
+    Embedded,
+    /// Made by `forecourt proxy`.
+    Text {
+        name: String,
+        text: String,
+    },
+}
+
+impl ConfigSource {
+    /// `-c FILE`, else `./forecourt.toml` when present, else the embedded default.
+    pub fn resolve(arg: Option<String>) -> ConfigSource {
+        match arg {
+            Some(path) => ConfigSource::File(path),
+            None if std::path::Path::new("forecourt.toml").exists() => ConfigSource::File("forecourt.toml".into()),
+            None => ConfigSource::Embedded,
+        }
+    }
+
+    fn compile(&self) -> Result<Runtime, Vec<Diagnostic>> {
+        match self {
+            ConfigSource::File(path) => forecourt_config::load(path),
+            ConfigSource::Embedded => {
+                forecourt_config::compile("<embedded default>", forecourt_config::EMBEDDED_DEFAULT)
+            }
+            ConfigSource::Text { name, text } => forecourt_config::compile(name, text),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            ConfigSource::File(path) => path,
+            ConfigSource::Embedded => "<embedded default>",
+            ConfigSource::Text { name, .. } => name,
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+/// Checks that an address can be listened on, without listening (so no connection can be
+/// queued on, and lost with, a throwaway socket).
+fn can_bind(addr: SocketAddr) -> std::io::Result<()> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.bind(&addr.into())
+}
+
+/// Everything a reload needs.
+struct Reloader {
+    source: ConfigSource,
+    runtime: Arc<ArcSwap<Runtime>>,
+    listeners: watch::Sender<Vec<SocketAddr>>,
+    /// Serialises reloads (SIGHUP and the admin endpoint may race).
+    lock: Mutex<()>,
+}
+
+impl Reloader {
+    /// Reads, checks, compiles and swaps; on any error the running snapshot stays.
+    fn reload(&self) -> Result<String, String> {
+        let _one_at_a_time = self.lock.lock().unwrap();
+        let result = self.try_reload();
+        match &result {
+            Ok(summary) => {
+                metrics().reloads_ok.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(config = self.source.name(), "reloaded: {summary}");
+            }
+            Err(why) => {
+                metrics().reloads_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    config = self.source.name(),
+                    "reload refused, still serving the previous config:\n{why}"
+                );
+            }
+        }
+        result
+    }
+
+    fn try_reload(&self) -> Result<String, String> {
+        let new =
+            self.source.compile().map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+        let old = self.runtime.load();
+        for addr in new.listeners.iter().filter(|a| !old.listeners.contains(a)) {
+            can_bind(*addr).map_err(|e| format!("{}: cannot listen on {addr}: {e}", self.source.name()))?;
+        }
+        if new.workers != old.workers {
+            tracing::warn!("`workers` changed; the new count applies after a restart");
+        }
+        if new.admin != old.admin {
+            tracing::warn!("`admin` changed; the new address applies after a restart");
+        }
+        let summary = forecourt_config::summary(&new);
+        let addrs = new.listeners.clone();
+        self.runtime.store(Arc::new(new));
+        self.listeners.send_replace(addrs);
+        Ok(summary)
+    }
+}
+
+pub fn run(source: ConfigSource) -> ExitCode {
+    init_tracing();
+    let rt = match source.compile() {
+        Ok(rt) => rt,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("{}: {} error(s); not started", source.name(), diagnostics.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    for addr in &rt.listeners {
+        if let Err(e) = can_bind(*addr) {
+            eprintln!("cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let workers = match rt.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let summary = forecourt_config::summary(&rt);
+    let admin = rt.admin;
+    let pid_file = rt.pid_file.clone();
+    let (listeners_tx, listeners_rx) = watch::channel(rt.listeners.clone());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let runtime = Arc::new(ArcSwap::from_pointee(rt));
+
+    let signals = WorkerSignals { runtime: runtime.clone(), listeners: listeners_rx, shutdown: shutdown_rx };
+    let mut threads = Vec::with_capacity(workers);
+    for id in 0..workers {
+        match spawn_worker(id, signals.clone()) {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                eprintln!("cannot start worker {id}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(path) = &pid_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            tracing::warn!(path, error = %e, "cannot write pid file");
+        }
+    }
+    tracing::info!(config = source.name(), workers, "forecourt started: {summary}");
+
+    let reloader =
+        Arc::new(Reloader { source, runtime: runtime.clone(), listeners: listeners_tx, lock: Mutex::new(()) });
+    let control = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("control runtime");
+    let started = control.block_on(follow_signals(reloader, admin));
+    if let Err(e) = started {
+        eprintln!("{e}");
+        let _ = shutdown_tx.send(true);
+        return ExitCode::FAILURE;
+    }
+
+    // Drain: workers stop accepting and close connections once their requests are done.
+    let deadline = Instant::now() + runtime.load().settings.shutdown_timeout;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = shutdown_tx.send(true);
+    while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if threads.iter().any(|t| !t.is_finished()) {
+        tracing::warn!("shutdown deadline reached; closing the remaining connections");
+    }
+    if let Some(path) = &pid_file {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// Serves the admin endpoint and follows signals until SIGTERM or SIGINT.
+async fn follow_signals(reloader: Arc<Reloader>, admin: Option<SocketAddr>) -> Result<(), String> {
+    let reload_fn: forecourt_admin::ReloadFn = {
+        let r = reloader.clone();
+        Arc::new(move || r.reload())
+    };
+    if let Some(addr) = admin {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on admin address {addr}: {e}"))?;
+        tokio::spawn(forecourt_admin::serve(listener, reload_fn));
+    }
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                // Compiling may resolve names and read files: keep it off the signal loop's thread.
+                let r = reloader.clone();
+                let _ = tokio::task::spawn_blocking(move || r.reload()).await;
+            }
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+        }
+    }
+}

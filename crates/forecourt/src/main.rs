@@ -1,0 +1,45 @@
+//! `forecourt`: the binary. Parses the command line and hands over to the command.
+mod cli;
+mod explain;
+mod lifecycle;
+mod quick;
+mod reload_cmd;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => lifecycle::run(lifecycle::ConfigSource::resolve(config)),
+        Command::Check { config } => check(&config),
+        Command::Proxy { from, to, workers, access_log, admin } => {
+            match quick::config(&from, &to, workers, &access_log, &admin) {
+                Ok(text) => lifecycle::run(lifecycle::ConfigSource::Text { name: "<forecourt proxy>".into(), text }),
+                Err(e) => {
+                    eprintln!("forecourt proxy: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Reload { config, pid_file } => reload_cmd::reload(config, pid_file),
+        Command::Explain { config, method, url, headers } => explain::explain(&config, &method, &url, &headers),
+    }
+}
+
+fn check(path: &str) -> ExitCode {
+    match forecourt_config::load(path) {
+        Ok(rt) => {
+            println!("{path}: ok: {}", forecourt_config::summary(&rt));
+            ExitCode::SUCCESS
+        }
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("{path}: {} error(s); nothing was started", diagnostics.len());
+            ExitCode::FAILURE
+        }
+    }
+}

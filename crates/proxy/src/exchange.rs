@@ -1,0 +1,61 @@
+//! One request/response exchange, closed exactly once when the response body ends or is
+//! dropped: the access log line, the metrics, and the connection's in-flight count.
+use crate::access_log::{AccessLog, LogFields};
+use crate::guard::ConnActivity;
+use crate::metrics::{metrics, RouteStats};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Exchange {
+    started: Instant,
+    pub status: u16,
+    bytes: u64,
+    stats: Option<Arc<RouteStats>>,
+    activity: Arc<ConnActivity>,
+    log: Option<(Arc<AccessLog>, Box<LogFields>)>,
+}
+
+impl Exchange {
+    pub fn start(started: Instant, activity: Arc<ConnActivity>) -> Exchange {
+        activity.request_started();
+        Exchange { started, status: 0, bytes: 0, stats: None, activity, log: None }
+    }
+
+    pub fn set_route_stats(&mut self, stats: Arc<RouteStats>) {
+        self.stats = Some(stats);
+    }
+
+    /// Logging is on for this request: these fields go into its line.
+    pub fn set_log(&mut self, log: Arc<AccessLog>, fields: Box<LogFields>) {
+        self.log = Some((log, fields));
+    }
+
+    pub fn log_fields(&mut self) -> Option<&mut LogFields> {
+        self.log.as_mut().map(|(_, f)| &mut **f)
+    }
+
+    pub fn sent(&mut self, n: usize) {
+        self.bytes += n as u64;
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn finish(self, complete: bool) {
+        let duration = self.started.elapsed();
+        let m = metrics();
+        m.observe_request(duration);
+        if let Some(stats) = &self.stats {
+            stats.count(self.status);
+        }
+        self.activity.request_finished();
+        if let Some((log, mut fields)) = self.log {
+            fields.status = self.status;
+            fields.bytes = self.bytes;
+            fields.duration = duration;
+            fields.complete = complete;
+            log.write(&fields);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Forwarding to an upstream: the request as the backend should see it, the exchange over
+//! a pooled connection, the response as the client should see it, and upgrades (101)
+//! tunnelled both ways.
+use crate::body::{ClientBody, ClientBodyError, ProxyBody};
+use crate::exchange::Exchange;
+use crate::headers::{set_forwarded, strip_hop_by_hop};
+use crate::runtime::Runtime;
+use crate::server::Worker;
+use crate::service::Conn;
+use crate::{request_id, respond};
+use forecourt_upstream::{Protocol, UpstreamError, UpstreamGroup};
+use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{request, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use std::time::Instant;
+
+/// What the service hands the forwarder for one request.
+pub struct Job<'a> {
+    pub rt: &'a Runtime,
+    pub conn: &'a Conn,
+    pub group: &'a UpstreamGroup,
+    pub request_id: &'a HeaderValue,
+    pub max_body: Option<u64>,
+    /// The client's side of a protocol switch it asked for.
+    pub upgrade: Option<OnUpgrade>,
+}
+
+pub async fn forward(
+    worker: &Worker,
+    job: Job<'_>,
+    mut parts: request::Parts,
+    body: Incoming,
+    exchange: &mut Exchange,
+) -> Response<ProxyBody> {
+    let Job { rt, conn, group, request_id, upgrade, .. } = job;
+    let host_header = parts.headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let authority = host_header.or_else(|| parts.uri.authority().map(|a| a.to_string())).unwrap_or_default();
+
+    strip_hop_by_hop(&mut parts.headers, upgrade.is_some());
+    let trusted = rt.settings.trusted_proxies.contains(conn.client.ip());
+    set_forwarded(&mut parts.headers, conn.client, trusted, "http", &authority);
+    parts.headers.insert(request_id::HEADER, request_id.clone());
+    if !target_for(group.protocol, &mut parts, &authority) {
+        return respond::error(StatusCode::BAD_REQUEST, request_id);
+    }
+
+    let endpoint = group.pick();
+    endpoint.stats.count_request();
+    if let Some(f) = exchange.log_fields() {
+        f.upstream = Some(endpoint.label.clone());
+    }
+    let timeout = rt.settings.client.body_timeout;
+    let req = Request::from_parts(parts, ClientBody::new(body, job.max_body, timeout));
+    let sent = Instant::now();
+    let result = worker.pool.send(endpoint, group.protocol, &group.timeouts, req).await;
+    if let Some(f) = exchange.log_fields() {
+        f.upstream_time = Some(sent.elapsed());
+    }
+    let mut resp = match result {
+        Ok(resp) => resp,
+        Err(e) => {
+            let status = failure_status(&e);
+            tracing::warn!(upstream = %group.name, server = %endpoint.label, request_id = ?request_id, error = %e, "upstream exchange failed");
+            return respond::error(status, request_id);
+        }
+    };
+
+    // A response two parsers could frame differently is not passed on.
+    if resp.headers().contains_key(TRANSFER_ENCODING) && resp.headers().contains_key(CONTENT_LENGTH) {
+        tracing::warn!(upstream = %group.name, server = %endpoint.label, "upstream response has both Content-Length and Transfer-Encoding");
+        return respond::error(StatusCode::BAD_GATEWAY, request_id);
+    }
+    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    strip_hop_by_hop(resp.headers_mut(), switching);
+    if switching {
+        let Some(client_side) = upgrade else {
+            return respond::error(StatusCode::BAD_GATEWAY, request_id);
+        };
+        let upstream_side = hyper::upgrade::on(&mut resp);
+        tokio::task::spawn_local(tunnel(client_side, upstream_side));
+        return resp.map(|_| ProxyBody::empty());
+    }
+    resp.map(ProxyBody::upstream)
+}
+
+/// Rewrites the request line for the upstream's protocol; false if there is no authority
+/// to address an HTTP/2 upstream with.
+fn target_for(protocol: Protocol, parts: &mut request::Parts, authority: &str) -> bool {
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    match protocol {
+        Protocol::Http1 => {
+            if !parts.headers.contains_key(HOST) {
+                match HeaderValue::from_str(authority) {
+                    Ok(v) => {
+                        parts.headers.insert(HOST, v);
+                    }
+                    Err(_) => return false,
+                }
+            }
+            if parts.uri.scheme().is_some() {
+                match path.parse::<Uri>() {
+                    Ok(uri) => parts.uri = uri,
+                    Err(_) => return false,
+                }
+            }
+            parts.version = Version::HTTP_11;
+        }
+        Protocol::H2c => {
+            match Uri::builder().scheme("http").authority(authority).path_and_query(path).build() {
+                Ok(uri) => parts.uri = uri,
+                Err(_) => return false,
+            }
+            parts.headers.remove(HOST);
+            parts.version = Version::HTTP_2;
+        }
+    }
+    true
+}
+
+/// 504 for a slow upstream, 413/408 when the client's body was the problem, else 502.
+fn failure_status(e: &UpstreamError) -> StatusCode {
+    if e.is_timeout() {
+        return StatusCode::GATEWAY_TIMEOUT;
+    }
+    if let UpstreamError::Exchange(err) = e {
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            if let Some(body_err) = s.downcast_ref::<ClientBodyError>() {
+                return match body_err {
+                    ClientBodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                    ClientBodyError::Timeout => StatusCode::REQUEST_TIMEOUT,
+                };
+            }
+            if s.downcast_ref::<hyper::Error>().is_some_and(|h| h.is_incomplete_message() || h.is_parse()) {
+                // The client's own body was cut or malformed.
+                return StatusCode::BAD_REQUEST;
+            }
+            source = s.source();
+        }
+    }
+    StatusCode::BAD_GATEWAY
+}
+
+/// Copies bytes both ways between the two upgraded connections until either side closes.
+async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!(error = %e, "upgrade did not complete");
+            return;
+        }
+    };
+    let mut client = TokioIo::new(client);
+    let mut upstream = TokioIo::new(upstream);
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}

@@ -1,0 +1,441 @@
+//! The HTTP/1 framing guard: a thin layer between a client socket and hyper that reads
+//! every request head before hyper does and refuses the request-smuggling family.
+//!
+//! hyper alone resolves `Content-Length` + `Transfer-Encoding` by dropping the length; we
+//! want such requests refused outright (400, connection closed, nothing forwarded). The
+//! guard parses each head with httparse, checks its framing, and then follows the body
+//! (counting a fixed length, or scanning chunked framing) to find where the next head
+//! starts. A refused head is replaced by a line hyper cannot parse, so that hyper itself
+//! answers 400 and closes, in order after any pipelined responses before it.
+//!
+//! The guard also owns the two client-side idle timers of HTTP/1: the keep-alive timer
+//! (no request in flight, nothing received) and the header timer (a head has started but
+//! is not complete: slowloris).
+use crate::chunked::ChunkScan;
+use bytes::{Buf, BytesMut};
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// What hyper is given instead of a refused head: an invalid method token makes hyper
+/// answer `400 Bad Request` and close the connection.
+const POISON: &[u8] = b"\x01 / HTTP/1.1\r\n\r\n";
+const READ_CHUNK: usize = 8192;
+/// Heads longer than this are passed to hyper as they are; its own limit answers 431.
+const MAX_HEADERS: usize = 128;
+
+/// Limits and timers of the guard.
+#[derive(Clone, Copy, Debug)]
+pub struct GuardLimits {
+    pub max_head_bytes: usize,
+    pub header_timeout: Duration,
+    pub keepalive_timeout: Duration,
+}
+
+/// Shared between the guard and the requests of its connection: how many responses are
+/// still being produced, so that the keep-alive timer runs only while truly idle.
+/// (Atomics only because hyper requires upgradable IO to be `Send`; a connection never
+/// leaves its worker thread, so they are uncontended.)
+#[derive(Default)]
+pub struct ConnActivity {
+    in_flight: AtomicU32,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl ConnActivity {
+    pub fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn request_finished(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            // Let the connection re-arm its keep-alive timer.
+            if let Some(w) = self.waker.lock().unwrap().take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 0
+    }
+}
+
+#[derive(Debug)]
+enum Framing {
+    /// Expecting a request head.
+    Head,
+    /// A body of known length: bytes left.
+    Fixed(u64),
+    /// A chunked body; while `held`, its head is kept from hyper until the first chunk-size
+    /// line has proved valid, so that a broken body never reaches an upstream.
+    Chunked { scan: ChunkScan, held: bool },
+    /// No more inspection (upgraded, or a head hyper will refuse by itself).
+    Passthrough,
+    /// A head was refused: after the poison, end of stream.
+    Rejected,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Timer {
+    KeepAlive,
+    Header,
+}
+
+pub struct Http1Guard<IO> {
+    io: IO,
+    /// Bytes read from the socket that hyper has not been given yet.
+    buf: BytesMut,
+    /// How many bytes at the front of `buf` are checked and may be given to hyper.
+    ready: usize,
+    /// How many bytes at the front of `buf` have been classified (>= ready).
+    checked: usize,
+    framing: Framing,
+    eof: bool,
+    limits: GuardLimits,
+    activity: Arc<ConnActivity>,
+    timer: Option<(Timer, Pin<Box<Sleep>>)>,
+}
+
+/// Whether a head passes; `Err` carries why not (for debug logs).
+enum Verdict {
+    Body(Framing),
+    Refuse(&'static str),
+    /// Not ours to judge: hyper will parse and answer it.
+    HandToHyper,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
+    pub fn new(io: IO, initial: BytesMut, limits: GuardLimits, activity: Arc<ConnActivity>) -> Self {
+        Http1Guard {
+            io,
+            buf: initial,
+            ready: 0,
+            checked: 0,
+            framing: Framing::Head,
+            eof: false,
+            limits,
+            activity,
+            timer: None,
+        }
+    }
+
+    /// No inspection at all: hands `initial` (bytes already read while sniffing the
+    /// protocol) to the reader first, then the socket's bytes. Used for HTTP/2.
+    pub fn passthrough(io: IO, initial: BytesMut, limits: GuardLimits) -> Self {
+        let mut guard = Self::new(io, initial, limits, Arc::default());
+        guard.framing = Framing::Passthrough;
+        guard
+    }
+
+    /// Classifies buffered bytes; returns whether anything changed.
+    fn classify(&mut self) -> bool {
+        let unchecked = self.buf.len() - self.checked;
+        if unchecked == 0 && !matches!(self.framing, Framing::Rejected) {
+            return false;
+        }
+        match &mut self.framing {
+            Framing::Head => self.classify_head(),
+            Framing::Fixed(left) => {
+                let take = (*left).min(unchecked as u64);
+                *left -= take;
+                self.checked += take as usize;
+                self.ready = self.checked;
+                if *left == 0 {
+                    self.framing = Framing::Head;
+                }
+                true
+            }
+            Framing::Chunked { scan, held } => match scan.feed(&self.buf[self.checked..]) {
+                Err(_) => {
+                    if *held {
+                        self.refuse("invalid chunked framing");
+                    } else {
+                        // The head is already with hyper; its own decoder fails on the same
+                        // bytes and aborts the request.
+                        self.checked = self.buf.len();
+                        self.ready = self.checked;
+                        self.framing = Framing::Passthrough;
+                    }
+                    true
+                }
+                Ok(n) => {
+                    self.checked += n;
+                    let done = scan.is_done();
+                    if *held && (scan.first_size_seen || done) {
+                        *held = false;
+                    }
+                    if !*held {
+                        self.ready = self.checked;
+                    }
+                    if done {
+                        self.framing = Framing::Head;
+                    }
+                    n > 0 || done
+                }
+            },
+            Framing::Passthrough => {
+                self.checked = self.buf.len();
+                self.ready = self.checked;
+                true
+            }
+            Framing::Rejected => false,
+        }
+    }
+
+    fn classify_head(&mut self) -> bool {
+        let head = &self.buf[self.checked..];
+        let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut []);
+        let verdict = match req.parse_with_uninit_headers(head, &mut headers) {
+            Ok(httparse::Status::Partial) if head.len() <= self.limits.max_head_bytes => return false,
+            Ok(httparse::Status::Complete(len)) => Some((len, judge(&req))),
+            _ => None,
+        };
+        match verdict {
+            Some((len, Verdict::Body(framing))) => {
+                self.checked += len;
+                match framing {
+                    Framing::Chunked { scan, held: _ } if !expects_continue(&req) => {
+                        self.framing = Framing::Chunked { scan, held: true };
+                    }
+                    other => {
+                        self.ready = self.checked;
+                        self.framing = other;
+                    }
+                }
+                true
+            }
+            Some((_, Verdict::Refuse(why))) => {
+                self.refuse(why);
+                true
+            }
+            Some((_, Verdict::HandToHyper)) | None => {
+                self.framing = Framing::Passthrough;
+                true
+            }
+        }
+    }
+
+    fn refuse(&mut self, why: &'static str) {
+        tracing::debug!(why, "refusing ambiguous request");
+        self.buf.truncate(self.ready);
+        self.buf.extend_from_slice(POISON);
+        self.checked = self.buf.len();
+        self.ready = self.checked;
+        self.framing = Framing::Rejected;
+    }
+
+    /// The timer that should run now, if any.
+    fn wanted_timer(&self) -> Option<Timer> {
+        match self.framing {
+            Framing::Head if self.buf.len() > self.checked => Some(Timer::Header),
+            Framing::Head if self.activity.idle() => Some(Timer::KeepAlive),
+            _ => None,
+        }
+    }
+
+    /// Polls the idle timers; `Ready` means the connection should end.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let wanted = self.wanted_timer();
+        if wanted != self.timer.as_ref().map(|t| t.0) {
+            self.timer = wanted.map(|kind| {
+                let after = match kind {
+                    Timer::KeepAlive => self.limits.keepalive_timeout,
+                    Timer::Header => self.limits.header_timeout,
+                };
+                (kind, Box::pin(tokio::time::sleep_until(Instant::now() + after)))
+            });
+        }
+        if wanted.is_none() {
+            *self.activity.waker.lock().unwrap() = Some(cx.waker().clone());
+        }
+        match &mut self.timer {
+            Some((_, sleep)) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+use std::future::Future;
+
+/// Decides whether a complete head may pass and how its body is framed.
+fn judge(req: &httparse::Request<'_, '_>) -> Verdict {
+    let mut content_length: Option<&[u8]> = None;
+    let mut transfer_encodings = 0;
+    let mut chunked = false;
+    let mut hosts = 0;
+    let mut upgrade = req.method == Some("CONNECT");
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let v = h.value;
+            if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) {
+                return Verdict::Refuse("invalid Content-Length");
+            }
+            if content_length.is_some_and(|prev| prev != v) {
+                return Verdict::Refuse("conflicting Content-Length");
+            }
+            content_length = Some(v);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_encodings += 1;
+            chunked = h.value.eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            if !valid_host(h.value) {
+                return Verdict::Refuse("invalid Host");
+            }
+        } else if name.eq_ignore_ascii_case("upgrade") {
+            upgrade = true;
+        }
+    }
+    if transfer_encodings > 0 {
+        if content_length.is_some() {
+            return Verdict::Refuse("Content-Length with Transfer-Encoding");
+        }
+        if transfer_encodings > 1 || !chunked {
+            return Verdict::Refuse("Transfer-Encoding other than a single chunked");
+        }
+        if req.version != Some(1) {
+            return Verdict::Refuse("Transfer-Encoding in HTTP/1.0");
+        }
+    }
+    if req.version == Some(1) && hosts != 1 {
+        return Verdict::Refuse("HTTP/1.1 request without exactly one Host");
+    }
+    if hosts > 1 {
+        return Verdict::Refuse("several Host headers");
+    }
+    if upgrade {
+        // After a successful upgrade the bytes are the tunnel's; we stop looking.
+        return Verdict::HandToHyper;
+    }
+    if chunked {
+        return Verdict::Body(Framing::Chunked { scan: ChunkScan::default(), held: false });
+    }
+    match content_length.map(|v| std::str::from_utf8(v).ok().and_then(|s| s.parse::<u64>().ok())) {
+        Some(None) => Verdict::Refuse("invalid Content-Length"),
+        Some(Some(n)) if n > 0 => Verdict::Body(Framing::Fixed(n)),
+        _ => Verdict::Body(Framing::Head),
+    }
+}
+
+fn expects_continue(req: &httparse::Request<'_, '_>) -> bool {
+    req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// A Host value: reg-name or IP literal with an optional port; no userinfo, paths or spaces.
+fn valid_host(v: &[u8]) -> bool {
+    !v.is_empty()
+        && v.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']' | b'~' | b'%'))
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Http1Guard<IO> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.ready > 0 {
+                let n = this.ready.min(out.remaining());
+                out.put_slice(&this.buf[..n]);
+                this.buf.advance(n);
+                this.ready -= n;
+                this.checked -= n;
+                return Poll::Ready(Ok(()));
+            }
+            if this.classify() {
+                continue;
+            }
+            if this.eof || matches!(this.framing, Framing::Rejected) {
+                // At end of stream, a partial head goes to hyper as it is, which refuses it.
+                if this.buf.len() > this.checked && !matches!(this.framing, Framing::Rejected) {
+                    this.checked = this.buf.len();
+                    this.ready = this.checked;
+                    continue;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            // Bodies of known length and tunnels go straight into hyper's buffer.
+            if this.buf.is_empty() {
+                let direct = match this.framing {
+                    Framing::Fixed(left) => Some(left.min(out.remaining() as u64) as usize),
+                    Framing::Passthrough => Some(out.remaining()),
+                    _ => None,
+                };
+                if let Some(limit) = direct {
+                    let mut sub = out.take(limit);
+                    std::task::ready!(Pin::new(&mut this.io).poll_read(cx, &mut sub))?;
+                    let n = sub.filled().len();
+                    // SAFETY: `sub` wrote `n` initialised bytes at the start of `out`'s unfilled part.
+                    unsafe { out.assume_init(n) };
+                    out.advance(n);
+                    if let Framing::Fixed(left) = &mut this.framing {
+                        *left -= n as u64;
+                        if *left == 0 {
+                            this.framing = Framing::Head;
+                        }
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            this.buf.reserve(READ_CHUNK);
+            let spare = this.buf.spare_capacity_mut();
+            let mut rb = ReadBuf::uninit(spare);
+            match Pin::new(&mut this.io).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    // SAFETY: the reader initialised `n` bytes of the spare capacity.
+                    unsafe { this.buf.set_len(this.buf.len() + n) };
+                    if n == 0 {
+                        this.eof = true;
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    return match this.poll_timers(cx) {
+                        Poll::Ready(()) => {
+                            tracing::debug!("client connection idle or too slow; closing");
+                            this.eof = true;
+                            this.buf.clear();
+                            this.checked = 0;
+                            Poll::Ready(Ok(()))
+                        }
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Http1Guard<IO> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,26 @@
+//! The request path: listeners and workers, the HTTP server, routing, the filter chain and
+//! the forwarder. Stages, in the order a request meets them:
+//!
+//! `server` (accept, per-worker) → `guard` (HTTP/1 framing checks, client timers) →
+//! `service` (snapshot, request id) → `router` → `filter` chain → `route::Action`
+//! (`respond`, redirect, or `forward` through `forecourt_upstream`) → response filters →
+//! `body::ProxyBody` → `exchange` (access log + metrics, once per request).
+pub mod access_log;
+pub mod body;
+mod chunked;
+pub mod cidr;
+pub mod exchange;
+pub mod filter;
+mod forward;
+pub mod guard;
+pub mod headers;
+pub mod metrics;
+pub mod request_id;
+pub mod respond;
+pub mod route;
+pub mod router;
+pub mod runtime;
+pub mod server;
+pub mod service;
+
+pub use runtime::{ClientLimits, Runtime, Settings};

@@ -1,0 +1,73 @@
+//! A compiled route: its conditions, its filter chain and what it does in the end.
+use crate::filter::Filter;
+use crate::metrics::RouteStats;
+use bytes::Bytes;
+use forecourt_upstream::UpstreamGroup;
+use http::header::HeaderName;
+use http::{request, Method, StatusCode};
+use regex::Regex;
+use std::sync::Arc;
+
+/// What a route does once its filters let the request through.
+pub enum Action {
+    /// Forward to a group of servers.
+    Proxy(Arc<UpstreamGroup>),
+    /// Answer directly with a fixed status and body.
+    Respond { status: StatusCode, body: Bytes },
+    /// Answer with a redirect; `{uri}`, `{path}`, `{query}` and `{host}` in `to` are
+    /// replaced from the request.
+    Redirect { status: StatusCode, to: String },
+}
+
+/// A condition on one request header.
+pub enum HeaderMatch {
+    /// The header is present, whatever its value (`"*"` in the config).
+    Present(HeaderName),
+    Exact(HeaderName, String),
+    /// `"~regex"` in the config.
+    Regex(HeaderName, Regex),
+}
+
+impl HeaderMatch {
+    fn accepts(&self, req: &request::Parts) -> bool {
+        match self {
+            HeaderMatch::Present(name) => req.headers.contains_key(name),
+            HeaderMatch::Exact(name, want) => req.headers.get_all(name).iter().any(|v| v.as_bytes() == want.as_bytes()),
+            HeaderMatch::Regex(name, re) => {
+                req.headers.get_all(name).iter().any(|v| v.to_str().map(|s| re.is_match(s)).unwrap_or(false))
+            }
+        }
+    }
+}
+
+pub struct Route {
+    /// `name` from the config, or `route#N` (N counts from 1 in file order).
+    pub name: String,
+    /// Empty means any method.
+    pub methods: Vec<Method>,
+    pub headers: Vec<HeaderMatch>,
+    pub filters: Vec<Box<dyn Filter>>,
+    pub action: Action,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body: Option<u64>,
+    pub stats: Arc<RouteStats>,
+}
+
+impl Route {
+    pub fn new(name: String, action: Action) -> Route {
+        Route {
+            name,
+            methods: Vec::new(),
+            headers: Vec::new(),
+            filters: Vec::new(),
+            action,
+            max_body: None,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Whether the method and header conditions hold for `req`.
+    pub fn accepts(&self, req: &request::Parts) -> bool {
+        (self.methods.is_empty() || self.methods.contains(&req.method)) && self.headers.iter().all(|h| h.accepts(req))
+    }
+}

@@ -1,0 +1,77 @@
+//! The compiled, immutable configuration snapshot that requests read.
+use crate::access_log::AccessLog;
+use crate::cidr::CidrList;
+use crate::guard::GuardLimits;
+use crate::router::Router;
+use forecourt_upstream::UpstreamGroup;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Client-side timeouts and limits.
+#[derive(Clone, Debug)]
+pub struct ClientLimits {
+    /// Time to receive a complete request head once its first byte has arrived.
+    pub header_timeout: Duration,
+    /// Longest wait between two reads of a request body.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open.
+    pub keepalive_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_uri_bytes: usize,
+    /// Default request body limit of routes that set none.
+    pub max_body: Option<u64>,
+}
+
+impl ClientLimits {
+    pub fn guard(&self) -> GuardLimits {
+        GuardLimits {
+            max_head_bytes: self.max_header_bytes,
+            header_timeout: self.header_timeout,
+            keepalive_timeout: self.keepalive_timeout,
+        }
+    }
+}
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        ClientLimits {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(75),
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            max_uri_bytes: 8 * 1024,
+            max_body: None,
+        }
+    }
+}
+
+pub struct Settings {
+    pub client: ClientLimits,
+    pub trusted_proxies: CidrList,
+    pub access_log: Option<Arc<AccessLog>>,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+/// Everything a request needs, compiled from one config file.
+pub struct Runtime {
+    pub router: Router,
+    pub settings: Settings,
+    pub listeners: Vec<SocketAddr>,
+    pub upstreams: BTreeMap<String, Arc<UpstreamGroup>>,
+    pub admin: Option<SocketAddr>,
+    /// Worker threads; 0 = one per core. Changing it needs a restart.
+    pub workers: usize,
+    pub pid_file: Option<String>,
+}
+
+impl Runtime {
+    /// The longest pooled-connection idle time of any group (for the pool sweeper).
+    pub fn longest_upstream_idle(&self) -> Duration {
+        self.upstreams.values().map(|g| g.timeouts.idle).max().unwrap_or(Duration::from_secs(60))
+    }
+}

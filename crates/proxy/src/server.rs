@@ -1,0 +1,232 @@
+//! Workers: one OS thread per core, each with its own single-threaded runtime, its own
+//! `SO_REUSEPORT` listener sockets and its own upstream pool (the nginx model).
+//!
+//! A worker follows two signals from the control thread: the set of listen addresses
+//! (changed by reloads) and shutdown (stop accepting, let connections finish).
+use crate::body::ClientBody;
+use crate::guard::{ConnActivity, Http1Guard};
+use crate::metrics::{metrics, set_worker_shard};
+use crate::runtime::Runtime;
+use crate::service::{handle, Conn};
+use arc_swap::ArcSwap;
+use bytes::BytesMut;
+use forecourt_upstream::{LocalExec, Pool};
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch, Notify};
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What one worker thread owns.
+pub struct Worker {
+    pub id: usize,
+    runtime: Arc<ArcSwap<Runtime>>,
+    pub pool: Rc<Pool<ClientBody>>,
+    shutdown: watch::Receiver<bool>,
+    open_connections: Cell<usize>,
+    all_closed: Notify,
+}
+
+impl Worker {
+    /// The current config snapshot; a request keeps the one it started with.
+    pub fn snapshot(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+}
+
+/// Signals from the control thread to every worker.
+#[derive(Clone)]
+pub struct WorkerSignals {
+    pub runtime: Arc<ArcSwap<Runtime>>,
+    pub listeners: watch::Receiver<Vec<SocketAddr>>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Starts worker `id` on its own thread. The thread ends once shutdown has been signalled
+/// and its last connection has closed.
+pub fn spawn_worker(id: usize, signals: WorkerSignals) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("forecourt-w{id}")).spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("worker runtime");
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, run_worker(id, signals));
+    })
+}
+
+async fn run_worker(id: usize, signals: WorkerSignals) {
+    set_worker_shard(id);
+    let WorkerSignals { runtime, mut listeners, mut shutdown } = signals;
+    let worker = Rc::new(Worker {
+        id,
+        runtime,
+        pool: Pool::new(metrics().pool.clone()),
+        shutdown: shutdown.clone(),
+        open_connections: Cell::new(0),
+        all_closed: Notify::new(),
+    });
+    tokio::task::spawn_local(sweep_pool(worker.clone()));
+
+    // Accept loops by address; dropping the sender stops the loop and closes the socket.
+    let mut accepting: HashMap<SocketAddr, oneshot::Sender<()>> = HashMap::new();
+    loop {
+        let wanted = listeners.borrow_and_update().clone();
+        accepting.retain(|addr, _| wanted.contains(addr));
+        for addr in wanted {
+            if accepting.contains_key(&addr) {
+                continue;
+            }
+            match bind(addr) {
+                Ok(listener) => {
+                    let (stop, stopped) = oneshot::channel();
+                    tokio::task::spawn_local(accept_loop(worker.clone(), listener, stopped));
+                    accepting.insert(addr, stop);
+                }
+                Err(e) => tracing::error!(%addr, error = %e, worker = id, "cannot listen"),
+            }
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            changed = listeners.changed() => if changed.is_err() { break },
+            _ = shutdown.changed() => {}
+        }
+    }
+    drop(accepting);
+    while worker.open_connections.get() > 0 {
+        worker.all_closed.notified().await;
+    }
+}
+
+/// A listening socket that shares its address with the other workers' (`SO_REUSEPORT`).
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    TcpListener::from_std(socket.into())
+}
+
+async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, mut stop: oneshot::Receiver<()>) {
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::task::spawn_local(serve_connection(worker.clone(), stream, peer));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn sweep_pool(worker: Rc<Worker>) {
+    let mut shutdown = worker.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.wait_for(|&s| s) => return,
+        }
+        worker.pool.sweep(worker.snapshot().longest_upstream_idle());
+    }
+}
+
+/// Counts a connection as open for as long as it lives.
+struct OpenConnection(Rc<Worker>);
+
+impl OpenConnection {
+    fn new(worker: Rc<Worker>) -> Self {
+        worker.open_connections.set(worker.open_connections.get() + 1);
+        metrics().active_connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(worker)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let w = &self.0;
+        w.open_connections.set(w.open_connections.get() - 1);
+        metrics().active_connections.fetch_sub(1, Ordering::Relaxed);
+        if w.open_connections.get() == 0 {
+            w.all_closed.notify_waiters();
+        }
+    }
+}
+
+async fn serve_connection(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) {
+    let _open = OpenConnection::new(worker.clone());
+    let _ = stream.set_nodelay(true);
+    let limits = worker.snapshot().settings.client.clone();
+
+    // Read the first bytes to tell HTTP/2 prior knowledge from HTTP/1; they are handed on.
+    let mut first = BytesMut::with_capacity(8192);
+    loop {
+        let read = tokio::time::timeout(limits.header_timeout, stream.read_buf(&mut first)).await;
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+        let n = first.len().min(H2_PREFACE.len());
+        if first[..n] != H2_PREFACE[..n] || n == H2_PREFACE.len() {
+            break;
+        }
+    }
+    let is_h2 = first.starts_with(H2_PREFACE);
+
+    let activity = Arc::new(ConnActivity::default());
+    let conn = Rc::new(Conn { client: peer, activity: activity.clone() });
+    let svc_worker = worker.clone();
+    let service = service_fn(move |req| {
+        let worker = svc_worker.clone();
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(handle(&worker, &conn, req).await) }
+    });
+    let mut shutdown = worker.shutdown.clone();
+
+    if is_h2 {
+        let io = TokioIo::new(Http1Guard::passthrough(stream, first, limits.guard()));
+        let mut builder = http2::Builder::new(LocalExec);
+        builder.timer(TokioTimer::new()).keep_alive_interval(Some(limits.keepalive_timeout / 2));
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = shutdown.wait_for(|&s| s) => conn.as_mut().graceful_shutdown(),
+        }
+        let _ = conn.await;
+    } else {
+        let io = TokioIo::new(Http1Guard::new(stream, first, limits.guard(), activity));
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(None)
+            .max_headers(limits.max_headers)
+            .max_header_size(limits.max_header_bytes);
+        let conn = builder.serve_connection(io, service).with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = shutdown.wait_for(|&s| s) => conn.as_mut().graceful_shutdown(),
+        }
+        let _ = conn.await;
+    }
+}

@@ -1,0 +1,130 @@
+//! The whole life of one request, in order: snapshot, request id, route, filters, action,
+//! response filters. Each step is a call into the module that owns it.
+use crate::access_log::LogFields;
+use crate::body::ProxyBody;
+use crate::exchange::Exchange;
+use crate::filter::{Ctx, Flow};
+use crate::guard::ConnActivity;
+use crate::route::Action;
+use crate::runtime::Runtime;
+use crate::server::Worker;
+use crate::{forward, request_id, respond, router};
+use http::header::HeaderValue;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The client connection a request arrived on.
+pub struct Conn {
+    pub client: SocketAddr,
+    pub activity: Arc<ConnActivity>,
+}
+
+/// Serves one request. Never fails: every problem becomes a response.
+pub async fn handle(worker: &Worker, conn: &Conn, req: Request<Incoming>) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let rt = worker.snapshot();
+    let mut exchange = Exchange::start(started, conn.activity.clone());
+    let request_id = request_id::take_or_make(req.headers(), worker.id);
+    if let Some(log) = &rt.settings.access_log {
+        exchange.set_log(log.clone(), Box::new(log_fields(&req, conn, &request_id)));
+    }
+    let mut resp = route_and_serve(worker, &rt, conn, req, &request_id, &mut exchange).await;
+    exchange.status = resp.status().as_u16();
+    resp.body_mut().attach(exchange);
+    resp
+}
+
+async fn route_and_serve(
+    worker: &Worker,
+    rt: &Runtime,
+    conn: &Conn,
+    mut req: Request<Incoming>,
+    request_id: &HeaderValue,
+    exchange: &mut Exchange,
+) -> Response<ProxyBody> {
+    let limits = &rt.settings.client;
+    if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > limits.max_uri_bytes {
+        return respond::error(StatusCode::URI_TOO_LONG, request_id);
+    }
+    let upgrade = crate::headers::wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    let host = router::request_host(&parts.uri, &parts.headers).to_owned();
+    let Some(found) = rt.router.find(&host, &parts) else {
+        return respond::error(StatusCode::NOT_FOUND, request_id);
+    };
+    let route = found.route.clone();
+    exchange.set_route_stats(route.stats.clone());
+    if let Some(f) = exchange.log_fields() {
+        f.route.clone_from(&route.name);
+    }
+    let max_body = route.max_body.or(limits.max_body);
+    if let (Some(max), Some(len)) = (max_body, content_length(&parts.headers)) {
+        if len > max {
+            return respond::error(StatusCode::PAYLOAD_TOO_LARGE, request_id);
+        }
+    }
+
+    let ctx = Ctx { client: conn.client, request_id };
+    let mut early = None;
+    for filter in &route.filters {
+        if let Flow::Respond(resp) = filter.on_request(&mut parts, &ctx) {
+            early = Some(*resp);
+            break;
+        }
+    }
+    let resp = match (early, &route.action) {
+        (Some(resp), _) => resp,
+        (None, Action::Respond { status, body }) => respond::text(*status, body.clone(), request_id),
+        (None, Action::Redirect { status, to }) => respond::redirect(*status, &expand(to, &parts, &host), request_id),
+        (None, Action::Proxy(group)) => {
+            let job = forward::Job { rt, conn, group, request_id, max_body, upgrade };
+            forward::forward(worker, job, parts, body, exchange).await
+        }
+    };
+
+    let (mut head, body) = resp.into_parts();
+    for filter in &route.filters {
+        filter.on_response(&mut head);
+    }
+    Response::from_parts(head, body)
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// Fills `{uri}`, `{path}`, `{query}` and `{host}` in a redirect target.
+fn expand(to: &str, parts: &http::request::Parts, host: &str) -> String {
+    if !to.contains('{') {
+        return to.to_string();
+    }
+    let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    to.replace("{uri}", uri)
+        .replace("{path}", parts.uri.path())
+        .replace("{query}", parts.uri.query().unwrap_or(""))
+        .replace("{host}", host)
+}
+
+fn log_fields(req: &Request<Incoming>, conn: &Conn, request_id: &HeaderValue) -> LogFields {
+    let header = |name: http::header::HeaderName| {
+        req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+    };
+    LogFields {
+        client: Some(conn.client),
+        method: req.method().to_string(),
+        host: router::request_host(req.uri(), req.headers()).to_string(),
+        uri: req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string(),
+        version: match req.version() {
+            http::Version::HTTP_2 => "HTTP/2.0",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        },
+        request_id: request_id.to_str().unwrap_or("").to_string(),
+        user_agent: header(http::header::USER_AGENT),
+        referer: header(http::header::REFERER),
+        ..LogFields::default()
+    }
+}

@@ -1,0 +1,14 @@
+//! Upstreams: the named groups of servers a route forwards to, how one server is picked
+//! (balancing), and the per-worker pools of connections to them.
+//!
+//! A group is part of the immutable config snapshot; the state that must outlive a reload
+//! (per-endpoint counters) lives in [`EndpointStats`], shared by name across snapshots.
+mod balance;
+mod group;
+mod local_exec;
+mod pool;
+
+pub use balance::RoundRobin;
+pub use group::{Endpoint, EndpointStats, Protocol, UpstreamGroup, UpstreamTimeouts};
+pub use local_exec::LocalExec;
+pub use pool::{Pool, PoolCounters, PooledBody, UpstreamError};

@@ -1,0 +1,291 @@
+//! Per-worker connection pools.
+//!
+//! Every worker thread owns one [`Pool`]: no locks, no cross-thread traffic. HTTP/1.1
+//! connections are checked out for one exchange and come back when the response body has
+//! been read to its end ([`PooledBody`]); an h2c endpoint has one multiplexed connection.
+use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::TokioIo;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::net::TcpStream;
+
+/// Why an exchange with an upstream failed; the proxy maps these to 502 or 504.
+#[derive(Debug)]
+pub enum UpstreamError {
+    Connect(std::io::Error),
+    ConnectTimeout,
+    ResponseTimeout,
+    /// The connection failed during the exchange (reset, closed, malformed response).
+    Exchange(hyper::Error),
+}
+
+impl UpstreamError {
+    /// True when the upstream was too slow rather than broken (504 rather than 502).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, UpstreamError::ConnectTimeout | UpstreamError::ResponseTimeout)
+    }
+}
+
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamError::Connect(e) => write!(f, "connect failed: {e}"),
+            UpstreamError::ConnectTimeout => f.write_str("connect timed out"),
+            UpstreamError::ResponseTimeout => f.write_str("response header timed out"),
+            UpstreamError::Exchange(e) => write!(f, "exchange failed: {e}"),
+        }
+    }
+}
+
+/// Process-wide pool counters, for metrics.
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    pub reused: AtomicU64,
+    pub opened: AtomicU64,
+    pub connect_errors: AtomicU64,
+}
+
+struct IdleConn<B> {
+    sender: http1::SendRequest<B>,
+    since: Instant,
+}
+
+/// One worker's connections to every endpoint it has talked to.
+pub struct Pool<B> {
+    h1: RefCell<HashMap<SocketAddr, Vec<IdleConn<B>>>>,
+    h2: RefCell<HashMap<SocketAddr, http2::SendRequest<B>>>,
+    counters: std::sync::Arc<PoolCounters>,
+}
+
+impl<B> Pool<B>
+where
+    B: Body + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    pub fn new(counters: std::sync::Arc<PoolCounters>) -> Rc<Self> {
+        Rc::new(Pool { h1: RefCell::default(), h2: RefCell::default(), counters })
+    }
+
+    /// Sends `req` to `ep` and waits for the response head.
+    pub async fn send(
+        self: &Rc<Self>,
+        ep: &Endpoint,
+        protocol: Protocol,
+        timeouts: &UpstreamTimeouts,
+        req: Request<B>,
+    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+        match protocol {
+            Protocol::Http1 => self.send_h1(ep, timeouts, req).await,
+            Protocol::H2c => self.send_h2(ep, timeouts, req).await,
+        }
+    }
+
+    async fn send_h1(
+        self: &Rc<Self>,
+        ep: &Endpoint,
+        t: &UpstreamTimeouts,
+        mut req: Request<B>,
+    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+        // A pooled connection may have been closed by the server a moment ago; if the request
+        // was not written yet, hyper hands it back and we try once more on a fresh connection.
+        let mut reused = self.checkout_h1(ep.addr, t);
+        loop {
+            let (mut sender, was_reused) = match reused.take() {
+                Some(s) => (s, true),
+                None => (self.open_h1(ep, t).await?, false),
+            };
+            let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
+            counter.fetch_add(1, Ordering::Relaxed);
+            let exchange = sender.try_send_request(req);
+            let result = match tokio::time::timeout(t.response_header, exchange).await {
+                Ok(r) => r,
+                Err(_) => return Err(UpstreamError::ResponseTimeout),
+            };
+            match result {
+                Ok(resp) => {
+                    let give_back = Return { pool: self.clone(), addr: ep.addr, max_idle: t.max_idle, sender };
+                    return Ok(PooledBody::wrap(resp, Some(give_back)));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if was_reused => req = unsent,
+                    _ => return Err(UpstreamError::Exchange(e.into_error())),
+                },
+            }
+        }
+    }
+
+    async fn send_h2(
+        self: &Rc<Self>,
+        ep: &Endpoint,
+        t: &UpstreamTimeouts,
+        req: Request<B>,
+    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+        let existing = self.h2.borrow().get(&ep.addr).filter(|s| !s.is_closed()).cloned();
+        let mut sender = match existing {
+            Some(s) => {
+                self.counters.reused.fetch_add(1, Ordering::Relaxed);
+                s
+            }
+            None => {
+                let stream = connect(ep, t, &self.counters).await?;
+                let (sender, conn) = http2::Builder::new(LocalExec)
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(UpstreamError::Exchange)?;
+                tokio::task::spawn_local(conn);
+                self.counters.opened.fetch_add(1, Ordering::Relaxed);
+                self.h2.borrow_mut().insert(ep.addr, sender.clone());
+                sender
+            }
+        };
+        let exchange = sender.send_request(req);
+        match tokio::time::timeout(t.response_header, exchange).await {
+            Err(_) => Err(UpstreamError::ResponseTimeout),
+            Ok(Err(e)) => Err(UpstreamError::Exchange(e)),
+            Ok(Ok(resp)) => Ok(PooledBody::wrap(resp, None)),
+        }
+    }
+
+    fn checkout_h1(&self, addr: SocketAddr, t: &UpstreamTimeouts) -> Option<http1::SendRequest<B>> {
+        let mut map = self.h1.borrow_mut();
+        let list = map.get_mut(&addr)?;
+        let now = Instant::now();
+        while let Some(idle) = list.pop() {
+            if idle.sender.is_ready() && now.duration_since(idle.since) < t.idle {
+                return Some(idle.sender);
+            }
+            // Closed, expired, or still finishing its last exchange: let it go.
+        }
+        None
+    }
+
+    async fn open_h1(&self, ep: &Endpoint, t: &UpstreamTimeouts) -> Result<http1::SendRequest<B>, UpstreamError> {
+        let stream = connect(ep, t, &self.counters).await?;
+        let (sender, conn) =
+            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(UpstreamError::Exchange)?;
+        tokio::task::spawn_local(conn.with_upgrades());
+        Ok(sender)
+    }
+
+    fn give_back(&self, addr: SocketAddr, max_idle: usize, sender: http1::SendRequest<B>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut map = self.h1.borrow_mut();
+        let list = map.entry(addr).or_default();
+        if list.len() < max_idle {
+            list.push(IdleConn { sender, since: Instant::now() });
+        }
+    }
+
+    /// Drops idle connections older than `max_age` and those the server has closed.
+    /// Called periodically by the worker that owns the pool.
+    pub fn sweep(&self, max_age: std::time::Duration) {
+        let now = Instant::now();
+        self.h1.borrow_mut().retain(|_, list| {
+            list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < max_age);
+            !list.is_empty()
+        });
+        self.h2.borrow_mut().retain(|_, s| !s.is_closed());
+    }
+
+    /// Idle HTTP/1.1 connections held now (for tests and debugging).
+    pub fn idle_count(&self) -> usize {
+        self.h1.borrow().values().map(Vec::len).sum()
+    }
+}
+
+async fn connect(ep: &Endpoint, t: &UpstreamTimeouts, counters: &PoolCounters) -> Result<TcpStream, UpstreamError> {
+    let failed = |e| {
+        counters.connect_errors.fetch_add(1, Ordering::Relaxed);
+        ep.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
+        e
+    };
+    let stream = match tokio::time::timeout(t.connect, TcpStream::connect(ep.addr)).await {
+        Err(_) => return Err(failed(UpstreamError::ConnectTimeout)),
+        Ok(Err(e)) => return Err(failed(UpstreamError::Connect(e))),
+        Ok(Ok(s)) => s,
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+struct Return<B> {
+    pool: Rc<Pool<B>>,
+    addr: SocketAddr,
+    max_idle: usize,
+    sender: http1::SendRequest<B>,
+}
+
+/// An upstream response body that puts its HTTP/1.1 connection back into the pool once it
+/// has been read to the end. Dropped early (client went away), the connection is closed.
+pub struct PooledBody<B> {
+    inner: Incoming,
+    give_back: Option<Return<B>>,
+}
+
+impl<B> PooledBody<B>
+where
+    B: Body + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    fn wrap(resp: Response<Incoming>, give_back: Option<Return<B>>) -> Response<Self> {
+        // 101 Switching Protocols: the connection now belongs to the tunnel.
+        let give_back = give_back.filter(|_| resp.status() != http::StatusCode::SWITCHING_PROTOCOLS);
+        let mut resp = resp.map(|inner| PooledBody { inner, give_back });
+        if resp.body().inner.is_end_stream() {
+            resp.body_mut().finish();
+        }
+        resp
+    }
+
+    fn finish(&mut self) {
+        if let Some(r) = self.give_back.take() {
+            r.pool.give_back(r.addr, r.max_idle, r.sender);
+        }
+    }
+}
+
+impl<B> Body for PooledBody<B>
+where
+    B: Body + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.finish(),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.finish(),
+            Poll::Ready(Some(Err(_))) => this.give_back = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
