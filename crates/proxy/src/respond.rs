@@ -10,15 +10,14 @@ pub fn error(status: StatusCode, request_id: &HeaderValue) -> Response<ProxyBody
     let reason = status.canonical_reason().unwrap_or("Error");
     let id = request_id.to_str().unwrap_or("");
     let body = format!("{} {reason}\nrequest id: {id}\n", status.as_u16());
-    text(status, Bytes::from(body), request_id)
+    text(status, Bytes::from(body))
 }
 
 /// A direct answer (`respond = { ... }`).
-pub fn text(status: StatusCode, body: Bytes, request_id: &HeaderValue) -> Response<ProxyBody> {
+pub fn text(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
     let mut resp = Response::new(ProxyBody::full(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    resp.headers_mut().insert(crate::request_id::HEADER, request_id.clone());
     resp
 }
 
@@ -32,6 +31,5 @@ pub fn redirect(status: StatusCode, location: &str, request_id: &HeaderValue) ->
         }
         Err(_) => return error(StatusCode::BAD_REQUEST, request_id),
     }
-    resp.headers_mut().insert(crate::request_id::HEADER, request_id.clone());
     resp
 }

@@ -32,6 +32,8 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<Incoming>) -> Res
         exchange.set_log(log.clone(), Box::new(log_fields(&req, conn, &request_id)));
     }
     let mut resp = route_and_serve(worker, &rt, conn, req, &request_id, &mut exchange).await;
+    // The client can quote it when asking what happened to this request.
+    resp.headers_mut().entry(request_id::HEADER).or_insert(request_id);
     exchange.status = resp.status().as_u16();
     resp.body_mut().attach(exchange);
     resp
@@ -77,7 +79,7 @@ async fn route_and_serve(
     }
     let resp = match (early, &route.action) {
         (Some(resp), _) => resp,
-        (None, Action::Respond { status, body }) => respond::text(*status, body.clone(), request_id),
+        (None, Action::Respond { status, body }) => respond::text(*status, body.clone()),
         (None, Action::Redirect { status, to }) => respond::redirect(*status, &expand(to, &parts, &host), request_id),
         (None, Action::Proxy(group)) => {
             let job = forward::Job { rt, conn, group, request_id, max_body, upgrade };

@@ -1,0 +1,168 @@
+//! End-to-end: the commands a new user types first — run with the embedded default,
+//! check, explain — on good and broken configs.
+mod common;
+
+use common::*;
+use std::process::{Command, Output};
+
+fn forecourt(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn examples() -> String {
+    format!("{}/../../examples", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn every_example_passes_check() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(examples()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = forecourt(&["check", "-c", path.to_str().unwrap()]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(stdout.contains(": ok: ") && stdout.contains("route(s)"), "{stdout}");
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "the quick-start and multi-site examples exist");
+}
+
+/// Each broken config gives file:line:col, what is wrong and a hint, and exit 1.
+#[test]
+fn check_points_at_the_mistake() {
+    let dir = TempDir::new("check");
+    let base = "[[listen]]\naddr = \"127.0.0.1:8080\"\n\n[[route]]\nupstream = \"api\"\n\n[upstream.api]\nservers = [\"127.0.0.1:3000\"]\n";
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "typo",
+            base.replace("[[route]]\n", "[[route]]\nupstreem = \"x\"\n"),
+            &["typo.toml:5:1: unknown field `upstreem`", "did you mean `upstream`?"],
+        ),
+        (
+            "global-typo",
+            format!("[global]\nworkerz = 2\n{base}"),
+            &["global-typo.toml:2:1: unknown field `workerz`", "did you mean `workers`?"],
+        ),
+        (
+            "unknown-upstream",
+            base.replace("upstream = \"api\"", "upstream = \"apx\""),
+            &["unknown-upstream.toml:5:12: route `route#1` names unknown upstream `apx`", "did you mean `api`?"],
+        ),
+        (
+            "duplicate-listen",
+            format!("{base}\n[[listen]]\naddr = \"127.0.0.1:8080\"\n"),
+            &["duplicate-listen.toml:11:8: duplicate listen address `127.0.0.1:8080`"],
+        ),
+        (
+            "bad-regex",
+            base.replace("[[route]]\n", "[[route]]\npath = \"~^/(unclosed\"\n"),
+            &["bad-regex.toml:5:8: invalid regex in path `~^/(unclosed`", "hint: "],
+        ),
+        (
+            "bad-duration",
+            format!("[global.timeouts]\nclient_header = \"10\"\n{base}"),
+            &["bad-duration.toml:2:17: bad duration `10`: add a unit"],
+        ),
+        (
+            "bad-duration-unit",
+            format!("[global]\nshutdown_timeout = \"5 fortnights\"\n{base}"),
+            &["bad-duration-unit.toml:2:20: bad duration"],
+        ),
+        ("syntax", format!("{base}\n[upstream.web\n"), &["syntax.toml:10:"]),
+        (
+            "no-action",
+            "[[listen]]\naddr = \":1\"\n[[route]]\npath = \"/x\"\n".to_string(),
+            &["no-action.toml:4:8: route `route#1` does nothing", "exactly one of upstream, respond or redirect"],
+        ),
+        (
+            "bad-balance",
+            base.replace("servers =", "balance = \"least_con\"\nservers ="),
+            &["bad-balance.toml:8:11: unknown balance `least_con`", "hint: available: round_robin"],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.file(&format!("{name}.toml"), text);
+        let out = forecourt(&["check", "-c", &path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        for e in *expected {
+            assert!(stderr.contains(e), "{name}: expected `{e}` in:\n{stderr}");
+        }
+        assert!(stderr.contains("nothing was started"), "{stderr}");
+    }
+}
+
+#[test]
+fn run_refuses_a_broken_config() {
+    let dir = TempDir::new("runbad");
+    let path = dir.file("bad.toml", "[[listen]]\naddr = \"nope\"\n");
+    let out = forecourt(&["run", "-c", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml:2:8: bad listen address `nope`"));
+}
+
+#[test]
+fn explain_shows_route_filters_and_upstream() {
+    let cfg = format!("{}/multi-site.toml", examples());
+    let out = forecourt(&["explain", "-c", &cfg, "GET", "http://example.com/api/users"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("route:    api (matched by exact host, path prefix)"), "{text}");
+    assert!(
+        text.contains("filters:  strip_prefix(/api) -> request_headers -> hide_response_headers -> response_headers"),
+        "{text}"
+    );
+    assert!(text.contains("upstream `api`") && text.contains("127.0.0.1:3002 (weight 3)"), "{text}");
+
+    let out = forecourt(&["explain", "-c", &cfg, "GET", "http://shop.example.com/", "-H", "X-Canary: 1"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("route:    tenants-canary (matched by wildcard host"));
+    let out = forecourt(&["explain", "-c", &cfg, "GET", "http://shop.example.com/"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("route:    tenants (matched by wildcard host"));
+    let out = forecourt(&["explain", "-c", &cfg, "GET", "http://nowhere.net/x"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("none matches; Forecourt answers 404"));
+    let out = forecourt(&["explain", "-c", &cfg, "GET", "http://old.example.org/a"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("redirect 301 Moved Permanently to https://example.com{uri}"));
+}
+
+/// `forecourt run` with no file and no ./forecourt.toml serves the welcome page on
+/// 127.0.0.1:8080 and the admin endpoint on 127.0.0.1:9901; with ./forecourt.toml, that file.
+#[tokio::test]
+async fn run_uses_the_embedded_default_or_the_local_file() {
+    let dir = TempDir::new("run");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .current_dir(&dir.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(8080);
+    let page = get("http://127.0.0.1:8080/").await;
+    let health = get("http://127.0.0.1:9901/health").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Forecourt is running") && page.body.contains("respond = { status = 200"),
+        "{}",
+        page.body
+    );
+    assert_eq!(health.body, "ok\n");
+
+    let port = free_port();
+    dir.file("forecourt.toml", &format!("[global]\nadmin = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{port}\"\n[[route]]\nrespond = {{ body = \"local file\" }}\n"));
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .current_dir(&dir.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let page = get(&format!("http://127.0.0.1:{port}/")).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(page.body, "local file");
+}

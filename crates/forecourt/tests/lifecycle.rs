@@ -1,0 +1,152 @@
+//! End-to-end: reloads (signal and command), listener changes, and draining on SIGTERM.
+mod common;
+
+use common::origin::Origin;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn config(origin: &Origin, admin: u16, body: &str) -> String {
+    format!(
+        "[global]\nworkers = 2\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\npath = \"=/version\"\nrespond = {{ status = 200, body = \"{body}\" }}\n\
+         [[route]]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    )
+}
+
+fn reload_cmd(config: &str) -> std::process::Output {
+    std::process::Command::new(BIN).args(["reload", "-c", config]).output().unwrap()
+}
+
+/// Twenty reloads while clients hammer the proxy over keep-alive connections: every single
+/// request succeeds, and the new config is visible after each reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_reloads_under_load_lose_nothing() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&config(&origin, admin, "v0"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let mut load = Vec::new();
+    for _ in 0..8 {
+        let (stop, ok, failed, url) = (stop.clone(), ok.clone(), failed.clone(), fc.url("/load"));
+        load.push(tokio::spawn(async move {
+            let c = client();
+            while !stop.load(Ordering::Relaxed) {
+                let req = http::Request::get(&url).body(Default::default()).unwrap();
+                match c.request(req).await {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = http_body_util::BodyExt::collect(r.into_body()).await;
+                        ok.fetch_add(1, Ordering::Relaxed)
+                    }
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    for i in 1..=20 {
+        fc.rewrite(&config(&origin, admin, &format!("v{i}")));
+        if i % 2 == 0 {
+            fc.signal(libc::SIGHUP);
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        } else {
+            let out = reload_cmd(&fc.config);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert_eq!(get(&fc.url("/version")).await.body, format!("v{i}"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for l in load {
+        l.await.unwrap();
+    }
+    assert!(ok.load(Ordering::Relaxed) > 200, "load ran: {}", ok.load(Ordering::Relaxed));
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests failed during reloads");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_reloads_total{result=\"ok\"}"), 20.0);
+}
+
+#[tokio::test]
+async fn a_broken_config_is_refused_and_the_old_one_keeps_serving() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&config(&origin, admin, "good"));
+    let broken = config(&origin, admin, "bad").replace("upstream = \"o\"", "upstream = \"oo\"");
+    fc.rewrite(&broken);
+    let out = reload_cmd(&fc.config);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("forecourt.toml:11:12: route `route#2` names unknown upstream `oo`"), "{stderr}");
+    assert!(stderr.contains("did you mean `o`?"), "{stderr}");
+    fc.signal(libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(fc.stderr().contains("reload refused"), "{}", fc.stderr());
+    assert!(fc.stderr().contains("names unknown upstream `oo`"));
+    assert_eq!(get(&fc.url("/version")).await.body, "good");
+    assert_eq!(get(&fc.url("/x")).await.status, 200);
+}
+
+#[tokio::test]
+async fn listeners_follow_reloads_and_idle_connections_survive() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&config(&origin, admin, "one"));
+    // An idle keep-alive connection opened before the reload.
+    let mut idle = TcpStream::connect(fc.addr()).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 4096];
+    idle.write_all(b"GET /version HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let n = idle.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).ends_with("one"));
+
+    let extra = free_port();
+    let two = config(&origin, admin, "two").replacen(
+        "[[route]]",
+        &format!("[[listen]]\naddr = \"127.0.0.1:{extra}\"\n[[route]]"),
+        1,
+    );
+    fc.rewrite(&two);
+    assert!(reload_cmd(&fc.config).status.success());
+    wait_for_port(extra);
+    assert_eq!(get(&format!("http://127.0.0.1:{extra}/version")).await.body, "two");
+
+    idle.write_all(b"GET /version HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let n = idle.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).ends_with("two"), "the old connection serves the new config");
+
+    fc.rewrite(&config(&origin, admin, "three"));
+    assert!(reload_cmd(&fc.config).status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(TcpStream::connect(("127.0.0.1", extra)).is_err(), "removed listener is closed");
+    assert_eq!(get(&fc.url("/version")).await.body, "three");
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_then_exits_zero() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let mut fc = Forecourt::start(&config(&origin, admin, "v"));
+    let addr = fc.addr();
+    let in_flight: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                raw(addr, b"GET /slow?ms=800 HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_secs(5))
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    fc.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(TcpStream::connect(addr).is_err(), "no new connections once draining");
+    for t in in_flight {
+        let out = t.join().unwrap();
+        assert_eq!(statuses(&out), [200], "{out}");
+        assert!(out.contains("slow done") && !out.ends_with("<still open>"), "{out}");
+    }
+    assert_eq!(fc.wait_exit(Duration::from_secs(5)), Some(0));
+}

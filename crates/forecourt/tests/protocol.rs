@@ -1,0 +1,223 @@
+//! End-to-end: HTTP/1.1 and HTTP/2 protocol behaviour, request smuggling, streaming,
+//! upgrades and client timeouts.
+mod common;
+
+use common::origin::Origin;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn simple(origin: &Origin, extra_global: &str) -> String {
+    format!(
+        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n{extra_global}\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"o\"\n\
+         [upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    )
+}
+
+/// Requests two parsers could read differently: each gets 400 and a closed connection, and
+/// none reaches the origin.
+#[test]
+fn ambiguous_requests_are_refused_and_never_forwarded() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let corpus: &[(&str, &[u8])] = &[
+        (
+            "CL then TE",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ),
+        (
+            "TE then CL",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n",
+        ),
+        ("two lengths", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
+        ("length list", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\nab"),
+        ("signed length", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc"),
+        ("TE not chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nabc"),
+        ("TE chunked not last", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
+        (
+            "TE twice",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ),
+        ("TE obfuscated", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"),
+        ("TE with tab", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\x0b\r\n\r\n0\r\n\r\n"),
+        ("TE in HTTP/1.0", b"POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ("obs-fold", b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n"),
+        ("space before colon", b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
+        ("NUL in value", b"GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\n\r\n"),
+        ("bad name byte", b"GET / HTTP/1.1\r\nHost: a\r\nX(A): 1\r\n\r\n"),
+        ("bad chunk size", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
+        ("negative chunk", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\na\r\n0\r\n\r\n"),
+        (
+            "chunk size overflow",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\na\r\n0\r\n\r\n",
+        ),
+        ("bare LF chunk", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n"),
+        ("no Host", b"GET / HTTP/1.1\r\n\r\n"),
+        ("two Hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        ("bad Host", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+        ("bad request line", b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("bad version", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"),
+    ];
+    let mut failures = Vec::new();
+    for (name, bytes) in corpus {
+        let out = raw(fc.addr(), bytes, Duration::from_secs(3));
+        let closed = !out.ends_with("<still open>");
+        if statuses(&out) != [400] || !closed {
+            failures.push(format!("{name}: statuses {:?}, closed {closed}: {out:?}", statuses(&out)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(origin.hits(), 0, "an ambiguous request reached the origin");
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let out = raw(
+        fc.addr(),
+        b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert_eq!(statuses(&out), [200, 200, 200]);
+    let (one, two, three) = (out.find("uri=/1").unwrap(), out.find("uri=/2").unwrap(), out.find("uri=/3").unwrap());
+    assert!(one < two && two < three, "{out}");
+    assert!(out.contains("body-bytes=3"));
+}
+
+#[test]
+fn expect_continue_and_chunked_uploads() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let mut s = TcpStream::connect(fc.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100 Continue"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    s.write_all(b"hello").unwrap();
+    let mut rest = String::new();
+    let _ = s.read_to_string(&mut rest);
+    assert!(rest.contains("received 5"), "{rest}");
+
+    let out = raw(
+        fc.addr(),
+        b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(out.contains("received 7"), "{out}");
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A 1 GiB download and a 1 GiB upload stream through with flat memory.
+#[test]
+fn gigabyte_bodies_stream_with_flat_memory() {
+    const GIB: u64 = 1 << 30;
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let before = peak_rss_kib(fc.child.id());
+
+    let mut s = TcpStream::connect(fc.addr()).unwrap();
+    s.write_all(format!("GET /big?n={GIB} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match s.read(&mut buf).unwrap() {
+            0 => break,
+            n => total += n as u64,
+        }
+    }
+    assert!(total > GIB && total < GIB + 4096, "got {total} bytes");
+
+    let mut s = TcpStream::connect(fc.addr()).unwrap();
+    s.write_all(
+        format!("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: {GIB}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let chunk = vec![b'u'; 1 << 20];
+    for _ in 0..(GIB >> 20) {
+        s.write_all(&chunk).unwrap();
+    }
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.contains(&format!("received {GIB}")), "{reply}");
+
+    let after = peak_rss_kib(fc.child.id());
+    assert!(after < before + 32 * 1024, "peak RSS grew from {before} KiB to {after} KiB");
+}
+
+#[tokio::test]
+async fn websocket_is_tunnelled_both_ways() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let (mut ws, resp) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", fc.port)).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    for i in 0..3 {
+        ws.send(tokio_tungstenite::tungstenite::Message::text(format!("ping {i}"))).await.unwrap();
+        let reply = ws.next().await.unwrap().unwrap();
+        assert_eq!(reply.into_text().unwrap().as_str(), format!("ping {i}"));
+    }
+    ws.close(None).await.unwrap();
+}
+
+#[tokio::test]
+async fn h2c_downstream_and_upstream() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let req = http::Request::get(fc.url("/via-h2c")).body(Default::default()).unwrap();
+    let r = send(&h2c_client(), req).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("uri=/via-h2c") && r.body.contains("version=HTTP/1.1"), "{}", r.body);
+    assert!(r.body.contains("host: 127.0.0.1:"), "HTTP/2 authority becomes Host: {}", r.body);
+
+    let config = simple(&origin, "").replace("[upstream.o]", "[upstream.o]\nprotocol = \"h2c\"");
+    let fc2 = Forecourt::start(&config);
+    let r = get(&fc2.url("/to-h2")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("version=HTTP/2.0") && r.body.contains("uri=http://127.0.0.1:"), "{}", r.body);
+}
+
+#[test]
+fn slow_headers_and_idle_keepalive_are_closed() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, "[global.timeouts]\nclient_header = \"500ms\"\nkeepalive = \"800ms\""));
+    // Slowloris: a head that never completes.
+    let started = Instant::now();
+    let out = raw(fc.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ", Duration::from_secs(5));
+    assert!(!out.ends_with("<still open>"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(3), "closed after {:?}", started.elapsed());
+
+    // An idle keep-alive connection is closed after its timeout, not before.
+    let mut s = TcpStream::connect(fc.addr()).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(s.read(&mut buf).unwrap() > 0);
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert!(s.read(&mut buf).unwrap() > 0, "still open within the keep-alive time");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let idle = Instant::now();
+    assert_eq!(s.read(&mut buf).unwrap(), 0, "closed when idle");
+    let waited = idle.elapsed();
+    assert!(waited > Duration::from_millis(600) && waited < Duration::from_secs(3), "{waited:?}");
+}

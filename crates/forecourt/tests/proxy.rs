@@ -1,0 +1,274 @@
+//! End-to-end: routing, header handling and failures, through the real binary to real origins.
+mod common;
+
+use common::origin::{raw_origin, Origin};
+use common::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn quick_proxy_round_robins_across_servers() {
+    let a = Origin::start("a");
+    let b = Origin::start("b");
+    let port = free_port();
+    let mut child = std::process::Command::new(BIN)
+        .args(["proxy", "--from", &format!("127.0.0.1:{port}"), "--to", &format!("http://{}", a.addr)])
+        .args(["--to", &format!("http://{}", b.addr), "--workers", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let r = get(&format!("http://127.0.0.1:{port}/")).await;
+        assert_eq!(r.status, 200);
+        seen.push(r.header("x-origin").to_string());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen, ["a", "b", "a", "b"]);
+}
+
+const ROUTES: &str = r#"
+[global]
+admin = "off"
+access_log = "{dir}/access.log"
+
+[[listen]]
+addr = "127.0.0.1:{port}"
+
+[[route]]
+name = "api"
+hosts = ["example.com"]
+path = "/api/"
+strip_prefix = "/api"
+upstream = "api"
+request_headers = { set = { "X-Env" = "prod" }, add = { "X-Added" = "1" }, remove = ["X-Drop"] }
+response_headers = { set = { "X-Served-By" = "forecourt" } }
+
+[[route]]
+name = "api-post-only"
+hosts = ["example.com"]
+path = "=/api/submit"
+methods = ["POST"]
+upstream = "web"
+
+[[route]]
+name = "canary"
+hosts = ["*.example.com"]
+headers = { "X-Canary" = "yes" }
+upstream = "api"
+
+[[route]]
+name = "wild"
+hosts = ["*.example.com"]
+upstream = "web"
+
+[[route]]
+name = "old"
+path = "/old/"
+redirect = { to = "https://example.com{uri}", status = 301 }
+
+[[route]]
+name = "hello"
+path = "=/hello"
+respond = { status = 200, body = "hi there" }
+
+[[route]]
+name = "small-uploads"
+path = "/upload"
+max_body = "1k"
+upstream = "web"
+
+[upstream.api]
+servers = ["API_ADDR"]
+
+[upstream.web]
+servers = ["WEB_ADDR"]
+"#;
+
+fn routes_config(api: &Origin, web: &Origin) -> String {
+    ROUTES.replace("API_ADDR", &api.addr.to_string()).replace("WEB_ADDR", &web.addr.to_string())
+}
+
+#[tokio::test]
+async fn routes_by_host_path_method_and_header() {
+    let api = Origin::start("api");
+    let web = Origin::start("web");
+    let fc = Forecourt::start(&routes_config(&api, &web));
+    let host = |h: &'static str| [("host", h)];
+
+    let r = get_with(&fc.url("/api/users?id=7"), &host("example.com")).await;
+    assert_eq!(r.header("x-origin"), "api");
+    assert!(r.body.contains("uri=/users?id=7"), "prefix stripped, query kept: {}", r.body);
+    assert_eq!(r.header("x-served-by"), "forecourt");
+
+    // The exact POST-only route loses to the prefix for GET.
+    let r = get_with(&fc.url("/api/submit"), &host("example.com")).await;
+    assert_eq!(r.header("x-origin"), "api");
+    let req =
+        http::Request::post(fc.url("/api/submit")).header("host", "example.com").body(Default::default()).unwrap();
+    assert_eq!(send(&client(), req).await.header("x-origin"), "web");
+
+    let r = get_with(&fc.url("/"), &[("host", "a.example.com"), ("x-canary", "yes")]).await;
+    assert_eq!(r.header("x-origin"), "api");
+    let r = get_with(&fc.url("/"), &host("deep.b.example.com")).await;
+    assert_eq!(r.header("x-origin"), "web");
+
+    let r = get_with(&fc.url("/old/page?q=1"), &host("x.org")).await;
+    assert_eq!((r.status, r.header("location")), (301, "https://example.com/old/page?q=1"));
+
+    let r = get(&fc.url("/hello")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hi there"));
+
+    let r = get_with(&fc.url("/nothing"), &host("other.org")).await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("request id: "), "{}", r.body);
+    assert_eq!(r.header("x-request-id").len(), 28);
+}
+
+#[tokio::test]
+async fn request_and_response_headers_are_cleaned_and_forwarded() {
+    let api = Origin::start("api");
+    let web = Origin::start("web");
+    let fc = Forecourt::start(&routes_config(&api, &web));
+    let r = get_with(
+        &fc.url("/api/echo"),
+        &[
+            ("host", "example.com"),
+            ("x-drop", "secret"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-real-ip", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("connection", "x-hop"),
+            ("x-hop", "must not pass"),
+            ("proxy-authorization", "Basic Zm9vOmJhcg=="),
+            ("x-request-id", "client-id-42"),
+        ],
+    )
+    .await;
+    let echo = r.body.to_lowercase();
+    assert!(echo.contains("x-env: prod\n") && echo.contains("x-added: 1\n"), "{echo}");
+    assert!(!echo.contains("x-drop") && !echo.contains("x-hop") && !echo.contains("proxy-authorization"), "{echo}");
+    assert!(echo.contains("x-forwarded-for: 127.0.0.1\n"), "client's XFF replaced: {echo}");
+    assert!(echo.contains("x-real-ip: 127.0.0.1\n"), "{echo}");
+    assert!(echo.contains("x-forwarded-proto: http\n") && echo.contains("x-forwarded-host: example.com\n"), "{echo}");
+    assert!(echo.contains("forwarded: for=127.0.0.1;proto=http;host=\"example.com\"\n"), "{echo}");
+    assert!(echo.contains("x-request-id: client-id-42\n"), "{echo}");
+    assert_eq!(r.header("x-request-id"), "client-id-42");
+    // The backend stays hidden.
+    assert!(r.headers.get("server").is_none() && r.headers.get("x-powered-by").is_none());
+}
+
+#[tokio::test]
+async fn trusted_proxies_are_appended_to() {
+    let api = Origin::start("api");
+    let config = format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\ntrusted_proxies = [\"127.0.0.0/8\"]\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"api\"\n[upstream.api]\nservers = [\"{}\"]\n",
+        api.addr
+    );
+    let fc = Forecourt::start(&config);
+    let r = get_with(&fc.url("/"), &[("x-forwarded-for", "203.0.113.9"), ("x-forwarded-proto", "https")]).await;
+    let echo = r.body.to_lowercase();
+    assert!(echo.contains("x-forwarded-for: 203.0.113.9, 127.0.0.1\n"), "{echo}");
+    assert!(echo.contains("x-forwarded-proto: https\n"), "{echo}");
+}
+
+#[tokio::test]
+async fn failures_are_clear_and_never_name_the_backend() {
+    let slow = Origin::start("slow");
+    let dead_port = free_port();
+    let (bad_framing, _) =
+        raw_origin(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    let config = format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n[global.timeouts]\nupstream_header = \"300ms\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\npath = \"/dead\"\nupstream = \"dead\"\n\
+         [[route]]\npath = \"/slow\"\nupstream = \"slow\"\n\
+         [[route]]\npath = \"/framing\"\nupstream = \"framing\"\n\
+         [upstream.dead]\nservers = [\"127.0.0.1:{dead_port}\"]\n\
+         [upstream.slow]\nservers = [\"{}\"]\n\
+         [upstream.framing]\nservers = [\"{bad_framing}\"]\n",
+        slow.addr
+    );
+    let fc = Forecourt::start(&config);
+    let r = get(&fc.url("/dead")).await;
+    assert_eq!(r.status, 502);
+    assert!(!r.body.contains(&dead_port.to_string()) && r.body.contains("request id: "), "{}", r.body);
+
+    let started = std::time::Instant::now();
+    let r = get(&fc.url("/slow?ms=3000")).await;
+    assert_eq!(r.status, 504);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(!r.body.contains(&slow.addr.to_string()));
+
+    let r = get(&fc.url("/framing")).await;
+    assert_eq!(r.status, 502, "conflicting upstream framing is not passed on");
+}
+
+#[tokio::test]
+async fn body_limits_answer_413() {
+    let api = Origin::start("api");
+    let web = Origin::start("web");
+    let fc = Forecourt::start(&routes_config(&api, &web));
+    let post = |body: Vec<u8>| http::Request::post(fc.url("/upload")).body(http_body_util::Full::from(body)).unwrap();
+    assert_eq!(send(&client(), post(vec![b'x'; 512])).await.status, 200);
+    assert_eq!(send(&client(), post(vec![b'x'; 4096])).await.status, 413);
+    // Chunked, so the limit is only seen while streaming.
+    let chunked = format!(
+        "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n800\r\n{}\r\n0\r\n\r\n",
+        "y".repeat(0x800)
+    );
+    assert_eq!(statuses(&raw(fc.addr(), chunked.as_bytes(), Duration::from_secs(5))), [413]);
+}
+
+#[tokio::test]
+async fn access_log_has_one_json_line_per_request() {
+    let api = Origin::start("api");
+    let web = Origin::start("web");
+    let fc = Forecourt::start(&routes_config(&api, &web));
+    get_with(&fc.url("/api/logged?x=1"), &[("host", "example.com"), ("user-agent", "tester/1")]).await;
+    std::thread::sleep(Duration::from_millis(100));
+    let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
+    let line = log.lines().last().unwrap();
+    for part in [
+        "\"client\":\"127.0.0.1\"",
+        "\"method\":\"GET\"",
+        "\"host\":\"example.com\"",
+        "\"path\":\"/api/logged?x=1\"",
+        "\"status\":200",
+        "\"route\":\"api\"",
+        "\"user_agent\":\"tester/1\"",
+        "\"upstream_ms\":",
+        "\"duration_ms\":",
+        "\"request_id\":\"",
+    ] {
+        assert!(line.contains(part), "{part} missing in {line}");
+    }
+    assert!(line.contains(&format!("\"upstream\":\"{}\"", api.addr)), "{line}");
+}
+
+#[tokio::test]
+async fn metrics_and_pool_reuse() {
+    let api = Origin::start("api");
+    let admin = free_port();
+    let config = format!(
+        "[global]\nworkers = 1\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nname = \"all\"\nupstream = \"api\"\n\
+         [upstream.api]\nservers = [\"{}\"]\n",
+        api.addr
+    );
+    let fc = Forecourt::start(&config);
+    let c = client();
+    for _ in 0..20 {
+        let req = http::Request::get(fc.url("/")).body(Default::default()).unwrap();
+        assert_eq!(send(&c, req).await.status, 200);
+    }
+    assert_eq!(get(&format!("http://127.0.0.1:{admin}/health")).await.status, 200);
+    let text = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&text, "forecourt_requests_total{route=\"all\",class=\"2xx\"}"), 20.0);
+    assert_eq!(metric(&text, "forecourt_request_duration_seconds_count"), 20.0);
+    assert!(metric(&text, "forecourt_upstream_pool_reused_total") >= 18.0, "{text}");
+    assert!(api.connections.load(std::sync::atomic::Ordering::SeqCst) <= 2, "upstream connections are pooled");
+    assert!(metric(&text, "forecourt_active_connections") >= 0.0);
+}
