@@ -59,13 +59,13 @@ fn init_tracing() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-/// Checks that an address can be listened on, without listening (so no connection can be
-/// queued on, and lost with, a throwaway socket).
+/// Checks that nobody listens on an address yet, without listening (so no connection can
+/// be queued on, and lost with, a throwaway socket). `SO_REUSEPORT` is deliberately not set:
+/// with it, a second Forecourt would silently share the port with the first.
 fn can_bind(addr: SocketAddr) -> std::io::Result<()> {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     s.set_reuse_address(true)?;
-    s.set_reuse_port(true)?;
     s.bind(&addr.into())
 }
 

@@ -166,3 +166,24 @@ async fn run_uses_the_embedded_default_or_the_local_file() {
     let _ = child.wait();
     assert_eq!(page.body, "local file");
 }
+
+/// A second Forecourt on a port that is already served refuses to start instead of
+/// silently sharing it through SO_REUSEPORT.
+#[test]
+fn a_busy_port_is_refused() {
+    let port = free_port();
+    let dir = TempDir::new("busy");
+    let cfg = dir.file("a.toml", &format!("[global]\nadmin = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{port}\"\n[[route]]\nrespond = {{ body = \"first\" }}\n"));
+    let mut first = Command::new(BIN)
+        .args(["run", "-c", &cfg])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let second = forecourt(&["run", "-c", &cfg]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}")));
+}

@@ -39,8 +39,7 @@ pub async fn forward(
     let authority = host_header.or_else(|| parts.uri.authority().map(|a| a.to_string())).unwrap_or_default();
 
     strip_hop_by_hop(&mut parts.headers, upgrade.is_some());
-    let trusted = rt.settings.trusted_proxies.contains(conn.client.ip());
-    set_forwarded(&mut parts.headers, conn.client, trusted, "http", &authority);
+    set_forwarded(&mut parts.headers, &conn.identity(&rt.settings.trusted_proxies), &authority);
     parts.headers.insert(request_id::HEADER, request_id.clone());
     if !target_for(group.protocol, &mut parts, &authority) {
         return respond::error(StatusCode::BAD_REQUEST, request_id);

@@ -88,6 +88,13 @@ enum Timer {
     Header,
 }
 
+struct ArmedTimer {
+    sleep: Pin<Box<Sleep>>,
+    kind: Timer,
+    /// `Http1Guard::heads` when armed.
+    heads: u64,
+}
+
 pub struct Http1Guard<IO> {
     io: IO,
     /// Bytes read from the socket that hyper has not been given yet.
@@ -100,7 +107,9 @@ pub struct Http1Guard<IO> {
     eof: bool,
     limits: GuardLimits,
     activity: Arc<ConnActivity>,
-    timer: Option<(Timer, Pin<Box<Sleep>>)>,
+    timer: Option<ArmedTimer>,
+    /// Request heads seen so far (the timers' notion of activity).
+    heads: u64,
 }
 
 /// Whether a head passes; `Err` carries why not (for debug logs).
@@ -123,6 +132,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
             limits,
             activity,
             timer: None,
+            heads: 0,
         }
     }
 
@@ -201,6 +211,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
         match verdict {
             Some((len, Verdict::Body(framing))) => {
                 self.checked += len;
+                self.heads += 1;
                 match framing {
                     Framing::Chunked { scan, held: _ } if !expects_continue(&req) => {
                         self.framing = Framing::Chunked { scan, held: true };
@@ -241,24 +252,50 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
         }
     }
 
-    /// Polls the idle timers; `Ready` means the connection should end.
-    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let wanted = self.wanted_timer();
-        if wanted != self.timer.as_ref().map(|t| t.0) {
-            self.timer = wanted.map(|kind| {
-                let after = match kind {
-                    Timer::KeepAlive => self.limits.keepalive_timeout,
-                    Timer::Header => self.limits.header_timeout,
-                };
-                (kind, Box::pin(tokio::time::sleep_until(Instant::now() + after)))
-            });
-        }
-        if wanted.is_none() {
-            *self.activity.waker.lock().unwrap() = Some(cx.waker().clone());
-        }
+    fn arm(&mut self, kind: Timer) {
+        let after = match kind {
+            Timer::KeepAlive => self.limits.keepalive_timeout,
+            Timer::Header => self.limits.header_timeout,
+        };
+        let deadline = Instant::now() + after;
         match &mut self.timer {
-            Some((_, sleep)) => sleep.as_mut().poll(cx),
-            None => Poll::Pending,
+            Some(t) => t.sleep.as_mut().reset(deadline),
+            None => {
+                self.timer = Some(ArmedTimer { sleep: Box::pin(tokio::time::sleep_until(deadline)), kind, heads: 0 })
+            }
+        }
+        let heads = self.heads;
+        if let Some(t) = &mut self.timer {
+            t.kind = kind;
+            t.heads = heads;
+        }
+    }
+
+    /// Polls the idle timers; `Ready` means the connection should end.
+    ///
+    /// The timer is lazy, so that a busy keep-alive connection costs no timer operation per
+    /// request: it is armed once, and when it fires it checks whether the connection has
+    /// been in the same state, with no new request head, since it was armed. If not, it is
+    /// re-armed. An idle connection therefore closes between one and two timeouts after its
+    /// last request. The header timer starts exactly at the first byte of a head.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(kind) = self.wanted_timer() else {
+            *self.activity.waker.lock().unwrap() = Some(cx.waker().clone());
+            return Poll::Pending;
+        };
+        let armed = self.timer.as_ref().map(|t| t.kind);
+        if armed.is_none() || (kind == Timer::Header && armed != Some(Timer::Header)) {
+            self.arm(kind);
+        }
+        loop {
+            let t = self.timer.as_mut().expect("armed above");
+            if t.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if t.kind == kind && t.heads == self.heads {
+                return Poll::Ready(());
+            }
+            self.arm(kind);
         }
     }
 }

@@ -15,9 +15,18 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::PROXY_AUTHENTICATE,
 ];
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || name == header::PROXY_AUTHORIZATION
+}
+
 /// Removes hop-by-hop headers and every header `Connection` names. With `upgrade`, the
 /// `Upgrade` header and `Connection: upgrade` are kept so that the next hop can switch too.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // Most messages carry none: one pass over the few names present instead of a removal
+    // (a hash lookup) per hop-by-hop name.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(conn) = headers.get(header::CONNECTION) {
         if let Ok(s) = conn.to_str() {
             let named: Vec<HeaderName> = s
@@ -55,53 +64,89 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
+/// Who the client is, as the forwarding headers say it; built once per connection so that
+/// requests copy shared values instead of formatting addresses.
+pub struct ClientIdentity {
+    trusted: bool,
+    ip: HeaderValue,
+    /// `for=1.2.3.4` or `for="[::1]"` (RFC 7239 quoting).
+    forwarded_for: String,
+    proto: &'static str,
+    /// The last `Forwarded` value made, by host: a connection usually asks for one host.
+    last_forwarded: std::cell::RefCell<Option<(String, HeaderValue)>>,
+}
+
+impl ClientIdentity {
+    pub fn new(client: SocketAddr, trusted: bool, proto: &'static str) -> ClientIdentity {
+        let ip = client.ip();
+        let text = ip.to_string();
+        let forwarded_for = match ip {
+            IpAddr::V4(_) => format!("for={text}"),
+            IpAddr::V6(_) => format!("for=\"[{text}]\""),
+        };
+        ClientIdentity {
+            trusted,
+            ip: HeaderValue::from_str(&text).expect("an IP address is a valid header value"),
+            forwarded_for,
+            proto,
+            last_forwarded: Default::default(),
+        }
+    }
+
+    fn forwarded(&self, host: &str) -> HeaderValue {
+        let mut last = self.last_forwarded.borrow_mut();
+        if let Some((h, v)) = last.as_ref() {
+            if h == host {
+                return v.clone();
+            }
+        }
+        let mut element = format!("{};proto={}", self.forwarded_for, self.proto);
+        if !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+            element.push_str(";host=\"");
+            element.push_str(host);
+            element.push('"');
+        }
+        let value = HeaderValue::from_str(&element).expect("checked above");
+        *last = Some((host.to_string(), value.clone()));
+        value
+    }
+}
+
 /// Sets the forwarding headers. From an untrusted peer, whatever the client sent is
 /// replaced; from a trusted proxy, `X-Forwarded-For` and `Forwarded` are appended to and
 /// the other headers are kept as that proxy set them.
-pub fn set_forwarded(headers: &mut HeaderMap, client: SocketAddr, trusted: bool, proto: &'static str, host: &str) {
-    let ip = client.ip();
-    let ip_text = ip.to_string();
-    append_or_replace(headers, &X_FORWARDED_FOR, &ip_text, trusted);
-    let node = match ip {
-        IpAddr::V4(_) => ip_text.clone(),
-        IpAddr::V6(_) => format!("\"[{ip_text}]\""),
-    };
-    let mut element = format!("for={node};proto={proto}");
-    if !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
-        element.push_str(";host=\"");
-        element.push_str(host);
-        element.push('"');
+pub fn set_forwarded(headers: &mut HeaderMap, who: &ClientIdentity, host: &str) {
+    let trusted = who.trusted;
+    append_or_replace(headers, &X_FORWARDED_FOR, who.ip.clone(), trusted);
+    append_or_replace(headers, &header::FORWARDED, who.forwarded(host), trusted);
+    keep_or_set(headers, &X_REAL_IP, who.ip.clone(), trusted);
+    keep_or_set(headers, &X_FORWARDED_PROTO, HeaderValue::from_static(who.proto), trusted);
+    match HeaderValue::from_str(host) {
+        Ok(h) => keep_or_set(headers, &X_FORWARDED_HOST, h, trusted),
+        Err(_) => drop(headers.remove(&X_FORWARDED_HOST)),
     }
-    append_or_replace(headers, &header::FORWARDED, &element, trusted);
-    keep_or_set(headers, &X_REAL_IP, &ip_text, trusted);
-    keep_or_set(headers, &X_FORWARDED_PROTO, proto, trusted);
-    keep_or_set(headers, &X_FORWARDED_HOST, host, trusted);
 }
 
-fn append_or_replace(headers: &mut HeaderMap, name: &HeaderName, value: &str, trusted: bool) {
-    let mut combined = String::new();
-    if trusted {
+fn append_or_replace(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue, trusted: bool) {
+    if trusted && headers.contains_key(name) {
+        let mut combined: Vec<u8> = Vec::new();
         for v in headers.get_all(name) {
-            if let Ok(s) = v.to_str() {
-                combined.push_str(s);
-                combined.push_str(", ");
-            }
+            combined.extend_from_slice(v.as_bytes());
+            combined.extend_from_slice(b", ");
+        }
+        combined.extend_from_slice(value.as_bytes());
+        if let Ok(v) = HeaderValue::from_bytes(&combined) {
+            headers.insert(name.clone(), v);
+            return;
         }
     }
-    combined.push_str(value);
-    if let Ok(v) = HeaderValue::from_str(&combined) {
-        headers.insert(name.clone(), v);
-    }
+    headers.insert(name.clone(), value);
 }
 
-fn keep_or_set(headers: &mut HeaderMap, name: &HeaderName, value: &str, trusted: bool) {
-    if trusted && headers.contains_key(name) {
-        return;
+fn keep_or_set(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue, trusted: bool) {
+    if !(trusted && headers.contains_key(name)) {
+        headers.insert(name.clone(), value);
     }
-    match HeaderValue::from_str(value) {
-        Ok(v) => headers.insert(name.clone(), v),
-        Err(_) => headers.remove(name),
-    };
 }
 
 #[cfg(test)]
@@ -139,8 +184,9 @@ mod tests {
     #[test]
     fn forwarded_headers_replace_or_append() {
         let client: SocketAddr = "10.0.0.9:5555".parse().unwrap();
+        let untrusted = ClientIdentity::new(client, false, "http");
         let mut h = map(&[("x-forwarded-for", "1.2.3.4"), ("x-real-ip", "1.2.3.4"), ("x-forwarded-proto", "https")]);
-        set_forwarded(&mut h, client, false, "http", "example.com");
+        set_forwarded(&mut h, &untrusted, "example.com");
         assert_eq!(h.get("x-forwarded-for").unwrap(), "10.0.0.9");
         assert_eq!(h.get("x-real-ip").unwrap(), "10.0.0.9");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "http");
@@ -148,9 +194,15 @@ mod tests {
 
         let mut h =
             map(&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-proto", "https"), ("forwarded", "for=1.2.3.4")]);
-        set_forwarded(&mut h, client, true, "http", "example.com");
+        set_forwarded(&mut h, &ClientIdentity::new(client, true, "http"), "example.com");
         assert_eq!(h.get("x-forwarded-for").unwrap(), "1.2.3.4, 10.0.0.9");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
         assert!(h.get("forwarded").unwrap().to_str().unwrap().starts_with("for=1.2.3.4, for=10.0.0.9"));
+
+        let v6 = ClientIdentity::new("[2001:db8::1]:1".parse().unwrap(), false, "http");
+        let mut h = HeaderMap::new();
+        set_forwarded(&mut h, &v6, "a");
+        assert_eq!(h.get("forwarded").unwrap(), "for=\"[2001:db8::1]\";proto=http;host=\"a\"");
+        assert_eq!(h.get("x-forwarded-for").unwrap(), "2001:db8::1");
     }
 }

@@ -193,12 +193,13 @@ async fn serve_connection(worker: Rc<Worker>, mut stream: TcpStream, peer: Socke
     let is_h2 = first.starts_with(H2_PREFACE);
 
     let activity = Arc::new(ConnActivity::default());
-    let conn = Rc::new(Conn { client: peer, activity: activity.clone() });
+    let conn = Rc::new(Conn::new(peer, activity.clone()));
     let svc_worker = worker.clone();
     let service = service_fn(move |req| {
         let worker = svc_worker.clone();
         let conn = conn.clone();
-        async move { Ok::<_, Infallible>(handle(&worker, &conn, req).await) }
+        // Boxed: hyper moves the future into its dispatcher, and ours is large.
+        Box::pin(async move { Ok::<_, Infallible>(handle(&worker, &conn, req).await) })
     });
     let mut shutdown = worker.shutdown.clone();
 

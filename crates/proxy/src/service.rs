@@ -2,9 +2,11 @@
 //! response filters. Each step is a call into the module that owns it.
 use crate::access_log::LogFields;
 use crate::body::ProxyBody;
+use crate::cidr::CidrList;
 use crate::exchange::Exchange;
 use crate::filter::{Ctx, Flow};
 use crate::guard::ConnActivity;
+use crate::headers::ClientIdentity;
 use crate::route::Action;
 use crate::runtime::Runtime;
 use crate::server::Worker;
@@ -12,7 +14,9 @@ use crate::{forward, request_id, respond, router};
 use http::header::HeaderValue;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
+use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,6 +24,27 @@ use std::time::Instant;
 pub struct Conn {
     pub client: SocketAddr,
     pub activity: Arc<ConnActivity>,
+    /// Built on the first forwarded request; rebuilt if a reload changed `trusted_proxies`.
+    identity: RefCell<Option<(CidrList, Rc<ClientIdentity>)>>,
+}
+
+impl Conn {
+    pub fn new(client: SocketAddr, activity: Arc<ConnActivity>) -> Conn {
+        Conn { client, activity, identity: RefCell::new(None) }
+    }
+
+    /// The forwarding identity of this client under the given trusted-proxy list.
+    pub fn identity(&self, trusted: &CidrList) -> Rc<ClientIdentity> {
+        let mut slot = self.identity.borrow_mut();
+        match slot.as_ref() {
+            Some((list, who)) if list == trusted => who.clone(),
+            _ => {
+                let who = Rc::new(ClientIdentity::new(self.client, trusted.contains(self.client.ip()), "http"));
+                *slot = Some((trusted.clone(), who.clone()));
+                who
+            }
+        }
+    }
 }
 
 /// Serves one request. Never fails: every problem becomes a response.
