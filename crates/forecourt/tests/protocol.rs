@@ -221,3 +221,23 @@ fn slow_headers_and_idle_keepalive_are_closed() {
     let waited = idle.elapsed();
     assert!(waited > Duration::from_millis(600) && waited < Duration::from_secs(3), "{waited:?}");
 }
+
+/// A keep-alive connection idle long enough to be parked (its HTTP state freed) still
+/// serves its next request, pipelined ones included.
+#[test]
+fn a_parked_connection_serves_its_next_requests() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let mut s = TcpStream::connect(fc.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 65536];
+    s.write_all(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert!(String::from_utf8_lossy(&buf[..s.read(&mut buf).unwrap()]).contains("uri=/first"));
+    std::thread::sleep(Duration::from_millis(1200));
+    s.write_all(b"GET /second HTTP/1.1\r\nHost: a\r\n\r\nGET /third HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert_eq!(statuses(&out), [200, 200], "{out}");
+    assert!(out.find("uri=/second").unwrap() < out.find("uri=/third").unwrap());
+}

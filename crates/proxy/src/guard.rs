@@ -36,7 +36,13 @@ pub struct GuardLimits {
     pub max_head_bytes: usize,
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
+    /// How long a keep-alive connection may sit idle before it is parked (see
+    /// [`Http1Guard::with_parking`]).
+    pub park_after: Duration,
 }
+
+/// Where a parked connection's socket is left for the connection loop to pick up.
+pub type ParkSlot<IO> = Arc<Mutex<Option<IO>>>;
 
 /// Shared between the guard and the requests of its connection: how many responses are
 /// still being produced, so that the keep-alive timer runs only while truly idle.
@@ -86,6 +92,8 @@ enum Framing {
 enum Timer {
     KeepAlive,
     Header,
+    /// Idle for a while: hand the socket back, so hyper's buffers can be freed.
+    Park,
 }
 
 struct ArmedTimer {
@@ -96,7 +104,9 @@ struct ArmedTimer {
 }
 
 pub struct Http1Guard<IO> {
-    io: IO,
+    /// None once parked.
+    io: Option<IO>,
+    park_slot: Option<ParkSlot<IO>>,
     /// Bytes read from the socket that hyper has not been given yet.
     buf: BytesMut,
     /// How many bytes at the front of `buf` are checked and may be given to hyper.
@@ -123,7 +133,8 @@ enum Verdict {
 impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
     pub fn new(io: IO, initial: BytesMut, limits: GuardLimits, activity: Arc<ConnActivity>) -> Self {
         Http1Guard {
-            io,
+            io: Some(io),
+            park_slot: None,
             buf: initial,
             ready: 0,
             checked: 0,
@@ -134,6 +145,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
             timer: None,
             heads: 0,
         }
+    }
+
+    /// Parks the connection when it has been idle for `park_after`: the socket goes into
+    /// `slot` and hyper sees the end of the stream, so its connection ends and frees its
+    /// buffers (16 KiB or more) while nothing happens. The connection loop then waits for
+    /// the socket with nothing else held, and serves it anew when a request arrives.
+    pub fn with_parking(mut self, slot: ParkSlot<IO>) -> Self {
+        self.park_slot = Some(slot);
+        self
     }
 
     /// No inspection at all: hands `initial` (bytes already read while sniffing the
@@ -247,6 +267,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
     fn wanted_timer(&self) -> Option<Timer> {
         match self.framing {
             Framing::Head if self.buf.len() > self.checked => Some(Timer::Header),
+            Framing::Head if self.activity.idle() && self.park_slot.is_some() => Some(Timer::Park),
             Framing::Head if self.activity.idle() => Some(Timer::KeepAlive),
             _ => None,
         }
@@ -256,6 +277,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
         let after = match kind {
             Timer::KeepAlive => self.limits.keepalive_timeout,
             Timer::Header => self.limits.header_timeout,
+            Timer::Park => self.limits.park_after.min(self.limits.keepalive_timeout),
         };
         let deadline = Instant::now() + after;
         match &mut self.timer {
@@ -271,14 +293,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
         }
     }
 
-    /// Polls the idle timers; `Ready` means the connection should end.
+    /// Polls the idle timers; `Ready` says which one ended the wait.
     ///
     /// The timer is lazy, so that a busy keep-alive connection costs no timer operation per
     /// request: it is armed once, and when it fires it checks whether the connection has
     /// been in the same state, with no new request head, since it was armed. If not, it is
     /// re-armed. An idle connection therefore closes between one and two timeouts after its
     /// last request. The header timer starts exactly at the first byte of a head.
-    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<Timer> {
         let Some(kind) = self.wanted_timer() else {
             *self.activity.waker.lock().unwrap() = Some(cx.waker().clone());
             return Poll::Pending;
@@ -293,7 +315,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
                 return Poll::Pending;
             }
             if t.kind == kind && t.heads == self.heads {
-                return Poll::Ready(());
+                return Poll::Ready(kind);
             }
             self.arm(kind);
         }
@@ -377,6 +399,9 @@ fn valid_host(v: &[u8]) -> bool {
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Http1Guard<IO> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.io.is_none() {
+            return Poll::Ready(Ok(()));
+        }
         loop {
             if this.ready > 0 {
                 let n = this.ready.min(out.remaining());
@@ -407,7 +432,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Http1Guard<IO> {
                 };
                 if let Some(limit) = direct {
                     let mut sub = out.take(limit);
-                    std::task::ready!(Pin::new(&mut this.io).poll_read(cx, &mut sub))?;
+                    let io = this.io.as_mut().expect("not parked");
+                    std::task::ready!(Pin::new(io).poll_read(cx, &mut sub))?;
                     let n = sub.filled().len();
                     // SAFETY: `sub` wrote `n` initialised bytes at the start of `out`'s unfilled part.
                     unsafe { out.assume_init(n) };
@@ -424,7 +450,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Http1Guard<IO> {
             this.buf.reserve(READ_CHUNK);
             let spare = this.buf.spare_capacity_mut();
             let mut rb = ReadBuf::uninit(spare);
-            match Pin::new(&mut this.io).poll_read(cx, &mut rb) {
+            let io = this.io.as_mut().expect("not parked");
+            match Pin::new(io).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) => {
                     let n = rb.filled().len();
                     // SAFETY: the reader initialised `n` bytes of the spare capacity.
@@ -436,7 +463,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Http1Guard<IO> {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
                     return match this.poll_timers(cx) {
-                        Poll::Ready(()) => {
+                        Poll::Ready(Timer::Park) => {
+                            if let (Some(slot), Some(io)) = (&this.park_slot, this.io.take()) {
+                                *slot.lock().unwrap() = Some(io);
+                            }
+                            this.buf = BytesMut::new();
+                            this.timer = None;
+                            Poll::Ready(Ok(()))
+                        }
+                        Poll::Ready(_) => {
                             tracing::debug!("client connection idle or too slow; closing");
                             this.eof = true;
                             this.buf.clear();
@@ -453,7 +488,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Http1Guard<IO> {
 
 impl<IO: AsyncWrite + Unpin> AsyncWrite for Http1Guard<IO> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        match self.get_mut().io.as_mut() {
+            Some(io) => Pin::new(io).poll_write(cx, buf),
+            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
     }
 
     fn poll_write_vectored(
@@ -461,18 +499,28 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Http1Guard<IO> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        match self.get_mut().io.as_mut() {
+            Some(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        self.io.as_ref().is_some_and(|io| io.is_write_vectored())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        match self.get_mut().io.as_mut() {
+            Some(io) => Pin::new(io).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        // A parked socket is not ours to shut down: the connection loop has it.
+        match self.get_mut().io.as_mut() {
+            Some(io) => Pin::new(io).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
     }
 }

@@ -9,6 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// An HTTP/1.1 keep-alive connection idle this long gives up its HTTP state and buffers
+/// until its next request (it stays open; see `guard::Http1Guard::with_parking`).
+pub const PARK_AFTER: Duration = Duration::from_millis(500);
+
 /// Client-side timeouts and limits.
 #[derive(Clone, Debug)]
 pub struct ClientLimits {
@@ -31,6 +35,7 @@ impl ClientLimits {
             max_head_bytes: self.max_header_bytes,
             header_timeout: self.header_timeout,
             keepalive_timeout: self.keepalive_timeout,
+            park_after: PARK_AFTER,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! A worker follows two signals from the control thread: the set of listen addresses
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
 use crate::body::ClientBody;
-use crate::guard::{ConnActivity, Http1Guard};
+use crate::guard::{ConnActivity, GuardLimits, Http1Guard, ParkSlot};
 use crate::metrics::{metrics, set_worker_shard};
 use crate::runtime::Runtime;
 use crate::service::{handle, Conn};
@@ -175,7 +175,7 @@ impl Drop for OpenConnection {
 async fn serve_connection(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) {
     let _open = OpenConnection::new(worker.clone());
     let _ = stream.set_nodelay(true);
-    let limits = worker.snapshot().settings.client.clone();
+    let limits = worker.snapshot().settings.client.guard();
 
     // Read the first bytes to tell HTTP/2 prior knowledge from HTTP/1; they are handed on.
     let mut first = BytesMut::with_capacity(8192);
@@ -190,44 +190,93 @@ async fn serve_connection(worker: Rc<Worker>, mut stream: TcpStream, peer: Socke
             break;
         }
     }
-    let is_h2 = first.starts_with(H2_PREFACE);
+    if first.starts_with(H2_PREFACE) {
+        // Boxed: an HTTP/2 connection's state is large, and idle HTTP/1 tasks should not
+        // carry room for it.
+        Box::pin(serve_h2(worker, stream, peer, first, limits)).await
+    } else {
+        serve_h1(worker, stream, peer, first, limits).await
+    }
+}
 
-    let activity = Arc::new(ConnActivity::default());
-    let conn = Rc::new(Conn::new(peer, activity.clone()));
-    let svc_worker = worker.clone();
-    let service = service_fn(move |req| {
-        let worker = svc_worker.clone();
+type Service = Rc<dyn Fn(http::Request<hyper::body::Incoming>) -> ServiceFuture>;
+type ServiceFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<http::Response<crate::body::ProxyBody>, Infallible>>>>;
+
+/// The request handler of one client connection.
+fn service_for(worker: &Rc<Worker>, peer: SocketAddr, activity: Arc<ConnActivity>) -> Service {
+    let worker = worker.clone();
+    let conn = Rc::new(Conn::new(peer, activity));
+    Rc::new(move |req| {
+        let worker = worker.clone();
         let conn = conn.clone();
         // Boxed: hyper moves the future into its dispatcher, and ours is large.
         Box::pin(async move { Ok::<_, Infallible>(handle(&worker, &conn, req).await) })
-    });
-    let mut shutdown = worker.shutdown.clone();
+    })
+}
 
-    if is_h2 {
-        let io = TokioIo::new(Http1Guard::passthrough(stream, first, limits.guard()));
-        let mut builder = http2::Builder::new(LocalExec);
-        builder.timer(TokioTimer::new()).keep_alive_interval(Some(limits.keepalive_timeout / 2));
-        let conn = builder.serve_connection(io, service);
-        tokio::pin!(conn);
+async fn serve_h2(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, limits: GuardLimits) {
+    let service = service_for(&worker, peer, Arc::default());
+    let io = TokioIo::new(Http1Guard::passthrough(stream, first, limits));
+    let mut builder = http2::Builder::new(LocalExec);
+    builder.timer(TokioTimer::new()).keep_alive_interval(Some(limits.keepalive_timeout / 2));
+    let conn = builder.serve_connection(io, service_fn(move |req| service(req)));
+    tokio::pin!(conn);
+    let mut shutdown = worker.shutdown.clone();
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = shutdown.wait_for(|&s| s) => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
+}
+
+async fn serve_h1(
+    worker: Rc<Worker>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    mut first: BytesMut,
+    limits: GuardLimits,
+) {
+    let activity = Arc::new(ConnActivity::default());
+    let service = service_for(&worker, peer, activity.clone());
+    let snapshot = worker.snapshot();
+    let (max_headers, max_header_size) =
+        (snapshot.settings.client.max_headers, snapshot.settings.client.max_header_bytes);
+    drop(snapshot);
+    let park: ParkSlot<TcpStream> = Arc::default();
+    loop {
+        let guard = Http1Guard::new(stream, first, limits, activity.clone()).with_parking(park.clone());
+        let svc = service.clone();
+        // Boxed so that a parked connection holds none of hyper's state in its task.
+        let mut conn = Box::pin(
+            http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(None)
+                .max_headers(max_headers)
+                .max_header_size(max_header_size)
+                .serve_connection(TokioIo::new(guard), service_fn(move |req| svc(req)))
+                .with_upgrades(),
+        );
+        let mut shutdown = worker.shutdown.clone();
         tokio::select! {
-            _ = conn.as_mut() => return,
-            _ = shutdown.wait_for(|&s| s) => conn.as_mut().graceful_shutdown(),
+            _ = conn.as_mut() => {}
+            _ = shutdown.wait_for(|&s| s) => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+                return;
+            }
         }
-        let _ = conn.await;
-    } else {
-        let io = TokioIo::new(Http1Guard::new(stream, first, limits.guard(), activity));
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(None)
-            .max_headers(limits.max_headers)
-            .max_header_size(limits.max_header_bytes);
-        let conn = builder.serve_connection(io, service).with_upgrades();
-        tokio::pin!(conn);
+        drop(conn);
+        // Parked: wait, holding only the socket, for the next request or the end of keep-alive.
+        let Some(parked) = park.lock().unwrap().take() else { return };
+        tracing::trace!(%peer, "connection parked");
+        stream = parked;
+        let idle_left = limits.keepalive_timeout.saturating_sub(limits.park_after);
+        let mut shutdown = worker.shutdown.clone();
         tokio::select! {
-            _ = conn.as_mut() => return,
-            _ = shutdown.wait_for(|&s| s) => conn.as_mut().graceful_shutdown(),
+            ready = tokio::time::timeout(idle_left, stream.readable()) => if !matches!(ready, Ok(Ok(()))) { return },
+            _ = shutdown.wait_for(|&s| s) => return,
         }
-        let _ = conn.await;
+        first = BytesMut::new();
     }
 }
