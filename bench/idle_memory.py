@@ -66,7 +66,10 @@ def measure(name, cmd, conns):
         time.sleep(0.3)
         base = rss_kib(proc.pid)
         socks = open_idle(conns)
-        time.sleep(1.0)
+        # Idle keep-alive connections are what is measured: give both proxies a few seconds
+        # of idleness (Forecourt parks a connection after 0.5 s and returns freed memory
+        # once a second).
+        time.sleep(3.0)
         full = rss_kib(proc.pid)
         print(f"{name:9s} idle baseline {base/1024:7.1f} MiB   with {len(socks)} idle connections {full/1024:7.1f} MiB"
               f"   growth {(full-base)/1024:7.1f} MiB ({(full-base)*1024/len(socks):6.0f} bytes/conn)", flush=True)

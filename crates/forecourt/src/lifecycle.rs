@@ -149,7 +149,12 @@ pub fn run(source: ConfigSource) -> ExitCode {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let runtime = Arc::new(ArcSwap::from_pointee(rt));
 
-    let signals = WorkerSignals { runtime: runtime.clone(), listeners: listeners_rx, shutdown: shutdown_rx };
+    let signals = WorkerSignals {
+        runtime: runtime.clone(),
+        listeners: listeners_rx,
+        shutdown: shutdown_rx,
+        housekeeping: Some(crate::return_freed_memory),
+    };
     let mut threads = Vec::with_capacity(workers);
     for id in 0..workers {
         match spawn_worker(id, signals.clone()) {

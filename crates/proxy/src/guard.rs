@@ -517,10 +517,13 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Http1Guard<IO> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // A parked socket is not ours to shut down: the connection loop has it.
-        match self.get_mut().io.as_mut() {
-            Some(io) => Pin::new(io).poll_shutdown(cx),
-            None => Poll::Ready(Ok(())),
+        let this = self.get_mut();
+        match this.io.as_mut() {
+            // After an upgrade a tunnel may rely on half-close: shut down for real.
+            Some(io) if matches!(this.framing, Framing::Passthrough) => Pin::new(io).poll_shutdown(cx),
+            // Otherwise hyper is about to drop the connection, and close(2) sends the same
+            // FIN: one syscall per connection less. A parked socket is not ours to touch.
+            _ => Poll::Ready(Ok(())),
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct WorkerSignals {
     pub runtime: Arc<ArcSwap<Runtime>>,
     pub listeners: watch::Receiver<Vec<SocketAddr>>,
     pub shutdown: watch::Receiver<bool>,
+    /// Run on each worker thread once a second (the binary returns freed memory with it).
+    pub housekeeping: Option<fn()>,
 }
 
 /// Starts worker `id` on its own thread. The thread ends once shutdown has been signalled
@@ -65,7 +67,7 @@ pub fn spawn_worker(id: usize, signals: WorkerSignals) -> std::io::Result<std::t
 
 async fn run_worker(id: usize, signals: WorkerSignals) {
     set_worker_shard(id);
-    let WorkerSignals { runtime, mut listeners, mut shutdown } = signals;
+    let WorkerSignals { runtime, mut listeners, mut shutdown, housekeeping } = signals;
     let worker = Rc::new(Worker {
         id,
         runtime,
@@ -74,7 +76,7 @@ async fn run_worker(id: usize, signals: WorkerSignals) {
         open_connections: Cell::new(0),
         all_closed: Notify::new(),
     });
-    tokio::task::spawn_local(sweep_pool(worker.clone()));
+    tokio::task::spawn_local(housekeep(worker.clone(), housekeeping));
 
     // Accept loops by address; dropping the sender stops the loop and closes the socket.
     let mut accepting: HashMap<SocketAddr, oneshot::Sender<()>> = HashMap::new();
@@ -139,14 +141,18 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, mut stop: onesho
     }
 }
 
-async fn sweep_pool(worker: Rc<Worker>) {
+/// Once a second: drop expired pooled connections, and run the binary's hook.
+async fn housekeep(worker: Rc<Worker>, hook: Option<fn()>) {
     let mut shutdown = worker.shutdown.clone();
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.wait_for(|&s| s) => return,
         }
         worker.pool.sweep(worker.snapshot().longest_upstream_idle());
+        if let Some(hook) = hook {
+            hook();
+        }
     }
 }
 
