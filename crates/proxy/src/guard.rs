@@ -11,8 +11,8 @@
 //! The guard also owns the two client-side idle timers of HTTP/1: the keep-alive timer
 //! (no request in flight, nothing received) and the header timer (a head has started but
 //! is not complete: slowloris).
-use crate::chunked::ChunkScan;
 use bytes::{Buf, BytesMut};
+use forecourt_upstream::chunked::ChunkedFraming;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -81,7 +81,7 @@ enum Framing {
     Fixed(u64),
     /// A chunked body; while `held`, its head is kept from hyper until the first chunk-size
     /// line has proved valid, so that a broken body never reaches an upstream.
-    Chunked { scan: ChunkScan, held: bool },
+    Chunked { scan: ChunkedFraming, held: bool },
     /// No more inspection (upgraded, or a head hyper will refuse by itself).
     Passthrough,
     /// A head was refused: after the poison, end of stream.
@@ -182,7 +182,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
                 }
                 true
             }
-            Framing::Chunked { scan, held } => match scan.feed(&self.buf[self.checked..]) {
+            Framing::Chunked { scan, held } => match body_end(scan, &self.buf[self.checked..]) {
                 Err(_) => {
                     if *held {
                         self.refuse("invalid chunked framing");
@@ -198,7 +198,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
                 Ok(n) => {
                     self.checked += n;
                     let done = scan.is_done();
-                    if *held && (scan.first_size_seen || done) {
+                    if *held && (scan.first_size_seen() || done) {
                         *held = false;
                     }
                     if !*held {
@@ -376,13 +376,22 @@ fn judge(req: &httparse::Request<'_, '_>) -> Verdict {
         return Verdict::HandToHyper;
     }
     if chunked {
-        return Verdict::Body(Framing::Chunked { scan: ChunkScan::default(), held: false });
+        return Verdict::Body(Framing::Chunked { scan: ChunkedFraming::default(), held: false });
     }
     match content_length.map(|v| std::str::from_utf8(v).ok().and_then(|s| s.parse::<u64>().ok())) {
         Some(None) => Verdict::Refuse("invalid Content-Length"),
         Some(Some(n)) if n > 0 => Verdict::Body(Framing::Fixed(n)),
         _ => Verdict::Body(Framing::Head),
     }
+}
+
+/// How many of `bytes` belong to the chunked body (all, unless it ends among them).
+fn body_end(framing: &mut ChunkedFraming, bytes: &[u8]) -> Result<usize, forecourt_upstream::chunked::BadChunk> {
+    let mut at = 0;
+    while at < bytes.len() && !framing.is_done() {
+        at += framing.advance(&bytes[at..])?.consumed;
+    }
+    Ok(at)
 }
 
 fn expects_continue(req: &httparse::Request<'_, '_>) -> bool {

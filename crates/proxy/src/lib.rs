@@ -7,7 +7,6 @@
 //! `body::ProxyBody` → `exchange` (access log + metrics, once per request).
 pub mod access_log;
 pub mod body;
-mod chunked;
 pub mod cidr;
 pub mod exchange;
 pub mod filter;

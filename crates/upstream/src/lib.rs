@@ -4,7 +4,9 @@
 //! A group is part of the immutable config snapshot; the state that must outlive a reload
 //! (per-endpoint counters) lives in [`EndpointStats`], shared by name across snapshots.
 mod balance;
+pub mod chunked;
 mod group;
+mod h1;
 mod local_exec;
 mod pool;
 

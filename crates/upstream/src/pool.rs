@@ -3,6 +3,11 @@
 //! Every worker thread owns one [`Pool`]: no locks, no cross-thread traffic. HTTP/1.1
 //! connections are checked out for one exchange and come back when the response body has
 //! been read to its end ([`PooledBody`]); an h2c endpoint has one multiplexed connection.
+//!
+//! Requests without a body or upgrade (most of them) take the inline HTTP/1.1 client
+//! ([`crate::h1`]); the others go through hyper's client, which can send a body while the
+//! response is already arriving.
+use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error};
 use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -28,6 +33,8 @@ pub enum UpstreamError {
     ResponseTimeout,
     /// The connection failed during the exchange (reset, closed, malformed response).
     Exchange(hyper::Error),
+    /// The same, on the inline HTTP/1.1 client.
+    Http1(H1Error),
 }
 
 impl UpstreamError {
@@ -44,6 +51,7 @@ impl std::fmt::Display for UpstreamError {
             UpstreamError::ConnectTimeout => f.write_str("connect timed out"),
             UpstreamError::ResponseTimeout => f.write_str("response header timed out"),
             UpstreamError::Exchange(e) => write!(f, "exchange failed: {e}"),
+            UpstreamError::Http1(e) => write!(f, "exchange failed: {e}"),
         }
     }
 }
@@ -63,6 +71,7 @@ struct IdleConn<B> {
 
 /// One worker's connections to every endpoint it has talked to.
 pub struct Pool<B> {
+    inline: RefCell<HashMap<SocketAddr, Vec<(H1Conn, Instant)>>>,
     h1: RefCell<HashMap<SocketAddr, Vec<IdleConn<B>>>>,
     h2: RefCell<HashMap<SocketAddr, http2::SendRequest<B>>>,
     counters: std::sync::Arc<PoolCounters>,
@@ -75,7 +84,7 @@ where
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     pub fn new(counters: std::sync::Arc<PoolCounters>) -> Rc<Self> {
-        Rc::new(Pool { h1: RefCell::default(), h2: RefCell::default(), counters })
+        Rc::new(Pool { inline: RefCell::default(), h1: RefCell::default(), h2: RefCell::default(), counters })
     }
 
     /// Sends `req` to `ep` and waits for the response head.
@@ -87,8 +96,65 @@ where
         req: Request<B>,
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         match protocol {
+            Protocol::Http1 if req.body().is_end_stream() && !is_upgrade(&req) => {
+                self.send_inline(ep, timeouts, req.into_parts().0).await
+            }
             Protocol::Http1 => self.send_h1(ep, timeouts, req).await,
             Protocol::H2c => self.send_h2(ep, timeouts, req).await,
+        }
+    }
+
+    async fn send_inline(
+        self: &Rc<Self>,
+        ep: &Endpoint,
+        t: &UpstreamTimeouts,
+        req: http::request::Parts,
+    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+        let mut reused = self.checkout_inline(ep.addr, t);
+        loop {
+            let (mut conn, was_reused) = match reused.take() {
+                Some(c) => (c, true),
+                None => (H1Conn::new(connect(ep, t, &self.counters).await?), false),
+            };
+            let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
+            counter.fetch_add(1, Ordering::Relaxed);
+            let result = match tokio::time::timeout(t.response_header, conn.exchange(&req)).await {
+                Ok(r) => r,
+                Err(_) => return Err(UpstreamError::ResponseTimeout),
+            };
+            match result {
+                Ok((head, framing, reusable)) => {
+                    let give_back = reusable.then(|| (self.clone(), ep.addr, t.max_idle));
+                    let mut body = InlineBody { conn: Some(conn), framing, give_back };
+                    if matches!(body.framing, Framing::Length(0)) {
+                        body.finish();
+                    }
+                    return Ok(Response::from_parts(head, PooledBody { kind: Kind::Inline(body) }));
+                }
+                // The server closed a pooled connection as we used it: once more, afresh.
+                Err(H1Error::BeforeResponse(_)) if was_reused && is_idempotent(&req.method) => continue,
+                Err(e) => return Err(UpstreamError::Http1(e)),
+            }
+        }
+    }
+
+    fn checkout_inline(&self, addr: SocketAddr, t: &UpstreamTimeouts) -> Option<H1Conn> {
+        let mut map = self.inline.borrow_mut();
+        let list = map.get_mut(&addr)?;
+        let now = Instant::now();
+        while let Some((conn, since)) = list.pop() {
+            if now.duration_since(since) < t.idle && conn.is_reusable() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn give_back_inline(&self, addr: SocketAddr, max_idle: usize, conn: H1Conn) {
+        let mut map = self.inline.borrow_mut();
+        let list = map.entry(addr).or_default();
+        if list.len() < max_idle {
+            list.push((conn, Instant::now()));
         }
     }
 
@@ -200,11 +266,16 @@ where
             !list.is_empty()
         });
         self.h2.borrow_mut().retain(|_, s| !s.is_closed());
+        self.inline.borrow_mut().retain(|_, list| {
+            list.retain(|(c, since)| now.duration_since(*since) < max_age && c.is_reusable());
+            !list.is_empty()
+        });
     }
 
     /// Idle HTTP/1.1 connections held now (for tests and debugging).
     pub fn idle_count(&self) -> usize {
-        self.h1.borrow().values().map(Vec::len).sum()
+        self.h1.borrow().values().map(Vec::len).sum::<usize>()
+            + self.inline.borrow().values().map(Vec::len).sum::<usize>()
     }
 }
 
@@ -230,11 +301,41 @@ struct Return<B> {
     sender: http1::SendRequest<B>,
 }
 
-/// An upstream response body that puts its HTTP/1.1 connection back into the pool once it
-/// has been read to the end. Dropped early (client went away), the connection is closed.
+fn is_upgrade<B>(req: &Request<B>) -> bool {
+    req.headers().contains_key(http::header::UPGRADE) || req.method() == http::Method::CONNECT
+}
+
+/// An inline HTTP/1.1 response body: it reads from its connection and hands the connection
+/// back to the pool once the body is complete.
+struct InlineBody<B> {
+    conn: Option<H1Conn>,
+    framing: Framing,
+    give_back: Option<(Rc<Pool<B>>, SocketAddr, usize)>,
+}
+
+impl<B> InlineBody<B>
+where
+    B: Body + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    fn finish(&mut self) {
+        let conn = self.conn.take();
+        if let (Some(conn), Some((pool, addr, max_idle))) = (conn, self.give_back.take()) {
+            pool.give_back_inline(addr, max_idle, conn);
+        }
+    }
+}
+
+enum Kind<B> {
+    Hyper { inner: Incoming, give_back: Option<Return<B>> },
+    Inline(InlineBody<B>),
+}
+
+/// An upstream response body that puts its connection back into the pool once it has been
+/// read to the end. Dropped early (client went away), the connection is closed.
 pub struct PooledBody<B> {
-    inner: Incoming,
-    give_back: Option<Return<B>>,
+    kind: Kind<B>,
 }
 
 impl<B> PooledBody<B>
@@ -246,16 +347,18 @@ where
     fn wrap(resp: Response<Incoming>, give_back: Option<Return<B>>) -> Response<Self> {
         // 101 Switching Protocols: the connection now belongs to the tunnel.
         let give_back = give_back.filter(|_| resp.status() != http::StatusCode::SWITCHING_PROTOCOLS);
-        let mut resp = resp.map(|inner| PooledBody { inner, give_back });
-        if resp.body().inner.is_end_stream() {
-            resp.body_mut().finish();
+        let mut resp = resp.map(|inner| PooledBody { kind: Kind::Hyper { inner, give_back } });
+        if resp.body().is_end_stream() {
+            resp.body_mut().finish_hyper();
         }
         resp
     }
 
-    fn finish(&mut self) {
-        if let Some(r) = self.give_back.take() {
-            r.pool.give_back(r.addr, r.max_idle, r.sender);
+    fn finish_hyper(&mut self) {
+        if let Kind::Hyper { give_back, .. } = &mut self.kind {
+            if let Some(r) = give_back.take() {
+                r.pool.give_back(r.addr, r.max_idle, r.sender);
+            }
         }
     }
 }
@@ -267,25 +370,57 @@ where
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn StdError + Send + Sync>;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => this.finish(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.finish(),
-            Poll::Ready(Some(Err(_))) => this.give_back = None,
-            _ => {}
+        match &mut this.kind {
+            Kind::Hyper { inner, give_back } => {
+                let polled = Pin::new(&mut *inner).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(None) => this.finish_hyper(),
+                    Poll::Ready(Some(Ok(_))) if inner.is_end_stream() => this.finish_hyper(),
+                    Poll::Ready(Some(Err(_))) => *give_back = None,
+                    _ => {}
+                }
+                polled.map_err(Into::into)
+            }
+            Kind::Inline(body) => {
+                let Some(conn) = body.conn.as_mut() else {
+                    return Poll::Ready(None);
+                };
+                match std::task::ready!(conn.poll_body(&mut body.framing, cx)) {
+                    Ok(BodyPoll::Data(data)) => {
+                        if matches!(body.framing, Framing::Length(0)) {
+                            body.finish();
+                        }
+                        Poll::Ready(Some(Ok(Frame::data(data))))
+                    }
+                    Ok(BodyPoll::End) => {
+                        body.finish();
+                        Poll::Ready(None)
+                    }
+                    Err(e) => {
+                        body.conn = None;
+                        Poll::Ready(Some(Err(Box::new(e))))
+                    }
+                }
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.kind {
+            Kind::Hyper { inner, .. } => inner.is_end_stream(),
+            Kind::Inline(body) => body.conn.is_none() || matches!(body.framing, Framing::Length(0)),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.kind {
+            Kind::Hyper { inner, .. } => inner.size_hint(),
+            Kind::Inline(InlineBody { framing: Framing::Length(n), .. }) => SizeHint::with_exact(*n),
+            Kind::Inline(_) => SizeHint::default(),
+        }
     }
 }

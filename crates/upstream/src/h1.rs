@@ -1,0 +1,326 @@
+//! A lean HTTP/1.1 client for the most common exchange: a request without a body and
+//! without an upgrade. The request's own task writes the head and reads the response head;
+//! the response body reads straight from the socket. No connection task, no channels:
+//! this is the hot path of a reverse proxy. Requests with bodies (which must be sent while
+//! the response may already be arriving) and upgrades go through hyper's client instead.
+use crate::chunked::ChunkedFraming;
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{request, response, Method, StatusCode, Version};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
+const READ_CHUNK: usize = 32 * 1024;
+
+/// One upstream connection with its read buffer.
+pub struct H1Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+    out: Vec<u8>,
+}
+
+/// Why an exchange failed, and whether sending again on a new connection is safe.
+#[derive(Debug)]
+pub enum H1Error {
+    /// The connection failed before any byte of a response: the server may have closed an
+    /// idle connection just as we used it.
+    BeforeResponse(io::Error),
+    /// A malformed or ambiguously framed response.
+    BadResponse(&'static str),
+    /// The connection broke during the response.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for H1Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            H1Error::BeforeResponse(e) => write!(f, "connection failed before the response: {e}"),
+            H1Error::BadResponse(why) => write!(f, "bad response: {why}"),
+            H1Error::Io(e) => write!(f, "connection failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for H1Error {}
+
+/// How the response body is delimited.
+#[derive(Debug)]
+pub enum Framing {
+    Length(u64),
+    Chunked(ChunkedFraming),
+    UntilClose,
+}
+
+impl H1Conn {
+    pub fn new(stream: TcpStream) -> H1Conn {
+        H1Conn { stream, buf: BytesMut::new(), out: Vec::with_capacity(512) }
+    }
+
+    /// Whether an idle pooled connection is still usable: nothing arrived on it (no FIN,
+    /// no stray bytes). Costs no syscall unless the socket was signalled readable.
+    pub fn is_reusable(&self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Sends a bodiless request and reads the response head.
+    pub async fn exchange(&mut self, req: &request::Parts) -> Result<(response::Parts, Framing, bool), H1Error> {
+        encode_head(&mut self.out, req);
+        self.stream.write_all(&self.out).await.map_err(H1Error::BeforeResponse)?;
+        loop {
+            let (head, framing, keep_alive) = self.read_head(req).await?;
+            if head.status.is_informational() {
+                if head.status == StatusCode::SWITCHING_PROTOCOLS {
+                    return Err(H1Error::BadResponse("101 without an upgrade request"));
+                }
+                continue; // 100 Continue and 103 Early Hints precede the real response
+            }
+            return Ok((head, framing, keep_alive));
+        }
+    }
+
+    async fn read_head(&mut self, req: &request::Parts) -> Result<(response::Parts, Framing, bool), H1Error> {
+        let mut first_read = true;
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(done) = parse_head(&mut self.buf, &req.method)? {
+                    return Ok(done);
+                }
+                if self.buf.len() > MAX_HEAD {
+                    return Err(H1Error::BadResponse("response head too large"));
+                }
+            }
+            self.buf.reserve(8192);
+            let n = std::future::poll_fn(|cx| read_some(&mut self.stream, &mut self.buf, cx)).await;
+            match n {
+                Ok(0) if self.buf.is_empty() && first_read => {
+                    return Err(H1Error::BeforeResponse(io::ErrorKind::UnexpectedEof.into()))
+                }
+                Ok(0) => return Err(H1Error::BadResponse("connection closed inside the response head")),
+                Ok(_) => first_read = false,
+                Err(e) if self.buf.is_empty() && first_read => return Err(H1Error::BeforeResponse(e)),
+                Err(e) => return Err(H1Error::Io(e)),
+            }
+        }
+    }
+}
+
+/// Reads once from `stream` into the spare capacity of `buf`.
+fn read_some(stream: &mut TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    let spare = buf.spare_capacity_mut();
+    let mut rb = ReadBuf::uninit(spare);
+    std::task::ready!(Pin::new(stream).poll_read(cx, &mut rb))?;
+    let n = rb.filled().len();
+    // SAFETY: the reader initialised `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Poll::Ready(Ok(n))
+}
+
+fn encode_head(out: &mut Vec<u8>, req: &request::Parts) {
+    out.clear();
+    out.extend_from_slice(req.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &req.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Parses a complete response head at the front of `buf` (consuming it), or `None` if more
+/// bytes are needed.
+fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<(response::Parts, Framing, bool)>, H1Error> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(H1Error::BadResponse("malformed response head")),
+    };
+    let status = resp.code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(H1Error::BadResponse("bad status"))?;
+    let version = if resp.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };
+    let base = buf.as_ptr() as usize;
+    let ranges: Vec<(HeaderName, std::ops::Range<usize>)> = resp
+        .headers
+        .iter()
+        .map(|h| {
+            let name =
+                HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| H1Error::BadResponse("bad header name"))?;
+            let start = h.value.as_ptr() as usize - base;
+            Ok((name, start..start + h.value.len()))
+        })
+        .collect::<Result<_, H1Error>>()?;
+    let head = buf.split_to(len).freeze();
+    let mut map = HeaderMap::with_capacity(ranges.len());
+    for (name, range) in ranges {
+        let value =
+            HeaderValue::from_maybe_shared(head.slice(range)).map_err(|_| H1Error::BadResponse("bad header value"))?;
+        map.append(name, value);
+    }
+    let (framing, keep_alive) = framing(status, method, version, &map)?;
+    let mut parts = response::Response::new(()).into_parts().0;
+    parts.status = status;
+    parts.version = version;
+    parts.headers = map;
+    Ok(Some((parts, framing, keep_alive)))
+}
+
+/// The body's framing and whether the connection can carry another request afterwards.
+fn framing(
+    status: StatusCode,
+    method: &Method,
+    version: Version,
+    headers: &HeaderMap,
+) -> Result<(Framing, bool), H1Error> {
+    let close = version != Version::HTTP_11
+        || headers
+            .get_all(CONNECTION)
+            .iter()
+            .any(|v| v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")));
+    let no_body = *method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || status.is_informational();
+    let te = headers.get_all(TRANSFER_ENCODING).iter().next_back();
+    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
+    if te.is_some() && headers.contains_key(CONTENT_LENGTH) {
+        return Err(H1Error::BadResponse("both Content-Length and Transfer-Encoding"));
+    }
+    let framing = if no_body {
+        Framing::Length(0)
+    } else if let Some(te) = te {
+        let last = te.as_bytes().rsplit(|&b| b == b',').next().unwrap_or(b"").trim_ascii();
+        if last.eq_ignore_ascii_case(b"chunked") {
+            Framing::Chunked(ChunkedFraming::default())
+        } else {
+            Framing::UntilClose
+        }
+    } else if let Some(first) = lengths.next() {
+        let n = parse_length(first.as_bytes())?;
+        if lengths.any(|v| parse_length(v.as_bytes()).ok() != Some(n)) {
+            return Err(H1Error::BadResponse("conflicting Content-Length"));
+        }
+        Framing::Length(n)
+    } else {
+        Framing::UntilClose
+    };
+    let reusable = !close && !matches!(framing, Framing::UntilClose);
+    Ok((framing, reusable))
+}
+
+fn parse_length(v: &[u8]) -> Result<u64, H1Error> {
+    if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(H1Error::BadResponse("invalid Content-Length"));
+    }
+    Ok(std::str::from_utf8(v).expect("digits").parse().expect("at most 18 digits"))
+}
+
+/// Progress of a response body read from an [`H1Conn`].
+pub enum BodyPoll {
+    Data(Bytes),
+    /// The body is complete; the connection may carry another request if it was reusable.
+    End,
+}
+
+impl H1Conn {
+    /// The next piece of the body.
+    pub fn poll_body(&mut self, framing: &mut Framing, cx: &mut Context<'_>) -> Poll<Result<BodyPoll, H1Error>> {
+        loop {
+            match framing {
+                Framing::Length(0) => return Poll::Ready(Ok(BodyPoll::End)),
+                Framing::Length(left) if !self.buf.is_empty() => {
+                    let take = (*left).min(self.buf.len() as u64);
+                    *left -= take;
+                    return Poll::Ready(Ok(BodyPoll::Data(self.buf.split_to(take as usize).freeze())));
+                }
+                Framing::Chunked(f) => match f.decode(&mut self.buf) {
+                    Err(_) => return Poll::Ready(Err(H1Error::BadResponse("invalid chunked framing"))),
+                    Ok(Some(data)) => return Poll::Ready(Ok(BodyPoll::Data(data))),
+                    Ok(None) if f.is_done() => return Poll::Ready(Ok(BodyPoll::End)),
+                    Ok(None) => {}
+                },
+                Framing::UntilClose if !self.buf.is_empty() => {
+                    return Poll::Ready(Ok(BodyPoll::Data(self.buf.split().freeze())));
+                }
+                _ => {}
+            }
+            self.buf.reserve(READ_CHUNK);
+            match std::task::ready!(read_some(&mut self.stream, &mut self.buf, cx)) {
+                Ok(0) if matches!(framing, Framing::UntilClose) => return Poll::Ready(Ok(BodyPoll::End)),
+                Ok(0) => return Poll::Ready(Err(H1Error::BadResponse("connection closed inside the body"))),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(H1Error::Io(e))),
+            }
+        }
+    }
+}
+
+/// Whether a request may be sent again after its connection failed before any response.
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8], method: Method) -> Result<Option<(response::Parts, Framing, bool)>, H1Error> {
+        parse_head(&mut BytesMut::from(raw), &method)
+    }
+
+    #[test]
+    fn framing_of_responses() {
+        let (p, f, keep) =
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello", Method::GET).unwrap().unwrap();
+        assert_eq!((p.status, p.headers["x-a"].as_bytes()), (StatusCode::OK, &b"b"[..]));
+        assert!(matches!(f, Framing::Length(5)) && keep);
+        let (_, f, keep) =
+            parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", Method::GET).unwrap().unwrap();
+        assert!(matches!(f, Framing::Chunked(_)) && keep);
+        let (_, f, keep) = parse(b"HTTP/1.1 200 OK\r\n\r\n", Method::GET).unwrap().unwrap();
+        assert!(matches!(f, Framing::UntilClose) && !keep);
+        let (_, f, _) = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", Method::HEAD).unwrap().unwrap();
+        assert!(matches!(f, Framing::Length(0)));
+        let (_, _, keep) =
+            parse(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", Method::GET).unwrap().unwrap();
+        assert!(!keep);
+        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Le", Method::GET).unwrap().is_none());
+    }
+
+    #[test]
+    fn ambiguous_responses_are_refused() {
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+        ] {
+            assert!(parse(bad, Method::GET).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn request_heads_are_written_in_origin_form() {
+        let req = http::Request::get("/a?b=1").header("host", "x").body(()).unwrap().into_parts().0;
+        let mut out = Vec::new();
+        encode_head(&mut out, &req);
+        assert_eq!(out, b"GET /a?b=1 HTTP/1.1\r\nhost: x\r\n\r\n");
+    }
+}
