@@ -7,14 +7,18 @@ use crate::chunked::ChunkedFraming;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{request, response, Method, StatusCode, Version};
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
+/// Most responses have fewer headers; zeroing a small array first is cheaper.
+const USUAL_HEADERS: usize = 24;
 const READ_CHUNK: usize = 32 * 1024;
 
 /// One upstream connection with its read buffer.
@@ -22,6 +26,18 @@ pub struct H1Conn {
     stream: TcpStream,
     buf: BytesMut,
     out: Vec<u8>,
+    /// Exchanges started on this connection: the response timer's notion of progress.
+    exchanges: u64,
+    timer: Option<ResponseTimer>,
+}
+
+/// The response-header timer, lazy like the client-side ones: armed once, and when it fires
+/// while a later exchange than the one it was armed for is waiting, re-armed. A slow
+/// upstream is therefore cut off between one and two timeouts after the request was sent,
+/// and a busy connection pays no timer operation per request.
+struct ResponseTimer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    armed_for: u64,
 }
 
 /// Why an exchange failed, and whether sending again on a new connection is safe.
@@ -57,8 +73,10 @@ pub enum Framing {
 }
 
 impl H1Conn {
-    pub fn new(stream: TcpStream) -> H1Conn {
-        H1Conn { stream, buf: BytesMut::new(), out: Vec::with_capacity(512) }
+    /// Boxed once for its whole life: the connection moves in and out of the pool and the
+    /// response body on every request, and a pointer moves cheaply.
+    pub fn new(stream: TcpStream) -> Box<H1Conn> {
+        Box::new(H1Conn { stream, buf: BytesMut::new(), out: Vec::with_capacity(512), exchanges: 0, timer: None })
     }
 
     /// Whether an idle pooled connection is still usable: nothing arrived on it (no FIN,
@@ -75,8 +93,41 @@ impl H1Conn {
         }
     }
 
+    /// Sends a bodiless request and reads the response head, giving up (`Ok(None)`) after
+    /// `timeout` (see [`ResponseTimer`]).
+    pub async fn exchange_within(
+        &mut self,
+        req: &request::Parts,
+        timeout: Duration,
+    ) -> Result<Option<(response::Parts, Framing, bool)>, H1Error> {
+        self.exchanges += 1;
+        let this_exchange = self.exchanges;
+        if self.timer.is_none() {
+            let sleep = Box::pin(tokio::time::sleep(timeout));
+            self.timer = Some(ResponseTimer { sleep, armed_for: this_exchange });
+        }
+        let mut timer = self.timer.take().expect("set above");
+        let expired = std::future::poll_fn(|cx| loop {
+            if timer.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if timer.armed_for == this_exchange {
+                return Poll::Ready(());
+            }
+            timer.armed_for = this_exchange;
+            timer.sleep.as_mut().reset(tokio::time::Instant::now() + timeout);
+        });
+        let result = tokio::select! {
+            biased;
+            r = self.exchange(req) => r.map(Some),
+            _ = expired => Ok(None),
+        };
+        self.timer = Some(timer);
+        result
+    }
+
     /// Sends a bodiless request and reads the response head.
-    pub async fn exchange(&mut self, req: &request::Parts) -> Result<(response::Parts, Framing, bool), H1Error> {
+    async fn exchange(&mut self, req: &request::Parts) -> Result<(response::Parts, Framing, bool), H1Error> {
         encode_head(&mut self.out, req);
         self.stream.write_all(&self.out).await.map_err(H1Error::BeforeResponse)?;
         loop {
@@ -146,12 +197,43 @@ fn encode_head(out: &mut Vec<u8>, req: &request::Parts) {
 /// Parses a complete response head at the front of `buf` (consuming it), or `None` if more
 /// bytes are needed.
 fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<(response::Parts, Framing, bool)>, H1Error> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match parse_with::<USUAL_HEADERS>(buf, method) {
+        Err(ParseError::TooManyHeaders) => parse_with::<MAX_HEADERS>(buf, method).map_err(ParseError::into_h1),
+        other => other.map_err(ParseError::into_h1),
+    }
+}
+
+enum ParseError {
+    TooManyHeaders,
+    Bad(H1Error),
+}
+
+impl ParseError {
+    fn into_h1(self) -> H1Error {
+        match self {
+            ParseError::TooManyHeaders => H1Error::BadResponse("too many response headers"),
+            ParseError::Bad(e) => e,
+        }
+    }
+}
+
+impl From<H1Error> for ParseError {
+    fn from(e: H1Error) -> Self {
+        ParseError::Bad(e)
+    }
+}
+
+fn parse_with<const N: usize>(
+    buf: &mut BytesMut,
+    method: &Method,
+) -> Result<Option<(response::Parts, Framing, bool)>, ParseError> {
+    let mut headers = [httparse::EMPTY_HEADER; N];
     let mut resp = httparse::Response::new(&mut headers);
     let len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(H1Error::BadResponse("malformed response head")),
+        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyHeaders),
+        Err(_) => return Err(H1Error::BadResponse("malformed response head").into()),
     };
     let status = resp.code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(H1Error::BadResponse("bad status"))?;
     let version = if resp.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };

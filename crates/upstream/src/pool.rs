@@ -71,7 +71,11 @@ struct IdleConn<B> {
 
 /// One worker's connections to every endpoint it has talked to.
 pub struct Pool<B> {
-    inline: RefCell<HashMap<SocketAddr, Vec<(H1Conn, Instant)>>>,
+    /// Idle inline connections, with the sweep tick they went idle at.
+    inline: RefCell<HashMap<SocketAddr, Vec<(Box<H1Conn>, u64)>>>,
+    /// Counts sweeps (one a second): idle inline connections age by it, not by the clock,
+    /// so that the hot path reads no clock.
+    tick: std::cell::Cell<u64>,
     h1: RefCell<HashMap<SocketAddr, Vec<IdleConn<B>>>>,
     h2: RefCell<HashMap<SocketAddr, http2::SendRequest<B>>>,
     counters: std::sync::Arc<PoolCounters>,
@@ -84,7 +88,13 @@ where
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     pub fn new(counters: std::sync::Arc<PoolCounters>) -> Rc<Self> {
-        Rc::new(Pool { inline: RefCell::default(), h1: RefCell::default(), h2: RefCell::default(), counters })
+        Rc::new(Pool {
+            inline: RefCell::default(),
+            tick: Default::default(),
+            h1: RefCell::default(),
+            h2: RefCell::default(),
+            counters,
+        })
     }
 
     /// Sends `req` to `ep` and waits for the response head.
@@ -110,7 +120,7 @@ where
         t: &UpstreamTimeouts,
         req: http::request::Parts,
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
-        let mut reused = self.checkout_inline(ep.addr, t);
+        let mut reused = self.checkout_inline(ep.addr);
         loop {
             let (mut conn, was_reused) = match reused.take() {
                 Some(c) => (c, true),
@@ -118,12 +128,9 @@ where
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
-            let result = match tokio::time::timeout(t.response_header, conn.exchange(&req)).await {
-                Ok(r) => r,
-                Err(_) => return Err(UpstreamError::ResponseTimeout),
-            };
-            match result {
-                Ok((head, framing, reusable)) => {
+            match conn.exchange_within(&req, t.response_header).await {
+                Ok(None) => return Err(UpstreamError::ResponseTimeout),
+                Ok(Some((head, framing, reusable))) => {
                     let give_back = reusable.then(|| (self.clone(), ep.addr, t.max_idle));
                     let mut body = InlineBody { conn: Some(conn), framing, give_back };
                     if matches!(body.framing, Framing::Length(0)) {
@@ -138,23 +145,23 @@ where
         }
     }
 
-    fn checkout_inline(&self, addr: SocketAddr, t: &UpstreamTimeouts) -> Option<H1Conn> {
+    /// The most recently used live connection (expired ones are dropped by `sweep`).
+    fn checkout_inline(&self, addr: SocketAddr) -> Option<Box<H1Conn>> {
         let mut map = self.inline.borrow_mut();
         let list = map.get_mut(&addr)?;
-        let now = Instant::now();
-        while let Some((conn, since)) = list.pop() {
-            if now.duration_since(since) < t.idle && conn.is_reusable() {
+        while let Some((conn, _)) = list.pop() {
+            if conn.is_reusable() {
                 return Some(conn);
             }
         }
         None
     }
 
-    fn give_back_inline(&self, addr: SocketAddr, max_idle: usize, conn: H1Conn) {
+    fn give_back_inline(&self, addr: SocketAddr, max_idle: usize, conn: Box<H1Conn>) {
         let mut map = self.inline.borrow_mut();
         let list = map.entry(addr).or_default();
         if list.len() < max_idle {
-            list.push((conn, Instant::now()));
+            list.push((conn, self.tick.get()));
         }
     }
 
@@ -258,8 +265,11 @@ where
     }
 
     /// Drops idle connections older than `max_age` and those the server has closed.
-    /// Called periodically by the worker that owns the pool.
+    /// Called once a second by the worker that owns the pool.
     pub fn sweep(&self, max_age: std::time::Duration) {
+        let tick = self.tick.get() + 1;
+        self.tick.set(tick);
+        let max_ticks = max_age.as_secs().max(1);
         let now = Instant::now();
         self.h1.borrow_mut().retain(|_, list| {
             list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < max_age);
@@ -267,7 +277,7 @@ where
         });
         self.h2.borrow_mut().retain(|_, s| !s.is_closed());
         self.inline.borrow_mut().retain(|_, list| {
-            list.retain(|(c, since)| now.duration_since(*since) < max_age && c.is_reusable());
+            list.retain(|(c, since)| tick - since < max_ticks && c.is_reusable());
             !list.is_empty()
         });
     }
@@ -308,7 +318,7 @@ fn is_upgrade<B>(req: &Request<B>) -> bool {
 /// An inline HTTP/1.1 response body: it reads from its connection and hands the connection
 /// back to the pool once the body is complete.
 struct InlineBody<B> {
-    conn: Option<H1Conn>,
+    conn: Option<Box<H1Conn>>,
     framing: Framing,
     give_back: Option<(Rc<Pool<B>>, SocketAddr, usize)>,
 }
