@@ -69,10 +69,12 @@ struct IdleConn<B> {
     since: Instant,
 }
 
+/// Idle inline connections of one endpoint, with the sweep tick each went idle at.
+type IdleInline = Vec<(Box<H1Conn>, u64)>;
+
 /// One worker's connections to every endpoint it has talked to.
 pub struct Pool<B> {
-    /// Idle inline connections, with the sweep tick they went idle at.
-    inline: RefCell<HashMap<SocketAddr, Vec<(Box<H1Conn>, u64)>>>,
+    inline: RefCell<HashMap<SocketAddr, IdleInline>>,
     /// Counts sweeps (one a second): idle inline connections age by it, not by the clock,
     /// so that the hot path reads no clock.
     tick: std::cell::Cell<u64>,
