@@ -126,18 +126,23 @@ fn explain_shows_route_filters_and_upstream() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("redirect 301 Moved Permanently to https://example.com{uri}"));
 }
 
-/// `forecourt run` with no file and no ./forecourt.toml serves the welcome page on
-/// 127.0.0.1:8080 and the admin endpoint on 127.0.0.1:9901; with ./forecourt.toml, that file.
-#[tokio::test]
-async fn run_uses_the_embedded_default_or_the_local_file() {
-    let dir = TempDir::new("run");
-    let mut child = Command::new(BIN)
+/// `forecourt run` with no arguments, in `dir`.
+fn run_in(dir: &TempDir) -> std::process::Child {
+    Command::new(BIN)
         .arg("run")
         .current_dir(&dir.0)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// `forecourt run` with no file and no ./forecourt.toml serves the welcome page on
+/// 127.0.0.1:8080 and the admin endpoint on 127.0.0.1:9901; with ./forecourt.toml, that file.
+#[tokio::test]
+async fn run_uses_the_embedded_default_or_the_local_file() {
+    let dir = TempDir::new("run");
+    let mut child = run_in(&dir);
     wait_for_port(8080);
     let page = get("http://127.0.0.1:8080/").await;
     let health = get("http://127.0.0.1:9901/health").await;
@@ -153,13 +158,7 @@ async fn run_uses_the_embedded_default_or_the_local_file() {
 
     let port = free_port();
     dir.file("forecourt.toml", &format!("[global]\nadmin = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{port}\"\n[[route]]\nrespond = {{ body = \"local file\" }}\n"));
-    let mut child = Command::new(BIN)
-        .arg("run")
-        .current_dir(&dir.0)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run_in(&dir);
     wait_for_port(port);
     let page = get(&format!("http://127.0.0.1:{port}/")).await;
     let _ = child.kill();
