@@ -4,7 +4,7 @@ use crate::access_log::{AccessLog, LogFields};
 use crate::guard::ConnActivity;
 use crate::metrics::{metrics, RouteStats};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub struct Exchange {
     started: Instant,
@@ -36,10 +36,6 @@ impl Exchange {
 
     pub fn sent(&mut self, n: usize) {
         self.bytes += n as u64;
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
     }
 
     pub fn finish(self, complete: bool) {

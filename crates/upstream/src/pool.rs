@@ -284,11 +284,6 @@ where
         });
     }
 
-    /// Idle HTTP/1.1 connections held now (for tests and debugging).
-    pub fn idle_count(&self) -> usize {
-        self.h1.borrow().values().map(Vec::len).sum::<usize>()
-            + self.inline.borrow().values().map(Vec::len).sum::<usize>()
-    }
 }
 
 async fn connect(ep: &Endpoint, t: &UpstreamTimeouts, counters: &PoolCounters) -> Result<TcpStream, UpstreamError> {
