@@ -150,3 +150,20 @@ fn sigterm_finishes_in_flight_requests_then_exits_zero() {
     }
     assert_eq!(fc.wait_exit(Duration::from_secs(5)), Some(0));
 }
+
+/// With `pid_file` set, `forecourt reload` signals the process (SIGHUP) through it.
+#[tokio::test]
+async fn reload_through_the_pid_file() {
+    let origin = Origin::start("o");
+    let with_pid = |body: &str| {
+        config(&origin, 0, body)
+            .replace("admin = \"127.0.0.1:0\"", "admin = \"off\"\npid_file = \"{dir}/forecourt.pid\"")
+    };
+    let fc = Forecourt::start(&with_pid("before"));
+    fc.rewrite(&with_pid("after"));
+    let out = reload_cmd(&fc.config);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sent SIGHUP"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(get(&fc.url("/version")).await.body, "after");
+}

@@ -242,3 +242,28 @@ fn a_parked_connection_serves_its_next_requests() {
     assert_eq!(statuses(&out), [200, 200], "{out}");
     assert!(out.find("uri=/second").unwrap() < out.find("uri=/third").unwrap());
 }
+
+/// Header bytes and count (431), URI length (414) and a stalled request body (408) are
+/// answered, not forwarded or left hanging.
+#[test]
+fn client_limits_and_body_timeout() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(
+        &origin,
+        "[global.timeouts]\nclient_body = \"500ms\"\n[global.limits]\nmax_header_bytes = \"2k\"\nmax_headers = 10\nmax_uri_bytes = \"1k\"",
+    ));
+    let big_header = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "b".repeat(4096));
+    assert_eq!(statuses(&raw(fc.addr(), big_header.as_bytes(), Duration::from_secs(3))), [431]);
+    let many: String = (0..20).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
+    assert_eq!(statuses(&raw(fc.addr(), many.as_bytes(), Duration::from_secs(3))), [431]);
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "u".repeat(1500));
+    assert_eq!(statuses(&raw(fc.addr(), long_uri.as_bytes(), Duration::from_secs(3))), [414]);
+    assert_eq!(origin.hits(), 0);
+
+    let started = Instant::now();
+    let stalled =
+        raw(fc.addr(), b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc", Duration::from_secs(5));
+    assert_eq!(statuses(&stalled), [408], "{stalled}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}

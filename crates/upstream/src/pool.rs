@@ -283,7 +283,6 @@ where
             !list.is_empty()
         });
     }
-
 }
 
 async fn connect(ep: &Endpoint, t: &UpstreamTimeouts, counters: &PoolCounters) -> Result<TcpStream, UpstreamError> {
