@@ -39,6 +39,9 @@ pub async fn forward(
     let authority = host_header.or_else(|| parts.uri.authority().map(|a| a.to_string())).unwrap_or_default();
 
     strip_hop_by_hop(&mut parts.headers, upgrade.is_some());
+    // Room for the forwarding headers and the request id at once, instead of growing (and
+    // rehashing) the map once or twice on the way.
+    parts.headers.reserve(7);
     set_forwarded(&mut parts.headers, &conn.identity(&rt.settings.trusted_proxies), &authority);
     parts.headers.insert(request_id::HEADER, request_id.clone());
     if !target_for(group.protocol, &mut parts, &authority) {

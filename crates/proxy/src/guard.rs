@@ -18,7 +18,7 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -45,13 +45,12 @@ pub struct GuardLimits {
 pub type ParkSlot<IO> = Arc<Mutex<Option<IO>>>;
 
 /// Shared between the guard and the requests of its connection: how many responses are
-/// still being produced, so that the keep-alive timer runs only while truly idle.
-/// (Atomics only because hyper requires upgradable IO to be `Send`; a connection never
-/// leaves its worker thread, so they are uncontended.)
+/// still being produced, so that an idle timer that fires during a long response is
+/// re-armed instead of ending the connection. (An atomic only because hyper requires
+/// upgradable IO to be `Send`; a connection never leaves its worker thread.)
 #[derive(Default)]
 pub struct ConnActivity {
     in_flight: AtomicU32,
-    waker: Mutex<Option<Waker>>,
 }
 
 impl ConnActivity {
@@ -60,12 +59,7 @@ impl ConnActivity {
     }
 
     pub fn request_finished(&self) {
-        if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-            // Let the connection re-arm its keep-alive timer.
-            if let Some(w) = self.waker.lock().unwrap().take() {
-                w.wake();
-            }
-        }
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn idle(&self) -> bool {
@@ -267,8 +261,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
     fn wanted_timer(&self) -> Option<Timer> {
         match self.framing {
             Framing::Head if self.buf.len() > self.checked => Some(Timer::Header),
-            Framing::Head if self.activity.idle() && self.park_slot.is_some() => Some(Timer::Park),
-            Framing::Head if self.activity.idle() => Some(Timer::KeepAlive),
+            Framing::Head if self.park_slot.is_some() => Some(Timer::Park),
+            Framing::Head => Some(Timer::KeepAlive),
             _ => None,
         }
     }
@@ -297,12 +291,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
     ///
     /// The timer is lazy, so that a busy keep-alive connection costs no timer operation per
     /// request: it is armed once, and when it fires it checks whether the connection has
-    /// been in the same state, with no new request head, since it was armed. If not, it is
-    /// re-armed. An idle connection therefore closes between one and two timeouts after its
-    /// last request. The header timer starts exactly at the first byte of a head.
+    /// been in the same state, with no new request head and no response in progress, since
+    /// it was armed. If not, it is re-armed. An idle connection therefore closes between one
+    /// and two timeouts after its last response. The header timer starts exactly at the
+    /// first byte of a head.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<Timer> {
         let Some(kind) = self.wanted_timer() else {
-            *self.activity.waker.lock().unwrap() = Some(cx.waker().clone());
             return Poll::Pending;
         };
         let armed = self.timer.as_ref().map(|t| t.kind);
@@ -314,7 +308,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
             if t.sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
-            if t.kind == kind && t.heads == self.heads {
+            let quiet = kind == Timer::Header || self.activity.idle();
+            if t.kind == kind && t.heads == self.heads && quiet {
                 return Poll::Ready(kind);
             }
             self.arm(kind);

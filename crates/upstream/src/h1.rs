@@ -249,7 +249,8 @@ fn parse_with<const N: usize>(
         })
         .collect::<Result<_, H1Error>>()?;
     let head = buf.split_to(len).freeze();
-    let mut map = HeaderMap::with_capacity(ranges.len());
+    // One more for the X-Request-Id the proxy adds.
+    let mut map = HeaderMap::with_capacity(ranges.len() + 1);
     for (name, range) in ranges {
         let value =
             HeaderValue::from_maybe_shared(head.slice(range)).map_err(|_| H1Error::BadResponse("bad header value"))?;
