@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod body;
 pub mod cidr;
+mod drain;
 pub mod exchange;
 pub mod filter;
 mod forward;

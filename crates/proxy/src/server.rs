@@ -4,6 +4,7 @@
 //! A worker follows two signals from the control thread: the set of listen addresses
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
 use crate::body::ClientBody;
+use crate::drain::Drain;
 use crate::guard::{ConnActivity, GuardLimits, Http1Guard, ParkSlot};
 use crate::metrics::{metrics, set_worker_shard};
 use crate::runtime::Runtime;
@@ -34,6 +35,7 @@ pub struct Worker {
     runtime: Arc<ArcSwap<Runtime>>,
     pub pool: Rc<Pool<ClientBody>>,
     shutdown: watch::Receiver<bool>,
+    drain: Rc<Drain>,
     open_connections: Cell<usize>,
     all_closed: Notify,
 }
@@ -73,6 +75,7 @@ async fn run_worker(id: usize, signals: WorkerSignals) {
         runtime,
         pool: Pool::new(metrics().pool.clone()),
         shutdown: shutdown.clone(),
+        drain: Rc::default(),
         open_connections: Cell::new(0),
         all_closed: Notify::new(),
     });
@@ -105,6 +108,7 @@ async fn run_worker(id: usize, signals: WorkerSignals) {
         }
     }
     drop(accepting);
+    worker.drain.start();
     while worker.open_connections.get() > 0 {
         worker.all_closed.notified().await;
     }
@@ -186,7 +190,13 @@ async fn serve_connection(worker: Rc<Worker>, mut stream: TcpStream, peer: Socke
     // Read the first bytes to tell HTTP/2 prior knowledge from HTTP/1; they are handed on.
     let mut first = BytesMut::with_capacity(8192);
     loop {
-        let read = tokio::time::timeout(limits.header_timeout, stream.read_buf(&mut first)).await;
+        // Usually the request is already here: read it without arming a timer.
+        let read = match stream.try_read_buf(&mut first) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                tokio::time::timeout(limits.header_timeout, stream.read_buf(&mut first)).await
+            }
+            now => Ok(now),
+        };
         match read {
             Ok(Ok(n)) if n > 0 => {}
             _ => return,
@@ -223,15 +233,16 @@ fn service_for(worker: &Rc<Worker>, peer: SocketAddr, activity: Arc<ConnActivity
 
 async fn serve_h2(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, limits: GuardLimits) {
     let service = service_for(&worker, peer, Arc::default());
+    let drain = worker.drain.watch();
     let io = TokioIo::new(Http1Guard::passthrough(stream, first, limits));
     let mut builder = http2::Builder::new(LocalExec);
     builder.timer(TokioTimer::new()).keep_alive_interval(Some(limits.keepalive_timeout / 2));
     let conn = builder.serve_connection(io, service_fn(move |req| service(req)));
     tokio::pin!(conn);
-    let mut shutdown = worker.shutdown.clone();
     tokio::select! {
+        biased;
         _ = conn.as_mut() => return,
-        _ = shutdown.wait_for(|&s| s) => conn.as_mut().graceful_shutdown(),
+        _ = drain.drained() => conn.as_mut().graceful_shutdown(),
     }
     let _ = conn.await;
 }
@@ -250,6 +261,7 @@ async fn serve_h1(
         (snapshot.settings.client.max_headers, snapshot.settings.client.max_header_bytes);
     drop(snapshot);
     let park: ParkSlot<TcpStream> = Arc::default();
+    let drain = worker.drain.watch();
     loop {
         let guard = Http1Guard::new(stream, first, limits, activity.clone()).with_parking(park.clone());
         let svc = service.clone();
@@ -263,10 +275,10 @@ async fn serve_h1(
                 .serve_connection(TokioIo::new(guard), service_fn(move |req| svc(req)))
                 .with_upgrades(),
         );
-        let mut shutdown = worker.shutdown.clone();
         tokio::select! {
+            biased;
             _ = conn.as_mut() => {}
-            _ = shutdown.wait_for(|&s| s) => {
+            _ = drain.drained() => {
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
                 return;
@@ -278,10 +290,9 @@ async fn serve_h1(
         tracing::trace!(%peer, "connection parked");
         stream = parked;
         let idle_left = limits.keepalive_timeout.saturating_sub(limits.park_after);
-        let mut shutdown = worker.shutdown.clone();
         tokio::select! {
             ready = tokio::time::timeout(idle_left, stream.readable()) => if !matches!(ready, Ok(Ok(()))) { return },
-            _ = shutdown.wait_for(|&s| s) => return,
+            _ = drain.drained() => return,
         }
         first = BytesMut::new();
     }
