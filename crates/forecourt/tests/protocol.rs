@@ -267,3 +267,19 @@ fn client_limits_and_body_timeout() {
     assert_eq!(statuses(&stalled), [408], "{stalled}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+/// An `Upgrade` header that the upstream does not take up (no 101) does not switch the
+/// checks off: a smuggling attempt later on the same connection is still refused.
+#[test]
+fn an_unanswered_upgrade_keeps_the_connection_checked() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let out = raw(
+        fc.addr(),
+        b"GET /plain HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n\
+          POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert_eq!(statuses(&out), [200, 400], "{out}");
+    assert_eq!(origin.hits(), 1);
+}

@@ -80,6 +80,7 @@ pub async fn forward(
         let Some(client_side) = upgrade else {
             return respond::error(StatusCode::BAD_GATEWAY, request_id);
         };
+        conn.activity.mark_upgraded();
         let upstream_side = hyper::upgrade::on(&mut resp);
         tokio::task::spawn_local(tunnel(client_side, upstream_side));
         return resp.map(|_| ProxyBody::empty());

@@ -8,15 +8,23 @@
 //! starts. A refused head is replaced by a line hyper cannot parse, so that hyper itself
 //! answers 400 and closes, in order after any pipelined responses before it.
 //!
-//! The guard also owns the two client-side idle timers of HTTP/1: the keep-alive timer
-//! (no request in flight, nothing received) and the header timer (a head has started but
-//! is not complete: slowloris).
+//! The guard also owns the client-side idle timers of HTTP/1: the keep-alive timer (no
+//! request in flight, nothing received), the header timer (a head has started but is not
+//! complete: slowloris), and the park timer (see [`Http1Guard::with_parking`]).
+//!
+//! It stops inspecting only once the connection has really switched protocols (a 101 was
+//! sent: [`ConnActivity::mark_upgraded`]), so an `Upgrade` header alone does not turn the
+//! checks off for the rest of the connection.
+mod rules;
+
 use bytes::{Buf, BytesMut};
 use forecourt_upstream::chunked::ChunkedFraming;
+use rules::{body_end, expects_continue, judge, Verdict};
+use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -27,7 +35,8 @@ use tokio::time::{Instant, Sleep};
 /// answer `400 Bad Request` and close the connection.
 const POISON: &[u8] = b"\x01 / HTTP/1.1\r\n\r\n";
 const READ_CHUNK: usize = 8192;
-/// Heads longer than this are passed to hyper as they are; its own limit answers 431.
+/// Heads with more headers than this are passed to hyper as they are; its own limit
+/// (`max_headers`, at most this) answers 431.
 const MAX_HEADERS: usize = 128;
 
 /// Limits and timers of the guard.
@@ -51,9 +60,20 @@ pub type ParkSlot<IO> = Arc<Mutex<Option<IO>>>;
 #[derive(Default)]
 pub struct ConnActivity {
     in_flight: AtomicU32,
+    upgraded: AtomicBool,
 }
 
 impl ConnActivity {
+    /// The connection now carries another protocol (a 101 response is on its way): the
+    /// guard stops reading HTTP/1 and passes bytes through.
+    pub fn mark_upgraded(&self) {
+        self.upgraded.store(true, Ordering::Relaxed);
+    }
+
+    fn is_upgraded(&self) -> bool {
+        self.upgraded.load(Ordering::Relaxed)
+    }
+
     pub fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
@@ -114,14 +134,6 @@ pub struct Http1Guard<IO> {
     timer: Option<ArmedTimer>,
     /// Request heads seen so far (the timers' notion of activity).
     heads: u64,
-}
-
-/// Whether a head passes; `Err` carries why not (for debug logs).
-enum Verdict {
-    Body(Framing),
-    Refuse(&'static str),
-    /// Not ours to judge: hyper will parse and answer it.
-    HandToHyper,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
@@ -317,94 +329,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Http1Guard<IO> {
     }
 }
 
-use std::future::Future;
-
-/// Decides whether a complete head may pass and how its body is framed.
-fn judge(req: &httparse::Request<'_, '_>) -> Verdict {
-    let mut content_length: Option<&[u8]> = None;
-    let mut transfer_encodings = 0;
-    let mut chunked = false;
-    let mut hosts = 0;
-    let mut upgrade = req.method == Some("CONNECT");
-    for h in req.headers.iter() {
-        let name = h.name;
-        if name.eq_ignore_ascii_case("content-length") {
-            let v = h.value;
-            if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) {
-                return Verdict::Refuse("invalid Content-Length");
-            }
-            if content_length.is_some_and(|prev| prev != v) {
-                return Verdict::Refuse("conflicting Content-Length");
-            }
-            content_length = Some(v);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            transfer_encodings += 1;
-            chunked = h.value.eq_ignore_ascii_case(b"chunked");
-        } else if name.eq_ignore_ascii_case("host") {
-            hosts += 1;
-            if !valid_host(h.value) {
-                return Verdict::Refuse("invalid Host");
-            }
-        } else if name.eq_ignore_ascii_case("upgrade") {
-            upgrade = true;
-        }
-    }
-    if transfer_encodings > 0 {
-        if content_length.is_some() {
-            return Verdict::Refuse("Content-Length with Transfer-Encoding");
-        }
-        if transfer_encodings > 1 || !chunked {
-            return Verdict::Refuse("Transfer-Encoding other than a single chunked");
-        }
-        if req.version != Some(1) {
-            return Verdict::Refuse("Transfer-Encoding in HTTP/1.0");
-        }
-    }
-    if req.version == Some(1) && hosts != 1 {
-        return Verdict::Refuse("HTTP/1.1 request without exactly one Host");
-    }
-    if hosts > 1 {
-        return Verdict::Refuse("several Host headers");
-    }
-    if upgrade {
-        // After a successful upgrade the bytes are the tunnel's; we stop looking.
-        return Verdict::HandToHyper;
-    }
-    if chunked {
-        return Verdict::Body(Framing::Chunked { scan: ChunkedFraming::default(), held: false });
-    }
-    match content_length.map(|v| std::str::from_utf8(v).ok().and_then(|s| s.parse::<u64>().ok())) {
-        Some(None) => Verdict::Refuse("invalid Content-Length"),
-        Some(Some(n)) if n > 0 => Verdict::Body(Framing::Fixed(n)),
-        _ => Verdict::Body(Framing::Head),
-    }
-}
-
-/// How many of `bytes` belong to the chunked body (all, unless it ends among them).
-fn body_end(framing: &mut ChunkedFraming, bytes: &[u8]) -> Result<usize, forecourt_upstream::chunked::BadChunk> {
-    let mut at = 0;
-    while at < bytes.len() && !framing.is_done() {
-        at += framing.advance(&bytes[at..])?.consumed;
-    }
-    Ok(at)
-}
-
-fn expects_continue(req: &httparse::Request<'_, '_>) -> bool {
-    req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue"))
-}
-
-/// A Host value: reg-name or IP literal with an optional port; no userinfo, paths or spaces.
-fn valid_host(v: &[u8]) -> bool {
-    !v.is_empty()
-        && v.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']' | b'~' | b'%'))
-}
-
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Http1Guard<IO> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.io.is_none() {
             return Poll::Ready(Ok(()));
+        }
+        if this.activity.is_upgraded() && !matches!(this.framing, Framing::Passthrough | Framing::Rejected) {
+            // The bytes are the tunnel's now, including any held back as a would-be head.
+            this.framing = Framing::Passthrough;
         }
         loop {
             if this.ready > 0 {
@@ -524,7 +457,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Http1Guard<IO> {
         let this = self.get_mut();
         match this.io.as_mut() {
             // After an upgrade a tunnel may rely on half-close: shut down for real.
-            Some(io) if matches!(this.framing, Framing::Passthrough) => Pin::new(io).poll_shutdown(cx),
+            Some(io) if this.activity.is_upgraded() || matches!(this.framing, Framing::Passthrough) => {
+                Pin::new(io).poll_shutdown(cx)
+            }
             // Otherwise hyper is about to drop the connection, and close(2) sends the same
             // FIN: one syscall per connection less. A parked socket is not ours to touch.
             _ => Poll::Ready(Ok(())),
