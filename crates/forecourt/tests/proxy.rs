@@ -228,8 +228,9 @@ async fn access_log_has_one_json_line_per_request() {
     let web = Origin::start("web");
     let fc = Forecourt::start(&routes_config(&api, &web));
     get_with(&fc.url("/api/logged?x=1"), &[("host", "example.com"), ("user-agent", "tester/1")]).await;
-    std::thread::sleep(Duration::from_millis(100));
-    let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
+    let path = fc.dir.path("access.log");
+    assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(&path).is_ok_and(|l| !l.is_empty())));
+    let log = std::fs::read_to_string(&path).unwrap();
     let line = log.lines().last().unwrap();
     for part in [
         "\"client\":\"127.0.0.1\"",

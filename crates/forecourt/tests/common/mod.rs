@@ -206,3 +206,32 @@ pub fn metric(text: &str, series: &str) -> f64 {
         .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
         .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
 }
+
+/// Polls `cond` until it holds or `within` passes; whether it held. For effects that are
+/// asynchronous by nature (a signal handled, a log line written), without fixed sleeps.
+pub fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `url` until its body is `expected` (a reload taking effect) or 5 s pass.
+pub async fn body_becomes(url: &str, expected: &str) -> bool {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        if get(url).await.body == expected {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
