@@ -35,8 +35,15 @@ pub async fn forward(
     exchange: &mut Exchange,
 ) -> Response<ProxyBody> {
     let Job { rt, conn, group, request_id, upgrade, .. } = job;
-    let host_header = parts.headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let authority = host_header.or_else(|| parts.uri.authority().map(|a| a.to_string())).unwrap_or_default();
+    // The Host header as the client sent it (a shared clone, no copy), or the HTTP/2 authority.
+    let authority = match parts.headers.get(HOST) {
+        Some(host) => host.clone(),
+        None => parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            .unwrap_or(HeaderValue::from_static("")),
+    };
 
     strip_hop_by_hop(&mut parts.headers, upgrade.is_some());
     // Room for the forwarding headers and the request id at once, instead of growing (and
@@ -90,17 +97,12 @@ pub async fn forward(
 
 /// Rewrites the request line for the upstream's protocol; false if there is no authority
 /// to address an HTTP/2 upstream with.
-fn target_for(protocol: Protocol, parts: &mut request::Parts, authority: &str) -> bool {
+fn target_for(protocol: Protocol, parts: &mut request::Parts, authority: &HeaderValue) -> bool {
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     match protocol {
         Protocol::Http1 => {
             if !parts.headers.contains_key(HOST) {
-                match HeaderValue::from_str(authority) {
-                    Ok(v) => {
-                        parts.headers.insert(HOST, v);
-                    }
-                    Err(_) => return false,
-                }
+                parts.headers.insert(HOST, authority.clone());
             }
             if parts.uri.scheme().is_some() {
                 match path.parse::<Uri>() {
@@ -111,6 +113,7 @@ fn target_for(protocol: Protocol, parts: &mut request::Parts, authority: &str) -
             parts.version = Version::HTTP_11;
         }
         Protocol::H2c => {
+            let Ok(authority) = authority.to_str() else { return false };
             match Uri::builder().scheme("http").authority(authority).path_and_query(path).build() {
                 Ok(uri) => parts.uri = uri,
                 Err(_) => return false,

@@ -115,16 +115,13 @@ impl ClientIdentity {
 /// Sets the forwarding headers. From an untrusted peer, whatever the client sent is
 /// replaced; from a trusted proxy, `X-Forwarded-For` and `Forwarded` are appended to and
 /// the other headers are kept as that proxy set them.
-pub fn set_forwarded(headers: &mut HeaderMap, who: &ClientIdentity, host: &str) {
+pub fn set_forwarded(headers: &mut HeaderMap, who: &ClientIdentity, host: &HeaderValue) {
     let trusted = who.trusted;
     append_or_replace(headers, &X_FORWARDED_FOR, who.ip.clone(), trusted);
-    append_or_replace(headers, &header::FORWARDED, who.forwarded(host), trusted);
+    append_or_replace(headers, &header::FORWARDED, who.forwarded(host.to_str().unwrap_or("")), trusted);
     keep_or_set(headers, &X_REAL_IP, who.ip.clone(), trusted);
     keep_or_set(headers, &X_FORWARDED_PROTO, HeaderValue::from_static(who.proto), trusted);
-    match HeaderValue::from_str(host) {
-        Ok(h) => keep_or_set(headers, &X_FORWARDED_HOST, h, trusted),
-        Err(_) => drop(headers.remove(&X_FORWARDED_HOST)),
-    }
+    keep_or_set(headers, &X_FORWARDED_HOST, host.clone(), trusted);
 }
 
 fn append_or_replace(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue, trusted: bool) {
@@ -186,7 +183,7 @@ mod tests {
         let client: SocketAddr = "10.0.0.9:5555".parse().unwrap();
         let untrusted = ClientIdentity::new(client, false, "http");
         let mut h = map(&[("x-forwarded-for", "1.2.3.4"), ("x-real-ip", "1.2.3.4"), ("x-forwarded-proto", "https")]);
-        set_forwarded(&mut h, &untrusted, "example.com");
+        set_forwarded(&mut h, &untrusted, &HeaderValue::from_static("example.com"));
         assert_eq!(h.get("x-forwarded-for").unwrap(), "10.0.0.9");
         assert_eq!(h.get("x-real-ip").unwrap(), "10.0.0.9");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "http");
@@ -194,14 +191,14 @@ mod tests {
 
         let mut h =
             map(&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-proto", "https"), ("forwarded", "for=1.2.3.4")]);
-        set_forwarded(&mut h, &ClientIdentity::new(client, true, "http"), "example.com");
+        set_forwarded(&mut h, &ClientIdentity::new(client, true, "http"), &HeaderValue::from_static("example.com"));
         assert_eq!(h.get("x-forwarded-for").unwrap(), "1.2.3.4, 10.0.0.9");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
         assert!(h.get("forwarded").unwrap().to_str().unwrap().starts_with("for=1.2.3.4, for=10.0.0.9"));
 
         let v6 = ClientIdentity::new("[2001:db8::1]:1".parse().unwrap(), false, "http");
         let mut h = HeaderMap::new();
-        set_forwarded(&mut h, &v6, "a");
+        set_forwarded(&mut h, &v6, &HeaderValue::from_static("a"));
         assert_eq!(h.get("forwarded").unwrap(), "for=\"[2001:db8::1]\";proto=http;host=\"a\"");
         assert_eq!(h.get("x-forwarded-for").unwrap(), "2001:db8::1");
     }

@@ -237,23 +237,24 @@ fn parse_with<const N: usize>(
     };
     let status = resp.code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(H1Error::BadResponse("bad status"))?;
     let version = if resp.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };
+    // Where each name and value lies in the head: kept on the stack (no allocation per
+    // response), so the head can be split off and its values shared without copying.
     let base = buf.as_ptr() as usize;
-    let ranges: Vec<(HeaderName, std::ops::Range<usize>)> = resp
-        .headers
-        .iter()
-        .map(|h| {
-            let name =
-                HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| H1Error::BadResponse("bad header name"))?;
-            let start = h.value.as_ptr() as usize - base;
-            Ok((name, start..start + h.value.len()))
-        })
-        .collect::<Result<_, H1Error>>()?;
+    let offset = |s: &[u8]| s.as_ptr() as usize - base;
+    let mut spans = [(0usize, 0usize, 0usize, 0usize); N];
+    let count = resp.headers.len();
+    for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
+        let (name, value) = (offset(h.name.as_bytes()), offset(h.value));
+        *span = (name, name + h.name.len(), value, value + h.value.len());
+    }
     let head = buf.split_to(len).freeze();
     // One more for the X-Request-Id the proxy adds.
-    let mut map = HeaderMap::with_capacity(ranges.len() + 1);
-    for (name, range) in ranges {
-        let value =
-            HeaderValue::from_maybe_shared(head.slice(range)).map_err(|_| H1Error::BadResponse("bad header value"))?;
+    let mut map = HeaderMap::with_capacity(count + 1);
+    for &(name_start, name_end, value_start, value_end) in &spans[..count] {
+        let name =
+            HeaderName::from_bytes(&head[name_start..name_end]).map_err(|_| H1Error::BadResponse("bad header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
+            .map_err(|_| H1Error::BadResponse("bad header value"))?;
         map.append(name, value);
     }
     let (framing, keep_alive) = framing(status, method, version, &map)?;
