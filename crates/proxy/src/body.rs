@@ -1,6 +1,7 @@
 //! Body types: the client's request body on its way upstream (with its limit and read
 //! timeout), and every response body on its way to the client.
 use crate::exchange::Exchange;
+use crate::h1::H1Body;
 use bytes::Bytes;
 use forecourt_upstream::PooledBody;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -17,6 +18,8 @@ pub type BoxError = Box<dyn StdError + Send + Sync>;
 pub enum ClientBodyError {
     TooLarge,
     Timeout,
+    /// Malformed (bad chunked framing) or cut short by the client.
+    Invalid,
 }
 
 impl std::fmt::Display for ClientBodyError {
@@ -24,15 +27,48 @@ impl std::fmt::Display for ClientBodyError {
         f.write_str(match self {
             ClientBodyError::TooLarge => "request body larger than allowed",
             ClientBodyError::Timeout => "request body read timed out",
+            ClientBodyError::Invalid => "request body malformed or incomplete",
         })
     }
 }
 
 impl StdError for ClientBodyError {}
 
+/// A request body as the server read it: from our HTTP/1 server or from hyper's HTTP/2.
+pub enum IncomingBody {
+    Http1(H1Body),
+    Http2(Incoming),
+}
+
+impl Body for IncomingBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            IncomingBody::Http1(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            IncomingBody::Http2(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            IncomingBody::Http1(b) => b.is_end_stream(),
+            IncomingBody::Http2(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            IncomingBody::Http1(b) => b.size_hint(),
+            IncomingBody::Http2(b) => b.size_hint(),
+        }
+    }
+}
+
 /// The request body as it streams to the upstream.
 pub struct ClientBody {
-    inner: Incoming,
+    inner: IncomingBody,
     limit: Option<u64>,
     seen: u64,
     timeout: Duration,
@@ -40,7 +76,7 @@ pub struct ClientBody {
 }
 
 impl ClientBody {
-    pub fn new(inner: Incoming, limit: Option<u64>, timeout: Duration) -> Self {
+    pub fn new(inner: IncomingBody, limit: Option<u64>, timeout: Duration) -> Self {
         ClientBody { inner, limit, seen: 0, timeout, timer: None }
     }
 }
@@ -62,7 +98,7 @@ impl Body for ClientBody {
                 this.timer = None;
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
                 let timeout = this.timeout;

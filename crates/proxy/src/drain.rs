@@ -63,6 +63,10 @@ impl DrainWatch {
         Poll::Pending
     }
 
+    pub fn is_draining(&self) -> bool {
+        self.drain.draining.get()
+    }
+
     /// A future that completes when the worker drains.
     pub fn drained(&self) -> impl std::future::Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| self.poll_drain(cx))

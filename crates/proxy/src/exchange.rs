@@ -1,7 +1,6 @@
 //! One request/response exchange, closed exactly once when the response body ends or is
-//! dropped: the access log line, the metrics, and the connection's in-flight count.
+//! dropped: the access log line and the metrics.
 use crate::access_log::{AccessLog, LogFields};
-use crate::guard::ConnActivity;
 use crate::metrics::{metrics, RouteStats};
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,14 +10,12 @@ pub struct Exchange {
     pub status: u16,
     bytes: u64,
     stats: Option<Arc<RouteStats>>,
-    activity: Arc<ConnActivity>,
     log: Option<(Arc<AccessLog>, Box<LogFields>)>,
 }
 
 impl Exchange {
-    pub fn start(started: Instant, activity: Arc<ConnActivity>) -> Exchange {
-        activity.request_started();
-        Exchange { started, status: 0, bytes: 0, stats: None, activity, log: None }
+    pub fn start(started: Instant) -> Exchange {
+        Exchange { started, status: 0, bytes: 0, stats: None, log: None }
     }
 
     pub fn set_route_stats(&mut self, stats: Arc<RouteStats>) {
@@ -45,7 +42,6 @@ impl Exchange {
         if let Some(stats) = &self.stats {
             stats.count(self.status);
         }
-        self.activity.request_finished();
         if let Some((log, mut fields)) = self.log {
             fields.status = self.status;
             fields.bytes = self.bytes;

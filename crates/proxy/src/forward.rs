@@ -1,7 +1,7 @@
 //! Forwarding to an upstream: the request as the backend should see it, the exchange over
-//! a pooled connection, the response as the client should see it, and upgrades (101)
-//! tunnelled both ways.
-use crate::body::{ClientBody, ClientBodyError, ProxyBody};
+//! a pooled connection, the response as the client should see it (a 101 carries the
+//! upstream's side of the upgrade for the HTTP/1 server to join).
+use crate::body::{ClientBody, ClientBodyError, IncomingBody, ProxyBody};
 use crate::exchange::Exchange;
 use crate::headers::{set_forwarded, strip_hop_by_hop};
 use crate::runtime::Runtime;
@@ -11,9 +11,6 @@ use crate::{request_id, respond};
 use forecourt_upstream::{Protocol, UpstreamError, UpstreamGroup};
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{request, Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use std::time::Instant;
 
 /// What the service hands the forwarder for one request.
@@ -23,15 +20,15 @@ pub struct Job<'a> {
     pub group: &'a UpstreamGroup,
     pub request_id: &'a HeaderValue,
     pub max_body: Option<u64>,
-    /// The client's side of a protocol switch it asked for.
-    pub upgrade: Option<OnUpgrade>,
+    /// The client asked to switch protocols (HTTP/1.1 `Upgrade`).
+    pub upgrade: bool,
 }
 
 pub async fn forward(
     worker: &Worker,
     job: Job<'_>,
     mut parts: request::Parts,
-    body: Incoming,
+    body: IncomingBody,
     exchange: &mut Exchange,
 ) -> Response<ProxyBody> {
     let Job { rt, conn, group, request_id, upgrade, .. } = job;
@@ -45,7 +42,7 @@ pub async fn forward(
             .unwrap_or(HeaderValue::from_static("")),
     };
 
-    strip_hop_by_hop(&mut parts.headers, upgrade.is_some());
+    strip_hop_by_hop(&mut parts.headers, upgrade);
     // Room for the forwarding headers and the request id at once, instead of growing (and
     // rehashing) the map once or twice on the way.
     parts.headers.reserve(7);
@@ -84,12 +81,12 @@ pub async fn forward(
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     strip_hop_by_hop(resp.headers_mut(), switching);
     if switching {
-        let Some(client_side) = upgrade else {
+        if !upgrade {
             return respond::error(StatusCode::BAD_GATEWAY, request_id);
-        };
-        conn.activity.mark_upgraded();
+        }
+        // The HTTP/1 server joins the two sides once the 101 has reached the client.
         let upstream_side = hyper::upgrade::on(&mut resp);
-        tokio::task::spawn_local(tunnel(client_side, upstream_side));
+        resp.extensions_mut().insert(upstream_side);
         return resp.map(|_| ProxyBody::empty());
     }
     resp.map(ProxyBody::upstream)
@@ -137,6 +134,7 @@ fn failure_status(e: &UpstreamError) -> StatusCode {
                 return match body_err {
                     ClientBodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                     ClientBodyError::Timeout => StatusCode::REQUEST_TIMEOUT,
+                    ClientBodyError::Invalid => StatusCode::BAD_REQUEST,
                 };
             }
             if s.downcast_ref::<hyper::Error>().is_some_and(|h| h.is_incomplete_message() || h.is_parse()) {
@@ -147,18 +145,4 @@ fn failure_status(e: &UpstreamError) -> StatusCode {
         }
     }
     StatusCode::BAD_GATEWAY
-}
-
-/// Copies bytes both ways between the two upgraded connections until either side closes.
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
-    let (client, upstream) = match tokio::try_join!(client, upstream) {
-        Ok(pair) => pair,
-        Err(e) => {
-            tracing::debug!(error = %e, "upgrade did not complete");
-            return;
-        }
-    };
-    let mut client = TokioIo::new(client);
-    let mut upstream = TokioIo::new(upstream);
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }

@@ -1,7 +1,8 @@
 //! The request path: listeners and workers, the HTTP server, routing, the filter chain and
 //! the forwarder. Stages, in the order a request meets them:
 //!
-//! `server` (accept, per-worker) → `guard` (HTTP/1 framing checks, client timers) →
+//! `server` (accept, per-worker) → `h1` (HTTP/1 server: framing checks, client timers;
+//! HTTP/2 goes to hyper) →
 //! `service` (snapshot, request id) → `router` → `filter` chain → `route::Action`
 //! (`respond`, redirect, or `forward` through `forecourt_upstream`) → response filters →
 //! `body::ProxyBody` → `exchange` (access log + metrics, once per request).
@@ -12,9 +13,10 @@ mod drain;
 pub mod exchange;
 pub mod filter;
 mod forward;
-pub mod guard;
+pub mod h1;
 pub mod headers;
 pub mod metrics;
+mod prefixed;
 pub mod request_id;
 pub mod respond;
 pub mod route;

@@ -1,7 +1,6 @@
 //! The compiled, immutable configuration snapshot that requests read.
 use crate::access_log::AccessLog;
 use crate::cidr::CidrList;
-use crate::guard::GuardLimits;
 use crate::router::Router;
 use forecourt_upstream::UpstreamGroup;
 use std::collections::BTreeMap;
@@ -10,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// An HTTP/1.1 keep-alive connection idle this long gives up its HTTP state and buffers
-/// until its next request (it stays open; see `guard::Http1Guard::with_parking`).
+/// until its next request (it stays open).
 pub const PARK_AFTER: Duration = Duration::from_millis(500);
 
 /// Client-side timeouts and limits.
@@ -30,9 +29,10 @@ pub struct ClientLimits {
 }
 
 impl ClientLimits {
-    pub fn guard(&self) -> GuardLimits {
-        GuardLimits {
+    pub fn h1(&self) -> crate::h1::Limits {
+        crate::h1::Limits {
             max_head_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
             header_timeout: self.header_timeout,
             keepalive_timeout: self.keepalive_timeout,
             park_after: PARK_AFTER,

@@ -3,16 +3,16 @@
 //!
 //! A worker follows two signals from the control thread: the set of listen addresses
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
-use crate::body::ClientBody;
+use crate::body::{ClientBody, IncomingBody};
 use crate::drain::Drain;
-use crate::guard::{ConnActivity, GuardLimits, Http1Guard, ParkSlot};
 use crate::metrics::{metrics, set_worker_shard};
+use crate::prefixed::Prefixed;
 use crate::runtime::Runtime;
 use crate::service::{handle, Conn};
 use arc_swap::ArcSwap;
 use bytes::BytesMut;
 use forecourt_upstream::{LocalExec, Pool};
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::cell::Cell;
@@ -23,7 +23,6 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch, Notify};
 
@@ -35,7 +34,7 @@ pub struct Worker {
     runtime: Arc<ArcSwap<Runtime>>,
     pub pool: Rc<Pool<ClientBody>>,
     shutdown: watch::Receiver<bool>,
-    drain: Rc<Drain>,
+    pub(crate) drain: Rc<Drain>,
     open_connections: Cell<usize>,
     all_closed: Notify,
 }
@@ -182,23 +181,28 @@ impl Drop for OpenConnection {
     }
 }
 
-async fn serve_connection(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) {
+async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     let _open = OpenConnection::new(worker.clone());
     let _ = stream.set_nodelay(true);
-    let limits = worker.snapshot().settings.client.guard();
+    let limits = worker.snapshot().settings.client.h1();
 
     // Read the first bytes to tell HTTP/2 prior knowledge from HTTP/1; they are handed on.
-    let mut first = BytesMut::with_capacity(8192);
+    let mut first = BytesMut::with_capacity(crate::h1::READ_CHUNK);
     loop {
         // Usually the request is already here: read it without arming a timer.
         let read = match stream.try_read_buf(&mut first) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                tokio::time::timeout(limits.header_timeout, stream.read_buf(&mut first)).await
+                tokio::time::timeout(limits.header_timeout, async {
+                    stream.readable().await?;
+                    stream.try_read_buf(&mut first)
+                })
+                .await
             }
             now => Ok(now),
         };
         match read {
             Ok(Ok(n)) if n > 0 => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             _ => return,
         }
         let n = first.len().min(H2_PREFACE.len());
@@ -209,9 +213,9 @@ async fn serve_connection(worker: Rc<Worker>, mut stream: TcpStream, peer: Socke
     if first.starts_with(H2_PREFACE) {
         // Boxed: an HTTP/2 connection's state is large, and idle HTTP/1 tasks should not
         // carry room for it.
-        Box::pin(serve_h2(worker, stream, peer, first, limits)).await
+        Box::pin(serve_h2(worker, stream, peer, first, limits.keepalive_timeout)).await
     } else {
-        serve_h1(worker, stream, peer, first, limits).await
+        crate::h1::serve(worker, stream, peer, first, limits).await
     }
 }
 
@@ -219,24 +223,25 @@ type Service = Rc<dyn Fn(http::Request<hyper::body::Incoming>) -> ServiceFuture>
 type ServiceFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<http::Response<crate::body::ProxyBody>, Infallible>>>>;
 
-/// The request handler of one client connection.
-fn service_for(worker: &Rc<Worker>, peer: SocketAddr, activity: Arc<ConnActivity>) -> Service {
+/// The request handler of one HTTP/2 client connection.
+fn service_for(worker: &Rc<Worker>, peer: SocketAddr) -> Service {
     let worker = worker.clone();
-    let conn = Rc::new(Conn::new(peer, activity));
+    let conn = Rc::new(Conn::new(peer));
     Rc::new(move |req| {
         let worker = worker.clone();
         let conn = conn.clone();
+        let req = req.map(IncomingBody::Http2);
         // Boxed: hyper moves the future into its dispatcher, and ours is large.
         Box::pin(async move { Ok::<_, Infallible>(handle(&worker, &conn, req).await) })
     })
 }
 
-async fn serve_h2(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, limits: GuardLimits) {
-    let service = service_for(&worker, peer, Arc::default());
+async fn serve_h2(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, keepalive: Duration) {
+    let service = service_for(&worker, peer);
     let drain = worker.drain.watch();
-    let io = TokioIo::new(Http1Guard::passthrough(stream, first, limits));
+    let io = TokioIo::new(Prefixed::new(first, stream));
     let mut builder = http2::Builder::new(LocalExec);
-    builder.timer(TokioTimer::new()).keep_alive_interval(Some(limits.keepalive_timeout / 2));
+    builder.timer(TokioTimer::new()).keep_alive_interval(Some(keepalive / 2));
     let conn = builder.serve_connection(io, service_fn(move |req| service(req)));
     tokio::pin!(conn);
     tokio::select! {
@@ -245,55 +250,4 @@ async fn serve_h2(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first
         _ = drain.drained() => conn.as_mut().graceful_shutdown(),
     }
     let _ = conn.await;
-}
-
-async fn serve_h1(
-    worker: Rc<Worker>,
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    mut first: BytesMut,
-    limits: GuardLimits,
-) {
-    let activity = Arc::new(ConnActivity::default());
-    let service = service_for(&worker, peer, activity.clone());
-    let snapshot = worker.snapshot();
-    let (max_headers, max_header_size) =
-        (snapshot.settings.client.max_headers, snapshot.settings.client.max_header_bytes);
-    drop(snapshot);
-    let park: ParkSlot<TcpStream> = Arc::default();
-    let drain = worker.drain.watch();
-    loop {
-        let guard = Http1Guard::new(stream, first, limits, activity.clone()).with_parking(park.clone());
-        let svc = service.clone();
-        // Boxed so that a parked connection holds none of hyper's state in its task.
-        let mut conn = Box::pin(
-            http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(None)
-                .max_headers(max_headers)
-                .max_header_size(max_header_size)
-                .serve_connection(TokioIo::new(guard), service_fn(move |req| svc(req)))
-                .with_upgrades(),
-        );
-        tokio::select! {
-            biased;
-            _ = conn.as_mut() => {}
-            _ = drain.drained() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = conn.await;
-                return;
-            }
-        }
-        drop(conn);
-        // Parked: wait, holding only the socket, for the next request or the end of keep-alive.
-        let Some(parked) = park.lock().unwrap().take() else { return };
-        tracing::trace!(%peer, "connection parked");
-        stream = parked;
-        let idle_left = limits.keepalive_timeout.saturating_sub(limits.park_after);
-        tokio::select! {
-            ready = tokio::time::timeout(idle_left, stream.readable()) => if !matches!(ready, Ok(Ok(()))) { return },
-            _ = drain.drained() => return,
-        }
-        first = BytesMut::new();
-    }
 }

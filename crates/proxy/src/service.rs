@@ -1,11 +1,10 @@
 //! The whole life of one request, in order: snapshot, request id, route, filters, action,
 //! response filters. Each step is a call into the module that owns it.
 use crate::access_log::LogFields;
-use crate::body::ProxyBody;
+use crate::body::{IncomingBody, ProxyBody};
 use crate::cidr::CidrList;
 use crate::exchange::Exchange;
 use crate::filter::{Ctx, Flow};
-use crate::guard::ConnActivity;
 use crate::headers::ClientIdentity;
 use crate::route::Action;
 use crate::runtime::Runtime;
@@ -13,24 +12,21 @@ use crate::server::Worker;
 use crate::{forward, request_id, respond, router};
 use http::header::HeaderValue;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The client connection a request arrived on.
 pub struct Conn {
     pub client: SocketAddr,
-    pub activity: Arc<ConnActivity>,
     /// Built on the first forwarded request; rebuilt if a reload changed `trusted_proxies`.
     identity: RefCell<Option<(CidrList, Rc<ClientIdentity>)>>,
 }
 
 impl Conn {
-    pub fn new(client: SocketAddr, activity: Arc<ConnActivity>) -> Conn {
-        Conn { client, activity, identity: RefCell::new(None) }
+    pub fn new(client: SocketAddr) -> Conn {
+        Conn { client, identity: RefCell::new(None) }
     }
 
     /// The forwarding identity of this client under the given trusted-proxy list.
@@ -48,10 +44,10 @@ impl Conn {
 }
 
 /// Serves one request. Never fails: every problem becomes a response.
-pub async fn handle(worker: &Worker, conn: &Conn, req: Request<Incoming>) -> Response<ProxyBody> {
+pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) -> Response<ProxyBody> {
     let started = Instant::now();
     let rt = worker.snapshot();
-    let mut exchange = Exchange::start(started, conn.activity.clone());
+    let mut exchange = Exchange::start(started);
     let request_id = request_id::take_or_make(req.headers(), worker.id);
     if let Some(log) = &rt.settings.access_log {
         exchange.set_log(log.clone(), Box::new(log_fields(&req, conn, &request_id)));
@@ -68,7 +64,7 @@ async fn route_and_serve(
     worker: &Worker,
     rt: &Runtime,
     conn: &Conn,
-    mut req: Request<Incoming>,
+    req: Request<IncomingBody>,
     request_id: &HeaderValue,
     exchange: &mut Exchange,
 ) -> Response<ProxyBody> {
@@ -76,7 +72,7 @@ async fn route_and_serve(
     if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > limits.max_uri_bytes {
         return respond::error(StatusCode::URI_TOO_LONG, request_id);
     }
-    let upgrade = crate::headers::wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let upgrade = req.version() < http::Version::HTTP_2 && crate::headers::wants_upgrade(req.headers());
     let (mut parts, body) = req.into_parts();
     let host = router::request_host(&parts.uri, &parts.headers).to_owned();
     let Some(found) = rt.router.find(&host, &parts) else {
@@ -135,7 +131,7 @@ fn expand(to: &str, parts: &http::request::Parts, host: &str) -> String {
         .replace("{host}", host)
 }
 
-fn log_fields(req: &Request<Incoming>, conn: &Conn, request_id: &HeaderValue) -> LogFields {
+fn log_fields(req: &Request<IncomingBody>, conn: &Conn, request_id: &HeaderValue) -> LogFields {
     let header = |name: http::header::HeaderName| {
         req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
     };

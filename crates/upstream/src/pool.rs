@@ -111,8 +111,10 @@ where
             Protocol::Http1 if req.body().is_end_stream() && !is_upgrade(&req) => {
                 self.send_inline(ep, timeouts, req.into_parts().0).await
             }
-            Protocol::Http1 => self.send_h1(ep, timeouts, req).await,
-            Protocol::H2c => self.send_h2(ep, timeouts, req).await,
+            // Boxed: these futures are large, and the common path above should not make
+            // every request's (and every idle connection's) future that large.
+            Protocol::Http1 => Box::pin(self.send_h1(ep, timeouts, req)).await,
+            Protocol::H2c => Box::pin(self.send_h2(ep, timeouts, req)).await,
         }
     }
 

@@ -1,0 +1,123 @@
+//! A request head out of the connection's read buffer: parsed with httparse, judged by the
+//! framing rules, and turned into the `http::Request` the rest of the proxy works with.
+//! Header values and the target are slices of the head's bytes, not copies.
+use super::rules::{judge, Facts};
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, StatusCode, Uri, Version};
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
+/// The most headers a request may have, whatever the configuration says.
+pub const MAX_HEADERS: usize = 128;
+
+/// What the buffer holds.
+// Matched at once by the caller; boxing the request would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Parsed {
+    /// The start of a head: more bytes are needed.
+    Partial,
+    /// A head that passed, taken out of the buffer; its body (if any) follows in the buffer.
+    Request(Request<()>, Facts),
+    /// A head that must not be served: the status to answer with, and why (for the log).
+    Refused(StatusCode, &'static str),
+}
+
+/// Where one header's name and value lie within the head.
+pub(super) struct Span {
+    name: Range<usize>,
+    value: Range<usize>,
+}
+
+/// Parses the head at the start of `buf`. `spans` is scratch space kept by the connection.
+pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usize, spans: &mut Vec<Span>) -> Parsed {
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut headers) {
+        Ok(httparse::Status::Partial) if buf.len() <= max_head_bytes => return Parsed::Partial,
+        Ok(httparse::Status::Partial) => return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "head"),
+        Ok(httparse::Status::Complete(len)) => len,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
+        }
+        Err(_) => return Parsed::Refused(StatusCode::BAD_REQUEST, "malformed head"),
+    };
+    if len > max_head_bytes {
+        return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "head");
+    }
+    if req.headers.len() > max_headers {
+        return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers");
+    }
+    let facts = match judge(&req) {
+        Ok(facts) => facts,
+        Err(why) => return Parsed::Refused(StatusCode::BAD_REQUEST, why),
+    };
+    let Ok(method) = Method::from_bytes(req.method.unwrap_or_default().as_bytes()) else {
+        return Parsed::Refused(StatusCode::BAD_REQUEST, "method");
+    };
+    let version = if req.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };
+    let base = buf.as_ptr() as usize;
+    let within = |s: &[u8]| {
+        let start = s.as_ptr() as usize - base;
+        start..start + s.len()
+    };
+    let target = within(req.path.unwrap_or_default().as_bytes());
+    spans.clear();
+    spans.extend(req.headers.iter().map(|h| Span { name: within(h.name.as_bytes()), value: within(h.value) }));
+
+    let head: Bytes = buf.split_to(len).freeze();
+    let Ok(uri) = Uri::from_maybe_shared(head.slice(target)) else {
+        return Parsed::Refused(StatusCode::BAD_REQUEST, "request target");
+    };
+    // Room for the forwarding headers and the request id added on the way upstream.
+    let mut map = HeaderMap::with_capacity(spans.len() + 8);
+    for span in spans.iter() {
+        let name = HeaderName::from_bytes(&head[span.name.clone()]);
+        let value = HeaderValue::from_maybe_shared(head.slice(span.value.clone()));
+        match (name, value) {
+            (Ok(name), Ok(value)) => {
+                map.append(name, value);
+            }
+            _ => return Parsed::Refused(StatusCode::BAD_REQUEST, "header"),
+        }
+    }
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
+    *request.headers_mut() = map;
+    Parsed::Request(request, facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> (Parsed, BytesMut) {
+        let mut buf = BytesMut::from(input);
+        let parsed = parse(&mut buf, 1024, 10, &mut Vec::new());
+        (parsed, buf)
+    }
+
+    #[test]
+    fn takes_the_head_and_leaves_the_rest() {
+        let (parsed, rest) =
+            parse_all(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nX-One: 1\r\nContent-Length: 3\r\n\r\nabcGET");
+        let Parsed::Request(req, facts) = parsed else { panic!("not parsed") };
+        assert_eq!((req.method(), req.uri().to_string().as_str()), (&Method::POST, "/a?b=1"));
+        assert_eq!(req.headers()["x-one"], "1");
+        assert_eq!(facts.framing, super::super::rules::BodyFraming::Fixed(3));
+        assert_eq!(&rest[..], b"abcGET");
+    }
+
+    #[test]
+    fn partial_and_oversized_heads() {
+        assert!(matches!(parse_all(b"GET / HTTP/1.1\r\nHost: x\r\n").0, Parsed::Partial));
+        let big = format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}", "y".repeat(2000));
+        assert!(matches!(parse_all(big.as_bytes()).0, Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, _)));
+        assert!(matches!(
+            parse_all(b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n").0,
+            Parsed::Refused(StatusCode::BAD_REQUEST, _)
+        ));
+    }
+}

@@ -1,0 +1,260 @@
+//! The HTTP/1.1 server: one loop per client connection that reads a request head, refuses
+//! the ambiguous ones (the request-smuggling family: 400 and the connection closes, nothing
+//! forwarded), hands the request to the service, and writes the response, in order, until
+//! the connection ends.
+//!
+//! Built for a proxy rather than taken from hyper: the head is parsed once, by the same
+//! code that judges its framing; a small response goes out in one `writev`; a new
+//! connection costs one small allocation; and an idle connection holds only its socket and
+//! a timer. HTTP/2 (`server::serve_h2`) stays with hyper.
+mod head;
+mod idle;
+mod inbound;
+mod outbound;
+mod rules;
+mod upgrade;
+
+pub use head::MAX_HEADERS;
+pub use inbound::RequestBody as H1Body;
+
+use crate::body::IncomingBody;
+use crate::drain::DrainWatch;
+use crate::server::Worker;
+use crate::service::{handle, Conn};
+use crate::{request_id, respond};
+use bytes::BytesMut;
+use head::{Parsed, Span};
+use http::{Method, Request, StatusCode, Version};
+use hyper::upgrade::OnUpgrade;
+use idle::{Fired, IdleTimer};
+use inbound::Shared;
+pub(crate) use inbound::READ_CHUNK;
+use outbound::{write_response, Answering};
+use rules::{BodyFraming, Facts};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// How long a connection that is being closed is read from, so that bytes the client
+/// already sent do not turn the close into a reset that could destroy our last response.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Client-side limits and timers of HTTP/1.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    pub header_timeout: Duration,
+    pub keepalive_timeout: Duration,
+    /// Idle this long, a keep-alive connection gives back its read buffer.
+    pub park_after: Duration,
+}
+
+/// Serves one client connection; `first` holds the bytes already read from it.
+pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, limits: Limits) {
+    let shared = Shared::new(stream, first);
+    let conn = Conn::new(peer);
+    let drain = worker.drain.watch();
+    let mut idle = IdleTimer::new(limits.park_after, limits.keepalive_timeout, limits.header_timeout);
+    let mut spans = Vec::new();
+    loop {
+        let (req, facts) = match next_head(&shared, &limits, &drain, &mut idle, &mut spans).await {
+            Next::Request(req, facts) => (req, facts),
+            Next::Refused(status, why) => {
+                tracing::debug!(%peer, why, "refusing request");
+                return Box::pin(refuse(&worker, &shared, status)).await;
+            }
+            Next::Close => return,
+        };
+        idle.request_seen();
+        let is_chunked = facts.framing == BodyFraming::Chunked;
+        shared.inbound.borrow_mut().start_body(facts.framing, facts.expect_continue);
+        if is_chunked && !facts.expect_continue && !first_chunk_checked(&shared, &limits).await {
+            return Box::pin(refuse(&worker, &shared, StatusCode::BAD_REQUEST)).await;
+        }
+        // Boxed: a request's future is large (kilobytes), and an idle connection, or a new
+        // one being spawned, should not carry or copy room for it.
+        if !Box::pin(exchange(&worker, &conn, &shared, req, &facts, &drain)).await {
+            return;
+        }
+    }
+}
+
+/// Answers one request; false when the connection must close.
+async fn exchange(
+    worker: &Rc<Worker>,
+    conn: &Conn,
+    shared: &Rc<Shared>,
+    req: Request<()>,
+    facts: &Facts,
+    drain: &DrainWatch,
+) -> bool {
+    let mut answering = Answering {
+        method_is_head: req.method() == Method::HEAD,
+        version: req.version(),
+        keep_alive: facts.keep_alive,
+    };
+    let req = req.map(|()| IncomingBody::Http1(H1Body::new(shared.clone())));
+    let resp = handle(worker, conn, req).await;
+    let (mut head, mut body) = resp.into_parts();
+    let upgrade = head.extensions.remove::<OnUpgrade>().filter(|_| head.status == StatusCode::SWITCHING_PROTOCOLS);
+    // The response may go out before the request body was read (an error, a redirect): the
+    // connection carries on only if the rest of that body is already here to be skipped.
+    answering.keep_alive &= !drain.is_draining() && body_finished(shared);
+    let written = write_response(&shared.stream, &head, &mut body, &answering).await;
+    drop(body); // ends the exchange: access log line and metrics
+    let reusable = match written {
+        Ok(w) => w.reusable,
+        Err(e) => {
+            tracing::debug!(peer = %conn.client, error = %e, "response not delivered");
+            return false;
+        }
+    };
+    if let Some(upstream) = upgrade {
+        upgrade::tunnel(shared.clone(), upstream).await;
+        return false;
+    }
+    if !reusable || !body_finished(shared) {
+        linger_if_unread(shared).await;
+        return false;
+    }
+    true
+}
+
+/// Whether the request body is finished, skipping what is buffered of one that the
+/// response did not need. A body still held by the forwarder is not touched.
+fn body_finished(shared: &Rc<Shared>) -> bool {
+    let mut inbound = shared.inbound.borrow_mut();
+    inbound.body_done() || (Rc::strong_count(shared) == 1 && inbound.discard_buffered_body())
+}
+
+// Matched at once by the caller; boxing the request would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Request(Request<()>, Facts),
+    Refused(StatusCode, &'static str),
+    Close,
+}
+
+/// Waits for the next complete request head (or a reason to close).
+async fn next_head(
+    shared: &Rc<Shared>,
+    limits: &Limits,
+    drain: &DrainWatch,
+    idle: &mut IdleTimer,
+    spans: &mut Vec<Span>,
+) -> Next {
+    loop {
+        let partial = {
+            let mut inbound = shared.inbound.borrow_mut();
+            if !inbound.buf.is_empty() {
+                let max_headers = limits.max_headers.min(MAX_HEADERS);
+                match head::parse(&mut inbound.buf, limits.max_head_bytes, max_headers, spans) {
+                    Parsed::Partial => {}
+                    Parsed::Request(req, facts) => return Next::Request(req, facts),
+                    Parsed::Refused(status, why) => return Next::Refused(status, why),
+                }
+            }
+            if inbound.eof {
+                return Next::Close;
+            }
+            !inbound.buf.is_empty()
+        };
+        match shared.try_fill(READ_CHUNK) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(_) => return Next::Close,
+        }
+        let woke = std::future::poll_fn(|cx| {
+            if shared.stream.poll_read_ready(cx).is_ready() {
+                return std::task::Poll::Ready(None);
+            }
+            if !partial && drain.poll_drain(cx).is_ready() {
+                return std::task::Poll::Ready(Some(Fired::Expired));
+            }
+            idle.poll(cx, partial).map(Some)
+        })
+        .await;
+        match woke {
+            None => {}
+            Some(Fired::Park) => {
+                let mut inbound = shared.inbound.borrow_mut();
+                if inbound.buf.is_empty() {
+                    inbound.buf = BytesMut::new();
+                }
+                *spans = Vec::new();
+            }
+            Some(Fired::Expired) => {
+                if partial {
+                    tracing::debug!("request head too slow; closing");
+                }
+                return Next::Close;
+            }
+        }
+    }
+}
+
+/// Holds a chunked request until its first chunk-size line has arrived and is valid.
+async fn first_chunk_checked(shared: &Rc<Shared>, limits: &Limits) -> bool {
+    let deadline = tokio::time::Instant::now() + limits.header_timeout;
+    loop {
+        let (checked, eof) = {
+            let inbound = shared.inbound.borrow();
+            (inbound.first_chunk_checked(), inbound.eof)
+        };
+        match checked {
+            Ok(true) => return true,
+            Err(()) => return false,
+            Ok(false) if eof => return false,
+            Ok(false) => {}
+        }
+        match shared.try_fill(READ_CHUNK) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(_) => return false,
+        }
+        if tokio::time::timeout_at(deadline, shared.stream.readable()).await.is_err() {
+            return false;
+        }
+    }
+}
+
+/// Answers a request that will not be served, and closes.
+async fn refuse(worker: &Worker, shared: &Rc<Shared>, status: StatusCode) {
+    let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
+    let (head, mut body) = respond::error(status, &id).into_parts();
+    let answering = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: false };
+    if write_response(&shared.stream, &head, &mut body, &answering).await.is_ok() {
+        linger_if_unread(shared).await;
+    }
+}
+
+/// Closes gracefully when the client may have sent bytes we did not read: our side is
+/// shut first (the client sees the end of the response), then its bytes are read and
+/// dropped for a while, so that closing does not reset the connection under them.
+async fn linger_if_unread(shared: &Rc<Shared>) {
+    let unread = {
+        let inbound = shared.inbound.borrow();
+        !inbound.eof && (!inbound.buf.is_empty() || !inbound.body_done())
+    };
+    if !unread {
+        return;
+    }
+    let _ = socket2::SockRef::from(&shared.stream).shutdown(std::net::Shutdown::Write);
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut sink = vec![0u8; 4096];
+        loop {
+            if shared.stream.readable().await.is_err() {
+                return;
+            }
+            match shared.stream.try_read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    })
+    .await;
+}

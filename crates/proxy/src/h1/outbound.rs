@@ -1,0 +1,307 @@
+//! Writing a response to an HTTP/1 client: the head (status line, headers, framing, `Date`,
+//! `Connection`), then the body as it arrives, length-delimited or chunked, gathered into
+//! vectored writes so that a small response costs one `writev`.
+use crate::body::ProxyBody;
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::response::Parts;
+use http::{StatusCode, Version};
+use hyper::body::Body;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpStream;
+
+/// Body bytes gathered before they are written (backpressure: the body is not pulled
+/// further while this much waits for the socket).
+const HIGH_WATER: usize = 256 * 1024;
+/// Pieces handed to one `writev`.
+const MAX_SLICES: usize = 32;
+
+/// How the body of a response is delimited on the wire.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Delimit {
+    /// No body at all (HEAD, 1xx, 204, 304).
+    NoBody,
+    Length(u64),
+    Chunked,
+    /// Until the connection closes (an HTTP/1.0 client and a body of unknown length).
+    Close,
+}
+
+/// What the exchange needs to know about the request it answers.
+pub(super) struct Answering {
+    pub method_is_head: bool,
+    pub version: Version,
+    /// Keep the connection after this response (the client wants it and nothing forbids it).
+    pub keep_alive: bool,
+}
+
+/// How the response went.
+pub(super) struct Written {
+    /// The connection may carry another request.
+    pub reusable: bool,
+}
+
+/// Writes `head` and then `body` to `stream`.
+pub(super) async fn write_response(
+    stream: &TcpStream,
+    head: &Parts,
+    body: &mut ProxyBody,
+    answering: &Answering,
+) -> io::Result<Written> {
+    let delimit = delimit(head, body, answering);
+    let keep_alive = answering.keep_alive && delimit != Delimit::Close;
+    let mut out = OutQueue::default();
+    out.push(encode_head(head, delimit, keep_alive, answering.version));
+    if delimit == Delimit::NoBody {
+        out.flush_all(stream).await?;
+        return Ok(Written { reusable: keep_alive && head.status != StatusCode::SWITCHING_PROTOCOLS });
+    }
+    let mut sent: u64 = 0;
+    let mut body_done = false;
+    std::future::poll_fn(|cx| loop {
+        if !body_done && out.len < HIGH_WATER {
+            match Pin::new(&mut *body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        sent += data.len() as u64;
+                        out.push_data(data, delimit == Delimit::Chunked);
+                    }
+                    continue;
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(io::Error::other(e))),
+                Poll::Ready(None) => {
+                    body_done = true;
+                    if delimit == Delimit::Chunked {
+                        out.push(Bytes::from_static(b"0\r\n\r\n"));
+                    }
+                    continue;
+                }
+                Poll::Pending => {}
+            }
+        }
+        if out.is_empty() {
+            return if body_done { Poll::Ready(Ok(())) } else { Poll::Pending };
+        }
+        std::task::ready!(out.poll_write(stream, cx))?;
+    })
+    .await?;
+    let complete = match delimit {
+        Delimit::Length(n) => sent == n,
+        _ => true,
+    };
+    Ok(Written { reusable: keep_alive && complete })
+}
+
+/// Chooses the framing: the upstream's `Content-Length` when it gave one, an exact size the
+/// body knows, else chunked (or close-delimited for HTTP/1.0).
+fn delimit(head: &Parts, body: &ProxyBody, answering: &Answering) -> Delimit {
+    let status = head.status;
+    if answering.method_is_head
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Delimit::NoBody;
+    }
+    if let Some(n) = head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()) {
+        return Delimit::Length(n);
+    }
+    if let Some(n) = body.size_hint().exact() {
+        return Delimit::Length(n);
+    }
+    if answering.version == Version::HTTP_11 {
+        Delimit::Chunked
+    } else {
+        Delimit::Close
+    }
+}
+
+fn encode_head(head: &Parts, delimit: Delimit, keep_alive: bool, version: Version) -> Bytes {
+    let mut out = BytesMut::with_capacity(256);
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(head.status.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(head.status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.put_slice(b"\r\n");
+    for (name, value) in &head.headers {
+        // Framing and persistence are this hop's to say.
+        if name == TRANSFER_ENCODING || (name == CONNECTION && head.status != StatusCode::SWITCHING_PROTOCOLS) {
+            continue;
+        }
+        if name == CONTENT_LENGTH && !matches!(delimit, Delimit::Length(_) | Delimit::NoBody) {
+            continue;
+        }
+        out.put_slice(name.as_str().as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(value.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    match delimit {
+        Delimit::Length(n) if !head.headers.contains_key(CONTENT_LENGTH) => {
+            out.put_slice(b"content-length: ");
+            out.put_slice(itoa(n, &mut [0; 20]));
+            out.put_slice(b"\r\n");
+        }
+        Delimit::Chunked => out.put_slice(b"transfer-encoding: chunked\r\n"),
+        _ => {}
+    }
+    if !head.headers.contains_key(DATE) {
+        out.put_slice(b"date: ");
+        DATE_CACHE.with(|d| out.put_slice(d.borrow_mut().now()));
+        out.put_slice(b"\r\n");
+    }
+    if head.status != StatusCode::SWITCHING_PROTOCOLS {
+        if !keep_alive {
+            out.put_slice(b"connection: close\r\n");
+        } else if version == Version::HTTP_10 {
+            out.put_slice(b"connection: keep-alive\r\n");
+        }
+    }
+    out.put_slice(b"\r\n");
+    out.freeze()
+}
+
+/// Formats `n` in decimal into `buf`.
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+/// The `Date` value, formatted once a second per worker thread.
+struct DateCache {
+    second: u64,
+    text: String,
+}
+
+impl DateCache {
+    fn now(&mut self) -> &[u8] {
+        let now = SystemTime::now();
+        let second = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+        if second != self.second || self.text.is_empty() {
+            self.second = second;
+            self.text = httpdate::fmt_http_date(now);
+        }
+        self.text.as_bytes()
+    }
+}
+
+thread_local! {
+    static DATE_CACHE: RefCell<DateCache> = const { RefCell::new(DateCache { second: 0, text: String::new() }) };
+}
+
+/// Bytes waiting for the socket, in order.
+#[derive(Default)]
+struct OutQueue {
+    parts: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl OutQueue {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, bytes: Bytes) {
+        if !bytes.is_empty() {
+            self.len += bytes.len();
+            self.parts.push_back(bytes);
+        }
+    }
+
+    fn push_data(&mut self, data: Bytes, chunked: bool) {
+        if data.is_empty() {
+            return;
+        }
+        if chunked {
+            self.push(Bytes::from(format!("{:x}\r\n", data.len())));
+            self.push(data);
+            self.push(Bytes::from_static(b"\r\n"));
+        } else {
+            self.push(data);
+        }
+    }
+
+    /// One vectored write of what is queued.
+    fn poll_write(&mut self, stream: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            std::task::ready!(stream.poll_write_ready(cx))?;
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let n =
+                self.parts.iter().take(MAX_SLICES).zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
+            match stream.try_write_vectored(&slices[..n]) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(written) => {
+                    self.advance(written);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            let front = self.parts.front_mut().expect("wrote no more than was queued");
+            if n < front.len() {
+                let _ = front.split_to(n);
+                return;
+            }
+            n -= front.len();
+            self.parts.pop_front();
+        }
+    }
+
+    async fn flush_all(&mut self, stream: &TcpStream) -> io::Result<()> {
+        while !self.is_empty() {
+            std::future::poll_fn(|cx| self.poll_write(stream, cx)).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(status: u16, headers: &[(&str, &str)]) -> Parts {
+        let mut resp = http::Response::builder().status(status);
+        for (k, v) in headers {
+            resp = resp.header(*k, *v);
+        }
+        resp.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn framing_follows_the_response_and_the_client() {
+        let get11 = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: true };
+        let get10 = Answering { method_is_head: false, version: Version::HTTP_10, keep_alive: true };
+        let streaming = ProxyBody::empty();
+        assert_eq!(delimit(&head(200, &[("content-length", "5")]), &streaming, &get11), Delimit::Length(5));
+        assert_eq!(delimit(&head(204, &[]), &streaming, &get11), Delimit::NoBody);
+        assert_eq!(delimit(&head(200, &[]), &ProxyBody::full("abc"), &get10), Delimit::Length(3));
+        let text = encode_head(&head(200, &[("x-a", "1")]), Delimit::Chunked, false, Version::HTTP_11);
+        let text = String::from_utf8_lossy(&text);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\nx-a: 1\r\ntransfer-encoding: chunked\r\ndate: "), "{text}");
+        assert!(text.ends_with("GMT\r\nconnection: close\r\n\r\n"), "{text}");
+    }
+
+    #[test]
+    fn decimal() {
+        assert_eq!(itoa(0, &mut [0; 20]), b"0");
+        assert_eq!(itoa(1048576, &mut [0; 20]), b"1048576");
+    }
+}
