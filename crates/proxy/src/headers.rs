@@ -33,19 +33,20 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
                 .split(',')
                 .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
                 .filter(|n| *n != header::HOST && *n != header::CONTENT_LENGTH && !(upgrade && *n == header::UPGRADE))
+                .filter(|n| !is_hop_by_hop(n))
                 .collect();
             for name in named {
                 headers.remove(&name);
             }
         }
     }
-    let kept_upgrade = if upgrade { headers.remove(header::UPGRADE) } else { None };
-    for name in &HOP_BY_HOP {
+    // Only the ones present are removed: a removal is a hash lookup.
+    let present: Vec<HeaderName> =
+        headers.keys().filter(|n| is_hop_by_hop(n) && !(upgrade && *n == header::UPGRADE)).cloned().collect();
+    for name in &present {
         headers.remove(name);
     }
-    headers.remove(header::PROXY_AUTHORIZATION);
-    if let Some(u) = kept_upgrade {
-        headers.insert(header::UPGRADE, u);
+    if upgrade && headers.contains_key(header::UPGRADE) {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
 }

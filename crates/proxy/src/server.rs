@@ -62,7 +62,11 @@ pub fn spawn_worker(id: usize, signals: WorkerSignals) -> std::io::Result<std::t
     std::thread::Builder::new().name(format!("forecourt-w{id}")).spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("worker runtime");
         let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, run_worker(id, signals));
+        // The worker runs as a task: `block_on` polls its own future on every turn of the
+        // loop, and a join handle is cheaper to poll than the worker's signal select.
+        local.block_on(&rt, async move {
+            let _ = tokio::task::spawn_local(run_worker(id, signals)).await;
+        });
     })
 }
 
@@ -183,7 +187,6 @@ impl Drop for OpenConnection {
 
 async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     let _open = OpenConnection::new(worker.clone());
-    let _ = stream.set_nodelay(true);
     let limits = worker.snapshot().settings.client.h1();
 
     // Read the first bytes to tell HTTP/2 prior knowledge from HTTP/1; they are handed on.
@@ -211,6 +214,7 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         }
     }
     if first.starts_with(H2_PREFACE) {
+        let _ = stream.set_nodelay(true);
         // Boxed: an HTTP/2 connection's state is large, and idle HTTP/1 tasks should not
         // carry room for it.
         Box::pin(serve_h2(worker, stream, peer, first, limits.keepalive_timeout)).await

@@ -1,5 +1,6 @@
-//! The read side of a client connection, shared by the connection loop (which reads heads)
-//! and the request body (which the upstream client pulls while the request is forwarded).
+//! A client connection and its read side, shared by the connection loop (which reads heads
+//! and writes responses) and the request body (which the upstream client pulls while the
+//! request is forwarded).
 //! One worker thread owns both, so the sharing is an `Rc` and a `RefCell` whose borrows
 //! never cross an await.
 use super::rules::BodyFraming;
@@ -7,7 +8,7 @@ use crate::body::ClientBodyError;
 use bytes::{Bytes, BytesMut};
 use forecourt_upstream::chunked::ChunkedFraming;
 use hyper::body::{Body, Frame, SizeHint};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -24,6 +25,8 @@ const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 pub(super) struct Shared {
     pub stream: TcpStream,
     pub inbound: RefCell<Inbound>,
+    /// Write calls made so far (counted up to 2; see [`Shared::before_write`]).
+    writes: Cell<u8>,
 }
 
 pub(super) struct Inbound {
@@ -48,7 +51,22 @@ pub(super) enum BodyState {
 impl Shared {
     pub fn new(stream: TcpStream, buf: BytesMut) -> Rc<Shared> {
         let inbound = Inbound { buf, body: BodyState::Done, eof: false, continue_left: 0 };
-        Rc::new(Shared { stream, inbound: RefCell::new(inbound) })
+        Rc::new(Shared { stream, inbound: RefCell::new(inbound), writes: Cell::new(0) })
+    }
+
+    /// Call before each write. Nagle's algorithm only holds back a write made while an
+    /// earlier one is unacknowledged, so `TCP_NODELAY` is set (one syscall) before the
+    /// connection's second write, as nginx does, and a connection that carries a single
+    /// response never pays for it.
+    pub fn before_write(&self) {
+        match self.writes.get() {
+            0 => self.writes.set(1),
+            1 => {
+                let _ = self.stream.set_nodelay(true);
+                self.writes.set(2);
+            }
+            _ => {}
+        }
     }
 
     /// Reads what the socket has without waiting: `Ok(false)` when nothing was there.
@@ -156,6 +174,7 @@ impl RequestBody {
                 return Poll::Ready(Ok(()));
             }
             ready!(self.shared.stream.poll_write_ready(cx))?;
+            self.shared.before_write();
             match self.shared.stream.try_write(&CONTINUE[CONTINUE.len() - left..]) {
                 Ok(n) => self.shared.inbound.borrow_mut().continue_left -= n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

@@ -102,7 +102,7 @@ async fn exchange(
     // The response may go out before the request body was read (an error, a redirect): the
     // connection carries on only if the rest of that body is already here to be skipped.
     answering.keep_alive &= !drain.is_draining() && body_finished(shared);
-    let written = write_response(&shared.stream, &head, &mut body, &answering).await;
+    let written = write_response(shared, &head, &mut body, &answering).await;
     drop(body); // ends the exchange: access log line and metrics
     let reusable = match written {
         Ok(w) => w.reusable,
@@ -225,7 +225,7 @@ async fn refuse(worker: &Worker, shared: &Rc<Shared>, status: StatusCode) {
     let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
     let (head, mut body) = respond::error(status, &id).into_parts();
     let answering = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: false };
-    if write_response(&shared.stream, &head, &mut body, &answering).await.is_ok() {
+    if write_response(shared, &head, &mut body, &answering).await.is_ok() {
         linger_if_unread(shared).await;
     }
 }

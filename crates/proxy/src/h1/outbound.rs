@@ -1,6 +1,7 @@
 //! Writing a response to an HTTP/1 client: the head (status line, headers, framing, `Date`,
 //! `Connection`), then the body as it arrives, length-delimited or chunked, gathered into
 //! vectored writes so that a small response costs one `writev`.
+use super::inbound::Shared;
 use crate::body::ProxyBody;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
@@ -13,7 +14,6 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
-use tokio::net::TcpStream;
 
 /// Body bytes gathered before they are written (backpressure: the body is not pulled
 /// further while this much waits for the socket).
@@ -46,9 +46,9 @@ pub(super) struct Written {
     pub reusable: bool,
 }
 
-/// Writes `head` and then `body` to `stream`.
+/// Writes `head` and then `body` to the client.
 pub(super) async fn write_response(
-    stream: &TcpStream,
+    conn: &Shared,
     head: &Parts,
     body: &mut ProxyBody,
     answering: &Answering,
@@ -58,7 +58,7 @@ pub(super) async fn write_response(
     let mut out = OutQueue::default();
     out.push(encode_head(head, delimit, keep_alive, answering.version));
     if delimit == Delimit::NoBody {
-        out.flush_all(stream).await?;
+        out.flush_all(conn).await?;
         return Ok(Written { reusable: keep_alive && head.status != StatusCode::SWITCHING_PROTOCOLS });
     }
     let mut sent: u64 = 0;
@@ -87,7 +87,7 @@ pub(super) async fn write_response(
         if out.is_empty() {
             return if body_done { Poll::Ready(Ok(())) } else { Poll::Pending };
         }
-        std::task::ready!(out.poll_write(stream, cx))?;
+        std::task::ready!(out.poll_write(conn, cx))?;
     })
     .await?;
     let complete = match delimit {
@@ -234,9 +234,11 @@ impl OutQueue {
     }
 
     /// One vectored write of what is queued.
-    fn poll_write(&mut self, stream: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_write(&mut self, conn: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let stream = &conn.stream;
         loop {
             std::task::ready!(stream.poll_write_ready(cx))?;
+            conn.before_write();
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let n =
                 self.parts.iter().take(MAX_SLICES).zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
@@ -265,9 +267,9 @@ impl OutQueue {
         }
     }
 
-    async fn flush_all(&mut self, stream: &TcpStream) -> io::Result<()> {
+    async fn flush_all(&mut self, conn: &Shared) -> io::Result<()> {
         while !self.is_empty() {
-            std::future::poll_fn(|cx| self.poll_write(stream, cx)).await?;
+            std::future::poll_fn(|cx| self.poll_write(conn, cx)).await?;
         }
         Ok(())
     }

@@ -25,6 +25,8 @@ pub(super) async fn tunnel(shared: Rc<Shared>, upstream: OnUpgrade) {
     if !early.is_empty() && upstream.write_all(&early).await.is_err() {
         return;
     }
+    // Tunnelled protocols are interactive: no Nagle delay.
+    let _ = shared.stream.set_nodelay(true);
     let mut client = ClientSide(shared);
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }
