@@ -46,7 +46,7 @@ pub async fn forward(
     // Room for the forwarding headers and the request id at once, instead of growing (and
     // rehashing) the map once or twice on the way.
     parts.headers.reserve(7);
-    set_forwarded(&mut parts.headers, &conn.identity(&rt.settings.trusted_proxies), &authority);
+    set_forwarded(&mut parts.headers, &conn.identity(&worker.identities, &rt.settings.trusted_proxies), &authority);
     parts.headers.insert(request_id::HEADER, request_id.clone());
     if !target_for(group.protocol, &mut parts, &authority) {
         return respond::error(StatusCode::BAD_REQUEST, request_id);

@@ -94,6 +94,11 @@ impl ClientIdentity {
         }
     }
 
+    /// Whether the client is a trusted proxy (its forwarding headers are appended to).
+    pub fn trusted(&self) -> bool {
+        self.trusted
+    }
+
     fn forwarded(&self, host: &str) -> HeaderValue {
         let mut last = self.last_forwarded.borrow_mut();
         if let Some((h, v)) = last.as_ref() {
@@ -110,6 +115,29 @@ impl ClientIdentity {
         let value = HeaderValue::from_str(&element).expect("checked above");
         *last = Some((host.to_string(), value.clone()));
         value
+    }
+}
+
+/// A worker's recent client identities, so that a client opening connection after
+/// connection (no keep-alive) does not have its address formatted anew each time.
+#[derive(Default)]
+pub struct IdentityCache(std::cell::RefCell<std::collections::HashMap<(IpAddr, bool), std::rc::Rc<ClientIdentity>>>);
+
+impl IdentityCache {
+    /// Bounded: when full it starts over, which costs one formatting per client.
+    const MAX: usize = 4096;
+
+    pub fn get(&self, ip: IpAddr, trusted: bool) -> std::rc::Rc<ClientIdentity> {
+        let mut map = self.0.borrow_mut();
+        if let Some(who) = map.get(&(ip, trusted)) {
+            return who.clone();
+        }
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        let who = std::rc::Rc::new(ClientIdentity::new(SocketAddr::new(ip, 0), trusted, "http"));
+        map.insert((ip, trusted), who.clone());
+        who
     }
 }
 

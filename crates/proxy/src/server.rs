@@ -5,6 +5,7 @@
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
 use crate::body::{ClientBody, IncomingBody};
 use crate::drain::Drain;
+use crate::headers::IdentityCache;
 use crate::metrics::{metrics, set_worker_shard};
 use crate::prefixed::Prefixed;
 use crate::runtime::Runtime;
@@ -18,10 +19,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch, Notify};
@@ -35,6 +39,7 @@ pub struct Worker {
     pub pool: Rc<Pool<ClientBody>>,
     shutdown: watch::Receiver<bool>,
     pub(crate) drain: Rc<Drain>,
+    pub(crate) identities: IdentityCache,
     open_connections: Cell<usize>,
     all_closed: Notify,
 }
@@ -79,6 +84,7 @@ async fn run_worker(id: usize, signals: WorkerSignals) {
         pool: Pool::new(metrics().pool.clone()),
         shutdown: shutdown.clone(),
         drain: Rc::default(),
+        identities: IdentityCache::default(),
         open_connections: Cell::new(0),
         all_closed: Notify::new(),
     });
@@ -125,24 +131,52 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
+    defer_accept(&socket);
     socket.listen(4096)?;
     TcpListener::from_std(socket.into())
 }
 
+/// Wakes `accept` only once a client has sent data (as nginx's `deferred` and HAProxy's
+/// `defer-accept`): every HTTP client speaks first, and a connection that arrives with its
+/// request costs one wake-up less.
+#[cfg(target_os = "linux")]
+fn defer_accept(socket: &socket2::Socket) {
+    use std::os::fd::AsRawFd;
+    let seconds: libc::c_int = 1;
+    // SAFETY: a plain setsockopt on a socket we own, with a pointer to a live c_int.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            &seconds as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn defer_accept(_: &socket2::Socket) {}
+
 async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, mut stop: oneshot::Receiver<()>) {
     loop {
-        tokio::select! {
-            biased;
-            _ = &mut stop => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tokio::task::spawn_local(serve_connection(worker.clone(), stream, peer));
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+        // `poll_accept` rather than `accept()`: the latter's readiness future takes a lock
+        // and joins a waiter list on every call, a cost paid per connection.
+        let next = std::future::poll_fn(|cx| {
+            if Pin::new(&mut stop).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            listener.poll_accept(cx).map(Some)
+        });
+        match next.await {
+            None => return,
+            Some(Ok((stream, peer))) => {
+                tokio::task::spawn_local(serve_connection(worker.clone(), stream, peer));
+            }
+            Some(Err(e)) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }

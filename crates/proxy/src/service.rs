@@ -5,7 +5,7 @@ use crate::body::{IncomingBody, ProxyBody};
 use crate::cidr::CidrList;
 use crate::exchange::Exchange;
 use crate::filter::{Ctx, Flow};
-use crate::headers::ClientIdentity;
+use crate::headers::{ClientIdentity, IdentityCache};
 use crate::route::Action;
 use crate::runtime::Runtime;
 use crate::server::Worker;
@@ -20,8 +20,9 @@ use std::time::Instant;
 /// The client connection a request arrived on.
 pub struct Conn {
     pub client: SocketAddr,
-    /// Built on the first forwarded request; rebuilt if a reload changed `trusted_proxies`.
-    identity: RefCell<Option<(CidrList, Rc<ClientIdentity>)>>,
+    /// Taken from the worker's cache on the first forwarded request; again if a reload
+    /// changed whether this client is a trusted proxy.
+    identity: RefCell<Option<Rc<ClientIdentity>>>,
 }
 
 impl Conn {
@@ -30,13 +31,14 @@ impl Conn {
     }
 
     /// The forwarding identity of this client under the given trusted-proxy list.
-    pub fn identity(&self, trusted: &CidrList) -> Rc<ClientIdentity> {
+    pub fn identity(&self, cache: &IdentityCache, trusted: &CidrList) -> Rc<ClientIdentity> {
+        let is_trusted = trusted.contains(self.client.ip());
         let mut slot = self.identity.borrow_mut();
         match slot.as_ref() {
-            Some((list, who)) if list == trusted => who.clone(),
+            Some(who) if who.trusted() == is_trusted => who.clone(),
             _ => {
-                let who = Rc::new(ClientIdentity::new(self.client, trusted.contains(self.client.ip()), "http"));
-                *slot = Some((trusted.clone(), who.clone()));
+                let who = cache.get(self.client.ip(), is_trusted);
+                *slot = Some(who.clone());
                 who
             }
         }
