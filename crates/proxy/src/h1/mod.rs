@@ -52,33 +52,77 @@ pub struct Limits {
 }
 
 /// Serves one client connection; `first` holds the bytes already read from it.
+///
+/// A connection alternates between busy spells, served by a future boxed once per spell
+/// (it holds a request's state: kilobytes), and parked waits, which hold only the socket
+/// and the timer. So a busy keep-alive connection allocates nothing per request for its
+/// state, and an idle one costs little memory.
 pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, limits: Limits) {
     let shared = Shared::new(stream, first);
     let conn = Conn::new(peer);
     let drain = worker.drain.watch();
     let mut idle = IdleTimer::new(limits.park_after, limits.keepalive_timeout, limits.header_timeout);
+    loop {
+        let spell = Box::pin(serve_busy(&worker, &conn, &shared, &limits, &drain, &mut idle)).await;
+        if spell == Spell::Closed || !wait_parked(&shared, &drain, &mut idle).await {
+            return;
+        }
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Spell {
+    /// Idle for the park delay: the connection waits with its buffers given back.
+    Parked,
+    Closed,
+}
+
+/// Serves requests until the connection idles long enough to park, or ends.
+async fn serve_busy(
+    worker: &Rc<Worker>,
+    conn: &Conn,
+    shared: &Rc<Shared>,
+    limits: &Limits,
+    drain: &DrainWatch,
+    idle: &mut IdleTimer,
+) -> Spell {
     let mut spans = Vec::new();
     loop {
-        let (req, facts) = match next_head(&shared, &limits, &drain, &mut idle, &mut spans).await {
+        let (req, facts) = match next_head(shared, limits, drain, idle, &mut spans).await {
             Next::Request(req, facts) => (req, facts),
             Next::Refused(status, why) => {
-                tracing::debug!(%peer, why, "refusing request");
-                return Box::pin(refuse(&worker, &shared, status)).await;
+                tracing::debug!(peer = %conn.client, why, "refusing request");
+                refuse(worker, shared, status).await;
+                return Spell::Closed;
             }
-            Next::Close => return,
+            Next::Park => return Spell::Parked,
+            Next::Close => return Spell::Closed,
         };
         idle.request_seen();
         let is_chunked = facts.framing == BodyFraming::Chunked;
         shared.inbound.borrow_mut().start_body(facts.framing, facts.expect_continue);
-        if is_chunked && !facts.expect_continue && !first_chunk_checked(&shared, &limits).await {
-            return Box::pin(refuse(&worker, &shared, StatusCode::BAD_REQUEST)).await;
+        if is_chunked && !facts.expect_continue && !first_chunk_checked(shared, limits).await {
+            refuse(worker, shared, StatusCode::BAD_REQUEST).await;
+            return Spell::Closed;
         }
-        // Boxed: a request's future is large (kilobytes), and an idle connection, or a new
-        // one being spawned, should not carry or copy room for it.
-        if !Box::pin(exchange(&worker, &conn, &shared, req, &facts, &drain)).await {
-            return;
+        if !exchange(worker, conn, shared, req, &facts, drain).await {
+            return Spell::Closed;
         }
     }
+}
+
+/// A parked connection waits for its next request; false when it should close instead.
+async fn wait_parked(shared: &Rc<Shared>, drain: &DrainWatch, idle: &mut IdleTimer) -> bool {
+    std::future::poll_fn(|cx| {
+        if shared.stream.poll_read_ready(cx).is_ready() {
+            return std::task::Poll::Ready(true);
+        }
+        if drain.poll_drain(cx).is_ready() {
+            return std::task::Poll::Ready(false);
+        }
+        idle.poll(cx, false).map(|_| false)
+    })
+    .await
 }
 
 /// Answers one request; false when the connection must close.
@@ -134,6 +178,8 @@ fn body_finished(shared: &Rc<Shared>) -> bool {
 enum Next {
     Request(Request<()>, Facts),
     Refused(StatusCode, &'static str),
+    /// Idle for the park delay (the read buffer has been given back).
+    Park,
     Close,
 }
 
@@ -183,7 +229,7 @@ async fn next_head(
                 if inbound.buf.is_empty() {
                     inbound.buf = BytesMut::new();
                 }
-                *spans = Vec::new();
+                return Next::Park;
             }
             Some(Fired::Expired) => {
                 if partial {
