@@ -6,15 +6,16 @@ use crate::cidr::CidrList;
 use crate::exchange::Exchange;
 use crate::filter::{Ctx, Flow};
 use crate::headers::{ClientIdentity, IdentityCache};
-use crate::route::Action;
+use crate::route::{Action, Route};
 use crate::runtime::Runtime;
 use crate::server::Worker;
 use crate::{forward, request_id, respond, router};
 use http::header::HeaderValue;
-use http::{Request, Response, StatusCode};
+use http::{request, Request, Response, StatusCode};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The client connection a request arrived on.
@@ -54,7 +55,15 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
     if let Some(log) = &rt.settings.access_log {
         exchange.set_log(log.clone(), Box::new(log_fields(&req, conn, &request_id)));
     }
-    let mut resp = route_and_serve(worker, &rt, conn, req, &request_id, &mut exchange).await;
+    let mut resp = match route(&rt, conn, req, &request_id, &mut exchange) {
+        Routed::Answered(resp) => resp,
+        Routed::Forward(route, parts, body, upgrade, max_body) => {
+            let Action::Proxy(group) = &route.action else { unreachable!("only proxy routes forward") };
+            let job = forward::Job { rt: &rt, conn, group, request_id: &request_id, max_body, upgrade };
+            let resp = forward::forward(worker, job, parts, body, &mut exchange).await;
+            response_filters(&route, resp)
+        }
+    };
     // The client can quote it when asking what happened to this request.
     resp.headers_mut().entry(request_id::HEADER).or_insert(request_id);
     exchange.status = resp.status().as_u16();
@@ -62,23 +71,29 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
     resp
 }
 
-async fn route_and_serve(
-    worker: &Worker,
+/// Where a request goes: answered here, or forwarded (which is awaited by the caller, so
+/// that no future sits between `handle` and the forwarder's).
+enum Routed {
+    Answered(Response<ProxyBody>),
+    Forward(Arc<Route>, request::Parts, IncomingBody, bool, Option<u64>),
+}
+
+fn route(
     rt: &Runtime,
     conn: &Conn,
     req: Request<IncomingBody>,
     request_id: &HeaderValue,
     exchange: &mut Exchange,
-) -> Response<ProxyBody> {
+) -> Routed {
     let limits = &rt.settings.client;
     if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > limits.max_uri_bytes {
-        return respond::error(StatusCode::URI_TOO_LONG, request_id);
+        return Routed::Answered(respond::error(StatusCode::URI_TOO_LONG, request_id));
     }
     let upgrade = req.version() < http::Version::HTTP_2 && crate::headers::wants_upgrade(req.headers());
     let (mut parts, body) = req.into_parts();
-    let host = router::request_host(&parts.uri, &parts.headers).to_owned();
-    let Some(found) = rt.router.find(&host, &parts) else {
-        return respond::error(StatusCode::NOT_FOUND, request_id);
+    let host = router::request_host(&parts.uri, &parts.headers);
+    let Some(found) = rt.router.find(host, &parts) else {
+        return Routed::Answered(respond::error(StatusCode::NOT_FOUND, request_id));
     };
     let route = found.route.clone();
     exchange.set_route_stats(route.stats.clone());
@@ -88,28 +103,30 @@ async fn route_and_serve(
     let max_body = route.max_body.or(limits.max_body);
     if let (Some(max), Some(len)) = (max_body, content_length(&parts.headers)) {
         if len > max {
-            return respond::error(StatusCode::PAYLOAD_TOO_LARGE, request_id);
+            return Routed::Answered(respond::error(StatusCode::PAYLOAD_TOO_LARGE, request_id));
         }
     }
 
+    // A redirect names the host the client asked for, whatever the filters do to headers.
+    let redirect_host = matches!(route.action, Action::Redirect { .. })
+        .then(|| router::request_host(&parts.uri, &parts.headers).to_owned());
     let ctx = Ctx { client: conn.client, request_id };
-    let mut early = None;
     for filter in &route.filters {
         if let Flow::Respond(resp) = filter.on_request(&mut parts, &ctx) {
-            early = Some(*resp);
-            break;
+            return Routed::Answered(response_filters(&route, *resp));
         }
     }
-    let resp = match (early, &route.action) {
-        (Some(resp), _) => resp,
-        (None, Action::Respond { status, body }) => respond::text(*status, body.clone()),
-        (None, Action::Redirect { status, to }) => respond::redirect(*status, &expand(to, &parts, &host), request_id),
-        (None, Action::Proxy(group)) => {
-            let job = forward::Job { rt, conn, group, request_id, max_body, upgrade };
-            forward::forward(worker, job, parts, body, exchange).await
+    let resp = match &route.action {
+        Action::Respond { status, body } => respond::text(*status, body.clone()),
+        Action::Redirect { status, to } => {
+            respond::redirect(*status, &expand(to, &parts, redirect_host.as_deref().unwrap_or("")), request_id)
         }
+        Action::Proxy(_) => return Routed::Forward(route, parts, body, upgrade, max_body),
     };
+    Routed::Answered(response_filters(&route, resp))
+}
 
+fn response_filters(route: &Route, resp: Response<ProxyBody>) -> Response<ProxyBody> {
     let (mut head, body) = resp.into_parts();
     for filter in &route.filters {
         filter.on_response(&mut head);

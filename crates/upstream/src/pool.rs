@@ -109,7 +109,10 @@ where
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         match protocol {
             Protocol::Http1 if req.body().is_end_stream() && !is_upgrade(&req) => {
-                self.send_inline(ep, timeouts, req.into_parts().0).await
+                // A statement of its own: a temporary in the awaited expression would live
+                // in this future for the whole exchange.
+                let parts = req.into_parts().0;
+                self.send_inline(ep, timeouts, parts).await
             }
             // Boxed: these futures are large, and the common path above should not make
             // every request's (and every idle connection's) future that large.

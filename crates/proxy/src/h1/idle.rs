@@ -34,6 +34,8 @@ pub(super) enum Fired {
 
 pub(super) struct IdleTimer {
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The timer has been polled since it was last armed.
+    registered: bool,
     stage: Stage,
     requests: u64,
     armed_at_request: u64,
@@ -46,6 +48,7 @@ impl IdleTimer {
     pub fn new(park_after: Duration, keepalive: Duration, header: Duration) -> IdleTimer {
         IdleTimer {
             sleep: None,
+            registered: false,
             stage: Stage::Park,
             requests: 0,
             armed_at_request: 0,
@@ -73,6 +76,7 @@ impl IdleTimer {
         }
         self.stage = stage;
         self.armed_at_request = self.requests;
+        self.registered = false;
     }
 
     /// Polls the timer while the connection waits for bytes; `partial_head` says whether
@@ -83,6 +87,12 @@ impl IdleTimer {
         }
         loop {
             let sleep = self.sleep.as_mut().expect("armed above");
+            // Once polled, the timer keeps this task's waker until it fires: checking it is
+            // enough (a poll registers the waker again, on every wait of a busy connection).
+            if self.registered && !sleep.is_elapsed() {
+                return Poll::Pending;
+            }
+            self.registered = true;
             ready!(sleep.as_mut().poll(cx));
             let active = self.requests != self.armed_at_request;
             match self.stage {

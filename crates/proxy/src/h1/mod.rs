@@ -17,14 +17,14 @@ mod upgrade;
 pub use head::MAX_HEADERS;
 pub use inbound::RequestBody as H1Body;
 
-use crate::body::IncomingBody;
+use crate::body::{IncomingBody, ProxyBody};
 use crate::drain::DrainWatch;
 use crate::server::Worker;
 use crate::service::{handle, Conn};
 use crate::{request_id, respond};
 use bytes::BytesMut;
 use head::{Parsed, Span};
-use http::{Method, Request, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use idle::{Fired, IdleTimer};
 use inbound::Shared;
@@ -105,7 +105,16 @@ async fn serve_busy(
             refuse(worker, shared, StatusCode::BAD_REQUEST).await;
             return Spell::Closed;
         }
-        if !exchange(worker, conn, shared, req, &facts, drain).await {
+        let answering = Answering {
+            method_is_head: req.method() == Method::HEAD,
+            version: req.version(),
+            keep_alive: facts.keep_alive,
+        };
+        let req = req.map(|()| IncomingBody::Http1(H1Body::new(shared.clone())));
+        // Awaited here rather than in a helper: each nested future is copied into its
+        // parent when it starts, and this one is kilobytes.
+        let resp = handle(worker, conn, req).await;
+        if !deliver(conn, shared, resp, answering, drain).await {
             return Spell::Closed;
         }
     }
@@ -125,22 +134,14 @@ async fn wait_parked(shared: &Rc<Shared>, drain: &DrainWatch, idle: &mut IdleTim
     .await
 }
 
-/// Answers one request; false when the connection must close.
-async fn exchange(
-    worker: &Rc<Worker>,
+/// Sends the response to one request; false when the connection must close.
+async fn deliver(
     conn: &Conn,
     shared: &Rc<Shared>,
-    req: Request<()>,
-    facts: &Facts,
+    resp: Response<ProxyBody>,
+    mut answering: Answering,
     drain: &DrainWatch,
 ) -> bool {
-    let mut answering = Answering {
-        method_is_head: req.method() == Method::HEAD,
-        version: req.version(),
-        keep_alive: facts.keep_alive,
-    };
-    let req = req.map(|()| IncomingBody::Http1(H1Body::new(shared.clone())));
-    let resp = handle(worker, conn, req).await;
     let (mut head, mut body) = resp.into_parts();
     let upgrade = head.extensions.remove::<OnUpgrade>().filter(|_| head.status == StatusCode::SWITCHING_PROTOCOLS);
     // The response may go out before the request body was read (an error, a redirect): the
@@ -156,7 +157,7 @@ async fn exchange(
         }
     };
     if let Some(upstream) = upgrade {
-        upgrade::tunnel(shared.clone(), upstream).await;
+        Box::pin(upgrade::tunnel(shared.clone(), upstream)).await;
         return false;
     }
     if !reusable || !body_finished(shared) {
