@@ -2,7 +2,7 @@
 //! upgrades and client timeouts.
 mod common;
 
-use common::origin::Origin;
+use common::origin::{raw_origin, Origin};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use std::io::{Read, Write};
@@ -61,6 +61,7 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
         ("bad Host", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
         ("bad request line", b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("bad version", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"),
+        ("CONNECT", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"),
     ];
     let mut failures = Vec::new();
     for (name, bytes) in corpus {
@@ -282,4 +283,42 @@ fn an_unanswered_upgrade_keeps_the_connection_checked() {
     );
     assert_eq!(statuses(&out), [200, 400], "{out}");
     assert_eq!(origin.hits(), 1);
+}
+
+/// Responses are framed for the client that asked: a body of unknown length goes chunked
+/// to HTTP/1.1 and close-delimited to HTTP/1.0; HEAD gets the head alone; an HTTP/1.0
+/// client keeps its connection only when it asks to.
+#[test]
+fn responses_are_framed_for_the_client() {
+    let (chunked_origin, _) =
+        raw_origin(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    let fc = Forecourt::start(&format!(
+        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{chunked_origin}\"]\n"
+    ));
+    let out = raw(fc.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(3));
+    assert!(
+        out.contains("transfer-encoding: chunked\r\n") && out.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        "{out:?}"
+    );
+    let out = raw(fc.addr(), b"GET / HTTP/1.0\r\nHost: a\r\n\r\n", Duration::from_secs(3));
+    assert!(!out.contains("transfer-encoding") && out.ends_with("\r\n\r\nhello"), "{out:?}");
+
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let out = raw(
+        fc.addr(),
+        b"HEAD /h HTTP/1.1\r\nHost: a\r\n\r\nGET /kept HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n\
+          GET /last HTTP/1.0\r\nHost: a\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert_eq!(statuses(&out), [200, 200, 200], "{out:?}");
+    let (head_response, rest) = out.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head_response.contains("content-length: ") && rest.starts_with("HTTP/1.1 200"),
+        "HEAD has no body: {out:?}"
+    );
+    let kept = &rest[..rest.find("uri=/kept").unwrap()];
+    assert!(kept.contains("connection: keep-alive"), "{out:?}");
+    assert!(!out.ends_with("<still open>") && out.contains("uri=/last"), "HTTP/1.0 without keep-alive closes: {out:?}");
 }
