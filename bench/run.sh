@@ -16,7 +16,9 @@ scenario="${1:-small}"
 shift || true
 [ "${1:-}" = "--" ] && shift
 cargo build --release --quiet
-export OURS_CMD="${OURS_CMD:-$PWD/target/release/forecourt proxy --from {listen} --to http://{upstream} --workers {threads}}"
+# (In a variable first: inside ${VAR:-...} the braces of the placeholders would end it.)
+default_cmd="$PWD/target/release/forecourt proxy --from {listen} --to http://{upstream} --workers {threads}"
+export OURS_CMD="${OURS_CMD:-$default_cmd}"
 extra=("$@")
 scenarios=("$scenario")
 [ "$scenario" = all ] && scenarios=(small close large)
