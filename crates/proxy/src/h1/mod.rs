@@ -29,7 +29,7 @@ use hyper::upgrade::OnUpgrade;
 use idle::{Fired, IdleTimer};
 use inbound::Shared;
 pub(crate) use inbound::READ_CHUNK;
-use outbound::{write_response, Answering};
+use outbound::{write_response, Answering, OutQueue};
 use rules::{BodyFraming, Facts};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -87,6 +87,7 @@ async fn serve_busy(
     idle: &mut IdleTimer,
 ) -> Spell {
     let mut spans = Vec::new();
+    let mut out = OutQueue::default();
     loop {
         let (req, facts) = match next_head(shared, limits, drain, idle, &mut spans).await {
             Next::Request(req, facts) => (req, facts),
@@ -114,7 +115,7 @@ async fn serve_busy(
         // Awaited here rather than in a helper: each nested future is copied into its
         // parent when it starts, and this one is kilobytes.
         let resp = handle(worker, conn, req).await;
-        if !deliver(conn, shared, resp, answering, drain).await {
+        if !deliver(conn, shared, &mut out, resp, answering, drain).await {
             return Spell::Closed;
         }
     }
@@ -138,6 +139,7 @@ async fn wait_parked(shared: &Rc<Shared>, drain: &DrainWatch, idle: &mut IdleTim
 async fn deliver(
     conn: &Conn,
     shared: &Rc<Shared>,
+    out: &mut OutQueue,
     resp: Response<ProxyBody>,
     mut answering: Answering,
     drain: &DrainWatch,
@@ -147,7 +149,7 @@ async fn deliver(
     // The response may go out before the request body was read (an error, a redirect): the
     // connection carries on only if the rest of that body is already here to be skipped.
     answering.keep_alive &= !drain.is_draining() && body_finished(shared);
-    let written = write_response(shared, &head, &mut body, &answering).await;
+    let written = write_response(shared, out, &head, &mut body, &answering).await;
     drop(body); // ends the exchange: access log line and metrics
     let reusable = match written {
         Ok(w) => w.reusable,
@@ -272,7 +274,7 @@ async fn refuse(worker: &Worker, shared: &Rc<Shared>, status: StatusCode) {
     let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
     let (head, mut body) = respond::error(status, &id).into_parts();
     let answering = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: false };
-    if write_response(shared, &head, &mut body, &answering).await.is_ok() {
+    if write_response(shared, &mut OutQueue::default(), &head, &mut body, &answering).await.is_ok() {
         linger_if_unread(shared).await;
     }
 }

@@ -3,7 +3,7 @@
 //! vectored writes so that a small response costs one `writev`.
 use super::inbound::Shared;
 use crate::body::ProxyBody;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::response::Parts;
 use http::{StatusCode, Version};
@@ -49,14 +49,16 @@ pub(super) struct Written {
 /// Writes `head` and then `body` to the client.
 pub(super) async fn write_response(
     conn: &Shared,
+    out: &mut OutQueue,
     head: &Parts,
     body: &mut ProxyBody,
     answering: &Answering,
 ) -> io::Result<Written> {
     let delimit = delimit(head, body, answering);
     let keep_alive = answering.keep_alive && delimit != Delimit::Close;
-    let mut out = OutQueue::default();
-    out.push(encode_head(head, delimit, keep_alive, answering.version));
+    out.clear();
+    encode_head(&mut out.head, head, delimit, keep_alive, answering.version);
+    out.len = out.head.len();
     if delimit == Delimit::NoBody {
         out.flush_all(conn).await?;
         return Ok(Written { reusable: keep_alive && head.status != StatusCode::SWITCHING_PROTOCOLS });
@@ -121,8 +123,7 @@ fn delimit(head: &Parts, body: &ProxyBody, answering: &Answering) -> Delimit {
     }
 }
 
-fn encode_head(head: &Parts, delimit: Delimit, keep_alive: bool, version: Version) -> Bytes {
-    let mut out = BytesMut::with_capacity(256);
+fn encode_head(out: &mut Vec<u8>, head: &Parts, delimit: Delimit, keep_alive: bool, version: Version) {
     out.put_slice(b"HTTP/1.1 ");
     out.put_slice(head.status.as_str().as_bytes());
     out.put_u8(b' ');
@@ -163,7 +164,6 @@ fn encode_head(head: &Parts, delimit: Delimit, keep_alive: bool, version: Versio
         }
     }
     out.put_slice(b"\r\n");
-    out.freeze()
 }
 
 /// Formats `n` in decimal into `buf`.
@@ -201,14 +201,25 @@ thread_local! {
     static DATE_CACHE: RefCell<DateCache> = const { RefCell::new(DateCache { second: 0, text: String::new() }) };
 }
 
-/// Bytes waiting for the socket, in order.
+/// Bytes waiting for the socket, in order: the response head, then body pieces. Kept by
+/// the connection, so that a response allocates neither its head nor its queue.
 #[derive(Default)]
-struct OutQueue {
+pub(super) struct OutQueue {
+    head: Vec<u8>,
+    /// How much of `head` has been written.
+    head_sent: usize,
     parts: VecDeque<Bytes>,
     len: usize,
 }
 
 impl OutQueue {
+    fn clear(&mut self) {
+        self.head.clear();
+        self.head_sent = 0;
+        self.parts.clear();
+        self.len = 0;
+    }
+
     fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -240,8 +251,9 @@ impl OutQueue {
             std::task::ready!(stream.poll_write_ready(cx))?;
             conn.before_write();
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let n =
-                self.parts.iter().take(MAX_SLICES).zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
+            let head = &self.head[self.head_sent..];
+            let pieces = std::iter::once(head).filter(|h| !h.is_empty()).chain(self.parts.iter().map(|b| &b[..]));
+            let n = pieces.take(MAX_SLICES).zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
             match stream.try_write_vectored(&slices[..n]) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Ok(written) => {
@@ -256,6 +268,9 @@ impl OutQueue {
 
     fn advance(&mut self, mut n: usize) {
         self.len -= n;
+        let from_head = n.min(self.head.len() - self.head_sent);
+        self.head_sent += from_head;
+        n -= from_head;
         while n > 0 {
             let front = self.parts.front_mut().expect("wrote no more than was queued");
             if n < front.len() {
@@ -295,10 +310,25 @@ mod tests {
         assert_eq!(delimit(&head(200, &[("content-length", "5")]), &streaming, &get11), Delimit::Length(5));
         assert_eq!(delimit(&head(204, &[]), &streaming, &get11), Delimit::NoBody);
         assert_eq!(delimit(&head(200, &[]), &ProxyBody::full("abc"), &get10), Delimit::Length(3));
-        let text = encode_head(&head(200, &[("x-a", "1")]), Delimit::Chunked, false, Version::HTTP_11);
+        let mut text = Vec::new();
+        encode_head(&mut text, &head(200, &[("x-a", "1")]), Delimit::Chunked, false, Version::HTTP_11);
         let text = String::from_utf8_lossy(&text);
         assert!(text.starts_with("HTTP/1.1 200 OK\r\nx-a: 1\r\ntransfer-encoding: chunked\r\ndate: "), "{text}");
         assert!(text.ends_with("GMT\r\nconnection: close\r\n\r\n"), "{text}");
+    }
+
+    #[test]
+    fn the_queue_advances_through_the_head_then_the_pieces() {
+        let mut q = OutQueue::default();
+        q.head.extend_from_slice(b"head");
+        q.len = 4;
+        q.push(Bytes::from_static(b"body"));
+        q.advance(2);
+        assert_eq!(&q.head[q.head_sent..], b"ad");
+        q.advance(4);
+        assert_eq!((&q.parts[0][..], q.len), (&b"dy"[..], 2));
+        q.advance(2);
+        assert!(q.is_empty() && q.parts.is_empty());
     }
 
     #[test]
