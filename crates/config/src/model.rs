@@ -56,7 +56,7 @@ pub struct Timeouts {
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     pub max_header_bytes: Option<Spanned<Size>>,
-    pub max_headers: Option<usize>,
+    pub max_headers: Option<Spanned<usize>>,
     pub max_uri_bytes: Option<Spanned<Size>>,
     pub max_body: Option<Spanned<Size>>,
 }

@@ -70,6 +70,11 @@ fn check_points_at_the_mistake() {
             format!("[global]\nshutdown_timeout = \"5 fortnights\"\n{base}"),
             &["bad-duration-unit.toml:2:20: bad duration"],
         ),
+        (
+            "too-many-headers",
+            format!("[global.limits]\nmax_headers = 500\n{base}"),
+            &["too-many-headers.toml:2:15: max_headers must be between 1 and 128"],
+        ),
         ("syntax", format!("{base}\n[upstream.web\n"), &["syntax.toml:10:"]),
         (
             "no-action",

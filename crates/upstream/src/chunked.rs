@@ -1,6 +1,6 @@
 //! Chunked transfer coding (RFC 9112 §7.1), read strictly: bare LF, non-hex or overlong
 //! sizes and missing CRLFs are errors, never guesses. One state machine serves both the
-//! request guard (which only needs to know where a body ends) and the upstream client
+//! HTTP/1 server (request bodies) and the upstream client
 //! (which also takes the data out).
 use bytes::{Bytes, BytesMut};
 use std::ops::Range;

@@ -86,12 +86,19 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
             cx.error(s, "max_header_bytes must be at least 1k", None);
         }
     }
+    let max_headers = l.max_headers.as_ref().map_or(d.max_headers, |n| *n.get_ref());
+    if let Some(n) = &l.max_headers {
+        if !(1..=forecourt_proxy::h1::MAX_HEADERS).contains(n.get_ref()) {
+            let most = forecourt_proxy::h1::MAX_HEADERS;
+            cx.error(n, &format!("max_headers must be between 1 and {most}"), None);
+        }
+    }
     let client = ClientLimits {
         header_timeout: cx.duration(&t.client_header, d.header_timeout),
         body_timeout: cx.duration(&t.client_body, d.body_timeout),
         keepalive_timeout: cx.duration(&t.keepalive, d.keepalive_timeout),
         max_header_bytes: header_bytes,
-        max_headers: l.max_headers.unwrap_or(d.max_headers),
+        max_headers,
         max_uri_bytes: cx.size(&l.max_uri_bytes).map(|n| n as usize).unwrap_or(d.max_uri_bytes),
         max_body: cx.size(&l.max_body),
     };
