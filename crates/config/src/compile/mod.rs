@@ -90,7 +90,7 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
     if let Some(n) = &l.max_headers {
         if !(1..=forecourt_proxy::h1::MAX_HEADERS).contains(n.get_ref()) {
             let most = forecourt_proxy::h1::MAX_HEADERS;
-            cx.error(n, &format!("max_headers must be between 1 and {most}"), None);
+            cx.error(n, format!("max_headers must be between 1 and {most}"), None);
         }
     }
     let client = ClientLimits {
