@@ -157,6 +157,16 @@ async fn request_and_response_headers_are_cleaned_and_forwarded() {
     assert_eq!(r.header("x-request-id"), "client-id-42");
     // The backend stays hidden.
     assert!(r.headers.get("server").is_none() && r.headers.get("x-powered-by").is_none());
+
+    // A client that sends no forwarding headers of its own gets the same ones (they take
+    // another path: one block rendered per connection).
+    for host in ["example.com", "example.com:8000"] {
+        let echo = get_with(&fc.url("/api/echo"), &[("host", host)]).await.body.to_lowercase();
+        assert!(echo.contains("x-forwarded-for: 127.0.0.1\n") && echo.contains("x-real-ip: 127.0.0.1\n"), "{echo}");
+        assert!(echo.contains(&format!("x-forwarded-host: {host}\n")), "{echo}");
+        assert!(echo.contains(&format!("forwarded: for=127.0.0.1;proto=http;host=\"{host}\"\n")), "{echo}");
+        assert!(echo.contains("x-forwarded-proto: http\n") && echo.contains("x-request-id: "), "{echo}");
+    }
 }
 
 #[tokio::test]

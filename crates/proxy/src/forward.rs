@@ -3,12 +3,13 @@
 //! upstream's side of the upgrade for the HTTP/1 server to join).
 use crate::body::{ClientBody, ClientBodyError, IncomingBody, ProxyBody};
 use crate::exchange::Exchange;
-use crate::headers::{set_forwarded, strip_hop_by_hop};
+use crate::headers::{carries_forwarding, set_forwarded, strip_hop_by_hop};
 use crate::runtime::Runtime;
 use crate::server::Worker;
 use crate::service::Conn;
 use crate::{request_id, respond};
-use forecourt_upstream::{Protocol, UpstreamError, UpstreamGroup};
+use bytes::Bytes;
+use forecourt_upstream::{sends_inline, Protocol, UpstreamError, UpstreamGroup};
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{request, Request, Response, StatusCode, Uri, Version};
 use std::time::Instant;
@@ -46,7 +47,6 @@ pub async fn forward(
     // Room for the forwarding headers and the request id at once, instead of growing (and
     // rehashing) the map once or twice on the way.
     parts.headers.reserve(7);
-    set_forwarded(&mut parts.headers, &conn.identity(&worker.identities, &rt.settings.trusted_proxies), &authority);
     parts.headers.insert(request_id::HEADER, request_id.clone());
     if !target_for(group.protocol, &mut parts, &authority) {
         return respond::error(StatusCode::BAD_REQUEST, request_id);
@@ -58,9 +58,18 @@ pub async fn forward(
         f.upstream = Some(endpoint.label.clone());
     }
     let timeout = rt.settings.client.body_timeout;
-    let req = Request::from_parts(parts, ClientBody::new(body, job.max_body, timeout));
+    let mut req = Request::from_parts(parts, ClientBody::new(body, job.max_body, timeout));
+    let who = conn.identity(&worker.identities, &rt.settings.trusted_proxies);
+    // The common case, a plain request from a client that sent no forwarding headers, gets
+    // them as one block rendered per connection; the others go through the header map.
+    let forwarding = if !who.trusted() && sends_inline(group.protocol, &req) && !carries_forwarding(req.headers()) {
+        who.rendered(&authority)
+    } else {
+        set_forwarded(req.headers_mut(), &who, &authority);
+        Bytes::new()
+    };
     let sent = Instant::now();
-    let result = worker.pool.send(endpoint, group.protocol, &group.timeouts, req).await;
+    let result = worker.pool.send(endpoint, group.protocol, &group.timeouts, req, forwarding).await;
     if let Some(f) = exchange.log_fields() {
         f.upstream_time = Some(sent.elapsed());
     }

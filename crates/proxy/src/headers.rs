@@ -1,6 +1,7 @@
 //! Header rules every forwarded message follows: hop-by-hop headers never cross the proxy
 //! (RFC 9110 §7.6.1), and the upstream learns who the client is through `X-Forwarded-*`,
 //! `X-Real-IP` and `Forwarded` (RFC 7239).
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::net::{IpAddr, SocketAddr};
 
@@ -75,6 +76,8 @@ pub struct ClientIdentity {
     proto: &'static str,
     /// The last `Forwarded` value made, by host: a connection usually asks for one host.
     last_forwarded: std::cell::RefCell<Option<(String, HeaderValue)>>,
+    /// The last rendered block of all five headers, by host (see [`Self::rendered`]).
+    last_rendered: std::cell::RefCell<Option<(HeaderValue, Bytes)>>,
 }
 
 impl ClientIdentity {
@@ -91,12 +94,36 @@ impl ClientIdentity {
             forwarded_for,
             proto,
             last_forwarded: Default::default(),
+            last_rendered: Default::default(),
         }
     }
 
     /// Whether the client is a trusted proxy (its forwarding headers are appended to).
     pub fn trusted(&self) -> bool {
         self.trusted
+    }
+
+    /// The five forwarding headers as HTTP/1 header lines, for a request whose client sent
+    /// none of them (nothing to replace). Rendered once per connection and host: the
+    /// common request then costs no header-map insertion for them.
+    pub fn rendered(&self, host: &HeaderValue) -> Bytes {
+        if let Some((h, block)) = self.last_rendered.borrow().as_ref() {
+            if h == host {
+                return block.clone();
+            }
+        }
+        let mut map = HeaderMap::with_capacity(5);
+        set_forwarded(&mut map, self, host);
+        let mut block = Vec::with_capacity(200);
+        for (name, value) in &map {
+            block.extend_from_slice(name.as_str().as_bytes());
+            block.extend_from_slice(b": ");
+            block.extend_from_slice(value.as_bytes());
+            block.extend_from_slice(b"\r\n");
+        }
+        let block = Bytes::from(block);
+        *self.last_rendered.borrow_mut() = Some((host.clone(), block.clone()));
+        block
     }
 
     fn forwarded(&self, host: &str) -> HeaderValue {
@@ -116,6 +143,20 @@ impl ClientIdentity {
         *last = Some((host.to_string(), value.clone()));
         value
     }
+}
+
+/// Whether the client sent any of the forwarding headers (which then must be replaced, or
+/// appended to, in the header map). One pass over the names, no hashing.
+pub fn carries_forwarding(headers: &HeaderMap) -> bool {
+    headers.keys().any(|n| {
+        let n = n.as_str();
+        (n.starts_with("x-") || n == "forwarded")
+            && (n == X_FORWARDED_FOR
+                || n == X_REAL_IP
+                || n == X_FORWARDED_PROTO
+                || n == X_FORWARDED_HOST
+                || n == "forwarded")
+    })
 }
 
 /// A worker's recent client identities, so that a client opening connection after
@@ -224,6 +265,14 @@ mod tests {
         assert_eq!(h.get("x-forwarded-for").unwrap(), "1.2.3.4, 10.0.0.9");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
         assert!(h.get("forwarded").unwrap().to_str().unwrap().starts_with("for=1.2.3.4, for=10.0.0.9"));
+
+        let block = untrusted.rendered(&HeaderValue::from_static("example.com"));
+        assert_eq!(
+            std::str::from_utf8(&block).unwrap(),
+            "x-forwarded-for: 10.0.0.9\r\nforwarded: for=10.0.0.9;proto=http;host=\"example.com\"\r\n\
+             x-real-ip: 10.0.0.9\r\nx-forwarded-proto: http\r\nx-forwarded-host: example.com\r\n"
+        );
+        assert!(carries_forwarding(&map(&[("x-real-ip", "1")])) && !carries_forwarding(&map(&[("x-other", "1")])));
 
         let v6 = ClientIdentity::new("[2001:db8::1]:1".parse().unwrap(), false, "http");
         let mut h = HeaderMap::new();

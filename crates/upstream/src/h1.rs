@@ -98,6 +98,7 @@ impl H1Conn {
     pub async fn exchange_within(
         &mut self,
         req: &request::Parts,
+        extra_head: &[u8],
         timeout: Duration,
     ) -> Result<Option<(response::Parts, Framing, bool)>, H1Error> {
         self.exchanges += 1;
@@ -119,7 +120,7 @@ impl H1Conn {
         });
         let result = tokio::select! {
             biased;
-            r = self.exchange(req) => r.map(Some),
+            r = self.exchange(req, extra_head) => r.map(Some),
             _ = expired => Ok(None),
         };
         self.timer = Some(timer);
@@ -127,8 +128,12 @@ impl H1Conn {
     }
 
     /// Sends a bodiless request and reads the response head.
-    async fn exchange(&mut self, req: &request::Parts) -> Result<(response::Parts, Framing, bool), H1Error> {
-        encode_head(&mut self.out, req);
+    async fn exchange(
+        &mut self,
+        req: &request::Parts,
+        extra_head: &[u8],
+    ) -> Result<(response::Parts, Framing, bool), H1Error> {
+        encode_head(&mut self.out, req, extra_head);
         self.stream.write_all(&self.out).await.map_err(H1Error::BeforeResponse)?;
         loop {
             let (head, framing, keep_alive) = self.read_head(req).await?;
@@ -179,7 +184,9 @@ fn read_some(stream: &mut TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -
     Poll::Ready(Ok(n))
 }
 
-fn encode_head(out: &mut Vec<u8>, req: &request::Parts) {
+/// The request head: `req`'s line and headers, then `extra_head` (header lines the caller
+/// rendered already, each ending in CRLF).
+fn encode_head(out: &mut Vec<u8>, req: &request::Parts, extra_head: &[u8]) {
     out.clear();
     out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
@@ -191,6 +198,7 @@ fn encode_head(out: &mut Vec<u8>, req: &request::Parts) {
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    out.extend_from_slice(extra_head);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -404,7 +412,7 @@ mod tests {
     fn request_heads_are_written_in_origin_form() {
         let req = http::Request::get("/a?b=1").header("host", "x").body(()).unwrap().into_parts().0;
         let mut out = Vec::new();
-        encode_head(&mut out, &req);
-        assert_eq!(out, b"GET /a?b=1 HTTP/1.1\r\nhost: x\r\n\r\n");
+        encode_head(&mut out, &req, b"x-extra: 1\r\n");
+        assert_eq!(out, b"GET /a?b=1 HTTP/1.1\r\nhost: x\r\nx-extra: 1\r\n\r\n");
     }
 }

@@ -13,4 +13,4 @@ mod pool;
 pub use balance::RoundRobin;
 pub use group::{Endpoint, EndpointStats, Protocol, UpstreamGroup, UpstreamTimeouts};
 pub use local_exec::LocalExec;
-pub use pool::{Pool, PoolCounters, PooledBody, UpstreamError};
+pub use pool::{sends_inline, Pool, PoolCounters, PooledBody, UpstreamError};

@@ -135,21 +135,25 @@ where
         })
     }
 
-    /// Sends `req` to `ep` and waits for the response head.
+    /// Sends `req` to `ep` and waits for the response head. `extra_head` is header lines
+    /// (each ending in CRLF) written after `req`'s own; only the inline client takes them,
+    /// so it must be empty unless [`sends_inline`] holds for `req`.
     pub async fn send(
         self: &Rc<Self>,
         ep: &Endpoint,
         protocol: Protocol,
         timeouts: &UpstreamTimeouts,
         req: Request<B>,
+        extra_head: Bytes,
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+        if sends_inline(protocol, &req) {
+            // A statement of its own: a temporary in the awaited expression would live
+            // in this future for the whole exchange.
+            let parts = req.into_parts().0;
+            return self.send_inline(ep, timeouts, parts, &extra_head).await;
+        }
+        debug_assert!(extra_head.is_empty(), "only the inline client writes extra header lines");
         match protocol {
-            Protocol::Http1 if req.body().is_end_stream() && !is_upgrade(&req) => {
-                // A statement of its own: a temporary in the awaited expression would live
-                // in this future for the whole exchange.
-                let parts = req.into_parts().0;
-                self.send_inline(ep, timeouts, parts).await
-            }
             // Boxed: these futures are large, and the common path above should not make
             // every request's (and every idle connection's) future that large.
             Protocol::Http1 => Box::pin(self.send_h1(ep, timeouts, req)).await,
@@ -162,6 +166,7 @@ where
         ep: &Endpoint,
         t: &UpstreamTimeouts,
         req: http::request::Parts,
+        extra_head: &[u8],
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         let mut reused = self.checkout_inline(ep.addr);
         loop {
@@ -171,7 +176,7 @@ where
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
-            match conn.exchange_within(&req, t.response_header).await {
+            match conn.exchange_within(&req, extra_head, t.response_header).await {
                 Ok(None) => return Err(UpstreamError::ResponseTimeout),
                 Ok(Some((head, framing, reusable))) => {
                     let give_back = reusable.then(|| (self.clone(), ep.addr, t.max_idle));
@@ -346,6 +351,12 @@ struct Return<B> {
     addr: SocketAddr,
     max_idle: usize,
     sender: http1::SendRequest<B>,
+}
+
+/// Whether [`Pool::send`] sends `req` with the inline HTTP/1.1 client: HTTP/1 upstreams,
+/// requests without a body and without an upgrade.
+pub fn sends_inline<B: Body>(protocol: Protocol, req: &Request<B>) -> bool {
+    protocol == Protocol::Http1 && req.body().is_end_stream() && !is_upgrade(req)
 }
 
 fn is_upgrade<B>(req: &Request<B>) -> bool {
