@@ -4,9 +4,9 @@
 //! the connection ends.
 //!
 //! Built for a proxy rather than taken from hyper: the head is parsed once, by the same
-//! code that judges its framing; a small response goes out in one `writev`; a new
-//! connection costs one small allocation; and an idle connection holds only its socket and
-//! a timer. HTTP/2 (`server::serve_h2`) stays with hyper.
+//! code that judges its framing; a small response goes out in one `writev`; a busy
+//! connection allocates no per-request state; and an idle connection holds only its socket
+//! and a timer. HTTP/2 (`server::serve_h2`) stays with hyper.
 mod head;
 mod idle;
 mod inbound;
