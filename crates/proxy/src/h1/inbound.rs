@@ -157,13 +157,13 @@ impl Inbound {
 }
 
 /// The request body of an HTTP/1 request, read from the connection as it is pulled.
-pub struct RequestBody {
+pub struct H1Body {
     shared: Rc<Shared>,
 }
 
-impl RequestBody {
-    pub(super) fn new(shared: Rc<Shared>) -> RequestBody {
-        RequestBody { shared }
+impl H1Body {
+    pub(super) fn new(shared: Rc<Shared>) -> H1Body {
+        H1Body { shared }
     }
 
     /// Sends what is left of `100 Continue`.
@@ -184,7 +184,7 @@ impl RequestBody {
     }
 }
 
-impl Body for RequestBody {
+impl Body for H1Body {
     type Data = Bytes;
     type Error = ClientBodyError;
 

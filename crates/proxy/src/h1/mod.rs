@@ -15,7 +15,7 @@ mod rules;
 mod upgrade;
 
 pub use head::MAX_HEADERS;
-pub use inbound::RequestBody as H1Body;
+pub use inbound::H1Body;
 
 use crate::body::{IncomingBody, ProxyBody};
 use crate::drain::DrainWatch;
