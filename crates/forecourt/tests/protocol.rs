@@ -10,11 +10,15 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 fn simple(origin: &Origin, extra_global: &str) -> String {
+    simple_to(origin.addr, extra_global)
+}
+
+/// One worker, one route, everything to the server at `upstream`.
+fn simple_to(upstream: std::net::SocketAddr, extra_global: &str) -> String {
     format!(
         "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n{extra_global}\n\
          [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"o\"\n\
-         [upstream.o]\nservers = [\"{}\"]\n",
-        origin.addr
+         [upstream.o]\nservers = [\"{upstream}\"]\n"
     )
 }
 
@@ -292,10 +296,7 @@ fn an_unanswered_upgrade_keeps_the_connection_checked() {
 fn responses_are_framed_for_the_client() {
     let (chunked_origin, _) =
         raw_origin(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
-    let fc = Forecourt::start(&format!(
-        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
-         [[route]]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{chunked_origin}\"]\n"
-    ));
+    let fc = Forecourt::start(&simple_to(chunked_origin, ""));
     let out = raw(fc.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(3));
     assert!(
         out.contains("transfer-encoding: chunked\r\n") && out.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
