@@ -1,8 +1,8 @@
 //! The admin listener: `GET /metrics` (Prometheus text), `GET /health` (liveness) and
 //! `POST /reload` (the same reload as SIGHUP, answering with its result).
 //!
-//! It runs on the control thread, away from the workers, so a slow scrape never delays
-//! a request.
+//! It runs on the control thread, which a lone worker (`workers = 1`) shares: answers are
+//! cheap, and a reload is compiled on a blocking thread so that it never stalls requests.
 use bytes::Bytes;
 use forecourt_proxy::metrics::metrics;
 use http::{Method, Request, Response, StatusCode};
@@ -26,22 +26,23 @@ pub async fn serve(listener: TcpListener, reload: ReloadFn) {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let reload = reload.clone();
-                async move { Ok::<_, Infallible>(answer(&req, &reload)) }
+                async move { Ok::<_, Infallible>(answer(&req, reload).await) }
             });
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
 
-fn answer(req: &Request<Incoming>, reload: &ReloadFn) -> Response<Full<Bytes>> {
+async fn answer(req: &Request<Incoming>, reload: ReloadFn) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => {
             text(StatusCode::OK, metrics().render(), "text/plain; version=0.0.4; charset=utf-8")
         }
         (&Method::GET, "/health") => text(StatusCode::OK, "ok\n".into(), "text/plain"),
-        (&Method::POST, "/reload") => match reload() {
-            Ok(summary) => text(StatusCode::OK, format!("reloaded: {summary}\n"), "text/plain"),
-            Err(diagnostics) => text(StatusCode::BAD_REQUEST, format!("{diagnostics}\n"), "text/plain"),
+        (&Method::POST, "/reload") => match tokio::task::spawn_blocking(move || reload()).await {
+            Ok(Ok(summary)) => text(StatusCode::OK, format!("reloaded: {summary}\n"), "text/plain"),
+            Ok(Err(diagnostics)) => text(StatusCode::BAD_REQUEST, format!("{diagnostics}\n"), "text/plain"),
+            Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "reload failed\n".into(), "text/plain"),
         },
         (_, "/metrics" | "/health" | "/reload") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain")

@@ -4,7 +4,7 @@
 use arc_swap::ArcSwap;
 use forecourt_config::Diagnostic;
 use forecourt_proxy::metrics::metrics;
-use forecourt_proxy::server::{spawn_worker, WorkerSignals};
+use forecourt_proxy::server::{run_worker, spawn_worker, WorkerSignals};
 use forecourt_proxy::Runtime;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -67,6 +67,13 @@ fn can_bind(addr: SocketAddr) -> std::io::Result<()> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     s.set_reuse_address(true)?;
     s.bind(&addr.into())
+}
+
+/// Where the workers run.
+enum Workers {
+    /// The only worker, as a task on the control thread.
+    Inline(tokio::task::JoinHandle<()>),
+    Threads(Vec<std::thread::JoinHandle<()>>),
 }
 
 /// Everything a reload needs.
@@ -155,16 +162,26 @@ pub fn run(source: ConfigSource) -> ExitCode {
         shutdown: shutdown_rx,
         housekeeping: Some(crate::return_freed_memory),
     };
-    let mut threads = Vec::with_capacity(workers);
-    for id in 0..workers {
-        match spawn_worker(id, signals.clone()) {
-            Ok(t) => threads.push(t),
-            Err(e) => {
-                eprintln!("cannot start worker {id}: {e}");
-                return ExitCode::FAILURE;
+    let control = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("control runtime");
+    let local = tokio::task::LocalSet::new();
+    let running = if workers == 1 {
+        // A lone worker shares the control thread: a process with a single thread keeps its
+        // file table to itself, and the kernel then skips taking a reference on the socket
+        // in every read and write.
+        Workers::Inline(local.spawn_local(run_worker(0, signals)))
+    } else {
+        let mut threads = Vec::with_capacity(workers);
+        for id in 0..workers {
+            match spawn_worker(id, signals.clone()) {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    eprintln!("cannot start worker {id}: {e}");
+                    return ExitCode::FAILURE;
+                }
             }
         }
-    }
+        Workers::Threads(threads)
+    };
     if let Some(path) = &pid_file {
         if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
             tracing::warn!(path, error = %e, "cannot write pid file");
@@ -174,8 +191,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
 
     let reloader =
         Arc::new(Reloader { source, runtime: runtime.clone(), listeners: listeners_tx, lock: Mutex::new(()) });
-    let control = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("control runtime");
-    let started = control.block_on(follow_signals(reloader, admin));
+    let started = local.block_on(&control, follow_signals(reloader, admin));
     if let Err(e) = started {
         eprintln!("{e}");
         let _ = shutdown_tx.send(true);
@@ -186,10 +202,19 @@ pub fn run(source: ConfigSource) -> ExitCode {
     let deadline = Instant::now() + runtime.load().settings.shutdown_timeout;
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = shutdown_tx.send(true);
-    while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if threads.iter().any(|t| !t.is_finished()) {
+    let drained = match running {
+        Workers::Inline(worker) => {
+            let deadline = tokio::time::Instant::from_std(deadline);
+            local.block_on(&control, async { tokio::time::timeout_at(deadline, worker).await.is_ok() })
+        }
+        Workers::Threads(threads) => {
+            while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            threads.iter().all(|t| t.is_finished())
+        }
+    };
+    if !drained {
         tracing::warn!("shutdown deadline reached; closing the remaining connections");
     }
     if let Some(path) = &pid_file {

@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn config(origin: &Origin, admin: u16, body: &str) -> String {
+/// `workers = 1` runs the worker on the control thread, more run threads of their own:
+/// both ways are tested.
+fn config_with(origin: &Origin, admin: u16, body: &str, workers: usize) -> String {
     format!(
-        "[global]\nworkers = 2\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
+        "[global]\nworkers = {workers}\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
          [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
          [[route]]\npath = \"=/version\"\nrespond = {{ status = 200, body = \"{body}\" }}\n\
          [[route]]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{}\"]\n",
@@ -19,17 +21,24 @@ fn config(origin: &Origin, admin: u16, body: &str) -> String {
     )
 }
 
+fn config(origin: &Origin, admin: u16, body: &str) -> String {
+    config_with(origin, admin, body, 2)
+}
+
 fn reload_cmd(config: &str) -> std::process::Output {
     std::process::Command::new(BIN).args(["reload", "-c", config]).output().unwrap()
 }
 
 /// Twenty reloads while clients hammer the proxy over keep-alive connections: every single
-/// request succeeds, and the new config is visible after each reload.
+/// request succeeds, and the new config is visible after each reload. One worker: it shares
+/// its thread with the signal handling and the admin endpoint that carry out the reloads
+/// (`peers.rs` runs the same with a worker per core).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_reloads_under_load_lose_nothing() {
     let origin = Origin::start("o");
     let admin = free_port();
-    let fc = Forecourt::start(&config(&origin, admin, "v0"));
+    let config = |body: &str| config_with(&origin, admin, body, 1);
+    let fc = Forecourt::start(&config("v0"));
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
@@ -51,7 +60,7 @@ async fn twenty_reloads_under_load_lose_nothing() {
         }));
     }
     for i in 1..=20 {
-        fc.rewrite(&config(&origin, admin, &format!("v{i}")));
+        fc.rewrite(&config(&format!("v{i}")));
         if i % 2 == 0 {
             fc.signal(libc::SIGHUP);
         } else {
@@ -128,9 +137,18 @@ async fn listeners_follow_reloads_and_idle_connections_survive() {
 
 #[test]
 fn sigterm_finishes_in_flight_requests_then_exits_zero() {
+    sigterm_drains(2);
+}
+
+#[test]
+fn sigterm_drains_a_lone_worker_too() {
+    sigterm_drains(1);
+}
+
+fn sigterm_drains(workers: usize) {
     let origin = Origin::start("o");
     let admin = free_port();
-    let mut fc = Forecourt::start(&config(&origin, admin, "v"));
+    let mut fc = Forecourt::start(&config_with(&origin, admin, "v", workers));
     let addr = fc.addr();
     let in_flight: Vec<_> = (0..4)
         .map(|_| {

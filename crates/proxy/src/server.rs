@@ -1,5 +1,6 @@
 //! Workers: one OS thread per core, each with its own single-threaded runtime, its own
-//! `SO_REUSEPORT` listener sockets and its own upstream pool (the nginx model).
+//! `SO_REUSEPORT` listener sockets and its own upstream pool (the nginx model). A lone
+//! worker runs on the control thread instead (see `forecourt::lifecycle`).
 //!
 //! A worker follows two signals from the control thread: the set of listen addresses
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
@@ -75,7 +76,9 @@ pub fn spawn_worker(id: usize, signals: WorkerSignals) -> std::io::Result<std::t
     })
 }
 
-async fn run_worker(id: usize, signals: WorkerSignals) {
+/// Runs worker `id` on the calling thread, inside a `LocalSet`; it returns once shutdown
+/// has been signalled and its last connection has closed.
+pub async fn run_worker(id: usize, signals: WorkerSignals) {
     set_worker_shard(id);
     let WorkerSignals { runtime, mut listeners, mut shutdown, housekeeping } = signals;
     let worker = Rc::new(Worker {
