@@ -230,11 +230,11 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     let mut first = BytesMut::with_capacity(crate::h1::READ_CHUNK);
     loop {
         // Usually the request is already here: read it without arming a timer.
-        let read = match stream.try_read_buf(&mut first) {
+        let read = match crate::h1::try_read(&stream, &mut first) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 tokio::time::timeout(limits.header_timeout, async {
                     stream.readable().await?;
-                    stream.try_read_buf(&mut first)
+                    crate::h1::try_read(&stream, &mut first)
                 })
                 .await
             }

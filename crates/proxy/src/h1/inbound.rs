@@ -13,6 +13,7 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// How much is read from the socket at a time.
@@ -75,7 +76,7 @@ impl Shared {
         if inb.buf.capacity() - inb.buf.len() < chunk / 4 {
             inb.buf.reserve(chunk);
         }
-        match self.stream.try_read_buf(&mut inb.buf) {
+        match try_read(&self.stream, &mut inb.buf) {
             Ok(0) => {
                 inb.eof = true;
                 Ok(true)
@@ -85,6 +86,24 @@ impl Shared {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Reads what `stream` has into the spare capacity of `buf`, without waiting.
+///
+/// A read that returns less than it had room for has emptied the socket, and with
+/// edge-triggered epoll nothing more can be there before the next event: the readiness is
+/// forgotten at once, so that waiting for the next request costs no read failing with
+/// EAGAIN (nginx does the same). This is sound because the worker's runtime is
+/// single-threaded: no event can be taken in between the read and the forgetting.
+pub(crate) fn try_read(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let room = buf.capacity() - buf.len();
+    let n = stream.try_read_buf(buf)?;
+    if n > 0 && n < room {
+        // A closure failing with WouldBlock makes `try_io` clear the readiness it saw;
+        // a peer's FIN, once seen, is never cleared.
+        let _ = stream.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+    }
+    Ok(n)
 }
 
 impl Inbound {

@@ -28,7 +28,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use idle::{Fired, IdleTimer};
 use inbound::Shared;
-pub(crate) use inbound::READ_CHUNK;
+pub(crate) use inbound::{try_read, READ_CHUNK};
 use outbound::{write_response, Answering, OutQueue};
 use rules::{BodyFraming, Facts};
 use std::net::SocketAddr;
