@@ -323,3 +323,32 @@ fn responses_are_framed_for_the_client() {
     assert!(kept.contains("connection: keep-alive"), "{out:?}");
     assert!(!out.ends_with("<still open>") && out.contains("uri=/last"), "HTTP/1.0 without keep-alive closes: {out:?}");
 }
+
+/// The last response on a connection may wait in the kernel for the close, to leave with
+/// the FIN: whichever way the connection ends, it arrives whole, then the connection ends.
+#[test]
+fn closing_responses_arrive_whole_and_at_once() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, "[global.limits]\nmax_body = 1000"));
+    let chunked_over_limit = format!(
+        "POST /upload HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n{}\r\n0\r\n\r\n",
+        "y".repeat(0x800)
+    );
+    let cases: [(&str, &[u8], u16, &str); 6] = [
+        ("Connection: close", b"GET /small HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200, "uri=/small"),
+        ("HTTP/1.0", b"GET /ten HTTP/1.0\r\nHost: a\r\n\r\n", 200, "uri=/ten"),
+        ("streamed MiB", b"GET /big?n=1048576 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200, "bbbb"),
+        ("refused", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, ""),
+        ("body left unread", b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\nxx", 413, ""),
+        ("over the limit while streaming", chunked_over_limit.as_bytes(), 413, ""),
+    ];
+    for (what, request, status, tail) in cases {
+        let started = Instant::now();
+        let out = raw(fc.addr(), request, Duration::from_secs(5));
+        assert_eq!(statuses(&out), [status], "{what}: {out:.300}");
+        assert!(!out.ends_with("<still open>") && out.contains(tail), "{what}: {out:.300}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{what}: took {:?}", started.elapsed());
+    }
+    let big = raw(fc.addr(), cases[2].1, Duration::from_secs(5));
+    assert_eq!(big.len() - big.find("\r\n\r\n").unwrap() - 4, 1 << 20, "the whole MiB arrived");
+}

@@ -65,8 +65,14 @@ pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, firs
     loop {
         let spell = Box::pin(serve_busy(&worker, &conn, &shared, &limits, &drain, &mut idle)).await;
         if spell == Spell::Closed || !wait_parked(&shared, &drain, &mut idle).await {
-            return;
+            break;
         }
+    }
+    // The socket closes when its last holder lets go. One still held (by a request body
+    // being forwarded) is shut for writing now: the end of the last response may be
+    // waiting in the kernel for the close.
+    if Rc::strong_count(&shared) > 1 {
+        let _ = socket2::SockRef::from(&shared.stream).shutdown(std::net::Shutdown::Write);
     }
 }
 

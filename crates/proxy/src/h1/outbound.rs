@@ -59,8 +59,11 @@ pub(super) async fn write_response(
     out.clear();
     encode_head(&mut out.head, head, delimit, keep_alive, answering.version);
     out.len = out.head.len();
+    // The connection closes right after this response (a 101 goes on as a tunnel): its
+    // last write may wait in the kernel for the close, and go out with the FIN.
+    let closes_after = !keep_alive && head.status != StatusCode::SWITCHING_PROTOCOLS;
     if delimit == Delimit::NoBody {
-        out.flush_all(conn).await?;
+        out.flush_all(conn, closes_after).await?;
         return Ok(Written { reusable: keep_alive && head.status != StatusCode::SWITCHING_PROTOCOLS });
     }
     let mut sent: u64 = 0;
@@ -89,7 +92,7 @@ pub(super) async fn write_response(
         if out.is_empty() {
             return if body_done { Poll::Ready(Ok(())) } else { Poll::Pending };
         }
-        std::task::ready!(out.poll_write(conn, cx))?;
+        std::task::ready!(out.poll_write(conn, cx, body_done && closes_after))?;
     })
     .await?;
     let complete = match delimit {
@@ -245,7 +248,12 @@ impl OutQueue {
     }
 
     /// One vectored write of what is queued.
-    fn poll_write(&mut self, conn: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    ///
+    /// `last`: nothing follows but the close. The write is then flagged `MSG_MORE`, so the
+    /// kernel holds back its final partial segment, and the close sends it with the FIN
+    /// in one packet rather than two: a closing exchange costs both ends a packet less.
+    /// Whoever closes must close at once, or shut the write side (see `h1::serve`).
+    fn poll_write(&mut self, conn: &Shared, cx: &mut Context<'_>, last: bool) -> Poll<io::Result<()>> {
         let stream = &conn.stream;
         loop {
             std::task::ready!(stream.poll_write_ready(cx))?;
@@ -254,7 +262,11 @@ impl OutQueue {
             let head = &self.head[self.head_sent..];
             let pieces = std::iter::once(head).filter(|h| !h.is_empty()).chain(self.parts.iter().map(|b| &b[..]));
             let n = pieces.take(MAX_SLICES).zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
-            match stream.try_write_vectored(&slices[..n]) {
+            let flags = if last { libc::MSG_MORE } else { 0 };
+            let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
+                socket2::SockRef::from(stream).send_vectored_with_flags(&slices[..n], flags)
+            });
+            match sent {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Ok(written) => {
                     self.advance(written);
@@ -282,9 +294,9 @@ impl OutQueue {
         }
     }
 
-    async fn flush_all(&mut self, conn: &Shared) -> io::Result<()> {
+    async fn flush_all(&mut self, conn: &Shared, last: bool) -> io::Result<()> {
         while !self.is_empty() {
-            std::future::poll_fn(|cx| self.poll_write(conn, cx)).await?;
+            std::future::poll_fn(|cx| self.poll_write(conn, cx, last)).await?;
         }
         Ok(())
     }
