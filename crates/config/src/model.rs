@@ -46,6 +46,7 @@ pub struct Global {
 pub struct Timeouts {
     pub client_header: Option<Spanned<String>>,
     pub client_body: Option<Spanned<String>>,
+    pub client_send: Option<Spanned<String>>,
     pub keepalive: Option<Spanned<String>>,
     pub upstream_connect: Option<Spanned<String>>,
     pub upstream_header: Option<Spanned<String>>,

@@ -352,3 +352,30 @@ fn closing_responses_arrive_whole_and_at_once() {
     let big = raw(fc.addr(), cases[2].1, Duration::from_secs(5));
     assert_eq!(big.len() - big.find("\r\n\r\n").unwrap() - 4, 1 << 20, "the whole MiB arrived");
 }
+
+/// A client that stops reading its response is let go after `client_send` (nginx's
+/// `send_timeout`), rather than holding the connection and the upstream exchange forever.
+#[test]
+fn a_client_that_stops_reading_is_let_go() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, "[global.timeouts]\nclient_send = \"500ms\""));
+    let total: usize = 256 << 20;
+    let mut s = TcpStream::connect(fc.addr()).unwrap();
+    s.write_all(format!("GET /big?n={total} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes()).unwrap();
+    // Read nothing while the socket buffers fill up and the timeout runs out.
+    std::thread::sleep(Duration::from_secs(3));
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut received = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break "closed",
+            Ok(n) => received += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "reset",
+            Err(e) => panic!("still open after {received} bytes: {e}"),
+        }
+    };
+    assert!(received < total, "{ended} after {received} bytes: the whole body was sent anyway");
+    assert!(started.elapsed() < Duration::from_secs(4), "{ended} after {:?}", started.elapsed());
+}

@@ -19,6 +19,8 @@ pub struct ClientLimits {
     pub header_timeout: Duration,
     /// Longest wait between two reads of a request body.
     pub body_timeout: Duration,
+    /// Longest wait for an HTTP/1 client to take more of a response (nginx's `send_timeout`).
+    pub send_timeout: Duration,
     /// How long an idle keep-alive connection is kept open.
     pub keepalive_timeout: Duration,
     pub max_header_bytes: usize,
@@ -35,6 +37,7 @@ impl ClientLimits {
             max_headers: self.max_headers,
             header_timeout: self.header_timeout,
             keepalive_timeout: self.keepalive_timeout,
+            send_timeout: self.send_timeout,
             park_after: PARK_AFTER,
         }
     }
@@ -45,6 +48,7 @@ impl Default for ClientLimits {
         ClientLimits {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
             keepalive_timeout: Duration::from_secs(75),
             max_header_bytes: 32 * 1024,
             max_headers: 100,

@@ -96,6 +96,7 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
     let client = ClientLimits {
         header_timeout: cx.duration(&t.client_header, d.header_timeout),
         body_timeout: cx.duration(&t.client_body, d.body_timeout),
+        send_timeout: cx.duration(&t.client_send, d.send_timeout),
         keepalive_timeout: cx.duration(&t.keepalive, d.keepalive_timeout),
         max_header_bytes: header_bytes,
         max_headers,

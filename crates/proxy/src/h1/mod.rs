@@ -47,6 +47,8 @@ pub struct Limits {
     pub max_headers: usize,
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
+    /// Longest wait for the client to take more of a response; then the connection closes.
+    pub send_timeout: Duration,
     /// Idle this long, a keep-alive connection gives back its read buffer.
     pub park_after: Duration,
 }
@@ -93,13 +95,13 @@ async fn serve_busy(
     idle: &mut IdleTimer,
 ) -> Spell {
     let mut spans = Vec::new();
-    let mut out = OutQueue::default();
+    let mut out = OutQueue::new(limits.send_timeout);
     loop {
         let (req, facts) = match next_head(shared, limits, drain, idle, &mut spans).await {
             Next::Request(req, facts) => (req, facts),
             Next::Refused(status, why) => {
                 tracing::debug!(peer = %conn.client, why, "refusing request");
-                refuse(worker, shared, status).await;
+                refuse(worker, shared, status, limits).await;
                 return Spell::Closed;
             }
             Next::Park => return Spell::Parked,
@@ -109,7 +111,7 @@ async fn serve_busy(
         let is_chunked = facts.framing == BodyFraming::Chunked;
         shared.inbound.borrow_mut().start_body(facts.framing, facts.expect_continue);
         if is_chunked && !facts.expect_continue && !first_chunk_checked(shared, limits).await {
-            refuse(worker, shared, StatusCode::BAD_REQUEST).await;
+            refuse(worker, shared, StatusCode::BAD_REQUEST, limits).await;
             return Spell::Closed;
         }
         let answering = Answering {
@@ -276,11 +278,12 @@ async fn first_chunk_checked(shared: &Rc<Shared>, limits: &Limits) -> bool {
 }
 
 /// Answers a request that will not be served, and closes.
-async fn refuse(worker: &Worker, shared: &Rc<Shared>, status: StatusCode) {
+async fn refuse(worker: &Worker, shared: &Rc<Shared>, status: StatusCode, limits: &Limits) {
     let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
     let (head, mut body) = respond::error(status, &id).into_parts();
     let answering = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: false };
-    if write_response(shared, &mut OutQueue::default(), &head, &mut body, &answering).await.is_ok() {
+    let mut out = OutQueue::new(limits.send_timeout);
+    if write_response(shared, &mut out, &head, &mut body, &answering).await.is_ok() {
         linger_if_unread(shared).await;
     }
 }

@@ -10,10 +10,12 @@ use http::{StatusCode, Version};
 use hyper::body::Body;
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
+use tokio::time::Sleep;
 
 /// Body bytes gathered before they are written (backpressure: the body is not pulled
 /// further while this much waits for the socket).
@@ -206,16 +208,23 @@ thread_local! {
 
 /// Bytes waiting for the socket, in order: the response head, then body pieces. Kept by
 /// the connection, so that a response allocates neither its head nor its queue.
-#[derive(Default)]
 pub(super) struct OutQueue {
     head: Vec<u8>,
     /// How much of `head` has been written.
     head_sent: usize,
     parts: VecDeque<Bytes>,
     len: usize,
+    /// How long the client may leave the socket unwritable before the connection is given
+    /// up (`client_send`), and the timer, armed only while it does.
+    send_timeout: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl OutQueue {
+    pub fn new(send_timeout: Duration) -> OutQueue {
+        OutQueue { head: Vec::new(), head_sent: 0, parts: VecDeque::new(), len: 0, send_timeout, stalled: None }
+    }
+
     fn clear(&mut self) {
         self.head.clear();
         self.head_sent = 0;
@@ -256,7 +265,14 @@ impl OutQueue {
     fn poll_write(&mut self, conn: &Shared, cx: &mut Context<'_>, last: bool) -> Poll<io::Result<()>> {
         let stream = &conn.stream;
         loop {
-            std::task::ready!(stream.poll_write_ready(cx))?;
+            if stream.poll_write_ready(cx)?.is_pending() {
+                let limit = self.send_timeout;
+                let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                if stalled.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")));
+                }
+                return Poll::Pending;
+            }
             conn.before_write();
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let head = &self.head[self.head_sent..];
@@ -269,6 +285,7 @@ impl OutQueue {
             match sent {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Ok(written) => {
+                    self.stalled = None;
                     self.advance(written);
                     return Poll::Ready(Ok(()));
                 }
@@ -331,7 +348,7 @@ mod tests {
 
     #[test]
     fn the_queue_advances_through_the_head_then_the_pieces() {
-        let mut q = OutQueue::default();
+        let mut q = OutQueue::new(Duration::from_secs(1));
         q.head.extend_from_slice(b"head");
         q.len = 4;
         q.push(Bytes::from_static(b"body"));
