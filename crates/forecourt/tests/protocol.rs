@@ -379,3 +379,27 @@ fn a_client_that_stops_reading_is_let_go() {
     assert!(received < total, "{ended} after {received} bytes: the whole body was sent anyway");
     assert!(started.elapsed() < Duration::from_secs(4), "{ended} after {:?}", started.elapsed());
 }
+
+/// An HTTP/2 connection with no stream open is closed gracefully (GOAWAY) after the
+/// keep-alive time, as an idle HTTP/1 connection is; a stream outlasting it still ends well.
+#[tokio::test]
+async fn idle_h2c_connections_are_closed() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, "[global.timeouts]\nkeepalive = \"500ms\""));
+    let io = TokioIo::new(tokio::net::TcpStream::connect(fc.addr()).await.unwrap());
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.unwrap();
+    // The connection future ends when the server closes the connection.
+    let closed = tokio::spawn(async move {
+        let _ = conn.await;
+        Instant::now()
+    });
+    let req = http::Request::get(fc.url("/slow?ms=1500")).body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    let resp = sender.send_request(req).await.expect("a stream longer than the keep-alive time");
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"slow done");
+    let idle_since = Instant::now();
+    let closed_at = tokio::time::timeout(Duration::from_secs(5), closed).await.expect("closed when idle").unwrap();
+    let idle = closed_at - idle_since;
+    assert!(idle >= Duration::from_millis(400) && idle < Duration::from_secs(2), "closed after {idle:?} idle");
+}

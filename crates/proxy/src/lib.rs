@@ -1,8 +1,8 @@
 //! The request path: listeners and workers, the HTTP server, routing, the filter chain and
 //! the forwarder. Stages, in the order a request meets them:
 //!
-//! `server` (accept, per-worker) → `h1` (HTTP/1 server: framing checks, client timers;
-//! HTTP/2 goes to hyper) →
+//! `server` (accept, per-worker) → `h1` (HTTP/1 server: framing checks, client timers)
+//! or `h2` (HTTP/2, served by hyper) →
 //! `service` (snapshot, request id) → `router` → `filter` chain → `route::Action`
 //! (`respond`, redirect, or `forward` through `forecourt_upstream`) → response filters →
 //! `body::ProxyBody` → `exchange` (access log + metrics, once per request).
@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod filter;
 mod forward;
 pub mod h1;
+mod h2;
 pub mod headers;
 pub mod metrics;
 mod prefixed;

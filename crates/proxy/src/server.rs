@@ -4,22 +4,16 @@
 //!
 //! A worker follows two signals from the control thread: the set of listen addresses
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
-use crate::body::{ClientBody, IncomingBody};
+use crate::body::ClientBody;
 use crate::drain::Drain;
 use crate::headers::IdentityCache;
 use crate::metrics::{metrics, set_worker_shard};
-use crate::prefixed::Prefixed;
 use crate::runtime::Runtime;
-use crate::service::{handle, Conn};
 use arc_swap::ArcSwap;
 use bytes::BytesMut;
-use forecourt_upstream::{LocalExec, Pool};
-use hyper::server::conn::http2;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use forecourt_upstream::Pool;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -254,41 +248,8 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         let _ = stream.set_nodelay(true);
         // Boxed: an HTTP/2 connection's state is large, and idle HTTP/1 tasks should not
         // carry room for it.
-        Box::pin(serve_h2(worker, stream, peer, first, limits.keepalive_timeout)).await
+        Box::pin(crate::h2::serve(worker, stream, peer, first, limits.keepalive_timeout)).await
     } else {
         crate::h1::serve(worker, stream, peer, first, limits).await
     }
-}
-
-type Service = Rc<dyn Fn(http::Request<hyper::body::Incoming>) -> ServiceFuture>;
-type ServiceFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<http::Response<crate::body::ProxyBody>, Infallible>>>>;
-
-/// The request handler of one HTTP/2 client connection.
-fn service_for(worker: &Rc<Worker>, peer: SocketAddr) -> Service {
-    let worker = worker.clone();
-    let conn = Rc::new(Conn::new(peer));
-    Rc::new(move |req| {
-        let worker = worker.clone();
-        let conn = conn.clone();
-        let req = req.map(IncomingBody::Http2);
-        // Boxed: hyper moves the future into its dispatcher, and ours is large.
-        Box::pin(async move { Ok::<_, Infallible>(handle(&worker, &conn, req).await) })
-    })
-}
-
-async fn serve_h2(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, keepalive: Duration) {
-    let service = service_for(&worker, peer);
-    let drain = worker.drain.watch();
-    let io = TokioIo::new(Prefixed::new(first, stream));
-    let mut builder = http2::Builder::new(LocalExec);
-    builder.timer(TokioTimer::new()).keep_alive_interval(Some(keepalive / 2));
-    let conn = builder.serve_connection(io, service_fn(move |req| service(req)));
-    tokio::pin!(conn);
-    tokio::select! {
-        biased;
-        _ = conn.as_mut() => return,
-        _ = drain.drained() => conn.as_mut().graceful_shutdown(),
-    }
-    let _ = conn.await;
 }

@@ -1,0 +1,127 @@
+//! HTTP/2 client connections (h2c with prior knowledge), served by hyper.
+//!
+//! Beside hyper's own keep-alive pings, which find dead peers, a connection that has no
+//! stream open and starts none for the keep-alive time is closed gracefully (GOAWAY), as
+//! an idle HTTP/1 connection is.
+use crate::body::{IncomingBody, ProxyBody};
+use crate::prefixed::Prefixed;
+use crate::server::Worker;
+use crate::service::{handle, Conn};
+use bytes::{Bytes, BytesMut};
+use forecourt_upstream::LocalExec;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper::server::conn::http2;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Serves one HTTP/2 connection; `first` holds the bytes already read (the preface).
+pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, keepalive: Duration) {
+    let streams = Rc::new(Streams::default());
+    let service = service_for(&worker, peer, streams.clone());
+    let drain = worker.drain.watch();
+    let io = TokioIo::new(Prefixed::new(first, stream));
+    let mut builder = http2::Builder::new(LocalExec);
+    builder.timer(TokioTimer::new()).keep_alive_interval(Some(keepalive / 2));
+    let conn = builder.serve_connection(io, service_fn(move |req| service(req)));
+    tokio::pin!(conn);
+    let idle_check = tokio::time::sleep(keepalive);
+    tokio::pin!(idle_check);
+    let mut seen = 0;
+    loop {
+        tokio::select! {
+            biased;
+            _ = conn.as_mut() => return,
+            _ = drain.drained() => break,
+            _ = idle_check.as_mut() => {
+                // Idle for a whole period: nothing open, nothing started or ended since the
+                // last check. So the connection closes between one and two periods after its
+                // last stream ended.
+                if streams.open.get() == 0 && streams.changes.get() == seen {
+                    break;
+                }
+                seen = streams.changes.get();
+                idle_check.as_mut().reset(tokio::time::Instant::now() + keepalive);
+            }
+        }
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+}
+
+/// The streams of one connection: open now (from the request until its response body is
+/// done or dropped), and how many times a stream started or ended.
+#[derive(Default)]
+struct Streams {
+    open: Cell<usize>,
+    changes: Cell<u64>,
+}
+
+/// One open stream, counted until dropped.
+struct OpenStream(Rc<Streams>);
+
+impl OpenStream {
+    fn new(streams: Rc<Streams>) -> OpenStream {
+        streams.open.set(streams.open.get() + 1);
+        streams.changes.set(streams.changes.get() + 1);
+        OpenStream(streams)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get() - 1);
+        self.0.changes.set(self.0.changes.get() + 1);
+    }
+}
+
+type Service = Rc<dyn Fn(http::Request<hyper::body::Incoming>) -> ServiceFuture>;
+type ServiceFuture = Pin<Box<dyn Future<Output = Result<http::Response<StreamBody>, Infallible>>>>;
+
+/// The request handler of one HTTP/2 client connection.
+fn service_for(worker: &Rc<Worker>, peer: SocketAddr, streams: Rc<Streams>) -> Service {
+    let worker = worker.clone();
+    let conn = Rc::new(Conn::new(peer));
+    Rc::new(move |req| {
+        let worker = worker.clone();
+        let conn = conn.clone();
+        let open = OpenStream::new(streams.clone());
+        let req = req.map(IncomingBody::Http2);
+        // Boxed: hyper moves the future into its dispatcher, and ours is large.
+        Box::pin(async move {
+            let resp = handle(&worker, &conn, req).await;
+            Ok::<_, Infallible>(resp.map(|body| StreamBody { body, _open: open }))
+        })
+    })
+}
+
+/// A response body that keeps its stream counted as open.
+struct StreamBody {
+    body: ProxyBody,
+    _open: OpenStream,
+}
+
+impl Body for StreamBody {
+    type Data = Bytes;
+    type Error = <ProxyBody as Body>::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
