@@ -66,6 +66,12 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
         ("bad request line", b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("bad version", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"),
         ("CONNECT", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"),
+        ("target without a slash", b"GET a HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("target of another scheme", b"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+        (
+            "control byte in a chunk extension",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a\x0bb\r\nx\r\n0\r\n\r\n",
+        ),
     ];
     let mut failures = Vec::new();
     for (name, bytes) in corpus {
@@ -402,4 +408,20 @@ async fn idle_h2c_connections_are_closed() {
     let closed_at = tokio::time::timeout(Duration::from_secs(5), closed).await.expect("closed when idle").unwrap();
     let idle = closed_at - idle_since;
     assert!(idle >= Duration::from_millis(400) && idle < Duration::from_secs(2), "closed after {idle:?} idle");
+}
+
+/// An absolute-form target names the host: the Host header yields to it, for routing and
+/// for the upstream alike (RFC 9112 §3.2.2).
+#[test]
+fn an_absolute_target_names_the_host() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let out = raw(
+        fc.addr(),
+        b"GET http://example.com/abs?q=1 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert_eq!(statuses(&out), [200], "{out}");
+    assert!(out.contains("uri=/abs?q=1") && out.contains("host: example.com"), "{out}");
+    assert!(!out.contains("host: other"), "{out}");
 }

@@ -1,5 +1,6 @@
 //! Chunked transfer coding (RFC 9112 §7.1), read strictly: bare LF, non-hex or overlong
-//! sizes and missing CRLFs are errors, never guesses. One state machine serves both the
+//! sizes, missing CRLFs, control bytes in extensions and malformed trailer fields are
+//! errors, never guesses. One state machine serves both the
 //! HTTP/1 server (request bodies) and the upstream client
 //! (which also takes the data out).
 use bytes::{Bytes, BytesMut};
@@ -14,7 +15,8 @@ enum State {
     DataCr,
     DataLf,
     TrailerStart,
-    TrailerLine,
+    TrailerName,
+    TrailerValue,
     TrailerLf,
     EndLf,
     Done,
@@ -86,7 +88,7 @@ impl ChunkedFraming {
             },
             State::Ext { value } => match b {
                 b'\r' => State::SizeLf { value },
-                b'\n' | 0 => return Err(BadChunk),
+                _ if is_control(b) => return Err(BadChunk),
                 _ => State::Ext { value },
             },
             State::SizeLf { value } if b == b'\n' => {
@@ -100,11 +102,13 @@ impl ChunkedFraming {
             State::DataCr if b == b'\r' => State::DataLf,
             State::DataLf if b == b'\n' => State::Size { digits: 0, value: 0 },
             State::TrailerStart if b == b'\r' => State::EndLf,
-            State::TrailerStart if b != b'\n' => State::TrailerLine,
-            State::TrailerLine => match b {
+            // A field name: a token, then a colon (so no obs-fold, no space before the colon).
+            State::TrailerStart | State::TrailerName if is_tchar(b) => State::TrailerName,
+            State::TrailerName if b == b':' => State::TrailerValue,
+            State::TrailerValue => match b {
                 b'\r' => State::TrailerLf,
-                b'\n' => return Err(BadChunk),
-                _ => State::TrailerLine,
+                _ if is_control(b) => return Err(BadChunk),
+                _ => State::TrailerValue,
             },
             State::TrailerLf if b == b'\n' => State::TrailerStart,
             State::EndLf if b == b'\n' => State::Done,
@@ -127,6 +131,16 @@ impl ChunkedFraming {
             }
         }
     }
+}
+
+/// A control byte other than HTAB (CR is handled before this is asked).
+fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// A byte of a token (RFC 9110 §5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
@@ -167,7 +181,7 @@ mod tests {
 
     #[test]
     fn refuses_broken_framing() {
-        let bad: [&[u8]; 9] = [
+        let bad: [&[u8]; 14] = [
             b"5\nhello",
             b"-5\r\n",
             b"0x5\r\n",
@@ -177,6 +191,11 @@ mod tests {
             b"ffffffffffffffffff\r\n",
             b"0\r\n\n",
             b"g\r\n",
+            b"1;a\x01b\r\n",
+            b"0\r\nX T: 1\r\n\r\n",
+            b"0\r\n X: 1\r\n\r\n",
+            b"0\r\nX\r\n\r\n",
+            b"0\r\nX: a\x00\r\n\r\n",
         ];
         for input in bad {
             assert_eq!(decode_all(input), Err(BadChunk), "{:?}", String::from_utf8_lossy(input));

@@ -66,8 +66,9 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     spans.extend(req.headers.iter().map(|h| Span { name: within(h.name.as_bytes()), value: within(h.value) }));
 
     let head: Bytes = buf.split_to(len).freeze();
-    let Ok(uri) = Uri::from_maybe_shared(head.slice(target)) else {
-        return Parsed::Refused(StatusCode::BAD_REQUEST, "request target");
+    let uri = match Uri::from_maybe_shared(head.slice(target)) {
+        Ok(uri) if target_form_is_valid(&method, &uri) => uri,
+        _ => return Parsed::Refused(StatusCode::BAD_REQUEST, "request target"),
     };
     // Room for the forwarding headers and the request id added on the way upstream.
     let mut map = HeaderMap::with_capacity(spans.len() + 8);
@@ -81,12 +82,33 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
             _ => return Parsed::Refused(StatusCode::BAD_REQUEST, "header"),
         }
     }
+    // An absolute-form target names the host, and the Host header yields to it (RFC 9112
+    // §3.2.2), so that routing and the upstream see one and the same host.
+    if let Some(authority) = uri.authority() {
+        match HeaderValue::from_str(authority.as_str()) {
+            Ok(host) => {
+                map.insert(http::header::HOST, host);
+            }
+            Err(_) => return Parsed::Refused(StatusCode::BAD_REQUEST, "request target"),
+        }
+    }
     let mut request = Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.version_mut() = version;
     *request.headers_mut() = map;
     Parsed::Request(request, facts)
+}
+
+/// The request target is in one of the forms RFC 9112 §3.2 allows here: origin-form
+/// (`/path?query`), absolute-form (`http://host/path`), or `*` for OPTIONS. (Authority-form
+/// belongs to CONNECT, which the rules refuse.)
+fn target_form_is_valid(method: &Method, uri: &Uri) -> bool {
+    match (uri.scheme_str(), uri.authority()) {
+        (None, None) => uri.path().starts_with('/') || (uri.path() == "*" && method == Method::OPTIONS),
+        (Some(scheme), Some(_)) => scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -119,5 +141,29 @@ mod tests {
             parse_all(b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n").0,
             Parsed::Refused(StatusCode::BAD_REQUEST, _)
         ));
+    }
+
+    #[test]
+    fn target_forms() {
+        let host_of = |input: &[u8]| match parse_all(input).0 {
+            Parsed::Request(req, _) => Ok(req.headers()["host"].to_str().unwrap().to_owned()),
+            Parsed::Refused(status, why) => Err((status, why)),
+            Parsed::Partial => panic!("partial"),
+        };
+        assert_eq!(host_of(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("x".into()));
+        assert_eq!(host_of(b"GET http://y:81/a HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("y:81".into()), "the target wins");
+        assert_eq!(host_of(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("x".into()));
+        for bad in [
+            &b"GET a HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET ftp://y/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        ] {
+            assert_eq!(
+                host_of(bad),
+                Err((StatusCode::BAD_REQUEST, "request target")),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }
