@@ -425,3 +425,21 @@ fn an_absolute_target_names_the_host() {
     assert!(out.contains("uri=/abs?q=1") && out.contains("host: example.com"), "{out}");
     assert!(!out.contains("host: other"), "{out}");
 }
+
+/// An offer to upgrade to h2c is not passed on (it would let the client talk to the backend
+/// past every route): the request is served as a plain one.
+#[test]
+fn an_h2c_upgrade_offer_is_not_passed_on() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let out = raw(
+        fc.addr(),
+        b"GET /plain HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+          HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert_eq!(statuses(&out), [200, 200], "{out}");
+    assert!(out.contains("uri=/plain") && out.contains("uri=/next"), "{out}");
+    let lower = out.to_lowercase();
+    assert!(!lower.contains("upgrade: h2c") && !lower.contains("http2-settings"), "{out}");
+}

@@ -52,13 +52,20 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
-/// Whether the client asks to switch protocols (HTTP/1.1 `Upgrade` named in `Connection`).
+/// Whether the client asks to switch protocols (HTTP/1.1 `Upgrade` named in `Connection`)
+/// in a way that is passed on. An offer of `h2c` never is: a backend that took it would
+/// serve whatever requests came next through the tunnel, past every route and filter
+/// ("h2c smuggling"). Such a request goes on as a plain one, its `Upgrade` removed.
 pub fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
             .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))))
+            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
+    };
+    headers.contains_key(header::UPGRADE)
+        && has_token(header::CONNECTION, "upgrade")
+        && !has_token(header::UPGRADE, "h2c")
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -246,6 +253,15 @@ mod tests {
         strip_hop_by_hop(&mut h, true);
         assert_eq!(h.get("upgrade").unwrap(), "websocket");
         assert_eq!(h.get("connection").unwrap(), "upgrade");
+
+        let mut h = map(&[
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", "h2c"),
+            ("http2-settings", "AAMAAABkAAQAAP__"),
+        ]);
+        assert!(!wants_upgrade(&h), "h2c is not passed on");
+        strip_hop_by_hop(&mut h, false);
+        assert!(h.is_empty(), "{h:?}");
     }
 
     #[test]
