@@ -443,3 +443,18 @@ fn an_h2c_upgrade_offer_is_not_passed_on() {
     let lower = out.to_lowercase();
     assert!(!lower.contains("upgrade: h2c") && !lower.contains("http2-settings"), "{out}");
 }
+
+/// HTTP/2 requests have the same bound on their headers as HTTP/1 (`max_header_bytes`),
+/// not hyper's own 16 KiB.
+#[tokio::test]
+async fn h2c_headers_have_the_configured_bound() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let with_header = |bytes: usize| {
+        http::Request::get(fc.url("/h")).header("x-big", "v".repeat(bytes)).body(Default::default()).unwrap()
+    };
+    let r = send(&h2c_client(), with_header(24 << 10)).await;
+    assert_eq!(r.status, 200, "24 KiB of headers, under the default 32k");
+    let r = send(&h2c_client(), with_header(40 << 10)).await;
+    assert_eq!(r.status, 431, "40 KiB of headers");
+}

@@ -4,6 +4,7 @@
 //! stream open and starts none for the keep-alive time is closed gracefully (GOAWAY), as
 //! an idle HTTP/1 connection is.
 use crate::body::{IncomingBody, ProxyBody};
+use crate::h1::Limits;
 use crate::prefixed::Prefixed;
 use crate::server::Worker;
 use crate::service::{handle, Conn};
@@ -20,17 +21,21 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 use tokio::net::TcpStream;
 
 /// Serves one HTTP/2 connection; `first` holds the bytes already read (the preface).
-pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, keepalive: Duration) {
+pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, limits: Limits) {
+    let keepalive = limits.keepalive_timeout;
     let streams = Rc::new(Streams::default());
     let service = service_for(&worker, peer, streams.clone());
     let drain = worker.drain.watch();
     let io = TokioIo::new(Prefixed::new(first, stream));
     let mut builder = http2::Builder::new(LocalExec);
-    builder.timer(TokioTimer::new()).keep_alive_interval(Some(keepalive / 2));
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(keepalive / 2))
+        // The same bound on a request's headers as HTTP/1 has (hyper's default is 16 KiB).
+        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX));
     let conn = builder.serve_connection(io, service_fn(move |req| service(req)));
     tokio::pin!(conn);
     let idle_check = tokio::time::sleep(keepalive);

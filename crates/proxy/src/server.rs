@@ -248,7 +248,7 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         let _ = stream.set_nodelay(true);
         // Boxed: an HTTP/2 connection's state is large, and idle HTTP/1 tasks should not
         // carry room for it.
-        Box::pin(crate::h2::serve(worker, stream, peer, first, limits.keepalive_timeout)).await
+        Box::pin(crate::h2::serve(worker, stream, peer, first, limits)).await
     } else {
         crate::h1::serve(worker, stream, peer, first, limits).await
     }
