@@ -137,6 +137,9 @@ pub struct HeaderRulesCfg {
 pub struct UpstreamCfg {
     pub servers: Spanned<Vec<ServerCfg>>,
     pub balance: Option<Spanned<String>>,
+    /// Where `balance = "hash"` takes its key: "ip", "uri", "header:NAME", "cookie:NAME",
+    /// "query:NAME".
+    pub key: Option<Spanned<String>>,
     /// "http1" (default) or "h2c".
     pub protocol: Option<Spanned<String>>,
     pub connect_timeout: Option<Spanned<String>>,

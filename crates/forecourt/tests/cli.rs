@@ -86,6 +86,24 @@ fn check_points_at_the_mistake() {
             base.replace("servers =", "balance = \"least_con\"\nservers ="),
             &["bad-balance.toml:8:11: unknown balance `least_con`", "hint: available: round_robin"],
         ),
+        (
+            "hash-without-key",
+            base.replace("servers =", "balance = \"hash\"\nservers ="),
+            &[
+                "hash-without-key.toml:8:11: balance = \"hash\" in upstream `api` has no `key`",
+                "key = \"header:X-User\"",
+            ],
+        ),
+        (
+            "bad-key",
+            base.replace("servers =", "balance = \"hash\"\nkey = \"host\"\nservers ="),
+            &["bad-key.toml:9:7: `host` is not a key source", "cookie:NAME"],
+        ),
+        (
+            "key-without-hash",
+            base.replace("servers =", "key = \"ip\"\nservers ="),
+            &["key-without-hash.toml:8:7: `key` in upstream `api` needs balance = \"hash\""],
+        ),
     ];
     for (name, text, expected) in cases {
         let path = dir.file(&format!("{name}.toml"), text);

@@ -283,3 +283,42 @@ async fn metrics_and_pool_reuse() {
     assert!(api.connections.load(std::sync::atomic::Ordering::SeqCst) <= 2, "upstream connections are pooled");
     assert!(metric(&text, "forecourt_active_connections") >= 0.0);
 }
+
+/// `hash` keeps each key on one server, across a reload too; `ip_hash` keeps a client on one.
+#[tokio::test]
+async fn hashing_keeps_keys_on_their_servers() {
+    let origins = [Origin::start("a"), Origin::start("b"), Origin::start("c")];
+    let servers = origins.iter().map(|o| format!("\"{}\"", o.addr)).collect::<Vec<_>>().join(", ");
+    let config = |balance: &str| {
+        format!(
+            "[global]\nworkers = 2\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+             [[route]]\nupstream = \"o\"\n[upstream.o]\n{balance}\nservers = [{servers}]\n"
+        )
+    };
+    let fc = Forecourt::start(&config("balance = \"hash\"\nkey = \"header:X-User\""));
+    let server_of = |user: String| {
+        let url = fc.url("/");
+        async move { get_with(&url, &[("x-user", &user)]).await.header("x-origin").to_string() }
+    };
+    let mut first = Vec::new();
+    for i in 0..30 {
+        first.push(server_of(format!("user-{i}")).await);
+    }
+    let used: std::collections::BTreeSet<_> = first.iter().collect();
+    assert!(used.len() >= 2, "keys spread over the servers: {first:?}");
+
+    fc.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || fc.stderr().contains("reloaded:")), "{}", fc.stderr());
+    for (i, before) in first.iter().enumerate() {
+        assert_eq!(&server_of(format!("user-{i}")).await, before, "user-{i} moved after a reload");
+    }
+
+    fc.rewrite(&config("balance = \"ip_hash\""));
+    fc.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || fc.stderr().matches("reloaded:").count() >= 2), "{}", fc.stderr());
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..10 {
+        seen.insert(server_of(format!("user-{i}")).await);
+    }
+    assert_eq!(seen.len(), 1, "one client, one server: {seen:?}");
+}

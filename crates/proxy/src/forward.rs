@@ -9,7 +9,7 @@ use crate::server::Worker;
 use crate::service::Conn;
 use crate::{request_id, respond};
 use bytes::Bytes;
-use forecourt_upstream::{sends_inline, Protocol, UpstreamError, UpstreamGroup};
+use forecourt_upstream::{sends_inline, PickInput, Protocol, UpstreamError, UpstreamGroup};
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{request, Request, Response, StatusCode, Uri, Version};
 use std::time::Instant;
@@ -52,7 +52,7 @@ pub async fn forward(
         return respond::error(StatusCode::BAD_REQUEST, request_id);
     }
 
-    let endpoint = group.pick();
+    let endpoint = group.pick(&PickInput { client: conn.client.ip(), request: &parts });
     endpoint.stats.count_request();
     if let Some(f) = exchange.log_fields() {
         f.upstream = Some(endpoint.label.clone());

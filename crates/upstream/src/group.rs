@@ -1,4 +1,4 @@
-use crate::RoundRobin;
+use crate::balance::{Algorithm, Balancer, PickInput};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -54,17 +54,24 @@ pub struct UpstreamGroup {
     pub endpoints: Vec<Endpoint>,
     pub protocol: Protocol,
     pub timeouts: UpstreamTimeouts,
-    balancer: RoundRobin,
+    balancer: Balancer,
 }
 
 impl UpstreamGroup {
-    pub fn new(name: String, endpoints: Vec<Endpoint>, protocol: Protocol, timeouts: UpstreamTimeouts) -> Self {
-        let weights: Vec<u32> = endpoints.iter().map(|e| e.weight).collect();
-        UpstreamGroup { name, balancer: RoundRobin::new(&weights), endpoints, protocol, timeouts }
+    pub fn new(
+        name: String,
+        endpoints: Vec<Endpoint>,
+        algorithm: &Algorithm,
+        protocol: Protocol,
+        timeouts: UpstreamTimeouts,
+    ) -> Self {
+        let servers: Vec<(&str, u32)> = endpoints.iter().map(|e| (e.label.as_str(), e.weight)).collect();
+        let balancer = Balancer::new(algorithm, &servers);
+        UpstreamGroup { name, balancer, endpoints, protocol, timeouts }
     }
 
-    /// The endpoint for the next request.
-    pub fn pick(&self) -> &Endpoint {
-        &self.endpoints[self.balancer.pick()]
+    /// The endpoint for this request.
+    pub fn pick(&self, input: &PickInput<'_>) -> &Endpoint {
+        &self.endpoints[self.balancer.pick(input)]
     }
 }

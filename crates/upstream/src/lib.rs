@@ -10,7 +10,7 @@ mod h1;
 mod local_exec;
 mod pool;
 
-pub use balance::RoundRobin;
+pub use balance::{Algorithm, Balancer, HashKey, PickInput};
 pub use group::{Endpoint, EndpointStats, Protocol, UpstreamGroup, UpstreamTimeouts};
 pub use local_exec::LocalExec;
 pub use pool::{sends_inline, Pool, PoolCounters, PooledBody, UpstreamError};

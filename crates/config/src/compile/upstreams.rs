@@ -3,13 +3,13 @@ use super::Ctx;
 use crate::diagnostic::closest;
 use crate::model::{Global, ServerCfg, UpstreamCfg};
 use forecourt_proxy::metrics::metrics;
-use forecourt_upstream::{Endpoint, Protocol, UpstreamGroup, UpstreamTimeouts};
+use forecourt_upstream::{Algorithm, Endpoint, HashKey, Protocol, UpstreamGroup, UpstreamTimeouts};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-const BALANCERS: [&str; 1] = ["round_robin"];
+const BALANCERS: [&str; 5] = ["round_robin", "random", "first", "ip_hash", "hash"];
 
 pub fn compile(
     cx: &mut Ctx<'_>,
@@ -33,14 +33,7 @@ pub fn compile(
 }
 
 fn group(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg, defaults: &UpstreamTimeouts) -> Option<UpstreamGroup> {
-    if let Some(b) = &u.balance {
-        if !BALANCERS.contains(&b.get_ref().as_str()) {
-            let hint = closest(b.get_ref(), BALANCERS.into_iter())
-                .map(|c| format!("did you mean `{c}`?"))
-                .unwrap_or_else(|| format!("available: {}", BALANCERS.join(", ")));
-            cx.error(b, format!("unknown balance `{}` in upstream `{name}`", b.get_ref()), Some(hint));
-        }
-    }
+    let algorithm = algorithm(cx, name, u);
     let protocol = match u.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
         None | Some((_, "http1")) => Protocol::Http1,
         Some((_, "h2c")) => Protocol::H2c,
@@ -95,8 +88,53 @@ fn group(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg, defaults: &UpstreamTimeo
             ),
         }
     }
-    (endpoints.len() == u.servers.get_ref().len())
-        .then(|| UpstreamGroup::new(name.to_string(), endpoints, protocol, timeouts))
+    (endpoints.len() == u.servers.get_ref().len()).then(|| {
+        UpstreamGroup::new(name.to_string(), endpoints, &algorithm.unwrap_or(Algorithm::RoundRobin), protocol, timeouts)
+    })
+}
+
+/// `balance` and, for `hash`, its `key`. `None` after an error (reported).
+fn algorithm(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Algorithm> {
+    let Some(b) = &u.balance else {
+        if let Some(key) = &u.key {
+            cx.error(key, format!("`key` in upstream `{name}` needs balance = \"hash\""), None);
+            return None;
+        }
+        return Some(Algorithm::RoundRobin);
+    };
+    let algorithm = match b.get_ref().as_str() {
+        "round_robin" => Algorithm::RoundRobin,
+        "random" => Algorithm::Random,
+        "first" => Algorithm::First,
+        "ip_hash" => Algorithm::Hash(HashKey::Ip),
+        "hash" => {
+            let Some(key) = &u.key else {
+                let hint = "add a key source, e.g. key = \"header:X-User\" (or cookie:NAME, query:NAME, uri, ip)";
+                cx.error(b, format!("balance = \"hash\" in upstream `{name}` has no `key`"), Some(hint.into()));
+                return None;
+            };
+            match HashKey::parse(key.get_ref()) {
+                Ok(k) => return Some(Algorithm::Hash(k)),
+                Err(why) => {
+                    let hint = "header:NAME, cookie:NAME, query:NAME, uri or ip";
+                    cx.error(key, format!("{why} (upstream `{name}`)"), Some(hint.into()));
+                    return None;
+                }
+            }
+        }
+        other => {
+            let hint = closest(other, BALANCERS.into_iter())
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| format!("available: {}", BALANCERS.join(", ")));
+            cx.error(b, format!("unknown balance `{other}` in upstream `{name}`"), Some(hint));
+            return None;
+        }
+    };
+    if let Some(key) = &u.key {
+        cx.error(key, format!("`key` in upstream `{name}` needs balance = \"hash\""), None);
+        return None;
+    }
+    Some(algorithm)
 }
 
 /// An address, or a name resolved now (at load and reload), first address wins.

@@ -1,3 +1,4 @@
+//! Smooth weighted round robin (nginx's).
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Weighted round robin, smoothed so that heavy servers are interleaved with light ones

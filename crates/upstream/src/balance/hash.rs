@@ -1,0 +1,179 @@
+//! Consistent hashing: `balance = "hash"` with a `key`, and `ip_hash`.
+//!
+//! Each server owns points on a ring of 64-bit hashes, in proportion to its weight; a key
+//! goes to the owner of the first point at or after the key's hash. The points are hashes
+//! of the server's label, so they do not depend on the order of the servers or on the
+//! process: a key keeps its server across reloads, and adding one server to N moves only
+//! the keys the newcomer takes (about 1/(N+1) of them).
+use super::PickInput;
+use std::borrow::Cow;
+
+/// Ring points per unit of weight.
+const POINTS_PER_WEIGHT: u64 = 100;
+/// At most this many points per server, whatever its weight.
+const MAX_POINTS: u64 = 10_000;
+
+/// Where the key of a request comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HashKey {
+    /// The client's address.
+    Ip,
+    /// The first value of a request header.
+    Header(http::HeaderName),
+    /// A cookie's value.
+    Cookie(String),
+    /// The path and query.
+    Uri,
+    /// A query parameter's value (as sent, not decoded).
+    Query(String),
+}
+
+impl HashKey {
+    /// `"ip"`, `"uri"`, `"header:NAME"`, `"cookie:NAME"` or `"query:NAME"`.
+    pub fn parse(text: &str) -> Result<HashKey, String> {
+        let (source, name) = match text.split_once(':') {
+            Some((source, name)) => (source, Some(name.trim())),
+            None => (text, None),
+        };
+        match (source, name) {
+            ("ip", None) => Ok(HashKey::Ip),
+            ("uri", None) => Ok(HashKey::Uri),
+            ("header", Some(name)) => http::HeaderName::from_bytes(name.as_bytes())
+                .map(HashKey::Header)
+                .map_err(|_| format!("`{name}` is not a header name")),
+            ("cookie", Some(name)) if !name.is_empty() => Ok(HashKey::Cookie(name.to_string())),
+            ("query", Some(name)) if !name.is_empty() => Ok(HashKey::Query(name.to_string())),
+            _ => Err(format!("`{text}` is not a key source")),
+        }
+    }
+
+    /// The key of this request, if it has one.
+    pub fn of<'a>(&self, input: &'a PickInput<'_>) -> Option<Cow<'a, [u8]>> {
+        let req = input.request;
+        match self {
+            HashKey::Ip => Some(Cow::Owned(match input.client {
+                std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+                std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+            })),
+            HashKey::Header(name) => req.headers.get(name).map(|v| Cow::Borrowed(v.as_bytes())),
+            HashKey::Cookie(name) => req
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
+                .find_map(|pair| {
+                    let pair = pair.trim_ascii();
+                    let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+                    Some(Cow::Borrowed(value))
+                }),
+            HashKey::Uri => Some(Cow::Borrowed(req.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes())),
+            HashKey::Query(name) => req.uri.query()?.split('&').find_map(|pair| {
+                let value = pair.strip_prefix(name.as_str())?.strip_prefix('=')?;
+                Some(Cow::Borrowed(value.as_bytes()))
+            }),
+        }
+    }
+}
+
+/// The ring: points sorted by hash, each with the index of the server that owns it.
+#[derive(Debug)]
+pub struct HashRing {
+    points: Vec<(u64, usize)>,
+}
+
+impl HashRing {
+    /// `servers`: label and weight of each server, in the group's order.
+    pub fn new(servers: &[(&str, u32)]) -> HashRing {
+        let mut points = Vec::new();
+        for (index, &(label, weight)) in servers.iter().enumerate() {
+            let count = (u64::from(weight.max(1)) * POINTS_PER_WEIGHT).min(MAX_POINTS);
+            for n in 0..count {
+                points.push((hash(format!("{label}#{n}").as_bytes()), index));
+            }
+        }
+        points.sort_unstable();
+        HashRing { points }
+    }
+
+    /// The server that owns `key`.
+    pub fn pick(&self, key: &[u8]) -> usize {
+        let h = hash(key);
+        let at = self.points.partition_point(|&(p, _)| p < h);
+        self.points.get(at).or(self.points.first()).map_or(0, |&(_, index)| index)
+    }
+}
+
+/// FNV-1a, then a finaliser that spreads nearby inputs over the whole range. Fixed, so the
+/// ring is the same in every process and every version.
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // splitmix64's finaliser
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> impl Iterator<Item = String> {
+        (0..10_000).map(|i| format!("user-{i}"))
+    }
+
+    #[test]
+    fn adding_a_server_moves_only_its_share() {
+        let three = HashRing::new(&[("a:1", 1), ("b:1", 1), ("c:1", 1)]);
+        let four = HashRing::new(&[("a:1", 1), ("b:1", 1), ("c:1", 1), ("d:1", 1)]);
+        let moved = keys().filter(|k| three.pick(k.as_bytes()) != four.pick(k.as_bytes())).count();
+        assert!(moved < 3_000, "{moved} of 10000 keys moved");
+        // A rebuilt ring (a reload), even with the servers listed in another order, maps
+        // every key to the same server.
+        let reordered = HashRing::new(&[("c:1", 1), ("a:1", 1), ("b:1", 1)]);
+        let label = |ring: &HashRing, order: [&str; 3], k: &str| order[ring.pick(k.as_bytes())].to_string();
+        assert!(keys().all(|k| label(&three, ["a", "b", "c"], &k) == label(&reordered, ["c", "a", "b"], &k)));
+    }
+
+    #[test]
+    fn shares_follow_the_weights() {
+        let ring = HashRing::new(&[("a:1", 1), ("b:1", 2), ("c:1", 3)]);
+        let mut counts = [0usize; 3];
+        for k in keys() {
+            counts[ring.pick(k.as_bytes())] += 1;
+        }
+        for (i, &c) in counts.iter().enumerate() {
+            let share = c as f64 / 10_000.0;
+            let expected = (i + 1) as f64 / 6.0;
+            assert!((share - expected).abs() < 0.05, "server {i}: {share:.3} vs {expected:.3}");
+        }
+    }
+
+    #[test]
+    fn keys_come_from_their_sources() {
+        let req = http::Request::get("/p?a=1&id=42")
+            .header("x-user", "ann")
+            .header("cookie", "theme=dark; session=s1")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let input = PickInput { client: "10.1.2.3".parse().unwrap(), request: &req };
+        let of = |text: &str| HashKey::parse(text).unwrap().of(&input).map(|k| k.into_owned());
+        assert_eq!(of("header:X-User").as_deref(), Some(&b"ann"[..]));
+        assert_eq!(of("cookie:session").as_deref(), Some(&b"s1"[..]));
+        assert_eq!(of("query:id").as_deref(), Some(&b"42"[..]));
+        assert_eq!(of("uri").as_deref(), Some(&b"/p?a=1&id=42"[..]));
+        assert_eq!(of("ip").as_deref(), Some(&[10, 1, 2, 3][..]));
+        assert_eq!(of("cookie:missing"), None);
+        assert_eq!(of("query:i"), None, "a prefix of a name is not the name");
+        for bad in ["host", "header:", "header:a b", "cookie:", "query", "ip:x"] {
+            assert!(HashKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
