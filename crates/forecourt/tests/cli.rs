@@ -100,6 +100,16 @@ fn check_points_at_the_mistake() {
             &["bad-key.toml:9:7: `host` is not a key source", "cookie:NAME"],
         ),
         (
+            "zero-weight",
+            base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ addr = \"127.0.0.1:3000\", weight = 0 }]"),
+            &["zero-weight.toml:8:12: weight 0: weights are whole numbers from 1"],
+        ),
+        (
+            "server-typo",
+            base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ adr = \"127.0.0.1:3000\" }]"),
+            &["server-typo.toml:8:12: unknown field `adr`, expected `addr` or `weight`", "did you mean `addr`?"],
+        ),
+        (
             "key-without-hash",
             base.replace("servers =", "key = \"ip\"\nservers ="),
             &["key-without-hash.toml:8:7: `key` in upstream `api` needs balance = \"hash\""],

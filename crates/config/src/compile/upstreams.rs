@@ -66,14 +66,6 @@ fn group(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg, defaults: &UpstreamTimeo
             ServerCfg::Addr(a) => (a.as_str(), 1),
             ServerCfg::Full { addr, weight } => (addr.as_str(), *weight),
         };
-        if weight == 0 {
-            cx.error(
-                &u.servers,
-                format!("server `{addr}` in upstream `{name}` has weight 0"),
-                Some("weights start at 1".into()),
-            );
-            continue;
-        }
         match resolve(addr) {
             Ok(sock) => endpoints.push(Endpoint {
                 addr: sock,
