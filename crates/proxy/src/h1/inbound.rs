@@ -70,6 +70,12 @@ impl Shared {
         }
     }
 
+    /// Shuts our side for writing: the client sees the end of what we sent (and a write
+    /// waiting for the close with `MSG_MORE` goes out), while reading goes on.
+    pub fn shut_write(&self) -> io::Result<()> {
+        socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write)
+    }
+
     /// Reads what the socket has without waiting: `Ok(false)` when nothing was there.
     pub fn try_fill(&self, chunk: usize) -> io::Result<bool> {
         let mut inb = self.inbound.borrow_mut();

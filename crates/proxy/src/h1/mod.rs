@@ -74,7 +74,7 @@ pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, firs
     // being forwarded) is shut for writing now: the end of the last response may be
     // waiting in the kernel for the close.
     if Rc::strong_count(&shared) > 1 {
-        let _ = socket2::SockRef::from(&shared.stream).shutdown(std::net::Shutdown::Write);
+        let _ = shared.shut_write();
     }
 }
 
@@ -101,7 +101,7 @@ async fn serve_busy(
             Next::Request(req, facts) => (req, facts),
             Next::Refused(status, why) => {
                 tracing::debug!(peer = %conn.client, why, "refusing request");
-                refuse(worker, shared, status, limits).await;
+                refuse(worker, shared, &mut out, status).await;
                 return Spell::Closed;
             }
             Next::Park => return Spell::Parked,
@@ -111,7 +111,7 @@ async fn serve_busy(
         let is_chunked = facts.framing == BodyFraming::Chunked;
         shared.inbound.borrow_mut().start_body(facts.framing, facts.expect_continue);
         if is_chunked && !facts.expect_continue && !first_chunk_checked(shared, limits).await {
-            refuse(worker, shared, StatusCode::BAD_REQUEST, limits).await;
+            refuse(worker, shared, &mut out, StatusCode::BAD_REQUEST).await;
             return Spell::Closed;
         }
         let answering = Answering {
@@ -278,12 +278,11 @@ async fn first_chunk_checked(shared: &Rc<Shared>, limits: &Limits) -> bool {
 }
 
 /// Answers a request that will not be served, and closes.
-async fn refuse(worker: &Worker, shared: &Rc<Shared>, status: StatusCode, limits: &Limits) {
+async fn refuse(worker: &Worker, shared: &Rc<Shared>, out: &mut OutQueue, status: StatusCode) {
     let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
     let (head, mut body) = respond::error(status, &id).into_parts();
     let answering = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: false };
-    let mut out = OutQueue::new(limits.send_timeout);
-    if write_response(shared, &mut out, &head, &mut body, &answering).await.is_ok() {
+    if write_response(shared, out, &head, &mut body, &answering).await.is_ok() {
         linger_if_unread(shared).await;
     }
 }
@@ -299,7 +298,7 @@ async fn linger_if_unread(shared: &Rc<Shared>) {
     if !unread {
         return;
     }
-    let _ = socket2::SockRef::from(&shared.stream).shutdown(std::net::Shutdown::Write);
+    let _ = shared.shut_write();
     let _ = tokio::time::timeout(LINGER, async {
         let mut sink = vec![0u8; 4096];
         loop {

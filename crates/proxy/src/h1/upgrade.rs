@@ -70,6 +70,6 @@ impl AsyncWrite for ClientSide {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         // A tunnelled protocol may rely on half-close.
-        Poll::Ready(socket2::SockRef::from(&self.0.stream).shutdown(std::net::Shutdown::Write))
+        Poll::Ready(self.0.shut_write())
     }
 }

@@ -6,7 +6,8 @@
 //! process: a key keeps its server across reloads, and adding one server to N moves only
 //! the keys the newcomer takes (about 1/(N+1) of them).
 use super::PickInput;
-use std::borrow::Cow;
+use std::net::IpAddr;
+use std::ops::Deref;
 
 /// Ring points per unit of weight.
 const POINTS_PER_WEIGHT: u64 = 100;
@@ -48,14 +49,11 @@ impl HashKey {
     }
 
     /// The key of this request, if it has one.
-    pub fn of<'a>(&self, input: &'a PickInput<'_>) -> Option<Cow<'a, [u8]>> {
+    pub fn of<'a>(&self, input: &'a PickInput<'_>) -> Option<KeyBytes<'a>> {
         let req = input.request;
         match self {
-            HashKey::Ip => Some(Cow::Owned(match input.client {
-                std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
-                std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
-            })),
-            HashKey::Header(name) => req.headers.get(name).map(|v| Cow::Borrowed(v.as_bytes())),
+            HashKey::Ip => Some(KeyBytes::address(input.client)),
+            HashKey::Header(name) => req.headers.get(name).map(|v| KeyBytes::Borrowed(v.as_bytes())),
             HashKey::Cookie(name) => req
                 .headers
                 .get_all(http::header::COOKIE)
@@ -64,13 +62,52 @@ impl HashKey {
                 .find_map(|pair| {
                     let pair = pair.trim_ascii();
                     let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
-                    Some(Cow::Borrowed(value))
+                    Some(KeyBytes::Borrowed(value))
                 }),
-            HashKey::Uri => Some(Cow::Borrowed(req.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes())),
+            HashKey::Uri => Some(KeyBytes::Borrowed(req.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes())),
             HashKey::Query(name) => req.uri.query()?.split('&').find_map(|pair| {
                 let value = pair.strip_prefix(name.as_str())?.strip_prefix('=')?;
-                Some(Cow::Borrowed(value.as_bytes()))
+                Some(KeyBytes::Borrowed(value.as_bytes()))
             }),
+        }
+    }
+}
+
+/// A request's key: a slice of the request, or a client address held inline, so that no
+/// key costs an allocation.
+pub enum KeyBytes<'a> {
+    Borrowed(&'a [u8]),
+    Address([u8; 16], usize),
+}
+
+impl KeyBytes<'_> {
+    fn address(ip: IpAddr) -> KeyBytes<'static> {
+        let mut bytes = [0u8; 16];
+        let len = match ip {
+            IpAddr::V4(v4) => {
+                bytes[..4].copy_from_slice(&v4.octets());
+                4
+            }
+            IpAddr::V6(v6) => {
+                bytes = v6.octets();
+                16
+            }
+        };
+        KeyBytes::Address(bytes, len)
+    }
+
+    pub fn into_owned(self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
+impl Deref for KeyBytes<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            KeyBytes::Borrowed(b) => b,
+            KeyBytes::Address(bytes, len) => &bytes[..*len],
         }
     }
 }
