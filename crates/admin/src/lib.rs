@@ -1,5 +1,6 @@
-//! The admin listener: `GET /metrics` (Prometheus text), `GET /health` (liveness) and
-//! `POST /reload` (the same reload as SIGHUP, answering with its result).
+//! The admin listener: `GET /metrics` (Prometheus text), `GET /health` (liveness),
+//! `POST /reload` (the same reload as SIGHUP, answering with its result), and the upstream
+//! API (`GET /api/upstreams`, `POST /api/upstreams/NAME/servers/SERVER/drain|enable`).
 //!
 //! It runs on the control thread, which a lone worker (`workers = 1`) shares: answers are
 //! cheap, and a reload is compiled on a blocking thread so that it never stalls requests.
@@ -15,26 +16,51 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+mod upstreams;
+pub use upstreams::UpstreamsFn;
+
 /// Reloads the configuration: `Ok(summary)` or `Err(diagnostics)`.
 pub type ReloadFn = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
+/// What the admin endpoints act on.
+#[derive(Clone)]
+pub struct Control {
+    pub reload: ReloadFn,
+    pub upstreams: UpstreamsFn,
+}
+
 /// Serves the admin endpoints on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, reload: ReloadFn) {
+pub async fn serve(listener: TcpListener, control: Control) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let reload = reload.clone();
+        let control = control.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
-                let reload = reload.clone();
-                async move { Ok::<_, Infallible>(answer(&req, reload).await) }
+                let control = control.clone();
+                async move { Ok::<_, Infallible>(answer(&req, control).await) }
             });
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
 
-async fn answer(req: &Request<Incoming>, reload: ReloadFn) -> Response<Full<Bytes>> {
-    match (req.method(), req.uri().path()) {
+async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Bytes>> {
+    let reload = control.reload;
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/api/upstreams/") {
+        if req.method() != Method::POST {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain");
+        }
+        return match upstreams::set_drained(&(control.upstreams)(), rest) {
+            Ok(done) => text(StatusCode::OK, format!("{done}\n"), "text/plain"),
+            Err(why) => text(StatusCode::NOT_FOUND, format!("{why}\n"), "text/plain"),
+        };
+    }
+    match (req.method(), path) {
+        (&Method::GET, "/api/upstreams") => {
+            let body = upstreams::list(&(control.upstreams)()).to_string();
+            text(StatusCode::OK, body, "application/json")
+        }
         (&Method::GET, "/metrics") => {
             text(StatusCode::OK, metrics().render(), "text/plain; version=0.0.4; charset=utf-8")
         }
@@ -44,12 +70,14 @@ async fn answer(req: &Request<Incoming>, reload: ReloadFn) -> Response<Full<Byte
             Ok(Err(diagnostics)) => text(StatusCode::BAD_REQUEST, format!("{diagnostics}\n"), "text/plain"),
             Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "reload failed\n".into(), "text/plain"),
         },
-        (_, "/metrics" | "/health" | "/reload") => {
+        (_, "/metrics" | "/health" | "/reload" | "/api/upstreams") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain")
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "admin endpoints: GET /metrics, GET /health, POST /reload\n".into(),
+            "admin endpoints: GET /metrics, GET /health, POST /reload, GET /api/upstreams, \
+             POST /api/upstreams/NAME/servers/SERVER/drain|enable\n"
+                .into(),
             "text/plain",
         ),
     }

@@ -6,6 +6,7 @@ use forecourt_config::Diagnostic;
 use forecourt_proxy::metrics::metrics;
 use forecourt_proxy::server::{run_worker, spawn_worker, WorkerSignals};
 use forecourt_proxy::Runtime;
+use forecourt_upstream::health::Checker;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -83,6 +84,8 @@ struct Reloader {
     listeners: watch::Sender<Vec<SocketAddr>>,
     /// Serialises reloads (SIGHUP and the admin endpoint may race).
     lock: Mutex<()>,
+    /// Active health checks follow the upstreams of each new snapshot.
+    checker: Checker,
 }
 
 impl Reloader {
@@ -121,6 +124,7 @@ impl Reloader {
         }
         let summary = forecourt_config::summary(&new);
         let addrs = new.listeners.clone();
+        self.checker.follow(new.upstreams.values());
         self.runtime.store(Arc::new(new));
         self.listeners.send_replace(addrs);
         Ok(summary)
@@ -149,6 +153,14 @@ pub fn run(source: ConfigSource) -> ExitCode {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         n => n,
     };
+    let checker = match Checker::start() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot start the health checker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    checker.follow(rt.upstreams.values());
     let summary = forecourt_config::summary(&rt);
     let admin = rt.admin;
     let pid_file = rt.pid_file.clone();
@@ -190,7 +202,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
     tracing::info!(config = source.name(), workers, "forecourt started: {summary}");
 
     let reloader =
-        Arc::new(Reloader { source, runtime: runtime.clone(), listeners: listeners_tx, lock: Mutex::new(()) });
+        Arc::new(Reloader { source, runtime: runtime.clone(), listeners: listeners_tx, lock: Mutex::new(()), checker });
     let started = local.block_on(&control, follow_signals(reloader, admin));
     if let Err(e) = started {
         eprintln!("{e}");
@@ -226,15 +238,19 @@ pub fn run(source: ConfigSource) -> ExitCode {
 
 /// Serves the admin endpoint and follows signals until SIGTERM or SIGINT.
 async fn follow_signals(reloader: Arc<Reloader>, admin: Option<SocketAddr>) -> Result<(), String> {
-    let reload_fn: forecourt_admin::ReloadFn = {
+    let reload: forecourt_admin::ReloadFn = {
         let r = reloader.clone();
         Arc::new(move || r.reload())
+    };
+    let upstreams: forecourt_admin::UpstreamsFn = {
+        let runtime = reloader.runtime.clone();
+        Arc::new(move || runtime.load().upstreams.values().cloned().collect())
     };
     if let Some(addr) = admin {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen on admin address {addr}: {e}"))?;
-        tokio::spawn(forecourt_admin::serve(listener, reload_fn));
+        tokio::spawn(forecourt_admin::serve(listener, forecourt_admin::Control { reload, upstreams }));
     }
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;

@@ -84,7 +84,50 @@ fn check_points_at_the_mistake() {
         (
             "bad-balance",
             base.replace("servers =", "balance = \"least_con\"\nservers ="),
-            &["bad-balance.toml:8:11: unknown balance `least_con`", "hint: available: round_robin"],
+            &["bad-balance.toml:8:11: unknown balance `least_con`", "did you mean `least_conn`?"],
+        ),
+        (
+            "unknown-balance",
+            base.replace("servers =", "balance = \"fastest\"\nservers ="),
+            &["unknown-balance.toml:8:11: unknown balance `fastest`", "available: p2c_ewma, round_robin, least_conn"],
+        ),
+        (
+            "cookie-without-cookie-balance",
+            base.replace("servers =", "cookie = \"sid\"\nservers ="),
+            &["cookie-without-cookie-balance.toml:8:10: `cookie` in upstream `api` needs balance = \"cookie\""],
+        ),
+        (
+            "bad-health-status",
+            format!("{base}\n[upstream.api.health]\npath = \"/ok\"\nstatus = \"200-9\"\n"),
+            &["bad-health-status.toml:12:10: bad expected status (upstream `api`)", "\"200-399\""],
+        ),
+        (
+            "zero-rise",
+            format!("{base}\n[upstream.api.health]\ntype = \"tcp\"\nrise = 0\n"),
+            &["zero-rise.toml:12:8: `rise` must be at least 1 (upstream `api`)"],
+        ),
+        (
+            "bad-health-type",
+            format!("{base}\n[upstream.api.health]\ntype = \"icmp\"\n"),
+            &["bad-health-type.toml:11:8: unknown health check type `icmp`"],
+        ),
+        (
+            "eject-share",
+            format!("{base}\n[upstream.api.eject]\nmax_percent = 150\n"),
+            &["eject-share.toml:11:15: `max_percent` is a share from 0 to 100"],
+        ),
+        (
+            "retry-attempts",
+            format!("{base}\n[upstream.api.retry]\nattempts = 0\nstatuses = [503, 700]\n"),
+            &[
+                "retry-attempts.toml:11:12: `attempts` is from 1",
+                "retry-attempts.toml:12:12: 700 is not an HTTP status",
+            ],
+        ),
+        (
+            "zero-max-conns",
+            base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ addr = \"127.0.0.1:3000\", max_conns = 0 }]"),
+            &["zero-max-conns.toml:8:12: max_conns 0: a whole number from 1"],
         ),
         (
             "hash-without-key",
@@ -107,7 +150,10 @@ fn check_points_at_the_mistake() {
         (
             "server-typo",
             base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ adr = \"127.0.0.1:3000\" }]"),
-            &["server-typo.toml:8:12: unknown field `adr`, expected `addr` or `weight`", "did you mean `addr`?"],
+            &[
+                "server-typo.toml:8:12: unknown field `adr`, expected one of `addr`, `weight`, `backup`, `max_conns`",
+                "did you mean `addr`?",
+            ],
         ),
         (
             "key-without-hash",

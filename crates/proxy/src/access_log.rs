@@ -42,6 +42,20 @@ pub struct LogFields {
     pub complete: bool,
 }
 
+impl LogFields {
+    /// Names one more server tried for this request (nginx's `$upstream_addr` lists them
+    /// the same way: "a, b").
+    pub fn add_upstream(&mut self, label: &str) {
+        match &mut self.upstream {
+            Some(list) => {
+                list.push_str(", ");
+                list.push_str(label);
+            }
+            None => self.upstream = Some(label.to_string()),
+        }
+    }
+}
+
 impl AccessLog {
     /// `target` is "stdout" or a file path (opened for appending).
     pub fn open(target: &str, format: LogFormat) -> std::io::Result<AccessLog> {

@@ -2,6 +2,7 @@
 //! dropped: the access log line and the metrics.
 use crate::access_log::{AccessLog, LogFields};
 use crate::metrics::{metrics, RouteStats};
+use forecourt_upstream::state::InFlight;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,11 +12,13 @@ pub struct Exchange {
     bytes: u64,
     stats: Option<Arc<RouteStats>>,
     log: Option<(Arc<AccessLog>, Box<LogFields>)>,
+    /// The upstream server answering, counted in flight until the response has gone.
+    in_flight: Option<InFlight>,
 }
 
 impl Exchange {
     pub fn start(started: Instant) -> Exchange {
-        Exchange { started, status: 0, bytes: 0, stats: None, log: None }
+        Exchange { started, status: 0, bytes: 0, stats: None, log: None, in_flight: None }
     }
 
     pub fn set_route_stats(&mut self, stats: Arc<RouteStats>) {
@@ -25,6 +28,10 @@ impl Exchange {
     /// Logging is on for this request: these fields go into its line.
     pub fn set_log(&mut self, log: Arc<AccessLog>, fields: Box<LogFields>) {
         self.log = Some((log, fields));
+    }
+
+    pub fn hold(&mut self, in_flight: InFlight) {
+        self.in_flight = Some(in_flight);
     }
 
     pub fn log_fields(&mut self) -> Option<&mut LogFields> {

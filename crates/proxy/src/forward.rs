@@ -7,12 +7,12 @@ use crate::headers::{carries_forwarding, set_forwarded, strip_hop_by_hop};
 use crate::runtime::Runtime;
 use crate::server::Worker;
 use crate::service::Conn;
+use crate::tries::{self, Answer, Failure, Outgoing};
 use crate::{request_id, respond};
 use bytes::Bytes;
-use forecourt_upstream::{sends_inline, PickInput, Protocol, UpstreamError, UpstreamGroup};
-use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use forecourt_upstream::{sends_inline, Protocol, UpstreamError, UpstreamGroup};
+use http::header::{HeaderValue, CONTENT_LENGTH, HOST, RETRY_AFTER, SET_COOKIE, TRANSFER_ENCODING};
 use http::{request, Request, Response, StatusCode, Uri, Version};
-use std::time::Instant;
 
 /// What the service hands the forwarder for one request.
 pub struct Job<'a> {
@@ -52,39 +52,41 @@ pub async fn forward(
         return respond::error(StatusCode::BAD_REQUEST, request_id);
     }
 
-    let endpoint = group.pick(&PickInput { client: conn.client.ip(), request: &parts });
-    endpoint.stats.count_request();
-    if let Some(f) = exchange.log_fields() {
-        f.upstream = Some(endpoint.label.clone());
-    }
     let timeout = rt.settings.client.body_timeout;
-    let mut req = Request::from_parts(parts, ClientBody::new(body, job.max_body, timeout));
+    let req = Request::from_parts(parts, ClientBody::new(body, job.max_body, timeout));
     let who = conn.identity(&worker.identities, &rt.settings.trusted_proxies);
     // The common case, a plain request from a client that sent no forwarding headers, gets
     // them as one block rendered per connection; the others go through the header map.
-    let forwarding = if !who.trusted() && sends_inline(group.protocol, &req) && !carries_forwarding(req.headers()) {
+    let inline = sends_inline(group.protocol, &req);
+    let (mut parts, body) = req.into_parts();
+    let forwarding = if !who.trusted() && inline && !carries_forwarding(&parts.headers) {
         who.rendered(&authority)
     } else {
-        set_forwarded(req.headers_mut(), &who, &authority);
+        set_forwarded(&mut parts.headers, &who, &authority);
         Bytes::new()
     };
-    let sent = Instant::now();
-    let result = worker.pool.send(endpoint, group.protocol, &group.timeouts, req, forwarding).await;
-    if let Some(f) = exchange.log_fields() {
-        f.upstream_time = Some(sent.elapsed());
-    }
-    let mut resp = match result {
-        Ok(resp) => resp,
-        Err(e) => {
-            let status = failure_status(&e);
-            tracing::warn!(upstream = %group.name, server = %endpoint.label, request_id = ?request_id, error = %e, "upstream exchange failed");
-            return respond::error(status, request_id);
-        }
+    let outgoing = if inline {
+        Outgoing::Head { parts, extra: &forwarding }
+    } else {
+        Outgoing::WithBody(Some(Request::from_parts(parts, body)))
     };
+    let (mut resp, set_cookie) = match tries::run(worker, group, conn.client.ip(), outgoing, exchange).await {
+        Ok(Answer { response, set_cookie }) => (response, set_cookie),
+        Err(Failure::NoServer(retry_after)) => {
+            tracing::warn!(upstream = %group.name, request_id = ?request_id, "no server can take the request");
+            let mut resp = respond::error(StatusCode::SERVICE_UNAVAILABLE, request_id);
+            resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            return resp;
+        }
+        Err(Failure::Failed(e)) => return respond::error(failure_status(&e), request_id),
+    };
+    if let Some(cookie) = set_cookie {
+        resp.headers_mut().append(SET_COOKIE, cookie.clone());
+    }
 
     // A response two parsers could frame differently is not passed on.
     if resp.headers().contains_key(TRANSFER_ENCODING) && resp.headers().contains_key(CONTENT_LENGTH) {
-        tracing::warn!(upstream = %group.name, server = %endpoint.label, "upstream response has both Content-Length and Transfer-Encoding");
+        tracing::warn!(upstream = %group.name, "upstream response has both Content-Length and Transfer-Encoding");
         return respond::error(StatusCode::BAD_GATEWAY, request_id);
     }
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;

@@ -25,5 +25,6 @@ pub mod router;
 pub mod runtime;
 pub mod server;
 pub mod service;
+mod tries;
 
 pub use runtime::{ClientLimits, Runtime, Settings};

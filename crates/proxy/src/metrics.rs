@@ -2,7 +2,8 @@
 //!
 //! Hot-path counters are sharded per worker thread (one cache line each) so that workers
 //! never contend; the admin endpoint sums the shards when it renders the Prometheus text.
-use forecourt_upstream::{EndpointStats, PoolCounters};
+use forecourt_upstream::state::{registry, LATENCY_BUCKETS};
+use forecourt_upstream::PoolCounters;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -82,7 +83,6 @@ impl Histogram {
 #[derive(Default)]
 pub struct Metrics {
     routes: Mutex<BTreeMap<String, Arc<RouteStats>>>,
-    endpoints: Mutex<BTreeMap<(String, String), Arc<EndpointStats>>>,
     latency: Histogram,
     pub active_connections: AtomicI64,
     pub pool: Arc<PoolCounters>,
@@ -100,12 +100,6 @@ impl Metrics {
     /// The counters of the route called `name`; the same ones across reloads.
     pub fn route(&self, name: &str) -> Arc<RouteStats> {
         self.routes.lock().unwrap().entry(name.to_string()).or_default().clone()
-    }
-
-    /// The counters of one server of one upstream group; the same ones across reloads.
-    pub fn endpoint(&self, group: &str, server: &str) -> Arc<EndpointStats> {
-        let key = (group.to_string(), server.to_string());
-        self.endpoints.lock().unwrap().entry(key).or_default().clone()
     }
 
     pub fn observe_request(&self, d: Duration) {
@@ -145,32 +139,7 @@ impl Metrics {
         let _ = writeln!(o, "forecourt_request_duration_seconds_count {cumulative}");
         family(o, "forecourt_active_connections", "gauge", "Client connections open now.");
         let _ = writeln!(o, "forecourt_active_connections {}", self.active_connections.load(Ordering::Relaxed));
-        family(o, "forecourt_upstream_requests_total", "counter", "Requests sent to each upstream server.");
-        let endpoints = self.endpoints.lock().unwrap();
-        for ((group, server), s) in endpoints.iter() {
-            let n = s.requests.load(Ordering::Relaxed);
-            let _ = writeln!(
-                o,
-                "forecourt_upstream_requests_total{{upstream=\"{}\",server=\"{}\"}} {n}",
-                escape(group),
-                escape(server)
-            );
-        }
-        family(
-            o,
-            "forecourt_upstream_connect_errors_total",
-            "counter",
-            "Failed connection attempts to each upstream server.",
-        );
-        for ((group, server), s) in endpoints.iter() {
-            let n = s.connect_errors.load(Ordering::Relaxed);
-            let _ = writeln!(
-                o,
-                "forecourt_upstream_connect_errors_total{{upstream=\"{}\",server=\"{}\"}} {n}",
-                escape(group),
-                escape(server)
-            );
-        }
+        render_servers(o);
         let pool = &self.pool;
         family(
             o,
@@ -186,6 +155,68 @@ impl Metrics {
         let _ =
             writeln!(o, "forecourt_reloads_total{{result=\"error\"}} {}", self.reloads_failed.load(Ordering::Relaxed));
         out
+    }
+}
+
+/// Per upstream server: counters, in flight, state and latency, from the state registry
+/// (which keeps servers a reload removed, so their counters do not go backwards).
+fn render_servers(o: &mut String) {
+    let servers = registry().endpoints();
+    type Read = fn(&forecourt_upstream::state::EndpointState) -> u64;
+    let families: [(&str, &str, &str, Read); 7] = [
+        (
+            "forecourt_upstream_requests_total",
+            "counter",
+            "Tries sent to each upstream server, retries included.",
+            |s| s.requests.load(Ordering::Relaxed),
+        ),
+        (
+            "forecourt_upstream_failures_total",
+            "counter",
+            "Tries that failed (connection, timeout or a failure status).",
+            |s| s.failures.load(Ordering::Relaxed),
+        ),
+        (
+            "forecourt_upstream_connect_errors_total",
+            "counter",
+            "Failed connection attempts to each upstream server.",
+            |s| s.connect_errors.load(Ordering::Relaxed),
+        ),
+        ("forecourt_upstream_retries_total", "counter", "Retries sent to each upstream server.", |s| {
+            s.retries.load(Ordering::Relaxed)
+        }),
+        (
+            "forecourt_upstream_health_transitions_total",
+            "counter",
+            "Times a server went down, up, in or out of ejection.",
+            |s| s.transitions.load(Ordering::Relaxed),
+        ),
+        ("forecourt_upstream_in_flight", "gauge", "Requests with each upstream server now.", |s| {
+            u64::from(s.in_flight())
+        }),
+        ("forecourt_upstream_up", "gauge", "1 if the server takes requests (not down, ejected or drained).", |s| {
+            u64::from(matches!(s.describe(), "up" | "ramping"))
+        }),
+    ];
+    for (name, kind, help, read) in families {
+        family(o, name, kind, help);
+        for ((group, server), s) in &servers {
+            let _ = writeln!(o, "{name}{{upstream=\"{}\",server=\"{}\"}} {}", escape(group), escape(server), read(s));
+        }
+    }
+    let name = "forecourt_upstream_response_seconds";
+    family(o, name, "histogram", "Time from a try being sent to its response head, per upstream server.");
+    for ((group, server), s) in &servers {
+        let labels = format!("upstream=\"{}\",server=\"{}\"", escape(group), escape(server));
+        let (buckets, sum_us) = s.latency_histogram();
+        let mut cumulative = 0;
+        for (i, n) in buckets.iter().enumerate() {
+            cumulative += n;
+            let le = LATENCY_BUCKETS.get(i).map(|b| b.to_string()).unwrap_or_else(|| "+Inf".into());
+            let _ = writeln!(o, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(o, "{name}_sum{{{labels}}} {}", sum_us as f64 / 1e6);
+        let _ = writeln!(o, "{name}_count{{{labels}}} {cumulative}");
     }
 }
 

@@ -1,16 +1,23 @@
 //! Upstreams: the named groups of servers a route forwards to, how one server is picked
-//! (balancing), and the per-worker pools of connections to them.
+//! (balancing), what Forecourt knows about each server (in flight, latency, health), the
+//! checks that keep bad servers out, the retry policy, and the per-worker pools of
+//! connections to them.
 //!
 //! A group is part of the immutable config snapshot; the state that must outlive a reload
-//! (per-endpoint counters) lives in [`EndpointStats`], shared by name across snapshots.
+//! lives in the [`state::registry`], shared by name across snapshots.
 mod balance;
 pub mod chunked;
 mod group;
 mod h1;
+pub mod health;
 mod local_exec;
+pub mod outlier;
 mod pool;
+pub mod retry;
+pub mod state;
 
 pub use balance::{Algorithm, Balancer, HashKey, PickInput};
-pub use group::{Endpoint, EndpointStats, Protocol, UpstreamGroup, UpstreamTimeouts};
+pub use group::{Endpoint, GroupPolicies, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};
+pub use h1::is_idempotent;
 pub use local_exec::LocalExec;
-pub use pool::{sends_inline, Pool, PoolCounters, PooledBody, UpstreamError};
+pub use pool::{sends_inline, Pool, PoolCounters, PooledBody, SendFailure, UpstreamError};

@@ -56,6 +56,19 @@ impl std::fmt::Display for UpstreamError {
     }
 }
 
+/// A request with a body that failed; `unsent` holds it if no byte of it reached the
+/// server (so it may go to another).
+pub struct SendFailure<B> {
+    pub error: UpstreamError,
+    pub unsent: Option<Request<B>>,
+}
+
+impl<B> From<UpstreamError> for SendFailure<B> {
+    fn from(error: UpstreamError) -> Self {
+        SendFailure { error, unsent: None }
+    }
+}
+
 /// Process-wide pool counters, for metrics.
 #[derive(Debug, Default)]
 pub struct PoolCounters {
@@ -135,37 +148,43 @@ where
         })
     }
 
-    /// Sends `req` to `ep` and waits for the response head. `extra_head` is header lines
-    /// (each ending in CRLF) written after `req`'s own; only the inline client takes them,
-    /// so it must be empty unless [`sends_inline`] holds for `req`.
+    /// Sends a request with a body, or an upgrade, to `ep` and waits for the response
+    /// head. A request that was never sent (no connection could be made) comes back with
+    /// the error, so it can be tried elsewhere. Body-less requests take [`Pool::send_head`].
     pub async fn send(
         self: &Rc<Self>,
         ep: &Endpoint,
         protocol: Protocol,
         timeouts: &UpstreamTimeouts,
         req: Request<B>,
-        extra_head: Bytes,
-    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
-        if sends_inline(protocol, &req) {
-            // A statement of its own: a temporary in the awaited expression would live
-            // in this future for the whole exchange.
-            let parts = req.into_parts().0;
-            return self.send_inline(ep, timeouts, parts, &extra_head).await;
-        }
-        debug_assert!(extra_head.is_empty(), "only the inline client writes extra header lines");
+    ) -> Result<Response<PooledBody<B>>, SendFailure<B>> {
         match protocol {
-            // Boxed: these futures are large, and the common path above should not make
-            // every request's (and every idle connection's) future that large.
+            // Boxed: these futures are large, and the common path (`send_head`) should not
+            // make every request's (and every idle connection's) future that large.
             Protocol::Http1 => Box::pin(self.send_h1(ep, timeouts, req)).await,
             Protocol::H2c => Box::pin(self.send_h2(ep, timeouts, req)).await,
         }
+    }
+
+    /// Sends a request without a body (see [`sends_inline`]) with the inline HTTP/1.1
+    /// client and waits for the response head. The request is borrowed, so that it can be
+    /// sent again to another server. `extra_head` is header lines (each ending in CRLF)
+    /// written after the request's own.
+    pub async fn send_head(
+        self: &Rc<Self>,
+        ep: &Endpoint,
+        timeouts: &UpstreamTimeouts,
+        req: &http::request::Parts,
+        extra_head: &[u8],
+    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+        self.send_inline(ep, timeouts, req, extra_head).await
     }
 
     async fn send_inline(
         self: &Rc<Self>,
         ep: &Endpoint,
         t: &UpstreamTimeouts,
-        req: http::request::Parts,
+        req: &http::request::Parts,
         extra_head: &[u8],
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         let mut reused = self.checkout_inline(ep.addr);
@@ -176,7 +195,7 @@ where
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
-            match conn.exchange_within(&req, extra_head, t.response_header).await {
+            match conn.exchange_within(req, extra_head, t.response_header).await {
                 Ok(None) => return Err(UpstreamError::ResponseTimeout),
                 Ok(Some((head, framing, reusable))) => {
                     let give_back = reusable.then(|| (self.clone(), ep.addr, t.max_idle));
@@ -218,21 +237,24 @@ where
         ep: &Endpoint,
         t: &UpstreamTimeouts,
         mut req: Request<B>,
-    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+    ) -> Result<Response<PooledBody<B>>, SendFailure<B>> {
         // A pooled connection may have been closed by the server a moment ago; if the request
         // was not written yet, hyper hands it back and we try once more on a fresh connection.
         let mut reused = self.checkout_h1(ep.addr, t);
         loop {
             let (mut sender, was_reused) = match reused.take() {
                 Some(s) => (s, true),
-                None => (self.open_h1(ep, t).await?, false),
+                None => match self.open_h1(ep, t).await {
+                    Ok(s) => (s, false),
+                    Err(error) => return Err(SendFailure { error, unsent: Some(req) }),
+                },
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
             let exchange = sender.try_send_request(req);
             let result = match tokio::time::timeout(t.response_header, exchange).await {
                 Ok(r) => r,
-                Err(_) => return Err(UpstreamError::ResponseTimeout),
+                Err(_) => return Err(UpstreamError::ResponseTimeout.into()),
             };
             match result {
                 Ok(resp) => {
@@ -241,7 +263,13 @@ where
                 }
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if was_reused => req = unsent,
-                    _ => return Err(UpstreamError::Exchange(e.into_error())),
+                    Some(unsent) => {
+                        return Err(SendFailure {
+                            error: UpstreamError::Exchange(e.into_error()),
+                            unsent: Some(unsent),
+                        })
+                    }
+                    None => return Err(UpstreamError::Exchange(e.into_error()).into()),
                 },
             }
         }
@@ -252,7 +280,7 @@ where
         ep: &Endpoint,
         t: &UpstreamTimeouts,
         req: Request<B>,
-    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+    ) -> Result<Response<PooledBody<B>>, SendFailure<B>> {
         let existing = self.h2.borrow().get(&ep.addr).filter(|s| !s.is_closed()).cloned();
         let mut sender = match existing {
             Some(s) => {
@@ -260,12 +288,17 @@ where
                 s
             }
             None => {
-                let stream = connect(ep, t, &self.counters).await?;
-                let (sender, conn) = http2::Builder::new(LocalExec)
+                let stream = match connect(ep, t, &self.counters).await {
+                    Ok(stream) => stream,
+                    Err(error) => return Err(SendFailure { error, unsent: Some(req) }),
+                };
+                let handshake = http2::Builder::new(LocalExec)
                     .timer(hyper_util::rt::TokioTimer::new())
-                    .handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(UpstreamError::Exchange)?;
+                    .handshake(TokioIo::new(stream));
+                let (sender, conn) = match handshake.await {
+                    Ok(pair) => pair,
+                    Err(e) => return Err(SendFailure { error: UpstreamError::Exchange(e), unsent: Some(req) }),
+                };
                 tokio::task::spawn_local(conn);
                 self.counters.opened.fetch_add(1, Ordering::Relaxed);
                 self.h2.borrow_mut().insert(ep.addr, sender.clone());
@@ -274,8 +307,8 @@ where
         };
         let exchange = sender.send_request(req);
         match tokio::time::timeout(t.response_header, exchange).await {
-            Err(_) => Err(UpstreamError::ResponseTimeout),
-            Ok(Err(e)) => Err(UpstreamError::Exchange(e)),
+            Err(_) => Err(UpstreamError::ResponseTimeout.into()),
+            Ok(Err(e)) => Err(UpstreamError::Exchange(e).into()),
             Ok(Ok(resp)) => Ok(PooledBody::wrap(resp, None)),
         }
     }
@@ -334,7 +367,7 @@ where
 async fn connect(ep: &Endpoint, t: &UpstreamTimeouts, counters: &PoolCounters) -> Result<TcpStream, UpstreamError> {
     let failed = |e| {
         counters.connect_errors.fetch_add(1, Ordering::Relaxed);
-        ep.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
+        ep.state.connect_errors.fetch_add(1, Ordering::Relaxed);
         e
     };
     let stream = match tokio::time::timeout(t.connect, TcpStream::connect(ep.addr)).await {

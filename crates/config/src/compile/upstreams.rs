@@ -2,14 +2,14 @@
 use super::Ctx;
 use crate::diagnostic::closest;
 use crate::model::{Global, ServerCfg, UpstreamCfg};
-use forecourt_proxy::metrics::metrics;
+use forecourt_upstream::state::registry;
 use forecourt_upstream::{Algorithm, Endpoint, HashKey, Protocol, UpstreamGroup, UpstreamTimeouts};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-const BALANCERS: [&str; 5] = ["round_robin", "random", "first", "ip_hash", "hash"];
+const BALANCERS: [&str; 8] = ["p2c_ewma", "round_robin", "least_conn", "random", "first", "ip_hash", "hash", "cookie"];
 
 pub fn compile(
     cx: &mut Ctx<'_>,
@@ -60,19 +60,21 @@ fn group(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg, defaults: &UpstreamTimeo
         );
         return None;
     }
+    let policies = super::upstream_policies::compile(cx, name, u);
     let mut endpoints = Vec::new();
     for server in u.servers.get_ref() {
-        let (addr, weight) = match server {
-            ServerCfg::Addr(a) => (a.as_str(), 1),
-            ServerCfg::Full { addr, weight } => (addr.as_str(), *weight),
-        };
+        let ServerCfg { addr, weight, backup, max_conns } = server;
+        if endpoints.iter().any(|e: &Endpoint| &e.label == addr) {
+            cx.error(&u.servers, format!("server `{addr}` appears twice in upstream `{name}`"), None);
+            continue;
+        }
         match resolve(addr) {
-            Ok(sock) => endpoints.push(Endpoint {
-                addr: sock,
-                label: addr.to_string(),
-                weight,
-                stats: metrics().endpoint(name, addr),
-            }),
+            Ok(sock) => {
+                let mut ep = Endpoint::new(sock, addr.to_string(), *weight, registry().endpoint(name, addr));
+                ep.backup = *backup;
+                ep.max_conns = *max_conns;
+                endpoints.push(ep);
+            }
             Err(e) => cx.error(
                 &u.servers,
                 format!("server `{addr}` in upstream `{name}`: {e}"),
@@ -80,9 +82,10 @@ fn group(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg, defaults: &UpstreamTimeo
             ),
         }
     }
-    (endpoints.len() == u.servers.get_ref().len()).then(|| {
-        UpstreamGroup::new(name.to_string(), endpoints, &algorithm.unwrap_or(Algorithm::RoundRobin), protocol, timeouts)
-    })
+    let algorithm = algorithm?;
+    let policies = policies?;
+    (endpoints.len() == u.servers.get_ref().len())
+        .then(|| UpstreamGroup::new(name.to_string(), endpoints, &algorithm, protocol, timeouts, policies))
 }
 
 /// `balance` and, for `hash`, its `key`. `None` after an error (reported).
@@ -92,9 +95,29 @@ fn algorithm(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Algorithm>
             cx.error(key, format!("`key` in upstream `{name}` needs balance = \"hash\""), None);
             return None;
         }
-        return Some(Algorithm::RoundRobin);
+        if let Some(cookie) = &u.cookie {
+            cx.error(cookie, format!("`cookie` in upstream `{name}` needs balance = \"cookie\""), None);
+            return None;
+        }
+        return Some(Algorithm::PeakEwma);
     };
+    if let Some(cookie) = u.cookie.as_ref().filter(|_| b.get_ref() != "cookie") {
+        cx.error(cookie, format!("`cookie` in upstream `{name}` needs balance = \"cookie\""), None);
+        return None;
+    }
     let algorithm = match b.get_ref().as_str() {
+        "p2c_ewma" => Algorithm::PeakEwma,
+        "least_conn" => Algorithm::LeastConn,
+        "cookie" => {
+            let cookie = u.cookie.as_ref().map_or("forecourt_affinity", |c| c.get_ref().as_str());
+            if cookie.is_empty() || !cookie.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+                let at = u.cookie.as_ref().unwrap_or(b);
+                cx.error(at, format!("`{cookie}` is not a cookie name (upstream `{name}`)"), None);
+                return None;
+            }
+            let ttl = cx.duration(&u.cookie_ttl, std::time::Duration::from_secs(3600));
+            Algorithm::Cookie { name: cookie.to_string(), ttl }
+        }
         "round_robin" => Algorithm::RoundRobin,
         "random" => Algorithm::Random,
         "first" => Algorithm::First,

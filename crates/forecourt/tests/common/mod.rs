@@ -86,6 +86,19 @@ impl Forecourt {
         Forecourt { child, port, dir, config: path }
     }
 
+    /// Starts the same config again (after the process died or was killed), on the same port.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Command::new(BIN)
+            .args(["run", "-c", &self.config])
+            .stdout(Stdio::from(std::fs::File::create(self.dir.path("stdout.log")).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(self.dir.path("stderr.log")).unwrap()))
+            .spawn()
+            .unwrap();
+        wait_for_port(self.port);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }

@@ -27,6 +27,11 @@ pub struct Origin {
 impl Origin {
     /// Starts an origin named `name` (it says so in `x-origin`) on a free port.
     pub fn start(name: &'static str) -> Origin {
+        Origin::slow(name, Duration::ZERO)
+    }
+
+    /// An origin that waits `delay` before answering each request.
+    pub fn slow(name: &'static str, delay: Duration) -> Origin {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
@@ -48,7 +53,10 @@ impl Origin {
                             tokio::spawn(async move {
                                 let svc = hyper::service::service_fn(move |req| {
                                     hits.fetch_add(1, Ordering::SeqCst);
-                                    handle(name, req)
+                                    async move {
+                                        tokio::time::sleep(delay).await;
+                                        handle(name, req).await
+                                    }
                                 });
                                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                                     .serve_connection_with_upgrades(TokioIo::new(stream), svc)

@@ -5,7 +5,7 @@
 //! of the server's label, so they do not depend on the order of the servers or on the
 //! process: a key keeps its server across reloads, and adding one server to N moves only
 //! the keys the newcomer takes (about 1/(N+1) of them).
-use super::PickInput;
+use super::{Admit, PickInput};
 use std::net::IpAddr;
 use std::ops::Deref;
 
@@ -50,11 +50,10 @@ impl HashKey {
 
     /// The key of this request, if it has one.
     pub fn of<'a>(&self, input: &'a PickInput<'_>) -> Option<KeyBytes<'a>> {
-        let req = input.request;
         match self {
             HashKey::Ip => Some(KeyBytes::address(input.client)),
-            HashKey::Header(name) => req.headers.get(name).map(|v| KeyBytes::Borrowed(v.as_bytes())),
-            HashKey::Cookie(name) => req
+            HashKey::Header(name) => input.headers.get(name).map(|v| KeyBytes::Borrowed(v.as_bytes())),
+            HashKey::Cookie(name) => input
                 .headers
                 .get_all(http::header::COOKIE)
                 .iter()
@@ -64,8 +63,8 @@ impl HashKey {
                     let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
                     Some(KeyBytes::Borrowed(value))
                 }),
-            HashKey::Uri => Some(KeyBytes::Borrowed(req.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes())),
-            HashKey::Query(name) => req.uri.query()?.split('&').find_map(|pair| {
+            HashKey::Uri => Some(KeyBytes::Borrowed(input.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes())),
+            HashKey::Query(name) => input.uri.query()?.split('&').find_map(|pair| {
                 let value = pair.strip_prefix(name.as_str())?.strip_prefix('=')?;
                 Some(KeyBytes::Borrowed(value.as_bytes()))
             }),
@@ -133,10 +132,38 @@ impl HashRing {
     }
 
     /// The server that owns `key`.
-    pub fn pick(&self, key: &[u8]) -> usize {
+    pub fn owner(&self, key: &[u8]) -> usize {
         let h = hash(key);
         let at = self.points.partition_point(|&(p, _)| p < h);
         self.points.get(at).or(self.points.first()).map_or(0, |&(_, index)| index)
+    }
+
+    /// The server for `key` among those that may take it: the owner, or else the owner of
+    /// the next point along the ring, so a server that is out spreads its keys over the
+    /// others and gets them back when it returns.
+    pub fn pick(&self, key: &[u8], admit: &Admit<'_>) -> Option<usize> {
+        let h = hash(key);
+        let at = self.points.partition_point(|&(p, _)| p < h);
+        let n = self.points.len();
+        let mut refused = 0u64;
+        for k in 0..n {
+            let index = self.points[(at + k) % n].1;
+            if index < 64 && refused & (1 << index) != 0 {
+                continue;
+            }
+            if admit.ok_fully(index) {
+                return Some(index);
+            }
+            if index < 64 {
+                refused |= 1 << index;
+            }
+        }
+        None
+    }
+
+    /// A stable name of a label, for affinity cookies.
+    pub fn label_id(label: &str) -> u64 {
+        hash(label.as_bytes())
     }
 }
 
@@ -168,12 +195,12 @@ mod tests {
     fn adding_a_server_moves_only_its_share() {
         let three = HashRing::new(&[("a:1", 1), ("b:1", 1), ("c:1", 1)]);
         let four = HashRing::new(&[("a:1", 1), ("b:1", 1), ("c:1", 1), ("d:1", 1)]);
-        let moved = keys().filter(|k| three.pick(k.as_bytes()) != four.pick(k.as_bytes())).count();
+        let moved = keys().filter(|k| three.owner(k.as_bytes()) != four.owner(k.as_bytes())).count();
         assert!(moved < 3_000, "{moved} of 10000 keys moved");
         // A rebuilt ring (a reload), even with the servers listed in another order, maps
         // every key to the same server.
         let reordered = HashRing::new(&[("c:1", 1), ("a:1", 1), ("b:1", 1)]);
-        let label = |ring: &HashRing, order: [&str; 3], k: &str| order[ring.pick(k.as_bytes())].to_string();
+        let label = |ring: &HashRing, order: [&str; 3], k: &str| order[ring.owner(k.as_bytes())].to_string();
         assert!(keys().all(|k| label(&three, ["a", "b", "c"], &k) == label(&reordered, ["c", "a", "b"], &k)));
     }
 
@@ -182,7 +209,7 @@ mod tests {
         let ring = HashRing::new(&[("a:1", 1), ("b:1", 2), ("c:1", 3)]);
         let mut counts = [0usize; 3];
         for k in keys() {
-            counts[ring.pick(k.as_bytes())] += 1;
+            counts[ring.owner(k.as_bytes())] += 1;
         }
         for (i, &c) in counts.iter().enumerate() {
             let share = c as f64 / 10_000.0;
@@ -200,7 +227,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let input = PickInput { client: "10.1.2.3".parse().unwrap(), request: &req };
+        let input = PickInput { client: "10.1.2.3".parse().unwrap(), uri: &req.uri, headers: &req.headers };
         let of = |text: &str| HashKey::parse(text).unwrap().of(&input).map(|k| k.into_owned());
         assert_eq!(of("header:X-User").as_deref(), Some(&b"ann"[..]));
         assert_eq!(of("cookie:session").as_deref(), Some(&b"s1"[..]));

@@ -1,4 +1,5 @@
 //! Weighted random choice.
+use super::Admit;
 use std::cell::Cell;
 
 #[derive(Debug)]
@@ -19,10 +20,22 @@ impl WeightedRandom {
         WeightedRandom { cumulative }
     }
 
-    pub fn pick(&self) -> usize {
+    /// A server drawn by weight, ignoring whether it may take the request.
+    pub fn draw(&self) -> usize {
         let total = *self.cumulative.last().unwrap_or(&1);
         let r = next_random() % total;
         self.cumulative.partition_point(|&c| c <= r)
+    }
+
+    /// A server drawn by weight among those that may take the request.
+    pub fn pick(&self, admit: &Admit<'_>) -> Option<usize> {
+        for _ in 0..4 {
+            let i = self.draw();
+            if admit.ok(i) {
+                return Some(i);
+            }
+        }
+        admit.scan_from(self.draw())
     }
 }
 
@@ -40,7 +53,7 @@ fn seed() -> u64 {
 }
 
 /// xorshift64*: plenty for spreading load, and one multiply per pick.
-fn next_random() -> u64 {
+pub fn next_random() -> u64 {
     STATE.with(|s| {
         let mut x = s.get();
         x ^= x >> 12;
@@ -58,9 +71,10 @@ mod tests {
     #[test]
     fn shares_follow_the_weights() {
         let random = WeightedRandom::new(&[1, 2, 3]);
+        let tier = crate::group::test_support::Tier::new(&[1, 2, 3]);
         let mut counts = [0usize; 3];
         for _ in 0..60_000 {
-            counts[random.pick()] += 1;
+            counts[random.pick(&tier.admit()).unwrap()] += 1;
         }
         for (i, &c) in counts.iter().enumerate() {
             let share = c as f64 / 60_000.0;

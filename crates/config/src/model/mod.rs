@@ -4,6 +4,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
+mod upstream;
+pub use upstream::*;
+
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -130,69 +133,4 @@ pub struct HeaderRulesCfg {
     pub add: BTreeMap<String, String>,
     #[serde(default)]
     pub remove: Vec<String>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct UpstreamCfg {
-    pub servers: Spanned<Vec<ServerCfg>>,
-    pub balance: Option<Spanned<String>>,
-    /// Where `balance = "hash"` takes its key: "ip", "uri", "header:NAME", "cookie:NAME",
-    /// "query:NAME".
-    pub key: Option<Spanned<String>>,
-    /// "http1" (default) or "h2c".
-    pub protocol: Option<Spanned<String>>,
-    pub connect_timeout: Option<Spanned<String>>,
-    pub response_timeout: Option<Spanned<String>>,
-    pub keepalive_idle: Option<Spanned<String>>,
-    pub keepalive_max: Option<usize>,
-}
-
-/// `"10.0.0.1:8080"` or `{ addr = "10.0.0.1:8080", weight = 3 }`.
-#[derive(Debug)]
-pub enum ServerCfg {
-    Addr(String),
-    Full { addr: String, weight: u32 },
-}
-
-/// By hand rather than `#[serde(untagged)]`, whose only error is "data did not match any
-/// variant": a mistake in a server entry is told in words.
-impl<'de> Deserialize<'de> for ServerCfg {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ServerVisitor)
-    }
-}
-
-struct ServerVisitor;
-
-impl<'de> serde::de::Visitor<'de> for ServerVisitor {
-    type Value = ServerCfg;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a server: \"HOST:PORT\" or { addr = \"HOST:PORT\", weight = N }")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ServerCfg, E> {
-        Ok(ServerCfg::Addr(v.to_string()))
-    }
-
-    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<ServerCfg, M::Error> {
-        use serde::de::Error;
-        let (mut addr, mut weight) = (None, 1u32);
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "addr" => addr = Some(map.next_value::<String>()?),
-                "weight" => {
-                    let w = map.next_value::<i64>()?;
-                    weight = u32::try_from(w)
-                        .ok()
-                        .filter(|&w| w >= 1)
-                        .ok_or_else(|| M::Error::custom(format!("weight {w}: weights are whole numbers from 1")))?;
-                }
-                other => return Err(M::Error::unknown_field(other, &["addr", "weight"])),
-            }
-        }
-        let addr = addr.ok_or_else(|| M::Error::missing_field("addr"))?;
-        Ok(ServerCfg::Full { addr, weight })
-    }
 }

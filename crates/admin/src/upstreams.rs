@@ -1,0 +1,89 @@
+//! `GET /api/upstreams`: every upstream of the running config with its servers' state;
+//! `POST /api/upstreams/NAME/servers/SERVER/drain` (or `/enable`) takes a server out of
+//! rotation or puts it back, until the operator says otherwise (reloads keep it).
+use forecourt_upstream::state::{flag, now_ns};
+use forecourt_upstream::{Algorithm, UpstreamGroup};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+/// The upstream groups of the running config.
+pub type UpstreamsFn = Arc<dyn Fn() -> Vec<Arc<UpstreamGroup>> + Send + Sync>;
+
+pub fn list(groups: &[Arc<UpstreamGroup>]) -> Value {
+    let now = now_ns();
+    let upstreams: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let servers: Vec<Value> = g
+                .endpoints
+                .iter()
+                .map(|e| {
+                    let s = &e.state;
+                    let check = s.last_check().map(|c| {
+                        let at = c.at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                        json!({ "ok": c.ok, "detail": c.detail, "at_unix": at })
+                    });
+                    json!({
+                        "server": e.label,
+                        "state": s.describe(),
+                        "weight": e.weight,
+                        "backup": e.backup,
+                        "max_conns": e.max_conns,
+                        "in_flight": s.in_flight(),
+                        "latency_ms": (s.latency_estimate(now) / 1e4).round() / 100.0,
+                        "requests": s.requests.load(std::sync::atomic::Ordering::Relaxed),
+                        "failures": s.failures.load(std::sync::atomic::Ordering::Relaxed),
+                        "retries": s.retries.load(std::sync::atomic::Ordering::Relaxed),
+                        "last_check": check,
+                    })
+                })
+                .collect();
+            json!({ "name": g.name, "balance": balance_name(g.algorithm()), "servers": servers })
+        })
+        .collect();
+    json!({ "upstreams": upstreams })
+}
+
+fn balance_name(a: &Algorithm) -> &'static str {
+    match a {
+        Algorithm::RoundRobin => "round_robin",
+        Algorithm::Random => "random",
+        Algorithm::First => "first",
+        Algorithm::Hash(forecourt_upstream::HashKey::Ip) => "ip_hash",
+        Algorithm::Hash(_) => "hash",
+        Algorithm::LeastConn => "least_conn",
+        Algorithm::PeakEwma => "p2c_ewma",
+        Algorithm::Cookie { .. } => "cookie",
+    }
+}
+
+/// `NAME/servers/SERVER/drain` or `.../enable`: `Ok(what was done)` or `Err(why not)`.
+pub fn set_drained(groups: &[Arc<UpstreamGroup>], path: &str) -> Result<String, String> {
+    let mut parts = path.splitn(3, '/');
+    let (Some(name), Some("servers"), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("use /api/upstreams/NAME/servers/SERVER/drain or .../enable".into());
+    };
+    let Some((server, action)) = rest.rsplit_once('/') else {
+        return Err("use /api/upstreams/NAME/servers/SERVER/drain or .../enable".into());
+    };
+    let group = groups.iter().find(|g| g.name == name).ok_or_else(|| format!("no upstream `{name}`"))?;
+    let ep = group
+        .endpoints
+        .iter()
+        .find(|e| e.label == server)
+        .ok_or_else(|| format!("no server `{server}` in `{name}`"))?;
+    match action {
+        "drain" => {
+            ep.state.set_flag(flag::DRAINED);
+            tracing::warn!(upstream = name, server, "server drained by the admin API");
+            Ok(format!("{name}/{server}: draining"))
+        }
+        "enable" => {
+            ep.state.clear_flag(flag::DRAINED);
+            tracing::info!(upstream = name, server, "server enabled by the admin API");
+            Ok(format!("{name}/{server}: enabled"))
+        }
+        other => Err(format!("unknown action `{other}`: drain or enable")),
+    }
+}

@@ -1,0 +1,177 @@
+//! The upstream stage of a request: pick a server, send, and when the try fails in a way a
+//! retry can hide, try another server, within the group's retry policy and budget. Every
+//! try teaches the group's state: latency, failures (ejection), requests in flight.
+use crate::body::ClientBody;
+use crate::exchange::Exchange;
+use crate::server::Worker;
+use forecourt_upstream::state::ns_at;
+use forecourt_upstream::{
+    is_idempotent, PickInput, PooledBody, SendFailure, UpstreamError, UpstreamGroup, UpstreamTimeouts,
+};
+use http::header::HeaderValue;
+use http::{Request, Response};
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::Instant;
+
+pub type UpstreamResponse = Response<PooledBody<ClientBody>>;
+
+/// How the upstream stage ended without a response to pass on.
+pub enum Failure {
+    /// No server could take the request: 503, with a Retry-After of this many seconds.
+    NoServer(u64),
+    /// The last try failed.
+    Failed(UpstreamError),
+}
+
+/// The request as the tries send it: borrowed by the inline client, so it can be sent
+/// again, or owned with its body, which can be sent again only if no byte of it left.
+pub enum Outgoing<'a> {
+    Head { parts: http::request::Parts, extra: &'a [u8] },
+    WithBody(Option<Request<ClientBody>>),
+}
+
+/// The response of the first try that succeeded (or the last one, when its status asked
+/// for a retry that could not be had), and the affinity cookie to set with it.
+pub struct Answer<'g> {
+    pub response: UpstreamResponse,
+    pub set_cookie: Option<&'g HeaderValue>,
+}
+
+pub async fn run<'g>(
+    worker: &Worker,
+    group: &'g UpstreamGroup,
+    client: IpAddr,
+    mut outgoing: Outgoing<'_>,
+    exchange: &mut Exchange,
+) -> Result<Answer<'g>, Failure> {
+    let policy = &group.policies.retry;
+    let started = Instant::now();
+    let mut tried = 0u64;
+    let mut last_failure = None;
+    for attempt in 0..policy.attempts {
+        let now = if attempt == 0 { started } else { Instant::now() };
+        let picked = {
+            let (uri, headers) = outgoing.head();
+            group.pick(&PickInput { client, uri, headers }, tried, ns_at(now))
+        };
+        let Some(picked) = picked else {
+            return Err(last_failure.map_or_else(|| Failure::NoServer(group.retry_after_secs()), Failure::Failed));
+        };
+        let ep = picked.endpoint;
+        if picked.index < 64 {
+            tried |= 1 << picked.index;
+        }
+        if attempt > 0 {
+            ep.state.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(f) = exchange.log_fields() {
+            f.add_upstream(&ep.label);
+        }
+        let in_flight = ep.state.start();
+        let timeouts = try_timeouts(group, started, now);
+        let result = match &mut outgoing {
+            Outgoing::Head { parts, extra } => worker.pool.send_head(ep, &timeouts, parts, extra).await,
+            Outgoing::WithBody(req) => {
+                let req = req.take().expect("a body request is sent again only when it came back");
+                match worker.pool.send(ep, group.protocol, &timeouts, req).await {
+                    Ok(resp) => Ok(resp),
+                    Err(SendFailure { error, unsent }) => {
+                        if let Outgoing::WithBody(slot) = &mut outgoing {
+                            *slot = unsent;
+                        }
+                        Err(error)
+                    }
+                }
+            }
+        };
+        let answered = Instant::now();
+        if let Some(f) = exchange.log_fields() {
+            f.upstream_time = Some(answered.duration_since(now));
+        }
+        let now_ns = ns_at(answered);
+        let more = attempt + 1 < policy.attempts && within_deadline(group, started, answered);
+        match result {
+            Ok(response) => {
+                ep.state.observe(answered.duration_since(now), now_ns);
+                let status = response.status().as_u16();
+                if group.is_failure_status(status) {
+                    group.record_failure(picked.index, now_ns);
+                } else {
+                    group.record_success(picked.index, now_ns);
+                }
+                let retry = policy.statuses.contains(&status) && outgoing.replayable() && more;
+                if !retry || !group.may_retry(now_ns) {
+                    exchange.hold(in_flight);
+                    return Ok(Answer { response, set_cookie: picked.set_cookie });
+                }
+                tracing::info!(upstream = %group.name, server = %ep.label, status, "retrying on another server");
+            }
+            Err(error) => {
+                ep.state.penalise(now_ns);
+                group.record_failure(picked.index, now_ns);
+                let retry = more && outgoing.may_resend(&error, policy.on_timeout);
+                tracing::warn!(upstream = %group.name, server = %ep.label, error = %error, retry, "upstream try failed");
+                if !retry || !group.may_retry(now_ns) {
+                    return Err(Failure::Failed(error));
+                }
+                last_failure = Some(error);
+            }
+        }
+    }
+    Err(last_failure.map_or(Failure::NoServer(group.retry_after_secs()), Failure::Failed))
+}
+
+impl Outgoing<'_> {
+    /// What the balancer may look at.
+    fn head(&self) -> (&http::Uri, &http::HeaderMap) {
+        match self {
+            Outgoing::Head { parts, .. } => (&parts.uri, &parts.headers),
+            Outgoing::WithBody(Some(req)) => (req.uri(), req.headers()),
+            Outgoing::WithBody(None) => unreachable!("a try starts only while the request is held"),
+        }
+    }
+
+    /// Whether the whole request can be sent again (its body, if any, is not consumed).
+    fn replayable(&self) -> bool {
+        match self {
+            Outgoing::Head { parts, .. } => is_idempotent(&parts.method),
+            Outgoing::WithBody(req) => req.is_some(),
+        }
+    }
+
+    /// Whether a try that failed with `error` may be made again elsewhere: always when the
+    /// server never got the request (no connection), otherwise only for a request that is
+    /// safe to repeat.
+    fn may_resend(&self, error: &UpstreamError, on_timeout: bool) -> bool {
+        match error {
+            UpstreamError::Connect(_) => true,
+            UpstreamError::ConnectTimeout => on_timeout,
+            UpstreamError::ResponseTimeout => on_timeout && self.replayable(),
+            UpstreamError::Exchange(_) | UpstreamError::Http1(_) => self.replayable(),
+        }
+    }
+}
+
+/// The group's timeouts for one try, the response wait cut to the per-try timeout and to
+/// what is left of the deadline.
+fn try_timeouts(group: &UpstreamGroup, started: Instant, now: Instant) -> Cow<'_, UpstreamTimeouts> {
+    let policy = &group.policies.retry;
+    if policy.per_try_timeout.is_none() && policy.deadline.is_none() {
+        return Cow::Borrowed(&group.timeouts);
+    }
+    let mut t = group.timeouts.clone();
+    if let Some(per_try) = policy.per_try_timeout {
+        t.response_header = t.response_header.min(per_try);
+    }
+    if let Some(deadline) = policy.deadline {
+        let left = deadline.saturating_sub(now.duration_since(started));
+        t.response_header = t.response_header.min(left);
+        t.connect = t.connect.min(left);
+    }
+    Cow::Owned(t)
+}
+
+fn within_deadline(group: &UpstreamGroup, started: Instant, now: Instant) -> bool {
+    group.policies.retry.deadline.is_none_or(|d| now.duration_since(started) < d)
+}
