@@ -2,7 +2,7 @@
 //! `POST /api/upstreams/NAME/servers/SERVER/drain` (or `/enable`) takes a server out of
 //! rotation or puts it back, until the operator says otherwise (reloads keep it).
 use forecourt_upstream::state::{flag, now_ns};
-use forecourt_upstream::{Algorithm, UpstreamGroup};
+use forecourt_upstream::UpstreamGroup;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -39,23 +39,10 @@ pub fn list(groups: &[Arc<UpstreamGroup>]) -> Value {
                     })
                 })
                 .collect();
-            json!({ "name": g.name, "balance": balance_name(g.algorithm()), "servers": servers })
+            json!({ "name": g.name, "balance": g.algorithm().name(), "servers": servers })
         })
         .collect();
     json!({ "upstreams": upstreams })
-}
-
-fn balance_name(a: &Algorithm) -> &'static str {
-    match a {
-        Algorithm::RoundRobin => "round_robin",
-        Algorithm::Random => "random",
-        Algorithm::First => "first",
-        Algorithm::Hash(forecourt_upstream::HashKey::Ip) => "ip_hash",
-        Algorithm::Hash(_) => "hash",
-        Algorithm::LeastConn => "least_conn",
-        Algorithm::PeakEwma => "p2c_ewma",
-        Algorithm::Cookie { .. } => "cookie",
-    }
 }
 
 /// `NAME/servers/SERVER/drain` or `.../enable`: `Ok(what was done)` or `Err(why not)`.

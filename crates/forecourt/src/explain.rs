@@ -35,12 +35,16 @@ pub fn explain(config: &str, method: &str, url: &str, headers: &[String]) -> Exi
     println!("filters:  {}", if filters.is_empty() { "none".to_string() } else { filters.join(" -> ") });
     match &route.action {
         Action::Proxy(group) => {
-            let servers: Vec<String> =
-                group.endpoints.iter().map(|e| format!("{} (weight {})", e.label, e.weight)).collect();
+            let servers: Vec<String> = group
+                .endpoints
+                .iter()
+                .map(|e| format!("{} (weight {}{})", e.label, e.weight, if e.backup { ", backup" } else { "" }))
+                .collect();
             println!(
-                "action:   proxy to upstream `{}` ({:?}, round_robin): {}",
+                "action:   proxy to upstream `{}` ({:?}, {}): {}",
                 group.name,
                 group.protocol,
+                group.algorithm().name(),
                 servers.join(", ")
             );
         }

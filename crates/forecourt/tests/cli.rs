@@ -193,7 +193,11 @@ fn explain_shows_route_filters_and_upstream() {
         text.contains("filters:  strip_prefix(/api) -> request_headers -> hide_response_headers -> response_headers"),
         "{text}"
     );
-    assert!(text.contains("upstream `api`") && text.contains("127.0.0.1:3002 (weight 3)"), "{text}");
+    assert!(
+        text.contains("upstream `api` (Http1, least_conn)") && text.contains("127.0.0.1:3002 (weight 3)"),
+        "{text}"
+    );
+    assert!(text.contains("127.0.0.1:3003 (weight 1, backup)"), "{text}");
 
     let out = forecourt(&["explain", "-c", &cfg, "GET", "http://shop.example.com/", "-H", "X-Canary: 1"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("route:    tenants-canary (matched by wildcard host"));

@@ -68,7 +68,7 @@ pub async fn run<'g>(
         if let Some(f) = exchange.log_fields() {
             f.add_upstream(&ep.label);
         }
-        let in_flight = ep.state.start();
+        let mut in_flight = ep.state.start(ns_at(now));
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
             Outgoing::Head { parts, extra } => worker.pool.send_head(ep, &timeouts, parts, extra).await,
@@ -86,6 +86,7 @@ pub async fn run<'g>(
             }
         };
         let answered = Instant::now();
+        in_flight.answered();
         if let Some(f) = exchange.log_fields() {
             f.upstream_time = Some(answered.duration_since(now));
         }

@@ -22,8 +22,16 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// How quickly the latency estimate forgets: a server's past counts for `e^-1` after this.
-const EWMA_DECAY_NS: f64 = 10e9;
+/// How quickly the latency estimate forgets while nothing is learnt: a server's past
+/// counts for `e^-1` after this long (so a server left alone is tried again).
+const EWMA_DECAY_NS: f64 = 5e9;
+/// How far one answer moves the estimate: an answer slower than the estimate a quarter of
+/// the way (a server turning slow is seen within a few answers), a faster one a twentieth.
+/// Counted per answer rather than per unit of time, so that at high rates the estimate
+/// follows the typical answer and not the rare stall (which a time-weighted peak would
+/// hold for seconds, making every busy server look slow).
+const WEIGHT_SLOWER: f64 = 0.25;
+const WEIGHT_FASTER: f64 = 0.05;
 /// The estimate of a server nothing has been learnt about yet.
 const EWMA_START_NS: f64 = 1e6;
 /// What a failed exchange counts as, so that a server which fails fast does not look fast.
@@ -54,10 +62,16 @@ pub struct CheckReport {
 #[repr(align(128))]
 #[derive(Debug)]
 pub struct EndpointState {
+    /// Requests with the server, from the try until the response body has gone.
     in_flight: AtomicU32,
+    /// Of those, the ones still waiting for the response head: the load peak-EWMA weighs.
+    awaiting: AtomicU32,
     /// Peak-EWMA latency estimate (f64 nanoseconds, as bits) and when it was last updated.
     ewma: AtomicU64,
     ewma_at: AtomicU64,
+    /// When the server last answered, or began to be awaited after a quiet spell: a
+    /// request awaited since then has taken at least that long.
+    heard_from: AtomicU64,
     flags: AtomicU8,
     ejected_until: AtomicU64,
     /// Consecutive failures, and when the first of them happened.
@@ -85,8 +99,10 @@ impl Default for EndpointState {
     fn default() -> Self {
         EndpointState {
             in_flight: AtomicU32::new(0),
+            awaiting: AtomicU32::new(0),
             ewma: AtomicU64::new(EWMA_START_NS.to_bits()),
             ewma_at: AtomicU64::new(now_ns()),
+            heard_from: AtomicU64::new(0),
             flags: AtomicU8::new(0),
             ejected_until: AtomicU64::new(0),
             consecutive_failures: AtomicU32::new(0),
@@ -105,22 +121,40 @@ impl Default for EndpointState {
     }
 }
 
-/// Held while a request is with a server; counts it in flight until dropped.
+/// Held while a request is with a server; counts it in flight until dropped, and as
+/// awaiting its response head until [`InFlight::answered`].
 #[derive(Debug)]
-pub struct InFlight(Arc<EndpointState>);
+pub struct InFlight {
+    state: Arc<EndpointState>,
+    awaiting: bool,
+}
+
+impl InFlight {
+    /// The response head arrived (or the try failed).
+    pub fn answered(&mut self) {
+        if std::mem::take(&mut self.awaiting) {
+            self.state.awaiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.answered();
+        self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl EndpointState {
-    /// A request is sent to this server; it counts as in flight while the guard lives.
-    pub fn start(self: &Arc<Self>) -> InFlight {
+    /// A request is sent to this server at `now`; it counts as in flight while the guard
+    /// lives.
+    pub fn start(self: &Arc<Self>, now: u64) -> InFlight {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.clone())
+        if self.awaiting.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.heard_from.store(now, Ordering::Relaxed);
+        }
+        InFlight { state: self.clone(), awaiting: true }
     }
 
     pub fn in_flight(&self) -> u32 {
@@ -140,17 +174,26 @@ impl EndpointState {
     }
 
     /// The latency estimate now: the peak EWMA, decayed towards zero for the time nothing
-    /// was learnt, so that a server left alone is eventually tried again.
+    /// was learnt, so that a server left alone is eventually tried again; but never less
+    /// than the time the server has kept a request waiting without answering anything, so
+    /// that a server tried again is not sent a burst before its first answer shows what
+    /// it is.
     pub fn latency_estimate(&self, now: u64) -> f64 {
         let estimate = f64::from_bits(self.ewma.load(Ordering::Relaxed));
         let at = self.ewma_at.load(Ordering::Relaxed);
         let idle = now.saturating_sub(at) as f64;
-        estimate * (-idle / EWMA_DECAY_NS).exp()
+        let decayed = estimate * (-idle / EWMA_DECAY_NS).exp();
+        if self.awaiting.load(Ordering::Relaxed) == 0 {
+            return decayed;
+        }
+        decayed.max(now.saturating_sub(self.heard_from.load(Ordering::Relaxed)) as f64)
     }
 
-    /// The load score of peak-EWMA balancing: latency × (requests in flight + 1).
+    /// The load score of peak-EWMA balancing: latency × (requests awaiting an answer + 1).
+    /// Requests whose head has come back are not counted: the time they spend on their
+    /// way to the client is the proxy's, not the server's.
     pub fn cost(&self, now: u64) -> f64 {
-        self.latency_estimate(now) * f64::from(self.in_flight() + 1)
+        self.latency_estimate(now) * f64::from(self.awaiting.load(Ordering::Relaxed) + 1)
     }
 
     /// A response head arrived `rtt` after the request was sent.
@@ -164,16 +207,14 @@ impl EndpointState {
     }
 
     fn update_ewma(&self, ns: f64, now: u64) {
+        self.heard_from.store(now, Ordering::Relaxed);
         let prev = f64::from_bits(self.ewma.load(Ordering::Relaxed));
         let at = self.ewma_at.swap(now, Ordering::Relaxed);
-        // Peak: a slower answer is believed at once; faster ones pull the estimate down
-        // with a weight that grows with the time since the last update.
-        let next = if ns > prev {
-            ns
-        } else {
-            let w = (-(now.saturating_sub(at) as f64) / EWMA_DECAY_NS).exp();
-            prev * w + ns * (1.0 - w)
-        };
+        let by_time = 1.0 - (-(now.saturating_sub(at) as f64) / EWMA_DECAY_NS).exp();
+        // After a quiet spell, a new answer counts for more.
+        let per_answer = if ns > prev { WEIGHT_SLOWER } else { WEIGHT_FASTER };
+        let weight = by_time.max(per_answer);
+        let next = prev + (ns - prev) * weight;
         self.ewma.store(next.to_bits(), Ordering::Relaxed);
     }
 
@@ -349,16 +390,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peak_ewma_believes_slow_answers_and_forgets_them_slowly() {
+    fn the_estimate_sees_a_slow_server_fast_and_forgives_a_lone_stall() {
+        let ms = |n: f64| n * 1e6;
         let s = EndpointState::default();
-        let t0 = now_ns();
-        s.observe(Duration::from_millis(50), t0);
-        assert!((s.latency_estimate(t0) - 50e6).abs() < 1.0);
-        // A fast answer a millisecond later barely moves it ...
-        s.observe(Duration::from_micros(100), t0 + 1_000_000);
-        assert!(s.latency_estimate(t0 + 1_000_000) > 49e6);
-        // ... and left alone for a minute, it fades so the server is tried again.
-        assert!(s.latency_estimate(t0 + 60_000_000_000) < 1e6);
+        let mut t = now_ns();
+        // A server that turns slow: 50 ms answers, a millisecond apart.
+        for _ in 0..8 {
+            t += 1_000_000;
+            s.observe(Duration::from_millis(50), t);
+        }
+        assert!(s.latency_estimate(t) > ms(40.0), "{}", s.latency_estimate(t));
+        // A fast server with one stall among many quick answers stays fast.
+        let f = EndpointState::default();
+        for i in 0..200 {
+            t += 20_000;
+            let rtt = if i == 100 { Duration::from_millis(9) } else { Duration::from_micros(500) };
+            f.observe(rtt, t);
+        }
+        assert!(f.latency_estimate(t) < ms(0.6), "{}", f.latency_estimate(t));
+        // Left alone for a minute, the slow server's estimate fades so it is tried again.
+        assert!(s.latency_estimate(t + 60_000_000_000) < ms(0.1));
+    }
+
+    #[test]
+    fn a_server_silent_with_a_request_looks_as_slow_as_its_silence() {
+        let s = Arc::new(EndpointState::default());
+        let t = now_ns() + 60_000_000_000;
+        let _waiting = s.start(t);
+        assert!(s.latency_estimate(t + 30_000_000) >= 30e6);
     }
 
     #[test]

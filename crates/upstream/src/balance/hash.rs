@@ -205,6 +205,24 @@ mod tests {
     }
 
     #[test]
+    fn a_server_that_is_out_lends_its_keys_and_gets_them_back() {
+        let ring = HashRing::new(&[("a:1", 1), ("b:1", 1), ("c:1", 1)]);
+        let tier = crate::group::test_support::Tier::new(&[1, 1, 1]);
+        let before: Vec<usize> = keys().map(|k| ring.pick(k.as_bytes(), &tier.admit()).unwrap()).collect();
+        tier.endpoints[0].state.set_flag(crate::state::flag::DOWN);
+        let during: Vec<usize> = keys().map(|k| ring.pick(k.as_bytes(), &tier.admit()).unwrap()).collect();
+        for (b, d) in before.iter().zip(&during) {
+            assert!(*d != 0, "no key goes to the server that is out");
+            assert!(*b == 0 || b == d, "keys of the others stay put");
+        }
+        let lent: Vec<usize> = before.iter().zip(&during).filter(|(b, _)| **b == 0).map(|(_, d)| *d).collect();
+        assert!(lent.contains(&1) && lent.contains(&2), "its keys are spread over the rest");
+        tier.endpoints[0].state.clear_flag(crate::state::flag::DOWN);
+        let after: Vec<usize> = keys().map(|k| ring.pick(k.as_bytes(), &tier.admit()).unwrap()).collect();
+        assert_eq!(before, after);
+    }
+
+    #[test]
     fn shares_follow_the_weights() {
         let ring = HashRing::new(&[("a:1", 1), ("b:1", 2), ("c:1", 3)]);
         let mut counts = [0usize; 3];

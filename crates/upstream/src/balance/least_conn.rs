@@ -39,7 +39,7 @@ mod tests {
     fn the_least_loaded_per_weight_wins() {
         let tier = Tier::new(&[1, 1, 2]);
         let lc = LeastConn::default();
-        let held: Vec<_> = [0, 0, 1, 2, 2].iter().map(|&i| tier.endpoints[i].state.start()).collect();
+        let held: Vec<_> = [0, 0, 1, 2, 2].iter().map(|&i| tier.endpoints[i].state.start(0)).collect();
         // in flight 2, 1, 2 → per weight 2, 1, 1: server 1 or 2.
         for _ in 0..4 {
             assert_ne!(lc.pick(&tier.admit()), Some(0));

@@ -63,6 +63,22 @@ pub enum Algorithm {
     },
 }
 
+impl Algorithm {
+    /// The name `balance` gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Algorithm::RoundRobin => "round_robin",
+            Algorithm::Random => "random",
+            Algorithm::First => "first",
+            Algorithm::Hash(HashKey::Ip) => "ip_hash",
+            Algorithm::Hash(_) => "hash",
+            Algorithm::LeastConn => "least_conn",
+            Algorithm::PeakEwma => "p2c_ewma",
+            Algorithm::Cookie { .. } => "cookie",
+        }
+    }
+}
+
 /// Which servers of a tier may take this request now.
 pub struct Admit<'a> {
     pub endpoints: &'a [Endpoint],

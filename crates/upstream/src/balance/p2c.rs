@@ -76,7 +76,7 @@ mod tests {
             counts[p2c.pick(&admit).unwrap()] += 1;
         }
         assert_eq!(counts[2], 0, "{counts:?}");
-        assert!(counts[0] > 1000 && counts[1] > 1000, "{counts:?}");
+        assert!(counts[0] > 500 && counts[1] > 500, "both fast servers are used: {counts:?}");
     }
 
     #[test]
@@ -87,7 +87,7 @@ mod tests {
         for ep in &tier.endpoints {
             ep.state.observe(Duration::from_millis(1), now);
         }
-        let _held: Vec<_> = (0..5).map(|_| tier.endpoints[0].state.start()).collect();
+        let _held: Vec<_> = (0..5).map(|_| tier.endpoints[0].state.start(now)).collect();
         let mut admit = tier.admit();
         admit.now = now;
         assert!((0..100).all(|_| p2c.pick(&admit) == Some(1)));
