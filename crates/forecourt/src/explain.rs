@@ -48,6 +48,17 @@ pub fn explain(config: &str, method: &str, url: &str, headers: &[String]) -> Exi
                 servers.join(", ")
             );
         }
+        Action::Split(split) => {
+            let sides: Vec<String> = split
+                .targets()
+                .iter()
+                .map(|t| {
+                    let when = t.when_header.as_ref().map(|(n, v)| format!(", or when {n}: {v}")).unwrap_or_default();
+                    format!("`{}` (weight {}{when}, {})", t.group.name, t.weight, t.group.algorithm().name())
+                })
+                .collect();
+            println!("action:   split between {}", sides.join(", "));
+        }
         Action::Respond { status, body } => println!("action:   respond {status} with {} bytes", body.len()),
         Action::Redirect { status, to } => println!("action:   redirect {status} to {to}"),
     }

@@ -293,3 +293,56 @@ fn a_killed_server_costs_no_request_and_returns_within_two_intervals() {
     assert!(api.contains("\"last_check\":{\"at_unix\""), "{api}");
     assert_eq!(api.matches("\"state\":\"up\"").count(), 3, "{api}");
 }
+
+/// A route split 90/10 between two upstreams: the shares follow the weights, a header sends
+/// a request to the canary whatever the weights, and stickiness by address or by cookie
+/// keeps a client on one side; a reload changes the weights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splits_follow_weights_overrides_and_stickiness() {
+    let (stable, canary) = (Origin::start("stable"), Origin::start("canary"));
+    let config = |weights: (u32, u32), sticky: &str| {
+        format!(
+            "[global]\nworkers = 2\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+             [[route]]\nname = \"shop\"\nsplit_sticky = \"{sticky}\"\nsplit = [{{ upstream = \"v1\", weight = {} }}, \
+             {{ upstream = \"v2\", weight = {}, when_header = \"X-Canary: always\" }}]\n\
+             [upstream.v1]\nservers = [\"{}\"]\n[upstream.v2]\nservers = [\"{}\"]\n",
+            weights.0, weights.1, stable.addr, canary.addr
+        )
+    };
+    let fc = Forecourt::start(&config((90, 10), "none"));
+    let seen = spread(&fc.url("/"), 3_000, 8).await;
+    let share = seen.get("canary").copied().unwrap_or(0) as f64 / 3_000.0;
+    assert!((share - 0.1).abs() < 0.03, "the canary had {share:.3}: {seen:?}");
+    for _ in 0..10 {
+        assert_eq!(get_with(&fc.url("/"), &[("x-canary", "always")]).await.header("x-origin"), "canary");
+    }
+
+    // By address: one client, one side.
+    let reload = |text: String, n: usize| {
+        fc.rewrite(&text);
+        fc.signal(libc::SIGHUP);
+        assert!(
+            eventually(Duration::from_secs(5), || fc.stderr().matches("reloaded:").count() >= n),
+            "{}",
+            fc.stderr()
+        );
+    };
+    reload(config((50, 50), "ip"), 1);
+    let sides = spread(&fc.url("/"), 40, 4).await;
+    assert_eq!(sides.len(), 1, "one client stays on one side: {sides:?}");
+
+    // By cookie: the first answer names the side; the cookie keeps it until its weight is 0.
+    reload(config((50, 50), "cookie"), 2);
+    let first = get(&fc.url("/")).await;
+    let cookie = first.header("set-cookie").split(';').next().unwrap().to_string();
+    assert!(cookie.starts_with("forecourt_split_shop=v"), "{cookie}");
+    let side = first.header("x-origin").to_string();
+    for _ in 0..20 {
+        let r = get_with(&fc.url("/"), &[("cookie", &cookie)]).await;
+        assert_eq!(r.header("x-origin"), side);
+        assert_eq!(r.header("set-cookie"), "");
+    }
+    let (w1, w2) = if side == "stable" { (0, 1) } else { (1, 0) };
+    reload(config((w1, w2), "cookie"), 3);
+    assert_ne!(get_with(&fc.url("/"), &[("cookie", &cookie)]).await.header("x-origin"), side);
+}

@@ -79,7 +79,10 @@ fn check_points_at_the_mistake() {
         (
             "no-action",
             "[[listen]]\naddr = \":1\"\n[[route]]\npath = \"/x\"\n".to_string(),
-            &["no-action.toml:4:8: route `route#1` does nothing", "exactly one of upstream, respond or redirect"],
+            &[
+                "no-action.toml:4:8: route `route#1` does nothing",
+                "exactly one of upstream, split, respond or redirect",
+            ],
         ),
         (
             "bad-balance",
@@ -123,6 +126,24 @@ fn check_points_at_the_mistake() {
                 "retry-attempts.toml:11:12: `attempts` is from 1",
                 "retry-attempts.toml:12:12: 700 is not an HTTP status",
             ],
+        ),
+        (
+            "split-sums-to-zero",
+            base.replace("upstream = \"api\"\n", "split = [{ upstream = \"api\", weight = 0 }]\n"),
+            &["split-sums-to-zero.toml:5:9: the weights of route `route#1`'s split sum to 0"],
+        ),
+        (
+            "split-unknown-upstream",
+            base.replace(
+                "upstream = \"api\"\n",
+                "split = [{ upstream = \"api\", weight = 9 }, { upstream = \"apj2\" }]\n",
+            ),
+            &["split-unknown-upstream.toml:5:57: route `route#1` names unknown upstream `apj2`", "did you mean `api`?"],
+        ),
+        (
+            "split-and-upstream",
+            base.replace("upstream = \"api\"\n", "upstream = \"api\"\nsplit = [{ upstream = \"api\" }]\n"),
+            &["route `route#1` has more than one action", "exactly one of upstream, split, respond or redirect"],
         ),
         (
             "zero-max-conns",

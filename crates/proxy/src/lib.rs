@@ -25,6 +25,7 @@ pub mod router;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod split;
 mod tries;
 
 pub use runtime::{ClientLimits, Runtime, Settings};

@@ -12,6 +12,8 @@ use std::sync::Arc;
 pub enum Action {
     /// Forward to a group of servers.
     Proxy(Arc<UpstreamGroup>),
+    /// Forward to one of several groups, by weight (`split = [...]`).
+    Split(crate::split::Split),
     /// Answer directly with a fixed status and body.
     Respond { status: StatusCode, body: Bytes },
     /// Answer with a redirect; `{uri}`, `{path}`, `{query}` and `{host}` in `to` are

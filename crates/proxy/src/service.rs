@@ -10,6 +10,7 @@ use crate::route::{Action, Route};
 use crate::runtime::Runtime;
 use crate::server::Worker;
 use crate::{forward, request_id, respond, router};
+use forecourt_upstream::PickInput;
 use http::header::HeaderValue;
 use http::{request, Request, Response, StatusCode};
 use std::cell::RefCell;
@@ -58,9 +59,18 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
     let mut resp = match route(&rt, conn, req, &request_id, &mut exchange) {
         Routed::Answered(resp) => resp,
         Routed::Forward(route, parts, body, upgrade, max_body) => {
-            let Action::Proxy(group) = &route.action else { unreachable!("only proxy routes forward") };
+            let (group, split_cookie) = match &route.action {
+                Action::Proxy(group) => (group, None),
+                Action::Split(split) => {
+                    split.choose(&PickInput { client: conn.client.ip(), uri: &parts.uri, headers: &parts.headers })
+                }
+                _ => unreachable!("only proxy routes forward"),
+            };
             let job = forward::Job { rt: &rt, conn, group, request_id: &request_id, max_body, upgrade };
-            let resp = forward::forward(worker, job, parts, body, &mut exchange).await;
+            let mut resp = forward::forward(worker, job, parts, body, &mut exchange).await;
+            if let Some(cookie) = split_cookie {
+                resp.headers_mut().append(http::header::SET_COOKIE, cookie.clone());
+            }
             response_filters(&route, resp)
         }
     };
@@ -121,7 +131,7 @@ fn route(
         Action::Redirect { status, to } => {
             respond::redirect(*status, &expand(to, &parts, redirect_host.as_deref().unwrap_or("")), request_id)
         }
-        Action::Proxy(_) => return Routed::Forward(route, parts, body, upgrade, max_body),
+        Action::Proxy(_) | Action::Split(_) => return Routed::Forward(route, parts, body, upgrade, max_body),
     };
     Routed::Answered(response_filters(&route, resp))
 }

@@ -1,6 +1,7 @@
 //! Model → Runtime. Every check that fails adds a diagnostic; compilation goes on so that
 //! one run reports every problem, and a runtime is returned only if there were none.
 mod routes;
+mod split;
 mod upstream_policies;
 mod upstreams;
 

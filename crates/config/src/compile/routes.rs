@@ -115,31 +115,25 @@ fn action(
     name: &str,
     upstreams: &BTreeMap<String, Arc<UpstreamGroup>>,
 ) -> Option<Action> {
-    let count =
-        usize::from(r.upstream.is_some()) + usize::from(r.respond.is_some()) + usize::from(r.redirect.is_some());
+    let count = usize::from(r.upstream.is_some())
+        + usize::from(r.split.is_some())
+        + usize::from(r.respond.is_some())
+        + usize::from(r.redirect.is_some());
     if count != 1 {
         let msg = if count == 0 { "does nothing" } else { "has more than one action" };
         let at = r.name.as_ref().map(|n| n.span()).or_else(|| r.path.as_ref().map(|p| p.span())).unwrap_or(0..0);
         cx.errors.push(cx.source.at(
             at,
             format!("route `{name}` {msg}"),
-            Some("give it exactly one of upstream, respond or redirect".into()),
+            Some("give it exactly one of upstream, split, respond or redirect".into()),
         ));
         return None;
     }
     if let Some(u) = &r.upstream {
-        return match upstreams.get(u.get_ref()) {
-            Some(group) => Some(Action::Proxy(group.clone())),
-            None => {
-                let hint = match closest(u.get_ref(), upstreams.keys().map(String::as_str)) {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None if upstreams.is_empty() => "define it with an [upstream.NAME] table".to_string(),
-                    None => format!("defined upstreams: {}", upstreams.keys().cloned().collect::<Vec<_>>().join(", ")),
-                };
-                cx.error(u, format!("route `{name}` names unknown upstream `{}`", u.get_ref()), Some(hint));
-                None
-            }
-        };
+        return upstream(cx, u, name, upstreams).map(Action::Proxy);
+    }
+    if let Some(split) = &r.split {
+        return super::split::compile(cx, split, &r.split_sticky, name, upstreams).map(Action::Split);
     }
     if let Some(resp) = &r.respond {
         let status = status(cx, resp, resp.get_ref().status)?;
@@ -152,6 +146,25 @@ fn action(
         return None;
     }
     Some(Action::Redirect { status, to: redirect.get_ref().to.clone() })
+}
+
+/// The group a route names; an error with a hint if there is none by that name.
+pub(super) fn upstream(
+    cx: &mut Ctx<'_>,
+    u: &Spanned<String>,
+    route: &str,
+    upstreams: &BTreeMap<String, Arc<UpstreamGroup>>,
+) -> Option<Arc<UpstreamGroup>> {
+    if let Some(group) = upstreams.get(u.get_ref()) {
+        return Some(group.clone());
+    }
+    let hint = match closest(u.get_ref(), upstreams.keys().map(String::as_str)) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None if upstreams.is_empty() => "define it with an [upstream.NAME] table".to_string(),
+        None => format!("defined upstreams: {}", upstreams.keys().cloned().collect::<Vec<_>>().join(", ")),
+    };
+    cx.error(u, format!("route `{route}` names unknown upstream `{}`", u.get_ref()), Some(hint));
+    None
 }
 
 fn status<T>(cx: &mut Ctx<'_>, at: &Spanned<T>, code: u16) -> Option<StatusCode> {
@@ -215,7 +228,7 @@ fn filters(cx: &mut Ctx<'_>, r: &RouteCfg, hide: &[HeaderName]) -> Vec<Box<dyn F
             chain.push(Box::new(RequestHeaders(rules)));
         }
     }
-    if !hide.is_empty() && r.upstream.is_some() {
+    if !hide.is_empty() && (r.upstream.is_some() || r.split.is_some()) {
         chain.push(Box::new(HideResponseHeaders(hide.to_vec())));
     }
     if let Some(rules) = &r.response_headers {

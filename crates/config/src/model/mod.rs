@@ -91,12 +91,28 @@ pub struct RouteCfg {
     #[serde(default)]
     pub headers: BTreeMap<String, Spanned<String>>,
     pub upstream: Option<Spanned<String>>,
+    /// Weighted upstreams: `[{ upstream = "v1", weight = 90 }, { upstream = "v2", weight = 10 }]`.
+    pub split: Option<Spanned<Vec<SplitCfg>>>,
+    /// How a client keeps its side of a split: "ip" (default), "cookie" or "none".
+    pub split_sticky: Option<Spanned<String>>,
     pub respond: Option<Spanned<RespondCfg>>,
     pub redirect: Option<Spanned<RedirectCfg>>,
     pub strip_prefix: Option<Spanned<String>>,
     pub request_headers: Option<Spanned<HeaderRulesCfg>>,
     pub response_headers: Option<Spanned<HeaderRulesCfg>>,
     pub max_body: Option<Spanned<Size>>,
+}
+
+/// One side of a route's `split`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SplitCfg {
+    pub upstream: Spanned<String>,
+    pub weight: Option<Spanned<i64>>,
+    /// `"X-Canary: always"`: requests with this header value come here, whatever the weights.
+    pub when_header: Option<Spanned<String>>,
+    /// `"canary=always"`: the same for a cookie.
+    pub when_cookie: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

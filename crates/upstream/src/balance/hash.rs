@@ -165,6 +165,11 @@ impl HashRing {
     pub fn label_id(label: &str) -> u64 {
         hash(label.as_bytes())
     }
+
+    /// The ring's hash of any bytes: the same in every process and version.
+    pub fn stable_hash(bytes: &[u8]) -> u64 {
+        hash(bytes)
+    }
 }
 
 /// FNV-1a, then a finaliser that spreads nearby inputs over the whole range. Fixed, so the

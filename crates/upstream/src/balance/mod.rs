@@ -14,7 +14,7 @@ mod round_robin;
 pub use hash::{HashKey, HashRing};
 pub use least_conn::LeastConn;
 pub use p2c::PeakEwma;
-pub use random::{next_random, WeightedRandom};
+pub use random::{next_random, random_below, WeightedRandom};
 pub use round_robin::RoundRobin;
 
 use crate::group::Endpoint;

@@ -52,6 +52,11 @@ fn seed() -> u64 {
     h.finish() | 1
 }
 
+/// A number drawn from `0..n` (0 when `n` is 0).
+pub fn random_below(n: u64) -> u64 {
+    next_random() % n.max(1)
+}
+
 /// xorshift64*: plenty for spreading load, and one multiply per pick.
 pub fn next_random() -> u64 {
     STATE.with(|s| {
