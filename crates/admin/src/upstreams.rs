@@ -39,7 +39,15 @@ pub fn list(groups: &[Arc<UpstreamGroup>]) -> Value {
                     })
                 })
                 .collect();
-            json!({ "name": g.name, "balance": g.algorithm().name(), "servers": servers })
+            let limits = g.policies.limits.as_ref().map(|l| {
+                json!({
+                    "max_requests": l.max_requests,
+                    "in_progress": g.state.slots.busy(),
+                    "queue": l.queue,
+                    "queued": g.state.slots.waiting(),
+                })
+            });
+            json!({ "name": g.name, "balance": g.algorithm().name(), "limits": limits, "servers": servers })
         })
         .collect();
     json!({ "upstreams": upstreams })

@@ -346,3 +346,28 @@ async fn splits_follow_weights_overrides_and_stickiness() {
     reload(config((w1, w2), "cookie"), 3);
     assert_ne!(get_with(&fc.url("/"), &[("cookie", &cookie)]).await.header("x-origin"), side);
 }
+
+/// `max_requests = 2` with a queue of 1: two requests are served at once, a third waits
+/// for a slot, a fourth gets 503 at once.
+#[tokio::test]
+async fn an_upstream_limit_queues_then_refuses() {
+    let origin = Origin::start("o");
+    let upstream = format!("servers = [\"{}\"]\nmax_requests = 2\nqueue = 1\nqueue_timeout = \"5s\"", origin.addr);
+    let (fc, _admin) = start_proxy(1, &upstream);
+    let url = fc.url("/slow?ms=700");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        tasks.push(tokio::spawn(get_owned(url.clone())));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = get(&url).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), "1");
+    assert!(started.elapsed() < Duration::from_millis(600), "refused at once, not after the wait");
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert!(started.elapsed() >= Duration::from_millis(1400), "the third waited for a slot");
+    assert_eq!(origin.hits(), 3);
+}

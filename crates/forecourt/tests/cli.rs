@@ -146,6 +146,16 @@ fn check_points_at_the_mistake() {
             &["route `route#1` has more than one action", "exactly one of upstream, split, respond or redirect"],
         ),
         (
+            "queue-without-limit",
+            base.replace("servers =", "queue = 10\nqueue_timeout = \"2s\"\nservers ="),
+            &["queue-without-limit.toml:9:17: `queue` in upstream `api` needs max_requests"],
+        ),
+        (
+            "zero-max-requests",
+            base.replace("servers =", "max_requests = 0\nservers ="),
+            &["zero-max-requests.toml:8:16: `max_requests` must be at least 1"],
+        ),
+        (
             "zero-max-conns",
             base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ addr = \"127.0.0.1:3000\", max_conns = 0 }]"),
             &["zero-max-conns.toml:8:12: max_conns 0: a whole number from 1"],

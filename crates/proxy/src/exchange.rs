@@ -2,6 +2,7 @@
 //! dropped: the access log line and the metrics.
 use crate::access_log::{AccessLog, LogFields};
 use crate::metrics::{metrics, RouteStats};
+use forecourt_upstream::limit::Slot;
 use forecourt_upstream::state::InFlight;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,11 +15,13 @@ pub struct Exchange {
     log: Option<(Arc<AccessLog>, Box<LogFields>)>,
     /// The upstream server answering, counted in flight until the response has gone.
     in_flight: Option<InFlight>,
+    /// The upstream's request slot (`max_requests`), held as long.
+    slot: Option<Slot>,
 }
 
 impl Exchange {
     pub fn start(started: Instant) -> Exchange {
-        Exchange { started, status: 0, bytes: 0, stats: None, log: None, in_flight: None }
+        Exchange { started, status: 0, bytes: 0, stats: None, log: None, in_flight: None, slot: None }
     }
 
     pub fn set_route_stats(&mut self, stats: Arc<RouteStats>) {
@@ -32,6 +35,10 @@ impl Exchange {
 
     pub fn hold(&mut self, in_flight: InFlight) {
         self.in_flight = Some(in_flight);
+    }
+
+    pub fn hold_slot(&mut self, slot: Slot) {
+        self.slot = Some(slot);
     }
 
     pub fn log_fields(&mut self) -> Option<&mut LogFields> {

@@ -18,7 +18,8 @@ pub type UpstreamResponse = Response<PooledBody<ClientBody>>;
 
 /// How the upstream stage ended without a response to pass on.
 pub enum Failure {
-    /// No server could take the request: 503, with a Retry-After of this many seconds.
+    /// No server could take the request (or the upstream's queue was full or too slow):
+    /// 503, with a Retry-After of this many seconds.
     NoServer(u64),
     /// The last try failed.
     Failed(UpstreamError),
@@ -46,6 +47,15 @@ pub async fn run<'g>(
     exchange: &mut Exchange,
 ) -> Result<Answer<'g>, Failure> {
     let policy = &group.policies.retry;
+    if let Some(limits) = &group.policies.limits {
+        match group.state.slots.acquire(limits).await {
+            Ok(slot) => exchange.hold_slot(slot),
+            Err(why) => {
+                tracing::warn!(upstream = %group.name, ?why, "upstream at its request limit");
+                return Err(Failure::NoServer(1));
+            }
+        }
+    }
     let started = Instant::now();
     let mut tried = 0u64;
     let mut last_failure = None;

@@ -64,6 +64,8 @@ pub struct GroupPolicies {
     pub health: Option<HealthCheck>,
     /// A server back in rotation ramps up to its full weight over this long.
     pub slow_start: Duration,
+    /// Requests with the upstream at once, and the queue beyond.
+    pub limits: Option<crate::limit::Limits>,
 }
 
 /// The server chosen for one try of a request.

@@ -10,6 +10,7 @@ pub mod chunked;
 mod group;
 mod h1;
 pub mod health;
+pub mod limit;
 mod local_exec;
 pub mod outlier;
 mod pool;

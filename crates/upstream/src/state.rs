@@ -349,10 +349,11 @@ impl EndpointState {
     }
 }
 
-/// State of a whole upstream that outlives reloads: its retry budget.
+/// State of a whole upstream that outlives reloads: its retry budget and request slots.
 #[derive(Debug, Default)]
 pub struct GroupState {
     pub budget: crate::retry::BudgetWindow,
+    pub slots: Arc<crate::limit::Slots>,
 }
 
 /// Every upstream's and server's state, by name.

@@ -2,6 +2,7 @@
 use super::Ctx;
 use crate::model::{EjectCfg, HealthCfg, RetryCfg, StatusRange, UpstreamCfg};
 use forecourt_upstream::health::{HealthCheck, HttpProbe, Probe};
+use forecourt_upstream::limit::Limits;
 use forecourt_upstream::outlier::EjectPolicy;
 use forecourt_upstream::retry::RetryPolicy;
 use forecourt_upstream::GroupPolicies;
@@ -19,8 +20,28 @@ pub fn compile(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<GroupPol
         },
         health: u.health.as_ref().map(|h| health(cx, name, h.get_ref())),
         slow_start: cx.duration(&u.slow_start, Duration::ZERO),
+        limits: limits(cx, name, u),
     };
     (cx.errors.len() == errors).then_some(policies)
+}
+
+fn limits(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Limits> {
+    let Some(max) = &u.max_requests else {
+        if u.queue.is_some() || u.queue_timeout.is_some() {
+            let at = u.queue_timeout.as_ref().map_or(u.servers.span(), |t| t.span());
+            cx.errors.push(cx.source.at(at, format!("`queue` in upstream `{name}` needs max_requests"), None));
+        }
+        return None;
+    };
+    if *max.get_ref() == 0 {
+        cx.error(max, format!("`max_requests` must be at least 1 (upstream `{name}`)"), None);
+        return None;
+    }
+    Some(Limits {
+        max_requests: *max.get_ref(),
+        queue: u.queue.unwrap_or(0),
+        queue_timeout: cx.duration(&u.queue_timeout, Duration::from_secs(10)),
+    })
 }
 
 fn health(cx: &mut Ctx<'_>, name: &str, h: &HealthCfg) -> HealthCheck {

@@ -21,6 +21,11 @@ pub struct UpstreamCfg {
     pub cookie_ttl: Option<Spanned<String>>,
     /// A server back in rotation ramps up to its full weight over this long.
     pub slow_start: Option<Spanned<String>>,
+    /// Requests with the upstream at once (all workers); more wait in a queue of `queue`
+    /// for at most `queue_timeout`, then get 503.
+    pub max_requests: Option<Spanned<u32>>,
+    pub queue: Option<u32>,
+    pub queue_timeout: Option<Spanned<String>>,
     pub health: Option<Spanned<HealthCfg>>,
     pub eject: Option<Spanned<EjectCfg>>,
     pub retry: Option<Spanned<RetryCfg>>,
