@@ -371,3 +371,25 @@ async fn an_upstream_limit_queues_then_refuses() {
     assert!(started.elapsed() >= Duration::from_millis(1400), "the third waited for a slot");
     assert_eq!(origin.hits(), 3);
 }
+
+/// `mirror`: every request's copy reaches the shadow upstream, whose slowness never delays
+/// the real answer.
+#[tokio::test]
+async fn mirrored_copies_reach_the_shadow_without_delaying_the_answer() {
+    let real = Origin::start("real");
+    let shadow = Origin::slow("shadow", Duration::from_millis(400));
+    let fc = Forecourt::start(&format!(
+        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\nupstream = \"real\"\nmirror = {{ upstream = \"shadow\" }}\n\
+         [upstream.real]\nservers = [\"{}\"]\n[upstream.shadow]\nservers = [\"{}\"]\n",
+        real.addr, shadow.addr
+    ));
+    for i in 0..20 {
+        let started = Instant::now();
+        let r = get(&fc.url(&format!("/item?n={i}"))).await;
+        assert_eq!(r.header("x-origin"), "real");
+        assert!(started.elapsed() < Duration::from_millis(300), "the shadow's 400 ms showed: {:?}", started.elapsed());
+    }
+    assert!(eventually(Duration::from_secs(5), || shadow.hits() == 20), "shadow saw {}", shadow.hits());
+    assert_eq!(real.hits(), 20);
+}

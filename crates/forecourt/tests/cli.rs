@@ -156,6 +156,22 @@ fn check_points_at_the_mistake() {
             &["zero-max-requests.toml:8:16: `max_requests` must be at least 1"],
         ),
         (
+            "mirror-unknown",
+            base.replace(
+                "upstream = \"api\"\n",
+                "upstream = \"api\"\nmirror = { upstream = \"shadow\", percent = 10 }\n",
+            ),
+            &["mirror-unknown.toml:6:23: route `route#1` names unknown upstream `shadow`"],
+        ),
+        (
+            "mirror-percent",
+            base.replace(
+                "upstream = \"api\"\n",
+                "upstream = \"api\"\nmirror = { upstream = \"api\", percent = 150.0 }\n",
+            ),
+            &["mirror-percent.toml:6:40: mirror percent 150 is not from 0 to 100"],
+        ),
+        (
             "zero-max-conns",
             base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ addr = \"127.0.0.1:3000\", max_conns = 0 }]"),
             &["zero-max-conns.toml:8:12: max_conns 0: a whole number from 1"],

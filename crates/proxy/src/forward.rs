@@ -4,6 +4,7 @@
 use crate::body::{ClientBody, ClientBodyError, IncomingBody, ProxyBody};
 use crate::exchange::Exchange;
 use crate::headers::{carries_forwarding, set_forwarded, strip_hop_by_hop};
+use crate::mirror::Mirror;
 use crate::runtime::Runtime;
 use crate::server::Worker;
 use crate::service::Conn;
@@ -23,6 +24,8 @@ pub struct Job<'a> {
     pub max_body: Option<u64>,
     /// The client asked to switch protocols (HTTP/1.1 `Upgrade`).
     pub upgrade: bool,
+    /// The route's shadow upstream, if it mirrors.
+    pub mirror: Option<&'a Mirror>,
 }
 
 pub async fn forward(
@@ -32,7 +35,7 @@ pub async fn forward(
     body: IncomingBody,
     exchange: &mut Exchange,
 ) -> Response<ProxyBody> {
-    let Job { rt, conn, group, request_id, upgrade, .. } = job;
+    let Job { rt, conn, group, request_id, upgrade, mirror, .. } = job;
     // The Host header as the client sent it (a shared clone, no copy), or the HTTP/2 authority.
     let authority = match parts.headers.get(HOST) {
         Some(host) => host.clone(),
@@ -66,6 +69,9 @@ pub async fn forward(
         Bytes::new()
     };
     let outgoing = if inline {
+        if let Some(mirror) = mirror {
+            mirror.copy(worker, &parts, &forwarding, conn.client.ip());
+        }
         Outgoing::Head { parts, extra: &forwarding }
     } else {
         Outgoing::WithBody(Some(Request::from_parts(parts, body)))

@@ -17,6 +17,7 @@ pub mod h1;
 mod h2;
 pub mod headers;
 pub mod metrics;
+pub mod mirror;
 mod prefixed;
 pub mod request_id;
 pub mod respond;

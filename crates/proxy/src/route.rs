@@ -52,6 +52,8 @@ pub struct Route {
     pub action: Action,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body: Option<u64>,
+    /// A shadow upstream that gets a copy of the requests this route forwards.
+    pub mirror: Option<crate::mirror::Mirror>,
     pub stats: Arc<RouteStats>,
 }
 
@@ -64,6 +66,7 @@ impl Route {
             filters: Vec::new(),
             action,
             max_body: None,
+            mirror: None,
             stats: Arc::default(),
         }
     }

@@ -1,10 +1,11 @@
 //! `[[route]]` → entries of the [`Router`], each with its filter chain and action.
 use super::Ctx;
 use crate::diagnostic::closest;
-use crate::model::{Global, HeaderRulesCfg, RouteCfg};
+use crate::model::{Global, HeaderRulesCfg, MirrorCfg, RouteCfg};
 use bytes::Bytes;
 use forecourt_proxy::filter::{Filter, HeaderRules, HideResponseHeaders, RequestHeaders, ResponseHeaders, StripPrefix};
 use forecourt_proxy::metrics::metrics;
+use forecourt_proxy::mirror::Mirror;
 use forecourt_proxy::route::{Action, HeaderMatch, Route};
 use forecourt_proxy::router::{HostPattern, PathPattern, Router};
 use forecourt_upstream::UpstreamGroup;
@@ -51,6 +52,7 @@ pub fn compile(
         route.methods = methods(cx, r);
         route.headers = header_matches(cx, r);
         route.max_body = cx.size(&r.max_body);
+        route.mirror = r.mirror.as_ref().and_then(|m| mirror(cx, m, &name, upstreams, &route.action));
         route.filters = filters(cx, r, &hide);
         route.stats = metrics().route(&name);
         if let Some(path) = path {
@@ -146,6 +148,35 @@ fn action(
         return None;
     }
     Some(Action::Redirect { status, to: redirect.get_ref().to.clone() })
+}
+
+/// `mirror = { upstream = "shadow", percent = 10 }`, on a route that forwards.
+fn mirror(
+    cx: &mut Ctx<'_>,
+    m: &Spanned<MirrorCfg>,
+    route: &str,
+    upstreams: &BTreeMap<String, Arc<UpstreamGroup>>,
+    action: &Action,
+) -> Option<Mirror> {
+    if !matches!(action, Action::Proxy(_) | Action::Split(_)) {
+        cx.error(
+            m,
+            format!("route `{route}` mirrors but does not forward"),
+            Some("mirror goes with upstream or split".into()),
+        );
+        return None;
+    }
+    let cfg = m.get_ref();
+    let group = upstream(cx, &cfg.upstream, route, upstreams)?;
+    let percent = match &cfg.percent {
+        None => 100.0,
+        Some(p) if (0.0..=100.0).contains(p.get_ref()) => *p.get_ref(),
+        Some(p) => {
+            cx.error(p, format!("mirror percent {} is not from 0 to 100", p.get_ref()), None);
+            return None;
+        }
+    };
+    Some(Mirror::new(group, percent))
 }
 
 /// The group a route names; an error with a hint if there is none by that name.

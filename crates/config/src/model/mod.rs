@@ -95,12 +95,22 @@ pub struct RouteCfg {
     pub split: Option<Spanned<Vec<SplitCfg>>>,
     /// How a client keeps its side of a split: "ip" (default), "cookie" or "none".
     pub split_sticky: Option<Spanned<String>>,
+    /// `{ upstream = "shadow", percent = 10 }`: a copy of requests goes there too.
+    pub mirror: Option<Spanned<MirrorCfg>>,
     pub respond: Option<Spanned<RespondCfg>>,
     pub redirect: Option<Spanned<RedirectCfg>>,
     pub strip_prefix: Option<Spanned<String>>,
     pub request_headers: Option<Spanned<HeaderRulesCfg>>,
     pub response_headers: Option<Spanned<HeaderRulesCfg>>,
     pub max_body: Option<Spanned<Size>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorCfg {
+    pub upstream: Spanned<String>,
+    /// Share of requests copied; 100 by default.
+    pub percent: Option<Spanned<f64>>,
 }
 
 /// One side of a route's `split`.

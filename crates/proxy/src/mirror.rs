@@ -1,0 +1,89 @@
+//! Request mirroring: a copy of a route's requests (all, or a sampled share) goes to a
+//! shadow upstream; its answer is read and thrown away. The copy runs as a task of its
+//! own, so it never delays the real exchange, and at most [`MAX_IN_FLIGHT`] copies per
+//! route are out at once, so a slow shadow cannot pile work up in the proxy.
+use crate::body::ClientBody;
+use crate::server::Worker;
+use bytes::Bytes;
+use forecourt_upstream::state::{now_ns, ns_at};
+use forecourt_upstream::{random_below, PickInput, Pool, UpstreamGroup};
+use http_body_util::BodyExt;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Copies out at once, per route, beyond which requests are not mirrored.
+pub const MAX_IN_FLIGHT: u32 = 256;
+
+pub struct Mirror {
+    pub group: Arc<UpstreamGroup>,
+    /// Share of requests copied, in hundredths of a percent (10000 = all).
+    pub per_10k: u64,
+    /// Requests copied: bodies are not buffered for a copy, so only body-less ones are.
+    pub mirrored: AtomicU32,
+    in_flight: Arc<AtomicU32>,
+}
+
+impl Mirror {
+    pub fn new(group: Arc<UpstreamGroup>, percent: f64) -> Mirror {
+        let per_10k = (percent * 100.0).round().clamp(0.0, 10_000.0) as u64;
+        Mirror { group, per_10k, mirrored: AtomicU32::new(0), in_flight: Arc::default() }
+    }
+
+    /// Sends a copy of this body-less request (head and extra header lines, as the real
+    /// upstream gets them), if it is sampled and the shadow is not too far behind.
+    pub fn copy(&self, worker: &Worker, parts: &http::request::Parts, extra: &Bytes, client: IpAddr) {
+        if self.per_10k < 10_000 && random_below(10_000) >= self.per_10k {
+            return;
+        }
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) >= MAX_IN_FLIGHT {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        self.mirrored.fetch_add(1, Ordering::Relaxed);
+        let mut copy = http::Request::new(());
+        *copy.method_mut() = parts.method.clone();
+        *copy.uri_mut() = parts.uri.clone();
+        *copy.version_mut() = parts.version;
+        *copy.headers_mut() = parts.headers.clone();
+        let (parts, ()) = copy.into_parts();
+        let job = Copy { group: self.group.clone(), pool: worker.pool.clone(), extra: extra.clone(), client };
+        let in_flight = self.in_flight.clone();
+        tokio::task::spawn_local(async move {
+            job.send(parts).await;
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+struct Copy {
+    group: Arc<UpstreamGroup>,
+    pool: Rc<Pool<ClientBody>>,
+    extra: Bytes,
+    client: IpAddr,
+}
+
+impl Copy {
+    async fn send(self, parts: http::request::Parts) {
+        let input = PickInput { client: self.client, uri: &parts.uri, headers: &parts.headers };
+        let Some(picked) = self.group.pick(&input, 0, now_ns()) else { return };
+        let ep = picked.endpoint;
+        let sent = Instant::now();
+        let mut in_flight = ep.state.start(ns_at(sent));
+        let result = self.pool.send_head(ep, &self.group.timeouts, &parts, &self.extra).await;
+        in_flight.answered();
+        match result {
+            Ok(resp) => {
+                ep.state.observe(sent.elapsed(), now_ns());
+                // Read to the end, so the connection goes back to the pool.
+                let _ = resp.into_body().collect().await;
+            }
+            Err(e) => {
+                ep.state.penalise(now_ns());
+                tracing::debug!(upstream = %self.group.name, server = %ep.label, error = %e, "mirrored copy failed");
+            }
+        }
+    }
+}
