@@ -17,6 +17,11 @@ pub fn ns_at(at: Instant) -> u64 {
     at.saturating_duration_since(epoch()).as_nanos() as u64
 }
 
+/// A duration in this clock's unit, `u64::MAX` for the unbounded.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
@@ -239,7 +244,7 @@ impl EndpointState {
         self.failures.fetch_add(1, Ordering::Relaxed);
         let first = self.first_failure_at.load(Ordering::Relaxed);
         let run = self.consecutive_failures.fetch_add(1, Ordering::Relaxed);
-        if run == 0 || now.saturating_sub(first) > window.as_nanos() as u64 {
+        if run == 0 || now.saturating_sub(first) > nanos(window) {
             // A new run starts here.
             self.first_failure_at.store(now, Ordering::Relaxed);
             self.consecutive_failures.store(1, Ordering::Relaxed);
@@ -256,7 +261,7 @@ impl EndpointState {
         }
         let n = self.ejections.fetch_add(1, Ordering::Relaxed).min(16);
         let backoff = base.saturating_mul(1 << n).min(max);
-        self.ejected_until.store(now + backoff.as_nanos() as u64, Ordering::Relaxed);
+        self.ejected_until.store(now.saturating_add(nanos(backoff)), Ordering::Relaxed);
         self.consecutive_failures.store(0, Ordering::Relaxed);
         self.set_flag(flag::EJECTED);
         self.transitions.fetch_add(1, Ordering::Relaxed);
@@ -283,7 +288,7 @@ impl EndpointState {
     pub fn forgive(&self, now: u64, quiet: Duration) {
         if self.ejections.load(Ordering::Relaxed) != 0
             && self.flags() & flag::EJECTED == 0
-            && now.saturating_sub(self.ejected_until.load(Ordering::Relaxed)) > quiet.as_nanos() as u64
+            && now.saturating_sub(self.ejected_until.load(Ordering::Relaxed)) > nanos(quiet)
         {
             self.ejections.store(0, Ordering::Relaxed);
         }
