@@ -56,12 +56,11 @@ pub async fn forward(
     }
 
     let timeout = rt.settings.client.body_timeout;
-    let req = Request::from_parts(parts, ClientBody::new(body, job.max_body, timeout));
+    let body = ClientBody::new(body, job.max_body, timeout);
     let who = conn.identity(&worker.identities, &rt.settings.trusted_proxies);
     // The common case, a plain request from a client that sent no forwarding headers, gets
     // them as one block rendered per connection; the others go through the header map.
-    let inline = sends_inline(group.protocol, &req);
-    let (mut parts, body) = req.into_parts();
+    let inline = sends_inline(group.protocol, &parts, &body);
     let forwarding = if !who.trusted() && inline && !carries_forwarding(&parts.headers) {
         who.rendered(&authority)
     } else {

@@ -1,7 +1,7 @@
 //! Weighted traffic splits between upstream groups on one route (canary, blue-green):
 //! an override by header or cookie first, then the client's side kept by its address or
 //! by a cookie, then the weights. Changing weights is a reload.
-use forecourt_upstream::{HashKey, HashRing, PickInput, UpstreamGroup};
+use forecourt_upstream::{cookie, HashRing, PickInput, UpstreamGroup};
 use http::header::{HeaderName, HeaderValue};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -29,9 +29,10 @@ impl SplitTarget {
             input.headers.get_all(name).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(want.as_bytes()))
         });
         header
-            || self.when_cookie.as_ref().is_some_and(|(name, want)| {
-                HashKey::Cookie(name.clone()).of(input).is_some_and(|v| &*v == want.as_bytes())
-            })
+            || self
+                .when_cookie
+                .as_ref()
+                .is_some_and(|(name, want)| cookie(input.headers, name).is_some_and(|v| v == want.as_bytes()))
     }
 }
 
@@ -84,9 +85,8 @@ impl Split {
                 HashRing::stable_hash(&ip) % self.total
             }
             Sticky::Cookie(name) => {
-                let kept = HashKey::Cookie(name.clone())
-                    .of(input)
-                    .and_then(|side| self.targets.iter().find(|t| t.weight > 0 && t.group.name.as_bytes() == &*side));
+                let kept = cookie(input.headers, name)
+                    .and_then(|side| self.targets.iter().find(|t| t.weight > 0 && t.group.name.as_bytes() == side));
                 if let Some(t) = kept {
                     return (&t.group, None);
                 }

@@ -82,17 +82,12 @@ pub async fn run<'g>(
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
             Outgoing::Head { parts, extra } => worker.pool.send_head(ep, &timeouts, parts, extra).await,
-            Outgoing::WithBody(req) => {
-                let req = req.take().expect("a body request is sent again only when it came back");
-                match worker.pool.send(ep, group.protocol, &timeouts, req).await {
-                    Ok(resp) => Ok(resp),
-                    Err(SendFailure { error, unsent }) => {
-                        if let Outgoing::WithBody(slot) = &mut outgoing {
-                            *slot = unsent;
-                        }
-                        Err(error)
-                    }
-                }
+            Outgoing::WithBody(slot) => {
+                let req = slot.take().expect("a body request is sent again only when it came back");
+                worker.pool.send(ep, group.protocol, &timeouts, req).await.map_err(|SendFailure { error, unsent }| {
+                    *slot = unsent;
+                    error
+                })
             }
         };
         let answered = Instant::now();

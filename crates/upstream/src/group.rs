@@ -1,6 +1,6 @@
 //! An upstream group as compiled from `[upstream.NAME]`: its servers (primaries, then
 //! backups), how one is picked, and the policies of what happens when one fails.
-use crate::balance::{Admit, Algorithm, Balancer, HashKey, HashRing, PickInput};
+use crate::balance::{Admit, Algorithm, Balancer, HashRing, PickInput};
 use crate::health::HealthCheck;
 use crate::outlier::EjectPolicy;
 use crate::retry::RetryPolicy;
@@ -163,8 +163,8 @@ impl UpstreamGroup {
     /// The server named by the client's affinity cookie, if it can take the request.
     fn pinned(&self, input: &PickInput<'_>, tried: u64, now: u64) -> Option<Picked<'_>> {
         let Algorithm::Cookie { name, .. } = &self.algorithm else { return None };
-        let value = HashKey::Cookie(name.clone()).of(input)?;
-        let index = self.endpoints.iter().position(|e| e.affinity.as_bytes() == &*value)?;
+        let value = crate::balance::cookie(input.headers, name)?;
+        let index = self.endpoints.iter().position(|e| e.affinity.as_bytes() == value)?;
         let (tier, offset) = if index < self.primaries {
             (&self.endpoints[..self.primaries], 0)
         } else {

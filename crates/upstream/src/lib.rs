@@ -17,7 +17,7 @@ mod pool;
 pub mod retry;
 pub mod state;
 
-pub use balance::{random_below, Algorithm, Balancer, HashKey, HashRing, PickInput};
+pub use balance::{cookie, random_below, Algorithm, Balancer, HashKey, HashRing, PickInput};
 pub use group::{Endpoint, GroupPolicies, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};
 pub use h1::is_idempotent;
 pub use local_exec::LocalExec;

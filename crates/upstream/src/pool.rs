@@ -386,14 +386,13 @@ struct Return<B> {
     sender: http1::SendRequest<B>,
 }
 
-/// Whether [`Pool::send`] sends `req` with the inline HTTP/1.1 client: HTTP/1 upstreams,
-/// requests without a body and without an upgrade.
-pub fn sends_inline<B: Body>(protocol: Protocol, req: &Request<B>) -> bool {
-    protocol == Protocol::Http1 && req.body().is_end_stream() && !is_upgrade(req)
-}
-
-fn is_upgrade<B>(req: &Request<B>) -> bool {
-    req.headers().contains_key(http::header::UPGRADE) || req.method() == http::Method::CONNECT
+/// Whether a request goes to [`Pool::send_head`] (the inline HTTP/1.1 client): HTTP/1
+/// upstreams, requests without a body and without an upgrade.
+pub fn sends_inline(protocol: Protocol, head: &http::request::Parts, body: &impl Body) -> bool {
+    protocol == Protocol::Http1
+        && body.is_end_stream()
+        && !head.headers.contains_key(http::header::UPGRADE)
+        && head.method != http::Method::CONNECT
 }
 
 /// An inline HTTP/1.1 response body: it reads from its connection and hands the connection

@@ -53,16 +53,7 @@ impl HashKey {
         match self {
             HashKey::Ip => Some(KeyBytes::address(input.client)),
             HashKey::Header(name) => input.headers.get(name).map(|v| KeyBytes::Borrowed(v.as_bytes())),
-            HashKey::Cookie(name) => input
-                .headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
-                .find_map(|pair| {
-                    let pair = pair.trim_ascii();
-                    let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
-                    Some(KeyBytes::Borrowed(value))
-                }),
+            HashKey::Cookie(name) => cookie(input.headers, name).map(KeyBytes::Borrowed),
             HashKey::Uri => Some(KeyBytes::Borrowed(input.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes())),
             HashKey::Query(name) => input.uri.query()?.split('&').find_map(|pair| {
                 let value = pair.strip_prefix(name.as_str())?.strip_prefix('=')?;
@@ -70,6 +61,15 @@ impl HashKey {
             }),
         }
     }
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers, if it has one.
+pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a [u8]> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
+        .find_map(|pair| pair.trim_ascii().strip_prefix(name.as_bytes())?.strip_prefix(b"="))
 }
 
 /// A request's key: a slice of the request, or a client address held inline, so that no

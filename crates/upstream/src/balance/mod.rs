@@ -11,7 +11,7 @@ mod p2c;
 mod random;
 mod round_robin;
 
-pub use hash::{HashKey, HashRing};
+pub use hash::{cookie, HashKey, HashRing};
 pub use least_conn::LeastConn;
 pub use p2c::PeakEwma;
 pub use random::{next_random, random_below, WeightedRandom};
@@ -89,33 +89,33 @@ pub struct Admit<'a> {
 }
 
 impl Admit<'_> {
+    /// Whether server `i` may take the request; a ramping server takes its share of the
+    /// picks that land on it.
     pub fn ok(&self, i: usize) -> bool {
-        if i < 64 && self.tried & (1 << i) != 0 {
-            return false;
-        }
-        let ep = &self.endpoints[i];
-        if ep.max_conns.is_some_and(|max| ep.state.in_flight() >= max) {
-            return false;
-        }
-        let flags = ep.state.flags();
-        if flags == 0 {
-            return true;
-        }
-        let share = ep.state.admission(flags, self.now, self.slow_start);
-        // A ramping server takes its share of the picks that land on it.
+        let share = self.share(i);
         share >= 1.0 || (share > 0.0 && (next_random() % 1000) as f64 / 1000.0 < share)
     }
 
     /// Like `ok`, but never turns a server away by chance (for hashing, where a
     /// ramping server keeps its keys).
     pub fn ok_fully(&self, i: usize) -> bool {
+        self.share(i) > 0.0
+    }
+
+    /// The share of its weight server `i` may take now: 0 when it is tried, full, down,
+    /// ejected or drained; below 1 while it ramps up.
+    fn share(&self, i: usize) -> f64 {
         if i < 64 && self.tried & (1 << i) != 0 {
-            return false;
+            return 0.0;
         }
         let ep = &self.endpoints[i];
-        let flags = ep.state.flags();
-        (flags == 0 || ep.state.admission(flags, self.now, self.slow_start) > 0.0)
-            && ep.max_conns.is_none_or(|max| ep.state.in_flight() < max)
+        if ep.max_conns.is_some_and(|max| ep.state.in_flight() >= max) {
+            return 0.0;
+        }
+        match ep.state.flags() {
+            0 => 1.0,
+            flags => ep.state.admission(flags, self.now, self.slow_start),
+        }
     }
 
     /// The first server that may take the request, from `start` on, wrapping around.
