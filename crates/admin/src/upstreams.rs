@@ -16,6 +16,7 @@ pub fn list(groups: &[Arc<UpstreamGroup>]) -> Value {
         .iter()
         .map(|g| {
             let servers: Vec<Value> = g
+                .members()
                 .endpoints
                 .iter()
                 .map(|e| {
@@ -63,22 +64,30 @@ pub fn set_drained(groups: &[Arc<UpstreamGroup>], path: &str) -> Result<String, 
         return Err("use /api/upstreams/NAME/servers/SERVER/drain or .../enable".into());
     };
     let group = groups.iter().find(|g| g.name == name).ok_or_else(|| format!("no upstream `{name}`"))?;
-    let ep = group
+    // A server written as a name stands for each of its addresses (`name:port@address`):
+    // one of them, or all of them at once.
+    let members = group.members();
+    let chosen: Vec<_> = members
         .endpoints
         .iter()
-        .find(|e| e.label == server)
-        .ok_or_else(|| format!("no server `{server}` in `{name}`"))?;
-    match action {
-        "drain" => {
-            ep.state.set_flag(flag::DRAINED);
-            tracing::warn!(upstream = name, server, "server drained by the admin API");
-            Ok(format!("{name}/{server}: draining"))
-        }
-        "enable" => {
-            ep.state.clear_flag(flag::DRAINED);
-            tracing::info!(upstream = name, server, "server enabled by the admin API");
-            Ok(format!("{name}/{server}: enabled"))
-        }
-        other => Err(format!("unknown action `{other}`: drain or enable")),
+        .filter(|e| e.label == server || e.label.strip_prefix(server).is_some_and(|rest| rest.starts_with('@')))
+        .collect();
+    if chosen.is_empty() {
+        return Err(format!("no server `{server}` in `{name}`"));
     }
+    let (set, done) = match action {
+        "drain" => (true, "draining"),
+        "enable" => (false, "enabled"),
+        other => return Err(format!("unknown action `{other}`: drain or enable")),
+    };
+    for ep in chosen {
+        if set {
+            ep.state.set_flag(flag::DRAINED);
+            tracing::warn!(upstream = name, server = %ep.label, "server drained by the admin API");
+        } else {
+            ep.state.clear_flag(flag::DRAINED);
+            tracing::info!(upstream = name, server = %ep.label, "server enabled by the admin API");
+        }
+    }
+    Ok(format!("{name}/{server}: {done}"))
 }

@@ -36,6 +36,7 @@ pub fn explain(config: &str, method: &str, url: &str, headers: &[String]) -> Exi
     match &route.action {
         Action::Proxy(group) => {
             let servers: Vec<String> = group
+                .members()
                 .endpoints
                 .iter()
                 .map(|e| format!("{} (weight {}{})", e.label, e.weight, if e.backup { ", backup" } else { "" }))

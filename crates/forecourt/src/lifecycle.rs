@@ -6,7 +6,9 @@ use forecourt_config::Diagnostic;
 use forecourt_proxy::metrics::metrics;
 use forecourt_proxy::server::{run_worker, spawn_worker, WorkerSignals};
 use forecourt_proxy::Runtime;
+use forecourt_upstream::dns::Refresher;
 use forecourt_upstream::health::Checker;
+use forecourt_upstream::state::registry;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -84,8 +86,35 @@ struct Reloader {
     listeners: watch::Sender<Vec<SocketAddr>>,
     /// Serialises reloads (SIGHUP and the admin endpoint may race).
     lock: Mutex<()>,
-    /// Active health checks follow the upstreams of each new snapshot.
-    checker: Checker,
+    /// Active health checks and DNS lookups follow the upstreams of each new snapshot.
+    upkeep: Upkeep,
+}
+
+/// What follows the upstreams of the running snapshot from threads of its own: the
+/// active health checks and the DNS lookups of names in `servers`.
+struct Upkeep {
+    checker: Arc<Checker>,
+    dns: Refresher,
+}
+
+impl Upkeep {
+    /// Starts both threads; when DNS changes a group's servers, the health checks of
+    /// `runtime` follow.
+    fn start(runtime: &Arc<ArcSwap<Runtime>>) -> std::io::Result<Upkeep> {
+        let checker = Arc::new(Checker::start()?);
+        let (follow, runtime) = (checker.clone(), runtime.clone());
+        let dns = Refresher::start(Arc::new(move || {
+            follow.follow(runtime.load().upstreams.values());
+            registry().forget_vanished_addresses();
+        }))?;
+        Ok(Upkeep { checker, dns })
+    }
+
+    fn follow(&self, rt: &Runtime) {
+        self.checker.follow(rt.upstreams.values());
+        self.dns.follow(&rt.dns, rt.upstreams.values());
+        registry().forget_vanished_addresses();
+    }
 }
 
 impl Reloader {
@@ -124,8 +153,9 @@ impl Reloader {
         }
         let summary = forecourt_config::summary(&new);
         let addrs = new.listeners.clone();
-        self.checker.follow(new.upstreams.values());
-        self.runtime.store(Arc::new(new));
+        let new = Arc::new(new);
+        self.runtime.store(new.clone());
+        self.upkeep.follow(&new);
         self.listeners.send_replace(addrs);
         Ok(summary)
     }
@@ -153,20 +183,20 @@ pub fn run(source: ConfigSource) -> ExitCode {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         n => n,
     };
-    let checker = match Checker::start() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("cannot start the health checker: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    checker.follow(rt.upstreams.values());
     let summary = forecourt_config::summary(&rt);
     let admin = rt.admin;
     let pid_file = rt.pid_file.clone();
     let (listeners_tx, listeners_rx) = watch::channel(rt.listeners.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let runtime = Arc::new(ArcSwap::from_pointee(rt));
+    let upkeep = match Upkeep::start(&runtime) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("cannot start the health-check and DNS threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    upkeep.follow(&runtime.load());
 
     let signals = WorkerSignals {
         runtime: runtime.clone(),
@@ -202,7 +232,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
     tracing::info!(config = source.name(), workers, "forecourt started: {summary}");
 
     let reloader =
-        Arc::new(Reloader { source, runtime: runtime.clone(), listeners: listeners_tx, lock: Mutex::new(()), checker });
+        Arc::new(Reloader { source, runtime: runtime.clone(), listeners: listeners_tx, lock: Mutex::new(()), upkeep });
     let started = local.block_on(&control, follow_signals(reloader, admin));
     if let Err(e) = started {
         eprintln!("{e}");

@@ -36,7 +36,7 @@ mod tests {
         let text =
             config(":18080", &["http://127.0.0.1:3000".into(), "127.0.0.1:3001/".into()], 2, "off", "off").unwrap();
         let rt = forecourt_config::compile("quick", &text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
-        assert_eq!(rt.upstreams["backends"].endpoints.len(), 2);
+        assert_eq!(rt.upstreams["backends"].members().endpoints.len(), 2);
         assert_eq!(rt.workers, 2);
         assert!(config(":1", &["https://x:1".into()], 0, "off", "off").is_err());
     }

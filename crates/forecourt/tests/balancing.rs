@@ -242,6 +242,51 @@ async fn retries_stay_within_their_budget() {
     assert!(metric(&text, &series) > 0.0, "{text}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_kept_for_retries_where_the_method_or_the_route_allows() {
+    let good = Origin::start("good");
+    // A real HTTP server that reads each request whole and answers 503.
+    let unavailable_server = Forecourt::start(
+        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{port}\"\n\
+         [[route]]\nrespond = { status = 503, body = \"\" }\n",
+    );
+    let bad = unavailable_server.addr();
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\npath = \"/any/\"\nupstream = \"o\"\nretry_non_idempotent = true\nretry_buffer = \"4k\"\n\
+         [[route]]\npath = \"/\"\nupstream = \"o\"\n\
+         [upstream.o]\nbalance = \"round_robin\"\nservers = [\"{}\", \"{bad}\"]\n[upstream.o.eject]\nfailures = 0\n\
+         [upstream.o.retry]\nattempts = 2\nstatuses = [503]\nbudget_percent = 100\n",
+        good.addr
+    ));
+    let client = client();
+    // How many of 10 requests came back 503 (the bad server's answer, not retried); every
+    // other one reached the good server with its whole body.
+    let unavailable = |method: &'static str, path: &'static str, bytes: usize| {
+        let (client, url) = (client.clone(), fc.url(path));
+        async move {
+            let mut unavailable = 0;
+            for _ in 0..10 {
+                let req = http::Request::builder().method(method).uri(&url).body(vec![b'x'; bytes].into()).unwrap();
+                let r = send(&client, req).await;
+                match r.status {
+                    503 => unavailable += 1,
+                    200 => assert!(r.body.contains(&format!("body-bytes={bytes}\n")), "{}", r.body),
+                    other => panic!("{other}: {}", r.body),
+                }
+            }
+            unavailable
+        }
+    };
+    // Round robin over the two servers: half the first tries meet the 503.
+    assert_eq!(unavailable("PUT", "/put", 1000).await, 0, "an idempotent method's kept body is sent again");
+    assert_eq!(unavailable("POST", "/any/post", 1000).await, 0, "the route lets a POST be sent again");
+    assert_eq!(unavailable("POST", "/any/post", 0).await, 0, "a POST without a body too");
+    assert_eq!(unavailable("POST", "/post", 1000).await, 5, "a POST is not repeated by default");
+    assert_eq!(unavailable("POST", "/post", 0).await, 5, "nor without a body");
+    assert_eq!(unavailable("POST", "/any/post", 10_000).await, 5, "a body over retry_buffer is not kept");
+}
+
 /// An origin process: `forecourt` answering every request with its name.
 fn origin_process(name: &str) -> Forecourt {
     Forecourt::start(&format!(

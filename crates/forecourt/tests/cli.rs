@@ -195,6 +195,26 @@ fn check_points_at_the_mistake() {
             &["zero-weight.toml:8:12: weight 0: weights are whole numbers from 1"],
         ),
         (
+            "bad-server-name",
+            base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [\"app server:3000\"]"),
+            &["bad-server-name.toml:8:11: server `app server:3000` in upstream `api`: `app server` is neither"],
+        ),
+        (
+            "bad-dns-server",
+            format!("[global.dns]\nservers = [\"ns1:53\"]\n{base}"),
+            &["bad-dns-server.toml:2:12: bad DNS server `ns1:53`", "127.0.0.1:5353"],
+        ),
+        (
+            "dns-ttls",
+            format!("[global.dns]\nmin_ttl = \"10s\"\nmax_ttl = \"5s\"\n{base}"),
+            &["dns-ttls.toml:3:11: max_ttl is shorter than min_ttl"],
+        ),
+        (
+            "replay-without-forward",
+            format!("{base}\n[[route]]\npath = \"/r\"\nrespond = {{ status = 204 }}\nretry_non_idempotent = true\n"),
+            &["replay-without-forward.toml:13:24: route `route#2` sets retry_non_idempotent but does not forward"],
+        ),
+        (
             "server-typo",
             base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ adr = \"127.0.0.1:3000\" }]"),
             &[

@@ -34,10 +34,12 @@ impl std::fmt::Display for ClientBodyError {
 
 impl StdError for ClientBodyError {}
 
-/// A request body as the server read it: from our HTTP/1 server or from hyper's HTTP/2.
+/// A request body as the server read it: from our HTTP/1 server or from hyper's HTTP/2,
+/// or read in full already and kept, to be sent again on a retry.
 pub enum IncomingBody {
     Http1(H1Body),
     Http2(Incoming),
+    Kept(Option<Bytes>),
 }
 
 impl Body for IncomingBody {
@@ -48,6 +50,7 @@ impl Body for IncomingBody {
         match self.get_mut() {
             IncomingBody::Http1(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
             IncomingBody::Http2(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            IncomingBody::Kept(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -55,6 +58,7 @@ impl Body for IncomingBody {
         match self {
             IncomingBody::Http1(b) => b.is_end_stream(),
             IncomingBody::Http2(b) => b.is_end_stream(),
+            IncomingBody::Kept(b) => b.is_none(),
         }
     }
 
@@ -62,6 +66,7 @@ impl Body for IncomingBody {
         match self {
             IncomingBody::Http1(b) => b.size_hint(),
             IncomingBody::Http2(b) => b.size_hint(),
+            IncomingBody::Kept(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
         }
     }
 }
@@ -78,6 +83,17 @@ pub struct ClientBody {
 impl ClientBody {
     pub fn new(inner: IncomingBody, limit: Option<u64>, timeout: Duration) -> Self {
         ClientBody { inner, limit, seen: 0, timeout, timer: None }
+    }
+
+    /// A body read in full before, sent again.
+    pub fn kept(bytes: Bytes) -> Self {
+        ClientBody::new(IncomingBody::Kept(Some(bytes)), None, Duration::MAX)
+    }
+
+    /// Reads the whole body (within its limit and read timeout), to keep it.
+    pub async fn read_all(self) -> Result<Bytes, BoxError> {
+        use http_body_util::BodyExt;
+        Ok(self.collect().await?.to_bytes())
     }
 }
 

@@ -5,15 +5,17 @@ use crate::body::{ClientBody, ClientBodyError, IncomingBody, ProxyBody};
 use crate::exchange::Exchange;
 use crate::headers::{carries_forwarding, set_forwarded, strip_hop_by_hop};
 use crate::mirror::Mirror;
+use crate::route::Replay;
 use crate::runtime::Runtime;
 use crate::server::Worker;
 use crate::service::Conn;
 use crate::tries::{self, Answer, Failure, Outgoing};
 use crate::{request_id, respond};
 use bytes::Bytes;
-use forecourt_upstream::{sends_inline, Protocol, UpstreamError, UpstreamGroup};
+use forecourt_upstream::{is_idempotent, sends_inline, Protocol, UpstreamError, UpstreamGroup};
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST, RETRY_AFTER, SET_COOKIE, TRANSFER_ENCODING};
 use http::{request, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Body;
 
 /// What the service hands the forwarder for one request.
 pub struct Job<'a> {
@@ -26,6 +28,8 @@ pub struct Job<'a> {
     pub upgrade: bool,
     /// The route's shadow upstream, if it mirrors.
     pub mirror: Option<&'a Mirror>,
+    /// Which requests may be sent again after one reached a server.
+    pub replay: Replay,
 }
 
 pub async fn forward(
@@ -35,7 +39,7 @@ pub async fn forward(
     body: IncomingBody,
     exchange: &mut Exchange,
 ) -> Response<ProxyBody> {
-    let Job { rt, conn, group, request_id, upgrade, mirror, .. } = job;
+    let Job { rt, conn, group, request_id, upgrade, mirror, replay, .. } = job;
     // The Host header as the client sent it (a shared clone, no copy), or the HTTP/2 authority.
     let authority = match parts.headers.get(HOST) {
         Some(host) => host.clone(),
@@ -71,7 +75,12 @@ pub async fn forward(
         if let Some(mirror) = mirror {
             mirror.copy(worker, &parts, &forwarding, conn.client.ip());
         }
-        Outgoing::Head { parts, extra: &forwarding }
+        Outgoing::Head { parts, extra: &forwarding, any_method: replay.any_method }
+    } else if keeps_body(group, &parts, &body, replay, upgrade) {
+        match body.read_all().await {
+            Ok(body) => Outgoing::Kept { parts, body },
+            Err(e) => return respond::error(body_failure_status(&*e).unwrap_or(StatusCode::BAD_REQUEST), request_id),
+        }
     } else {
         Outgoing::WithBody(Some(Request::from_parts(parts, body)))
     };
@@ -138,27 +147,45 @@ fn target_for(protocol: Protocol, parts: &mut request::Parts, authority: &Header
     true
 }
 
-/// 504 for a slow upstream, 413/408 when the client's body was the problem, else 502.
+/// Whether the request body is read in full before the first try and kept, so that a
+/// retry can send it again: when retries are on, the route lets this method be repeated,
+/// and the body's length is known and within the route's replay buffer.
+fn keeps_body(group: &UpstreamGroup, parts: &request::Parts, body: &ClientBody, replay: Replay, upgrade: bool) -> bool {
+    group.policies.retry.attempts > 1
+        && !upgrade
+        && (replay.any_method || is_idempotent(&parts.method))
+        && body.size_hint().exact().is_some_and(|n| n <= replay.max_body)
+}
+
+/// 504 for a slow upstream, 413/408/400 when the client's body was the problem, else 502.
 fn failure_status(e: &UpstreamError) -> StatusCode {
     if e.is_timeout() {
         return StatusCode::GATEWAY_TIMEOUT;
     }
     if let UpstreamError::Exchange(err) = e {
-        let mut source = std::error::Error::source(err);
-        while let Some(s) = source {
-            if let Some(body_err) = s.downcast_ref::<ClientBodyError>() {
-                return match body_err {
-                    ClientBodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                    ClientBodyError::Timeout => StatusCode::REQUEST_TIMEOUT,
-                    ClientBodyError::Invalid => StatusCode::BAD_REQUEST,
-                };
-            }
-            if s.downcast_ref::<hyper::Error>().is_some_and(|h| h.is_incomplete_message() || h.is_parse()) {
-                // The client's own body was cut or malformed.
-                return StatusCode::BAD_REQUEST;
-            }
-            source = s.source();
+        if let Some(status) = std::error::Error::source(err).and_then(body_failure_status) {
+            return status;
         }
     }
     StatusCode::BAD_GATEWAY
+}
+
+/// The status for an error of the client's body found along `e`'s chain of sources.
+fn body_failure_status(e: &(dyn std::error::Error + 'static)) -> Option<StatusCode> {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(body_err) = s.downcast_ref::<ClientBodyError>() {
+            return Some(match body_err {
+                ClientBodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                ClientBodyError::Timeout => StatusCode::REQUEST_TIMEOUT,
+                ClientBodyError::Invalid => StatusCode::BAD_REQUEST,
+            });
+        }
+        if s.downcast_ref::<hyper::Error>().is_some_and(|h| h.is_incomplete_message() || h.is_parse()) {
+            // The client's own body was cut or malformed.
+            return Some(StatusCode::BAD_REQUEST);
+        }
+        source = s.source();
+    }
+    None
 }

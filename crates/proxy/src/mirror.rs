@@ -68,7 +68,8 @@ struct Copy {
 impl Copy {
     async fn send(self, parts: http::request::Parts) {
         let input = PickInput { client: self.client, uri: &parts.uri, headers: &parts.headers };
-        let Some(picked) = self.group.pick(&input, 0, now_ns()) else { return };
+        let members = self.group.members();
+        let Some(picked) = self.group.pick(&members, &input, 0, now_ns()) else { return };
         let ep = picked.endpoint;
         let sent = Instant::now();
         let mut in_flight = ep.state.start(ns_at(sent));

@@ -42,6 +42,24 @@ impl HeaderMatch {
     }
 }
 
+/// Which requests a route's tries may send again after one reached a server.
+#[derive(Clone, Copy, Debug)]
+pub struct Replay {
+    /// Methods that are not idempotent too (`retry_non_idempotent = true`): for a backend
+    /// known to be safe against a repeated POST.
+    pub any_method: bool,
+    /// Request bodies of at most this many bytes, of a known length, are read in full
+    /// before the first try and kept for the next ones (`retry_buffer`); larger ones
+    /// stream, and are sent again only if no byte of them left.
+    pub max_body: u64,
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Replay { any_method: false, max_body: 64 * 1024 }
+    }
+}
+
 pub struct Route {
     /// `name` from the config, or `route#N` (N counts from 1 in file order).
     pub name: String,
@@ -54,6 +72,7 @@ pub struct Route {
     pub max_body: Option<u64>,
     /// A shadow upstream that gets a copy of the requests this route forwards.
     pub mirror: Option<crate::mirror::Mirror>,
+    pub replay: Replay,
     pub stats: Arc<RouteStats>,
 }
 
@@ -67,6 +86,7 @@ impl Route {
             action,
             max_body: None,
             mirror: None,
+            replay: Replay::default(),
             stats: Arc::default(),
         }
     }

@@ -72,6 +72,8 @@ pub struct Runtime {
     pub settings: Settings,
     pub listeners: Vec<SocketAddr>,
     pub upstreams: BTreeMap<String, Arc<UpstreamGroup>>,
+    /// Where names in `servers` are looked up again.
+    pub dns: forecourt_upstream::dns::DnsSettings,
     pub admin: Option<SocketAddr>,
     /// Worker threads; 0 = one per core. Changing it needs a restart.
     pub workers: usize,
@@ -82,5 +84,12 @@ impl Runtime {
     /// The longest pooled-connection idle time of any group (for the pool sweeper).
     pub fn longest_upstream_idle(&self) -> Duration {
         self.upstreams.values().map(|g| g.timeouts.idle).max().unwrap_or(Duration::from_secs(60))
+    }
+
+    /// Whether any group of this snapshot has an endpoint at `addr` now (pooled
+    /// connections to other addresses are closed: their server was removed or vanished
+    /// from DNS).
+    pub fn has_endpoint(&self, addr: std::net::SocketAddr) -> bool {
+        self.upstreams.values().any(|g| g.members().endpoints.iter().any(|e| e.addr == addr))
     }
 }

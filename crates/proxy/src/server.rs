@@ -187,7 +187,8 @@ async fn housekeep(worker: Rc<Worker>, hook: Option<fn()>) {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.wait_for(|&s| s) => return,
         }
-        worker.pool.sweep(worker.snapshot().longest_upstream_idle());
+        let snapshot = worker.snapshot();
+        worker.pool.sweep(snapshot.longest_upstream_idle(), |addr| snapshot.has_endpoint(addr));
         if let Some(hook) = hook {
             hook();
         }

@@ -67,7 +67,8 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
                 _ => unreachable!("only proxy routes forward"),
             };
             let mirror = route.mirror.as_ref();
-            let job = forward::Job { rt: &rt, conn, group, request_id: &request_id, max_body, upgrade, mirror };
+            let replay = route.replay;
+            let job = forward::Job { rt: &rt, conn, group, request_id: &request_id, max_body, upgrade, mirror, replay };
             let mut resp = forward::forward(worker, job, parts, body, &mut exchange).await;
             if let Some(cookie) = split_cookie {
                 resp.headers_mut().append(http::header::SET_COOKIE, cookie.clone());

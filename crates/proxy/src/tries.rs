@@ -25,27 +25,31 @@ pub enum Failure {
     Failed(UpstreamError),
 }
 
-/// The request as the tries send it: borrowed by the inline client, so it can be sent
-/// again, or owned with its body, which can be sent again only if no byte of it left.
+/// The request as the tries send it.
 pub enum Outgoing<'a> {
-    Head { parts: http::request::Parts, extra: &'a [u8] },
+    /// Without a body, borrowed by the inline client, so it can be sent again (if its
+    /// method may be repeated, or the route lets any method be).
+    Head { parts: http::request::Parts, extra: &'a [u8], any_method: bool },
+    /// With its body read in full and kept: every try sends a copy.
+    Kept { parts: http::request::Parts, body: bytes::Bytes },
+    /// With its body streaming, which can be sent again only if no byte of it left.
     WithBody(Option<Request<ClientBody>>),
 }
 
 /// The response of the first try that succeeded (or the last one, when its status asked
 /// for a retry that could not be had), and the affinity cookie to set with it.
-pub struct Answer<'g> {
+pub struct Answer {
     pub response: UpstreamResponse,
-    pub set_cookie: Option<&'g HeaderValue>,
+    pub set_cookie: Option<HeaderValue>,
 }
 
-pub async fn run<'g>(
+pub async fn run(
     worker: &Worker,
-    group: &'g UpstreamGroup,
+    group: &UpstreamGroup,
     client: IpAddr,
     mut outgoing: Outgoing<'_>,
     exchange: &mut Exchange,
-) -> Result<Answer<'g>, Failure> {
+) -> Result<Answer, Failure> {
     let policy = &group.policies.retry;
     if let Some(limits) = &group.policies.limits {
         match group.state.slots.acquire(limits).await {
@@ -57,16 +61,20 @@ pub async fn run<'g>(
         }
     }
     let started = Instant::now();
+    // One list of servers for every try, even if DNS changes it meanwhile.
+    let members = group.members();
     let mut tried = 0u64;
     let mut last_failure = None;
     for attempt in 0..policy.attempts {
         let now = if attempt == 0 { started } else { Instant::now() };
         let picked = {
             let (uri, headers) = outgoing.head();
-            group.pick(&PickInput { client, uri, headers }, tried, ns_at(now))
+            group.pick(&members, &PickInput { client, uri, headers }, tried, ns_at(now))
         };
         let Some(picked) = picked else {
-            return Err(last_failure.map_or_else(|| Failure::NoServer(group.retry_after_secs()), Failure::Failed));
+            return Err(
+                last_failure.map_or_else(|| Failure::NoServer(group.retry_after_secs(&members)), Failure::Failed)
+            );
         };
         let ep = picked.endpoint;
         if picked.index < 64 {
@@ -81,7 +89,11 @@ pub async fn run<'g>(
         let mut in_flight = ep.state.start(ns_at(now));
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
-            Outgoing::Head { parts, extra } => worker.pool.send_head(ep, &timeouts, parts, extra).await,
+            Outgoing::Head { parts, extra, .. } => worker.pool.send_head(ep, &timeouts, parts, extra).await,
+            Outgoing::Kept { parts, body } => {
+                let req = Request::from_parts(parts.clone(), ClientBody::kept(body.clone()));
+                worker.pool.send(ep, group.protocol, &timeouts, req).await.map_err(|failure| failure.error)
+            }
             Outgoing::WithBody(slot) => {
                 let req = slot.take().expect("a body request is sent again only when it came back");
                 worker.pool.send(ep, group.protocol, &timeouts, req).await.map_err(|SendFailure { error, unsent }| {
@@ -102,37 +114,37 @@ pub async fn run<'g>(
                 ep.state.observe(answered.duration_since(now), now_ns);
                 let status = response.status().as_u16();
                 if group.is_failure_status(status) {
-                    group.record_failure(picked.index, now_ns);
+                    group.record_failure(&members, picked.index, now_ns);
                 } else {
-                    group.record_success(picked.index, now_ns);
+                    group.record_success(&members, picked.index, now_ns);
                 }
                 let retry = policy.statuses.contains(&status) && outgoing.replayable() && more;
-                if !retry || !group.may_retry(now_ns) {
+                if !retry || !group.may_retry(&members, now_ns) {
                     exchange.hold(in_flight);
-                    return Ok(Answer { response, set_cookie: picked.set_cookie });
+                    return Ok(Answer { response, set_cookie: picked.set_cookie.cloned() });
                 }
                 tracing::info!(upstream = %group.name, server = %ep.label, status, "retrying on another server");
             }
             Err(error) => {
                 ep.state.penalise(now_ns);
-                group.record_failure(picked.index, now_ns);
+                group.record_failure(&members, picked.index, now_ns);
                 let retry = more && outgoing.may_resend(&error, policy.on_timeout);
                 tracing::warn!(upstream = %group.name, server = %ep.label, error = %error, retry, "upstream try failed");
-                if !retry || !group.may_retry(now_ns) {
+                if !retry || !group.may_retry(&members, now_ns) {
                     return Err(Failure::Failed(error));
                 }
                 last_failure = Some(error);
             }
         }
     }
-    Err(last_failure.map_or(Failure::NoServer(group.retry_after_secs()), Failure::Failed))
+    Err(last_failure.map_or(Failure::NoServer(group.retry_after_secs(&members)), Failure::Failed))
 }
 
 impl Outgoing<'_> {
     /// What the balancer may look at.
     fn head(&self) -> (&http::Uri, &http::HeaderMap) {
         match self {
-            Outgoing::Head { parts, .. } => (&parts.uri, &parts.headers),
+            Outgoing::Head { parts, .. } | Outgoing::Kept { parts, .. } => (&parts.uri, &parts.headers),
             Outgoing::WithBody(Some(req)) => (req.uri(), req.headers()),
             Outgoing::WithBody(None) => unreachable!("a try starts only while the request is held"),
         }
@@ -141,7 +153,9 @@ impl Outgoing<'_> {
     /// Whether the whole request can be sent again (its body, if any, is not consumed).
     fn replayable(&self) -> bool {
         match self {
-            Outgoing::Head { parts, .. } => is_idempotent(&parts.method),
+            Outgoing::Head { parts, any_method, .. } => *any_method || is_idempotent(&parts.method),
+            // Kept only when its method may be repeated.
+            Outgoing::Kept { .. } => true,
             Outgoing::WithBody(req) => req.is_some(),
         }
     }

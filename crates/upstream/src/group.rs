@@ -1,13 +1,16 @@
-//! An upstream group as compiled from `[upstream.NAME]`: its servers (primaries, then
-//! backups), how one is picked, and the policies of what happens when one fails.
-use crate::balance::{Admit, Algorithm, Balancer, HashRing, PickInput};
+//! An upstream group as compiled from `[upstream.NAME]`: its servers as configured and the
+//! endpoints they stand for now ([`Members`], swapped when DNS answers change), how one is
+//! picked, and the policies of what happens when one fails.
+use crate::balance::{Admit, Algorithm, PickInput};
 use crate::health::HealthCheck;
+use crate::members::{Endpoint, Members, Resolved, ServerSpec, ServerTarget};
 use crate::outlier::EjectPolicy;
 use crate::retry::RetryPolicy;
-use crate::state::{flag, registry, EndpointState, GroupState};
+use crate::state::{flag, registry, GroupState};
+use arc_swap::ArcSwap;
 use http::HeaderValue;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How Forecourt speaks to the servers of a group.
@@ -30,32 +33,6 @@ pub struct UpstreamTimeouts {
     pub max_idle: usize,
 }
 
-/// One server of a group.
-#[derive(Debug)]
-pub struct Endpoint {
-    pub addr: SocketAddr,
-    /// As written in the config (host:port); used in logs, never shown to clients.
-    pub label: String,
-    pub weight: u32,
-    /// Takes requests only when no primary server can.
-    pub backup: bool,
-    /// Requests in flight to this server at most (across workers).
-    pub max_conns: Option<u32>,
-    pub state: Arc<EndpointState>,
-    /// This server's value in an affinity cookie: stable across reloads and processes,
-    /// and saying nothing about the server's address.
-    pub affinity: String,
-    /// The affinity cookie that pins a client to this server (`balance = "cookie"`).
-    set_cookie: Option<HeaderValue>,
-}
-
-impl Endpoint {
-    pub fn new(addr: SocketAddr, label: String, weight: u32, state: Arc<EndpointState>) -> Endpoint {
-        let affinity = format!("{:016x}", HashRing::label_id(&label));
-        Endpoint { addr, label, weight, backup: false, max_conns: None, state, affinity, set_cookie: None }
-    }
-}
-
 /// What happens around the pick: retries, ejection, active checks, slow start.
 #[derive(Clone, Debug, Default)]
 pub struct GroupPolicies {
@@ -70,7 +47,7 @@ pub struct GroupPolicies {
 
 /// The server chosen for one try of a request.
 pub struct Picked<'a> {
-    /// Its index in [`UpstreamGroup::endpoints`].
+    /// Its index in [`Members::endpoints`].
     pub index: usize,
     pub endpoint: &'a Endpoint,
     /// The affinity cookie to set on the response, when the client is not yet pinned to
@@ -82,55 +59,95 @@ pub struct Picked<'a> {
 #[derive(Debug)]
 pub struct UpstreamGroup {
     pub name: String,
-    /// The primary servers first, then the backups.
-    pub endpoints: Vec<Endpoint>,
-    primaries: usize,
+    /// The servers as configured.
+    pub servers: Vec<ServerSpec>,
+    members: MemberSet,
     pub protocol: Protocol,
     pub timeouts: UpstreamTimeouts,
     pub policies: GroupPolicies,
     pub state: Arc<GroupState>,
     algorithm: Algorithm,
-    primary: Balancer,
-    backup: Balancer,
+}
+
+/// The endpoints of a group: fixed when every server is an address, else following DNS.
+#[derive(Debug)]
+enum MemberSet {
+    Fixed(Members),
+    Resolved { members: ArcSwap<Members>, names: Mutex<Resolved> },
+}
+
+/// The members of a group at one time, held for the whole of a request so that its tries
+/// see one list.
+pub enum MembersNow<'a> {
+    Fixed(&'a Members),
+    Resolved(Arc<Members>),
+}
+
+impl std::ops::Deref for MembersNow<'_> {
+    type Target = Members;
+    fn deref(&self) -> &Members {
+        match self {
+            MembersNow::Fixed(m) => m,
+            MembersNow::Resolved(m) => m,
+        }
+    }
 }
 
 impl UpstreamGroup {
+    /// A group of `servers`, whose names have the addresses in `resolved` to begin with.
     pub fn new(
         name: String,
-        mut endpoints: Vec<Endpoint>,
+        servers: Vec<ServerSpec>,
+        resolved: Resolved,
         algorithm: &Algorithm,
         protocol: Protocol,
         timeouts: UpstreamTimeouts,
         policies: GroupPolicies,
     ) -> Self {
-        endpoints.sort_by_key(|e| e.backup);
-        let primaries = endpoints.iter().filter(|e| !e.backup).count();
-        let balancer = |eps: &[Endpoint]| {
-            let servers: Vec<(&str, u32)> = eps.iter().map(|e| (e.label.as_str(), e.weight)).collect();
-            Balancer::new(algorithm, &servers)
+        let built = Members::build(&name, &servers, &resolved, algorithm);
+        let members = if servers.iter().all(|s| matches!(s.target, ServerTarget::Addr(_))) {
+            MemberSet::Fixed(built)
+        } else {
+            MemberSet::Resolved { members: ArcSwap::from_pointee(built), names: Mutex::new(resolved) }
         };
-        let primary = balancer(&endpoints[..primaries]);
-        let backup = balancer(&endpoints[primaries..]);
-        if let Algorithm::Cookie { name: cookie, ttl } = algorithm {
-            for ep in &mut endpoints {
-                let text =
-                    format!("{cookie}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax", ep.affinity, ttl.as_secs());
-                ep.set_cookie = HeaderValue::from_str(&text).ok();
-            }
-        }
         let state = registry().group(&name);
-        UpstreamGroup {
-            name,
-            endpoints,
-            primaries,
-            protocol,
-            timeouts,
-            policies,
-            state,
-            algorithm: algorithm.clone(),
-            primary,
-            backup,
+        UpstreamGroup { name, servers, members, protocol, timeouts, policies, state, algorithm: algorithm.clone() }
+    }
+
+    /// The endpoints now.
+    pub fn members(&self) -> MembersNow<'_> {
+        match &self.members {
+            MemberSet::Fixed(m) => MembersNow::Fixed(m),
+            MemberSet::Resolved { members, .. } => MembersNow::Resolved(members.load_full()),
         }
+    }
+
+    /// The names among the servers, to look up again on their TTL.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .servers
+            .iter()
+            .filter_map(|s| match &s.target {
+                ServerTarget::Name { host, .. } => Some(host.clone()),
+                ServerTarget::Addr(_) => None,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// `host` now has these addresses: if that changes the endpoints, the group takes the
+    /// new list (requests already with a vanished endpoint finish there) and says so.
+    pub fn update_name(&self, host: &str, addrs: Vec<IpAddr>) -> bool {
+        let MemberSet::Resolved { members, names } = &self.members else { return false };
+        let mut names = names.lock().unwrap();
+        if names.get(host) == Some(&addrs) {
+            return false;
+        }
+        names.insert(host.to_string(), addrs);
+        members.store(Arc::new(Members::build(&self.name, &self.servers, &names, &self.algorithm)));
+        true
     }
 
     pub fn algorithm(&self) -> &Algorithm {
@@ -139,46 +156,46 @@ impl UpstreamGroup {
 
     /// The server for one try of this request, or `None` if no server can take it (all
     /// down, ejected, full, or already tried). `tried`: bit `i` for each index of
-    /// [`Self::endpoints`] this request has already been sent to.
-    pub fn pick(&self, input: &PickInput<'_>, tried: u64, now: u64) -> Option<Picked<'_>> {
-        if let Some(picked) = self.pinned(input, tried, now) {
+    /// [`Members::endpoints`] this request has already been sent to.
+    pub fn pick<'m>(&self, m: &'m Members, input: &PickInput<'_>, tried: u64, now: u64) -> Option<Picked<'m>> {
+        if let Some(picked) = self.pinned(m, input, tried, now) {
             return Some(picked);
         }
         let slow_start = self.policies.slow_start;
-        let primaries = &self.endpoints[..self.primaries];
+        let primaries = &m.endpoints[..m.primaries];
         let admit = Admit { endpoints: primaries, tried, now, slow_start };
-        let index = match self.primary.pick(input, &admit) {
+        let index = match m.primary.pick(input, &admit) {
             Some(i) => i,
             None => {
-                let backups = &self.endpoints[self.primaries..];
-                let tried = tried.checked_shr(self.primaries as u32).unwrap_or(0);
+                let backups = &m.endpoints[m.primaries..];
+                let tried = tried.checked_shr(m.primaries as u32).unwrap_or(0);
                 let admit = Admit { endpoints: backups, tried, now, slow_start };
-                self.primaries + self.backup.pick(input, &admit)?
+                m.primaries + m.backup.pick(input, &admit)?
             }
         };
-        let endpoint = &self.endpoints[index];
+        let endpoint = &m.endpoints[index];
         Some(Picked { index, endpoint, set_cookie: endpoint.set_cookie.as_ref() })
     }
 
     /// The server named by the client's affinity cookie, if it can take the request.
-    fn pinned(&self, input: &PickInput<'_>, tried: u64, now: u64) -> Option<Picked<'_>> {
+    fn pinned<'m>(&self, m: &'m Members, input: &PickInput<'_>, tried: u64, now: u64) -> Option<Picked<'m>> {
         let Algorithm::Cookie { name, .. } = &self.algorithm else { return None };
         let value = crate::balance::cookie(input.headers, name)?;
-        let index = self.endpoints.iter().position(|e| e.affinity.as_bytes() == value)?;
-        let (tier, offset) = if index < self.primaries {
-            (&self.endpoints[..self.primaries], 0)
+        let index = m.endpoints.iter().position(|e| e.affinity.as_bytes() == value)?;
+        let (tier, offset) = if index < m.primaries {
+            (&m.endpoints[..m.primaries], 0)
         } else {
-            (&self.endpoints[self.primaries..], self.primaries)
+            (&m.endpoints[m.primaries..], m.primaries)
         };
         let tried = tried.checked_shr(offset as u32).unwrap_or(0);
         let admit = Admit { endpoints: tier, tried, now, slow_start: self.policies.slow_start };
-        admit.ok_fully(index - offset).then(|| Picked { index, endpoint: &self.endpoints[index], set_cookie: None })
+        admit.ok_fully(index - offset).then(|| Picked { index, endpoint: &m.endpoints[index], set_cookie: None })
     }
 
     /// Counts a failed try against server `index` and ejects it if its run of failures is
     /// long enough and the upstream can spare it.
-    pub fn record_failure(&self, index: usize, now: u64) {
-        let ep = &self.endpoints[index];
+    pub fn record_failure(&self, m: &Members, index: usize, now: u64) {
+        let ep = &m.endpoints[index];
         let Some(policy) = &self.policies.eject else {
             ep.state.failed(now, Duration::MAX);
             return;
@@ -186,8 +203,8 @@ impl UpstreamGroup {
         if ep.state.failed(now, policy.window) < policy.failures {
             return;
         }
-        let out = self.endpoints.iter().filter(|e| e.state.is_ejected(now)).count();
-        if (out + 1) as f64 > policy.max_share * self.endpoints.len() as f64 {
+        let out = m.endpoints.iter().filter(|e| e.state.is_ejected(now)).count();
+        if (out + 1) as f64 > policy.max_share * m.endpoints.len() as f64 {
             return;
         }
         if ep.state.eject(now, policy.base, policy.max) {
@@ -196,8 +213,8 @@ impl UpstreamGroup {
     }
 
     /// A try succeeded on server `index`.
-    pub fn record_success(&self, index: usize, now: u64) {
-        let state = &self.endpoints[index].state;
+    pub fn record_success(&self, m: &Members, index: usize, now: u64) {
+        let state = &m.endpoints[index].state;
         state.succeeded();
         if let Some(policy) = &self.policies.eject {
             state.forgive(now, policy.quiet_period());
@@ -211,10 +228,10 @@ impl UpstreamGroup {
 
     /// Seconds a client should wait before trying again when no server can take requests:
     /// until the first ejection ends, or one health-check interval.
-    pub fn retry_after_secs(&self) -> u64 {
+    pub fn retry_after_secs(&self, m: &Members) -> u64 {
         let health = self.policies.health.as_ref().map_or(5, |h| h.interval.as_secs().max(1));
         let now = crate::state::now_ns();
-        self.endpoints
+        m.endpoints
             .iter()
             .filter(|e| e.state.flags() & flag::EJECTED != 0)
             .filter_map(|e| e.state.ejected_until().checked_sub(now))
@@ -225,19 +242,20 @@ impl UpstreamGroup {
     }
 
     /// The total of requests sent to this group's servers, retries included.
-    pub fn requests_total(&self) -> u64 {
-        self.endpoints.iter().map(|e| e.state.requests.load(std::sync::atomic::Ordering::Relaxed)).sum()
+    pub fn requests_total(m: &Members) -> u64 {
+        m.endpoints.iter().map(|e| e.state.requests.load(std::sync::atomic::Ordering::Relaxed)).sum()
     }
 
     /// Whether the policy and budget allow one more try.
-    pub fn may_retry(&self, now: u64) -> bool {
-        self.state.budget.try_spend(&self.policies.retry, self.requests_total(), now / 1_000_000_000)
+    pub fn may_retry(&self, m: &Members, now: u64) -> bool {
+        self.state.budget.try_spend(&self.policies.retry, Self::requests_total(m), now / 1_000_000_000)
     }
 }
 
 #[cfg(test)]
 pub mod test_support {
     use super::*;
+    use std::net::SocketAddr;
 
     /// A tier of servers with fresh state, for balancer tests.
     pub struct Tier {

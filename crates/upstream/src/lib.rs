@@ -7,18 +7,21 @@
 //! lives in the [`state::registry`], shared by name across snapshots.
 mod balance;
 pub mod chunked;
+pub mod dns;
 mod group;
 mod h1;
 pub mod health;
 pub mod limit;
 mod local_exec;
+mod members;
 pub mod outlier;
 mod pool;
 pub mod retry;
 pub mod state;
 
 pub use balance::{cookie, random_below, Algorithm, Balancer, HashKey, HashRing, PickInput};
-pub use group::{Endpoint, GroupPolicies, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};
+pub use group::{GroupPolicies, MembersNow, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};
 pub use h1::is_idempotent;
 pub use local_exec::LocalExec;
+pub use members::{Endpoint, Members, Resolved, ServerSpec, ServerTarget};
 pub use pool::{sends_inline, Pool, PoolCounters, PooledBody, SendFailure, UpstreamError};

@@ -345,21 +345,22 @@ where
         }
     }
 
-    /// Drops idle connections older than `max_age` and those the server has closed.
-    /// Called once a second by the worker that owns the pool.
-    pub fn sweep(&self, max_age: std::time::Duration) {
+    /// Drops idle connections older than `max_age`, those the server has closed, and those
+    /// to addresses that are no longer `live` (a server removed by a reload or gone from
+    /// DNS). Called once a second by the worker that owns the pool.
+    pub fn sweep(&self, max_age: std::time::Duration, live: impl Fn(SocketAddr) -> bool) {
         let tick = self.tick.get() + 1;
         self.tick.set(tick);
         let max_ticks = max_age.as_secs().max(1);
         let now = Instant::now();
-        self.h1.borrow_mut().retain(|_, list| {
+        self.h1.borrow_mut().retain(|addr, list| {
             list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < max_age);
-            !list.is_empty()
+            !list.is_empty() && live(*addr)
         });
-        self.h2.borrow_mut().retain(|_, s| !s.is_closed());
-        self.inline.borrow_mut().retain(|_, list| {
+        self.h2.borrow_mut().retain(|addr, s| !s.is_closed() && live(*addr));
+        self.inline.borrow_mut().retain(|addr, list| {
             list.retain(|(c, since)| tick - since < max_ticks && c.is_reusable());
-            !list.is_empty()
+            !list.is_empty() && live(*addr)
         });
     }
 }

@@ -385,7 +385,14 @@ impl Registry {
         self.groups.lock().unwrap().entry(name.to_string()).or_default().clone()
     }
 
-    /// Every server ever configured (for metrics, which keep counting across reloads).
+    /// Forgets the endpoints that stood for an address of a name (labels with `@`) once
+    /// nothing uses them: a name whose addresses churn would otherwise grow this for ever.
+    /// Servers written as addresses are kept, so their counters survive reloads.
+    pub fn forget_vanished_addresses(&self) {
+        self.endpoints.lock().unwrap().retain(|(_, label), s| !label.contains('@') || Arc::strong_count(s) > 1);
+    }
+
+    /// Every server configured (for metrics, which keep counting across reloads).
     pub fn endpoints(&self) -> Vec<((String, String), Arc<EndpointState>)> {
         self.endpoints.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }

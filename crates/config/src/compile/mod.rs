@@ -61,7 +61,8 @@ pub fn compile(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
     let settings = settings(&mut cx, &model.global);
     let listeners = listeners(&mut cx, &model);
     let admin = admin(&mut cx, &model.global);
-    let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global);
+    let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
+    let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let hide = routes::hide_headers(&mut cx, &model.global);
     let router = routes::compile(&mut cx, &model.route, &upstreams, hide);
     if !cx.errors.is_empty() {
@@ -72,6 +73,7 @@ pub fn compile(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
         settings,
         listeners,
         upstreams,
+        dns,
         admin,
         workers: model.global.workers,
         pid_file: model.global.pid_file.clone(),

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use forecourt_proxy::filter::{Filter, HeaderRules, HideResponseHeaders, RequestHeaders, ResponseHeaders, StripPrefix};
 use forecourt_proxy::metrics::metrics;
 use forecourt_proxy::mirror::Mirror;
-use forecourt_proxy::route::{Action, HeaderMatch, Route};
+use forecourt_proxy::route::{Action, HeaderMatch, Replay, Route};
 use forecourt_proxy::router::{HostPattern, PathPattern, Router};
 use forecourt_upstream::UpstreamGroup;
 use http::header::{HeaderName, HeaderValue};
@@ -53,6 +53,7 @@ pub fn compile(
         route.headers = header_matches(cx, r);
         route.max_body = cx.size(&r.max_body);
         route.mirror = r.mirror.as_ref().and_then(|m| mirror(cx, m, &name, upstreams, &route.action));
+        route.replay = replay(cx, r, &name, &route.action);
         route.filters = filters(cx, r, &hide);
         route.stats = metrics().route(&name);
         if let Some(path) = path {
@@ -148,6 +149,22 @@ fn action(
         return None;
     }
     Some(Action::Redirect { status, to: redirect.get_ref().to.clone() })
+}
+
+/// `retry_non_idempotent` and `retry_buffer`, on a route that forwards.
+fn replay(cx: &mut Ctx<'_>, r: &RouteCfg, route: &str, action: &Action) -> Replay {
+    let mut replay = Replay::default();
+    if let Some(n) = cx.size(&r.retry_buffer) {
+        replay.max_body = n;
+    }
+    if let Some(any) = &r.retry_non_idempotent {
+        replay.any_method = *any.get_ref();
+    }
+    let forwards = matches!(action, Action::Proxy(_) | Action::Split(_));
+    if let Some(at) = r.retry_non_idempotent.as_ref().filter(|_| !forwards) {
+        cx.error(at, format!("route `{route}` sets retry_non_idempotent but does not forward"), None);
+    }
+    replay
 }
 
 /// `mirror = { upstream = "shadow", percent = 10 }`, on a route that forwards.

@@ -1,20 +1,47 @@
 //! `[upstream.NAME]` → [`UpstreamGroup`].
 use super::Ctx;
 use crate::diagnostic::closest;
-use crate::model::{Global, ServerCfg, UpstreamCfg};
-use forecourt_upstream::state::registry;
-use forecourt_upstream::{Algorithm, Endpoint, HashKey, Protocol, UpstreamGroup, UpstreamTimeouts};
-use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use crate::model::{DnsCfg, Global, ServerCfg, UpstreamCfg};
+use forecourt_upstream::dns::DnsSettings;
+use forecourt_upstream::{
+    Algorithm, HashKey, Protocol, Resolved, ServerSpec, ServerTarget, UpstreamGroup, UpstreamTimeouts,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 const BALANCERS: [&str; 8] = ["p2c_ewma", "round_robin", "least_conn", "random", "first", "ip_hash", "hash", "cookie"];
 
+/// `[global.dns]`.
+pub fn dns_settings(cx: &mut Ctx<'_>, cfg: &DnsCfg) -> DnsSettings {
+    let d = DnsSettings::default();
+    let mut servers = Vec::new();
+    for entry in &cfg.servers {
+        let text = entry.get_ref();
+        let addr = text.parse::<SocketAddr>().or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()));
+        match addr {
+            Ok(a) => servers.push(a),
+            Err(_) => cx.error(
+                entry,
+                format!("bad DNS server `{text}`"),
+                Some("write an address, with a port if not 53: \"10.0.0.2\" or \"127.0.0.1:5353\"".into()),
+            ),
+        }
+    }
+    let min_ttl = cx.duration(&cfg.min_ttl, d.min_ttl);
+    let max_ttl = cx.duration(&cfg.max_ttl, d.max_ttl);
+    if let Some(at) = cfg.max_ttl.as_ref().filter(|_| max_ttl < min_ttl) {
+        cx.error(at, "max_ttl is shorter than min_ttl", None);
+    }
+    DnsSettings { servers, min_ttl, max_ttl }
+}
+
 pub fn compile(
     cx: &mut Ctx<'_>,
     cfg: &BTreeMap<String, UpstreamCfg>,
     global: &Global,
+    dns: &DnsSettings,
 ) -> BTreeMap<String, Arc<UpstreamGroup>> {
     let t = &global.timeouts;
     let defaults = UpstreamTimeouts {
@@ -23,16 +50,88 @@ pub fn compile(
         idle: cx.duration(&t.upstream_idle, Duration::from_secs(60)),
         max_idle: 256,
     };
+    let servers: BTreeMap<&str, Option<Vec<ServerSpec>>> =
+        cfg.iter().map(|(name, u)| (name.as_str(), servers(cx, name, u))).collect();
+    let answers = lookup_names(dns, servers.values().flatten().flatten());
     let mut out = BTreeMap::new();
     for (name, u) in cfg {
-        if let Some(group) = group(cx, name, u, &defaults) {
+        let Some(Some(specs)) = servers.get(name.as_str()) else { continue };
+        let mut resolved = Resolved::new();
+        for spec in specs {
+            let ServerTarget::Name { host, .. } = &spec.target else { continue };
+            match &answers[host] {
+                Ok(addrs) => {
+                    resolved.insert(host.clone(), addrs.clone());
+                }
+                Err(why) => cx.error(&u.servers, format!("server `{}` in upstream `{name}`: {why}", spec.label), None),
+            }
+        }
+        if let Some(group) = group(cx, name, u, specs.clone(), resolved, &defaults) {
             out.insert(name.clone(), Arc::new(group));
         }
     }
     out
 }
 
-fn group(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg, defaults: &UpstreamTimeouts) -> Option<UpstreamGroup> {
+/// Every name among these servers, looked up now, all at once.
+fn lookup_names<'a>(
+    dns: &DnsSettings,
+    specs: impl Iterator<Item = &'a ServerSpec>,
+) -> HashMap<String, Result<Vec<std::net::IpAddr>, String>> {
+    let mut hosts: Vec<String> = specs
+        .filter_map(|s| match &s.target {
+            ServerTarget::Name { host, .. } => Some(host.clone()),
+            ServerTarget::Addr(_) => None,
+        })
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    let answers = dns.resolve_now(&hosts);
+    hosts.into_iter().zip(answers).collect()
+}
+
+/// The `servers` of one upstream, or `None` after an error (reported).
+fn servers(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Vec<ServerSpec>> {
+    if u.servers.get_ref().is_empty() {
+        cx.error(
+            &u.servers,
+            format!("upstream `{name}` has no servers"),
+            Some("servers = [\"127.0.0.1:3000\"]".into()),
+        );
+        return None;
+    }
+    let mut specs: Vec<ServerSpec> = Vec::new();
+    for ServerCfg { addr, weight, backup, max_conns } in u.servers.get_ref() {
+        if specs.iter().any(|s| &s.label == addr) {
+            cx.error(&u.servers, format!("server `{addr}` appears twice in upstream `{name}`"), None);
+            continue;
+        }
+        match target(addr) {
+            Ok(target) => specs.push(ServerSpec {
+                label: addr.clone(),
+                target,
+                weight: *weight,
+                backup: *backup,
+                max_conns: *max_conns,
+            }),
+            Err(e) => cx.error(
+                &u.servers,
+                format!("server `{addr}` in upstream `{name}`: {e}"),
+                Some("write HOST:PORT, e.g. \"10.0.0.1:8080\" or \"app.internal:8080\"".into()),
+            ),
+        }
+    }
+    (specs.len() == u.servers.get_ref().len()).then_some(specs)
+}
+
+fn group(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    u: &UpstreamCfg,
+    servers: Vec<ServerSpec>,
+    resolved: Resolved,
+    defaults: &UpstreamTimeouts,
+) -> Option<UpstreamGroup> {
     let algorithm = algorithm(cx, name, u);
     let protocol = match u.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
         None | Some((_, "http1")) => Protocol::Http1,
@@ -52,40 +151,10 @@ fn group(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg, defaults: &UpstreamTimeo
         idle: cx.duration(&u.keepalive_idle, defaults.idle),
         max_idle: u.keepalive_max.unwrap_or(defaults.max_idle),
     };
-    if u.servers.get_ref().is_empty() {
-        cx.error(
-            &u.servers,
-            format!("upstream `{name}` has no servers"),
-            Some("servers = [\"127.0.0.1:3000\"]".into()),
-        );
-        return None;
-    }
     let policies = super::upstream_policies::compile(cx, name, u);
-    let mut endpoints = Vec::new();
-    for server in u.servers.get_ref() {
-        let ServerCfg { addr, weight, backup, max_conns } = server;
-        if endpoints.iter().any(|e: &Endpoint| &e.label == addr) {
-            cx.error(&u.servers, format!("server `{addr}` appears twice in upstream `{name}`"), None);
-            continue;
-        }
-        match resolve(addr) {
-            Ok(sock) => {
-                let mut ep = Endpoint::new(sock, addr.to_string(), *weight, registry().endpoint(name, addr));
-                ep.backup = *backup;
-                ep.max_conns = *max_conns;
-                endpoints.push(ep);
-            }
-            Err(e) => cx.error(
-                &u.servers,
-                format!("server `{addr}` in upstream `{name}`: {e}"),
-                Some("write HOST:PORT, e.g. \"10.0.0.1:8080\"".into()),
-            ),
-        }
-    }
     let algorithm = algorithm?;
     let policies = policies?;
-    (endpoints.len() == u.servers.get_ref().len())
-        .then(|| UpstreamGroup::new(name.to_string(), endpoints, &algorithm, protocol, timeouts, policies))
+    Some(UpstreamGroup::new(name.to_string(), servers, resolved, &algorithm, protocol, timeouts, policies))
 }
 
 /// `balance` and, for `hash`, its `key`. `None` after an error (reported).
@@ -152,17 +221,17 @@ fn algorithm(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Algorithm>
     Some(algorithm)
 }
 
-/// An address, or a name resolved now (at load and reload), first address wins.
-fn resolve(addr: &str) -> Result<SocketAddr, String> {
+/// An address, or a name with a port (looked up later).
+fn target(addr: &str) -> Result<ServerTarget, String> {
     let addr = addr.strip_prefix("http://").unwrap_or(addr).trim_end_matches('/');
     if let Ok(a) = addr.parse() {
-        return Ok(a);
+        return Ok(ServerTarget::Addr(a));
     }
-    if !addr.contains(':') {
-        return Err("missing port".into());
+    let Some((host, port)) = addr.rsplit_once(':') else { return Err("missing port".into()) };
+    let port = port.parse::<u16>().map_err(|_| format!("bad port `{port}`"))?;
+    let is_name = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    if !is_name(host) {
+        return Err(format!("`{host}` is neither an address nor a host name"));
     }
-    addr.to_socket_addrs()
-        .map_err(|e| format!("cannot resolve: {e}"))?
-        .next()
-        .ok_or_else(|| "resolves to no address".into())
+    Ok(ServerTarget::Name { host: host.to_ascii_lowercase(), port })
 }

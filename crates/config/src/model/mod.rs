@@ -42,6 +42,19 @@ pub struct Global {
     pub timeouts: Timeouts,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub dns: DnsCfg,
+}
+
+/// `[global.dns]`: how names in `servers` are looked up, and how often again.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DnsCfg {
+    /// Name servers (`IP` or `IP:PORT`); default: those of /etc/resolv.conf.
+    #[serde(default)]
+    pub servers: Vec<Spanned<String>>,
+    pub min_ttl: Option<Spanned<String>>,
+    pub max_ttl: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -95,6 +108,10 @@ pub struct RouteCfg {
     pub split: Option<Spanned<Vec<SplitCfg>>>,
     /// How a client keeps its side of a split: "ip" (default), "cookie" or "none".
     pub split_sticky: Option<Spanned<String>>,
+    /// Retries may send again requests whose method is not idempotent (POST, PATCH).
+    pub retry_non_idempotent: Option<Spanned<bool>>,
+    /// Request bodies up to this size are kept so that a retry can send them again.
+    pub retry_buffer: Option<Spanned<Size>>,
     /// `{ upstream = "shadow", percent = 10 }`: a copy of requests goes there too.
     pub mirror: Option<Spanned<MirrorCfg>>,
     pub respond: Option<Spanned<RespondCfg>>,

@@ -32,7 +32,12 @@ impl Origin {
 
     /// An origin that waits `delay` before answering each request.
     pub fn slow(name: &'static str, delay: Duration) -> Origin {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Origin::at(SocketAddr::from(([127, 0, 0, 1], 0)), name, delay)
+    }
+
+    /// An origin on `addr` (port 0: a free one).
+    pub fn at(addr: SocketAddr, name: &'static str, delay: Duration) -> Origin {
+        let std_listener = std::net::TcpListener::bind(addr).unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));

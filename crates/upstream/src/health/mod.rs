@@ -68,7 +68,7 @@ impl Checker {
         let mut targets = Vec::new();
         for group in groups {
             let Some(check) = &group.policies.health else { continue };
-            for ep in &group.endpoints {
+            for ep in &group.members().endpoints {
                 targets.push(Target {
                     upstream: group.name.clone(),
                     label: ep.label.clone(),
