@@ -56,6 +56,55 @@ async fn spread(url: &str, n: usize, parallel: usize) -> BTreeMap<String, usize>
     total
 }
 
+/// The server that answers `GET /?user=K` for each key K in 0..n, `parallel` at a time.
+async fn owners(url: &str, n: usize, parallel: usize) -> Vec<String> {
+    let client = client();
+    let mut tasks = Vec::new();
+    for worker in 0..parallel {
+        let (client, url) = (client.clone(), url.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut owned = Vec::new();
+            for key in (worker..n).step_by(parallel) {
+                let req = http::Request::get(format!("{url}?user={key}")).body(Default::default()).unwrap();
+                let r = send(&client, req).await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                owned.push((key, r.header("x-origin").to_string()));
+            }
+            owned
+        }));
+    }
+    let mut by_key = vec![String::new(); n];
+    for t in tasks {
+        for (key, origin) in t.await.unwrap() {
+            by_key[key] = origin;
+        }
+    }
+    by_key
+}
+
+/// `hash` over three servers, then four (a reload adds one): of 10,000 keys at most 30%
+/// move, and each one that moves goes to the new server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_fourth_server_moves_few_keys() {
+    let origins = [Origin::start("a"), Origin::start("b"), Origin::start("c"), Origin::start("d")];
+    let upstream = |n: usize| {
+        let first: Vec<&Origin> = origins[..n].iter().collect();
+        format!("balance = \"hash\"\nkey = \"query:user\"\nservers = [{}]", servers(&first))
+    };
+    let admin = free_port();
+    let config = |n: usize| proxy_config(2, &upstream(n)).replace("{admin}", &admin.to_string());
+    let fc = Forecourt::start(&config(3));
+    let before = owners(&fc.url("/"), 10_000, 16).await;
+    fc.rewrite(&config(4));
+    fc.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || fc.stderr().contains("reloaded:")), "{}", fc.stderr());
+    let after = owners(&fc.url("/"), 10_000, 16).await;
+    let moved: Vec<usize> = (0..10_000).filter(|&k| before[k] != after[k]).collect();
+    assert!(moved.len() <= 3_000, "{} of 10000 keys moved", moved.len());
+    assert!(moved.len() >= 1_000, "the new server takes its share: {} keys", moved.len());
+    assert!(moved.iter().all(|&k| after[k] == "d"), "keys move only to the new server");
+}
+
 /// Weights 1:2:3 over 60,000 requests: each server's share within 2 points of its weight's,
 /// for round robin and for random.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
