@@ -486,4 +486,18 @@ async fn mirrored_copies_reach_the_shadow_without_delaying_the_answer() {
     }
     assert!(eventually(Duration::from_secs(5), || shadow.hits() == 20), "shadow saw {}", shadow.hits());
     assert_eq!(real.hits(), 20);
+
+    // A POST with a body of known length: the copy carries the body too.
+    let client = client();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let req = http::Request::post(fc.url("/form")).body(vec![b'p'; 3000].into()).unwrap();
+        let r = send(&client, req).await;
+        assert!(r.body.contains("method=POST\n") && r.body.contains("body-bytes=3000\n"), "{}", r.body);
+        assert!(started.elapsed() < Duration::from_millis(300), "the shadow's 400 ms showed: {:?}", started.elapsed());
+    }
+    let shadow_bytes = || shadow.echoed_bytes.load(Ordering::SeqCst);
+    assert!(eventually(Duration::from_secs(5), || shadow_bytes() == 5 * 3000), "shadow read {} bytes", shadow_bytes());
+    assert_eq!(shadow.hits(), 25);
+    assert_eq!(real.echoed_bytes.load(Ordering::SeqCst), 5 * 3000);
 }

@@ -215,6 +215,12 @@ fn check_points_at_the_mistake() {
             &["replay-without-forward.toml:13:24: route `route#2` sets retry_non_idempotent but does not forward"],
         ),
         (
+            "mirror-h2c",
+            base.replace("upstream = \"api\"\n", "upstream = \"api\"\nmirror = { upstream = \"shadow\" }\n")
+                + "\n[upstream.shadow]\nservers = [\"127.0.0.1:3001\"]\nprotocol = \"h2c\"\n",
+            &["mirror-h2c.toml:6:10: route `route#1` mirrors, but upstream `shadow` speaks h2c"],
+        ),
+        (
             "server-typo",
             base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ adr = \"127.0.0.1:3000\" }]"),
             &[

@@ -73,14 +73,18 @@ pub async fn forward(
     };
     let outgoing = if inline {
         if let Some(mirror) = mirror {
-            mirror.copy(worker, &parts, &forwarding, conn.client.ip());
+            mirror.copy(worker, &parts, &forwarding, None, conn.client.ip());
         }
         Outgoing::Head { parts, extra: &forwarding, any_method: replay.any_method }
-    } else if keeps_body(group, &parts, &body, replay, upgrade) {
-        match body.read_all().await {
-            Ok(body) => Outgoing::Kept { parts, body },
+    } else if let Some(replayable) = keeps_body(group, &parts, &body, replay, upgrade, mirror.is_some()) {
+        let body = match body.read_all().await {
+            Ok(body) => body,
             Err(e) => return respond::error(body_failure_status(&*e).unwrap_or(StatusCode::BAD_REQUEST), request_id),
+        };
+        if let Some(mirror) = mirror {
+            mirror.copy(worker, &parts, &Bytes::new(), Some(&body), conn.client.ip());
         }
+        Outgoing::Kept { parts, body, replayable }
     } else {
         Outgoing::WithBody(Some(Request::from_parts(parts, body)))
     };
@@ -148,13 +152,20 @@ fn target_for(protocol: Protocol, parts: &mut request::Parts, authority: &Header
 }
 
 /// Whether the request body is read in full before the first try and kept, so that a
-/// retry can send it again: when retries are on, the route lets this method be repeated,
-/// and the body's length is known and within the route's replay buffer.
-fn keeps_body(group: &UpstreamGroup, parts: &request::Parts, body: &ClientBody, replay: Replay, upgrade: bool) -> bool {
-    group.policies.retry.attempts > 1
-        && !upgrade
-        && (replay.any_method || is_idempotent(&parts.method))
-        && body.size_hint().exact().is_some_and(|n| n <= replay.max_body)
+/// retry can send it again, or a mirror copy it: its length is known and within the
+/// route's `retry_buffer`, and either a mirror wants it or retries are on and the route
+/// lets this method be repeated. `Some(whether a retry may send it again)` when kept.
+fn keeps_body(
+    group: &UpstreamGroup,
+    parts: &request::Parts,
+    body: &ClientBody,
+    replay: Replay,
+    upgrade: bool,
+    mirrored: bool,
+) -> Option<bool> {
+    let replayable = group.policies.retry.attempts > 1 && (replay.any_method || is_idempotent(&parts.method));
+    let small = body.size_hint().exact().is_some_and(|n| n <= replay.max_body);
+    (!upgrade && small && (replayable || mirrored)).then_some(replayable)
 }
 
 /// 504 for a slow upstream, 413/408/400 when the client's body was the problem, else 502.

@@ -21,7 +21,8 @@ pub struct Mirror {
     pub group: Arc<UpstreamGroup>,
     /// Share of requests copied, in hundredths of a percent (10000 = all).
     pub per_10k: u64,
-    /// Requests copied: bodies are not buffered for a copy, so only body-less ones are.
+    /// Requests copied: those without a body, and those whose body was read in full
+    /// (known length within the route's `retry_buffer`); others stream and are not copied.
     pub mirrored: AtomicU32,
     in_flight: Arc<AtomicU32>,
 }
@@ -32,9 +33,17 @@ impl Mirror {
         Mirror { group, per_10k, mirrored: AtomicU32::new(0), in_flight: Arc::default() }
     }
 
-    /// Sends a copy of this body-less request (head and extra header lines, as the real
-    /// upstream gets them), if it is sampled and the shadow is not too far behind.
-    pub fn copy(&self, worker: &Worker, parts: &http::request::Parts, extra: &Bytes, client: IpAddr) {
+    /// Sends a copy of this request (head and extra header lines, as the real upstream
+    /// gets them, and its body if it has one), if it is sampled and the shadow is not too
+    /// far behind.
+    pub fn copy(
+        &self,
+        worker: &Worker,
+        parts: &http::request::Parts,
+        extra: &Bytes,
+        body: Option<&Bytes>,
+        client: IpAddr,
+    ) {
         if self.per_10k < 10_000 && random_below(10_000) >= self.per_10k {
             return;
         }
@@ -49,7 +58,13 @@ impl Mirror {
         *copy.version_mut() = parts.version;
         *copy.headers_mut() = parts.headers.clone();
         let (parts, ()) = copy.into_parts();
-        let job = Copy { group: self.group.clone(), pool: worker.pool.clone(), extra: extra.clone(), client };
+        let job = Copy {
+            group: self.group.clone(),
+            pool: worker.pool.clone(),
+            extra: extra.clone(),
+            body: body.cloned(),
+            client,
+        };
         let in_flight = self.in_flight.clone();
         tokio::task::spawn_local(async move {
             job.send(parts).await;
@@ -62,6 +77,7 @@ struct Copy {
     group: Arc<UpstreamGroup>,
     pool: Rc<Pool<ClientBody>>,
     extra: Bytes,
+    body: Option<Bytes>,
     client: IpAddr,
 }
 
@@ -73,7 +89,14 @@ impl Copy {
         let ep = picked.endpoint;
         let sent = Instant::now();
         let mut in_flight = ep.state.start(ns_at(sent));
-        let result = self.pool.send_head(ep, &self.group.timeouts, &parts, &self.extra).await;
+        let timeouts = &self.group.timeouts;
+        let result = match self.body {
+            None => self.pool.send_head(ep, timeouts, &parts, &self.extra).await,
+            Some(body) => {
+                let req = http::Request::from_parts(parts, ClientBody::kept(body));
+                self.pool.send(ep, self.group.protocol, timeouts, req).await.map_err(|failure| failure.error)
+            }
+        };
         in_flight.answered();
         match result {
             Ok(resp) => {

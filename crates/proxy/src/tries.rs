@@ -30,8 +30,9 @@ pub enum Outgoing<'a> {
     /// Without a body, borrowed by the inline client, so it can be sent again (if its
     /// method may be repeated, or the route lets any method be).
     Head { parts: http::request::Parts, extra: &'a [u8], any_method: bool },
-    /// With its body read in full and kept: every try sends a copy.
-    Kept { parts: http::request::Parts, body: bytes::Bytes },
+    /// With its body read in full and kept: every try sends a copy (if `replayable`: the
+    /// body may also have been kept only for a mirror).
+    Kept { parts: http::request::Parts, body: bytes::Bytes, replayable: bool },
     /// With its body streaming, which can be sent again only if no byte of it left.
     WithBody(Option<Request<ClientBody>>),
 }
@@ -90,7 +91,7 @@ pub async fn run(
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
             Outgoing::Head { parts, extra, .. } => worker.pool.send_head(ep, &timeouts, parts, extra).await,
-            Outgoing::Kept { parts, body } => {
+            Outgoing::Kept { parts, body, .. } => {
                 let req = Request::from_parts(parts.clone(), ClientBody::kept(body.clone()));
                 worker.pool.send(ep, group.protocol, &timeouts, req).await.map_err(|failure| failure.error)
             }
@@ -154,8 +155,7 @@ impl Outgoing<'_> {
     fn replayable(&self) -> bool {
         match self {
             Outgoing::Head { parts, any_method, .. } => *any_method || is_idempotent(&parts.method),
-            // Kept only when its method may be repeated.
-            Outgoing::Kept { .. } => true,
+            Outgoing::Kept { replayable, .. } => *replayable,
             Outgoing::WithBody(req) => req.is_some(),
         }
     }

@@ -8,7 +8,7 @@ use forecourt_proxy::metrics::metrics;
 use forecourt_proxy::mirror::Mirror;
 use forecourt_proxy::route::{Action, HeaderMatch, Replay, Route};
 use forecourt_proxy::router::{HostPattern, PathPattern, Router};
-use forecourt_upstream::UpstreamGroup;
+use forecourt_upstream::{Protocol, UpstreamGroup};
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use std::collections::{BTreeMap, HashSet};
@@ -185,6 +185,20 @@ fn mirror(
     }
     let cfg = m.get_ref();
     let group = upstream(cx, &cfg.upstream, route, upstreams)?;
+    // Copies are made of the request as the real upstream gets it, for HTTP/1.1.
+    let real: Vec<&UpstreamGroup> = match action {
+        Action::Proxy(g) => vec![g],
+        Action::Split(split) => split.targets().iter().map(|t| &*t.group).collect(),
+        _ => Vec::new(),
+    };
+    if let Some(h2c) = real.into_iter().chain([&*group]).find(|g| g.protocol != Protocol::Http1) {
+        cx.error(
+            m,
+            format!("route `{route}` mirrors, but upstream `{}` speaks h2c", h2c.name),
+            Some("mirroring works between http1 upstreams".into()),
+        );
+        return None;
+    }
     let percent = match &cfg.percent {
         None => 100.0,
         Some(p) if (0.0..=100.0).contains(p.get_ref()) => *p.get_ref(),

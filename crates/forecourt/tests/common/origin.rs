@@ -20,6 +20,8 @@ pub struct Origin {
     pub hits: Arc<AtomicUsize>,
     /// TCP connections accepted.
     pub connections: Arc<AtomicUsize>,
+    /// Request body bytes read by the echo endpoint (any path but the special ones).
+    pub echoed_bytes: Arc<AtomicUsize>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -42,8 +44,9 @@ impl Origin {
         let addr = std_listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
         let connections = Arc::new(AtomicUsize::new(0));
+        let echoed_bytes = Arc::new(AtomicUsize::new(0));
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let (h, c) = (hits.clone(), connections.clone());
+        let (h, c, e) = (hits.clone(), connections.clone(), echoed_bytes.clone());
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
@@ -54,13 +57,14 @@ impl Origin {
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
                             c.fetch_add(1, Ordering::SeqCst);
-                            let hits = h.clone();
+                            let (hits, echoed) = (h.clone(), e.clone());
                             tokio::spawn(async move {
                                 let svc = hyper::service::service_fn(move |req| {
                                     hits.fetch_add(1, Ordering::SeqCst);
+                                    let echoed = echoed.clone();
                                     async move {
                                         tokio::time::sleep(delay).await;
-                                        handle(name, req).await
+                                        handle(name, req, &echoed).await
                                     }
                                 });
                                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -72,7 +76,7 @@ impl Origin {
                 }
             });
         });
-        Origin { addr, hits, connections, shutdown: Some(tx), thread: Some(thread) }
+        Origin { addr, hits, connections, echoed_bytes, shutdown: Some(tx), thread: Some(thread) }
     }
 
     pub fn hits(&self) -> usize {
@@ -105,7 +109,11 @@ fn query_num(req: &Request<Incoming>, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn handle(name: &'static str, mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    name: &'static str,
+    mut req: Request<Incoming>,
+    echoed: &AtomicUsize,
+) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let mut resp = match path.as_str() {
         "/slow" => {
@@ -179,6 +187,7 @@ async fn handle(name: &'static str, mut req: Request<Incoming>) -> Result<Respon
                 text.push_str(&format!("{}: {}\n", k, v.to_str().unwrap_or("?")));
             }
             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            echoed.fetch_add(body.len(), Ordering::SeqCst);
             text.push_str(&format!("body-bytes={}\n", body.len()));
             Response::new(full(text))
         }
