@@ -62,11 +62,13 @@ impl Drop for Dnsmasq {
     }
 }
 
-fn config(dns_port: u16, servers: &str) -> String {
+/// `servers` in upstream `app`, whose health checks expect the Host `host`.
+fn config(dns_port: u16, servers: &str, host: &str) -> String {
     format!(
         "[global]\nadmin = \"127.0.0.1:{{admin}}\"\naccess_log = \"off\"\n[global.dns]\nservers = [\"127.0.0.1:{dns_port}\"]\n\
          [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"app\"\n\
-         [upstream.app]\nservers = [{servers}]\nbalance = \"round_robin\"\n"
+         [upstream.app]\nservers = [{servers}]\nbalance = \"round_robin\"\n\
+         [upstream.app.health]\npath = \"/\"\ninterval = \"300ms\"\nbody = \"host: {host}\\n\"\n"
     )
 }
 
@@ -100,8 +102,10 @@ async fn a_name_follows_its_records_and_vanished_addresses_drain() {
     let b = Origin::at(SocketAddr::from(([127, 0, 0, 3], port)), "b", Duration::ZERO);
     let dns = Dnsmasq::start("127.0.0.2 app.test\n");
     let admin = free_port();
-    let fc =
-        Forecourt::start(&config(dns.port, &format!("\"app.test:{port}\"")).replace("{admin}", &admin.to_string()));
+    let fc = Forecourt::start(
+        &config(dns.port, &format!("\"app.test:{port}\""), &format!("app.test:{port}"))
+            .replace("{admin}", &admin.to_string()),
+    );
     let url = fc.url("/");
 
     // One record: one endpoint.
@@ -116,6 +120,18 @@ async fn a_name_follows_its_records_and_vanished_addresses_drain() {
     for ip in ["127.0.0.2", "127.0.0.3"] {
         assert!(listed.contains(&format!("\"app.test:{port}@{ip}:{port}\"")), "{listed}");
     }
+    // The health checks follow the new endpoint, and send the name as written as Host.
+    let checked = || async {
+        let listed: serde_json::Value =
+            serde_json::from_str(&get(&format!("http://127.0.0.1:{admin}/api/upstreams")).await.body).unwrap();
+        let servers = listed["upstreams"][0]["servers"].as_array().unwrap().clone();
+        servers.iter().filter(|s| s["last_check"]["ok"] == true).count()
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while checked().await < 2 && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(checked().await, 2, "both endpoints pass their checks");
 
     // Two slow requests in flight, one on each endpoint; then 127.0.0.2 leaves DNS. New
     // requests go to 127.0.0.3 only, and the slow one on 127.0.0.2 still finishes.
@@ -144,8 +160,9 @@ async fn a_name_follows_its_records_and_vanished_addresses_drain() {
 fn check_says_where_a_name_does_not_resolve() {
     let dns = Dnsmasq::start("127.0.0.2 app.test\n");
     let dir = TempDir::new("dns-check");
-    let text =
-        config(dns.port, "\"app.test:80\", \"nosuch.test:80\"").replace("{admin}", "9").replace("{port}", "8080");
+    let text = config(dns.port, "\"app.test:80\", \"nosuch.test:80\"", "app.test")
+        .replace("{admin}", "9")
+        .replace("{port}", "8080");
     let path = dir.file("nxdomain.toml", &text);
     let out = Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -56,6 +56,12 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The server as written in the config (the label without a name's `@address`): the
+    /// Host that health checks send by default.
+    pub fn server(label: &str) -> &str {
+        label.split_once('@').map_or(label, |(server, _)| server)
+    }
+
     pub fn new(addr: SocketAddr, label: String, weight: u32, state: Arc<EndpointState>) -> Endpoint {
         let affinity = format!("{:016x}", HashRing::label_id(&label));
         Endpoint { addr, label, weight, backup: false, max_conns: None, state, affinity, set_cookie: None }

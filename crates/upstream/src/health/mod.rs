@@ -120,7 +120,7 @@ async fn watch(t: Target) {
     let mut failed_while_ejected = false;
     loop {
         ticker.tick().await;
-        let result = t.check.probe.run(t.addr, &t.label, t.check.timeout).await;
+        let result = t.check.probe.run(t.addr, crate::Endpoint::server(&t.label), t.check.timeout).await;
         let ok = result.is_ok();
         let detail = result.unwrap_or_else(|why| why);
         t.state.record_check(CheckReport { ok, detail: detail.clone(), at: SystemTime::now() });
