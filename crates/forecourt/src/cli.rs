@@ -1,5 +1,5 @@
 //! The command line: `run`, `check`, `proxy`, `reload`, `explain`.
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "forecourt", version, about = "A reverse proxy: fast, hot-reloadable, one binary")]
@@ -20,24 +20,8 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: String,
     },
-    /// Proxy everything to the given servers (round robin), no config file needed.
-    Proxy {
-        /// Address to listen on, e.g. 127.0.0.1:8080 or :8080.
-        #[arg(long, value_name = "ADDR")]
-        from: String,
-        /// An upstream server, e.g. http://127.0.0.1:3000; repeat for more.
-        #[arg(long, value_name = "URL", required = true)]
-        to: Vec<String>,
-        /// Worker threads (0 = one per core).
-        #[arg(long, default_value_t = 0)]
-        workers: usize,
-        /// Access log: "off" (default), "stdout" or a file path.
-        #[arg(long, default_value = "off")]
-        access_log: String,
-        /// Admin listener address, or "off" (default).
-        #[arg(long, default_value = "off")]
-        admin: String,
-    },
+    /// Proxy everything to the given servers, no config file needed.
+    Proxy(ProxyArgs),
     /// Ask a running Forecourt to reload its config (SIGHUP through the pid file, or the admin endpoint).
     Reload {
         #[arg(short, long, value_name = "FILE")]
@@ -58,4 +42,30 @@ pub enum Command {
         #[arg(short = 'H', long = "header", value_name = "HEADER")]
         headers: Vec<String>,
     },
+}
+
+/// `forecourt proxy`: a listener, servers, and a few switches.
+#[derive(Args, Debug)]
+pub struct ProxyArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 or :8080.
+    #[arg(long, value_name = "ADDR")]
+    pub from: String,
+    /// An upstream server, e.g. http://127.0.0.1:3000; repeat for more.
+    #[arg(long, value_name = "URL", required = true)]
+    pub to: Vec<String>,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Access log: "off" (default), "stdout" or a file path.
+    #[arg(long, default_value = "off")]
+    pub access_log: String,
+    /// Admin listener address, or "off" (default).
+    #[arg(long, default_value = "off")]
+    pub admin: String,
+    /// Terminate TLS with this certificate (PEM chain; with --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<String>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<String>,
 }

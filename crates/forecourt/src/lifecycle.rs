@@ -197,6 +197,10 @@ pub fn run(source: ConfigSource) -> ExitCode {
         }
     };
     upkeep.follow(&runtime.load());
+    if let Err(e) = crate::cert_watch::start(runtime.clone()) {
+        eprintln!("cannot start the certificate watcher: {e}");
+        return ExitCode::FAILURE;
+    }
 
     let signals = WorkerSignals {
         runtime: runtime.clone(),

@@ -1,4 +1,5 @@
 //! `forecourt`: the binary. Parses the command line and hands over to the command.
+mod cert_watch;
 mod cli;
 mod explain;
 mod lifecycle;
@@ -29,15 +30,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => lifecycle::run(lifecycle::ConfigSource::resolve(config)),
         Command::Check { config } => check(&config),
-        Command::Proxy { from, to, workers, access_log, admin } => {
-            match quick::config(&from, &to, workers, &access_log, &admin) {
-                Ok(text) => lifecycle::run(lifecycle::ConfigSource::Text { name: "<forecourt proxy>".into(), text }),
-                Err(e) => {
-                    eprintln!("forecourt proxy: {e}");
-                    ExitCode::from(2)
-                }
+        Command::Proxy(args) => match quick::config(&args) {
+            Ok(text) => lifecycle::run(lifecycle::ConfigSource::Text { name: "<forecourt proxy>".into(), text }),
+            Err(e) => {
+                eprintln!("forecourt proxy: {e}");
+                ExitCode::from(2)
             }
-        }
+        },
         Command::Reload { config, pid_file } => reload_cmd::reload(config, pid_file),
         Command::Explain { config, method, url, headers } => explain::explain(&config, &method, &url, &headers),
     }

@@ -1,8 +1,10 @@
 //! `forecourt proxy --from ADDR --to URL...`: the zero-config proxy is an ordinary config,
 //! written here and compiled like any file.
+use crate::cli::ProxyArgs;
 use std::fmt::Write as _;
 
-pub fn config(from: &str, to: &[String], workers: usize, access_log: &str, admin: &str) -> Result<String, String> {
+pub fn config(args: &ProxyArgs) -> Result<String, String> {
+    let ProxyArgs { from, to, workers, access_log, admin, cert, key } = args;
     let mut servers = Vec::new();
     for url in to {
         let rest = match url.split_once("://") {
@@ -21,7 +23,10 @@ pub fn config(from: &str, to: &[String], workers: usize, access_log: &str, admin
     }
     let mut out = String::new();
     let _ = writeln!(out, "[global]\nworkers = {workers}\naccess_log = {access_log:?}\nadmin = {admin:?}\n");
-    let _ = writeln!(out, "[[listen]]\naddr = {from:?}\n");
+    let _ = writeln!(out, "[[listen]]\naddr = {from:?}\ntls = {}\n", cert.is_some());
+    if let (Some(cert), Some(key)) = (cert, key) {
+        let _ = writeln!(out, "[[tls.certificates]]\ncert = {cert:?}\nkey = {key:?}\ndefault = true\n");
+    }
     let _ = writeln!(out, "[[route]]\nname = \"proxy\"\npath = \"/\"\nupstream = \"backends\"\n");
     let _ = writeln!(out, "[upstream.backends]\nservers = [{}]", servers.join(", "));
     Ok(out)
@@ -31,13 +36,25 @@ pub fn config(from: &str, to: &[String], workers: usize, access_log: &str, admin
 mod tests {
     use super::*;
 
+    fn args(to: &[&str], workers: usize) -> ProxyArgs {
+        ProxyArgs {
+            from: ":18080".into(),
+            to: to.iter().map(|s| s.to_string()).collect(),
+            workers,
+            access_log: "off".into(),
+            admin: "off".into(),
+            cert: None,
+            key: None,
+        }
+    }
+
     #[test]
     fn builds_a_config_that_compiles() {
-        let text =
-            config(":18080", &["http://127.0.0.1:3000".into(), "127.0.0.1:3001/".into()], 2, "off", "off").unwrap();
+        let text = config(&args(&["http://127.0.0.1:3000", "127.0.0.1:3001/"], 2)).unwrap();
         let rt = forecourt_config::compile("quick", &text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
         assert_eq!(rt.upstreams["backends"].members().endpoints.len(), 2);
         assert_eq!(rt.workers, 2);
-        assert!(config(":1", &["https://x:1".into()], 0, "off", "off").is_err());
+        assert!(rt.tls.is_none());
+        assert!(config(&args(&["https://x:1"], 0)).is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! HTTP/2 client connections (h2c with prior knowledge), served by hyper.
+//! HTTP/2 client connections (h2c with prior knowledge, or h2 by ALPN over TLS), served
+//! by hyper.
 //!
 //! Beside hyper's own keep-alive pings, which find dead peers, a connection that has no
 //! stream open and starts none for the keep-alive time is closed gracefully (GOAWAY), as
@@ -8,6 +9,7 @@ use crate::h1::Limits;
 use crate::prefixed::Prefixed;
 use crate::server::Worker;
 use crate::service::{handle, Conn};
+use crate::transport::Transport;
 use bytes::{Bytes, BytesMut};
 use forecourt_upstream::LocalExec;
 use hyper::body::{Body, Frame, SizeHint};
@@ -21,13 +23,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use tokio::net::TcpStream;
 
 /// Serves one HTTP/2 connection; `first` holds the bytes already read (the preface).
-pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, limits: Limits) {
+pub async fn serve(worker: Rc<Worker>, stream: Transport, peer: SocketAddr, first: BytesMut, limits: Limits) {
     let keepalive = limits.keepalive_timeout;
     let streams = Rc::new(Streams::default());
-    let service = service_for(&worker, peer, streams.clone());
+    let service = service_for(&worker, Conn::new(peer, stream.is_tls()), streams.clone());
     let drain = worker.drain.watch();
     let io = TokioIo::new(Prefixed::new(first, stream));
     let mut builder = http2::Builder::new(LocalExec);
@@ -92,9 +93,9 @@ type Service = Rc<dyn Fn(http::Request<hyper::body::Incoming>) -> ServiceFuture>
 type ServiceFuture = Pin<Box<dyn Future<Output = Result<http::Response<StreamBody>, Infallible>>>>;
 
 /// The request handler of one HTTP/2 client connection.
-fn service_for(worker: &Rc<Worker>, peer: SocketAddr, streams: Rc<Streams>) -> Service {
+fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service {
     let worker = worker.clone();
-    let conn = Rc::new(Conn::new(peer));
+    let conn = Rc::new(conn);
     Rc::new(move |req| {
         let worker = worker.clone();
         let conn = conn.clone();

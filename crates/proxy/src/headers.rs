@@ -169,22 +169,26 @@ pub fn carries_forwarding(headers: &HeaderMap) -> bool {
 /// A worker's recent client identities, so that a client opening connection after
 /// connection (no keep-alive) does not have its address formatted anew each time.
 #[derive(Default)]
-pub struct IdentityCache(std::cell::RefCell<std::collections::HashMap<(IpAddr, bool), std::rc::Rc<ClientIdentity>>>);
+pub struct IdentityCache(
+    std::cell::RefCell<std::collections::HashMap<(IpAddr, bool, bool), std::rc::Rc<ClientIdentity>>>,
+);
 
 impl IdentityCache {
     /// Bounded: when full it starts over, which costs one formatting per client.
     const MAX: usize = 4096;
 
-    pub fn get(&self, ip: IpAddr, trusted: bool) -> std::rc::Rc<ClientIdentity> {
+    /// The identity of a client at `ip`, over TLS or not.
+    pub fn get(&self, ip: IpAddr, trusted: bool, tls: bool) -> std::rc::Rc<ClientIdentity> {
         let mut map = self.0.borrow_mut();
-        if let Some(who) = map.get(&(ip, trusted)) {
+        if let Some(who) = map.get(&(ip, trusted, tls)) {
             return who.clone();
         }
         if map.len() >= Self::MAX {
             map.clear();
         }
-        let who = std::rc::Rc::new(ClientIdentity::new(SocketAddr::new(ip, 0), trusted, "http"));
-        map.insert((ip, trusted), who.clone());
+        let proto = if tls { "https" } else { "http" };
+        let who = std::rc::Rc::new(ClientIdentity::new(SocketAddr::new(ip, 0), trusted, proto));
+        map.insert((ip, trusted, tls), who.clone());
         who
     }
 }

@@ -1,8 +1,9 @@
 //! The request path: listeners and workers, the HTTP server, routing, the filter chain and
 //! the forwarder. Stages, in the order a request meets them:
 //!
-//! `server` (accept, per-worker) → `h1` (HTTP/1 server: framing checks, client timers)
-//! or `h2` (HTTP/2, served by hyper) →
+//! `server` (accept, per-worker) → `tls` (handshake and record layer, on TLS listeners;
+//! `transport` hides plain or TLS from what follows) → `h1` (HTTP/1 server: framing
+//! checks, client timers) or `h2` (HTTP/2, served by hyper) →
 //! `service` (snapshot, request id) → `router` → `filter` chain → `route::Action`
 //! (`respond`, redirect, or `forward` through `forecourt_upstream`) → response filters →
 //! `body::ProxyBody` → `exchange` (access log + metrics, once per request).
@@ -27,6 +28,8 @@ pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod split;
+pub mod tls;
+mod transport;
 mod tries;
 
 pub use runtime::{ClientLimits, Runtime, Settings};

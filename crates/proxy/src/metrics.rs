@@ -88,6 +88,9 @@ pub struct Metrics {
     pub pool: Arc<PoolCounters>,
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
+    /// TLS handshakes that failed or timed out (no certificate for the name, a client
+    /// offering nothing the policy allows, a scan).
+    pub tls_handshake_failures: AtomicU64,
 }
 
 /// The one registry of this process.
@@ -150,6 +153,12 @@ impl Metrics {
         let _ = writeln!(o, "forecourt_upstream_pool_reused_total {}", pool.reused.load(Ordering::Relaxed));
         family(o, "forecourt_upstream_connections_opened_total", "counter", "Upstream connections opened.");
         let _ = writeln!(o, "forecourt_upstream_connections_opened_total {}", pool.opened.load(Ordering::Relaxed));
+        family(o, "forecourt_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.");
+        let _ = writeln!(
+            o,
+            "forecourt_tls_handshake_failures_total {}",
+            self.tls_handshake_failures.load(Ordering::Relaxed)
+        );
         family(o, "forecourt_reloads_total", "counter", "Configuration reloads, by result.");
         let _ = writeln!(o, "forecourt_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));
         let _ =

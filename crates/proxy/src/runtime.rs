@@ -66,12 +66,27 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 }
 
+/// TLS termination: the server configuration (certificates by SNI, policy, ALPN) and the
+/// listeners that use it.
+pub struct Tls {
+    pub config: Arc<rustls::ServerConfig>,
+    pub listeners: Vec<SocketAddr>,
+    /// The certificates by name, which a changed certificate file replaces in place.
+    pub certs: Arc<forecourt_tls::SniResolver>,
+    /// Where they were loaded from, in order, and the files' `CertSource::stamp`s as they
+    /// were just before (so a change made after is seen).
+    pub sources: Vec<forecourt_tls::CertSource>,
+    pub stamps: Vec<forecourt_tls::FileStamp>,
+}
+
 /// Everything a request needs, compiled from one config file.
 pub struct Runtime {
     pub router: Router,
     pub settings: Settings,
     pub listeners: Vec<SocketAddr>,
     pub upstreams: BTreeMap<String, Arc<UpstreamGroup>>,
+    /// None when no listener has `tls = true`.
+    pub tls: Option<Tls>,
     /// Where names in `servers` are looked up again.
     pub dns: forecourt_upstream::dns::DnsSettings,
     pub admin: Option<SocketAddr>,
@@ -81,6 +96,11 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The TLS configuration of the listener on `addr`, if it terminates TLS.
+    pub fn tls_on(&self, addr: SocketAddr) -> Option<&Arc<rustls::ServerConfig>> {
+        self.tls.as_ref().filter(|t| t.listeners.contains(&addr)).map(|t| &t.config)
+    }
+
     /// The longest pooled-connection idle time of any group (for the pool sweeper).
     pub fn longest_upstream_idle(&self) -> Duration {
         self.upstreams.values().map(|g| g.timeouts.idle).max().unwrap_or(Duration::from_secs(60))

@@ -9,6 +9,8 @@ use crate::drain::Drain;
 use crate::headers::IdentityCache;
 use crate::metrics::{metrics, set_worker_shard};
 use crate::runtime::Runtime;
+use crate::tls::TlsStream;
+use crate::transport::Transport;
 use arc_swap::ArcSwap;
 use bytes::BytesMut;
 use forecourt_upstream::Pool;
@@ -99,7 +101,7 @@ pub async fn run_worker(id: usize, signals: WorkerSignals) {
             match bind(addr) {
                 Ok(listener) => {
                     let (stop, stopped) = oneshot::channel();
-                    tokio::task::spawn_local(accept_loop(worker.clone(), listener, stopped));
+                    tokio::task::spawn_local(accept_loop(worker.clone(), listener, addr, stopped));
                     accepting.insert(addr, stop);
                 }
                 Err(e) => tracing::error!(%addr, error = %e, worker = id, "cannot listen"),
@@ -155,7 +157,7 @@ fn defer_accept(socket: &socket2::Socket) {
 #[cfg(not(target_os = "linux"))]
 fn defer_accept(_: &socket2::Socket) {}
 
-async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, mut stop: oneshot::Receiver<()>) {
+async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, addr: SocketAddr, mut stop: oneshot::Receiver<()>) {
     loop {
         // `poll_accept` rather than `accept()`: the latter's readiness future takes a lock
         // and joins a waiter list on every call, a cost paid per connection.
@@ -168,7 +170,7 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, mut stop: onesho
         match next.await {
             None => return,
             Some(Ok((stream, peer))) => {
-                tokio::task::spawn_local(serve_connection(worker.clone(), stream, peer));
+                tokio::task::spawn_local(serve_connection(worker.clone(), stream, peer, addr));
             }
             Some(Err(e)) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -217,19 +219,43 @@ impl Drop for OpenConnection {
     }
 }
 
-async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, listener: SocketAddr) {
     let _open = OpenConnection::new(worker.clone());
-    let limits = worker.snapshot().settings.client.h1();
+    let (limits, tls) = {
+        let rt = worker.snapshot();
+        (rt.settings.client.h1(), rt.tls_on(listener).cloned())
+    };
+    let stream = match tls {
+        None => Transport::Plain(stream),
+        Some(config) => match tokio::time::timeout(limits.header_timeout, TlsStream::accept(stream, config)).await {
+            Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
+            Ok(Err(e)) => {
+                metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        },
+    };
+    if let Transport::Tls(tls) = &stream {
+        if tls.alpn().as_deref() == Some(b"h2") {
+            let _ = stream.set_nodelay(true);
+            return Box::pin(crate::h2::serve(worker, stream, peer, BytesMut::new(), limits)).await;
+        }
+    }
 
     // Read the first bytes to tell HTTP/2 prior knowledge from HTTP/1; they are handed on.
     let mut first = BytesMut::with_capacity(crate::h1::READ_CHUNK);
     loop {
         // Usually the request is already here: read it without arming a timer.
-        let read = match crate::h1::try_read(&stream, &mut first) {
+        let read = match stream.read_buf(&mut first) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 tokio::time::timeout(limits.header_timeout, async {
                     stream.readable().await?;
-                    crate::h1::try_read(&stream, &mut first)
+                    stream.read_buf(&mut first)
                 })
                 .await
             }

@@ -22,14 +22,16 @@ use std::time::Instant;
 /// The client connection a request arrived on.
 pub struct Conn {
     pub client: SocketAddr,
+    /// Came over TLS (`X-Forwarded-Proto: https`).
+    pub tls: bool,
     /// Taken from the worker's cache on the first forwarded request; again if a reload
     /// changed whether this client is a trusted proxy.
     identity: RefCell<Option<Rc<ClientIdentity>>>,
 }
 
 impl Conn {
-    pub fn new(client: SocketAddr) -> Conn {
-        Conn { client, identity: RefCell::new(None) }
+    pub fn new(client: SocketAddr, tls: bool) -> Conn {
+        Conn { client, tls, identity: RefCell::new(None) }
     }
 
     /// The forwarding identity of this client under the given trusted-proxy list.
@@ -39,7 +41,7 @@ impl Conn {
         match slot.as_ref() {
             Some(who) if who.trusted() == is_trusted => who.clone(),
             _ => {
-                let who = cache.get(self.client.ip(), is_trusted);
+                let who = cache.get(self.client.ip(), is_trusted, self.tls);
                 *slot = Some(who.clone());
                 who
             }

@@ -2,6 +2,7 @@
 //! one run reports every problem, and a runtime is returned only if there were none.
 mod routes;
 mod split;
+mod tls;
 mod upstream_policies;
 mod upstreams;
 
@@ -60,6 +61,7 @@ pub fn compile(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
     let mut cx = Ctx { source, errors: Vec::new() };
     let settings = settings(&mut cx, &model.global);
     let listeners = listeners(&mut cx, &model);
+    let tls = tls::compile(&mut cx, &model, &listeners);
     let admin = admin(&mut cx, &model.global);
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
@@ -73,6 +75,7 @@ pub fn compile(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
         settings,
         listeners,
         upstreams,
+        tls,
         dns,
         admin,
         workers: model.global.workers,

@@ -18,6 +18,28 @@ pub struct ConfigFile {
     pub route: Vec<RouteCfg>,
     #[serde(default)]
     pub upstream: BTreeMap<String, UpstreamCfg>,
+    pub tls: Option<TlsCfg>,
+}
+
+/// `[tls]`: what listeners with `tls = true` serve.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCfg {
+    /// "intermediate" (default) or "modern".
+    pub policy: Option<Spanned<String>>,
+    #[serde(default)]
+    pub certificates: Vec<Spanned<CertCfg>>,
+}
+
+/// `[[tls.certificates]]`: a PEM chain and its key.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CertCfg {
+    pub cert: String,
+    pub key: String,
+    /// Also for handshakes whose name no certificate has.
+    #[serde(default)]
+    pub default: bool,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -90,6 +112,9 @@ pub enum Size {
 #[serde(deny_unknown_fields)]
 pub struct Listen {
     pub addr: Spanned<String>,
+    /// Terminate TLS on this listener, with the certificates of `[tls]`.
+    #[serde(default)]
+    pub tls: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Debug)]

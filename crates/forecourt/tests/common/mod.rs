@@ -3,6 +3,7 @@
 //! process that reports what it received.
 #![allow(dead_code)]
 pub mod origin;
+pub mod pki;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -5,6 +5,7 @@
 //! never cross an await.
 use super::rules::BodyFraming;
 use crate::body::ClientBodyError;
+use crate::transport::Transport;
 use bytes::{Bytes, BytesMut};
 use forecourt_upstream::chunked::ChunkedFraming;
 use hyper::body::{Body, Frame, SizeHint};
@@ -13,8 +14,6 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
-use tokio::io::Interest;
-use tokio::net::TcpStream;
 
 /// How much is read from the socket at a time.
 pub(crate) const READ_CHUNK: usize = 8192;
@@ -24,7 +23,7 @@ const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// A client connection: its socket and what has been read from it.
 pub(super) struct Shared {
-    pub stream: TcpStream,
+    pub stream: Transport,
     pub inbound: RefCell<Inbound>,
     /// Write calls made so far (counted up to 2; see [`Shared::before_write`]).
     writes: Cell<u8>,
@@ -50,7 +49,7 @@ pub(super) enum BodyState {
 }
 
 impl Shared {
-    pub fn new(stream: TcpStream, buf: BytesMut) -> Rc<Shared> {
+    pub fn new(stream: Transport, buf: BytesMut) -> Rc<Shared> {
         let inbound = Inbound { buf, body: BodyState::Done, eof: false, continue_left: 0 };
         Rc::new(Shared { stream, inbound: RefCell::new(inbound), writes: Cell::new(0) })
     }
@@ -73,7 +72,7 @@ impl Shared {
     /// Shuts our side for writing: the client sees the end of what we sent (and a write
     /// waiting for the close with `MSG_MORE` goes out), while reading goes on.
     pub fn shut_write(&self) -> io::Result<()> {
-        socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write)
+        self.stream.shutdown_write()
     }
 
     /// Reads what the socket has without waiting: `Ok(false)` when nothing was there.
@@ -82,7 +81,7 @@ impl Shared {
         if inb.buf.capacity() - inb.buf.len() < chunk / 4 {
             inb.buf.reserve(chunk);
         }
-        match try_read(&self.stream, &mut inb.buf) {
+        match self.stream.read_buf(&mut inb.buf) {
             Ok(0) => {
                 inb.eof = true;
                 Ok(true)
@@ -92,24 +91,6 @@ impl Shared {
             Err(e) => Err(e),
         }
     }
-}
-
-/// Reads what `stream` has into the spare capacity of `buf`, without waiting.
-///
-/// A read that returns less than it had room for has emptied the socket, and with
-/// edge-triggered epoll nothing more can be there before the next event: the readiness is
-/// forgotten at once, so that waiting for the next request costs no read failing with
-/// EAGAIN (nginx does the same). This is sound because the worker's runtime is
-/// single-threaded: no event can be taken in between the read and the forgetting.
-pub(crate) fn try_read(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    let room = buf.capacity() - buf.len();
-    let n = stream.try_read_buf(buf)?;
-    if n > 0 && n < room {
-        // A closure failing with WouldBlock makes `try_io` clear the readiness it saw;
-        // a peer's FIN, once seen, is never cleared.
-        let _ = stream.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
-    }
-    Ok(n)
 }
 
 impl Inbound {

@@ -21,6 +21,7 @@ use crate::body::{IncomingBody, ProxyBody};
 use crate::drain::DrainWatch;
 use crate::server::Worker;
 use crate::service::{handle, Conn};
+use crate::transport::Transport;
 use crate::{request_id, respond};
 use bytes::BytesMut;
 use head::{Parsed, Span};
@@ -28,13 +29,12 @@ use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use idle::{Fired, IdleTimer};
 use inbound::Shared;
-pub(crate) use inbound::{try_read, READ_CHUNK};
+pub(crate) use inbound::READ_CHUNK;
 use outbound::{write_response, Answering, OutQueue};
 use rules::{BodyFraming, Facts};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// How long a connection that is being closed is read from, so that bytes the client
 /// already sent do not turn the close into a reset that could destroy our last response.
@@ -59,9 +59,9 @@ pub struct Limits {
 /// (it holds a request's state: kilobytes), and parked waits, which hold only the socket
 /// and the timer. So a busy keep-alive connection allocates nothing per request for its
 /// state, and an idle one costs little memory.
-pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, first: BytesMut, limits: Limits) {
+pub async fn serve(worker: Rc<Worker>, stream: Transport, peer: SocketAddr, first: BytesMut, limits: Limits) {
+    let conn = Conn::new(peer, stream.is_tls());
     let shared = Shared::new(stream, first);
-    let conn = Conn::new(peer);
     let drain = worker.drain.watch();
     let mut idle = IdleTimer::new(limits.park_after, limits.keepalive_timeout, limits.header_timeout);
     loop {

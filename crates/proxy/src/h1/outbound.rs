@@ -92,6 +92,8 @@ pub(super) async fn write_response(
             }
         }
         if out.is_empty() {
+            // What TLS holds goes out too, before the body is awaited or the response ends.
+            std::task::ready!(conn.stream.poll_flush(cx))?;
             return if body_done { Poll::Ready(Ok(())) } else { Poll::Pending };
         }
         std::task::ready!(out.poll_write(conn, cx, body_done && closes_after))?;
@@ -278,10 +280,7 @@ impl OutQueue {
             let head = &self.head[self.head_sent..];
             let pieces = std::iter::once(head).filter(|h| !h.is_empty()).chain(self.parts.iter().map(|b| &b[..]));
             let n = pieces.take(MAX_SLICES).zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
-            let flags = if last { libc::MSG_MORE } else { 0 };
-            let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
-                socket2::SockRef::from(stream).send_vectored_with_flags(&slices[..n], flags)
-            });
+            let sent = stream.send(&slices[..n], last);
             match sent {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Ok(written) => {
@@ -315,7 +314,7 @@ impl OutQueue {
         while !self.is_empty() {
             std::future::poll_fn(|cx| self.poll_write(conn, cx, last)).await?;
         }
-        Ok(())
+        std::future::poll_fn(|cx| conn.stream.poll_flush(cx)).await
     }
 }
 

@@ -1,0 +1,265 @@
+//! End-to-end: TLS termination. Certificates come from a throwaway CA (rcgen); the
+//! clients are Debian's curl, openssl s_client and h2load (nghttp2-client), so the
+//! handshakes are spoken by implementations other than ours.
+mod common;
+
+use common::origin::Origin;
+use common::pki::TestCa;
+use common::*;
+use std::process::{Command, Output, Stdio};
+
+/// A proxy with a TLS listener (`{port}`) whose `[tls]` body is `tls`, in front of `origin`.
+fn tls_proxy(dir: &TempDir, tls: &str, origin: &Origin) -> Forecourt {
+    let d = dir.0.to_string_lossy();
+    Forecourt::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\ntls = true\n\
+         [tls]\n{}\n[[route]]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{}\"]\n",
+        tls.replace("{certs}", &d),
+        origin.addr
+    ))
+}
+
+/// Writes a leaf for `names` as NAME.pem and NAME.key in `dir`; the `[[tls.certificates]]`
+/// entry that loads it.
+fn cert_entry(ca: &TestCa, dir: &TempDir, file: &str, names: &[&str], default: bool) -> String {
+    let (cert, key) = ca.leaf(names);
+    dir.file(&format!("{file}.pem"), &cert);
+    dir.file(&format!("{file}.key"), &key);
+    format!(
+        "[[tls.certificates]]\ncert = \"{{certs}}/{file}.pem\"\nkey = \"{{certs}}/{file}.key\"\ndefault = {default}\n"
+    )
+}
+
+/// `curl` to `https://NAME:PORT/PATH` (resolved to 127.0.0.1), trusting the test CA.
+fn curl(ca: &str, name: &str, port: u16, path: &str, extra: &[&str]) -> Output {
+    let url = format!("https://{name}:{port}{path}");
+    let resolve = format!("{name}:{port}:127.0.0.1");
+    Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert", ca, "--resolve", &resolve, "-w", "\n%{http_version}"])
+        .args(extra)
+        .arg(&url)
+        .output()
+        .expect("curl")
+}
+
+/// The subject of the certificate served for `name` (SNI), or None if the handshake failed.
+fn served_subject(port: u16, name: &str) -> Option<String> {
+    served(port, name, "-subject")
+}
+
+/// What `openssl x509 -noout FIELD` says of the certificate served for `name`.
+fn served(port: u16, name: &str, field: &str) -> Option<String> {
+    let mut s_client = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl");
+    let shown = Command::new("openssl")
+        .args(["x509", "-noout", field])
+        .stdin(s_client.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    let _ = s_client.wait();
+    let subject = String::from_utf8_lossy(&shown.stdout).trim().to_string();
+    (!subject.is_empty()).then_some(subject)
+}
+
+#[test]
+fn certificates_are_chosen_by_sni_and_both_http_versions_work() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-sni");
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let a = cert_entry(&ca, &dir, "a", &["a.test", "*.w.test"], false);
+    let b = cert_entry(&ca, &dir, "b", &["b.test"], true);
+    let fc = tls_proxy(&dir, &format!("{a}{b}"), &origin);
+
+    for (name, version, flag) in [
+        ("a.test", "1.1", "--http1.1"),
+        ("a.test", "2", "--http2"),
+        ("x.w.test", "2", "--http2"),
+        ("b.test", "1.1", "--http1.1"),
+    ] {
+        let out = curl(&ca_file, name, fc.port, "/hello", &[flag]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name} {flag}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.ends_with(&format!("\n{version}")), "{name}: HTTP/{version} expected: {text}");
+        assert!(text.contains("x-forwarded-proto: https\n"), "{text}");
+        assert!(text.contains(&format!("host: {name}:{}\n", fc.port)), "{text}");
+    }
+    // The certificate is picked by the name asked for: exact, wildcard, else the default.
+    assert_eq!(served_subject(fc.port, "a.test").as_deref(), Some("subject=CN = a.test"));
+    assert_eq!(served_subject(fc.port, "y.w.test").as_deref(), Some("subject=CN = a.test"));
+    assert_eq!(served_subject(fc.port, "b.test").as_deref(), Some("subject=CN = b.test"));
+    assert_eq!(served_subject(fc.port, "unknown.test").as_deref(), Some("subject=CN = b.test"));
+    // A wildcard covers one label only.
+    assert_eq!(served_subject(fc.port, "deep.x.w.test").as_deref(), Some("subject=CN = b.test"));
+
+    // h2load speaks HTTP/2 over TLS (ALPN h2) with many streams.
+    let out = Command::new("h2load")
+        .args(["-n", "200", "-c", "4", "-m", "10", &format!("https://127.0.0.1:{}/", fc.port)])
+        .output()
+        .expect("h2load (apt-get install nghttp2-client)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("200 succeeded, 0 failed"), "{text}");
+    assert!(text.contains("Application protocol: h2"), "{text}");
+}
+
+#[test]
+fn without_a_default_an_unknown_name_is_refused_and_the_listener_keeps_serving() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-nodefault");
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let fc = tls_proxy(&dir, &cert_entry(&ca, &dir, "a", &["a.test"], false), &origin);
+    assert_eq!(served_subject(fc.port, "other.test"), None, "no certificate, no handshake");
+    let out = curl(&ca_file, "other.test", fc.port, "/", &[]);
+    assert_eq!(out.status.code(), Some(35), "curl: TLS handshake failed");
+    let out = curl(&ca_file, "a.test", fc.port, "/", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn sessions_resume_and_the_modern_policy_refuses_tls12() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-policy");
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let entry = cert_entry(&ca, &dir, "a", &["a.test"], true);
+    let fc = tls_proxy(&dir, &entry, &origin);
+    // TLS 1.2 is accepted by default (Mozilla intermediate) ...
+    assert!(curl(&ca_file, "a.test", fc.port, "/", &["--tls-max", "1.2"]).status.success());
+    // ... and a session resumes, for TLS 1.3 (tickets) and TLS 1.2.
+    for version in ["-tls1_3", "-tls1_2"] {
+        let sess = dir.path(&format!("session{version}"));
+        let connect = |io: &str| {
+            let out = Command::new("openssl")
+                .args(["s_client", "-connect", &format!("127.0.0.1:{}", fc.port), "-servername", "a.test", version])
+                .args([io, &sess])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let first = connect("-sess_out");
+        assert!(first.contains("New, TLS"), "{first}");
+        let second = connect("-sess_in");
+        assert!(second.contains("Reused, TLS"), "{version}: {second}");
+    }
+
+    let modern = tls_proxy(&dir, &format!("policy = \"modern\"\n{entry}"), &origin);
+    assert!(!curl(&ca_file, "a.test", modern.port, "/", &["--tls-max", "1.2"]).status.success());
+    assert!(curl(&ca_file, "a.test", modern.port, "/", &[]).status.success());
+}
+
+/// The SHA-1 fingerprint line `openssl x509 -fingerprint` gives for a PEM file.
+fn fingerprint(pem_file: &str) -> String {
+    let out = Command::new("openssl").args(["x509", "-noout", "-fingerprint", "-in", pem_file]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn changed_certificate_files_are_served_without_a_reload_and_broken_ones_are_refused() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-swap");
+    let entry = cert_entry(&ca, &dir, "a", &["a.test"], true);
+    let first = fingerprint(&dir.path("a.pem"));
+    let fc = tls_proxy(&dir, &entry, &origin);
+    assert_eq!(served(fc.port, "a.test", "-fingerprint"), Some(first.clone()));
+
+    // Load over TLS (HTTP/1.1 and HTTP/2) while the files change under it.
+    let load = Command::new("h2load")
+        .args(["-D", "4", "-c", "8", "-m", "4", &format!("https://127.0.0.1:{}/", fc.port)])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (cert, key) = ca.leaf(&["a.test"]);
+    std::fs::write(dir.path("a.pem"), cert).unwrap();
+    std::fs::write(dir.path("a.key"), key).unwrap();
+    let second = fingerprint(&dir.path("a.pem"));
+    assert_ne!(first, second);
+    assert!(
+        eventually(std::time::Duration::from_secs(8), || served(fc.port, "a.test", "-fingerprint").as_ref()
+            == Some(&second)),
+        "the new certificate is served: {}",
+        fc.stderr()
+    );
+    let out = load.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" 0 failed, 0 errored, 0 timeout"), "no request failed during the swap: {text}");
+    assert!(fc.stderr().contains("certificate files changed; new handshakes use them"), "{}", fc.stderr());
+
+    // A broken certificate file is refused; the last good certificate keeps serving.
+    std::fs::write(dir.path("a.pem"), "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n").unwrap();
+    assert!(
+        eventually(std::time::Duration::from_secs(8), || fc.stderr().contains("cannot be used")),
+        "{}",
+        fc.stderr()
+    );
+    assert_eq!(served(fc.port, "a.test", "-fingerprint"), Some(second));
+}
+
+#[test]
+fn check_points_at_unusable_certificates() {
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-check");
+    let (cert, key) = ca.leaf(&["a.test"]);
+    let (_, other_key) = ca.leaf(&["b.test"]);
+    let (expired, expired_key) = ca.leaf_with(&["old.test"], |p| {
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    });
+    dir.file("a.pem", &cert);
+    dir.file("a.key", &key);
+    dir.file("other.key", &other_key);
+    dir.file("old.pem", &expired);
+    dir.file("old.key", &expired_key);
+    let listen = "[[listen]]\naddr = \"127.0.0.1:8443\"\ntls = true\n\n";
+    let route = "[[route]]\nrespond = { status = 200 }\n";
+    // (name, config, where, what)
+    let cases: &[(&str, String, &str, &str)] = &[
+        (
+            "mismatch",
+            format!("{listen}[tls]\ncertificates = [{{ cert = \"a.pem\", key = \"other.key\" }}]\n{route}"),
+            "mismatch.toml:6:17: ",
+            "a.pem: the private key does not match the certificate",
+        ),
+        (
+            "expired",
+            format!("{listen}[tls]\ncertificates = [{{ cert = \"old.pem\", key = \"old.key\" }}]\n{route}"),
+            "expired.toml:6:17: ",
+            "old.pem: the certificate expired at 1609459200 (Unix time)",
+        ),
+        (
+            "missing",
+            format!("{listen}[tls]\ncertificates = [{{ cert = \"nope.pem\", key = \"a.key\" }}]\n{route}"),
+            "missing.toml:6:17: ",
+            "cannot read certificate file",
+        ),
+        (
+            "no-table",
+            format!("{listen}{route}"),
+            "no-table.toml:3:7: ",
+            "this listener has tls = true, but there is no [tls]",
+        ),
+        (
+            "policy",
+            format!(
+                "{listen}[tls]\npolicy = \"old\"\ncertificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n{route}"
+            ),
+            "policy.toml:6:10: ",
+            "unknown TLS policy `old`",
+        ),
+    ];
+    for (name, text, at, what) in cases {
+        let path = dir.file(&format!("{name}.toml"), text);
+        let out = Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} passed check");
+        assert!(stderr.contains(at) && stderr.contains(what), "{name}: {stderr}");
+    }
+}

@@ -1,0 +1,173 @@
+//! The TLS stage: a rustls server connection driven over the client's socket by
+//! readiness, the way the HTTP/1 server drives a plain socket (try to read or write, and
+//! wait for readiness only when the socket says it would block). rustls does the record
+//! layer in memory; this file moves bytes between it and the socket.
+use rustls::{ServerConfig, ServerConnection};
+use std::cell::RefCell;
+use std::io::{self, IoSlice, Read, Write};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use tokio::net::TcpStream;
+
+/// A client connection after its TLS handshake.
+pub struct TlsStream {
+    pub tcp: TcpStream,
+    conn: RefCell<ServerConnection>,
+}
+
+/// The socket as rustls reads and writes it: without waiting.
+struct Socket<'a>(&'a TcpStream);
+
+impl Read for Socket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
+
+impl Write for Socket<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.try_write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn tls_error(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+impl TlsStream {
+    /// Runs the handshake on `tcp`; the caller bounds it in time.
+    pub async fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
+        let conn = ServerConnection::new(config).map_err(tls_error)?;
+        let stream = TlsStream { tcp, conn: RefCell::new(conn) };
+        std::future::poll_fn(|cx| stream.poll_handshake(cx)).await?;
+        Ok(stream)
+    }
+
+    fn poll_handshake(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.poll_flush(cx))?;
+            let mut conn = self.conn.borrow_mut();
+            if !conn.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            match conn.read_tls(&mut Socket(&self.tcp)) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into())),
+                Ok(_) => {
+                    if let Err(e) = conn.process_new_packets() {
+                        // The alert that says why goes out before the connection closes.
+                        let _ = conn.write_tls(&mut Socket(&self.tcp));
+                        return Poll::Ready(Err(tls_error(e)));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    drop(conn);
+                    ready!(self.tcp.poll_read_ready(cx))?;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// The protocol agreed by ALPN, if any.
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        self.conn.borrow().alpn_protocol().map(<[u8]>::to_vec)
+    }
+
+    /// The name the client asked for (SNI).
+    pub fn server_name(&self) -> Option<String> {
+        self.conn.borrow().server_name().map(str::to_string)
+    }
+
+    /// Reads decrypted bytes without waiting: `Ok(0)` at the end of the stream,
+    /// `WouldBlock` when none are there yet.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut conn = self.conn.borrow_mut();
+        loop {
+            match conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                // The peer closed the socket without close_notify: for a server, the end.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if conn.read_tls(&mut Socket(&self.tcp))? == 0 {
+                return Ok(0);
+            }
+            if let Err(e) = conn.process_new_packets() {
+                let _ = conn.write_tls(&mut Socket(&self.tcp));
+                return Err(tls_error(e));
+            }
+            // A key update, or session tickets, to answer.
+            if conn.wants_write() {
+                let _ = conn.write_tls(&mut Socket(&self.tcp));
+            }
+        }
+    }
+
+    /// Whether decrypted bytes (or the end of the stream) wait to be read, else whether the
+    /// socket is readable.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.conn.borrow_mut().process_new_packets() {
+            Ok(state) if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() => {
+                return Poll::Ready(Ok(()));
+            }
+            // The read reports it.
+            Err(_) => return Poll::Ready(Ok(())),
+            Ok(_) => {}
+        }
+        self.tcp.poll_read_ready(cx)
+    }
+
+    /// Encrypts what it can take of `bufs` (rustls buffers a bounded amount) and sends
+    /// what the socket takes; `WouldBlock` when nothing could be taken.
+    pub fn send(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut conn = self.conn.borrow_mut();
+        flush(&mut conn, &self.tcp)?;
+        let n = conn.writer().write_vectored(bufs)?;
+        match flush(&mut conn, &self.tcp) {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+            _ => {}
+        }
+        if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+
+    /// Ready when every encrypted byte has gone to the socket.
+    pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            match flush(&mut self.conn.borrow_mut(), &self.tcp) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready!(self.tcp.poll_write_ready(cx))?,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Says close_notify and shuts the socket for writing (best effort: what the socket
+    /// cannot take now is dropped).
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        let mut conn = self.conn.borrow_mut();
+        conn.send_close_notify();
+        let _ = flush(&mut conn, &self.tcp);
+        socket2::SockRef::from(&self.tcp).shutdown(std::net::Shutdown::Write)
+    }
+}
+
+/// Writes the encrypted bytes rustls holds to the socket, until none are left or the
+/// socket would block.
+fn flush(conn: &mut ServerConnection, tcp: &TcpStream) -> io::Result<()> {
+    while conn.wants_write() {
+        if conn.write_tls(&mut Socket(tcp))? == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+    }
+    Ok(())
+}

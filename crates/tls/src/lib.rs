@@ -1,0 +1,12 @@
+//! TLS termination: the rustls server configuration (protocol and cipher policy, ALPN,
+//! session resumption), certificates loaded from PEM files, and the store that picks one
+//! by SNI. The handshake itself and the record layer run in the proxy's connection stage
+//! (`forecourt_proxy::tls`), over the same readiness-driven socket as plain HTTP.
+mod certs;
+mod policy;
+mod store;
+
+pub use certs::{load_table, CertSource, FileStamp, LoadedCert};
+pub use policy::{provider, server_config, Policy};
+pub use rustls;
+pub use store::{CertTable, SniResolver};

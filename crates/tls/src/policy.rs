@@ -1,0 +1,74 @@
+//! The server side of TLS: protocol versions and cipher suites by policy, ALPN, and
+//! session resumption shared by every worker and kept across reloads.
+use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::server::{ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache, StoresServerSessions};
+use rustls::ServerConfig;
+use std::sync::{Arc, OnceLock};
+
+/// Which clients a listener accepts, after Mozilla's server-side TLS profiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// TLS 1.2 and 1.3, ECDHE with AES-GCM or ChaCha20-Poly1305 only (Mozilla
+    /// "intermediate": every client of the last several years).
+    #[default]
+    Intermediate,
+    /// TLS 1.3 only (Mozilla "modern").
+    Modern,
+}
+
+/// The crypto provider every TLS object of Forecourt uses (aws-lc-rs).
+pub fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER.get_or_init(|| Arc::new(aws_lc_rs::default_provider())).clone()
+}
+
+/// Session tickets (keys rotated every six hours) and the session-ID cache, one of each
+/// for the process: a client resumes on any worker, and after a reload.
+fn resumption() -> (Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions + Send + Sync>) {
+    static TICKETS: OnceLock<Option<Arc<dyn ProducesTickets>>> = OnceLock::new();
+    static SESSIONS: OnceLock<Arc<ServerSessionMemoryCache>> = OnceLock::new();
+    let tickets = TICKETS.get_or_init(|| aws_lc_rs::Ticketer::new().ok()).clone();
+    let sessions = SESSIONS.get_or_init(|| ServerSessionMemoryCache::new(20_000)).clone();
+    (tickets.unwrap_or_else(|| Arc::new(NoTickets)), sessions)
+}
+
+/// Stands in when the ticket keys could not be made: resumption then uses session IDs.
+#[derive(Debug)]
+struct NoTickets;
+
+impl ProducesTickets for NoTickets {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn lifetime(&self) -> u32 {
+        0
+    }
+    fn encrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn decrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// A server configuration that takes its certificates from `certs`, offering HTTP/2 and
+/// HTTP/1.1 by ALPN.
+pub fn server_config(policy: Policy, certs: Arc<dyn ResolvesServerCert>) -> Result<Arc<ServerConfig>, String> {
+    let versions: &[&rustls::SupportedProtocolVersion] = match policy {
+        Policy::Intermediate => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        Policy::Modern => &[&rustls::version::TLS13],
+    };
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("TLS policy: {e}"))?
+        .with_no_client_auth()
+        .with_cert_resolver(certs);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let (tickets, sessions) = resumption();
+    config.ticketer = tickets;
+    config.session_storage = sessions;
+    // Handshakes from one client go to whichever worker accepted them; TLS 1.3 tickets
+    // are sent two at a time so that a second connection can resume too.
+    config.send_tls13_tickets = 2;
+    Ok(Arc::new(config))
+}
