@@ -107,6 +107,22 @@ impl Transport {
         }
     }
 
+    /// `AsyncRead::poll_read` through a shared reference (for a connection that several
+    /// holders share, as the HTTP/1 server's is): readiness, then a read.
+    pub fn poll_read_shared(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.poll_read_ready(cx))?;
+            match self.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
     pub async fn readable(&self) -> io::Result<()> {
         std::future::poll_fn(|cx| self.poll_read_ready(cx)).await
     }
@@ -124,17 +140,7 @@ impl AsyncRead for Transport {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Transport::Tls(t) => loop {
-                ready!(t.poll_read_ready(cx))?;
-                match t.try_read(buf.initialize_unfilled()) {
-                    Ok(n) => {
-                        buf.advance(n);
-                        return Poll::Ready(Ok(()));
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Poll::Ready(Err(e)),
-                }
-            },
+            tls => tls.poll_read_shared(cx, buf),
         }
     }
 }

@@ -36,19 +36,8 @@ struct ClientSide(Rc<Shared>);
 
 impl AsyncRead for ClientSide {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let stream = &self.0.stream;
-        loop {
-            ready!(stream.poll_read_ready(cx))?;
-            // The copy loop hands in an initialised buffer, so this costs nothing there.
-            match stream.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        // The copy loop hands in an initialised buffer, so initialising costs nothing there.
+        self.0.stream.poll_read_shared(cx, buf)
     }
 }
 
