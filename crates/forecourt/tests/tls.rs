@@ -134,14 +134,20 @@ fn sessions_resume_and_the_modern_policy_refuses_tls12() {
     // ... and a session resumes, for TLS 1.3 (tickets) and TLS 1.2.
     for version in ["-tls1_3", "-tls1_2"] {
         let sess = dir.path(&format!("session{version}"));
+        // One request that closes the connection, read to the end (-ign_eof): a TLS 1.3
+        // ticket comes after the handshake, and must arrive before s_client leaves.
         let connect = |io: &str| {
-            let out = Command::new("openssl")
-                .args(["s_client", "-connect", &format!("127.0.0.1:{}", fc.port), "-servername", "a.test", version])
-                .args([io, &sess])
-                .stdin(Stdio::null())
-                .output()
+            let mut child = Command::new("openssl")
+                .args(["s_client", "-ign_eof", "-connect", &format!("127.0.0.1:{}", fc.port), "-servername", "a.test"])
+                .args([version, io, &sess])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
                 .unwrap();
-            String::from_utf8_lossy(&out.stdout).into_owned()
+            let request = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), request).unwrap();
+            String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
         };
         let first = connect("-sess_out");
         assert!(first.contains("New, TLS"), "{first}");
