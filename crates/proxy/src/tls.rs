@@ -140,6 +140,12 @@ impl TlsStream {
         Ok(n)
     }
 
+    /// Encrypts what rustls's bounded buffer takes of `bufs`, leaving it for
+    /// [`TlsStream::poll_flush`] to send: `Ok(0)` when the buffer is full.
+    pub fn buffer(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.conn.borrow_mut().writer().write_vectored(bufs)
+    }
+
     /// Ready when every encrypted byte has gone to the socket.
     pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {

@@ -157,11 +157,12 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            // Buffered in rustls until the writer flushes (hyper and the tunnel copy do),
+            // so that a burst of frames costs one write to the socket.
             Transport::Tls(t) => loop {
-                ready!(t.poll_flush(cx))?;
-                match t.send(bufs) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    done => return Poll::Ready(done),
+                match t.buffer(bufs)? {
+                    0 if bufs.iter().any(|b| !b.is_empty()) => ready!(t.poll_flush(cx))?,
+                    n => return Poll::Ready(Ok(n)),
                 }
             },
         }
