@@ -221,6 +221,11 @@ fn check_points_at_the_mistake() {
             &["mirror-h2c.toml:6:10: route `route#1` mirrors, but upstream `shadow` speaks h2c"],
         ),
         (
+            "bad-hsts",
+            base.replace("upstream = \"api\"\n", "upstream = \"api\"\nhsts = \"forever\"\n"),
+            &["bad-hsts.toml:6:8: `forever` is not a Strict-Transport-Security value"],
+        ),
+        (
             "server-typo",
             base.replace("servers = [\"127.0.0.1:3000\"]", "servers = [{ adr = \"127.0.0.1:3000\" }]"),
             &[

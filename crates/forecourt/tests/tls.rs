@@ -160,6 +160,66 @@ fn sessions_resume_and_the_modern_policy_refuses_tls12() {
     assert!(curl(&ca_file, "a.test", modern.port, "/", &[]).status.success());
 }
 
+#[test]
+fn plain_requests_go_to_https_hsts_rides_tls_and_other_sites_hosts_get_421() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-redirect");
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let certs = [
+        cert_entry(&ca, &dir, "a", &["a.test"], true),
+        cert_entry(&ca, &dir, "b", &["b.test"], false),
+        cert_entry(&ca, &dir, "w", &["*.w.test"], false),
+    ]
+    .concat()
+    .replace("{certs}", &dir.0.to_string_lossy());
+    let plain = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\ntls = true\n\
+         [[listen]]\naddr = \"127.0.0.1:{plain}\"\n[tls]\n{certs}\n\
+         [[route]]\nupstream = \"o\"\nhttps_redirect = true\nhsts = \"max-age=600\"\n\
+         [upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    ));
+    wait_for_port(plain);
+    let http = |path: &str| {
+        Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-D", "-", "-H", "Host: a.test"])
+            .arg(format!("http://127.0.0.1:{plain}{path}"))
+            .output()
+            .unwrap()
+    };
+    let head = String::from_utf8_lossy(&http("/x?y=1").stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 308"), "{head}");
+    assert!(head.contains(&format!("location: https://a.test:{}/x?y=1\r\n", fc.port)), "{head}");
+    assert!(!head.contains("strict-transport-security"), "never over plain HTTP: {head}");
+    // ACME HTTP-01 challenges stay on plain HTTP.
+    let head = String::from_utf8_lossy(&http("/.well-known/acme-challenge/token").stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    let out = curl(&ca_file, "a.test", fc.port, "/", &["-D", "-"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(text.contains("strict-transport-security: max-age=600\r\n"), "{text}");
+    // A Host that the certificate of the connection does not cover: 421, for both HTTP
+    // versions; one it covers (the same wildcard) is served.
+    for flag in ["--http1.1", "--http2"] {
+        let code = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", flag, "--cacert", &ca_file, "-H", "Host: b.test"])
+            .args(["--resolve", &format!("a.test:{}:127.0.0.1", fc.port)])
+            .arg(format!("https://a.test:{}/", fc.port))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&code.stdout), "421", "{flag}");
+    }
+    let code = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", &ca_file, "-H", "Host: y.w.test"])
+        .args(["--resolve", &format!("x.w.test:{}:127.0.0.1", fc.port)])
+        .arg(format!("https://x.w.test:{}/", fc.port))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&code.stdout), "200", "the wildcard covers both names");
+}
+
 /// The SHA-1 fingerprint line `openssl x509 -fingerprint` gives for a PEM file.
 fn fingerprint(pem_file: &str) -> String {
     let out = Command::new("openssl").args(["x509", "-noout", "-fingerprint", "-in", pem_file]).output().unwrap();

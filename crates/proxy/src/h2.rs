@@ -28,7 +28,7 @@ use std::task::{Context, Poll};
 pub async fn serve(worker: Rc<Worker>, stream: Transport, peer: SocketAddr, first: BytesMut, limits: Limits) {
     let keepalive = limits.keepalive_timeout;
     let streams = Rc::new(Streams::default());
-    let service = service_for(&worker, Conn::new(peer, stream.is_tls()), streams.clone());
+    let service = service_for(&worker, Conn::on(peer, &stream), streams.clone());
     let drain = worker.drain.watch();
     let io = TokioIo::new(Prefixed::new(first, stream));
     let mut builder = http2::Builder::new(LocalExec);

@@ -25,6 +25,7 @@ pub mod respond;
 pub mod route;
 pub mod router;
 pub mod runtime;
+mod secure;
 pub mod server;
 pub mod service;
 pub mod split;

@@ -73,6 +73,10 @@ pub struct Route {
     /// A shadow upstream that gets a copy of the requests this route forwards.
     pub mirror: Option<crate::mirror::Mirror>,
     pub replay: Replay,
+    /// Plain HTTP requests get a 308 to HTTPS on this port (`https_redirect = true`).
+    pub https_redirect: Option<u16>,
+    /// `Strict-Transport-Security` for answers over TLS (`hsts`).
+    pub hsts: Option<http::HeaderValue>,
     pub stats: Arc<RouteStats>,
 }
 
@@ -87,6 +91,8 @@ impl Route {
             max_body: None,
             mirror: None,
             replay: Replay::default(),
+            https_redirect: None,
+            hsts: None,
             stats: Arc::default(),
         }
     }

@@ -24,14 +24,25 @@ pub struct Conn {
     pub client: SocketAddr,
     /// Came over TLS (`X-Forwarded-Proto: https`).
     pub tls: bool,
+    /// The name the client asked for in its TLS handshake.
+    pub sni: Option<Box<str>>,
     /// Taken from the worker's cache on the first forwarded request; again if a reload
     /// changed whether this client is a trusted proxy.
     identity: RefCell<Option<Rc<ClientIdentity>>>,
 }
 
 impl Conn {
-    pub fn new(client: SocketAddr, tls: bool) -> Conn {
-        Conn { client, tls, identity: RefCell::new(None) }
+    pub fn new(client: SocketAddr, tls: bool, sni: Option<Box<str>>) -> Conn {
+        Conn { client, tls, sni, identity: RefCell::new(None) }
+    }
+
+    /// A connection over `transport` from `client`.
+    pub fn on(client: SocketAddr, transport: &crate::transport::Transport) -> Conn {
+        let sni = match transport {
+            crate::transport::Transport::Tls(t) => t.server_name().map(String::into_boxed_str),
+            crate::transport::Transport::Plain(_) => None,
+        };
+        Conn::new(client, transport.is_tls(), sni)
     }
 
     /// The forwarding identity of this client under the given trusted-proxy list.
@@ -75,7 +86,7 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
             if let Some(cookie) = split_cookie {
                 resp.headers_mut().append(http::header::SET_COOKIE, cookie.clone());
             }
-            response_filters(&route, resp)
+            response_filters(&route, conn, resp)
         }
     };
     // The client can quote it when asking what happened to this request.
@@ -106,6 +117,9 @@ fn route(
     let upgrade = req.version() < http::Version::HTTP_2 && crate::headers::wants_upgrade(req.headers());
     let (mut parts, body) = req.into_parts();
     let host = router::request_host(&parts.uri, &parts.headers);
+    if crate::secure::misdirected(rt, conn, host) {
+        return Routed::Answered(respond::error(StatusCode::MISDIRECTED_REQUEST, request_id));
+    }
     let Some(found) = rt.router.find(host, &parts) else {
         return Routed::Answered(respond::error(StatusCode::NOT_FOUND, request_id));
     };
@@ -113,6 +127,9 @@ fn route(
     exchange.set_route_stats(route.stats.clone());
     if let Some(f) = exchange.log_fields() {
         f.route.clone_from(&route.name);
+    }
+    if let Some(resp) = crate::secure::https_redirect(&route, conn, &parts, host, request_id) {
+        return Routed::Answered(resp);
     }
     let max_body = route.max_body.or(limits.max_body);
     if let (Some(max), Some(len)) = (max_body, content_length(&parts.headers)) {
@@ -127,7 +144,7 @@ fn route(
     let ctx = Ctx { client: conn.client, request_id };
     for filter in &route.filters {
         if let Flow::Respond(resp) = filter.on_request(&mut parts, &ctx) {
-            return Routed::Answered(response_filters(&route, *resp));
+            return Routed::Answered(response_filters(&route, conn, *resp));
         }
     }
     let resp = match &route.action {
@@ -137,14 +154,15 @@ fn route(
         }
         Action::Proxy(_) | Action::Split(_) => return Routed::Forward(route, parts, body, upgrade, max_body),
     };
-    Routed::Answered(response_filters(&route, resp))
+    Routed::Answered(response_filters(&route, conn, resp))
 }
 
-fn response_filters(route: &Route, resp: Response<ProxyBody>) -> Response<ProxyBody> {
+fn response_filters(route: &Route, conn: &Conn, resp: Response<ProxyBody>) -> Response<ProxyBody> {
     let (mut head, body) = resp.into_parts();
     for filter in &route.filters {
         filter.on_response(&mut head);
     }
+    crate::secure::add_hsts(route, conn, &mut head);
     Response::from_parts(head, body)
 }
 

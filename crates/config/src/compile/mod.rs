@@ -66,7 +66,9 @@ pub fn compile(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let hide = routes::hide_headers(&mut cx, &model.global);
-    let router = routes::compile(&mut cx, &model.route, &upstreams, hide);
+    // Where `https_redirect` sends clients: the first TLS listener's port, else 443.
+    let https_port = tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |a| a.port());
+    let router = routes::compile(&mut cx, &model.route, &upstreams, hide, https_port);
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }

@@ -35,6 +35,7 @@ pub fn compile(
     routes: &[RouteCfg],
     upstreams: &BTreeMap<String, Arc<UpstreamGroup>>,
     hide: Vec<HeaderName>,
+    https_port: u16,
 ) -> Router {
     let mut router = Router::default();
     let mut names = HashSet::new();
@@ -54,6 +55,8 @@ pub fn compile(
         route.max_body = cx.size(&r.max_body);
         route.mirror = r.mirror.as_ref().and_then(|m| mirror(cx, m, &name, upstreams, &route.action));
         route.replay = replay(cx, r, &name, &route.action);
+        route.https_redirect = r.https_redirect.as_ref().is_some_and(|on| *on.get_ref()).then_some(https_port);
+        route.hsts = r.hsts.as_ref().and_then(|v| hsts(cx, v));
         route.filters = filters(cx, r, &hide);
         route.stats = metrics().route(&name);
         if let Some(path) = path {
@@ -149,6 +152,20 @@ fn action(
         return None;
     }
     Some(Action::Redirect { status, to: redirect.get_ref().to.clone() })
+}
+
+/// `hsts = "max-age=31536000; includeSubDomains"`: the Strict-Transport-Security value.
+fn hsts(cx: &mut Ctx<'_>, v: &Spanned<String>) -> Option<HeaderValue> {
+    let text = v.get_ref();
+    let max_age = text.split(';').map(str::trim).find_map(|d| d.strip_prefix("max-age="));
+    match (max_age.map(|n| n.trim_matches('"').parse::<u64>()), HeaderValue::from_str(text)) {
+        (Some(Ok(_)), Ok(value)) => Some(value),
+        _ => {
+            let hint = "e.g. \"max-age=31536000; includeSubDomains\"";
+            cx.error(v, format!("`{text}` is not a Strict-Transport-Security value"), Some(hint.into()));
+            None
+        }
+    }
 }
 
 /// `retry_non_idempotent` and `retry_buffer`, on a route that forwards.

@@ -137,6 +137,10 @@ pub struct RouteCfg {
     pub retry_non_idempotent: Option<Spanned<bool>>,
     /// Request bodies up to this size are kept so that a retry can send them again.
     pub retry_buffer: Option<Spanned<Size>>,
+    /// Plain HTTP requests get a 308 to the same URL over HTTPS.
+    pub https_redirect: Option<Spanned<bool>>,
+    /// `Strict-Transport-Security` for answers over TLS.
+    pub hsts: Option<Spanned<String>>,
     /// `{ upstream = "shadow", percent = 10 }`: a copy of requests goes there too.
     pub mirror: Option<Spanned<MirrorCfg>>,
     pub respond: Option<Spanned<RespondCfg>>,

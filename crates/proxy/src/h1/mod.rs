@@ -60,7 +60,7 @@ pub struct Limits {
 /// and the timer. So a busy keep-alive connection allocates nothing per request for its
 /// state, and an idle one costs little memory.
 pub async fn serve(worker: Rc<Worker>, stream: Transport, peer: SocketAddr, first: BytesMut, limits: Limits) {
-    let conn = Conn::new(peer, stream.is_tls());
+    let conn = Conn::on(peer, &stream);
     let shared = Shared::new(stream, first);
     let drain = worker.drain.watch();
     let mut idle = IdleTimer::new(limits.park_after, limits.keepalive_timeout, limits.header_timeout);

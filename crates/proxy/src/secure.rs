@@ -1,0 +1,56 @@
+//! What TLS asks of the HTTP stage: plain requests sent on to HTTPS (`https_redirect`),
+//! `Strict-Transport-Security` on answers over TLS (`hsts`), and 421 for a request whose
+//! Host the connection's certificate does not cover (no domain fronting across sites).
+use crate::body::ProxyBody;
+use crate::respond;
+use crate::route::Route;
+use crate::runtime::Runtime;
+use crate::service::Conn;
+use http::header::{HeaderValue, STRICT_TRANSPORT_SECURITY};
+use http::{request, Response, StatusCode};
+
+/// ACME HTTP-01 challenges are answered over plain HTTP, never redirected.
+const ACME_CHALLENGES: &str = "/.well-known/acme-challenge/";
+
+/// Whether a request on a TLS connection names a host that the certificate chosen for its
+/// SNI does not cover (HTTP/2 lets a client reuse a connection for another host only
+/// when the certificate covers it; RFC 9110 §15.5.20).
+pub fn misdirected(rt: &Runtime, conn: &Conn, host: &str) -> bool {
+    let (Some(sni), Some(tls)) = (conn.sni.as_deref(), rt.tls.as_ref()) else { return false };
+    if host.is_empty() || host.eq_ignore_ascii_case(sni) {
+        return false;
+    }
+    let table = tls.certs.table();
+    match (table.find(Some(sni)), table.find(Some(host))) {
+        (Some(a), Some(b)) => !std::sync::Arc::ptr_eq(a, b),
+        _ => true,
+    }
+}
+
+/// A 308 to the same URL over HTTPS, for a plain request on a route with `https_redirect`.
+pub fn https_redirect(
+    route: &Route,
+    conn: &Conn,
+    parts: &request::Parts,
+    host: &str,
+    request_id: &HeaderValue,
+) -> Option<Response<ProxyBody>> {
+    let port = route.https_redirect?;
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    if conn.tls || path.starts_with(ACME_CHALLENGES) || host.is_empty() {
+        return None;
+    }
+    let to = match port {
+        443 => format!("https://{host}{path}"),
+        port => format!("https://{host}:{port}{path}"),
+    };
+    Some(respond::redirect(StatusCode::PERMANENT_REDIRECT, &to, request_id))
+}
+
+/// Adds the route's `Strict-Transport-Security` to an answer over TLS (never over plain
+/// HTTP, where a browser must ignore it: RFC 6797 §7.2).
+pub fn add_hsts(route: &Route, conn: &Conn, head: &mut http::response::Parts) {
+    if let (true, Some(hsts)) = (conn.tls, &route.hsts) {
+        head.headers.insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+}
