@@ -107,6 +107,26 @@ fn certificates_are_chosen_by_sni_and_both_http_versions_work() {
     assert!(text.contains("Application protocol: h2"), "{text}");
 }
 
+/// sslyze (from PyPI; `.ci/run` installs it) scans a default TLS listener and checks it
+/// against Mozilla's intermediate profile: protocols, cipher suites, curves, the chain.
+#[test]
+fn a_default_listener_passes_sslyze_against_mozilla_intermediate() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-sslyze");
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    // The default certificate answers the scanner's handshakes without SNI too.
+    let fc = tls_proxy(&dir, &cert_entry(&ca, &dir, "a", &["a.test"], true), &origin);
+    let out = Command::new("sslyze")
+        .args(["--mozilla_config=intermediate", "--certinfo_ca_file", &ca_file])
+        .arg(format!("a.test:{}{{127.0.0.1}}", fc.port))
+        .output()
+        .expect("sslyze (python3 -m pip install sslyze)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("a.test:{}: OK - Compliant.", fc.port)), "{text}");
+    assert!(out.status.success(), "{text}");
+}
+
 #[test]
 fn without_a_default_an_unknown_name_is_refused_and_the_listener_keeps_serving() {
     let origin = Origin::start("o");
