@@ -89,6 +89,18 @@ fn certificates_are_chosen_by_sni_and_both_http_versions_work() {
         assert!(text.contains("x-forwarded-proto: https\n"), "{text}");
         assert!(text.contains(&format!("host: {name}:{}\n", fc.port)), "{text}");
     }
+    // Large bodies both ways, through rustls's bounded buffers and the socket's backpressure.
+    let upload = dir.file("upload.bin", &"u".repeat(3_000_000));
+    for flag in ["--http1.1", "--http2"] {
+        let out =
+            curl(&ca_file, "a.test", fc.port, "/big?n=5000000", &[flag, "-o", "/dev/null", "-w", " %{size_download}"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.ends_with(" 5000000"), "{flag} download: {text} {}", String::from_utf8_lossy(&out.stderr));
+        let out = curl(&ca_file, "a.test", fc.port, "/upload", &[flag, "--data-binary", &format!("@{upload}")]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("received 3000000\n"), "{flag} upload: {text}");
+    }
+
     // The certificate is picked by the name asked for: exact, wildcard, else the default.
     assert_eq!(served_subject(fc.port, "a.test").as_deref(), Some("subject=CN = a.test"));
     assert_eq!(served_subject(fc.port, "y.w.test").as_deref(), Some("subject=CN = a.test"));
