@@ -252,6 +252,49 @@ fn plain_requests_go_to_https_hsts_rides_tls_and_other_sites_hosts_get_421() {
     assert_eq!(String::from_utf8_lossy(&code.stdout), "200", "the wildcard covers both names");
 }
 
+#[test]
+fn client_certificates_are_required_or_optional_and_their_subject_goes_upstream() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let clients = TestCa::new();
+    let dir = TempDir::new("tls-mtls");
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let clients_file = dir.file("clients.pem", &clients.pem());
+    let (cert, key) = clients.client("alice");
+    let (alice_cert, alice_key) = (dir.file("alice.pem", &cert), dir.file("alice.key", &key));
+    let (cert, key) = TestCa::new().client("mallory");
+    let (mallory_cert, mallory_key) = (dir.file("mallory.pem", &cert), dir.file("mallory.key", &key));
+    let certs = cert_entry(&ca, &dir, "a", &["a.test"], true).replace("{certs}", &dir.0.to_string_lossy());
+    let optional = free_port();
+    let mtls = format!("client_ca = \"{clients_file}\"\nclient_cert_header = \"X-Client-Cert\"\n");
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\ntls = true\n{mtls}\
+         [[listen]]\naddr = \"127.0.0.1:{optional}\"\ntls = true\n{mtls}client_auth = \"optional\"\n\
+         [tls]\n{certs}\n[[route]]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    ));
+    wait_for_port(optional);
+    let spoof = ["-H", "X-Client-Cert: CN=forged"];
+    let with_alice = ["--cert", &alice_cert, "--key", &alice_key, spoof[0], spoof[1]];
+
+    let out = curl(&ca_file, "a.test", fc.port, "/", &with_alice);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("x-client-cert: CN=alice\n") && !text.contains("forged"), "{text}");
+    let out = curl(&ca_file, "a.test", fc.port, "/", &spoof);
+    assert!(!out.status.success(), "no certificate, no service where one is required");
+    let out = curl(&ca_file, "a.test", fc.port, "/", &["--cert", &mallory_cert, "--key", &mallory_key]);
+    assert!(!out.status.success(), "a certificate from another CA is refused");
+
+    let out = curl(&ca_file, "a.test", optional, "/", &spoof);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("x-client-cert"), "an anonymous client's claim is dropped: {text}");
+    let out = curl(&ca_file, "a.test", optional, "/", &with_alice);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("x-client-cert: CN=alice\n"));
+}
+
 /// The SHA-1 fingerprint line `openssl x509 -fingerprint` gives for a PEM file.
 fn fingerprint(pem_file: &str) -> String {
     let out = Command::new("openssl").args(["x509", "-noout", "-fingerprint", "-in", pem_file]).output().unwrap();
@@ -343,6 +386,21 @@ fn check_points_at_unusable_certificates() {
             format!("{listen}{route}"),
             "no-table.toml:3:7: ",
             "this listener has tls = true, but there is no [tls]",
+        ),
+        (
+            "client-ca-plain",
+            format!("[[listen]]\naddr = \"127.0.0.1:8080\"\nclient_ca = \"a.pem\"\n\n{route}"),
+            "client-ca-plain.toml:3:13: ",
+            "client_ca needs tls = true on this listener",
+        ),
+        (
+            "client-auth",
+            format!(
+                "{}\nclient_ca = \"a.pem\"\nclient_auth = \"maybe\"\n[tls]\ncertificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n{route}",
+                listen.trim_end()
+            ),
+            "client-auth.toml:5:15: ",
+            "unknown client_auth `maybe`",
         ),
         (
             "policy",

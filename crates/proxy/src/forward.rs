@@ -51,6 +51,13 @@ pub async fn forward(
     };
 
     strip_hop_by_hop(&mut parts.headers, upgrade);
+    // The verified client certificate's subject, and never a client's own claim of one.
+    if let Some((name, subject)) = &conn.client_cert {
+        parts.headers.remove(name);
+        if let Some(subject) = subject {
+            parts.headers.insert(name.clone(), subject.clone());
+        }
+    }
     // Room for the forwarding headers and the request id at once, instead of growing (and
     // rehashing) the map once or twice on the way.
     parts.headers.reserve(7);

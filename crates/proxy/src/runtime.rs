@@ -66,11 +66,19 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 }
 
-/// TLS termination: the server configuration (certificates by SNI, policy, ALPN) and the
-/// listeners that use it.
-pub struct Tls {
+/// A listener that terminates TLS.
+pub struct TlsListener {
+    pub addr: SocketAddr,
+    /// Certificates by SNI, policy, ALPN, client certificates.
     pub config: Arc<rustls::ServerConfig>,
-    pub listeners: Vec<SocketAddr>,
+    /// With client certificates: the request header that carries a verified client's
+    /// subject to the upstream (and that clients cannot set themselves).
+    pub client_cert_header: Option<http::HeaderName>,
+}
+
+/// TLS termination: the listeners and the certificates they share.
+pub struct Tls {
+    pub listeners: Vec<TlsListener>,
     /// The certificates by name, which a changed certificate file replaces in place.
     pub certs: Arc<forecourt_tls::SniResolver>,
     /// Where they were loaded from, in order, and the files' `CertSource::stamp`s as they
@@ -96,9 +104,9 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// The TLS configuration of the listener on `addr`, if it terminates TLS.
-    pub fn tls_on(&self, addr: SocketAddr) -> Option<&Arc<rustls::ServerConfig>> {
-        self.tls.as_ref().filter(|t| t.listeners.contains(&addr)).map(|t| &t.config)
+    /// The TLS side of the listener on `addr`, if it terminates TLS.
+    pub fn tls_on(&self, addr: SocketAddr) -> Option<&TlsListener> {
+        self.tls.as_ref()?.listeners.iter().find(|l| l.addr == addr)
     }
 
     /// The longest pooled-connection idle time of any group (for the pool sweeper).

@@ -223,22 +223,30 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     let _open = OpenConnection::new(worker.clone());
     let (limits, tls) = {
         let rt = worker.snapshot();
-        (rt.settings.client.h1(), rt.tls_on(listener).cloned())
+        (rt.settings.client.h1(), rt.tls_on(listener).map(|l| (l.config.clone(), l.client_cert_header.clone())))
     };
     let stream = match tls {
         None => Transport::Plain(stream),
-        Some(config) => match tokio::time::timeout(limits.header_timeout, TlsStream::accept(stream, config)).await {
-            Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
-            Ok(Err(e)) => {
-                metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                return;
+        Some((config, header)) => {
+            match tokio::time::timeout(limits.header_timeout, TlsStream::accept(stream, config)).await {
+                Ok(Ok(mut tls)) => {
+                    tls.client_cert = header.map(|name| {
+                        let subject = tls.client_subject().and_then(|s| http::HeaderValue::from_str(&s).ok());
+                        (name, subject)
+                    });
+                    Transport::Tls(Box::new(tls))
+                }
+                Ok(Err(e)) => {
+                    metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
             }
-            Err(_) => {
-                metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        },
+        }
     };
     if let Transport::Tls(tls) = &stream {
         if tls.alpn().as_deref() == Some(b"h2") {

@@ -26,6 +26,9 @@ pub struct Conn {
     pub tls: bool,
     /// The name the client asked for in its TLS handshake.
     pub sni: Option<Box<str>>,
+    /// On a listener with client certificates: the header for the client's verified
+    /// subject, and that subject if it presented a certificate.
+    pub client_cert: Option<(http::HeaderName, Option<HeaderValue>)>,
     /// Taken from the worker's cache on the first forwarded request; again if a reload
     /// changed whether this client is a trusted proxy.
     identity: RefCell<Option<Rc<ClientIdentity>>>,
@@ -33,16 +36,18 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(client: SocketAddr, tls: bool, sni: Option<Box<str>>) -> Conn {
-        Conn { client, tls, sni, identity: RefCell::new(None) }
+        Conn { client, tls, sni, client_cert: None, identity: RefCell::new(None) }
     }
 
     /// A connection over `transport` from `client`.
     pub fn on(client: SocketAddr, transport: &crate::transport::Transport) -> Conn {
-        let sni = match transport {
-            crate::transport::Transport::Tls(t) => t.server_name().map(String::into_boxed_str),
-            crate::transport::Transport::Plain(_) => None,
-        };
-        Conn::new(client, transport.is_tls(), sni)
+        match transport {
+            crate::transport::Transport::Tls(t) => Conn {
+                client_cert: t.client_cert.clone(),
+                ..Conn::new(client, true, t.server_name().map(String::into_boxed_str))
+            },
+            crate::transport::Transport::Plain(_) => Conn::new(client, false, None),
+        }
     }
 
     /// The forwarding identity of this client under the given trusted-proxy list.

@@ -13,6 +13,9 @@ use tokio::net::TcpStream;
 pub struct TlsStream {
     pub tcp: TcpStream,
     conn: RefCell<ServerConnection>,
+    /// On a listener with client certificates: the header that carries the client's
+    /// verified subject upstream, and that subject (`None`: no certificate).
+    pub client_cert: Option<(http::HeaderName, Option<http::HeaderValue>)>,
 }
 
 /// The socket as rustls reads and writes it: without waiting.
@@ -44,7 +47,7 @@ impl TlsStream {
     /// Runs the handshake on `tcp`; the caller bounds it in time.
     pub async fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
         let conn = ServerConnection::new(config).map_err(tls_error)?;
-        let stream = TlsStream { tcp, conn: RefCell::new(conn) };
+        let stream = TlsStream { tcp, conn: RefCell::new(conn), client_cert: None };
         std::future::poll_fn(|cx| stream.poll_handshake(cx)).await?;
         Ok(stream)
     }
@@ -77,6 +80,12 @@ impl TlsStream {
     /// The protocol agreed by ALPN, if any.
     pub fn alpn(&self) -> Option<Vec<u8>> {
         self.conn.borrow().alpn_protocol().map(<[u8]>::to_vec)
+    }
+
+    /// The subject of the certificate the client presented (verified by the handshake).
+    pub fn client_subject(&self) -> Option<String> {
+        let conn = self.conn.borrow();
+        forecourt_tls::subject(conn.peer_certificates()?.first()?)
     }
 
     /// The name the client asked for (SNI).

@@ -3,10 +3,12 @@
 //! by SNI. The handshake itself and the record layer run in the proxy's connection stage
 //! (`forecourt_proxy::tls`), over the same readiness-driven socket as plain HTTP.
 mod certs;
+mod client_auth;
 mod policy;
 mod store;
 
 pub use certs::{load_table, CertSource, FileStamp, LoadedCert};
+pub use client_auth::{subject, ClientAuth};
 pub use policy::{provider, server_config, Policy};
 pub use rustls;
 pub use store::{CertTable, SniResolver};

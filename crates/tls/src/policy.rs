@@ -52,21 +52,34 @@ impl ProducesTickets for NoTickets {
 }
 
 /// A server configuration that takes its certificates from `certs`, offering HTTP/2 and
-/// HTTP/1.1 by ALPN.
-pub fn server_config(policy: Policy, certs: Arc<dyn ResolvesServerCert>) -> Result<Arc<ServerConfig>, String> {
+/// HTTP/1.1 by ALPN, and asking for client certificates when `clients` says so.
+pub fn server_config(
+    policy: Policy,
+    certs: Arc<dyn ResolvesServerCert>,
+    clients: Option<&crate::ClientAuth>,
+) -> Result<Arc<ServerConfig>, String> {
     let versions: &[&rustls::SupportedProtocolVersion] = match policy {
         Policy::Intermediate => &[&rustls::version::TLS13, &rustls::version::TLS12],
         Policy::Modern => &[&rustls::version::TLS13],
     };
-    let mut config = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
-        .map_err(|e| format!("TLS policy: {e}"))?
-        .with_no_client_auth()
-        .with_cert_resolver(certs);
+        .map_err(|e| format!("TLS policy: {e}"))?;
+    let mut config = match clients {
+        None => builder.with_no_client_auth(),
+        Some(clients) => builder.with_client_cert_verifier(clients.verifier()?),
+    }
+    .with_cert_resolver(certs);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let (tickets, sessions) = resumption();
-    config.ticketer = tickets;
-    config.session_storage = sessions;
+    if clients.is_none() {
+        let (tickets, sessions) = resumption();
+        config.ticketer = tickets;
+        config.session_storage = sessions;
+    } else {
+        // Sessions of their own: one resumed here must have been verified here.
+        config.ticketer = aws_lc_rs::Ticketer::new().unwrap_or_else(|_| Arc::new(NoTickets));
+        config.session_storage = ServerSessionMemoryCache::new(4096);
+    }
     // Handshakes from one client go to whichever worker accepted them; TLS 1.3 tickets
     // are sent two at a time so that a second connection can resume too.
     config.send_tls13_tickets = 2;

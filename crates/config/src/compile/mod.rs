@@ -67,7 +67,7 @@ pub fn compile(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let hide = routes::hide_headers(&mut cx, &model.global);
     // Where `https_redirect` sends clients: the first TLS listener's port, else 443.
-    let https_port = tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |a| a.port());
+    let https_port = tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |l| l.addr.port());
     let router = routes::compile(&mut cx, &model.route, &upstreams, hide, https_port);
     if !cx.errors.is_empty() {
         return Err(cx.errors);

@@ -2,21 +2,27 @@
 //! certificates loaded and checked now (a missing file, a key that does not match, an
 //! expired certificate are errors with the entry's position), indexed by their names.
 use super::Ctx;
-use crate::model::{ConfigFile, TlsCfg};
-use forecourt_proxy::runtime::Tls;
-use forecourt_tls::{server_config, CertSource, CertTable, FileStamp, Policy, SniResolver};
+use crate::model::{ConfigFile, Listen, TlsCfg};
+use forecourt_proxy::runtime::{Tls, TlsListener};
+use forecourt_tls::{server_config, CertSource, CertTable, ClientAuth, FileStamp, Policy, SniResolver};
+use http::HeaderName;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 /// The runtime's TLS, or `None` when no listener terminates TLS.
 pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -> Option<Tls> {
-    let tls_listeners: Vec<SocketAddr> = model
+    let tls_listeners: Vec<(&Listen, SocketAddr)> = model
         .listen
         .iter()
-        .zip(listeners)
-        .filter(|(l, _)| l.tls.as_ref().is_some_and(|t| *t.get_ref()))
-        .map(|(_, addr)| *addr)
+        .zip(listeners.iter().copied())
+        .filter(|(l, _)| {
+            let tls = l.tls.as_ref().is_some_and(|t| *t.get_ref());
+            if let Some(ca) = l.client_ca.as_ref().filter(|_| !tls) {
+                cx.error(ca, "client_ca needs tls = true on this listener", None);
+            }
+            tls
+        })
         .collect();
     let cfg = match (&model.tls, tls_listeners.is_empty()) {
         (_, true) => return None,
@@ -34,10 +40,53 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
     let policy = policy(cx, cfg);
     let (table, sources, stamps) = certificates(cx, cfg)?;
     let certs = Arc::new(SniResolver::new(table));
-    match server_config(policy, certs.clone()) {
-        Ok(config) => Some(Tls { config, listeners: tls_listeners, certs, sources, stamps }),
-        Err(e) => {
-            cx.errors.push(cx.source.at(0..0, e, None));
+    let mut out = Vec::new();
+    for (listen, addr) in tls_listeners {
+        let (clients, client_cert_header) = client_auth(cx, listen)?;
+        match server_config(policy, certs.clone(), clients.as_ref()) {
+            Ok(config) => out.push(TlsListener { addr, config, client_cert_header }),
+            Err(e) => {
+                cx.error(&listen.addr, e, None);
+                return None;
+            }
+        }
+    }
+    Some(Tls { listeners: out, certs, sources, stamps })
+}
+
+/// A listener's `client_ca`, `client_auth` and `client_cert_header`; `None` after an
+/// error (reported).
+fn client_auth(cx: &mut Ctx<'_>, l: &Listen) -> Option<(Option<ClientAuth>, Option<HeaderName>)> {
+    let required = match l.client_auth.as_ref().map(|a| (a, a.get_ref().as_str())) {
+        None | Some((_, "required")) => true,
+        Some((_, "optional")) => false,
+        Some((a, other)) => {
+            cx.error(a, format!("unknown client_auth `{other}`"), Some("use \"required\" or \"optional\"".into()));
+            return None;
+        }
+    };
+    let header = match &l.client_cert_header {
+        None => None,
+        Some(h) => match HeaderName::from_bytes(h.get_ref().as_bytes()) {
+            Ok(name) => Some(name),
+            Err(_) => {
+                cx.error(h, format!("`{}` is not a header name", h.get_ref()), None);
+                return None;
+            }
+        },
+    };
+    let Some(ca) = &l.client_ca else {
+        if let Some(at) = l.client_auth.as_ref().map(|a| a.span()).or(l.client_cert_header.as_ref().map(|h| h.span())) {
+            cx.errors.push(cx.source.at(at, "client_auth and client_cert_header need client_ca", None));
+            return None;
+        }
+        return Some((None, None));
+    };
+    let base = Path::new(cx.source.file).parent().unwrap_or(Path::new(""));
+    match ClientAuth::from_file(&relative_to(base, ca.get_ref()), required) {
+        Ok(auth) => Some((Some(auth), header)),
+        Err(why) => {
+            cx.error(ca, why, None);
             None
         }
     }

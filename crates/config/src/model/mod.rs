@@ -115,6 +115,12 @@ pub struct Listen {
     /// Terminate TLS on this listener, with the certificates of `[tls]`.
     #[serde(default)]
     pub tls: Option<Spanned<bool>>,
+    /// Ask clients for certificates signed by a CA in this PEM file (mTLS).
+    pub client_ca: Option<Spanned<String>>,
+    /// "required" (default) or "optional".
+    pub client_auth: Option<Spanned<String>>,
+    /// The request header that carries a verified client's subject upstream.
+    pub client_cert_header: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

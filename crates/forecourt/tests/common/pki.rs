@@ -28,6 +28,14 @@ impl TestCa {
         self.leaf_with(names, |_| {})
     }
 
+    /// A client certificate for `name` (its common name): (certificate PEM, key PEM).
+    pub fn client(&self, name: &str) -> (String, String) {
+        self.leaf_with(&[name], |p| {
+            p.subject_alt_names.clear();
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        })
+    }
+
     /// A leaf whose parameters `adjust` changes first (validity, say).
     pub fn leaf_with(&self, names: &[&str], adjust: impl FnOnce(&mut CertificateParams)) -> (String, String) {
         let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
