@@ -218,12 +218,33 @@ fn check_points_at_the_mistake() {
             "mirror-h2c",
             base.replace("upstream = \"api\"\n", "upstream = \"api\"\nmirror = { upstream = \"shadow\" }\n")
                 + "\n[upstream.shadow]\nservers = [\"127.0.0.1:3001\"]\nprotocol = \"h2c\"\n",
-            &["mirror-h2c.toml:6:10: route `route#1` mirrors, but upstream `shadow` speaks h2c"],
+            &["mirror-h2c.toml:6:10: route `route#1` mirrors, but upstream `shadow` is not plain HTTP/1.1"],
         ),
         (
             "bad-hsts",
             base.replace("upstream = \"api\"\n", "upstream = \"api\"\nhsts = \"forever\"\n"),
             &["bad-hsts.toml:6:8: `forever` is not a Strict-Transport-Security value"],
+        ),
+        (
+            "mixed-schemes",
+            base.replace(
+                "servers = [\"127.0.0.1:3000\"]",
+                "servers = [\"http://127.0.0.1:3000\", \"https://127.0.0.1:3001\"]",
+            ),
+            &["mixed-schemes.toml:8:11: upstream `api` mixes http:// and https:// servers"],
+        ),
+        (
+            "tls-keys-plain",
+            base.replace("servers = [", "tls_server_name = \"x.test\"\nservers = ["),
+            &["tls-keys-plain.toml:8:19: tls_* keys in upstream `api` need https:// servers"],
+        ),
+        (
+            "tls-ca-missing",
+            base.replace(
+                "servers = [\"127.0.0.1:3000\"]",
+                "servers = [\"https://127.0.0.1:3000\"]\ntls_ca = \"nope.pem\"",
+            ),
+            &["tls-ca-missing.toml:9:10: upstream `api`: cannot read CA file"],
         ),
         (
             "server-typo",

@@ -62,7 +62,7 @@ pub async fn forward(
     // rehashing) the map once or twice on the way.
     parts.headers.reserve(7);
     parts.headers.insert(request_id::HEADER, request_id.clone());
-    if !target_for(group.protocol, &mut parts, &authority) {
+    if !target_for(group.protocol, group.tls().is_some(), &mut parts, &authority) {
         return respond::error(StatusCode::BAD_REQUEST, request_id);
     }
 
@@ -71,7 +71,8 @@ pub async fn forward(
     let who = conn.identity(&worker.identities, &rt.settings.trusted_proxies);
     // The common case, a plain request from a client that sent no forwarding headers, gets
     // them as one block rendered per connection; the others go through the header map.
-    let inline = sends_inline(group.protocol, &parts, &body);
+    // The inline client speaks plain HTTP/1.1; TLS upstreams take hyper's client.
+    let inline = group.tls().is_none() && sends_inline(group.protocol, &parts, &body);
     let forwarding = if !who.trusted() && inline && !carries_forwarding(&parts.headers) {
         who.rendered(&authority)
     } else {
@@ -130,7 +131,7 @@ pub async fn forward(
 
 /// Rewrites the request line for the upstream's protocol; false if there is no authority
 /// to address an HTTP/2 upstream with.
-fn target_for(protocol: Protocol, parts: &mut request::Parts, authority: &HeaderValue) -> bool {
+fn target_for(protocol: Protocol, tls: bool, parts: &mut request::Parts, authority: &HeaderValue) -> bool {
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     match protocol {
         Protocol::Http1 => {
@@ -147,7 +148,8 @@ fn target_for(protocol: Protocol, parts: &mut request::Parts, authority: &Header
         }
         Protocol::H2c => {
             let Ok(authority) = authority.to_str() else { return false };
-            match Uri::builder().scheme("http").authority(authority).path_and_query(path).build() {
+            let scheme = if tls { "https" } else { "http" };
+            match Uri::builder().scheme(scheme).authority(authority).path_and_query(path).build() {
                 Ok(uri) => parts.uri = uri,
                 Err(_) => return false,
             }

@@ -150,6 +150,11 @@ impl UpstreamGroup {
         true
     }
 
+    /// TLS to the servers (`https://`), if they speak it.
+    pub fn tls(&self) -> Option<&Arc<crate::tls::UpstreamTls>> {
+        self.servers.first().and_then(|s| s.tls.as_ref())
+    }
+
     pub fn algorithm(&self) -> &Algorithm {
         &self.algorithm
     }

@@ -18,6 +18,7 @@ pub mod outlier;
 mod pool;
 pub mod retry;
 pub mod state;
+pub mod tls;
 
 pub use balance::{cookie, random_below, Algorithm, Balancer, HashKey, HashRing, PickInput};
 pub use group::{GroupPolicies, MembersNow, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};

@@ -30,6 +30,18 @@ pub struct ServerSpec {
     pub weight: u32,
     pub backup: bool,
     pub max_conns: Option<u32>,
+    /// `https://` servers: TLS with the group's client configuration.
+    pub tls: Option<Arc<crate::tls::UpstreamTls>>,
+}
+
+impl ServerSpec {
+    /// The host this server's certificate is checked against (unless `tls_server_name`).
+    pub fn host(&self) -> String {
+        match &self.target {
+            ServerTarget::Addr(addr) => addr.ip().to_string(),
+            ServerTarget::Name { host, .. } => host.clone(),
+        }
+    }
 }
 
 /// The addresses each name of a group has now.
@@ -53,6 +65,8 @@ pub struct Endpoint {
     pub affinity: String,
     /// The affinity cookie that pins a client to this server (`balance = "cookie"`).
     pub(crate) set_cookie: Option<HeaderValue>,
+    /// TLS to this server (`https://`).
+    pub tls: Option<crate::tls::EndpointTls>,
 }
 
 impl Endpoint {
@@ -64,7 +78,7 @@ impl Endpoint {
 
     pub fn new(addr: SocketAddr, label: String, weight: u32, state: Arc<EndpointState>) -> Endpoint {
         let affinity = format!("{:016x}", HashRing::label_id(&label));
-        Endpoint { addr, label, weight, backup: false, max_conns: None, state, affinity, set_cookie: None }
+        Endpoint { addr, label, weight, backup: false, max_conns: None, state, affinity, set_cookie: None, tls: None }
     }
 }
 
@@ -101,6 +115,10 @@ impl Members {
                 let mut ep = Endpoint::new(addr, label, spec.weight, state);
                 ep.backup = spec.backup;
                 ep.max_conns = spec.max_conns;
+                ep.tls = spec.tls.as_ref().map(|upstream| crate::tls::EndpointTls {
+                    upstream: upstream.clone(),
+                    name: upstream.name_for(&spec.host()).ok(),
+                });
                 endpoints.push(ep);
             }
         }

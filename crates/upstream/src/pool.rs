@@ -288,18 +288,10 @@ where
                 s
             }
             None => {
-                let stream = match connect(ep, t, &self.counters).await {
-                    Ok(stream) => stream,
+                let sender = match self.open_h2(ep, t).await {
+                    Ok(sender) => sender,
                     Err(error) => return Err(SendFailure { error, unsent: Some(req) }),
                 };
-                let handshake = http2::Builder::new(LocalExec)
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .handshake(TokioIo::new(stream));
-                let (sender, conn) = match handshake.await {
-                    Ok(pair) => pair,
-                    Err(e) => return Err(SendFailure { error: UpstreamError::Exchange(e), unsent: Some(req) }),
-                };
-                tokio::task::spawn_local(conn);
                 self.counters.opened.fetch_add(1, Ordering::Relaxed);
                 self.h2.borrow_mut().insert(ep.addr, sender.clone());
                 sender
@@ -328,10 +320,18 @@ where
 
     async fn open_h1(&self, ep: &Endpoint, t: &UpstreamTimeouts) -> Result<http1::SendRequest<B>, UpstreamError> {
         let stream = connect(ep, t, &self.counters).await?;
-        let (sender, conn) =
-            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(UpstreamError::Exchange)?;
-        tokio::task::spawn_local(conn.with_upgrades());
-        Ok(sender)
+        match &ep.tls {
+            None => h1_handshake(TokioIo::new(stream)).await,
+            Some(tls) => h1_handshake(TokioIo::new(tls_connect(ep, tls, stream, t, &self.counters).await?)).await,
+        }
+    }
+
+    async fn open_h2(&self, ep: &Endpoint, t: &UpstreamTimeouts) -> Result<http2::SendRequest<B>, UpstreamError> {
+        let stream = connect(ep, t, &self.counters).await?;
+        match &ep.tls {
+            None => h2_handshake(TokioIo::new(stream)).await,
+            Some(tls) => h2_handshake(TokioIo::new(tls_connect(ep, tls, stream, t, &self.counters).await?)).await,
+        }
     }
 
     fn give_back(&self, addr: SocketAddr, max_idle: usize, sender: http1::SendRequest<B>) {
@@ -363,6 +363,53 @@ where
             !list.is_empty() && live(*addr)
         });
     }
+}
+
+/// The TLS handshake with `ep`, within the connect timeout; a failure counts as a failed
+/// connection (the server saw no request, so another may be tried).
+async fn tls_connect(
+    ep: &Endpoint,
+    tls: &crate::tls::EndpointTls,
+    stream: TcpStream,
+    t: &UpstreamTimeouts,
+    counters: &PoolCounters,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, UpstreamError> {
+    let failed = |e: std::io::Error| {
+        counters.connect_errors.fetch_add(1, Ordering::Relaxed);
+        ep.state.connect_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(server = %ep.label, error = %e, "TLS handshake with upstream failed");
+        UpstreamError::Connect(e)
+    };
+    let name = tls.name.clone().ok_or_else(|| failed(std::io::Error::other("no server name to verify")))?;
+    match tokio::time::timeout(t.connect, tls.upstream.connector.connect(name, stream)).await {
+        Err(_) => Err(UpstreamError::ConnectTimeout),
+        Ok(result) => result.map_err(failed),
+    }
+}
+
+async fn h1_handshake<I, B>(io: I) -> Result<http1::SendRequest<B>, UpstreamError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: Body + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (sender, conn) = http1::Builder::new().handshake(io).await.map_err(UpstreamError::Exchange)?;
+    tokio::task::spawn_local(conn.with_upgrades());
+    Ok(sender)
+}
+
+async fn h2_handshake<I, B>(io: I) -> Result<http2::SendRequest<B>, UpstreamError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    B: Body + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let handshake = http2::Builder::new(LocalExec).timer(hyper_util::rt::TokioTimer::new()).handshake(io);
+    let (sender, conn) = handshake.await.map_err(UpstreamError::Exchange)?;
+    tokio::task::spawn_local(conn);
+    Ok(sender)
 }
 
 async fn connect(ep: &Endpoint, t: &UpstreamTimeouts, counters: &PoolCounters) -> Result<TcpStream, UpstreamError> {

@@ -4,6 +4,7 @@ mod routes;
 mod split;
 mod tls;
 mod upstream_policies;
+mod upstream_tls;
 mod upstreams;
 
 use crate::diagnostic::{Diagnostic, Source};

@@ -208,11 +208,12 @@ fn mirror(
         Action::Split(split) => split.targets().iter().map(|t| &*t.group).collect(),
         _ => Vec::new(),
     };
-    if let Some(h2c) = real.into_iter().chain([&*group]).find(|g| g.protocol != Protocol::Http1) {
+    if let Some(other) = real.into_iter().chain([&*group]).find(|g| g.protocol != Protocol::Http1 || g.tls().is_some())
+    {
         cx.error(
             m,
-            format!("route `{route}` mirrors, but upstream `{}` speaks h2c", h2c.name),
-            Some("mirroring works between http1 upstreams".into()),
+            format!("route `{route}` mirrors, but upstream `{}` is not plain HTTP/1.1 (h2c or TLS)", other.name),
+            Some("mirroring works between plain http1 upstreams".into()),
         );
         return None;
     }

@@ -50,12 +50,12 @@ pub fn compile(
         idle: cx.duration(&t.upstream_idle, Duration::from_secs(60)),
         max_idle: 256,
     };
-    let servers: BTreeMap<&str, Option<Vec<ServerSpec>>> =
+    let servers: BTreeMap<&str, Option<(Vec<ServerSpec>, bool)>> =
         cfg.iter().map(|(name, u)| (name.as_str(), servers(cx, name, u))).collect();
-    let answers = lookup_names(dns, servers.values().flatten().flatten());
+    let answers = lookup_names(dns, servers.values().flatten().flat_map(|(specs, _)| specs));
     let mut out = BTreeMap::new();
     for (name, u) in cfg {
-        let Some(Some(specs)) = servers.get(name.as_str()) else { continue };
+        let Some(Some((specs, https))) = servers.get(name.as_str()) else { continue };
         let mut resolved = Resolved::new();
         for spec in specs {
             let ServerTarget::Name { host, .. } = &spec.target else { continue };
@@ -66,7 +66,7 @@ pub fn compile(
                 Err(why) => cx.error(&u.servers, format!("server `{}` in upstream `{name}`: {why}", spec.label), None),
             }
         }
-        if let Some(group) = group(cx, name, u, specs.clone(), resolved, &defaults) {
+        if let Some(group) = group(cx, name, u, (specs.clone(), *https), resolved, &defaults) {
             out.insert(name.clone(), Arc::new(group));
         }
     }
@@ -90,8 +90,9 @@ fn lookup_names<'a>(
     hosts.into_iter().zip(answers).collect()
 }
 
-/// The `servers` of one upstream, or `None` after an error (reported).
-fn servers(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Vec<ServerSpec>> {
+/// The `servers` of one upstream and whether they speak TLS (`https://`), or `None`
+/// after an error (reported).
+fn servers(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<(Vec<ServerSpec>, bool)> {
     if u.servers.get_ref().is_empty() {
         cx.error(
             &u.servers,
@@ -101,19 +102,24 @@ fn servers(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Vec<ServerSp
         return None;
     }
     let mut specs: Vec<ServerSpec> = Vec::new();
+    let mut schemes = Vec::new();
     for ServerCfg { addr, weight, backup, max_conns } in u.servers.get_ref() {
         if specs.iter().any(|s| &s.label == addr) {
             cx.error(&u.servers, format!("server `{addr}` appears twice in upstream `{name}`"), None);
             continue;
         }
         match target(addr) {
-            Ok(target) => specs.push(ServerSpec {
-                label: addr.clone(),
-                target,
-                weight: *weight,
-                backup: *backup,
-                max_conns: *max_conns,
-            }),
+            Ok((target, https)) => {
+                schemes.push(https);
+                specs.push(ServerSpec {
+                    label: addr.clone(),
+                    target,
+                    weight: *weight,
+                    backup: *backup,
+                    max_conns: *max_conns,
+                    tls: None,
+                })
+            }
             Err(e) => cx.error(
                 &u.servers,
                 format!("server `{addr}` in upstream `{name}`: {e}"),
@@ -121,26 +127,32 @@ fn servers(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Vec<ServerSp
             ),
         }
     }
-    (specs.len() == u.servers.get_ref().len()).then_some(specs)
+    if schemes.iter().any(|&h| h != schemes[0]) {
+        let hint = "one upstream speaks one protocol: make them all http:// or all https://";
+        cx.error(&u.servers, format!("upstream `{name}` mixes http:// and https:// servers"), Some(hint.into()));
+        return None;
+    }
+    (specs.len() == u.servers.get_ref().len()).then(|| (specs, schemes.first() == Some(&true)))
 }
 
 fn group(
     cx: &mut Ctx<'_>,
     name: &str,
     u: &UpstreamCfg,
-    servers: Vec<ServerSpec>,
+    (mut servers, https): (Vec<ServerSpec>, bool),
     resolved: Resolved,
     defaults: &UpstreamTimeouts,
 ) -> Option<UpstreamGroup> {
     let algorithm = algorithm(cx, name, u);
     let protocol = match u.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
         None | Some((_, "http1")) => Protocol::Http1,
-        Some((_, "h2c")) => Protocol::H2c,
+        // HTTP/2: over TLS by ALPN for https:// servers, with prior knowledge otherwise.
+        Some((_, "h2c" | "h2")) => Protocol::H2c,
         Some((p, other)) => {
             cx.error(
                 p,
                 format!("unknown protocol `{other}` in upstream `{name}`"),
-                Some("use \"http1\" or \"h2c\"".into()),
+                Some("use \"http1\", \"h2c\" or (with https:// servers) \"h2\"".into()),
             );
             Protocol::Http1
         }
@@ -152,6 +164,10 @@ fn group(
         max_idle: u.keepalive_max.unwrap_or(defaults.max_idle),
     };
     let policies = super::upstream_policies::compile(cx, name, u);
+    let tls = super::upstream_tls::compile(cx, name, u, https, protocol, &servers)?;
+    for spec in &mut servers {
+        spec.tls.clone_from(&tls);
+    }
     let algorithm = algorithm?;
     let policies = policies?;
     Some(UpstreamGroup::new(name.to_string(), servers, resolved, &algorithm, protocol, timeouts, policies))
@@ -221,11 +237,17 @@ fn algorithm(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Algorithm>
     Some(algorithm)
 }
 
-/// An address, or a name with a port (looked up later).
-fn target(addr: &str) -> Result<ServerTarget, String> {
-    let addr = addr.strip_prefix("http://").unwrap_or(addr).trim_end_matches('/');
+/// An address, or a name with a port (looked up later); and whether it is `https://`.
+fn target(addr: &str) -> Result<(ServerTarget, bool), String> {
+    let (addr, https) = match addr.split_once("://") {
+        Some(("http", rest)) => (rest, false),
+        Some(("https", rest)) => (rest, true),
+        Some((scheme, _)) => return Err(format!("unknown scheme `{scheme}://`")),
+        None => (addr, false),
+    };
+    let addr = addr.trim_end_matches('/');
     if let Ok(a) = addr.parse() {
-        return Ok(ServerTarget::Addr(a));
+        return Ok((ServerTarget::Addr(a), https));
     }
     let Some((host, port)) = addr.rsplit_once(':') else { return Err("missing port".into()) };
     let port = port.parse::<u16>().map_err(|_| format!("bad port `{port}`"))?;
@@ -233,5 +255,5 @@ fn target(addr: &str) -> Result<ServerTarget, String> {
     if !is_name(host) {
         return Err(format!("`{host}` is neither an address nor a host name"));
     }
-    Ok(ServerTarget::Name { host: host.to_ascii_lowercase(), port })
+    Ok((ServerTarget::Name { host: host.to_ascii_lowercase(), port }, https))
 }

@@ -26,6 +26,13 @@ pub struct UpstreamCfg {
     pub max_requests: Option<Spanned<u32>>,
     pub queue: Option<u32>,
     pub queue_timeout: Option<Spanned<String>>,
+    /// TLS to `https://` servers: CA file (default: the system's), the name to verify
+    /// and send as SNI, a client certificate and key, and (explicitly) no verification.
+    pub tls_ca: Option<Spanned<String>>,
+    pub tls_server_name: Option<Spanned<String>>,
+    pub tls_client_cert: Option<Spanned<String>>,
+    pub tls_client_key: Option<Spanned<String>>,
+    pub tls_insecure_skip_verify: Option<Spanned<bool>>,
     pub health: Option<Spanned<HealthCfg>>,
     pub eject: Option<Spanned<EjectCfg>>,
     pub retry: Option<Spanned<RetryCfg>>,

@@ -1,0 +1,81 @@
+//! End-to-end: TLS to upstreams (`https://` servers). The backend is a second Forecourt
+//! terminating TLS (with client certificates required) in front of the echo origin, so
+//! the TLS it speaks is the one tests/tls.rs checks against curl, openssl and sslyze.
+mod common;
+
+use common::origin::Origin;
+use common::pki::TestCa;
+use common::*;
+
+struct Backend {
+    fc: Forecourt,
+    ca_file: String,
+    alice: (String, String),
+    _origin: Origin,
+    _dir: TempDir,
+}
+
+/// A TLS backend for `backend.test` that requires client certificates from its own CA
+/// and passes the verified subject on in `X-Client-Cert`.
+fn backend() -> Backend {
+    let origin = Origin::start("o");
+    let (ca, clients) = (TestCa::new(), TestCa::new());
+    let dir = TempDir::new("upstream-tls");
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let clients_file = dir.file("clients.pem", &clients.pem());
+    let (cert, key) = ca.leaf(&["backend.test"]);
+    let (cert, key) = (dir.file("backend.pem", &cert), dir.file("backend.key", &key));
+    let (a_cert, a_key) = clients.client("alice");
+    let alice = (dir.file("alice.pem", &a_cert), dir.file("alice.key", &a_key));
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\ntls = true\n\
+         client_ca = \"{clients_file}\"\nclient_cert_header = \"X-Client-Cert\"\n\
+         [tls]\ncertificates = [{{ cert = \"{cert}\", key = \"{key}\", default = true }}]\n\
+         [[route]]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    ));
+    Backend { fc, ca_file, alice, _origin: origin, _dir: dir }
+}
+
+/// A front proxy to the backend over https://, with these extra upstream keys.
+fn front(backend: &Backend, keys: &str) -> Forecourt {
+    Forecourt::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\nupstream = \"b\"\n[upstream.b]\nservers = [\"https://127.0.0.1:{}\"]\n{keys}\n",
+        backend.fc.port
+    ))
+}
+
+#[tokio::test]
+async fn https_upstreams_are_verified_and_present_a_client_certificate() {
+    let b = backend();
+    let verified = format!(
+        "tls_ca = \"{}\"\ntls_server_name = \"backend.test\"\ntls_client_cert = \"{}\"\ntls_client_key = \"{}\"\n",
+        b.ca_file, b.alice.0, b.alice.1
+    );
+    for protocol in ["http1", "h2"] {
+        let fc = front(&b, &format!("{verified}protocol = \"{protocol}\""));
+        for path in ["/", "/again"] {
+            let r = get(&fc.url(path)).await;
+            assert_eq!(r.status, 200, "{protocol}: {}", r.body);
+            assert!(r.body.contains("x-client-cert: CN=alice\n"), "{protocol}: the backend verified us: {}", r.body);
+        }
+        // A POST with a body takes the same TLS path.
+        let req = http::Request::post(fc.url("/form")).body(vec![b'x'; 70_000].into()).unwrap();
+        let r = send(&client(), req).await;
+        assert!(r.body.contains("body-bytes=70000\n"), "{protocol}: {}", r.body);
+    }
+
+    // The certificate does not name the server: no exchange, a 502.
+    let wrong = verified.replace("backend.test", "other.test");
+    let fc = front(&b, &wrong);
+    assert_eq!(get(&fc.url("/")).await.status, 502);
+    assert!(fc.stderr().contains("TLS handshake with upstream failed"), "{}", fc.stderr());
+    // Unless verification is turned off, by its explicit name, with a warning.
+    let fc = front(&b, &format!("{wrong}tls_insecure_skip_verify = true"));
+    assert_eq!(get(&fc.url("/")).await.status, 200);
+    assert!(fc.stderr().contains("certificates are NOT verified"), "{}", fc.stderr());
+    // Without a client certificate the backend refuses the handshake.
+    let fc = front(&b, &format!("tls_ca = \"{}\"\ntls_server_name = \"backend.test\"", b.ca_file));
+    assert_eq!(get(&fc.url("/")).await.status, 502);
+}
