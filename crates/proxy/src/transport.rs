@@ -50,6 +50,10 @@ impl Transport {
                 Ok(n)
             }
             Transport::Tls(tls) => {
+                // A read into no room would look like the end of the stream.
+                if buf.capacity() == buf.len() {
+                    buf.reserve(crate::h1::READ_CHUNK);
+                }
                 let start = buf.len();
                 buf.resize(buf.capacity(), 0);
                 let read = tls.try_read(&mut buf[start..]);
