@@ -10,19 +10,10 @@ usage: bench/idle_memory.py [--conns 10000]     (needs nginx-light; run from the
 """
 import argparse, os, resource, selectors, shutil, signal, socket, subprocess, sys, tempfile, time
 
+from ports import wait_port
+
 ORIGIN_PORT, PROXY_PORT = 19100, 18100
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def rss_kib(pid):

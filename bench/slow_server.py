@@ -14,32 +14,12 @@ Needs: apt-get install -y wrk nginx-light haproxy; the origin of ../shared/bench
 """
 import argparse, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
 
+from ports import wait_port, wait_closed
+
 ORIGIN_PORTS = (19201, 19202, 19203)
 PROXY_PORT = 18201
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
-
-
-def wait_closed(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            time.sleep(0.05)
-        except OSError:
-            return
-    raise SystemExit(f"port {port} stays busy")
 
 
 def origin_bin():

@@ -2,7 +2,6 @@
 //! be within their validity period, and the names they are good for.
 use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -60,17 +59,7 @@ impl LoadedCert {
     /// Reads `cert_path` (the leaf first, then intermediates) and `key_path` (PKCS#8,
     /// PKCS#1 or SEC1), both PEM.
     pub fn from_files(cert_path: &str, key_path: &str, provider: &CryptoProvider) -> Result<LoadedCert, String> {
-        let chain = CertificateDer::pem_file_iter(cert_path)
-            .map_err(|e| format!("cannot read certificate file {cert_path}: {e}"))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("bad PEM in {cert_path}: {e}"))?;
-        if chain.is_empty() {
-            return Err(format!("{cert_path} holds no certificate"));
-        }
-        let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| match e {
-            rustls_pki_types::pem::Error::NoItemsFound => format!("{key_path} holds no private key"),
-            e => format!("cannot read key file {key_path}: {e}"),
-        })?;
+        let (chain, key) = crate::pem::read_chain_and_key(cert_path, key_path)?;
         LoadedCert::from_der(chain, key, provider).map_err(|why| format!("{cert_path}: {why}"))
     }
 

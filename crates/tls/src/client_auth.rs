@@ -4,7 +4,6 @@ use crate::provider;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use std::sync::Arc;
 
@@ -19,16 +18,7 @@ pub struct ClientAuth {
 impl ClientAuth {
     /// The CA certificates in a PEM file.
     pub fn from_file(path: &str, required: bool) -> Result<ClientAuth, String> {
-        let mut roots = RootCertStore::empty();
-        let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read CA file {path}: {e}"))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("bad PEM in {path}: {e}"))?;
-            roots.add(cert).map_err(|e| format!("{path}: unusable CA certificate: {e}"))?;
-        }
-        if roots.is_empty() {
-            return Err(format!("{path} holds no CA certificate"));
-        }
-        Ok(ClientAuth { roots: Arc::new(roots), required })
+        Ok(ClientAuth { roots: Arc::new(crate::pem::read_roots(path)?), required })
     }
 
     pub(crate) fn verifier(&self) -> Result<Arc<dyn ClientCertVerifier>, String> {

@@ -4,11 +4,13 @@
 //! (`forecourt_proxy::tls`), over the same readiness-driven socket as plain HTTP.
 mod certs;
 mod client_auth;
+mod pem;
 mod policy;
 mod store;
 
 pub use certs::{load_table, CertSource, FileStamp, LoadedCert};
 pub use client_auth::{subject, ClientAuth};
+pub use pem::{read_chain_and_key, read_roots};
 pub use policy::{provider, server_config, Policy};
 pub use rustls;
 pub use store::{CertTable, SniResolver};

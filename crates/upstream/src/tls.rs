@@ -3,9 +3,8 @@
 //! against and sent as SNI.
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 
 /// Where Debian (and most Linux distributions) keep the system's trusted CAs.
@@ -47,12 +46,8 @@ impl std::fmt::Debug for UpstreamTls {
 impl UpstreamTls {
     /// Builds the client configuration of upstream `group`; `h2`: offer HTTP/2 by ALPN,
     /// else HTTP/1.1. Warns (at every start and reload) when verification is off.
-    pub fn new(
-        group: &str,
-        options: &TlsOptions,
-        provider: Arc<CryptoProvider>,
-        h2: bool,
-    ) -> Result<UpstreamTls, String> {
+    pub fn new(group: &str, options: &TlsOptions, h2: bool) -> Result<UpstreamTls, String> {
+        let provider = forecourt_tls::provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS: {e}"))?;
@@ -61,16 +56,12 @@ impl UpstreamTls {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
         } else {
             let path = options.ca.as_deref().unwrap_or(SYSTEM_ROOTS);
-            builder.with_root_certificates(roots(path)?)
+            builder.with_root_certificates(forecourt_tls::read_roots(path)?)
         };
         let mut config = match &options.client_cert {
             None => builder.with_no_client_auth(),
             Some((cert, key)) => {
-                let chain = CertificateDer::pem_file_iter(cert)
-                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| format!("cannot read client certificate {cert}: {e}"))?;
-                let key =
-                    PrivateKeyDer::from_pem_file(key).map_err(|e| format!("cannot read client key {key}: {e}"))?;
+                let (chain, key) = forecourt_tls::read_chain_and_key(cert, key)?;
                 builder.with_client_auth_cert(chain, key).map_err(|e| format!("client certificate {cert}: {e}"))?
             }
         };
@@ -91,16 +82,6 @@ impl UpstreamTls {
             None => ServerName::try_from(host.to_string()).map_err(|_| format!("`{host}` is not a server name")),
         }
     }
-}
-
-fn roots(path: &str) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read CA file {path}: {e}"))?;
-    let (added, _) = roots.add_parsable_certificates(certs.filter_map(Result::ok));
-    if added == 0 {
-        return Err(format!("{path} holds no usable CA certificate"));
-    }
-    Ok(roots)
 }
 
 /// `tls_insecure_skip_verify = true`: every certificate passes, signatures are still

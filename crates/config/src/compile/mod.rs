@@ -40,6 +40,12 @@ impl Ctx<'_> {
         }
     }
 
+    /// A file named in the config: relative paths are from the config file's folder.
+    pub fn file_path(&self, path: &str) -> String {
+        let base = std::path::Path::new(self.source.file).parent().unwrap_or(std::path::Path::new(""));
+        base.join(path).to_string_lossy().into_owned()
+    }
+
     pub fn size(&mut self, v: &Option<Spanned<Size>>) -> Option<u64> {
         let s = v.as_ref()?;
         match parse_size(s.get_ref()) {

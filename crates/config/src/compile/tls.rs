@@ -7,7 +7,6 @@ use forecourt_proxy::runtime::{Tls, TlsListener};
 use forecourt_tls::{server_config, CertSource, CertTable, ClientAuth, FileStamp, Policy, SniResolver};
 use http::HeaderName;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 /// The runtime's TLS, or `None` when no listener terminates TLS.
@@ -82,8 +81,7 @@ fn client_auth(cx: &mut Ctx<'_>, l: &Listen) -> Option<(Option<ClientAuth>, Opti
         }
         return Some((None, None));
     };
-    let base = Path::new(cx.source.file).parent().unwrap_or(Path::new(""));
-    match ClientAuth::from_file(&relative_to(base, ca.get_ref()), required) {
+    match ClientAuth::from_file(&cx.file_path(ca.get_ref()), required) {
         Ok(auth) => Some((Some(auth), header)),
         Err(why) => {
             cx.error(ca, why, None);
@@ -113,15 +111,13 @@ fn certificates(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Option<(CertTable, Vec<CertSo
         ));
         return None;
     }
-    let base = Path::new(cx.source.file).parent().unwrap_or(Path::new(""));
     let mut table = CertTable::default();
     let mut sources = Vec::new();
     let mut stamps = Vec::new();
     let mut ok = true;
     for entry in &cfg.certificates {
         let c = entry.get_ref();
-        let source =
-            CertSource { cert: relative_to(base, &c.cert), key: relative_to(base, &c.key), default: c.default };
+        let source = CertSource { cert: cx.file_path(&c.cert), key: cx.file_path(&c.key), default: c.default };
         stamps.extend(source.stamp());
         match source.load() {
             Ok(loaded) => table.add(&loaded, c.default),
@@ -133,9 +129,4 @@ fn certificates(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Option<(CertTable, Vec<CertSo
         sources.push(source);
     }
     ok.then_some((table, sources, stamps))
-}
-
-/// A path from the config, relative to the config file's folder unless absolute.
-pub fn relative_to(base: &Path, path: &str) -> String {
-    base.join(path).to_string_lossy().into_owned()
 }

@@ -5,7 +5,6 @@ use super::Ctx;
 use crate::model::UpstreamCfg;
 use forecourt_upstream::tls::{TlsOptions, UpstreamTls};
 use forecourt_upstream::{Protocol, ServerSpec};
-use std::path::Path;
 use std::sync::Arc;
 
 /// `Some(None)`: plain servers; `Some(Some(tls))`: https; `None` after an error.
@@ -37,8 +36,7 @@ pub fn compile(
         );
         return None;
     }
-    let base = Path::new(cx.source.file).parent().unwrap_or(Path::new(""));
-    let path = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|p| super::tls::relative_to(base, p.get_ref()));
+    let path = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|p| cx.file_path(p.get_ref()));
     let client_cert = match (path(&u.tls_client_cert), path(&u.tls_client_key)) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
@@ -60,7 +58,7 @@ pub fn compile(
         Some(at) => cx.error(at, format!("upstream `{name}`: {why}"), None),
         None => cx.error(&u.servers, format!("upstream `{name}`: {why}"), None),
     };
-    let tls = match UpstreamTls::new(name, &options, forecourt_tls::provider(), protocol == Protocol::H2c) {
+    let tls = match UpstreamTls::new(name, &options, protocol == Protocol::H2c) {
         Ok(tls) => tls,
         Err(why) => {
             report(cx, why);
