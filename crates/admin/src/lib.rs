@@ -1,6 +1,8 @@
 //! The admin listener: `GET /metrics` (Prometheus text), `GET /health` (liveness),
 //! `POST /reload` (the same reload as SIGHUP, answering with its result), and the upstream
-//! API (`GET /api/upstreams`, `POST /api/upstreams/NAME/servers/SERVER/drain|enable`).
+//! API (`GET /api/upstreams`, `POST /api/upstreams/NAME/servers/SERVER/drain|enable`), and
+//! the automatic certificates API (`GET /api/certificates`, `POST
+//! /api/certificates/NAME/renew`).
 //!
 //! It runs on the control thread, which a lone worker (`workers = 1`) shares: answers are
 //! cheap, and a reload is compiled on a blocking thread so that it never stalls requests.
@@ -16,7 +18,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+mod certificates;
 mod upstreams;
+pub use certificates::RenewFn;
 pub use upstreams::UpstreamsFn;
 
 /// Reloads the configuration: `Ok(summary)` or `Err(diagnostics)`.
@@ -27,6 +31,7 @@ pub type ReloadFn = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 pub struct Control {
     pub reload: ReloadFn,
     pub upstreams: UpstreamsFn,
+    pub renew_certificate: RenewFn,
 }
 
 /// Serves the admin endpoints on `listener` until the task is dropped.
@@ -56,7 +61,19 @@ async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Byte
             Err(why) => text(StatusCode::NOT_FOUND, format!("{why}\n"), "text/plain"),
         };
     }
+    if let Some(rest) = path.strip_prefix("/api/certificates/") {
+        if req.method() != Method::POST {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain");
+        }
+        return match certificates::renew(&control.renew_certificate, rest) {
+            Ok(done) => text(StatusCode::ACCEPTED, format!("{done}\n"), "text/plain"),
+            Err(why) => text(StatusCode::NOT_FOUND, format!("{why}\n"), "text/plain"),
+        };
+    }
     match (req.method(), path) {
+        (&Method::GET, "/api/certificates") => {
+            text(StatusCode::OK, certificates::list().to_string(), "application/json")
+        }
         (&Method::GET, "/api/upstreams") => {
             let body = upstreams::list(&(control.upstreams)()).to_string();
             text(StatusCode::OK, body, "application/json")
@@ -70,13 +87,14 @@ async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Byte
             Ok(Err(diagnostics)) => text(StatusCode::BAD_REQUEST, format!("{diagnostics}\n"), "text/plain"),
             Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "reload failed\n".into(), "text/plain"),
         },
-        (_, "/metrics" | "/health" | "/reload" | "/api/upstreams") => {
+        (_, "/metrics" | "/health" | "/reload" | "/api/upstreams" | "/api/certificates") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain")
         }
         _ => text(
             StatusCode::NOT_FOUND,
             "admin endpoints: GET /metrics, GET /health, POST /reload, GET /api/upstreams, \
-             POST /api/upstreams/NAME/servers/SERVER/drain|enable\n"
+             POST /api/upstreams/NAME/servers/SERVER/drain|enable, GET /api/certificates, \
+             POST /api/certificates/NAME/renew\n"
                 .into(),
             "text/plain",
         ),

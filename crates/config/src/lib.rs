@@ -29,8 +29,16 @@ pub fn load(path: &str) -> Result<forecourt_proxy::Runtime, Vec<Diagnostic>> {
 /// A one-line summary of a compiled runtime, as `forecourt check` prints it.
 pub fn summary(rt: &forecourt_proxy::Runtime) -> String {
     let listeners: Vec<String> = rt.listeners.iter().map(|a| a.to_string()).collect();
+    let auto = rt.tls.as_ref().map_or(&[][..], |t| &t.auto.names[..]);
+    let auto = match auto.is_empty() {
+        true => String::new(),
+        false => {
+            let names: Vec<String> = auto.iter().map(|n| format!("{} ({})", n.name, n.issuer.label())).collect();
+            format!(", automatic certificates for {}", names.join(", "))
+        }
+    };
     format!(
-        "{} listener(s) [{}], {} route(s), {} upstream(s), admin {}",
+        "{} listener(s) [{}], {} route(s), {} upstream(s), admin {}{auto}",
         rt.listeners.len(),
         listeners.join(", "),
         rt.router.routes().len(),

@@ -90,11 +90,12 @@ struct Reloader {
     upkeep: Upkeep,
 }
 
-/// What follows the upstreams of the running snapshot from threads of its own: the
-/// active health checks and the DNS lookups of names in `servers`.
+/// What follows the running snapshot from threads of its own: the active health checks
+/// and the DNS lookups of names in `servers`, and the automatic certificates.
 struct Upkeep {
     checker: Arc<Checker>,
     dns: Refresher,
+    certs: Arc<forecourt_tls::auto::Manager>,
 }
 
 impl Upkeep {
@@ -107,13 +108,18 @@ impl Upkeep {
             follow.follow(runtime.load().upstreams.values());
             registry().forget_vanished_addresses();
         }))?;
-        Ok(Upkeep { checker, dns })
+        let certs = Arc::new(forecourt_tls::auto::Manager::start()?);
+        Ok(Upkeep { checker, dns, certs })
     }
 
     fn follow(&self, rt: &Runtime) {
         self.checker.follow(rt.upstreams.values());
         self.dns.follow(&rt.dns, rt.upstreams.values());
         registry().forget_vanished_addresses();
+        match &rt.tls {
+            Some(tls) => self.certs.follow(&tls.auto),
+            None => self.certs.follow(&Default::default()),
+        }
     }
 }
 
@@ -192,7 +198,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
     let upkeep = match Upkeep::start(&runtime) {
         Ok(u) => u,
         Err(e) => {
-            eprintln!("cannot start the health-check and DNS threads: {e}");
+            eprintln!("cannot start the health-check, DNS and certificate threads: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -280,11 +286,16 @@ async fn follow_signals(reloader: Arc<Reloader>, admin: Option<SocketAddr>) -> R
         let runtime = reloader.runtime.clone();
         Arc::new(move || runtime.load().upstreams.values().cloned().collect())
     };
+    let renew_certificate: forecourt_admin::RenewFn = {
+        let certs = reloader.upkeep.certs.clone();
+        Arc::new(move |name| certs.renew(name))
+    };
     if let Some(addr) = admin {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen on admin address {addr}: {e}"))?;
-        tokio::spawn(forecourt_admin::serve(listener, forecourt_admin::Control { reload, upstreams }));
+        let control = forecourt_admin::Control { reload, upstreams, renew_certificate };
+        tokio::spawn(forecourt_admin::serve(listener, control));
     }
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;

@@ -159,6 +159,7 @@ impl Metrics {
             "forecourt_tls_handshake_failures_total {}",
             self.tls_handshake_failures.load(Ordering::Relaxed)
         );
+        forecourt_tls::auto::managed().render_metrics(o);
         family(o, "forecourt_reloads_total", "counter", "Configuration reloads, by result.");
         let _ = writeln!(o, "forecourt_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));
         let _ =

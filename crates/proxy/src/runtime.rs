@@ -85,6 +85,8 @@ pub struct Tls {
     /// were just before (so a change made after is seen).
     pub sources: Vec<forecourt_tls::CertSource>,
     pub stamps: Vec<forecourt_tls::FileStamp>,
+    /// The names that get certificates automatically (ACME, internal CA).
+    pub auto: forecourt_tls::auto::AutoPlan,
 }
 
 /// Everything a request needs, compiled from one config file.

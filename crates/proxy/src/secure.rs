@@ -1,4 +1,5 @@
-//! What TLS asks of the HTTP stage: plain requests sent on to HTTPS (`https_redirect`),
+//! What TLS asks of the HTTP stage: answers to ACME HTTP-01 challenges, plain requests
+//! sent on to HTTPS (`https_redirect`),
 //! `Strict-Transport-Security` on answers over TLS (`hsts`), and 421 for a request whose
 //! Host the connection's certificate does not cover (no domain fronting across sites).
 use crate::body::ProxyBody;
@@ -10,7 +11,19 @@ use http::header::{HeaderValue, STRICT_TRANSPORT_SECURITY};
 use http::{request, Response, StatusCode};
 
 /// ACME HTTP-01 challenges are answered over plain HTTP, never redirected.
-const ACME_CHALLENGES: &str = "/.well-known/acme-challenge/";
+const ACME_CHALLENGES: &str = forecourt_tls::auto::HTTP_CHALLENGE_PATH;
+
+/// The answer to a CA fetching a pending HTTP-01 challenge (on a plain listener, for any
+/// host: the CA asks for the name being validated, whatever the routes say).
+pub fn acme_challenge(conn: &Conn, path: &str) -> Option<Response<ProxyBody>> {
+    if conn.tls {
+        return None;
+    }
+    let answer = forecourt_tls::auto::managed().http_challenge(path)?;
+    let mut resp = respond::text(StatusCode::OK, answer.into());
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    Some(resp)
+}
 
 /// Whether a request on a TLS connection names a host that the certificate chosen for its
 /// SNI does not cover (HTTP/2 lets a client reuse a connection for another host only
@@ -20,9 +33,8 @@ pub fn misdirected(rt: &Runtime, conn: &Conn, host: &str) -> bool {
     if host.is_empty() || host.eq_ignore_ascii_case(sni) {
         return false;
     }
-    let table = tls.certs.table();
-    match (table.find(Some(sni)), table.find(Some(host))) {
-        (Some(a), Some(b)) => !std::sync::Arc::ptr_eq(a, b),
+    match (tls.certs.find(Some(sni)), tls.certs.find(Some(host))) {
+        (Some(a), Some(b)) => !std::sync::Arc::ptr_eq(&a, &b),
         _ => true,
     }
 }

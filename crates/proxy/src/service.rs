@@ -121,6 +121,9 @@ fn route(
     }
     let upgrade = req.version() < http::Version::HTTP_2 && crate::headers::wants_upgrade(req.headers());
     let (mut parts, body) = req.into_parts();
+    if let Some(resp) = crate::secure::acme_challenge(conn, parts.uri.path()) {
+        return Routed::Answered(resp);
+    }
     let host = router::request_host(&parts.uri, &parts.headers);
     if crate::secure::misdirected(rt, conn, host) {
         return Routed::Answered(respond::error(StatusCode::MISDIRECTED_REQUEST, request_id));

@@ -52,7 +52,10 @@ pub struct LoadedCert {
     /// DNS names from the leaf's subjectAltName (or its common name when it has none),
     /// lower case; wildcards as `*.example.com`.
     pub names: Vec<String>,
+    pub not_before: SystemTime,
     pub not_after: SystemTime,
+    /// The leaf's serial number, hex.
+    pub serial: String,
 }
 
 impl LoadedCert {
@@ -73,11 +76,12 @@ impl LoadedCert {
             rustls::Error::InconsistentKeys(_) => "the private key does not match the certificate".to_string(),
             e => format!("unusable certificate or key: {e}"),
         })?;
-        let (names, not_after) = inspect(&certified.cert[0])?;
-        if not_after < SystemTime::now() {
-            return Err(format!("the certificate expired at {} (Unix time)", unix(not_after)));
+        let leaf = inspect(&certified.cert[0])?;
+        if leaf.not_after < SystemTime::now() {
+            return Err(format!("the certificate expired at {} (Unix time)", unix(leaf.not_after)));
         }
-        Ok(LoadedCert { key: Arc::new(certified), names, not_after })
+        let Leaf { names, not_before, not_after, serial } = leaf;
+        Ok(LoadedCert { key: Arc::new(certified), names, not_before, not_after, serial })
     }
 }
 
@@ -85,8 +89,16 @@ fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The DNS names of a leaf certificate and when it expires.
-fn inspect(leaf: &CertificateDer<'_>) -> Result<(Vec<String>, SystemTime), String> {
+/// What is read off a leaf certificate.
+struct Leaf {
+    names: Vec<String>,
+    not_before: SystemTime,
+    not_after: SystemTime,
+    serial: String,
+}
+
+/// The DNS names of a leaf certificate, its validity and serial number.
+fn inspect(leaf: &CertificateDer<'_>) -> Result<Leaf, String> {
     let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| format!("cannot parse certificate: {e}"))?;
     let mut names = Vec::new();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
@@ -99,6 +111,11 @@ fn inspect(leaf: &CertificateDer<'_>) -> Result<(Vec<String>, SystemTime), Strin
     if names.is_empty() {
         names.extend(cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).map(str::to_ascii_lowercase));
     }
-    let seconds = cert.validity().not_after.timestamp().max(0) as u64;
-    Ok((names, UNIX_EPOCH + Duration::from_secs(seconds)))
+    let time = |t: x509_parser::time::ASN1Time| UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64);
+    Ok(Leaf {
+        names,
+        not_before: time(cert.validity().not_before),
+        not_after: time(cert.validity().not_after),
+        serial: cert.raw_serial_as_string().replace(':', ""),
+    })
 }

@@ -70,7 +70,8 @@ pub fn server_config(
         Some(clients) => builder.with_client_cert_verifier(clients.verifier()?),
     }
     .with_cert_resolver(certs);
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // acme-tls/1 last: only a CA validating a TLS-ALPN-01 challenge offers it.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), crate::auto::ACME_TLS_ALPN.to_vec()];
     if clients.is_none() {
         let (tickets, sessions) = resumption();
         config.ticketer = tickets;

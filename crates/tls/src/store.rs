@@ -1,6 +1,7 @@
 //! Picking a certificate by SNI: exact names first, then a wildcard one label up, then
 //! the default. The table can be replaced while handshakes use it (certificate files
 //! changed on disk), without building a new server configuration.
+use crate::auto::{managed, ACME_TLS_ALPN};
 use crate::certs::LoadedCert;
 use arc_swap::ArcSwap;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -34,21 +35,14 @@ impl CertTable {
         }
     }
 
-    /// The certificate for a handshake that asked for `name`.
-    pub fn find(&self, name: Option<&str>) -> Option<&Arc<CertifiedKey>> {
-        let Some(name) = name else { return self.default.as_ref() };
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        self.exact
-            .get(&name)
-            .or_else(|| name.split_once('.').and_then(|(_, parent)| self.wildcard.get(parent)))
-            .or(self.default.as_ref())
+    /// The certificate with `name` (lower case) among its names, exact or by wildcard.
+    pub fn named(&self, name: &str) -> Option<&Arc<CertifiedKey>> {
+        self.exact.get(name).or_else(|| name.split_once('.').and_then(|(_, parent)| self.wildcard.get(parent)))
     }
 
-    /// Whether a certificate of its own (not the default) covers `host`.
+    /// Whether a certificate of its own (not the default) covers `host` (lower case).
     pub fn names(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        self.exact.contains_key(&host)
-            || host.split_once('.').is_some_and(|(_, parent)| self.wildcard.contains_key(parent))
+        self.named(host).is_some()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,11 +69,28 @@ impl SniResolver {
     pub fn table(&self) -> Arc<CertTable> {
         self.table.load_full()
     }
+
+    /// The certificate for a handshake that asked for `name`: a file's certificate for the
+    /// name, else a managed (automatic) one, else the default.
+    pub fn find(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let table = self.table.load();
+        let Some(name) = name else { return table.default.clone() };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        match table.named(&name) {
+            Some(found) => Some(found.clone()),
+            None => managed().get(&name).or_else(|| table.default.clone()),
+        }
+    }
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let found = self.table.load().find(hello.server_name()).cloned();
+        if hello.alpn().is_some_and(|mut offered| offered.any(|p| p == ACME_TLS_ALPN)) {
+            // A CA validating a name: only the challenge's certificate will do.
+            let name = hello.server_name()?.to_ascii_lowercase();
+            return managed().alpn_challenge(&name);
+        }
+        let found = self.find(hello.server_name());
         if found.is_none() {
             tracing::debug!(sni = ?hello.server_name(), "no certificate for this name; handshake refused");
         }

@@ -1,5 +1,6 @@
 //! Model → Runtime. Every check that fails adds a diagnostic; compilation goes on so that
 //! one run reports every problem, and a runtime is returned only if there were none.
+mod acme;
 mod routes;
 mod split;
 mod tls;

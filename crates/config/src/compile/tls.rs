@@ -1,6 +1,7 @@
 //! `[tls]` and `tls = true` on listeners → the TLS configuration of the runtime:
 //! certificates loaded and checked now (a missing file, a key that does not match, an
-//! expired certificate are errors with the entry's position), indexed by their names.
+//! expired certificate are errors with the entry's position), indexed by their names, and
+//! the plan for the names that get certificates automatically (`acme.rs`).
 use super::Ctx;
 use crate::model::{ConfigFile, Listen, TlsCfg};
 use forecourt_proxy::runtime::{Tls, TlsListener};
@@ -23,21 +24,31 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
             tls
         })
         .collect();
-    let cfg = match (&model.tls, tls_listeners.is_empty()) {
-        (_, true) => return None,
-        (Some(cfg), false) => cfg,
-        (None, false) => {
-            let at = model.listen.iter().find_map(|l| l.tls.as_ref()).expect("a TLS listener");
-            cx.error(
-                at,
-                "this listener has tls = true, but there is no [tls] table with certificates",
-                Some("add [[tls.certificates]] with cert = \"FILE.pem\" and key = \"FILE.key\"".into()),
-            );
-            return None;
+    if tls_listeners.is_empty() {
+        if let Some(acme) = &model.acme {
+            cx.error(acme, "[acme] gets certificates for TLS listeners, and no listener has tls = true", None);
         }
-    };
+        return None;
+    }
+    let no_table = TlsCfg::default();
+    let cfg = model.tls.as_ref().unwrap_or(&no_table);
     let policy = policy(cx, cfg);
     let (table, sources, stamps) = certificates(cx, cfg)?;
+    let plain_listener = model.listen.iter().any(|l| !l.tls.as_ref().is_some_and(|t| *t.get_ref()));
+    let auto = super::acme::plan(cx, model, &table, plain_listener);
+    if table.is_empty() && auto.names.is_empty() {
+        let at = model.listen.iter().find_map(|l| l.tls.as_ref()).expect("a TLS listener");
+        cx.error(
+            at,
+            "this listener has tls = true, but no certificate is configured or can be had automatically",
+            Some(
+                "add [[tls.certificates]] with cert = \"FILE.pem\" and key = \"FILE.key\", or an [acme] table \
+                 for the routes' hosts"
+                    .into(),
+            ),
+        );
+        return None;
+    }
     let certs = Arc::new(SniResolver::new(table));
     let mut out = Vec::new();
     for (listen, addr) in tls_listeners {
@@ -50,7 +61,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
             }
         }
     }
-    Some(Tls { listeners: out, certs, sources, stamps })
+    Some(Tls { listeners: out, certs, sources, stamps, auto })
 }
 
 /// A listener's `client_ca`, `client_auth` and `client_cert_header`; `None` after an
@@ -103,14 +114,6 @@ fn policy(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Policy {
 
 /// Loads every `[[tls.certificates]]` entry; `None` after an error (reported).
 fn certificates(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Option<(CertTable, Vec<CertSource>, Vec<FileStamp>)> {
-    if cfg.certificates.is_empty() {
-        cx.errors.push(cx.source.at(
-            0..0,
-            "TLS listeners need certificates",
-            Some("add [[tls.certificates]] with cert = \"FILE.pem\" and key = \"FILE.key\"".into()),
-        ));
-        return None;
-    }
     let mut table = CertTable::default();
     let mut sources = Vec::new();
     let mut stamps = Vec::new();

@@ -19,6 +19,31 @@ pub struct ConfigFile {
     #[serde(default)]
     pub upstream: BTreeMap<String, UpstreamCfg>,
     pub tls: Option<TlsCfg>,
+    pub acme: Option<Spanned<AcmeCfg>>,
+}
+
+/// `[acme]`: certificates ordered automatically for the hosts of routes on TLS listeners.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeCfg {
+    /// The account's contact address (the CA writes about expiring certificates).
+    pub email: Option<Spanned<String>>,
+    /// The directory URL, or "letsencrypt" (default) / "letsencrypt-staging".
+    pub directory: Option<Spanned<String>>,
+    /// CA certificates (PEM) to verify the directory's HTTPS with; default: the system's.
+    pub ca_bundle: Option<Spanned<String>>,
+    /// External account binding (ZeroSSL, Google, a company CA): key ID and HMAC key
+    /// (base64url).
+    pub eab_kid: Option<Spanned<String>>,
+    pub eab_hmac_key: Option<Spanned<String>>,
+    /// "http-01", "tls-alpn-01", in order of preference; default: both.
+    pub challenges: Option<Spanned<Vec<Spanned<String>>>>,
+    /// More names to get certificates for, beyond the routes' hosts.
+    #[serde(default)]
+    pub names: Vec<Spanned<String>>,
+    /// Routes' hosts that get no automatic certificate.
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
 }
 
 /// `[tls]`: what listeners with `tls = true` serve.
@@ -29,6 +54,11 @@ pub struct TlsCfg {
     pub policy: Option<Spanned<String>>,
     #[serde(default)]
     pub certificates: Vec<Spanned<CertCfg>>,
+    /// Where automatic certificates, the ACME account and the internal CA are kept.
+    pub storage: Option<Spanned<String>>,
+    /// "acme" (default: public names from `[acme]`, local names from the internal CA) or
+    /// "internal" (every automatic certificate from the internal CA).
+    pub issuer: Option<Spanned<String>>,
 }
 
 /// `[[tls.certificates]]`: a PEM chain and its key.

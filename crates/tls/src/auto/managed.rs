@@ -1,0 +1,176 @@
+//! What the rest of the process reads of automatic certificates: the certificate served
+//! for each managed name (handshakes), the answers to pending challenges (handshakes for
+//! TLS-ALPN-01, the HTTP stage for HTTP-01), and each name's status (admin API, metrics,
+//! logs). One store for the process: it outlives reloads, like the certificates it holds.
+use rustls::sign::CertifiedKey;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The process's store.
+pub fn managed() -> &'static ManagedCerts {
+    static STORE: OnceLock<ManagedCerts> = OnceLock::new();
+    STORE.get_or_init(ManagedCerts::default)
+}
+
+#[derive(Default)]
+pub struct ManagedCerts {
+    /// Read at handshakes: replaced whole, so a lookup takes no lock.
+    served: arc_swap::ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
+    /// Serialises changes to `served`.
+    writing: Mutex<()>,
+    /// TLS-ALPN-01: the validation certificate for a name being validated.
+    alpn: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+    /// HTTP-01: the key authorization for a token.
+    http: RwLock<HashMap<String, String>>,
+    /// How many HTTP-01 challenges are pending; while none is, requests skip the lookup.
+    http_pending: AtomicUsize,
+    status: Mutex<BTreeMap<String, NameStatus>>,
+    /// Challenges answered: HTTP-01, TLS-ALPN-01.
+    answered: [AtomicU64; 2],
+    /// Orders (and internal issuances) that succeeded, failed.
+    issued: [AtomicU64; 2],
+}
+
+/// One managed name, as the admin API and metrics show it.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct NameStatus {
+    pub issuer: &'static str,
+    /// Serving a temporary self-signed certificate: none was issued yet.
+    pub temporary: bool,
+    /// Unix seconds.
+    pub not_after: Option<u64>,
+    /// When the next renewal starts (Unix seconds).
+    pub renew_at: Option<u64>,
+    /// Failed attempts in a row.
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// Hex serial number of the certificate served.
+    pub serial: Option<String>,
+}
+
+pub fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl ManagedCerts {
+    /// The certificate served for `name` (lower case).
+    pub fn get(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        self.served.load().get(name).cloned()
+    }
+
+    /// Whether `name` is managed here.
+    pub fn covers(&self, name: &str) -> bool {
+        self.served.load().contains_key(name)
+    }
+
+    pub(crate) fn serve(&self, name: &str, key: Arc<CertifiedKey>) {
+        let _one = self.writing.lock().unwrap();
+        let mut next = HashMap::clone(&self.served.load());
+        next.insert(name.to_string(), key);
+        self.served.store(Arc::new(next));
+    }
+
+    /// Stops managing `name` (no longer in the config).
+    pub(crate) fn forget(&self, name: &str) {
+        let _one = self.writing.lock().unwrap();
+        let mut next = HashMap::clone(&self.served.load());
+        next.remove(name);
+        self.served.store(Arc::new(next));
+        self.status.lock().unwrap().remove(name);
+    }
+
+    /// The TLS-ALPN-01 validation certificate for `name`, while its challenge is pending.
+    pub fn alpn_challenge(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        let found = self.alpn.read().unwrap().get(name).cloned();
+        if found.is_some() {
+            self.answered[1].fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    pub(crate) fn set_alpn_challenge(&self, name: &str, key: Option<Arc<CertifiedKey>>) {
+        let mut alpn = self.alpn.write().unwrap();
+        match key {
+            Some(key) => alpn.insert(name.to_string(), key),
+            None => alpn.remove(name),
+        };
+    }
+
+    /// The answer to an HTTP-01 request for `path`, when it is one for a pending challenge.
+    pub fn http_challenge(&self, path: &str) -> Option<String> {
+        if self.http_pending.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let token = path.strip_prefix(super::HTTP_CHALLENGE_PATH)?;
+        let found = self.http.read().unwrap().get(token).cloned();
+        if found.is_some() {
+            self.answered[0].fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    pub(crate) fn set_http_challenge(&self, token: &str, key_authorization: Option<String>) {
+        let mut http = self.http.write().unwrap();
+        match key_authorization {
+            Some(answer) => http.insert(token.to_string(), answer),
+            None => http.remove(token),
+        };
+        self.http_pending.store(http.len(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn update_status(&self, name: &str, f: impl FnOnce(&mut NameStatus)) {
+        f(self.status.lock().unwrap().entry(name.to_string()).or_default());
+    }
+
+    pub(crate) fn count_issue(&self, ok: bool) {
+        self.issued[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every managed name and its status, by name.
+    pub fn statuses(&self) -> BTreeMap<String, NameStatus> {
+        self.status.lock().unwrap().clone()
+    }
+
+    /// The Prometheus text of automatic certificates.
+    pub fn render_metrics(&self, o: &mut String) {
+        let family = |o: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        family(o, "forecourt_acme_challenges_answered_total", "counter", "ACME challenges answered, by type.");
+        for (i, kind) in ["http-01", "tls-alpn-01"].iter().enumerate() {
+            let n = self.answered[i].load(Ordering::Relaxed);
+            let _ = writeln!(o, "forecourt_acme_challenges_answered_total{{type=\"{kind}\"}} {n}");
+        }
+        family(o, "forecourt_certificate_issuances_total", "counter", "Automatic certificate orders, by result.");
+        for (i, result) in ["ok", "error"].iter().enumerate() {
+            let n = self.issued[i].load(Ordering::Relaxed);
+            let _ = writeln!(o, "forecourt_certificate_issuances_total{{result=\"{result}\"}} {n}");
+        }
+        let statuses = self.statuses();
+        family(
+            o,
+            "forecourt_certificate_temporary",
+            "gauge",
+            "1 while a managed name is served a temporary self-signed certificate (none issued yet).",
+        );
+        for (name, s) in &statuses {
+            let _ = writeln!(o, "forecourt_certificate_temporary{{name=\"{name}\"}} {}", u8::from(s.temporary));
+        }
+        family(o, "forecourt_certificate_failures", "gauge", "Failed issuance attempts in a row, per managed name.");
+        for (name, s) in &statuses {
+            let _ = writeln!(o, "forecourt_certificate_failures{{name=\"{name}\"}} {}", s.failures);
+        }
+        family(
+            o,
+            "forecourt_certificate_expiry_seconds",
+            "gauge",
+            "When a managed name's certificate expires (Unix time).",
+        );
+        for (name, s) in statuses.iter().filter(|(_, s)| !s.temporary) {
+            let _ = writeln!(o, "forecourt_certificate_expiry_seconds{{name=\"{name}\"}} {}", s.not_after.unwrap_or(0));
+        }
+    }
+}

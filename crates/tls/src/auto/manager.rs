@@ -1,0 +1,271 @@
+//! The thread that gets and renews certificates: a task per managed name, started,
+//! stopped or restarted as reloads change the plan, each serving its name's certificate
+//! (stored, issued, or temporary) through the process's store.
+use super::acme::AcmeIssuer;
+use super::internal_ca::InternalCa;
+use super::managed::{managed, unix};
+use super::plan::{AutoName, AutoPlan, Issuer};
+use super::{generate, renewal, storage};
+use crate::LoadedCert;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use tokio::sync::{watch, Notify};
+
+/// Handle on the certificate thread.
+pub struct Manager {
+    plan: watch::Sender<AutoPlan>,
+    /// Per managed name: wakes its task for a renewal now.
+    renew: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+}
+
+impl Manager {
+    pub fn start() -> std::io::Result<Manager> {
+        let (plan, follow) = watch::channel(AutoPlan::default());
+        let renew = Arc::new(Mutex::new(HashMap::new()));
+        let tasks = renew.clone();
+        std::thread::Builder::new().name("forecourt-acme".into()).spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("certificate runtime");
+            rt.block_on(supervise(follow, tasks));
+        })?;
+        Ok(Manager { plan, renew })
+    }
+
+    /// Manages the names of `plan` from now on.
+    pub fn follow(&self, plan: &AutoPlan) {
+        self.plan.send_if_modified(|current| {
+            let changed = current != plan;
+            if changed {
+                *current = plan.clone();
+            }
+            changed
+        });
+    }
+
+    /// Starts a renewal of `name` now; false when it is not managed.
+    pub fn renew(&self, name: &str) -> bool {
+        match self.renew.lock().unwrap().get(&name.to_ascii_lowercase()) {
+            Some(wake) => {
+                wake.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The issuer a task orders from.
+#[derive(Clone)]
+enum IssuerHandle {
+    Acme(Arc<AcmeIssuer>),
+    Internal(Arc<InternalCa>, PathBuf),
+}
+
+impl IssuerHandle {
+    fn dir(&self) -> &Path {
+        match self {
+            IssuerHandle::Acme(acme) => &acme.dir,
+            IssuerHandle::Internal(_, dir) => dir,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            IssuerHandle::Acme(_) => "acme",
+            IssuerHandle::Internal(..) => "internal",
+        }
+    }
+
+    async fn issue(&self, name: &str, attempt: u32) -> Result<(String, String), String> {
+        match self {
+            IssuerHandle::Acme(acme) => acme.issue(name, attempt).await,
+            IssuerHandle::Internal(ca, _) => ca.issue(name),
+        }
+    }
+
+    /// When `cert` should be renewed.
+    async fn renew_at(&self, cert: &LoadedCert) -> SystemTime {
+        if let IssuerHandle::Acme(acme) = self {
+            if let Some((start, end)) = acme.renewal_window(&cert.key.cert[0]).await {
+                return renewal::within(start, end);
+            }
+        }
+        renewal::two_thirds(cert.not_before, cert.not_after)
+    }
+}
+
+/// Keeps one task per managed name, following the plan.
+async fn supervise(mut follow: watch::Receiver<AutoPlan>, renew: Arc<Mutex<HashMap<String, Arc<Notify>>>>) {
+    let mut tasks: HashMap<String, (AutoName, PathBuf, tokio::task::JoinHandle<()>)> = HashMap::new();
+    let mut issuers = Issuers::default();
+    loop {
+        let plan = follow.borrow_and_update().clone();
+        let wanted: HashMap<&str, &AutoName> = plan.names.iter().map(|n| (n.name.as_str(), n)).collect();
+        tasks.retain(|name, (auto, storage, task)| {
+            let keep = wanted.get(name.as_str()).is_some_and(|w| *w == auto && *storage == plan.storage);
+            if !keep {
+                task.abort();
+                renew.lock().unwrap().remove(name);
+                if !wanted.contains_key(name.as_str()) {
+                    managed().forget(name);
+                }
+            }
+            keep
+        });
+        for auto in &plan.names {
+            if tasks.contains_key(&auto.name) {
+                continue;
+            }
+            let issuer = match issuers.get(&auto.issuer, &plan.storage) {
+                Ok(issuer) => issuer,
+                Err(why) => {
+                    tracing::error!(name = %auto.name, "cannot issue certificates: {why}");
+                    serve_temporary(&auto.name, auto.issuer.label(), Some(why));
+                    continue;
+                }
+            };
+            let wake = Arc::new(Notify::new());
+            renew.lock().unwrap().insert(auto.name.clone(), wake.clone());
+            let task = tokio::spawn(keep_certified(auto.name.clone(), issuer, wake));
+            tasks.insert(auto.name.clone(), (auto.clone(), plan.storage.clone(), task));
+        }
+        if follow.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Issuers by settings, kept across reloads (an ACME account is registered once).
+#[derive(Default)]
+struct Issuers {
+    acme: Vec<Arc<AcmeIssuer>>,
+    internal: Option<(PathBuf, Arc<InternalCa>)>,
+}
+
+impl Issuers {
+    fn get(&mut self, issuer: &Issuer, storage: &Path) -> Result<IssuerHandle, String> {
+        match issuer {
+            Issuer::Acme(settings) => {
+                let dir = storage::acme_dir(storage, &settings.directory);
+                if let Some(found) = self.acme.iter().find(|a| a.settings == *settings && a.dir == dir) {
+                    return Ok(IssuerHandle::Acme(found.clone()));
+                }
+                let acme = Arc::new(AcmeIssuer::new(settings.clone(), storage));
+                self.acme.push(acme.clone());
+                Ok(IssuerHandle::Acme(acme))
+            }
+            Issuer::Internal => {
+                let dir = storage::internal_dir(storage);
+                if let Some((at, ca)) = self.internal.as_ref().filter(|(at, _)| *at == dir) {
+                    return Ok(IssuerHandle::Internal(ca.clone(), at.clone()));
+                }
+                let ca = Arc::new(InternalCa::load_or_create(&dir)?);
+                tracing::info!(
+                    root = %ca.root_path.display(),
+                    "local names get certificates from the internal CA; trust its root certificate to use them"
+                );
+                self.internal = Some((dir.clone(), ca.clone()));
+                Ok(IssuerHandle::Internal(ca, dir))
+            }
+        }
+    }
+}
+
+/// Serves a temporary self-signed certificate for `name` until a real one is issued.
+fn serve_temporary(name: &str, issuer: &'static str, why: Option<String>) {
+    match generate::self_signed(name) {
+        Ok(key) => managed().serve(name, key),
+        Err(e) => tracing::error!(name, "cannot make a temporary certificate: {e}"),
+    }
+    managed().update_status(name, |s| {
+        s.issuer = issuer;
+        s.temporary = true;
+        s.last_error = why;
+    });
+}
+
+fn serve_issued(name: &str, issuer: &'static str, cert: &LoadedCert) {
+    managed().serve(name, cert.key.clone());
+    managed().update_status(name, |s| {
+        s.issuer = issuer;
+        s.temporary = false;
+        s.not_after = Some(unix(cert.not_after));
+        s.serial = Some(cert.serial.clone());
+    });
+}
+
+/// One name, for as long as the plan has it: serve what storage holds (or a temporary
+/// certificate), then renew when due, or when woken by a forced renewal.
+async fn keep_certified(name: String, issuer: IssuerHandle, wake: Arc<Notify>) {
+    let label = issuer.label();
+    let mut current = match storage::load_cert(issuer.dir(), &name) {
+        Ok(Some(cert)) => {
+            tracing::info!(name, issuer = label, "using the stored certificate");
+            serve_issued(&name, label, &cert);
+            Some(cert)
+        }
+        Ok(None) => None,
+        Err(why) => {
+            tracing::warn!(name, issuer = label, "the stored certificate cannot be used ({why}); ordering a new one");
+            None
+        }
+    };
+    if current.is_none() {
+        tracing::warn!(
+            name,
+            issuer = label,
+            "no certificate yet: serving a temporary self-signed one until it is issued"
+        );
+        serve_temporary(&name, label, None);
+    }
+    let mut failures = 0u32;
+    loop {
+        let due = match &current {
+            _ if failures > 0 => SystemTime::now() + renewal::backoff(failures),
+            None => SystemTime::now(),
+            Some(cert) => issuer.renew_at(cert).await,
+        };
+        managed().update_status(&name, |s| s.renew_at = Some(unix(due)));
+        let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wake.notified() => tracing::info!(name, issuer = label, "renewal requested"),
+        }
+        match obtain(&name, &issuer, failures).await {
+            Ok(cert) => {
+                tracing::info!(name, issuer = label, serial = %cert.serial, expires = unix(cert.not_after), "certificate issued");
+                serve_issued(&name, label, &cert);
+                managed().update_status(&name, |s| {
+                    s.failures = 0;
+                    s.last_error = None;
+                });
+                managed().count_issue(true);
+                current = Some(cert);
+                failures = 0;
+            }
+            Err(why) => {
+                failures += 1;
+                managed().count_issue(false);
+                managed().update_status(&name, |s| {
+                    s.failures = failures;
+                    s.last_error = Some(why.clone());
+                });
+                let serving = if current.is_some() { "the current certificate" } else { "a temporary certificate" };
+                tracing::error!(
+                    name,
+                    issuer = label,
+                    failures,
+                    "cannot get a certificate, still serving {serving}: {why}"
+                );
+            }
+        }
+    }
+}
+
+/// Issues, stores, and reads back what was stored (so what serves is what a restart finds).
+async fn obtain(name: &str, issuer: &IssuerHandle, attempt: u32) -> Result<LoadedCert, String> {
+    let (chain, key) = issuer.issue(name, attempt).await?;
+    storage::save_cert(issuer.dir(), name, &chain, &key)?;
+    storage::load_cert(issuer.dir(), name)?.ok_or_else(|| "the stored certificate vanished".into())
+}
