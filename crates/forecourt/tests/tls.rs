@@ -5,8 +5,9 @@ mod common;
 
 use common::origin::Origin;
 use common::pki::TestCa;
+use common::tls_client::{curl, served, served_subject};
 use common::*;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 /// A proxy with a TLS listener (`{port}`) whose `[tls]` body is `tls`, in front of `origin`.
 fn tls_proxy(dir: &TempDir, tls: &str, origin: &Origin) -> Forecourt {
@@ -28,42 +29,6 @@ fn cert_entry(ca: &TestCa, dir: &TempDir, file: &str, names: &[&str], default: b
     format!(
         "[[tls.certificates]]\ncert = \"{{certs}}/{file}.pem\"\nkey = \"{{certs}}/{file}.key\"\ndefault = {default}\n"
     )
-}
-
-/// `curl` to `https://NAME:PORT/PATH` (resolved to 127.0.0.1), trusting the test CA.
-fn curl(ca: &str, name: &str, port: u16, path: &str, extra: &[&str]) -> Output {
-    let url = format!("https://{name}:{port}{path}");
-    let resolve = format!("{name}:{port}:127.0.0.1");
-    Command::new("curl")
-        .args(["-sS", "--max-time", "10", "--cacert", ca, "--resolve", &resolve, "-w", "\n%{http_version}"])
-        .args(extra)
-        .arg(&url)
-        .output()
-        .expect("curl")
-}
-
-/// The subject of the certificate served for `name` (SNI), or None if the handshake failed.
-fn served_subject(port: u16, name: &str) -> Option<String> {
-    served(port, name, "-subject")
-}
-
-/// What `openssl x509 -noout FIELD` says of the certificate served for `name`.
-fn served(port: u16, name: &str, field: &str) -> Option<String> {
-    let mut s_client = Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", name])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl");
-    let shown = Command::new("openssl")
-        .args(["x509", "-noout", field])
-        .stdin(s_client.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    let _ = s_client.wait();
-    let subject = String::from_utf8_lossy(&shown.stdout).trim().to_string();
-    (!subject.is_empty()).then_some(subject)
 }
 
 #[test]
@@ -385,7 +350,7 @@ fn check_points_at_unusable_certificates() {
             "no-table",
             format!("{listen}{route}"),
             "no-table.toml:3:7: ",
-            "this listener has tls = true, but there is no [tls]",
+            "this listener has tls = true, but no certificate is configured or can be had automatically",
         ),
         (
             "client-ca-plain",

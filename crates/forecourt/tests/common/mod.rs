@@ -3,7 +3,9 @@
 //! process that reports what it received.
 #![allow(dead_code)]
 pub mod origin;
+pub mod pebble;
 pub mod pki;
+pub mod tls_client;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -73,8 +75,12 @@ impl Forecourt {
     /// Starts `forecourt run -c` with `config`, in which `{port}` is replaced by a free port
     /// (the one waited for) and `{dir}` by a temporary directory.
     pub fn start(config: &str) -> Forecourt {
+        Forecourt::start_on(free_port(), config)
+    }
+
+    /// `start`, with `{port}` a port chosen by the caller (one another peer must know first).
+    pub fn start_on(port: u16, config: &str) -> Forecourt {
         let dir = TempDir::new("fc");
-        let port = free_port();
         let text = config.replace("{port}", &port.to_string()).replace("{dir}", &dir.0.to_string_lossy());
         let path = dir.file("forecourt.toml", &text);
         let child = Command::new(BIN)
