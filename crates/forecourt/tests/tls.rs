@@ -262,6 +262,58 @@ fn client_certificates_are_required_or_optional_and_their_subject_goes_upstream(
     assert!(String::from_utf8_lossy(&out.stdout).contains("x-client-cert: CN=alice\n"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_can_be_required_for_some_hosts_only() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let clients = TestCa::new();
+    let dir = TempDir::new("tls-host-mtls");
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let clients_file = dir.file("clients.pem", &clients.pem());
+    let (cert, key) = clients.client("alice");
+    let (alice_cert, alice_key) = (dir.file("alice.pem", &cert), dir.file("alice.key", &key));
+    // One certificate for both names: only the handshake tells the hosts apart.
+    let certs =
+        cert_entry(&ca, &dir, "both", &["a.test", "admin.test"], true).replace("{certs}", &dir.0.to_string_lossy());
+    let plain = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\ntls = true\n[[listen]]\naddr = \"127.0.0.1:{plain}\"\n\
+         [tls]\n{certs}\n[[tls.client_certs]]\nhosts = [\"admin.test\"]\nca = \"{clients_file}\"\nheader = \"X-Client-Cert\"\n\
+         [[route]]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    ));
+    let spoof = ["-H", "X-Client-Cert: CN=forged"];
+    let with_alice = ["--cert", &alice_cert, "--key", &alice_key, spoof[0], spoof[1]];
+
+    let out = curl(&ca_file, "admin.test", fc.port, "/", &spoof);
+    assert!(!out.status.success(), "admin.test requires a client certificate");
+    let out = curl(&ca_file, "admin.test", fc.port, "/", &with_alice);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("x-client-cert: CN=alice\n") && !text.contains("forged"), "{text}");
+    let out = curl(&ca_file, "a.test", fc.port, "/", &[]);
+    assert!(out.status.success(), "a.test asks for none: {}", String::from_utf8_lossy(&out.stderr));
+    for version in ["--http1.1", "--http2"] {
+        // admin.test through a handshake for a.test (same certificate): refused.
+        let out = curl(
+            &ca_file,
+            "a.test",
+            fc.port,
+            "/",
+            &["-H", "Host: admin.test", version, "-o", "/dev/null", "-w", "%{http_code}"],
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("421"),
+            "{version}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let reply = get_with(&format!("http://127.0.0.1:{plain}/"), &[("host", "admin.test")]).await;
+    assert_eq!(reply.status, 403, "plain HTTP cannot carry a client certificate");
+    assert_eq!(get_with(&format!("http://127.0.0.1:{plain}/"), &[("host", "a.test")]).await.status, 200);
+}
+
 /// The SHA-1 fingerprint line `openssl x509 -fingerprint` gives for a PEM file.
 fn fingerprint(pem_file: &str) -> String {
     let out = Command::new("openssl").args(["x509", "-noout", "-fingerprint", "-in", pem_file]).output().unwrap();
@@ -368,6 +420,15 @@ fn check_points_at_unusable_certificates() {
             ),
             "client-auth.toml:5:15: ",
             "unknown client_auth `maybe`",
+        ),
+        (
+            "client-certs-ca",
+            format!(
+                "{listen}[tls]\ncertificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n\
+                 [[tls.client_certs]]\nhosts = [\"a.test\"]\nca = \"nope.pem\"\n{route}"
+            ),
+            "client-certs-ca.toml:9:6: ",
+            "cannot read CA file",
         ),
         (
             "policy",

@@ -76,9 +76,30 @@ pub struct TlsListener {
     pub client_cert_header: Option<http::HeaderName>,
 }
 
+/// Hosts that ask for client certificates (`[[tls.client_certs]]`), on every TLS listener.
+pub struct HostClientCerts {
+    /// Lower case; `*.example.com` for a wildcard.
+    pub hosts: Vec<String>,
+    /// The server configuration for handshakes that ask for one of `hosts` (SNI).
+    pub config: Arc<rustls::ServerConfig>,
+    pub client_cert_header: Option<http::HeaderName>,
+}
+
+impl HostClientCerts {
+    fn covers(&self, name: &str) -> bool {
+        self.hosts.iter().any(|h| match h.strip_prefix("*.") {
+            Some(parent) => name.split_once('.').is_some_and(|(_, rest)| rest == parent),
+            None => h == name,
+        })
+    }
+}
+
 /// TLS termination: the listeners and the certificates they share.
 pub struct Tls {
     pub listeners: Vec<TlsListener>,
+    /// Hosts with client certificates of their own (checked at handshakes by SNI, and
+    /// against each request's Host).
+    pub host_client_certs: Vec<HostClientCerts>,
     /// The certificates by name, which a changed certificate file replaces in place.
     pub certs: Arc<forecourt_tls::SniResolver>,
     /// Where they were loaded from, in order, and the files' `CertSource::stamp`s as they
@@ -103,6 +124,19 @@ pub struct Runtime {
     /// Worker threads; 0 = one per core. Changing it needs a restart.
     pub workers: usize,
     pub pid_file: Option<String>,
+}
+
+impl Tls {
+    /// Which `host_client_certs` entry covers `host` (a name, perhaps with a port).
+    pub fn client_certs_for(&self, host: &str) -> Option<usize> {
+        if self.host_client_certs.is_empty() {
+            return None;
+        }
+        let name =
+            host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(n, _)| n);
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.host_client_certs.iter().position(|h| h.covers(&name))
+    }
 }
 
 impl Runtime {

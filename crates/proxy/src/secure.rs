@@ -29,7 +29,16 @@ pub fn acme_challenge(conn: &Conn, path: &str) -> Option<Response<ProxyBody>> {
 /// SNI does not cover (HTTP/2 lets a client reuse a connection for another host only
 /// when the certificate covers it; RFC 9110 §15.5.20).
 pub fn misdirected(rt: &Runtime, conn: &Conn, host: &str) -> bool {
-    let (Some(sni), Some(tls)) = (conn.sni.as_deref(), rt.tls.as_ref()) else { return false };
+    let Some(tls) = rt.tls.as_ref().filter(|_| conn.tls) else { return false };
+    // A host with client certificates of its own is served only on connections whose
+    // handshake asked for it: never over another host's handshake, which asked for none.
+    if !tls.host_client_certs.is_empty() && !host.is_empty() {
+        let asked = conn.sni.as_deref().and_then(|sni| tls.client_certs_for(sni));
+        if tls.client_certs_for(host) != asked {
+            return true;
+        }
+    }
+    let Some(sni) = conn.sni.as_deref() else { return false };
     if host.is_empty() || host.eq_ignore_ascii_case(sni) {
         return false;
     }
@@ -37,6 +46,12 @@ pub fn misdirected(rt: &Runtime, conn: &Conn, host: &str) -> bool {
         (Some(a), Some(b)) => !std::sync::Arc::ptr_eq(&a, &b),
         _ => true,
     }
+}
+
+/// Whether a plain HTTP request names a host that requires client certificates (which
+/// only TLS can carry); such a request is refused unless its route redirects to HTTPS.
+pub fn needs_client_certificate(rt: &Runtime, conn: &Conn, host: &str) -> bool {
+    !conn.tls && rt.tls.as_ref().is_some_and(|tls| tls.client_certs_for(host).is_some())
 }
 
 /// A 308 to the same URL over HTTPS, for a plain request on a route with `https_redirect`.

@@ -8,7 +8,7 @@ use crate::body::ClientBody;
 use crate::drain::Drain;
 use crate::headers::IdentityCache;
 use crate::metrics::{metrics, set_worker_shard};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, TlsListener};
 use crate::tls::TlsStream;
 use crate::transport::Transport;
 use arc_swap::ArcSwap;
@@ -219,33 +219,63 @@ impl Drop for OpenConnection {
     }
 }
 
+/// The TLS handshake on a listener with `tls = true`, with the configuration for the name
+/// the client asks for; `None` when it failed or took longer than `timeout` (counted).
+async fn tls_handshake(
+    rt: &Runtime,
+    on: &TlsListener,
+    stream: TcpStream,
+    timeout: Duration,
+    peer: SocketAddr,
+) -> Option<TlsStream> {
+    let tls = rt.tls.as_ref()?;
+    let mut header = on.client_cert_header.clone();
+    let handshake = async {
+        if tls.host_client_certs.is_empty() {
+            return TlsStream::accept(stream, on.config.clone()).await;
+        }
+        TlsStream::accept_choosing(stream, |sni| match sni.and_then(|name| tls.client_certs_for(name)) {
+            Some(i) => {
+                header.clone_from(&tls.host_client_certs[i].client_cert_header);
+                tls.host_client_certs[i].config.clone()
+            }
+            None => on.config.clone(),
+        })
+        .await
+    };
+    let result = tokio::time::timeout(timeout, handshake).await;
+    match result {
+        Ok(Ok(mut stream)) => {
+            stream.client_cert = header.map(|name| {
+                let subject = stream.client_subject().and_then(|s| http::HeaderValue::from_str(&s).ok());
+                (name, subject)
+            });
+            Some(stream)
+        }
+        Ok(Err(e)) => {
+            metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
 async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, listener: SocketAddr) {
     let _open = OpenConnection::new(worker.clone());
-    let (limits, tls) = {
+    let (limits, stream) = {
+        // The snapshot is let go once the handshake is done: requests take their own.
         let rt = worker.snapshot();
-        (rt.settings.client.h1(), rt.tls_on(listener).map(|l| (l.config.clone(), l.client_cert_header.clone())))
-    };
-    let stream = match tls {
-        None => Transport::Plain(stream),
-        Some((config, header)) => {
-            match tokio::time::timeout(limits.header_timeout, TlsStream::accept(stream, config)).await {
-                Ok(Ok(mut tls)) => {
-                    tls.client_cert = header.map(|name| {
-                        let subject = tls.client_subject().and_then(|s| http::HeaderValue::from_str(&s).ok());
-                        (name, subject)
-                    });
-                    Transport::Tls(Box::new(tls))
-                }
-                Ok(Err(e)) => {
-                    metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            }
+        let limits = rt.settings.client.h1();
+        match rt.tls_on(listener) {
+            None => (limits, Transport::Plain(stream)),
+            Some(on) => match tls_handshake(&rt, on, stream, limits.header_timeout, peer).await {
+                Some(tls) => (limits, Transport::Tls(Box::new(tls))),
+                None => return,
+            },
         }
     };
     if let Transport::Tls(tls) = &stream {

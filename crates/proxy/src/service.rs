@@ -139,6 +139,9 @@ fn route(
     if let Some(resp) = crate::secure::https_redirect(&route, conn, &parts, host, request_id) {
         return Routed::Answered(resp);
     }
+    if crate::secure::needs_client_certificate(rt, conn, host) {
+        return Routed::Answered(respond::error(StatusCode::FORBIDDEN, request_id));
+    }
     let max_body = route.max_body.or(limits.max_body);
     if let (Some(max), Some(len)) = (max_body, content_length(&parts.headers)) {
         if len > max {

@@ -47,6 +47,45 @@ impl TlsStream {
     /// Runs the handshake on `tcp`; the caller bounds it in time.
     pub async fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
         let conn = ServerConnection::new(config).map_err(tls_error)?;
+        TlsStream::handshake(tcp, conn).await
+    }
+
+    /// Runs the handshake with the configuration `choose` picks for the name the client
+    /// asks for (SNI), once its hello has arrived: hosts that ask for client certificates
+    /// have configurations of their own.
+    pub async fn accept_choosing(
+        tcp: TcpStream,
+        choose: impl FnOnce(Option<&str>) -> Arc<ServerConfig>,
+    ) -> io::Result<TlsStream> {
+        let mut acceptor = rustls::server::Acceptor::default();
+        let accepted = loop {
+            match acceptor.read_tls(&mut Socket(&tcp)) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tcp.readable().await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            match acceptor.accept() {
+                Ok(Some(accepted)) => break accepted,
+                Ok(None) => {}
+                Err((e, mut alert)) => {
+                    let _ = alert.write(&mut Socket(&tcp));
+                    return Err(tls_error(e));
+                }
+            }
+        };
+        let config = choose(accepted.client_hello().server_name());
+        let conn = accepted.into_connection(config).map_err(|(e, mut alert)| {
+            let _ = alert.write(&mut Socket(&tcp));
+            tls_error(e)
+        })?;
+        TlsStream::handshake(tcp, conn).await
+    }
+
+    async fn handshake(tcp: TcpStream, conn: ServerConnection) -> io::Result<TlsStream> {
         let stream = TlsStream { tcp, conn: RefCell::new(conn), client_cert: None };
         std::future::poll_fn(|cx| stream.poll_handshake(cx)).await?;
         Ok(stream)

@@ -4,11 +4,12 @@
 //! the plan for the names that get certificates automatically (`acme.rs`).
 use super::Ctx;
 use crate::model::{ConfigFile, Listen, TlsCfg};
-use forecourt_proxy::runtime::{Tls, TlsListener};
+use forecourt_proxy::runtime::{HostClientCerts, Tls, TlsListener};
 use forecourt_tls::{server_config, CertSource, CertTable, ClientAuth, FileStamp, Policy, SniResolver};
 use http::HeaderName;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use toml::Spanned;
 
 /// The runtime's TLS, or `None` when no listener terminates TLS.
 pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -> Option<Tls> {
@@ -61,7 +62,8 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
             }
         }
     }
-    Some(Tls { listeners: out, certs, sources, stamps, auto })
+    let host_client_certs = host_client_certs(cx, cfg, policy, &certs)?;
+    Some(Tls { listeners: out, host_client_certs, certs, sources, stamps, auto })
 }
 
 /// A listener's `client_ca`, `client_auth` and `client_cert_header`; `None` after an
@@ -77,13 +79,7 @@ fn client_auth(cx: &mut Ctx<'_>, l: &Listen) -> Option<(Option<ClientAuth>, Opti
     };
     let header = match &l.client_cert_header {
         None => None,
-        Some(h) => match HeaderName::from_bytes(h.get_ref().as_bytes()) {
-            Ok(name) => Some(name),
-            Err(_) => {
-                cx.error(h, format!("`{}` is not a header name", h.get_ref()), None);
-                return None;
-            }
-        },
+        Some(h) => Some(header_name(cx, h)?),
     };
     let Some(ca) = &l.client_ca else {
         if let Some(at) = l.client_auth.as_ref().map(|a| a.span()).or(l.client_cert_header.as_ref().map(|h| h.span())) {
@@ -99,6 +95,57 @@ fn client_auth(cx: &mut Ctx<'_>, l: &Listen) -> Option<(Option<ClientAuth>, Opti
             None
         }
     }
+}
+
+fn header_name(cx: &mut Ctx<'_>, h: &Spanned<String>) -> Option<HeaderName> {
+    let name = HeaderName::from_bytes(h.get_ref().as_bytes()).ok();
+    if name.is_none() {
+        cx.error(h, format!("`{}` is not a header name", h.get_ref()), None);
+    }
+    name
+}
+
+/// `[[tls.client_certs]]`: a server configuration per group of hosts that asks for client
+/// certificates; `None` after an error (reported).
+fn host_client_certs(
+    cx: &mut Ctx<'_>,
+    cfg: &TlsCfg,
+    policy: Policy,
+    certs: &Arc<SniResolver>,
+) -> Option<Vec<HostClientCerts>> {
+    let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for entry in &cfg.client_certs {
+        let e = entry.get_ref();
+        let mut hosts = Vec::new();
+        for h in &e.hosts {
+            let host = h.get_ref().trim_end_matches('.').to_ascii_lowercase();
+            if seen.contains(&host) {
+                cx.error(h, format!("`{host}` is in two [[tls.client_certs]] entries"), None);
+            }
+            seen.push(host.clone());
+            hosts.push(host);
+        }
+        if hosts.is_empty() {
+            cx.error(entry, "[[tls.client_certs]] needs hosts", None);
+        }
+        let header = match &e.header {
+            None => None,
+            Some(h) => Some(header_name(cx, h)?),
+        };
+        let clients = match ClientAuth::from_file(&cx.file_path(e.ca.get_ref()), e.required) {
+            Ok(clients) => clients,
+            Err(why) => {
+                cx.error(&e.ca, why, None);
+                return None;
+            }
+        };
+        match server_config(policy, certs.clone(), Some(&clients)) {
+            Ok(config) => out.push(HostClientCerts { hosts, config, client_cert_header: header }),
+            Err(why) => cx.error(entry, why, None),
+        }
+    }
+    Some(out)
 }
 
 fn policy(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Policy {

@@ -54,11 +54,32 @@ pub struct TlsCfg {
     pub policy: Option<Spanned<String>>,
     #[serde(default)]
     pub certificates: Vec<Spanned<CertCfg>>,
+    /// Hosts that ask clients for certificates (mTLS), on every TLS listener.
+    #[serde(default)]
+    pub client_certs: Vec<Spanned<ClientCertsCfg>>,
     /// Where automatic certificates, the ACME account and the internal CA are kept.
     pub storage: Option<Spanned<String>>,
     /// "acme" (default: public names from `[acme]`, local names from the internal CA) or
     /// "internal" (every automatic certificate from the internal CA).
     pub issuer: Option<Spanned<String>>,
+}
+
+/// `[[tls.client_certs]]`: client certificates (mTLS) for some hosts.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertsCfg {
+    pub hosts: Vec<Spanned<String>>,
+    /// PEM bundle of the CAs that sign the clients' certificates.
+    pub ca: Spanned<String>,
+    /// false: ask, and pass the identity on when a client has one.
+    #[serde(default = "yes")]
+    pub required: bool,
+    /// The request header that carries a verified client's subject upstream.
+    pub header: Option<Spanned<String>>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[[tls.certificates]]`: a PEM chain and its key.
