@@ -79,3 +79,43 @@ async fn https_upstreams_are_verified_and_present_a_client_certificate() {
     let fc = front(&b, &format!("tls_ca = \"{}\"\ntls_server_name = \"backend.test\"", b.ca_file));
     assert_eq!(get(&fc.url("/")).await.status, 502);
 }
+
+#[tokio::test]
+async fn https_servers_get_http_health_checks_over_tls() {
+    let b = backend();
+    let admin = free_port();
+    let dead = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\nupstream = \"b\"\n[upstream.b]\nservers = [\"https://127.0.0.1:{}\", \"https://127.0.0.1:{dead}\"]\n\
+         tls_ca = \"{}\"\ntls_server_name = \"backend.test\"\ntls_client_cert = \"{}\"\ntls_client_key = \"{}\"\n\
+         [upstream.b.health]\npath = \"/healthz\"\ninterval = \"200ms\"\nfall = 1\nrise = 1\n\
+         body = \"x-client-cert: CN=alice\"\n",
+        b.fc.port, b.ca_file, b.alice.0, b.alice.1
+    ));
+    // The live server passes (the body proves the check went over our verified TLS, with
+    // the client certificate); the dead one is taken out.
+    let states = || async {
+        let list: serde_json::Value =
+            serde_json::from_str(&get(&format!("http://127.0.0.1:{admin}/api/upstreams")).await.body).unwrap();
+        let servers = list["upstreams"][0]["servers"].as_array().cloned().unwrap_or_default();
+        servers
+            .iter()
+            .map(|s| (s["state"].as_str().unwrap_or("").to_string(), s["last_check"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        seen = states().await;
+        if seen.len() == 2 && seen[0].1["ok"] == true && seen[1].0 == "down" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen[0].0, "up", "{seen:?}");
+    assert_eq!(seen[0].1["detail"], "status 200", "{seen:?}");
+    assert_eq!(seen[1].0, "down", "{seen:?}\n{}", fc.stderr());
+    for _ in 0..4 {
+        assert_eq!(get(&fc.url("/")).await.status, 200, "only the live server is used");
+    }
+}

@@ -48,8 +48,9 @@ fn wanted_names(cx: &mut Ctx<'_>, model: &ConfigFile) -> Vec<String> {
     let mut wanted = Vec::new();
     for host in model.route.iter().flat_map(|r| &r.hosts) {
         let name = normal(host.get_ref());
-        // Wildcard hosts need a certificate file (or DNS-01); a host with a port is no name.
-        if !name.contains(['*', ':']) && valid_name(&name) {
+        // Wildcard hosts need a certificate file (or DNS-01); a host with a port is no name;
+        // an IP address is never sent as SNI, so a certificate could not be chosen for it.
+        if !name.contains(['*', ':']) && valid_name(&name) && name.parse::<std::net::IpAddr>().is_err() {
             wanted.push(name);
         }
     }

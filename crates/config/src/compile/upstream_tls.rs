@@ -27,11 +27,13 @@ pub fn compile(
         }
         return Some(None);
     }
-    if let Some(health) = u.health.as_ref().filter(|h| h.get_ref().kind.as_ref().is_none_or(|k| k.get_ref() != "tcp")) {
-        let hint = "use type = \"tcp\" under [upstream.NAME.health] for https:// servers";
+    let http_check = u.health.as_ref().filter(|h| h.get_ref().kind.as_ref().is_none_or(|k| k.get_ref() != "tcp"));
+    if let Some(health) = http_check.filter(|_| protocol == Protocol::H2c) {
+        // The probe speaks HTTP/1.1, and this group's TLS offers only h2 by ALPN.
+        let hint = "use type = \"tcp\" under [upstream.NAME.health] for protocol = \"h2\" over TLS";
         cx.error(
             health,
-            format!("HTTP health checks over TLS are not supported yet (upstream `{name}`)"),
+            format!("HTTP health checks over TLS with protocol = \"h2\" are not supported yet (upstream `{name}`)"),
             Some(hint.into()),
         );
         return None;

@@ -8,6 +8,7 @@ mod probe;
 pub use probe::{HttpProbe, Probe};
 
 use crate::state::{flag, now_ns, CheckReport, EndpointState};
+use crate::tls::EndpointTls;
 use crate::UpstreamGroup;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,11 +38,18 @@ struct Target {
     check: HealthCheck,
     slow_start: Duration,
     state: Arc<EndpointState>,
+    /// For `https://` servers.
+    tls: Option<EndpointTls>,
 }
 
 impl Target {
     fn same_probe(&self, other: &Target) -> bool {
-        self.addr == other.addr && self.check == other.check && self.slow_start == other.slow_start
+        let same_tls = match (&self.tls, &other.tls) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.upstream, &b.upstream) && a.name == b.name,
+            _ => false,
+        };
+        self.addr == other.addr && self.check == other.check && self.slow_start == other.slow_start && same_tls
     }
 }
 
@@ -76,6 +84,7 @@ impl Checker {
                     check: check.clone(),
                     slow_start: group.policies.slow_start,
                     state: ep.state.clone(),
+                    tls: ep.tls.clone(),
                 });
             }
         }
@@ -120,7 +129,8 @@ async fn watch(t: Target) {
     let mut failed_while_ejected = false;
     loop {
         ticker.tick().await;
-        let result = t.check.probe.run(t.addr, crate::Endpoint::server(&t.label), t.check.timeout).await;
+        let label = crate::Endpoint::server(&t.label);
+        let result = t.check.probe.run(t.addr, label, t.tls.as_ref(), t.check.timeout).await;
         let ok = result.is_ok();
         let detail = result.unwrap_or_else(|why| why);
         t.state.record_check(CheckReport { ok, detail: detail.clone(), at: SystemTime::now() });

@@ -1,9 +1,11 @@
-//! One health probe: a TCP connect, or an HTTP/1.1 request whose status (and optionally
-//! body) must be as expected.
+//! One health probe: a TCP connect, or an HTTP/1.1 request (over TLS to `https://`
+//! servers, verified as requests are) whose status (and optionally body) must be as
+//! expected.
+use crate::tls::EndpointTls;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The most of a check's response that is read.
@@ -28,21 +30,43 @@ pub struct HttpProbe {
 }
 
 impl Probe {
-    /// `Ok(what was seen)` or `Err(why it failed)`, within `timeout`.
-    pub async fn run(&self, addr: SocketAddr, label: &str, timeout: Duration) -> Result<String, String> {
-        match tokio::time::timeout(timeout, self.attempt(addr, label)).await {
+    /// `Ok(what was seen)` or `Err(why it failed)`, within `timeout`; over TLS when the
+    /// server is an `https://` one.
+    pub async fn run(
+        &self,
+        addr: SocketAddr,
+        label: &str,
+        tls: Option<&EndpointTls>,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        match tokio::time::timeout(timeout, self.attempt(addr, label, tls)).await {
             Ok(result) => result,
             Err(_) => Err(format!("no answer within {timeout:?}")),
         }
     }
 
-    async fn attempt(&self, addr: SocketAddr, label: &str) -> Result<String, String> {
-        let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+    async fn attempt(&self, addr: SocketAddr, label: &str, tls: Option<&EndpointTls>) -> Result<String, String> {
+        let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
         let Probe::Http(http) = self else { return Ok("connected".into()) };
-        let host = http.host.as_deref().unwrap_or(label);
+        // The server as written, less its scheme (`https://backend:8443` → `backend:8443`).
+        let host = http.host.as_deref().unwrap_or_else(|| label.split_once("://").map_or(label, |(_, rest)| rest));
+        match tls {
+            None => http.exchange(stream, host).await,
+            Some(tls) => {
+                let name = tls.name.clone().ok_or("TLS: the server has no name to verify")?;
+                let stream = tls.upstream.connector.connect(name, stream).await.map_err(|e| format!("TLS: {e}"))?;
+                http.exchange(stream, host).await
+            }
+        }
+    }
+}
+
+impl HttpProbe {
+    /// One request, `Connection: close`; the status (and body) judged.
+    async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(&self, mut stream: S, host: &str) -> Result<String, String> {
         let request = format!(
             "{} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: forecourt-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-            http.method, http.path
+            self.method, self.path
         );
         stream.write_all(request.as_bytes()).await.map_err(|e| format!("send: {e}"))?;
         let mut buf = Vec::with_capacity(4096);
@@ -55,10 +79,10 @@ impl Probe {
             let parsed = resp.parse(&buf).map_err(|e| format!("malformed response: {e}"))?;
             if let httparse::Status::Complete(head_len) = parsed {
                 let status = resp.code.unwrap_or(0);
-                if !http.expect_status.contains(&status) {
+                if !self.expect_status.contains(&status) {
                     return Err(format!("status {status}"));
                 }
-                let Some(needle) = &http.expect_body else { return Ok(format!("status {status}")) };
+                let Some(needle) = &self.expect_body else { return Ok(format!("status {status}")) };
                 return read_body_for(&mut stream, &mut buf, head_len, needle)
                     .await
                     .map(|()| format!("status {status}"));
@@ -71,7 +95,12 @@ impl Probe {
 }
 
 /// Reads on (to the end or the limit) until the body holds `needle`.
-async fn read_body_for(stream: &mut TcpStream, buf: &mut Vec<u8>, head_len: usize, needle: &str) -> Result<(), String> {
+async fn read_body_for<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    head_len: usize,
+    needle: &str,
+) -> Result<(), String> {
     loop {
         if buf[head_len..].windows(needle.len().max(1)).any(|w| w == needle.as_bytes()) {
             return Ok(());
@@ -116,12 +145,12 @@ mod tests {
     async fn http_checks_status_and_body() {
         let t = Duration::from_secs(2);
         let ok = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nall ok\n").await;
-        assert!(http(Some("all ok")).run(ok, "x", t).await.is_ok());
+        assert!(http(Some("all ok")).run(ok, "x", None, t).await.is_ok());
         let bad = serve_once("HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n").await;
-        assert_eq!(http(None).run(bad, "x", t).await, Err("status 503".into()));
+        assert_eq!(http(None).run(bad, "x", None, t).await, Err("status 503".into()));
         let wrong = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnope\n").await;
-        assert!(http(Some("all ok")).run(wrong, "x", t).await.is_err());
+        assert!(http(Some("all ok")).run(wrong, "x", None, t).await.is_err());
         let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-        assert!(Probe::Tcp.run(closed, "x", t).await.unwrap_err().starts_with("connect"));
+        assert!(Probe::Tcp.run(closed, "x", None, t).await.unwrap_err().starts_with("connect"));
     }
 }
