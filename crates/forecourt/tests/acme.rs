@@ -30,11 +30,19 @@ async fn admin_text(admin: u16, path: &str) -> String {
     get(&format!("http://127.0.0.1:{admin}{path}")).await.body
 }
 
+/// `GET /api/certificates`, or `None` while the admin listener is not up yet (a restart).
+async fn certificate_status(admin: u16) -> Option<serde_json::Value> {
+    let req = http::Request::get(format!("http://127.0.0.1:{admin}/api/certificates")).body(Default::default()).ok()?;
+    let resp = client().request(req).await.ok()?;
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await.ok()?.to_bytes();
+    serde_json::from_slice(&body).ok()
+}
+
 /// Waits until every name in `names` is served an issued (not temporary) certificate.
 async fn issued(admin: u16, names: &[&str], within: Duration) -> bool {
     let end = std::time::Instant::now() + within;
     while std::time::Instant::now() < end {
-        let status: serde_json::Value = serde_json::from_str(&admin_text(admin, "/api/certificates").await).unwrap();
+        let status = certificate_status(admin).await.unwrap_or_default();
         if names.iter().all(|n| status[n]["temporary"] == false && status[n]["serial"].is_string()) {
             return true;
         }
