@@ -279,11 +279,12 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         }
     };
     if let Transport::Tls(tls) = &stream {
-        if tls.alpn().as_deref() == Some(forecourt_tls::auto::ACME_TLS_ALPN) {
+        let alpn = tls.alpn();
+        if alpn.as_deref() == Some(forecourt_tls::auto::ACME_TLS_ALPN) {
             // A TLS-ALPN-01 validation: the handshake was the answer (RFC 8737 §3).
             return;
         }
-        if tls.alpn().as_deref() == Some(b"h2") {
+        if alpn.as_deref() == Some(b"h2") {
             let _ = stream.set_nodelay(true);
             return Box::pin(crate::h2::serve(worker, stream, peer, BytesMut::new(), limits)).await;
         }
