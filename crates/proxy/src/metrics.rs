@@ -159,7 +159,7 @@ impl Metrics {
             "forecourt_tls_handshake_failures_total {}",
             self.tls_handshake_failures.load(Ordering::Relaxed)
         );
-        forecourt_tls::auto::managed().render_metrics(o);
+        render_certificates(o);
         family(o, "forecourt_reloads_total", "counter", "Configuration reloads, by result.");
         let _ = writeln!(o, "forecourt_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));
         let _ =
@@ -227,6 +227,48 @@ fn render_servers(o: &mut String) {
         }
         let _ = writeln!(o, "{name}_sum{{{labels}}} {}", sum_us as f64 / 1e6);
         let _ = writeln!(o, "{name}_count{{{labels}}} {cumulative}");
+    }
+}
+
+/// Automatic certificates: challenges answered, orders, and per managed name whether it
+/// is still on a temporary certificate, its failures in a row and its expiry.
+fn render_certificates(o: &mut String) {
+    let store = forecourt_tls::auto::managed();
+    family(o, "forecourt_acme_challenges_answered_total", "counter", "ACME challenges answered, by type.");
+    for (kind, n) in ["http-01", "tls-alpn-01"].iter().zip(store.answered()) {
+        let _ = writeln!(o, "forecourt_acme_challenges_answered_total{{type=\"{kind}\"}} {n}");
+    }
+    family(o, "forecourt_certificate_issuances_total", "counter", "Automatic certificate orders, by result.");
+    for (result, n) in ["ok", "error"].iter().zip(store.issued()) {
+        let _ = writeln!(o, "forecourt_certificate_issuances_total{{result=\"{result}\"}} {n}");
+    }
+    let statuses = store.statuses();
+    family(
+        o,
+        "forecourt_certificate_temporary",
+        "gauge",
+        "1 while a managed name is served a temporary self-signed certificate (none issued yet).",
+    );
+    for (name, s) in &statuses {
+        let _ = writeln!(o, "forecourt_certificate_temporary{{name=\"{}\"}} {}", escape(name), u8::from(s.temporary));
+    }
+    family(o, "forecourt_certificate_failures", "gauge", "Failed issuance attempts in a row, per managed name.");
+    for (name, s) in &statuses {
+        let _ = writeln!(o, "forecourt_certificate_failures{{name=\"{}\"}} {}", escape(name), s.failures);
+    }
+    family(
+        o,
+        "forecourt_certificate_expiry_seconds",
+        "gauge",
+        "When a managed name's certificate expires (Unix time).",
+    );
+    for (name, s) in statuses.iter().filter(|(_, s)| !s.temporary) {
+        let _ = writeln!(
+            o,
+            "forecourt_certificate_expiry_seconds{{name=\"{}\"}} {}",
+            escape(name),
+            s.not_after.unwrap_or(0)
+        );
     }
 }
 

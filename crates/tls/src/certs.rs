@@ -85,7 +85,8 @@ impl LoadedCert {
     }
 }
 
-fn unix(t: SystemTime) -> u64 {
+/// Seconds since the Unix epoch.
+pub(crate) fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 

@@ -18,6 +18,9 @@ pub fn read_chain_and_key(
     Ok((chain, key))
 }
 
+/// Where Debian (and most Linux distributions) keep the system's trusted CAs.
+pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 /// The CA certificates in `path`, as trust anchors. Those that cannot serve as one are
 /// passed over (a system bundle holds a few), as long as one can.
 pub fn read_roots(path: &str) -> Result<RootCertStore, String> {

@@ -7,9 +7,6 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 
-/// Where Debian (and most Linux distributions) keep the system's trusted CAs.
-const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
-
 /// `[upstream.NAME]`'s TLS keys.
 #[derive(Clone, Debug, Default)]
 pub struct TlsOptions {
@@ -55,7 +52,7 @@ impl UpstreamTls {
             tracing::warn!(upstream = group, "tls_insecure_skip_verify: the servers' certificates are NOT verified");
             builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
         } else {
-            let path = options.ca.as_deref().unwrap_or(SYSTEM_ROOTS);
+            let path = options.ca.as_deref().unwrap_or(forecourt_tls::SYSTEM_ROOTS);
             builder.with_root_certificates(forecourt_tls::read_roots(path)?)
         };
         let mut config = match &options.client_cert {

@@ -16,9 +16,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-/// Where Debian (and most Linux distributions) keep the system's trusted CAs.
-const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
-
 /// The longest one request to the CA may take, connecting included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -28,7 +25,7 @@ pub struct AcmeHttp {
 
 impl AcmeHttp {
     pub fn new(ca_bundle: Option<&str>) -> Result<AcmeHttp, String> {
-        let roots = crate::read_roots(ca_bundle.unwrap_or(SYSTEM_ROOTS))?;
+        let roots = crate::read_roots(ca_bundle.unwrap_or(crate::SYSTEM_ROOTS))?;
         let config = ClientConfig::builder_with_provider(crate::provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?

@@ -4,10 +4,8 @@
 //! logs). One store for the process: it outlives reloads, like the certificates it holds.
 use rustls::sign::CertifiedKey;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The process's store.
 pub fn managed() -> &'static ManagedCerts {
@@ -49,10 +47,6 @@ pub struct NameStatus {
     pub last_error: Option<String>,
     /// Hex serial number of the certificate served.
     pub serial: Option<String>,
-}
-
-pub fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl ManagedCerts {
@@ -134,43 +128,13 @@ impl ManagedCerts {
         self.status.lock().unwrap().clone()
     }
 
-    /// The Prometheus text of automatic certificates.
-    pub fn render_metrics(&self, o: &mut String) {
-        let family = |o: &mut String, name: &str, kind: &str, help: &str| {
-            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
-        family(o, "forecourt_acme_challenges_answered_total", "counter", "ACME challenges answered, by type.");
-        for (i, kind) in ["http-01", "tls-alpn-01"].iter().enumerate() {
-            let n = self.answered[i].load(Ordering::Relaxed);
-            let _ = writeln!(o, "forecourt_acme_challenges_answered_total{{type=\"{kind}\"}} {n}");
-        }
-        family(o, "forecourt_certificate_issuances_total", "counter", "Automatic certificate orders, by result.");
-        for (i, result) in ["ok", "error"].iter().enumerate() {
-            let n = self.issued[i].load(Ordering::Relaxed);
-            let _ = writeln!(o, "forecourt_certificate_issuances_total{{result=\"{result}\"}} {n}");
-        }
-        let statuses = self.statuses();
-        family(
-            o,
-            "forecourt_certificate_temporary",
-            "gauge",
-            "1 while a managed name is served a temporary self-signed certificate (none issued yet).",
-        );
-        for (name, s) in &statuses {
-            let _ = writeln!(o, "forecourt_certificate_temporary{{name=\"{name}\"}} {}", u8::from(s.temporary));
-        }
-        family(o, "forecourt_certificate_failures", "gauge", "Failed issuance attempts in a row, per managed name.");
-        for (name, s) in &statuses {
-            let _ = writeln!(o, "forecourt_certificate_failures{{name=\"{name}\"}} {}", s.failures);
-        }
-        family(
-            o,
-            "forecourt_certificate_expiry_seconds",
-            "gauge",
-            "When a managed name's certificate expires (Unix time).",
-        );
-        for (name, s) in statuses.iter().filter(|(_, s)| !s.temporary) {
-            let _ = writeln!(o, "forecourt_certificate_expiry_seconds{{name=\"{name}\"}} {}", s.not_after.unwrap_or(0));
-        }
+    /// Challenges answered so far: HTTP-01, TLS-ALPN-01.
+    pub fn answered(&self) -> [u64; 2] {
+        self.answered.each_ref().map(|n| n.load(Ordering::Relaxed))
+    }
+
+    /// Issuances that succeeded, failed.
+    pub fn issued(&self) -> [u64; 2] {
+        self.issued.each_ref().map(|n| n.load(Ordering::Relaxed))
     }
 }

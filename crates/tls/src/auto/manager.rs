@@ -3,9 +3,10 @@
 //! (stored, issued, or temporary) through the process's store.
 use super::acme::AcmeIssuer;
 use super::internal_ca::InternalCa;
-use super::managed::{managed, unix};
+use super::managed::managed;
 use super::plan::{AutoName, AutoPlan, Issuer};
 use super::{generate, renewal, storage};
+use crate::certs::unix;
 use crate::LoadedCert;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
