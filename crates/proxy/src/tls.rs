@@ -3,16 +3,21 @@
 //! wait for readiness only when the socket says it would block). rustls does the record
 //! layer in memory; this file moves bytes between it and the socket.
 use rustls::{ServerConfig, ServerConnection};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// A client connection after its TLS handshake.
 pub struct TlsStream {
     pub tcp: TcpStream,
     conn: RefCell<ServerConnection>,
+    /// Whether application data has been written. Until then, what rustls has to send
+    /// after the handshake (the TLS 1.3 session ticket) waits for the first response, so
+    /// that both leave in one write and reach the client in one read.
+    replied: Cell<bool>,
     /// On a listener with client certificates: the header that carries the client's
     /// verified subject upstream, and that subject (`None`: no certificate).
     pub client_cert: Option<(http::HeaderName, Option<http::HeaderValue>)>,
@@ -23,7 +28,15 @@ struct Socket<'a>(&'a TcpStream);
 
 impl Read for Socket<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.try_read(buf)
+        let n = self.0.try_read(buf)?;
+        if n > 0 && n < buf.len() {
+            // A short read emptied the socket: forget its readiness (a closure failing with
+            // WouldBlock makes `try_io` clear it, without a syscall), so that the next read
+            // waits for the peer instead of trying a read that would block. New bytes, or
+            // the peer's FIN, mark it ready again.
+            let _ = self.0.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+        }
+        Ok(n)
     }
 }
 
@@ -86,7 +99,7 @@ impl TlsStream {
     }
 
     async fn handshake(tcp: TcpStream, conn: ServerConnection) -> io::Result<TlsStream> {
-        let stream = TlsStream { tcp, conn: RefCell::new(conn), client_cert: None };
+        let stream = TlsStream { tcp, conn: RefCell::new(conn), replied: Cell::new(false), client_cert: None };
         std::future::poll_fn(|cx| stream.poll_handshake(cx)).await?;
         Ok(stream)
     }
@@ -161,8 +174,8 @@ impl TlsStream {
                 let _ = conn.write_tls(&mut Socket(&self.tcp));
                 return Err(tls_error(e));
             }
-            // A key update, or session tickets, to answer.
-            if conn.wants_write() {
+            // A key update to answer (before the first response, only the ticket waits).
+            if self.replied.get() && conn.wants_write() {
                 let _ = conn.write_tls(&mut Socket(&self.tcp));
             }
         }
@@ -183,16 +196,23 @@ impl TlsStream {
     }
 
     /// Encrypts what it can take of `bufs` (rustls buffers a bounded amount) and sends
-    /// what the socket takes; `WouldBlock` when nothing could be taken.
+    /// it, with any records waiting before it, in one write; `WouldBlock` when nothing
+    /// could be taken.
     pub fn send(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut conn = self.conn.borrow_mut();
-        flush(&mut conn, &self.tcp)?;
-        let n = conn.writer().write_vectored(bufs)?;
+        self.replied.set(true);
+        let wanted = bufs.iter().any(|b| !b.is_empty());
+        let mut n = conn.writer().write_vectored(bufs)?;
+        if n == 0 && wanted {
+            // rustls's buffer is full of earlier records: they go first.
+            flush(&mut conn, &self.tcp)?;
+            n = conn.writer().write_vectored(bufs)?;
+        }
         match flush(&mut conn, &self.tcp) {
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
             _ => {}
         }
-        if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
+        if n == 0 && wanted {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         Ok(n)
@@ -201,7 +221,17 @@ impl TlsStream {
     /// Encrypts what rustls's bounded buffer takes of `bufs`, leaving it for
     /// [`TlsStream::poll_flush`] to send: `Ok(0)` when the buffer is full.
     pub fn buffer(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.replied.set(true);
         self.conn.borrow_mut().writer().write_vectored(bufs)
+    }
+
+    /// Ready when [`TlsStream::send`] may be called: once what rustls holds has gone to
+    /// the socket, except before the first response, whose write carries what waits.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.replied.get() {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_flush(cx)
     }
 
     /// Ready when every encrypted byte has gone to the socket.

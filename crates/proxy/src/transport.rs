@@ -98,8 +98,7 @@ impl Transport {
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Transport::Plain(s) => s.poll_write_ready(cx),
-            // Ready once what rustls holds has gone out.
-            Transport::Tls(t) => t.poll_flush(cx),
+            Transport::Tls(t) => t.poll_write_ready(cx),
         }
     }
 
