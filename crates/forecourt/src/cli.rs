@@ -68,4 +68,7 @@ pub struct ProxyArgs {
     /// The certificate's private key (PEM).
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<String>,
+    /// TLS: no session resumption (tickets or IDs), every handshake a full one.
+    #[arg(long, requires = "cert")]
+    pub no_session_resumption: bool,
 }

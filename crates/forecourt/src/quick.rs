@@ -4,7 +4,7 @@ use crate::cli::ProxyArgs;
 use std::fmt::Write as _;
 
 pub fn config(args: &ProxyArgs) -> Result<String, String> {
-    let ProxyArgs { from, to, workers, access_log, admin, cert, key } = args;
+    let ProxyArgs { from, to, workers, access_log, admin, cert, key, no_session_resumption } = args;
     let mut servers = Vec::new();
     for url in to {
         let rest = match url.split_once("://") {
@@ -25,6 +25,7 @@ pub fn config(args: &ProxyArgs) -> Result<String, String> {
     let _ = writeln!(out, "[global]\nworkers = {workers}\naccess_log = {access_log:?}\nadmin = {admin:?}\n");
     let _ = writeln!(out, "[[listen]]\naddr = {from:?}\ntls = {}\n", cert.is_some());
     if let (Some(cert), Some(key)) = (cert, key) {
+        let _ = writeln!(out, "[tls]\nsession_resumption = {}\n", !no_session_resumption);
         let _ = writeln!(out, "[[tls.certificates]]\ncert = {cert:?}\nkey = {key:?}\ndefault = true\n");
     }
     let _ = writeln!(out, "[[route]]\nname = \"proxy\"\npath = \"/\"\nupstream = \"backends\"\n");
@@ -45,6 +46,7 @@ mod tests {
             admin: "off".into(),
             cert: None,
             key: None,
+            no_session_resumption: false,
         }
     }
 

@@ -118,8 +118,25 @@ fn without_a_default_an_unknown_name_is_refused_and_the_listener_keeps_serving()
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// One request over `openssl s_client` that closes the connection, read to the end
+/// (-ign_eof: a TLS 1.3 ticket comes after the handshake, and must arrive before s_client
+/// leaves); `io` is -sess_out or -sess_in, for the session file `sess`.
+fn s_client(port: u16, version: &str, io: &str, sess: &str) -> String {
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-ign_eof", "-connect", &format!("127.0.0.1:{port}"), "-servername", "a.test"])
+        .args([version, io, sess])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let request = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), request).unwrap();
+    String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
+}
+
 #[test]
-fn sessions_resume_and_the_modern_policy_refuses_tls12() {
+fn sessions_resume_unless_turned_off_and_the_modern_policy_refuses_tls12() {
     let origin = Origin::start("o");
     let ca = TestCa::new();
     let dir = TempDir::new("tls-policy");
@@ -128,30 +145,43 @@ fn sessions_resume_and_the_modern_policy_refuses_tls12() {
     let fc = tls_proxy(&dir, &entry, &origin);
     // TLS 1.2 is accepted by default (Mozilla intermediate) ...
     assert!(curl(&ca_file, "a.test", fc.port, "/", &["--tls-max", "1.2"]).status.success());
-    // ... and a session resumes, for TLS 1.3 (tickets) and TLS 1.2.
+    // ... and a session resumes, for TLS 1.3 (tickets) and TLS 1.2 ...
     for version in ["-tls1_3", "-tls1_2"] {
         let sess = dir.path(&format!("session{version}"));
-        // One request that closes the connection, read to the end (-ign_eof): a TLS 1.3
-        // ticket comes after the handshake, and must arrive before s_client leaves.
-        let connect = |io: &str| {
-            let mut child = Command::new("openssl")
-                .args(["s_client", "-ign_eof", "-connect", &format!("127.0.0.1:{}", fc.port), "-servername", "a.test"])
-                .args([version, io, &sess])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let request = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
-            std::io::Write::write_all(&mut child.stdin.take().unwrap(), request).unwrap();
-            String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
-        };
-        let first = connect("-sess_out");
+        let first = s_client(fc.port, version, "-sess_out", &sess);
         assert!(first.contains("New, TLS"), "{first}");
         // The server's order: AES-128-GCM, though OpenSSL asks for AES-256 first.
         assert!(first.contains("AES_128_GCM_SHA256") || first.contains("AES128-GCM-SHA256"), "{first}");
-        let second = connect("-sess_in");
+        let second = s_client(fc.port, version, "-sess_in", &sess);
         assert!(second.contains("Reused, TLS"), "{version}: {second}");
+    }
+    // ... unless resumption is off: then no ticket nor session ID is given, and OpenSSL
+    // has no session it could resume.
+    let full = tls_proxy(&dir, &format!("session_resumption = false\n{entry}"), &origin);
+    for version in ["-tls1_3", "-tls1_2"] {
+        let sess = dir.path(&format!("full-session{version}"));
+        let first = s_client(full.port, version, "-sess_out", &sess);
+        assert!(first.contains("New, TLS") && first.contains("200 OK"), "{first}");
+        assert!(!std::path::Path::new(&sess).exists(), "{version}: a resumable session was kept");
+    }
+    // The same from the command line, with and without the switch.
+    for (switch, kept) in [(None, true), (Some("--no-session-resumption"), false)] {
+        let port = free_port();
+        let (cert, key) = (dir.path("a.pem"), dir.path("a.key"));
+        let mut child = Command::new(BIN)
+            .args(["proxy", "--from", &format!("127.0.0.1:{port}"), "--to", &format!("http://{}", origin.addr)])
+            .args(["--workers", "1", "--cert", &cert, "--key", &key])
+            .args(switch)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_port(port);
+        let sess = dir.path(&format!("quick-session-{kept}"));
+        let first = s_client(port, "-tls1_3", "-sess_out", &sess);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(first.contains("New, TLS") && first.contains("200 OK"), "{first}");
+        assert_eq!(std::path::Path::new(&sess).exists(), kept, "{switch:?}");
     }
 
     let modern = tls_proxy(&dir, &format!("policy = \"modern\"\n{entry}"), &origin);

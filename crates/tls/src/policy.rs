@@ -1,7 +1,9 @@
 //! The server side of TLS: protocol versions and cipher suites by policy, ALPN, and
 //! session resumption shared by every worker and kept across reloads.
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
-use rustls::server::{ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache, StoresServerSessions};
+use rustls::server::{
+    NoServerSessionStorage, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache, StoresServerSessions,
+};
 use rustls::ServerConfig;
 use std::sync::{Arc, OnceLock};
 
@@ -14,6 +16,21 @@ pub enum Policy {
     Intermediate,
     /// TLS 1.3 only (Mozilla "modern").
     Modern,
+}
+
+/// How a listener's handshakes go: the protocol policy, and whether clients may resume
+/// earlier sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handshakes {
+    pub policy: Policy,
+    /// Session tickets and session IDs (the default); without, every handshake is full.
+    pub resumption: bool,
+}
+
+impl Default for Handshakes {
+    fn default() -> Self {
+        Handshakes { policy: Policy::default(), resumption: true }
+    }
 }
 
 /// The crypto provider every TLS object of Forecourt uses (aws-lc-rs), with the AES-128
@@ -66,11 +83,11 @@ impl ProducesTickets for NoTickets {
 /// A server configuration that takes its certificates from `certs`, offering HTTP/2 and
 /// HTTP/1.1 by ALPN, and asking for client certificates when `clients` says so.
 pub fn server_config(
-    policy: Policy,
+    handshakes: Handshakes,
     certs: Arc<dyn ResolvesServerCert>,
     clients: Option<&crate::ClientAuth>,
 ) -> Result<Arc<ServerConfig>, String> {
-    let versions: &[&rustls::SupportedProtocolVersion] = match policy {
+    let versions: &[&rustls::SupportedProtocolVersion] = match handshakes.policy {
         Policy::Intermediate => &[&rustls::version::TLS13, &rustls::version::TLS12],
         Policy::Modern => &[&rustls::version::TLS13],
     };
@@ -89,7 +106,10 @@ pub fn server_config(
     // handshake's key schedule run on SHA-384, which aws-lc computes without vector
     // instructions on some CPUs (AMD), at about a quarter of a handshake's CPU time.
     config.ignore_client_order = true;
-    if clients.is_none() {
+    if !handshakes.resumption {
+        config.ticketer = Arc::new(NoTickets);
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+    } else if clients.is_none() {
         let (tickets, sessions) = resumption();
         config.ticketer = tickets;
         config.session_storage = sessions;
@@ -101,7 +121,7 @@ pub fn server_config(
     // One TLS 1.3 ticket per handshake, as Go (Caddy) sends: each costs the server an
     // encryption and the client a session object, and a client that resumes gets a new
     // one at every resumption.
-    config.send_tls13_tickets = 1;
+    config.send_tls13_tickets = usize::from(handshakes.resumption);
     Ok(Arc::new(config))
 }
 

@@ -5,7 +5,7 @@
 use super::Ctx;
 use crate::model::{ConfigFile, Listen, TlsCfg};
 use forecourt_proxy::runtime::{HostClientCerts, Tls, TlsListener};
-use forecourt_tls::{server_config, CertSource, CertTable, ClientAuth, FileStamp, Policy, SniResolver};
+use forecourt_tls::{server_config, CertSource, CertTable, ClientAuth, FileStamp, Handshakes, Policy, SniResolver};
 use http::HeaderName;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
     }
     let no_table = TlsCfg::default();
     let cfg = model.tls.as_ref().unwrap_or(&no_table);
-    let policy = policy(cx, cfg);
+    let handshakes = Handshakes { policy: policy(cx, cfg), resumption: cfg.session_resumption };
     let (table, sources, stamps) = certificates(cx, cfg)?;
     let plain_listener = model.listen.iter().any(|l| !l.tls.as_ref().is_some_and(|t| *t.get_ref()));
     let auto = super::acme::plan(cx, model, &table, plain_listener);
@@ -54,7 +54,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
     let mut out = Vec::new();
     for (listen, addr) in tls_listeners {
         let (clients, client_cert_header) = client_auth(cx, listen)?;
-        match server_config(policy, certs.clone(), clients.as_ref()) {
+        match server_config(handshakes, certs.clone(), clients.as_ref()) {
             Ok(config) => out.push(TlsListener { addr, config, client_cert_header }),
             Err(e) => {
                 cx.error(&listen.addr, e, None);
@@ -62,7 +62,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
             }
         }
     }
-    let host_client_certs = host_client_certs(cx, cfg, policy, &certs)?;
+    let host_client_certs = host_client_certs(cx, cfg, handshakes, &certs)?;
     Some(Tls { listeners: out, host_client_certs, certs, sources, stamps, auto })
 }
 
@@ -110,7 +110,7 @@ fn header_name(cx: &mut Ctx<'_>, h: &Spanned<String>) -> Option<HeaderName> {
 fn host_client_certs(
     cx: &mut Ctx<'_>,
     cfg: &TlsCfg,
-    policy: Policy,
+    handshakes: Handshakes,
     certs: &Arc<SniResolver>,
 ) -> Option<Vec<HostClientCerts>> {
     let mut out = Vec::new();
@@ -140,7 +140,7 @@ fn host_client_certs(
                 return None;
             }
         };
-        match server_config(policy, certs.clone(), Some(&clients)) {
+        match server_config(handshakes, certs.clone(), Some(&clients)) {
             Ok(config) => out.push(HostClientCerts { hosts, config, client_cert_header: header }),
             Err(why) => cx.error(entry, why, None),
         }

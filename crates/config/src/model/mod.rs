@@ -62,6 +62,10 @@ pub struct TlsCfg {
     /// "acme" (default: public names from `[acme]`, local names from the internal CA) or
     /// "internal" (every automatic certificate from the internal CA).
     pub issuer: Option<Spanned<String>>,
+    /// false: every handshake is a full one (no session tickets, no session-ID cache),
+    /// as nginx's `ssl_session_tickets off` with `ssl_session_cache off`.
+    #[serde(default = "yes")]
+    pub session_resumption: bool,
 }
 
 /// `[[tls.client_certs]]`: client certificates (mTLS) for some hosts.
