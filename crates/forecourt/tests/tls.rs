@@ -249,16 +249,23 @@ fn plain_requests_go_to_https_hsts_rides_tls_and_other_sites_hosts_get_421() {
     assert_eq!(String::from_utf8_lossy(&code.stdout), "200", "the wildcard covers both names");
 }
 
+/// A CA for client certificates, written to `clients.pem` in `dir`, and alice's
+/// certificate from it (`alice.pem`, `alice.key`): the three files' paths.
+fn client_ca_and_alice(dir: &TempDir) -> (String, String, String) {
+    let clients = TestCa::new();
+    let clients_file = dir.file("clients.pem", &clients.pem());
+    let (cert, key) = clients.client("alice");
+    let (alice_cert, alice_key) = (dir.file("alice.pem", &cert), dir.file("alice.key", &key));
+    (clients_file, alice_cert, alice_key)
+}
+
 #[test]
 fn client_certificates_are_required_or_optional_and_their_subject_goes_upstream() {
     let origin = Origin::start("o");
     let ca = TestCa::new();
-    let clients = TestCa::new();
     let dir = TempDir::new("tls-mtls");
     let ca_file = dir.file("ca.pem", &ca.pem());
-    let clients_file = dir.file("clients.pem", &clients.pem());
-    let (cert, key) = clients.client("alice");
-    let (alice_cert, alice_key) = (dir.file("alice.pem", &cert), dir.file("alice.key", &key));
+    let (clients_file, alice_cert, alice_key) = client_ca_and_alice(&dir);
     let (cert, key) = TestCa::new().client("mallory");
     let (mallory_cert, mallory_key) = (dir.file("mallory.pem", &cert), dir.file("mallory.key", &key));
     let certs = cert_entry(&ca, &dir, "a", &["a.test"], true).replace("{certs}", &dir.0.to_string_lossy());
@@ -296,12 +303,9 @@ fn client_certificates_are_required_or_optional_and_their_subject_goes_upstream(
 async fn client_certificates_can_be_required_for_some_hosts_only() {
     let origin = Origin::start("o");
     let ca = TestCa::new();
-    let clients = TestCa::new();
     let dir = TempDir::new("tls-host-mtls");
     let ca_file = dir.file("ca.pem", &ca.pem());
-    let clients_file = dir.file("clients.pem", &clients.pem());
-    let (cert, key) = clients.client("alice");
-    let (alice_cert, alice_key) = (dir.file("alice.pem", &cert), dir.file("alice.key", &key));
+    let (clients_file, alice_cert, alice_key) = client_ca_and_alice(&dir);
     // One certificate for both names: only the handshake tells the hosts apart.
     let certs =
         cert_entry(&ca, &dir, "both", &["a.test", "admin.test"], true).replace("{certs}", &dir.0.to_string_lossy());

@@ -27,12 +27,6 @@ pub struct Handshakes {
     pub resumption: bool,
 }
 
-impl Default for Handshakes {
-    fn default() -> Self {
-        Handshakes { policy: Policy::default(), resumption: true }
-    }
-}
-
 /// The crypto provider every TLS object of Forecourt uses (aws-lc-rs), with the AES-128
 /// suites first in each protocol version (Mozilla's order).
 pub fn provider() -> Arc<CryptoProvider> {
