@@ -13,11 +13,13 @@ Debian 12's nginx (1.22) speaks TLS 1.2 only unless told otherwise, and Forecour
 TLS 1.3, so by default the two run different protocols.
 
   --nginx-tls13  nginx gets `ssl_protocols TLSv1.2 TLSv1.3`: both run TLS 1.3.
+  --tls12        Forecourt offers TLS 1.2 only (`--tls-protocols 1.2`), as the harness's
+                 nginx does: both run TLS 1.2.
   --full         no resumption on either side (nginx `ssl_session_tickets off;
                  ssl_session_cache off;`, Forecourt `--no-session-resumption`): every
                  handshake is a full one, as for a client's first visit.
 
-usage: bench/tls_handshakes.py [--nginx-tls13] [--full] [proxybench options] nginx ours
+usage: bench/tls_handshakes.py [--nginx-tls13 | --tls12] [--full] [proxybench options] nginx ours
   e.g. OURS_CMD='target/release/forecourt proxy --from {listen} --to http://{upstream} \\
          --workers {threads} --cert {cert} --key {key}' \\
        bench/tls_handshakes.py --rounds 5 --duration 5 --cpus 0:1:1 nginx ours
@@ -40,6 +42,9 @@ nginx_lines = []
 if "--nginx-tls13" in args:
     args.remove("--nginx-tls13")
     nginx_lines.append("ssl_protocols TLSv1.2 TLSv1.3;")
+if "--tls12" in args:
+    args.remove("--tls12")
+    os.environ["OURS_CMD"] = os.environ.get("OURS_CMD", "") + " --tls-protocols 1.2"
 if "--full" in args:
     args.remove("--full")
     nginx_lines.append("ssl_session_tickets off; ssl_session_cache off;")

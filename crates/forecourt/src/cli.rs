@@ -71,4 +71,7 @@ pub struct ProxyArgs {
     /// TLS: no session resumption (tickets or IDs), every handshake a full one.
     #[arg(long, requires = "cert")]
     pub no_session_resumption: bool,
+    /// TLS: the protocol versions offered, e.g. "1.2" or "1.2,1.3" (the default: both).
+    #[arg(long, value_name = "LIST", requires = "cert", value_delimiter = ',')]
+    pub tls_protocols: Vec<String>,
 }

@@ -4,7 +4,7 @@ use crate::cli::ProxyArgs;
 use std::fmt::Write as _;
 
 pub fn config(args: &ProxyArgs) -> Result<String, String> {
-    let ProxyArgs { from, to, workers, access_log, admin, cert, key, no_session_resumption } = args;
+    let ProxyArgs { from, to, workers, access_log, admin, cert, key, no_session_resumption, tls_protocols } = args;
     let mut servers = Vec::new();
     for url in to {
         let rest = match url.split_once("://") {
@@ -25,7 +25,10 @@ pub fn config(args: &ProxyArgs) -> Result<String, String> {
     let _ = writeln!(out, "[global]\nworkers = {workers}\naccess_log = {access_log:?}\nadmin = {admin:?}\n");
     let _ = writeln!(out, "[[listen]]\naddr = {from:?}\ntls = {}\n", cert.is_some());
     if let (Some(cert), Some(key)) = (cert, key) {
-        let _ = writeln!(out, "[tls]\nsession_resumption = {}\n", !no_session_resumption);
+        let _ = writeln!(out, "[tls]\nsession_resumption = {}", !no_session_resumption);
+        if !tls_protocols.is_empty() {
+            let _ = writeln!(out, "protocols = {tls_protocols:?}");
+        }
         let _ = writeln!(out, "[[tls.certificates]]\ncert = {cert:?}\nkey = {key:?}\ndefault = true\n");
     }
     let _ = writeln!(out, "[[route]]\nname = \"proxy\"\npath = \"/\"\nupstream = \"backends\"\n");
@@ -47,6 +50,7 @@ mod tests {
             cert: None,
             key: None,
             no_session_resumption: false,
+            tls_protocols: Vec::new(),
         }
     }
 

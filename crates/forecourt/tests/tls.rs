@@ -135,6 +135,24 @@ fn s_client(port: u16, version: &str, io: &str, sess: &str) -> String {
     String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
 }
 
+/// Runs `with` against `forecourt proxy --cert a.pem --key a.key` (files in `dir`) in
+/// front of `origin`, with `extra` arguments; returns what `with` returned.
+fn quick_proxy<T>(dir: &TempDir, origin: &Origin, extra: &[&str], with: impl FnOnce(u16) -> T) -> T {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["proxy", "--from", &format!("127.0.0.1:{port}"), "--to", &format!("http://{}", origin.addr)])
+        .args(["--workers", "1", "--cert", &dir.path("a.pem"), "--key", &dir.path("a.key")])
+        .args(extra)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let out = with(port);
+    let _ = child.kill();
+    let _ = child.wait();
+    out
+}
+
 #[test]
 fn sessions_resume_unless_turned_off_and_the_modern_policy_refuses_tls12() {
     let origin = Origin::start("o");
@@ -166,20 +184,8 @@ fn sessions_resume_unless_turned_off_and_the_modern_policy_refuses_tls12() {
     }
     // The same from the command line, with and without the switch.
     for (switch, kept) in [(None, true), (Some("--no-session-resumption"), false)] {
-        let port = free_port();
-        let (cert, key) = (dir.path("a.pem"), dir.path("a.key"));
-        let mut child = Command::new(BIN)
-            .args(["proxy", "--from", &format!("127.0.0.1:{port}"), "--to", &format!("http://{}", origin.addr)])
-            .args(["--workers", "1", "--cert", &cert, "--key", &key])
-            .args(switch)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port);
         let sess = dir.path(&format!("quick-session-{kept}"));
-        let first = s_client(port, "-tls1_3", "-sess_out", &sess);
-        let _ = child.kill();
-        let _ = child.wait();
+        let first = quick_proxy(&dir, &origin, switch.as_slice(), |port| s_client(port, "-tls1_3", "-sess_out", &sess));
         assert!(first.contains("New, TLS") && first.contains("200 OK"), "{first}");
         assert_eq!(std::path::Path::new(&sess).exists(), kept, "{switch:?}");
     }
@@ -187,6 +193,39 @@ fn sessions_resume_unless_turned_off_and_the_modern_policy_refuses_tls12() {
     let modern = tls_proxy(&dir, &format!("policy = \"modern\"\n{entry}"), &origin);
     assert!(!curl(&ca_file, "a.test", modern.port, "/", &["--tls-max", "1.2"]).status.success());
     assert!(curl(&ca_file, "a.test", modern.port, "/", &[]).status.success());
+}
+
+/// The protocol `openssl s_client` ends up with when it offers only `version`, or None
+/// when the handshake fails.
+fn negotiated(port: u16, version: &str) -> Option<String> {
+    let out = s_client(port, version, "-sess_out", "/dev/null");
+    let line = out.lines().find(|l| l.starts_with("New, TLS"))?;
+    assert!(out.contains("200 OK"), "{out}");
+    Some(line.split(',').nth(1)?.trim().to_string())
+}
+
+#[test]
+fn protocols_narrow_the_versions_a_listener_offers() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-protocols");
+    let entry = cert_entry(&ca, &dir, "a", &["a.test"], true);
+    // nginx's spelling is understood too.
+    for (protocols, tls12, tls13) in
+        [("[\"1.2\"]", true, false), ("[\"TLSv1.3\"]", false, true), ("[\"1.2\", \"1.3\"]", true, true)]
+    {
+        let fc = tls_proxy(&dir, &format!("protocols = {protocols}\n{entry}"), &origin);
+        assert_eq!(negotiated(fc.port, "-tls1_2").is_some(), tls12, "{protocols}");
+        assert_eq!(negotiated(fc.port, "-tls1_3").is_some(), tls13, "{protocols}");
+        // A client that offers both gets the newest one the listener has.
+        let want = if tls13 { "TLSv1.3" } else { "TLSv1.2" };
+        assert_eq!(negotiated(fc.port, "-no_ssl3").as_deref(), Some(want), "{protocols}");
+    }
+    // The same from the command line.
+    let (tls12, tls13) = quick_proxy(&dir, &origin, &["--tls-protocols", "1.2"], |port| {
+        (negotiated(port, "-tls1_2"), negotiated(port, "-tls1_3"))
+    });
+    assert_eq!((tls12.as_deref(), tls13), (Some("TLSv1.2"), None));
 }
 
 #[test]
@@ -471,6 +510,28 @@ fn check_points_at_unusable_certificates() {
             ),
             "policy.toml:6:10: ",
             "unknown TLS policy `old`",
+        ),
+        (
+            "protocols-old",
+            format!(
+                "{listen}[tls]\nprotocols = [\"1.3\", \"1.1\"]\ncertificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n{route}"
+            ),
+            "protocols-old.toml:6:21: ",
+            "unknown TLS protocol `1.1`",
+        ),
+        (
+            "protocols-modern",
+            format!(
+                "{listen}[tls]\npolicy = \"modern\"\nprotocols = [\"1.2\"]\ncertificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n{route}"
+            ),
+            "protocols-modern.toml:7:14: ",
+            "policy \"modern\" offers TLS 1.3 only",
+        ),
+        (
+            "protocols-empty",
+            format!("{listen}[tls]\nprotocols = []\ncertificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n{route}"),
+            "protocols-empty.toml:6:13: ",
+            "protocols is empty",
         ),
     ];
     for (name, text, at, what) in cases {

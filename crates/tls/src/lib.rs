@@ -12,6 +12,6 @@ mod store;
 pub use certs::{load_table, CertSource, FileStamp, LoadedCert};
 pub use client_auth::{subject, ClientAuth};
 pub use pem::{read_chain_and_key, read_roots, SYSTEM_ROOTS};
-pub use policy::{provider, server_config, Handshakes, Policy};
+pub use policy::{provider, server_config, Handshakes, Policy, Versions};
 pub use rustls;
 pub use store::{CertTable, SniResolver};

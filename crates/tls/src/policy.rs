@@ -18,11 +18,25 @@ pub enum Policy {
     Modern,
 }
 
-/// How a listener's handshakes go: the protocol policy, and whether clients may resume
-/// earlier sessions.
+/// The protocol versions a listener offers (`[tls] protocols`), within its policy: TLS
+/// 1.2 is never offered under `Modern`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Versions {
+    pub tls12: bool,
+    pub tls13: bool,
+}
+
+impl Versions {
+    /// Every version the policy allows (the default).
+    pub const ALL: Versions = Versions { tls12: true, tls13: true };
+}
+
+/// How a listener's handshakes go: the protocol policy and versions, and whether clients
+/// may resume earlier sessions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Handshakes {
     pub policy: Policy,
+    pub versions: Versions,
     /// Session tickets and session IDs (the default); without, every handshake is full.
     pub resumption: bool,
 }
@@ -81,12 +95,19 @@ pub fn server_config(
     certs: Arc<dyn ResolvesServerCert>,
     clients: Option<&crate::ClientAuth>,
 ) -> Result<Arc<ServerConfig>, String> {
-    let versions: &[&rustls::SupportedProtocolVersion] = match handshakes.policy {
-        Policy::Intermediate => &[&rustls::version::TLS13, &rustls::version::TLS12],
-        Policy::Modern => &[&rustls::version::TLS13],
-    };
+    let Versions { tls12, tls13 } = handshakes.versions;
+    let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
+    if tls13 {
+        versions.push(&rustls::version::TLS13);
+    }
+    if tls12 && handshakes.policy == Policy::Intermediate {
+        versions.push(&rustls::version::TLS12);
+    }
+    if versions.is_empty() {
+        return Err("TLS policy: no protocol version is left to offer".into());
+    }
     let builder = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions)
+        .with_protocol_versions(&versions)
         .map_err(|e| format!("TLS policy: {e}"))?;
     let mut config = match clients {
         None => builder.with_no_client_auth(),

@@ -5,7 +5,9 @@
 use super::Ctx;
 use crate::model::{ConfigFile, Listen, TlsCfg};
 use forecourt_proxy::runtime::{HostClientCerts, Tls, TlsListener};
-use forecourt_tls::{server_config, CertSource, CertTable, ClientAuth, FileStamp, Handshakes, Policy, SniResolver};
+use forecourt_tls::{
+    server_config, CertSource, CertTable, ClientAuth, FileStamp, Handshakes, Policy, SniResolver, Versions,
+};
 use http::HeaderName;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,7 +35,8 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
     }
     let no_table = TlsCfg::default();
     let cfg = model.tls.as_ref().unwrap_or(&no_table);
-    let handshakes = Handshakes { policy: policy(cx, cfg), resumption: cfg.session_resumption };
+    let policy = policy(cx, cfg);
+    let handshakes = Handshakes { policy, versions: versions(cx, cfg, policy), resumption: cfg.session_resumption };
     let (table, sources, stamps) = certificates(cx, cfg)?;
     let plain_listener = model.listen.iter().any(|l| !l.tls.as_ref().is_some_and(|t| *t.get_ref()));
     let auto = super::acme::plan(cx, model, &table, plain_listener);
@@ -157,6 +160,38 @@ fn policy(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Policy {
             Policy::Intermediate
         }
     }
+}
+
+/// `protocols`: the versions offered, narrowing the policy's (nginx's `ssl_protocols`);
+/// every version the policy allows when absent.
+fn versions(cx: &mut Ctx<'_>, cfg: &TlsCfg, policy: Policy) -> Versions {
+    let Some(list) = &cfg.protocols else { return Versions::ALL };
+    if list.get_ref().is_empty() {
+        cx.error(list, "protocols is empty", Some("name \"1.2\", \"1.3\" or both".into()));
+        return Versions::ALL;
+    }
+    let mut versions = Versions { tls12: false, tls13: false };
+    for p in list.get_ref() {
+        // nginx's spelling (TLSv1.2) too.
+        match p.get_ref().strip_prefix("TLSv").unwrap_or(p.get_ref()) {
+            "1.2" if policy == Policy::Modern => cx.error(
+                p,
+                "policy \"modern\" offers TLS 1.3 only",
+                Some("remove \"1.2\", or use policy = \"intermediate\"".into()),
+            ),
+            "1.2" => versions.tls12 = true,
+            "1.3" => versions.tls13 = true,
+            _ => cx.error(
+                p,
+                format!("unknown TLS protocol `{}`", p.get_ref()),
+                Some("use \"1.2\" and/or \"1.3\" (TLS 1.0 and 1.1 are not offered: Mozilla's intermediate profile starts at 1.2)".into()),
+            ),
+        }
+    }
+    if versions == (Versions { tls12: false, tls13: false }) {
+        return Versions::ALL; // every entry was refused above: one error each is enough
+    }
+    versions
 }
 
 /// Loads every `[[tls.certificates]]` entry; `None` after an error (reported).

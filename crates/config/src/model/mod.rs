@@ -52,6 +52,8 @@ pub struct AcmeCfg {
 pub struct TlsCfg {
     /// "intermediate" (default) or "modern".
     pub policy: Option<Spanned<String>>,
+    /// The protocol versions offered, within the policy ("1.2", "1.3"); all by default.
+    pub protocols: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub certificates: Vec<Spanned<CertCfg>>,
     /// Hosts that ask clients for certificates (mTLS), on every TLS listener.
