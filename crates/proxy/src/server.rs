@@ -243,8 +243,7 @@ async fn tls_handshake(
         })
         .await
     };
-    let result = tokio::time::timeout(timeout, handshake).await;
-    match result {
+    match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(mut stream)) => {
             stream.client_cert = header.map(|name| {
                 let subject = stream.client_subject().and_then(|s| http::HeaderValue::from_str(&s).ok());
@@ -252,13 +251,11 @@ async fn tls_handshake(
             });
             Some(stream)
         }
-        Ok(Err(e)) => {
+        failed => {
             metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-            None
-        }
-        Err(_) => {
-            metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+            if let Ok(Err(e)) = failed {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            }
             None
         }
     }

@@ -188,7 +188,7 @@ fn versions(cx: &mut Ctx<'_>, cfg: &TlsCfg, policy: Policy) -> Versions {
             ),
         }
     }
-    if versions == (Versions { tls12: false, tls13: false }) {
+    if !versions.tls12 && !versions.tls13 {
         return Versions::ALL; // every entry was refused above: one error each is enough
     }
     versions
