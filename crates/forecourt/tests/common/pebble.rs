@@ -29,6 +29,19 @@ pub struct PebbleOptions {
 
 impl Pebble {
     pub fn start(options: PebbleOptions) -> Pebble {
+        // The ports are picked free, but until Pebble binds them another test's outgoing
+        // connection may take one as its local port: then again, on other ports.
+        let mut tries = 0;
+        loop {
+            match Pebble::try_start(&options) {
+                Ok(pebble) => return pebble,
+                Err(log) if log.contains("address already in use") && tries < 3 => tries += 1,
+                Err(log) => panic!("pebble did not start:\n{log}"),
+            }
+        }
+    }
+
+    fn try_start(options: &PebbleOptions) -> Result<Pebble, String> {
         let dir = TempDir::new("pebble");
         let ca = TestCa::new();
         let (cert, key) = ca.leaf(&["localhost"]);
@@ -81,15 +94,20 @@ impl Pebble {
         let up = super::eventually(std::time::Duration::from_secs(15), || {
             std::net::TcpStream::connect(("127.0.0.1", management)).is_ok() || pebble.try_wait().unwrap().is_some()
         });
-        let log = |name: &str| std::fs::read_to_string(dir.path(name)).unwrap_or_default();
-        assert!(
-            up && pebble.try_wait().unwrap().is_none(),
-            "pebble did not start:\n{}{}",
-            log("pebble.log"),
-            log("pebble.err")
-        );
+        let mut pebble = Pebble {
+            pebble,
+            dns: dns_child,
+            directory: format!("https://localhost:{acme}/dir"),
+            ca_file,
+            management,
+            dir,
+        };
+        if !up || pebble.pebble.try_wait().unwrap().is_some() {
+            let log = |name: &str| std::fs::read_to_string(pebble.dir.path(name)).unwrap_or_default();
+            return Err(log("pebble.log") + &log("pebble.err")); // dropping `pebble` stops both
+        }
         wait_for_port(acme);
-        Pebble { pebble, dns: dns_child, directory: format!("https://localhost:{acme}/dir"), ca_file, management, dir }
+        Ok(pebble)
     }
 
     /// The root that Pebble's certificates chain to, PEM (new at every Pebble start).
