@@ -212,6 +212,40 @@ async fn local_names_get_certificates_from_the_internal_ca() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internal_ca_that_cannot_be_created_is_tried_again_without_a_restart() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let storage = TempDir::new("internal-storage");
+    // A file where the CA's folder must go: creating the CA fails while it is there.
+    let blocker = storage.file("internal", "not a folder");
+    let config = format!(
+        "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\ntls = true\n[tls]\nstorage = \"{}\"\n\
+         [[route]]\nhosts = [\"app.localhost\"]\nupstream = \"o\"\n[upstream.o]\nservers = [\"{}\"]\n",
+        storage.0.display(),
+        origin.addr
+    );
+    let fc = Forecourt::start(&config);
+    let logged = eventually(Duration::from_secs(10), || fc.stderr().contains("cannot issue certificates"));
+    assert!(logged, "{}", fc.stderr());
+    // The listener serves with a temporary certificate, and the failure shows.
+    let subject = served_subject(fc.port, "app.localhost").expect("a handshake with the temporary certificate");
+    assert!(subject.contains("temporary"), "{subject}");
+    let m = metrics(admin).await;
+    assert_eq!(metric(&m, "forecourt_certificate_temporary{name=\"app.localhost\"}"), 1.0, "{m}");
+    let status = certificate_status(admin).await.expect("certificate status");
+    let error = status["app.localhost"]["last_error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains(&blocker), "the error names the path: {status}");
+    // Once the folder can be made, a requested renewal sets the CA up, with no restart.
+    std::fs::remove_file(&blocker).unwrap();
+    assert_eq!(reqwest_post(admin, "/api/certificates/app.localhost/renew").await, 202);
+    let root = storage.path("internal/root.pem");
+    let ok = eventually(Duration::from_secs(10), || curl(&root, "app.localhost", fc.port, "/", &[]).status.success());
+    assert!(ok, "{}", fc.stderr());
+    assert!(fc.stderr().contains(&root), "the root's path is printed:\n{}", fc.stderr());
+}
+
 #[test]
 fn check_points_at_acme_mistakes() {
     let dir = TempDir::new("acme-check");

@@ -99,7 +99,7 @@ impl IssuerHandle {
 /// Keeps one task per managed name, following the plan.
 async fn supervise(mut follow: watch::Receiver<AutoPlan>, renew: Arc<Mutex<HashMap<String, Arc<Notify>>>>) {
     let mut tasks: HashMap<String, (AutoName, PathBuf, tokio::task::JoinHandle<()>)> = HashMap::new();
-    let mut issuers = Issuers::default();
+    let issuers = Arc::new(Mutex::new(Issuers::default()));
     loop {
         let plan = follow.borrow_and_update().clone();
         let wanted: HashMap<&str, &AutoName> = plan.names.iter().map(|n| (n.name.as_str(), n)).collect();
@@ -118,23 +118,23 @@ async fn supervise(mut follow: watch::Receiver<AutoPlan>, renew: Arc<Mutex<HashM
             if tasks.contains_key(&auto.name) {
                 continue;
             }
-            let issuer = match issuers.get(&auto.issuer, &plan.storage) {
-                Ok(issuer) => issuer,
-                Err(why) => {
-                    tracing::error!(name = %auto.name, "cannot issue certificates: {why}");
-                    serve_temporary(&auto.name, auto.issuer.label(), Some(why));
-                    continue;
-                }
-            };
             let wake = Arc::new(Notify::new());
             renew.lock().unwrap().insert(auto.name.clone(), wake.clone());
-            let task = tokio::spawn(keep_certified(auto.name.clone(), issuer, wake));
+            let order = Order { name: auto.name.clone(), issuer: auto.issuer.clone(), storage: plan.storage.clone() };
+            let task = tokio::spawn(keep_certified(order, issuers.clone(), wake));
             tasks.insert(auto.name.clone(), (auto.clone(), plan.storage.clone(), task));
         }
         if follow.changed().await.is_err() {
             return;
         }
     }
+}
+
+/// What one task keeps certified: a name, by which issuer, kept under which storage folder.
+struct Order {
+    name: String,
+    issuer: Issuer,
+    storage: PathBuf,
 }
 
 /// Issuers by settings, kept across reloads (an ACME account is registered once).
@@ -196,9 +196,48 @@ fn serve_issued(name: &str, issuer: &'static str, cert: &LoadedCert) {
     });
 }
 
+/// The issuer `order` names, once it can be set up. Until then (an internal CA whose
+/// folder cannot be written, say) a temporary certificate serves, and setting it up is
+/// tried again after a backoff, or at once when a renewal is requested.
+async fn issuer_for(order: &Order, issuers: &Mutex<Issuers>, wake: &Notify) -> IssuerHandle {
+    let name = order.name.as_str();
+    let mut failures = 0u32;
+    loop {
+        let set_up = issuers.lock().unwrap().get(&order.issuer, &order.storage);
+        let why = match set_up {
+            Ok(issuer) => return issuer,
+            Err(why) => why,
+        };
+        failures += 1;
+        tracing::error!(name, issuer = order.issuer.label(), failures, "cannot issue certificates: {why}");
+        if failures == 1 {
+            serve_temporary(name, order.issuer.label(), Some(why.clone()));
+        }
+        let due = SystemTime::now() + renewal::backoff(failures);
+        managed().update_status(name, |s| {
+            s.failures = failures;
+            s.last_error = Some(why);
+            s.renew_at = Some(unix(due));
+        });
+        managed().count_issue(false);
+        sleep_or_woken(due, wake, name).await;
+    }
+}
+
+/// Waits until `due`, or until a renewal of `name` is requested.
+async fn sleep_or_woken(due: SystemTime, wake: &Notify, name: &str) {
+    let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = wake.notified() => tracing::info!(name, "renewal requested"),
+    }
+}
+
 /// One name, for as long as the plan has it: serve what storage holds (or a temporary
 /// certificate), then renew when due, or when woken by a forced renewal.
-async fn keep_certified(name: String, issuer: IssuerHandle, wake: Arc<Notify>) {
+async fn keep_certified(order: Order, issuers: Arc<Mutex<Issuers>>, wake: Arc<Notify>) {
+    let issuer = issuer_for(&order, &issuers, &wake).await;
+    let name = order.name;
     let label = issuer.label();
     let mut current = match storage::load_cert(issuer.dir(), &name) {
         Ok(Some(cert)) => {
@@ -228,11 +267,7 @@ async fn keep_certified(name: String, issuer: IssuerHandle, wake: Arc<Notify>) {
             Some(cert) => issuer.renew_at(cert).await,
         };
         managed().update_status(&name, |s| s.renew_at = Some(unix(due)));
-        let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = wake.notified() => tracing::info!(name, issuer = label, "renewal requested"),
-        }
+        sleep_or_woken(due, &wake, &name).await;
         match obtain(&name, &issuer, failures).await {
             Ok(cert) => {
                 tracing::info!(name, issuer = label, serial = %cert.serial, expires = unix(cert.not_after), "certificate issued");
