@@ -8,7 +8,8 @@
 #   SCENARIOS="tls h2 hs hs12 hs13 hsfull hsfull12 hsfull13" bench/device.sh run
 #     tls, h2: the harness's scenarios; hs*: bench/tls_handshakes.py, resumed (hs) or full
 #     (hsfull), nginx as the harness runs it, --tls12 (12) or --nginx-tls13 (13).
-#   ROUNDS (3) and DUR (5 s) set the rounds; results also go to $OUT/bench.txt.
+#   ROUNDS (3) and DUR (5 s) set the rounds; LOAD_PROCS (1) splits the hs* load among
+#   that many wrk processes; results also go to $OUT/bench.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=$PWD/.devbench
@@ -34,15 +35,16 @@ run)
   export PATH=$D/bin:$PATH PYTHONUNBUFFERED=1 ORIGIN_BIN=$D/real/origin PROXYBENCH=$D/proxybench.py
   export OURS_CMD="$D/real/forecourt proxy --from {listen} --to http://{upstream} --workers {threads} --cert {cert} --key {key}"
   C=(--rounds "${ROUNDS:-3}" --duration "${DUR:-5}" --threads 4 --origin-threads 4 --load-threads 8 --conns 256 --cpus 0-3:4-7:8-15)
+  H=(python3 bench/tls_handshakes.py --load-procs "${LOAD_PROCS:-1}")
   for s in ${SCENARIOS:-tls h2 hs hs12 hs13 hsfull}; do
     echo "== $s"
     case $s in
-      hs) python3 bench/tls_handshakes.py "${C[@]}" nginx ours ;;
-      hs12) python3 bench/tls_handshakes.py --tls12 "${C[@]}" nginx ours ;;
-      hs13) python3 bench/tls_handshakes.py --nginx-tls13 "${C[@]}" nginx ours ;;
-      hsfull) python3 bench/tls_handshakes.py --full "${C[@]}" nginx ours ;;
-      hsfull12) python3 bench/tls_handshakes.py --full --tls12 "${C[@]}" nginx ours ;;
-      hsfull13) python3 bench/tls_handshakes.py --full --nginx-tls13 "${C[@]}" nginx ours ;;
+      hs) "${H[@]}" "${C[@]}" nginx ours ;;
+      hs12) "${H[@]}" --tls12 "${C[@]}" nginx ours ;;
+      hs13) "${H[@]}" --nginx-tls13 "${C[@]}" nginx ours ;;
+      hsfull) "${H[@]}" --full "${C[@]}" nginx ours ;;
+      hsfull12) "${H[@]}" --full --tls12 "${C[@]}" nginx ours ;;
+      hsfull13) "${H[@]}" --full --nginx-tls13 "${C[@]}" nginx ours ;;
       *) python3 "$D/proxybench.py" --scenario "$s" "${C[@]}" nginx ours ;;
     esac
   done 2>&1 | tee "${OUT:-/tmp}/bench.txt"

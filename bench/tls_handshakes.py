@@ -18,14 +18,23 @@ TLS 1.3, so by default the two run different protocols.
   --full         no resumption on either side (nginx `ssl_session_tickets off;
                  ssl_session_cache off;`, Forecourt `--no-session-resumption`): every
                  handshake is a full one, as for a client's first visit.
+  --load-procs N the load from N wrk processes at once (the harness's --load-threads and
+                 --conns shared out among them) instead of one. Debian 12's OpenSSL 3.0
+                 takes process-wide read-write locks many times per handshake (5% of
+                 wrk's CPU time with 2 threads on this 2-core machine), which may be why
+                 one wrk with 8 threads stopped near 4,000 full handshakes/s on the
+                 16-core machine whichever proxy it drove; separate processes share no
+                 locks. Requests add up; p50 is the processes' mean, p99 the worst
+                 process's.
 
-usage: bench/tls_handshakes.py [--nginx-tls13 | --tls12] [--full] [proxybench options] nginx ours
+usage: bench/tls_handshakes.py [--nginx-tls13 | --tls12] [--full] [--load-procs N]
+                               [proxybench options] nginx ours
   e.g. OURS_CMD='target/release/forecourt proxy --from {listen} --to http://{upstream} \\
          --workers {threads} --cert {cert} --key {key}' \\
        bench/tls_handshakes.py --rounds 5 --duration 5 --cpus 0:1:1 nginx ours
 The harness is ../shared/bench/proxybench.py (or $PROXYBENCH).
 """
-import importlib.util, os, re, subprocess, sys
+import concurrent.futures, copy, importlib.util, os, re, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 path = os.environ.get("PROXYBENCH", os.path.join(HERE, "..", "..", "shared", "bench", "proxybench.py"))
@@ -33,11 +42,39 @@ spec = importlib.util.spec_from_file_location("proxybench", path)
 proxybench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(proxybench)
 
-# The harness closes connections only in its plain `close` scenario; here, over TLS too.
-measure = proxybench.load
-proxybench.load = lambda args, work, tls, close: measure(args, work, tls, True)
-
 args = sys.argv[1:]
+load_procs = 1
+if "--load-procs" in args:
+    i = args.index("--load-procs")
+    load_procs = int(args[i + 1])
+    del args[i : i + 2]
+
+measure = proxybench.load
+
+
+def load(bench_args, work, tls, close):
+    """The harness's wrk load, always with `Connection: close` (the harness closes
+    connections only in its plain `close` scenario), from `load_procs` processes."""
+    if load_procs == 1:
+        return measure(bench_args, work, tls, True)
+    share = copy.copy(bench_args)
+    share.load_threads = max(1, bench_args.load_threads // load_procs)
+    share.conns = max(1, bench_args.conns // load_procs)
+    # A directory each: every wrk writes its report script before it starts.
+    dirs = [os.path.join(work, f"load-{i}") for i in range(load_procs)]
+    for d in dirs:
+        os.makedirs(d, exist_ok=True)
+    with concurrent.futures.ThreadPoolExecutor(load_procs) as pool:
+        parts = list(pool.map(lambda d: measure(share, d, tls, True), dirs))
+    total = {k: sum(p[k] for p in parts) for k in ("requests", "errors", "non2xx", "bytes")}
+    total["duration_us"] = max(p["duration_us"] for p in parts)
+    total["p50"] = sum(p["p50"] for p in parts) / len(parts)
+    total["p99"] = max(p["p99"] for p in parts)
+    total["p999"] = max(p["p999"] for p in parts)
+    return total
+
+
+proxybench.load = load
 nginx_lines = []
 if "--nginx-tls13" in args:
     args.remove("--nginx-tls13")
