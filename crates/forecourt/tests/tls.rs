@@ -403,12 +403,27 @@ fn changed_certificate_files_are_served_without_a_reload_and_broken_ones_are_ref
     let fc = tls_proxy(&dir, &entry, &origin);
     assert_eq!(served(fc.port, "a.test", "-fingerprint"), Some(first.clone()));
 
-    // Load over TLS (HTTP/1.1 and HTTP/2) while the files change under it.
+    // Load over TLS while the files change under it: HTTP/2 streams on open connections
+    // (h2load), and new connections, each with a full handshake (a curl process each).
     let load = Command::new("h2load")
         .args(["-D", "4", "-c", "8", "-m", "4", &format!("https://127.0.0.1:{}/", fc.port)])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let port = fc.port;
+    let handshakes = std::thread::spawn(move || {
+        let (mut done, mut failures) = (0, Vec::new());
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(4);
+        while std::time::Instant::now() < end {
+            let out = curl(&ca_file, "a.test", port, "/", &[]);
+            done += 1;
+            if !out.status.success() {
+                failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+        }
+        (done, failures)
+    });
     std::thread::sleep(std::time::Duration::from_millis(500));
     let (cert, key) = ca.leaf(&["a.test"]);
     std::fs::write(dir.path("a.pem"), cert).unwrap();
@@ -424,6 +439,8 @@ fn changed_certificate_files_are_served_without_a_reload_and_broken_ones_are_ref
     let out = load.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(" 0 failed, 0 errored, 0 timeout"), "no request failed during the swap: {text}");
+    let (done, failures) = handshakes.join().unwrap();
+    assert!(done >= 10 && failures.is_empty(), "{} of {done} new connections failed: {failures:?}", failures.len());
     assert!(fc.stderr().contains("certificate files changed; new handshakes use them"), "{}", fc.stderr());
 
     // A broken certificate file is refused; the last good certificate keeps serving.
