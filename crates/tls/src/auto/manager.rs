@@ -120,21 +120,13 @@ async fn supervise(mut follow: watch::Receiver<AutoPlan>, renew: Arc<Mutex<HashM
             }
             let wake = Arc::new(Notify::new());
             renew.lock().unwrap().insert(auto.name.clone(), wake.clone());
-            let order = Order { name: auto.name.clone(), issuer: auto.issuer.clone(), storage: plan.storage.clone() };
-            let task = tokio::spawn(keep_certified(order, issuers.clone(), wake));
+            let task = tokio::spawn(keep_certified(auto.clone(), plan.storage.clone(), issuers.clone(), wake));
             tasks.insert(auto.name.clone(), (auto.clone(), plan.storage.clone(), task));
         }
         if follow.changed().await.is_err() {
             return;
         }
     }
-}
-
-/// What one task keeps certified: a name, by which issuer, kept under which storage folder.
-struct Order {
-    name: String,
-    issuer: Issuer,
-    storage: PathBuf,
 }
 
 /// Issuers by settings, kept across reloads (an ACME account is registered once).
@@ -173,8 +165,9 @@ impl Issuers {
     }
 }
 
-/// Serves a temporary self-signed certificate for `name` until a real one is issued.
-fn serve_temporary(name: &str, issuer: &'static str, why: Option<String>) {
+/// Serves a temporary self-signed certificate for `name` until a real one is issued: the
+/// start of a name's life, so no error is shown yet.
+fn serve_temporary(name: &str, issuer: &'static str) {
     match generate::self_signed(name) {
         Ok(key) => managed().serve(name, key),
         Err(e) => tracing::error!(name, "cannot make a temporary certificate: {e}"),
@@ -182,7 +175,7 @@ fn serve_temporary(name: &str, issuer: &'static str, why: Option<String>) {
     managed().update_status(name, |s| {
         s.issuer = issuer;
         s.temporary = true;
-        s.last_error = why;
+        s.last_error = None;
     });
 }
 
@@ -196,32 +189,37 @@ fn serve_issued(name: &str, issuer: &'static str, cert: &LoadedCert) {
     });
 }
 
-/// The issuer `order` names, once it can be set up. Until then (an internal CA whose
-/// folder cannot be written, say) a temporary certificate serves, and setting it up is
-/// tried again after a backoff, or at once when a renewal is requested.
-async fn issuer_for(order: &Order, issuers: &Mutex<Issuers>, wake: &Notify) -> IssuerHandle {
-    let name = order.name.as_str();
+/// The issuer `auto` names, once it can be set up in `storage`. Until then (an internal CA
+/// whose folder cannot be written, say) a temporary certificate serves, and setting it up
+/// is tried again after a backoff, or at once when a renewal is requested.
+async fn issuer_for(auto: &AutoName, storage: &Path, issuers: &Mutex<Issuers>, wake: &Notify) -> IssuerHandle {
+    let (name, label) = (auto.name.as_str(), auto.issuer.label());
     let mut failures = 0u32;
     loop {
-        let set_up = issuers.lock().unwrap().get(&order.issuer, &order.storage);
+        let set_up = issuers.lock().unwrap().get(&auto.issuer, storage);
         let why = match set_up {
             Ok(issuer) => return issuer,
             Err(why) => why,
         };
         failures += 1;
-        tracing::error!(name, issuer = order.issuer.label(), failures, "cannot issue certificates: {why}");
+        tracing::error!(name, issuer = label, failures, "cannot issue certificates: {why}");
         if failures == 1 {
-            serve_temporary(name, order.issuer.label(), Some(why.clone()));
+            serve_temporary(name, label);
         }
+        record_failure(name, failures, why);
         let due = SystemTime::now() + renewal::backoff(failures);
-        managed().update_status(name, |s| {
-            s.failures = failures;
-            s.last_error = Some(why);
-            s.renew_at = Some(unix(due));
-        });
-        managed().count_issue(false);
+        managed().update_status(name, |s| s.renew_at = Some(unix(due)));
         sleep_or_woken(due, wake, name).await;
     }
+}
+
+/// Counts a failed attempt for `name` and shows it in the name's status.
+fn record_failure(name: &str, failures: u32, why: String) {
+    managed().count_issue(false);
+    managed().update_status(name, |s| {
+        s.failures = failures;
+        s.last_error = Some(why);
+    });
 }
 
 /// Waits until `due`, or until a renewal of `name` is requested.
@@ -235,9 +233,9 @@ async fn sleep_or_woken(due: SystemTime, wake: &Notify, name: &str) {
 
 /// One name, for as long as the plan has it: serve what storage holds (or a temporary
 /// certificate), then renew when due, or when woken by a forced renewal.
-async fn keep_certified(order: Order, issuers: Arc<Mutex<Issuers>>, wake: Arc<Notify>) {
-    let issuer = issuer_for(&order, &issuers, &wake).await;
-    let name = order.name;
+async fn keep_certified(auto: AutoName, storage: PathBuf, issuers: Arc<Mutex<Issuers>>, wake: Arc<Notify>) {
+    let issuer = issuer_for(&auto, &storage, &issuers, &wake).await;
+    let name = auto.name;
     let label = issuer.label();
     let mut current = match storage::load_cert(issuer.dir(), &name) {
         Ok(Some(cert)) => {
@@ -257,7 +255,7 @@ async fn keep_certified(order: Order, issuers: Arc<Mutex<Issuers>>, wake: Arc<No
             issuer = label,
             "no certificate yet: serving a temporary self-signed one until it is issued"
         );
-        serve_temporary(&name, label, None);
+        serve_temporary(&name, label);
     }
     let mut failures = 0u32;
     loop {
@@ -282,11 +280,7 @@ async fn keep_certified(order: Order, issuers: Arc<Mutex<Issuers>>, wake: Arc<No
             }
             Err(why) => {
                 failures += 1;
-                managed().count_issue(false);
-                managed().update_status(&name, |s| {
-                    s.failures = failures;
-                    s.last_error = Some(why.clone());
-                });
+                record_failure(&name, failures, why.clone());
                 let serving = if current.is_some() { "the current certificate" } else { "a temporary certificate" };
                 tracing::error!(
                     name,
