@@ -8,6 +8,7 @@ use common::pki::TestCa;
 use common::tls_client::{curl, served, served_subject};
 use common::*;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A proxy with a TLS listener (`{port}`) whose `[tls]` body is `tls`, in front of `origin`.
 fn tls_proxy(dir: &TempDir, tls: &str, origin: &Origin) -> Forecourt {
@@ -135,6 +136,11 @@ fn s_client(port: u16, version: &str, io: &str, sess: &str) -> String {
     String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
 }
 
+/// The `Session-ID:` line of `openssl s_client`'s output.
+fn session_id(out: &str) -> Option<&str> {
+    out.lines().find_map(|l| l.trim().strip_prefix("Session-ID:")).map(str::trim)
+}
+
 /// Runs `with` against `forecourt proxy --cert a.pem --key a.key` (files in `dir`) in
 /// front of `origin`, with `extra` arguments; returns what `with` returned.
 fn quick_proxy<T>(dir: &TempDir, origin: &Origin, extra: &[&str], with: impl FnOnce(u16) -> T) -> T {
@@ -172,6 +178,29 @@ fn sessions_resume_unless_turned_off_and_the_modern_policy_refuses_tls12() {
         assert!(first.contains("AES_128_GCM_SHA256") || first.contains("AES128-GCM-SHA256"), "{first}");
         let second = s_client(fc.port, version, "-sess_in", &sess);
         assert!(second.contains("Reused, TLS"), "{version}: {second}");
+        let third = s_client(fc.port, version, "-sess_in", &sess);
+        if version == "-tls1_2" {
+            // ... TLS 1.2 by session ID, from the server's store: no ticket (one sealed
+            // with a server key would undo forward secrecy), and the ID resumes again.
+            assert!(!first.contains("TLS session ticket"), "{first}");
+            assert!(session_id(&first).is_some_and(|id| !id.is_empty()), "{first}");
+            assert_eq!(session_id(&first), session_id(&second));
+            assert!(third.contains("Reused, TLS"), "{third}");
+        } else {
+            // ... TLS 1.3 by a ticket that names a stored session and is good once.
+            assert!(first.contains("TLS session ticket"), "{first}");
+            assert!(third.contains("New, TLS") && third.contains("200 OK"), "a ticket resumed twice: {third}");
+        }
+    }
+    // ... also after a reload, which keeps the store.
+    let fresh13 = dir.path("session-before-reload");
+    assert!(s_client(fc.port, "-tls1_3", "-sess_out", &fresh13).contains("New, TLS"));
+    std::fs::write(&fc.config, std::fs::read_to_string(&fc.config).unwrap() + "\n").unwrap();
+    fc.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(10), || fc.stderr().contains("reloaded")), "{}", fc.stderr());
+    for (version, sess) in [("-tls1_3", fresh13), ("-tls1_2", dir.path("session-tls1_2"))] {
+        let after = s_client(fc.port, version, "-sess_in", &sess);
+        assert!(after.contains("Reused, TLS"), "{version} after a reload: {after}");
     }
     // ... unless resumption is off: then no ticket nor session ID is given, and OpenSSL
     // has no session it could resume.
@@ -414,8 +443,8 @@ fn changed_certificate_files_are_served_without_a_reload_and_broken_ones_are_ref
     let port = fc.port;
     let handshakes = std::thread::spawn(move || {
         let (mut done, mut failures) = (0, Vec::new());
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(4);
-        while std::time::Instant::now() < end {
+        let end = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < end {
             let out = curl(&ca_file, "a.test", port, "/", &[]);
             done += 1;
             if !out.status.success() {
@@ -424,15 +453,14 @@ fn changed_certificate_files_are_served_without_a_reload_and_broken_ones_are_ref
         }
         (done, failures)
     });
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(500));
     let (cert, key) = ca.leaf(&["a.test"]);
     std::fs::write(dir.path("a.pem"), cert).unwrap();
     std::fs::write(dir.path("a.key"), key).unwrap();
     let second = fingerprint(&dir.path("a.pem"));
     assert_ne!(first, second);
     assert!(
-        eventually(std::time::Duration::from_secs(8), || served(fc.port, "a.test", "-fingerprint").as_ref()
-            == Some(&second)),
+        eventually(Duration::from_secs(8), || served(fc.port, "a.test", "-fingerprint").as_ref() == Some(&second)),
         "the new certificate is served: {}",
         fc.stderr()
     );
@@ -445,11 +473,7 @@ fn changed_certificate_files_are_served_without_a_reload_and_broken_ones_are_ref
 
     // A broken certificate file is refused; the last good certificate keeps serving.
     std::fs::write(dir.path("a.pem"), "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n").unwrap();
-    assert!(
-        eventually(std::time::Duration::from_secs(8), || fc.stderr().contains("cannot be used")),
-        "{}",
-        fc.stderr()
-    );
+    assert!(eventually(Duration::from_secs(8), || fc.stderr().contains("cannot be used")), "{}", fc.stderr());
     assert_eq!(served(fc.port, "a.test", "-fingerprint"), Some(second));
 }
 

@@ -7,6 +7,7 @@ mod certs;
 mod client_auth;
 mod pem;
 mod policy;
+mod sessions;
 mod store;
 
 pub use certs::{load_table, CertSource, FileStamp, LoadedCert};

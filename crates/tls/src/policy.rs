@@ -1,9 +1,8 @@
 //! The server side of TLS: protocol versions and cipher suites by policy, ALPN, and
-//! session resumption shared by every worker and kept across reloads.
+//! session resumption (a session store shared by every worker and kept across reloads).
+use crate::sessions::{SessionCache, SESSION_LIFETIME};
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
-use rustls::server::{
-    NoServerSessionStorage, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache, StoresServerSessions,
-};
+use rustls::server::{NoServerSessionStorage, ProducesTickets, ResolvesServerCert};
 use rustls::ServerConfig;
 use std::sync::{Arc, OnceLock};
 
@@ -37,7 +36,8 @@ impl Versions {
 pub struct Handshakes {
     pub policy: Policy,
     pub versions: Versions,
-    /// Session tickets and session IDs (the default); without, every handshake is full.
+    /// Resumption by TLS 1.2 session ID and TLS 1.3 ticket, both naming a session the
+    /// server keeps (the default); without, every handshake is full.
     pub resumption: bool,
 }
 
@@ -59,17 +59,16 @@ pub fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// Session tickets (keys rotated every six hours) and the session-ID cache, one of each
-/// for the process: a client resumes on any worker, and after a reload.
-fn resumption() -> (Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions + Send + Sync>) {
-    static TICKETS: OnceLock<Option<Arc<dyn ProducesTickets>>> = OnceLock::new();
-    static SESSIONS: OnceLock<Arc<ServerSessionMemoryCache>> = OnceLock::new();
-    let tickets = TICKETS.get_or_init(|| aws_lc_rs::Ticketer::new().ok()).clone();
-    let sessions = SESSIONS.get_or_init(|| ServerSessionMemoryCache::new(20_000)).clone();
-    (tickets.unwrap_or_else(|| Arc::new(NoTickets)), sessions)
+/// The sessions clients resume, one store for the process: a client resumes on any
+/// worker, and after a reload. About as many as nginx keeps in the 10 MB
+/// `ssl_session_cache` of Mozilla's configuration.
+fn shared_sessions() -> Arc<SessionCache> {
+    static SESSIONS: OnceLock<Arc<SessionCache>> = OnceLock::new();
+    SESSIONS.get_or_init(|| Arc::new(SessionCache::new(40_000, SESSION_LIFETIME))).clone()
 }
 
-/// Stands in when the ticket keys could not be made: resumption then uses session IDs.
+/// No ticket is sealed with a server key: resumption goes by the session store (see
+/// `sessions`), whose TLS 1.3 tickets only name a stored session.
 #[derive(Debug)]
 struct NoTickets;
 
@@ -121,21 +120,18 @@ pub fn server_config(
     // handshake's key schedule run on SHA-384, which aws-lc computes without vector
     // instructions on some CPUs (AMD), at about a quarter of a handshake's CPU time.
     config.ignore_client_order = true;
-    if !handshakes.resumption {
-        config.ticketer = Arc::new(NoTickets);
-        config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.ticketer = Arc::new(NoTickets);
+    config.session_storage = if !handshakes.resumption {
+        Arc::new(NoServerSessionStorage {})
     } else if clients.is_none() {
-        let (tickets, sessions) = resumption();
-        config.ticketer = tickets;
-        config.session_storage = sessions;
+        shared_sessions()
     } else {
         // Sessions of their own: one resumed here must have been verified here.
-        config.ticketer = aws_lc_rs::Ticketer::new().unwrap_or_else(|_| Arc::new(NoTickets));
-        config.session_storage = ServerSessionMemoryCache::new(4096);
-    }
-    // One TLS 1.3 ticket per handshake, as Go (Caddy) sends: each costs the server an
-    // encryption and the client a session object, and a client that resumes gets a new
-    // one at every resumption.
+        Arc::new(SessionCache::new(4096, SESSION_LIFETIME))
+    };
+    // One TLS 1.3 ticket per handshake, as Go (Caddy) sends: each costs the server a
+    // stored session and the client a session object, and a client that resumes gets a
+    // new one at every resumption.
     config.send_tls13_tickets = usize::from(handshakes.resumption);
     Ok(Arc::new(config))
 }
