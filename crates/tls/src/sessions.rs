@@ -47,20 +47,21 @@ impl SessionCache {
     }
 
     fn lock(&self) -> MutexGuard<'_, Sessions> {
-        // A panic elsewhere while holding the lock leaves the maps consistent (every
-        // change below is one call on each), so the store stays usable.
+        // Nothing here panics between its changes to the two maps, so a lock poisoned
+        // elsewhere still guards a consistent store.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The session stored under `id` if it is still fresh, taken out when `remove`.
     fn find(&self, id: &[u8], remove: bool) -> Option<Vec<u8>> {
         let mut sessions = self.lock();
-        let fresh = sessions.by_id.get(id)?.born.elapsed() < self.lifetime;
-        if remove || !fresh {
-            let stored = sessions.remove(id)?;
-            return fresh.then_some(stored.value);
+        let stored = sessions.by_id.get(id)?;
+        let fresh = stored.born.elapsed() < self.lifetime;
+        if fresh && !remove {
+            return Some(stored.value.clone());
         }
-        sessions.by_id.get(id).map(|stored| stored.value.clone())
+        let stored = sessions.remove(id)?;
+        fresh.then_some(stored.value)
     }
 }
 
@@ -76,16 +77,17 @@ impl StoresServerSessions for SessionCache {
     fn put(&self, id: Vec<u8>, value: Vec<u8>) -> bool {
         let mut sessions = self.lock();
         let sessions = &mut *sessions;
+        let now = Instant::now();
         sessions.inserted += 1;
         let number = sessions.inserted;
         sessions.by_age.insert(number, id.clone());
-        let replaced = sessions.by_id.insert(id, Stored { number, born: Instant::now(), value });
+        let replaced = sessions.by_id.insert(id, Stored { number, born: now, value });
         if let Some(old) = replaced {
             sessions.by_age.remove(&old.number);
         }
         // The oldest go while the store is over capacity or they have expired.
         while let Some(entry) = sessions.by_age.first_entry() {
-            let expired = sessions.by_id.get(entry.get()).is_none_or(|s| s.born.elapsed() >= self.lifetime);
+            let expired = sessions.by_id.get(entry.get()).is_none_or(|s| now.duration_since(s.born) >= self.lifetime);
             if sessions.by_id.len() <= self.capacity && !expired {
                 break;
             }
