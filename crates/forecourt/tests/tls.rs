@@ -224,6 +224,37 @@ fn sessions_resume_unless_turned_off_and_the_modern_policy_refuses_tls12() {
     assert!(curl(&ca_file, "a.test", modern.port, "/", &[]).status.success());
 }
 
+#[test]
+fn session_tickets_carry_the_session_under_keys_that_rotate() {
+    let origin = Origin::start("o");
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls-tickets");
+    let entry = cert_entry(&ca, &dir, "a", &["a.test"], true);
+    let fc = tls_proxy(&dir, &format!("session_tickets = true\nticket_key_rotation = \"1s\"\n{entry}"), &origin);
+    for version in ["-tls1_3", "-tls1_2"] {
+        let sess = dir.path(&format!("session{version}"));
+        let first = s_client(fc.port, version, "-sess_out", &sess);
+        assert!(first.contains("New, TLS") && first.contains("TLS session ticket"), "{version}: {first}");
+        // A ticket carries its session, so it resumes again and again (a stored
+        // session's TLS 1.3 ticket resumes once).
+        for _ in 0..2 {
+            let again = s_client(fc.port, version, "-sess_in", &sess);
+            assert!(again.contains("Reused, TLS") && again.contains("200 OK"), "{version}: {again}");
+        }
+    }
+    // On a quiet server, the key that sealed a ticket is gone within two periods and a
+    // few seconds (one second each here): the ticket no longer resumes, and its client
+    // gets a full handshake instead. A fresh ticket still resumes.
+    std::thread::sleep(Duration::from_secs(7));
+    for version in ["-tls1_3", "-tls1_2"] {
+        let old = s_client(fc.port, version, "-sess_in", &dir.path(&format!("session{version}")));
+        assert!(old.contains("New, TLS") && old.contains("200 OK"), "{version}: an old key opened: {old}");
+        let sess = dir.path(&format!("fresh{version}"));
+        assert!(s_client(fc.port, version, "-sess_out", &sess).contains("New, TLS"));
+        assert!(s_client(fc.port, version, "-sess_in", &sess).contains("Reused, TLS"), "{version}");
+    }
+}
+
 /// The protocol `openssl s_client` ends up with when it offers only `version`, or None
 /// when the handshake fails.
 fn negotiated(port: u16, version: &str) -> Option<String> {
@@ -567,6 +598,32 @@ fn check_points_at_unusable_certificates() {
             ),
             "protocols-modern.toml:7:14: ",
             "policy \"modern\" offers TLS 1.3 only",
+        ),
+        (
+            "ticket-rotation-alone",
+            format!(
+                "{listen}[tls]\nticket_key_rotation = \"1h\"\ncertificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n{route}"
+            ),
+            "ticket-rotation-alone.toml:6:23: ",
+            "ticket_key_rotation needs session_tickets = true",
+        ),
+        (
+            "ticket-rotation-long",
+            format!(
+                "{listen}[tls]\nsession_tickets = true\nticket_key_rotation = \"48h\"\n\
+                 certificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n{route}"
+            ),
+            "ticket-rotation-long.toml:7:23: ",
+            "ticket_key_rotation must be between 1s and 24h",
+        ),
+        (
+            "tickets-without-resumption",
+            format!(
+                "{listen}[tls]\nsession_resumption = false\nsession_tickets = true\n\
+                 certificates = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n{route}"
+            ),
+            "tickets-without-resumption.toml:7:19: ",
+            "session_tickets = true needs session_resumption",
         ),
         (
             "protocols-empty",

@@ -1,10 +1,13 @@
 //! The server side of TLS: protocol versions and cipher suites by policy, ALPN, and
-//! session resumption (a session store shared by every worker and kept across reloads).
+//! session resumption (a session store, or tickets, shared by every worker and kept across
+//! reloads).
 use crate::sessions::{SessionCache, SESSION_LIFETIME};
+use crate::tickets::{own_rotating_tickets, rotating_tickets};
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::server::{NoServerSessionStorage, ProducesTickets, ResolvesServerCert};
 use rustls::ServerConfig;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Which clients a listener accepts, after Mozilla's server-side TLS profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -36,9 +39,20 @@ impl Versions {
 pub struct Handshakes {
     pub policy: Policy,
     pub versions: Versions,
-    /// Resumption by TLS 1.2 session ID and TLS 1.3 ticket, both naming a session the
-    /// server keeps (the default); without, every handshake is full.
-    pub resumption: bool,
+    pub resumption: Resumption,
+}
+
+/// How clients resume earlier sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resumption {
+    /// Every handshake is a full one.
+    Off,
+    /// By TLS 1.2 session ID and single-use TLS 1.3 ticket, both naming a session the
+    /// server keeps (the default; Mozilla's advice for nginx).
+    Stored,
+    /// By tickets that carry the session sealed under a key replaced every `rotation`
+    /// (TLS 1.3, and TLS 1.2 clients that ask for them; the others by session ID).
+    Tickets { rotation: Duration },
 }
 
 /// The crypto provider every TLS object of Forecourt uses (aws-lc-rs), with the AES-128
@@ -67,8 +81,8 @@ fn shared_sessions() -> Arc<SessionCache> {
     SESSIONS.get_or_init(|| Arc::new(SessionCache::new(40_000, SESSION_LIFETIME))).clone()
 }
 
-/// No ticket is sealed with a server key: resumption goes by the session store (see
-/// `sessions`), whose TLS 1.3 tickets only name a stored session.
+/// Without sealed tickets, resumption goes by the session store (see `sessions`), whose
+/// TLS 1.3 tickets only name a stored session.
 #[derive(Debug)]
 struct NoTickets;
 
@@ -120,19 +134,23 @@ pub fn server_config(
     // handshake's key schedule run on SHA-384, which aws-lc computes without vector
     // instructions on some CPUs (AMD), at about a quarter of a handshake's CPU time.
     config.ignore_client_order = true;
-    config.ticketer = Arc::new(NoTickets);
-    config.session_storage = if !handshakes.resumption {
-        Arc::new(NoServerSessionStorage {})
-    } else if clients.is_none() {
-        shared_sessions()
-    } else {
-        // Sessions of their own: one resumed here must have been verified here.
-        Arc::new(SessionCache::new(4096, SESSION_LIFETIME))
+    // Listeners that verify client certificates keep sessions and ticket keys of their
+    // own: a session resumed there must have been verified there.
+    let shared = clients.is_none();
+    config.session_storage = match handshakes.resumption {
+        Resumption::Off => Arc::new(NoServerSessionStorage {}),
+        _ if shared => shared_sessions(),
+        _ => Arc::new(SessionCache::new(4096, SESSION_LIFETIME)),
+    };
+    config.ticketer = match handshakes.resumption {
+        Resumption::Tickets { rotation } if shared => rotating_tickets(rotation)?,
+        Resumption::Tickets { rotation } => own_rotating_tickets(rotation)?,
+        Resumption::Off | Resumption::Stored => Arc::new(NoTickets),
     };
     // One TLS 1.3 ticket per handshake, as Go (Caddy) sends: each costs the server a
-    // stored session and the client a session object, and a client that resumes gets a
-    // new one at every resumption.
-    config.send_tls13_tickets = usize::from(handshakes.resumption);
+    // stored session or a sealing and the client a session object, and a client that
+    // resumes gets a new one at every resumption.
+    config.send_tls13_tickets = usize::from(handshakes.resumption != Resumption::Off);
     Ok(Arc::new(config))
 }
 

@@ -6,11 +6,13 @@ use super::Ctx;
 use crate::model::{ConfigFile, Listen, TlsCfg};
 use forecourt_proxy::runtime::{HostClientCerts, Tls, TlsListener};
 use forecourt_tls::{
-    server_config, CertSource, CertTable, ClientAuth, FileStamp, Handshakes, Policy, SniResolver, Versions,
+    server_config, CertSource, CertTable, ClientAuth, FileStamp, Handshakes, Policy, Resumption, SniResolver, Versions,
+    DEFAULT_TICKET_KEY_ROTATION,
 };
 use http::HeaderName;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use toml::Spanned;
 
 /// The runtime's TLS, or `None` when no listener terminates TLS.
@@ -36,7 +38,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
     let no_table = TlsCfg::default();
     let cfg = model.tls.as_ref().unwrap_or(&no_table);
     let policy = policy(cx, cfg);
-    let handshakes = Handshakes { policy, versions: versions(cx, cfg, policy), resumption: cfg.session_resumption };
+    let handshakes = Handshakes { policy, versions: versions(cx, cfg, policy), resumption: resumption(cx, cfg) };
     let (table, sources, stamps) = certificates(cx, cfg)?;
     let plain_listener = model.listen.iter().any(|l| !l.tls.as_ref().is_some_and(|t| *t.get_ref()));
     let auto = super::acme::plan(cx, model, &table, plain_listener);
@@ -160,6 +162,34 @@ fn policy(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Policy {
             Policy::Intermediate
         }
     }
+}
+
+/// `session_resumption`, `session_tickets` and `ticket_key_rotation`.
+fn resumption(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Resumption {
+    let tickets = cfg.session_tickets.as_ref().filter(|t| *t.get_ref());
+    if let Some(rotation) = cfg.ticket_key_rotation.as_ref().filter(|_| tickets.is_none()) {
+        cx.error(rotation, "ticket_key_rotation needs session_tickets = true", None);
+    }
+    if !cfg.session_resumption {
+        if let Some(tickets) = tickets {
+            cx.error(tickets, "session_tickets = true needs session_resumption, which is false", None);
+        }
+        return Resumption::Off;
+    }
+    if tickets.is_none() {
+        return Resumption::Stored;
+    }
+    let rotation = cx.duration(&cfg.ticket_key_rotation, DEFAULT_TICKET_KEY_ROTATION);
+    let most = Duration::from_secs(24 * 60 * 60);
+    if let Some(at) = cfg.ticket_key_rotation.as_ref().filter(|_| rotation < Duration::from_secs(1) || rotation > most)
+    {
+        cx.error(
+            at,
+            "ticket_key_rotation must be between 1s and 24h",
+            Some("a key opens tickets for two periods; Caddy rotates every 12h, rustls every 6h".into()),
+        );
+    }
+    Resumption::Tickets { rotation: rotation.clamp(Duration::from_secs(1), most) }
 }
 
 /// `protocols`: the versions offered, narrowing the policy's (nginx's `ssl_protocols`);

@@ -68,6 +68,11 @@ pub struct TlsCfg {
     /// as nginx's `ssl_session_tickets off` with `ssl_session_cache off`.
     #[serde(default = "yes")]
     pub session_resumption: bool,
+    /// true: clients resume by tickets that carry their session sealed with a key that
+    /// rotates, rather than from the server's store (nginx's `ssl_session_tickets on`).
+    pub session_tickets: Option<Spanned<bool>>,
+    /// How long a ticket key seals new tickets ("6h"); it opens them one period more.
+    pub ticket_key_rotation: Option<Spanned<String>>,
 }
 
 /// `[[tls.client_certs]]`: client certificates (mTLS) for some hosts.
