@@ -68,9 +68,13 @@ pub struct ProxyArgs {
     /// The certificate's private key (PEM).
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<String>,
-    /// TLS: no session resumption (tickets or IDs), every handshake a full one.
+    /// TLS: no session resumption, every handshake a full one.
     #[arg(long, requires = "cert")]
     pub no_session_resumption: bool,
+    /// TLS: resume by tickets sealed under keys that rotate every 6 hours, rather than
+    /// from the server's session store.
+    #[arg(long, requires = "cert", conflicts_with = "no_session_resumption")]
+    pub session_tickets: bool,
     /// TLS: the protocol versions offered, e.g. "1.2" or "1.2,1.3" (the default: both).
     #[arg(long, value_name = "LIST", requires = "cert", value_delimiter = ',')]
     pub tls_protocols: Vec<String>,

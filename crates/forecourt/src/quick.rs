@@ -4,7 +4,18 @@ use crate::cli::ProxyArgs;
 use std::fmt::Write as _;
 
 pub fn config(args: &ProxyArgs) -> Result<String, String> {
-    let ProxyArgs { from, to, workers, access_log, admin, cert, key, no_session_resumption, tls_protocols } = args;
+    let ProxyArgs {
+        from,
+        to,
+        workers,
+        access_log,
+        admin,
+        cert,
+        key,
+        no_session_resumption,
+        session_tickets,
+        tls_protocols,
+    } = args;
     let mut servers = Vec::new();
     for url in to {
         let rest = match url.split_once("://") {
@@ -26,6 +37,7 @@ pub fn config(args: &ProxyArgs) -> Result<String, String> {
     let _ = writeln!(out, "[[listen]]\naddr = {from:?}\ntls = {}\n", cert.is_some());
     if let (Some(cert), Some(key)) = (cert, key) {
         let _ = writeln!(out, "[tls]\nsession_resumption = {}", !no_session_resumption);
+        let _ = writeln!(out, "session_tickets = {session_tickets}");
         if !tls_protocols.is_empty() {
             let _ = writeln!(out, "protocols = {tls_protocols:?}");
         }
@@ -50,6 +62,7 @@ mod tests {
             cert: None,
             key: None,
             no_session_resumption: false,
+            session_tickets: false,
             tls_protocols: Vec::new(),
         }
     }

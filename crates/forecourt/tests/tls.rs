@@ -253,6 +253,13 @@ fn session_tickets_carry_the_session_under_keys_that_rotate() {
         assert!(s_client(fc.port, version, "-sess_out", &sess).contains("New, TLS"));
         assert!(s_client(fc.port, version, "-sess_in", &sess).contains("Reused, TLS"), "{version}");
     }
+    // The same from the command line: a TLS 1.3 ticket resumes twice.
+    let sess = dir.path("quick-tickets");
+    let resumed = quick_proxy(&dir, &origin, &["--session-tickets"], |port| {
+        assert!(s_client(port, "-tls1_3", "-sess_out", &sess).contains("New, TLS"));
+        [0, 1].map(|_| s_client(port, "-tls1_3", "-sess_in", &sess).contains("Reused, TLS"))
+    });
+    assert_eq!(resumed, [true, true]);
 }
 
 /// The protocol `openssl s_client` ends up with when it offers only `version`, or None
