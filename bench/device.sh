@@ -9,7 +9,8 @@
 #     tls, h2: the harness's scenarios; hs*: bench/tls_handshakes.py, resumed (hs) or full
 #     (hsfull), nginx as the harness runs it, --tls12 (12) or --nginx-tls13 (13).
 #   ROUNDS (3) and DUR (5 s) set the rounds; LOAD_PROCS (1) splits the hs* load among
-#   that many wrk processes; results also go to $OUT/bench.txt.
+#   that many wrk processes; OURS_FLAGS adds flags to Forecourt's command line (say
+#   --session-tickets); results also go to $OUT/bench.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=$PWD/.devbench
@@ -33,7 +34,7 @@ pack)
   ;;
 run)
   export PATH=$D/bin:$PATH PYTHONUNBUFFERED=1 ORIGIN_BIN=$D/real/origin PROXYBENCH=$D/proxybench.py
-  export OURS_CMD="$D/real/forecourt proxy --from {listen} --to http://{upstream} --workers {threads} --cert {cert} --key {key}"
+  export OURS_CMD="$D/real/forecourt proxy --from {listen} --to http://{upstream} --workers {threads} --cert {cert} --key {key} ${OURS_FLAGS:-}"
   C=(--rounds "${ROUNDS:-3}" --duration "${DUR:-5}" --threads 4 --origin-threads 4 --load-threads 8 --conns 256 --cpus 0-3:4-7:8-15)
   H=(python3 bench/tls_handshakes.py --load-procs "${LOAD_PROCS:-1}")
   for s in ${SCENARIOS:-tls h2 hs hs12 hs13 hsfull}; do
@@ -50,7 +51,7 @@ run)
   done 2>&1 | tee "${OUT:-/tmp}/bench.txt"
   ;;
 *)
-  sed -n '2,12p' "$0"
+  sed -n '2,13p' "$0"
   exit 2
   ;;
 esac

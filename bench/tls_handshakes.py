@@ -34,7 +34,7 @@ usage: bench/tls_handshakes.py [--nginx-tls13 | --tls12] [--full] [--load-procs 
        bench/tls_handshakes.py --rounds 5 --duration 5 --cpus 0:1:1 nginx ours
 The harness is ../shared/bench/proxybench.py (or $PROXYBENCH).
 """
-import concurrent.futures, copy, importlib.util, os, re, subprocess, sys
+import concurrent.futures, copy, importlib.util, os, re, resource, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 path = os.environ.get("PROXYBENCH", os.path.join(HERE, "..", "..", "shared", "bench", "proxybench.py"))
@@ -54,7 +54,18 @@ measure = proxybench.load
 
 def load(bench_args, work, tls, close):
     """The harness's wrk load, always with `Connection: close` (the harness closes
-    connections only in its plain `close` scenario), from `load_procs` processes."""
+    connections only in its plain `close` scenario), from `load_procs` processes. Prints
+    the load's own CPU time per handshake, which says whether the client set the rate."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = load_from_procs(bench_args, work, tls)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if total["requests"]:
+        print(f"  load: {cpu_s * 1e6 / total['requests']:.1f}us CPU per handshake (wrk)", flush=True)
+    return total
+
+
+def load_from_procs(bench_args, work, tls):
     if load_procs == 1:
         return measure(bench_args, work, tls, True)
     share = copy.copy(bench_args)
