@@ -3,7 +3,7 @@
 //! Forecourt under test. Its HTTPS certificate is signed by a throwaway CA (`ca_file`);
 //! what it issues chains to a root of its own (`root_pem`).
 use super::pki::TestCa;
-use super::{free_port, wait_for_port, TempDir};
+use super::{free_port, TempDir};
 use std::process::{Child, Command, Stdio};
 
 pub struct Pebble {
@@ -91,8 +91,11 @@ impl Pebble {
             .spawn()
             .expect("pebble (Debian package pebble)");
         let mut pebble = pebble;
+        // Both listeners, or Pebble's exit: it binds them one after the other, and one
+        // taken meanwhile makes it exit with "address already in use" (then again).
+        let listening = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
         let up = super::eventually(std::time::Duration::from_secs(15), || {
-            std::net::TcpStream::connect(("127.0.0.1", management)).is_ok() || pebble.try_wait().unwrap().is_some()
+            (listening(management) && listening(acme)) || pebble.try_wait().unwrap().is_some()
         });
         let mut pebble = Pebble {
             pebble,
@@ -106,7 +109,6 @@ impl Pebble {
             let log = |name: &str| std::fs::read_to_string(pebble.dir.path(name)).unwrap_or_default();
             return Err(log("pebble.log") + &log("pebble.err")); // dropping `pebble` stops both
         }
-        wait_for_port(acme);
         Ok(pebble)
     }
 
