@@ -56,13 +56,15 @@ impl ProducesTickets for TicketKey {
     fn encrypt(&self, session: &[u8]) -> Option<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).ok()?;
+        // One buffer, sealed in place.
         let mut ticket = Vec::with_capacity(NAME_LEN + NONCE_LEN + session.len() + AES_256_GCM.tag_len());
         ticket.extend_from_slice(&self.name);
         ticket.extend_from_slice(&nonce);
-        let mut sealed = session.to_vec();
+        ticket.extend_from_slice(session);
         let nonce = Nonce::assume_unique_for_key(nonce);
-        self.key.seal_in_place_append_tag(nonce, Aad::from(&self.name), &mut sealed).ok()?;
-        ticket.extend_from_slice(&sealed);
+        let sealed = &mut ticket[NAME_LEN + NONCE_LEN..];
+        let tag = self.key.seal_in_place_separate_tag(nonce, Aad::from(&self.name), sealed).ok()?;
+        ticket.extend_from_slice(tag.as_ref());
         Some(ticket)
     }
 

@@ -180,16 +180,15 @@ fn resumption(cx: &mut Ctx<'_>, cfg: &TlsCfg) -> Resumption {
         return Resumption::Stored;
     }
     let rotation = cx.duration(&cfg.ticket_key_rotation, DEFAULT_TICKET_KEY_ROTATION);
-    let most = Duration::from_secs(24 * 60 * 60);
-    if let Some(at) = cfg.ticket_key_rotation.as_ref().filter(|_| rotation < Duration::from_secs(1) || rotation > most)
-    {
+    let (least, most) = (Duration::from_secs(1), Duration::from_secs(24 * 60 * 60));
+    if let Some(at) = cfg.ticket_key_rotation.as_ref().filter(|_| !(least..=most).contains(&rotation)) {
         cx.error(
             at,
             "ticket_key_rotation must be between 1s and 24h",
             Some("a key opens tickets for two periods; Caddy rotates every 12h, rustls every 6h".into()),
         );
     }
-    Resumption::Tickets { rotation: rotation.clamp(Duration::from_secs(1), most) }
+    Resumption::Tickets { rotation: rotation.clamp(least, most) }
 }
 
 /// `protocols`: the versions offered, narrowing the policy's (nginx's `ssl_protocols`);
