@@ -194,17 +194,37 @@ async fn websocket_is_tunnelled_both_ways() {
 async fn h2c_downstream_and_upstream() {
     let origin = Origin::start("o");
     let fc = Forecourt::start(&simple(&origin, ""));
-    let req = http::Request::get(fc.url("/via-h2c")).body(Default::default()).unwrap();
-    let r = send(&h2c_client(), req).await;
-    assert_eq!(r.status, 200);
-    assert!(r.body.contains("uri=/via-h2c") && r.body.contains("version=HTTP/1.1"), "{}", r.body);
-    assert!(r.body.contains("host: 127.0.0.1:"), "HTTP/2 authority becomes Host: {}", r.body);
+    // Several requests on one HTTP/2 connection: each id (kept out of HPACK's table, as
+    // unique values) reaches both the origin and the client whole and distinct.
+    let client = h2c_client();
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let req = http::Request::get(fc.url("/via-h2c")).body(Default::default()).unwrap();
+        let r = send(&client, req).await;
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("uri=/via-h2c") && r.body.contains("version=HTTP/1.1"), "{}", r.body);
+        assert!(r.body.contains("host: 127.0.0.1:"), "HTTP/2 authority becomes Host: {}", r.body);
+        let id = request_id_of(&r);
+        assert!(ids.insert(id.clone()), "ids repeat: {ids:?}");
+    }
 
     let config = simple(&origin, "").replace("[upstream.o]", "[upstream.o]\nprotocol = \"h2c\"");
     let fc2 = Forecourt::start(&config);
-    let r = get(&fc2.url("/to-h2")).await;
-    assert_eq!(r.status, 200);
-    assert!(r.body.contains("version=HTTP/2.0") && r.body.contains("uri=http://127.0.0.1:"), "{}", r.body);
+    for _ in 0..3 {
+        let r = get(&fc2.url("/to-h2")).await;
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("version=HTTP/2.0") && r.body.contains("uri=http://127.0.0.1:"), "{}", r.body);
+        let id = request_id_of(&r);
+        assert!(ids.insert(id.clone()), "ids repeat: {ids:?}");
+    }
+}
+
+/// The response's generated `x-request-id`, checked to be the one the origin was sent.
+fn request_id_of(r: &Reply) -> String {
+    let id = r.headers.get("x-request-id").expect("x-request-id").to_str().unwrap().to_string();
+    assert_eq!(id.len(), 28, "{id}");
+    assert!(r.body.contains(&format!("x-request-id: {id}\n")), "origin saw another id than {id}: {}", r.body);
+    id
 }
 
 #[test]

@@ -17,17 +17,18 @@ fn seed() -> u64 {
 }
 
 /// The client's id if it is 1 to 128 characters of `[A-Za-z0-9._-]`, else a new one.
+///
+/// The value is marked never-indexed for HPACK (RFC 7541 §7.1.3): an id is unique per
+/// request, so in an HTTP/2 connection's header table it would only evict entries that
+/// repeat, and the h2 encoder compares each new value with every id already there.
 pub fn take_or_make(headers: &HeaderMap, worker: usize) -> HeaderValue {
-    if let Some(v) = headers.get(HEADER) {
-        let b = v.as_bytes();
-        if !b.is_empty()
-            && b.len() <= 128
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
-        {
-            return v.clone();
-        }
-    }
-    make(worker)
+    let mut id = headers.get(HEADER).filter(|v| is_well_formed(v.as_bytes())).cloned().unwrap_or_else(|| make(worker));
+    id.set_sensitive(true);
+    id
+}
+
+fn is_well_formed(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
 fn make(worker: usize) -> HeaderValue {
@@ -64,5 +65,6 @@ mod tests {
         let made = take_or_make(&h, 0);
         assert_eq!(made.len(), 28);
         assert_ne!(made, take_or_make(&h, 0));
+        assert!(made.is_sensitive(), "kept out of HPACK's table");
     }
 }
