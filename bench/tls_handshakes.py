@@ -9,10 +9,13 @@ wrk resumes sessions: it reuses each connection's SSL object (SSL_clear keeps th
 session), so after the first handshake on a connection slot every handshake is an
 abbreviated one, by ticket. A TLS 1.2 resumption has no key exchange at all; a TLS 1.3
 one still has an X25519 exchange on both sides (psk_dhe_ke, the only mode OpenSSL offers).
-Debian 12's nginx (1.22) speaks TLS 1.2 only unless told otherwise, and Forecourt prefers
-TLS 1.3, so by default the two run different protocols.
+The harness's nginx config sets no `ssl_protocols`, and nginx 1.22 (Debian 12's) then
+speaks TLS 1.2 only: TLS 1.3 became nginx's default in 1.23.4, and Debian's own
+/etc/nginx/nginx.conf turns it on (`ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3`).
+Forecourt prefers TLS 1.3, so by default the two run different protocols.
 
-  --nginx-tls13  nginx gets `ssl_protocols TLSv1.2 TLSv1.3`: both run TLS 1.3.
+  --nginx-tls13  nginx gets `ssl_protocols TLSv1.2 TLSv1.3`, as Debian's packaged config
+                 and nginx >= 1.23.4 have it: both run TLS 1.3.
   --tls12        Forecourt offers TLS 1.2 only (`--tls-protocols 1.2`), as the harness's
                  nginx does: both run TLS 1.2.
   --full         no resumption on either side (nginx `ssl_session_tickets off;
