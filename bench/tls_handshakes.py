@@ -21,6 +21,13 @@ Forecourt prefers TLS 1.3, so by default the two run different protocols.
   --full         no resumption on either side (nginx `ssl_session_tickets off;
                  ssl_session_cache off;`, Forecourt `--no-session-resumption`): every
                  handshake is a full one, as for a client's first visit.
+  --rate N       pace the load at about N handshakes a second in all (each connection
+                 waits conns/N seconds before its request, by wrk's `delay()`), so that
+                 both servers are measured at the same rate, below either's ceiling:
+                 CPU per handshake then compares the servers' work without the
+                 differences that saturation brings (fewer wake-ups per handshake
+                 when busier). The rate reached is printed; it falls short of N by the
+                 handshake and request time.
   --load-procs N the load from N wrk processes at once (the harness's --load-threads and
                  --conns shared out among them) instead of one. Debian 12's OpenSSL 3.0
                  takes process-wide read-write locks many times per handshake (5% of
@@ -30,7 +37,7 @@ Forecourt prefers TLS 1.3, so by default the two run different protocols.
                  locks. Requests add up; p50 is the processes' mean, p99 the worst
                  process's.
 
-usage: bench/tls_handshakes.py [--nginx-tls13 | --tls12] [--full] [--load-procs N]
+usage: bench/tls_handshakes.py [--nginx-tls13 | --tls12] [--full] [--rate N] [--load-procs N]
                                [proxybench options] nginx ours
   e.g. OURS_CMD='target/release/forecourt proxy --from {listen} --to http://{upstream} \\
          --workers {threads} --cert {cert} --key {key}' \\
@@ -52,7 +59,21 @@ if "--load-procs" in args:
     load_procs = int(args[i + 1])
     del args[i : i + 2]
 
+rate = None
+if "--rate" in args:
+    i = args.index("--rate")
+    rate = float(args[i + 1])
+    del args[i : i + 2]
+
 measure = proxybench.load
+report_lua = proxybench.WRK_LUA
+
+
+def paced(conns):
+    """The harness's wrk report script plus a `delay()` that spaces each connection's
+    requests conns/rate seconds apart (every request is a new connection here)."""
+    gap_ms = conns / rate * 1000
+    return report_lua + f"\ndelay = function() return {gap_ms:.3f} end\n"
 
 
 def load(bench_args, work, tls, close):
@@ -69,11 +90,14 @@ def load(bench_args, work, tls, close):
 
 
 def load_from_procs(bench_args, work, tls):
-    if load_procs == 1:
-        return measure(bench_args, work, tls, True)
     share = copy.copy(bench_args)
     share.load_threads = max(1, bench_args.load_threads // load_procs)
     share.conns = max(1, bench_args.conns // load_procs)
+    if rate:
+        # Each process paces its share of the connections at its share of the rate.
+        proxybench.WRK_LUA = paced(share.conns * load_procs)
+    if load_procs == 1:
+        return measure(bench_args, work, tls, True)
     # A directory each: every wrk writes its report script before it starts.
     dirs = [os.path.join(work, f"load-{i}") for i in range(load_procs)]
     for d in dirs:
