@@ -204,8 +204,7 @@ async fn h2c_downstream_and_upstream() {
         assert_eq!(r.status, 200);
         assert!(r.body.contains("uri=/via-h2c") && r.body.contains("version=HTTP/1.1"), "{}", r.body);
         assert!(r.body.contains("host: 127.0.0.1:"), "HTTP/2 authority becomes Host: {}", r.body);
-        let id = request_id_of(&r);
-        assert!(ids.insert(id.clone()), "ids repeat: {ids:?}");
+        assert!(ids.insert(request_id_of(&r)), "ids repeat: {ids:?}");
     }
 
     let config = simple(&origin, "").replace("[upstream.o]", "[upstream.o]\nprotocol = \"h2c\"");
@@ -214,8 +213,7 @@ async fn h2c_downstream_and_upstream() {
         let r = get(&fc2.url("/to-h2")).await;
         assert_eq!(r.status, 200);
         assert!(r.body.contains("version=HTTP/2.0") && r.body.contains("uri=http://127.0.0.1:"), "{}", r.body);
-        let id = request_id_of(&r);
-        assert!(ids.insert(id.clone()), "ids repeat: {ids:?}");
+        assert!(ids.insert(request_id_of(&r)), "ids repeat: {ids:?}");
     }
 }
 
