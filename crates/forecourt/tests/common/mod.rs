@@ -5,6 +5,7 @@
 pub mod origin;
 pub mod pebble;
 pub mod pki;
+pub mod renewal_info;
 pub mod tls_client;
 
 use bytes::Bytes;

@@ -19,7 +19,7 @@ pub fn served_subject(port: u16, name: &str) -> Option<String> {
     served(port, name, "-subject")
 }
 
-/// What `openssl x509 -noout FIELD` says of the certificate served for `name`.
+/// What `openssl x509 -noout FIELD` (options, split at spaces) says of the certificate served for `name`.
 pub fn served(port: u16, name: &str, field: &str) -> Option<String> {
     let mut s_client = Command::new("openssl")
         .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", name])
@@ -29,7 +29,8 @@ pub fn served(port: u16, name: &str, field: &str) -> Option<String> {
         .spawn()
         .expect("openssl");
     let shown = Command::new("openssl")
-        .args(["x509", "-noout", field])
+        .args(["x509", "-noout"])
+        .args(field.split_whitespace())
         .stdin(s_client.stdout.take().unwrap())
         .output()
         .unwrap();

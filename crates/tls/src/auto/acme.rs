@@ -65,11 +65,32 @@ impl AcmeIssuer {
     }
 
     /// Orders a certificate for `name`; `attempt` (0 first) picks the challenge, so that a
-    /// failed one is not simply repeated. Returns the chain and key, PEM.
-    pub async fn issue(&self, name: &str, attempt: u32) -> Result<(String, String), String> {
+    /// failed one is not simply repeated. `replaces` names the certificate this one renews,
+    /// for a CA that gives renewal information (RFC 9773, section 5: such renewals may be
+    /// exempt from its rate limits). Returns the chain and key, PEM.
+    pub async fn issue(
+        &self,
+        name: &str,
+        attempt: u32,
+        replaces: Option<&CertificateDer<'_>>,
+    ) -> Result<(String, String), String> {
         let account = self.account().await?;
         let identifiers = [Identifier::Dns(name.to_string())];
-        let mut order = account.new_order(&NewOrder::new(&identifiers)).await.map_err(|e| format!("new order: {e}"))?;
+        let plain = NewOrder::new(&identifiers);
+        let replacing = replaces.and_then(|leaf| CertificateIdentifier::try_from(leaf).ok());
+        let ordered = match replacing {
+            Some(id) => match account.new_order(&NewOrder::new(&identifiers).replaces(id)).await {
+                Ok(order) => Ok(order),
+                // Already replaced by an order whose certificate was never stored, say:
+                // a renewal must not fail for the hint.
+                Err(e) => {
+                    tracing::warn!(name, "the CA refused the order as a replacement ({e}); ordering without");
+                    account.new_order(&plain).await
+                }
+            },
+            None => account.new_order(&plain).await,
+        };
+        let mut order = ordered.map_err(|e| format!("new order: {e}"))?;
         let preferred = &self.settings.challenges;
         let mut answering = Vec::new();
         let mut authorizations = order.authorizations();
@@ -105,13 +126,27 @@ impl AcmeIssuer {
         Ok((chain_pem, key_pem))
     }
 
-    /// When the CA suggests renewing `leaf` (RFC 9773), when it says.
-    pub async fn renewal_window(&self, leaf: &CertificateDer<'_>) -> Option<(SystemTime, SystemTime)> {
-        let id = CertificateIdentifier::try_from(leaf).ok()?;
-        let account = self.account().await.ok()?;
-        let (info, _) = account.renewal_info(&id).await.ok()?;
-        Some((info.suggested_window.start.into(), info.suggested_window.end.into()))
+    /// The window in which the CA suggests renewing `leaf`, and how soon to ask again
+    /// (RFC 9773); `None` when the CA gives no renewal information.
+    pub async fn renewal_info(&self, leaf: &CertificateDer<'_>) -> Result<Option<RenewalWindow>, String> {
+        let id = CertificateIdentifier::try_from(leaf).map_err(|e| format!("no certificate identifier: {e}"))?;
+        let account = self.account().await?;
+        match account.renewal_info(&id).await {
+            Ok((info, ask_again)) => {
+                let window = (info.suggested_window.start.into(), info.suggested_window.end.into());
+                Ok(Some(RenewalWindow { window, ask_again }))
+            }
+            Err(instant_acme::Error::Unsupported(_)) => Ok(None),
+            Err(e) => Err(format!("renewal information for {id}: {e}")),
+        }
     }
+}
+
+/// What a CA's renewal information says of one certificate.
+pub struct RenewalWindow {
+    pub window: (SystemTime, SystemTime),
+    /// The CA's Retry-After: when to ask again.
+    pub ask_again: Duration,
 }
 
 fn challenge_type(kind: ChallengeKind) -> ChallengeType {

@@ -1,17 +1,18 @@
 //! The thread that gets and renews certificates: a task per managed name, started,
 //! stopped or restarted as reloads change the plan, each serving its name's certificate
 //! (stored, issued, or temporary) through the process's store.
-use super::acme::AcmeIssuer;
+use super::acme::{AcmeIssuer, RenewalWindow};
 use super::internal_ca::InternalCa;
 use super::managed::managed;
 use super::plan::{AutoName, AutoPlan, Issuer};
 use super::{generate, renewal, storage};
 use crate::certs::unix;
 use crate::LoadedCert;
+use rustls_pki_types::CertificateDer;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{watch, Notify};
 
 /// Handle on the certificate thread.
@@ -78,21 +79,24 @@ impl IssuerHandle {
         }
     }
 
-    async fn issue(&self, name: &str, attempt: u32) -> Result<(String, String), String> {
+    async fn issue(
+        &self,
+        name: &str,
+        attempt: u32,
+        replaces: Option<&CertificateDer<'_>>,
+    ) -> Result<(String, String), String> {
         match self {
-            IssuerHandle::Acme(acme) => acme.issue(name, attempt).await,
+            IssuerHandle::Acme(acme) => acme.issue(name, attempt, replaces).await,
             IssuerHandle::Internal(ca, _) => ca.issue(name),
         }
     }
 
-    /// When `cert` should be renewed.
-    async fn renew_at(&self, cert: &LoadedCert) -> SystemTime {
-        if let IssuerHandle::Acme(acme) = self {
-            if let Some((start, end)) = acme.renewal_window(&cert.key.cert[0]).await {
-                return renewal::within(start, end);
-            }
+    /// The CA's renewal information for `cert`; `None` when it gives none.
+    async fn renewal_info(&self, cert: &LoadedCert) -> Result<Option<RenewalWindow>, String> {
+        match self {
+            IssuerHandle::Acme(acme) => acme.renewal_info(&cert.key.cert[0]).await,
+            IssuerHandle::Internal(..) => Ok(None),
         }
-        renewal::two_thirds(cert.not_before, cert.not_after)
     }
 }
 
@@ -222,12 +226,47 @@ fn record_failure(name: &str, failures: u32, why: String) {
     });
 }
 
-/// Waits until `due`, or until a renewal of `name` is requested.
-async fn sleep_or_woken(due: SystemTime, wake: &Notify, name: &str) {
+/// Waits until `due`, or until a renewal of `name` is requested: true then.
+async fn sleep_or_woken(due: SystemTime, wake: &Notify, name: &str) -> bool {
     let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
     tokio::select! {
-        _ = tokio::time::sleep(wait) => {}
-        _ = wake.notified() => tracing::info!(name, "renewal requested"),
+        _ = tokio::time::sleep(wait) => false,
+        _ = wake.notified() => {
+            tracing::info!(name, "renewal requested");
+            true
+        }
+    }
+}
+
+/// Waits until `cert` is due for renewal, or a renewal is requested. It is due two thirds
+/// into its lifetime or, where the CA gives renewal information (RFC 9773), at a random
+/// point of the window the CA suggests. The window is asked for again as often as the CA
+/// says, so that one moved earlier (after a revocation, say) is followed. Returns whether
+/// the CA gave renewal information, and so takes orders that name what they replace.
+async fn until_renewal_due(name: &str, issuer: &IssuerHandle, cert: &LoadedCert, wake: &Notify) -> bool {
+    let by_lifetime = renewal::two_thirds(cert.not_before, cert.not_after);
+    let mut drawn: Option<renewal::Drawn> = None;
+    let (mut offered, mut errors) = (false, 0u32);
+    loop {
+        let ask_again = match issuer.renewal_info(cert).await {
+            Ok(None) => None,
+            Ok(Some(info)) => {
+                (offered, errors) = (true, 0);
+                drawn = Some(renewal::draw(info.window, drawn));
+                Some(SystemTime::now() + renewal::recheck_after(info.ask_again))
+            }
+            Err(why) => {
+                errors += 1;
+                tracing::warn!(name, errors, "cannot get the CA's renewal information, asking again later: {why}");
+                Some(SystemTime::now() + renewal::backoff(errors))
+            }
+        };
+        let due = drawn.map_or(by_lifetime, |d| d.at);
+        managed().update_status(name, |s| s.renew_at = Some(unix(due)));
+        let woken = sleep_or_woken(ask_again.map_or(due, |at| at.min(due)), wake, name).await;
+        if woken || SystemTime::now() >= due {
+            return offered;
+        }
     }
 }
 
@@ -258,15 +297,20 @@ async fn keep_certified(auto: AutoName, storage: PathBuf, issuers: Arc<Mutex<Iss
         serve_temporary(&name, label);
     }
     let mut failures = 0u32;
+    // Whether the CA gave renewal information for `current`.
+    let mut replaceable = false;
     loop {
-        let due = match &current {
-            _ if failures > 0 => SystemTime::now() + renewal::backoff(failures),
-            None => SystemTime::now(),
-            Some(cert) => issuer.renew_at(cert).await,
-        };
-        managed().update_status(&name, |s| s.renew_at = Some(unix(due)));
-        sleep_or_woken(due, &wake, &name).await;
-        match obtain(&name, &issuer, failures).await {
+        match &current {
+            Some(cert) if failures == 0 => replaceable = until_renewal_due(&name, &issuer, cert, &wake).await,
+            _ => {
+                let wait = if failures > 0 { renewal::backoff(failures) } else { Duration::ZERO };
+                let due = SystemTime::now() + wait;
+                managed().update_status(&name, |s| s.renew_at = Some(unix(due)));
+                sleep_or_woken(due, &wake, &name).await;
+            }
+        }
+        let replaces = current.as_ref().filter(|_| replaceable).map(|cert| &cert.key.cert[0]);
+        match obtain(&name, &issuer, failures, replaces).await {
             Ok(cert) => {
                 tracing::info!(name, issuer = label, serial = %cert.serial, expires = unix(cert.not_after), "certificate issued");
                 serve_issued(&name, label, &cert);
@@ -277,6 +321,7 @@ async fn keep_certified(auto: AutoName, storage: PathBuf, issuers: Arc<Mutex<Iss
                 managed().count_issue(true);
                 current = Some(cert);
                 failures = 0;
+                replaceable = false;
             }
             Err(why) => {
                 failures += 1;
@@ -294,8 +339,13 @@ async fn keep_certified(auto: AutoName, storage: PathBuf, issuers: Arc<Mutex<Iss
 }
 
 /// Issues, stores, and reads back what was stored (so what serves is what a restart finds).
-async fn obtain(name: &str, issuer: &IssuerHandle, attempt: u32) -> Result<LoadedCert, String> {
-    let (chain, key) = issuer.issue(name, attempt).await?;
+async fn obtain(
+    name: &str,
+    issuer: &IssuerHandle,
+    attempt: u32,
+    replaces: Option<&CertificateDer<'_>>,
+) -> Result<LoadedCert, String> {
+    let (chain, key) = issuer.issue(name, attempt, replaces).await?;
     storage::save_cert(issuer.dir(), name, &chain, &key)?;
     storage::load_cert(issuer.dir(), name)?.ok_or_else(|| "the stored certificate vanished".into())
 }

@@ -1,8 +1,8 @@
 //! When to renew: two thirds into a certificate's lifetime (a 90-day certificate at day
 //! 60, leaving a month for retries), or at a random point of the window the CA suggests
-//! (ACME renewal information, RFC 9773); after a failure, again after a backoff that grows
-//! from a minute to a day, jittered so that many names (or many instances) do not retry
-//! in step.
+//! (ACME renewal information, RFC 9773), asked for again as often as the CA says; after a
+//! failure, again after a backoff that grows from a minute to a day, jittered so that many
+//! names (or many instances) do not retry in step.
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::time::{Duration, SystemTime};
@@ -17,6 +17,29 @@ pub fn two_thirds(not_before: SystemTime, not_after: SystemTime) -> SystemTime {
 pub fn within(start: SystemTime, end: SystemTime) -> SystemTime {
     let width = end.duration_since(start).unwrap_or_default();
     start + width.mul_f64(random_unit())
+}
+
+/// A renewal time drawn from the window a CA suggests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Drawn {
+    pub window: (SystemTime, SystemTime),
+    pub at: SystemTime,
+}
+
+/// The renewal time for `window`: the one drawn before while the CA suggests the same
+/// window, else a new draw. Drawing anew at every check would pull renewals toward the
+/// window's start, and a window moved earlier (after a revocation, say) must be followed.
+pub fn draw(window: (SystemTime, SystemTime), before: Option<Drawn>) -> Drawn {
+    match before {
+        Some(drawn) if drawn.window == window => drawn,
+        _ => Drawn { window, at: within(window.0, window.1) },
+    }
+}
+
+/// How soon to ask the CA about a certificate's window again: when its Retry-After says,
+/// held between a minute and a day (RFC 9773, section 4.3.2).
+pub fn recheck_after(retry_after: Duration) -> Duration {
+    retry_after.clamp(Duration::from_secs(60), Duration::from_secs(86_400))
 }
 
 /// How long to wait after the `failures`-th failure in a row (1-based).
@@ -54,6 +77,28 @@ mod tests {
             let t = within(start, end);
             assert!(t >= start && t <= end);
         }
+    }
+
+    #[test]
+    fn a_drawn_time_holds_until_the_window_moves() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let window = (start, start + Duration::from_secs(86_400));
+        let first = draw(window, None);
+        assert!(first.at >= window.0 && first.at <= window.1);
+        for _ in 0..20 {
+            assert_eq!(draw(window, Some(first)), first, "the same window keeps its time");
+        }
+        let earlier = (start - Duration::from_secs(7200), start - Duration::from_secs(3600));
+        let moved = draw(earlier, Some(first));
+        assert_eq!(moved.window, earlier);
+        assert!(moved.at >= earlier.0 && moved.at <= earlier.1, "a moved window draws again");
+    }
+
+    #[test]
+    fn rechecks_between_a_minute_and_a_day() {
+        assert_eq!(recheck_after(Duration::ZERO), Duration::from_secs(60));
+        assert_eq!(recheck_after(Duration::from_secs(21_600)), Duration::from_secs(21_600));
+        assert_eq!(recheck_after(Duration::from_secs(10 * 86_400)), Duration::from_secs(86_400));
     }
 
     #[test]
