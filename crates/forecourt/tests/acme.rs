@@ -191,15 +191,8 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 }
 
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bits: String = bytes.iter().map(|b| format!("{b:08b}")).collect();
-    bits.as_bytes()
-        .chunks(6)
-        .map(|six| {
-            let six = format!("{:0<6}", std::str::from_utf8(six).unwrap());
-            ALPHABET[usize::from_str_radix(&six, 2).unwrap()] as char
-        })
-        .collect()
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

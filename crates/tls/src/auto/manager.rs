@@ -212,8 +212,7 @@ async fn issuer_for(auto: &AutoName, storage: &Path, issuers: &Mutex<Issuers>, w
         }
         record_failure(name, failures, why);
         let due = SystemTime::now() + renewal::backoff(failures);
-        managed().update_status(name, |s| s.renew_at = Some(unix(due)));
-        sleep_or_woken(due, wake, name).await;
+        wait_for_renewal(name, due, due, wake).await;
     }
 }
 
@@ -226,9 +225,11 @@ fn record_failure(name: &str, failures: u32, why: String) {
     });
 }
 
-/// Waits until `due`, or until a renewal of `name` is requested: true then.
-async fn sleep_or_woken(due: SystemTime, wake: &Notify, name: &str) -> bool {
-    let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
+/// Shows `due` as `name`'s next renewal, then waits until `until` (`due` at the latest),
+/// or until a renewal of `name` is requested: true then.
+async fn wait_for_renewal(name: &str, due: SystemTime, until: SystemTime, wake: &Notify) -> bool {
+    managed().update_status(name, |s| s.renew_at = Some(unix(due)));
+    let wait = until.min(due).duration_since(SystemTime::now()).unwrap_or_default();
     tokio::select! {
         _ = tokio::time::sleep(wait) => false,
         _ = wake.notified() => {
@@ -262,8 +263,7 @@ async fn until_renewal_due(name: &str, issuer: &IssuerHandle, cert: &LoadedCert,
             }
         };
         let due = drawn.map_or(by_lifetime, |d| d.at);
-        managed().update_status(name, |s| s.renew_at = Some(unix(due)));
-        let woken = sleep_or_woken(ask_again.map_or(due, |at| at.min(due)), wake, name).await;
+        let woken = wait_for_renewal(name, due, ask_again.unwrap_or(due), wake).await;
         if woken || SystemTime::now() >= due {
             return offered;
         }
@@ -305,8 +305,7 @@ async fn keep_certified(auto: AutoName, storage: PathBuf, issuers: Arc<Mutex<Iss
             _ => {
                 let wait = if failures > 0 { renewal::backoff(failures) } else { Duration::ZERO };
                 let due = SystemTime::now() + wait;
-                managed().update_status(&name, |s| s.renew_at = Some(unix(due)));
-                sleep_or_woken(due, &wake, &name).await;
+                wait_for_renewal(&name, due, due, &wake).await;
             }
         }
         let replaces = current.as_ref().filter(|_| replaceable).map(|cert| &cert.key.cert[0]);
