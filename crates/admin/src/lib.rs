@@ -2,12 +2,13 @@
 //! `POST /reload` (the same reload as SIGHUP, answering with its result), and the upstream
 //! API (`GET /api/upstreams`, `POST /api/upstreams/NAME/servers/SERVER/drain|enable`), and
 //! the automatic certificates API (`GET /api/certificates`, `POST
-//! /api/certificates/NAME/renew`).
+//! /api/certificates/NAME/renew`), and the routes with their filter chains
+//! (`GET /api/routes`).
 //!
 //! It runs on the control thread, which a lone worker (`workers = 1`) shares: answers are
 //! cheap, and a reload is compiled on a blocking thread so that it never stalls requests.
 use bytes::Bytes;
-use forecourt_proxy::metrics::metrics;
+use forecourt_proxy::{ProcessState, Runtime};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -19,19 +20,24 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 mod certificates;
+mod routes;
 mod upstreams;
 pub use certificates::RenewFn;
-pub use upstreams::UpstreamsFn;
 
 /// Reloads the configuration: `Ok(summary)` or `Err(diagnostics)`.
 pub type ReloadFn = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+
+/// The running config snapshot.
+pub type SnapshotFn = Arc<dyn Fn() -> Arc<Runtime> + Send + Sync>;
 
 /// What the admin endpoints act on.
 #[derive(Clone)]
 pub struct Control {
     pub reload: ReloadFn,
-    pub upstreams: UpstreamsFn,
+    pub snapshot: SnapshotFn,
     pub renew_certificate: RenewFn,
+    /// Metrics, upstream servers' state, certificates.
+    pub state: ProcessState,
 }
 
 /// Serves the admin endpoints on `listener` until the task is dropped.
@@ -56,7 +62,8 @@ async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Byte
         if req.method() != Method::POST {
             return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain");
         }
-        return match upstreams::set_drained(&(control.upstreams)(), rest) {
+        let groups: Vec<_> = (control.snapshot)().upstreams.values().cloned().collect();
+        return match upstreams::set_drained(&groups, rest) {
             Ok(done) => text(StatusCode::OK, format!("{done}\n"), "text/plain"),
             Err(why) => text(StatusCode::NOT_FOUND, format!("{why}\n"), "text/plain"),
         };
@@ -72,14 +79,17 @@ async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Byte
     }
     match (req.method(), path) {
         (&Method::GET, "/api/certificates") => {
-            text(StatusCode::OK, certificates::list().to_string(), "application/json")
+            text(StatusCode::OK, certificates::list(&control.state.tls.managed).to_string(), "application/json")
         }
         (&Method::GET, "/api/upstreams") => {
-            let body = upstreams::list(&(control.upstreams)()).to_string();
-            text(StatusCode::OK, body, "application/json")
+            let groups: Vec<_> = (control.snapshot)().upstreams.values().cloned().collect();
+            text(StatusCode::OK, upstreams::list(&groups).to_string(), "application/json")
+        }
+        (&Method::GET, "/api/routes") => {
+            text(StatusCode::OK, routes::describe(&(control.snapshot)()).to_string(), "application/json")
         }
         (&Method::GET, "/metrics") => {
-            text(StatusCode::OK, metrics().render(), "text/plain; version=0.0.4; charset=utf-8")
+            text(StatusCode::OK, control.state.render_metrics(), "text/plain; version=0.0.4; charset=utf-8")
         }
         (&Method::GET, "/health") => text(StatusCode::OK, "ok\n".into(), "text/plain"),
         (&Method::POST, "/reload") => match tokio::task::spawn_blocking(move || reload()).await {
@@ -87,12 +97,12 @@ async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Byte
             Ok(Err(diagnostics)) => text(StatusCode::BAD_REQUEST, format!("{diagnostics}\n"), "text/plain"),
             Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "reload failed\n".into(), "text/plain"),
         },
-        (_, "/metrics" | "/health" | "/reload" | "/api/upstreams" | "/api/certificates") => {
+        (_, "/metrics" | "/health" | "/reload" | "/api/upstreams" | "/api/certificates" | "/api/routes") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain")
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "admin endpoints: GET /metrics, GET /health, POST /reload, GET /api/upstreams, \
+            "admin endpoints: GET /metrics, GET /health, POST /reload, GET /api/routes, GET /api/upstreams, \
              POST /api/upstreams/NAME/servers/SERVER/drain|enable, GET /api/certificates, \
              POST /api/certificates/NAME/renew\n"
                 .into(),

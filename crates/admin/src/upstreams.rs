@@ -7,9 +7,6 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-/// The upstream groups of the running config.
-pub type UpstreamsFn = Arc<dyn Fn() -> Vec<Arc<UpstreamGroup>> + Send + Sync>;
-
 pub fn list(groups: &[Arc<UpstreamGroup>]) -> Value {
     let now = now_ns();
     let upstreams: Vec<Value> = groups

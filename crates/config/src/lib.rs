@@ -12,10 +12,10 @@ pub use diagnostic::Diagnostic;
 /// The configuration used when no file is given and there is no `forecourt.toml` here.
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
 
-/// Reads, checks and compiles a config file.
-pub fn load(path: &str) -> Result<forecourt_proxy::Runtime, Vec<Diagnostic>> {
+/// Reads, checks and compiles a config file, wired to the process's `state`.
+pub fn load(path: &str, state: &forecourt_proxy::ProcessState) -> Result<forecourt_proxy::Runtime, Vec<Diagnostic>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => compile(path, &text),
+        Ok(text) => compile(path, &text, state),
         Err(e) => Err(vec![Diagnostic {
             file: path.to_string(),
             line: 1,

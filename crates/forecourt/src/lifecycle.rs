@@ -3,12 +3,10 @@
 //! SIGINT stop accepting, let in-flight requests finish up to `shutdown_timeout`, and exit 0.
 use arc_swap::ArcSwap;
 use forecourt_config::Diagnostic;
-use forecourt_proxy::metrics::metrics;
 use forecourt_proxy::server::{run_worker, spawn_worker, WorkerSignals};
-use forecourt_proxy::Runtime;
+use forecourt_proxy::{ProcessState, Runtime};
 use forecourt_upstream::dns::Refresher;
 use forecourt_upstream::health::Checker;
-use forecourt_upstream::state::registry;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -38,13 +36,13 @@ impl ConfigSource {
         }
     }
 
-    fn compile(&self) -> Result<Runtime, Vec<Diagnostic>> {
+    fn compile(&self, state: &ProcessState) -> Result<Runtime, Vec<Diagnostic>> {
         match self {
-            ConfigSource::File(path) => forecourt_config::load(path),
+            ConfigSource::File(path) => forecourt_config::load(path, state),
             ConfigSource::Embedded => {
-                forecourt_config::compile("<embedded default>", forecourt_config::EMBEDDED_DEFAULT)
+                forecourt_config::compile("<embedded default>", forecourt_config::EMBEDDED_DEFAULT, state)
             }
-            ConfigSource::Text { name, text } => forecourt_config::compile(name, text),
+            ConfigSource::Text { name, text } => forecourt_config::compile(name, text, state),
         }
     }
 
@@ -82,6 +80,8 @@ enum Workers {
 /// Everything a reload needs.
 struct Reloader {
     source: ConfigSource,
+    /// What outlives every snapshot: metrics, upstream servers' state, TLS.
+    state: ProcessState,
     runtime: Arc<ArcSwap<Runtime>>,
     listeners: watch::Sender<Vec<SocketAddr>>,
     /// Serialises reloads (SIGHUP and the admin endpoint may race).
@@ -96,26 +96,27 @@ struct Upkeep {
     checker: Arc<Checker>,
     dns: Refresher,
     certs: Arc<forecourt_tls::auto::Manager>,
+    state: ProcessState,
 }
 
 impl Upkeep {
     /// Starts both threads; when DNS changes a group's servers, the health checks of
     /// `runtime` follow.
-    fn start(runtime: &Arc<ArcSwap<Runtime>>) -> std::io::Result<Upkeep> {
+    fn start(runtime: &Arc<ArcSwap<Runtime>>, state: &ProcessState) -> std::io::Result<Upkeep> {
         let checker = Arc::new(Checker::start()?);
-        let (follow, runtime) = (checker.clone(), runtime.clone());
+        let (follow, runtime, registry) = (checker.clone(), runtime.clone(), state.upstreams.clone());
         let dns = Refresher::start(Arc::new(move || {
             follow.follow(runtime.load().upstreams.values());
-            registry().forget_vanished_addresses();
+            registry.forget_vanished_addresses();
         }))?;
-        let certs = Arc::new(forecourt_tls::auto::Manager::start()?);
-        Ok(Upkeep { checker, dns, certs })
+        let certs = Arc::new(forecourt_tls::auto::Manager::start(state.tls.managed.clone())?);
+        Ok(Upkeep { checker, dns, certs, state: state.clone() })
     }
 
     fn follow(&self, rt: &Runtime) {
         self.checker.follow(rt.upstreams.values());
         self.dns.follow(&rt.dns, rt.upstreams.values());
-        registry().forget_vanished_addresses();
+        self.state.upstreams.forget_vanished_addresses();
         match &rt.tls {
             Some(tls) => self.certs.follow(&tls.auto),
             None => self.certs.follow(&Default::default()),
@@ -130,11 +131,11 @@ impl Reloader {
         let result = self.try_reload();
         match &result {
             Ok(summary) => {
-                metrics().reloads_ok.fetch_add(1, Ordering::Relaxed);
+                self.state.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(config = self.source.name(), "reloaded: {summary}");
             }
             Err(why) => {
-                metrics().reloads_failed.fetch_add(1, Ordering::Relaxed);
+                self.state.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(
                     config = self.source.name(),
                     "reload refused, still serving the previous config:\n{why}"
@@ -145,8 +146,10 @@ impl Reloader {
     }
 
     fn try_reload(&self) -> Result<String, String> {
-        let new =
-            self.source.compile().map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+        let new = self
+            .source
+            .compile(&self.state)
+            .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
         let old = self.runtime.load();
         for addr in new.listeners.iter().filter(|a| !old.listeners.contains(a)) {
             can_bind(*addr).map_err(|e| format!("{}: cannot listen on {addr}: {e}", self.source.name()))?;
@@ -169,7 +172,8 @@ impl Reloader {
 
 pub fn run(source: ConfigSource) -> ExitCode {
     init_tracing();
-    let rt = match source.compile() {
+    let state = ProcessState::new();
+    let rt = match source.compile(&state) {
         Ok(rt) => rt,
         Err(diagnostics) => {
             for d in &diagnostics {
@@ -195,7 +199,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
     let (listeners_tx, listeners_rx) = watch::channel(rt.listeners.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let runtime = Arc::new(ArcSwap::from_pointee(rt));
-    let upkeep = match Upkeep::start(&runtime) {
+    let upkeep = match Upkeep::start(&runtime, &state) {
         Ok(u) => u,
         Err(e) => {
             eprintln!("cannot start the health-check, DNS and certificate threads: {e}");
@@ -212,6 +216,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
         runtime: runtime.clone(),
         listeners: listeners_rx,
         shutdown: shutdown_rx,
+        metrics: state.metrics,
         housekeeping: Some(crate::return_freed_memory),
     };
     let control = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("control runtime");
@@ -241,8 +246,14 @@ pub fn run(source: ConfigSource) -> ExitCode {
     }
     tracing::info!(config = source.name(), workers, "forecourt started: {summary}");
 
-    let reloader =
-        Arc::new(Reloader { source, runtime: runtime.clone(), listeners: listeners_tx, lock: Mutex::new(()), upkeep });
+    let reloader = Arc::new(Reloader {
+        source,
+        state,
+        runtime: runtime.clone(),
+        listeners: listeners_tx,
+        lock: Mutex::new(()),
+        upkeep,
+    });
     let started = local.block_on(&control, follow_signals(reloader, admin));
     if let Err(e) = started {
         eprintln!("{e}");
@@ -282,9 +293,9 @@ async fn follow_signals(reloader: Arc<Reloader>, admin: Option<SocketAddr>) -> R
         let r = reloader.clone();
         Arc::new(move || r.reload())
     };
-    let upstreams: forecourt_admin::UpstreamsFn = {
+    let snapshot: forecourt_admin::SnapshotFn = {
         let runtime = reloader.runtime.clone();
-        Arc::new(move || runtime.load().upstreams.values().cloned().collect())
+        Arc::new(move || runtime.load_full())
     };
     let renew_certificate: forecourt_admin::RenewFn = {
         let certs = reloader.upkeep.certs.clone();
@@ -294,7 +305,7 @@ async fn follow_signals(reloader: Arc<Reloader>, admin: Option<SocketAddr>) -> R
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen on admin address {addr}: {e}"))?;
-        let control = forecourt_admin::Control { reload, upstreams, renew_certificate };
+        let control = forecourt_admin::Control { reload, snapshot, renew_certificate, state: reloader.state.clone() };
         tokio::spawn(forecourt_admin::serve(listener, control));
     }
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;

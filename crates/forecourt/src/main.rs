@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &str) -> ExitCode {
-    match forecourt_config::load(path) {
+    match forecourt_config::load(path, &forecourt_proxy::ProcessState::new()) {
         Ok(rt) => {
             println!("{path}: ok: {}", forecourt_config::summary(&rt));
             ExitCode::SUCCESS

@@ -70,7 +70,8 @@ mod tests {
     #[test]
     fn builds_a_config_that_compiles() {
         let text = config(&args(&["http://127.0.0.1:3000", "127.0.0.1:3001/"], 2)).unwrap();
-        let rt = forecourt_config::compile("quick", &text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        let state = forecourt_proxy::ProcessState::new();
+        let rt = forecourt_config::compile("quick", &text, &state).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
         assert_eq!(rt.upstreams["backends"].members().endpoints.len(), 2);
         assert_eq!(rt.workers, 2);
         assert!(rt.tls.is_none());

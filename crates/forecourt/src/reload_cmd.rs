@@ -1,5 +1,7 @@
-//! `forecourt reload`: asks the running process to reload, through its pid file (SIGHUP)
-//! or its admin endpoint (`POST /reload`, which also reports the result).
+//! `forecourt reload`: checks the config file, then asks the process it names to reload,
+//! through its pid file (SIGHUP) or its admin endpoint (`POST /reload`, which also reports
+//! the result). A file that does not check (missing, empty, broken) reloads nothing: its
+//! own errors are printed and the command fails, so that no other instance is addressed.
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
@@ -7,10 +9,19 @@ use std::time::Duration;
 
 pub fn reload(config: Option<String>, pid_file: Option<String>) -> ExitCode {
     let path = config.or_else(|| std::path::Path::new("forecourt.toml").exists().then(|| "forecourt.toml".into()));
-    // The config names the pid file and the admin address; it need not be valid to be read
-    // for those (the running process validates it, and says so).
+    // The config names the pid file and the admin address of its instance; without a file,
+    // the instance is the embedded default's (admin on 127.0.0.1:9901).
     let (cfg_pid, admin) = match &path {
-        Some(p) => targets(p),
+        Some(p) => match forecourt_config::load(p, &forecourt_proxy::ProcessState::new()) {
+            Ok(rt) => (rt.pid_file, rt.admin),
+            Err(diagnostics) => {
+                for d in &diagnostics {
+                    eprintln!("{d}");
+                }
+                eprintln!("{p}: {} error(s); nothing was reloaded", diagnostics.len());
+                return ExitCode::FAILURE;
+            }
+        },
         None => (None, Some(SocketAddr::from(([127, 0, 0, 1], 9901)))),
     };
     if let Some(pid_path) = pid_file.or(cfg_pid) {
@@ -25,19 +36,6 @@ pub fn reload(config: Option<String>, pid_file: Option<String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn targets(path: &str) -> (Option<String>, Option<SocketAddr>) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let value: toml::Table = toml::from_str(&text).unwrap_or_default();
-    let global = value.get("global").and_then(|g| g.as_table());
-    let pid = global.and_then(|g| g.get("pid_file")).and_then(|v| v.as_str()).map(str::to_owned);
-    let admin = match global.and_then(|g| g.get("admin")).and_then(|v| v.as_str()) {
-        Some("off") => None,
-        Some(a) => a.parse().ok(),
-        None => Some(SocketAddr::from(([127, 0, 0, 1], 9901))),
-    };
-    (pid, admin)
 }
 
 fn signal_pid(path: &str) -> ExitCode {

@@ -40,6 +40,8 @@ pub struct LogFields {
     pub referer: String,
     /// False when the response was cut short (client gone, upstream broke mid-body).
     pub complete: bool,
+    /// Fields that filters added (`RequestCtx::log`), in the order they were added.
+    pub extra: Vec<(&'static str, String)>,
 }
 
 impl LogFields {
@@ -108,6 +110,9 @@ fn json_line(out: &mut String, f: &LogFields) {
     field(out, "route", &f.route);
     field(out, "request_id", &f.request_id);
     field(out, "user_agent", &f.user_agent);
+    for (name, value) in &f.extra {
+        field(out, name, value);
+    }
     if !f.complete {
         out.push_str(",\"aborted\":true");
     }
@@ -198,6 +203,9 @@ mod tests {
         let mut s = String::new();
         json_line(&mut s, &f);
         assert!(s.contains("\"path\":\"/a\\\"b\""), "{s}");
+        let mut with_extra = String::new();
+        json_line(&mut with_extra, &LogFields { extra: vec![("cache", "HIT".into())], ..Default::default() });
+        assert!(with_extra.contains(",\"cache\":\"HIT\""), "{with_extra}");
         let mut c = String::new();
         combined_line(&mut c, &f);
         assert!(c.starts_with("- - - ["), "{c}");

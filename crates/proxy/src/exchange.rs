@@ -1,7 +1,7 @@
 //! One request/response exchange, closed exactly once when the response body ends or is
 //! dropped: the access log line and the metrics.
 use crate::access_log::{AccessLog, LogFields};
-use crate::metrics::{metrics, RouteStats};
+use crate::metrics::{Metrics, RouteStats};
 use forecourt_upstream::limit::Slot;
 use forecourt_upstream::state::InFlight;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::time::Instant;
 
 pub struct Exchange {
     started: Instant,
+    metrics: &'static Metrics,
     pub status: u16,
     bytes: u64,
     stats: Option<Arc<RouteStats>>,
@@ -20,8 +21,8 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn start(started: Instant) -> Exchange {
-        Exchange { started, status: 0, bytes: 0, stats: None, log: None, in_flight: None, slot: None }
+    pub fn start(started: Instant, metrics: &'static Metrics) -> Exchange {
+        Exchange { started, metrics, status: 0, bytes: 0, stats: None, log: None, in_flight: None, slot: None }
     }
 
     pub fn set_route_stats(&mut self, stats: Arc<RouteStats>) {
@@ -45,14 +46,21 @@ impl Exchange {
         self.log.as_mut().map(|(_, f)| &mut **f)
     }
 
+    /// A field of a filter's own for the access log line (cache status, rule ids, the
+    /// user): dropped when the log is off.
+    pub fn add_log_field(&mut self, name: &'static str, value: String) {
+        if let Some(fields) = self.log_fields() {
+            fields.extra.push((name, value));
+        }
+    }
+
     pub fn sent(&mut self, n: usize) {
         self.bytes += n as u64;
     }
 
     pub fn finish(self, complete: bool) {
         let duration = self.started.elapsed();
-        let m = metrics();
-        m.observe_request(duration);
+        self.metrics.observe_request(duration);
         if let Some(stats) = &self.stats {
             stats.count(self.status);
         }

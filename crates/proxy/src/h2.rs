@@ -5,11 +5,12 @@
 //! stream open and starts none for the keep-alive time is closed gracefully (GOAWAY), as
 //! an idle HTTP/1 connection is.
 use crate::body::{IncomingBody, ProxyBody};
+use crate::conn::Conn;
 use crate::h1::Limits;
+use crate::pipeline::handle;
 use crate::prefixed::Prefixed;
-use crate::server::Worker;
-use crate::service::{handle, Conn};
 use crate::transport::Transport;
+use crate::worker::Worker;
 use bytes::{Bytes, BytesMut};
 use forecourt_upstream::LocalExec;
 use hyper::body::{Body, Frame, SizeHint};
@@ -19,16 +20,15 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 /// Serves one HTTP/2 connection; `first` holds the bytes already read (the preface).
-pub async fn serve(worker: Rc<Worker>, stream: Transport, peer: SocketAddr, first: BytesMut, limits: Limits) {
+pub async fn serve(worker: Rc<Worker>, stream: Transport, conn: Conn, first: BytesMut, limits: Limits) {
     let keepalive = limits.keepalive_timeout;
     let streams = Rc::new(Streams::default());
-    let service = service_for(&worker, Conn::on(peer, &stream), streams.clone());
+    let service = service_for(&worker, conn, streams.clone());
     let drain = worker.drain.watch();
     let io = TokioIo::new(Prefixed::new(first, stream));
     let mut builder = http2::Builder::new(LocalExec);

@@ -1,36 +1,46 @@
-//! The request path: listeners and workers, the HTTP server, routing, the filter chain and
-//! the forwarder. Stages, in the order a request meets them:
+//! The request path. Its stages, in the order a request meets them:
 //!
-//! `server` (accept, per-worker) → `tls` (handshake and record layer, on TLS listeners;
-//! `transport` hides plain or TLS from what follows) → `h1` (HTTP/1 server: framing
-//! checks, client timers) or `h2` (HTTP/2, served by hyper) →
-//! `service` (snapshot, request id) → `router` → `filter` chain → `route::Action`
-//! (`respond`, redirect, or `forward` through `forecourt_upstream`) → response filters →
-//! `body::ProxyBody` → `exchange` (access log + metrics, once per request).
-pub mod access_log;
-pub mod body;
-pub mod cidr;
-mod drain;
-pub mod exchange;
+//! `server` (accept, one loop per worker) → `tls` (handshake and record layer; `transport`
+//! hides plain or TLS from what follows) → `h1` (HTTP/1 server: framing checks, client
+//! timers) or `h2` (HTTP/2, served by hyper) → `pipeline` (the whole life of one request,
+//! in `pipeline::handle`) → the front chain, `router` and `route`, the route's chain
+//! (`filters`, each on the `filter` contract) → `action` (answer, redirect, or forward) →
+//! `forward` (the request as the backend sees it, the tries) → `forecourt_upstream`.
+//!
+//! Below the stages, what they hand each other and share: the connection's facts (`conn`)
+//! and its client's forwarding headers (`client_identity`),
+//! bodies (`body`), the answers Forecourt makes itself (`answers`), the per-worker context
+//! (`worker`), the snapshot (`runtime`, `settings`) and the state that outlives it
+//! (`state`), and the per-request record (`exchange`, `access_log`, `metrics`).
+pub mod action;
 pub mod filter;
-mod forward;
+pub mod filters;
+pub mod forward;
 pub mod h1;
 mod h2;
-pub mod headers;
-pub mod metrics;
-pub mod mirror;
+pub mod pipeline;
 mod prefixed;
-pub mod request_id;
-pub mod respond;
 pub mod route;
 pub mod router;
-pub mod runtime;
-mod secure;
 pub mod server;
-pub mod service;
-pub mod split;
 pub mod tls;
 mod transport;
-mod tries;
 
-pub use runtime::{ClientLimits, Runtime, Settings};
+pub mod access_log;
+pub mod answers;
+pub mod body;
+pub mod cidr;
+pub mod client_identity;
+pub mod conn;
+mod drain;
+pub mod exchange;
+pub mod metrics;
+pub mod request_id;
+pub mod runtime;
+pub mod settings;
+pub mod state;
+pub mod worker;
+
+pub use runtime::Runtime;
+pub use settings::{ClientLimits, Settings};
+pub use state::ProcessState;

@@ -1,24 +1,70 @@
-//! A compiled route: its conditions, its filter chain and what it does in the end.
-use crate::filter::Filter;
+//! A compiled route: which requests it takes (hosts, path, methods, headers), its filter
+//! chain, and its action.
+use crate::action::Action;
+use crate::filter::Chain;
 use crate::metrics::RouteStats;
-use bytes::Bytes;
-use forecourt_upstream::UpstreamGroup;
 use http::header::HeaderName;
-use http::{request, Method, StatusCode};
+use http::{request, Method};
 use regex::Regex;
+use std::fmt;
 use std::sync::Arc;
 
-/// What a route does once its filters let the request through.
-pub enum Action {
-    /// Forward to a group of servers.
-    Proxy(Arc<UpstreamGroup>),
-    /// Forward to one of several groups, by weight (`split = [...]`).
-    Split(crate::split::Split),
-    /// Answer directly with a fixed status and body.
-    Respond { status: StatusCode, body: Bytes },
-    /// Answer with a redirect; `{uri}`, `{path}`, `{query}` and `{host}` in `to` are
-    /// replaced from the request.
-    Redirect { status: StatusCode, to: String },
+/// How a route names the hosts it serves.
+#[derive(Debug, Clone)]
+pub enum HostPattern {
+    Exact(String),
+    /// `*.example.com`, stored as `.example.com`: matches any depth of subdomain.
+    Wildcard(String),
+}
+
+impl HostPattern {
+    pub fn parse(s: &str) -> HostPattern {
+        let s = s.trim_end_matches('.').to_ascii_lowercase();
+        match s.strip_prefix('*') {
+            Some(suffix) => HostPattern::Wildcard(suffix.to_string()),
+            None => HostPattern::Exact(s),
+        }
+    }
+}
+
+/// How a route matches the path.
+#[derive(Debug, Clone)]
+pub enum PathPattern {
+    Prefix(String),
+    Exact(String),
+    Regex(Regex),
+}
+
+impl PathPattern {
+    /// `"/api/"` is a prefix, `"=/exact"` an exact path, `"~^/regex$"` a regex.
+    pub fn parse(s: &str) -> Result<PathPattern, regex::Error> {
+        if let Some(exact) = s.strip_prefix('=') {
+            Ok(PathPattern::Exact(exact.to_string()))
+        } else if let Some(re) = s.strip_prefix('~') {
+            Ok(PathPattern::Regex(Regex::new(re)?))
+        } else {
+            Ok(PathPattern::Prefix(s.to_string()))
+        }
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(h) => f.write_str(h),
+            HostPattern::Wildcard(suffix) => write!(f, "*{suffix}"),
+        }
+    }
+}
+
+impl fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathPattern::Prefix(p) => f.write_str(p),
+            PathPattern::Exact(p) => write!(f, "={p}"),
+            PathPattern::Regex(r) => write!(f, "~{}", r.as_str()),
+        }
+    }
 }
 
 /// A condition on one request header.
@@ -40,59 +86,41 @@ impl HeaderMatch {
             }
         }
     }
-}
 
-/// Which requests a route's tries may send again after one reached a server.
-#[derive(Clone, Copy, Debug)]
-pub struct Replay {
-    /// Methods that are not idempotent too (`retry_non_idempotent = true`): for a backend
-    /// known to be safe against a repeated POST.
-    pub any_method: bool,
-    /// Request bodies of at most this many bytes, of a known length, are read in full
-    /// before the first try and kept for the next ones (`retry_buffer`); larger ones
-    /// stream, and are sent again only if no byte of them left.
-    pub max_body: u64,
-}
-
-impl Default for Replay {
-    fn default() -> Self {
-        Replay { any_method: false, max_body: 64 * 1024 }
+    /// The header and what it must be, as the config writes it.
+    pub fn describe(&self) -> (&HeaderName, String) {
+        match self {
+            HeaderMatch::Present(name) => (name, "*".into()),
+            HeaderMatch::Exact(name, want) => (name, want.clone()),
+            HeaderMatch::Regex(name, re) => (name, format!("~{}", re.as_str())),
+        }
     }
 }
 
 pub struct Route {
     /// `name` from the config, or `route#N` (N counts from 1 in file order).
     pub name: String,
-    /// Empty means any method.
+    /// Empty means any host.
+    pub hosts: Vec<HostPattern>,
+    pub path: PathPattern,
+    /// Empty means any method (but `TRACE`, which a route must list to take).
     pub methods: Vec<Method>,
     pub headers: Vec<HeaderMatch>,
-    pub filters: Vec<Box<dyn Filter>>,
+    pub chain: Chain,
     pub action: Action,
-    /// Largest request body accepted, in bytes (413 beyond).
-    pub max_body: Option<u64>,
-    /// A shadow upstream that gets a copy of the requests this route forwards.
-    pub mirror: Option<crate::mirror::Mirror>,
-    pub replay: Replay,
-    /// Plain HTTP requests get a 308 to HTTPS on this port (`https_redirect = true`).
-    pub https_redirect: Option<u16>,
-    /// `Strict-Transport-Security` for answers over TLS (`hsts`).
-    pub hsts: Option<http::HeaderValue>,
     pub stats: Arc<RouteStats>,
 }
 
 impl Route {
-    pub fn new(name: String, action: Action) -> Route {
+    pub fn new(name: String, path: PathPattern, action: Action) -> Route {
         Route {
             name,
+            hosts: Vec::new(),
+            path,
             methods: Vec::new(),
             headers: Vec::new(),
-            filters: Vec::new(),
+            chain: Chain::default(),
             action,
-            max_body: None,
-            mirror: None,
-            replay: Replay::default(),
-            https_redirect: None,
-            hsts: None,
             stats: Arc::default(),
         }
     }
@@ -100,5 +128,11 @@ impl Route {
     /// Whether the method and header conditions hold for `req`.
     pub fn accepts(&self, req: &request::Parts) -> bool {
         (self.methods.is_empty() || self.methods.contains(&req.method)) && self.headers.iter().all(|h| h.accepts(req))
+    }
+
+    /// Whether the route takes `method`: `TRACE` (which would echo the request, cookies
+    /// and all, and which no backend needs) only where the route lists it.
+    pub fn allows(&self, method: &Method) -> bool {
+        method != Method::TRACE || self.methods.contains(&Method::TRACE)
     }
 }

@@ -5,50 +5,11 @@
 //! order), which beat prefixes (longest first). A candidate whose `methods` or `headers`
 //! conditions fail is skipped; if nothing under a host matches, the less specific host
 //! buckets are tried next (a host's routes never hide the catch-all routes).
-use crate::route::Route;
+use crate::route::{HostPattern, PathPattern, Route};
 use http::request;
 use regex::Regex;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// How a route names the hosts it serves.
-#[derive(Debug, Clone)]
-pub enum HostPattern {
-    Exact(String),
-    /// `*.example.com`, stored as `.example.com`: matches any depth of subdomain.
-    Wildcard(String),
-}
-
-impl HostPattern {
-    pub fn parse(s: &str) -> HostPattern {
-        let s = s.trim_end_matches('.').to_ascii_lowercase();
-        match s.strip_prefix('*') {
-            Some(suffix) => HostPattern::Wildcard(suffix.to_string()),
-            None => HostPattern::Exact(s),
-        }
-    }
-}
-
-/// How a route matches the path.
-#[derive(Debug, Clone)]
-pub enum PathPattern {
-    Prefix(String),
-    Exact(String),
-    Regex(Regex),
-}
-
-impl PathPattern {
-    /// `"/api/"` is a prefix, `"=/exact"` an exact path, `"~^/regex$"` a regex.
-    pub fn parse(s: &str) -> Result<PathPattern, regex::Error> {
-        if let Some(exact) = s.strip_prefix('=') {
-            Ok(PathPattern::Exact(exact.to_string()))
-        } else if let Some(re) = s.strip_prefix('~') {
-            Ok(PathPattern::Regex(Regex::new(re)?))
-        } else {
-            Ok(PathPattern::Prefix(s.to_string()))
-        }
-    }
-}
 
 #[derive(Default)]
 struct PathTable {
@@ -101,14 +62,15 @@ pub struct Router {
 }
 
 impl Router {
-    /// Adds a route for the given hosts (empty = any host) and path.
-    pub fn add(&mut self, hosts: &[HostPattern], path: &PathPattern, route: Arc<Route>) {
+    /// Adds a route, for its hosts (none: any host) and its path.
+    pub fn add(&mut self, route: Arc<Route>) {
         let idx = self.routes.len();
-        self.routes.push(route);
-        if hosts.is_empty() {
+        self.routes.push(route.clone());
+        let path = &route.path;
+        if route.hosts.is_empty() {
             self.any.insert(path, idx);
         }
-        for host in hosts {
+        for host in &route.hosts {
             match host {
                 HostPattern::Exact(h) => self.exact.entry(h.clone()).or_default().insert(path, idx),
                 HostPattern::Wildcard(suffix) => {
@@ -180,23 +142,24 @@ fn strip_port(host: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::{Action, Route};
+    use crate::action::Action;
 
-    fn route(name: &str) -> Arc<Route> {
-        Arc::new(Route::new(name.into(), Action::Respond { status: http::StatusCode::OK, body: bytes::Bytes::new() }))
+    fn route(name: &str, hosts: &[&str], path: &str) -> Arc<Route> {
+        let action = Action::Respond { status: http::StatusCode::OK, body: bytes::Bytes::new() };
+        let mut route = Route::new(name.into(), PathPattern::parse(path).unwrap(), action);
+        route.hosts = hosts.iter().map(|h| HostPattern::parse(h)).collect();
+        Arc::new(route)
     }
 
     fn table() -> Router {
         let mut r = Router::default();
-        let p = |s: &str| PathPattern::parse(s).unwrap();
-        let h = |s: &str| HostPattern::parse(s);
-        r.add(&[], &p("/"), route("any-root"));
-        r.add(&[h("example.com")], &p("/api/"), route("api"));
-        r.add(&[h("example.com")], &p("/api/v2/"), route("api-v2"));
-        r.add(&[h("example.com")], &p("=/api/exact"), route("exact"));
-        r.add(&[h("example.com")], &p("~^/api/.*\\.php$"), route("php"));
-        r.add(&[h("*.example.com")], &p("/"), route("wild"));
-        r.add(&[h("*.b.example.com")], &p("/"), route("wild-longer"));
+        r.add(route("any-root", &[], "/"));
+        r.add(route("api", &["example.com"], "/api/"));
+        r.add(route("api-v2", &["example.com"], "/api/v2/"));
+        r.add(route("exact", &["example.com"], "=/api/exact"));
+        r.add(route("php", &["example.com"], "~^/api/.*\\.php$"));
+        r.add(route("wild", &["*.example.com"], "/"));
+        r.add(route("wild-longer", &["*.b.example.com"], "/"));
         r
     }
 

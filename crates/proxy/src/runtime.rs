@@ -1,70 +1,13 @@
-//! The compiled, immutable configuration snapshot that requests read.
-use crate::access_log::AccessLog;
-use crate::cidr::CidrList;
+//! The compiled, immutable configuration snapshot that requests read: the front chain,
+//! the router (routes with their chains and actions), the upstream groups, TLS.
+use crate::filter::Chain;
 use crate::router::Router;
+use crate::settings::Settings;
 use forecourt_upstream::UpstreamGroup;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// An HTTP/1.1 keep-alive connection idle this long gives up its HTTP state and buffers
-/// until its next request (it stays open).
-pub const PARK_AFTER: Duration = Duration::from_millis(500);
-
-/// Client-side timeouts and limits.
-#[derive(Clone, Debug)]
-pub struct ClientLimits {
-    /// Time to receive a complete request head once its first byte has arrived.
-    pub header_timeout: Duration,
-    /// Longest wait between two reads of a request body.
-    pub body_timeout: Duration,
-    /// Longest wait for an HTTP/1 client to take more of a response (nginx's `send_timeout`).
-    pub send_timeout: Duration,
-    /// How long an idle keep-alive connection is kept open.
-    pub keepalive_timeout: Duration,
-    pub max_header_bytes: usize,
-    pub max_headers: usize,
-    pub max_uri_bytes: usize,
-    /// Default request body limit of routes that set none.
-    pub max_body: Option<u64>,
-}
-
-impl ClientLimits {
-    pub fn h1(&self) -> crate::h1::Limits {
-        crate::h1::Limits {
-            max_head_bytes: self.max_header_bytes,
-            max_headers: self.max_headers,
-            header_timeout: self.header_timeout,
-            keepalive_timeout: self.keepalive_timeout,
-            send_timeout: self.send_timeout,
-            park_after: PARK_AFTER,
-        }
-    }
-}
-
-impl Default for ClientLimits {
-    fn default() -> Self {
-        ClientLimits {
-            header_timeout: Duration::from_secs(30),
-            body_timeout: Duration::from_secs(60),
-            send_timeout: Duration::from_secs(60),
-            keepalive_timeout: Duration::from_secs(75),
-            max_header_bytes: 32 * 1024,
-            max_headers: 100,
-            max_uri_bytes: 8 * 1024,
-            max_body: None,
-        }
-    }
-}
-
-pub struct Settings {
-    pub client: ClientLimits,
-    pub trusted_proxies: CidrList,
-    pub access_log: Option<Arc<AccessLog>>,
-    /// How long in-flight requests may take to finish after SIGTERM.
-    pub shutdown_timeout: Duration,
-}
 
 /// A listener that terminates TLS.
 pub struct TlsListener {
@@ -94,12 +37,23 @@ impl HostClientCerts {
     }
 }
 
+/// Which of `list` covers `host` (a name, perhaps with a port).
+pub fn client_certs_for(list: &[HostClientCerts], host: &str) -> Option<usize> {
+    if list.is_empty() {
+        return None;
+    }
+    let name =
+        host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(n, _)| n);
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    list.iter().position(|h| h.covers(&name))
+}
+
 /// TLS termination: the listeners and the certificates they share.
 pub struct Tls {
     pub listeners: Vec<TlsListener>,
     /// Hosts with client certificates of their own (checked at handshakes by SNI, and
-    /// against each request's Host).
-    pub host_client_certs: Vec<HostClientCerts>,
+    /// against each request's Host by the `misdirected` and `client_certificate` filters).
+    pub host_client_certs: Arc<[HostClientCerts]>,
     /// The certificates by name, which a changed certificate file replaces in place.
     pub certs: Arc<forecourt_tls::SniResolver>,
     /// Where they were loaded from, in order, and the files' `CertSource::stamp`s as they
@@ -112,6 +66,8 @@ pub struct Tls {
 
 /// Everything a request needs, compiled from one config file.
 pub struct Runtime {
+    /// Process-wide policies, run on every request before routing.
+    pub front: Chain,
     pub router: Router,
     pub settings: Settings,
     pub listeners: Vec<SocketAddr>,
@@ -129,13 +85,7 @@ pub struct Runtime {
 impl Tls {
     /// Which `host_client_certs` entry covers `host` (a name, perhaps with a port).
     pub fn client_certs_for(&self, host: &str) -> Option<usize> {
-        if self.host_client_certs.is_empty() {
-            return None;
-        }
-        let name =
-            host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(n, _)| n);
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        self.host_client_certs.iter().position(|h| h.covers(&name))
+        client_certs_for(&self.host_client_certs, host)
     }
 }
 

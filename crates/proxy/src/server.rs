@@ -4,17 +4,15 @@
 //!
 //! A worker follows two signals from the control thread: the set of listen addresses
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
-use crate::body::ClientBody;
-use crate::drain::Drain;
-use crate::headers::IdentityCache;
-use crate::metrics::{metrics, set_worker_shard};
+use crate::conn::Conn;
+use crate::h1::Limits;
+use crate::metrics::{set_worker_shard, Metrics};
 use crate::runtime::{Runtime, TlsListener};
 use crate::tls::TlsStream;
 use crate::transport::Transport;
+use crate::worker::Worker;
 use arc_swap::ArcSwap;
 use bytes::BytesMut;
-use forecourt_upstream::Pool;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,28 +23,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch, Notify};
+use tokio::sync::{oneshot, watch};
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// What one worker thread owns.
-pub struct Worker {
-    pub id: usize,
-    runtime: Arc<ArcSwap<Runtime>>,
-    pub pool: Rc<Pool<ClientBody>>,
-    shutdown: watch::Receiver<bool>,
-    pub(crate) drain: Rc<Drain>,
-    pub(crate) identities: IdentityCache,
-    open_connections: Cell<usize>,
-    all_closed: Notify,
-}
-
-impl Worker {
-    /// The current config snapshot; a request keeps the one it started with.
-    pub fn snapshot(&self) -> Arc<Runtime> {
-        self.runtime.load_full()
-    }
-}
 
 /// Signals from the control thread to every worker.
 #[derive(Clone)]
@@ -54,6 +33,8 @@ pub struct WorkerSignals {
     pub runtime: Arc<ArcSwap<Runtime>>,
     pub listeners: watch::Receiver<Vec<SocketAddr>>,
     pub shutdown: watch::Receiver<bool>,
+    /// The process's metrics (`ProcessState::metrics`).
+    pub metrics: &'static Metrics,
     /// Run on each worker thread once a second (the binary returns freed memory with it).
     pub housekeeping: Option<fn()>,
 }
@@ -76,18 +57,9 @@ pub fn spawn_worker(id: usize, signals: WorkerSignals) -> std::io::Result<std::t
 /// has been signalled and its last connection has closed.
 pub async fn run_worker(id: usize, signals: WorkerSignals) {
     set_worker_shard(id);
-    let WorkerSignals { runtime, mut listeners, mut shutdown, housekeeping } = signals;
-    let worker = Rc::new(Worker {
-        id,
-        runtime,
-        pool: Pool::new(metrics().pool.clone()),
-        shutdown: shutdown.clone(),
-        drain: Rc::default(),
-        identities: IdentityCache::default(),
-        open_connections: Cell::new(0),
-        all_closed: Notify::new(),
-    });
-    tokio::task::spawn_local(housekeep(worker.clone(), housekeeping));
+    let WorkerSignals { runtime, mut listeners, mut shutdown, metrics, housekeeping } = signals;
+    let worker = Worker::new(id, runtime, metrics);
+    tokio::task::spawn_local(housekeep(worker.clone(), shutdown.clone(), housekeeping));
 
     // Accept loops by address; dropping the sender stops the loop and closes the socket.
     let mut accepting: HashMap<SocketAddr, oneshot::Sender<()>> = HashMap::new();
@@ -182,8 +154,7 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, addr: SocketAddr
 }
 
 /// Once a second: drop expired pooled connections, and run the binary's hook.
-async fn housekeep(worker: Rc<Worker>, hook: Option<fn()>) {
-    let mut shutdown = worker.shutdown.clone();
+async fn housekeep(worker: Rc<Worker>, mut shutdown: watch::Receiver<bool>, hook: Option<fn()>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -203,7 +174,7 @@ struct OpenConnection(Rc<Worker>);
 impl OpenConnection {
     fn new(worker: Rc<Worker>) -> Self {
         worker.open_connections.set(worker.open_connections.get() + 1);
-        metrics().active_connections.fetch_add(1, Ordering::Relaxed);
+        worker.metrics.active_connections.fetch_add(1, Ordering::Relaxed);
         OpenConnection(worker)
     }
 }
@@ -212,7 +183,7 @@ impl Drop for OpenConnection {
     fn drop(&mut self) {
         let w = &self.0;
         w.open_connections.set(w.open_connections.get() - 1);
-        metrics().active_connections.fetch_sub(1, Ordering::Relaxed);
+        w.metrics.active_connections.fetch_sub(1, Ordering::Relaxed);
         if w.open_connections.get() == 0 {
             w.all_closed.notify_waiters();
         }
@@ -222,6 +193,7 @@ impl Drop for OpenConnection {
 /// The TLS handshake on a listener with `tls = true`, with the configuration for the name
 /// the client asks for; `None` when it failed or took longer than `timeout` (counted).
 async fn tls_handshake(
+    metrics: &Metrics,
     rt: &Runtime,
     on: &TlsListener,
     stream: TcpStream,
@@ -252,7 +224,7 @@ async fn tls_handshake(
             Some(stream)
         }
         failed => {
-            metrics().tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+            metrics.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
             if let Ok(Err(e)) = failed {
                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
             }
@@ -266,10 +238,10 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     let (limits, stream) = {
         // The snapshot is let go once the handshake is done: requests take their own.
         let rt = worker.snapshot();
-        let limits = rt.settings.client.h1();
+        let limits = Limits::of(&rt.settings.client);
         match rt.tls_on(listener) {
             None => (limits, Transport::Plain(stream)),
-            Some(on) => match tls_handshake(&rt, on, stream, limits.header_timeout, peer).await {
+            Some(on) => match tls_handshake(worker.metrics, &rt, on, stream, limits.header_timeout, peer).await {
                 Some(tls) => (limits, Transport::Tls(Box::new(tls))),
                 None => return,
             },
@@ -283,12 +255,13 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         }
         if alpn.as_deref() == Some(b"h2") {
             let _ = stream.set_nodelay(true);
-            return Box::pin(crate::h2::serve(worker, stream, peer, BytesMut::new(), limits)).await;
+            let conn = conn_facts(peer, &stream);
+            return Box::pin(crate::h2::serve(worker, stream, conn, BytesMut::new(), limits)).await;
         }
     }
 
     // Read the first bytes to tell HTTP/2 prior knowledge from HTTP/1; they are handed on.
-    let mut first = BytesMut::with_capacity(crate::h1::READ_CHUNK);
+    let mut first = BytesMut::with_capacity(crate::transport::READ_CHUNK);
     loop {
         // Usually the request is already here: read it without arming a timer.
         let read = match stream.read_buf(&mut first) {
@@ -311,12 +284,24 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
             break;
         }
     }
+    let conn = conn_facts(peer, &stream);
     if first.starts_with(H2_PREFACE) {
         let _ = stream.set_nodelay(true);
         // Boxed: an HTTP/2 connection's state is large, and idle HTTP/1 tasks should not
         // carry room for it.
-        Box::pin(crate::h2::serve(worker, stream, peer, first, limits)).await
+        Box::pin(crate::h2::serve(worker, stream, conn, first, limits)).await
     } else {
-        crate::h1::serve(worker, stream, peer, first, limits).await
+        crate::h1::serve(worker, stream, conn, first, limits).await
+    }
+}
+
+/// What the later stages know of a connection: its peer, and what its handshake settled.
+fn conn_facts(peer: SocketAddr, transport: &Transport) -> Conn {
+    match transport {
+        Transport::Tls(t) => Conn {
+            client_cert: t.client_cert.clone(),
+            ..Conn::new(peer, true, t.server_name().map(String::into_boxed_str))
+        },
+        Transport::Plain(_) => Conn::new(peer, false, None),
     }
 }

@@ -9,6 +9,9 @@ use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+/// How much is read from a client connection at a time (a request head, usually).
+pub const READ_CHUNK: usize = 8192;
+
 pub enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
@@ -52,7 +55,7 @@ impl Transport {
             Transport::Tls(tls) => {
                 // A read into no room would look like the end of the stream.
                 if buf.capacity() == buf.len() {
-                    buf.reserve(crate::h1::READ_CHUNK);
+                    buf.reserve(READ_CHUNK);
                 }
                 let start = buf.len();
                 buf.resize(buf.capacity(), 0);

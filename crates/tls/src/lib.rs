@@ -9,6 +9,7 @@ mod client_auth;
 mod pem;
 mod policy;
 mod sessions;
+mod state;
 mod store;
 mod tickets;
 
@@ -17,5 +18,6 @@ pub use client_auth::{subject, ClientAuth};
 pub use pem::{read_chain_and_key, read_roots, SYSTEM_ROOTS};
 pub use policy::{provider, server_config, Handshakes, Policy, Resumption, Versions};
 pub use rustls;
+pub use state::TlsState;
 pub use store::{CertTable, SniResolver};
 pub use tickets::DEFAULT_ROTATION as DEFAULT_TICKET_KEY_ROTATION;

@@ -2,7 +2,8 @@
 //! session resumption (a session store, or tickets, shared by every worker and kept across
 //! reloads).
 use crate::sessions::{SessionCache, SESSION_LIFETIME};
-use crate::tickets::{own_rotating_tickets, rotating_tickets};
+use crate::tickets::own_rotating_tickets;
+use crate::TlsState;
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::server::{NoServerSessionStorage, ProducesTickets, ResolvesServerCert};
 use rustls::ServerConfig;
@@ -73,14 +74,6 @@ pub fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// The sessions clients resume, one store for the process: a client resumes on any
-/// worker, and after a reload. About as many as nginx keeps in the 10 MB
-/// `ssl_session_cache` of Mozilla's configuration.
-fn shared_sessions() -> Arc<SessionCache> {
-    static SESSIONS: OnceLock<Arc<SessionCache>> = OnceLock::new();
-    SESSIONS.get_or_init(|| Arc::new(SessionCache::new(40_000, SESSION_LIFETIME))).clone()
-}
-
 /// Without sealed tickets, resumption goes by the session store (see `sessions`), whose
 /// TLS 1.3 tickets only name a stored session.
 #[derive(Debug)]
@@ -102,8 +95,11 @@ impl ProducesTickets for NoTickets {
 }
 
 /// A server configuration that takes its certificates from `certs`, offering HTTP/2 and
-/// HTTP/1.1 by ALPN, and asking for client certificates when `clients` says so.
+/// HTTP/1.1 by ALPN, and asking for client certificates when `clients` says so. Sessions
+/// and ticket keys come from the process's `state` (listeners with client certificates
+/// keep their own).
 pub fn server_config(
+    state: &TlsState,
     handshakes: Handshakes,
     certs: Arc<dyn ResolvesServerCert>,
     clients: Option<&crate::ClientAuth>,
@@ -139,11 +135,11 @@ pub fn server_config(
     let shared = clients.is_none();
     config.session_storage = match handshakes.resumption {
         Resumption::Off => Arc::new(NoServerSessionStorage {}),
-        _ if shared => shared_sessions(),
+        _ if shared => state.sessions(),
         _ => Arc::new(SessionCache::new(4096, SESSION_LIFETIME)),
     };
     config.ticketer = match handshakes.resumption {
-        Resumption::Tickets { rotation } if shared => rotating_tickets(rotation)?,
+        Resumption::Tickets { rotation } if shared => state.rotating_tickets(rotation)?,
         Resumption::Tickets { rotation } => own_rotating_tickets(rotation)?,
         Resumption::Off | Resumption::Stored => Arc::new(NoTickets),
     };

@@ -1,7 +1,7 @@
 //! Picking a certificate by SNI: exact names first, then a wildcard one label up, then
 //! the default. The table can be replaced while handshakes use it (certificate files
 //! changed on disk), without building a new server configuration.
-use crate::auto::{managed, ACME_TLS_ALPN};
+use crate::auto::{ManagedCerts, ACME_TLS_ALPN};
 use crate::certs::LoadedCert;
 use arc_swap::ArcSwap;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -51,14 +51,21 @@ impl CertTable {
 }
 
 /// What rustls asks at every handshake.
-#[derive(Debug, Default)]
 pub struct SniResolver {
     table: ArcSwap<CertTable>,
+    /// Automatic certificates, consulted after the files' table and before the default.
+    managed: Arc<ManagedCerts>,
+}
+
+impl std::fmt::Debug for SniResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SniResolver").field("table", &self.table).finish_non_exhaustive()
+    }
 }
 
 impl SniResolver {
-    pub fn new(table: CertTable) -> SniResolver {
-        SniResolver { table: ArcSwap::from_pointee(table) }
+    pub fn new(table: CertTable, managed: Arc<ManagedCerts>) -> SniResolver {
+        SniResolver { table: ArcSwap::from_pointee(table), managed }
     }
 
     /// Serves new handshakes from `table`.
@@ -78,7 +85,7 @@ impl SniResolver {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         match table.named(&name) {
             Some(found) => Some(found.clone()),
-            None => managed().get(&name).or_else(|| table.default.clone()),
+            None => self.managed.get(&name).or_else(|| table.default.clone()),
         }
     }
 }
@@ -88,7 +95,7 @@ impl ResolvesServerCert for SniResolver {
         if hello.alpn().is_some_and(|mut offered| offered.any(|p| p == ACME_TLS_ALPN)) {
             // A CA validating a name: only the challenge's certificate will do.
             let name = hello.server_name()?.to_ascii_lowercase();
-            return managed().alpn_challenge(&name);
+            return self.managed.alpn_challenge(&name);
         }
         let found = self.find(hello.server_name());
         if found.is_none() {

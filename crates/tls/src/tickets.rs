@@ -8,7 +8,7 @@
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use rustls::server::ProducesTickets;
 use rustls::TicketRotator;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The period a ticket key seals new tickets for when `ticket_key_rotation` is not given
@@ -82,22 +82,9 @@ impl ProducesTickets for TicketKey {
     }
 }
 
-/// Tickets whose key changes every `rotation`, one rotator per period for the process:
-/// every worker opens the others' tickets, and a reload that keeps the period keeps the
-/// keys.
-pub fn rotating_tickets(rotation: Duration) -> Result<Arc<dyn ProducesTickets>, String> {
-    static SHARED: Mutex<Option<(Duration, Arc<dyn ProducesTickets>)>> = Mutex::new(None);
-    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, tickets)) = shared.as_ref().filter(|(period, _)| *period == rotation) {
-        return Ok(tickets.clone());
-    }
-    let tickets = own_rotating_tickets(rotation)?;
-    *shared = Some((rotation, tickets.clone()));
-    Ok(tickets)
-}
-
-/// Tickets with keys of their own (for listeners that verify client certificates: a
-/// session resumed there must have been verified there).
+/// Tickets with keys of their own: the process's shared ones come from
+/// [`crate::TlsState::rotating_tickets`]; listeners that verify client certificates get
+/// their own (a session resumed there must have been verified there).
 pub fn own_rotating_tickets(rotation: Duration) -> Result<Arc<dyn ProducesTickets>, String> {
     let secs = u32::try_from(rotation.as_secs().max(1)).map_err(|_| "ticket_key_rotation is too long".to_string())?;
     let generator = || TicketKey::random().map(|key| Box::new(key) as Box<dyn ProducesTickets>);
@@ -149,8 +136,9 @@ mod tests {
     #[test]
     fn workers_and_reloads_share_the_keys_of_one_period() {
         let period = Duration::from_secs(3 * 60 * 60);
-        let a = rotating_tickets(period).unwrap();
-        let b = rotating_tickets(period).unwrap();
+        let state = crate::TlsState::default();
+        let a = state.rotating_tickets(period).unwrap();
+        let b = state.rotating_tickets(period).unwrap();
         let ticket = a.encrypt(b"s").unwrap();
         assert_eq!(b.decrypt(&ticket).as_deref(), Some(&b"s"[..]));
         // Tickets say they live two periods: the key's own and the next one's.

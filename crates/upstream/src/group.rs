@@ -2,11 +2,12 @@
 //! endpoints they stand for now ([`Members`], swapped when DNS answers change), how one is
 //! picked, and the policies of what happens when one fails.
 use crate::balance::{Admit, Algorithm, PickInput};
+use crate::endpoint::Endpoint;
 use crate::health::HealthCheck;
-use crate::members::{Endpoint, Members, Resolved, ServerSpec, ServerTarget};
+use crate::members::{Members, Resolved, ServerSpec, ServerTarget};
 use crate::outlier::EjectPolicy;
 use crate::retry::RetryPolicy;
-use crate::state::{flag, registry, GroupState};
+use crate::state::{flag, GroupState, Registry};
 use arc_swap::ArcSwap;
 use http::HeaderValue;
 use std::net::IpAddr;
@@ -67,6 +68,8 @@ pub struct UpstreamGroup {
     pub policies: GroupPolicies,
     pub state: Arc<GroupState>,
     algorithm: Algorithm,
+    /// Where its servers' state lives (new endpoints from DNS take theirs from it too).
+    registry: Arc<Registry>,
 }
 
 /// The endpoints of a group: fixed when every server is an address, else following DNS.
@@ -95,7 +98,9 @@ impl std::ops::Deref for MembersNow<'_> {
 
 impl UpstreamGroup {
     /// A group of `servers`, whose names have the addresses in `resolved` to begin with.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        registry: &Arc<Registry>,
         name: String,
         servers: Vec<ServerSpec>,
         resolved: Resolved,
@@ -104,14 +109,25 @@ impl UpstreamGroup {
         timeouts: UpstreamTimeouts,
         policies: GroupPolicies,
     ) -> Self {
-        let built = Members::build(&name, &servers, &resolved, algorithm);
+        let built = Members::build(registry, &name, &servers, &resolved, algorithm);
         let members = if servers.iter().all(|s| matches!(s.target, ServerTarget::Addr(_))) {
             MemberSet::Fixed(built)
         } else {
             MemberSet::Resolved { members: ArcSwap::from_pointee(built), names: Mutex::new(resolved) }
         };
-        let state = registry().group(&name);
-        UpstreamGroup { name, servers, members, protocol, timeouts, policies, state, algorithm: algorithm.clone() }
+        let state = registry.group(&name);
+        let registry = registry.clone();
+        UpstreamGroup {
+            name,
+            servers,
+            members,
+            protocol,
+            timeouts,
+            policies,
+            state,
+            algorithm: algorithm.clone(),
+            registry,
+        }
     }
 
     /// The endpoints now.
@@ -146,7 +162,7 @@ impl UpstreamGroup {
             return false;
         }
         names.insert(host.to_string(), addrs);
-        members.store(Arc::new(Members::build(&self.name, &self.servers, &names, &self.algorithm)));
+        members.store(Arc::new(Members::build(&self.registry, &self.name, &self.servers, &names, &self.algorithm)));
         true
     }
 

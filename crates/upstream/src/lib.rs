@@ -4,10 +4,12 @@
 //! connections to them.
 //!
 //! A group is part of the immutable config snapshot; the state that must outlive a reload
-//! lives in the [`state::registry`], shared by name across snapshots.
+//! lives in a [`state::Registry`] that the binary owns and hands to every compile, shared by
+//! name across snapshots.
 mod balance;
 pub mod chunked;
 pub mod dns;
+mod endpoint;
 mod group;
 mod h1;
 pub mod health;
@@ -17,12 +19,14 @@ mod members;
 pub mod outlier;
 mod pool;
 pub mod retry;
+mod stable_hash;
 pub mod state;
 pub mod tls;
 
 pub use balance::{cookie, random_below, Algorithm, Balancer, HashKey, HashRing, PickInput};
+pub use endpoint::Endpoint;
 pub use group::{GroupPolicies, MembersNow, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};
 pub use h1::is_idempotent;
 pub use local_exec::LocalExec;
-pub use members::{Endpoint, Members, Resolved, ServerSpec, ServerTarget};
+pub use members::{Members, Resolved, ServerSpec, ServerTarget};
 pub use pool::{sends_inline, Pool, PoolCounters, PooledBody, SendFailure, UpstreamError};

@@ -3,8 +3,9 @@
 //! A/AAAA record of a server written as a name. A group of addresses has the same members
 //! for the life of its snapshot; a group with names gets new members when DNS answers
 //! change, and requests already with a vanished endpoint finish on it.
-use crate::balance::{Algorithm, Balancer, HashRing};
-use crate::state::{registry, EndpointState};
+use crate::balance::{Algorithm, Balancer};
+use crate::endpoint::Endpoint;
+use crate::state::Registry;
 use http::HeaderValue;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -47,41 +48,6 @@ impl ServerSpec {
 /// The addresses each name of a group has now.
 pub type Resolved = HashMap<String, Vec<IpAddr>>;
 
-/// One server of a group: one address.
-#[derive(Debug)]
-pub struct Endpoint {
-    pub addr: SocketAddr,
-    /// The server as written (host:port), with `@address` for a name's addresses; used in
-    /// logs, metrics and the admin API, never shown to clients.
-    pub label: String,
-    pub weight: u32,
-    /// Takes requests only when no primary server can.
-    pub backup: bool,
-    /// Requests in flight to this server at most (across workers).
-    pub max_conns: Option<u32>,
-    pub state: Arc<EndpointState>,
-    /// This server's value in an affinity cookie: stable across reloads and processes,
-    /// and saying nothing about the server's address.
-    pub affinity: String,
-    /// The affinity cookie that pins a client to this server (`balance = "cookie"`).
-    pub(crate) set_cookie: Option<HeaderValue>,
-    /// TLS to this server (`https://`).
-    pub tls: Option<crate::tls::EndpointTls>,
-}
-
-impl Endpoint {
-    /// The server as written in the config (the label without a name's `@address`): the
-    /// Host that health checks send by default.
-    pub fn server(label: &str) -> &str {
-        label.split_once('@').map_or(label, |(server, _)| server)
-    }
-
-    pub fn new(addr: SocketAddr, label: String, weight: u32, state: Arc<EndpointState>) -> Endpoint {
-        let affinity = format!("{:016x}", HashRing::label_id(&label));
-        Endpoint { addr, label, weight, backup: false, max_conns: None, state, affinity, set_cookie: None, tls: None }
-    }
-}
-
 /// The endpoints of a group at one time, and the balancers built over them.
 #[derive(Debug)]
 pub struct Members {
@@ -95,7 +61,13 @@ pub struct Members {
 impl Members {
     /// The endpoints of `servers` given what their names resolve to (a name missing from
     /// `resolved` has no endpoint).
-    pub fn build(group: &str, servers: &[ServerSpec], resolved: &Resolved, algorithm: &Algorithm) -> Members {
+    pub fn build(
+        registry: &Registry,
+        group: &str,
+        servers: &[ServerSpec],
+        resolved: &Resolved,
+        algorithm: &Algorithm,
+    ) -> Members {
         let mut endpoints = Vec::new();
         for spec in servers {
             let addrs: Vec<(SocketAddr, String)> = match &spec.target {
@@ -111,7 +83,7 @@ impl Members {
                     .collect(),
             };
             for (addr, label) in addrs {
-                let state = registry().endpoint(group, &label);
+                let state = registry.endpoint(group, &label);
                 let mut ep = Endpoint::new(addr, label, spec.weight, state);
                 ep.backup = spec.backup;
                 ep.max_conns = spec.max_conns;

@@ -361,17 +361,12 @@ pub struct GroupState {
     pub slots: Arc<crate::limit::Slots>,
 }
 
-/// Every upstream's and server's state, by name.
-#[derive(Default)]
+/// Every upstream's and server's state, by name: one per process, owned by the binary and
+/// handed to each compile, so that a reload that keeps a server keeps what was learnt about it.
+#[derive(Default, Debug)]
 pub struct Registry {
     endpoints: Mutex<BTreeMap<(String, String), Arc<EndpointState>>>,
     groups: Mutex<BTreeMap<String, Arc<GroupState>>>,
-}
-
-/// The one registry of this process.
-pub fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(Registry::default)
 }
 
 impl Registry {

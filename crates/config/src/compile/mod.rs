@@ -1,8 +1,12 @@
 //! Model → Runtime. Every check that fails adds a diagnostic; compilation goes on so that
 //! one run reports every problem, and a runtime is returned only if there were none.
 mod acme;
+mod filters;
+mod front;
 mod routes;
 mod split;
+#[cfg(test)]
+mod tests;
 mod tls;
 mod upstream_policies;
 mod upstream_tls;
@@ -13,16 +17,18 @@ use crate::model::{ConfigFile, Global, Size};
 use crate::units::{parse_duration, parse_size};
 use forecourt_proxy::access_log::{AccessLog, LogFormat};
 use forecourt_proxy::cidr::{Cidr, CidrList};
-use forecourt_proxy::{ClientLimits, Runtime, Settings};
+use forecourt_proxy::{ClientLimits, ProcessState, Runtime, Settings};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
 
-/// Collects diagnostics while compiling one file.
+/// Collects diagnostics while compiling one file, and holds the process's state that the
+/// snapshot is wired to.
 pub(crate) struct Ctx<'a> {
     pub source: Source<'a>,
     pub errors: Vec<Diagnostic>,
+    pub state: &'a ProcessState,
 }
 
 impl Ctx<'_> {
@@ -59,32 +65,40 @@ impl Ctx<'_> {
     }
 }
 
-/// Compiles the text of a config file named `file` (used in diagnostics).
-pub fn compile(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
+/// Compiles the text of a config file named `file` (used in diagnostics). What must
+/// outlive the snapshot (route counters, upstream servers' state, TLS sessions and
+/// certificates) is taken from `state`, the process's, so that a reload keeps it.
+pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, Vec<Diagnostic>> {
     let source = Source { file, text };
     let model: ConfigFile = match toml::from_str(text) {
         Ok(m) => m,
         Err(e) => return Err(vec![source.toml_error(&e)]),
     };
-    let mut cx = Ctx { source, errors: Vec::new() };
+    let mut cx = Ctx { source, errors: Vec::new(), state };
     let settings = settings(&mut cx, &model.global);
     let listeners = listeners(&mut cx, &model);
     let tls = tls::compile(&mut cx, &model, &listeners);
     let admin = admin(&mut cx, &model.global);
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
-    let hide = routes::hide_headers(&mut cx, &model.global);
-    // Where `https_redirect` sends clients: the first TLS listener's port, else 443.
-    let https_port = tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |l| l.addr.port());
-    let router = routes::compile(&mut cx, &model.route, &upstreams, hide, https_port);
+    let front = front::chain(&mut cx, &settings, tls.as_ref());
+    let shared = filters::Shared {
+        hide: filters::hide_headers(&mut cx, &model.global),
+        // Where `https_redirect` sends clients: the first TLS listener's port, else 443.
+        https_port: tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |l| l.addr.port()),
+        client_cert_hosts: tls.as_ref().map(|t| t.host_client_certs.clone()),
+        max_body: settings.client.max_body,
+    };
+    let router = routes::compile(&mut cx, &model.route, &upstreams, &shared);
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
     Ok(Runtime {
+        front,
         router,
         settings,
         listeners,
-        upstreams,
+        upstreams: upstreams.groups,
         tls,
         dns,
         admin,

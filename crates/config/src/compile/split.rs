@@ -1,11 +1,9 @@
 //! A route's `split` and `split_sticky` → [`Split`].
+use super::upstreams::UpstreamTable;
 use super::Ctx;
 use crate::model::SplitCfg;
-use forecourt_proxy::split::{Split, SplitTarget, Sticky};
-use forecourt_upstream::UpstreamGroup;
+use forecourt_proxy::forward::{Split, SplitTarget, Sticky};
 use http::header::HeaderName;
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use toml::Spanned;
 
 /// `None` after an error (reported).
@@ -14,7 +12,7 @@ pub fn compile(
     split: &Spanned<Vec<SplitCfg>>,
     sticky: &Option<Spanned<String>>,
     route: &str,
-    upstreams: &BTreeMap<String, Arc<UpstreamGroup>>,
+    upstreams: &UpstreamTable,
 ) -> Option<Split> {
     let errors = cx.errors.len();
     let sticky = match sticky.as_ref().map(|s| (s, s.get_ref().as_str())) {
@@ -45,7 +43,7 @@ pub fn compile(
         if targets.iter().any(|t: &SplitTarget| &t.group.name == entry.upstream.get_ref()) {
             cx.error(&entry.upstream, format!("`{}` appears twice in the split", entry.upstream.get_ref()), None);
         }
-        let Some(group) = super::routes::upstream(cx, &entry.upstream, route, upstreams) else { continue };
+        let Some(group) = upstreams.named(cx, &entry.upstream, route) else { continue };
         let mut target = SplitTarget::new(group, weight);
         if let Some(h) = &entry.when_header {
             target.when_header = header_condition(cx, h);

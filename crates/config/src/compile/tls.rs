@@ -55,11 +55,11 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
         );
         return None;
     }
-    let certs = Arc::new(SniResolver::new(table));
+    let certs = Arc::new(SniResolver::new(table, cx.state.tls.managed.clone()));
     let mut out = Vec::new();
     for (listen, addr) in tls_listeners {
         let (clients, client_cert_header) = client_auth(cx, listen)?;
-        match server_config(handshakes, certs.clone(), clients.as_ref()) {
+        match server_config(&cx.state.tls, handshakes, certs.clone(), clients.as_ref()) {
             Ok(config) => out.push(TlsListener { addr, config, client_cert_header }),
             Err(e) => {
                 cx.error(&listen.addr, e, None);
@@ -68,7 +68,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -
         }
     }
     let host_client_certs = host_client_certs(cx, cfg, handshakes, &certs)?;
-    Some(Tls { listeners: out, host_client_certs, certs, sources, stamps, auto })
+    Some(Tls { listeners: out, host_client_certs: host_client_certs.into(), certs, sources, stamps, auto })
 }
 
 /// A listener's `client_ca`, `client_auth` and `client_cert_header`; `None` after an
@@ -145,7 +145,7 @@ fn host_client_certs(
                 return None;
             }
         };
-        match server_config(handshakes, certs.clone(), Some(&clients)) {
+        match server_config(&cx.state.tls, handshakes, certs.clone(), Some(&clients)) {
             Ok(config) => out.push(HostClientCerts { hosts, config, client_cert_header: header }),
             Err(why) => cx.error(entry, why, None),
         }

@@ -6,10 +6,11 @@ use forecourt_upstream::dns::DnsSettings;
 use forecourt_upstream::{
     Algorithm, HashKey, Protocol, Resolved, ServerSpec, ServerTarget, UpstreamGroup, UpstreamTimeouts,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use toml::Spanned;
 
 const BALANCERS: [&str; 8] = ["p2c_ewma", "round_robin", "least_conn", "random", "first", "ip_hash", "hash", "cookie"];
 
@@ -37,12 +38,39 @@ pub fn dns_settings(cx: &mut Ctx<'_>, cfg: &DnsCfg) -> DnsSettings {
     DnsSettings { servers, min_ttl, max_ttl }
 }
 
+/// The compiled upstreams, and the names of every `[upstream.NAME]`, compiled or not.
+pub struct UpstreamTable {
+    pub groups: BTreeMap<String, Arc<UpstreamGroup>>,
+    defined: BTreeSet<String>,
+}
+
+impl UpstreamTable {
+    /// The group a route (or a split, or a mirror) names. One that is not defined is an
+    /// error with a hint; one that is defined but did not compile was reported already,
+    /// with its own error.
+    pub fn named(&self, cx: &mut Ctx<'_>, u: &Spanned<String>, route: &str) -> Option<Arc<UpstreamGroup>> {
+        if let Some(group) = self.groups.get(u.get_ref()) {
+            return Some(group.clone());
+        }
+        if self.defined.contains(u.get_ref()) {
+            return None;
+        }
+        let hint = match closest(u.get_ref(), self.defined.iter().map(String::as_str)) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None if self.defined.is_empty() => "define it with an [upstream.NAME] table".to_string(),
+            None => format!("defined upstreams: {}", self.defined.iter().cloned().collect::<Vec<_>>().join(", ")),
+        };
+        cx.error(u, format!("route `{route}` names unknown upstream `{}`", u.get_ref()), Some(hint));
+        None
+    }
+}
+
 pub fn compile(
     cx: &mut Ctx<'_>,
     cfg: &BTreeMap<String, UpstreamCfg>,
     global: &Global,
     dns: &DnsSettings,
-) -> BTreeMap<String, Arc<UpstreamGroup>> {
+) -> UpstreamTable {
     let t = &global.timeouts;
     let defaults = UpstreamTimeouts {
         connect: cx.duration(&t.upstream_connect, Duration::from_secs(5)),
@@ -70,7 +98,7 @@ pub fn compile(
             out.insert(name.clone(), Arc::new(group));
         }
     }
-    out
+    UpstreamTable { groups: out, defined: cfg.keys().cloned().collect() }
 }
 
 /// Every name among these servers, looked up now, all at once.
@@ -170,7 +198,8 @@ fn group(
     }
     let algorithm = algorithm?;
     let policies = policies?;
-    Some(UpstreamGroup::new(name.to_string(), servers, resolved, &algorithm, protocol, timeouts, policies))
+    let registry = &cx.state.upstreams;
+    Some(UpstreamGroup::new(registry, name.to_string(), servers, resolved, &algorithm, protocol, timeouts, policies))
 }
 
 /// `balance` and, for `hash`, its `key`. `None` after an error (reported).

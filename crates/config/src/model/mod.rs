@@ -217,6 +217,8 @@ pub struct RouteCfg {
     pub request_headers: Option<Spanned<HeaderRulesCfg>>,
     pub response_headers: Option<Spanned<HeaderRulesCfg>>,
     pub max_body: Option<Spanned<Size>>,
+    /// Filters that do nothing, in every phase: for measuring the chain's own cost.
+    pub noop_filters: Option<Spanned<usize>>,
 }
 
 #[derive(Deserialize, Debug)]

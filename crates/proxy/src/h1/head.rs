@@ -83,8 +83,12 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
         }
     }
     // An absolute-form target names the host, and the Host header yields to it (RFC 9112
-    // §3.2.2), so that routing and the upstream see one and the same host.
+    // §3.2.2), so that routing and the upstream see one and the same host. Userinfo has no
+    // place in an http(s) target (RFC 9110 §4.2.4): refused, as it is in a Host header.
     if let Some(authority) = uri.authority() {
+        if authority.as_str().contains('@') {
+            return Parsed::Refused(StatusCode::BAD_REQUEST, "request target");
+        }
         match HeaderValue::from_str(authority.as_str()) {
             Ok(host) => {
                 map.insert(http::header::HOST, host);
@@ -98,6 +102,22 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     *request.version_mut() = version;
     *request.headers_mut() = map;
     Parsed::Request(request, facts)
+}
+
+/// Parses one whole request head as the server does (the same rules, the given limits):
+/// the request it becomes, with `Host` as the server sets it, or the status and reason it
+/// is refused with. `forecourt explain` asks this, so that it agrees with the server.
+pub fn parse_one(
+    head: &[u8],
+    max_head_bytes: usize,
+    max_headers: usize,
+) -> Result<Request<()>, (StatusCode, &'static str)> {
+    let mut buf = BytesMut::from(head);
+    match parse(&mut buf, max_head_bytes, max_headers.min(MAX_HEADERS), &mut Vec::new()) {
+        Parsed::Request(req, _) => Ok(req),
+        Parsed::Refused(status, why) => Err((status, why)),
+        Parsed::Partial => Err((StatusCode::BAD_REQUEST, "incomplete head")),
+    }
 }
 
 /// The request target is in one of the forms RFC 9112 §3.2 allows here: origin-form
@@ -157,6 +177,8 @@ mod tests {
             &b"GET a HTTP/1.1\r\nHost: x\r\n\r\n"[..],
             b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
             b"GET ftp://y/ HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET http://user:pw@example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            b"GET http://@example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
         ] {
             assert_eq!(
                 host_of(bad),

@@ -4,19 +4,16 @@
 //! One worker thread owns both, so the sharing is an `Rc` and a `RefCell` whose borrows
 //! never cross an await.
 use super::rules::BodyFraming;
-use crate::body::ClientBodyError;
+use crate::body::{BodySource, ClientBodyError};
 use crate::transport::Transport;
 use bytes::{Bytes, BytesMut};
 use forecourt_upstream::chunked::ChunkedFraming;
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::body::{Frame, SizeHint};
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
-/// How much is read from the socket at a time.
-pub(crate) const READ_CHUNK: usize = 8192;
 /// Body reads go bigger: fewer syscalls for uploads.
 const BODY_READ_CHUNK: usize = 64 * 1024;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -162,43 +159,13 @@ impl Inbound {
     }
 }
 
-/// The request body of an HTTP/1 request, read from the connection as it is pulled.
-pub struct H1Body {
-    shared: Rc<Shared>,
-}
-
-impl H1Body {
-    pub(super) fn new(shared: Rc<Shared>) -> H1Body {
-        H1Body { shared }
-    }
-
-    /// Sends what is left of `100 Continue`.
-    fn poll_continue(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            let left = self.shared.inbound.borrow().continue_left;
-            if left == 0 {
-                return Poll::Ready(Ok(()));
-            }
-            ready!(self.shared.stream.poll_write_ready(cx))?;
-            self.shared.before_write();
-            match self.shared.stream.try_write(&CONTINUE[CONTINUE.len() - left..]) {
-                Ok(n) => self.shared.inbound.borrow_mut().continue_left -= n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-}
-
-impl Body for H1Body {
-    type Data = Bytes;
-    type Error = ClientBodyError;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
-        let shared = &self.shared;
+/// The request body of an HTTP/1 request, read from the connection as it is pulled: the
+/// request's `IncomingBody::Stream` is this connection itself (an `Rc`, no allocation).
+impl BodySource for Shared {
+    fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
         loop {
             {
-                let mut inb = shared.inbound.borrow_mut();
+                let mut inb = self.inbound.borrow_mut();
                 match inb.next_data() {
                     Ok(Some(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
                     Ok(None) if inb.body_done() => return Poll::Ready(None),
@@ -211,29 +178,48 @@ impl Body for H1Body {
                 }
             }
             if ready!(self.poll_continue(cx)).is_err() {
-                shared.inbound.borrow_mut().body = BodyState::Broken;
+                self.inbound.borrow_mut().body = BodyState::Broken;
                 return Poll::Ready(Some(Err(ClientBodyError::Invalid)));
             }
-            if ready!(shared.stream.poll_read_ready(cx)).is_err() {
-                shared.inbound.borrow_mut().body = BodyState::Broken;
+            if ready!(self.stream.poll_read_ready(cx)).is_err() {
+                self.inbound.borrow_mut().body = BodyState::Broken;
                 return Poll::Ready(Some(Err(ClientBodyError::Invalid)));
             }
-            if shared.try_fill(BODY_READ_CHUNK).is_err() {
-                shared.inbound.borrow_mut().body = BodyState::Broken;
+            if self.try_fill(BODY_READ_CHUNK).is_err() {
+                self.inbound.borrow_mut().body = BodyState::Broken;
                 return Poll::Ready(Some(Err(ClientBodyError::Invalid)));
             }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.shared.inbound.borrow().body_done()
+        self.inbound.borrow().body_done()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.shared.inbound.borrow().body {
+        match self.inbound.borrow().body {
             BodyState::Done => SizeHint::with_exact(0),
             BodyState::Fixed(left) => SizeHint::with_exact(left),
             _ => SizeHint::default(),
+        }
+    }
+}
+
+impl Shared {
+    /// Sends what is left of `100 Continue` (owed when the body is first pulled).
+    fn poll_continue(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let left = self.inbound.borrow().continue_left;
+            if left == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            ready!(self.stream.poll_write_ready(cx))?;
+            self.before_write();
+            match self.stream.try_write(&CONTINUE[CONTINUE.len() - left..]) {
+                Ok(n) => self.inbound.borrow_mut().continue_left -= n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
     }
 }

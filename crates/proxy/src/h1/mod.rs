@@ -6,7 +6,10 @@
 //! Built for a proxy rather than taken from hyper: the head is parsed once, by the same
 //! code that judges its framing; a small response goes out in one `writev`; a busy
 //! connection allocates no per-request state; and an idle connection holds only its socket
-//! and a timer. HTTP/2 (`server::serve_h2`) stays with hyper.
+//! and a timer. HTTP/2 (`crate::h2::serve`) stays with hyper.
+//!
+//! `LIFECYCLE.md` beside this file states the server's invariants and the tests that pin
+//! them.
 mod head;
 mod idle;
 mod inbound;
@@ -14,25 +17,25 @@ mod outbound;
 mod rules;
 mod upgrade;
 
-pub use head::MAX_HEADERS;
-pub use inbound::H1Body;
+pub use head::{parse_one, MAX_HEADERS};
 
+use crate::answers::{self, Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
+use crate::conn::Conn;
 use crate::drain::DrainWatch;
-use crate::server::Worker;
-use crate::service::{handle, Conn};
-use crate::transport::Transport;
-use crate::{request_id, respond};
+use crate::pipeline::handle;
+use crate::request_id;
+use crate::settings::ClientLimits;
+use crate::transport::{Transport, READ_CHUNK};
+use crate::worker::Worker;
 use bytes::BytesMut;
 use head::{Parsed, Span};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use idle::{Fired, IdleTimer};
 use inbound::Shared;
-pub(crate) use inbound::READ_CHUNK;
 use outbound::{write_response, Answering, OutQueue};
 use rules::{BodyFraming, Facts};
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -53,14 +56,30 @@ pub struct Limits {
     pub park_after: Duration,
 }
 
+/// An HTTP/1.1 keep-alive connection idle this long gives up its HTTP state and buffers
+/// until its next request (it stays open).
+pub const PARK_AFTER: Duration = Duration::from_millis(500);
+
+impl Limits {
+    pub fn of(client: &ClientLimits) -> Limits {
+        Limits {
+            max_head_bytes: client.max_header_bytes,
+            max_headers: client.max_headers,
+            header_timeout: client.header_timeout,
+            keepalive_timeout: client.keepalive_timeout,
+            send_timeout: client.send_timeout,
+            park_after: PARK_AFTER,
+        }
+    }
+}
+
 /// Serves one client connection; `first` holds the bytes already read from it.
 ///
 /// A connection alternates between busy spells, served by a future boxed once per spell
 /// (it holds a request's state: kilobytes), and parked waits, which hold only the socket
 /// and the timer. So a busy keep-alive connection allocates nothing per request for its
 /// state, and an idle one costs little memory.
-pub async fn serve(worker: Rc<Worker>, stream: Transport, peer: SocketAddr, first: BytesMut, limits: Limits) {
-    let conn = Conn::on(peer, &stream);
+pub async fn serve(worker: Rc<Worker>, stream: Transport, conn: Conn, first: BytesMut, limits: Limits) {
     let shared = Shared::new(stream, first);
     let drain = worker.drain.watch();
     let mut idle = IdleTimer::new(limits.park_after, limits.keepalive_timeout, limits.header_timeout);
@@ -100,7 +119,7 @@ async fn serve_busy(
         let (req, facts) = match next_head(shared, limits, drain, idle, &mut spans).await {
             Next::Request(req, facts) => (req, facts),
             Next::Refused(status, why) => {
-                tracing::debug!(peer = %conn.client, why, "refusing request");
+                tracing::debug!(peer = %conn.peer, why, "refusing request");
                 refuse(worker, shared, &mut out, status).await;
                 return Spell::Closed;
             }
@@ -119,7 +138,7 @@ async fn serve_busy(
             version: req.version(),
             keep_alive: facts.keep_alive,
         };
-        let req = req.map(|()| IncomingBody::Http1(H1Body::new(shared.clone())));
+        let req = req.map(|()| IncomingBody::Stream(shared.clone()));
         // Awaited here rather than in a helper: each nested future is copied into its
         // parent when it starts, and this one is kilobytes.
         let resp = handle(worker, conn, req).await;
@@ -162,7 +181,7 @@ async fn deliver(
     let reusable = match written {
         Ok(w) => w.reusable,
         Err(e) => {
-            tracing::debug!(peer = %conn.client, error = %e, "response not delivered");
+            tracing::debug!(peer = %conn.peer, error = %e, "response not delivered");
             return false;
         }
     };
@@ -280,7 +299,11 @@ async fn first_chunk_checked(shared: &Rc<Shared>, limits: &Limits) -> bool {
 /// Answers a request that will not be served, and closes.
 async fn refuse(worker: &Worker, shared: &Rc<Shared>, out: &mut OutQueue, status: StatusCode) {
     let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
-    let (head, mut body) = respond::error(status, &id).into_parts();
+    let reason = Reason::for_refusal(status);
+    worker.metrics.count_local(reason);
+    let answer = answers::answer(reason, Style::Text, &id).map(ProxyBody::full);
+    let (mut head, mut body) = answer.into_parts();
+    head.headers.insert(request_id::HEADER, id);
     let answering = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: false };
     if write_response(shared, out, &head, &mut body, &answering).await.is_ok() {
         linger_if_unread(shared).await;

@@ -1,7 +1,8 @@
 //! The ACME issuer: one account per directory (created on first use, kept in storage),
 //! and one order per name, validated by HTTP-01 or TLS-ALPN-01 answered by this process.
+use super::managed::ManagedCerts;
 use super::plan::{AcmeSettings, ChallengeKind};
-use super::{generate, managed, storage};
+use super::{generate, storage};
 use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, CertificateIdentifier, ChallengeType, ExternalAccountKey,
     Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
@@ -19,12 +20,14 @@ pub struct AcmeIssuer {
     /// `STORAGE/acme/DIRECTORY`.
     pub dir: PathBuf,
     account: tokio::sync::Mutex<Option<Account>>,
+    /// Where challenge answers are published for the handshakes and the HTTP stage.
+    store: Arc<ManagedCerts>,
 }
 
 impl AcmeIssuer {
-    pub fn new(settings: Arc<AcmeSettings>, storage: &std::path::Path) -> AcmeIssuer {
+    pub fn new(settings: Arc<AcmeSettings>, storage: &std::path::Path, store: Arc<ManagedCerts>) -> AcmeIssuer {
         let dir = storage::acme_dir(storage, &settings.directory);
-        AcmeIssuer { settings, dir, account: tokio::sync::Mutex::new(None) }
+        AcmeIssuer { settings, dir, account: tokio::sync::Mutex::new(None), store }
     }
 
     /// The account: from storage, else registered now (and stored).
@@ -111,7 +114,7 @@ impl AcmeIssuer {
             };
             let mut challenge = authz.challenge(challenge_type(kind)).ok_or("challenge vanished")?;
             let key_authorization = challenge.key_authorization();
-            answering.push(Answer::set(kind, name, &challenge.token, &key_authorization)?);
+            answering.push(Answer::set(&self.store, kind, name, &challenge.token, &key_authorization)?);
             tracing::info!(name, challenge = kind.label(), "answering the ACME challenge");
             challenge.set_ready().await.map_err(|e| format!("{}: {e}", kind.label()))?;
         }
@@ -177,37 +180,44 @@ async fn why_invalid(order: &mut instant_acme::Order) -> String {
 }
 
 /// A challenge answered while it lives: dropping it withdraws the answer.
-enum Answer {
+struct Answer {
+    store: Arc<ManagedCerts>,
+    what: Answered,
+}
+
+enum Answered {
     Http(String),
     Alpn(String),
 }
 
 impl Answer {
     fn set(
+        store: &Arc<ManagedCerts>,
         kind: ChallengeKind,
         name: &str,
         token: &str,
         key_authorization: &instant_acme::KeyAuthorization,
     ) -> Result<Answer, String> {
-        Ok(match kind {
+        let what = match kind {
             ChallengeKind::Http01 => {
-                managed().set_http_challenge(token, Some(key_authorization.as_str().to_string()));
-                Answer::Http(token.to_string())
+                store.set_http_challenge(token, Some(key_authorization.as_str().to_string()));
+                Answered::Http(token.to_string())
             }
             ChallengeKind::TlsAlpn01 => {
                 let cert = generate::alpn_challenge(name, key_authorization.digest().as_ref())?;
-                managed().set_alpn_challenge(name, Some(cert));
-                Answer::Alpn(name.to_string())
+                store.set_alpn_challenge(name, Some(cert));
+                Answered::Alpn(name.to_string())
             }
-        })
+        };
+        Ok(Answer { store: store.clone(), what })
     }
 }
 
 impl Drop for Answer {
     fn drop(&mut self) {
-        match self {
-            Answer::Http(token) => managed().set_http_challenge(token, None),
-            Answer::Alpn(name) => managed().set_alpn_challenge(name, None),
+        match &self.what {
+            Answered::Http(token) => self.store.set_http_challenge(token, None),
+            Answered::Alpn(name) => self.store.set_alpn_challenge(name, None),
         }
     }
 }

@@ -5,14 +5,10 @@
 use rustls::sign::CertifiedKey;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-/// The process's store.
-pub fn managed() -> &'static ManagedCerts {
-    static STORE: OnceLock<ManagedCerts> = OnceLock::new();
-    STORE.get_or_init(ManagedCerts::default)
-}
-
+/// The process's store of automatic certificates: one, owned by the binary (through
+/// `TlsState`), read by the handshakes, the HTTP stage, the admin API and metrics.
 #[derive(Default)]
 pub struct ManagedCerts {
     /// Read at handshakes: replaced whole, so a lookup takes no lock.
@@ -106,7 +102,8 @@ impl ManagedCerts {
         found
     }
 
-    pub(crate) fn set_http_challenge(&self, token: &str, key_authorization: Option<String>) {
+    /// Publishes (or, with `None`, withdraws) the answer to the HTTP-01 challenge `token`.
+    pub fn set_http_challenge(&self, token: &str, key_authorization: Option<String>) {
         let mut http = self.http.write().unwrap();
         match key_authorization {
             Some(answer) => http.insert(token.to_string(), answer),

@@ -3,7 +3,7 @@
 //! (stored, issued, or temporary) through the process's store.
 use super::acme::{AcmeIssuer, RenewalWindow};
 use super::internal_ca::InternalCa;
-use super::managed::managed;
+use super::managed::ManagedCerts;
 use super::plan::{AutoName, AutoPlan, Issuer};
 use super::{generate, renewal, storage};
 use crate::certs::unix;
@@ -23,13 +23,15 @@ pub struct Manager {
 }
 
 impl Manager {
-    pub fn start() -> std::io::Result<Manager> {
+    /// Starts the thread; what it serves goes into `store` (the process's, which the
+    /// handshakes and the HTTP stage read).
+    pub fn start(store: Arc<ManagedCerts>) -> std::io::Result<Manager> {
         let (plan, follow) = watch::channel(AutoPlan::default());
         let renew = Arc::new(Mutex::new(HashMap::new()));
         let tasks = renew.clone();
         std::thread::Builder::new().name("forecourt-acme".into()).spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("certificate runtime");
-            rt.block_on(supervise(follow, tasks));
+            rt.block_on(supervise(store, follow, tasks));
         })?;
         Ok(Manager { plan, renew })
     }
@@ -101,9 +103,13 @@ impl IssuerHandle {
 }
 
 /// Keeps one task per managed name, following the plan.
-async fn supervise(mut follow: watch::Receiver<AutoPlan>, renew: Arc<Mutex<HashMap<String, Arc<Notify>>>>) {
+async fn supervise(
+    store: Arc<ManagedCerts>,
+    mut follow: watch::Receiver<AutoPlan>,
+    renew: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+) {
     let mut tasks: HashMap<String, (AutoName, PathBuf, tokio::task::JoinHandle<()>)> = HashMap::new();
-    let issuers = Arc::new(Mutex::new(Issuers::default()));
+    let issuers = Arc::new(Mutex::new(Issuers { store: store.clone(), acme: Vec::new(), internal: None }));
     loop {
         let plan = follow.borrow_and_update().clone();
         let wanted: HashMap<&str, &AutoName> = plan.names.iter().map(|n| (n.name.as_str(), n)).collect();
@@ -113,7 +119,7 @@ async fn supervise(mut follow: watch::Receiver<AutoPlan>, renew: Arc<Mutex<HashM
                 task.abort();
                 renew.lock().unwrap().remove(name);
                 if !wanted.contains_key(name.as_str()) {
-                    managed().forget(name);
+                    store.forget(name);
                 }
             }
             keep
@@ -124,7 +130,8 @@ async fn supervise(mut follow: watch::Receiver<AutoPlan>, renew: Arc<Mutex<HashM
             }
             let wake = Arc::new(Notify::new());
             renew.lock().unwrap().insert(auto.name.clone(), wake.clone());
-            let task = tokio::spawn(keep_certified(auto.clone(), plan.storage.clone(), issuers.clone(), wake));
+            let task =
+                tokio::spawn(keep_certified(store.clone(), auto.clone(), plan.storage.clone(), issuers.clone(), wake));
             tasks.insert(auto.name.clone(), (auto.clone(), plan.storage.clone(), task));
         }
         if follow.changed().await.is_err() {
@@ -134,8 +141,8 @@ async fn supervise(mut follow: watch::Receiver<AutoPlan>, renew: Arc<Mutex<HashM
 }
 
 /// Issuers by settings, kept across reloads (an ACME account is registered once).
-#[derive(Default)]
 struct Issuers {
+    store: Arc<ManagedCerts>,
     acme: Vec<Arc<AcmeIssuer>>,
     internal: Option<(PathBuf, Arc<InternalCa>)>,
 }
@@ -148,7 +155,7 @@ impl Issuers {
                 if let Some(found) = self.acme.iter().find(|a| a.settings == *settings && a.dir == dir) {
                     return Ok(IssuerHandle::Acme(found.clone()));
                 }
-                let acme = Arc::new(AcmeIssuer::new(settings.clone(), storage));
+                let acme = Arc::new(AcmeIssuer::new(settings.clone(), storage, self.store.clone()));
                 self.acme.push(acme.clone());
                 Ok(IssuerHandle::Acme(acme))
             }
@@ -171,21 +178,21 @@ impl Issuers {
 
 /// Serves a temporary self-signed certificate for `name` until a real one is issued: the
 /// start of a name's life, so no error is shown yet.
-fn serve_temporary(name: &str, issuer: &'static str) {
+fn serve_temporary(store: &ManagedCerts, name: &str, issuer: &'static str) {
     match generate::self_signed(name) {
-        Ok(key) => managed().serve(name, key),
+        Ok(key) => store.serve(name, key),
         Err(e) => tracing::error!(name, "cannot make a temporary certificate: {e}"),
     }
-    managed().update_status(name, |s| {
+    store.update_status(name, |s| {
         s.issuer = issuer;
         s.temporary = true;
         s.last_error = None;
     });
 }
 
-fn serve_issued(name: &str, issuer: &'static str, cert: &LoadedCert) {
-    managed().serve(name, cert.key.clone());
-    managed().update_status(name, |s| {
+fn serve_issued(store: &ManagedCerts, name: &str, issuer: &'static str, cert: &LoadedCert) {
+    store.serve(name, cert.key.clone());
+    store.update_status(name, |s| {
         s.issuer = issuer;
         s.temporary = false;
         s.not_after = Some(unix(cert.not_after));
@@ -196,7 +203,13 @@ fn serve_issued(name: &str, issuer: &'static str, cert: &LoadedCert) {
 /// The issuer `auto` names, once it can be set up in `storage`. Until then (an internal CA
 /// whose folder cannot be written, say) a temporary certificate serves, and setting it up
 /// is tried again after a backoff, or at once when a renewal is requested.
-async fn issuer_for(auto: &AutoName, storage: &Path, issuers: &Mutex<Issuers>, wake: &Notify) -> IssuerHandle {
+async fn issuer_for(
+    store: &ManagedCerts,
+    auto: &AutoName,
+    storage: &Path,
+    issuers: &Mutex<Issuers>,
+    wake: &Notify,
+) -> IssuerHandle {
     let (name, label) = (auto.name.as_str(), auto.issuer.label());
     let mut failures = 0u32;
     loop {
@@ -208,18 +221,18 @@ async fn issuer_for(auto: &AutoName, storage: &Path, issuers: &Mutex<Issuers>, w
         failures += 1;
         tracing::error!(name, issuer = label, failures, "cannot issue certificates: {why}");
         if failures == 1 {
-            serve_temporary(name, label);
+            serve_temporary(store, name, label);
         }
-        record_failure(name, failures, why);
+        record_failure(store, name, failures, why);
         let due = SystemTime::now() + renewal::backoff(failures);
-        wait_for_renewal(name, due, due, wake).await;
+        wait_for_renewal(store, name, due, due, wake).await;
     }
 }
 
 /// Counts a failed attempt for `name` and shows it in the name's status.
-fn record_failure(name: &str, failures: u32, why: String) {
-    managed().count_issue(false);
-    managed().update_status(name, |s| {
+fn record_failure(store: &ManagedCerts, name: &str, failures: u32, why: String) {
+    store.count_issue(false);
+    store.update_status(name, |s| {
         s.failures = failures;
         s.last_error = Some(why);
     });
@@ -227,8 +240,8 @@ fn record_failure(name: &str, failures: u32, why: String) {
 
 /// Shows `due` as `name`'s next renewal, then waits until `until` (`due` at the latest),
 /// or until a renewal of `name` is requested: true then.
-async fn wait_for_renewal(name: &str, due: SystemTime, until: SystemTime, wake: &Notify) -> bool {
-    managed().update_status(name, |s| s.renew_at = Some(unix(due)));
+async fn wait_for_renewal(store: &ManagedCerts, name: &str, due: SystemTime, until: SystemTime, wake: &Notify) -> bool {
+    store.update_status(name, |s| s.renew_at = Some(unix(due)));
     let wait = until.min(due).duration_since(SystemTime::now()).unwrap_or_default();
     tokio::select! {
         _ = tokio::time::sleep(wait) => false,
@@ -244,7 +257,13 @@ async fn wait_for_renewal(name: &str, due: SystemTime, until: SystemTime, wake: 
 /// point of the window the CA suggests. The window is asked for again as often as the CA
 /// says, so that one moved earlier (after a revocation, say) is followed. Returns whether
 /// the CA gave renewal information, and so takes orders that name what they replace.
-async fn until_renewal_due(name: &str, issuer: &IssuerHandle, cert: &LoadedCert, wake: &Notify) -> bool {
+async fn until_renewal_due(
+    store: &ManagedCerts,
+    name: &str,
+    issuer: &IssuerHandle,
+    cert: &LoadedCert,
+    wake: &Notify,
+) -> bool {
     let by_lifetime = renewal::two_thirds(cert.not_before, cert.not_after);
     let mut drawn: Option<renewal::Drawn> = None;
     let (mut offered, mut errors) = (false, 0u32);
@@ -263,7 +282,7 @@ async fn until_renewal_due(name: &str, issuer: &IssuerHandle, cert: &LoadedCert,
             }
         };
         let due = drawn.map_or(by_lifetime, |d| d.at);
-        let woken = wait_for_renewal(name, due, ask_again.unwrap_or(due), wake).await;
+        let woken = wait_for_renewal(store, name, due, ask_again.unwrap_or(due), wake).await;
         if woken || SystemTime::now() >= due {
             return offered;
         }
@@ -272,14 +291,21 @@ async fn until_renewal_due(name: &str, issuer: &IssuerHandle, cert: &LoadedCert,
 
 /// One name, for as long as the plan has it: serve what storage holds (or a temporary
 /// certificate), then renew when due, or when woken by a forced renewal.
-async fn keep_certified(auto: AutoName, storage: PathBuf, issuers: Arc<Mutex<Issuers>>, wake: Arc<Notify>) {
-    let issuer = issuer_for(&auto, &storage, &issuers, &wake).await;
+async fn keep_certified(
+    store: Arc<ManagedCerts>,
+    auto: AutoName,
+    storage: PathBuf,
+    issuers: Arc<Mutex<Issuers>>,
+    wake: Arc<Notify>,
+) {
+    let store = &*store;
+    let issuer = issuer_for(store, &auto, &storage, &issuers, &wake).await;
     let name = auto.name;
     let label = issuer.label();
     let mut current = match storage::load_cert(issuer.dir(), &name) {
         Ok(Some(cert)) => {
             tracing::info!(name, issuer = label, "using the stored certificate");
-            serve_issued(&name, label, &cert);
+            serve_issued(store, &name, label, &cert);
             Some(cert)
         }
         Ok(None) => None,
@@ -294,37 +320,37 @@ async fn keep_certified(auto: AutoName, storage: PathBuf, issuers: Arc<Mutex<Iss
             issuer = label,
             "no certificate yet: serving a temporary self-signed one until it is issued"
         );
-        serve_temporary(&name, label);
+        serve_temporary(store, &name, label);
     }
     let mut failures = 0u32;
     // Whether the CA gave renewal information for `current`.
     let mut replaceable = false;
     loop {
         match &current {
-            Some(cert) if failures == 0 => replaceable = until_renewal_due(&name, &issuer, cert, &wake).await,
+            Some(cert) if failures == 0 => replaceable = until_renewal_due(store, &name, &issuer, cert, &wake).await,
             _ => {
                 let wait = if failures > 0 { renewal::backoff(failures) } else { Duration::ZERO };
                 let due = SystemTime::now() + wait;
-                wait_for_renewal(&name, due, due, &wake).await;
+                wait_for_renewal(store, &name, due, due, &wake).await;
             }
         }
         let replaces = current.as_ref().filter(|_| replaceable).map(|cert| &cert.key.cert[0]);
         match obtain(&name, &issuer, failures, replaces).await {
             Ok(cert) => {
                 tracing::info!(name, issuer = label, serial = %cert.serial, expires = unix(cert.not_after), "certificate issued");
-                serve_issued(&name, label, &cert);
-                managed().update_status(&name, |s| {
+                serve_issued(store, &name, label, &cert);
+                store.update_status(&name, |s| {
                     s.failures = 0;
                     s.last_error = None;
                 });
-                managed().count_issue(true);
+                store.count_issue(true);
                 current = Some(cert);
                 failures = 0;
                 replaceable = false;
             }
             Err(why) => {
                 failures += 1;
-                record_failure(&name, failures, why.clone());
+                record_failure(store, &name, failures, why.clone());
                 let serving = if current.is_some() { "the current certificate" } else { "a temporary certificate" };
                 tracing::error!(
                     name,

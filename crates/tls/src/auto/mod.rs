@@ -21,7 +21,7 @@ mod plan;
 mod renewal;
 mod storage;
 
-pub use managed::{managed, ManagedCerts, NameStatus};
+pub use managed::{ManagedCerts, NameStatus};
 pub use manager::Manager;
 pub use plan::{is_local_name, AcmeSettings, AutoName, AutoPlan, ChallengeKind, Issuer, LETS_ENCRYPT};
 

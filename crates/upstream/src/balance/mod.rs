@@ -17,7 +17,7 @@ pub use p2c::PeakEwma;
 pub use random::{next_random, random_below, WeightedRandom};
 pub use round_robin::RoundRobin;
 
-use crate::members::Endpoint;
+use crate::endpoint::Endpoint;
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -1,12 +1,16 @@
-//! Request mirroring: a copy of a route's requests (all, or a sampled share) goes to a
-//! shadow upstream; its answer is read and thrown away. The copy runs as a task of its
-//! own, so it never delays the real exchange, and at most [`MAX_IN_FLIGHT`] copies per
-//! route are out at once, so a slow shadow cannot pile work up in the proxy.
+//! `mirror = { upstream, percent }`: a copy of the route's forwarded requests (all, or a
+//! sampled share) goes to a shadow upstream; its answer is read and thrown away. The copy
+//! runs as a task of its own, so it never delays the real exchange, and at most
+//! [`MAX_IN_FLIGHT`] copies per route are out at once, so a slow shadow cannot pile work
+//! up in the proxy. Requests without a body are copied, and those whose body the pipeline
+//! kept (a known length within the route's `retry_buffer`); others stream and are not.
 use crate::body::ClientBody;
-use crate::server::Worker;
+use crate::filter::{BodyNeed, Filter, FilterInfo, OutgoingBody, Phases, RequestCtx};
+use crate::forward::prepare_head;
 use bytes::Bytes;
 use forecourt_upstream::state::{now_ns, ns_at};
 use forecourt_upstream::{random_below, PickInput, Pool, UpstreamGroup};
+use http::request;
 use http_body_util::BodyExt;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -21,29 +25,42 @@ pub struct Mirror {
     pub group: Arc<UpstreamGroup>,
     /// Share of requests copied, in hundredths of a percent (10000 = all).
     pub per_10k: u64,
-    /// Requests copied: those without a body, and those whose body was read in full
-    /// (known length within the route's `retry_buffer`); others stream and are not copied.
+    /// Bodies of a known length up to this are kept, and copied (`retry_buffer`).
+    pub keep: u64,
+    /// Requests copied.
     pub mirrored: AtomicU32,
     in_flight: Arc<AtomicU32>,
 }
 
 impl Mirror {
-    pub fn new(group: Arc<UpstreamGroup>, percent: f64) -> Mirror {
+    pub fn new(group: Arc<UpstreamGroup>, percent: f64, keep: u64) -> Mirror {
         let per_10k = (percent * 100.0).round().clamp(0.0, 10_000.0) as u64;
-        Mirror { group, per_10k, mirrored: AtomicU32::new(0), in_flight: Arc::default() }
+        Mirror { group, per_10k, keep, mirrored: AtomicU32::new(0), in_flight: Arc::default() }
+    }
+}
+
+impl Filter for Mirror {
+    fn describe(&self) -> FilterInfo {
+        FilterInfo::new("mirror", Phases::UPSTREAM)
+            .headline(self.group.name.clone())
+            .param("upstream", self.group.name.clone())
+            .param("percent", format!("{}", self.per_10k as f64 / 100.0))
+            .param("body_bytes", self.keep.to_string())
     }
 
-    /// Sends a copy of this request (head and extra header lines, as the real upstream
-    /// gets them, and its body if it has one), if it is sampled and the shadow is not too
-    /// far behind.
-    pub fn copy(
-        &self,
-        worker: &Worker,
-        parts: &http::request::Parts,
-        extra: &Bytes,
-        body: Option<&Bytes>,
-        client: IpAddr,
-    ) {
+    fn body_need(&self) -> BodyNeed {
+        BodyNeed::Keep(self.keep)
+    }
+
+    /// Sends a copy of this request, as the real upstream gets it, if it is sampled and
+    /// the shadow is not too far behind.
+    fn on_upstream_request(&self, head: &mut request::Parts, body: OutgoingBody<'_>, cx: &mut RequestCtx<'_>) {
+        let body = match body {
+            _ if cx.upgrade => return,
+            OutgoingBody::Empty => None,
+            OutgoingBody::Kept(bytes) => Some(bytes.clone()),
+            OutgoingBody::Streaming => return,
+        };
         if self.per_10k < 10_000 && random_below(10_000) >= self.per_10k {
             return;
         }
@@ -51,20 +68,18 @@ impl Mirror {
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        self.mirrored.fetch_add(1, Ordering::Relaxed);
         let mut copy = http::Request::new(());
-        *copy.method_mut() = parts.method.clone();
-        *copy.uri_mut() = parts.uri.clone();
-        *copy.version_mut() = parts.version;
-        *copy.headers_mut() = parts.headers.clone();
-        let (parts, ()) = copy.into_parts();
-        let job = Copy {
-            group: self.group.clone(),
-            pool: worker.pool.clone(),
-            extra: extra.clone(),
-            body: body.cloned(),
-            client,
+        *copy.method_mut() = head.method.clone();
+        *copy.uri_mut() = head.uri.clone();
+        *copy.version_mut() = head.version;
+        *copy.headers_mut() = head.headers.clone();
+        let (mut parts, ()) = copy.into_parts();
+        let Ok(extra) = prepare_head(cx, &self.group, &mut parts, body.is_none()) else {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return;
         };
+        self.mirrored.fetch_add(1, Ordering::Relaxed);
+        let job = Copy { group: self.group.clone(), pool: cx.pool.clone(), extra, body, client: cx.client };
         let in_flight = self.in_flight.clone();
         tokio::task::spawn_local(async move {
             job.send(parts).await;

@@ -1,72 +1,13 @@
-//! Header rules every forwarded message follows: hop-by-hop headers never cross the proxy
-//! (RFC 9110 §7.6.1), and the upstream learns who the client is through `X-Forwarded-*`,
-//! `X-Real-IP` and `Forwarded` (RFC 7239).
+//! Who the client is, as the upstream learns it: `X-Forwarded-For`, `X-Forwarded-Proto`,
+//! `X-Forwarded-Host`, `X-Real-IP` and `Forwarded` (RFC 7239), replaced when an untrusted
+//! client sent its own, appended to for a `trusted_proxies` peer. Made once per connection
+//! (and kept per worker for clients that reconnect), so a request copies shared values.
+use crate::cidr::CidrList;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
-
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-];
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(name) || name == header::PROXY_AUTHORIZATION
-}
-
-/// Removes hop-by-hop headers and every header `Connection` names. With `upgrade`, the
-/// `Upgrade` header and `Connection: upgrade` are kept so that the next hop can switch too.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    // Most messages carry none: one pass over the few names present instead of a removal
-    // (a hash lookup) per hop-by-hop name.
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    if let Some(conn) = headers.get(header::CONNECTION) {
-        if let Ok(s) = conn.to_str() {
-            let named: Vec<HeaderName> = s
-                .split(',')
-                .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-                .filter(|n| *n != header::HOST && *n != header::CONTENT_LENGTH && !(upgrade && *n == header::UPGRADE))
-                .filter(|n| !is_hop_by_hop(n))
-                .collect();
-            for name in named {
-                headers.remove(&name);
-            }
-        }
-    }
-    // Only the ones present are removed: a removal is a hash lookup.
-    let present: Vec<HeaderName> =
-        headers.keys().filter(|n| is_hop_by_hop(n) && !(upgrade && *n == header::UPGRADE)).cloned().collect();
-    for name in &present {
-        headers.remove(name);
-    }
-    if upgrade && headers.contains_key(header::UPGRADE) {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    }
-}
-
-/// Whether the client asks to switch protocols (HTTP/1.1 `Upgrade` named in `Connection`)
-/// in a way that is passed on. An offer of `h2c` never is: a backend that took it would
-/// serve whatever requests came next through the tunnel, past every route and filter
-/// ("h2c smuggling"). Such a request goes on as a plain one, its `Upgrade` removed.
-pub fn wants_upgrade(headers: &HeaderMap) -> bool {
-    let has_token = |name: header::HeaderName, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
-    };
-    headers.contains_key(header::UPGRADE)
-        && has_token(header::CONNECTION, "upgrade")
-        && !has_token(header::UPGRADE, "h2c")
-}
+use std::rc::Rc;
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -77,6 +18,7 @@ static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 /// requests copy shared values instead of formatting addresses.
 pub struct ClientIdentity {
     trusted: bool,
+    addr: IpAddr,
     ip: HeaderValue,
     /// `for=1.2.3.4` or `for="[::1]"` (RFC 7239 quoting).
     forwarded_for: String,
@@ -97,6 +39,7 @@ impl ClientIdentity {
         };
         ClientIdentity {
             trusted,
+            addr: ip,
             ip: HeaderValue::from_str(&text).expect("an IP address is a valid header value"),
             forwarded_for,
             proto,
@@ -120,7 +63,7 @@ impl ClientIdentity {
             }
         }
         let mut map = HeaderMap::with_capacity(5);
-        set_forwarded(&mut map, self, host);
+        set_forwarded(&mut map, self, host, self.addr);
         let mut block = Vec::with_capacity(200);
         for (name, value) in &map {
             block.extend_from_slice(name.as_str().as_bytes());
@@ -169,16 +112,14 @@ pub fn carries_forwarding(headers: &HeaderMap) -> bool {
 /// A worker's recent client identities, so that a client opening connection after
 /// connection (no keep-alive) does not have its address formatted anew each time.
 #[derive(Default)]
-pub struct IdentityCache(
-    std::cell::RefCell<std::collections::HashMap<(IpAddr, bool, bool), std::rc::Rc<ClientIdentity>>>,
-);
+pub struct IdentityCache(RefCell<std::collections::HashMap<(IpAddr, bool, bool), Rc<ClientIdentity>>>);
 
 impl IdentityCache {
     /// Bounded: when full it starts over, which costs one formatting per client.
     const MAX: usize = 4096;
 
     /// The identity of a client at `ip`, over TLS or not.
-    pub fn get(&self, ip: IpAddr, trusted: bool, tls: bool) -> std::rc::Rc<ClientIdentity> {
+    pub fn get(&self, ip: IpAddr, trusted: bool, tls: bool) -> Rc<ClientIdentity> {
         let mut map = self.0.borrow_mut();
         if let Some(who) = map.get(&(ip, trusted, tls)) {
             return who.clone();
@@ -187,7 +128,7 @@ impl IdentityCache {
             map.clear();
         }
         let proto = if tls { "https" } else { "http" };
-        let who = std::rc::Rc::new(ClientIdentity::new(SocketAddr::new(ip, 0), trusted, proto));
+        let who = Rc::new(ClientIdentity::new(SocketAddr::new(ip, 0), trusted, proto));
         map.insert((ip, trusted, tls), who.clone());
         who
     }
@@ -195,12 +136,17 @@ impl IdentityCache {
 
 /// Sets the forwarding headers. From an untrusted peer, whatever the client sent is
 /// replaced; from a trusted proxy, `X-Forwarded-For` and `Forwarded` are appended to and
-/// the other headers are kept as that proxy set them.
-pub fn set_forwarded(headers: &mut HeaderMap, who: &ClientIdentity, host: &HeaderValue) {
+/// the other headers are kept as that proxy set them (`X-Real-IP`, when it set none, is
+/// the client it names: `real_ip`, which for an untrusted peer is the peer).
+pub fn set_forwarded(headers: &mut HeaderMap, who: &ClientIdentity, host: &HeaderValue, real_ip: IpAddr) {
     let trusted = who.trusted;
     append_or_replace(headers, &X_FORWARDED_FOR, who.ip.clone(), trusted);
     append_or_replace(headers, &header::FORWARDED, who.forwarded(host.to_str().unwrap_or("")), trusted);
-    keep_or_set(headers, &X_REAL_IP, who.ip.clone(), trusted);
+    let real_ip = match trusted {
+        true => HeaderValue::from_str(&real_ip.to_string()).unwrap_or_else(|_| who.ip.clone()),
+        false => who.ip.clone(),
+    };
+    keep_or_set(headers, &X_REAL_IP, real_ip, trusted);
     keep_or_set(headers, &X_FORWARDED_PROTO, HeaderValue::from_static(who.proto), trusted);
     keep_or_set(headers, &X_FORWARDED_HOST, host.clone(), trusted);
 }
@@ -227,6 +173,31 @@ fn keep_or_set(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue, t
     }
 }
 
+/// A connection's identity, made at its first forwarded request.
+pub type IdentitySlot = RefCell<Option<Rc<ClientIdentity>>>;
+
+/// The forwarding identity of a connection from `peer` under the given trusted-proxy
+/// list: kept in the connection's `slot`, taken from the worker's cache the first time
+/// (and again if a reload changed whether the peer is trusted).
+pub fn identity_of(
+    slot: &IdentitySlot,
+    peer: IpAddr,
+    tls: bool,
+    cache: &IdentityCache,
+    trusted: &CidrList,
+) -> Rc<ClientIdentity> {
+    let is_trusted = trusted.contains(peer);
+    let mut slot = slot.borrow_mut();
+    match slot.as_ref() {
+        Some(who) if who.trusted() == is_trusted => who.clone(),
+        _ => {
+            let who = cache.get(peer, is_trusted, tls);
+            *slot = Some(who.clone());
+            who
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,44 +207,11 @@ mod tests {
     }
 
     #[test]
-    fn hop_by_hop_and_named_headers_go() {
-        let mut h = map(&[
-            ("connection", "close, x-secret"),
-            ("x-secret", "1"),
-            ("keep-alive", "5"),
-            ("te", "trailers"),
-            ("x-keep", "1"),
-            ("proxy-authorization", "basic x"),
-        ]);
-        strip_hop_by_hop(&mut h, false);
-        assert_eq!(h.len(), 1, "{h:?}");
-        assert!(h.contains_key("x-keep"));
-    }
-
-    #[test]
-    fn upgrade_survives_when_asked() {
-        let mut h = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
-        assert!(wants_upgrade(&h));
-        strip_hop_by_hop(&mut h, true);
-        assert_eq!(h.get("upgrade").unwrap(), "websocket");
-        assert_eq!(h.get("connection").unwrap(), "upgrade");
-
-        let mut h = map(&[
-            ("connection", "Upgrade, HTTP2-Settings"),
-            ("upgrade", "h2c"),
-            ("http2-settings", "AAMAAABkAAQAAP__"),
-        ]);
-        assert!(!wants_upgrade(&h), "h2c is not passed on");
-        strip_hop_by_hop(&mut h, false);
-        assert!(h.is_empty(), "{h:?}");
-    }
-
-    #[test]
     fn forwarded_headers_replace_or_append() {
         let client: SocketAddr = "10.0.0.9:5555".parse().unwrap();
         let untrusted = ClientIdentity::new(client, false, "http");
         let mut h = map(&[("x-forwarded-for", "1.2.3.4"), ("x-real-ip", "1.2.3.4"), ("x-forwarded-proto", "https")]);
-        set_forwarded(&mut h, &untrusted, &HeaderValue::from_static("example.com"));
+        set_forwarded(&mut h, &untrusted, &HeaderValue::from_static("example.com"), client.ip());
         assert_eq!(h.get("x-forwarded-for").unwrap(), "10.0.0.9");
         assert_eq!(h.get("x-real-ip").unwrap(), "10.0.0.9");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "http");
@@ -281,7 +219,14 @@ mod tests {
 
         let mut h =
             map(&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-proto", "https"), ("forwarded", "for=1.2.3.4")]);
-        set_forwarded(&mut h, &ClientIdentity::new(client, true, "http"), &HeaderValue::from_static("example.com"));
+        let real: IpAddr = "1.2.3.4".parse().unwrap();
+        set_forwarded(
+            &mut h,
+            &ClientIdentity::new(client, true, "http"),
+            &HeaderValue::from_static("example.com"),
+            real,
+        );
+        assert_eq!(h.get("x-real-ip").unwrap(), "1.2.3.4", "the client the trusted proxy names");
         assert_eq!(h.get("x-forwarded-for").unwrap(), "1.2.3.4, 10.0.0.9");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
         assert!(h.get("forwarded").unwrap().to_str().unwrap().starts_with("for=1.2.3.4, for=10.0.0.9"));
@@ -296,7 +241,7 @@ mod tests {
 
         let v6 = ClientIdentity::new("[2001:db8::1]:1".parse().unwrap(), false, "http");
         let mut h = HeaderMap::new();
-        set_forwarded(&mut h, &v6, &HeaderValue::from_static("a"));
+        set_forwarded(&mut h, &v6, &HeaderValue::from_static("a"), "2001:db8::1".parse().unwrap());
         assert_eq!(h.get("forwarded").unwrap(), "for=\"[2001:db8::1]\";proto=http;host=\"a\"");
         assert_eq!(h.get("x-forwarded-for").unwrap(), "2001:db8::1");
     }

@@ -1,116 +1,15 @@
-//! Process-wide metrics, kept beside the config snapshot so that reloads keep them.
-//!
-//! Hot-path counters are sharded per worker thread (one cache line each) so that workers
-//! never contend; the admin endpoint sums the shards when it renders the Prometheus text.
-use forecourt_upstream::state::{registry, LATENCY_BUCKETS};
-use forecourt_upstream::PoolCounters;
-use std::cell::Cell;
-use std::collections::BTreeMap;
+//! The Prometheus text exposition of the metrics.
+use super::{Metrics, BUCKETS};
+use crate::answers::reason::Reason;
+use forecourt_tls::auto::ManagedCerts;
+use forecourt_upstream::state::{Registry, LATENCY_BUCKETS};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
-
-const SHARDS: usize = 16;
-
-thread_local! {
-    static SHARD: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Called once by each worker thread: its counters go to shard `worker % SHARDS`.
-pub fn set_worker_shard(worker: usize) {
-    SHARD.with(|s| s.set(worker % SHARDS));
-}
-
-#[repr(align(64))]
-#[derive(Default)]
-struct Padded(AtomicU64);
-
-/// A monotonically increasing counter, sharded per worker.
-pub struct Counter {
-    shards: Box<[Padded; SHARDS]>,
-}
-
-impl Default for Counter {
-    fn default() -> Self {
-        Counter { shards: Box::new(std::array::from_fn(|_| Padded::default())) }
-    }
-}
-
-impl Counter {
-    pub fn add(&self, n: u64) {
-        let shard = SHARD.with(Cell::get);
-        self.shards[shard].0.fetch_add(n, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.shards.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
-    }
-}
-
-/// Requests answered by one route, by status class (1xx to 5xx).
-#[derive(Default)]
-pub struct RouteStats {
-    by_class: [Counter; 5],
-}
-
-impl RouteStats {
-    pub fn count(&self, status: u16) {
-        let class = (status / 100).clamp(1, 5) as usize - 1;
-        self.by_class[class].add(1);
-    }
-}
-
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-/// Request duration histogram (seconds), Prometheus style.
-#[derive(Default)]
-struct Histogram {
-    buckets: [Counter; BUCKETS.len() + 1],
-    sum_micros: Counter,
-}
-
-impl Histogram {
-    fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        let i = BUCKETS.iter().position(|&b| secs <= b).unwrap_or(BUCKETS.len());
-        self.buckets[i].add(1);
-        self.sum_micros.add(d.as_micros() as u64);
-    }
-}
-
-/// Every metric Forecourt exports.
-#[derive(Default)]
-pub struct Metrics {
-    routes: Mutex<BTreeMap<String, Arc<RouteStats>>>,
-    latency: Histogram,
-    pub active_connections: AtomicI64,
-    pub pool: Arc<PoolCounters>,
-    pub reloads_ok: AtomicU64,
-    pub reloads_failed: AtomicU64,
-    /// TLS handshakes that failed or timed out (no certificate for the name, a client
-    /// offering nothing the policy allows, a scan).
-    pub tls_handshake_failures: AtomicU64,
-}
-
-/// The one registry of this process.
-pub fn metrics() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::default)
-}
+use std::sync::atomic::Ordering;
 
 impl Metrics {
-    /// The counters of the route called `name`; the same ones across reloads.
-    pub fn route(&self, name: &str) -> Arc<RouteStats> {
-        self.routes.lock().unwrap().entry(name.to_string()).or_default().clone()
-    }
-
-    pub fn observe_request(&self, d: Duration) {
-        self.latency.observe(d);
-    }
-
-    /// The Prometheus text exposition of everything.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition of everything: the request path's metrics, the
+    /// upstream servers' state and the automatic certificates'.
+    pub fn render(&self, upstreams: &Registry, certificates: &ManagedCerts) -> String {
         let mut out = String::with_capacity(4096);
         let o = &mut out;
         family(o, "forecourt_requests_total", "counter", "Requests answered, by route and status class.");
@@ -142,7 +41,8 @@ impl Metrics {
         let _ = writeln!(o, "forecourt_request_duration_seconds_count {cumulative}");
         family(o, "forecourt_active_connections", "gauge", "Client connections open now.");
         let _ = writeln!(o, "forecourt_active_connections {}", self.active_connections.load(Ordering::Relaxed));
-        render_servers(o);
+        render_servers(o, upstreams);
+        render_local_responses(o, self);
         let pool = &self.pool;
         family(
             o,
@@ -159,7 +59,7 @@ impl Metrics {
             "forecourt_tls_handshake_failures_total {}",
             self.tls_handshake_failures.load(Ordering::Relaxed)
         );
-        render_certificates(o);
+        render_certificates(o, certificates);
         family(o, "forecourt_reloads_total", "counter", "Configuration reloads, by result.");
         let _ = writeln!(o, "forecourt_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));
         let _ =
@@ -168,10 +68,23 @@ impl Metrics {
     }
 }
 
+/// Answers made here, by reason: every reason is listed, so a rate can be taken at once.
+fn render_local_responses(o: &mut String, m: &Metrics) {
+    family(o, "forecourt_local_responses_total", "counter", "Answers Forecourt made itself, by reason.");
+    for reason in Reason::ALL {
+        let _ = writeln!(
+            o,
+            "forecourt_local_responses_total{{reason=\"{}\"}} {}",
+            reason.name(),
+            m.local_responses(reason)
+        );
+    }
+}
+
 /// Per upstream server: counters, in flight, state and latency, from the state registry
 /// (which keeps servers a reload removed, so their counters do not go backwards).
-fn render_servers(o: &mut String) {
-    let servers = registry().endpoints();
+fn render_servers(o: &mut String, upstreams: &Registry) {
+    let servers = upstreams.endpoints();
     type Read = fn(&forecourt_upstream::state::EndpointState) -> u64;
     let families: [(&str, &str, &str, Read); 7] = [
         (
@@ -232,8 +145,7 @@ fn render_servers(o: &mut String) {
 
 /// Automatic certificates: challenges answered, orders, and per managed name whether it
 /// is still on a temporary certificate, its failures in a row and its expiry.
-fn render_certificates(o: &mut String) {
-    let store = forecourt_tls::auto::managed();
+fn render_certificates(o: &mut String, store: &ManagedCerts) {
     family(o, "forecourt_acme_challenges_answered_total", "counter", "ACME challenges answered, by type.");
     for (kind, n) in ["http-01", "tls-alpn-01"].iter().zip(store.answered()) {
         let _ = writeln!(o, "forecourt_acme_challenges_answered_total{{type=\"{kind}\"}} {n}");
@@ -283,26 +195,20 @@ fn escape(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
-    fn counters_sum_their_shards() {
-        let c = Counter::default();
-        set_worker_shard(3);
-        c.add(2);
-        set_worker_shard(20);
-        c.add(5);
-        assert_eq!(c.get(), 7);
-    }
-
-    #[test]
-    fn render_has_cumulative_buckets() {
+    fn render_has_cumulative_buckets_and_every_local_reason() {
         let m = Metrics::default();
         m.route("api").count(204);
         m.observe_request(Duration::from_micros(300));
         m.observe_request(Duration::from_millis(30));
-        let text = m.render();
+        m.count_local(Reason::NoRoute);
+        let text = m.render(&Registry::default(), &ManagedCerts::default());
         assert!(text.contains("forecourt_requests_total{route=\"api\",class=\"2xx\"} 1"), "{text}");
         assert!(text.contains("forecourt_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("forecourt_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("forecourt_local_responses_total{reason=\"no_route\"} 1"), "{text}");
+        assert!(text.contains("forecourt_local_responses_total{reason=\"upstream_timeout\"} 0"), "{text}");
     }
 }

@@ -2,8 +2,7 @@
 //! retry can hide, try another server, within the group's retry policy and budget. Every
 //! try teaches the group's state: latency, failures (ejection), requests in flight.
 use crate::body::ClientBody;
-use crate::exchange::Exchange;
-use crate::server::Worker;
+use crate::filter::RequestCtx;
 use forecourt_upstream::state::ns_at;
 use forecourt_upstream::{
     is_idempotent, PickInput, PooledBody, SendFailure, UpstreamError, UpstreamGroup, UpstreamTimeouts,
@@ -11,16 +10,16 @@ use forecourt_upstream::{
 use http::header::HeaderValue;
 use http::{Request, Response};
 use std::borrow::Cow;
-use std::net::IpAddr;
 use std::time::Instant;
 
 pub type UpstreamResponse = Response<PooledBody<ClientBody>>;
 
 /// How the upstream stage ended without a response to pass on.
 pub enum Failure {
-    /// No server could take the request (or the upstream's queue was full or too slow):
-    /// 503, with a Retry-After of this many seconds.
+    /// No server could take the request: 503, with a Retry-After of this many seconds.
     NoServer(u64),
+    /// The upstream's request queue was full, or the wait in it too long.
+    Busy,
     /// The last try failed.
     Failed(UpstreamError),
 }
@@ -45,19 +44,18 @@ pub struct Answer {
 }
 
 pub async fn run(
-    worker: &Worker,
+    cx: &mut RequestCtx<'_>,
     group: &UpstreamGroup,
-    client: IpAddr,
     mut outgoing: Outgoing<'_>,
-    exchange: &mut Exchange,
 ) -> Result<Answer, Failure> {
+    let (pool, client, exchange) = (cx.pool, cx.client, &mut cx.exchange);
     let policy = &group.policies.retry;
     if let Some(limits) = &group.policies.limits {
         match group.state.slots.acquire(limits).await {
             Ok(slot) => exchange.hold_slot(slot),
             Err(why) => {
                 tracing::warn!(upstream = %group.name, ?why, "upstream at its request limit");
-                return Err(Failure::NoServer(1));
+                return Err(Failure::Busy);
             }
         }
     }
@@ -90,14 +88,14 @@ pub async fn run(
         let mut in_flight = ep.state.start(ns_at(now));
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
-            Outgoing::Head { parts, extra, .. } => worker.pool.send_head(ep, &timeouts, parts, extra).await,
+            Outgoing::Head { parts, extra, .. } => pool.send_head(ep, &timeouts, parts, extra).await,
             Outgoing::Kept { parts, body, .. } => {
                 let req = Request::from_parts(parts.clone(), ClientBody::kept(body.clone()));
-                worker.pool.send(ep, group.protocol, &timeouts, req).await.map_err(|failure| failure.error)
+                pool.send(ep, group.protocol, &timeouts, req).await.map_err(|failure| failure.error)
             }
             Outgoing::WithBody(slot) => {
                 let req = slot.take().expect("a body request is sent again only when it came back");
-                worker.pool.send(ep, group.protocol, &timeouts, req).await.map_err(|SendFailure { error, unsent }| {
+                pool.send(ep, group.protocol, &timeouts, req).await.map_err(|SendFailure { error, unsent }| {
                     *slot = unsent;
                     error
                 })

@@ -1,0 +1,151 @@
+//! Why Forecourt answers a request itself: the catalogue's entries, each with its status
+//! and the words a client is shown (never a backend's address or an internal name).
+use http::StatusCode;
+
+/// One reason for a local answer. Its name is the `reason` label of
+/// `forecourt_local_responses_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// A malformed request (head, target, framing or body).
+    BadRequest,
+    NoRoute,
+    /// `TRACE`, unless the route lists it.
+    MethodNotAllowed,
+    /// The client stopped sending its body.
+    BodyTimeout,
+    BodyTooLarge,
+    UriTooLong,
+    /// A request for a host that the connection's certificate does not cover.
+    Misdirected,
+    HeadersTooLarge,
+    ClientCertificateRequired,
+    /// No server of the upstream can take the request (all down, ejected or full).
+    NoServer,
+    /// The upstream's request queue is full, or the wait in it too long.
+    UpstreamBusy,
+    UpstreamTimeout,
+    /// No connection to a server could be made.
+    UpstreamUnreachable,
+    /// The server broke the exchange or answered with something that cannot be passed on.
+    UpstreamFailed,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 14] = [
+        Reason::BadRequest,
+        Reason::NoRoute,
+        Reason::MethodNotAllowed,
+        Reason::BodyTimeout,
+        Reason::BodyTooLarge,
+        Reason::UriTooLong,
+        Reason::Misdirected,
+        Reason::HeadersTooLarge,
+        Reason::ClientCertificateRequired,
+        Reason::NoServer,
+        Reason::UpstreamBusy,
+        Reason::UpstreamTimeout,
+        Reason::UpstreamUnreachable,
+        Reason::UpstreamFailed,
+    ];
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Reason::BadRequest => StatusCode::BAD_REQUEST,
+            Reason::NoRoute => StatusCode::NOT_FOUND,
+            Reason::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::UriTooLong => StatusCode::URI_TOO_LONG,
+            Reason::Misdirected => StatusCode::MISDIRECTED_REQUEST,
+            Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Reason::ClientCertificateRequired => StatusCode::FORBIDDEN,
+            Reason::NoServer | Reason::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Reason::UpstreamUnreachable | Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The label in metrics and the `error` field of a JSON answer.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::BadRequest => "bad_request",
+            Reason::NoRoute => "no_route",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::BodyTimeout => "body_timeout",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::UriTooLong => "uri_too_long",
+            Reason::Misdirected => "misdirected",
+            Reason::HeadersTooLarge => "headers_too_large",
+            Reason::ClientCertificateRequired => "client_certificate_required",
+            Reason::NoServer => "no_server",
+            Reason::UpstreamBusy => "upstream_busy",
+            Reason::UpstreamTimeout => "upstream_timeout",
+            Reason::UpstreamUnreachable => "upstream_unreachable",
+            Reason::UpstreamFailed => "upstream_failed",
+        }
+    }
+
+    /// One sentence for the person or program that sent the request.
+    pub fn message(self) -> &'static str {
+        match self {
+            Reason::BadRequest => "The request is malformed.",
+            Reason::NoRoute => "Nothing is served at this address.",
+            Reason::MethodNotAllowed => "This method is not allowed here.",
+            Reason::BodyTimeout => "The request body did not arrive in time.",
+            Reason::BodyTooLarge => "The request body is larger than this site accepts.",
+            Reason::UriTooLong => "The request address is longer than this site accepts.",
+            Reason::Misdirected => "This connection cannot serve that host; open a new connection for it.",
+            Reason::HeadersTooLarge => "The request headers are larger than this site accepts.",
+            Reason::ClientCertificateRequired => "This site requires a client certificate, over HTTPS.",
+            Reason::NoServer => "No server can take the request right now; try again shortly.",
+            Reason::UpstreamBusy => "The service is at its limit; try again shortly.",
+            Reason::UpstreamTimeout => "The service did not answer in time.",
+            Reason::UpstreamUnreachable => "The service cannot be reached.",
+            Reason::UpstreamFailed => "The service failed to answer properly.",
+        }
+    }
+
+    /// The gRPC status for an HTTP status, as gRPC maps them
+    /// (`doc/http-grpc-status-mapping.md`): INTERNAL, UNAUTHENTICATED, PERMISSION_DENIED,
+    /// UNIMPLEMENTED, UNAVAILABLE, else UNKNOWN.
+    pub fn grpc_status(self) -> u8 {
+        match self.status().as_u16() {
+            400 => 13,
+            401 => 16,
+            403 => 7,
+            404 => 12,
+            429 | 502 | 503 | 504 => 14,
+            _ => 2,
+        }
+    }
+
+    /// The reason for an HTTP status the HTTP/1 server refuses a request with.
+    pub fn for_refusal(status: StatusCode) -> Reason {
+        match status {
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Reason::HeadersTooLarge,
+            StatusCode::URI_TOO_LONG => Reason::UriTooLong,
+            _ => Reason::BadRequest,
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        Reason::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed_once_with_a_distinct_name() {
+        let names: std::collections::HashSet<_> = Reason::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(names.len(), Reason::ALL.len());
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+            assert!(r.status().is_client_error() || r.status().is_server_error());
+        }
+        assert_eq!(Reason::NoServer.grpc_status(), 14, "UNAVAILABLE");
+        assert_eq!(Reason::NoRoute.grpc_status(), 12, "UNIMPLEMENTED");
+    }
+}

@@ -1,0 +1,111 @@
+//! Every response body Forecourt sends: from the upstream, made here, or wrapped by a
+//! filter (compression, a cache's tee). When it ends (or the client goes away) it closes
+//! the request's [`Exchange`]: access log line, metrics, keep-alive bookkeeping.
+use super::{BoxError, ClientBody};
+use crate::exchange::Exchange;
+use bytes::Bytes;
+use forecourt_upstream::PooledBody;
+use hyper::body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A body a filter put around another one.
+type Wrapped = Pin<Box<dyn Body<Data = Bytes, Error = BoxError>>>;
+
+enum Source {
+    Upstream(PooledBody<ClientBody>),
+    Full(Option<Bytes>),
+    Wrapped(Wrapped),
+}
+
+pub struct ProxyBody {
+    source: Source,
+    exchange: Option<Exchange>,
+}
+
+impl ProxyBody {
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        ProxyBody { source: Source::Full((!bytes.is_empty()).then_some(bytes)), exchange: None }
+    }
+
+    pub fn empty() -> Self {
+        ProxyBody { source: Source::Full(None), exchange: None }
+    }
+
+    pub fn upstream(body: PooledBody<ClientBody>) -> Self {
+        ProxyBody { source: Source::Upstream(body), exchange: None }
+    }
+
+    /// A filter's body around another (one allocation; a filter that wraps nothing costs
+    /// none). The wrapped body may be a `ProxyBody` itself.
+    pub fn wrap<B>(body: B) -> Self
+    where
+        B: Body<Data = Bytes> + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let body = http_body_util::BodyExt::map_err(body, Into::into);
+        ProxyBody { source: Source::Wrapped(Box::pin(body)), exchange: None }
+    }
+
+    /// Attaches the exchange that this body closes. If the body is already complete (no
+    /// bytes to send), hyper may never poll it; it is closed when dropped.
+    pub fn attach(&mut self, exchange: Exchange) {
+        self.exchange = Some(exchange);
+    }
+
+    fn finish(&mut self, complete: bool) {
+        if let Some(ex) = self.exchange.take() {
+            ex.finish(complete);
+        }
+    }
+}
+
+impl Drop for ProxyBody {
+    fn drop(&mut self) {
+        let complete = self.is_end_stream();
+        self.finish(complete);
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = match &mut this.source {
+            Source::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Source::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Source::Wrapped(body) => body.as_mut().poll_frame(cx),
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(ex), Some(data)) = (&mut this.exchange, frame.data_ref()) {
+                    ex.sent(data.len());
+                }
+            }
+            Poll::Ready(None) => this.finish(true),
+            Poll::Ready(Some(Err(_))) => this.finish(false),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.source {
+            Source::Full(b) => b.is_none(),
+            Source::Upstream(b) => b.is_end_stream(),
+            Source::Wrapped(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.source {
+            Source::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Source::Full(None) => SizeHint::with_exact(0),
+            Source::Upstream(b) => b.size_hint(),
+            Source::Wrapped(b) => b.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The client connection a request arrived on, as the stages after the handshake see it:
+//! facts fixed for the connection's life, made once by the accept stage.
+use crate::client_identity::IdentitySlot;
+use http::header::{HeaderName, HeaderValue};
+use std::net::SocketAddr;
+
+pub struct Conn {
+    /// The socket's peer. (With the PROXY protocol, the address its header names.)
+    pub peer: SocketAddr,
+    /// Came over TLS (`X-Forwarded-Proto: https`).
+    pub tls: bool,
+    /// The name the client asked for in its TLS handshake.
+    pub sni: Option<Box<str>>,
+    /// On a listener with client certificates: the header for the client's verified
+    /// subject, and that subject if it presented a certificate.
+    pub client_cert: Option<(HeaderName, Option<HeaderValue>)>,
+    /// This client's forwarding headers, made on its first forwarded request (again if a
+    /// reload changed whether the peer is a trusted proxy).
+    pub(crate) forwarding: IdentitySlot,
+}
+
+impl Conn {
+    pub fn new(peer: SocketAddr, tls: bool, sni: Option<Box<str>>) -> Conn {
+        Conn { peer, tls, sni, client_cert: None, forwarding: IdentitySlot::default() }
+    }
+}

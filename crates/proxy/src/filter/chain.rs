@@ -1,0 +1,160 @@
+//! A chain: filters in order, built once when the config is compiled, and run phase by
+//! phase for every request that meets it. Each phase calls only the filters that declared
+//! it; a filter that does not wait costs one call.
+use super::context::RequestCtx;
+use super::contract::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, Verdict};
+use crate::body::ProxyBody;
+use bytes::Bytes;
+use http::{request, Response};
+
+/// A filter and what it declared when the chain was built.
+struct Step {
+    filter: Box<dyn Filter>,
+    phases: Phases,
+    /// `BodyNeed::Inspect`'s bound (0: it inspects nothing).
+    inspects: u64,
+}
+
+#[derive(Default)]
+pub struct Chain {
+    steps: Vec<Step>,
+    /// Every phase some filter has: a phase nobody has is skipped whole.
+    any: Phases,
+    /// The largest `BodyNeed::Inspect` and `BodyNeed::Keep` of the chain.
+    inspect: u64,
+    keep: u64,
+}
+
+/// A chain's answer: the response, and how many filters the request passed through (the
+/// ones whose response phases run).
+pub struct Answered {
+    pub passed: usize,
+    pub response: Response<ProxyBody>,
+}
+
+impl Chain {
+    pub fn new(filters: Vec<Box<dyn Filter>>) -> Chain {
+        let mut chain = Chain::default();
+        for filter in filters {
+            let phases = filter.phases();
+            let inspects = match filter.body_need() {
+                BodyNeed::Inspect(n) if phases.has(Phases::REQUEST_BODY) => n,
+                BodyNeed::Keep(n) => {
+                    chain.keep = chain.keep.max(n);
+                    0
+                }
+                _ => 0,
+            };
+            chain.inspect = chain.inspect.max(inspects);
+            chain.any = chain.any.and(phases);
+            chain.steps.push(Step { filter, phases, inspects });
+        }
+        chain
+    }
+
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Each filter, in order, as `explain` and the admin API show it.
+    pub fn describe(&self) -> Vec<FilterInfo> {
+        self.steps.iter().map(|s| s.filter.describe()).collect()
+    }
+
+    /// The chain's largest body needs: (inspect, keep), 0 for none.
+    pub fn body_needs(&self) -> (u64, u64) {
+        (self.inspect, self.keep)
+    }
+
+    /// Phase 1: every filter decides on the head, in order; a waiting one is awaited
+    /// before the next is asked.
+    pub async fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Result<(), Answered> {
+        if !self.any.has(Phases::REQUEST) {
+            return Ok(());
+        }
+        for (at, step) in self.steps.iter().enumerate() {
+            if !step.phases.has(Phases::REQUEST) {
+                continue;
+            }
+            let decision = step.filter.on_request(head, cx);
+            if let Some(response) = settle(decision).await {
+                return Err(Answered { passed: at, response });
+            }
+        }
+        Ok(())
+    }
+
+    /// Phase 2: the filters that inspect bodies see the first bytes of this one, each at
+    /// most its own bound (`read` holds the most any of them asked for).
+    pub async fn on_request_body(
+        &self,
+        head: &request::Parts,
+        read: &Bytes,
+        complete: bool,
+        cx: &mut RequestCtx<'_>,
+    ) -> Result<(), Answered> {
+        for (at, step) in self.steps.iter().enumerate() {
+            if step.inspects == 0 {
+                continue;
+            }
+            let seen = read.len().min(usize::try_from(step.inspects).unwrap_or(usize::MAX));
+            let view = InspectedBody { bytes: read.slice(..seen), complete: complete && seen == read.len() };
+            let decision = step.filter.on_request_body(head, &view, cx);
+            if let Some(response) = settle(decision).await {
+                return Err(Answered { passed: at, response });
+            }
+        }
+        Ok(())
+    }
+
+    /// Phase 3: the request as it goes upstream, in order.
+    pub fn on_upstream_request(&self, head: &mut request::Parts, body: OutgoingBody<'_>, cx: &mut RequestCtx<'_>) {
+        if !self.any.has(Phases::UPSTREAM) {
+            return;
+        }
+        for step in self.steps.iter().filter(|s| s.phases.has(Phases::UPSTREAM)) {
+            step.filter.on_upstream_request(head, body, cx);
+        }
+    }
+
+    /// Phases 4 and 5: the response head and body, in reverse order, through the first
+    /// `passed` filters (those the request passed through).
+    pub fn on_response(
+        &self,
+        passed: usize,
+        resp: Response<ProxyBody>,
+        cx: &mut RequestCtx<'_>,
+    ) -> Response<ProxyBody> {
+        if !self.any.has(Phases::RESPONSE) && !self.any.has(Phases::RESPONSE_BODY) {
+            return resp;
+        }
+        let (mut head, mut body) = resp.into_parts();
+        for step in self.steps[..passed.min(self.steps.len())].iter().rev() {
+            if step.phases.has(Phases::RESPONSE) {
+                step.filter.on_response(&mut head, cx);
+            }
+            if step.phases.has(Phases::RESPONSE_BODY) {
+                body = step.filter.on_response_body(body, cx);
+            }
+        }
+        Response::from_parts(head, body)
+    }
+}
+
+/// A filter's decision, waited for if it waits: its answer, if it made one. (A filter that
+/// goes on costs no more than this function's first poll.)
+async fn settle(decision: Decision<'_>) -> Option<Response<ProxyBody>> {
+    let verdict = match decision {
+        Decision::Continue => return None,
+        Decision::Answer(resp) => return Some(*resp),
+        Decision::Wait(wait) => wait.await,
+    };
+    match verdict {
+        Verdict::Continue => None,
+        Verdict::Answer(resp) => Some(*resp),
+    }
+}

@@ -1,0 +1,121 @@
+//! One request's context, carried from its first phase to its last: who the client is
+//! (resolved once), the connection's facts, the request id, state that a filter hands to
+//! its own later phases, and the record that becomes the access-log line.
+use crate::answers::{self, Reason, Style};
+use crate::body::{ClientBody, ProxyBody};
+use crate::client_identity::IdentityCache;
+use crate::conn::Conn;
+use crate::exchange::Exchange;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use forecourt_upstream::Pool;
+use http::header::HeaderValue;
+use http::Response;
+use std::any::Any;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+pub struct RequestCtx<'w> {
+    /// The connection's facts: the socket peer, TLS, SNI, client certificate.
+    pub conn: &'w Conn,
+    /// The client's address: the peer's, or, from a `trusted_proxies` peer, the address
+    /// its forwarding headers give (see `client_address`).
+    pub client: IpAddr,
+    pub request_id: HeaderValue,
+    /// When the request head was complete.
+    pub started: Instant,
+    /// The worker's upstream pool: subrequests go through it.
+    pub pool: &'w Rc<Pool<ClientBody>>,
+    pub(crate) settings: &'w Settings,
+    pub(crate) identities: &'w IdentityCache,
+    pub(crate) metrics: &'static Metrics,
+    pub(crate) exchange: Exchange,
+    /// The HTTP/1.1 client asked to switch protocols (and may, if the upstream agrees).
+    pub(crate) upgrade: bool,
+    /// The most request body bytes accepted (`max_body`).
+    pub(crate) body_limit: Option<u64>,
+    style: Style,
+    /// Filters' typed state, by type: empty (no allocation) until a filter keeps some.
+    state: Vec<Box<dyn Any>>,
+}
+
+/// What a request's context borrows from its worker and its snapshot.
+pub(crate) struct Borrowed<'w> {
+    pub conn: &'w Conn,
+    pub pool: &'w Rc<Pool<ClientBody>>,
+    pub identities: &'w IdentityCache,
+    pub metrics: &'static Metrics,
+    pub settings: &'w Settings,
+}
+
+impl<'w> RequestCtx<'w> {
+    pub(crate) fn new(
+        from: Borrowed<'w>,
+        started: Instant,
+        request_id: HeaderValue,
+        client: IpAddr,
+        style: Style,
+    ) -> RequestCtx<'w> {
+        let Borrowed { conn, pool, identities, metrics, settings } = from;
+        RequestCtx {
+            conn,
+            client,
+            request_id,
+            started,
+            pool,
+            settings,
+            identities,
+            metrics,
+            exchange: Exchange::start(started, metrics),
+            upgrade: false,
+            body_limit: None,
+            style,
+            state: Vec::new(),
+        }
+    }
+
+    /// The request's record, once its response is made (it closes with the body).
+    pub(crate) fn into_exchange(self) -> Exchange {
+        self.exchange
+    }
+
+    /// The catalogue's answer for `reason`, in this client's terms, with the request id.
+    pub fn answer(&self, reason: Reason) -> Response<ProxyBody> {
+        self.metrics.count_local(reason);
+        answers::answer(reason, self.style, &self.request_id).map(ProxyBody::full)
+    }
+
+    /// Adds `name: value` to this request's access-log line (cache status, rule ids, the
+    /// limiter's key, the user); nothing when the log is off.
+    pub fn log(&mut self, name: &'static str, value: impl Into<String>) {
+        self.exchange.add_log_field(name, value.into());
+    }
+
+    /// No request body beyond `max` bytes (413): checked as the body streams.
+    pub fn limit_body(&mut self, max: u64) {
+        self.body_limit = Some(self.body_limit.map_or(max, |m| m.min(max)));
+    }
+
+    /// Keeps `value` for this filter's later phases (one value per type; a second
+    /// replaces the first).
+    pub fn insert<T: 'static>(&mut self, value: T) {
+        match self.get_mut::<T>() {
+            Some(slot) => *slot = value,
+            None => self.state.push(Box::new(value)),
+        }
+    }
+
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.state.iter().find_map(|s| s.downcast_ref::<T>())
+    }
+
+    pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        self.state.iter_mut().find_map(|s| s.downcast_mut::<T>())
+    }
+
+    pub fn take<T: 'static>(&mut self) -> Option<T> {
+        let at = self.state.iter().position(|s| s.is::<T>())?;
+        self.state.swap_remove(at).downcast::<T>().ok().map(|b| *b)
+    }
+}

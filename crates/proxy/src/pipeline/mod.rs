@@ -1,0 +1,172 @@
+//! The request pipeline: the whole life of one request, in [`handle`]. Read that function
+//! to know, for any request, which filters run in which phase (`LIFECYCLE.md` beside this
+//! file names the invariants and the tests that pin them):
+//!
+//! 1. the request's context: its id, the client's address (resolved once), its record;
+//! 2. the front chain decides (process-wide policies: URI length, ACME challenges, 421);
+//! 3. routing: host, path, method, headers (`TRACE` only where a route lists it);
+//! 4. the route's chain decides;
+//! 5. the route's action: a fixed answer, a redirect, or forwarding, for which the body is
+//!    read once (for the filters that inspect it, and to keep it for retries and a
+//!    mirror), the filters that inspect it decide, the upstream phase edits what goes,
+//!    and `forward` sends it;
+//! 6. the response phases, innermost first: the route's chain, then the front chain, each
+//!    only through the filters the request passed;
+//! 7. `X-Request-Id` on the answer; the record (access log, metrics) closes when the body
+//!    has gone.
+mod client_address;
+mod request_body;
+
+pub use client_address::resolve as client_address;
+
+use crate::access_log::LogFields;
+use crate::action::{self, Action};
+use crate::answers::{Reason, Style};
+use crate::body::{ClientBody, IncomingBody, ProxyBody, RequestBody};
+use crate::conn::Conn;
+use crate::filter::{Borrowed, OutgoingBody, RequestCtx};
+use crate::forward::{self, wants_upgrade};
+use crate::request_id;
+use crate::route::Route;
+use crate::router::request_host;
+use crate::runtime::Runtime;
+use crate::worker::Worker;
+use http::header::{HeaderValue, ALLOW};
+use http::{request, Request, Response};
+use request_body::Wanted;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Serves one request. Never fails: every problem becomes an answer.
+pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let rt = worker.snapshot();
+    let (mut head, body) = req.into_parts();
+    let mut cx = start(worker, conn, &rt, started, &head);
+    // How many filters of each chain the request passed through (their response phases run).
+    let mut front_passed = rt.front.len();
+    let mut route: Option<&Route> = None;
+    let mut route_passed = 0;
+    let resp = 'answered: {
+        if let Err(answer) = rt.front.on_request(&mut head, &mut cx).await {
+            front_passed = answer.passed;
+            break 'answered answer.response;
+        }
+        let Some(found) = rt.router.find(request_host(&head.uri, &head.headers), &head) else {
+            break 'answered cx.answer(Reason::NoRoute);
+        };
+        let r = &**found.route;
+        route = Some(r);
+        cx.exchange.set_route_stats(r.stats.clone());
+        if let Some(f) = cx.exchange.log_fields() {
+            f.route.clone_from(&r.name);
+        }
+        if !r.allows(&head.method) {
+            break 'answered method_not_allowed(&cx, r);
+        }
+        route_passed = r.chain.len();
+        if let Err(answer) = r.chain.on_request(&mut head, &mut cx).await {
+            route_passed = answer.passed;
+            break 'answered answer.response;
+        }
+        match &r.action {
+            Action::Respond { status, body } => action::text(*status, body.clone()),
+            Action::Redirect { status, to } => {
+                let to = action::expand(to, &head, request_host(&head.uri, &head.headers));
+                action::redirect(*status, &to).unwrap_or_else(|| cx.answer(Reason::BadRequest))
+            }
+            Action::Forward(forwarding) => {
+                let (inspect, keep) = r.chain.body_needs();
+                let wanted = match cx.upgrade {
+                    true => Wanted::default(),
+                    false => Wanted { inspect, keep: keep.max(forwarding.keeps_for_retry(&head.method)) },
+                };
+                let body = ClientBody::new(body, cx.body_limit, rt.settings.client.body_timeout);
+                let (body, read) = match request_body::read(body, wanted).await {
+                    Ok(read) => read,
+                    Err(e) => break 'answered cx.answer(forward::body_failure(&*e).unwrap_or(Reason::BadRequest)),
+                };
+                if let Some(read) = read {
+                    if let Err(answer) = r.chain.on_request_body(&head, &read.bytes, read.complete, &mut cx).await {
+                        route_passed = answer.passed;
+                        break 'answered answer.response;
+                    }
+                }
+                let outgoing = match &body {
+                    RequestBody::Kept(bytes) => OutgoingBody::Kept(bytes),
+                    RequestBody::Streaming(b) if hyper::body::Body::is_end_stream(b) => OutgoingBody::Empty,
+                    RequestBody::Streaming(_) => OutgoingBody::Streaming,
+                };
+                r.chain.on_upstream_request(&mut head, outgoing, &mut cx);
+                forward::forward(&mut cx, forwarding, head, body).await
+            }
+        }
+    };
+    let resp = match route {
+        Some(r) => r.chain.on_response(route_passed, resp, &mut cx),
+        None => resp,
+    };
+    let mut resp = rt.front.on_response(front_passed, resp, &mut cx);
+    // The client can quote it when asking what happened to this request.
+    resp.headers_mut().entry(request_id::HEADER).or_insert_with(|| cx.request_id.clone());
+    let mut exchange = cx.into_exchange();
+    exchange.status = resp.status().as_u16();
+    resp.body_mut().attach(exchange);
+    resp
+}
+
+/// The request's context: its id (the client's, if well-formed), who the client is, the
+/// form of answer it understands, and its record.
+fn start<'w>(
+    worker: &'w Worker,
+    conn: &'w Conn,
+    rt: &'w Runtime,
+    started: Instant,
+    head: &request::Parts,
+) -> RequestCtx<'w> {
+    let settings = &rt.settings;
+    let request_id = request_id::take_or_make(&head.headers, worker.id);
+    let client = client_address::resolve(conn.peer.ip(), &head.headers, &settings.trusted_proxies);
+    let borrowed =
+        Borrowed { conn, pool: &worker.pool, identities: &worker.identities, metrics: worker.metrics, settings };
+    let mut cx = RequestCtx::new(borrowed, started, request_id, client, Style::of(&head.headers));
+    cx.upgrade = head.version < http::Version::HTTP_2 && wants_upgrade(&head.headers);
+    if let Some(log) = &settings.access_log {
+        let fields = log_fields(head, SocketAddr::new(client, conn.peer.port()), &cx.request_id);
+        cx.exchange.set_log(log.clone(), Box::new(fields));
+    }
+    cx
+}
+
+/// 405, with the methods the route does take.
+fn method_not_allowed(cx: &RequestCtx<'_>, route: &Route) -> Response<ProxyBody> {
+    let mut resp = cx.answer(Reason::MethodNotAllowed);
+    let allowed = match route.methods.is_empty() {
+        true => "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS".to_string(),
+        false => route.methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "),
+    };
+    if let Ok(v) = HeaderValue::from_str(&allowed) {
+        resp.headers_mut().insert(ALLOW, v);
+    }
+    resp
+}
+
+fn log_fields(head: &request::Parts, client: SocketAddr, request_id: &HeaderValue) -> LogFields {
+    let header =
+        |name: http::header::HeaderName| head.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    LogFields {
+        client: Some(client),
+        method: head.method.to_string(),
+        host: request_host(&head.uri, &head.headers).to_string(),
+        uri: head.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string(),
+        version: match head.version {
+            http::Version::HTTP_2 => "HTTP/2.0",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        },
+        request_id: request_id.to_str().unwrap_or("").to_string(),
+        user_agent: header(http::header::USER_AGENT),
+        referer: header(http::header::REFERER),
+        ..LogFields::default()
+    }
+}

@@ -1,0 +1,58 @@
+//! Settings of the whole process that requests read: client timeouts and limits, trusted
+//! proxies, the access log.
+use crate::access_log::AccessLog;
+use crate::cidr::CidrList;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Client-side timeouts and limits.
+#[derive(Clone, Debug)]
+pub struct ClientLimits {
+    /// Time to receive a complete request head once its first byte has arrived.
+    pub header_timeout: Duration,
+    /// Longest wait between two reads of a request body.
+    pub body_timeout: Duration,
+    /// Longest wait for an HTTP/1 client to take more of a response (nginx's `send_timeout`).
+    pub send_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open.
+    pub keepalive_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_uri_bytes: usize,
+    /// Default request body limit of routes that set none.
+    pub max_body: Option<u64>,
+}
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        ClientLimits {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(75),
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            max_uri_bytes: 8 * 1024,
+            max_body: None,
+        }
+    }
+}
+
+pub struct Settings {
+    pub client: ClientLimits,
+    pub trusted_proxies: CidrList,
+    pub access_log: Option<Arc<AccessLog>>,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            client: ClientLimits::default(),
+            trusted_proxies: CidrList::default(),
+            access_log: None,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! State that outlives reloads: one value per process, owned by the binary and handed to
+//! every compile (which wires it into the snapshot: route counters, the upstream servers'
+//! state, TLS sessions and certificates), to the workers and to the admin listener.
+//! Nothing reaches it through a global, so a test can have a process of its own.
+use crate::metrics::Metrics;
+use forecourt_tls::TlsState;
+use forecourt_upstream::state::Registry;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct ProcessState {
+    /// Lives as long as the process: every request's record points at it, and a plain
+    /// reference costs the hot path no shared reference count.
+    pub metrics: &'static Metrics,
+    /// What is learnt about each upstream server (health, latency, counters).
+    pub upstreams: Arc<Registry>,
+    /// Session store, ticket keys and automatic certificates.
+    pub tls: Arc<TlsState>,
+}
+
+impl ProcessState {
+    /// A new process's state. Its metrics are never freed: there is one per process (and
+    /// one per in-process test).
+    pub fn new() -> ProcessState {
+        ProcessState {
+            metrics: Box::leak(Box::default()),
+            upstreams: Arc::default(),
+            tls: Arc::new(TlsState::default()),
+        }
+    }
+
+    /// `/metrics`: the Prometheus text of everything.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(&self.upstreams, &self.tls.managed)
+    }
+}
+
+impl Default for ProcessState {
+    fn default() -> Self {
+        ProcessState::new()
+    }
+}
