@@ -9,7 +9,7 @@ use forecourt_proxy::action::Action;
 use forecourt_proxy::body::{IncomingBody, ProxyBody};
 use forecourt_proxy::conn::Conn;
 use forecourt_proxy::filter::{
-    BodyNeed, Chain, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, RequestCtx, Verdict,
+    BodyNeed, Chain, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, RequestCtx, Verdict, Waiting,
 };
 use forecourt_proxy::forward::{Forward, Target};
 use forecourt_proxy::pipeline::handle;
@@ -17,7 +17,7 @@ use forecourt_proxy::route::{PathPattern, Route};
 use forecourt_proxy::router::Router;
 use forecourt_proxy::worker::Worker;
 use forecourt_proxy::{ProcessState, Runtime};
-use http::{request, response, Request, Response, StatusCode};
+use http::{request, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::BodyExt;
 use std::cell::RefCell;
@@ -52,7 +52,7 @@ impl Filter for Noting {
         FilterInfo::new("noting", Phases::REQUEST.and(Phases::UPSTREAM).and(Phases::RESPONSE))
     }
 
-    fn on_request<'a>(&'a self, _: &'a mut request::Parts, _: &'a mut RequestCtx<'_>) -> Decision<'a> {
+    fn on_request(&self, _: &mut request::Parts, _: &mut RequestCtx<'_>) -> Decision {
         self.note("request");
         match self.answers {
             Some(status) => Decision::answer(Response::builder().status(status).body(ProxyBody::empty()).unwrap()),
@@ -64,7 +64,7 @@ impl Filter for Noting {
         self.note("upstream");
     }
 
-    fn on_response(&self, _: &mut response::Parts, _: &mut RequestCtx<'_>) {
+    fn on_response(&self, _: &mut Response<ProxyBody>, _: &mut RequestCtx<'_>) {
         self.note("response");
     }
 }
@@ -84,23 +84,27 @@ impl Filter for Delayed {
             .param("wait_ms", self.wait.as_millis().to_string())
     }
 
-    fn on_request<'a>(&'a self, _: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Decision<'a> {
-        Decision::Wait(Box::pin(async move {
+    fn on_request(&self, _: &mut request::Parts, _: &mut RequestCtx<'_>) -> Decision {
+        Decision::Wait
+    }
+
+    fn wait<'a>(&'a self, _: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Waiting<'a> {
+        Box::pin(async move {
             let started = Instant::now();
             tokio::time::sleep(self.wait).await;
             cx.insert(WaitedFor(started.elapsed()));
             Verdict::Continue
-        }))
+        })
     }
 
-    fn on_response(&self, head: &mut response::Parts, cx: &mut RequestCtx<'_>) {
+    fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
         let waited = cx.get::<WaitedFor>().map_or(0, |w| w.0.as_millis());
         cx.log("waited_ms", waited.to_string());
-        head.headers.remove(http::header::CONTENT_LENGTH);
+        resp.headers_mut().remove(http::header::CONTENT_LENGTH);
     }
 
-    fn on_response_body(&self, body: ProxyBody, _: &mut RequestCtx<'_>) -> ProxyBody {
-        ProxyBody::wrap(Shout { inner: body, done: false })
+    fn on_response_body(&self, body: &mut ProxyBody, _: &mut RequestCtx<'_>) {
+        body.wrap_with(|inner| Shout { inner, done: false });
     }
 }
 
@@ -144,12 +148,7 @@ impl Filter for Inspector {
         BodyNeed::Inspect(self.bound)
     }
 
-    fn on_request_body<'a>(
-        &'a self,
-        _: &'a request::Parts,
-        body: &'a InspectedBody,
-        cx: &'a mut RequestCtx<'_>,
-    ) -> Decision<'a> {
+    fn on_request_body(&self, _: &request::Parts, body: &InspectedBody, cx: &mut RequestCtx<'_>) -> Decision {
         self.seen.lock().unwrap().push((body.bytes.clone(), body.complete));
         if body.bytes.windows(4).any(|w| w == b"evil") {
             return Decision::answer(cx.answer(forecourt_proxy::answers::Reason::BadRequest));

@@ -78,4 +78,8 @@ pub struct ProxyArgs {
     /// TLS: the protocol versions offered, e.g. "1.2" or "1.2,1.3" (the default: both).
     #[arg(long, value_name = "LIST", requires = "cert", value_delimiter = ',')]
     pub tls_protocols: Vec<String>,
+    /// Filters that do nothing, in every phase, on the route: for measuring what the
+    /// filter chain itself costs (benchmarks).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub noop_filters: usize,
 }

@@ -15,6 +15,7 @@ pub fn config(args: &ProxyArgs) -> Result<String, String> {
         no_session_resumption,
         session_tickets,
         tls_protocols,
+        noop_filters,
     } = args;
     let mut servers = Vec::new();
     for url in to {
@@ -43,7 +44,8 @@ pub fn config(args: &ProxyArgs) -> Result<String, String> {
         }
         let _ = writeln!(out, "[[tls.certificates]]\ncert = {cert:?}\nkey = {key:?}\ndefault = true\n");
     }
-    let _ = writeln!(out, "[[route]]\nname = \"proxy\"\npath = \"/\"\nupstream = \"backends\"\n");
+    let _ = writeln!(out, "[[route]]\nname = \"proxy\"\npath = \"/\"\nupstream = \"backends\"");
+    let _ = writeln!(out, "noop_filters = {noop_filters}\n");
     let _ = writeln!(out, "[upstream.backends]\nservers = [{}]", servers.join(", "));
     Ok(out)
 }
@@ -64,6 +66,7 @@ mod tests {
             no_session_resumption: false,
             session_tickets: false,
             tls_protocols: Vec::new(),
+            noop_filters: 3,
         }
     }
 
@@ -75,6 +78,7 @@ mod tests {
         assert_eq!(rt.upstreams["backends"].members().endpoints.len(), 2);
         assert_eq!(rt.workers, 2);
         assert!(rt.tls.is_none());
+        assert_eq!(rt.router.routes()[0].chain.len(), 4, "hide_response_headers and three noop filters");
         assert!(config(&args(&["https://x:1"], 0)).is_err());
     }
 }

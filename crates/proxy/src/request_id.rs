@@ -1,10 +1,11 @@
 //! Request ids: kept from the client when well-formed, otherwise made here.
-use http::header::{HeaderMap, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 
-pub const HEADER: &str = "x-request-id";
+/// A name, not a string: looking a string up hashes its parse first, on every request.
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 thread_local! {
     static NEXT: Cell<u64> = const { Cell::new(0) };
@@ -22,7 +23,7 @@ fn seed() -> u64 {
 /// request, so in an HTTP/2 connection's header table it would only evict entries that
 /// repeat, and the h2 encoder compares each new value with every id already there.
 pub fn take_or_make(headers: &HeaderMap, worker: usize) -> HeaderValue {
-    let mut id = headers.get(HEADER).filter(|v| is_well_formed(v.as_bytes())).cloned().unwrap_or_else(|| make(worker));
+    let mut id = headers.get(&HEADER).filter(|v| is_well_formed(v.as_bytes())).cloned().unwrap_or_else(|| make(worker));
     id.set_sensitive(true);
     id
 }

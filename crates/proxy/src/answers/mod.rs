@@ -26,12 +26,23 @@ pub enum Style {
 impl Style {
     /// gRPC by the request's content type; HTML for browsers and JSON for API clients by
     /// `Accept`; plain text for the rest (curl's `*/*`, or none).
+    ///
+    /// One pass over the headers, comparing names (no hashing): a request has few, and
+    /// this is asked of every request.
     pub fn of(headers: &HeaderMap) -> Style {
-        let content_type = headers.get(CONTENT_TYPE).map_or(&b""[..], |v| v.as_bytes());
-        if content_type.starts_with(b"application/grpc") {
-            return Style::Grpc;
+        let mut style = Style::Text;
+        for (name, value) in headers {
+            if name == CONTENT_TYPE && value.as_bytes().starts_with(b"application/grpc") {
+                return Style::Grpc;
+            }
+            if name == ACCEPT && style == Style::Text {
+                style = Style::accepted(value.to_str().unwrap_or(""));
+            }
         }
-        let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else { return Style::Text };
+        style
+    }
+
+    fn accepted(accept: &str) -> Style {
         if accept.contains("text/html") {
             Style::Html
         } else if accept.contains("application/json") || accept.contains("+json") {

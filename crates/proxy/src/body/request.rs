@@ -148,10 +148,12 @@ impl Body for ClientBody {
     }
 }
 
-/// A request body as the pipeline hands it to the forwarder: streaming (perhaps after
-/// bytes read ahead for inspection), or read whole and kept, so that every try can send
-/// it.
+/// A request body as the pipeline hands it to the forwarder: not read (the common case:
+/// the forwarder streams it, within the route's limit and the client's timeout), partly
+/// read (bytes inspected go first, the rest streams), or read whole and kept, so that
+/// every try can send it.
 pub enum RequestBody {
+    Unread(IncomingBody),
     Streaming(ClientBody),
     Kept(Bytes),
 }
@@ -160,6 +162,7 @@ impl RequestBody {
     /// Whether there is no body at all.
     pub fn is_empty(&self) -> bool {
         match self {
+            RequestBody::Unread(body) => body.is_end_stream(),
             RequestBody::Streaming(body) => body.is_end_stream(),
             RequestBody::Kept(bytes) => bytes.is_empty(),
         }

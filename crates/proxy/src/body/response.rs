@@ -48,6 +48,21 @@ impl ProxyBody {
         ProxyBody { source: Source::Wrapped(Box::pin(body)), exchange: None }
     }
 
+    /// Puts `wrap`'s body around this one, in place (what a filter's response-body phase
+    /// does; a filter that wraps nothing moves nothing).
+    pub fn wrap_with<B>(&mut self, wrap: impl FnOnce(ProxyBody) -> B)
+    where
+        B: Body<Data = Bytes> + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let inner = ProxyBody { source: std::mem::replace(&mut self.source, Source::Full(None)), exchange: None };
+        self.source = ProxyBody::wrap(wrap(inner)).take_source();
+    }
+
+    fn take_source(mut self) -> Source {
+        std::mem::replace(&mut self.source, Source::Full(None))
+    }
+
     /// Attaches the exchange that this body closes. If the body is already complete (no
     /// bytes to send), hyper may never poll it; it is closed when dropped.
     pub fn attach(&mut self, exchange: Exchange) {

@@ -25,11 +25,21 @@ pub struct Chain {
     keep: u64,
 }
 
+/// Where a synchronous run of phase 1 or 2 stopped.
+enum Stop {
+    Passed,
+    Answered(usize, Box<Response<ProxyBody>>),
+    /// Filter `at` waits.
+    Waiting(usize),
+}
+
 /// A chain's answer: the response, and how many filters the request passed through (the
 /// ones whose response phases run).
 pub struct Answered {
     pub passed: usize,
-    pub response: Response<ProxyBody>,
+    /// Boxed, as the filter made it: a chain that lets the request pass returns a small
+    /// value, and the common request copies nothing big.
+    pub response: Box<Response<ProxyBody>>,
 }
 
 impl Chain {
@@ -70,29 +80,48 @@ impl Chain {
         (self.inspect, self.keep)
     }
 
+    /// Whether any filter decides on request heads (phase 1): the pipeline asks first, so
+    /// that a chain without one costs no call.
+    pub fn decides(&self) -> bool {
+        self.any.has(Phases::REQUEST)
+    }
+
     /// Phase 1: every filter decides on the head, in order; a waiting one is awaited
     /// before the next is asked.
     pub async fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Result<(), Answered> {
-        if !self.any.has(Phases::REQUEST) {
-            return Ok(());
-        }
-        for (at, step) in self.steps.iter().enumerate() {
-            if !step.phases.has(Phases::REQUEST) {
-                continue;
+        let mut from = 0;
+        loop {
+            let waiting = match self.decide_from(from, head, cx) {
+                Stop::Passed => return Ok(()),
+                Stop::Answered(at, resp) => return Err(Answered { passed: at, response: resp }),
+                Stop::Waiting(at) => at,
+            };
+            match self.steps[waiting].filter.wait(head, cx).await {
+                Verdict::Continue => from = waiting + 1,
+                Verdict::Answer(resp) => return Err(Answered { passed: waiting, response: resp }),
             }
-            let decision = step.filter.on_request(head, cx);
-            if let Some(response) = settle(decision).await {
-                return Err(Answered { passed: at, response });
+        }
+    }
+
+    /// Phase 1 from filter `from` on, without waiting: until a filter answers or waits.
+    fn decide_from(&self, from: usize, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Stop {
+        for (at, step) in self.steps.iter().enumerate().skip(from) {
+            if step.phases.has(Phases::REQUEST) {
+                match step.filter.on_request(head, cx) {
+                    Decision::Continue => {}
+                    Decision::Answer(resp) => return Stop::Answered(at, resp),
+                    Decision::Wait => return Stop::Waiting(at),
+                }
             }
         }
-        Ok(())
+        Stop::Passed
     }
 
     /// Phase 2: the filters that inspect bodies see the first bytes of this one, each at
     /// most its own bound (`read` holds the most any of them asked for).
     pub async fn on_request_body(
         &self,
-        head: &request::Parts,
+        head: &mut request::Parts,
         read: &Bytes,
         complete: bool,
         cx: &mut RequestCtx<'_>,
@@ -103,9 +132,13 @@ impl Chain {
             }
             let seen = read.len().min(usize::try_from(step.inspects).unwrap_or(usize::MAX));
             let view = InspectedBody { bytes: read.slice(..seen), complete: complete && seen == read.len() };
-            let decision = step.filter.on_request_body(head, &view, cx);
-            if let Some(response) = settle(decision).await {
-                return Err(Answered { passed: at, response });
+            let verdict = match step.filter.on_request_body(head, &view, cx) {
+                Decision::Continue => continue,
+                Decision::Answer(resp) => Verdict::Answer(resp),
+                Decision::Wait => step.filter.wait(head, cx).await,
+            };
+            if let Verdict::Answer(resp) = verdict {
+                return Err(Answered { passed: at, response: resp });
             }
         }
         Ok(())
@@ -122,39 +155,18 @@ impl Chain {
     }
 
     /// Phases 4 and 5: the response head and body, in reverse order, through the first
-    /// `passed` filters (those the request passed through).
-    pub fn on_response(
-        &self,
-        passed: usize,
-        resp: Response<ProxyBody>,
-        cx: &mut RequestCtx<'_>,
-    ) -> Response<ProxyBody> {
+    /// `passed` filters (those the request passed through). In place: nothing is moved.
+    pub fn on_response(&self, passed: usize, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
         if !self.any.has(Phases::RESPONSE) && !self.any.has(Phases::RESPONSE_BODY) {
-            return resp;
+            return;
         }
-        let (mut head, mut body) = resp.into_parts();
         for step in self.steps[..passed.min(self.steps.len())].iter().rev() {
             if step.phases.has(Phases::RESPONSE) {
-                step.filter.on_response(&mut head, cx);
+                step.filter.on_response(resp, cx);
             }
             if step.phases.has(Phases::RESPONSE_BODY) {
-                body = step.filter.on_response_body(body, cx);
+                step.filter.on_response_body(resp.body_mut(), cx);
             }
         }
-        Response::from_parts(head, body)
-    }
-}
-
-/// A filter's decision, waited for if it waits: its answer, if it made one. (A filter that
-/// goes on costs no more than this function's first poll.)
-async fn settle(decision: Decision<'_>) -> Option<Response<ProxyBody>> {
-    let verdict = match decision {
-        Decision::Continue => return None,
-        Decision::Answer(resp) => return Some(*resp),
-        Decision::Wait(wait) => wait.await,
-    };
-    match verdict {
-        Verdict::Continue => None,
-        Verdict::Answer(resp) => Some(*resp),
     }
 }

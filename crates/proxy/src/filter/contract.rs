@@ -3,9 +3,11 @@
 //!
 //! A request meets a chain's filters in this order (see `LIFECYCLE.md` beside this file):
 //!
-//! 1. [`Filter::on_request`], in chain order: decide on the head (go on, answer, or wait).
+//! 1. [`Filter::on_request`], in chain order: decide on the head (go on, answer, or wait:
+//!    then [`Filter::wait`] is awaited before the next filter is asked).
 //! 2. [`Filter::on_request_body`], in chain order, for filters that declared
-//!    [`BodyNeed::Inspect`]: the first bytes of the body, read once for all of them.
+//!    [`BodyNeed::Inspect`]: the first bytes of the body, read once for all of them (and
+//!    the same three outcomes).
 //! 3. [`Filter::on_upstream_request`], in chain order, only when the request is forwarded,
 //!    after every decision: edit what goes upstream.
 //! 4. [`Filter::on_response`] then [`Filter::on_response_body`], in reverse chain order,
@@ -16,20 +18,19 @@
 use super::context::RequestCtx;
 use crate::body::ProxyBody;
 use bytes::Bytes;
-use http::{request, response, Response};
+use http::{request, Response};
 use std::future::Future;
 use std::pin::Pin;
 
-/// What a filter decides on a request.
-pub enum Decision<'a> {
+/// What a filter decides on a request, at once.
+pub enum Decision {
     /// Go on to the next filter.
     Continue,
     /// Answer now: the rest of the chain and the route's action are skipped.
     Answer(Box<Response<ProxyBody>>),
-    /// Wait (a store lookup, a round trip, a subrequest, another request's fill), then
-    /// decide. The future may borrow the request and its context; it runs on the worker's
-    /// thread, so it need not be `Send`.
-    Wait(Pin<Box<dyn Future<Output = Verdict> + 'a>>),
+    /// Wait (a store lookup, a round trip, a subrequest, another request's fill): the
+    /// chain awaits the filter's [`Filter::wait`], then goes on or answers as it says.
+    Wait,
 }
 
 /// What a waiting filter decides in the end.
@@ -38,7 +39,11 @@ pub enum Verdict {
     Answer(Box<Response<ProxyBody>>),
 }
 
-impl Decision<'_> {
+/// What [`Filter::wait`] returns: a future that may borrow the request and its context,
+/// and runs on the worker's thread (so it need not be `Send`).
+pub type Waiting<'a> = Pin<Box<dyn Future<Output = Verdict> + 'a>>;
+
+impl Decision {
     pub fn answer(response: Response<ProxyBody>) -> Self {
         Decision::Answer(Box::new(response))
     }
@@ -172,32 +177,33 @@ pub trait Filter: Send + Sync {
     }
 
     /// Phase 1: the request head, before the route's action. May edit the head (the
-    /// action sees the edits), answer, or wait.
-    fn on_request<'a>(&'a self, _head: &'a mut request::Parts, _cx: &'a mut RequestCtx<'_>) -> Decision<'a> {
+    /// action sees the edits), answer, or say it must wait. Synchronous: a filter that
+    /// does not wait costs one call.
+    fn on_request(&self, _head: &mut request::Parts, _cx: &mut RequestCtx<'_>) -> Decision {
         Decision::Continue
     }
 
     /// Phase 2: the first bytes of the body (at most its `BodyNeed::Inspect` bound).
-    fn on_request_body<'a>(
-        &'a self,
-        _head: &'a request::Parts,
-        _body: &'a InspectedBody,
-        _cx: &'a mut RequestCtx<'_>,
-    ) -> Decision<'a> {
+    fn on_request_body(&self, _head: &request::Parts, _body: &InspectedBody, _cx: &mut RequestCtx<'_>) -> Decision {
         Decision::Continue
+    }
+
+    /// Awaited when phase 1 or 2 said [`Decision::Wait`]; what to wait for is the filter's
+    /// to remember (in its typed state in `cx`, say). Never called otherwise.
+    fn wait<'a>(&'a self, _head: &'a mut request::Parts, _cx: &'a mut RequestCtx<'_>) -> Waiting<'a> {
+        Box::pin(std::future::ready(Verdict::Continue))
     }
 
     /// Phase 3: the request as it goes upstream (only when it does), after every decision.
     fn on_upstream_request(&self, _head: &mut request::Parts, _body: OutgoingBody<'_>, _cx: &mut RequestCtx<'_>) {}
 
-    /// Phase 4: the response head, whoever made the response.
-    fn on_response(&self, _head: &mut response::Parts, _cx: &mut RequestCtx<'_>) {}
+    /// Phase 4: the response head (status, headers, extensions), whoever made the
+    /// response. Its body is the next phase's.
+    fn on_response(&self, _resp: &mut Response<ProxyBody>, _cx: &mut RequestCtx<'_>) {}
 
-    /// Phase 5: the response body, returned as it is (no cost) or wrapped
-    /// ([`ProxyBody::wrap`]).
-    fn on_response_body(&self, body: ProxyBody, _cx: &mut RequestCtx<'_>) -> ProxyBody {
-        body
-    }
+    /// Phase 5: the response body, left as it is (no cost) or wrapped in place
+    /// ([`ProxyBody::wrap_with`]).
+    fn on_response_body(&self, _body: &mut ProxyBody, _cx: &mut RequestCtx<'_>) {}
 }
 
 #[cfg(test)]

@@ -9,6 +9,6 @@ mod contract;
 pub use chain::{Answered, Chain};
 pub(crate) use context::Borrowed;
 pub use context::RequestCtx;
-pub use contract::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, Verdict};
+pub use contract::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, Verdict, Waiting};
 #[cfg(test)]
 pub(crate) mod testing;

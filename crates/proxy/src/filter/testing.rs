@@ -71,6 +71,6 @@ pub(crate) fn decide(
     match filter.on_request(head, cx) {
         Decision::Continue => None,
         Decision::Answer(resp) => Some(*resp),
-        Decision::Wait(_) => panic!("this filter does not wait"),
+        Decision::Wait => panic!("this filter does not wait"),
     }
 }

@@ -18,7 +18,7 @@ impl Filter for AcmeChallenge {
         FilterInfo::new("acme_challenge", Phases::REQUEST).param("path", forecourt_tls::auto::HTTP_CHALLENGE_PATH)
     }
 
-    fn on_request<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Decision<'a> {
+    fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         if cx.conn.tls {
             return Decision::Continue;
         }

@@ -18,7 +18,7 @@ impl Filter for ClientCertificate {
         FilterInfo::new("client_certificate", Phases::REQUEST).param("hosts", hosts.join(", "))
     }
 
-    fn on_request<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Decision<'a> {
+    fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         if cx.conn.tls || client_certs_for(&self.hosts, request_host(&head.uri, &head.headers)).is_none() {
             return Decision::Continue;
         }

@@ -15,7 +15,7 @@ impl Filter for HttpsRedirect {
         FilterInfo::new("https_redirect", Phases::REQUEST).param("port", self.port.to_string())
     }
 
-    fn on_request<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Decision<'a> {
+    fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         let host = request_host(&head.uri, &head.headers);
         let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
         if cx.conn.tls || path.starts_with(forecourt_tls::auto::HTTP_CHALLENGE_PATH) || host.is_empty() {

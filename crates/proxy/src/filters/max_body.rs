@@ -15,7 +15,7 @@ impl Filter for MaxBody {
         FilterInfo::new("max_body", Phases::REQUEST).headline(bytes(self.max)).param("max_bytes", self.max.to_string())
     }
 
-    fn on_request<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Decision<'a> {
+    fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         let declared = head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max) {
             return Decision::answer(cx.answer(Reason::BodyTooLarge));

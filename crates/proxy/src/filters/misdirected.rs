@@ -47,7 +47,7 @@ impl Filter for Misdirected {
         info
     }
 
-    fn on_request<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Decision<'a> {
+    fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         if !cx.conn.tls {
             return Decision::Continue;
         }

@@ -1,8 +1,9 @@
 //! `response_headers = { set, add, remove }`: the headers the client gets, on every answer
 //! of the route (the upstream's, and those of the filters after it in the chain).
 use super::header_rules::HeaderRules;
+use crate::body::ProxyBody;
 use crate::filter::{Filter, FilterInfo, Phases, RequestCtx};
-use http::response;
+use http::Response;
 
 pub struct ResponseHeaders(pub HeaderRules);
 
@@ -13,8 +14,8 @@ impl Filter for ResponseHeaders {
         info
     }
 
-    fn on_response(&self, head: &mut response::Parts, _: &mut RequestCtx<'_>) {
-        self.0.apply(&mut head.headers);
+    fn on_response(&self, resp: &mut Response<ProxyBody>, _: &mut RequestCtx<'_>) {
+        self.0.apply(resp.headers_mut());
     }
 }
 
@@ -30,8 +31,8 @@ mod tests {
             add: vec![(HeaderName::from_static("x-served-by"), HeaderValue::from_static("forecourt"))],
             ..HeaderRules::default()
         };
-        let (mut h, ()) = http::Response::new(()).into_parts();
-        ResponseHeaders(rules).on_response(&mut h, &mut Fixture::plain().cx());
-        assert_eq!(h.headers["x-served-by"], "forecourt");
+        let mut resp = Response::new(ProxyBody::empty());
+        ResponseHeaders(rules).on_response(&mut resp, &mut Fixture::plain().cx());
+        assert_eq!(resp.headers()["x-served-by"], "forecourt");
     }
 }

@@ -13,7 +13,7 @@ impl Filter for UriLength {
         FilterInfo::new("uri_length", Phases::REQUEST).param("max_bytes", self.max.to_string())
     }
 
-    fn on_request<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Decision<'a> {
+    fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         if head.uri.path_and_query().map_or(0, |p| p.as_str().len()) > self.max {
             return Decision::answer(cx.answer(Reason::UriTooLong));
         }

@@ -15,7 +15,7 @@ pub use split::{Split, SplitTarget, Sticky};
 pub use target::{Forward, Replay, Target};
 
 use crate::answers::Reason;
-use crate::body::{ClientBodyError, ProxyBody, RequestBody};
+use crate::body::{ClientBody, ClientBodyError, ProxyBody, RequestBody};
 use crate::filter::RequestCtx;
 use forecourt_upstream::{is_idempotent, sends_inline, PickInput, Protocol, UpstreamError, UpstreamGroup};
 use http::header::{HeaderValue, CONTENT_LENGTH, RETRY_AFTER, SET_COOKIE, TRANSFER_ENCODING};
@@ -36,6 +36,7 @@ pub async fn forward(
     // take hyper's client.
     let inline = group.tls().is_none()
         && match &body {
+            RequestBody::Unread(b) => sends_inline(group.protocol, &head, b),
             RequestBody::Streaming(b) => sends_inline(group.protocol, &head, b),
             RequestBody::Kept(_) => false,
         };
@@ -50,19 +51,10 @@ pub async fn forward(
                 group.policies.retry.attempts > 1 && (action.replay.any_method || is_idempotent(&head.method));
             Outgoing::Kept { parts: head, body, replayable }
         }
-        RequestBody::Streaming(body) => {
-            if group.protocol == Protocol::Http1
-                && !body.is_end_stream()
-                && body.size_hint().exact().is_none()
-                && matches!(head.method, Method::GET | Method::HEAD)
-            {
-                // hyper's client sends no body of unknown length with GET or HEAD unless
-                // told to chunk it: it would be dropped, and the upstream would take the
-                // body for the next request.
-                head.headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-            }
-            Outgoing::WithBody(Some(Request::from_parts(head, body)))
+        RequestBody::Unread(body) => {
+            streaming(group, head, ClientBody::new(body, cx.body_limit, cx.settings.client.body_timeout))
         }
+        RequestBody::Streaming(body) => streaming(group, head, body),
     };
     let mut resp = match tries::run(cx, group, outgoing).await {
         Ok(Answer { response, set_cookie }) => {
@@ -95,6 +87,21 @@ pub async fn forward(
         return resp.map(|_| ProxyBody::empty());
     }
     resp.map(ProxyBody::upstream)
+}
+
+/// A request whose body streams to the upstream as the client sends it.
+fn streaming(group: &UpstreamGroup, mut head: request::Parts, body: ClientBody) -> Outgoing<'static> {
+    if group.protocol == Protocol::Http1
+        && !body.is_end_stream()
+        && body.size_hint().exact().is_none()
+        && matches!(head.method, Method::GET | Method::HEAD)
+    {
+        // hyper's client sends no body of unknown length with GET or HEAD unless told to
+        // chunk it: it would be dropped, and the upstream would take the body for the
+        // next request.
+        head.headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    }
+    Outgoing::WithBody(Some(Request::from_parts(head, body)))
 }
 
 /// The client's answer when the upstream stage ended without a response.

@@ -48,9 +48,11 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
     let mut route: Option<&Route> = None;
     let mut route_passed = 0;
     let resp = 'answered: {
-        if let Err(answer) = rt.front.on_request(&mut head, &mut cx).await {
-            front_passed = answer.passed;
-            break 'answered answer.response;
+        if rt.front.decides() {
+            if let Err(answer) = rt.front.on_request(&mut head, &mut cx).await {
+                front_passed = answer.passed;
+                break 'answered *answer.response;
+            }
         }
         let Some(found) = rt.router.find(request_host(&head.uri, &head.headers), &head) else {
             break 'answered cx.answer(Reason::NoRoute);
@@ -65,9 +67,11 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
             break 'answered method_not_allowed(&cx, r);
         }
         route_passed = r.chain.len();
-        if let Err(answer) = r.chain.on_request(&mut head, &mut cx).await {
-            route_passed = answer.passed;
-            break 'answered answer.response;
+        if r.chain.decides() {
+            if let Err(answer) = r.chain.on_request(&mut head, &mut cx).await {
+                route_passed = answer.passed;
+                break 'answered *answer.response;
+            }
         }
         match &r.action {
             Action::Respond { status, body } => action::text(*status, body.clone()),
@@ -81,32 +85,39 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
                     true => Wanted::default(),
                     false => Wanted { inspect, keep: keep.max(forwarding.keeps_for_retry(&head.method)) },
                 };
-                let body = ClientBody::new(body, cx.body_limit, rt.settings.client.body_timeout);
-                let (body, read) = match request_body::read(body, wanted).await {
-                    Ok(read) => read,
-                    Err(e) => break 'answered cx.answer(forward::body_failure(&*e).unwrap_or(Reason::BadRequest)),
+                let (body, read) = match request_body::needed(&body, wanted) {
+                    false => (RequestBody::Unread(body), None),
+                    true => {
+                        let body = ClientBody::new(body, cx.body_limit, rt.settings.client.body_timeout);
+                        match request_body::read(body, wanted).await {
+                            Ok(read) => read,
+                            Err(e) => {
+                                break 'answered cx.answer(forward::body_failure(&*e).unwrap_or(Reason::BadRequest))
+                            }
+                        }
+                    }
                 };
                 if let Some(read) = read {
-                    if let Err(answer) = r.chain.on_request_body(&head, &read.bytes, read.complete, &mut cx).await {
+                    if let Err(answer) = r.chain.on_request_body(&mut head, &read.bytes, read.complete, &mut cx).await {
                         route_passed = answer.passed;
-                        break 'answered answer.response;
+                        break 'answered *answer.response;
                     }
                 }
                 let outgoing = match &body {
                     RequestBody::Kept(bytes) => OutgoingBody::Kept(bytes),
-                    RequestBody::Streaming(b) if hyper::body::Body::is_end_stream(b) => OutgoingBody::Empty,
-                    RequestBody::Streaming(_) => OutgoingBody::Streaming,
+                    other if other.is_empty() => OutgoingBody::Empty,
+                    _ => OutgoingBody::Streaming,
                 };
                 r.chain.on_upstream_request(&mut head, outgoing, &mut cx);
                 forward::forward(&mut cx, forwarding, head, body).await
             }
         }
     };
-    let resp = match route {
-        Some(r) => r.chain.on_response(route_passed, resp, &mut cx),
-        None => resp,
-    };
-    let mut resp = rt.front.on_response(front_passed, resp, &mut cx);
+    let mut resp = resp;
+    if let Some(r) = route {
+        r.chain.on_response(route_passed, &mut resp, &mut cx);
+    }
+    rt.front.on_response(front_passed, &mut resp, &mut cx);
     // The client can quote it when asking what happened to this request.
     resp.headers_mut().entry(request_id::HEADER).or_insert_with(|| cx.request_id.clone());
     let mut exchange = cx.into_exchange();

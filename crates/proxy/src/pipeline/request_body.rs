@@ -24,10 +24,16 @@ pub struct Read {
     pub complete: bool,
 }
 
+/// Whether anything of `body` is to be read before it goes on (asked first, so that the
+/// common request, which needs nothing read, makes no call to `read`).
+pub fn needed(body: &impl Body, wanted: Wanted) -> bool {
+    wanted != Wanted::default() && !body.is_end_stream()
+}
+
 /// Reads `body` as `wanted` says: the body to forward, and what was read for inspection
 /// (`None` when nobody inspects). Fails as the body does (too large, too slow, malformed).
 pub async fn read(body: ClientBody, wanted: Wanted) -> Result<(RequestBody, Option<Read>), BoxError> {
-    if body.is_end_stream() || wanted == Wanted::default() {
+    if !needed(&body, wanted) {
         return Ok((RequestBody::Streaming(body), None));
     }
     let whole = body.size_hint().exact().is_some_and(|n| n <= wanted.inspect.max(wanted.keep));
@@ -118,6 +124,7 @@ mod tests {
         match body {
             RequestBody::Kept(b) => b,
             RequestBody::Streaming(b) => b.collect().await.unwrap().to_bytes(),
+            RequestBody::Unread(b) => b.collect().await.unwrap().to_bytes(),
         }
     }
 
