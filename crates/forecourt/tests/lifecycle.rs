@@ -194,3 +194,30 @@ async fn reload_through_the_pid_file() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("sent SIGHUP"));
     assert!(body_becomes(&fc.url("/version"), "after").await);
 }
+
+/// `forecourt reload -c FILE` with a FILE that is missing, empty or does not parse prints
+/// that file's own error and fails, and addresses no instance: not the default admin
+/// address, which another Forecourt may own.
+#[test]
+fn reload_with_a_broken_file_reloads_nothing() {
+    // Stands for a Forecourt on the default admin address (if the port is free here).
+    let default_admin = std::net::TcpListener::bind("127.0.0.1:9901").ok();
+    if let Some(l) = &default_admin {
+        l.set_nonblocking(true).unwrap();
+    }
+    let dir = TempDir::new("reload-broken");
+    let cases = [
+        (dir.path("missing.toml"), "cannot read the file"),
+        (dir.file("empty.toml", ""), "nothing to listen on"),
+        (dir.file("broken.toml", "[[listen]\naddr = 1\n"), "broken.toml:1:"),
+    ];
+    for (file, expected) in cases {
+        let out = reload_cmd(&file);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}: {stderr}");
+        assert!(stderr.contains(expected) && stderr.contains("nothing was reloaded"), "{file}: {stderr}");
+    }
+    if let Some(l) = default_admin {
+        assert!(l.accept().is_err(), "no reload went to the default admin address");
+    }
+}

@@ -476,3 +476,136 @@ async fn h2c_headers_have_the_configured_bound() {
     let r = send(&h2c_client(), with_header(40 << 10)).await;
     assert_eq!(r.status, 431, "40 KiB of headers");
 }
+
+/// An absolute-form target with userinfo is refused as the same value in a Host header is
+/// (it would otherwise reach Host, X-Forwarded-Host and Forwarded), and `explain` reads
+/// the target as the server does.
+#[test]
+fn a_userinfo_in_an_absolute_target_is_refused_and_explain_agrees() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let out = raw(
+        fc.addr(),
+        b"GET http://user:pw@example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert_eq!(statuses(&out), [400], "{out}");
+    assert_eq!(origin.hits(), 0, "nothing forwarded");
+    let explain = |url: &str| {
+        let out = std::process::Command::new(BIN).args(["explain", "-c", &fc.config, "GET", url]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let refused = explain("http://user:pw@example.com/");
+    assert!(refused.contains("refused (request target); Forecourt answers 400 Bad Request"), "{refused}");
+    let served = explain("http://EXAMPLE.com:8080/a");
+    assert!(served.contains("host `EXAMPLE.com`") && served.contains("route:    route#1"), "{served}");
+}
+
+/// A chunked body on GET or HEAD reaches the upstream whole, as any other method's does,
+/// and is not taken for the next request.
+#[test]
+fn a_chunked_body_on_get_or_head_reaches_the_upstream() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let out = raw(
+        fc.addr(),
+        b"GET /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n\
+          HEAD /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+          GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert_eq!(statuses(&out), [200, 200, 200], "{out}");
+    assert!(out.contains("method=GET\nuri=/echo") && out.contains("body-bytes=5\n"), "{out}");
+    assert!(out.contains("uri=/after"), "{out}");
+    assert_eq!(origin.echoed_bytes.load(std::sync::atomic::Ordering::SeqCst), 8, "both bodies arrived");
+}
+
+/// TRACE (which would echo the request, cookies and all) gets 405 unless a route lists it.
+#[test]
+fn trace_is_refused_unless_a_route_lists_it() {
+    let origin = Origin::start("o");
+    let config = simple(&origin, "").replace(
+        "[[route]]\nupstream = \"o\"",
+        "[[route]]\npath = \"/debug/\"\nmethods = [\"TRACE\"]\nupstream = \"o\"\n[[route]]\nupstream = \"o\"",
+    );
+    let fc = Forecourt::start(&config);
+    let out = raw(fc.addr(), b"TRACE /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(3));
+    assert_eq!(statuses(&out), [405], "{out}");
+    assert!(out.to_lowercase().contains("allow: get, head, post"), "{out}");
+    assert_eq!(origin.hits(), 0);
+    let out =
+        raw(fc.addr(), b"TRACE /debug/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(3));
+    assert_eq!(statuses(&out), [200], "{out}");
+    assert!(out.contains("method=TRACE"), "{out}");
+}
+
+/// gRPC through Forecourt to a real grpcio server, over h2c and over TLS: unary,
+/// server streaming, an error status with trailers, a deadline, and Forecourt's own
+/// answer to a call no server can take (a trailers-only UNAVAILABLE, not a text 502).
+#[test]
+fn grpc_works_end_to_end_over_h2c_and_tls() {
+    let here = format!("{}/tests/grpc", env!("CARGO_MANIFEST_DIR"));
+    let grpc_port = free_port();
+    let mut server = Killed(
+        std::process::Command::new("python3")
+            .args([&format!("{here}/server.py"), &grpc_port.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 with grpcio (pip install grpcio)"),
+    );
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.0.stdout.take().unwrap()), &mut ready).unwrap();
+    assert_eq!(ready.trim(), "ready", "the gRPC server started");
+    let ca = common::pki::TestCa::new();
+    let dir = TempDir::new("grpc");
+    let (cert, key) = ca.leaf(&["localhost"]);
+    let ca_file = dir.file("ca.pem", &ca.pem());
+    let (tls_port, dead) = (free_port(), free_port());
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[listen]]\naddr = \"127.0.0.1:{tls_port}\"\ntls = true\n\
+         [[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\ndefault = true\n\
+         [[route]]\npath = \"/dead.Service/\"\nupstream = \"dead\"\n[[route]]\nupstream = \"grpc\"\n\
+         [upstream.grpc]\nservers = [\"127.0.0.1:{grpc_port}\"]\nprotocol = \"h2c\"\n\
+         [upstream.dead]\nservers = [\"127.0.0.1:{dead}\"]\nprotocol = \"h2c\"\n",
+        dir.file("cert.pem", &cert),
+        dir.file("key.pem", &key),
+    ));
+    wait_for_port(tls_port);
+    let h2c = format!("127.0.0.1:{}", fc.port);
+    let tls = format!("127.0.0.1:{tls_port}");
+    for args in [vec![h2c.as_str()], vec![tls.as_str(), ca_file.as_str(), "localhost"]] {
+        let out = std::process::Command::new("python3").arg(format!("{here}/client.py")).args(&args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let calls: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let call = |name: &str| calls.iter().find(|c| c["call"] == name).unwrap_or_else(|| panic!("{name}: {text}"));
+        let via = args[0];
+        assert_eq!(call("unary")["got"], "echo:hi", "{via}: {text}");
+        assert_eq!(call("stream")["got"], serde_json::json!(["item-0", "item-1", "item-2"]), "{via}: {text}");
+        let fail = call("fail");
+        assert_eq!(
+            (&fail["code"], &fail["details"]),
+            (&"FAILED_PRECONDITION".into(), &"no such thing".into()),
+            "{via}"
+        );
+        assert_eq!(fail["trailers"]["x-detail"], "trailer-value", "{via}: trailers pass: {text}");
+        let deadline = call("deadline");
+        assert_eq!(deadline["code"], "DEADLINE_EXCEEDED", "{via}: {text}");
+        assert!(deadline["seconds"].as_f64().unwrap() < 2.0, "{via}: the deadline held: {text}");
+        assert_eq!(call("after")["got"], "echo:again", "{via}: {text}");
+        let no_server = call("no_server");
+        assert_eq!(no_server["code"], "UNAVAILABLE", "{via}: {text}");
+        assert!(no_server["details"].as_str().unwrap().contains("request id:"), "{via}: {text}");
+        assert!(!no_server["details"].as_str().unwrap().contains(&dead.to_string()), "{via}: names no backend");
+    }
+}
+
+/// A child process killed when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -339,3 +339,77 @@ async fn hashing_keeps_keys_on_their_servers() {
     }
     assert_eq!(seen.len(), 1, "one client, one server: {seen:?}");
 }
+
+/// Answers Forecourt makes itself come from one catalogue: a page for browsers, JSON for
+/// API clients, text otherwise, each with the request id; counted by reason in /metrics.
+/// Behind a trusted proxy the client is the address it names, in the log and upstream.
+#[tokio::test]
+async fn local_answers_speak_the_clients_terms_and_the_client_is_the_one_a_trusted_proxy_names() {
+    let api = Origin::start("api");
+    let admin = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"{{dir}}/access.log\"\ntrusted_proxies = [\"127.0.0.0/8\"]\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nhosts = [\"example.com\"]\nupstream = \"api\"\n\
+         [upstream.api]\nservers = [\"{}\"]\n",
+        api.addr
+    ));
+    let html = get_with(&fc.url("/"), &[("host", "nowhere.test"), ("accept", "text/html,*/*;q=0.8")]).await;
+    assert_eq!(html.status, 404);
+    assert!(html.header("content-type").starts_with("text/html"), "{}", html.header("content-type"));
+    assert!(
+        html.body.contains("<h1>404 Not Found</h1>") && html.body.contains(html.header("x-request-id")),
+        "{}",
+        html.body
+    );
+    let json = get_with(&fc.url("/"), &[("host", "nowhere.test"), ("accept", "application/json")]).await;
+    assert!(json.body.contains("\"error\":\"no_route\""), "{}", json.body);
+    let text = get_with(&fc.url("/"), &[("host", "nowhere.test")]).await;
+    assert!(text.body.starts_with("404 Not Found\n") && text.body.contains("request id: "), "{}", text.body);
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_local_responses_total{reason=\"no_route\"}"), 3.0);
+
+    let r = get_with(&fc.url("/who"), &[("host", "example.com"), ("x-forwarded-for", "6.6.6.6, 203.0.113.9")]).await;
+    assert!(r.body.to_lowercase().contains("x-real-ip: 203.0.113.9\n"), "{}", r.body);
+    let path = fc.dir.path("access.log");
+    assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(&path).is_ok_and(|l| l.contains("/who"))));
+    let log = std::fs::read_to_string(&path).unwrap();
+    let line = log.lines().find(|l| l.contains("\"path\":\"/who\"")).unwrap();
+    assert!(line.contains("\"client\":\"203.0.113.9\""), "{line}");
+}
+
+/// `GET /api/routes` describes both chains as `forecourt explain` does: every filter, in
+/// order, with its phases and parameters, the hidden built-ins included.
+#[tokio::test]
+async fn the_admin_api_describes_the_chains_as_explain_does() {
+    let api = Origin::start("api");
+    let admin = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n[global.limits]\nmax_body = \"1m\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nname = \"app\"\npath = \"/app/\"\nupstream = \"api\"\n\
+         https_redirect = true\nhsts = \"max-age=60\"\nmirror = {{ upstream = \"api\", percent = 10 }}\n\
+         [upstream.api]\nservers = [\"{}\"]\n",
+        api.addr
+    ));
+    let routes: serde_json::Value =
+        serde_json::from_str(&get(&format!("http://127.0.0.1:{admin}/api/routes")).await.body).unwrap();
+    let labels = |chain: &serde_json::Value| -> Vec<String> {
+        chain.as_array().unwrap().iter().map(|f| f["label"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(labels(&routes["front"]), ["uri_length", "acme_challenge"]);
+    let app = &routes["routes"][0];
+    assert_eq!(app["name"], "app");
+    let filters = labels(&app["filters"]);
+    assert_eq!(filters, ["hide_response_headers", "hsts", "https_redirect", "max_body(1m)", "mirror(api)"]);
+    let mirror = &app["filters"][4];
+    assert_eq!((&mirror["phases"][0], &mirror["params"]["percent"]), (&"upstream".into(), &"10".into()));
+    assert_eq!(app["action"]["upstream"], "api");
+
+    let out = std::process::Command::new(BIN)
+        .args(["explain", "-c", &fc.config, "GET", "http://a.test/app/x"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("filters:  {}", filters.join(" -> "))), "{text}");
+    assert!(text.contains("front:    uri_length -> acme_challenge"), "{text}");
+    assert!(text.contains("max_body") && text.contains("max_bytes=1048576"), "{text}");
+}

@@ -1,1 +1,101 @@
+//! Config diagnostics, in process: a text compiled with `compile`, the diagnostics it gives
+//! (position, message, hint), and what the chains come out as. (`forecourt check` prints
+//! these same diagnostics; `crates/forecourt/tests/cli.rs` runs it on files.)
+use super::compile;
+use crate::Diagnostic;
+use forecourt_proxy::{ProcessState, Runtime};
 
+const BASE: &str = "[global]\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:8080\"\n\
+                    [[route]]\nupstream = \"app\"\n[upstream.app]\nservers = [\"127.0.0.1:3000\"]\n";
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    match compile("t.toml", text, &ProcessState::new()) {
+        Ok(_) => panic!("compiled:\n{text}"),
+        Err(errors) => errors,
+    }
+}
+
+fn runtime(text: &str) -> Runtime {
+    compile("t.toml", text, &ProcessState::new()).unwrap_or_else(|e| panic!("{e:?}\n{text}"))
+}
+
+/// The route's chain in its one-line form.
+fn chain_of(rt: &Runtime, route: usize) -> Vec<String> {
+    rt.router.routes()[route].chain.describe().iter().map(|f| f.label()).collect()
+}
+
+#[test]
+fn a_bad_value_inside_an_upstream_is_reported_alone() {
+    let text = format!("{BASE}[upstream.app.health]\ninterval = \"soon\"\n");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].line, errors[0].col), (11, 12), "{}", errors[0]);
+    assert!(errors[0].message.contains("bad duration `soon`"), "{}", errors[0]);
+}
+
+#[test]
+fn an_unknown_upstream_gets_the_closest_name() {
+    let errors = errors(&BASE.replace("upstream = \"app\"", "upstream = \"apq\""));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0].to_string(),
+        "t.toml:7:12: route `route#1` names unknown upstream `apq`\n  hint: did you mean `app`?"
+    );
+}
+
+#[test]
+fn every_mistake_of_a_route_is_reported_at_once() {
+    let text = BASE.replace("[[route]]\n", "[[route]]\npath = \"nope\"\nmax_body = \"lots\"\nhsts = \"soon\"\n");
+    let errors = errors(&text);
+    let messages: Vec<String> = errors.iter().map(|e| format!("{}:{} {}", e.line, e.col, e.message)).collect();
+    assert_eq!(errors.len(), 3, "{messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("7:8 path `nope` must start with `/`")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("8:12 bad size `lots`")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("`soon` is not a Strict-Transport-Security value")), "{messages:?}");
+}
+
+#[test]
+fn a_mirror_needs_a_forwarding_route() {
+    let text = BASE.replace(
+        "[[route]]\nupstream = \"app\"\n",
+        "[[route]]\nrespond = { body = \"x\" }\nmirror = { upstream = \"app\" }\n",
+    );
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].message.contains("mirrors but does not forward"), "{}", errors[0]);
+}
+
+#[test]
+fn chains_are_built_in_the_documented_order() {
+    let text = format!(
+        "{}\n[global.limits]\nmax_body = \"10m\"\n",
+        BASE.replace(
+            "[[route]]\nupstream = \"app\"\n",
+            "[[route]]\nupstream = \"app\"\nstrip_prefix = \"/api\"\nhttps_redirect = true\nhsts = \"max-age=60\"\n\
+             request_headers = { set = { X-A = \"1\" } }\nresponse_headers = { set = { Server = \"edge\" } }\n\
+             mirror = { upstream = \"app\", percent = 5 }\nnoop_filters = 2\n[[route]]\npath = \"/r\"\n\
+             respond = { body = \"x\" }\n",
+        )
+    );
+    let rt = runtime(&text);
+    assert_eq!(
+        chain_of(&rt, 0),
+        [
+            "strip_prefix(/api)",
+            "request_headers",
+            "hide_response_headers",
+            "response_headers",
+            "hsts",
+            "https_redirect",
+            "max_body(10m)",
+            "noop",
+            "noop",
+            "mirror(app)"
+        ]
+    );
+    let hidden = &rt.router.routes()[0].chain.describe()[2];
+    assert_eq!(hidden.params, [("names", "x-powered-by".to_string())], "the route's own Server is not hidden");
+    assert_eq!(chain_of(&rt, 1), ["max_body(10m)"], "a route that answers hides nothing upstream");
+    let front: Vec<String> = rt.front.describe().iter().map(|f| f.label()).collect();
+    assert_eq!(front, ["uri_length", "acme_challenge"], "no TLS listener: no 421 check");
+}
