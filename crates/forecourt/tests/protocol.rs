@@ -609,3 +609,29 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// A response that goes out before its request's body was read (a fixed answer here)
+/// leaves the connection usable only if the rest of that body is already buffered, to be
+/// skipped; otherwise the connection closes, and what follows is never read as a request.
+#[test]
+fn a_response_before_its_body_keeps_the_connection_only_if_the_body_is_here() {
+    let origin = Origin::start("o");
+    let config = simple(&origin, "")
+        .replace("[[route]]\nupstream = \"o\"", "[[route]]\npath = \"=/fixed\"\nrespond = { body = \"fixed\" }");
+    let fc = Forecourt::start(&config);
+    let buffered = raw(
+        fc.addr(),
+        b"POST /fixed HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+          GET /fixed HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert_eq!(statuses(&buffered), [200, 200], "{buffered}");
+    let unread = raw(
+        fc.addr(),
+        b"POST /fixed HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n\
+          GET /fixed HTTP/1.1\r\nHost: a\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert_eq!(statuses(&unread), [200], "the body's bytes are not a request: {unread}");
+    assert!(!unread.ends_with("<still open>"), "closed: {unread}");
+}

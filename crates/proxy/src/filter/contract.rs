@@ -1,7 +1,7 @@
 //! The filter contract: one small trait with named phases, which every capability
 //! implements (the built-in policies in `crate::filters`, and crates of their own).
 //!
-//! A request meets a chain's filters in this order (see `LIFECYCLE.md` beside this file):
+//! A request meets a chain's filters in this order (see `pipeline/LIFECYCLE.md`):
 //!
 //! 1. [`Filter::on_request`], in chain order: decide on the head (go on, answer, or wait:
 //!    then [`Filter::wait`] is awaited before the next filter is asked).
