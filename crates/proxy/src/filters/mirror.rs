@@ -126,3 +126,80 @@ impl Copy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::testing::{head, Fixture};
+    use forecourt_upstream::{
+        Algorithm, GroupPolicies, Protocol, Resolved, ServerSpec, ServerTarget, UpstreamTimeouts,
+    };
+    use std::time::Duration;
+
+    /// A shadow upstream nobody listens on: copies are made and fail quietly.
+    fn shadow() -> Arc<UpstreamGroup> {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let spec = ServerSpec {
+            label: addr.to_string(),
+            target: ServerTarget::Addr(addr),
+            weight: 1,
+            backup: false,
+            max_conns: None,
+            tls: None,
+        };
+        let timeouts = UpstreamTimeouts {
+            connect: Duration::from_millis(200),
+            response_header: Duration::from_millis(200),
+            idle: Duration::from_secs(1),
+            max_idle: 1,
+        };
+        Arc::new(UpstreamGroup::new(
+            &Arc::default(),
+            "shadow".into(),
+            vec![spec],
+            Resolved::new(),
+            &Algorithm::RoundRobin,
+            Protocol::Http1,
+            timeouts,
+            GroupPolicies::default(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn requests_without_a_body_and_kept_bodies_are_copied_streaming_ones_are_not() {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let f = Fixture::plain();
+                let mirror = Mirror::new(shadow(), 100.0, 1024);
+                assert_eq!(mirror.body_need(), BodyNeed::Keep(1024));
+                let kept = Bytes::from_static(b"body");
+                for body in [OutgoingBody::Empty, OutgoingBody::Kept(&kept), OutgoingBody::Streaming] {
+                    mirror.on_upstream_request(&mut head("POST", "/x", &[("host", "a")]), body, &mut f.cx());
+                }
+                let mut upgrading = f.cx();
+                upgrading.upgrade = true;
+                mirror.on_upstream_request(
+                    &mut head("GET", "/ws", &[("host", "a")]),
+                    OutgoingBody::Empty,
+                    &mut upgrading,
+                );
+                assert_eq!(
+                    mirror.mirrored.load(Ordering::Relaxed),
+                    2,
+                    "body-less and kept; not streaming, not upgrades"
+                );
+
+                let never = Mirror::new(shadow(), 0.0, 1024);
+                never.on_upstream_request(&mut head("GET", "/", &[("host", "a")]), OutgoingBody::Empty, &mut f.cx());
+                assert_eq!(never.mirrored.load(Ordering::Relaxed), 0, "0% copies nothing");
+                // The copies run on this thread and let go of their slots when they end.
+                let started = Instant::now();
+                while mirror.in_flight.load(Ordering::Relaxed) > 0 && started.elapsed() < Duration::from_secs(5) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                assert_eq!(mirror.in_flight.load(Ordering::Relaxed), 0);
+            })
+            .await;
+    }
+}

@@ -9,3 +9,15 @@ impl Filter for Noop {
         FilterInfo::new("noop", Phases::ALL)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::testing::{decide, head, Fixture};
+
+    #[test]
+    fn it_takes_part_in_every_phase_and_lets_everything_through() {
+        assert_eq!(Noop.phases(), Phases::ALL);
+        assert!(decide(&Noop, &mut head("GET", "/", &[]), &mut Fixture::plain().cx()).is_none());
+    }
+}
