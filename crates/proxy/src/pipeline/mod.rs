@@ -17,7 +17,7 @@
 mod client_address;
 mod request_body;
 
-pub use client_address::resolve as client_address;
+pub use client_address::resolve as resolve_client;
 
 use crate::access_log::LogFields;
 use crate::action::{self, Action};
@@ -47,7 +47,7 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
     let mut front_passed = rt.front.len();
     let mut route: Option<&Route> = None;
     let mut route_passed = 0;
-    let resp = 'answered: {
+    let mut resp = 'answered: {
         if rt.front.decides() {
             if let Err(answer) = rt.front.on_request(&mut head, &mut cx).await {
                 front_passed = answer.passed;
@@ -113,7 +113,6 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
             }
         }
     };
-    let mut resp = resp;
     if let Some(r) = route {
         r.chain.on_response(route_passed, &mut resp, &mut cx);
     }
