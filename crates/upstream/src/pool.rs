@@ -156,12 +156,15 @@ where
         ep: &Endpoint,
         protocol: Protocol,
         timeouts: &UpstreamTimeouts,
-        req: Request<B>,
+        mut req: Request<B>,
     ) -> Result<Response<PooledBody<B>>, SendFailure<B>> {
         match protocol {
             // Boxed: these futures are large, and the common path (`send_head`) should not
             // make every request's (and every idle connection's) future that large.
-            Protocol::Http1 => Box::pin(self.send_h1(ep, timeouts, req)).await,
+            Protocol::Http1 => {
+                chunk_if_unknown(&mut req);
+                Box::pin(self.send_h1(ep, timeouts, req)).await
+            }
             Protocol::H2c => Box::pin(self.send_h2(ep, timeouts, req)).await,
         }
     }
@@ -436,6 +439,18 @@ struct Return<B> {
 
 /// Whether a request goes to [`Pool::send_head`] (the inline HTTP/1.1 client): HTTP/1
 /// upstreams, requests without a body and without an upgrade.
+/// hyper's HTTP/1 client sends no body of unknown length with GET or HEAD unless told to
+/// chunk it: the body would be dropped, and the server would take it for the next request.
+fn chunk_if_unknown<B: Body>(req: &mut Request<B>) {
+    let body = req.body();
+    if matches!(*req.method(), http::Method::GET | http::Method::HEAD)
+        && !body.is_end_stream()
+        && body.size_hint().exact().is_none()
+    {
+        req.headers_mut().insert(http::header::TRANSFER_ENCODING, http::HeaderValue::from_static("chunked"));
+    }
+}
+
 pub fn sends_inline(protocol: Protocol, head: &http::request::Parts, body: &impl Body) -> bool {
     protocol == Protocol::Http1
         && body.is_end_stream()

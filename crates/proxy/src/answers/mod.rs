@@ -67,7 +67,7 @@ pub fn answer(reason: Reason, style: Style, request_id: &HeaderValue) -> Respons
                 status.as_u16(),
                 reason.name(),
                 reason.message(),
-                json_safe(id)
+                only_id_bytes(id)
             ),
             "application/json",
         ),
@@ -76,7 +76,7 @@ pub fn answer(reason: Reason, style: Style, request_id: &HeaderValue) -> Respons
                 "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
                  <body><h1>{title}</h1>\n<p>{}</p>\n<p>Request id: <code>{}</code></p></body></html>\n",
                 reason.message(),
-                html_safe(id)
+                only_id_bytes(id)
             ),
             "text/html; charset=utf-8",
         ),
@@ -114,14 +114,10 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// Request ids are `[A-Za-z0-9._-]` (checked where they are taken); these keep any other
-/// byte out of the page all the same.
-fn html_safe(id: &str) -> String {
+/// Request ids are `[A-Za-z0-9._-]` (checked where they are taken); this keeps any other
+/// byte out of an HTML or JSON answer all the same.
+fn only_id_bytes(id: &str) -> String {
     id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).collect()
-}
-
-fn json_safe(id: &str) -> String {
-    html_safe(id)
 }
 
 #[cfg(test)]

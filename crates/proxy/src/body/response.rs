@@ -37,30 +37,17 @@ impl ProxyBody {
         ProxyBody { source: Source::Upstream(body), exchange: None }
     }
 
-    /// A filter's body around another (one allocation; a filter that wraps nothing costs
-    /// none). The wrapped body may be a `ProxyBody` itself.
-    pub fn wrap<B>(body: B) -> Self
-    where
-        B: Body<Data = Bytes> + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let body = http_body_util::BodyExt::map_err(body, Into::into);
-        ProxyBody { source: Source::Wrapped(Box::pin(body)), exchange: None }
-    }
-
     /// Puts `wrap`'s body around this one, in place (what a filter's response-body phase
-    /// does; a filter that wraps nothing moves nothing).
+    /// does: one allocation; a filter that wraps nothing moves nothing). The wrapped body
+    /// is a `ProxyBody` itself; the exchange stays with the outer one.
     pub fn wrap_with<B>(&mut self, wrap: impl FnOnce(ProxyBody) -> B)
     where
         B: Body<Data = Bytes> + 'static,
         B::Error: Into<BoxError>,
     {
         let inner = ProxyBody { source: std::mem::replace(&mut self.source, Source::Full(None)), exchange: None };
-        self.source = ProxyBody::wrap(wrap(inner)).take_source();
-    }
-
-    fn take_source(mut self) -> Source {
-        std::mem::replace(&mut self.source, Source::Full(None))
+        let outer = http_body_util::BodyExt::map_err(wrap(inner), Into::into);
+        self.source = Source::Wrapped(Box::pin(outer));
     }
 
     /// Attaches the exchange that this body closes. If the body is already complete (no

@@ -17,10 +17,9 @@ pub use target::{Forward, Replay, Target};
 use crate::answers::Reason;
 use crate::body::{ClientBody, ClientBodyError, ProxyBody, RequestBody};
 use crate::filter::RequestCtx;
-use forecourt_upstream::{is_idempotent, sends_inline, PickInput, Protocol, UpstreamError, UpstreamGroup};
+use forecourt_upstream::{is_idempotent, sends_inline, PickInput, UpstreamError, UpstreamGroup};
 use http::header::{HeaderValue, CONTENT_LENGTH, RETRY_AFTER, SET_COOKIE, TRANSFER_ENCODING};
-use http::{request, Method, Request, Response, StatusCode};
-use hyper::body::Body;
+use http::{request, Request, Response, StatusCode};
 use tries::{Answer, Failure, Outgoing};
 
 /// Sends the request to the action's upstream and returns what the client gets: the
@@ -52,9 +51,10 @@ pub async fn forward(
             Outgoing::Kept { parts: head, body, replayable }
         }
         RequestBody::Unread(body) => {
-            streaming(group, head, ClientBody::new(body, cx.body_limit, cx.settings.client.body_timeout))
+            let body = ClientBody::new(body, cx.body_limit, cx.settings.client.body_timeout);
+            Outgoing::WithBody(Some(Request::from_parts(head, body)))
         }
-        RequestBody::Streaming(body) => streaming(group, head, body),
+        RequestBody::Streaming(body) => Outgoing::WithBody(Some(Request::from_parts(head, body))),
     };
     let mut resp = match tries::run(cx, group, outgoing).await {
         Ok(Answer { response, set_cookie }) => {
@@ -87,21 +87,6 @@ pub async fn forward(
         return resp.map(|_| ProxyBody::empty());
     }
     resp.map(ProxyBody::upstream)
-}
-
-/// A request whose body streams to the upstream as the client sends it.
-fn streaming(group: &UpstreamGroup, mut head: request::Parts, body: ClientBody) -> Outgoing<'static> {
-    if group.protocol == Protocol::Http1
-        && !body.is_end_stream()
-        && body.size_hint().exact().is_none()
-        && matches!(head.method, Method::GET | Method::HEAD)
-    {
-        // hyper's client sends no body of unknown length with GET or HEAD unless told to
-        // chunk it: it would be dropped, and the upstream would take the body for the
-        // next request.
-        head.headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-    }
-    Outgoing::WithBody(Some(Request::from_parts(head, body)))
 }
 
 /// The client's answer when the upstream stage ended without a response.
