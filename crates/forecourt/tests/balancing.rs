@@ -388,6 +388,57 @@ fn a_killed_server_costs_no_request_and_returns_within_two_intervals() {
     assert_eq!(api.matches("\"state\":\"up\"").count(), 3, "{api}");
 }
 
+/// An origin process answering every request with `status` and its name, without a log.
+fn origin_config(name: &str, status: u16) -> String {
+    format!(
+        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\nrespond = {{ status = {status}, body = \"{name}\" }}\n"
+    )
+}
+
+/// The failover experiment of issue #20 under the default retry budget: 256
+/// connections over three servers, health checks every second, retries on 502/503. One
+/// server is killed (SIGKILL) mid-run: the requests in flight on it are retried, none
+/// reaches a client. Then another turns to answering 503: none of those reaches a client
+/// either. (That the budget still caps a storm when every server fails is
+/// `retries_stay_within_their_budget` and the unit tests of `retry.rs`.)
+#[test]
+fn the_default_budget_loses_nothing_when_a_server_dies_or_turns_503_under_load() {
+    let origins: Vec<Forecourt> = ["a", "b", "c"].iter().map(|n| Forecourt::start(&origin_config(n, 200))).collect();
+    let list = origins.iter().map(|o| format!("\"127.0.0.1:{}\"", o.port)).collect::<Vec<_>>().join(", ");
+    let upstream = format!(
+        "servers = [{list}]\n[upstream.o.health]\npath = \"/\"\ninterval = \"1s\"\n\
+         [upstream.o.retry]\nstatuses = [502, 503]\n"
+    );
+    let (fc, _admin) = start_proxy(2, &upstream);
+    let wrk = |seconds: u32| {
+        std::process::Command::new("wrk")
+            .args(["-t2", "-c256", &format!("-d{seconds}s"), &fc.url("/")])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("wrk (apt-get install wrk)")
+    };
+    let check = |run: std::process::Child, episode: &str| {
+        let out = run.wait_with_output().unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{report}");
+        assert!(report.contains("requests in"), "{report}");
+        assert!(!report.contains("Non-2xx"), "{episode}: a client saw a failure:\n{report}");
+        assert!(!report.contains("Socket errors"), "{episode}: a client saw a failure:\n{report}");
+    };
+
+    let run = wrk(5);
+    std::thread::sleep(Duration::from_millis(2500));
+    origins[0].signal(libc::SIGKILL);
+    check(run, "SIGKILL");
+
+    let run = wrk(5);
+    std::thread::sleep(Duration::from_millis(2500));
+    origins[1].rewrite(&origin_config("b", 503));
+    origins[1].signal(libc::SIGHUP);
+    check(run, "503");
+}
+
 /// A route split 90/10 between two upstreams: the shares follow the weights, a header sends
 /// a request to the canary whatever the weights, and stickiness by address or by cookie
 /// keeps a client on one side; a reload changes the weights.

@@ -267,6 +267,13 @@ impl UpstreamGroup {
         m.endpoints.iter().map(|e| e.state.requests.load(std::sync::atomic::Ordering::Relaxed)).sum()
     }
 
+    /// Counts a request toward the retry budget's window (cheap: the request count is read
+    /// once a second).
+    #[inline]
+    pub fn note_request(&self, m: &Members, now: u64) {
+        self.state.budget.observe(now / 1_000_000_000, || Self::requests_total(m));
+    }
+
     /// Whether the policy and budget allow one more try.
     pub fn may_retry(&self, m: &Members, now: u64) -> bool {
         self.state.budget.try_spend(&self.policies.retry, Self::requests_total(m), now / 1_000_000_000)

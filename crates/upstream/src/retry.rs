@@ -1,6 +1,7 @@
 //! When a failed request is tried again on another server, and how many retries an
 //! upstream may spend: a budget of a share of its requests plus a small floor, so that
 //! retries hide a failing server without multiplying the load on a failing upstream.
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,11 +42,15 @@ impl Default for RetryPolicy {
 /// The seconds over which the budget is counted.
 const WINDOW_SECS: u64 = 10;
 
-/// Requests and retries of the current and the previous one-second slots, kept across
-/// reloads. Touched only when a retry is considered (the rare path); requests are counted
-/// by the servers' own counters and read here.
+/// The upstream's request count at the start of each of the last WINDOW_SECS seconds, and
+/// the retries spent in each, kept across reloads. The count is sampled by the first
+/// request of each second (one relaxed load per request otherwise), so that the window
+/// holds the traffic of the seconds before an incident, not only what came once retries
+/// began: a server that fails under load can have all its requests in flight retried.
 #[derive(Debug, Default)]
 pub struct BudgetWindow {
+    /// The second of the last sample, plus one (0: none yet).
+    sampled: AtomicU64,
     inner: Mutex<Slots>,
 }
 
@@ -62,15 +67,35 @@ impl Default for Slots {
     }
 }
 
+impl Slots {
+    /// Starts the slot of `now_sec` with the request count `total`, if not yet started.
+    fn begin(&mut self, now_sec: u64, total: u64) -> usize {
+        let slot = (now_sec % WINDOW_SECS) as usize;
+        if self.slots[slot].0 != now_sec {
+            self.slots[slot] = (now_sec, total, 0);
+        }
+        slot
+    }
+}
+
 impl BudgetWindow {
+    /// Called by every request of the upstream before its first try: the first one of a
+    /// new second records the request count (`requests_total` is read only then).
+    #[inline]
+    pub fn observe(&self, now_sec: u64, requests_total: impl FnOnce() -> u64) {
+        if self.sampled.load(Ordering::Relaxed) == now_sec + 1 {
+            return;
+        }
+        if self.sampled.swap(now_sec + 1, Ordering::Relaxed) != now_sec + 1 {
+            self.inner.lock().unwrap().begin(now_sec, requests_total());
+        }
+    }
+
     /// Takes one retry from the budget if there is one. `requests_total` is the upstream's
     /// request count so far (retries included), `now_sec` the current second.
     pub fn try_spend(&self, policy: &RetryPolicy, requests_total: u64, now_sec: u64) -> bool {
         let mut s = self.inner.lock().unwrap();
-        let slot = (now_sec % WINDOW_SECS) as usize;
-        if s.slots[slot].0 != now_sec {
-            s.slots[slot] = (now_sec, requests_total, 0);
-        }
+        let slot = s.begin(now_sec, requests_total);
         // The window: every slot of the last WINDOW_SECS seconds.
         let live = s.slots.iter().filter(|(sec, ..)| *sec <= now_sec && now_sec - *sec < WINDOW_SECS);
         let (oldest_count, retries, seconds) = live
@@ -121,5 +146,39 @@ mod tests {
             }
         }
         assert!(quiet <= 2 + 1, "{quiet}");
+    }
+
+    /// The traffic of the seconds before an incident counts: 5,000 requests a second for
+    /// five seconds fund a burst of 1,000 retries at once (what was in flight on a server
+    /// that died), yet an upstream that fails as a whole is still held to the share.
+    #[test]
+    fn the_window_holds_the_seconds_before_the_first_retry() {
+        let policy = RetryPolicy::default();
+        let window = BudgetWindow::default();
+        let mut total = 0;
+        for sec in 100..105 {
+            for _ in 0..5_000 {
+                total += 1;
+                window.observe(sec, || total);
+            }
+        }
+        let burst = (0..1_000).filter(|_| window.try_spend(&policy, total, 105)).count();
+        assert_eq!(burst, 1_000, "the burst is covered by the window's 25,000 requests");
+        // Every server fails from now on: every request asks for a retry.
+        let (mut asked, mut granted) = (0, 0);
+        for sec in 105..125 {
+            for _ in 0..5_000 {
+                total += 1;
+                window.observe(sec, || total);
+                asked += 1;
+                if window.try_spend(&policy, total, sec) {
+                    granted += 1;
+                    total += 1;
+                }
+            }
+        }
+        let cap = 0.2 * (25_000 + asked) as f64 + 10.0 * 25.0;
+        assert!((granted as f64) <= cap, "{granted} retries for {asked} requests");
+        assert!(granted < asked / 4, "the storm is capped: {granted} of {asked}");
     }
 }

@@ -62,6 +62,7 @@ pub async fn run(
     let started = Instant::now();
     // One list of servers for every try, even if DNS changes it meanwhile.
     let members = group.members();
+    group.note_request(&members, ns_at(started));
     let mut tried = 0u64;
     let mut last_failure = None;
     for attempt in 0..policy.attempts {
@@ -129,7 +130,10 @@ pub async fn run(
                 group.record_failure(&members, picked.index, now_ns);
                 let retry = more && outgoing.may_resend(&error, policy.on_timeout);
                 tracing::warn!(upstream = %group.name, server = %ep.label, error = %error, retry, "upstream try failed");
-                if !retry || !group.may_retry(&members, now_ns) {
+                // A refused connection cost the server nothing, so its retry takes nothing
+                // from the budget (the attempts still bound it).
+                let free = matches!(error, UpstreamError::Connect(_));
+                if !retry || !(free || group.may_retry(&members, now_ns)) {
                     return Err(Failure::Failed(error));
                 }
                 last_failure = Some(error);
