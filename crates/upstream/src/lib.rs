@@ -17,6 +17,7 @@ pub mod limit;
 mod local_exec;
 mod members;
 pub mod outlier;
+mod pacing;
 mod pool;
 pub mod retry;
 mod stable_hash;

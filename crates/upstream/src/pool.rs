@@ -8,6 +8,7 @@
 //! ([`crate::h1`]); the others go through hyper's client, which can send a body while the
 //! response is already arriving.
 use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error};
+use crate::pacing::Pacer;
 use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -82,8 +83,13 @@ struct IdleConn<B> {
     since: Instant,
 }
 
-/// Idle inline connections of one endpoint, with the sweep tick each went idle at.
-type IdleInline = Vec<(Box<H1Conn>, u64)>;
+/// Idle inline connections of one endpoint, with the sweep tick each went idle at, and the
+/// pacing of new ones.
+#[derive(Default)]
+struct IdleInline {
+    conns: Vec<(Box<H1Conn>, u64)>,
+    pacer: Rc<Pacer>,
+}
 
 /// One worker's connections to every endpoint it has talked to.
 /// Hashes endpoint addresses for the per-request pool lookups. The keys are the
@@ -191,10 +197,11 @@ where
         extra_head: &[u8],
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         let mut reused = self.checkout_inline(ep.addr);
+        let mut was_retried = false;
         loop {
             let (mut conn, was_reused) = match reused.take() {
                 Some(c) => (c, true),
-                None => (H1Conn::new(connect(ep, t, &self.counters).await?), false),
+                None => self.paced_inline(ep, t, was_retried).await?,
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -209,8 +216,41 @@ where
                     return Ok(Response::from_parts(head, PooledBody { kind: Kind::Inline(body) }));
                 }
                 // The server closed a pooled connection as we used it: once more, afresh.
-                Err(H1Error::BeforeResponse(_)) if was_reused && is_idempotent(&req.method) => continue,
+                Err(H1Error::BeforeResponse(_)) if was_reused && is_idempotent(&req.method) => {
+                    was_retried = true;
+                    continue;
+                }
                 Err(e) => return Err(UpstreamError::Http1(e)),
+            }
+        }
+    }
+
+    /// A connection for a request that found none idle: a new one if fewer than
+    /// [`crate::pacing::MAX_CONNECTING`] are being opened to this server, else the first that is
+    /// given back or may be opened, within the connect timeout. `fresh`: only a new one
+    /// (a pooled connection just failed).
+    async fn paced_inline(
+        &self,
+        ep: &Endpoint,
+        t: &UpstreamTimeouts,
+        fresh: bool,
+    ) -> Result<(Box<H1Conn>, bool), UpstreamError> {
+        let deadline = tokio::time::Instant::now() + t.connect;
+        loop {
+            if !fresh {
+                if let Some(conn) = self.checkout_inline(ep.addr) {
+                    return Ok((conn, true));
+                }
+            }
+            let pacer = self.inline.borrow_mut().entry(ep.addr).or_default().pacer.clone();
+            if let Some(slot) = pacer.try_start() {
+                let stream = connect(ep, t, &self.counters).await;
+                drop(slot);
+                return Ok((H1Conn::new(stream?), false));
+            }
+            if tokio::time::timeout_at(deadline, pacer.wait()).await.is_err() {
+                self.counters.connect_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(UpstreamError::ConnectTimeout);
             }
         }
     }
@@ -218,7 +258,7 @@ where
     /// The most recently used live connection (expired ones are dropped by `sweep`).
     fn checkout_inline(&self, addr: SocketAddr) -> Option<Box<H1Conn>> {
         let mut map = self.inline.borrow_mut();
-        let list = map.get_mut(&addr)?;
+        let list = &mut map.get_mut(&addr)?.conns;
         while let Some((conn, _)) = list.pop() {
             if conn.is_reusable() {
                 return Some(conn);
@@ -229,9 +269,10 @@ where
 
     fn give_back_inline(&self, addr: SocketAddr, max_idle: usize, conn: Box<H1Conn>) {
         let mut map = self.inline.borrow_mut();
-        let list = map.entry(addr).or_default();
-        if list.len() < max_idle {
-            list.push((conn, self.tick.get()));
+        let idle = map.entry(addr).or_default();
+        if idle.conns.len() < max_idle {
+            idle.conns.push((conn, self.tick.get()));
+            idle.pacer.wake_one();
         }
     }
 
@@ -361,9 +402,9 @@ where
             !list.is_empty() && live(*addr)
         });
         self.h2.borrow_mut().retain(|addr, s| !s.is_closed() && live(*addr));
-        self.inline.borrow_mut().retain(|addr, list| {
-            list.retain(|(c, since)| tick - since < max_ticks && c.is_reusable());
-            !list.is_empty() && live(*addr)
+        self.inline.borrow_mut().retain(|addr, idle| {
+            idle.conns.retain(|(c, since)| tick - since < max_ticks && c.is_reusable());
+            (!idle.conns.is_empty() || idle.pacer.busy()) && live(*addr)
         });
     }
 }

@@ -1,0 +1,94 @@
+//! Connection pacing: how many new connections one worker may be opening to one server at
+//! once. A burst of hundreds of requests (new HTTP/2 streams, a cold pool) would otherwise
+//! open hundreds of connections in the same millisecond, overflow the server's accept
+//! queue and leave some to the kernel's one-second SYN retry. Requests beyond the cap wait
+//! for whichever comes first: a connection given back to the pool, or a free connect slot.
+use std::cell::Cell;
+use std::rc::Rc;
+use tokio::sync::Notify;
+
+/// Connects one worker may have in progress to one server.
+pub const MAX_CONNECTING: u32 = 32;
+
+/// The connects in progress to one server from one worker, and the requests waiting.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    connecting: Cell<u32>,
+    waiters: Cell<u32>,
+    wake: Notify,
+}
+
+/// A connect in progress; dropping it frees the slot and wakes one waiter.
+pub struct ConnectSlot(Rc<Pacer>);
+
+impl Drop for ConnectSlot {
+    fn drop(&mut self) {
+        self.0.connecting.set(self.0.connecting.get() - 1);
+        self.0.wake_one();
+    }
+}
+
+impl Pacer {
+    /// A connect slot, if fewer than [`MAX_CONNECTING`] connects are in progress.
+    pub fn try_start(self: &Rc<Self>) -> Option<ConnectSlot> {
+        let n = self.connecting.get();
+        (n < MAX_CONNECTING).then(|| {
+            self.connecting.set(n + 1);
+            ConnectSlot(self.clone())
+        })
+    }
+
+    /// Waits until a connection comes back or a slot frees (or spuriously: callers check
+    /// again and may wait again).
+    pub async fn wait(&self) {
+        struct Waiting<'a>(&'a Cell<u32>);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() - 1);
+            }
+        }
+        self.waiters.set(self.waiters.get() + 1);
+        let _waiting = Waiting(&self.waiters);
+        self.wake.notified().await;
+    }
+
+    /// Wakes one waiting request, if any (a `Cell` read when none waits: the hot path).
+    #[inline]
+    pub fn wake_one(&self) {
+        if self.waiters.get() > 0 {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Whether a connect is in progress or a request waits (the pool keeps its entry).
+    pub fn busy(&self) -> bool {
+        self.connecting.get() > 0 || self.waiters.get() > 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn slots_are_capped_and_a_freed_slot_wakes_a_waiter() {
+        let pacer = Rc::new(Pacer::default());
+        let slots: Vec<_> = (0..MAX_CONNECTING).map(|_| pacer.try_start().unwrap()).collect();
+        assert!(pacer.try_start().is_none(), "the cap holds");
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let p = pacer.clone();
+                let waiter = tokio::task::spawn_local(async move {
+                    p.wait().await;
+                    p.try_start().is_some()
+                });
+                tokio::task::yield_now().await;
+                assert!(pacer.busy());
+                drop(slots);
+                assert!(waiter.await.unwrap(), "the woken request finds a free slot");
+            })
+            .await;
+        assert!(!pacer.busy());
+    }
+}
