@@ -20,6 +20,18 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// The same facts for a request made apart from this connection (a background
+    /// refresh): its forwarding headers are made afresh.
+    pub fn detached(&self) -> Conn {
+        Conn {
+            peer: self.peer,
+            tls: self.tls,
+            sni: self.sni.clone(),
+            client_cert: self.client_cert.clone(),
+            forwarding: IdentitySlot::default(),
+        }
+    }
+
     pub fn new(peer: SocketAddr, tls: bool, sni: Option<Box<str>>) -> Conn {
         Conn { peer, tls, sni, client_cert: None, forwarding: IdentitySlot::default() }
     }

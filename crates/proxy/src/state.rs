@@ -5,7 +5,8 @@
 use crate::metrics::Metrics;
 use forecourt_tls::TlsState;
 use forecourt_upstream::state::Registry;
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
 pub struct ProcessState {
@@ -16,6 +17,26 @@ pub struct ProcessState {
     pub upstreams: Arc<Registry>,
     /// Session store, ticket keys and automatic certificates.
     pub tls: Arc<TlsState>,
+    /// The process-wide parts of capabilities built on the proxy (a cache's store), one
+    /// per type.
+    pub services: Services,
+}
+
+/// Process-wide values by type, shared by every snapshot that uses them.
+#[derive(Clone, Default)]
+pub struct Services(Arc<Mutex<Vec<Arc<dyn Any + Send + Sync>>>>);
+
+impl Services {
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.0.lock().unwrap().iter().find_map(|s| s.clone().downcast::<T>().ok())
+    }
+
+    /// Puts `value` in place of the one of its type, if any.
+    pub fn set<T: Any + Send + Sync>(&self, value: Arc<T>) {
+        let mut all = self.0.lock().unwrap();
+        all.retain(|s| !s.is::<T>());
+        all.push(value);
+    }
 }
 
 impl ProcessState {
@@ -26,6 +47,7 @@ impl ProcessState {
             metrics: Box::leak(Box::default()),
             upstreams: Arc::default(),
             tls: Arc::new(TlsState::default()),
+            services: Services::default(),
         }
     }
 

@@ -38,6 +38,15 @@ pub struct RequestCtx<'w> {
     style: Style,
     /// Filters' typed state, by type: empty (no allocation) until a filter keeps some.
     state: Vec<Box<dyn Any>>,
+    /// A request to make after the answer (see `refresh_later`).
+    later: Option<Box<Later>>,
+}
+
+/// A request to make later, and what the asking filter holds until it is done (a claim
+/// that keeps a second refresh of the same key from starting).
+pub struct Later {
+    pub head: http::request::Parts,
+    pub hold: Box<dyn Any>,
 }
 
 /// What a request's context borrows from its worker and its snapshot.
@@ -72,6 +81,7 @@ impl<'w> RequestCtx<'w> {
             body_limit: None,
             style,
             state: Vec::new(),
+            later: None,
         }
     }
 
@@ -90,6 +100,17 @@ impl<'w> RequestCtx<'w> {
     /// limiter's key, the user); nothing when the log is off.
     pub fn log(&mut self, name: &'static str, value: impl Into<String>) {
         self.exchange.add_log_field(name, value.into());
+    }
+
+    /// Asks for `head` to go through the route again once this request is answered, off
+    /// the client's time, marked with the [`Refresh`](super::Refresh) extension (a cache
+    /// refreshing the stale response it served). `hold` is kept until that request is done.
+    pub fn refresh_later(&mut self, head: http::request::Parts, hold: Box<dyn Any>) {
+        self.later = Some(Box::new(Later { head, hold }));
+    }
+
+    pub(crate) fn take_later(&mut self) -> Option<Later> {
+        self.later.take().map(|l| *l)
     }
 
     /// No request body beyond `max` bytes (413): checked as the body streams.

@@ -33,6 +33,11 @@ pub enum Decision {
     Wait,
 }
 
+/// Marks a request the pipeline makes again after the client's answer, at a filter's
+/// request ([`RequestCtx::refresh_later`]): found in the head's extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct Refresh;
+
 /// What a waiting filter decides in the end.
 pub enum Verdict {
     Continue,

@@ -8,7 +8,9 @@ mod contract;
 
 pub use chain::{Answered, Chain};
 pub(crate) use context::Borrowed;
-pub use context::RequestCtx;
-pub use contract::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, Verdict, Waiting};
+pub use context::{Later, RequestCtx};
+pub use contract::{
+    BodyNeed, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, Refresh, Verdict, Waiting,
+};
 #[cfg(test)]
 pub(crate) mod testing;

@@ -13,7 +13,10 @@
 //! 6. the response phases, innermost first: the route's chain, then the front chain, each
 //!    only through the filters the request passed;
 //! 7. `X-Request-Id` on the answer; the record (access log, metrics) closes when the body
-//!    has gone.
+//!    has gone;
+//! 8. a request a filter asked to have made later (a cache's background refresh) starts
+//!    in a task of its own (`background.rs`).
+mod background;
 mod client_address;
 mod request_body;
 
@@ -35,17 +38,19 @@ use http::header::{HeaderValue, ALLOW};
 use http::{request, Request, Response};
 use request_body::Wanted;
 use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Serves one request. Never fails: every problem becomes an answer.
-pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) -> Response<ProxyBody> {
+pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>) -> Response<ProxyBody> {
     let started = Instant::now();
     let rt = worker.snapshot();
     let (mut head, body) = req.into_parts();
     let mut cx = start(worker, conn, &rt, started, &head);
     // How many filters of each chain the request passed through (their response phases run).
     let mut front_passed = rt.front.len();
-    let mut route: Option<&Route> = None;
+    let mut route: Option<&Arc<Route>> = None;
     let mut route_passed = 0;
     let mut resp = 'answered: {
         if rt.front.decides() {
@@ -57,8 +62,8 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
         let Some(found) = rt.router.find(request_host(&head.uri, &head.headers), &head) else {
             break 'answered cx.answer(Reason::NoRoute);
         };
+        route = Some(found.route);
         let r = &**found.route;
-        route = Some(r);
         cx.exchange.set_route_stats(r.stats.clone());
         if let Some(f) = cx.exchange.log_fields() {
             f.route.clone_from(&r.name);
@@ -115,6 +120,9 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
     };
     if let Some(r) = route {
         r.chain.on_response(route_passed, &mut resp, &mut cx);
+        if let Some(later) = cx.take_later() {
+            background::spawn(worker, conn, rt.clone(), r.clone(), later);
+        }
     }
     rt.front.on_response(front_passed, &mut resp, &mut cx);
     // The client can quote it when asking what happened to this request.
@@ -127,7 +135,7 @@ pub async fn handle(worker: &Worker, conn: &Conn, req: Request<IncomingBody>) ->
 
 /// The request's context: its id (the client's, if well-formed), who the client is, the
 /// form of answer it understands, and its record.
-fn start<'w>(
+pub(crate) fn start<'w>(
     worker: &'w Worker,
     conn: &'w Conn,
     rt: &'w Runtime,
