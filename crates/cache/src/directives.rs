@@ -1,0 +1,151 @@
+//! Cache directives (RFC 9111 §5.2) from `Cache-Control` and the targeted fields of RFC
+//! 9213 (`CDN-Cache-Control`, and a name of the operator's own), which take precedence for
+//! this cache when present.
+use http::header::{HeaderMap, HeaderName, CACHE_CONTROL};
+
+/// The directives of one response (or request), parsed once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Directives {
+    pub max_age: Option<u64>,
+    pub s_maxage: Option<u64>,
+    pub no_store: bool,
+    /// `no-cache` without field names (a qualified `no-cache="x"` only keeps `x` from being
+    /// sent without validation; this cache then validates every time too).
+    pub no_cache: bool,
+    /// `private`, qualified or not: a shared cache does not store it.
+    pub private: bool,
+    pub public: bool,
+    pub must_revalidate: bool,
+    pub proxy_revalidate: bool,
+    pub immutable: bool,
+    pub no_transform: bool,
+    pub stale_while_revalidate: Option<u64>,
+    pub stale_if_error: Option<u64>,
+    // Request directives.
+    pub max_stale: Option<Option<u64>>,
+    pub min_fresh: Option<u64>,
+    pub only_if_cached: bool,
+}
+
+/// Delta-seconds (RFC 9111 §1.2.2): digits; too large a number is the largest.
+fn seconds(value: &str) -> Option<u64> {
+    let v = value.trim_matches('"');
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(v.parse::<u64>().unwrap_or(u64::MAX).min(i32::MAX as u64))
+}
+
+impl Directives {
+    /// Parses every value of `name` in `headers`. An invalid `max-age` value makes the
+    /// response stale (RFC 9111 §4.2.1: treated as 0), as does a duplicated one that
+    /// disagrees.
+    pub fn parse(headers: &HeaderMap, name: &HeaderName) -> Directives {
+        let mut d = Directives::default();
+        for value in headers.get_all(name) {
+            let Ok(text) = value.to_str() else { continue };
+            for part in split_list(text) {
+                let (key, arg) = match part.split_once('=') {
+                    Some((k, v)) => (k.trim(), Some(v.trim())),
+                    None => (part.trim(), None),
+                };
+                let key = key.to_ascii_lowercase();
+                let number = || arg.map(|a| seconds(a).unwrap_or(0));
+                match key.as_str() {
+                    "max-age" => d.max_age = merge(d.max_age, number().or(Some(0))),
+                    "s-maxage" => d.s_maxage = merge(d.s_maxage, number().or(Some(0))),
+                    "no-store" => d.no_store = true,
+                    "no-cache" => d.no_cache = true,
+                    "private" => d.private = true,
+                    "public" => d.public = true,
+                    "must-revalidate" => d.must_revalidate = true,
+                    "proxy-revalidate" => d.proxy_revalidate = true,
+                    "immutable" => d.immutable = true,
+                    "no-transform" => d.no_transform = true,
+                    "stale-while-revalidate" => d.stale_while_revalidate = arg.and_then(seconds),
+                    "stale-if-error" => d.stale_if_error = arg.and_then(seconds),
+                    "max-stale" => d.max_stale = Some(arg.and_then(seconds)),
+                    "min-fresh" => d.min_fresh = arg.and_then(seconds),
+                    "only-if-cached" => d.only_if_cached = true,
+                    _ => {}
+                }
+            }
+        }
+        d
+    }
+
+    /// The directives this cache obeys for a response: the first targeted field present
+    /// (`own`, then `CDN-Cache-Control`), else `Cache-Control`. A targeted field replaces
+    /// `Cache-Control` for this cache whole (RFC 9213 §2.1).
+    pub fn for_response(headers: &HeaderMap, own: Option<&HeaderName>) -> (Directives, bool) {
+        static CDN: HeaderName = HeaderName::from_static("cdn-cache-control");
+        for targeted in own.into_iter().chain(std::iter::once(&CDN)) {
+            if headers.contains_key(targeted) {
+                return (Directives::parse(headers, targeted), true);
+            }
+        }
+        (Directives::parse(headers, &CACHE_CONTROL), false)
+    }
+}
+
+/// Two values of one directive: the smaller (conflicting duplicates are treated with
+/// the most caution).
+fn merge(old: Option<u64>, new: Option<u64>) -> Option<u64> {
+    match (old, new) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Splits a comma-separated list, keeping commas inside quoted strings.
+pub fn split_list(text: &str) -> impl Iterator<Item = &str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts.into_iter().map(str::trim).filter(|p| !p.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cc(value: &str) -> Directives {
+        let mut h = HeaderMap::new();
+        h.insert(CACHE_CONTROL, value.parse().unwrap());
+        Directives::parse(&h, &CACHE_CONTROL)
+    }
+
+    #[test]
+    fn directives_parse_with_quotes_case_and_bad_values() {
+        let d = cc("Public, MAX-AGE=60, s-maxage=\"30\", no-cache=\"set-cookie, x\", stale-if-error=5");
+        assert!(d.public && d.no_cache && !d.private);
+        assert_eq!((d.max_age, d.s_maxage, d.stale_if_error), (Some(60), Some(30), Some(5)));
+        assert_eq!(cc("max-age=abc").max_age, Some(0), "an invalid max-age is stale");
+        assert_eq!(cc("max-age=10, max-age=20").max_age, Some(10));
+        assert_eq!(cc("max-age=99999999999999999999").max_age, Some(i32::MAX as u64));
+        assert_eq!(cc("max-stale").max_stale, Some(None));
+        assert_eq!(cc("max-stale=5").max_stale, Some(Some(5)));
+    }
+
+    #[test]
+    fn a_targeted_field_wins_for_this_cache() {
+        let mut h = HeaderMap::new();
+        h.insert(CACHE_CONTROL, "no-store".parse().unwrap());
+        h.insert("cdn-cache-control", "max-age=100".parse().unwrap());
+        let (d, targeted) = Directives::for_response(&h, None);
+        assert!(targeted && !d.no_store && d.max_age == Some(100));
+        let own = HeaderName::from_static("forecourt-cache-control");
+        h.insert(own.clone(), "max-age=7".parse().unwrap());
+        assert_eq!(Directives::for_response(&h, Some(&own)).0.max_age, Some(7));
+    }
+}

@@ -1,0 +1,252 @@
+//! The request phase: a hit is answered here; a stale response is served (while it is
+//! refreshed in the background) or validated; a miss leads or follows the fetch of its
+//! key.
+use super::state::CacheState;
+use super::CacheFilter;
+use crate::directives::Directives;
+use crate::fills::{Head, Role};
+use crate::freshness::now;
+use crate::respond;
+use crate::status::{CacheStatus, Outcome};
+use crate::store::RouteCounters;
+use crate::stored::{Freshness, Stored};
+use crate::vary;
+use forecourt_proxy::body::ProxyBody;
+use forecourt_proxy::filter::{Decision, Refresh, RequestCtx, Verdict};
+use forecourt_proxy::router::request_host;
+use http::header::{
+    HeaderValue, CACHE_CONTROL, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, PRAGMA, RANGE,
+};
+use http::{request, Method, Response, StatusCode};
+use std::sync::Arc;
+
+pub const CACHE_STATUS: http::HeaderName = http::HeaderName::from_static("cache-status");
+
+pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
+    let unsafe_method = matches!(head.method, Method::POST | Method::PUT | Method::DELETE | Method::PATCH);
+    let cacheable_method = head.method == Method::GET || head.method == Method::HEAD;
+    let scheme = if cx.conn.tls { "https" } else { "http" };
+    let (key, url_len) = f.options.key.key(scheme, request_host(&head.uri, &head.headers), head);
+    let key: Arc<str> = key.into();
+    let mut state = CacheState {
+        url: key[..url_len].into(),
+        key_is_url: url_len == key.len(),
+        key,
+        method: head.method.clone(),
+        uri: head.uri.clone(),
+        headers: head.headers.clone(),
+        request_time: now(),
+        stale: None,
+        leader: None,
+        follow: None,
+        invalidates: unsafe_method,
+        store: false,
+        status: CacheStatus::default(),
+        pending: None,
+    };
+    if !cacheable_method {
+        state.status.outcome = Some(Outcome::Method);
+        cx.insert(state);
+        return Decision::Continue;
+    }
+    if bypassed(f, head) {
+        RouteCounters::count(&f.counters.bypass);
+        state.status.outcome = Some(Outcome::Bypass);
+        cx.insert(state);
+        return Decision::Continue;
+    }
+    let req_cc = request_directives(&head.headers);
+    let refresh = head.extensions.get::<Refresh>().is_some();
+    let client_no_cache = !f.options.ignore_client_no_cache && (req_cc.no_cache || req_cc.max_age == Some(0));
+    let entry = f.store.get(&state.key);
+    let found = entry.as_ref().and_then(|e| e.select(&head.headers)).cloned();
+    let t = state.request_time;
+    if let Some(stored) = found {
+        if !refresh {
+            if !client_no_cache && usable(&stored, &req_cc, t) {
+                RouteCounters::count(&f.counters.hit);
+                let status =
+                    CacheStatus { outcome: Some(Outcome::Hit), ttl: Some(stored.ttl(t)), ..CacheStatus::default() };
+                return Decision::answer(serve(&stored, head, t, &status, cx));
+            }
+            if !client_no_cache && within(stored.freshness(t), swr(f, &stored)) && !stored.always_validate() {
+                // Stale, within stale-while-revalidate: answer now, refresh behind.
+                RouteCounters::count(&f.counters.stale);
+                if let Some(claim) = f.store.start_refresh(&state.key) {
+                    cx.refresh_later(head.clone(), Box::new(claim));
+                }
+                let status = CacheStatus {
+                    outcome: Some(Outcome::Hit),
+                    ttl: Some(stored.ttl(t)),
+                    detail: Some("stale-while-revalidate"),
+                    ..CacheStatus::default()
+                };
+                return Decision::answer(serve(&stored, head, t, &status, cx));
+            }
+        }
+        if req_cc.only_if_cached {
+            return Decision::answer(gateway_timeout());
+        }
+        state.status.outcome = Some(if client_no_cache && !refresh { Outcome::Request } else { Outcome::Stale });
+        state.stale = Some(stored);
+        state.store = head.method == Method::GET;
+        cx.insert(state);
+        return Decision::Continue;
+    }
+    if req_cc.only_if_cached {
+        return Decision::answer(gateway_timeout());
+    }
+    state.status.outcome = Some(if entry.is_some() { Outcome::VaryMiss } else { Outcome::UriMiss });
+    // A miss is stored when it is a plain GET: a HEAD, a conditional or a ranged request
+    // goes as it is and its answer is not the whole object.
+    let plain = head.method == Method::GET && !conditional(&head.headers);
+    state.store = plain;
+    if plain && !refresh && !client_no_cache {
+        match f.store.fills.join(&state.key) {
+            Role::Leader(leader) => state.leader = Some(leader),
+            Role::Follower(fill) => {
+                state.follow = Some(fill);
+                cx.insert(state);
+                return Decision::Wait;
+            }
+        }
+    }
+    cx.insert(state);
+    Decision::Continue
+}
+
+/// A follower waits for the leader's head (within the lock timeout), then answers with
+/// it and the body as it streams; when the leader's response is not to be shared, or
+/// does not fit this request's secondary key, it goes upstream itself.
+pub async fn follow(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Verdict {
+    let Some(fill) = cx.get_mut::<CacheState>().and_then(|s| s.follow.take()) else { return Verdict::Continue };
+    let shared = match tokio::time::timeout(f.options.lock_timeout, fill.head()).await {
+        Ok(Head::Shared(shared)) => shared,
+        Ok(_) => return Verdict::Continue,
+        Err(_) => {
+            if let Some(state) = cx.get_mut::<CacheState>() {
+                state.status.detail = Some("lock-timeout");
+            }
+            return Verdict::Continue;
+        }
+    };
+    if vary::key(&head.headers, &shared.vary) != shared.vary_key {
+        return Verdict::Continue;
+    }
+    RouteCounters::count(&f.counters.collapsed);
+    let Some(mut state) = cx.take::<CacheState>() else { return Verdict::Continue };
+    state.status.collapsed = true;
+    let mut resp = Response::new(ProxyBody::empty());
+    *resp.status_mut() = shared.status;
+    *resp.headers_mut() = shared.headers.clone();
+    resp.headers_mut().insert(CACHE_STATUS, state.status.value());
+    cx.log("cache", state.status.log_word());
+    let body = fill.body();
+    resp.body_mut().wrap_with(|_| body);
+    Verdict::answer(resp)
+}
+
+/// The upstream phase: a stored response being validated sends its validators (and the
+/// client's own conditions and ranges stay behind: its answer is made from the result).
+pub fn add_validators(head: &mut request::Parts, cx: &mut RequestCtx<'_>) {
+    let Some(stale) = cx.get::<CacheState>().and_then(|s| s.stale.clone()) else { return };
+    for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_RANGE, RANGE] {
+        head.headers.remove(name);
+    }
+    if let Some(etag) = stale.headers.get(ETAG) {
+        head.headers.insert(IF_NONE_MATCH, etag.clone());
+    }
+    if let Some(modified) = stale.headers.get(LAST_MODIFIED) {
+        head.headers.insert(IF_MODIFIED_SINCE, modified.clone());
+    }
+}
+
+/// The answer from `stored`, with its `Cache-Status`.
+pub fn serve(
+    stored: &Stored,
+    head: &request::Parts,
+    now: u64,
+    status: &CacheStatus,
+    cx: &mut RequestCtx<'_>,
+) -> Response<ProxyBody> {
+    stored.hit();
+    cx.log("cache", status.log_word());
+    let mut resp = respond::answer(stored, head, now).map(ProxyBody::full);
+    resp.headers_mut().insert(CACHE_STATUS, status.value());
+    resp
+}
+
+/// Whether `stored` may answer a request with directives `req` without the origin.
+fn usable(stored: &Stored, req: &Directives, now: u64) -> bool {
+    if stored.always_validate() {
+        return false;
+    }
+    let age = stored.age(now);
+    if req.max_age.is_some_and(|max| age > max) {
+        return false;
+    }
+    let ttl = stored.ttl(now);
+    if req.min_fresh.is_some_and(|min| ttl < min as i64) {
+        return false;
+    }
+    match stored.freshness(now) {
+        Freshness::Fresh => true,
+        Freshness::Stale(by) => {
+            stored.may_serve_stale() && req.max_stale.is_some_and(|max| max.map_or(true, |max| by <= max))
+        }
+    }
+}
+
+/// Seconds past freshness it may be served while refreshed in the background.
+fn swr(f: &CacheFilter, stored: &Stored) -> Option<u64> {
+    if !stored.may_serve_stale() {
+        return None;
+    }
+    f.options.stale_while_revalidate.or(stored.directives.stale_while_revalidate)
+}
+
+pub fn within(freshness: Freshness, window: Option<u64>) -> bool {
+    match (freshness, window) {
+        (Freshness::Stale(by), Some(w)) => by < w,
+        _ => false,
+    }
+}
+
+/// The request's own directives; `Pragma: no-cache` counts when it has no Cache-Control.
+fn request_directives(headers: &http::HeaderMap) -> Directives {
+    let mut d = Directives::parse(headers, &CACHE_CONTROL);
+    if !headers.contains_key(CACHE_CONTROL)
+        && headers.get_all(PRAGMA).iter().any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("no-cache")))
+    {
+        d.no_cache = true;
+    }
+    d
+}
+
+fn conditional(headers: &http::HeaderMap) -> bool {
+    [IF_NONE_MATCH, IF_MODIFIED_SINCE, RANGE, IF_RANGE, http::header::IF_MATCH, http::header::IF_UNMODIFIED_SINCE]
+        .iter()
+        .any(|n| headers.contains_key(n))
+}
+
+fn bypassed(f: &CacheFilter, head: &request::Parts) -> bool {
+    let b = &f.options.bypass;
+    b.headers.iter().any(|h| head.headers.contains_key(h))
+        || (!b.cookies.is_empty()
+            && head
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|p| p.trim().split_once('='))
+                .any(|(name, _)| b.cookies.iter().any(|c| c == name)))
+}
+
+/// `only-if-cached` with nothing usable stored (RFC 9111 §5.2.1.7).
+fn gateway_timeout() -> Response<ProxyBody> {
+    let mut resp = Response::new(ProxyBody::empty());
+    *resp.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+    resp.headers_mut().insert(CACHE_STATUS, HeaderValue::from_static("Forecourt; fwd=miss; detail=only-if-cached"));
+    resp
+}

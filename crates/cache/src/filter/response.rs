@@ -1,0 +1,299 @@
+//! The response phases: invalidation by unsafe methods, a validated response refreshed
+//! (304), stale served on errors, the decision to store, `Cache-Status`, and the tee that
+//! stores the body as it streams to the client (and to the requests that follow it).
+use super::lookup::{serve, within, CACHE_STATUS};
+use super::state::{CacheState, Pending};
+use super::CacheFilter;
+use crate::directives::Directives;
+use crate::fills::{Leader, SharedHead};
+use crate::freshness::{self, now, Timing};
+use crate::storable::{self, NotStored};
+use crate::store::{RouteCounters, Store};
+use crate::stored::Stored;
+use crate::vary;
+use bytes::{Bytes, BytesMut};
+use forecourt_proxy::body::ProxyBody;
+use forecourt_proxy::filter::RequestCtx;
+use http::header::{HeaderMap, AGE, CONTENT_LOCATION, LOCATION};
+use http::{Response, StatusCode};
+use http_body::{Body, Frame};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
+    let Some(mut state) = cx.take::<CacheState>() else { return };
+    let t = now();
+    let status = resp.status();
+    if state.invalidates && (status.is_success() || status.is_redirection()) {
+        invalidate(f, &state, resp.headers());
+    }
+    state.status.fwd_status = Some(status.as_u16());
+    if let Some(stale) = state.stale.clone() {
+        if status == StatusCode::NOT_MODIFIED {
+            let refreshed = Arc::new(refresh(f, &stale, resp.headers(), state.request_time, t));
+            f.store.put(&state.key, &state.url, refreshed.clone());
+            RouteCounters::count(&f.counters.revalidated);
+            state.status.ttl = Some(refreshed.ttl(t));
+            *resp = answer_from(&refreshed, &state, t, cx);
+            return;
+        }
+        if status.is_server_error() && stale.may_serve_stale() {
+            let window = f.options.stale_if_error.or(stale.directives.stale_if_error);
+            if within(stale.freshness(t), window) {
+                RouteCounters::count(&f.counters.stale);
+                state.status.detail = Some("stale-if-error");
+                state.status.ttl = Some(stale.ttl(t));
+                *resp = answer_from(&stale, &state, t, cx);
+                return;
+            }
+        }
+    }
+    let decided = match state.store {
+        true => storable_head(f, &state, resp, t),
+        false => Err(None),
+    };
+    strip_private_fields(f, resp.headers_mut());
+    match decided {
+        Ok(stored) => {
+            RouteCounters::count(&f.counters.miss);
+            state.status.stored = true;
+            state.status.ttl = Some(stored.ttl(t));
+            if let Some(leader) = &state.leader {
+                leader.share(SharedHead {
+                    status: stored.status,
+                    headers: stored.headers.clone(),
+                    vary: stored.vary.clone(),
+                    vary_key: stored.vary_key.clone(),
+                });
+            }
+            state.pending = Some(Pending { stored });
+        }
+        Err(why) => {
+            if let Some(leader) = state.leader.take() {
+                leader.release();
+            }
+            if state.stale.is_none() && state.status.outcome != Some(crate::status::Outcome::Bypass) {
+                RouteCounters::count(&f.counters.miss);
+            }
+            state.status.detail = state.status.detail.or(why.map(NotStored::as_str));
+        }
+    }
+    resp.headers_mut().insert(CACHE_STATUS, state.status.value());
+    cx.log("cache", state.status.log_word());
+    if state.pending.is_some() {
+        cx.insert(state);
+    }
+}
+
+/// The response-body phase: a response to store has its body teed into the store.
+pub fn tee(f: &CacheFilter, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
+    let Some(state) = cx.take::<CacheState>() else { return };
+    let Some(pending) = state.pending else { return };
+    let store = f.store.clone();
+    let max = f.store.config.max_object;
+    body.wrap_with(move |inner| Tee {
+        inner: Some(inner),
+        store,
+        key: state.key,
+        url: state.url,
+        stored: Some(pending.stored),
+        leader: state.leader,
+        parts: Vec::new(),
+        size: 0,
+        max,
+    });
+}
+
+/// The stored form of this response's head, if it may be stored.
+fn storable_head(
+    f: &CacheFilter,
+    state: &CacheState,
+    resp: &Response<ProxyBody>,
+    t: u64,
+) -> Result<Stored, Option<NotStored>> {
+    let (d, targeted) = Directives::for_response(resp.headers(), f.options.targeted.as_ref());
+    let status = resp.status().as_u16();
+    storable::check(&state.method, &state.headers, status, resp.headers(), &d, targeted, f.options.default_ttl)
+        .map_err(Some)?;
+    if resp.body().size_hint().lower() > f.store.config.max_object {
+        return Err(Some(NotStored::TooLarge));
+    }
+    let mut headers = resp.headers().clone();
+    let tags = take_tags(f, &mut headers);
+    headers.remove(AGE);
+    headers.remove(CACHE_STATUS);
+    let vary = vary::names(&headers);
+    let vary_key = vary::key(&state.headers, &vary);
+    Ok(Stored {
+        status: resp.status(),
+        timing: Timing::of(resp.headers(), state.request_time, t),
+        lifetime: freshness::lifetime(status, resp.headers(), &d, f.options.default_ttl),
+        directives: d,
+        headers,
+        body: Bytes::new(),
+        vary,
+        vary_key,
+        tags,
+        hits: Default::default(),
+    })
+}
+
+/// RFC 9111 §4.3.4: the stored response with the 304's fields in place of its own.
+fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64, t: u64) -> Stored {
+    let mut headers = stale.headers.clone();
+    for name in fresh.keys() {
+        if matches!(name.as_str(), "content-length" | "content-encoding" | "transfer-encoding" | "content-range") {
+            continue;
+        }
+        headers.remove(name);
+        for v in fresh.get_all(name) {
+            headers.append(name.clone(), v.clone());
+        }
+    }
+    let mut tags = take_tags(f, &mut headers);
+    if tags.is_empty() {
+        tags = stale.tags.clone();
+    }
+    headers.remove(AGE);
+    let (d, _) = Directives::for_response(&headers, f.options.targeted.as_ref());
+    Stored {
+        status: stale.status,
+        timing: Timing::of(fresh, request_time, t),
+        lifetime: freshness::lifetime(stale.status.as_u16(), &headers, &d, f.options.default_ttl),
+        directives: d,
+        headers,
+        body: stale.body.clone(),
+        vary: stale.vary.clone(),
+        vary_key: stale.vary_key.clone(),
+        tags,
+        hits: Default::default(),
+    }
+}
+
+/// The client's answer from a stored response (its own conditions, ranges and method).
+fn answer_from(stored: &Stored, state: &CacheState, t: u64, cx: &mut RequestCtx<'_>) -> Response<ProxyBody> {
+    let mut head = http::Request::new(()).into_parts().0;
+    head.method = state.method.clone();
+    head.uri = state.uri.clone();
+    head.headers = state.headers.clone();
+    serve(stored, &head, t, &state.status, cx)
+}
+
+/// The purge tags a response carries, removed from its fields.
+fn take_tags(f: &CacheFilter, headers: &mut HeaderMap) -> Vec<Box<str>> {
+    let mut tags = Vec::new();
+    for name in &f.options.tag_headers {
+        for v in headers.get_all(name).iter().filter_map(|v| v.to_str().ok()) {
+            tags.extend(v.split([',', ' ']).map(str::trim).filter(|t| !t.is_empty()).map(Box::from));
+        }
+        headers.remove(name);
+    }
+    tags
+}
+
+/// Fields meant for this cache alone: purge tags and our own targeted field.
+fn strip_private_fields(f: &CacheFilter, headers: &mut HeaderMap) {
+    for name in f.options.tag_headers.iter().chain(f.options.targeted.as_ref()) {
+        headers.remove(name);
+    }
+}
+
+/// RFC 9111 §4.4: a successful unsafe request invalidates its URI and the same-origin
+/// `Location` and `Content-Location`.
+fn invalidate(f: &CacheFilter, state: &CacheState, resp: &HeaderMap) {
+    f.store.invalidate(&state.url, state.key_is_url);
+    let origin_end = state.url.find("://").map_or(0, |i| i + 3);
+    let origin_end = state.url[origin_end..].find('/').map_or(state.url.len(), |i| origin_end + i);
+    let origin = &state.url[..origin_end];
+    for name in [LOCATION, CONTENT_LOCATION] {
+        let Some(target) = resp.get(name).and_then(|v| v.to_str().ok()) else { continue };
+        let url = match target.starts_with('/') {
+            true => format!("{origin}{target}"),
+            false if target.starts_with(origin) && target[origin.len()..].starts_with('/') => target.to_string(),
+            false => continue,
+        };
+        f.store.invalidate(&url, state.key_is_url);
+    }
+}
+
+/// The response body on its way to the client, copied into the store (and to the
+/// followers) as it streams; stored whole at its end, if it fits.
+struct Tee {
+    inner: Option<ProxyBody>,
+    store: Arc<Store>,
+    key: Arc<str>,
+    url: Arc<str>,
+    stored: Option<Stored>,
+    leader: Option<Leader>,
+    parts: Vec<Bytes>,
+    size: u64,
+    max: u64,
+}
+
+impl Tee {
+    fn finish(&mut self, complete: bool) {
+        if let Some(leader) = self.leader.take() {
+            leader.end(complete);
+        }
+        let Some(mut stored) = self.stored.take() else { return };
+        if !complete || self.size > self.max {
+            return;
+        }
+        stored.body = match self.parts.len() {
+            1 => self.parts.pop().unwrap_or_default(),
+            _ => {
+                let mut whole = BytesMut::with_capacity(self.size as usize);
+                self.parts.drain(..).for_each(|p| whole.extend_from_slice(&p));
+                whole.freeze()
+            }
+        };
+        self.store.put(&self.key, &self.url, Arc::new(stored));
+    }
+}
+
+impl Body for Tee {
+    type Data = Bytes;
+    type Error = forecourt_proxy::body::BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
+        let polled = Pin::new(inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    if let Some(leader) = &this.leader {
+                        leader.chunk(data);
+                    }
+                    this.size += data.len() as u64;
+                    if this.stored.is_some() && this.size <= this.max {
+                        this.parts.push(data.clone());
+                    } else {
+                        this.parts.clear();
+                    }
+                }
+            }
+            Poll::Ready(None) => this.finish(true),
+            Poll::Ready(Some(Err(_))) => this.finish(false),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().map_or(true, |b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.as_ref().map_or_else(|| http_body::SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+impl Drop for Tee {
+    fn drop(&mut self) {
+        // Cut before its end (the client went away): nothing stored, followers released.
+        let ended = self.inner.as_ref().is_some_and(|b| b.is_end_stream());
+        self.finish(ended);
+    }
+}

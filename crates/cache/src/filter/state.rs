@@ -1,0 +1,36 @@
+//! What the cache filter remembers of one request between its phases.
+use crate::fills::{Fill, Leader};
+use crate::status::CacheStatus;
+use crate::stored::Stored;
+use http::{HeaderMap, Method, Uri};
+use std::sync::Arc;
+
+/// Kept in the request's context from the request phase to the response phases.
+pub struct CacheState {
+    pub key: Arc<str>,
+    /// The URL part of the key (what purges and invalidations name).
+    pub url: Arc<str>,
+    pub key_is_url: bool,
+    pub method: Method,
+    pub uri: Uri,
+    /// The request's headers: the response phase decides on them (Authorization, Vary,
+    /// the client's own validators and ranges).
+    pub headers: HeaderMap,
+    pub request_time: u64,
+    /// A stored response being validated (or kept for stale-if-error).
+    pub stale: Option<Arc<Stored>>,
+    pub leader: Option<Leader>,
+    pub follow: Option<Arc<Fill>>,
+    /// An unsafe method: invalidate on success.
+    pub invalidates: bool,
+    /// No storing (bypass, HEAD, a conditional or ranged miss).
+    pub store: bool,
+    pub status: CacheStatus,
+    /// Set by the response phase when the body is to be stored.
+    pub pending: Option<Pending>,
+}
+
+/// A response head that will be stored once its body has streamed in whole.
+pub struct Pending {
+    pub stored: Stored,
+}

@@ -1,0 +1,114 @@
+//! How old a stored response is and how long it stays fresh (RFC 9111 §4.2), in whole
+//! seconds of the Unix clock.
+use crate::directives::Directives;
+use http::header::{HeaderMap, AGE, DATE, EXPIRES};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs()
+}
+
+/// An HTTP date (RFC 9110 §5.6.7) as Unix seconds.
+pub fn http_date(headers: &HeaderMap, name: http::header::HeaderName) -> Option<u64> {
+    let text = headers.get(name)?.to_str().ok()?;
+    let t = httpdate::parse_http_date(text.trim()).ok()?;
+    Some(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+/// Unix seconds as an HTTP date.
+pub fn format_date(secs: u64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// The times a response was asked for and received, and what its headers said of its age.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub request_time: u64,
+    pub response_time: u64,
+    /// The age it had when received (RFC 9111 §4.2.3's corrected_initial_age).
+    pub initial_age: u64,
+}
+
+impl Timing {
+    pub fn of(headers: &HeaderMap, request_time: u64, response_time: u64) -> Timing {
+        let date = http_date(headers, DATE).unwrap_or(response_time);
+        let age_value =
+            headers.get(AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+        let apparent_age = response_time.saturating_sub(date);
+        let response_delay = response_time.saturating_sub(request_time);
+        let initial_age = apparent_age.max(age_value.saturating_add(response_delay));
+        Timing { request_time, response_time, initial_age }
+    }
+
+    /// Its current age at `now`.
+    pub fn age(&self, now: u64) -> u64 {
+        self.initial_age.saturating_add(now.saturating_sub(self.response_time))
+    }
+}
+
+/// How long a response stays fresh in a shared cache: `s-maxage`, else `max-age`, else
+/// `Expires` minus `Date` (an invalid `Expires` means already stale), else `heuristic`
+/// (the route's `default_ttl`) for a status that may be cached by default.
+pub fn lifetime(status: u16, headers: &HeaderMap, d: &Directives, heuristic: Option<u64>) -> u64 {
+    if let Some(s) = d.s_maxage {
+        return s;
+    }
+    if let Some(m) = d.max_age {
+        return m;
+    }
+    if headers.contains_key(EXPIRES) {
+        let Some(expires) = http_date(headers, EXPIRES) else { return 0 };
+        let date = http_date(headers, DATE).unwrap_or_else(now);
+        return expires.saturating_sub(date);
+    }
+    match heuristic {
+        Some(ttl) if heuristically_cacheable(status) || d.public => ttl,
+        _ => 0,
+    }
+}
+
+/// Whether a response carries freshness of its own (a lifetime not made up by us).
+pub fn explicit(headers: &HeaderMap, d: &Directives) -> bool {
+    d.s_maxage.is_some() || d.max_age.is_some() || headers.contains_key(EXPIRES)
+}
+
+/// Statuses "cacheable by default" (RFC 9110 §15.1).
+pub fn heuristically_cacheable(status: u16) -> bool {
+    matches!(status, 200 | 203 | 204 | 206 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect()
+    }
+
+    #[test]
+    fn age_takes_the_larger_of_apparent_and_corrected() {
+        let t = 1_000_000;
+        let h = headers(&[("date", &format_date(t - 10)), ("age", "3")]);
+        let timing = Timing::of(&h, t - 1, t);
+        assert_eq!(timing.initial_age, 10, "apparent age 10 > 3 + 1");
+        assert_eq!(timing.age(t + 5), 15);
+        let h = headers(&[("date", &format_date(t)), ("age", "30")]);
+        assert_eq!(Timing::of(&h, t - 2, t).initial_age, 32);
+    }
+
+    #[test]
+    fn lifetime_prefers_s_maxage_then_max_age_then_expires() {
+        let t = now();
+        let d = |s: &str| Directives::parse(&headers(&[("cache-control", s)]), &http::header::CACHE_CONTROL);
+        let h = headers(&[("date", &format_date(t)), ("expires", &format_date(t + 100))]);
+        assert_eq!(lifetime(200, &h, &d("s-maxage=5, max-age=50"), None), 5);
+        assert_eq!(lifetime(200, &h, &d("max-age=50"), None), 50);
+        assert_eq!(lifetime(200, &h, &d(""), None), 100);
+        let bad = headers(&[("expires", "0")]);
+        assert_eq!(lifetime(200, &bad, &d(""), Some(60)), 0, "an invalid Expires is stale");
+        assert_eq!(lifetime(200, &HeaderMap::new(), &d(""), None), 0, "no heuristic unless configured");
+        assert_eq!(lifetime(200, &HeaderMap::new(), &d(""), Some(60)), 60);
+        assert_eq!(lifetime(302, &HeaderMap::new(), &d(""), Some(60)), 0, "302 is not cacheable by default");
+    }
+}

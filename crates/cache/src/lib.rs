@@ -1,0 +1,24 @@
+//! Forecourt's HTTP cache: an RFC 9111 shared cache as a filter on a route's chain.
+//!
+//! The policy (what may be stored, for how long, which stored response a request
+//! selects) is in `directives`, `freshness`, `storable` and `vary`; the process-wide
+//! `store` holds a bounded `memory` tier, the fetches in progress (`fills`, for request
+//! coalescing) and the counters; `respond` makes answers from stored responses; `filter`
+//! joins them to the request pipeline.
+pub mod directives;
+pub mod fills;
+pub mod filter;
+pub mod freshness;
+pub mod key;
+mod memory;
+pub mod metrics;
+pub mod respond;
+pub mod status;
+pub mod storable;
+pub mod store;
+pub mod stored;
+pub mod vary;
+
+pub use filter::{Bypass, CacheFilter, RouteOptions};
+pub use key::KeySpec;
+pub use store::{Purge, Store, StoreConfig};

@@ -1,0 +1,65 @@
+//! The in-memory tier: a bounded map from key to entry, weighed in bytes, whose admission
+//! (TinyLFU, by moka) keeps a scan of one-off keys from flushing the popular ones.
+use crate::stored::Entry;
+use moka::notification::RemovalCause;
+use moka::sync::Cache;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub struct MemoryTier {
+    map: Cache<Arc<str>, Arc<Entry>>,
+    capacity: u64,
+    evictions: Arc<AtomicU64>,
+}
+
+impl MemoryTier {
+    pub fn new(capacity: u64) -> MemoryTier {
+        let evictions = Arc::new(AtomicU64::new(0));
+        let counted = evictions.clone();
+        let map = Cache::builder()
+            .max_capacity(capacity)
+            .weigher(|_key: &Arc<str>, entry: &Arc<Entry>| u32::try_from(entry.weight()).unwrap_or(u32::MAX))
+            .support_invalidation_closures()
+            .eviction_listener(move |_key, _entry, cause| {
+                if cause == RemovalCause::Size {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build();
+        MemoryTier { map, capacity, evictions }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        self.map.get(key)
+    }
+
+    pub fn insert(&self, key: Arc<str>, entry: Arc<Entry>) {
+        self.map.insert(key, entry);
+    }
+
+    pub fn remove(&self, key: &str) {
+        self.map.invalidate(key);
+    }
+
+    /// Removes every entry `doomed` picks; reads never see them once this returns.
+    pub fn remove_if(&self, doomed: impl Fn(&str, &Entry) -> bool + Send + Sync + 'static) {
+        let _ = self.map.invalidate_entries_if(move |k, e| doomed(k, e));
+        self.map.run_pending_tasks();
+    }
+
+    pub fn clear(&self) {
+        self.map.invalidate_all();
+        self.map.run_pending_tasks();
+    }
+
+    /// Bytes held (by the weigher), objects, the bound, and evictions so far.
+    pub fn usage(&self) -> (u64, u64, u64, u64) {
+        self.map.run_pending_tasks();
+        (self.map.weighted_size(), self.map.entry_count(), self.capacity, self.evictions.load(Ordering::Relaxed))
+    }
+
+    /// Every entry (for the admin API's top keys).
+    pub fn entries(&self) -> impl Iterator<Item = (Arc<str>, Arc<Entry>)> + '_ {
+        self.map.iter().map(|(k, e)| ((*k).clone(), e))
+    }
+}

@@ -1,0 +1,125 @@
+//! Whether a shared cache may store a response (RFC 9111 §3, §3.5), and why not.
+use crate::directives::Directives;
+use crate::freshness;
+use http::header::{HeaderMap, AUTHORIZATION, SET_COOKIE, VARY};
+use http::Method;
+
+/// Why a response was not stored (the `detail` of `Cache-Status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotStored {
+    Method,
+    Status,
+    NoStore,
+    Private,
+    Authorization,
+    VaryStar,
+    NoFreshness,
+    SetCookie,
+    TooLarge,
+}
+
+impl NotStored {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotStored::Method => "method",
+            NotStored::Status => "status",
+            NotStored::NoStore => "no-store",
+            NotStored::Private => "private",
+            NotStored::Authorization => "authorization",
+            NotStored::VaryStar => "vary-star",
+            NotStored::NoFreshness => "no-freshness",
+            NotStored::SetCookie => "set-cookie",
+            NotStored::TooLarge => "too-large",
+        }
+    }
+}
+
+/// Decides on a response to `method` with `req` headers.
+///
+/// Beyond the RFC: a response that sets a cookie is stored only when it says it may be
+/// shared (`public`, `s-maxage`, or a targeted field), as Varnish's and nginx's defaults
+/// hold, because one client's session cookie served to another is the worst cache bug.
+pub fn check(
+    method: &Method,
+    req: &HeaderMap,
+    status: u16,
+    resp: &HeaderMap,
+    d: &Directives,
+    targeted: bool,
+    heuristic: Option<u64>,
+) -> Result<(), NotStored> {
+    if method != Method::GET {
+        return Err(NotStored::Method);
+    }
+    // Final statuses this cache understands; 206 and 304 are not stored as such.
+    if !(200..600).contains(&status) || status == 206 || status == 304 {
+        return Err(NotStored::Status);
+    }
+    let request_cc = Directives::parse(req, &http::header::CACHE_CONTROL);
+    if d.no_store || request_cc.no_store {
+        return Err(NotStored::NoStore);
+    }
+    if d.private {
+        return Err(NotStored::Private);
+    }
+    let shared_ok = d.public || d.s_maxage.is_some() || targeted;
+    if req.contains_key(AUTHORIZATION) && !(shared_ok || d.must_revalidate) {
+        return Err(NotStored::Authorization);
+    }
+    if resp.get_all(VARY).iter().any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|p| p.trim() == "*"))) {
+        return Err(NotStored::VaryStar);
+    }
+    if resp.contains_key(SET_COOKIE) && !shared_ok {
+        return Err(NotStored::SetCookie);
+    }
+    let has_freshness = freshness::explicit(resp, d)
+        || d.public
+        || d.no_cache
+        || (heuristic.is_some() && freshness::heuristically_cacheable(status));
+    if !has_freshness {
+        return Err(NotStored::NoFreshness);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect()
+    }
+
+    fn decide(req: &[(&str, &str)], status: u16, resp: &[(&str, &str)]) -> Result<(), NotStored> {
+        let resp = h(resp);
+        let (d, targeted) = Directives::for_response(&resp, None);
+        check(&Method::GET, &h(req), status, &resp, &d, targeted, None)
+    }
+
+    #[test]
+    fn the_rules_of_rfc_9111_section_3() {
+        assert_eq!(decide(&[], 200, &[("cache-control", "max-age=60")]), Ok(()));
+        assert_eq!(decide(&[], 200, &[]), Err(NotStored::NoFreshness));
+        assert_eq!(decide(&[], 200, &[("cache-control", "max-age=60, private")]), Err(NotStored::Private));
+        assert_eq!(decide(&[], 200, &[("cache-control", "max-age=60, no-store")]), Err(NotStored::NoStore));
+        assert_eq!(
+            decide(&[("cache-control", "no-store")], 200, &[("cache-control", "max-age=60")]),
+            Err(NotStored::NoStore)
+        );
+        assert_eq!(decide(&[], 206, &[("cache-control", "max-age=60")]), Err(NotStored::Status));
+        assert_eq!(decide(&[], 200, &[("cache-control", "max-age=60"), ("vary", "*")]), Err(NotStored::VaryStar));
+        let auth = [("authorization", "Basic x")];
+        assert_eq!(decide(&auth, 200, &[("cache-control", "max-age=60")]), Err(NotStored::Authorization));
+        assert_eq!(decide(&auth, 200, &[("cache-control", "max-age=60, public")]), Ok(()));
+        assert_eq!(decide(&auth, 200, &[("cache-control", "s-maxage=60")]), Ok(()));
+        assert_eq!(decide(&auth, 200, &[("cache-control", "max-age=60, must-revalidate")]), Ok(()));
+        assert_eq!(decide(&[], 200, &[("cache-control", "no-cache")]), Ok(()), "stored, validated on each use");
+        assert_eq!(decide(&[], 404, &[("cache-control", "max-age=60")]), Ok(()));
+        let private_by_targeted = [("cache-control", "private"), ("cdn-cache-control", "max-age=60")];
+        assert_eq!(decide(&[], 200, &private_by_targeted), Ok(()), "the targeted field replaces Cache-Control");
+        assert_eq!(
+            decide(&[], 200, &[("cache-control", "max-age=60"), ("set-cookie", "a=b")]),
+            Err(NotStored::SetCookie)
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! A stored response, and the entry of one key: its variants (one per secondary key).
+use crate::directives::Directives;
+use crate::freshness::{self, Timing};
+use crate::vary;
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName};
+use http::StatusCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One stored response: immutable once stored (a refresh stores a new one).
+#[derive(Debug)]
+pub struct Stored {
+    pub status: StatusCode,
+    /// As the origin sent them, less hop-by-hop fields, `Age` and the tag field.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub timing: Timing,
+    /// Seconds it stays fresh.
+    pub lifetime: u64,
+    /// The directives this cache obeys for it.
+    pub directives: Directives,
+    /// The request headers it varies on, and the request's normalised values of them.
+    pub vary: Vec<HeaderName>,
+    pub vary_key: Vec<Option<String>>,
+    /// Purge tags (`Cache-Tag` / `Surrogate-Key`).
+    pub tags: Vec<Box<str>>,
+    pub hits: AtomicU64,
+}
+
+/// What the cache makes of a stored response at the moment of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    /// Stale, by this many seconds.
+    Stale(u64),
+}
+
+impl Stored {
+    pub fn age(&self, now: u64) -> u64 {
+        self.timing.age(now)
+    }
+
+    pub fn freshness(&self, now: u64) -> Freshness {
+        let age = self.age(now);
+        match age < self.lifetime {
+            true => Freshness::Fresh,
+            false => Freshness::Stale(age - self.lifetime),
+        }
+    }
+
+    /// Seconds of freshness left (`ttl` of `Cache-Status`; negative when stale).
+    pub fn ttl(&self, now: u64) -> i64 {
+        self.lifetime as i64 - self.age(now) as i64
+    }
+
+    /// Whether it may be served stale at all (RFC 9111 §4.2.4): not when it says it must
+    /// be revalidated.
+    pub fn may_serve_stale(&self) -> bool {
+        !(self.directives.must_revalidate || self.directives.proxy_revalidate || self.directives.s_maxage.is_some())
+    }
+
+    /// Whether it must be validated before every use (`no-cache`).
+    pub fn always_validate(&self) -> bool {
+        self.directives.no_cache
+    }
+
+    /// Whether a request with `headers` selects it (its secondary key matches).
+    pub fn matches(&self, headers: &HeaderMap) -> bool {
+        self.vary.is_empty() || vary::key(headers, &self.vary) == self.vary_key
+    }
+
+    /// Bytes it holds, for the memory bound: body, headers and bookkeeping.
+    pub fn weight(&self) -> usize {
+        let headers: usize = self.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum();
+        let tags: usize = self.tags.iter().map(|t| t.len() + 16).sum();
+        self.body.len() + headers + tags + 256
+    }
+
+    pub fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Its date, for `Last-Modified`-less validation: its `Last-Modified` or `Date`.
+    pub fn last_modified(&self) -> Option<u64> {
+        freshness::http_date(&self.headers, http::header::LAST_MODIFIED)
+    }
+}
+
+/// Everything stored under one key: the URL it was stored for (purges match it), and
+/// the variants, newest first.
+#[derive(Debug)]
+pub struct Entry {
+    pub url: Arc<str>,
+    pub variants: Vec<Arc<Stored>>,
+}
+
+impl Entry {
+    /// The newest variant the request selects.
+    pub fn select(&self, headers: &HeaderMap) -> Option<&Arc<Stored>> {
+        self.variants.iter().find(|v| v.matches(headers))
+    }
+
+    /// This entry with `stored` in place of the variant of the same secondary key.
+    pub fn with(&self, stored: Arc<Stored>) -> Entry {
+        let mut variants = vec![stored.clone()];
+        variants.extend(
+            self.variants.iter().filter(|v| !(v.vary == stored.vary && v.vary_key == stored.vary_key)).cloned(),
+        );
+        // A bound on variants, so that a header with endless values cannot grow one key.
+        variants.truncate(MAX_VARIANTS);
+        Entry { url: self.url.clone(), variants }
+    }
+
+    pub fn weight(&self) -> usize {
+        self.url.len() * 2 + 64 + self.variants.iter().map(|v| v.weight()).sum::<usize>()
+    }
+
+    pub fn tagged(&self, tag: &str) -> bool {
+        self.variants.iter().any(|v| v.tags.iter().any(|t| &**t == tag))
+    }
+}
+
+/// Variants kept per key.
+pub const MAX_VARIANTS: usize = 16;
