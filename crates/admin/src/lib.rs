@@ -8,8 +8,10 @@
 //! It runs on the control thread, which a lone worker (`workers = 1`) shares: answers are
 //! cheap, and a reload is compiled on a blocking thread so that it never stalls requests.
 use bytes::Bytes;
+use forecourt_cache::Store;
 use forecourt_proxy::{ProcessState, Runtime};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -19,6 +21,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+mod cache;
 mod certificates;
 mod routes;
 mod upstreams;
@@ -48,15 +51,19 @@ pub async fn serve(listener: TcpListener, control: Control) {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let control = control.clone();
-                async move { Ok::<_, Infallible>(answer(&req, control).await) }
+                async move { Ok::<_, Infallible>(answer(req, control).await) }
             });
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
 
-async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Bytes>> {
-    let reload = control.reload;
+async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes>> {
+    let reload = control.reload.clone();
+    if req.uri().path().starts_with("/api/cache") {
+        return cache_api(req, &control).await;
+    }
+    let req = &req;
     let path = req.uri().path();
     if let Some(rest) = path.strip_prefix("/api/upstreams/") {
         if req.method() != Method::POST {
@@ -89,7 +96,11 @@ async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Byte
             text(StatusCode::OK, routes::describe(&(control.snapshot)()).to_string(), "application/json")
         }
         (&Method::GET, "/metrics") => {
-            text(StatusCode::OK, control.state.render_metrics(), "text/plain; version=0.0.4; charset=utf-8")
+            let mut metrics = control.state.render_metrics();
+            if let Some(store) = control.state.services.get::<Store>() {
+                forecourt_cache::metrics::render(&store, &mut metrics);
+            }
+            text(StatusCode::OK, metrics, "text/plain; version=0.0.4; charset=utf-8")
         }
         (&Method::GET, "/health") => text(StatusCode::OK, "ok\n".into(), "text/plain"),
         (&Method::POST, "/reload") => match tokio::task::spawn_blocking(move || reload()).await {
@@ -103,11 +114,36 @@ async fn answer(req: &Request<Incoming>, control: Control) -> Response<Full<Byte
         _ => text(
             StatusCode::NOT_FOUND,
             "admin endpoints: GET /metrics, GET /health, POST /reload, GET /api/routes, GET /api/upstreams, \
+             GET /api/cache, POST /api/cache/purge, \
              POST /api/upstreams/NAME/servers/SERVER/drain|enable, GET /api/certificates, \
              POST /api/certificates/NAME/renew\n"
                 .into(),
             "text/plain",
         ),
+    }
+}
+
+/// `GET /api/cache` and `POST /api/cache/purge`.
+async fn cache_api(req: Request<Incoming>, control: &Control) -> Response<Full<Bytes>> {
+    let Some(store) = control.state.services.get::<Store>() else {
+        return text(StatusCode::NOT_FOUND, "no cache is configured\n".into(), "text/plain");
+    };
+    match (req.method().clone(), req.uri().path()) {
+        (Method::GET, "/api/cache") => text(StatusCode::OK, cache::describe(&store).to_string(), "application/json"),
+        (Method::POST, "/api/cache/purge") => {
+            let body = match http_body_util::Limited::new(req.into_body(), 64 << 10).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return text(StatusCode::BAD_REQUEST, "unreadable body\n".into(), "text/plain"),
+            };
+            match cache::purge(&store, &body) {
+                Ok(done) => text(StatusCode::OK, format!("{done}\n"), "text/plain"),
+                Err(why) => text(StatusCode::BAD_REQUEST, format!("{why}\n"), "text/plain"),
+            }
+        }
+        (_, "/api/cache" | "/api/cache/purge") => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain")
+        }
+        _ => text(StatusCode::NOT_FOUND, "GET /api/cache, POST /api/cache/purge\n".into(), "text/plain"),
     }
 }
 

@@ -20,6 +20,8 @@ use toml::Spanned;
 
 /// What every route's chain is built from, beside the route's own table.
 pub struct Shared {
+    /// `[cache]` and the store.
+    pub cache: super::cache::CacheShared,
     /// `global.hide_headers`.
     pub hide: Vec<HeaderName>,
     /// Where `https_redirect` sends clients.
@@ -75,6 +77,18 @@ pub fn route_chain(
     }
     for _ in 0..r.noop_filters.as_ref().map_or(0, |n| *n.get_ref()) {
         chain.push(Box::new(Noop));
+    }
+    if let Some(c) = &r.cache {
+        match forwards {
+            true => {
+                chain.extend(super::cache::filter(cx, c, name, &shared.cache).map(|f| Box::new(f) as Box<dyn Filter>))
+            }
+            false => cx.error(
+                c,
+                format!("route `{name}` caches but does not forward"),
+                Some("cache goes with upstream or split".into()),
+            ),
+        }
     }
     if let Some(m) = r.mirror.as_ref().and_then(|m| mirror(cx, m, name, upstreams, action)) {
         chain.push(Box::new(m));

@@ -1,6 +1,7 @@
 //! Model → Runtime. Every check that fails adds a diagnostic; compilation goes on so that
 //! one run reports every problem, and a runtime is returned only if there were none.
 mod acme;
+mod cache;
 mod filters;
 mod front;
 mod routes;
@@ -82,7 +83,9 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let front = front::chain(&mut cx, &settings, tls.as_ref());
+    let cache = cache::shared(&mut cx, model.cache.as_ref());
     let shared = filters::Shared {
+        cache,
         hide: filters::hide_headers(&mut cx, &model.global),
         // Where `https_redirect` sends clients: the first TLS listener's port, else 443.
         https_port: tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |l| l.addr.port()),
@@ -93,6 +96,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
+    cache::commit(&cx, &shared.cache);
     Ok(Runtime {
         front,
         router,

@@ -1,0 +1,37 @@
+//! `GET /api/cache` (the tiers' sizes and the keys with the most hits) and
+//! `POST /api/cache/purge` (`{"url": ...}`, `{"prefix": ...}`, `{"tag": ...}` or
+//! `{"all": true}`). Every worker shares the one store, so a purge reaches all at once.
+use forecourt_cache::{Purge, Store};
+use serde_json::{json, Value};
+
+pub fn describe(store: &Store) -> Value {
+    let (bytes, objects, bound, evictions) = store.memory_usage();
+    let top: Vec<Value> =
+        store.top_keys(20).into_iter().map(|(key, hits)| json!({ "key": key, "hits": hits })).collect();
+    json!({
+        "memory": { "bytes": bytes, "objects": objects, "capacity": bound, "evictions": evictions },
+        "max_object": store.config.max_object,
+        "purges": store.purges(),
+        "fetches_in_progress": store.fills.in_progress(),
+        "top_keys": top,
+    })
+}
+
+/// Parses a purge request and does it; what was purged, or why not.
+pub fn purge(store: &Store, body: &[u8]) -> Result<String, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let purge = if let Some(url) = text("url") {
+        Purge::Url(url)
+    } else if let Some(prefix) = text("prefix") {
+        Purge::Prefix(prefix)
+    } else if let Some(tag) = text("tag") {
+        Purge::Tag(tag)
+    } else if v.get("all").and_then(Value::as_bool) == Some(true) {
+        Purge::All
+    } else {
+        return Err("say what to purge: {\"url\": ...}, {\"prefix\": ...}, {\"tag\": ...} or {\"all\": true}".into());
+    };
+    store.purge(&purge);
+    Ok(format!("purged {purge:?}"))
+}

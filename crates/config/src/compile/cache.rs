@@ -1,0 +1,114 @@
+//! `[cache]` and a route's `cache`: the process-wide store (kept across reloads while its
+//! bounds stay the same) and each route's cache filter.
+use super::Ctx;
+use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions};
+use forecourt_cache::{Bypass, CacheFilter, KeySpec, RouteOptions, Store, StoreConfig};
+use http::header::HeaderName;
+use std::sync::Arc;
+use std::time::Duration;
+use toml::Spanned;
+
+/// What `[cache]` sets for every route, and the store.
+pub struct CacheShared {
+    pub store: Arc<Store>,
+    pub targeted: Option<HeaderName>,
+    pub tag_headers: Vec<HeaderName>,
+    pub lock_timeout: Duration,
+}
+
+/// The store `[cache]` describes: the running one when its bounds are unchanged.
+pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared {
+    let empty = CacheCfg::default();
+    let c = cfg.map_or(&empty, |c| c.get_ref());
+    let d = StoreConfig::default();
+    let config = StoreConfig {
+        memory: cx.size(&c.memory).unwrap_or(d.memory),
+        max_object: cx.size(&c.max_object).unwrap_or(d.max_object),
+    };
+    if let (Some(at), true) = (&c.memory, config.memory < 1 << 20) {
+        cx.error(at, "cache memory must be at least 1m", None);
+    }
+    if let (Some(at), true) = (&c.max_object, config.max_object > config.memory) {
+        cx.error(at, "max_object is larger than the cache's memory", None);
+    }
+    let store = match cx.state.services.get::<Store>() {
+        Some(running) if running.config == config => running,
+        _ => Arc::new(Store::new(config)),
+    };
+    let targeted = match &c.targeted_field {
+        None => Some(HeaderName::from_static("forecourt-cache-control")),
+        Some(name) if name.get_ref().is_empty() || name.get_ref() == "off" => None,
+        Some(name) => header_name(cx, name),
+    };
+    let tag_headers = match &c.tag_headers {
+        None => RouteOptions::default().tag_headers,
+        Some(list) => list.iter().filter_map(|n| header_name(cx, n)).collect(),
+    };
+    let lock_timeout = cx.duration(&c.lock_timeout, Duration::from_secs(5));
+    CacheShared { store, targeted, tag_headers, lock_timeout }
+}
+
+/// Registers the store as the process's once the whole config compiled.
+pub fn commit(cx: &Ctx<'_>, shared: &CacheShared) {
+    cx.state.services.set(shared.store.clone());
+}
+
+/// A route's cache filter, if its `cache` is on.
+pub fn filter(
+    cx: &mut Ctx<'_>,
+    cfg: &Spanned<RouteCacheCfg>,
+    route: &str,
+    shared: &CacheShared,
+) -> Option<CacheFilter> {
+    let default = RouteCacheOptions::default();
+    let o = match cfg.get_ref() {
+        RouteCacheCfg::On(false) => return None,
+        RouteCacheCfg::On(true) => &default,
+        RouteCacheCfg::Options(o) => &**o,
+    };
+    let seconds =
+        |cx: &mut Ctx<'_>, v: &Option<Spanned<String>>| v.as_ref().map(|_| cx.duration(v, Duration::ZERO).as_secs());
+    let mut options = RouteOptions {
+        key: KeySpec::default(),
+        default_ttl: seconds(cx, &o.default_ttl),
+        stale_while_revalidate: seconds(cx, &o.stale_while_revalidate),
+        stale_if_error: seconds(cx, &o.stale_if_error),
+        ignore_client_no_cache: o.ignore_client_no_cache,
+        bypass: Bypass::default(),
+        targeted: shared.targeted.clone(),
+        tag_headers: shared.tag_headers.clone(),
+        lock_timeout: shared.lock_timeout,
+    };
+    if let Some(k) = &o.key {
+        let k = k.get_ref();
+        match k.query.as_ref().map(|q| (q, q.get_ref().as_str())) {
+            None | Some((_, "keep")) => {}
+            Some((_, "sort")) => options.key.sort_query = true,
+            Some((_, "drop")) => options.key.drop_query = true,
+            Some((at, other)) => cx.error(
+                at,
+                format!("unknown key query mode `{other}`"),
+                Some("use \"keep\", \"sort\" or \"drop\"".into()),
+            ),
+        }
+        options.key.ignore_params = k.ignore_params.iter().map(|p| p.get_ref().clone()).collect();
+        options.key.headers = k.headers.iter().filter_map(|n| header_name(cx, n)).collect();
+        options.key.cookies = k.cookies.iter().map(|c| c.get_ref().clone()).collect();
+    }
+    if let Some(b) = &o.bypass {
+        let b = b.get_ref();
+        options.bypass.headers = b.headers.iter().filter_map(|n| header_name(cx, n)).collect();
+        options.bypass.cookies = b.cookies.iter().map(|c| c.get_ref().clone()).collect();
+    }
+    Some(CacheFilter::new(shared.store.clone(), options, route))
+}
+
+fn header_name(cx: &mut Ctx<'_>, name: &Spanned<String>) -> Option<HeaderName> {
+    match HeaderName::from_bytes(name.get_ref().as_bytes()) {
+        Ok(n) => Some(n),
+        Err(_) => {
+            cx.error(name, format!("`{}` is not a header name", name.get_ref()), None);
+            None
+        }
+    }
+}
