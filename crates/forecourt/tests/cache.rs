@@ -1,0 +1,247 @@
+//! End-to-end: the HTTP cache (`cache = true`) between a real client and a scripted
+//! origin (`common/cache_origin.rs`), through the real binary: what is stored and served,
+//! validation, variants, stale serving, coalescing, invalidation and purges.
+mod common;
+
+use common::cache_origin::CacheOrigin;
+use common::*;
+use std::time::{Duration, Instant};
+
+/// A proxy with two workers and an admin port, `cache` on its one route; returns it and
+/// the admin base URL.
+fn start(origin: &CacheOrigin, route_cache: &str, cache_section: &str) -> (Forecourt, String) {
+    let admin = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nworkers = 2\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"{{dir}}/access.log\"\n{cache_section}\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"o\"\ncache = {route_cache}\n\
+         [upstream.o]\nservers = [\"{}\"]\n[upstream.o.retry]\nattempts = 1\n",
+        origin.addr
+    ));
+    wait_for_port(admin);
+    (fc, format!("http://127.0.0.1:{admin}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_responses_are_served_from_the_cache_with_age_and_cache_status() {
+    let origin = CacheOrigin::start();
+    let (fc, admin) = start(&origin, "true", "");
+    let path = "/a?cc=max-age%3D60";
+    let first = get(&fc.url(path)).await;
+    assert_eq!(first.header("cache-status"), "Forecourt; fwd=uri-miss; fwd-status=200; stored; ttl=60");
+    let second = get(&fc.url(path)).await;
+    assert_eq!(second.body, first.body);
+    assert!(second.header("cache-status").starts_with("Forecourt; hit; ttl="), "{:?}", second.headers);
+    assert!(second.header("age").parse::<u64>().is_ok(), "{:?}", second.headers);
+    assert_eq!(origin.hits(path), 1);
+    // HEAD from the stored GET, a client's conditional request answered 304, a range 206.
+    let head = send(&client(), http::Request::head(fc.url(path)).body(Default::default()).unwrap()).await;
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+    assert_eq!(head.header("content-length"), first.body.len().to_string());
+    let part = get_with(&fc.url(path), &[("range", "bytes=0-4")]).await;
+    assert_eq!((part.status, part.body.as_str(), part.header("content-range")), (206, "fetch", "bytes 0-4/15"));
+    assert_eq!(origin.hits(path), 1, "HEAD and ranges are served from the stored GET");
+    let metrics = get(&format!("{admin}/metrics")).await.body;
+    assert!(metric(&metrics, "forecourt_cache_requests_total{route=\"route#1\",outcome=\"hit\"}") >= 3.0, "{metrics}");
+    let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
+    assert!(log.contains("\"cache\":\"miss\"") && log.contains("\"cache\":\"hit\""), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_shared_cache_must_not_store_is_not_stored() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    for (path, headers, why) in [
+        ("/p?cc=private%2C%20max-age%3D60", &[][..], "private"),
+        ("/n?cc=no-store", &[][..], "no-store"),
+        ("/f", &[][..], "no-freshness"),
+        ("/c?cc=max-age%3D60&sc=session%3D1", &[][..], "set-cookie"),
+        ("/z?cc=max-age%3D60", &[("authorization", "Basic eDp5")][..], "authorization"),
+        ("/q?cc=max-age%3D60", &[("cache-control", "no-store")][..], "no-store"),
+    ] {
+        let r = get_with(&fc.url(path), headers).await;
+        assert!(r.header("cache-status").ends_with(&format!("detail={why}")), "{path}: {:?}", r.headers);
+        get_with(&fc.url(path), headers).await;
+        assert_eq!(origin.hits(path), 2, "{path} was stored");
+    }
+    // Authorization with public, and a targeted field that overrides Cache-Control.
+    for path in ["/pub?cc=public%2C%20max-age%3D60", "/cdn?cc=private&cdn=max-age%3D60"] {
+        for _ in 0..2 {
+            get_with(&fc.url(path), &[("authorization", "Basic eDp5")]).await;
+        }
+        assert_eq!(origin.hits(path), 1, "{path} is stored");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variants_validation_and_invalidation() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    let path = "/v?cc=max-age%3D60&vary=Accept-Language";
+    let en = get_with(&fc.url(path), &[("accept-language", "en")]).await;
+    let fr = get_with(&fc.url(path), &[("accept-language", "fr")]).await;
+    assert!(fr.header("cache-status").contains("fwd=vary-miss"), "{:?}", fr.headers);
+    assert_eq!(get_with(&fc.url(path), &[("accept-language", "en")]).await.body, en.body);
+    assert_eq!(get_with(&fc.url(path), &[("accept-language", "fr")]).await.body, fr.body);
+    assert_eq!(origin.hits(path), 2);
+
+    // no-cache: validated each time; the 304 refreshes, the client gets the stored body.
+    let path = "/e?cc=no-cache&etag=%22v1%22";
+    let first = get(&fc.url(path)).await;
+    let again = get(&fc.url(path)).await;
+    assert_eq!(again.body, first.body);
+    assert!(again.header("cache-status").contains("fwd=stale; fwd-status=304"), "{:?}", again.headers);
+    let cond = get_with(&fc.url(path), &[("if-none-match", "\"v1\"")]).await;
+    assert_eq!(cond.status, 304);
+
+    // A POST invalidates the URI; a GET after it goes to the origin.
+    let path = "/i?cc=max-age%3D60";
+    get(&fc.url(path)).await;
+    let post = send(&client(), http::Request::post(fc.url(path)).body(Default::default()).unwrap()).await;
+    assert_eq!(post.header("cache-status"), "Forecourt; fwd=method; fwd-status=200");
+    assert!(get(&fc.url(path)).await.header("cache-status").contains("fwd=uri-miss"));
+    assert_eq!(origin.hits(path), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_is_served_on_errors_and_while_revalidating() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    let sie = "/sie?cc=max-age%3D1%2C%20stale-if-error%3D60";
+    let first = get(&fc.url(sie)).await;
+    let swr = "/swr?cc=max-age%3D1%2C%20stale-while-revalidate%3D60";
+    get(&fc.url(swr)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    // The origin answers 503: the stale copy is served instead.
+    origin.fail(true);
+    let r = get(&fc.url(sie)).await;
+    assert_eq!((r.status, &r.body), (200, &first.body));
+    assert!(r.header("cache-status").contains("fwd-status=503") && r.header("cache-status").contains("stale-if-error"));
+    origin.fail(false);
+
+    // Stale within stale-while-revalidate: answered at once, refreshed behind.
+    let started = Instant::now();
+    let r = get(&fc.url(swr)).await;
+    assert!(r.header("cache-status").contains("detail=stale-while-revalidate"), "{:?}", r.headers);
+    assert_eq!(r.body, "fetch 1 lang=-\n");
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert!(eventually(Duration::from_secs(3), || origin.hits(swr) == 2), "the background refresh reached the origin");
+    assert!(body_becomes(&fc.url(swr), "fetch 2 lang=-\n").await, "the refreshed copy is served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_if_error_covers_a_dead_origin() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    let path = "/dead?cc=max-age%3D1%2C%20stale-if-error%3D60";
+    let first = get(&fc.url(path)).await;
+    drop(origin);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = get(&fc.url(path)).await;
+    assert_eq!((r.status, &r.body), (200, &first.body), "{:?}", r.headers);
+    assert!(r.header("cache-status").contains("detail=stale-if-error"), "{:?}", r.headers);
+}
+
+/// 200 concurrent requests for one slow object (1 s) whose cacheability is known only
+/// when it is answered reach the origin once, and all are answered about when it is.
+/// One that turns out private releases its waiters at once: each goes upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_misses_reach_the_origin_once() {
+    let origin = CacheOrigin::start();
+    let (fc, admin) = start(&origin, "true", "");
+    for (path, expected_hits) in [("/slow?cc=max-age%3D60&ms=1000", 1), ("/private?cc=private&ms=1000", 50)] {
+        let n = if expected_hits == 1 { 200 } else { 50 };
+        let started = Instant::now();
+        let url = fc.url(path);
+        let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(get(Box::leak(url.clone().into_boxed_str())))).collect();
+        for t in tasks {
+            let r = t.await.unwrap();
+            assert_eq!(r.status, 200);
+            assert!(r.body.starts_with("fetch "), "{}", r.body);
+        }
+        assert_eq!(origin.hits(path), expected_hits, "{path}");
+        assert!(started.elapsed() < Duration::from_millis(3500), "{path}: {:?}", started.elapsed());
+    }
+    let metrics = get(&format!("{admin}/metrics")).await.body;
+    assert!(metric(&metrics, "forecourt_cache_requests_total{route=\"route#1\",outcome=\"collapsed\"}") >= 199.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purges_remove_urls_prefixes_tags_and_everything() {
+    let origin = CacheOrigin::start();
+    let (fc, admin) = start(&origin, "true", "");
+    let paths = ["/x/1?cc=max-age%3D60&tag=red", "/x/2?cc=max-age%3D60&tag=blue%20red", "/y/3?cc=max-age%3D60"];
+    let fill = || async {
+        for p in paths {
+            let r = get(&fc.url(p)).await;
+            assert_eq!(r.header("cache-tag"), "", "tags are not shown to clients");
+        }
+    };
+    let purge = |body: &'static str| {
+        let url = format!("{admin}/api/cache/purge");
+        async move {
+            let req = http::Request::post(url).body(body.as_bytes().to_vec().into()).unwrap();
+            send(&client(), req).await
+        }
+    };
+    fill().await;
+    let hits = |o: &CacheOrigin| paths.map(|p| o.hits(p));
+    assert_eq!(hits(&origin), [1, 1, 1]);
+    assert_eq!(purge("{\"tag\":\"red\"}").await.status, 200);
+    fill().await;
+    assert_eq!(hits(&origin), [2, 2, 1], "a tag purge removes every object that carried it");
+    purge("{\"prefix\":\"http://127.0.0.1/y/\"}").await;
+    fill().await;
+    assert_eq!(hits(&origin), [2, 2, 2]);
+    purge("{\"url\":\"http://127.0.0.1/x/1?cc=max-age%3D60&tag=red\"}").await;
+    fill().await;
+    assert_eq!(hits(&origin), [3, 2, 2]);
+    purge("{\"all\":true}").await;
+    fill().await;
+    assert_eq!(hits(&origin), [4, 3, 3]);
+    assert_eq!(purge("{\"nothing\":1}").await.status, 400);
+    let api: serde_json::Value = serde_json::from_str(&get(&format!("{admin}/api/cache")).await.body).unwrap();
+    assert_eq!(api["memory"]["objects"], 3, "{api}");
+    assert_eq!(api["purges"], 4, "{api}");
+    assert!(api["top_keys"].as_array().is_some_and(|k| k.len() == 3), "{api}");
+}
+
+/// Memory stays within its bound whatever the keys: 8 MiB of distinct objects through a
+/// 2 MiB cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_tier_stays_within_its_bound() {
+    let origin = CacheOrigin::start();
+    let (fc, admin) = start(&origin, "{ default_ttl = \"1m\" }", "[cache]\nmemory = \"2m\"\nmax_object = \"1m\"");
+    // Each object: its query pads the origin's answer? No: the body is small; the key is
+    // long, and the bound counts keys and headers too.
+    let pad = "p".repeat(4000);
+    for i in 0..2000 {
+        let r = get(&fc.url(&format!("/m/{i}?pad={pad}"))).await;
+        assert_eq!(r.status, 200);
+    }
+    let api: serde_json::Value = serde_json::from_str(&get(&format!("{admin}/api/cache")).await.body).unwrap();
+    let bytes = api["memory"]["bytes"].as_u64().unwrap();
+    assert!(bytes <= 2 << 20, "{api}");
+    assert!(api["memory"]["evictions"].as_u64().unwrap() > 0, "{api}");
+}
+
+/// A bad `[cache]` or route option fails `forecourt check` with file:line:col.
+#[test]
+fn bad_cache_options_point_at_the_mistake() {
+    let dir = TempDir::new("cache-check");
+    let path = dir.file(
+        "bad.toml",
+        "[cache]\nmemory = \"2x\"\n[[listen]]\naddr = \"127.0.0.1:1\"\n[[route]]\nupstream = \"o\"\n\
+         cache = { default_ttl = \"1q\", key = { query = \"zz\" } }\n[upstream.o]\nservers = [\"127.0.0.1:2\"]\n",
+    );
+    let out = std::process::Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("bad.toml:2:10: bad size `2x`"), "{text}");
+    assert!(text.contains("bad.toml:7:25: bad duration `1q`"), "{text}");
+    assert!(text.contains("bad.toml:7:47: unknown key query mode `zz`"), "{text}");
+    let path = dir.file("unknown.toml", "[[route]]\nrespond = { status = 200 }\ncache = { bogus = 1 }\n");
+    let out = std::process::Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(text.contains("unknown.toml:3:11: unknown field `bogus`"), "{text}");
+}

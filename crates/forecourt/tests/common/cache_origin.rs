@@ -1,0 +1,151 @@
+//! An origin whose answers a test scripts through the query string: `cc` (Cache-Control),
+//! `cdn` (CDN-Cache-Control), `etag` (answered 304 when the request's If-None-Match is
+//! it), `vary`, `tag` (Cache-Tag), `sc` (Set-Cookie), `loc` (Location), `status`, `ms`
+//! (a delay). The body says which fetch of that URI it is, and the request's
+//! Accept-Language. It counts requests per URI, and can be turned to answering 503.
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Default)]
+pub struct Script {
+    /// Requests per path and query (304s included).
+    pub hits: Arc<Mutex<HashMap<String, usize>>>,
+    /// Answer 503 to everything.
+    pub failing: Arc<AtomicBool>,
+}
+
+pub struct CacheOrigin {
+    pub addr: SocketAddr,
+    pub script: Script,
+    /// Its own runtime on a thread of its own: it is dropped from async tests.
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for CacheOrigin {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl CacheOrigin {
+    pub fn start() -> CacheOrigin {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let script = Script::default();
+        let s = script.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let serve = async {
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else { continue };
+                        let s = s.clone();
+                        tokio::spawn(async move {
+                            let svc = hyper::service::service_fn(move |req| answer(s.clone(), req));
+                            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                .serve_connection(TokioIo::new(stream), svc)
+                                .await;
+                        });
+                    }
+                };
+                tokio::select! { _ = rx => {}, _ = serve => {} }
+            });
+        });
+        CacheOrigin { addr, script, shutdown: Some(tx) }
+    }
+
+    /// Requests the origin saw for `path_and_query`.
+    pub fn hits(&self, path_and_query: &str) -> usize {
+        self.script.hits.lock().unwrap().get(path_and_query).copied().unwrap_or(0)
+    }
+
+    pub fn fail(&self, failing: bool) {
+        self.script.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn answer(s: Script, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let uri = req.uri().path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
+    let n = {
+        let mut hits = s.hits.lock().unwrap();
+        let n = hits.entry(uri.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    let q: HashMap<String, String> = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), decode(v)))
+        .collect();
+    if let Some(ms) = q.get("ms").and_then(|m| m.parse().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    if s.failing.load(Ordering::SeqCst) {
+        *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+        *resp.body_mut() = Full::new(Bytes::from("origin failing\n"));
+        return Ok(resp);
+    }
+    let h = resp.headers_mut();
+    for (key, name) in [
+        ("cc", "cache-control"),
+        ("cdn", "cdn-cache-control"),
+        ("etag", "etag"),
+        ("vary", "vary"),
+        ("tag", "cache-tag"),
+        ("sc", "set-cookie"),
+        ("loc", "location"),
+    ] {
+        if let Some(v) = q.get(key) {
+            h.insert(name, v.parse().unwrap());
+        }
+    }
+    let inm = req.headers().get("if-none-match").and_then(|v| v.to_str().ok());
+    if q.get("etag").is_some_and(|e| Some(e.as_str()) == inm) {
+        *resp.status_mut() = http::StatusCode::NOT_MODIFIED;
+        return Ok(resp);
+    }
+    if let Some(status) = q.get("status").and_then(|s| s.parse::<u16>().ok()) {
+        *resp.status_mut() = http::StatusCode::from_u16(status).unwrap();
+    }
+    let lang = req.headers().get("accept-language").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    *resp.body_mut() = Full::new(Bytes::from(format!("fetch {n} lang={lang}\n")));
+    Ok(resp)
+}
