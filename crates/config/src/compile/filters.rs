@@ -19,9 +19,11 @@ use std::sync::Arc;
 use toml::Spanned;
 
 /// What every route's chain is built from, beside the route's own table.
-pub struct Shared {
+pub struct Shared<'m> {
     /// `[cache]` and the store.
     pub cache: super::cache::CacheShared,
+    /// `[compress]`: every route's compression defaults.
+    pub compress: Option<&'m Spanned<crate::model::CompressCfg>>,
     /// `global.hide_headers`.
     pub hide: Vec<HeaderName>,
     /// Where `https_redirect` sends clients.
@@ -39,7 +41,7 @@ pub fn route_chain(
     name: &str,
     action: &Action,
     upstreams: &UpstreamTable,
-    shared: &Shared,
+    shared: &Shared<'_>,
 ) -> Chain {
     let forwards = matches!(action, Action::Forward(_));
     let mut chain: Vec<Box<dyn Filter>> = Vec::new();
@@ -89,6 +91,11 @@ pub fn route_chain(
                 Some("cache goes with upstream or split".into()),
             ),
         }
+    }
+    // After the cache: on the way back it compresses first, so the cache stores the coded
+    // variant and a hit is not compressed again.
+    if let Some(c) = &r.compress {
+        chain.extend(super::compress::filter(cx, c, shared.compress).map(|f| Box::new(f) as Box<dyn Filter>));
     }
     if let Some(m) = r.mirror.as_ref().and_then(|m| mirror(cx, m, name, upstreams, action)) {
         chain.push(Box::new(m));

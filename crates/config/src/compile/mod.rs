@@ -2,6 +2,7 @@
 //! one run reports every problem, and a runtime is returned only if there were none.
 mod acme;
 mod cache;
+mod compress;
 mod filters;
 mod front;
 mod routes;
@@ -86,6 +87,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let cache = cache::shared(&mut cx, model.cache.as_ref());
     let shared = filters::Shared {
         cache,
+        compress: model.compress.as_ref(),
         hide: filters::hide_headers(&mut cx, &model.global),
         // Where `https_redirect` sends clients: the first TLS listener's port, else 443.
         https_port: tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |l| l.addr.port()),

@@ -4,7 +4,12 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
+mod cache;
+mod compress;
+mod switch;
 mod upstream;
+pub use cache::*;
+pub use compress::*;
 pub use upstream::*;
 
 #[derive(Deserialize, Debug, Default)]
@@ -21,87 +26,8 @@ pub struct ConfigFile {
     pub tls: Option<TlsCfg>,
     pub acme: Option<Spanned<AcmeCfg>>,
     pub cache: Option<Spanned<CacheCfg>>,
-}
-
-/// `[cache]`: the process-wide store every route with `cache` on shares.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CacheCfg {
-    /// Bytes the in-memory tier may hold ("256m" by default).
-    pub memory: Option<Spanned<Size>>,
-    /// The largest response stored ("64m").
-    pub max_object: Option<Spanned<Size>>,
-    /// A targeted cache-control field of this cache's own (RFC 9213), obeyed before
-    /// `CDN-Cache-Control` and `Cache-Control`; "Forecourt-Cache-Control" by default.
-    pub targeted_field: Option<Spanned<String>>,
-    /// Response fields that carry purge tags; `["Cache-Tag", "Surrogate-Key"]` by default.
-    pub tag_headers: Option<Vec<Spanned<String>>>,
-    /// How long a request waits for another's fetch of the same key ("5s").
-    pub lock_timeout: Option<Spanned<String>>,
-}
-
-/// A route's `cache`: `true`, or a table of options.
-#[derive(Debug)]
-pub enum RouteCacheCfg {
-    On(bool),
-    Options(Box<RouteCacheOptions>),
-}
-
-// By hand rather than `untagged`: an untagged enum buffers its input, and the spans of
-// the options (for file:line:col) would be lost.
-impl<'de> Deserialize<'de> for RouteCacheCfg {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = RouteCacheCfg;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("true, false, or a table of cache options")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<RouteCacheCfg, E> {
-                Ok(RouteCacheCfg::On(v))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RouteCacheCfg, A::Error> {
-                let options = RouteCacheOptions::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(RouteCacheCfg::Options(Box::new(options)))
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
-}
-
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RouteCacheOptions {
-    pub key: Option<Spanned<CacheKeyCfg>>,
-    pub default_ttl: Option<Spanned<String>>,
-    pub stale_while_revalidate: Option<Spanned<String>>,
-    pub stale_if_error: Option<Spanned<String>>,
-    #[serde(default)]
-    pub ignore_client_no_cache: bool,
-    pub bypass: Option<Spanned<CacheBypassCfg>>,
-}
-
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CacheKeyCfg {
-    /// "keep" (default), "sort" or "drop".
-    pub query: Option<Spanned<String>>,
-    /// Query parameters left out of the key (`utm_*` matches a prefix).
-    #[serde(default)]
-    pub ignore_params: Vec<Spanned<String>>,
-    #[serde(default)]
-    pub headers: Vec<Spanned<String>>,
-    #[serde(default)]
-    pub cookies: Vec<Spanned<String>>,
-}
-
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CacheBypassCfg {
-    #[serde(default)]
-    pub headers: Vec<Spanned<String>>,
-    #[serde(default)]
-    pub cookies: Vec<Spanned<String>>,
+    /// Defaults for every route's `compress`.
+    pub compress: Option<Spanned<CompressCfg>>,
 }
 
 /// `[acme]`: certificates ordered automatically for the hosts of routes on TLS listeners.
@@ -303,6 +229,8 @@ pub struct RouteCfg {
     pub noop_filters: Option<Spanned<usize>>,
     /// `cache = true`, or `cache = { default_ttl = "1m", ... }`: an RFC 9111 shared cache.
     pub cache: Option<Spanned<RouteCacheCfg>>,
+    /// `compress = true`, or `compress = { levels = { gzip = 5 }, ... }`.
+    pub compress: Option<Spanned<RouteCompressCfg>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -4,7 +4,9 @@
 //! (a delay). The body says which fetch of that URI it is, and the request's
 //! Accept-Language. It counts requests per URI, and can be turned to answering 503.
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -98,7 +100,26 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn answer(s: Script, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+fn full(text: impl Into<Bytes>) -> BoxBody<Bytes, Infallible> {
+    Full::new(text.into()).boxed()
+}
+
+/// `size` bytes of an HTML page, the same each time.
+pub fn page(size: usize) -> String {
+    let mut html = String::from("<!doctype html><html><head><title>A page</title></head><body>\n");
+    let mut i = 0;
+    while html.len() < size {
+        html.push_str(&format!(
+            "<p class=\"row\">Row {i}: the quick brown fox jumps over the lazy dog, {}.</p>\n",
+            i * 7919 % 1000
+        ));
+        i += 1;
+    }
+    html.truncate(size);
+    html
+}
+
+async fn answer(s: Script, req: Request<Incoming>) -> Result<Response<BoxBody<Bytes, Infallible>>, Infallible> {
     let uri = req.uri().path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
     let n = {
         let mut hits = s.hits.lock().unwrap();
@@ -117,10 +138,10 @@ async fn answer(s: Script, req: Request<Incoming>) -> Result<Response<Full<Bytes
     if let Some(ms) = q.get("ms").and_then(|m| m.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let mut resp = Response::new(Full::new(Bytes::new()));
+    let mut resp = Response::new(full(""));
     if s.failing.load(Ordering::SeqCst) {
         *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
-        *resp.body_mut() = Full::new(Bytes::from("origin failing\n"));
+        *resp.body_mut() = full("origin failing\n");
         return Ok(resp);
     }
     let h = resp.headers_mut();
@@ -145,7 +166,30 @@ async fn answer(s: Script, req: Request<Incoming>) -> Result<Response<Full<Bytes
     if let Some(status) = q.get("status").and_then(|s| s.parse::<u16>().ok()) {
         *resp.status_mut() = http::StatusCode::from_u16(status).unwrap();
     }
+    if let Some(ct) = q.get("ct") {
+        resp.headers_mut().insert("content-type", ct.parse().unwrap());
+    }
     let lang = req.headers().get("accept-language").and_then(|v| v.to_str().ok()).unwrap_or("-");
-    *resp.body_mut() = Full::new(Bytes::from(format!("fetch {n} lang={lang}\n")));
+    let mut body = format!("fetch {n} lang={lang}\n");
+    if let Some(size) = q.get("size").and_then(|s| s.parse::<usize>().ok()) {
+        body = page(size);
+    }
+    if let Some(events) = q.get("events").and_then(|s| s.parse::<usize>().ok()) {
+        // Server-sent events, one every `gap_ms`, each its own chunk.
+        let gap = Duration::from_millis(q.get("gap_ms").and_then(|g| g.parse().ok()).unwrap_or(300));
+        let stream = futures_util::stream::unfold(0, move |i| async move {
+            if i == events {
+                return None;
+            }
+            if i > 0 {
+                tokio::time::sleep(gap).await;
+            }
+            let event = format!("data: event {i} {}\n\n", "padding ".repeat(200));
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(event))), i + 1))
+        });
+        *resp.body_mut() = StreamBody::new(stream).boxed();
+        return Ok(resp);
+    }
+    *resp.body_mut() = full(body);
     Ok(resp)
 }

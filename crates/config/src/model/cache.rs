@@ -1,0 +1,71 @@
+//! `[cache]` and a route's `cache`.
+use super::switch::bool_or_table;
+use super::*;
+
+/// `[cache]`: the process-wide store every route with `cache` on shares.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CacheCfg {
+    /// Bytes the in-memory tier may hold ("256m" by default).
+    pub memory: Option<Spanned<Size>>,
+    /// The largest response stored ("64m").
+    pub max_object: Option<Spanned<Size>>,
+    /// A targeted cache-control field of this cache's own (RFC 9213), obeyed before
+    /// `CDN-Cache-Control` and `Cache-Control`; "Forecourt-Cache-Control" by default.
+    pub targeted_field: Option<Spanned<String>>,
+    /// Response fields that carry purge tags; `["Cache-Tag", "Surrogate-Key"]` by default.
+    pub tag_headers: Option<Vec<Spanned<String>>>,
+    /// How long a request waits for another's fetch of the same key ("5s").
+    pub lock_timeout: Option<Spanned<String>>,
+}
+
+/// A route's `cache`: `true`, or a table of options.
+#[derive(Debug)]
+pub enum RouteCacheCfg {
+    On(bool),
+    Options(Box<RouteCacheOptions>),
+}
+
+impl<'de> Deserialize<'de> for RouteCacheCfg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match bool_or_table::<D, RouteCacheOptions>(d, "true, false, or a table of cache options")? {
+            Ok(on) => Ok(RouteCacheCfg::On(on)),
+            Err(options) => Ok(RouteCacheCfg::Options(Box::new(options))),
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCacheOptions {
+    pub key: Option<Spanned<CacheKeyCfg>>,
+    pub default_ttl: Option<Spanned<String>>,
+    pub stale_while_revalidate: Option<Spanned<String>>,
+    pub stale_if_error: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ignore_client_no_cache: bool,
+    pub bypass: Option<Spanned<CacheBypassCfg>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CacheKeyCfg {
+    /// "keep" (default), "sort" or "drop".
+    pub query: Option<Spanned<String>>,
+    /// Query parameters left out of the key (`utm_*` matches a prefix).
+    #[serde(default)]
+    pub ignore_params: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub headers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub cookies: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CacheBypassCfg {
+    #[serde(default)]
+    pub headers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub cookies: Vec<Spanned<String>>,
+}
