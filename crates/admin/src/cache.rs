@@ -1,15 +1,27 @@
 //! `GET /api/cache` (the tiers' sizes and the keys with the most hits) and
 //! `POST /api/cache/purge` (`{"url": ...}`, `{"prefix": ...}`, `{"tag": ...}` or
 //! `{"all": true}`). Every worker shares the one store, so a purge reaches all at once.
-use forecourt_cache::{Purge, Store};
+use forecourt_cache::{Purge, Store, TierUsage};
 use serde_json::{json, Value};
 
 pub fn describe(store: &Store) -> Value {
-    let (bytes, objects, bound, evictions) = store.memory_usage();
+    let tier =
+        |u: TierUsage| json!({ "bytes": u.bytes, "objects": u.objects, "capacity": u.bound, "evictions": u.evictions });
+    let disk = store.disk().map(|d| {
+        let (corrupt, dropped, loaded, degraded) = d.health();
+        let mut v = tier(d.usage());
+        v["path"] = json!(d.path().display().to_string());
+        v["corrupt_files_dropped"] = json!(corrupt);
+        v["writes_dropped"] = json!(dropped);
+        v["loaded"] = json!(loaded);
+        v["writable"] = json!(!degraded);
+        v
+    });
     let top: Vec<Value> =
         store.top_keys(20).into_iter().map(|(key, hits)| json!({ "key": key, "hits": hits })).collect();
     json!({
-        "memory": { "bytes": bytes, "objects": objects, "capacity": bound, "evictions": evictions },
+        "memory": tier(store.memory_usage()),
+        "disk": disk,
         "max_object": store.config.max_object,
         "purges": store.purges(),
         "fetches_in_progress": store.fills.in_progress(),

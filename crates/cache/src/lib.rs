@@ -2,10 +2,11 @@
 //!
 //! The policy (what may be stored, for how long, which stored response a request
 //! selects) is in `directives`, `freshness`, `storable` and `vary`; the process-wide
-//! `store` holds a bounded `memory` tier, the fetches in progress (`fills`, for request
-//! coalescing) and the counters; `respond` makes answers from stored responses; `filter`
+//! `store` holds a bounded `memory` tier, an optional `disk` tier, the fetches in
+//! progress (`fills`, for request coalescing) and the counters; `respond` makes answers from stored responses; `filter`
 //! joins them to the request pipeline.
 pub mod directives;
+pub mod disk;
 pub mod fills;
 pub mod filter;
 pub mod freshness;
@@ -19,6 +20,7 @@ pub mod store;
 pub mod stored;
 pub mod vary;
 
+pub use disk::{DiskConfig, TierUsage};
 pub use filter::{Bypass, CacheFilter, RouteOptions};
 pub use key::KeySpec;
 pub use store::{Purge, Store, StoreConfig};

@@ -1,5 +1,6 @@
 //! The in-memory tier: a bounded map from key to entry, weighed in bytes, whose admission
 //! (TinyLFU, by moka) keeps a scan of one-off keys from flushing the popular ones.
+use crate::disk::TierUsage;
 use crate::stored::Entry;
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
@@ -53,9 +54,14 @@ impl MemoryTier {
     }
 
     /// Bytes held (by the weigher), objects, the bound, and evictions so far.
-    pub fn usage(&self) -> (u64, u64, u64, u64) {
+    pub fn usage(&self) -> TierUsage {
         self.map.run_pending_tasks();
-        (self.map.weighted_size(), self.map.entry_count(), self.capacity, self.evictions.load(Ordering::Relaxed))
+        TierUsage {
+            bytes: self.map.weighted_size(),
+            objects: self.map.entry_count(),
+            bound: self.capacity,
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
     }
 
     /// Every entry (for the admin API's top keys).

@@ -1,4 +1,5 @@
 //! The cache's part of `/metrics` (Prometheus text).
+use crate::disk::TierUsage;
 use crate::store::Store;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -20,18 +21,32 @@ pub fn render(store: &Store, out: &mut String) {
             let _ = writeln!(out, "forecourt_cache_requests_total{{route=\"{route}\",outcome=\"{outcome}\"}} {n}");
         }
     }
-    let (bytes, objects, bound, evictions) = store.memory_usage();
-    let _ = writeln!(out, "# HELP forecourt_cache_bytes Bytes stored, by tier.\n# TYPE forecourt_cache_bytes gauge");
-    let _ = writeln!(out, "forecourt_cache_bytes{{tier=\"memory\"}} {bytes}");
-    let _ = writeln!(
-        out,
-        "# HELP forecourt_cache_capacity_bytes The bound of each tier.\n# TYPE forecourt_cache_capacity_bytes gauge"
-    );
-    let _ = writeln!(out, "forecourt_cache_capacity_bytes{{tier=\"memory\"}} {bound}");
-    let _ = writeln!(out, "# HELP forecourt_cache_objects Keys stored, by tier.\n# TYPE forecourt_cache_objects gauge");
-    let _ = writeln!(out, "forecourt_cache_objects{{tier=\"memory\"}} {objects}");
-    let _ = writeln!(out, "# HELP forecourt_cache_evictions_total Entries evicted to stay within the bound.\n# TYPE forecourt_cache_evictions_total counter");
-    let _ = writeln!(out, "forecourt_cache_evictions_total{{tier=\"memory\"}} {evictions}");
+    let mut tiers = vec![("memory", store.memory_usage())];
+    tiers.extend(store.disk().map(|d| ("disk", d.usage())));
+    for (name, help, pick) in [
+        ("forecourt_cache_bytes", "Bytes stored, by tier.", (|u| u.bytes) as fn(&TierUsage) -> u64),
+        ("forecourt_cache_capacity_bytes", "The bound of each tier.", |u| u.bound),
+        ("forecourt_cache_objects", "Keys stored, by tier.", |u| u.objects),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (tier, usage) in &tiers {
+            let _ = writeln!(out, "{name}{{tier=\"{tier}\"}} {}", pick(usage));
+        }
+    }
+    let name = "forecourt_cache_evictions_total";
+    let _ = writeln!(out, "# HELP {name} Entries evicted to stay within the bound.\n# TYPE {name} counter");
+    for (tier, usage) in &tiers {
+        let _ = writeln!(out, "{name}{{tier=\"{tier}\"}} {}", usage.evictions);
+    }
+    if let Some(disk) = store.disk() {
+        let (corrupt, dropped, _, degraded) = disk.health();
+        let _ = writeln!(out, "# HELP forecourt_cache_disk_corrupt_total Disk files found corrupt or cut short and dropped.\n# TYPE forecourt_cache_disk_corrupt_total counter");
+        let _ = writeln!(out, "forecourt_cache_disk_corrupt_total {corrupt}");
+        let _ = writeln!(out, "# HELP forecourt_cache_disk_writes_dropped_total Objects not written to disk (full disk, queue full, too large).\n# TYPE forecourt_cache_disk_writes_dropped_total counter");
+        let _ = writeln!(out, "forecourt_cache_disk_writes_dropped_total {dropped}");
+        let _ = writeln!(out, "# HELP forecourt_cache_disk_writable Whether the disk tier is storing (0 after a failed write, for 30 s).\n# TYPE forecourt_cache_disk_writable gauge");
+        let _ = writeln!(out, "forecourt_cache_disk_writable {}", u8::from(!degraded));
+    }
     let _ =
         writeln!(out, "# HELP forecourt_cache_purges_total Purges done.\n# TYPE forecourt_cache_purges_total counter");
     let _ = writeln!(out, "forecourt_cache_purges_total {}", store.purges());

@@ -1,6 +1,7 @@
 //! The process-wide cache: the memory tier, the fetches in progress, the keys being
 //! refreshed in the background, purges, and the counters `/metrics` shows. One per
 //! process, kept across reloads; every route with `cache` on shares it.
+use crate::disk::{DiskConfig, DiskTier, TierUsage};
 use crate::fills::Fills;
 use crate::memory::MemoryTier;
 use crate::stored::{Entry, Stored};
@@ -15,11 +16,13 @@ pub struct StoreConfig {
     pub memory: u64,
     /// The largest object stored.
     pub max_object: u64,
+    /// The optional disk tier.
+    pub disk: Option<DiskConfig>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { memory: 256 << 20, max_object: 64 << 20 }
+        StoreConfig { memory: 256 << 20, max_object: 64 << 20, disk: None }
     }
 }
 
@@ -56,6 +59,7 @@ pub enum Purge {
 pub struct Store {
     pub config: StoreConfig,
     memory: MemoryTier,
+    disk: Option<DiskTier>,
     pub fills: Arc<Fills>,
     refreshing: Mutex<HashSet<Arc<str>>>,
     routes: Mutex<BTreeMap<String, Arc<RouteCounters>>>,
@@ -63,19 +67,27 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(config: StoreConfig) -> Store {
-        Store {
+    /// The store `config` describes; an error when its disk folder cannot be used.
+    pub fn open(config: StoreConfig) -> std::io::Result<Store> {
+        Ok(Store {
             memory: MemoryTier::new(config.memory),
+            disk: config.disk.as_ref().map(DiskTier::open).transpose()?,
             config,
             fills: Arc::default(),
             refreshing: Mutex::default(),
             routes: Mutex::default(),
             purges: AtomicU64::new(0),
-        }
+        })
     }
 
+    /// The entry of `key`: from memory, else from disk (and then kept in memory again).
     pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
-        self.memory.get(key)
+        if let Some(entry) = self.memory.get(key) {
+            return Some(entry);
+        }
+        let entry = Arc::new(self.disk.as_ref()?.get(key)?);
+        self.memory.insert(key.into(), entry.clone());
+        Some(entry)
     }
 
     /// Stores `stored` under `key` (for `url`), in place of the variant of the same
@@ -85,12 +97,25 @@ impl Store {
             Some(old) => old.with(stored),
             None => Entry { url: url.clone(), variants: vec![stored] },
         };
-        self.memory.insert(key.clone(), Arc::new(entry));
+        let entry = Arc::new(entry);
+        self.memory.insert(key.clone(), entry.clone());
+        if let Some(disk) = &self.disk {
+            disk.put(key.clone(), entry);
+        }
     }
 
     /// Removes what `purge` names; the number of purges so far counts it.
     pub fn purge(&self, purge: &Purge) {
         self.purges.fetch_add(1, Ordering::Relaxed);
+        if let Some(disk) = &self.disk {
+            let purge = purge.clone();
+            disk.remove_if(move |e| match &purge {
+                Purge::All => true,
+                Purge::Url(url) => *e.url == **url,
+                Purge::Prefix(prefix) => e.url.starts_with(prefix.as_str()),
+                Purge::Tag(tag) => e.tags.iter().any(|t| **t == **tag),
+            });
+        }
         match purge.clone() {
             Purge::All => self.memory.clear(),
             Purge::Url(url) => self.memory.remove_if(move |_, e| *e.url == *url),
@@ -102,6 +127,10 @@ impl Store {
     /// Removes the entries of `url` (an unsafe method's invalidation; not counted as a
     /// purge). When the key is the URL itself, that one entry; else a scan.
     pub fn invalidate(&self, url: &str, key_is_url: bool) {
+        if let Some(disk) = &self.disk {
+            let url: Arc<str> = url.into();
+            disk.remove_if(move |e| e.url == url);
+        }
         match key_is_url {
             true => self.memory.remove(url),
             false => {
@@ -126,9 +155,12 @@ impl Store {
         self.routes.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
-    /// Bytes, objects, bound and evictions of the memory tier.
-    pub fn memory_usage(&self) -> (u64, u64, u64, u64) {
+    pub fn memory_usage(&self) -> TierUsage {
         self.memory.usage()
+    }
+
+    pub fn disk(&self) -> Option<&DiskTier> {
+        self.disk.as_ref()
     }
 
     pub fn purges(&self) -> u64 {

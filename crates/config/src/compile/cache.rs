@@ -2,8 +2,9 @@
 //! bounds stay the same) and each route's cache filter.
 use super::Ctx;
 use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions};
-use forecourt_cache::{Bypass, CacheFilter, KeySpec, RouteOptions, Store, StoreConfig};
+use forecourt_cache::{Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig};
 use http::header::HeaderName;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
@@ -21,9 +22,14 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
     let empty = CacheCfg::default();
     let c = cfg.map_or(&empty, |c| c.get_ref());
     let d = StoreConfig::default();
+    let disk = c.disk.as_ref().map(|disk| DiskConfig {
+        path: PathBuf::from(cx.file_path(disk.get_ref().path.get_ref())),
+        size: cx.size(&Some(disk.get_ref().size.clone())).unwrap_or(0),
+    });
     let config = StoreConfig {
         memory: cx.size(&c.memory).unwrap_or(d.memory),
         max_object: cx.size(&c.max_object).unwrap_or(d.max_object),
+        disk,
     };
     if let (Some(at), true) = (&c.memory, config.memory < 1 << 20) {
         cx.error(at, "cache memory must be at least 1m", None);
@@ -31,9 +37,22 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
     if let (Some(at), true) = (&c.max_object, config.max_object > config.memory) {
         cx.error(at, "max_object is larger than the cache's memory", None);
     }
+    if let (Some(at), Some(disk)) = (&c.disk, &config.disk) {
+        if disk.size < config.max_object {
+            cx.error(&at.get_ref().size, "the disk tier is smaller than max_object", None);
+        }
+    }
     let store = match cx.state.services.get::<Store>() {
         Some(running) if running.config == config => running,
-        _ => Arc::new(Store::new(config)),
+        _ => match Store::open(config.clone()) {
+            Ok(store) => Arc::new(store),
+            Err(e) => {
+                let at = &c.disk.as_ref().expect("only a disk tier can fail to open").get_ref().path;
+                let path = config.disk.as_ref().map(|d| d.path.display().to_string()).unwrap_or_default();
+                cx.error(at, format!("cannot use {path} for the cache: {e}"), None);
+                Arc::new(Store::open(StoreConfig { disk: None, ..config }).expect("a store without disk opens"))
+            }
+        },
     };
     let targeted = match &c.targeted_field {
         None => Some(HeaderName::from_static("forecourt-cache-control")),

@@ -8,6 +8,8 @@ use super::*;
 pub struct CacheCfg {
     /// Bytes the in-memory tier may hold ("256m" by default).
     pub memory: Option<Spanned<Size>>,
+    /// The disk tier: `{ path = "/var/cache/forecourt", size = "20g" }`.
+    pub disk: Option<Spanned<CacheDiskCfg>>,
     /// The largest response stored ("64m").
     pub max_object: Option<Spanned<Size>>,
     /// A targeted cache-control field of this cache's own (RFC 9213), obeyed before
@@ -17,6 +19,15 @@ pub struct CacheCfg {
     pub tag_headers: Option<Vec<Spanned<String>>>,
     /// How long a request waits for another's fetch of the same key ("5s").
     pub lock_timeout: Option<Spanned<String>>,
+}
+
+/// `[cache] disk`: a folder of the cache's own (relative to the config file's) and the
+/// bytes its files may take.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CacheDiskCfg {
+    pub path: Spanned<String>,
+    pub size: Spanned<Size>,
 }
 
 /// A route's `cache`: `true`, or a table of options.

@@ -1,0 +1,140 @@
+//! The disk tier: one file per key under `path`, written behind the memory tier by a
+//! thread of its own (a request never waits for a write), read back when the memory tier
+//! misses, and found again at startup, so that what was stored survives restarts.
+//!
+//! A read is a plain blocking `read` on the worker (a hit from the page cache costs what a
+//! copy costs; nginx without `aio` does the same). A file that is truncated, fails its
+//! checksum or holds another key is deleted and counted, never served.
+use super::codec;
+use super::shared::{file_of, Shared};
+use super::writer::{self, Job};
+use crate::stored::Entry;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::{fs, io};
+
+/// `[cache] disk = { path, size }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskConfig {
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// Writes waiting for the thread may hold at most this many bytes; beyond it a write is
+/// dropped (the memory tier still has the object) rather than memory growing.
+const MAX_PENDING: u64 = 64 << 20;
+
+pub struct DiskTier {
+    shared: Arc<Shared>,
+    jobs: mpsc::Sender<Job>,
+}
+
+/// Bytes, objects, bound and evictions of a tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TierUsage {
+    pub bytes: u64,
+    pub objects: u64,
+    pub bound: u64,
+    pub evictions: u64,
+}
+
+impl DiskTier {
+    /// Opens (creating it if need be) the folder, proves a file can be written there, and
+    /// starts the thread that indexes what is there and writes what comes.
+    pub fn open(config: &DiskConfig) -> io::Result<DiskTier> {
+        let dir = config.path.clone();
+        fs::create_dir_all(&dir)?;
+        let probe = dir.join(".probe");
+        fs::write(&probe, b"forecourt")?;
+        fs::remove_file(&probe)?;
+        let shared = Arc::new(Shared {
+            dir,
+            capacity: config.size,
+            index: Mutex::default(),
+            pending: AtomicU64::new(0),
+            loaded: AtomicBool::new(false),
+            degraded: AtomicBool::new(false),
+            evictions: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            corrupt: AtomicU64::new(0),
+        });
+        let (jobs, queue) = mpsc::channel();
+        let thread = shared.clone();
+        std::thread::Builder::new().name("cache-disk".into()).spawn(move || writer::run(&thread, queue))?;
+        Ok(DiskTier { shared, jobs })
+    }
+
+    /// The entry of `key`, if a sound file holds it.
+    pub fn get(&self, key: &str) -> Option<Entry> {
+        if !self.shared.index.lock().unwrap().touch(key) {
+            return None;
+        }
+        let path = file_of(&self.shared.dir, key);
+        let read = fs::read(&path).and_then(|file| codec::decode(&file));
+        match read {
+            Ok((summary, entry)) if &*summary.key == key => Some(entry),
+            // Another key with the same file name replaced it: not this key's any more.
+            Ok(_) => {
+                self.shared.index.lock().unwrap().remove(key);
+                None
+            }
+            // Evicted or purged between the index and the read.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "dropping a corrupt cache file");
+                self.shared.corrupt.fetch_add(1, Ordering::Relaxed);
+                self.shared.index.lock().unwrap().remove(key);
+                let _ = self.jobs.send(Job::Delete(vec![key.into()]));
+                None
+            }
+        }
+    }
+
+    /// Queues `entry` to be written as `key`'s file.
+    pub fn put(&self, key: Arc<str>, entry: Arc<Entry>) {
+        let size = entry.weight() as u64;
+        let s = &self.shared;
+        if size > s.capacity || s.degraded.load(Ordering::Relaxed) || s.pending.load(Ordering::Relaxed) > MAX_PENDING {
+            s.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        s.pending.fetch_add(size, Ordering::Relaxed);
+        let _ = self.jobs.send(Job::Write { key, entry, size });
+    }
+
+    /// Removes what `doomed` picks, now from the index (so no read finds it) and again on
+    /// the thread after the writes queued before it.
+    pub fn remove_if(&self, doomed: impl Fn(&super::index::Indexed) -> bool + Send + 'static) {
+        let keys = self.shared.index.lock().unwrap().remove_if(&doomed);
+        let _ = self.jobs.send(Job::Delete(keys));
+        let _ = self.jobs.send(Job::Purge(Box::new(doomed)));
+    }
+
+    pub fn usage(&self) -> TierUsage {
+        let index = self.shared.index.lock().unwrap();
+        TierUsage {
+            bytes: index.bytes,
+            objects: index.len() as u64,
+            bound: self.shared.capacity,
+            evictions: self.shared.evictions.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Files found corrupt, writes dropped, whether the startup scan is done and whether
+    /// writes are failing.
+    pub fn health(&self) -> (u64, u64, bool, bool) {
+        let s = &self.shared;
+        (
+            s.corrupt.load(Ordering::Relaxed),
+            s.dropped.load(Ordering::Relaxed),
+            s.loaded.load(Ordering::Relaxed),
+            s.degraded.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shared.dir
+    }
+}
