@@ -5,6 +5,7 @@
 //! `store` holds a bounded `memory` tier, an optional `disk` tier, the fetches in
 //! progress (`fills`, for request coalescing) and the counters; `respond` makes answers from stored responses; `filter`
 //! joins them to the request pipeline.
+mod body_pages;
 pub mod directives;
 pub mod disk;
 pub mod fills;

@@ -4,10 +4,10 @@
 //!
 //! `magic (8) | payload length (u64) | payload | crc32 of payload (u32)`; the payload
 //! starts with the key, the URL and the tags, which is all a scan at startup reads.
+use crate::body_pages;
 use crate::directives::Directives;
 use crate::freshness::Timing;
 use crate::stored::{Entry, Stored};
-use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 use std::io::{self, Read};
@@ -129,7 +129,8 @@ fn read_variant(r: &mut Reader<impl Read>) -> io::Result<Stored> {
         let value = HeaderValue::from_bytes(&r.bytes()?).map_err(|_| corrupt("bad header value"))?;
         headers.append(name, value);
     }
-    let body = Bytes::from(r.bytes()?);
+    let body = r.bytes()?;
+    let body = body_pages::assemble([&body[..]], body.len());
     let [request_time, response_time, initial_age, lifetime] = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
     let (max_age, s_maxage, stale_while_revalidate, stale_if_error) = (r.opt()?, r.opt()?, r.opt()?, r.opt()?);
     let flags = r.u32()?;
@@ -242,6 +243,7 @@ impl<R: Read> Reader<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     fn entry() -> Entry {
         let mut headers = HeaderMap::new();

@@ -4,17 +4,18 @@
 use super::lookup::{serve, within, CACHE_STATUS};
 use super::state::{CacheState, Pending};
 use super::CacheFilter;
+use crate::body_pages;
 use crate::directives::Directives;
 use crate::fills::{Leader, SharedHead};
 use crate::freshness::{self, now, Timing};
 use crate::storable::{self, NotStored};
 use crate::store::{RouteCounters, Store};
-use crate::stored::Stored;
+use crate::stored::{owned_headers, Stored};
 use crate::vary;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::RequestCtx;
-use http::header::{HeaderMap, AGE, CONTENT_LOCATION, LOCATION};
+use http::header::{HeaderMap, HeaderValue, AGE, CONTENT_LOCATION, LOCATION};
 use http::{Response, StatusCode};
 use http_body::{Body, Frame};
 use std::pin::Pin;
@@ -119,7 +120,7 @@ fn storable_head(
     if resp.body().size_hint().lower() > f.store.config.max_object {
         return Err(Some(NotStored::TooLarge));
     }
-    let mut headers = resp.headers().clone();
+    let mut headers = owned_headers(resp.headers());
     let tags = take_tags(f, &mut headers);
     headers.remove(AGE);
     headers.remove(CACHE_STATUS);
@@ -148,7 +149,7 @@ fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64
         }
         headers.remove(name);
         for v in fresh.get_all(name) {
-            headers.append(name.clone(), v.clone());
+            headers.append(name.clone(), HeaderValue::from_bytes(v.as_bytes()).unwrap_or_else(|_| v.clone()));
         }
     }
     let mut tags = take_tags(f, &mut headers);
@@ -240,14 +241,8 @@ impl Tee {
         if !complete || self.size > self.max {
             return;
         }
-        stored.body = match self.parts.len() {
-            1 => self.parts.pop().unwrap_or_default(),
-            _ => {
-                let mut whole = BytesMut::with_capacity(self.size as usize);
-                self.parts.drain(..).for_each(|p| whole.extend_from_slice(&p));
-                whole.freeze()
-            }
-        };
+        stored.body = body_pages::assemble(self.parts.iter().map(|p| &p[..]), self.size as usize);
+        self.parts.clear();
         self.store.put(&self.key, &self.url, Arc::new(stored));
     }
 }
