@@ -252,6 +252,11 @@ fn bad_cache_options_point_at_the_mistake() {
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(text.contains("disk.toml:2:17: cannot use") && text.contains("Not a directory"), "{text}");
     assert!(text.contains("disk.toml:2:") && text.contains("the disk tier is smaller than max_object"), "{text}");
+    let path =
+        dir.file("cidr.toml", "[cache]\npurge_from = [\"10.0.0.0/33\"]\n[[route]]\nrespond = { status = 200 }\n");
+    let out = std::process::Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(text.contains("cidr.toml:2:15: bad purge_from entry"), "{text}");
     let path = dir.file("unknown.toml", "[[route]]\nrespond = { status = 200 }\ncache = { bogus = 1 }\n");
     let out = std::process::Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -397,4 +402,31 @@ async fn a_full_disk_degrades_to_memory() {
     assert!(eventually(Duration::from_secs(5), || fc.stderr().contains("cannot use")), "{}", fc.stderr());
     let r = get(&fc.url(&paths[0])).await;
     assert!(r.header("cache-status").starts_with("Forecourt; hit"), "the old config keeps serving: {:?}", r.headers);
+}
+
+/// `PURGE` from an address in `purge_from` removes the URL (every variant); from any other
+/// address it gets 403 and removes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_method_works_from_allowed_addresses_only() {
+    let origin = CacheOrigin::start();
+    let purge = |url: String| async move {
+        send(&client(), http::Request::builder().method("PURGE").uri(url).body(Default::default()).unwrap()).await
+    };
+    let (allowed, _admin) = start(&origin, "true", "[cache]\npurge_from = [\"127.0.0.0/8\"]");
+    let path = "/purge-me?cc=max-age%3D600";
+    get(&allowed.url(path)).await;
+    get(&allowed.url(path)).await;
+    assert_eq!(origin.hits(path), 1);
+    let r = purge(allowed.url(path)).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "purged\n"));
+    get(&allowed.url(path)).await;
+    assert_eq!(origin.hits(path), 2, "purged, so fetched again");
+
+    let (refused, _admin) = start(&origin, "true", "[cache]\npurge_from = [\"10.0.0.0/8\"]");
+    let other = "/keep-me?cc=max-age%3D600";
+    get(&refused.url(other)).await;
+    let r = purge(refused.url(other)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    get(&refused.url(other)).await;
+    assert_eq!(origin.hits(other), 1, "a refused PURGE removes nothing and never reaches the origin");
 }

@@ -8,7 +8,7 @@ use crate::fills::{Head, Role};
 use crate::freshness::now;
 use crate::respond;
 use crate::status::{CacheStatus, Outcome};
-use crate::store::RouteCounters;
+use crate::store::{Purge, RouteCounters};
 use crate::stored::{Freshness, Stored};
 use crate::vary;
 use forecourt_proxy::body::ProxyBody;
@@ -44,6 +44,9 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         status: CacheStatus::default(),
         pending: None,
     };
+    if head.method.as_str() == "PURGE" && !f.options.purge_from.0.is_empty() {
+        return Decision::answer(purge(f, &state.url, cx.client));
+    }
     if !cacheable_method {
         state.status.outcome = Some(Outcome::Method);
         cx.insert(state);
@@ -241,6 +244,18 @@ fn bypassed(f: &CacheFilter, head: &request::Parts) -> bool {
                 .flat_map(|v| v.split(';'))
                 .filter_map(|p| p.trim().split_once('='))
                 .any(|(name, _)| b.cookies.iter().any(|c| c == name)))
+}
+
+/// `PURGE` (as Varnish and nginx's cache purge answer it): the URL's every variant removed
+/// for a client in `purge_from`, 403 for any other.
+fn purge(f: &CacheFilter, url: &str, client: std::net::IpAddr) -> Response<ProxyBody> {
+    let allowed = f.options.purge_from.contains(client);
+    if allowed {
+        f.store.purge(&Purge::Url(url.to_string()));
+    }
+    let mut resp = Response::new(ProxyBody::full(if allowed { "purged\n" } else { "PURGE not allowed from here\n" }));
+    *resp.status_mut() = if allowed { StatusCode::OK } else { StatusCode::FORBIDDEN };
+    resp
 }
 
 /// `only-if-cached` with nothing usable stored (RFC 9111 §5.2.1.7).

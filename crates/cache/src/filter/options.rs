@@ -1,5 +1,6 @@
 //! A route's cache options (`cache = { ... }`).
 use crate::key::KeySpec;
+use forecourt_proxy::cidr::CidrList;
 use http::header::HeaderName;
 use std::time::Duration;
 
@@ -33,6 +34,8 @@ pub struct RouteOptions {
     /// How long a request waits for another's fetch of the same key before going
     /// upstream itself.
     pub lock_timeout: Duration,
+    /// Clients whose `PURGE` removes the request's URL (empty: `PURGE` is not special).
+    pub purge_from: CidrList,
 }
 
 impl Default for RouteOptions {
@@ -47,6 +50,7 @@ impl Default for RouteOptions {
             targeted: None,
             tag_headers: vec![HeaderName::from_static("cache-tag"), HeaderName::from_static("surrogate-key")],
             lock_timeout: Duration::from_secs(5),
+            purge_from: CidrList::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::Ctx;
 use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions};
 use forecourt_cache::{Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig};
+use forecourt_proxy::cidr::{Cidr, CidrList};
 use http::header::HeaderName;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ pub struct CacheShared {
     pub targeted: Option<HeaderName>,
     pub tag_headers: Vec<HeaderName>,
     pub lock_timeout: Duration,
+    pub purge_from: CidrList,
 }
 
 /// The store `[cache]` describes: the running one when its bounds are unchanged.
@@ -64,7 +66,18 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
         Some(list) => list.iter().filter_map(|n| header_name(cx, n)).collect(),
     };
     let lock_timeout = cx.duration(&c.lock_timeout, Duration::from_secs(5));
-    CacheShared { store, targeted, tag_headers, lock_timeout }
+    let mut purge_from = CidrList::default();
+    for entry in c.purge_from.iter().flatten() {
+        match entry.get_ref().parse::<Cidr>() {
+            Ok(cidr) => purge_from.0.push(cidr),
+            Err(e) => cx.error(
+                entry,
+                format!("bad purge_from entry: {e}"),
+                Some("write a CIDR such as \"10.0.0.0/8\" or an address".into()),
+            ),
+        }
+    }
+    CacheShared { store, targeted, tag_headers, lock_timeout, purge_from }
 }
 
 /// Registers the store as the process's once the whole config compiled.
@@ -97,6 +110,7 @@ pub fn filter(
         targeted: shared.targeted.clone(),
         tag_headers: shared.tag_headers.clone(),
         lock_timeout: shared.lock_timeout,
+        purge_from: shared.purge_from.clone(),
     };
     if let Some(k) = &o.key {
         let k = k.get_ref();

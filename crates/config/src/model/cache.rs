@@ -17,6 +17,9 @@ pub struct CacheCfg {
     pub targeted_field: Option<Spanned<String>>,
     /// Response fields that carry purge tags; `["Cache-Tag", "Surrogate-Key"]` by default.
     pub tag_headers: Option<Vec<Spanned<String>>>,
+    /// Client addresses (CIDRs) whose `PURGE` requests remove the URL from the cache;
+    /// `PURGE` from elsewhere gets 403. Unset: `PURGE` is a method like any other.
+    pub purge_from: Option<Vec<Spanned<String>>>,
     /// How long a request waits for another's fetch of the same key ("5s").
     pub lock_timeout: Option<Spanned<String>>,
 }
