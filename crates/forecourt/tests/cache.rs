@@ -430,3 +430,30 @@ async fn the_purge_method_works_from_allowed_addresses_only() {
     get(&refused.url(other)).await;
     assert_eq!(origin.hits(other), 1, "a refused PURGE removes nothing and never reaches the origin");
 }
+
+/// The client whose request leads a fetch goes away mid-body: the fetch goes on, the
+/// requests that followed it get the whole body, and it is stored; the origin sees one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn followers_are_not_cut_when_the_leading_client_leaves() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    let path = "/stream?cc=max-age%3D600&events=6&gap_ms=150";
+    let url = fc.url(path);
+    let mut leader = tokio::net::TcpStream::connect(fc.addr()).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    leader.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await.unwrap();
+    let mut first = [0u8; 512];
+    let n = leader.read(&mut first).await.unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    let followers: Vec<_> = (0..5).map(|_| tokio::spawn(get(Box::leak(url.clone().into_boxed_str())))).collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(leader);
+    for f in followers {
+        let r = f.await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body.matches("data: event").count(), 6, "a follower got all of it");
+    }
+    let again = get(&url).await;
+    assert!(again.header("cache-status").starts_with("Forecourt; hit"), "{:?}", again.headers);
+    assert_eq!(origin.hits(path), 1);
+}

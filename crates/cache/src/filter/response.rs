@@ -103,6 +103,7 @@ pub fn tee(f: &CacheFilter, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
         parts: Vec::new(),
         size: 0,
         max,
+        detached: false,
     });
 }
 
@@ -230,6 +231,8 @@ struct Tee {
     parts: Vec<Bytes>,
     size: u64,
     max: u64,
+    /// Reading on without a client (see `Drop`).
+    detached: bool,
 }
 
 impl Tee {
@@ -287,8 +290,39 @@ impl Body for Tee {
 
 impl Drop for Tee {
     fn drop(&mut self) {
-        // Cut before its end (the client went away): nothing stored, followers released.
         let ended = self.inner.as_ref().is_some_and(|b| b.is_end_stream());
+        let wanted = self.stored.is_some() || self.leader.is_some();
+        if !ended && wanted && !self.detached && tokio::task::try_id().is_some() {
+            // The client went away before the end: the fetch goes on without it (as
+            // Varnish's does), so that the requests following it are not cut and the
+            // object is still stored. Upstream timeouts bound it.
+            let rest = Tee {
+                inner: self.inner.take(),
+                store: self.store.clone(),
+                key: self.key.clone(),
+                url: self.url.clone(),
+                stored: self.stored.take(),
+                leader: self.leader.take(),
+                parts: std::mem::take(&mut self.parts),
+                size: self.size,
+                max: self.max,
+                detached: true,
+            };
+            tokio::task::spawn_local(read_to_end(rest));
+            return;
+        }
+        // Cut for good (the origin's body broke, or shutdown): nothing stored, followers
+        // released.
         self.finish(ended);
+    }
+}
+
+/// Reads a detached tee to its end; its frames go to the store and the followers.
+async fn read_to_end(mut rest: Tee) {
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut rest).poll_frame(cx)).await {
+        // Past max_object it will not be stored: no reason to read on.
+        if frame.is_err() || rest.size > rest.max {
+            break;
+        }
     }
 }
