@@ -122,6 +122,7 @@ mod tests {
             status: StatusCode::OK,
             headers: headers.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect(),
             body: Bytes::from_static(body),
+            body_file: None,
             timing: Timing { request_time: 100, response_time: 100, initial_age: 2 },
             lifetime: 60,
             directives: Directives::default(),

@@ -16,6 +16,8 @@ pub struct Stored {
     /// As the origin sent them, less hop-by-hop fields, `Age` and the tag field.
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The memory file `body` is the pages of, for bodies sent with `sendfile`.
+    pub body_file: Option<Arc<std::fs::File>>,
     pub timing: Timing,
     /// Seconds it stays fresh.
     pub lifetime: u64,

@@ -457,3 +457,24 @@ async fn followers_are_not_cut_when_the_leading_client_leaves() {
     assert!(again.header("cache-status").starts_with("Forecourt; hit"), "{:?}", again.headers);
     assert_eq!(origin.hits(path), 1);
 }
+
+/// A large stored body (kept in a memory file, sent with sendfile on plain HTTP/1) comes
+/// back byte for byte, whole and as a range, and over HTTP/2 too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_hits_are_the_origins_bytes() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    let path = "/large?cc=max-age%3D600&size=200000&ct=text/html";
+    let first = get(&fc.url(path)).await;
+    assert_eq!(first.body, common::cache_origin::page(200000));
+    for _ in 0..3 {
+        let hit = get(&fc.url(path)).await;
+        assert!(hit.header("cache-status").starts_with("Forecourt; hit"), "{:?}", hit.headers);
+        assert_eq!(hit.body, first.body);
+    }
+    let part = get_with(&fc.url(path), &[("range", "bytes=100000-100099")]).await;
+    assert_eq!((part.status, part.body.as_str()), (206, &first.body[100000..100100]));
+    let h2 = send(&h2c_client(), http::Request::get(fc.url(path)).body(Default::default()).unwrap()).await;
+    assert_eq!(h2.body, first.body);
+    assert_eq!(origin.hits(path), 1);
+}

@@ -162,7 +162,8 @@ fn read_variant(r: &mut Reader<impl Read>) -> io::Result<Stored> {
     Ok(Stored {
         status,
         headers,
-        body,
+        body: body.bytes,
+        body_file: body.file,
         timing: Timing { request_time, response_time, initial_age },
         lifetime,
         directives,
@@ -254,6 +255,7 @@ mod tests {
             status: StatusCode::OK,
             headers,
             body: Bytes::from_static(b"hello, disk"),
+            body_file: None,
             timing: Timing { request_time: 10, response_time: 11, initial_age: 3 },
             lifetime: 60,
             directives: Directives { max_age: Some(60), public: true, immutable: true, ..Directives::default() },

@@ -11,7 +11,7 @@ use crate::status::{CacheStatus, Outcome};
 use crate::store::{Purge, RouteCounters};
 use crate::stored::{Freshness, Stored};
 use crate::vary;
-use forecourt_proxy::body::ProxyBody;
+use forecourt_proxy::body::{FileRegion, ProxyBody};
 use forecourt_proxy::filter::{Decision, Refresh, RequestCtx, Verdict};
 use forecourt_proxy::router::request_host;
 use http::header::{
@@ -174,9 +174,23 @@ pub fn serve(
 ) -> Response<ProxyBody> {
     stored.hit();
     cx.log("cache", status.log_word());
-    let mut resp = respond::answer(stored, head, now).map(ProxyBody::full);
+    let mut resp = respond::answer(stored, head, now).map(|body| body_of(stored, body));
     resp.headers_mut().insert(CACHE_STATUS, status.value());
     resp
+}
+
+/// The answer's body: when it is (a part of) a body kept in a memory file, that file's
+/// region too, for `sendfile`.
+fn body_of(stored: &Stored, body: bytes::Bytes) -> ProxyBody {
+    let whole = stored.body.as_ptr() as usize..stored.body.as_ptr() as usize + stored.body.len();
+    match &stored.body_file {
+        Some(file) if !body.is_empty() && whole.contains(&(body.as_ptr() as usize)) => {
+            let offset = (body.as_ptr() as usize - whole.start) as u64;
+            let region = FileRegion { file: file.clone(), offset, len: body.len() as u64 };
+            ProxyBody::pages(body, region)
+        }
+        _ => ProxyBody::full(body),
+    }
 }
 
 /// Whether `stored` may answer a request with directives `req` without the origin.

@@ -134,6 +134,7 @@ fn storable_head(
         directives: d,
         headers,
         body: Bytes::new(),
+        body_file: None,
         vary,
         vary_key,
         tags,
@@ -166,6 +167,7 @@ fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64
         directives: d,
         headers,
         body: stale.body.clone(),
+        body_file: stale.body_file.clone(),
         vary: stale.vary.clone(),
         vary_key: stale.vary_key.clone(),
         tags,
@@ -244,7 +246,8 @@ impl Tee {
         if !complete || self.size > self.max {
             return;
         }
-        stored.body = body_pages::assemble(self.parts.iter().map(|p| &p[..]), self.size as usize);
+        let body = body_pages::assemble(self.parts.iter().map(|p| &p[..]), self.size as usize);
+        (stored.body, stored.body_file) = (body.bytes, body.file);
         self.parts.clear();
         self.store.put(&self.key, &self.url, Arc::new(stored));
     }

@@ -8,6 +8,6 @@ mod response;
 
 pub use error::ClientBodyError;
 pub use request::{BodySource, ClientBody, IncomingBody, RequestBody};
-pub use response::ProxyBody;
+pub use response::{FileRegion, ProxyBody};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -6,7 +6,9 @@ use crate::exchange::Exchange;
 use bytes::Bytes;
 use forecourt_upstream::PooledBody;
 use hyper::body::{Body, Frame, SizeHint};
+use std::fs::File;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// A body a filter put around another one.
@@ -15,7 +17,18 @@ type Wrapped = Pin<Box<dyn Body<Data = Bytes, Error = BoxError>>>;
 enum Source {
     Upstream(PooledBody<ClientBody>),
     Full(Option<Bytes>),
+    /// Bytes that are also a region of a file: a plain HTTP/1 connection sends them with
+    /// `sendfile`, without copying them through user space (see [`ProxyBody::pages`]).
+    Pages(Option<Bytes>, FileRegion),
     Wrapped(Wrapped),
+}
+
+/// `len` bytes of `file` from `offset`.
+#[derive(Clone, Debug)]
+pub struct FileRegion {
+    pub file: Arc<File>,
+    pub offset: u64,
+    pub len: u64,
 }
 
 pub struct ProxyBody {
@@ -27,6 +40,24 @@ impl ProxyBody {
     pub fn full(bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
         ProxyBody { source: Source::Full((!bytes.is_empty()).then_some(bytes)), exchange: None }
+    }
+
+    /// `bytes`, which are also `region` (a cache's stored body kept in a memory file).
+    /// Read as a body, it is `bytes`; a wrapping filter sees just those.
+    pub fn pages(bytes: Bytes, region: FileRegion) -> Self {
+        debug_assert_eq!(bytes.len() as u64, region.len);
+        ProxyBody { source: Source::Pages((!bytes.is_empty()).then_some(bytes), region), exchange: None }
+    }
+
+    /// The file region this body is, if it is one and nothing of it was read yet; the body
+    /// counts as sent (the caller sends the region).
+    pub fn take_region(&mut self) -> Option<FileRegion> {
+        let Source::Pages(bytes @ Some(_), region) = &mut self.source else { return None };
+        let len = bytes.take().map_or(0, |b| b.len());
+        if let Some(ex) = &mut self.exchange {
+            ex.sent(len);
+        }
+        Some(region.clone())
     }
 
     pub fn empty() -> Self {
@@ -77,7 +108,7 @@ impl Body for ProxyBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let polled = match &mut this.source {
-            Source::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Source::Full(bytes) | Source::Pages(bytes, _) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Source::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Source::Wrapped(body) => body.as_mut().poll_frame(cx),
         };
@@ -96,7 +127,7 @@ impl Body for ProxyBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.source {
-            Source::Full(b) => b.is_none(),
+            Source::Full(b) | Source::Pages(b, _) => b.is_none(),
             Source::Upstream(b) => b.is_end_stream(),
             Source::Wrapped(b) => b.is_end_stream(),
         }
@@ -104,8 +135,8 @@ impl Body for ProxyBody {
 
     fn size_hint(&self) -> SizeHint {
         match &self.source {
-            Source::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
-            Source::Full(None) => SizeHint::with_exact(0),
+            Source::Full(Some(b)) | Source::Pages(Some(b), _) => SizeHint::with_exact(b.len() as u64),
+            Source::Full(None) | Source::Pages(None, _) => SizeHint::with_exact(0),
             Source::Upstream(b) => b.size_hint(),
             Source::Wrapped(b) => b.size_hint(),
         }

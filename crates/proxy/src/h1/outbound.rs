@@ -2,7 +2,7 @@
 //! `Connection`), then the body as it arrives, length-delimited or chunked, gathered into
 //! vectored writes so that a small response costs one `writev`.
 use super::inbound::Shared;
-use crate::body::ProxyBody;
+use crate::body::{FileRegion, ProxyBody};
 use bytes::{BufMut, Bytes};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::response::Parts;
@@ -68,6 +68,13 @@ pub(super) async fn write_response(
         out.flush_all(conn, closes_after).await?;
         return Ok(Written { reusable: keep_alive && head.status != StatusCode::SWITCHING_PROTOCOLS });
     }
+    // A stored body kept in a memory file goes by sendfile on a plain connection.
+    let whole = matches!(delimit, Delimit::Length(n) if body.size_hint().exact() == Some(n));
+    if let (true, false, Some(region)) = (whole, conn.stream.is_tls(), body.take_region()) {
+        out.flush_all(conn, false).await?;
+        send_region(conn, out.send_timeout, &region).await?;
+        return Ok(Written { reusable: keep_alive });
+    }
     let mut sent: u64 = 0;
     let mut body_done = false;
     std::future::poll_fn(|cx| loop {
@@ -104,6 +111,27 @@ pub(super) async fn write_response(
         _ => true,
     };
     Ok(Written { reusable: keep_alive && complete })
+}
+
+/// Sends a body that is a file region (a cache's stored body) with `sendfile`.
+async fn send_region(conn: &Shared, send_timeout: Duration, region: &FileRegion) -> io::Result<()> {
+    let (mut offset, end) = (region.offset, region.offset + region.len);
+    while offset < end {
+        let ready = std::future::poll_fn(|cx| conn.stream.poll_write_ready(cx));
+        tokio::time::timeout(send_timeout, ready)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"))??;
+        conn.before_write();
+        let left = end - offset;
+        match conn.stream.send_file(&region.file, &mut offset, left) {
+            Some(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Some(Err(e)) => return Err(e),
+            None => return Err(io::Error::other("sendfile on a TLS connection")),
+        }
+    }
+    Ok(())
 }
 
 /// Chooses the framing: the upstream's `Content-Length` when it gave one, an exact size the
