@@ -56,6 +56,18 @@ pub enum Purge {
     All,
 }
 
+impl Purge {
+    /// Whether it removes what was stored for `url`, tagged as `tagged` says.
+    pub fn matches(&self, url: &str, tagged: impl Fn(&str) -> bool) -> bool {
+        match self {
+            Purge::All => true,
+            Purge::Url(u) => url == u,
+            Purge::Prefix(prefix) => url.starts_with(prefix.as_str()),
+            Purge::Tag(tag) => tagged(tag),
+        }
+    }
+}
+
 pub struct Store {
     pub config: StoreConfig,
     memory: MemoryTier,
@@ -109,18 +121,11 @@ impl Store {
         self.purges.fetch_add(1, Ordering::Relaxed);
         if let Some(disk) = &self.disk {
             let purge = purge.clone();
-            disk.remove_if(move |e| match &purge {
-                Purge::All => true,
-                Purge::Url(url) => *e.url == **url,
-                Purge::Prefix(prefix) => e.url.starts_with(prefix.as_str()),
-                Purge::Tag(tag) => e.tags.iter().any(|t| **t == **tag),
-            });
+            disk.remove_if(move |e| purge.matches(&e.url, |t| e.tags.iter().any(|have| **have == *t)));
         }
         match purge.clone() {
             Purge::All => self.memory.clear(),
-            Purge::Url(url) => self.memory.remove_if(move |_, e| *e.url == *url),
-            Purge::Prefix(prefix) => self.memory.remove_if(move |_, e| e.url.starts_with(&prefix)),
-            Purge::Tag(tag) => self.memory.remove_if(move |_, e| e.tagged(&tag)),
+            purge => self.memory.remove_if(move |_, e| purge.matches(&e.url, |t| e.tagged(t))),
         }
     }
 

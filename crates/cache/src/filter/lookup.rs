@@ -28,14 +28,17 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     let scheme = if cx.conn.tls { "https" } else { "http" };
     let (key, url_len) = f.options.key.key(scheme, request_host(&head.uri, &head.headers), head);
     let key: Arc<str> = key.into();
-    let mut state = CacheState {
+    let t = now();
+    // The request's head is copied into the state only for requests that go on (a hit is
+    // answered here and needs none of it).
+    let state_for = |head: &request::Parts, key: Arc<str>| CacheState {
         url: key[..url_len].into(),
         key_is_url: url_len == key.len(),
         key,
         method: head.method.clone(),
         uri: head.uri.clone(),
         headers: head.headers.clone(),
-        request_time: now(),
+        request_time: t,
         stale: None,
         leader: None,
         follow: None,
@@ -45,15 +48,17 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         pending: None,
     };
     if head.method.as_str() == "PURGE" && !f.options.purge_from.0.is_empty() {
-        return Decision::answer(purge(f, &state.url, cx.client));
+        return Decision::answer(purge(f, &key[..url_len], cx.client));
     }
     if !cacheable_method {
+        let mut state = state_for(head, key);
         state.status.outcome = Some(Outcome::Method);
         cx.insert(state);
         return Decision::Continue;
     }
     if bypassed(f, head) {
         RouteCounters::count(&f.counters.bypass);
+        let mut state = state_for(head, key);
         state.status.outcome = Some(Outcome::Bypass);
         cx.insert(state);
         return Decision::Continue;
@@ -61,9 +66,8 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     let req_cc = request_directives(&head.headers);
     let refresh = head.extensions.get::<Refresh>().is_some();
     let client_no_cache = !f.options.ignore_client_no_cache && (req_cc.no_cache || req_cc.max_age == Some(0));
-    let entry = f.store.get(&state.key);
+    let entry = f.store.get(&key);
     let found = entry.as_ref().and_then(|e| e.select(&head.headers)).cloned();
-    let t = state.request_time;
     if let Some(stored) = found {
         if !refresh {
             if !client_no_cache && usable(&stored, &req_cc, t) {
@@ -75,7 +79,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
             if !client_no_cache && within(stored.freshness(t), swr(f, &stored)) && !stored.always_validate() {
                 // Stale, within stale-while-revalidate: answer now, refresh behind.
                 RouteCounters::count(&f.counters.stale);
-                if let Some(claim) = f.store.start_refresh(&state.key) {
+                if let Some(claim) = f.store.start_refresh(&key) {
                     cx.refresh_later(head.clone(), Box::new(claim));
                 }
                 let status = CacheStatus {
@@ -90,6 +94,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         if req_cc.only_if_cached {
             return Decision::answer(gateway_timeout());
         }
+        let mut state = state_for(head, key);
         state.status.outcome = Some(if client_no_cache && !refresh { Outcome::Request } else { Outcome::Stale });
         state.stale = Some(stored);
         state.store = head.method == Method::GET;
@@ -99,6 +104,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     if req_cc.only_if_cached {
         return Decision::answer(gateway_timeout());
     }
+    let mut state = state_for(head, key);
     state.status.outcome = Some(if entry.is_some() { Outcome::VaryMiss } else { Outcome::UriMiss });
     // A miss is stored when it is a plain GET: a HEAD, a conditional or a ranged request
     // goes as it is and its answer is not the whole object.

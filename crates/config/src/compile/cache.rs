@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions};
 use forecourt_cache::{Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig};
-use forecourt_proxy::cidr::{Cidr, CidrList};
+use forecourt_proxy::cidr::CidrList;
 use http::header::HeaderName;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,17 +66,7 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
         Some(list) => list.iter().filter_map(|n| header_name(cx, n)).collect(),
     };
     let lock_timeout = cx.duration(&c.lock_timeout, Duration::from_secs(5));
-    let mut purge_from = CidrList::default();
-    for entry in c.purge_from.iter().flatten() {
-        match entry.get_ref().parse::<Cidr>() {
-            Ok(cidr) => purge_from.0.push(cidr),
-            Err(e) => cx.error(
-                entry,
-                format!("bad purge_from entry: {e}"),
-                Some("write a CIDR such as \"10.0.0.0/8\" or an address".into()),
-            ),
-        }
-    }
+    let purge_from = cx.cidrs(c.purge_from.as_deref().unwrap_or_default(), "purge_from");
     CacheShared { store, targeted, tag_headers, lock_timeout, purge_from }
 }
 

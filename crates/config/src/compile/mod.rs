@@ -55,6 +55,23 @@ impl Ctx<'_> {
         base.join(path).to_string_lossy().into_owned()
     }
 
+    /// A list of CIDRs (or addresses) under config key `what`; each bad one reported where
+    /// it stands.
+    pub fn cidrs(&mut self, entries: &[Spanned<String>], what: &str) -> CidrList {
+        let mut list = CidrList::default();
+        for entry in entries {
+            match entry.get_ref().parse::<Cidr>() {
+                Ok(c) => list.0.push(c),
+                Err(e) => self.error(
+                    entry,
+                    format!("bad {what} entry: {e}"),
+                    Some("write a CIDR such as \"10.0.0.0/8\" or an address".into()),
+                ),
+            }
+        }
+        list
+    }
+
     pub fn size(&mut self, v: &Option<Spanned<Size>>) -> Option<u64> {
         let s = v.as_ref()?;
         match parse_size(s.get_ref()) {
@@ -140,17 +157,7 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
         max_uri_bytes: cx.size(&l.max_uri_bytes).map(|n| n as usize).unwrap_or(d.max_uri_bytes),
         max_body: cx.size(&l.max_body),
     };
-    let mut trusted = Vec::new();
-    for entry in &g.trusted_proxies {
-        match entry.get_ref().parse::<Cidr>() {
-            Ok(c) => trusted.push(c),
-            Err(e) => cx.error(
-                entry,
-                format!("bad trusted_proxies entry: {e}"),
-                Some("write a CIDR such as \"10.0.0.0/8\" or an address".into()),
-            ),
-        }
-    }
+    let trusted = cx.cidrs(&g.trusted_proxies, "trusted_proxies");
     let format = match g.access_log_format.as_ref().map(|s| (s, s.get_ref().as_str())) {
         None | Some((_, "json")) => LogFormat::Json,
         Some((_, "combined")) => LogFormat::Combined,
@@ -172,7 +179,7 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
     };
     Settings {
         client,
-        trusted_proxies: CidrList(trusted),
+        trusted_proxies: trusted,
         access_log,
         shutdown_timeout: cx.duration(&g.shutdown_timeout, Duration::from_secs(30)),
     }
