@@ -635,3 +635,33 @@ fn a_response_before_its_body_keeps_the_connection_only_if_the_body_is_here() {
     assert_eq!(statuses(&unread), [200], "the body's bytes are not a request: {unread}");
     assert!(!unread.ends_with("<still open>"), "closed: {unread}");
 }
+
+/// An origin that sends more than its Content-Length says: the surplus is not read as
+/// the start of the next response on that connection (nginx's "upstream sent more data
+/// than specified"); the connection is dropped instead of pooled, and every request gets
+/// the origin's answer (before, the second got the surplus as its head: a 502).
+#[test]
+fn an_origin_that_overruns_its_length_does_not_poison_the_pool() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                // Each request on the connection: five bytes promised, a stray head after them.
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {
+                    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 299 Surplus\r\n\r\n";
+                    if s.write_all(answer).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let fc = Forecourt::start(&format!("{}[upstream.o.retry]\nattempts = 1\n", simple_to(upstream, "")));
+    for i in 0..4 {
+        let out = raw(fc.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(3));
+        assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("\r\n\r\nhello"), "request {i}: {out:?}");
+    }
+}

@@ -80,8 +80,13 @@ impl H1Conn {
     }
 
     /// Whether an idle pooled connection is still usable: nothing arrived on it (no FIN,
-    /// no stray bytes). Costs no syscall unless the socket was signalled readable.
+    /// no stray bytes), and nothing was left over from the last response (an origin that
+    /// sent more than its Content-Length said: the next response would start inside that
+    /// surplus). Costs no syscall unless the socket was signalled readable.
     pub fn is_reusable(&self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
         let mut cx = Context::from_waker(std::task::Waker::noop());
         match self.stream.poll_read_ready(&mut cx) {
             Poll::Pending => true,
