@@ -1,6 +1,7 @@
 //! Cache directives (RFC 9111 §5.2) from `Cache-Control` and the targeted fields of RFC
 //! 9213 (`CDN-Cache-Control`, and a name of the operator's own), which take precedence for
 //! this cache when present.
+use crate::structured::is_dictionary;
 use http::header::{HeaderMap, HeaderName, CACHE_CONTROL};
 
 /// The directives of one response (or request), parsed once.
@@ -9,11 +10,16 @@ pub struct Directives {
     pub max_age: Option<u64>,
     pub s_maxage: Option<u64>,
     pub no_store: bool,
-    /// `no-cache` without field names (a qualified `no-cache="x"` only keeps `x` from being
-    /// sent without validation; this cache then validates every time too).
+    /// `no-cache` without field names: stored, validated at every use.
     pub no_cache: bool,
-    /// `private`, qualified or not: a shared cache does not store it.
+    /// `private` without field names: a shared cache does not store it.
     pub private: bool,
+    /// The fields a qualified `no-cache="x, y"` or `private="x"` names (lowercase): the
+    /// response is stored and reused without them (RFC 9111 §5.2.2.4, §5.2.2.7).
+    pub unstored_fields: Vec<Box<str>>,
+    /// `must-understand`: stored only with a status this cache understands, and then
+    /// despite `no-store` (RFC 9111 §5.2.2.3).
+    pub must_understand: bool,
     pub public: bool,
     pub must_revalidate: bool,
     pub proxy_revalidate: bool,
@@ -41,6 +47,12 @@ impl Directives {
     /// response stale (RFC 9111 §4.2.1: treated as 0), as does a duplicated one that
     /// disagrees.
     pub fn parse(headers: &HeaderMap, name: &HeaderName) -> Directives {
+        Directives::parse_as(headers, name, false)
+    }
+
+    /// `structured`: a targeted field, a Structured Field Dictionary (RFC 9213 §2.1), whose
+    /// numbers are Integers: a quoted one is of the wrong type and its directive ignored.
+    fn parse_as(headers: &HeaderMap, name: &HeaderName, structured: bool) -> Directives {
         let mut d = Directives::default();
         for value in headers.get_all(name) {
             let Ok(text) = value.to_str() else { continue };
@@ -50,13 +62,25 @@ impl Directives {
                     None => (part.trim(), None),
                 };
                 let key = key.to_ascii_lowercase();
+                let numeric =
+                    matches!(key.as_str(), "max-age" | "s-maxage" | "stale-while-revalidate" | "stale-if-error");
+                if structured && numeric && arg.is_some_and(|a| a.starts_with('"')) {
+                    continue;
+                }
                 let number = || arg.map(|a| seconds(a).unwrap_or(0));
                 match key.as_str() {
                     "max-age" => d.max_age = merge(d.max_age, number().or(Some(0))),
                     "s-maxage" => d.s_maxage = merge(d.s_maxage, number().or(Some(0))),
                     "no-store" => d.no_store = true,
+                    "no-cache" | "private" if arg.is_some_and(|a| a.starts_with('"')) => {
+                        let names = arg.unwrap_or_default().trim_matches('"').split(',');
+                        d.unstored_fields.extend(
+                            names.map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).map(Box::from),
+                        );
+                    }
                     "no-cache" => d.no_cache = true,
                     "private" => d.private = true,
+                    "must-understand" => d.must_understand = true,
                     "public" => d.public = true,
                     "must-revalidate" => d.must_revalidate = true,
                     "proxy-revalidate" => d.proxy_revalidate = true,
@@ -74,14 +98,19 @@ impl Directives {
         d
     }
 
-    /// The directives this cache obeys for a response: the first targeted field present
-    /// (`own`, then `CDN-Cache-Control`), else `Cache-Control`. A targeted field replaces
-    /// `Cache-Control` for this cache whole (RFC 9213 §2.1).
+    /// The directives this cache obeys for a response: the first valid targeted field
+    /// present (`own`, then `CDN-Cache-Control`), else `Cache-Control`. A targeted field
+    /// replaces `Cache-Control` for this cache whole; one that is not a valid Structured
+    /// Field is ignored whole (RFC 9213 §2.1).
     pub fn for_response(headers: &HeaderMap, own: Option<&HeaderName>) -> (Directives, bool) {
         static CDN: HeaderName = HeaderName::from_static("cdn-cache-control");
         for targeted in own.into_iter().chain(std::iter::once(&CDN)) {
-            if headers.contains_key(targeted) {
-                return (Directives::parse(headers, targeted), true);
+            let lines: Option<Vec<&str>> = headers.get_all(targeted).iter().map(|v| v.to_str().ok()).collect();
+            match lines {
+                Some(lines) if !lines.is_empty() && is_dictionary(&lines.join(",")) => {
+                    return (Directives::parse_as(headers, targeted, true), true);
+                }
+                _ => {}
             }
         }
         (Directives::parse(headers, &CACHE_CONTROL), false)
@@ -127,9 +156,12 @@ mod tests {
 
     #[test]
     fn directives_parse_with_quotes_case_and_bad_values() {
-        let d = cc("Public, MAX-AGE=60, s-maxage=\"30\", no-cache=\"set-cookie, x\", stale-if-error=5");
-        assert!(d.public && d.no_cache && !d.private);
+        let d = cc("Public, MAX-AGE=60, s-maxage=\"30\", no-cache=\"Set-Cookie, x\", stale-if-error=5");
+        assert!(d.public && !d.no_cache && !d.private);
+        assert_eq!(d.unstored_fields, vec![Box::from("set-cookie"), Box::from("x")]);
         assert_eq!((d.max_age, d.s_maxage, d.stale_if_error), (Some(60), Some(30), Some(5)));
+        let d = cc("private=\"a\", no-cache, must-understand");
+        assert!(d.no_cache && !d.private && d.must_understand && d.unstored_fields == vec![Box::from("a")]);
         assert_eq!(cc("max-age=abc").max_age, Some(0), "an invalid max-age is stale");
         assert_eq!(cc("max-age=10, max-age=20").max_age, Some(10));
         assert_eq!(cc("max-age=99999999999999999999").max_age, Some(i32::MAX as u64));
@@ -147,5 +179,15 @@ mod tests {
         let own = HeaderName::from_static("forecourt-cache-control");
         h.insert(own.clone(), "max-age=7".parse().unwrap());
         assert_eq!(Directives::for_response(&h, Some(&own)).0.max_age, Some(7));
+        for garbled in ["max-age=7, &&&", "max-age=\"7\""] {
+            h.insert(own.clone(), garbled.parse().unwrap());
+            h.insert("cdn-cache-control", "max-age=100, &&&".parse().unwrap());
+            let (d, targeted) = Directives::for_response(&h, Some(&own));
+            assert_eq!(
+                (targeted, d.max_age),
+                (garbled.contains('"'), None),
+                "{garbled}: ignored, Cache-Control obeyed"
+            );
+        }
     }
 }

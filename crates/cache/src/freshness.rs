@@ -11,9 +11,7 @@ pub fn now() -> u64 {
 
 /// An HTTP date (RFC 9110 §5.6.7) as Unix seconds.
 pub fn http_date(headers: &HeaderMap, name: http::header::HeaderName) -> Option<u64> {
-    let text = headers.get(name)?.to_str().ok()?;
-    let t = httpdate::parse_http_date(text.trim()).ok()?;
-    Some(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    crate::dates::parse(headers.get(name)?.to_str().ok()?)
 }
 
 /// Unix seconds as an HTTP date.
@@ -33,8 +31,10 @@ pub struct Timing {
 impl Timing {
     pub fn of(headers: &HeaderMap, request_time: u64, response_time: u64) -> Timing {
         let date = http_date(headers, DATE).unwrap_or(response_time);
-        let age_value =
-            headers.get(AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+        // The first value of the first line: `Age: 7200, 0` is 7200 (a list is not valid,
+        // but its first member is what the sender meant); anything not digits is ignored.
+        let first = headers.get(AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next());
+        let age_value = first.and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
         let apparent_age = response_time.saturating_sub(date);
         let response_delay = response_time.saturating_sub(request_time);
         let initial_age = apparent_age.max(age_value.saturating_add(response_delay));

@@ -6,6 +6,7 @@
 //! progress (`fills`, for request coalescing) and the counters; `respond` makes answers from stored responses; `filter`
 //! joins them to the request pipeline.
 mod body_pages;
+mod dates;
 pub mod directives;
 pub mod disk;
 pub mod fills;
@@ -19,6 +20,7 @@ pub mod status;
 pub mod storable;
 pub mod store;
 pub mod stored;
+mod structured;
 pub mod vary;
 
 pub use disk::{DiskConfig, TierUsage};

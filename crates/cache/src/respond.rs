@@ -54,10 +54,12 @@ pub fn answer(stored: &Stored, req: &request::Parts, now: u64) -> Response<Bytes
 /// Whether the client's validators match (If-None-Match, weak comparison; else
 /// If-Modified-Since against Last-Modified).
 pub fn not_modified(stored: &HeaderMap, req: &HeaderMap) -> bool {
-    if let Some(inm) = req.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        let Some(etag) = stored.get(ETAG).and_then(|v| v.to_str().ok()) else { return false };
-        let etag = opaque(etag);
-        return inm.split(',').map(str::trim).any(|t| t == "*" || opaque(t) == etag);
+    // Compared as bytes: an entity tag may hold obs-text (RFC 9110 §8.8.3), which is not
+    // a `str`.
+    if let Some(inm) = req.get(IF_NONE_MATCH) {
+        let Some(etag) = stored.get(ETAG) else { return false };
+        let etag = opaque(etag.as_bytes());
+        return inm.as_bytes().split(|&b| b == b',').map(|t| t.trim_ascii()).any(|t| t == b"*" || opaque(t) == etag);
     }
     match (http_date(req, IF_MODIFIED_SINCE), http_date(stored, LAST_MODIFIED)) {
         (Some(since), Some(modified)) => modified <= since,
@@ -66,8 +68,9 @@ pub fn not_modified(stored: &HeaderMap, req: &HeaderMap) -> bool {
 }
 
 /// An entity tag without its weakness mark (weak comparison, RFC 9110 §8.8.3.2).
-fn opaque(tag: &str) -> &str {
-    tag.trim().strip_prefix("W/").unwrap_or(tag.trim())
+fn opaque(tag: &[u8]) -> &[u8] {
+    let tag = tag.trim_ascii();
+    tag.strip_prefix(b"W/").unwrap_or(tag)
 }
 
 enum Range {
@@ -161,5 +164,17 @@ mod tests {
         assert_eq!(answer(&s, &req("GET", &[("range", "bytes=0-1,3-4")]), 110).status(), 200);
         let stale_if_range = [("range", "bytes=0-1"), ("if-range", "\"v0\"")];
         assert_eq!(answer(&s, &req("GET", &stale_if_range), 110).status(), 200);
+    }
+
+    #[test]
+    fn entity_tags_with_obs_text_match() {
+        let tag = http::HeaderValue::from_bytes("\"abcdef\u{fc}\"".as_bytes()).unwrap();
+        let mut stored_headers = HeaderMap::new();
+        stored_headers.insert(ETAG, tag.clone());
+        let mut req = HeaderMap::new();
+        req.insert(IF_NONE_MATCH, tag);
+        assert!(not_modified(&stored_headers, &req));
+        req.insert(IF_NONE_MATCH, http::HeaderValue::from_static("\"abcdef\""));
+        assert!(!not_modified(&stored_headers, &req));
     }
 }

@@ -34,11 +34,19 @@ impl NotStored {
     }
 }
 
+/// What a route adds to the RFC's rules.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rules {
+    /// Freshness for responses without any (`default_ttl`; heuristic freshness is off
+    /// without it).
+    pub heuristic: Option<u64>,
+    /// Store a response that sets a cookie when its freshness is explicit, as RFC 9111
+    /// allows (`true`, the default), or only when it says it may be shared (`public`,
+    /// `s-maxage` or a targeted field: nginx's and Varnish's caution, which store none).
+    pub store_set_cookie: bool,
+}
+
 /// Decides on a response to `method` with `req` headers.
-///
-/// Beyond the RFC: a response that sets a cookie is stored only when it says it may be
-/// shared (`public`, `s-maxage`, or a targeted field), as Varnish's and nginx's defaults
-/// hold, because one client's session cookie served to another is the worst cache bug.
 pub fn check(
     method: &Method,
     req: &HeaderMap,
@@ -46,7 +54,7 @@ pub fn check(
     resp: &HeaderMap,
     d: &Directives,
     targeted: bool,
-    heuristic: Option<u64>,
+    rules: Rules,
 ) -> Result<(), NotStored> {
     if method != Method::GET {
         return Err(NotStored::Method);
@@ -55,8 +63,11 @@ pub fn check(
     if !(200..600).contains(&status) || status == 206 || status == 304 {
         return Err(NotStored::Status);
     }
+    if d.must_understand && !understood(status) {
+        return Err(NotStored::Status);
+    }
     let request_cc = Directives::parse(req, &http::header::CACHE_CONTROL);
-    if d.no_store || request_cc.no_store {
+    if (d.no_store && !d.must_understand) || request_cc.no_store {
         return Err(NotStored::NoStore);
     }
     if d.private {
@@ -69,17 +80,22 @@ pub fn check(
     if resp.get_all(VARY).iter().any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|p| p.trim() == "*"))) {
         return Err(NotStored::VaryStar);
     }
-    if resp.contains_key(SET_COOKIE) && !shared_ok {
+    let explicit = freshness::explicit(resp, d);
+    if resp.contains_key(SET_COOKIE) && !shared_ok && !(rules.store_set_cookie && explicit) {
         return Err(NotStored::SetCookie);
     }
-    let has_freshness = freshness::explicit(resp, d)
-        || d.public
-        || d.no_cache
-        || (heuristic.is_some() && freshness::heuristically_cacheable(status));
+    let has_freshness =
+        explicit || d.public || d.no_cache || (rules.heuristic.is_some() && freshness::heuristically_cacheable(status));
     if !has_freshness {
         return Err(NotStored::NoFreshness);
     }
     Ok(())
+}
+
+/// The statuses whose caching rules this cache knows (RFC 9110 §15): `must-understand`
+/// lets only these be stored.
+fn understood(status: u16) -> bool {
+    matches!(status, 200..=206 | 300..=305 | 307 | 308 | 400..=417 | 421 | 422 | 426 | 500..=505)
 }
 
 #[cfg(test)]
@@ -93,7 +109,7 @@ mod tests {
     fn decide(req: &[(&str, &str)], status: u16, resp: &[(&str, &str)]) -> Result<(), NotStored> {
         let resp = h(resp);
         let (d, targeted) = Directives::for_response(&resp, None);
-        check(&Method::GET, &h(req), status, &resp, &d, targeted, None)
+        check(&Method::GET, &h(req), status, &resp, &d, targeted, Rules { heuristic: None, store_set_cookie: true })
     }
 
     #[test]
@@ -117,9 +133,18 @@ mod tests {
         assert_eq!(decide(&[], 404, &[("cache-control", "max-age=60")]), Ok(()));
         let private_by_targeted = [("cache-control", "private"), ("cdn-cache-control", "max-age=60")];
         assert_eq!(decide(&[], 200, &private_by_targeted), Ok(()), "the targeted field replaces Cache-Control");
+        assert_eq!(decide(&[], 200, &[("cache-control", "max-age=60"), ("set-cookie", "a=b")]), Ok(()));
         assert_eq!(
-            decide(&[], 200, &[("cache-control", "max-age=60"), ("set-cookie", "a=b")]),
+            decide(&[], 200, &[("cache-control", "no-cache"), ("set-cookie", "a=b")]),
             Err(NotStored::SetCookie)
         );
+        let cautious = Rules { heuristic: None, store_set_cookie: false };
+        let resp = h(&[("cache-control", "max-age=60"), ("set-cookie", "a=b")]);
+        let d = Directives::for_response(&resp, None).0;
+        assert_eq!(check(&Method::GET, &h(&[]), 200, &resp, &d, false, cautious), Err(NotStored::SetCookie));
+        let understood = [("cache-control", "max-age=60, no-store, must-understand")];
+        assert_eq!(decide(&[], 200, &understood), Ok(()), "must-understand overrides no-store");
+        assert_eq!(decide(&[], 599, &understood), Err(NotStored::Status));
+        assert_eq!(decide(&[], 200, &[("cache-control", "max-age=60, private=\"x\"")]), Ok(()));
     }
 }

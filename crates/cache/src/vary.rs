@@ -1,7 +1,7 @@
 //! Secondary keys (RFC 9111 §4.1): the request header values a stored response was
 //! chosen by, named by its `Vary`, normalised so that equivalent requests match.
 use crate::directives::split_list;
-use http::header::{HeaderMap, HeaderName, ACCEPT_ENCODING, VARY};
+use http::header::{HeaderMap, HeaderName, ACCEPT_ENCODING, ACCEPT_LANGUAGE, VARY};
 
 /// The names a response's `Vary` lists (lowercase, no duplicates).
 pub fn names(resp: &HeaderMap) -> Vec<HeaderName> {
@@ -38,8 +38,10 @@ pub fn value(req: &HeaderMap, name: &HeaderName) -> Option<String> {
         codings.dedup();
         return Some(codings.join(","));
     }
-    // Other fields: list members joined with one comma, whitespace around them dropped.
-    Some(values.flat_map(split_list).collect::<Vec<_>>().join(","))
+    // Other fields: list members joined with one comma, whitespace around them dropped;
+    // language tags have no letter case (RFC 5646 §2.1.1).
+    let joined = values.flat_map(split_list).collect::<Vec<_>>().join(",");
+    Some(if name == ACCEPT_LANGUAGE { joined.to_ascii_lowercase() } else { joined })
 }
 
 /// The secondary key of a request for a response that varies on `names`.
@@ -66,6 +68,7 @@ mod tests {
         assert_eq!(value(&h(&[]), &ae), None);
         let lang = HeaderName::from_static("accept-language");
         assert_eq!(value(&h(&[("accept-language", "en ,  fr")]), &lang).unwrap(), "en,fr");
+        assert_eq!(value(&h(&[("accept-language", "eN, De")]), &lang).unwrap(), "en,de");
         assert_eq!(names(&h(&[("vary", "Accept-Encoding, accept-encoding,Origin")])).len(), 2);
     }
 }

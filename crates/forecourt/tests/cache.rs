@@ -54,7 +54,7 @@ async fn what_a_shared_cache_must_not_store_is_not_stored() {
         ("/p?cc=private%2C%20max-age%3D60", &[][..], "private"),
         ("/n?cc=no-store", &[][..], "no-store"),
         ("/f", &[][..], "no-freshness"),
-        ("/c?cc=max-age%3D60&sc=session%3D1", &[][..], "set-cookie"),
+        ("/c?sc=session%3D1&cc=no-cache", &[][..], "set-cookie"),
         ("/z?cc=max-age%3D60", &[("authorization", "Basic eDp5")][..], "authorization"),
         ("/q?cc=max-age%3D60", &[("cache-control", "no-store")][..], "no-store"),
     ] {
@@ -69,6 +69,53 @@ async fn what_a_shared_cache_must_not_store_is_not_stored() {
             get_with(&fc.url(path), &[("authorization", "Basic eDp5")]).await;
         }
         assert_eq!(origin.hits(path), 1, "{path} is stored");
+    }
+}
+
+/// Details the RFC 9111 conformance suite (http-tests/cache-tests) checks: Age lists,
+/// dates in any format, qualified no-cache, must-understand, Set-Cookie, unknown unsafe
+/// methods, garbled targeted fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_conformance_suite_checks() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    let twice = |path: &'static str| {
+        let url = fc.url(path);
+        async move { (get(&url).await, get(&url).await) }
+    };
+    for (path, stored) in [
+        ("/age?cc=max-age%3D3600&age=7200%2C%200", false), // the first value: already stale
+        ("/asctime?exp=Thu%20Aug%20%208%2002%3A01%3A18%202050", true),
+        ("/imf-case?exp=THU%2C%2018%20AUG%202050%2002%3A01%3A18%20gmt", true),
+        ("/utc?exp=Thu%2C%2018%20Aug%202050%2002%3A01%3A18%20UTC", false),
+        ("/mu?cc=max-age%3D60%2C%20no-store%2C%20must-understand", true),
+        ("/mu599?status=599&cc=max-age%3D60%2C%20no-store%2C%20must-understand", false),
+        ("/cookie?cc=max-age%3D60&sc=a%3Db", true),
+        ("/cdn-garbled?cc=no-store&cdn=max-age%3D60%2C%20%26%26", false),
+        ("/cdn-string?cc=no-store&cdn=max-age%3D%2260%22", false),
+    ] {
+        let (_, second) = twice(path).await;
+        assert_eq!(origin.hits(path), if stored { 1 } else { 2 }, "{path}: {:?}", second.headers);
+    }
+    let (_, hit) = twice("/cookie2?cc=max-age%3D60&sc=a%3Db").await;
+    assert_eq!(hit.header("set-cookie"), "a=b", "a stored response keeps its Set-Cookie");
+    // A qualified no-cache stores the response without the fields it names.
+    let (first, hit) = twice("/nc?cc=no-cache%3D%22x-extra%22%2C%20max-age%3D60&x=1").await;
+    assert_eq!((first.header("x-extra"), hit.header("x-extra")), ("1", ""), "{:?}", hit.headers);
+    assert!(hit.header("cache-status").contains("hit"), "{:?}", hit.headers);
+    // Any method not known to be safe invalidates, an unknown one too.
+    let path = "/unknown-method?cc=max-age%3D60";
+    get(&fc.url(path)).await;
+    let m_search = http::Request::builder().method("M-SEARCH").uri(fc.url(path)).body(Default::default()).unwrap();
+    assert_eq!(send(&client(), m_search).await.status, 200);
+    assert!(get(&fc.url(path)).await.header("cache-status").contains("fwd=uri-miss"));
+    assert_eq!(origin.hits(path), 3);
+    // store_set_cookie = false: only responses that say they may be shared.
+    let (cautious, _) = start(&origin, "{ store_set_cookie = false }", "");
+    for (path, hits) in [("/c1?cc=max-age%3D60&sc=a%3Db", 2), ("/c2?cc=s-maxage%3D60&sc=a%3Db", 1)] {
+        get(&cautious.url(path)).await;
+        get(&cautious.url(path)).await;
+        assert_eq!(origin.hits(path), hits, "{path}");
     }
 }
 

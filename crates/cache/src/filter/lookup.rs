@@ -23,7 +23,8 @@ use std::sync::Arc;
 pub const CACHE_STATUS: http::HeaderName = http::HeaderName::from_static("cache-status");
 
 pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
-    let unsafe_method = matches!(head.method, Method::POST | Method::PUT | Method::DELETE | Method::PATCH);
+    // RFC 9111 §4.4: any method not known to be safe invalidates, unknown ones too.
+    let unsafe_method = !matches!(head.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
     let cacheable_method = head.method == Method::GET || head.method == Method::HEAD;
     let scheme = if cx.conn.tls { "https" } else { "http" };
     let (key, url_len) = f.options.key.key(scheme, request_host(&head.uri, &head.headers), head);

@@ -25,6 +25,9 @@ pub struct RouteOptions {
     pub stale_if_error: Option<u64>,
     /// Serve from the cache even when the client says `no-cache` (what CDNs do).
     pub ignore_client_no_cache: bool,
+    /// Store a response that sets a cookie when its freshness is explicit (RFC 9111), or
+    /// (`false`) only when it says it may be shared.
+    pub store_set_cookie: bool,
     pub bypass: Bypass,
     /// A targeted field of this cache's own (RFC 9213), obeyed before `CDN-Cache-Control`
     /// and `Cache-Control`, and not passed to the client.
@@ -46,6 +49,7 @@ impl Default for RouteOptions {
             stale_while_revalidate: None,
             stale_if_error: None,
             ignore_client_no_cache: false,
+            store_set_cookie: true,
             bypass: Bypass::default(),
             targeted: None,
             tag_headers: vec![HeaderName::from_static("cache-tag"), HeaderName::from_static("surrogate-key")],

@@ -116,8 +116,8 @@ fn storable_head(
 ) -> Result<Stored, Option<NotStored>> {
     let (d, targeted) = Directives::for_response(resp.headers(), f.options.targeted.as_ref());
     let status = resp.status().as_u16();
-    storable::check(&state.method, &state.headers, status, resp.headers(), &d, targeted, f.options.default_ttl)
-        .map_err(Some)?;
+    let rules = storable::Rules { heuristic: f.options.default_ttl, store_set_cookie: f.options.store_set_cookie };
+    storable::check(&state.method, &state.headers, status, resp.headers(), &d, targeted, rules).map_err(Some)?;
     if resp.body().size_hint().lower() > f.store.config.max_object {
         return Err(Some(NotStored::TooLarge));
     }
@@ -125,6 +125,7 @@ fn storable_head(
     let tags = take_tags(f, &mut headers);
     headers.remove(AGE);
     headers.remove(CACHE_STATUS);
+    unstore_fields(&mut headers, &d);
     let vary = vary::names(&headers);
     let vary_key = vary::key(&state.headers, &vary);
     Ok(Stored {
@@ -160,6 +161,7 @@ fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64
     }
     headers.remove(AGE);
     let (d, _) = Directives::for_response(&headers, f.options.targeted.as_ref());
+    unstore_fields(&mut headers, &d);
     Stored {
         status: stale.status,
         timing: Timing::of(fresh, request_time, t),
@@ -182,6 +184,13 @@ fn answer_from(stored: &Stored, state: &CacheState, t: u64, cx: &mut RequestCtx<
     head.uri = state.uri.clone();
     head.headers = state.headers.clone();
     serve(stored, &head, t, &state.status, cx)
+}
+
+/// The fields a qualified `no-cache` or `private` keeps out of the stored response.
+fn unstore_fields(headers: &mut HeaderMap, d: &Directives) {
+    for name in &d.unstored_fields {
+        headers.remove(&**name);
+    }
 }
 
 /// The purge tags a response carries, removed from its fields.

@@ -96,6 +96,7 @@ pub fn filter(
         stale_while_revalidate: seconds(cx, &o.stale_while_revalidate),
         stale_if_error: seconds(cx, &o.stale_if_error),
         ignore_client_no_cache: o.ignore_client_no_cache,
+        store_set_cookie: o.store_set_cookie.unwrap_or(true),
         bypass: Bypass::default(),
         targeted: shared.targeted.clone(),
         tag_headers: shared.tag_headers.clone(),

@@ -58,6 +58,9 @@ pub struct RouteCacheOptions {
     pub stale_if_error: Option<Spanned<String>>,
     #[serde(default)]
     pub ignore_client_no_cache: bool,
+    /// Store responses that set a cookie when their freshness is explicit (RFC 9111);
+    /// `false`: only when they say they may be shared.
+    pub store_set_cookie: Option<bool>,
     pub bypass: Option<Spanned<CacheBypassCfg>>,
 }
 

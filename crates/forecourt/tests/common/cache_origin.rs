@@ -1,6 +1,7 @@
 //! An origin whose answers a test scripts through the query string: `cc` (Cache-Control),
 //! `cdn` (CDN-Cache-Control), `etag` (answered 304 when the request's If-None-Match is
-//! it), `vary`, `tag` (Cache-Tag), `sc` (Set-Cookie), `loc` (Location), `status`, `ms`
+//! it), `vary`, `tag` (Cache-Tag), `sc` (Set-Cookie), `loc` (Location), `age`, `exp`
+//! (Expires), `x` (X-Extra), `status`, `ms`
 //! (a delay). The body says which fetch of that URI it is, and the request's
 //! Accept-Language. It counts requests per URI, and can be turned to answering 503.
 use bytes::Bytes;
@@ -153,6 +154,9 @@ async fn answer(s: Script, req: Request<Incoming>) -> Result<Response<BoxBody<By
         ("tag", "cache-tag"),
         ("sc", "set-cookie"),
         ("loc", "location"),
+        ("age", "age"),
+        ("exp", "expires"),
+        ("x", "x-extra"),
     ] {
         if let Some(v) = q.get(key) {
             h.insert(name, v.parse().unwrap());
