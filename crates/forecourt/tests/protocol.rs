@@ -72,6 +72,19 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
             "control byte in a chunk extension",
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a\x0bb\r\nx\r\n0\r\n\r\n",
         ),
+        ("bare LF in the head", b"GET / HTTP/1.1\r\nHost: a\nX-A: 1\r\n\r\n"),
+        ("bare LF lines only", b"GET / HTTP/1.1\nHost: a\n\n"),
+        ("CR without LF between fields", b"GET / HTTP/1.1\r\nHost: a\rX-A: 1\r\n\r\n"),
+        (
+            "chunk extension without a name",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
+        ),
+        (
+            "chunk data without CRLF",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+        ),
+        ("non-ASCII target", b"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("unknown protocol name", b"GET / FOO/1.1\r\nHost: a\r\n\r\n"),
     ];
     let mut failures = Vec::new();
     for (name, bytes) in corpus {

@@ -8,9 +8,20 @@ use std::ops::Range;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    Size { digits: u8, value: u64 },
-    Ext { value: u64 },
-    SizeLf { value: u64 },
+    Size {
+        digits: u8,
+        value: u64,
+    },
+    /// After a `;`: optional whitespace, then the extension's name must come.
+    ExtName {
+        value: u64,
+    },
+    Ext {
+        value: u64,
+    },
+    SizeLf {
+        value: u64,
+    },
     Data(u64),
     DataCr,
     DataLf,
@@ -77,7 +88,7 @@ impl ChunkedFraming {
         self.state = match self.state {
             State::Size { digits, value } => match b {
                 b'\r' if digits > 0 => State::SizeLf { value },
-                b';' if digits > 0 => State::Ext { value },
+                b';' if digits > 0 => State::ExtName { value },
                 _ => {
                     let d = (b as char).to_digit(16).ok_or(BadChunk)?;
                     if digits >= 15 {
@@ -86,8 +97,16 @@ impl ChunkedFraming {
                     State::Size { digits: digits + 1, value: value * 16 + u64::from(d) }
                 }
             },
+            // RFC 9112 §7.1.1: `;` BWS chunk-ext-name: a `;` with no name after it is broken
+            // framing, not an empty extension (parsers that differ on it can be smuggled past).
+            State::ExtName { value } => match b {
+                b' ' | b'\t' => State::ExtName { value },
+                _ if is_tchar(b) => State::Ext { value },
+                _ => return Err(BadChunk),
+            },
             State::Ext { value } => match b {
                 b'\r' => State::SizeLf { value },
+                b';' => State::ExtName { value },
                 _ if is_control(b) => return Err(BadChunk),
                 _ => State::Ext { value },
             },
@@ -159,7 +178,7 @@ mod tests {
 
     #[test]
     fn decodes_and_stops_at_the_end() {
-        let (data, done, left) = decode_all(b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nT: 1\r\n\r\nNEXT").unwrap();
+        let (data, done, left) = decode_all(b"5\r\nhello\r\n6; x=y;z\r\n world\r\n0\r\nT: 1\r\n\r\nNEXT").unwrap();
         assert_eq!((data.as_slice(), done, left), (&b"hello world"[..], true, 4));
     }
 
@@ -181,8 +200,11 @@ mod tests {
 
     #[test]
     fn refuses_broken_framing() {
-        let bad: [&[u8]; 14] = [
+        let bad: [&[u8]; 17] = [
             b"5\nhello",
+            b"5;\r\nhello\r\n",
+            b"5; \r\nhello\r\n",
+            b"5;x;\r\nhello\r\n",
             b"-5\r\n",
             b"0x5\r\n",
             b"\r\n",

@@ -45,6 +45,15 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     if len > max_head_bytes {
         return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "head");
     }
+    // httparse takes a bare LF as a line end, which RFC 9112 §2.2 only allows: a line the
+    // next hop may end elsewhere is a smuggling vector, so it is refused.
+    if has_bare_lf(&buf[..len]) {
+        return Parsed::Refused(StatusCode::BAD_REQUEST, "bare LF");
+    }
+    // The target is visible ASCII only (RFC 9112 §3.2; httparse lets UTF-8 through).
+    if !req.path.unwrap_or_default().bytes().all(|b| b.is_ascii_graphic()) {
+        return Parsed::Refused(StatusCode::BAD_REQUEST, "request target");
+    }
     if req.headers.len() > max_headers {
         return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers");
     }
@@ -102,6 +111,11 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     *request.version_mut() = version;
     *request.headers_mut() = map;
     Parsed::Request(request, facts)
+}
+
+/// Whether a line of `head` ends in LF without CR before it.
+fn has_bare_lf(head: &[u8]) -> bool {
+    head.iter().enumerate().any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
 }
 
 /// Parses one whole request head as the server does (the same rules, the given limits):
@@ -164,6 +178,23 @@ mod tests {
     }
 
     #[test]
+    fn bare_lfs_and_control_bytes_are_refused() {
+        for bad in [
+            &b"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: x\n\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\n",
+            b"GET / HTTP/1.1\nHost: x\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse_all(bad).0, Parsed::Refused(StatusCode::BAD_REQUEST, _)),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
     fn target_forms() {
         let host_of = |input: &[u8]| match parse_all(input).0 {
             Parsed::Request(req, _) => Ok(req.headers()["host"].to_str().unwrap().to_owned()),
@@ -179,6 +210,7 @@ mod tests {
             b"GET ftp://y/ HTTP/1.1\r\nHost: x\r\n\r\n",
             b"GET http://user:pw@example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
             b"GET http://@example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            b"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
         ] {
             assert_eq!(
                 host_of(bad),
