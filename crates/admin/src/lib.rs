@@ -100,6 +100,9 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
             if let Some(store) = control.state.services.get::<Store>() {
                 forecourt_cache::metrics::render(&store, &mut metrics);
             }
+            if let Some(limits) = control.state.services.get::<forecourt_edge::limits::Registry>() {
+                forecourt_edge::limits::metrics::render(&limits, &mut metrics);
+            }
             text(StatusCode::OK, metrics, "text/plain; version=0.0.4; charset=utf-8")
         }
         (&Method::GET, "/health") => text(StatusCode::OK, "ok\n".into(), "text/plain"),

@@ -5,6 +5,7 @@ mod cache;
 mod compress;
 mod filters;
 mod front;
+mod limits;
 mod routes;
 mod split;
 #[cfg(test)]
@@ -100,7 +101,9 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let admin = admin(&mut cx, &model.global);
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
-    let front = front::chain(&mut cx, &settings, tls.as_ref());
+    let limits = limits::compile(&mut cx, &model.limits);
+    let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
+    let front = front::chain(&mut cx, &settings, tls.as_ref(), global_limits);
     let cache = cache::shared(&mut cx, model.cache.as_ref());
     let shared = filters::Shared {
         cache,
@@ -110,12 +113,14 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         https_port: tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |l| l.addr.port()),
         client_cert_hosts: tls.as_ref().map(|t| t.host_client_certs.clone()),
         max_body: settings.client.max_body,
+        limits,
     };
     let router = routes::compile(&mut cx, &model.route, &upstreams, &shared);
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
     cache::commit(&cx, &shared.cache);
+    limits::commit(&cx, &shared.limits);
     Ok(Runtime {
         front,
         router,

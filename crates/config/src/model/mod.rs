@@ -6,10 +6,12 @@ use toml::Spanned;
 
 mod cache;
 mod compress;
+mod limits;
 mod switch;
 mod upstream;
 pub use cache::*;
 pub use compress::*;
+pub use limits::LimitCfg;
 pub use upstream::*;
 
 #[derive(Deserialize, Debug, Default)]
@@ -28,6 +30,9 @@ pub struct ConfigFile {
     pub cache: Option<Spanned<CacheCfg>>,
     /// Defaults for every route's `compress`.
     pub compress: Option<Spanned<CompressCfg>>,
+    /// Named rate limits.
+    #[serde(default)]
+    pub limits: BTreeMap<String, Spanned<LimitCfg>>,
 }
 
 /// `[acme]`: certificates ordered automatically for the hosts of routes on TLS listeners.
@@ -132,7 +137,7 @@ pub struct Global {
     pub pid_file: Option<String>,
     #[serde(default)]
     pub timeouts: Timeouts,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "limits::names_or_table")]
     pub limits: Limits,
     #[serde(default)]
     pub dns: DnsCfg,
@@ -168,6 +173,9 @@ pub struct Limits {
     pub max_headers: Option<Spanned<usize>>,
     pub max_uri_bytes: Option<Spanned<Size>>,
     pub max_body: Option<Spanned<Size>>,
+    /// Rate limits (`[limits.NAME]`) applied to every request before routing.
+    #[serde(default)]
+    pub apply: Vec<Spanned<String>>,
 }
 
 /// A byte count: an integer, or a string with a unit ("64k", "10m", "1g").
@@ -231,6 +239,9 @@ pub struct RouteCfg {
     pub cache: Option<Spanned<RouteCacheCfg>>,
     /// `compress = true`, or `compress = { levels = { gzip = 5 }, ... }`.
     pub compress: Option<Spanned<RouteCompressCfg>>,
+    /// Rate limits (`[limits.NAME]`) this route applies.
+    #[serde(default)]
+    pub limits: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

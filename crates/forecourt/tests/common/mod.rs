@@ -180,6 +180,7 @@ pub fn statuses(raw: &str) -> Vec<u16> {
     raw.match_indices("HTTP/1.1 ").filter_map(|(i, _)| raw.get(i + 9..i + 12)?.parse().ok()).collect()
 }
 
+#[derive(Clone)]
 pub struct Reply {
     pub status: u16,
     pub headers: http::HeaderMap,
@@ -196,6 +197,14 @@ pub type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector,
 
 pub fn client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// A client whose connections come from `local` (127.0.0.2, 127.0.0.3, …: loopback
+/// answers every 127/8 address), for what is decided per client address.
+pub fn client_from(local: &str) -> HttpClient {
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_local_address(Some(local.parse().unwrap()));
+    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 pub fn h2c_client() -> HttpClient {

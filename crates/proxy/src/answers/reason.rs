@@ -19,6 +19,8 @@ pub enum Reason {
     Misdirected,
     HeadersTooLarge,
     ClientCertificateRequired,
+    /// A rate limit (`[limits.NAME]`) refused the request.
+    RateLimited,
     /// No server of the upstream can take the request (all down, ejected or full).
     NoServer,
     /// The upstream's request queue is full, or the wait in it too long.
@@ -31,7 +33,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::BadRequest,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
@@ -41,6 +43,7 @@ impl Reason {
         Reason::Misdirected,
         Reason::HeadersTooLarge,
         Reason::ClientCertificateRequired,
+        Reason::RateLimited,
         Reason::NoServer,
         Reason::UpstreamBusy,
         Reason::UpstreamTimeout,
@@ -59,6 +62,7 @@ impl Reason {
             Reason::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reason::ClientCertificateRequired => StatusCode::FORBIDDEN,
+            Reason::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Reason::NoServer | Reason::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamUnreachable | Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
@@ -77,6 +81,7 @@ impl Reason {
             Reason::Misdirected => "misdirected",
             Reason::HeadersTooLarge => "headers_too_large",
             Reason::ClientCertificateRequired => "client_certificate_required",
+            Reason::RateLimited => "rate_limited",
             Reason::NoServer => "no_server",
             Reason::UpstreamBusy => "upstream_busy",
             Reason::UpstreamTimeout => "upstream_timeout",
@@ -97,6 +102,7 @@ impl Reason {
             Reason::Misdirected => "This connection cannot serve that host; open a new connection for it.",
             Reason::HeadersTooLarge => "The request headers are larger than this site accepts.",
             Reason::ClientCertificateRequired => "This site requires a client certificate, over HTTPS.",
+            Reason::RateLimited => "Too many requests; try again after the time Retry-After gives.",
             Reason::NoServer => "No server can take the request right now; try again shortly.",
             Reason::UpstreamBusy => "The service is at its limit; try again shortly.",
             Reason::UpstreamTimeout => "The service did not answer in time.",

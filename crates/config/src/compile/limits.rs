@@ -1,0 +1,100 @@
+//! `[limits.NAME]` compiled into the process's limits (`forecourt_edge::limits`), and the
+//! filters that apply them: a route's `limits = [...]`, and `[global] limits` on the
+//! front chain. A limit that a reload keeps as it was keeps its buckets; the registry
+//! learns the new set only once the whole config has compiled.
+use super::Ctx;
+use crate::model::LimitCfg;
+use forecourt_edge::limits::{Action, KeySpec, Limit, LimitSpec, Rate, RateLimitFilter, Registry};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use toml::Spanned;
+
+/// The configured limits, by name.
+#[derive(Default)]
+pub struct LimitTable {
+    registry: Option<Arc<Registry>>,
+    by_name: BTreeMap<String, Arc<Limit>>,
+}
+
+pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<LimitCfg>>) -> LimitTable {
+    if model.is_empty() {
+        return LimitTable::default();
+    }
+    let registry = cx.state.services.get::<Registry>().unwrap_or_default();
+    let mut by_name = BTreeMap::new();
+    for (name, cfg) in model {
+        if let Some(spec) = spec(cx, cfg.get_ref()) {
+            by_name.insert(name.clone(), registry.prepare(name, spec));
+        }
+    }
+    LimitTable { registry: Some(registry), by_name }
+}
+
+fn spec(cx: &mut Ctx<'_>, c: &LimitCfg) -> Option<LimitSpec> {
+    let rate = Rate::parse(c.rate.get_ref()).map_err(|e| cx.error(&c.rate, format!("bad rate: {e}"), None)).ok();
+    let number = |cx: &mut Ctx<'_>, v: &Option<Spanned<i64>>, range: std::ops::RangeInclusive<i64>, default: i64| {
+        let Some(v) = v else { return default };
+        if range.contains(v.get_ref()) {
+            *v.get_ref()
+        } else {
+            cx.error(v, format!("must be between {} and {}", range.start(), range.end()), None);
+            default
+        }
+    };
+    let burst = number(cx, &c.burst, 0..=1_000_000, 0) as u64;
+    let ipv6_prefix = number(cx, &c.ipv6_prefix, 0..=128, 64) as u8;
+    let max_keys = number(cx, &c.max_keys, 1_000..=100_000_000, 1_000_000) as usize;
+    let key = match &c.key {
+        None => KeySpec::parse("ip", ipv6_prefix).ok(),
+        Some(k) => KeySpec::parse(k.get_ref(), ipv6_prefix).map_err(|e| cx.error(k, e, None)).ok(),
+    };
+    let action = match c.action.as_ref().map(|a| (a, a.get_ref().as_str())) {
+        None | Some((_, "reject")) => Some(Action::Reject),
+        Some((_, "delay")) => Some(Action::Delay),
+        Some((at, "challenge")) => {
+            cx.error(at, "action \"challenge\" needs challenge pages, which this version does not have yet", None);
+            None
+        }
+        Some((at, other)) => {
+            cx.error(at, format!("unknown action `{other}`"), Some("use \"reject\" or \"delay\"".into()));
+            None
+        }
+    };
+    match c.store.as_ref().map(|s| (s, s.get_ref().as_str())) {
+        None | Some((_, "local")) => {}
+        Some((at, "redis")) => {
+            cx.error(at, "store \"redis\" needs [redis], which this version does not have yet", None);
+        }
+        Some((at, other)) => cx.error(at, format!("unknown store `{other}`"), Some("use \"local\"".into())),
+    }
+    Some(LimitSpec { key: key?, rate: rate?, burst, action: action?, max_keys })
+}
+
+/// The filter that applies `names` (each must be a `[limits.NAME]`), if any.
+pub fn filter(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &LimitTable, route: &str) -> Option<RateLimitFilter> {
+    let mut limits = Vec::new();
+    for name in names {
+        match table.by_name.get(name.get_ref()) {
+            Some(limit) => limits.push(limit.clone()),
+            None => {
+                let known: Vec<&str> = table.by_name.keys().map(String::as_str).collect();
+                let hint = if known.is_empty() {
+                    "no [limits.NAME] is defined".into()
+                } else {
+                    format!("defined: {}", known.join(", "))
+                };
+                cx.error(name, format!("unknown limit `{}`", name.get_ref()), Some(hint));
+            }
+        }
+    }
+    (!limits.is_empty()).then(|| RateLimitFilter { limits, route: route.into() })
+}
+
+/// After a config compiled whole: the registry holds its limits (for `/metrics` and the
+/// next reload).
+pub fn commit(cx: &Ctx<'_>, table: &LimitTable) {
+    if let Some(registry) = table.registry.clone().or_else(|| cx.state.services.get::<Registry>()) {
+        registry.commit(table.by_name.values().cloned().collect());
+        cx.state.services.set(registry);
+    }
+}

@@ -1,0 +1,46 @@
+//! `[limits.NAME]`: named rate limits, applied by a route's `limits = [...]` or, before
+//! routing, by `[global] limits = [...]` (which may also be the table of client size
+//! limits, then with the names under `apply`).
+use super::Limits;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct LimitCfg {
+    /// What to count by: "ip" (default), "header:NAME", "cookie:NAME", "path", "route",
+    /// joined with "+".
+    pub key: Option<Spanned<String>>,
+    /// "10/s", "600/min", "1000/h".
+    pub rate: Spanned<String>,
+    /// Requests beyond the steady rate that may come at once (default 0).
+    pub burst: Option<Spanned<i64>>,
+    /// "reject" (default) or "delay".
+    pub action: Option<Spanned<String>>,
+    /// "local" (default).
+    pub store: Option<Spanned<String>>,
+    /// Bits of an IPv6 client address that make its key (default 64).
+    pub ipv6_prefix: Option<Spanned<i64>>,
+    /// Most keys tracked at once (default 1000000).
+    pub max_keys: Option<Spanned<i64>>,
+}
+
+/// `[global] limits`: a list of limit names, or the table of client size limits (whose
+/// `apply` holds the names).
+pub(super) fn names_or_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Limits, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Limits;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of limit names, or a table of client limits")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Limits, A::Error> {
+            let apply = Vec::<Spanned<String>>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+            Ok(Limits { apply, ..Limits::default() })
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Limits, A::Error> {
+            Limits::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(Visitor)
+}

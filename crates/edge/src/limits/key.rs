@@ -1,0 +1,116 @@
+//! What a limit counts by: parts of the request joined with `+` (`"ip"`,
+//! `"header:X-Api-Key"`, `"cookie:session"`, `"path"`, `"route"`, `"ip+path"`), hashed
+//! with a per-process secret (so that no one can aim keys at one shard). A request that
+//! lacks a header or cookie its key names is not counted by that limit, as nginx skips
+//! an empty key. IPv6 clients are grouped by their first `ipv6_prefix` bits, since one
+//! host holds a whole /64.
+use http::header::{HeaderName, COOKIE};
+use http::request;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::net::IpAddr;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyPart {
+    Ip,
+    Header(HeaderName),
+    Cookie(String),
+    Path,
+    Route,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    pub parts: Vec<KeyPart>,
+    /// Bits of an IPv6 address that name a client (default 64).
+    pub ipv6_prefix: u8,
+}
+
+impl KeySpec {
+    /// Parses `"ip+header:X-Api-Key"`; the error names the part that is wrong.
+    pub fn parse(text: &str, ipv6_prefix: u8) -> Result<KeySpec, String> {
+        let mut parts = Vec::new();
+        for part in text.split('+').map(str::trim) {
+            parts.push(match part.split_once(':') {
+                None if part == "ip" => KeyPart::Ip,
+                None if part == "path" => KeyPart::Path,
+                None if part == "route" => KeyPart::Route,
+                Some(("header", name)) => KeyPart::Header(
+                    HeaderName::from_bytes(name.trim().as_bytes())
+                        .map_err(|_| format!("`{name}` is not a header name"))?,
+                ),
+                Some(("cookie", name)) if !name.trim().is_empty() => KeyPart::Cookie(name.trim().to_owned()),
+                _ => {
+                    return Err(format!(
+                        "unknown key part `{part}`: use ip, header:NAME, cookie:NAME, path or route, joined with +"
+                    ))
+                }
+            });
+        }
+        Ok(KeySpec { parts, ipv6_prefix })
+    }
+
+    /// The request's key under this spec, or `None` when a part it names is missing.
+    pub fn key(&self, secret: &RandomState, head: &request::Parts, client: IpAddr, route: &str) -> Option<u64> {
+        let mut h = secret.build_hasher();
+        for part in &self.parts {
+            match part {
+                KeyPart::Ip => match client {
+                    IpAddr::V4(v4) => v4.octets().hash(&mut h),
+                    IpAddr::V6(v6) => {
+                        let bits = u128::from(v6);
+                        let prefix = u32::from(self.ipv6_prefix.min(128));
+                        let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+                        (bits & mask).hash(&mut h);
+                    }
+                },
+                KeyPart::Header(name) => head.headers.get(name)?.as_bytes().hash(&mut h),
+                KeyPart::Cookie(name) => cookie(head, name)?.hash(&mut h),
+                KeyPart::Path => head.uri.path().hash(&mut h),
+                KeyPart::Route => route.hash(&mut h),
+            }
+        }
+        Some(h.finish())
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` fields.
+fn cookie<'a>(head: &'a request::Parts, name: &str) -> Option<&'a str> {
+    head.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(headers: &[(&str, &str)]) -> request::Parts {
+        let mut b = http::Request::get("/p?q=1");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn keys_from_parts_of_the_request() {
+        let s = RandomState::new();
+        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+        let by_ip = KeySpec::parse("ip", 64).unwrap();
+        let h = head(&[]);
+        assert_ne!(by_ip.key(&s, &h, ip("10.0.0.1"), "r"), by_ip.key(&s, &h, ip("10.0.0.2"), "r"));
+        assert_eq!(
+            by_ip.key(&s, &h, ip("2001:db8::1"), "r"),
+            by_ip.key(&s, &h, ip("2001:db8::ffff:1"), "r"),
+            "one /64 is one client"
+        );
+        let by_key = KeySpec::parse("header:X-Api-Key+cookie:s", 64).unwrap();
+        assert_eq!(by_key.key(&s, &head(&[("x-api-key", "k")]), ip("10.0.0.1"), "r"), None, "no cookie: not counted");
+        let both = head(&[("x-api-key", "k"), ("cookie", "a=1; s=2")]);
+        assert!(by_key.key(&s, &both, ip("10.0.0.1"), "r").is_some());
+        for bad in ["ip+", "addr", "header:", "cookie:", "header:bad name"] {
+            assert!(KeySpec::parse(bad, 64).is_err(), "{bad}");
+        }
+    }
+}

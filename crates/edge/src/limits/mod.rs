@@ -1,0 +1,15 @@
+//! Named rate limits (`[limits.NAME]`): a GCRA per key (`gcra`), keys made from the
+//! request (`key`), a bounded table of buckets per limit that outlives reloads (`table`,
+//! `registry`), the filter that applies a route's (or the front chain's) limits
+//! (`filter`), and their counters in `/metrics` (`metrics`).
+mod filter;
+mod gcra;
+mod key;
+pub mod metrics;
+mod registry;
+mod table;
+
+pub use filter::RateLimitFilter;
+pub use gcra::Rate;
+pub use key::{KeyPart, KeySpec};
+pub use registry::{Action, Limit, LimitSpec, Registry};

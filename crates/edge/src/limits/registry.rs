@@ -1,0 +1,187 @@
+//! The process's limits by name, beside the config snapshot: a reload that keeps a
+//! limit as it was keeps its buckets (and its counters); one that changes it starts it
+//! afresh. One thread sweeps every limit's table once a second, so that keys that went
+//! quiet stop costing memory.
+use super::gcra::{Conform, Rate};
+use super::key::KeySpec;
+use super::table::Table;
+use http::request;
+use std::collections::BTreeMap;
+use std::hash::RandomState;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// What happens to a request over the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// 429 with `Retry-After` and `RateLimit-*` fields.
+    Reject,
+    /// Held until its turn at the steady rate, as nginx's `limit_req` without `nodelay`;
+    /// refused (429) past the burst.
+    Delay,
+}
+
+/// A limit as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitSpec {
+    pub key: KeySpec,
+    pub rate: Rate,
+    pub burst: u64,
+    pub action: Action,
+    /// Most keys tracked at once (memory: about 40 bytes each).
+    pub max_keys: usize,
+}
+
+/// What a limit decides for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its key is missing: the limit does not count it.
+    Skip,
+    Allow,
+    /// Allowed after this wait.
+    Delay(Duration),
+    Reject {
+        retry_after: Duration,
+    },
+}
+
+pub struct Limit {
+    pub name: String,
+    pub spec: LimitSpec,
+    table: Table,
+    secret: RandomState,
+    epoch: Instant,
+    pub allowed: AtomicU64,
+    pub delayed: AtomicU64,
+    pub rejected: AtomicU64,
+}
+
+impl Limit {
+    fn new(name: &str, spec: LimitSpec) -> Limit {
+        Limit {
+            name: name.to_owned(),
+            table: Table::new(spec.max_keys),
+            spec,
+            secret: RandomState::new(),
+            epoch: Instant::now(),
+            allowed: AtomicU64::new(0),
+            delayed: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        // Starts at one period, so that a key's first TAT (0) is always in the past.
+        self.epoch.elapsed().as_nanos() as u64 + self.spec.rate.per_ns
+    }
+
+    /// Decides one request and counts it.
+    pub fn decide(&self, head: &request::Parts, client: IpAddr, route: &str) -> Outcome {
+        let Some(key) = self.spec.key.key(&self.secret, head, client, route) else { return Outcome::Skip };
+        let emission = self.spec.rate.emission_ns();
+        match self.table.check(key, self.now_ns(), emission, self.spec.burst) {
+            Conform::Yes { ahead_ns } if ahead_ns == 0 || self.spec.action == Action::Reject => {
+                self.allowed.fetch_add(1, Ordering::Relaxed);
+                Outcome::Allow
+            }
+            Conform::Yes { ahead_ns } => {
+                self.delayed.fetch_add(1, Ordering::Relaxed);
+                Outcome::Delay(Duration::from_nanos(ahead_ns))
+            }
+            Conform::No { retry_ns } => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                Outcome::Reject { retry_after: Duration::from_nanos(retry_ns) }
+            }
+        }
+    }
+
+    /// Keys tracked now, and requests let through untracked because the table was full.
+    pub fn usage(&self) -> (usize, u64) {
+        (self.table.keys(), self.table.untracked.load(Ordering::Relaxed))
+    }
+
+    fn sweep(&self) {
+        self.table.sweep(self.now_ns());
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    limits: Mutex<BTreeMap<String, Arc<Limit>>>,
+    sweeper: Mutex<bool>,
+}
+
+impl Registry {
+    /// The limit `name` as `spec` says: the running one when it is the same (its buckets
+    /// go on), else a new one. Nothing changes until [`Registry::commit`].
+    pub fn prepare(&self, name: &str, spec: LimitSpec) -> Arc<Limit> {
+        match self.limits.lock().unwrap().get(name) {
+            Some(running) if running.spec == spec => running.clone(),
+            _ => Arc::new(Limit::new(name, spec)),
+        }
+    }
+
+    /// The limits of a config that compiled: they are the running ones now.
+    pub fn commit(self: &Arc<Self>, limits: Vec<Arc<Limit>>) {
+        *self.limits.lock().unwrap() = limits.into_iter().map(|l| (l.name.clone(), l)).collect();
+        self.start_sweeper();
+    }
+
+    /// Every limit, by name (for `/metrics`).
+    pub fn all(&self) -> Vec<Arc<Limit>> {
+        self.limits.lock().unwrap().values().cloned().collect()
+    }
+
+    fn start_sweeper(self: &Arc<Self>) {
+        let mut started = self.sweeper.lock().unwrap();
+        if *started {
+            return;
+        }
+        *started = true;
+        let registry: Weak<Registry> = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new().name("limit-sweeper".into()).spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let Some(registry) = registry.upgrade() else { return };
+            for limit in registry.all() {
+                limit.sweep();
+            }
+        });
+        if spawned.is_err() {
+            *started = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(action: Action) -> LimitSpec {
+        LimitSpec {
+            key: KeySpec::parse("ip", 64).unwrap(),
+            rate: Rate::parse("10/s").unwrap(),
+            burst: 1,
+            action,
+            max_keys: 1000,
+        }
+    }
+
+    #[test]
+    fn a_reload_that_keeps_a_limit_keeps_its_buckets() {
+        let registry = Arc::new(Registry::default());
+        let head = http::Request::get("/").body(()).unwrap().into_parts().0;
+        let ip = "10.0.0.1".parse().unwrap();
+        let a = registry.prepare("l", spec(Action::Reject));
+        registry.commit(vec![a.clone()]);
+        assert_eq!(a.decide(&head, ip, "r"), Outcome::Allow);
+        assert_eq!(a.decide(&head, ip, "r"), Outcome::Allow, "the burst");
+        assert!(matches!(a.decide(&head, ip, "r"), Outcome::Reject { .. }));
+        let same = registry.prepare("l", spec(Action::Reject));
+        assert!(Arc::ptr_eq(&a, &same) && matches!(same.decide(&head, ip, "r"), Outcome::Reject { .. }));
+        let changed = registry.prepare("l", spec(Action::Delay));
+        assert_eq!(changed.decide(&head, ip, "r"), Outcome::Allow, "a changed limit starts afresh");
+        assert!(matches!(changed.decide(&head, ip, "r"), Outcome::Delay(d) if d <= Duration::from_millis(100)));
+    }
+}
