@@ -103,6 +103,9 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
             if let Some(limits) = control.state.services.get::<forecourt_edge::limits::Registry>() {
                 forecourt_edge::limits::metrics::render(&limits, &mut metrics);
             }
+            if let Some(lists) = control.state.services.get::<forecourt_edge::lists::Lists>() {
+                forecourt_edge::lists::metrics::render(&lists, &mut metrics);
+            }
             text(StatusCode::OK, metrics, "text/plain; version=0.0.4; charset=utf-8")
         }
         (&Method::GET, "/health") => text(StatusCode::OK, "ok\n".into(), "text/plain"),

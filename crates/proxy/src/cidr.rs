@@ -32,6 +32,11 @@ impl FromStr for Cidr {
 }
 
 impl Cidr {
+    /// The network's address and prefix length.
+    pub fn parts(&self) -> (IpAddr, u8) {
+        (self.net, self.bits)
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) if self.net.is_ipv4() => match v6.to_ipv4_mapped() {

@@ -27,6 +27,7 @@ pub mod tls;
 mod transport;
 
 pub mod access_log;
+pub mod admission;
 pub mod answers;
 pub mod body;
 pub mod cidr;

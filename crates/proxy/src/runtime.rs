@@ -71,6 +71,8 @@ pub struct Runtime {
     pub router: Router,
     pub settings: Settings,
     pub listeners: Vec<SocketAddr>,
+    /// The listeners that check each new connection's address (`allow` / `deny`).
+    pub admission: Vec<(SocketAddr, Arc<dyn crate::admission::Admission>)>,
     pub upstreams: BTreeMap<String, Arc<UpstreamGroup>>,
     /// None when no listener has `tls = true`.
     pub tls: Option<Tls>,
@@ -90,6 +92,11 @@ impl Tls {
 }
 
 impl Runtime {
+    /// Whether the listener on `listener` lets a connection from `peer` in.
+    pub fn admits(&self, listener: SocketAddr, peer: std::net::IpAddr) -> bool {
+        !self.admission.iter().any(|(addr, a)| *addr == listener && !a.admit(peer))
+    }
+
     /// The TLS side of the listener on `addr`, if it terminates TLS.
     pub fn tls_on(&self, addr: SocketAddr) -> Option<&TlsListener> {
         self.tls.as_ref()?.listeners.iter().find(|l| l.addr == addr)

@@ -238,6 +238,9 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     let (limits, stream) = {
         // The snapshot is let go once the handshake is done: requests take their own.
         let rt = worker.snapshot();
+        if !rt.admits(listener, peer.ip()) {
+            return; // closed before a byte is read or a handshake begins
+        }
         let limits = Limits::of(&rt.settings.client);
         match rt.tls_on(listener) {
             None => (limits, Transport::Plain(stream)),

@@ -34,6 +34,8 @@ pub struct Shared<'m> {
     pub max_body: Option<u64>,
     /// `[limits.NAME]`, for the routes' `limits`.
     pub limits: super::limits::LimitTable,
+    /// `[lists.NAME]`, for the routes' `allow` / `deny`.
+    pub lists: super::lists::ListTable,
 }
 
 /// The chain of route `name`, whose action is `action`.
@@ -70,7 +72,9 @@ pub fn route_chain(
     if let Some(value) = r.hsts.as_ref().and_then(|v| hsts(cx, v)) {
         chain.push(Box::new(Hsts(value)));
     }
-    // Rate limits before every policy that may answer, so that a flood costs no more.
+    // Address lists, then rate limits, before every policy that may answer, so that a
+    // flood costs no more.
+    chain.extend(super::lists::filter(cx, &r.allow, &r.deny, &shared.lists).map(|f| Box::new(f) as Box<dyn Filter>));
     chain.extend(super::limits::filter(cx, &r.limits, &shared.limits, name).map(|f| Box::new(f) as Box<dyn Filter>));
     if r.https_redirect.as_ref().is_some_and(|on| *on.get_ref()) {
         chain.push(Box::new(HttpsRedirect { port: shared.https_port }));

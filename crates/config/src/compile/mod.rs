@@ -6,6 +6,7 @@ mod compress;
 mod filters;
 mod front;
 mod limits;
+mod lists;
 mod routes;
 mod split;
 #[cfg(test)]
@@ -101,6 +102,8 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let admin = admin(&mut cx, &model.global);
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
+    let lists = lists::compile(&mut cx, &model.lists);
+    let admission = lists::admission(&mut cx, &model, &listeners, &lists);
     let limits = limits::compile(&mut cx, &model.limits);
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
     let front = front::chain(&mut cx, &settings, tls.as_ref(), global_limits);
@@ -114,6 +117,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         client_cert_hosts: tls.as_ref().map(|t| t.host_client_certs.clone()),
         max_body: settings.client.max_body,
         limits,
+        lists,
     };
     let router = routes::compile(&mut cx, &model.route, &upstreams, &shared);
     if !cx.errors.is_empty() {
@@ -121,11 +125,13 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     }
     cache::commit(&cx, &shared.cache);
     limits::commit(&cx, &shared.limits);
+    lists::commit(&cx, &shared.lists);
     Ok(Runtime {
         front,
         router,
         settings,
         listeners,
+        admission,
         upstreams: upstreams.groups,
         tls,
         dns,

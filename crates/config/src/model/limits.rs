@@ -44,3 +44,15 @@ pub(super) fn names_or_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<L
     }
     d.deserialize_any(Visitor)
 }
+
+/// `[lists.NAME]`: addresses for `allow` / `deny`, inline and from a file.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ListCfg {
+    /// CIDRs or addresses.
+    #[serde(default)]
+    pub cidrs: Vec<Spanned<String>>,
+    /// A file of one CIDR or address a line (`#` and `;` comments), relative to the
+    /// config file's folder.
+    pub file: Option<Spanned<String>>,
+}

@@ -11,7 +11,7 @@ mod switch;
 mod upstream;
 pub use cache::*;
 pub use compress::*;
-pub use limits::LimitCfg;
+pub use limits::{LimitCfg, ListCfg};
 pub use upstream::*;
 
 #[derive(Deserialize, Debug, Default)]
@@ -33,6 +33,9 @@ pub struct ConfigFile {
     /// Named rate limits.
     #[serde(default)]
     pub limits: BTreeMap<String, Spanned<LimitCfg>>,
+    /// Named address lists, for `allow` / `deny`.
+    #[serde(default)]
+    pub lists: BTreeMap<String, Spanned<ListCfg>>,
 }
 
 /// `[acme]`: certificates ordered automatically for the hosts of routes on TLS listeners.
@@ -199,6 +202,12 @@ pub struct Listen {
     pub client_auth: Option<Spanned<String>>,
     /// The request header that carries a verified client's subject upstream.
     pub client_cert_header: Option<Spanned<String>>,
+    /// Lists (`[lists.NAME]`) whose addresses alone may connect.
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    /// Lists whose addresses are closed at accept.
+    #[serde(default)]
+    pub deny: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -242,6 +251,12 @@ pub struct RouteCfg {
     /// Rate limits (`[limits.NAME]`) this route applies.
     #[serde(default)]
     pub limits: Vec<Spanned<String>>,
+    /// Lists (`[lists.NAME]`) whose addresses alone this route serves (403 to others).
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    /// Lists whose addresses get 403 here.
+    #[serde(default)]
+    pub deny: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

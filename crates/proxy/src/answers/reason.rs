@@ -21,6 +21,8 @@ pub enum Reason {
     ClientCertificateRequired,
     /// A rate limit (`[limits.NAME]`) refused the request.
     RateLimited,
+    /// The client's address is not served by this route (`allow` / `deny` lists).
+    AddressDenied,
     /// No server of the upstream can take the request (all down, ejected or full).
     NoServer,
     /// The upstream's request queue is full, or the wait in it too long.
@@ -33,7 +35,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
         Reason::BadRequest,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
@@ -44,6 +46,7 @@ impl Reason {
         Reason::HeadersTooLarge,
         Reason::ClientCertificateRequired,
         Reason::RateLimited,
+        Reason::AddressDenied,
         Reason::NoServer,
         Reason::UpstreamBusy,
         Reason::UpstreamTimeout,
@@ -63,6 +66,7 @@ impl Reason {
             Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reason::ClientCertificateRequired => StatusCode::FORBIDDEN,
             Reason::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Reason::AddressDenied => StatusCode::FORBIDDEN,
             Reason::NoServer | Reason::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamUnreachable | Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
@@ -82,6 +86,7 @@ impl Reason {
             Reason::HeadersTooLarge => "headers_too_large",
             Reason::ClientCertificateRequired => "client_certificate_required",
             Reason::RateLimited => "rate_limited",
+            Reason::AddressDenied => "address_denied",
             Reason::NoServer => "no_server",
             Reason::UpstreamBusy => "upstream_busy",
             Reason::UpstreamTimeout => "upstream_timeout",
@@ -103,6 +108,7 @@ impl Reason {
             Reason::HeadersTooLarge => "The request headers are larger than this site accepts.",
             Reason::ClientCertificateRequired => "This site requires a client certificate, over HTTPS.",
             Reason::RateLimited => "Too many requests; try again after the time Retry-After gives.",
+            Reason::AddressDenied => "Requests from this address are not served here.",
             Reason::NoServer => "No server can take the request right now; try again shortly.",
             Reason::UpstreamBusy => "The service is at its limit; try again shortly.",
             Reason::UpstreamTimeout => "The service did not answer in time.",

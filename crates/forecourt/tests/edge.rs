@@ -1,7 +1,9 @@
-//! End-to-end: rate limits (`[limits.NAME]`) through the real binary, with clients on
-//! distinct loopback addresses: a flooding address is refused while another is served,
-//! a delaying limit holds requests to the rate, `[global] limits` apply before routing
-//! and keep their buckets across a reload, and bad options point at the mistake.
+//! End-to-end: the edge defences through the real binary, with clients on distinct
+//! loopback addresses. Rate limits (`[limits.NAME]`): a flooding address is refused while
+//! another is served, a delaying limit holds requests to the rate, `[global] limits`
+//! apply before routing and keep their buckets across a reload. Address lists
+//! (`[lists.NAME]`): a listener's `deny` closes connections at accept, a route's `allow`
+//! and `deny` answer 403. Bad options point at the mistake.
 mod common;
 
 use common::origin::Origin;
@@ -10,10 +12,21 @@ use http_body_util::Full;
 use std::time::{Duration, Instant};
 
 fn config(origin: &Origin, admin: u16, limits: &str, route_extra: &str, global_extra: &str) -> String {
+    config_with(origin, admin, limits, "", route_extra, global_extra)
+}
+
+fn config_with(
+    origin: &Origin,
+    admin: u16,
+    tables: &str,
+    listen_extra: &str,
+    route_extra: &str,
+    global_extra: &str,
+) -> String {
     format!(
         "[global]\nworkers = 2\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"{{dir}}/access.log\"\n{global_extra}\n\
-         {limits}\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\npath = \"/\"\nupstream = \"o\"\n{route_extra}\n\
-         [upstream.o]\nservers = [\"{}\"]\n",
+         {tables}\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n{listen_extra}\n[[route]]\npath = \"/\"\nupstream = \"o\"\n\
+         {route_extra}\n[upstream.o]\nservers = [\"{}\"]\n",
         origin.addr
     )
 }
@@ -106,6 +119,54 @@ async fn global_limits_apply_before_routing_and_survive_reloads() {
     assert_eq!(get_from(&c, &fc.url("/")).await.status, 404, "a changed limit starts afresh");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_lists_close_at_accept_and_answer_403_per_route() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let feeds = TempDir::new("lists");
+    // A feed in the netset format: comments, a /24, 200,000 other ranges, the address.
+    let mut feed = String::from("# a FireHOL-style netset\n192.0.2.0/24 ; SBL1\n");
+    for i in 0..200_000u32 {
+        let j = 2 * i;
+        feed.push_str(&format!("{}.{}.{}.0/24\n", 20 + j / 65536, (j / 256) % 256, j % 256));
+    }
+    feed.push_str("127.0.0.4\n");
+    let feed = feeds.file("feed.txt", &feed);
+    let tables = format!(
+        "[lists.flood]\ncidrs = [\"127.0.0.2\"]\n[lists.feed]\nfile = \"{feed}\"\n[lists.office]\ncidrs = [\"127.0.0.5/32\", \"10.0.0.0/8\"]\n"
+    );
+    let mut cfg = config_with(&origin, admin, &tables, "deny = [\"flood\"]", "deny = [\"feed\"]", "");
+    cfg.push_str("[[route]]\npath = \"/office\"\nupstream = \"o\"\nallow = [\"office\"]\n");
+    let started = Instant::now();
+    let fc = Forecourt::start(&cfg);
+    assert!(started.elapsed() < Duration::from_secs(5), "200,000 ranges load in {:?}", started.elapsed());
+    // The listener closes a denied address's connection before reading anything.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut stream = socket.connect(fc.addr()).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok() && buf.is_empty(), "closed unanswered: {:?}", String::from_utf8_lossy(&buf));
+    for (from, path, status) in [
+        ("127.0.0.3", "/a", 200),
+        ("127.0.0.4", "/a", 403),
+        ("127.0.0.5", "/office", 200),
+        ("127.0.0.3", "/office", 403),
+    ] {
+        let r = get_from(&client_from(from), &fc.url(path)).await;
+        assert_eq!(r.status, status, "{from} {path}: {}", r.body);
+    }
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert!(metric(&metrics, "forecourt_connections_refused_total{reason=\"ip_list\"}") >= 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_ip_list_hits_total{list=\"feed\"}"), 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_ip_list_ranges{list=\"feed\"}"), 200_002.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_local_responses_total{reason=\"address_denied\"}"), 2.0, "{metrics}");
+    let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
+    assert!(log.contains("\"ip_list\":\"denied:feed\"") && log.contains("\"ip_list\":\"not-allowed\""), "{log}");
+}
+
 #[test]
 fn bad_limit_options_point_at_the_mistake() {
     let dir = TempDir::new("limits-check");
@@ -117,6 +178,26 @@ fn bad_limit_options_point_at_the_mistake() {
     let out = std::process::Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
+    let feed = dir.file("feed.txt", "10.0.0.0/8\n10.0.0.300\n# fine\n10.0.0.0/40\n");
+    let lists = dir.file(
+        "lists.toml",
+        &format!(
+            "[lists.feed]\nfile = \"{feed}\"\n[lists.gone]\nfile = \"nowhere.txt\"\n[lists.inline]\ncidrs = [\"1.2.3.4/99\"]\n\
+             [[listen]]\naddr = \"127.0.0.1:1\"\ndeny = [\"nope\"]\n[[route]]\nrespond = {{ status = 200 }}\nallow = [\"feed\"]\n"
+        ),
+    );
+    let out = std::process::Command::new(BIN).args(["check", "-c", &lists]).output().unwrap();
+    let lists_text = String::from_utf8_lossy(&out.stderr).into_owned();
+    for expected in [
+        format!(
+            "lists.toml:2:8: bad lines in the list file:\n  {feed}:2: `10.0.0.300` is not an IP address\n  {feed}:4:"
+        ),
+        "lists.toml:4:8: cannot read".to_owned(),
+        "lists.toml:6:10: bad list entry: `/99` is not a prefix length".to_owned(),
+        "lists.toml:9:9: unknown list `nope`".to_owned(),
+    ] {
+        assert!(lists_text.contains(&expected), "{expected}\n{lists_text}");
+    }
     for expected in [
         "bad.toml:2:11: unknown limit `nope`",
         "bad.toml:4:8: bad rate: unknown unit `fortnight`",
