@@ -106,6 +106,9 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
             if let Some(lists) = control.state.services.get::<forecourt_edge::lists::Lists>() {
                 forecourt_edge::lists::metrics::render(&lists, &mut metrics);
             }
+            if let Some(refusals) = control.state.services.get::<forecourt_edge::connections::Refusals>() {
+                refusals.render(&mut metrics);
+            }
             text(StatusCode::OK, metrics, "text/plain; version=0.0.4; charset=utf-8")
         }
         (&Method::GET, "/health") => text(StatusCode::OK, "ok\n".into(), "text/plain"),

@@ -167,6 +167,60 @@ async fn address_lists_close_at_accept_and_answer_403_per_route() {
     assert!(log.contains("\"ip_list\":\"denied:feed\"") && log.contains("\"ip_list\":\"not-allowed\""), "{log}");
 }
 
+/// A connection from `local` that sends `data`; whether the listener answered (`Some`
+/// with what it said) or closed it unanswered (`None`).
+async fn connect_from(local: &str, addr: std::net::SocketAddr, data: &[u8]) -> (tokio::net::TcpStream, bool) {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let _ = stream.write_all(data).await;
+    // Closed unanswered: the read ends (EOF or reset) without a byte within a second.
+    let mut byte = [0u8; 1];
+    let closed = matches!(
+        tokio::time::timeout(Duration::from_secs(1), tokio::io::AsyncReadExt::read(&mut stream, &mut byte)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    );
+    (stream, closed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limits_close_at_accept_per_address() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let listen = "max_connections_per_ip = 2\nnew_connections_per_ip = \"3/s\"";
+    let fc = Forecourt::start(&config_with(&origin, admin, "", listen, "", ""));
+    // Two connections from .6 that are still sending their head are open; a third is not let in.
+    let partial = b"GET / HTTP/1.1\r\nHost: a\r\n";
+    let (a, a_closed) = connect_from("127.0.0.6", fc.addr(), partial).await;
+    let (_b, b_closed) = connect_from("127.0.0.6", fc.addr(), partial).await;
+    let (_c, c_closed) = connect_from("127.0.0.6", fc.addr(), partial).await;
+    assert_eq!((a_closed, b_closed, c_closed), (false, false, true));
+    assert_eq!(get_from(&client_from("127.0.0.7"), &fc.url("/x")).await.status, 200, "another address is served");
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the closed one is counted down; the rate has room again
+    let (_d, d_closed) = connect_from("127.0.0.6", fc.addr(), partial).await;
+    assert!(!d_closed, "a closed connection frees its place");
+    // New connections from .8: three a second (one period's worth at once), then refused.
+    let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let mut closed = Vec::new();
+    for _ in 0..5 {
+        closed.push(connect_from("127.0.0.8", fc.addr(), whole).await.1);
+    }
+    assert_eq!(closed, [false, false, false, true, true]);
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(
+        metric(&metrics, "forecourt_connections_refused_total{reason=\"max_connections_per_ip\"}"),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "forecourt_connections_refused_total{reason=\"new_connections_per_ip\"}"),
+        2.0,
+        "{metrics}"
+    );
+}
+
 #[test]
 fn bad_limit_options_point_at_the_mistake() {
     let dir = TempDir::new("limits-check");

@@ -1,5 +1,6 @@
 //! The compiled, immutable configuration snapshot that requests read: the front chain,
 //! the router (routes with their chains and actions), the upstream groups, TLS.
+use crate::admission::Admitted;
 use crate::filter::Chain;
 use crate::router::Router;
 use crate::settings::Settings;
@@ -71,7 +72,8 @@ pub struct Runtime {
     pub router: Router,
     pub settings: Settings,
     pub listeners: Vec<SocketAddr>,
-    /// The listeners that check each new connection's address (`allow` / `deny`).
+    /// The listeners' checks on each new connection's address (`allow` / `deny`, connection
+    /// limits), in the order they run.
     pub admission: Vec<(SocketAddr, Arc<dyn crate::admission::Admission>)>,
     pub upstreams: BTreeMap<String, Arc<UpstreamGroup>>,
     /// None when no listener has `tls = true`.
@@ -92,9 +94,17 @@ impl Tls {
 }
 
 impl Runtime {
-    /// Whether the listener on `listener` lets a connection from `peer` in.
-    pub fn admits(&self, listener: SocketAddr, peer: std::net::IpAddr) -> bool {
-        !self.admission.iter().any(|(addr, a)| *addr == listener && !a.admit(peer))
+    /// Whether the listener on `listener` lets a connection from `peer` in: what its
+    /// admissions hold while it lives, or `None` when one of them refuses.
+    pub fn admit(&self, listener: SocketAddr, peer: std::net::IpAddr) -> Option<Vec<Admitted>> {
+        let mut held = Vec::new();
+        for (_, a) in self.admission.iter().filter(|(addr, _)| *addr == listener) {
+            let admitted = a.admit(peer)?;
+            if admitted.holds_something() {
+                held.push(admitted);
+            }
+        }
+        Some(held)
     }
 
     /// The TLS side of the listener on `addr`, if it terminates TLS.

@@ -235,12 +235,14 @@ async fn tls_handshake(
 
 async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, listener: SocketAddr) {
     let _open = OpenConnection::new(worker.clone());
+    // What the listener's admissions hold for the connection's life (dropped when this
+    // function returns); a refused connection is closed before a byte is read or a
+    // handshake begins.
+    let rt = worker.snapshot();
+    let Some(_admitted) = rt.admit(listener, peer.ip()) else { return };
     let (limits, stream) = {
         // The snapshot is let go once the handshake is done: requests take their own.
-        let rt = worker.snapshot();
-        if !rt.admits(listener, peer.ip()) {
-            return; // closed before a byte is read or a handshake begins
-        }
+        let rt = rt;
         let limits = Limits::of(&rt.settings.client);
         match rt.tls_on(listener) {
             None => (limits, Transport::Plain(stream)),

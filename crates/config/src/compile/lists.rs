@@ -1,14 +1,12 @@
-//! `[lists.NAME]` loaded into address sets, and what uses them: a listener's `allow` /
-//! `deny` (checked at accept) and a route's (a 403 filter). A file that cannot be read or
+//! `[lists.NAME]` loaded into address sets, and a route's `allow` / `deny` (a 403 filter);
+//! a listener's are checked at accept (`admission`). A file that cannot be read or
 //! has bad lines fails the check, naming the file's lines; a reload with such a file is
 //! refused and the running config keeps serving.
 use super::Ctx;
-use crate::model::{ConfigFile, ListCfg};
-use forecourt_edge::lists::{text, IpList, IpListFilter, IpSet, ListenerLists, Lists};
-use forecourt_proxy::admission::Admission;
+use crate::model::ListCfg;
+use forecourt_edge::lists::{text, IpList, IpListFilter, IpSet, Lists};
 use forecourt_proxy::cidr::Cidr;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use toml::Spanned;
 
@@ -41,7 +39,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<ListCfg>>) -> 
 }
 
 /// The lists `names` stand for; an unknown name is an error where it stands.
-fn pick(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &ListTable) -> Vec<Arc<IpList>> {
+pub fn pick(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &ListTable) -> Vec<Arc<IpList>> {
     let mut out = Vec::new();
     for name in names {
         match table.get(name.get_ref()) {
@@ -69,32 +67,6 @@ pub fn filter(
 ) -> Option<IpListFilter> {
     let (allow, deny) = (pick(cx, allow, table), pick(cx, deny, table));
     (!allow.is_empty() || !deny.is_empty()).then_some(IpListFilter { allow, deny })
-}
-
-/// The listeners that check addresses at accept. `listeners` are the addresses compiled
-/// from `model.listen`, in order (a bad one is absent, and the config fails anyway).
-pub fn admission(
-    cx: &mut Ctx<'_>,
-    model: &ConfigFile,
-    listeners: &[SocketAddr],
-    table: &ListTable,
-) -> Vec<(SocketAddr, Arc<dyn Admission>)> {
-    // The refusal counter lives in the process's `Lists`, made now if this is the first
-    // config (it holds no list until `commit`).
-    let service = cx.state.services.get::<Lists>().unwrap_or_else(|| {
-        let made = Arc::new(Lists::default());
-        cx.state.services.set(made.clone());
-        made
-    });
-    let refused = service.refused.clone();
-    let mut out: Vec<(SocketAddr, Arc<dyn Admission>)> = Vec::new();
-    for (l, addr) in model.listen.iter().zip(listeners) {
-        let (allow, deny) = (pick(cx, &l.allow, table), pick(cx, &l.deny, table));
-        if !allow.is_empty() || !deny.is_empty() {
-            out.push((*addr, Arc::new(ListenerLists { allow, deny, refused: refused.clone() })));
-        }
-    }
-    out
 }
 
 /// After a config compiled whole: `/metrics` shows its lists.

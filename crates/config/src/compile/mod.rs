@@ -1,6 +1,7 @@
 //! Model → Runtime. Every check that fails adds a diagnostic; compilation goes on so that
 //! one run reports every problem, and a runtime is returned only if there were none.
 mod acme;
+mod admission;
 mod cache;
 mod compress;
 mod filters;
@@ -103,7 +104,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let lists = lists::compile(&mut cx, &model.lists);
-    let admission = lists::admission(&mut cx, &model, &listeners, &lists);
+    let admission = admission::compile(&mut cx, &model, &listeners, &lists);
     let limits = limits::compile(&mut cx, &model.limits);
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
     let front = front::chain(&mut cx, &settings, tls.as_ref(), global_limits);

@@ -208,6 +208,12 @@ pub struct Listen {
     /// Lists whose addresses are closed at accept.
     #[serde(default)]
     pub deny: Vec<Spanned<String>>,
+    /// Open connections on this listener, from all clients.
+    pub max_connections: Option<Spanned<i64>>,
+    /// Open connections from one client address (an IPv6 /64).
+    pub max_connections_per_ip: Option<Spanned<i64>>,
+    /// New connections from one client address: "20/s", "600/min".
+    pub new_connections_per_ip: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -3,11 +3,11 @@
 //! `registry`), the filter that applies a route's (or the front chain's) limits
 //! (`filter`), and their counters in `/metrics` (`metrics`).
 mod filter;
-mod gcra;
+pub(crate) mod gcra;
 mod key;
 pub mod metrics;
 mod registry;
-mod table;
+pub(crate) mod table;
 
 pub use filter::RateLimitFilter;
 pub use gcra::Rate;

@@ -1,24 +1,24 @@
 //! `allow` / `deny` on a listener: a connection from outside them is closed at accept,
 //! before a byte is read or a TLS handshake begins.
 use super::list::{refusal, IpList};
-use forecourt_proxy::admission::Admission;
+use crate::connections::Refusals;
+use forecourt_proxy::admission::{Admission, Admitted};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub struct ListenerLists {
     pub allow: Vec<Arc<IpList>>,
     pub deny: Vec<Arc<IpList>>,
-    /// Connections closed at accept.
-    pub refused: Arc<AtomicU64>,
+    /// The process's count of connections refused at accept.
+    pub refusals: Arc<Refusals>,
 }
 
 impl Admission for ListenerLists {
-    fn admit(&self, peer: IpAddr) -> bool {
-        let refused = refusal(&self.allow, &self.deny, peer).is_some();
-        if refused {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+    fn admit(&self, peer: IpAddr) -> Option<Admitted> {
+        if refusal(&self.allow, &self.deny, peer).is_some() {
+            Refusals::count(&self.refusals.ip_list);
+            return None;
         }
-        !refused
+        Some(Admitted::NOTHING)
     }
 }

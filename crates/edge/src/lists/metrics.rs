@@ -14,7 +14,4 @@ pub fn render(lists: &Lists, out: &mut String) {
     for l in &all {
         let _ = writeln!(out, "forecourt_ip_list_ranges{{list=\"{}\"}} {}", l.name, l.set.len());
     }
-    let name = "forecourt_connections_refused_total";
-    let _ = writeln!(out, "# HELP {name} Connections closed at accept, by reason.\n# TYPE {name} counter");
-    let _ = writeln!(out, "{name}{{reason=\"ip_list\"}} {}", lists.refused.load(Ordering::Relaxed));
 }

@@ -1,14 +1,11 @@
 //! The lists of the running config, for `/metrics` (the config compiles them; this holds
-//! them once it has compiled whole), and the connections its listeners refused.
+//! them once it has compiled whole).
 use super::list::IpList;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 pub struct Lists {
     lists: Mutex<Vec<Arc<IpList>>>,
-    /// Connections closed at accept by a listener's lists (kept across reloads).
-    pub refused: Arc<AtomicU64>,
 }
 
 impl Lists {
