@@ -221,6 +221,51 @@ async fn connection_limits_close_at_accept_per_address() {
     );
 }
 
+/// What a connection from `local` that starts with `data` gets back (empty: closed).
+async fn exchange_from(local: &str, addr: std::net::SocketAddr, data: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let _ = stream.write_all(data).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_protocol_names_the_client_for_lists_and_headers() {
+    let origin = Origin::start("o");
+    let tables = "[lists.bad]\ncidrs = [\"203.0.113.7\"]\n";
+    let cfg = config_with(
+        &origin,
+        free_port(),
+        tables,
+        "proxy_protocol = true\ndeny = [\"bad\"]",
+        "",
+        "trusted_proxies = [\"127.0.0.1\"]",
+    );
+    let fc = Forecourt::start(&cfg);
+    let request = "GET /pp HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    // Version 1 from the trusted balancer: the origin sees the client the header names.
+    let v1 = format!("PROXY TCP4 198.51.100.9 127.0.0.1 40000 80\r\n{request}");
+    let out = exchange_from("127.0.0.1", fc.addr(), v1.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 200") && out.contains("x-real-ip: 198.51.100.9"), "{out}");
+    // Version 2, the same.
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    v2.extend([198, 51, 100, 10, 127, 0, 0, 1, 0x9c, 0x40, 0, 80]);
+    v2.extend(request.as_bytes());
+    let out = exchange_from("127.0.0.1", fc.addr(), &v2).await;
+    assert!(out.starts_with("HTTP/1.1 200") && out.contains("x-real-ip: 198.51.100.10"), "{out}");
+    // The named client is what the listener's lists judge; no header, a malformed one, or
+    // one from a peer that is not a trusted balancer: closed unanswered.
+    let denied = format!("PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n{request}");
+    assert_eq!(exchange_from("127.0.0.1", fc.addr(), denied.as_bytes()).await, "");
+    assert_eq!(exchange_from("127.0.0.1", fc.addr(), request.as_bytes()).await, "");
+    assert_eq!(exchange_from("127.0.0.1", fc.addr(), b"PROXY TCP4 nonsense\r\n").await, "");
+    assert_eq!(exchange_from("127.0.0.2", fc.addr(), v1.as_bytes()).await, "", "not a trusted balancer");
+}
+
 #[test]
 fn bad_limit_options_point_at_the_mistake() {
     let dir = TempDir::new("limits-check");
@@ -237,7 +282,7 @@ fn bad_limit_options_point_at_the_mistake() {
         "lists.toml",
         &format!(
             "[lists.feed]\nfile = \"{feed}\"\n[lists.gone]\nfile = \"nowhere.txt\"\n[lists.inline]\ncidrs = [\"1.2.3.4/99\"]\n\
-             [[listen]]\naddr = \"127.0.0.1:1\"\ndeny = [\"nope\"]\n[[route]]\nrespond = {{ status = 200 }}\nallow = [\"feed\"]\n"
+             [[listen]]\naddr = \"127.0.0.1:1\"\ndeny = [\"nope\"]\nproxy_protocol = true\n[[route]]\nrespond = {{ status = 200 }}\nallow = [\"feed\"]\n"
         ),
     );
     let out = std::process::Command::new(BIN).args(["check", "-c", &lists]).output().unwrap();
@@ -249,6 +294,7 @@ fn bad_limit_options_point_at_the_mistake() {
         "lists.toml:4:8: cannot read".to_owned(),
         "lists.toml:6:10: bad list entry: `/99` is not a prefix length".to_owned(),
         "lists.toml:9:9: unknown list `nope`".to_owned(),
+        "lists.toml:10:18: proxy_protocol needs trusted_proxies".to_owned(),
     ] {
         assert!(lists_text.contains(&expected), "{expected}\n{lists_text}");
     }

@@ -20,6 +20,7 @@ pub mod h1;
 mod h2;
 pub mod pipeline;
 mod prefixed;
+pub mod proxy_protocol;
 pub mod route;
 pub mod router;
 pub mod server;

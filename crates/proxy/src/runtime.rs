@@ -75,6 +75,8 @@ pub struct Runtime {
     /// The listeners' checks on each new connection's address (`allow` / `deny`, connection
     /// limits), in the order they run.
     pub admission: Vec<(SocketAddr, Arc<dyn crate::admission::Admission>)>,
+    /// The listeners whose connections start with a PROXY protocol header.
+    pub proxy_protocol: Vec<SocketAddr>,
     pub upstreams: BTreeMap<String, Arc<UpstreamGroup>>,
     /// None when no listener has `tls = true`.
     pub tls: Option<Tls>,

@@ -235,15 +235,25 @@ async fn tls_handshake(
 
 async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, listener: SocketAddr) {
     let _open = OpenConnection::new(worker.clone());
-    // What the listener's admissions hold for the connection's life (dropped when this
-    // function returns); a refused connection is closed before a byte is read or a
-    // handshake begins.
     let rt = worker.snapshot();
+    let limits = Limits::of(&rt.settings.client);
+    // With the PROXY protocol the client is the one the balancer's header names; only a
+    // trusted balancer may send one, and a connection without a valid one is closed.
+    let peer = match rt.proxy_protocol.contains(&listener) {
+        false => peer,
+        true if !rt.settings.trusted_proxies.contains(peer.ip()) => return,
+        true => match crate::proxy_protocol::read(&stream, peer, limits.header_timeout).await {
+            Some(client) => client,
+            None => return,
+        },
+    };
+    // What the listener's admissions hold for the connection's life (dropped when this
+    // function returns); a refused connection is closed before a byte of the request is
+    // read or a handshake begins.
     let Some(_admitted) = rt.admit(listener, peer.ip()) else { return };
     let (limits, stream) = {
         // The snapshot is let go once the handshake is done: requests take their own.
         let rt = rt;
-        let limits = Limits::of(&rt.settings.client);
         match rt.tls_on(listener) {
             None => (limits, Transport::Plain(stream)),
             Some(on) => match tls_handshake(worker.metrics, &rt, on, stream, limits.header_timeout, peer).await {

@@ -105,6 +105,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let lists = lists::compile(&mut cx, &model.lists);
     let admission = admission::compile(&mut cx, &model, &listeners, &lists);
+    let proxy_protocol = proxy_protocol_listeners(&mut cx, &model, &listeners, &settings);
     let limits = limits::compile(&mut cx, &model.limits);
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
     let front = front::chain(&mut cx, &settings, tls.as_ref(), global_limits);
@@ -131,6 +132,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         front,
         router,
         settings,
+        proxy_protocol,
         listeners,
         admission,
         upstreams: upstreams.groups,
@@ -231,6 +233,27 @@ fn listeners(cx: &mut Ctx<'_>, model: &ConfigFile) -> Vec<SocketAddr> {
             "nothing to listen on",
             Some("add a [[listen]] table with addr = \"0.0.0.0:80\"".into()),
         ));
+    }
+    out
+}
+
+/// The listeners with `proxy_protocol = true` (which needs `trusted_proxies`: only they
+/// may send the header).
+fn proxy_protocol_listeners(
+    cx: &mut Ctx<'_>,
+    model: &ConfigFile,
+    listeners: &[SocketAddr],
+    settings: &Settings,
+) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for (l, addr) in model.listen.iter().zip(listeners) {
+        if let Some(on) = l.proxy_protocol.as_ref().filter(|on| *on.get_ref()) {
+            if settings.trusted_proxies.0.is_empty() {
+                let hint = "list the balancers that send it in [global] trusted_proxies";
+                cx.error(on, "proxy_protocol needs trusted_proxies", Some(hint.into()));
+            }
+            out.push(*addr);
+        }
     }
     out
 }

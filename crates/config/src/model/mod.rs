@@ -208,6 +208,9 @@ pub struct Listen {
     /// Lists whose addresses are closed at accept.
     #[serde(default)]
     pub deny: Vec<Spanned<String>>,
+    /// Connections start with a PROXY protocol header (v1 or v2), accepted only from
+    /// `trusted_proxies`.
+    pub proxy_protocol: Option<Spanned<bool>>,
     /// Open connections on this listener, from all clients.
     pub max_connections: Option<Spanned<i64>>,
     /// Open connections from one client address (an IPv6 /64).
