@@ -45,11 +45,6 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     if len > max_head_bytes {
         return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "head");
     }
-    // httparse takes a bare LF as a line end, which RFC 9112 §2.2 only allows: a line the
-    // next hop may end elsewhere is a smuggling vector, so it is refused.
-    if has_bare_lf(&buf[..len]) {
-        return Parsed::Refused(StatusCode::BAD_REQUEST, "bare LF");
-    }
     // The target is visible ASCII only (RFC 9112 §3.2; httparse lets UTF-8 through).
     if !req.path.unwrap_or_default().bytes().all(|b| b.is_ascii_graphic()) {
         return Parsed::Refused(StatusCode::BAD_REQUEST, "request target");
@@ -73,6 +68,12 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     let target = within(req.path.unwrap_or_default().as_bytes());
     spans.clear();
     spans.extend(req.headers.iter().map(|h| Span { name: within(h.name.as_bytes()), value: within(h.value) }));
+    // httparse takes a bare LF as a line end, which RFC 9112 §2.2 only allows: a line the
+    // next hop may end elsewhere is a smuggling vector, so it is refused.
+    let method_start = within(req.method.unwrap_or_default().as_bytes()).start;
+    if !lines_end_in_crlf(&buf[..len], method_start, target.end, spans) {
+        return Parsed::Refused(StatusCode::BAD_REQUEST, "bare LF");
+    }
 
     let head: Bytes = buf.split_to(len).freeze();
     let uri = match Uri::from_maybe_shared(head.slice(target)) {
@@ -113,16 +114,25 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     Parsed::Request(request, facts)
 }
 
-/// Whether a line of `head` ends in LF without CR before it. httparse has already
-/// refused a CR that is not followed by LF, so there is a bare LF exactly when the head
-/// holds more LFs than CRs: two counts in one pass, which the compiler vectorises.
-fn has_bare_lf(head: &[u8]) -> bool {
-    let (mut cr, mut lf) = (0usize, 0usize);
-    for &b in head {
-        cr += usize::from(b == b'\r');
-        lf += usize::from(b == b'\n');
-    }
-    lf != cr
+/// Whether every line of `head` ends in CRLF. httparse has found the lines already, so
+/// this looks only where each one ends: after the empty lines it skipped before the
+/// method, after the request line (the target, a space, `HTTP/1.x`), after each field
+/// value (past the whitespace it trimmed), and at the end of the head; no scan.
+fn lines_end_in_crlf(head: &[u8], method_start: usize, target_end: usize, spans: &[Span]) -> bool {
+    let crlf_at = |i: usize| head.get(i..i + 2) == Some(b"\r\n");
+    let mut ends = spans.iter().map(|s| {
+        let mut i = s.value.end;
+        while matches!(head.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        i
+    });
+    method_start & 1 == 0
+        && (0..method_start).step_by(2).all(crlf_at)
+        && crlf_at(target_end + " HTTP/1.1".len())
+        && ends.all(crlf_at)
+        && head.len() >= 2
+        && crlf_at(head.len() - 2)
 }
 
 /// Parses one whole request head as the server does (the same rules, the given limits):
