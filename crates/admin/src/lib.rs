@@ -2,8 +2,9 @@
 //! `POST /reload` (the same reload as SIGHUP, answering with its result), and the upstream
 //! API (`GET /api/upstreams`, `POST /api/upstreams/NAME/servers/SERVER/drain|enable`), and
 //! the automatic certificates API (`GET /api/certificates`, `POST
-//! /api/certificates/NAME/renew`), and the routes with their filter chains
-//! (`GET /api/routes`).
+//! /api/certificates/NAME/renew`), the routes with their filter chains
+//! (`GET /api/routes`), the cache (`GET /api/cache`, `POST /api/cache/purge`) and the bans
+//! (`GET`, `POST`, `DELETE /api/bans`).
 //!
 //! It runs on the control thread, which a lone worker (`workers = 1`) shares: answers are
 //! cheap, and a reload is compiled on a blocking thread so that it never stalls requests.
@@ -21,6 +22,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+mod bans;
 mod cache;
 mod certificates;
 mod routes;
@@ -62,6 +64,9 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
     let reload = control.reload.clone();
     if req.uri().path().starts_with("/api/cache") {
         return cache_api(req, &control).await;
+    }
+    if req.uri().path().starts_with("/api/bans") {
+        return bans_api(req, &control).await;
     }
     let req = &req;
     let path = req.uri().path();
@@ -106,6 +111,9 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
             if let Some(lists) = control.state.services.get::<forecourt_edge::lists::Lists>() {
                 forecourt_edge::lists::metrics::render(&lists, &mut metrics);
             }
+            if let Some(bans) = control.state.services.get::<forecourt_edge::bans::Bans>() {
+                forecourt_edge::bans::metrics::render(&bans, &mut metrics);
+            }
             if let Some(refusals) = control.state.services.get::<forecourt_edge::connections::Refusals>() {
                 refusals.render(&mut metrics);
             }
@@ -123,7 +131,7 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
         _ => text(
             StatusCode::NOT_FOUND,
             "admin endpoints: GET /metrics, GET /health, POST /reload, GET /api/routes, GET /api/upstreams, \
-             GET /api/cache, POST /api/cache/purge, \
+             GET /api/cache, POST /api/cache/purge, GET|POST|DELETE /api/bans, \
              POST /api/upstreams/NAME/servers/SERVER/drain|enable, GET /api/certificates, \
              POST /api/certificates/NAME/renew\n"
                 .into(),
@@ -153,6 +161,42 @@ async fn cache_api(req: Request<Incoming>, control: &Control) -> Response<Full<B
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain")
         }
         _ => text(StatusCode::NOT_FOUND, "GET /api/cache, POST /api/cache/purge\n".into(), "text/plain"),
+    }
+}
+
+/// `GET`, `POST` and `DELETE /api/bans`.
+async fn bans_api(req: Request<Incoming>, control: &Control) -> Response<Full<Bytes>> {
+    let Some(bans) = control.state.services.get::<forecourt_edge::bans::Bans>().filter(|b| b.enabled()) else {
+        return text(StatusCode::NOT_FOUND, "no [bans] is configured\n".into(), "text/plain");
+    };
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let in_path = match path.strip_prefix("/api/bans") {
+        Some("") => "",
+        Some(rest) if rest.starts_with('/') => &rest[1..],
+        _ => return text(StatusCode::NOT_FOUND, "GET|POST|DELETE /api/bans\n".into(), "text/plain"),
+    };
+    let in_path = in_path.to_owned();
+    if method == Method::GET && in_path.is_empty() {
+        return text(StatusCode::OK, bans::list(&bans).to_string(), "application/json");
+    }
+    let body = match http_body_util::Limited::new(req.into_body(), 64 << 10).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return text(StatusCode::BAD_REQUEST, "unreadable body\n".into(), "text/plain"),
+    };
+    let done = match method {
+        Method::POST if in_path.is_empty() => bans::add(&bans, &body),
+        Method::DELETE => match bans::lift(&bans, &in_path, &body) {
+            Err(why) if why.ends_with("is not banned") => {
+                return text(StatusCode::NOT_FOUND, format!("{why}\n"), "text/plain")
+            }
+            other => other,
+        },
+        _ => return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into(), "text/plain"),
+    };
+    match done {
+        Ok(done) => text(StatusCode::OK, format!("{done}\n"), "text/plain"),
+        Err(why) => text(StatusCode::BAD_REQUEST, format!("{why}\n"), "text/plain"),
     }
 }
 

@@ -8,6 +8,7 @@ mod units;
 
 pub use compile::compile;
 pub use diagnostic::Diagnostic;
+pub use units::parse_duration;
 
 /// The configuration used when no file is given and there is no `forecourt.toml` here.
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");

@@ -1,4 +1,4 @@
-//! Durations ("500ms", "30s", "5m", "1h") and sizes ("512", "64k", "10m", "1g").
+//! Durations ("500ms", "30s", "5m", "1h", "1d") and sizes ("512", "64k", "10m", "1g").
 use crate::model::Size;
 use std::time::Duration;
 
@@ -12,10 +12,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        "" => return Err(format!("bad duration `{s}`: add a unit (ms, s, m or h), e.g. \"{s}s\"")),
-        _ => return Err(format!("bad duration `{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+        "d" => value * 86400.0,
+        "" => return Err(format!("bad duration `{s}`: add a unit (ms, s, m, h or d), e.g. \"{s}s\"")),
+        _ => return Err(format!("bad duration `{s}`: unknown unit `{unit}` (use ms, s, m, h or d)")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("duration `{s}` is too long"))
 }
 
 pub fn parse_size(size: &Size) -> Result<u64, String> {
@@ -47,6 +48,8 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("10").unwrap_err().contains("add a unit"));
         assert!(parse_duration("10 years").is_err());
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
+        assert!(parse_duration("99999999999999999999999d").unwrap_err().contains("too long"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! another is served, a delaying limit holds requests to the rate, `[global] limits`
 //! apply before routing and keep their buckets across a reload. Address lists
 //! (`[lists.NAME]`): a listener's `deny` closes connections at accept, a route's `allow`
-//! and `deny` answer 403. Bad options point at the mistake.
+//! and `deny` answer 403. Bans (`[bans]`): strikes ban a client (403 on its open
+//! connection, closed at accept after), the admin API adds, lists and lifts bans, a reload
+//! keeps them. Bad options point at the mistake.
 mod common;
 
 use common::origin::Origin;
@@ -266,6 +268,78 @@ async fn the_proxy_protocol_names_the_client_for_lists_and_headers() {
     assert_eq!(exchange_from("127.0.0.2", fc.addr(), v1.as_bytes()).await, "", "not a trusted balancer");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bans_follow_strikes_and_the_admin_api_and_survive_reloads() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let tables = "[limits.one]\nrate = \"1/s\"\n[bans]\nduration = \"1h\"\n\
+                  [bans.rules.scanners]\non = [\"status:404\"]\ncount = 3\nwindow = \"1m\"\nduration = \"2s\"\n\
+                  [bans.rules.flooders]\non = [\"rate_limited\"]\ncount = 4\nwindow = \"10s\"\n";
+    let mut cfg = config_with(&origin, admin, tables, "", "", "");
+    cfg.push_str("[[route]]\npath = \"/missing\"\nrespond = { status = 404 }\n");
+    cfg.push_str("[[route]]\npath = \"/limited\"\nupstream = \"o\"\nlimits = [\"one\"]\n");
+    let fc = Forecourt::start(&cfg);
+    let api = format!("http://127.0.0.1:{admin}/api/bans");
+    // Three 404s within the window ban 127.0.0.2: its open connection gets 403, a new one
+    // is closed at accept; 127.0.0.3 is served all along.
+    let scanner = client_from("127.0.0.2");
+    for _ in 0..3 {
+        assert_eq!(get_from(&scanner, &fc.url("/missing")).await.status, 404);
+    }
+    let banned = get_from(&scanner, &fc.url("/")).await;
+    assert_eq!(banned.status, 403, "{}", banned.body);
+    assert!(banned.body.contains("refused for a while"), "{}", banned.body);
+    let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    assert_eq!(exchange_from("127.0.0.2", fc.addr(), whole).await, "", "closed at accept");
+    assert_eq!(get_from(&client_from("127.0.0.3"), &fc.url("/")).await.status, 200);
+    // The rule's ban lasts 2 s.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(get_from(&client_from("127.0.0.2"), &fc.url("/")).await.status, 200, "the ban expired");
+    // Four refusals of a rate limit ban 127.0.0.4 for [bans] duration (1 h).
+    let flooder = client_from("127.0.0.4");
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(get_from(&flooder, &fc.url("/limited")).await.status);
+    }
+    assert_eq!(statuses, [200, 429, 429, 429, 429, 403, 403]);
+    // The admin API bans an address, lists it, and a reload keeps it.
+    let post = |body: &'static str| http::Request::post(api.clone()).body(Full::from(body)).unwrap();
+    let added = send(&client(), post(r#"{"address": "127.0.0.5", "duration": "30m", "reason": "abuse"}"#)).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(send(&client(), post(r#"{"address": "nonsense"}"#)).await.status, 400);
+    assert_eq!(exchange_from("127.0.0.5", fc.addr(), whole).await, "");
+    let reloaded =
+        send(&client(), http::Request::post(format!("http://127.0.0.1:{admin}/reload")).body(Full::default()).unwrap())
+            .await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+    let listed: serde_json::Value = serde_json::from_str(&get(&api).await.body).unwrap();
+    let sources: Vec<(String, String)> = listed["bans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["address"].as_str().unwrap().to_owned(), b["source"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        sources,
+        [("127.0.0.4".into(), "rule:flooders".into()), ("127.0.0.5".into(), "api:abuse".into())],
+        "{listed}"
+    );
+    assert_eq!(exchange_from("127.0.0.5", fc.addr(), whole).await, "", "the ban outlived the reload");
+    let delete = || http::Request::delete(format!("{api}/127.0.0.5")).body(Full::default()).unwrap();
+    assert_eq!(send(&client(), delete()).await.status, 200);
+    assert_eq!(send(&client(), delete()).await.status, 404, "no longer banned");
+    assert_eq!(get_from(&client_from("127.0.0.5"), &fc.url("/")).await.status, 200, "lifted");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"scanners\"}"), 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"flooders\"}"), 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"api\"}"), 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_bans_active"), 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_banned_requests_total"), 3.0, "{metrics}");
+    assert!(metric(&metrics, "forecourt_connections_refused_total{reason=\"banned\"}") >= 3.0, "{metrics}");
+    let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
+    assert!(log.contains("\"ban\":\"scanners:tripped\"") && log.contains("\"ban\":\"banned\""), "{log}");
+}
+
 #[test]
 fn bad_limit_options_point_at_the_mistake() {
     let dir = TempDir::new("limits-check");
@@ -286,6 +360,22 @@ fn bad_limit_options_point_at_the_mistake() {
         ),
     );
     let out = std::process::Command::new(BIN).args(["check", "-c", &lists]).output().unwrap();
+    let bans = dir.file(
+        "bans.toml",
+        "[bans]\nduration = \"0s\"\n[bans.rules.a]\non = [\"teapot\", \"status:999\"]\ncount = 0\nwindow = \"1 fortnight\"\n\
+         [[route]]\nrespond = { status = 200 }\n",
+    );
+    let bans_out = std::process::Command::new(BIN).args(["check", "-c", &bans]).output().unwrap();
+    let bans_text = String::from_utf8_lossy(&bans_out.stderr).into_owned();
+    for expected in [
+        "bans.toml:2:12: must be longer than zero",
+        "bans.toml:4:7: unknown answer `teapot`",
+        "bans.toml:4:17: bad status `999`",
+        "bans.toml:5:9: must be between 1 and 1000000",
+        "bans.toml:6:10: bad duration `1 fortnight`",
+    ] {
+        assert!(bans_text.contains(expected), "{expected}\n{bans_text}");
+    }
     let lists_text = String::from_utf8_lossy(&out.stderr).into_owned();
     for expected in [
         format!(

@@ -1,10 +1,12 @@
-//! Each listener's checks at accept, in this order: its `allow` / `deny` lists, then its
-//! connection limits (`max_connections`, `max_connections_per_ip`,
+//! Each listener's checks at accept, in this order: its `allow` / `deny` lists, the bans
+//! (`[bans]`), then its connection limits (`max_connections`, `max_connections_per_ip`,
 //! `new_connections_per_ip`). Open-connection counts and the refusal counters belong to
 //! the process, so that a reload neither forgets who is connected nor resets the counts.
+use super::bans::BanSetup;
 use super::lists::{pick, ListTable};
 use super::Ctx;
 use crate::model::{ConfigFile, Listen};
+use forecourt_edge::bans::BanAdmission;
 use forecourt_edge::connections::{ConnectionLimits, ConnectionSpec, OpenByListener, Refusals};
 use forecourt_edge::limits::Rate;
 use forecourt_edge::lists::ListenerLists;
@@ -20,6 +22,7 @@ pub fn compile(
     model: &ConfigFile,
     listeners: &[SocketAddr],
     lists: &ListTable,
+    bans: Option<&BanSetup>,
 ) -> Vec<(SocketAddr, Arc<dyn Admission>)> {
     let refusals = service::<Refusals>(cx);
     let open = service::<OpenByListener>(cx);
@@ -28,6 +31,9 @@ pub fn compile(
         let (allow, deny) = (pick(cx, &l.allow, lists), pick(cx, &l.deny, lists));
         if !allow.is_empty() || !deny.is_empty() {
             out.push((*addr, Arc::new(ListenerLists { allow, deny, refusals: refusals.clone() })));
+        }
+        if let Some(setup) = bans {
+            out.push((*addr, Arc::new(BanAdmission { bans: setup.bans.clone(), refusals: refusals.clone() })));
         }
         if let Some(spec) = connection_spec(cx, l) {
             out.push((*addr, Arc::new(ConnectionLimits::new(spec, open.of(*addr), refusals.clone()))));

@@ -32,18 +32,9 @@ pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<LimitCfg>>) ->
 
 fn spec(cx: &mut Ctx<'_>, c: &LimitCfg) -> Option<LimitSpec> {
     let rate = Rate::parse(c.rate.get_ref()).map_err(|e| cx.error(&c.rate, format!("bad rate: {e}"), None)).ok();
-    let number = |cx: &mut Ctx<'_>, v: &Option<Spanned<i64>>, range: std::ops::RangeInclusive<i64>, default: i64| {
-        let Some(v) = v else { return default };
-        if range.contains(v.get_ref()) {
-            *v.get_ref()
-        } else {
-            cx.error(v, format!("must be between {} and {}", range.start(), range.end()), None);
-            default
-        }
-    };
-    let burst = number(cx, &c.burst, 0..=1_000_000, 0) as u64;
-    let ipv6_prefix = number(cx, &c.ipv6_prefix, 0..=128, 64) as u8;
-    let max_keys = number(cx, &c.max_keys, 1_000..=100_000_000, 1_000_000) as usize;
+    let burst = cx.number_in(&c.burst, 0..=1_000_000, 0) as u64;
+    let ipv6_prefix = cx.number_in(&c.ipv6_prefix, 0..=128, 64) as u8;
+    let max_keys = cx.number_in(&c.max_keys, 1_000..=100_000_000, 1_000_000) as usize;
     let key = match &c.key {
         None => KeySpec::parse("ip", ipv6_prefix).ok(),
         Some(k) => KeySpec::parse(k.get_ref(), ipv6_prefix).map_err(|e| cx.error(k, e, None)).ok(),

@@ -2,6 +2,7 @@
 //! one run reports every problem, and a runtime is returned only if there were none.
 mod acme;
 mod admission;
+mod bans;
 mod cache;
 mod compress;
 mod filters;
@@ -75,6 +76,16 @@ impl Ctx<'_> {
         list
     }
 
+    /// A whole number within `range`, or `default` when absent (or wrong, and reported).
+    pub fn number_in(&mut self, v: &Option<Spanned<i64>>, range: std::ops::RangeInclusive<i64>, default: i64) -> i64 {
+        let Some(v) = v else { return default };
+        if range.contains(v.get_ref()) {
+            return *v.get_ref();
+        }
+        self.error(v, format!("must be between {} and {}", range.start(), range.end()), None);
+        default
+    }
+
     pub fn size(&mut self, v: &Option<Spanned<Size>>) -> Option<u64> {
         let s = v.as_ref()?;
         match parse_size(s.get_ref()) {
@@ -104,11 +115,12 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let lists = lists::compile(&mut cx, &model.lists);
-    let admission = admission::compile(&mut cx, &model, &listeners, &lists);
+    let bans = bans::compile(&mut cx, model.bans.as_ref());
+    let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
     let proxy_protocol = proxy_protocol_listeners(&mut cx, &model, &listeners, &settings);
     let limits = limits::compile(&mut cx, &model.limits);
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
-    let front = front::chain(&mut cx, &settings, tls.as_ref(), global_limits);
+    let front = front::chain(&mut cx, &settings, tls.as_ref(), bans::filter(bans.as_ref()), global_limits);
     let cache = cache::shared(&mut cx, model.cache.as_ref());
     let shared = filters::Shared {
         cache,
@@ -128,6 +140,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     cache::commit(&cx, &shared.cache);
     limits::commit(&cx, &shared.limits);
     lists::commit(&cx, &shared.lists);
+    bans::commit(&cx, bans.as_ref());
     Ok(Runtime {
         front,
         router,

@@ -4,11 +4,13 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
+mod bans;
 mod cache;
 mod compress;
 mod limits;
 mod switch;
 mod upstream;
+pub use bans::{BanRuleCfg, BansCfg};
 pub use cache::*;
 pub use compress::*;
 pub use limits::{LimitCfg, ListCfg};
@@ -36,6 +38,8 @@ pub struct ConfigFile {
     /// Named address lists, for `allow` / `deny`.
     #[serde(default)]
     pub lists: BTreeMap<String, Spanned<ListCfg>>,
+    /// Bans, and the rules that start them.
+    pub bans: Option<BansCfg>,
 }
 
 /// `[acme]`: certificates ordered automatically for the hosts of routes on TLS listeners.

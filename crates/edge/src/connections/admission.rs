@@ -3,6 +3,7 @@
 //! `new_connections_per_ip` (a rate, with one period's worth as its burst).
 use super::open::{Bound, OpenCounts};
 use super::refusals::Refusals;
+use crate::address_key::address_key;
 use crate::limits::gcra::{Conform, Rate};
 use crate::limits::table::Table;
 use forecourt_proxy::admission::{Admission, Admitted};
@@ -41,26 +42,11 @@ impl ConnectionLimits {
             epoch: Instant::now(),
         }
     }
-
-    /// The client's key: an IPv4 address, or an IPv6 address's prefix.
-    fn key(&self, peer: IpAddr) -> u128 {
-        match peer {
-            IpAddr::V4(v4) => u128::from(u32::from(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => u128::from(u32::from(v4)),
-                None => {
-                    let mask = u128::MAX.checked_shl(128 - u32::from(self.spec.ipv6_prefix.min(128))).unwrap_or(0);
-                    // Apart from every IPv4 key, whatever the prefix.
-                    (u128::from(v6) & mask) | 1 << 127
-                }
-            },
-        }
-    }
 }
 
 impl Admission for ConnectionLimits {
     fn admit(&self, peer: IpAddr) -> Option<Admitted> {
-        let key = self.key(peer);
+        let key = address_key(peer, self.spec.ipv6_prefix);
         if let Some(rate) = self.spec.rate_per_ip {
             let now = self.epoch.elapsed().as_nanos() as u64 + rate.per_ns;
             let hashed = self.secret.hash_one(key);

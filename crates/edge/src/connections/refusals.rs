@@ -8,6 +8,7 @@ pub struct Refusals {
     pub max_connections: AtomicU64,
     pub per_ip: AtomicU64,
     pub rate: AtomicU64,
+    pub banned: AtomicU64,
 }
 
 impl Refusals {
@@ -24,6 +25,7 @@ impl Refusals {
             ("max_connections", &self.max_connections),
             ("max_connections_per_ip", &self.per_ip),
             ("new_connections_per_ip", &self.rate),
+            ("banned", &self.banned),
         ] {
             let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {}", n.load(Ordering::Relaxed));
         }

@@ -23,6 +23,8 @@ pub enum Reason {
     RateLimited,
     /// The client's address is not served by this route (`allow` / `deny` lists).
     AddressDenied,
+    /// The client is banned for a while (`[bans]`: a rule it tripped, or the admin API).
+    Banned,
     /// No server of the upstream can take the request (all down, ejected or full).
     NoServer,
     /// The upstream's request queue is full, or the wait in it too long.
@@ -35,7 +37,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::BadRequest,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
@@ -47,6 +49,7 @@ impl Reason {
         Reason::ClientCertificateRequired,
         Reason::RateLimited,
         Reason::AddressDenied,
+        Reason::Banned,
         Reason::NoServer,
         Reason::UpstreamBusy,
         Reason::UpstreamTimeout,
@@ -66,7 +69,7 @@ impl Reason {
             Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reason::ClientCertificateRequired => StatusCode::FORBIDDEN,
             Reason::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Reason::AddressDenied => StatusCode::FORBIDDEN,
+            Reason::AddressDenied | Reason::Banned => StatusCode::FORBIDDEN,
             Reason::NoServer | Reason::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamUnreachable | Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
@@ -87,6 +90,7 @@ impl Reason {
             Reason::ClientCertificateRequired => "client_certificate_required",
             Reason::RateLimited => "rate_limited",
             Reason::AddressDenied => "address_denied",
+            Reason::Banned => "banned",
             Reason::NoServer => "no_server",
             Reason::UpstreamBusy => "upstream_busy",
             Reason::UpstreamTimeout => "upstream_timeout",
@@ -109,6 +113,7 @@ impl Reason {
             Reason::ClientCertificateRequired => "This site requires a client certificate, over HTTPS.",
             Reason::RateLimited => "Too many requests; try again after the time Retry-After gives.",
             Reason::AddressDenied => "Requests from this address are not served here.",
+            Reason::Banned => "Requests from this address are refused for a while.",
             Reason::NoServer => "No server can take the request right now; try again shortly.",
             Reason::UpstreamBusy => "The service is at its limit; try again shortly.",
             Reason::UpstreamTimeout => "The service did not answer in time.",

@@ -36,6 +36,8 @@ pub struct RequestCtx<'w> {
     /// The most request body bytes accepted (`max_body`).
     pub(crate) body_limit: Option<u64>,
     style: Style,
+    /// The reason of the last local answer made for this request, if any.
+    local: std::cell::Cell<Option<Reason>>,
     /// Filters' typed state, by type: empty (no allocation) until a filter keeps some.
     state: Vec<Box<dyn Any>>,
     /// A request to make after the answer (see `refresh_later`).
@@ -80,6 +82,7 @@ impl<'w> RequestCtx<'w> {
             upgrade: false,
             body_limit: None,
             style,
+            local: std::cell::Cell::new(None),
             state: Vec::new(),
             later: None,
         }
@@ -93,7 +96,14 @@ impl<'w> RequestCtx<'w> {
     /// The catalogue's answer for `reason`, in this client's terms, with the request id.
     pub fn answer(&self, reason: Reason) -> Response<ProxyBody> {
         self.metrics.count_local(reason);
+        self.local.set(Some(reason));
         answers::answer(reason, self.style, &self.request_id).map(ProxyBody::full)
+    }
+
+    /// Why Forecourt answered this request itself (the last [`RequestCtx::answer`] made),
+    /// or `None` when the answer came from elsewhere: for the response phases.
+    pub fn local_answer(&self) -> Option<Reason> {
+        self.local.get()
     }
 
     /// Adds `name: value` to this request's access-log line (cache status, rule ids, the

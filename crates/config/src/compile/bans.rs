@@ -1,0 +1,90 @@
+//! `[bans]` compiled: the process's bans (`forecourt_edge::bans`) with this config's rules,
+//! the filter that goes first on the front chain, and the check each listener makes at
+//! accept. A rule that a reload keeps as it was keeps its strikes; the bans themselves
+//! outlive every reload.
+use super::Ctx;
+use crate::model::{BanRuleCfg, BansCfg};
+use forecourt_edge::bans::{BanFilter, Bans, Rule, RuleSpec, Trigger};
+use forecourt_proxy::answers::Reason;
+use std::sync::Arc;
+use std::time::Duration;
+use toml::Spanned;
+
+/// The bans of a config that has `[bans]`.
+pub struct BanSetup {
+    pub bans: Arc<Bans>,
+    rules: Vec<Arc<Rule>>,
+    ipv6_prefix: u8,
+    duration: Duration,
+}
+
+pub fn compile(cx: &mut Ctx<'_>, model: Option<&BansCfg>) -> Option<BanSetup> {
+    let model = model?;
+    let bans = cx.state.services.get::<Bans>().unwrap_or_default();
+    let duration = positive_duration(cx, &model.duration, Duration::from_secs(600));
+    let ipv6_prefix = cx.number_in(&model.ipv6_prefix, 0..=128, 64) as u8;
+    let max_keys = cx.number_in(&model.max_keys, 1_000..=100_000_000, 100_000) as usize;
+    let mut rules = Vec::new();
+    for (name, rule) in &model.rules {
+        if let Some(spec) = rule_spec(cx, rule.get_ref(), duration, max_keys) {
+            rules.push(bans.prepare(name, spec));
+        }
+    }
+    Some(BanSetup { bans, rules, ipv6_prefix, duration })
+}
+
+fn rule_spec(cx: &mut Ctx<'_>, c: &BanRuleCfg, default: Duration, max_keys: usize) -> Option<RuleSpec> {
+    let mut on = Vec::new();
+    for entry in &c.on {
+        match Trigger::parse(entry.get_ref()) {
+            Ok(Trigger::Answer(reason)) if !known_reason(&reason) => {
+                let known: Vec<&str> =
+                    Reason::ALL.iter().map(|r| r.name()).filter(|n| *n != Reason::Banned.name()).collect();
+                let hint = format!("write status:404, status:4xx, or one of: {}", known.join(", "));
+                cx.error(entry, format!("unknown answer `{reason}`"), Some(hint));
+            }
+            Ok(trigger) => on.push(trigger),
+            Err(e) => cx.error(entry, e, None),
+        }
+    }
+    if c.on.is_empty() {
+        cx.error(&c.count, "a rule needs `on`: the answers that count against a client", None);
+    }
+    let count = cx.number_in(&Some(c.count.clone()), 1..=1_000_000, 1) as u32;
+    let window = positive_duration(cx, &Some(c.window.clone()), Duration::from_secs(60));
+    let duration = positive_duration(cx, &c.duration, default);
+    (on.len() == c.on.len() && !on.is_empty()).then_some(RuleSpec { on, count, window, duration, max_keys })
+}
+
+fn known_reason(name: &str) -> bool {
+    name != Reason::Banned.name() && Reason::ALL.iter().any(|r| r.name() == name)
+}
+
+fn positive_duration(cx: &mut Ctx<'_>, v: &Option<Spanned<String>>, default: Duration) -> Duration {
+    let d = cx.duration(v, default);
+    if let (Some(at), true) = (v, d.is_zero()) {
+        cx.error(at, "must be longer than zero", None);
+    }
+    d
+}
+
+/// The front chain's ban filter.
+pub fn filter(setup: Option<&BanSetup>) -> Option<BanFilter> {
+    setup.map(|s| BanFilter { bans: s.bans.clone(), rules: s.rules.clone() })
+}
+
+/// After a config compiled whole: its rules are the running ones, and the admin API may
+/// add bans (or may not, once `[bans]` is gone).
+pub fn commit(cx: &Ctx<'_>, setup: Option<&BanSetup>) {
+    match setup {
+        Some(s) => {
+            s.bans.commit(s.rules.clone(), s.ipv6_prefix, s.duration);
+            cx.state.services.set(s.bans.clone());
+        }
+        None => {
+            if let Some(bans) = cx.state.services.get::<Bans>() {
+                bans.disable();
+            }
+        }
+    }
+}

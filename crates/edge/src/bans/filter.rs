@@ -1,0 +1,49 @@
+//! The front chain's first filter when `[bans]` is configured: a banned client is answered
+//! 403 before anything else looks at its request; every answer is then checked against the
+//! rules, and one that counts adds a strike against the client (which may ban it).
+use super::registry::Bans;
+use super::rule::Rule;
+use forecourt_proxy::answers::Reason;
+use forecourt_proxy::body::ProxyBody;
+use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx};
+use http::{request, Response};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub struct BanFilter {
+    pub bans: Arc<Bans>,
+    pub rules: Vec<Arc<Rule>>,
+}
+
+impl Filter for BanFilter {
+    fn describe(&self) -> FilterInfo {
+        let names: Vec<&str> = self.rules.iter().map(|r| r.name.as_str()).collect();
+        let phases = match self.rules.is_empty() {
+            true => Phases::REQUEST,
+            false => Phases::REQUEST.and(Phases::RESPONSE),
+        };
+        FilterInfo::new("ban", phases).param("rules", names.join(","))
+    }
+
+    fn on_request(&self, _head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
+        if !self.bans.is_banned(cx.client) {
+            return Decision::Continue;
+        }
+        self.bans.refused_requests.fetch_add(1, Ordering::Relaxed);
+        cx.log("ban", "banned");
+        Decision::answer(cx.answer(Reason::Banned))
+    }
+
+    fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
+        let status = resp.status().as_u16();
+        let local = cx.local_answer().map(Reason::name);
+        if local == Some(Reason::Banned.name()) {
+            return;
+        }
+        for rule in &self.rules {
+            if rule.counts(status, local) && self.bans.strike(rule, cx.client) {
+                cx.log("ban", format!("{}:tripped", rule.name));
+            }
+        }
+    }
+}
