@@ -111,6 +111,9 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
             if let Some(lists) = control.state.services.get::<forecourt_edge::lists::Lists>() {
                 forecourt_edge::lists::metrics::render(&lists, &mut metrics);
             }
+            if let Some(redis) = control.state.services.get::<forecourt_redis::Redis>() {
+                forecourt_redis::metrics::render(&redis, &mut metrics);
+            }
             if let Some(bans) = control.state.services.get::<forecourt_edge::bans::Bans>() {
                 forecourt_edge::bans::metrics::render(&bans, &mut metrics);
             }

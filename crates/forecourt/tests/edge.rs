@@ -5,10 +5,13 @@
 //! (`[lists.NAME]`): a listener's `deny` closes connections at accept, a route's `allow`
 //! and `deny` answer 403. Bans (`[bans]`): strikes ban a client (403 on its open
 //! connection, closed at accept after), the admin API adds, lists and lifts bans, a reload
-//! keeps them. Bad options point at the mistake.
+//! keeps them. Shared state through Debian's redis-server: two instances share one limit,
+//! bans reach every instance and survive restarts, a Redis outage falls back to local
+//! state and back. Bad options point at the mistake.
 mod common;
 
 use common::origin::Origin;
+use common::redis_server::RedisServer;
 use common::*;
 use http_body_util::Full;
 use std::time::{Duration, Instant};
@@ -340,6 +343,111 @@ async fn bans_follow_strikes_and_the_admin_api_and_survive_reloads() {
     assert!(log.contains("\"ban\":\"scanners:tripped\"") && log.contains("\"ban\":\"banned\""), "{log}");
 }
 
+fn shared_config(origin: &Origin, admin: u16, redis: &RedisServer, rate: &str) -> String {
+    let tables = format!(
+        "[redis]\nurl = \"{}\"\ntimeout = \"200ms\"\n[limits.shared]\nrate = \"{rate}\"\nburst = 1\nstore = \"redis\"\n[bans]\n",
+        redis.url()
+    );
+    config_with(origin, admin, &tables, "", "limits = [\"shared\"]", "")
+}
+
+/// Requests from `client` to `url`, `per_second` of them, for `run`: the statuses seen.
+async fn paced(client: &HttpClient, url: &str, per_second: u32, run: Duration) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+    let end = Instant::now() + run;
+    while Instant::now() < end {
+        tick.tick().await;
+        statuses.push(get_from(client, url).await.status);
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_limit_through_redis() {
+    let redis = RedisServer::start();
+    let origin = Origin::start("o");
+    let a = Forecourt::start(&shared_config(&origin, free_port(), &redis, "600/min"));
+    let b = Forecourt::start(&shared_config(&origin, free_port(), &redis, "600/min"));
+    tokio::time::sleep(Duration::from_millis(700)).await; // both have found Redis
+                                                          // One client address, 25 requests a second at each instance for 60 s: 2.5 times the
+                                                          // limit; 600 (and the first) pass in all.
+    let run = Duration::from_secs(60);
+    let (client_a, client_b, url_a, url_b) =
+        (client_from("127.0.0.2"), client_from("127.0.0.2"), a.url("/a"), b.url("/b"));
+    let (from_a, from_b) = tokio::join!(paced(&client_a, &url_a, 25, run), paced(&client_b, &url_b, 25, run));
+    let passed = from_a.iter().chain(&from_b).filter(|s| **s == 200).count();
+    let others: Vec<_> = from_a.iter().chain(&from_b).filter(|s| ![200, 429].contains(*s)).collect();
+    assert!(others.is_empty(), "{others:?}");
+    println!("600/min shared by two instances over 60 s: {passed} passed of {}", from_a.len() + from_b.len());
+    assert!((594..=607).contains(&passed), "600 +- 1 % passed in all: {passed}");
+    assert!(from_a.iter().filter(|s| **s == 200).count() > 200 && from_b.iter().filter(|s| **s == 200).count() > 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_limits_and_bans_go_local_and_come_back_shared() {
+    let mut redis = RedisServer::start();
+    let origin = Origin::start("o");
+    let (admin_a, admin_b) = (free_port(), free_port());
+    let a = Forecourt::start(&shared_config(&origin, admin_a, &redis, "10/s"));
+    let mut b = Forecourt::start(&shared_config(&origin, admin_b, &redis, "10/s"));
+    let up = |admin: u16| async move {
+        metric(&get(&format!("http://127.0.0.1:{admin}/metrics")).await.body, "forecourt_redis_up")
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!((up(admin_a).await, up(admin_b).await), (1.0, 1.0));
+    // A ban through one instance's API reaches the other within a second.
+    let ban = http::Request::post(format!("http://127.0.0.1:{admin_a}/api/bans"))
+        .body(Full::from(r#"{"address": "127.0.0.9", "duration": "1h"}"#))
+        .unwrap();
+    assert_eq!(send(&client(), ban).await.status, 200);
+    let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(exchange_from("127.0.0.9", b.addr(), whole).await, "", "banned on the other instance");
+    // A restarted instance reads the shared bans again.
+    b.restart();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(exchange_from("127.0.0.9", b.addr(), whole).await, "", "the ban survived the restart");
+    // Redis goes away mid-run: no 5xx, the local limit takes over within a second.
+    let load = tokio::spawn({
+        let (from, url) = (client_from("127.0.0.3"), a.url("/x"));
+        async move { paced(&from, &url, 40, Duration::from_secs(4)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(up(admin_a).await, 0.0, "forecourt_redis_up says so");
+    let statuses = load.await.unwrap();
+    assert!(statuses.iter().all(|s| [200, 429].contains(s)), "{statuses:?}");
+    // The last second and a half ran on the local limit: 10/s, not 40.
+    let tail = &statuses[statuses.len() - 60..];
+    let passed = tail.iter().filter(|s| **s == 200).count();
+    assert!((10..=22).contains(&passed), "{passed} of the last 60 passed: {tail:?}");
+    let metrics = get(&format!("http://127.0.0.1:{admin_a}/metrics")).await.body;
+    assert!(metric(&metrics, "forecourt_redis_fallbacks_total") > 0.0, "{metrics}");
+    assert!(a.stderr().contains("Redis is unreachable"), "{}", a.stderr());
+    // A ban made while Redis is down stays local, and is shared when Redis is back.
+    let ban = http::Request::post(format!("http://127.0.0.1:{admin_a}/api/bans"))
+        .body(Full::from(r#"{"address": "127.0.0.10", "duration": "1h"}"#))
+        .unwrap();
+    assert_eq!(send(&client(), ban).await.status, 200);
+    redis.resume();
+    assert!(
+        eventually(Duration::from_secs(5), || std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string(), "exists", "forecourt:ban:127.0.0.10"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")),
+        "the ban made while Redis was down is written when it returns"
+    );
+    let back = Instant::now();
+    while up(admin_b).await != 1.0 && back.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back.elapsed() < Duration::from_secs(2), "up again after {:?}\n{}", back.elapsed(), b.stderr());
+    assert_eq!(up(admin_a).await, 1.0);
+    assert_eq!(get_from(&client_from("127.0.0.4"), &a.url("/")).await.status, 200);
+}
+
 #[test]
 fn bad_limit_options_point_at_the_mistake() {
     let dir = TempDir::new("limits-check");
@@ -363,7 +471,7 @@ fn bad_limit_options_point_at_the_mistake() {
     let bans = dir.file(
         "bans.toml",
         "[bans]\nduration = \"0s\"\n[bans.rules.a]\non = [\"teapot\", \"status:999\"]\ncount = 0\nwindow = \"1 fortnight\"\n\
-         [[route]]\nrespond = { status = 200 }\n",
+         [[route]]\nrespond = { status = 200 }\n[redis]\nurl = \"http://nope\"\n",
     );
     let bans_out = std::process::Command::new(BIN).args(["check", "-c", &bans]).output().unwrap();
     let bans_text = String::from_utf8_lossy(&bans_out.stderr).into_owned();
@@ -373,6 +481,7 @@ fn bad_limit_options_point_at_the_mistake() {
         "bans.toml:4:17: bad status `999`",
         "bans.toml:5:9: must be between 1 and 1000000",
         "bans.toml:6:10: bad duration `1 fortnight`",
+        "bans.toml:10:7: bad Redis URL",
     ] {
         assert!(bans_text.contains(expected), "{expected}\n{bans_text}");
     }

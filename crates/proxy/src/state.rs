@@ -37,6 +37,11 @@ impl Services {
         all.retain(|s| !s.is::<T>());
         all.push(value);
     }
+
+    /// Drops the value of type `T`, if any (a capability a reload removed).
+    pub fn remove<T: Any + Send + Sync>(&self) {
+        self.0.lock().unwrap().retain(|s| !s.is::<T>());
+    }
 }
 
 impl ProcessState {

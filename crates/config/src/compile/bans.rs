@@ -6,6 +6,7 @@ use super::Ctx;
 use crate::model::{BanRuleCfg, BansCfg};
 use forecourt_edge::bans::{BanFilter, Bans, Rule, RuleSpec, Trigger};
 use forecourt_proxy::answers::Reason;
+use forecourt_redis::Redis;
 use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
@@ -16,9 +17,11 @@ pub struct BanSetup {
     rules: Vec<Arc<Rule>>,
     ipv6_prefix: u8,
     duration: Duration,
+    /// Where bans are shared (`[redis]`).
+    redis: Option<Arc<Redis>>,
 }
 
-pub fn compile(cx: &mut Ctx<'_>, model: Option<&BansCfg>) -> Option<BanSetup> {
+pub fn compile(cx: &mut Ctx<'_>, model: Option<&BansCfg>, redis: Option<&Arc<Redis>>) -> Option<BanSetup> {
     let model = model?;
     let bans = cx.state.services.get::<Bans>().unwrap_or_default();
     let duration = positive_duration(cx, &model.duration, Duration::from_secs(600));
@@ -30,7 +33,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: Option<&BansCfg>) -> Option<BanSetup> {
             rules.push(bans.prepare(name, spec));
         }
     }
-    Some(BanSetup { bans, rules, ipv6_prefix, duration })
+    Some(BanSetup { bans, rules, ipv6_prefix, duration, redis: redis.cloned() })
 }
 
 fn rule_spec(cx: &mut Ctx<'_>, c: &BanRuleCfg, default: Duration, max_keys: usize) -> Option<RuleSpec> {
@@ -78,7 +81,7 @@ pub fn filter(setup: Option<&BanSetup>) -> Option<BanFilter> {
 pub fn commit(cx: &Ctx<'_>, setup: Option<&BanSetup>) {
     match setup {
         Some(s) => {
-            s.bans.commit(s.rules.clone(), s.ipv6_prefix, s.duration);
+            s.bans.commit(s.rules.clone(), s.ipv6_prefix, s.duration, s.redis.clone());
             cx.state.services.set(s.bans.clone());
         }
         None => {

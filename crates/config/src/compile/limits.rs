@@ -5,6 +5,7 @@
 use super::Ctx;
 use crate::model::LimitCfg;
 use forecourt_edge::limits::{Action, KeySpec, Limit, LimitSpec, Rate, RateLimitFilter, Registry};
+use forecourt_redis::Redis;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use toml::Spanned;
@@ -16,15 +17,19 @@ pub struct LimitTable {
     by_name: BTreeMap<String, Arc<Limit>>,
 }
 
-pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<LimitCfg>>) -> LimitTable {
+pub fn compile(
+    cx: &mut Ctx<'_>,
+    model: &BTreeMap<String, Spanned<LimitCfg>>,
+    redis: Option<&Arc<Redis>>,
+) -> LimitTable {
     if model.is_empty() {
         return LimitTable::default();
     }
     let registry = cx.state.services.get::<Registry>().unwrap_or_default();
     let mut by_name = BTreeMap::new();
     for (name, cfg) in model {
-        if let Some(spec) = spec(cx, cfg.get_ref()) {
-            by_name.insert(name.clone(), registry.prepare(name, spec));
+        if let (Some(spec), Ok(shared)) = (spec(cx, cfg.get_ref()), store(cx, cfg.get_ref(), redis)) {
+            by_name.insert(name.clone(), registry.prepare(name, spec, shared));
         }
     }
     LimitTable { registry: Some(registry), by_name }
@@ -51,14 +56,23 @@ fn spec(cx: &mut Ctx<'_>, c: &LimitCfg) -> Option<LimitSpec> {
             None
         }
     };
-    match c.store.as_ref().map(|s| (s, s.get_ref().as_str())) {
-        None | Some((_, "local")) => {}
-        Some((at, "redis")) => {
-            cx.error(at, "store \"redis\" needs [redis], which this version does not have yet", None);
-        }
-        Some((at, other)) => cx.error(at, format!("unknown store `{other}`"), Some("use \"local\"".into())),
-    }
     Some(LimitSpec { key: key?, rate: rate?, burst, action: action?, max_keys })
+}
+
+/// Where a limit's buckets live: `Ok(None)` here, `Ok(Some)` in Redis.
+fn store(cx: &mut Ctx<'_>, c: &LimitCfg, redis: Option<&Arc<Redis>>) -> Result<Option<Arc<Redis>>, ()> {
+    match c.store.as_ref().map(|s| (s, s.get_ref().as_str())) {
+        None | Some((_, "local")) => Ok(None),
+        Some((_, "redis")) if redis.is_some() => Ok(redis.cloned()),
+        Some((at, "redis")) => {
+            cx.error(at, "store \"redis\" needs [redis]", Some("add [redis] with url = \"redis://HOST:PORT\"".into()));
+            Err(())
+        }
+        Some((at, other)) => {
+            cx.error(at, format!("unknown store `{other}`"), Some("use \"local\" or \"redis\"".into()));
+            Err(())
+        }
+    }
 }
 
 /// The filter that applies `names` (each must be a `[limits.NAME]`), if any.

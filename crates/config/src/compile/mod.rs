@@ -9,6 +9,7 @@ mod filters;
 mod front;
 mod limits;
 mod lists;
+mod redis;
 mod routes;
 mod split;
 #[cfg(test)]
@@ -115,10 +116,11 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let lists = lists::compile(&mut cx, &model.lists);
-    let bans = bans::compile(&mut cx, model.bans.as_ref());
+    let redis = redis::compile(&mut cx, model.redis.as_ref());
+    let bans = bans::compile(&mut cx, model.bans.as_ref(), redis.as_ref());
     let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
     let proxy_protocol = proxy_protocol_listeners(&mut cx, &model, &listeners, &settings);
-    let limits = limits::compile(&mut cx, &model.limits);
+    let limits = limits::compile(&mut cx, &model.limits, redis.as_ref());
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
     let front = front::chain(&mut cx, &settings, tls.as_ref(), bans::filter(bans.as_ref()), global_limits);
     let cache = cache::shared(&mut cx, model.cache.as_ref());
@@ -137,6 +139,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
+    redis::commit(&cx, redis.as_ref());
     cache::commit(&cx, &shared.cache);
     limits::commit(&cx, &shared.limits);
     lists::commit(&cx, &shared.lists);

@@ -8,12 +8,14 @@ mod bans;
 mod cache;
 mod compress;
 mod limits;
+mod redis;
 mod switch;
 mod upstream;
 pub use bans::{BanRuleCfg, BansCfg};
 pub use cache::*;
 pub use compress::*;
 pub use limits::{LimitCfg, ListCfg};
+pub use redis::RedisCfg;
 pub use upstream::*;
 
 #[derive(Deserialize, Debug, Default)]
@@ -40,6 +42,8 @@ pub struct ConfigFile {
     pub lists: BTreeMap<String, Spanned<ListCfg>>,
     /// Bans, and the rules that start them.
     pub bans: Option<BansCfg>,
+    /// Where instances share limits and bans.
+    pub redis: Option<RedisCfg>,
 }
 
 /// `[acme]`: certificates ordered automatically for the hosts of routes on TLS listeners.

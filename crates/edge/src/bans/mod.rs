@@ -1,13 +1,14 @@
 //! Bans (`[bans]`): a client that trips a rule (so many matching answers in a window) is
 //! refused for a while. The active bans (`table`), the rules and their strike counts
 //! (`rule`, `strikes`), both kept across reloads by the process's `Bans` (`registry`);
-//! the filter that refuses banned clients and counts strikes (`filter`), the same check
+//! sharing through Redis (`shared`); the filter that refuses banned clients and counts strikes (`filter`), the same check
 //! at accept (`admission`), and their counters in `/metrics` (`metrics`).
 mod admission;
 mod filter;
 pub mod metrics;
 mod registry;
 mod rule;
+mod shared;
 mod strikes;
 mod table;
 

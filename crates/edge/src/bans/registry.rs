@@ -1,10 +1,13 @@
 //! The process's bans: the active ones and the rules with their strike counts, kept across
 //! reloads (a rule a reload keeps as it was keeps its strikes; bans stay whatever the
-//! reload does). One thread drops expired bans and quiet clients' strikes every second.
+//! reload does), and shared through Redis when `[redis]` is configured (`shared`). One thread drops expired bans and quiet clients' strikes every second.
 use super::rule::{Rule, RuleSpec};
+use super::shared;
 use super::table::{BanTable, BanView, Source};
 use crate::address_key::{address_key, describe};
+use forecourt_redis::Redis;
 use std::collections::BTreeMap;
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -24,6 +27,10 @@ pub struct Bans {
     sweeper: Mutex<bool>,
     /// The running config has `[bans]` (when not, nothing checks the bans).
     enabled: AtomicBool,
+    /// Where bans are shared (`[redis]`), if anywhere.
+    shared: Mutex<Option<Arc<Redis>>>,
+    /// This process among those sharing Redis (its own announcements come back to it).
+    instance: u64,
 }
 
 impl Default for Bans {
@@ -37,6 +44,8 @@ impl Default for Bans {
             added_by_api: AtomicU64::new(0),
             sweeper: Mutex::new(false),
             enabled: AtomicBool::new(false),
+            shared: Mutex::new(None),
+            instance: RandomState::new().hash_one(std::process::id()),
         }
     }
 }
@@ -52,7 +61,14 @@ impl Bans {
     }
 
     /// A config that compiled: its rules and settings are the running ones now.
-    pub fn commit(self: &Arc<Self>, rules: Vec<Arc<Rule>>, ipv6_prefix: u8, default_duration: Duration) {
+    pub fn commit(
+        self: &Arc<Self>,
+        rules: Vec<Arc<Rule>>,
+        ipv6_prefix: u8,
+        default_duration: Duration,
+        redis: Option<Arc<Redis>>,
+    ) {
+        self.share_through(redis);
         *self.rules.lock().unwrap() = rules.into_iter().map(|r| (r.name.clone(), r)).collect();
         self.ipv6_prefix.store(ipv6_prefix, Ordering::Relaxed);
         self.default_secs.store(default_duration.as_secs().max(1), Ordering::Relaxed);
@@ -62,7 +78,8 @@ impl Bans {
 
     /// The running config has no `[bans]`: its rules are gone, the bans are kept (a reload
     /// that brings `[bans]` back enforces them again).
-    pub fn disable(&self) {
+    pub fn disable(self: &Arc<Self>) {
+        self.share_through(None);
         self.rules.lock().unwrap().clear();
         self.enabled.store(false, Ordering::Relaxed);
     }
@@ -89,7 +106,37 @@ impl Bans {
     pub fn ban(&self, client: IpAddr, duration: Option<Duration>, source: Source) -> bool {
         let duration = duration.unwrap_or(Duration::from_secs(self.default_secs.load(Ordering::Relaxed)));
         let address = describe(client, self.ipv6_prefix.load(Ordering::Relaxed));
+        if let Some(redis) = self.redis() {
+            shared::announce_ban(&redis, self.instance, &address, duration, &source);
+        }
         self.table.add(self.key(client), address, duration, source)
+    }
+
+    /// A ban another instance made (`address` as it lists it).
+    fn ban_locally(&self, address: &str, duration: Duration, source: Source) {
+        if let Some(client) = shared::client_of(address) {
+            self.table.add(self.key(client), address.to_owned(), duration, source);
+        }
+    }
+
+    fn redis(&self) -> Option<Arc<Redis>> {
+        self.shared.lock().unwrap().clone()
+    }
+
+    /// Shares bans through `redis` from now on (following its announcements), or not.
+    fn share_through(self: &Arc<Self>, redis: Option<Arc<Redis>>) {
+        let mut shared = self.shared.lock().unwrap();
+        let same = match (&*shared, &redis) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            if let Some(redis) = &redis {
+                self.follow(redis);
+            }
+            *shared = redis;
+        }
     }
 
     /// Counts a strike of `rule` against `client`; whether that banned it.
@@ -102,7 +149,12 @@ impl Bans {
         true
     }
 
+    /// Lifts the ban on `client` here and, when shared, everywhere.
     pub fn lift(&self, client: IpAddr) -> bool {
+        if let Some(redis) = self.redis() {
+            let address = describe(client, self.ipv6_prefix.load(Ordering::Relaxed));
+            shared::announce_lift(&redis, self.instance, &address);
+        }
         self.table.lift(self.key(client))
     }
 
@@ -112,6 +164,54 @@ impl Bans {
 
     pub fn active(&self) -> usize {
         self.table.active()
+    }
+
+    /// Follows `redis`: its announcements, and a resynchronisation each time it comes up.
+    fn follow(self: &Arc<Self>, redis: &Arc<Redis>) {
+        let bans: Weak<Bans> = Arc::downgrade(self);
+        redis.subscribe(
+            "bans",
+            Box::new(move |payload| {
+                let message = std::str::from_utf8(payload).ok().and_then(shared::Message::parse);
+                if let (Some(bans), Some(message)) = (bans.upgrade(), message) {
+                    bans.apply(message);
+                }
+            }),
+        );
+        let bans: Weak<Bans> = Arc::downgrade(self);
+        redis.on_up(Box::new(move |redis| {
+            if let Some(bans) = bans.upgrade() {
+                tokio::spawn(bans.resync(redis));
+            }
+        }));
+    }
+
+    /// Applies another instance's announcement.
+    fn apply(&self, message: shared::Message<'_>) {
+        match message {
+            shared::Message::Ban { from, .. } | shared::Message::Lift { from, .. } if from == self.instance => {}
+            shared::Message::Ban { duration, address, source, .. } => {
+                self.ban_locally(address, duration, Source::Shared(source.to_owned()))
+            }
+            shared::Message::Lift { address, .. } => {
+                if let Some(client) = shared::client_of(address) {
+                    self.table.lift(self.key(client));
+                }
+            }
+        }
+    }
+
+    /// Writes this instance's own bans (those it made while Redis was away among them),
+    /// then reads every shared one.
+    async fn resync(self: Arc<Self>, redis: Arc<Redis>) {
+        for ban in self.list() {
+            if !matches!(ban.source, Source::Shared(_)) {
+                shared::announce_ban(&redis, self.instance, &ban.address, ban.remaining, &ban.source);
+            }
+        }
+        for ban in shared::read_all(&redis).await {
+            self.ban_locally(&ban.address, ban.remaining, Source::Shared(ban.source));
+        }
     }
 
     fn start_sweeper(self: &Arc<Self>) {
@@ -150,7 +250,7 @@ mod tests {
             max_keys: 100,
         };
         let rule = bans.prepare("scan", spec.clone());
-        bans.commit(vec![rule.clone()], 64, Duration::from_secs(60));
+        bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None);
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         assert!(!bans.strike(&rule, a));
         let kept = bans.prepare("scan", spec);

@@ -1,7 +1,8 @@
 //! The filter that applies limits: on a route's chain (`limits = [...]`) or on the front
 //! chain (`[global] limits`), before anything else of its chain answers. Every limit
 //! whose key the request has counts it; the first that refuses answers 429; a delaying
-//! limit holds the request for its turn (the longest of them).
+//! limit holds the request for its turn (the longest of them). Local limits decide at
+//! once; shared ones (`store = "redis"`) while Redis is up are asked in the wait, after.
 use super::registry::{Limit, Outcome};
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
@@ -17,8 +18,12 @@ pub struct RateLimitFilter {
     pub route: Arc<str>,
 }
 
-/// The wait a delaying limit asked for.
-struct Hold(Duration);
+/// What the wait still has to do: ask the shared limits (by index), then hold the
+/// request for the longest delay.
+struct Pending {
+    shared: Vec<usize>,
+    hold: Duration,
+}
 
 impl Filter for RateLimitFilter {
     fn describe(&self) -> FilterInfo {
@@ -27,34 +32,60 @@ impl Filter for RateLimitFilter {
     }
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
-        let mut hold = Duration::ZERO;
-        for limit in &self.limits {
-            match limit.decide(head, cx.client, &self.route) {
-                Outcome::Skip | Outcome::Allow => {}
-                Outcome::Delay(wait) => {
-                    cx.log("limit", format!("{}:delayed", limit.name));
-                    hold = hold.max(wait);
-                }
-                Outcome::Reject { retry_after } => {
-                    cx.log("limit", format!("{}:rejected", limit.name));
-                    return Decision::answer(too_many(limit, retry_after, cx));
-                }
+        let mut pending = Pending { shared: Vec::new(), hold: Duration::ZERO };
+        for (i, limit) in self.limits.iter().enumerate() {
+            if limit.asks_redis() {
+                pending.shared.push(i);
+                continue;
+            }
+            let outcome = limit.decide(head, cx.client, &self.route);
+            if let Err(answer) = apply(limit, outcome, &mut pending.hold, cx) {
+                return Decision::Answer(answer);
             }
         }
-        if hold.is_zero() {
+        if pending.hold.is_zero() && pending.shared.is_empty() {
             return Decision::Continue;
         }
-        cx.insert(Hold(hold));
+        cx.insert(pending);
         Decision::Wait
     }
 
-    fn wait<'a>(&'a self, _head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Waiting<'a> {
+    fn wait<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Waiting<'a> {
         Box::pin(async move {
-            if let Some(Hold(wait)) = cx.take::<Hold>() {
-                tokio::time::sleep(wait).await;
+            let Some(mut pending) = cx.take::<Pending>() else { return Verdict::Continue };
+            for i in pending.shared {
+                let limit = &self.limits[i];
+                let outcome = limit.decide_shared(head, cx.client, &self.route).await;
+                if let Err(answer) = apply(limit, outcome, &mut pending.hold, cx) {
+                    return Verdict::Answer(answer);
+                }
+            }
+            if !pending.hold.is_zero() {
+                tokio::time::sleep(pending.hold).await;
             }
             Verdict::Continue
         })
+    }
+}
+
+/// Logs what `limit` decided: a delay lengthens `hold`, a refusal is the answer.
+fn apply(
+    limit: &Limit,
+    outcome: Outcome,
+    hold: &mut Duration,
+    cx: &mut RequestCtx<'_>,
+) -> Result<(), Box<Response<ProxyBody>>> {
+    match outcome {
+        Outcome::Skip | Outcome::Allow => Ok(()),
+        Outcome::Delay(wait) => {
+            cx.log("limit", format!("{}:delayed", limit.name));
+            *hold = (*hold).max(wait);
+            Ok(())
+        }
+        Outcome::Reject { retry_after } => {
+            cx.log("limit", format!("{}:rejected", limit.name));
+            Err(Box::new(too_many(limit, retry_after, cx)))
+        }
     }
 }
 

@@ -52,24 +52,50 @@ impl KeySpec {
     /// The request's key under this spec, or `None` when a part it names is missing.
     pub fn key(&self, secret: &RandomState, head: &request::Parts, client: IpAddr, route: &str) -> Option<u64> {
         let mut h = secret.build_hasher();
+        self.feed(&mut h, head, client, route)?;
+        Some(h.finish())
+    }
+
+    /// The same key for every instance (a shared store's): the SHA-256 of its parts, in hex
+    /// (an unkeyed hash an outsider could aim at another client's key would not do).
+    pub fn shared_key(&self, head: &request::Parts, client: IpAddr, route: &str) -> Option<String> {
+        let mut h = Sha256(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256));
+        self.feed(&mut h, head, client, route)?;
+        let digest = h.0.finish();
+        Some(digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    fn feed(&self, h: &mut impl Hasher, head: &request::Parts, client: IpAddr, route: &str) -> Option<()> {
         for part in &self.parts {
             match part {
                 KeyPart::Ip => match client {
-                    IpAddr::V4(v4) => v4.octets().hash(&mut h),
+                    IpAddr::V4(v4) => v4.octets().hash(h),
                     IpAddr::V6(v6) => {
                         let bits = u128::from(v6);
                         let prefix = u32::from(self.ipv6_prefix.min(128));
                         let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
-                        (bits & mask).hash(&mut h);
+                        (bits & mask).hash(h);
                     }
                 },
-                KeyPart::Header(name) => head.headers.get(name)?.as_bytes().hash(&mut h),
-                KeyPart::Cookie(name) => cookie(head, name)?.hash(&mut h),
-                KeyPart::Path => head.uri.path().hash(&mut h),
-                KeyPart::Route => route.hash(&mut h),
+                KeyPart::Header(name) => head.headers.get(name)?.as_bytes().hash(h),
+                KeyPart::Cookie(name) => cookie(head, name)?.hash(h),
+                KeyPart::Path => head.uri.path().hash(h),
+                KeyPart::Route => route.hash(h),
             }
         }
-        Some(h.finish())
+        Some(())
+    }
+}
+
+/// SHA-256 as a `Hasher`, so that a shared key is fed as the local one is.
+struct Sha256(aws_lc_rs::digest::Context);
+
+impl Hasher for Sha256 {
+    fn finish(&self) -> u64 {
+        0 // never asked: the digest is read whole
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
     }
 }
 
@@ -109,6 +135,10 @@ mod tests {
         assert_eq!(by_key.key(&s, &head(&[("x-api-key", "k")]), ip("10.0.0.1"), "r"), None, "no cookie: not counted");
         let both = head(&[("x-api-key", "k"), ("cookie", "a=1; s=2")]);
         assert!(by_key.key(&s, &both, ip("10.0.0.1"), "r").is_some());
+        let a = by_key.shared_key(&both, ip("10.0.0.1"), "r").unwrap();
+        assert_eq!(a.len(), 32);
+        assert_eq!(Some(a), by_key.shared_key(&both, ip("10.0.0.1"), "r"), "the same everywhere");
+        assert_ne!(by_ip.shared_key(&h, ip("10.0.0.1"), "r"), by_ip.shared_key(&h, ip("10.0.0.2"), "r"));
         for bad in ["ip+", "addr", "header:", "cookie:", "header:bad name"] {
             assert!(KeySpec::parse(bad, 64).is_err(), "{bad}");
         }

@@ -1,12 +1,13 @@
 //! Named rate limits (`[limits.NAME]`): a GCRA per key (`gcra`), keys made from the
 //! request (`key`), a bounded table of buckets per limit that outlives reloads (`table`,
-//! `registry`), the filter that applies a route's (or the front chain's) limits
+//! `registry`), the shared store through Redis (`shared`), the filter that applies a route's (or the front chain's) limits
 //! (`filter`), and their counters in `/metrics` (`metrics`).
 mod filter;
 pub(crate) mod gcra;
 mod key;
 pub mod metrics;
 mod registry;
+mod shared;
 pub(crate) mod table;
 
 pub use filter::RateLimitFilter;

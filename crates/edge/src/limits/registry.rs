@@ -1,10 +1,11 @@
 //! The process's limits by name, beside the config snapshot: a reload that keeps a
 //! limit as it was keeps its buckets (and its counters); one that changes it starts it
-//! afresh. One thread sweeps every limit's table once a second, so that keys that went
+//! afresh (so does one whose store changes). One thread sweeps every limit's table once a second, so that keys that went
 //! quiet stop costing memory.
 use super::gcra::{Conform, Rate};
 use super::key::KeySpec;
 use super::table::Table;
+use forecourt_redis::Redis;
 use http::request;
 use std::collections::BTreeMap;
 use std::hash::RandomState;
@@ -50,6 +51,9 @@ pub enum Outcome {
 pub struct Limit {
     pub name: String,
     pub spec: LimitSpec,
+    /// With `store = "redis"`: the shared store (see `shared`); the local table stands in
+    /// while Redis is down.
+    pub shared: Option<Arc<Redis>>,
     table: Table,
     secret: RandomState,
     epoch: Instant,
@@ -59,9 +63,10 @@ pub struct Limit {
 }
 
 impl Limit {
-    fn new(name: &str, spec: LimitSpec) -> Limit {
+    fn new(name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>) -> Limit {
         Limit {
             name: name.to_owned(),
+            shared,
             table: Table::new(spec.max_keys),
             spec,
             secret: RandomState::new(),
@@ -81,7 +86,12 @@ impl Limit {
     pub fn decide(&self, head: &request::Parts, client: IpAddr, route: &str) -> Outcome {
         let Some(key) = self.spec.key.key(&self.secret, head, client, route) else { return Outcome::Skip };
         let emission = self.spec.rate.emission_ns();
-        match self.table.check(key, self.now_ns(), emission, self.spec.burst) {
+        self.count(self.table.check(key, self.now_ns(), emission, self.spec.burst))
+    }
+
+    /// Counts what a bucket (local or shared) said, as the limit's action makes it.
+    pub(super) fn count(&self, conform: Conform) -> Outcome {
+        match conform {
             Conform::Yes { ahead_ns } if ahead_ns == 0 || self.spec.action == Action::Reject => {
                 self.allowed.fetch_add(1, Ordering::Relaxed);
                 Outcome::Allow
@@ -116,10 +126,15 @@ pub struct Registry {
 impl Registry {
     /// The limit `name` as `spec` says: the running one when it is the same (its buckets
     /// go on), else a new one. Nothing changes until [`Registry::commit`].
-    pub fn prepare(&self, name: &str, spec: LimitSpec) -> Arc<Limit> {
+    pub fn prepare(&self, name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>) -> Arc<Limit> {
+        let same_store = |running: &Limit| match (&running.shared, &shared) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
         match self.limits.lock().unwrap().get(name) {
-            Some(running) if running.spec == spec => running.clone(),
-            _ => Arc::new(Limit::new(name, spec)),
+            Some(running) if running.spec == spec && same_store(running) => running.clone(),
+            _ => Arc::new(Limit::new(name, spec, shared)),
         }
     }
 
@@ -173,14 +188,14 @@ mod tests {
         let registry = Arc::new(Registry::default());
         let head = http::Request::get("/").body(()).unwrap().into_parts().0;
         let ip = "10.0.0.1".parse().unwrap();
-        let a = registry.prepare("l", spec(Action::Reject));
+        let a = registry.prepare("l", spec(Action::Reject), None);
         registry.commit(vec![a.clone()]);
         assert_eq!(a.decide(&head, ip, "r"), Outcome::Allow);
         assert_eq!(a.decide(&head, ip, "r"), Outcome::Allow, "the burst");
         assert!(matches!(a.decide(&head, ip, "r"), Outcome::Reject { .. }));
-        let same = registry.prepare("l", spec(Action::Reject));
+        let same = registry.prepare("l", spec(Action::Reject), None);
         assert!(Arc::ptr_eq(&a, &same) && matches!(same.decide(&head, ip, "r"), Outcome::Reject { .. }));
-        let changed = registry.prepare("l", spec(Action::Delay));
+        let changed = registry.prepare("l", spec(Action::Delay), None);
         assert_eq!(changed.decide(&head, ip, "r"), Outcome::Allow, "a changed limit starts afresh");
         assert!(matches!(changed.decide(&head, ip, "r"), Outcome::Delay(d) if d <= Duration::from_millis(100)));
     }

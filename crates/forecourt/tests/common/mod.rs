@@ -6,6 +6,7 @@ pub mod cache_origin;
 pub mod origin;
 pub mod pebble;
 pub mod pki;
+pub mod redis_server;
 pub mod renewal_info;
 pub mod tls_client;
 

@@ -1,0 +1,76 @@
+//! A limit with `store = "redis"`: one GCRA for every instance, decided by one atomic Lua
+//! script on the server's clock (no instance's clock matters, and no request adds a key
+//! that does not expire: each key lives only until its TAT passes). Keys are
+//! `PREFIX limit:NAME:HASH` (see `KeySpec::shared_key`). When Redis is down, or does not
+//! answer within `[redis] timeout`, the limit's local buckets decide instead.
+use super::gcra::Conform;
+use super::registry::{Limit, Outcome};
+use forecourt_redis::Redis;
+use http::request;
+use redis::{Script, Value};
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+/// KEYS[1]: the key's TAT in µs of the server's clock. ARGV: the emission interval (µs),
+/// the burst. Answers {1, µs ahead of the steady rate} or {0, µs until it would conform}.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local emission = tonumber(ARGV[1])
+local tolerance = emission * tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+if tat - now > tolerance then
+  return {0, tat - now - tolerance}
+end
+local new = tat + emission
+redis.call('SET', KEYS[1], string.format('%d', new), 'PX', math.ceil((new - now) / 1000) + 1)
+return {1, tat - now}
+";
+
+fn script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| Script::new(GCRA))
+}
+
+impl Limit {
+    /// Whether this limit asks Redis now (it is shared and Redis is up); a shared limit
+    /// whose Redis is down counts a fallback and decides locally.
+    pub(super) fn asks_redis(&self) -> bool {
+        match &self.shared {
+            Some(redis) if redis.is_up() => true,
+            Some(redis) => {
+                redis.fell_back();
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Decides one request in the shared store, or locally when Redis fails it.
+    pub(super) async fn decide_shared(&self, head: &request::Parts, client: IpAddr, route: &str) -> Outcome {
+        let Some(redis) = &self.shared else { return self.decide(head, client, route) };
+        let Some(key) = self.spec.key.shared_key(head, client, route) else { return Outcome::Skip };
+        match self.ask(redis, &key).await {
+            Some(conform) => self.count(conform),
+            None => {
+                redis.fell_back();
+                self.decide(head, client, route)
+            }
+        }
+    }
+
+    async fn ask(&self, redis: &Redis, key: &str) -> Option<Conform> {
+        let emission_us = (self.spec.rate.emission_ns() / 1000).max(1);
+        let keys = vec![redis.key(&format!("limit:{}:{key}", self.name)).into_bytes()];
+        let args = vec![emission_us.to_string().into_bytes(), self.spec.burst.to_string().into_bytes()];
+        match redis.script(script(), keys, args).await.ok()? {
+            Value::Array(answer) => match answer.as_slice() {
+                [Value::Int(1), Value::Int(ahead)] => Some(Conform::Yes { ahead_ns: *ahead as u64 * 1000 }),
+                [Value::Int(0), Value::Int(retry)] => Some(Conform::No { retry_ns: *retry as u64 * 1000 }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Whether Redis is up: a PING every half second (within the timeout) on the Redis
+//! thread, and any failed call, decide. The moment it changes is logged once; coming up
+//! runs the `on_up` hooks (push local state, read the shared state again).
+use crate::{redacted, Redis, Shared};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// A call failed: down until the next check finds Redis (logged when it was up).
+pub(crate) fn mark_down(shared: &Shared, why: &str) {
+    if shared.up.swap(false, Ordering::Relaxed) {
+        log_down(why);
+    }
+}
+
+fn log_down(why: &str) {
+    tracing::warn!(
+        reason = why,
+        "Redis is unreachable: limits and bans use this instance's local state until it answers again"
+    );
+}
+
+/// The connection callers' jobs go through (none while Redis is unreachable).
+pub(crate) type Current = Arc<Mutex<Option<ConnectionManager>>>;
+
+/// Connects, then checks, until the `Redis` is gone.
+pub(crate) async fn run(client: redis::Client, redis: Weak<Redis>, shared: Arc<Shared>, current: Current) {
+    let mut announced_down = false;
+    // How many `on_up` hooks have run since Redis last came up.
+    let mut hooks_run = 0;
+    loop {
+        let Some(timeout) = redis.upgrade().map(|r| r.spec.timeout) else { return };
+        let connection = current.lock().unwrap().clone();
+        let healthy = match connection {
+            None => connect(&client, timeout).await.map(|c| *current.lock().unwrap() = Some(c)),
+            Some(mut c) => match tokio::time::timeout(
+                timeout.max(Duration::from_millis(250)),
+                redis::cmd("PING").query_async::<String>(&mut c),
+            )
+            .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("PING timed out".into()),
+            },
+        };
+        match healthy {
+            Ok(()) => {
+                let Some(redis) = redis.upgrade() else { return };
+                if !shared.up.swap(true, Ordering::Relaxed) {
+                    announced_down = false;
+                    hooks_run = 0;
+                    tracing::info!(url = redacted(&redis.spec.url), "Redis is reachable: limits and bans are shared");
+                }
+                let hooks: Vec<_> = shared.on_up.lock().unwrap().clone();
+                for hook in hooks.iter().skip(hooks_run) {
+                    hook(redis.clone());
+                }
+                hooks_run = hooks.len();
+            }
+            Err(why) => {
+                // A fresh connection next time: the manager's own reconnects give up.
+                *current.lock().unwrap() = None;
+                // Said once per outage (and once at start when Redis is not there).
+                if shared.up.swap(false, Ordering::Relaxed) || !announced_down {
+                    log_down(&why);
+                    announced_down = true;
+                }
+            }
+        }
+        tokio::time::sleep(CHECK_EVERY).await;
+    }
+}
+
+async fn connect(client: &redis::Client, timeout: Duration) -> Result<ConnectionManager, String> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(1))
+        .set_response_timeout(timeout.max(Duration::from_millis(250)))
+        .set_number_of_retries(1);
+    match tokio::time::timeout(Duration::from_secs(2), ConnectionManager::new_with_config(client.clone(), config)).await
+    {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("connecting timed out".into()),
+    }
+}
