@@ -3,10 +3,12 @@
 //!
 //! Beside hyper's own keep-alive pings, which find dead peers, a connection that has no
 //! stream open and starts none for the keep-alive time is closed gracefully (GOAWAY), as
-//! an idle HTTP/1 connection is.
+//! an idle HTTP/1 connection is. A connection h2 cuts off (a flood, a protocol error) is
+//! counted by cause (`h2_abuse`).
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
 use crate::h1::Limits;
+use crate::h2_abuse::Cutoff;
 use crate::pipeline::handle;
 use crate::prefixed::Prefixed;
 use crate::transport::Transport;
@@ -45,7 +47,12 @@ pub async fn serve(worker: Rc<Worker>, stream: Transport, conn: Conn, first: Byt
     loop {
         tokio::select! {
             biased;
-            _ = conn.as_mut() => return,
+            ended = conn.as_mut() => {
+                if let Some(cause) = ended.err().and_then(|e| Cutoff::of(&e)) {
+                    worker.metrics.h2_cutoffs.count(cause);
+                }
+                return;
+            }
             _ = drain.drained() => break,
             _ = idle_check.as_mut() => {
                 // Idle for a whole period: nothing open, nothing started or ended since the

@@ -18,6 +18,7 @@ pub mod filters;
 pub mod forward;
 pub mod h1;
 mod h2;
+pub mod h2_abuse;
 pub mod pipeline;
 mod prefixed;
 pub mod proxy_protocol;

@@ -6,6 +6,7 @@
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
 use crate::conn::Conn;
 use crate::h1::Limits;
+use crate::h2_abuse;
 use crate::metrics::{set_worker_shard, Metrics};
 use crate::runtime::{Runtime, TlsListener};
 use crate::tls::TlsStream;
@@ -251,7 +252,7 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     // function returns); a refused connection is closed before a byte of the request is
     // read or a handshake begins.
     let Some(_admitted) = rt.admit(listener, peer.ip()) else { return };
-    let (limits, stream) = {
+    let (limits, mut stream) = {
         // The snapshot is let go once the handshake is done: requests take their own.
         let rt = rt;
         match rt.tls_on(listener) {
@@ -298,6 +299,17 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         if first[..n] != H2_PREFACE[..n] || n == H2_PREFACE.len() {
             break;
         }
+    }
+    if !first.starts_with(H2_PREFACE) && first.starts_with(h2_abuse::PREFACE_LINE) {
+        // An HTTP/2 client whose preface is wrong: a connection error (RFC 9113 §3.4),
+        // answered in its protocol rather than as a malformed HTTP/1 request.
+        worker.metrics.h2_cutoffs.count(h2_abuse::Cutoff::BadPreface);
+        let _ = tokio::time::timeout(
+            limits.send_timeout,
+            tokio::io::AsyncWriteExt::write_all(&mut stream, &h2_abuse::GOAWAY_PROTOCOL_ERROR),
+        )
+        .await;
+        return;
     }
     let conn = conn_facts(peer, &stream);
     if first.starts_with(H2_PREFACE) {

@@ -96,6 +96,8 @@ pub struct Metrics {
     /// TLS handshakes that failed or timed out (no certificate for the name, a client
     /// offering nothing the policy allows, a scan).
     pub tls_handshake_failures: AtomicU64,
+    /// HTTP/2 client connections cut off for abuse or a protocol error, by cause.
+    pub h2_cutoffs: crate::h2_abuse::Cutoffs,
 }
 
 impl Metrics {

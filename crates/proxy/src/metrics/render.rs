@@ -43,6 +43,11 @@ impl Metrics {
         let _ = writeln!(o, "forecourt_active_connections {}", self.active_connections.load(Ordering::Relaxed));
         render_servers(o, upstreams);
         render_local_responses(o, self);
+        family(o, "forecourt_h2_connections_closed_total", "counter", "HTTP/2 client connections cut off, by cause.");
+        for cause in crate::h2_abuse::Cutoff::ALL {
+            let n = self.h2_cutoffs.get(cause);
+            let _ = writeln!(o, "forecourt_h2_connections_closed_total{{reason=\"{}\"}} {n}", cause.name());
+        }
         let pool = &self.pool;
         family(
             o,

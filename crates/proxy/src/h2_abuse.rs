@@ -1,0 +1,88 @@
+//! Why an HTTP/2 client connection was cut off, for `forecourt_h2_connections_closed_total`.
+//! The h2 library (under hyper) cuts the floods itself, each with a GOAWAY
+//! ENHANCE_YOUR_CALM: rapid reset (streams the client resets before they are served, past
+//! 20 pending), a CONTINUATION flood (more fragments than the header-list bound needs), a
+//! flood of empty or tiny DATA frames, a header list far over its bound. The error it
+//! hands back no longer says which (its debug data is gone by then), so they are counted
+//! together as `flood`. PING and SETTINGS floods are held by back-pressure (one answer
+//! pending at a time, nothing more read until it is written). An invalid prior-knowledge
+//! preface is answered here, before h2 sees the connection (`GOAWAY_PROTOCOL_ERROR`).
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A connection error the server detected, by cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cutoff {
+    BadPreface,
+    /// ENHANCE_YOUR_CALM: one of the floods above.
+    Flood,
+    /// Any other protocol violation h2 detected.
+    ProtocolError,
+}
+
+impl Cutoff {
+    pub const ALL: [Cutoff; 3] = [Cutoff::BadPreface, Cutoff::Flood, Cutoff::ProtocolError];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cutoff::BadPreface => "bad_preface",
+            Cutoff::Flood => "flood",
+            Cutoff::ProtocolError => "protocol_error",
+        }
+    }
+
+    /// The cause of a connection's end, from hyper's error and its sources: h2 says
+    /// "connection error detected" for what it detected itself, and names the reason in
+    /// its `Debug` form; `None` for anything else (the peer went away, an I/O error).
+    pub fn of(error: &(dyn std::error::Error + 'static)) -> Option<Cutoff> {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if e.to_string().starts_with("connection error detected") {
+                return Some(Cutoff::classify(&format!("{e:?}")));
+            }
+            next = e.source();
+        }
+        None
+    }
+
+    fn classify(debug: &str) -> Cutoff {
+        match debug.contains("ENHANCE_YOUR_CALM") {
+            true => Cutoff::Flood,
+            false => Cutoff::ProtocolError,
+        }
+    }
+}
+
+/// Connections cut off, by cause (`Cutoff::ALL`'s order).
+#[derive(Default)]
+pub struct Cutoffs([AtomicU64; Cutoff::ALL.len()]);
+
+impl Cutoffs {
+    pub fn count(&self, cause: Cutoff) {
+        let i = Cutoff::ALL.iter().position(|c| *c == cause).unwrap_or(0);
+        self.0[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, cause: Cutoff) -> u64 {
+        let i = Cutoff::ALL.iter().position(|c| *c == cause).unwrap_or(0);
+        self.0[i].load(Ordering::Relaxed)
+    }
+}
+
+/// The start of a client speaking HTTP/2 with prior knowledge.
+pub const PREFACE_LINE: &[u8] = b"PRI * HTTP/2.0\r\n";
+
+/// GOAWAY (type 7) on stream 0: last stream 0, PROTOCOL_ERROR (1).
+pub const GOAWAY_PROTOCOL_ERROR: [u8; 17] = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_come_from_what_h2_detected() {
+        assert_eq!(Cutoff::classify("Error { kind: GoAway(b\"\", ENHANCE_YOUR_CALM, Library) }"), Cutoff::Flood);
+        assert_eq!(Cutoff::classify("Error { kind: GoAway(b\"\", PROTOCOL_ERROR, Library) }"), Cutoff::ProtocolError);
+        let io = std::io::Error::other("connection reset");
+        assert_eq!(Cutoff::of(&io), None);
+    }
+}
