@@ -1,7 +1,7 @@
 //! `GET /api/bans` (the bans in force), `POST /api/bans` (`{"address": ..., "duration":
 //! "1h", "reason": ...}`: ban a client now) and `DELETE /api/bans/ADDRESS` (or `DELETE
 //! /api/bans` with `{"address": ...}`: lift a ban). Every worker shares the one table.
-use forecourt_edge::bans::{Bans, Source};
+use forecourt_edge::bans::{client_of, Bans, Source};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -65,6 +65,5 @@ fn address(v: &Value) -> Result<IpAddr, String> {
 
 /// An address, or the `ADDRESS/PREFIX` form the list shows for IPv6 clients.
 fn parse_address(text: &str) -> Result<IpAddr, String> {
-    let bare = text.split_once('/').map_or(text, |(a, _)| a);
-    bare.parse().map_err(|_| format!("bad address `{text}`"))
+    client_of(text).ok_or_else(|| format!("bad address `{text}`"))
 }

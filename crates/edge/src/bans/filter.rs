@@ -35,11 +35,11 @@ impl Filter for BanFilter {
     }
 
     fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
-        let status = resp.status().as_u16();
-        let local = cx.local_answer().map(Reason::name);
-        if local == Some(Reason::Banned.name()) {
+        let local = cx.local_answer();
+        if local == Some(Reason::Banned) {
             return;
         }
+        let (status, local) = (resp.status().as_u16(), local.map(Reason::name));
         for rule in &self.rules {
             if rule.counts(status, local) && self.bans.strike(rule, cx.client) {
                 cx.log("ban", format!("{}:tripped", rule.name));

@@ -16,4 +16,5 @@ pub use admission::BanAdmission;
 pub use filter::BanFilter;
 pub use registry::Bans;
 pub use rule::{Rule, RuleSpec, Trigger};
+pub use shared::client_of;
 pub use table::{BanView, Source};

@@ -51,8 +51,9 @@ pub(super) fn announce_lift(redis: &Redis, instance: u64, address: &str) {
     redis.send(cmd("PUBLISH").arg(redis.key("bans")).arg(format!("lift {instance} {address}")).clone());
 }
 
-/// The client an address as listed stands for (`2001:db8::/64` is its first address).
-pub(super) fn client_of(address: &str) -> Option<IpAddr> {
+/// The client an address as listed stands for (`2001:db8::/64` is its first address): how
+/// the admin API and other instances name a banned client.
+pub fn client_of(address: &str) -> Option<IpAddr> {
     address.split_once('/').map_or(address, |(a, _)| a).parse().ok()
 }
 

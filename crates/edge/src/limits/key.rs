@@ -4,6 +4,7 @@
 //! lacks a header or cookie its key names is not counted by that limit, as nginx skips
 //! an empty key. IPv6 clients are grouped by their first `ipv6_prefix` bits, since one
 //! host holds a whole /64.
+use crate::address_key::address_key;
 use http::header::{HeaderName, COOKIE};
 use http::request;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
@@ -68,15 +69,7 @@ impl KeySpec {
     fn feed(&self, h: &mut impl Hasher, head: &request::Parts, client: IpAddr, route: &str) -> Option<()> {
         for part in &self.parts {
             match part {
-                KeyPart::Ip => match client {
-                    IpAddr::V4(v4) => v4.octets().hash(h),
-                    IpAddr::V6(v6) => {
-                        let bits = u128::from(v6);
-                        let prefix = u32::from(self.ipv6_prefix.min(128));
-                        let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
-                        (bits & mask).hash(h);
-                    }
-                },
+                KeyPart::Ip => address_key(client, self.ipv6_prefix).hash(h),
                 KeyPart::Header(name) => head.headers.get(name)?.as_bytes().hash(h),
                 KeyPart::Cookie(name) => cookie(head, name)?.hash(h),
                 KeyPart::Path => head.uri.path().hash(h),
