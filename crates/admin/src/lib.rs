@@ -3,8 +3,9 @@
 //! API (`GET /api/upstreams`, `POST /api/upstreams/NAME/servers/SERVER/drain|enable`), and
 //! the automatic certificates API (`GET /api/certificates`, `POST
 //! /api/certificates/NAME/renew`), the routes with their filter chains
-//! (`GET /api/routes`), the cache (`GET /api/cache`, `POST /api/cache/purge`) and the bans
-//! (`GET`, `POST`, `DELETE /api/bans`).
+//! (`GET /api/routes`), the cache (`GET /api/cache`, `POST /api/cache/purge`), the bans
+//! (`GET`, `POST`, `DELETE /api/bans`) and the challenge's switch (`GET`, `PUT
+//! /api/challenge`).
 //!
 //! It runs on the control thread, which a lone worker (`workers = 1`) shares: answers are
 //! cheap, and a reload is compiled on a blocking thread so that it never stalls requests.
@@ -25,6 +26,7 @@ use tokio::net::TcpListener;
 mod bans;
 mod cache;
 mod certificates;
+mod challenge;
 mod routes;
 mod upstreams;
 pub use certificates::RenewFn;
@@ -67,6 +69,9 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
     }
     if req.uri().path().starts_with("/api/bans") {
         return bans_api(req, &control).await;
+    }
+    if req.uri().path().starts_with("/api/challenge") {
+        return challenge::api(req, &control).await;
     }
     let req = &req;
     let path = req.uri().path();
@@ -117,7 +122,10 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
             if let Some(bans) = control.state.services.get::<forecourt_edge::bans::Bans>() {
                 forecourt_edge::bans::metrics::render(&bans, &mut metrics);
             }
-            if let Some(refusals) = control.state.services.get::<forecourt_edge::connections::Refusals>() {
+            if let Some(challenges) = control.state.services.get::<forecourt_edge::challenge::Challenges>() {
+                forecourt_edge::challenge::metrics::render(&challenges, &mut metrics);
+            }
+            if let Some(refusals) = control.state.services.get::<forecourt_edge::refusals::Refusals>() {
                 refusals.render(&mut metrics);
             }
             text(StatusCode::OK, metrics, "text/plain; version=0.0.4; charset=utf-8")
@@ -134,7 +142,7 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
         _ => text(
             StatusCode::NOT_FOUND,
             "admin endpoints: GET /metrics, GET /health, POST /reload, GET /api/routes, GET /api/upstreams, \
-             GET /api/cache, POST /api/cache/purge, GET|POST|DELETE /api/bans, \
+             GET /api/cache, POST /api/cache/purge, GET|POST|DELETE /api/bans, GET|PUT /api/challenge, \
              POST /api/upstreams/NAME/servers/SERVER/drain|enable, GET /api/certificates, \
              POST /api/certificates/NAME/renew\n"
                 .into(),
@@ -203,7 +211,7 @@ async fn bans_api(req: Request<Incoming>, control: &Control) -> Response<Full<By
     }
 }
 
-fn text(status: StatusCode, body: String, content_type: &'static str) -> Response<Full<Bytes>> {
+pub(crate) fn text(status: StatusCode, body: String, content_type: &'static str) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));

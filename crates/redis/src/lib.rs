@@ -138,6 +138,17 @@ impl Redis {
     }
 }
 
+/// Whether two places share through the same connection (or both through none): a
+/// reload that keeps `[redis]` keeps its connection, and what follows it need not follow
+/// it again.
+pub fn same(a: Option<&Arc<Redis>>, b: Option<&Arc<Redis>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// The URL without its password, for logs.
 pub(crate) fn redacted(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

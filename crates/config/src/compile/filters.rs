@@ -36,6 +36,8 @@ pub struct Shared<'m> {
     pub limits: super::limits::LimitTable,
     /// `[lists.NAME]`, for the routes' `allow` / `deny`.
     pub lists: super::lists::ListTable,
+    /// `[challenge]`, for the routes' `challenge = true`.
+    pub challenge: Option<super::challenge::ChallengeSetup>,
 }
 
 /// The chain of route `name`, whose action is `action`.
@@ -72,10 +74,12 @@ pub fn route_chain(
     if let Some(value) = r.hsts.as_ref().and_then(|v| hsts(cx, v)) {
         chain.push(Box::new(Hsts(value)));
     }
-    // Address lists, then rate limits, before every policy that may answer, so that a
-    // flood costs no more.
+    // Address lists, then rate limits, then the challenge, before every policy that may
+    // answer, so that a flood costs no more.
     chain.extend(super::lists::filter(cx, &r.allow, &r.deny, &shared.lists).map(|f| Box::new(f) as Box<dyn Filter>));
     chain.extend(super::limits::filter(cx, &r.limits, &shared.limits, name).map(|f| Box::new(f) as Box<dyn Filter>));
+    let challenge = super::challenge::route_filter(r.challenge.as_ref(), shared.challenge.as_ref());
+    chain.extend(challenge.map(|f| Box::new(f) as Box<dyn Filter>));
     if r.https_redirect.as_ref().is_some_and(|on| *on.get_ref()) {
         chain.push(Box::new(HttpsRedirect { port: shared.https_port }));
     }

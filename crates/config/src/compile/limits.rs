@@ -4,6 +4,7 @@
 //! learns the new set only once the whole config has compiled.
 use super::Ctx;
 use crate::model::LimitCfg;
+use forecourt_edge::challenge::Gate;
 use forecourt_edge::limits::{Action, KeySpec, Limit, LimitSpec, Rate, RateLimitFilter, Registry};
 use forecourt_redis::Redis;
 use std::collections::BTreeMap;
@@ -15,12 +16,15 @@ use toml::Spanned;
 pub struct LimitTable {
     registry: Option<Arc<Registry>>,
     by_name: BTreeMap<String, Arc<Limit>>,
+    /// For limits whose action is `challenge`.
+    gate: Option<Arc<Gate>>,
 }
 
 pub fn compile(
     cx: &mut Ctx<'_>,
     model: &BTreeMap<String, Spanned<LimitCfg>>,
     redis: Option<&Arc<Redis>>,
+    gate: Option<&Arc<Gate>>,
 ) -> LimitTable {
     if model.is_empty() {
         return LimitTable::default();
@@ -32,7 +36,7 @@ pub fn compile(
             by_name.insert(name.clone(), registry.prepare(name, spec, shared));
         }
     }
-    LimitTable { registry: Some(registry), by_name }
+    LimitTable { registry: Some(registry), by_name, gate: gate.cloned() }
 }
 
 fn spec(cx: &mut Ctx<'_>, c: &LimitCfg) -> Option<LimitSpec> {
@@ -47,12 +51,11 @@ fn spec(cx: &mut Ctx<'_>, c: &LimitCfg) -> Option<LimitSpec> {
     let action = match c.action.as_ref().map(|a| (a, a.get_ref().as_str())) {
         None | Some((_, "reject")) => Some(Action::Reject),
         Some((_, "delay")) => Some(Action::Delay),
-        Some((at, "challenge")) => {
-            cx.error(at, "action \"challenge\" needs challenge pages, which this version does not have yet", None);
-            None
-        }
+        // `[challenge]` (or its defaults) exists whenever a limit's action is "challenge".
+        Some((_, "challenge")) => Some(Action::Challenge),
         Some((at, other)) => {
-            cx.error(at, format!("unknown action `{other}`"), Some("use \"reject\" or \"delay\"".into()));
+            let hint = "use \"reject\", \"delay\" or \"challenge\"";
+            cx.error(at, format!("unknown action `{other}`"), Some(hint.into()));
             None
         }
     };
@@ -92,7 +95,7 @@ pub fn filter(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &LimitTable, r
             }
         }
     }
-    (!limits.is_empty()).then(|| RateLimitFilter { limits, route: route.into() })
+    (!limits.is_empty()).then(|| RateLimitFilter { limits, route: route.into(), gate: table.gate.clone() })
 }
 
 /// After a config compiled whole: the registry holds its limits (for `/metrics` and the

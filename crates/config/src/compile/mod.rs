@@ -4,6 +4,7 @@ mod acme;
 mod admission;
 mod bans;
 mod cache;
+mod challenge;
 mod compress;
 mod filters;
 mod front;
@@ -120,9 +121,15 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let bans = bans::compile(&mut cx, model.bans.as_ref(), redis.as_ref());
     let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
     let proxy_protocol = proxy_protocol_listeners(&mut cx, &model, &listeners, &settings);
-    let limits = limits::compile(&mut cx, &model.limits, redis.as_ref());
+    let challenge = challenge::compile(&mut cx, &model, &lists, redis.as_ref());
+    let limits = limits::compile(&mut cx, &model.limits, redis.as_ref(), challenge.as_ref().map(|c| &c.gate));
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
-    let front = front::chain(&mut cx, &settings, tls.as_ref(), bans::filter(bans.as_ref()), global_limits);
+    let front_filters = front::Edge {
+        bans: bans::filter(bans.as_ref()),
+        limits: global_limits,
+        challenge: challenge::front_filter(challenge.as_ref()),
+    };
+    let front = front::chain(&mut cx, &settings, tls.as_ref(), front_filters);
     let cache = cache::shared(&mut cx, model.cache.as_ref());
     let shared = filters::Shared {
         cache,
@@ -134,6 +141,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         max_body: settings.client.max_body,
         limits,
         lists,
+        challenge,
     };
     let router = routes::compile(&mut cx, &model.route, &upstreams, &shared);
     if !cx.errors.is_empty() {
@@ -144,6 +152,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     limits::commit(&cx, &shared.limits);
     lists::commit(&cx, &shared.lists);
     bans::commit(&cx, bans.as_ref());
+    challenge::commit(&cx, shared.challenge.as_ref());
     Ok(Runtime {
         front,
         router,

@@ -6,6 +6,7 @@ use toml::Spanned;
 
 mod bans;
 mod cache;
+mod challenge;
 mod compress;
 mod limits;
 mod redis;
@@ -13,6 +14,7 @@ mod switch;
 mod upstream;
 pub use bans::{BanRuleCfg, BansCfg};
 pub use cache::*;
+pub use challenge::{ChallengeCfg, ChallengeRuleCfg};
 pub use compress::*;
 pub use limits::{LimitCfg, ListCfg};
 pub use redis::RedisCfg;
@@ -42,6 +44,8 @@ pub struct ConfigFile {
     pub lists: BTreeMap<String, Spanned<ListCfg>>,
     /// Bans, and the rules that start them.
     pub bans: Option<BansCfg>,
+    /// Challenge pages, and the rules that pick who gets one.
+    pub challenge: Option<Spanned<ChallengeCfg>>,
     /// Where instances share limits and bans.
     pub redis: Option<RedisCfg>,
 }
@@ -274,6 +278,8 @@ pub struct RouteCfg {
     /// Lists whose addresses get 403 here.
     #[serde(default)]
     pub deny: Vec<Spanned<String>>,
+    /// Every visitor of this route must show a challenge pass (`[challenge]`).
+    pub challenge: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -1,7 +1,7 @@
 //! Bans at accept: a connection from a banned address is closed before a byte is read or
 //! a TLS handshake begins (a client behind a trusted proxy is checked per request instead).
 use super::registry::Bans;
-use crate::connections::Refusals;
+use crate::refusals::Refusals;
 use forecourt_proxy::admission::{Admission, Admitted};
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -126,12 +126,7 @@ impl Bans {
     /// Shares bans through `redis` from now on (following its announcements), or not.
     fn share_through(self: &Arc<Self>, redis: Option<Arc<Redis>>) {
         let mut shared = self.shared.lock().unwrap();
-        let same = match (&*shared, &redis) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        if !same {
+        if !forecourt_redis::same(shared.as_ref(), redis.as_ref()) {
             if let Some(redis) = &redis {
                 self.follow(redis);
             }

@@ -2,10 +2,10 @@
 //! the listener, past `max_connections_per_ip` open from one address, or past
 //! `new_connections_per_ip` (a rate, with one period's worth as its burst).
 use super::open::{Bound, OpenCounts};
-use super::refusals::Refusals;
 use crate::address_key::address_key;
 use crate::limits::gcra::{Conform, Rate};
 use crate::limits::table::Table;
+use crate::refusals::Refusals;
 use forecourt_proxy::admission::{Admission, Admitted};
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;

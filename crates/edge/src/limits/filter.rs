@@ -3,7 +3,10 @@
 //! whose key the request has counts it; the first that refuses answers 429; a delaying
 //! limit holds the request for its turn (the longest of them). Local limits decide at
 //! once; shared ones (`store = "redis"`) while Redis is up are asked in the wait, after.
-use super::registry::{Limit, Outcome};
+//! A limit whose action is `challenge` sends a client over it without a pass to the
+//! challenge page instead of refusing it.
+use super::registry::{Action, Limit, Outcome};
+use crate::challenge::Gate;
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx, Verdict, Waiting};
@@ -16,6 +19,8 @@ pub struct RateLimitFilter {
     pub limits: Vec<Arc<Limit>>,
     /// The route's name (what a `route` key part counts by); `*` on the front chain.
     pub route: Arc<str>,
+    /// `[challenge]`, for limits whose action is `challenge`.
+    pub gate: Option<Arc<Gate>>,
 }
 
 /// What the wait still has to do: ask the shared limits (by index), then hold the
@@ -39,7 +44,7 @@ impl Filter for RateLimitFilter {
                 continue;
             }
             let outcome = limit.decide(head, cx.client, &self.route);
-            if let Err(answer) = apply(limit, outcome, &mut pending.hold, cx) {
+            if let Err(answer) = self.apply(limit, outcome, &mut pending.hold, head, cx) {
                 return Decision::Answer(answer);
             }
         }
@@ -56,7 +61,7 @@ impl Filter for RateLimitFilter {
             for i in pending.shared {
                 let limit = &self.limits[i];
                 let outcome = limit.decide_shared(head, cx.client, &self.route).await;
-                if let Err(answer) = apply(limit, outcome, &mut pending.hold, cx) {
+                if let Err(answer) = self.apply(limit, outcome, &mut pending.hold, head, cx) {
                     return Verdict::Answer(answer);
                 }
             }
@@ -68,23 +73,38 @@ impl Filter for RateLimitFilter {
     }
 }
 
-/// Logs what `limit` decided: a delay lengthens `hold`, a refusal is the answer.
-fn apply(
-    limit: &Limit,
-    outcome: Outcome,
-    hold: &mut Duration,
-    cx: &mut RequestCtx<'_>,
-) -> Result<(), Box<Response<ProxyBody>>> {
-    match outcome {
-        Outcome::Skip | Outcome::Allow => Ok(()),
-        Outcome::Delay(wait) => {
-            cx.log("limit", format!("{}:delayed", limit.name));
-            *hold = (*hold).max(wait);
-            Ok(())
-        }
-        Outcome::Reject { retry_after } => {
-            cx.log("limit", format!("{}:rejected", limit.name));
-            Err(Box::new(too_many(limit, retry_after, cx)))
+impl RateLimitFilter {
+    /// Logs what `limit` decided: a delay lengthens `hold`, a refusal (or a challenge) is
+    /// the answer.
+    fn apply(
+        &self,
+        limit: &Limit,
+        outcome: Outcome,
+        hold: &mut Duration,
+        head: &request::Parts,
+        cx: &mut RequestCtx<'_>,
+    ) -> Result<(), Box<Response<ProxyBody>>> {
+        match outcome {
+            Outcome::Skip | Outcome::Allow => Ok(()),
+            Outcome::Delay(wait) => {
+                cx.log("limit", format!("{}:delayed", limit.name));
+                *hold = (*hold).max(wait);
+                Ok(())
+            }
+            Outcome::Reject { retry_after } => match (&self.gate, limit.spec.action) {
+                (Some(gate), Action::Challenge) if gate.has_pass(head, cx.client) => {
+                    cx.log("limit", format!("{}:passed", limit.name));
+                    Ok(())
+                }
+                (Some(gate), Action::Challenge) => {
+                    cx.log("limit", format!("{}:challenged", limit.name));
+                    Err(Box::new(gate.challenge(head, cx, &format!("limit:{}", limit.name))))
+                }
+                _ => {
+                    cx.log("limit", format!("{}:rejected", limit.name));
+                    Err(Box::new(too_many(limit, retry_after, cx)))
+                }
+            },
         }
     }
 }

@@ -22,6 +22,9 @@ pub enum Action {
     /// Held until its turn at the steady rate, as nginx's `limit_req` without `nodelay`;
     /// refused (429) past the burst.
     Delay,
+    /// Over the limit, a client without a challenge pass gets the challenge page (one
+    /// with a pass goes on): needs `[challenge]`.
+    Challenge,
 }
 
 /// A limit as configured.
@@ -92,7 +95,7 @@ impl Limit {
     /// Counts what a bucket (local or shared) said, as the limit's action makes it.
     pub(super) fn count(&self, conform: Conform) -> Outcome {
         match conform {
-            Conform::Yes { ahead_ns } if ahead_ns == 0 || self.spec.action == Action::Reject => {
+            Conform::Yes { ahead_ns } if ahead_ns == 0 || self.spec.action != Action::Delay => {
                 self.allowed.fetch_add(1, Ordering::Relaxed);
                 Outcome::Allow
             }
@@ -127,13 +130,12 @@ impl Registry {
     /// The limit `name` as `spec` says: the running one when it is the same (its buckets
     /// go on), else a new one. Nothing changes until [`Registry::commit`].
     pub fn prepare(&self, name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>) -> Arc<Limit> {
-        let same_store = |running: &Limit| match (&running.shared, &shared) {
-            (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        };
         match self.limits.lock().unwrap().get(name) {
-            Some(running) if running.spec == spec && same_store(running) => running.clone(),
+            Some(running)
+                if running.spec == spec && forecourt_redis::same(running.shared.as_ref(), shared.as_ref()) =>
+            {
+                running.clone()
+            }
             _ => Arc::new(Limit::new(name, spec, shared)),
         }
     }

@@ -1,7 +1,7 @@
 //! `allow` / `deny` on a listener: a connection from outside them is closed at accept,
 //! before a byte is read or a TLS handshake begins.
 use super::list::{refusal, IpList};
-use crate::connections::Refusals;
+use crate::refusals::Refusals;
 use forecourt_proxy::admission::{Admission, Admitted};
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 //! process that reports what it received.
 #![allow(dead_code)]
 pub mod cache_origin;
+pub mod chromium;
 pub mod origin;
 pub mod pebble;
 pub mod pki;

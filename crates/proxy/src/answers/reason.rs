@@ -25,6 +25,10 @@ pub enum Reason {
     AddressDenied,
     /// The client is banned for a while (`[bans]`: a rule it tripped, or the admin API).
     Banned,
+    /// A challenge page (`[challenge]`): the client must show it can run it first.
+    Challenged,
+    /// A challenge's solution was wrong, expired, replayed or for another address.
+    ChallengeFailed,
     /// No server of the upstream can take the request (all down, ejected or full).
     NoServer,
     /// The upstream's request queue is full, or the wait in it too long.
@@ -37,7 +41,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 19] = [
         Reason::BadRequest,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
@@ -50,6 +54,8 @@ impl Reason {
         Reason::RateLimited,
         Reason::AddressDenied,
         Reason::Banned,
+        Reason::Challenged,
+        Reason::ChallengeFailed,
         Reason::NoServer,
         Reason::UpstreamBusy,
         Reason::UpstreamTimeout,
@@ -69,7 +75,9 @@ impl Reason {
             Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reason::ClientCertificateRequired => StatusCode::FORBIDDEN,
             Reason::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Reason::AddressDenied | Reason::Banned => StatusCode::FORBIDDEN,
+            Reason::AddressDenied | Reason::Banned | Reason::Challenged | Reason::ChallengeFailed => {
+                StatusCode::FORBIDDEN
+            }
             Reason::NoServer | Reason::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamUnreachable | Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
@@ -91,6 +99,8 @@ impl Reason {
             Reason::RateLimited => "rate_limited",
             Reason::AddressDenied => "address_denied",
             Reason::Banned => "banned",
+            Reason::Challenged => "challenged",
+            Reason::ChallengeFailed => "challenge_failed",
             Reason::NoServer => "no_server",
             Reason::UpstreamBusy => "upstream_busy",
             Reason::UpstreamTimeout => "upstream_timeout",
@@ -114,6 +124,10 @@ impl Reason {
             Reason::RateLimited => "Too many requests; try again after the time Retry-After gives.",
             Reason::AddressDenied => "Requests from this address are not served here.",
             Reason::Banned => "Requests from this address are refused for a while.",
+            Reason::Challenged => "This site checks that visitors are browsers: open the page in one, with JavaScript.",
+            Reason::ChallengeFailed => {
+                "The check did not pass (wrong, expired or already used); reload the page to try again."
+            }
             Reason::NoServer => "No server can take the request right now; try again shortly.",
             Reason::UpstreamBusy => "The service is at its limit; try again shortly.",
             Reason::UpstreamTimeout => "The service did not answer in time.",
