@@ -1,11 +1,13 @@
 //! TLS termination: the rustls server configuration (protocol and cipher policy, ALPN,
 //! session resumption), certificates loaded from PEM files, and the store that picks one
-//! by SNI, and automatic certificates (ACME and an internal CA, `auto`). The handshake
+//! by SNI, and automatic certificates (ACME and an internal CA, `auto`); `fetch` gets
+//! what the config names by URL (the ACME directory, address-list feeds). The handshake
 //! itself and the record layer run in the proxy's connection stage (`forecourt_proxy::tls`),
 //! over the same readiness-driven socket as plain HTTP.
 pub mod auto;
 mod certs;
 mod client_auth;
+pub mod fetch;
 mod pem;
 mod policy;
 mod sessions;

@@ -1,19 +1,23 @@
 //! `[lists.NAME]` loaded into address sets, and a route's `allow` / `deny` (a 403 filter);
 //! a listener's are checked at accept (`admission`). A file that cannot be read or
 //! has bad lines fails the check, naming the file's lines; a reload with such a file is
-//! refused and the running config keeps serving.
+//! refused and the running config keeps serving. A `url` is a feed, fetched in the
+//! background once the config runs (a reload that keeps it keeps its copy).
 use super::Ctx;
 use crate::model::ListCfg;
-use forecourt_edge::lists::{text, IpList, IpListFilter, IpSet, Lists};
+use forecourt_edge::lists::text::{self, Format};
+use forecourt_edge::lists::{Feed, IpList, IpListFilter, Lists};
 use forecourt_proxy::cidr::Cidr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use toml::Spanned;
 
 pub type ListTable = BTreeMap<String, Arc<IpList>>;
 
 pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<ListCfg>>) -> ListTable {
     let mut table = ListTable::new();
+    let running = cx.state.services.get::<Lists>();
     for (name, cfg) in model {
         let c = cfg.get_ref();
         let mut cidrs: Vec<Cidr> = cx.cidrs(&c.cidrs, "list").0;
@@ -30,12 +34,40 @@ pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<ListCfg>>) -> 
                 },
             }
         }
-        if c.cidrs.is_empty() && c.file.is_none() {
-            cx.error(cfg, format!("list `{name}` is empty"), Some("give it cidrs = [...] or file = \"...\"".into()));
+        if c.cidrs.is_empty() && c.file.is_none() && c.url.is_none() {
+            let hint = "give it cidrs = [...], file = \"...\" or url = \"https://...\"";
+            cx.error(cfg, format!("list `{name}` is empty"), Some(hint.into()));
         }
-        table.insert(name.clone(), Arc::new(IpList::new(name, IpSet::new(&cidrs))));
+        let feed = feed(cx, c).map(|f| running.as_ref().and_then(|r| r.running_feed(name, &f)).unwrap_or(Arc::new(f)));
+        table.insert(name.clone(), Arc::new(IpList::with_feed(name, cidrs, feed)));
     }
     table
+}
+
+/// The feed a list's `url` names, checked.
+fn feed(cx: &mut Ctx<'_>, c: &ListCfg) -> Option<Feed> {
+    let url = c.url.as_ref()?;
+    let ok = url
+        .get_ref()
+        .parse::<http::Uri>()
+        .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty()));
+    if !ok {
+        cx.error(url, format!("`{}` is not an http:// or https:// URL", url.get_ref()), None);
+    }
+    let refresh = cx.duration(&c.refresh, Duration::from_secs(3600));
+    if let Some(at) = c.refresh.as_ref().filter(|_| refresh < Duration::from_secs(1)) {
+        cx.error(at, "refresh must be at least 1s", None);
+    }
+    let format = match c.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+        None | Some((_, "auto")) => Format::Auto,
+        Some((_, "text")) => Format::Plain,
+        Some((_, "json")) => Format::Json,
+        Some((at, other)) => {
+            cx.error(at, format!("unknown format `{other}`"), Some("use \"auto\", \"text\" or \"json\"".into()));
+            Format::Auto
+        }
+    };
+    ok.then(|| Feed::new(url.get_ref(), refresh, format))
 }
 
 /// The lists `names` stand for; an unknown name is an error where it stands.
@@ -75,6 +107,7 @@ pub fn commit(cx: &Ctx<'_>, table: &ListTable) {
     if table.is_empty() && lists.is_none() {
         return;
     }
+    // The feeds of this config start (or go on) once it runs.
     let lists = lists.unwrap_or_default();
     lists.commit(table.values().cloned().collect());
     cx.state.services.set(lists);

@@ -45,7 +45,7 @@ pub(super) fn names_or_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<L
     d.deserialize_any(Visitor)
 }
 
-/// `[lists.NAME]`: addresses for `allow` / `deny`, inline and from a file.
+/// `[lists.NAME]`: addresses for `allow` / `deny`, inline, from a file and from a URL.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ListCfg {
@@ -55,4 +55,10 @@ pub struct ListCfg {
     /// A file of one CIDR or address a line (`#` and `;` comments), relative to the
     /// config file's folder.
     pub file: Option<Spanned<String>>,
+    /// A feed (`http://` or `https://`), fetched at start and again every `refresh`.
+    pub url: Option<Spanned<String>>,
+    /// How often the feed is fetched again (default "1h").
+    pub refresh: Option<Spanned<String>>,
+    /// "auto" (default: JSON when it starts with `{` or `[`), "text" or "json".
+    pub format: Option<Spanned<String>>,
 }

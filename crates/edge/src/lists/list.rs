@@ -1,28 +1,84 @@
-//! A named list (`[lists.NAME]`) as loaded, with the count of addresses it matched.
+//! A named list (`[lists.NAME]`) as loaded: its inline and file entries, and, when it has a
+//! `url`, the feed's latest good copy merged in. The merged set is swapped whole when the
+//! feed changes, so a lookup sees the old set or the new one, never half of each.
+use super::feed::Feed;
 use super::set::IpSet;
+use arc_swap::{ArcSwap, Guard};
+use forecourt_proxy::cidr::Cidr;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub struct IpList {
     pub name: String,
-    pub set: IpSet,
+    set: ArcSwap<IpSet>,
+    /// The inline and file entries (what a feed's copy is merged with).
+    base: Vec<Cidr>,
+    pub feed: Option<Arc<Feed>>,
+    /// Which of the feed's copies `set` holds.
+    built_from: AtomicU64,
     /// Connections or requests it matched.
     pub hits: AtomicU64,
 }
 
 impl IpList {
     pub fn new(name: &str, set: IpSet) -> IpList {
-        IpList { name: name.to_owned(), set, hits: AtomicU64::new(0) }
+        IpList::build(name, set, Vec::new(), None, 0)
+    }
+
+    /// A list of `base` and, when given, `feed`'s latest good copy.
+    pub fn with_feed(name: &str, base: Vec<Cidr>, feed: Option<Arc<Feed>>) -> IpList {
+        let (set, generation) = merged(&base, feed.as_deref());
+        IpList::build(name, set, base, feed, generation)
+    }
+
+    fn build(name: &str, set: IpSet, base: Vec<Cidr>, feed: Option<Arc<Feed>>, generation: u64) -> IpList {
+        IpList {
+            name: name.to_owned(),
+            set: ArcSwap::from_pointee(set),
+            base,
+            feed,
+            built_from: AtomicU64::new(generation),
+            hits: AtomicU64::new(0),
+        }
     }
 
     /// Whether `ip` is in the list (counted when it is).
     pub fn matches(&self, ip: IpAddr) -> bool {
-        let hit = self.set.contains(ip);
+        let hit = self.set.load().contains(ip);
         if hit {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
         hit
+    }
+
+    pub fn set(&self) -> Guard<Arc<IpSet>> {
+        self.set.load()
+    }
+
+    /// Merges the feed's copy in again if it changed since the set was built; whether it
+    /// did.
+    pub fn catch_up(&self) -> bool {
+        let Some(feed) = &self.feed else { return false };
+        if feed.generation() == self.built_from.load(Ordering::Relaxed) {
+            return false;
+        }
+        let (set, generation) = merged(&self.base, Some(feed));
+        self.set.store(Arc::new(set));
+        self.built_from.store(generation, Ordering::Relaxed);
+        true
+    }
+}
+
+fn merged(base: &[Cidr], feed: Option<&Feed>) -> (IpSet, u64) {
+    match feed {
+        None => (IpSet::new(base), 0),
+        Some(feed) => {
+            let (copy, generation) = feed.copy();
+            let mut all = base.to_vec();
+            all.extend_from_slice(&copy);
+            (IpSet::new(&all), generation)
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 pub mod cache_origin;
 pub mod chromium;
+pub mod feed_server;
 pub mod origin;
 pub mod pebble;
 pub mod pki;
