@@ -6,6 +6,7 @@
 //! challenge failures, and the counters.
 use super::common::chromium::Chromium;
 use super::common::origin::Origin;
+use super::common::redis_server::RedisServer;
 use super::common::*;
 use forecourt_edge::challenge::token::{solve, solves};
 use http_body_util::Full;
@@ -195,6 +196,33 @@ async fn admin_call(admin: u16, method: &str, path: &str, body: &str) -> String 
     let uri = format!("http://127.0.0.1:{admin}{path}");
     let req = http::Request::builder().method(method).uri(uri).body(Full::from(body.to_owned())).unwrap();
     send(&client(), req).await.body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_earned_through_one_instance_holds_at_another_sharing_redis() {
+    let redis = RedisServer::start();
+    let origin = Origin::start("o");
+    let tables = format!(
+        "[redis]\nurl = \"{}\"\n[challenge]\ndifficulty = 8\n[limits.human_rate]\nrate = \"100/s\"\n",
+        redis.url()
+    );
+    let a = Forecourt::start(&challenge_config(&origin, free_port(), &tables, "challenge = true"));
+    let b = Forecourt::start(&challenge_config(&origin, free_port(), &tables, "challenge = true"));
+    let alone = Forecourt::start(&challenge_config(
+        &origin,
+        free_port(),
+        "[challenge]\ndifficulty = 8\n[limits.human_rate]\nrate = \"100/s\"\n",
+        "challenge = true",
+    ));
+    // Both instances take the secret from Redis within a health check or two.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let two = client_from("127.0.0.2");
+    let puzzle = puzzle_of(&request(&two, &a.url("/"), &[]).await);
+    let pass = pass_of(&request(&two, &verify_url(&a, &puzzle, &solve(&puzzle, 8), "%2F"), &[]).await);
+    let at_b = request(&two, &b.url("/x"), &[("cookie", &pass)]).await;
+    assert!(at_b.status == 200 && at_b.body.contains("origin=o"), "{}", at_b.body);
+    assert_eq!(request(&two, &alone.url("/x"), &[("cookie", &pass)]).await.status, 403, "no shared secret");
+    assert!(a.stderr().contains("shared through Redis") || b.stderr().contains("shared through Redis"));
 }
 
 #[test]
