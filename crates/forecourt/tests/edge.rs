@@ -7,12 +7,15 @@
 //! connection, closed at accept after), the admin API adds, lists and lifts bans, a reload
 //! keeps them. Shared state through Debian's redis-server: two instances share one limit,
 //! bans reach every instance and survive restarts, a Redis outage falls back to local
-//! state and back. Bad options point at the mistake. Challenge pages: `edge/challenge.rs`; list feeds: `edge/feeds.rs`.
+//! state and back. Bad options point at the mistake. Challenge pages: `edge/challenge.rs`; list feeds: `edge/feeds.rs`;
+//! GeoIP: `edge/geoip.rs`.
 #[path = "edge/challenge.rs"]
 mod challenge;
 mod common;
 #[path = "edge/feeds.rs"]
 mod feeds;
+#[path = "edge/geoip.rs"]
+mod geoip;
 
 use common::origin::Origin;
 use common::redis_server::RedisServer;

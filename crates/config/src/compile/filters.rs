@@ -38,6 +38,9 @@ pub struct Shared<'m> {
     pub lists: super::lists::ListTable,
     /// `[challenge]`, for the routes' `challenge = true`.
     pub challenge: Option<super::challenge::ChallengeSetup>,
+    /// `[geoip]`'s country header, for the routes' `countries` (`None`: no `[geoip]`, or
+    /// no country header).
+    pub country_header: Option<HeaderName>,
 }
 
 /// The chain of route `name`, whose action is `action`.

@@ -6,7 +6,7 @@
 use super::Ctx;
 use crate::model::ListCfg;
 use forecourt_edge::lists::text::{self, Format};
-use forecourt_edge::lists::{Feed, IpList, IpListFilter, Lists};
+use forecourt_edge::lists::{Feed, IpList, IpListFilter, Lists, Places};
 use forecourt_proxy::cidr::Cidr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +15,11 @@ use toml::Spanned;
 
 pub type ListTable = BTreeMap<String, Arc<IpList>>;
 
-pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<ListCfg>>) -> ListTable {
+pub fn compile(
+    cx: &mut Ctx<'_>,
+    model: &BTreeMap<String, Spanned<ListCfg>>,
+    geoip: Option<&super::geoip::GeoSetup>,
+) -> ListTable {
     let mut table = ListTable::new();
     let running = cx.state.services.get::<Lists>();
     for (name, cfg) in model {
@@ -34,14 +38,43 @@ pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<ListCfg>>) -> 
                 },
             }
         }
-        if c.cidrs.is_empty() && c.file.is_none() && c.url.is_none() {
-            let hint = "give it cidrs = [...], file = \"...\" or url = \"https://...\"";
+        if c.cidrs.is_empty() && c.file.is_none() && c.url.is_none() && c.countries.is_empty() && c.asns.is_empty() {
+            let hint = "give it cidrs = [...], file = \"...\", url = \"https://...\", countries or asns";
             cx.error(cfg, format!("list `{name}` is empty"), Some(hint.into()));
         }
         let feed = feed(cx, c).map(|f| running.as_ref().and_then(|r| r.running_feed(name, &f)).unwrap_or(Arc::new(f)));
-        table.insert(name.clone(), Arc::new(IpList::with_feed(name, cidrs, feed)));
+        let places = places(cx, c, geoip);
+        table.insert(name.clone(), Arc::new(IpList::with_feed(name, cidrs, feed).with_places(places)));
     }
     table
+}
+
+/// A list's `countries` and `asns`, which need `[geoip]`.
+fn places(cx: &mut Ctx<'_>, c: &ListCfg, geoip: Option<&super::geoip::GeoSetup>) -> Option<Places> {
+    if c.countries.is_empty() && c.asns.is_empty() {
+        return None;
+    }
+    let countries = super::geoip::countries(cx, &c.countries);
+    let mut asns = Vec::new();
+    for a in &c.asns {
+        match u32::try_from(*a.get_ref()) {
+            Ok(n) => asns.push(n),
+            Err(_) => cx.error(a, "an AS number is between 0 and 4294967295", None),
+        }
+    }
+    let Some(geoip) = geoip else {
+        let at = c.countries.first().map(|c| c.span()).or(c.asns.first().map(|a| a.span()));
+        if let Some(span) = at {
+            let d = cx.source.at(
+                span,
+                "countries and asns need [geoip]",
+                Some("add [geoip] with databases = [...]".into()),
+            );
+            cx.errors.push(d);
+        }
+        return None;
+    };
+    Some(Places { geo: geoip.geo.clone(), countries, asns })
 }
 
 /// The feed a list's `url` names, checked.

@@ -8,6 +8,7 @@ mod challenge;
 mod compress;
 mod filters;
 mod front;
+mod geoip;
 mod limits;
 mod lists;
 mod redis;
@@ -116,7 +117,8 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let admin = admin(&mut cx, &model.global);
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
-    let lists = lists::compile(&mut cx, &model.lists);
+    let geoip = geoip::compile(&mut cx, model.geoip.as_ref());
+    let lists = lists::compile(&mut cx, &model.lists, geoip.as_ref());
     let redis = redis::compile(&mut cx, model.redis.as_ref());
     let bans = bans::compile(&mut cx, model.bans.as_ref(), redis.as_ref());
     let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
@@ -126,6 +128,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
     let front_filters = front::Edge {
         bans: bans::filter(bans.as_ref()),
+        geoip: geoip::filter(geoip.as_ref()),
         limits: global_limits,
         challenge: challenge::front_filter(challenge.as_ref()),
     };
@@ -142,6 +145,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         limits,
         lists,
         challenge,
+        country_header: geoip.as_ref().and_then(|g| g.country_header.clone()),
     };
     let router = routes::compile(&mut cx, &model.route, &upstreams, &shared);
     if !cx.errors.is_empty() {

@@ -33,6 +33,7 @@ pub fn compile(cx: &mut Ctx<'_>, routes: &[RouteCfg], upstreams: &UpstreamTable,
         route.hosts = hosts;
         route.methods = methods(cx, r);
         route.headers = header_matches(cx, r);
+        route.headers.extend(country_match(cx, r, shared));
         route.chain = chain;
         route.stats = cx.state.metrics.route(&name);
         router.add(Arc::new(route));
@@ -161,6 +162,20 @@ fn methods(cx: &mut Ctx<'_>, r: &RouteCfg) -> Vec<Method> {
         }
     }
     out
+}
+
+/// `countries = [...]`: a condition on the header the front chain's `geoip` filter sets.
+fn country_match(cx: &mut Ctx<'_>, r: &RouteCfg, shared: &Shared) -> Option<HeaderMatch> {
+    let first = r.countries.first()?;
+    let Some(header) = shared.country_header.clone() else {
+        let hint = "add [geoip] with databases = [...] (and a country_header)";
+        cx.error(first, "countries needs [geoip] and its country header", Some(hint.into()));
+        return None;
+    };
+    let codes = super::geoip::countries(cx, &r.countries);
+    let alternatives: Vec<String> = codes.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    let re = regex::Regex::new(&format!("^(?:{})$", alternatives.join("|"))).ok()?;
+    Some(HeaderMatch::Regex(header, re))
 }
 
 fn header_matches(cx: &mut Ctx<'_>, r: &RouteCfg) -> Vec<HeaderMatch> {

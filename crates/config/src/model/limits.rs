@@ -61,4 +61,10 @@ pub struct ListCfg {
     pub refresh: Option<Spanned<String>>,
     /// "auto" (default: JSON when it starts with `{` or `[`), "text" or "json".
     pub format: Option<Spanned<String>>,
+    /// Clients GeoIP places in these countries (ISO codes; `[geoip]`).
+    #[serde(default)]
+    pub countries: Vec<Spanned<String>>,
+    /// Clients in these autonomous systems (`[geoip]` with an ASN database).
+    #[serde(default)]
+    pub asns: Vec<Spanned<i64>>,
 }

@@ -8,6 +8,7 @@ mod bans;
 mod cache;
 mod challenge;
 mod compress;
+mod geoip;
 mod limits;
 mod redis;
 mod switch;
@@ -16,6 +17,7 @@ pub use bans::{BanRuleCfg, BansCfg};
 pub use cache::*;
 pub use challenge::{ChallengeCfg, ChallengeRuleCfg};
 pub use compress::*;
+pub use geoip::GeoipCfg;
 pub use limits::{LimitCfg, ListCfg};
 pub use redis::RedisCfg;
 pub use upstream::*;
@@ -46,6 +48,8 @@ pub struct ConfigFile {
     pub bans: Option<BansCfg>,
     /// Challenge pages, and the rules that pick who gets one.
     pub challenge: Option<Spanned<ChallengeCfg>>,
+    /// Country and ASN of each client.
+    pub geoip: Option<Spanned<GeoipCfg>>,
     /// Where instances share limits and bans.
     pub redis: Option<RedisCfg>,
 }
@@ -280,6 +284,9 @@ pub struct RouteCfg {
     pub deny: Vec<Spanned<String>>,
     /// Every visitor of this route must show a challenge pass (`[challenge]`).
     pub challenge: Option<Spanned<bool>>,
+    /// Only clients GeoIP places in one of these countries (ISO codes; `[geoip]`).
+    #[serde(default)]
+    pub countries: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -1,8 +1,10 @@
 //! A named list (`[lists.NAME]`) as loaded: its inline and file entries, and, when it has a
-//! `url`, the feed's latest good copy merged in. The merged set is swapped whole when the
+//! `url`, the feed's latest good copy merged in; with `countries` or `asns`, the
+//! addresses GeoIP places there too. The merged set is swapped whole when the
 //! feed changes, so a lookup sees the old set or the new one, never half of each.
 use super::feed::Feed;
 use super::set::IpSet;
+use crate::geoip::Geo;
 use arc_swap::{ArcSwap, Guard};
 use forecourt_proxy::cidr::Cidr;
 use std::net::IpAddr;
@@ -15,10 +17,27 @@ pub struct IpList {
     /// The inline and file entries (what a feed's copy is merged with).
     base: Vec<Cidr>,
     pub feed: Option<Arc<Feed>>,
+    /// Countries and networks (by GeoIP) the list holds besides its addresses.
+    pub places: Option<Places>,
     /// Which of the feed's copies `set` holds.
     built_from: AtomicU64,
     /// Connections or requests it matched.
     pub hits: AtomicU64,
+}
+
+/// A list's `countries` and `asns`, and the databases that place an address.
+pub struct Places {
+    pub geo: Arc<Geo>,
+    /// ISO 3166-1 alpha-2 codes, upper case.
+    pub countries: Vec<[u8; 2]>,
+    pub asns: Vec<u32>,
+}
+
+impl Places {
+    fn hold(&self, ip: IpAddr) -> bool {
+        let place = self.geo.lookup(ip);
+        place.country.is_some_and(|c| self.countries.contains(&c)) || place.asn.is_some_and(|a| self.asns.contains(&a))
+    }
 }
 
 impl IpList {
@@ -32,12 +51,19 @@ impl IpList {
         IpList::build(name, set, base, feed, generation)
     }
 
+    /// The list holds the addresses placed in `places` too.
+    pub fn with_places(mut self, places: Option<Places>) -> IpList {
+        self.places = places;
+        self
+    }
+
     fn build(name: &str, set: IpSet, base: Vec<Cidr>, feed: Option<Arc<Feed>>, generation: u64) -> IpList {
         IpList {
             name: name.to_owned(),
             set: ArcSwap::from_pointee(set),
             base,
             feed,
+            places: None,
             built_from: AtomicU64::new(generation),
             hits: AtomicU64::new(0),
         }
@@ -45,7 +71,7 @@ impl IpList {
 
     /// Whether `ip` is in the list (counted when it is).
     pub fn matches(&self, ip: IpAddr) -> bool {
-        let hit = self.set.load().contains(ip);
+        let hit = self.set.load().contains(ip) || self.places.as_ref().is_some_and(|p| p.hold(ip));
         if hit {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }

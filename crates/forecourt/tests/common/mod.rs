@@ -5,6 +5,7 @@
 pub mod cache_origin;
 pub mod chromium;
 pub mod feed_server;
+pub mod mmdb;
 pub mod origin;
 pub mod pebble;
 pub mod pki;
