@@ -164,7 +164,18 @@ async fn cache_api(req: Request<Incoming>, control: &Control) -> Response<Full<B
                 Err(_) => return text(StatusCode::BAD_REQUEST, "unreadable body\n".into(), "text/plain"),
             };
             match cache::purge(&store, &body) {
-                Ok(done) => text(StatusCode::OK, format!("{done}\n"), "text/plain"),
+                Ok(done) => {
+                    // Answered once the disk tier has deleted the files too (off this
+                    // thread: the disk may be slow).
+                    let settled = store.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        if let Some(disk) = settled.disk() {
+                            disk.settle(std::time::Duration::from_secs(10));
+                        }
+                    })
+                    .await;
+                    text(StatusCode::OK, format!("{done}\n"), "text/plain")
+                }
                 Err(why) => text(StatusCode::BAD_REQUEST, format!("{why}\n"), "text/plain"),
             }
         }

@@ -112,6 +112,13 @@ impl DiskTier {
         let _ = self.jobs.send(Job::Purge(Box::new(doomed)));
     }
 
+    /// Waits (at most `within`) until the jobs queued so far are done: a purge's files
+    /// deleted, so that a restart right after cannot bring them back. Whether they are.
+    pub fn settle(&self, within: std::time::Duration) -> bool {
+        let (done, settled) = std::sync::mpsc::channel();
+        self.jobs.send(Job::Flush(done)).is_ok() && settled.recv_timeout(within).is_ok()
+    }
+
     pub fn usage(&self) -> TierUsage {
         let index = self.shared.index.lock().unwrap();
         TierUsage {

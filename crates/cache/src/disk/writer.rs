@@ -16,9 +16,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub enum Job {
-    Write { key: Arc<str>, entry: Arc<Entry>, size: u64 },
+    Write {
+        key: Arc<str>,
+        entry: Arc<Entry>,
+        size: u64,
+    },
     Delete(Vec<Arc<str>>),
     Purge(Box<dyn Fn(&Indexed) -> bool + Send>),
+    /// Answered once every job queued before it is done.
+    Flush(std::sync::mpsc::Sender<()>),
 }
 
 /// How long writes stay off after one failed.
@@ -65,6 +71,9 @@ pub fn run(shared: &Shared, jobs: Receiver<Job>) {
             Job::Purge(doomed) => {
                 let keys = shared.index.lock().unwrap().remove_if(&*doomed);
                 delete(shared, &keys);
+            }
+            Job::Flush(done) => {
+                let _ = done.send(());
             }
         }
     }
