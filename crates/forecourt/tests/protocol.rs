@@ -310,6 +310,55 @@ fn client_limits_and_body_timeout() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
+/// A slow-body client that drips a byte at a time, each well within `client_body`, is cut
+/// off once it falls under `min_body_rate` after the grace time (408), while a body at a
+/// fair pace goes through.
+#[test]
+fn a_body_slower_than_the_minimum_rate_is_cut_off() {
+    use std::io::{Read, Write};
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(
+        &origin,
+        "[global.timeouts]\nclient_body = \"5s\"\n[global.limits]\nmin_body_rate = \"100/s\"\nmin_body_rate_grace = \"1s\"",
+    ));
+    let mut s = std::net::TcpStream::connect(fc.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    s.write_all(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n").unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // One byte every 250 ms: 4 bytes a second against 100 required.
+    while started.elapsed() < Duration::from_secs(4) {
+        if s.write_all(b"x").is_err() {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        if !got.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let cut_after = started.elapsed();
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert_eq!(statuses(&text), [408], "{text}");
+    assert!(cut_after > Duration::from_millis(900) && cut_after < Duration::from_millis(2500), "{cut_after:?}");
+    // A fair pace (1,000 bytes in five 200-byte steps over a second) goes through.
+    let mut s = std::net::TcpStream::connect(fc.addr()).unwrap();
+    s.write_all(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n").unwrap();
+    for _ in 0..5 {
+        s.write_all(&[b'y'; 200]).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut out = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_string(&mut out);
+    assert_eq!(statuses(&out), [200], "{out}");
+}
+
 /// An `Upgrade` header that the upstream does not take up (no 101) does not switch the
 /// checks off: a smuggling attempt later on the same connection is still refused.
 #[test]

@@ -45,5 +45,5 @@ pub mod state;
 pub mod worker;
 
 pub use runtime::Runtime;
-pub use settings::{ClientLimits, Settings};
+pub use settings::{ClientLimits, MinRate, Settings};
 pub use state::ProcessState;

@@ -12,6 +12,9 @@ pub struct ClientLimits {
     pub header_timeout: Duration,
     /// Longest wait between two reads of a request body.
     pub body_timeout: Duration,
+    /// The slowest a request body may arrive on average, once its grace time is over
+    /// (a slow-body attack sends a byte just before each `body_timeout`).
+    pub min_body_rate: Option<MinRate>,
     /// Longest wait for an HTTP/1 client to take more of a response (nginx's `send_timeout`).
     pub send_timeout: Duration,
     /// How long an idle keep-alive connection is kept open.
@@ -28,6 +31,7 @@ impl Default for ClientLimits {
         ClientLimits {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),
+            min_body_rate: Some(MinRate::DEFAULT),
             send_timeout: Duration::from_secs(60),
             keepalive_timeout: Duration::from_secs(75),
             max_header_bytes: 32 * 1024,
@@ -35,6 +39,25 @@ impl Default for ClientLimits {
             max_uri_bytes: 8 * 1024,
             max_body: None,
         }
+    }
+}
+
+/// A minimum average rate: `bytes_per_sec`, from `grace` after the start on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinRate {
+    pub bytes_per_sec: u64,
+    pub grace: Duration,
+}
+
+impl MinRate {
+    /// 256 bytes a second after 10 s: no real client is that slow, a slow-body attack is.
+    pub const DEFAULT: MinRate = MinRate { bytes_per_sec: 256, grace: Duration::from_secs(10) };
+
+    /// When a body that started at `start` and has brought `seen` bytes falls under the
+    /// rate if nothing more comes.
+    pub fn deadline(&self, start: std::time::Instant, seen: u64) -> std::time::Instant {
+        let earned = Duration::from_secs_f64(seen as f64 / self.bytes_per_sec.max(1) as f64);
+        start + self.grace.max(earned)
     }
 }
 

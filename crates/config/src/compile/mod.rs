@@ -173,6 +173,28 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     })
 }
 
+/// `min_body_rate` ("256/s", "1k/s", "off") with its grace.
+fn min_body_rate(cx: &mut Ctx<'_>, l: &crate::model::Limits) -> Option<forecourt_proxy::MinRate> {
+    let default = forecourt_proxy::MinRate::DEFAULT;
+    let grace = cx.duration(&l.min_body_rate_grace, default.grace);
+    let Some(rate) = &l.min_body_rate else { return Some(forecourt_proxy::MinRate { grace, ..default }) };
+    let text = rate.get_ref().trim();
+    if text == "off" {
+        return None;
+    }
+    match text.strip_suffix("/s").map(|n| parse_size(&Size::Text(n.to_owned()))) {
+        Some(Ok(n)) if n > 0 => Some(forecourt_proxy::MinRate { bytes_per_sec: n, grace }),
+        _ => {
+            cx.error(
+                rate,
+                format!("bad min_body_rate `{text}`"),
+                Some("write bytes a second, \"256/s\" or \"1k/s\", or \"off\"".into()),
+            );
+            None
+        }
+    }
+}
+
 fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
     let d = ClientLimits::default();
     let t = &g.timeouts;
@@ -199,6 +221,7 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
         max_headers,
         max_uri_bytes: cx.size(&l.max_uri_bytes).map(|n| n as usize).unwrap_or(d.max_uri_bytes),
         max_body: cx.size(&l.max_body),
+        min_body_rate: min_body_rate(cx, l),
     };
     let trusted = cx.cidrs(&g.trusted_proxies, "trusted_proxies");
     let format = match g.access_log_format.as_ref().map(|s| (s, s.get_ref().as_str())) {

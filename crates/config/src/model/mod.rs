@@ -192,6 +192,11 @@ pub struct Limits {
     pub max_headers: Option<Spanned<usize>>,
     pub max_uri_bytes: Option<Spanned<Size>>,
     pub max_body: Option<Spanned<Size>>,
+    /// The slowest average a request body may come at once `min_body_rate_grace` has
+    /// passed: "256/s" (default), "1k/s", or "off".
+    pub min_body_rate: Option<Spanned<String>>,
+    /// How long a request body may come slower (default "10s").
+    pub min_body_rate_grace: Option<Spanned<String>>,
     /// Rate limits (`[limits.NAME]`) applied to every request before routing.
     #[serde(default)]
     pub apply: Vec<Spanned<String>>,

@@ -2,13 +2,14 @@
 //! upstream ([`ClientBody`]: with the route's size limit and the client's read timeout,
 //! and whatever the pipeline read ahead of it).
 use super::{BoxError, ClientBodyError};
+use crate::settings::MinRate;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::time::Sleep;
 
 /// A body read from a client connection as it is pulled (the HTTP/1 server's: the
@@ -75,6 +76,8 @@ pub struct ClientBody {
     limit: Option<u64>,
     seen: u64,
     timeout: Duration,
+    /// The slowest the body may come (`min_body_rate`), and when it began to be read.
+    min_rate: Option<(MinRate, Instant)>,
     timer: Option<Pin<Box<Sleep>>>,
     /// Bytes read already (by the pipeline, for filters to inspect), sent first.
     ahead: Option<Bytes>,
@@ -82,7 +85,14 @@ pub struct ClientBody {
 
 impl ClientBody {
     pub fn new(inner: IncomingBody, limit: Option<u64>, timeout: Duration) -> Self {
-        ClientBody { inner, limit, seen: 0, timeout, timer: None, ahead: None }
+        ClientBody { inner, limit, seen: 0, timeout, min_rate: None, timer: None, ahead: None }
+    }
+
+    /// The body must come at `rate` on average, after its grace time, or it is cut off
+    /// as timed out (counted from now).
+    pub fn min_rate(mut self, rate: Option<MinRate>) -> Self {
+        self.min_rate = rate.map(|r| (r, Instant::now()));
+        self
     }
 
     /// A body read in full before, sent again.
@@ -120,8 +130,16 @@ impl Body for ClientBody {
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
-                let timeout = this.timeout;
-                let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                // Nothing more for `timeout`, or not enough for the minimum rate: whichever
+                // comes first.
+                let (timeout, seen, min_rate) = (this.timeout, this.seen, this.min_rate);
+                let timer = this.timer.get_or_insert_with(|| {
+                    let mut at = Instant::now().checked_add(timeout).unwrap_or_else(far_future);
+                    if let Some((rate, start)) = min_rate {
+                        at = at.min(rate.deadline(start, seen));
+                    }
+                    Box::pin(tokio::time::sleep_until(at.into()))
+                });
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Some(Err(ClientBodyError::Timeout.into()))),
                     Poll::Pending => Poll::Pending,
@@ -146,6 +164,11 @@ impl Body for ClientBody {
             }
         }
     }
+}
+
+/// A deadline that never comes in practice (for bodies without a timeout).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 86_400)
 }
 
 /// A request body as the pipeline hands it to the forwarder: not read (the common case:

@@ -51,7 +51,8 @@ pub async fn forward(
             Outgoing::Kept { parts: head, body, replayable }
         }
         RequestBody::Unread(body) => {
-            let body = ClientBody::new(body, cx.body_limit, cx.settings.client.body_timeout);
+            let client = &cx.settings.client;
+            let body = ClientBody::new(body, cx.body_limit, client.body_timeout).min_rate(client.min_body_rate);
             Outgoing::WithBody(Some(Request::from_parts(head, body)))
         }
         RequestBody::Streaming(body) => Outgoing::WithBody(Some(Request::from_parts(head, body))),

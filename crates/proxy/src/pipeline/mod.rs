@@ -93,7 +93,9 @@ pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>
                 let (body, read) = match request_body::needed(&body, wanted) {
                     false => (RequestBody::Unread(body), None),
                     true => {
-                        let body = ClientBody::new(body, cx.body_limit, rt.settings.client.body_timeout);
+                        let client = &rt.settings.client;
+                        let body =
+                            ClientBody::new(body, cx.body_limit, client.body_timeout).min_rate(client.min_body_rate);
                         match request_body::read(body, wanted).await {
                             Ok(read) => read,
                             Err(e) => {
