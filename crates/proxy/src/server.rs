@@ -243,7 +243,7 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     let peer = match rt.proxy_protocol.contains(&listener) {
         false => peer,
         true if !rt.settings.trusted_proxies.contains(peer.ip()) => return,
-        true => match crate::proxy_protocol::read(&stream, peer, limits.header_timeout).await {
+        true => match Box::pin(crate::proxy_protocol::read(&stream, peer, limits.header_timeout)).await {
             Some(client) => client,
             None => return,
         },
@@ -257,10 +257,15 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         let rt = rt;
         match rt.tls_on(listener) {
             None => (limits, Transport::Plain(stream)),
-            Some(on) => match tls_handshake(worker.metrics, &rt, on, stream, limits.header_timeout, peer).await {
-                Some(tls) => (limits, Transport::Tls(Box::new(tls))),
-                None => return,
-            },
+            // Boxed, as every large stage is: the task of a connection keeps room for its
+            // largest state all its life, and a handshake's is kilobytes that an idle
+            // connection should not carry.
+            Some(on) => {
+                match Box::pin(tls_handshake(worker.metrics, &rt, on, stream, limits.header_timeout, peer)).await {
+                    Some(tls) => (limits, Transport::Tls(Box::new(tls))),
+                    None => return,
+                }
+            }
         }
     };
     if let Transport::Tls(tls) = &stream {
