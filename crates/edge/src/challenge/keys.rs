@@ -15,12 +15,30 @@ pub const MAC_LEN: usize = 16;
 pub struct Keys {
     secret: ArcSwap<[u8; 32]>,
     rotate_secs: AtomicU64,
+    /// The keys of the last periods asked for, derived once: checking a pass on every
+    /// request of a challenged route would otherwise derive its key each time.
+    derived: ArcSwap<Derived>,
 }
+
+/// Derived keys, with the secret they came from (a set derived from a secret replaced
+/// meanwhile is never used).
+struct Derived {
+    secret: Arc<[u8; 32]>,
+    keys: Vec<(u32, hmac::Key)>,
+}
+
+/// Periods whose derived keys are kept (the current one, the one before, and room).
+const KEPT: usize = 4;
 
 impl Keys {
     /// Keys from a random secret of this process's own.
     pub fn random() -> Keys {
-        Keys { secret: ArcSwap::from_pointee(random_secret()), rotate_secs: AtomicU64::new(3600) }
+        let secret = Arc::new(random_secret());
+        Keys {
+            secret: ArcSwap::new(secret.clone()),
+            rotate_secs: AtomicU64::new(3600),
+            derived: ArcSwap::from_pointee(Derived { secret, keys: Vec::new() }),
+        }
     }
 
     /// Takes `secret` (the one instances share); returns whether it differs from the one
@@ -70,10 +88,27 @@ impl Keys {
     }
 
     fn key(&self, epoch: u32) -> hmac::Key {
-        let master = hmac::Key::new(hmac::HMAC_SHA256, &**self.secret.load());
-        let derived = hmac::sign(&master, &[b"forecourt challenge key ".as_slice(), &epoch.to_be_bytes()].concat());
-        hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())
+        let secret = self.secret.load();
+        let derived = self.derived.load();
+        let same = Arc::ptr_eq(&derived.secret, &secret);
+        if let Some((_, key)) = derived.keys.iter().filter(|_| same).find(|(e, _)| *e == epoch) {
+            return key.clone();
+        }
+        let key = derive(&secret, epoch);
+        let mut keys: Vec<(u32, hmac::Key)> = match same {
+            true => derived.keys.iter().skip(derived.keys.len().saturating_sub(KEPT - 1)).cloned().collect(),
+            false => Vec::new(),
+        };
+        keys.push((epoch, key.clone()));
+        self.derived.store(Arc::new(Derived { secret: Arc::clone(&secret), keys }));
+        key
     }
+}
+
+fn derive(secret: &[u8; 32], epoch: u32) -> hmac::Key {
+    let master = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let derived = hmac::sign(&master, &[b"forecourt challenge key ".as_slice(), &epoch.to_be_bytes()].concat());
+    hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())
 }
 
 pub fn random_secret() -> [u8; 32] {
