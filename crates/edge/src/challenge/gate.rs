@@ -7,7 +7,7 @@ use super::rules::{first_match, Rule};
 use super::state::Challenges;
 use super::token::{self, Refusal};
 use crate::address_key::address_key;
-use forecourt_proxy::answers::Reason;
+use forecourt_proxy::answers::{Reason, Style};
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::RequestCtx;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
@@ -76,10 +76,10 @@ impl Gate {
     pub fn challenge(&self, head: &request::Parts, cx: &mut RequestCtx<'_>, why: &str) -> Response<ProxyBody> {
         self.state.issued.fetch_add(1, Ordering::Relaxed);
         cx.log("challenge", format!("issued:{why}"));
-        let answer = cx.answer(Reason::Challenged);
-        if answer.headers().get(CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/grpc")) {
-            return answer;
+        if cx.style() == Style::Grpc {
+            return cx.answer(Reason::Challenged);
         }
+        cx.answering(Reason::Challenged);
         let difficulty = self.spec.difficulty;
         let puzzle = token::issue_puzzle(&self.state.keys, self.client_key(cx.client), now(), difficulty);
         let return_to = head.uri.path_and_query().map_or("/", |p| p.as_str());

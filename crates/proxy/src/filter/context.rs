@@ -95,9 +95,21 @@ impl<'w> RequestCtx<'w> {
 
     /// The catalogue's answer for `reason`, in this client's terms, with the request id.
     pub fn answer(&self, reason: Reason) -> Response<ProxyBody> {
+        self.answering(reason);
+        answers::answer(reason, self.style, &self.request_id).map(ProxyBody::full)
+    }
+
+    /// How this client expects Forecourt's own answers (gRPC status, JSON, HTML, text).
+    pub fn style(&self) -> Style {
+        self.style
+    }
+
+    /// Records that Forecourt answers this request itself for `reason` with a response of
+    /// the filter's own making (a challenge page): counted, and seen by the response
+    /// phases, as [`RequestCtx::answer`]'s are.
+    pub fn answering(&self, reason: Reason) {
         self.metrics.count_local(reason);
         self.local.set(Some(reason));
-        answers::answer(reason, self.style, &self.request_id).map(ProxyBody::full)
     }
 
     /// Why Forecourt answered this request itself (the last [`RequestCtx::answer`] made),
