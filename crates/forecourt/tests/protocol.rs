@@ -285,6 +285,41 @@ fn a_parked_connection_serves_its_next_requests() {
     assert!(out.find("uri=/second").unwrap() < out.find("uri=/third").unwrap());
 }
 
+/// A parked connection (its own small task after 500 ms idle) keeps its place in the
+/// listener's per-address count until the client closes it, lets go of it then, and a
+/// drain closes it at once.
+#[test]
+fn a_parked_connection_holds_its_place_until_it_closes_and_a_drain_ends_it() {
+    let origin = Origin::start("o");
+    let config = simple(&origin, "").replace("[[route]]", "max_connections_per_ip = 1\n[[route]]");
+    let mut fc = Forecourt::start(&config);
+    let parked = |addr| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let mut buf = vec![0u8; 65536];
+        let n = s.read(&mut buf).unwrap();
+        assert_eq!(statuses(&String::from_utf8_lossy(&buf[..n])), [200]);
+        std::thread::sleep(Duration::from_millis(1200));
+        s
+    };
+    let get = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let first = parked(fc.addr());
+    assert_eq!(statuses(&raw(fc.addr(), get, Duration::from_secs(2))), Vec::<u16>::new(), "one connection per address");
+    drop(first);
+    assert!(
+        eventually(Duration::from_secs(2), || statuses(&raw(fc.addr(), get, Duration::from_secs(2))) == [200]),
+        "the parked connection's place is free once the client closed it"
+    );
+    let mut second = parked(fc.addr());
+    let drained = Instant::now();
+    fc.signal(libc::SIGTERM);
+    let mut rest = Vec::new();
+    second.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty() && drained.elapsed() < Duration::from_secs(2), "{:?}", drained.elapsed());
+    assert_eq!(fc.wait_exit(Duration::from_secs(5)), Some(0));
+}
+
 /// Header bytes and count (431), URI length (414) and a stalled request body (408) are
 /// answered, not forwarded or left hanging.
 #[test]

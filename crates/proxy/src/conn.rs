@@ -12,8 +12,9 @@ pub struct Conn {
     /// The name the client asked for in its TLS handshake.
     pub sni: Option<Box<str>>,
     /// On a listener with client certificates: the header for the client's verified
-    /// subject, and that subject if it presented a certificate.
-    pub client_cert: Option<(HeaderName, Option<HeaderValue>)>,
+    /// subject, and that subject if it presented a certificate. (Boxed: rare, and every
+    /// idle connection would carry its room.)
+    pub client_cert: Option<Box<(HeaderName, Option<HeaderValue>)>>,
     /// This client's forwarding headers, made on its first forwarded request (again if a
     /// reload changed whether the peer is a trusted proxy).
     pub(crate) forwarding: IdentitySlot,

@@ -323,7 +323,7 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         // carry room for it.
         Box::pin(crate::h2::serve(worker, stream, conn, first, limits)).await
     } else {
-        crate::h1::serve(worker, stream, conn, first, limits).await
+        crate::h1::serve(worker, stream, conn, first, limits, (_open, _admitted)).await
     }
 }
 
@@ -331,7 +331,7 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
 fn conn_facts(peer: SocketAddr, transport: &Transport) -> Conn {
     match transport {
         Transport::Tls(t) => Conn {
-            client_cert: t.client_cert.clone(),
+            client_cert: t.client_cert.clone().map(Box::new),
             ..Conn::new(peer, true, t.server_name().map(String::into_boxed_str))
         },
         Transport::Plain(_) => Conn::new(peer, false, None),

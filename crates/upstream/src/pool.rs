@@ -403,7 +403,10 @@ where
         });
         self.h2.borrow_mut().retain(|addr, s| !s.is_closed() && live(*addr));
         self.inline.borrow_mut().retain(|addr, idle| {
-            idle.conns.retain(|(c, since)| tick - since < max_ticks && c.is_reusable());
+            idle.conns.retain_mut(|(c, since)| {
+                c.shed();
+                tick - *since < max_ticks && c.is_reusable()
+            });
             (!idle.conns.is_empty() || idle.pacer.busy()) && live(*addr)
         });
     }

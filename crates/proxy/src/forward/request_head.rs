@@ -36,7 +36,7 @@ pub fn prepare(
     if trailers {
         head.headers.insert(TE, HeaderValue::from_static("trailers"));
     }
-    if let Some((name, subject)) = &cx.conn.client_cert {
+    if let Some((name, subject)) = cx.conn.client_cert.as_deref() {
         head.headers.remove(name);
         if let Some(subject) = subject {
             head.headers.insert(name.clone(), subject.clone());

@@ -100,6 +100,9 @@ impl IdleTimer {
                 Stage::Header if partial_head => return Poll::Ready(Fired::Expired),
                 Stage::Header => self.arm(Stage::Park),
                 Stage::Park => {
+                    // A new timer for the long wait, for the reason `h1::serve_spells`
+                    // moves the connection's box when it parks.
+                    self.sleep = None;
                     self.arm(Stage::KeepAlive);
                     return Poll::Ready(Fired::Park);
                 }

@@ -14,6 +14,7 @@ mod head;
 mod idle;
 mod inbound;
 mod outbound;
+mod parked;
 mod rules;
 mod upgrade;
 
@@ -35,6 +36,7 @@ use hyper::upgrade::OnUpgrade;
 use idle::{Fired, IdleTimer};
 use inbound::Shared;
 use outbound::{write_response, Answering, OutQueue};
+use parked::{Connection, Parked};
 use rules::{BodyFraming, Facts};
 use std::rc::Rc;
 use std::time::Duration;
@@ -73,27 +75,37 @@ impl Limits {
     }
 }
 
-/// Serves one client connection; `first` holds the bytes already read from it.
+/// Serves one client connection; `first` holds the bytes already read from it, `guards`
+/// what the accepting stage holds for the connection's life (let go when it closes).
 ///
 /// A connection alternates between busy spells, served by a future boxed once per spell
-/// (it holds a request's state: kilobytes), and parked waits, which hold only the socket
-/// and the timer. So a busy keep-alive connection allocates nothing per request for its
-/// state, and an idle one costs little memory.
-pub async fn serve(worker: Rc<Worker>, stream: Transport, conn: Conn, first: BytesMut, limits: Limits) {
-    let shared = Shared::new(stream, first);
+/// (it holds a request's state: kilobytes), and parked waits, in a small task of their own
+/// (`parked.rs`) that holds only the connection's box. So a busy keep-alive connection
+/// allocates nothing per request for its state, and an idle one costs little memory.
+pub async fn serve<G: 'static>(
+    worker: Rc<Worker>,
+    stream: Transport,
+    conn: Conn,
+    first: BytesMut,
+    limits: Limits,
+    guards: G,
+) {
     let drain = worker.drain.watch();
-    let mut idle = IdleTimer::new(limits.park_after, limits.keepalive_timeout, limits.header_timeout);
-    loop {
-        let spell = Box::pin(serve_busy(&worker, &conn, &shared, &limits, &drain, &mut idle)).await;
-        if spell == Spell::Closed || !wait_parked(&shared, &drain, &mut idle).await {
-            break;
-        }
-    }
-    // The socket closes when its last holder lets go. One still held (by a request body
-    // being forwarded) is shut for writing now: the end of the last response may be
-    // waiting in the kernel for the close.
-    if Rc::strong_count(&shared) > 1 {
-        let _ = shared.shut_write();
+    let idle = IdleTimer::new(limits.park_after, limits.keepalive_timeout, limits.header_timeout);
+    let shared = Shared::new(stream, first);
+    serve_spells(Box::new(Connection { worker, conn, limits, shared, drain, idle, _guards: guards })).await
+}
+
+/// Serves busy spells until the connection parks (it moves to a task of its own and this
+/// one ends) or closes.
+async fn serve_spells<G: 'static>(mut c: Box<Connection<G>>) {
+    let Connection { worker, conn, shared, limits, drain, idle, .. } = &mut *c;
+    let spell = Box::pin(serve_busy(worker, conn, shared, limits, drain, idle)).await;
+    if spell == Spell::Parked {
+        // Moved into a new box: made while the connection was busy, the old one sits among
+        // that request's short-lived allocations, whose freed room it keeps from going
+        // back to the system (measured: 1 MB less resident for 10,000 parked connections).
+        Parked::spawn(Box::new(*c), serve_spells);
     }
 }
 
@@ -146,20 +158,6 @@ async fn serve_busy(
             return Spell::Closed;
         }
     }
-}
-
-/// A parked connection waits for its next request; false when it should close instead.
-async fn wait_parked(shared: &Rc<Shared>, drain: &DrainWatch, idle: &mut IdleTimer) -> bool {
-    std::future::poll_fn(|cx| {
-        if shared.stream.poll_read_ready(cx).is_ready() {
-            return std::task::Poll::Ready(true);
-        }
-        if drain.poll_drain(cx).is_ready() {
-            return std::task::Poll::Ready(false);
-        }
-        idle.poll(cx, false).map(|_| false)
-    })
-    .await
 }
 
 /// Sends the response to one request; false when the connection must close.
