@@ -143,7 +143,21 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, addr: SocketAddr
         match next.await {
             None => return,
             Some(Ok((stream, peer))) => {
-                tokio::task::spawn_local(serve_connection(worker.clone(), stream, peer, addr));
+                // Admitted here, before a task is made for the connection (a flood of
+                // refused ones costs an accept and a reset each), unless the PROXY
+                // protocol has yet to name the client.
+                let rt = worker.snapshot();
+                let admitted = match rt.proxy_protocol.contains(&addr) {
+                    true => None,
+                    false => match rt.admit(addr, peer.ip()) {
+                        Some(admitted) => Some(admitted),
+                        None => {
+                            refuse(stream);
+                            continue;
+                        }
+                    },
+                };
+                tokio::task::spawn_local(serve_connection(worker.clone(), rt, stream, peer, addr, admitted));
             }
             Some(Err(e)) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -234,9 +248,24 @@ async fn tls_handshake(
     }
 }
 
-async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, listener: SocketAddr) {
+/// Closes a connection refused at accept with a reset, as HAProxy's `tcp-request
+/// connection reject` does: no FIN exchange, and no TIME_WAIT left behind for a client
+/// that is refused over and over.
+fn refuse(stream: TcpStream) {
+    let _ = stream.set_zero_linger();
+}
+
+/// Serves a connection accepted on `listener`; `admitted` is what its admission holds, or
+/// `None` where it is yet to be admitted (behind the PROXY protocol).
+async fn serve_connection(
+    worker: Rc<Worker>,
+    rt: Arc<Runtime>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: SocketAddr,
+    admitted: Option<Vec<crate::admission::Admitted>>,
+) {
     let _open = OpenConnection::new(worker.clone());
-    let rt = worker.snapshot();
     let limits = Limits::of(&rt.settings.client);
     // With the PROXY protocol the client is the one the balancer's header names; only a
     // trusted balancer may send one, and a connection without a valid one is closed.
@@ -251,7 +280,8 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     // What the listener's admissions hold for the connection's life (dropped when this
     // function returns); a refused connection is closed before a byte of the request is
     // read or a handshake begins.
-    let Some(_admitted) = rt.admit(listener, peer.ip()) else { return };
+    let admitted = admitted.or_else(|| rt.admit(listener, peer.ip()));
+    let Some(_admitted) = admitted else { return refuse(stream) };
     let (limits, mut stream) = {
         // The snapshot is let go once the handshake is done: requests take their own.
         let rt = rt;
