@@ -1,12 +1,13 @@
 //! Forecourt's edge defences, each a filter on the request pipeline or a listener's check
 //! at accept: rate limits (`limits`), IP lists (`lists`), connection limits
 //! (`connections`), bans (`bans`), challenge pages (`challenge`) and GeoIP (`geoip`), with the per-address
-//! key they share (`address_key`) and the count of connections refused at accept
+//! key they share (`address_key`), a request's cookie by name (`cookie`), and the count of connections refused at accept
 //! (`refusals`); the WAF joins them here.
 pub mod address_key;
 pub mod bans;
 pub mod challenge;
 pub mod connections;
+pub mod cookie;
 pub mod geoip;
 pub mod limits;
 pub mod lists;

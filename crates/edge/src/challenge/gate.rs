@@ -7,10 +7,11 @@ use super::rules::{first_match, Rule};
 use super::state::Challenges;
 use super::token::{self, Refusal};
 use crate::address_key::address_key;
+use crate::cookie::cookie;
 use forecourt_proxy::answers::{Reason, Style};
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::RequestCtx;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{request, Method, Response, StatusCode};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -220,14 +221,6 @@ impl Query {
     }
 }
 
-/// The value of cookie `name`, from any `Cookie` field of the request.
-fn cookie<'h>(head: &'h request::Parts, name: &str) -> Option<&'h str> {
-    head.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
-        let (n, v) = pair.trim().split_once('=')?;
-        (n == name).then_some(v)
-    })
-}
-
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -248,19 +241,5 @@ mod tests {
             assert_eq!(Query::parse(&format!("p=x&n=1&r={r}")).return_to(), to, "{r}");
         }
         assert_eq!(Query::parse("p=x").return_to(), "/");
-    }
-
-    #[test]
-    fn the_pass_cookie_is_found_among_others() {
-        let head = http::Request::builder()
-            .header("cookie", "a=1; forecourt_pass=AB.CD")
-            .header("cookie", "b=2")
-            .body(())
-            .unwrap()
-            .into_parts()
-            .0;
-        assert_eq!(cookie(&head, "forecourt_pass"), Some("AB.CD"));
-        assert_eq!(cookie(&head, "b"), Some("2"));
-        assert_eq!(cookie(&head, "c"), None);
     }
 }

@@ -27,43 +27,78 @@ pub struct PageData<'a> {
     pub no_js: NoJs,
 }
 
+/// The page for one challenged request: the template filled in one pass into one string
+/// (under attack, every challenged request renders it).
 pub fn render(d: &PageData<'_>) -> String {
-    let (head, text) = match d.no_js {
-        NoJs::Wait(wait) => (
-            format!(
-                "<noscript><meta http-equiv=\"refresh\" content=\"{};url={BASE}wait?p={}&amp;r={}\"></noscript>",
-                wait.as_secs().max(1),
-                url_encode(d.puzzle),
-                url_encode(d.return_to)
-            ),
-            format!(
+    let mut out = String::with_capacity(PAGE.len() + 2 * (d.puzzle.len() + d.return_to.len()) + 256);
+    let mut rest = PAGE;
+    while let Some(at) = rest.find("{{") {
+        let Some(len) = rest[at + 2..].find("}}") else { break };
+        out.push_str(&rest[..at]);
+        fill(&mut out, &rest[at + 2..at + 2 + len], d);
+        rest = &rest[at + len + 4..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Writes the value of the template's placeholder `name`.
+fn fill(out: &mut String, name: &str, d: &PageData<'_>) {
+    use std::fmt::Write;
+    match (name, d.no_js) {
+        ("NOSCRIPT_HEAD", NoJs::Wait(wait)) => {
+            let _ = write!(
+                out,
+                "<noscript><meta http-equiv=\"refresh\" content=\"{};url={BASE}wait?p=",
+                wait.as_secs().max(1)
+            );
+            url_encode_into(out, d.puzzle);
+            out.push_str("&amp;r=");
+            url_encode_into(out, d.return_to);
+            out.push_str("\"></noscript>");
+        }
+        ("NOSCRIPT_HEAD", NoJs::Deny) => {}
+        ("NOSCRIPT_TEXT", NoJs::Wait(wait)) => {
+            let _ = write!(
+                out,
                 "JavaScript is off, so this check is a wait instead: you will be taken to the page in {} seconds.",
                 wait.as_secs().max(1)
-            ),
-        ),
-        NoJs::Deny => {
-            (String::new(), "This site needs JavaScript to let you in: turn it on and reload the page.".into())
+            );
         }
-    };
-    PAGE.replace("{{NOSCRIPT_HEAD}}", &head)
-        .replace("{{NOSCRIPT_TEXT}}", &text)
-        .replace("{{PUZZLE}}", &html_escape(d.puzzle))
-        .replace("{{DIFFICULTY}}", &d.difficulty.to_string())
-        .replace("{{RETURN}}", &html_escape(d.return_to))
-        .replace("{{REQUEST_ID}}", &html_escape(d.request_id))
-        .replace("{{BASE}}", BASE)
+        ("NOSCRIPT_TEXT", NoJs::Deny) => {
+            out.push_str("This site needs JavaScript to let you in: turn it on and reload the page.")
+        }
+        ("PUZZLE", _) => html_escape_into(out, d.puzzle),
+        ("DIFFICULTY", _) => {
+            let _ = write!(out, "{}", d.difficulty);
+        }
+        ("RETURN", _) => html_escape_into(out, d.return_to),
+        ("REQUEST_ID", _) => html_escape_into(out, d.request_id),
+        ("BASE", _) => out.push_str(BASE),
+        (other, _) => debug_assert!(false, "unknown placeholder {other}"),
+    }
 }
 
 /// `encodeURIComponent`'s encoding: every byte but the unreserved ones.
-pub fn url_encode(text: &str) -> String {
+#[cfg(test)]
+fn url_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    url_encode_into(&mut out, text);
+    out
+}
+
+fn url_encode_into(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in text.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
         }
     }
-    out
 }
 
 /// `%XX` decoded (`+` is a space, as in a form); `None` for a bad escape or bad UTF-8.
@@ -91,8 +126,7 @@ pub fn url_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+fn html_escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -103,7 +137,6 @@ fn html_escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 #[cfg(test)]

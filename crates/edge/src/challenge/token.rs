@@ -132,12 +132,18 @@ fn open<const N: usize>(
     if payload.len() > 64 || mac.len() > 32 {
         return Err(Refusal::Malformed);
     }
-    let (Ok(p), Ok(m)) = (B64.decode(payload), B64.decode(mac)) else { return Err(Refusal::Malformed) };
-    let Ok(p) = <[u8; N]>::try_from(p) else { return Err(Refusal::Malformed) };
+    // Decoded on the stack: a pass is checked on every request of a challenged route.
+    // (64 and 32 base64 characters are at most 48 and 24 bytes.)
+    let (mut p_buf, mut m_buf) = ([0u8; 48], [0u8; 24]);
+    let (Ok(p_len), Ok(m_len)) = (B64.decode_slice(payload, &mut p_buf), B64.decode_slice(mac, &mut m_buf)) else {
+        return Err(Refusal::Malformed);
+    };
+    let Ok(p) = <[u8; N]>::try_from(&p_buf[..p_len]) else { return Err(Refusal::Malformed) };
+    let m = &m_buf[..m_len];
     if m.len() != MAC_LEN || p[0] != VERSION {
         return Err(Refusal::Malformed);
     }
-    match keys.verify(epoch_of(&p), &[kind, &p, &client.to_be_bytes()], &m) {
+    match keys.verify(epoch_of(&p), &[kind, &p, &client.to_be_bytes()], m) {
         true => Ok(p),
         false => Err(Refusal::Forged),
     }

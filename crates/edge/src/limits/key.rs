@@ -5,7 +5,8 @@
 //! an empty key. IPv6 clients are grouped by their first `ipv6_prefix` bits, since one
 //! host holds a whole /64.
 use crate::address_key::address_key;
-use http::header::{HeaderName, COOKIE};
+use crate::cookie::cookie;
+use http::header::HeaderName;
 use http::request;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::net::IpAddr;
@@ -90,14 +91,6 @@ impl Hasher for Sha256 {
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
-}
-
-/// The value of cookie `name` in the request's `Cookie` fields.
-fn cookie<'a>(head: &'a request::Parts, name: &str) -> Option<&'a str> {
-    head.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
-        let (k, v) = pair.trim().split_once('=')?;
-        (k == name).then_some(v)
-    })
 }
 
 #[cfg(test)]
