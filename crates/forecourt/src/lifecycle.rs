@@ -56,7 +56,10 @@ impl ConfigSource {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG").unwrap_or_else(|_| "info".into());
+    // redis-rs warns at each failed attempt to reach a node (twice a second while one is
+    // down); Forecourt says once per outage that Redis is unreachable, and why.
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG").unwrap_or_else(|_| "info,redis=error".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 

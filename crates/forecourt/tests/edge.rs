@@ -7,10 +7,12 @@
 //! connection, closed at accept after), the admin API adds, lists and lifts bans, a reload
 //! keeps them. Shared state through Debian's redis-server: two instances share one limit,
 //! bans reach every instance and survive restarts, a Redis outage falls back to local
-//! state and back. Bad options point at the mistake. Challenge pages: `edge/challenge.rs`; list feeds: `edge/feeds.rs`;
-//! GeoIP: `edge/geoip.rs`.
+//! state and back. Bad options point at the mistake. Challenge pages: `edge/challenge.rs`;
+//! list feeds: `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`.
 #[path = "edge/challenge.rs"]
 mod challenge;
+#[path = "edge/cluster.rs"]
+mod cluster;
 mod common;
 #[path = "edge/feeds.rs"]
 mod feeds;
@@ -358,6 +360,14 @@ fn shared_config(origin: &Origin, admin: u16, redis: &RedisServer, rate: &str) -
     config_with(origin, admin, &tables, "", "limits = [\"shared\"]", "")
 }
 
+/// Bans `address` for an hour through the admin API on port `admin`.
+async fn ban_through(admin: u16, address: &str) {
+    let ban = http::Request::post(format!("http://127.0.0.1:{admin}/api/bans"))
+        .body(Full::from(format!(r#"{{"address": "{address}", "duration": "1h"}}"#)))
+        .unwrap();
+    assert_eq!(send(&client(), ban).await.status, 200);
+}
+
 /// Requests from `client` to `url`, `per_second` of them, for `run`: the statuses seen.
 async fn paced(client: &HttpClient, url: &str, per_second: u32, run: Duration) -> Vec<u16> {
     let mut statuses = Vec::new();
@@ -404,10 +414,7 @@ async fn without_redis_limits_and_bans_go_local_and_come_back_shared() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!((up(admin_a).await, up(admin_b).await), (1.0, 1.0));
     // A ban through one instance's API reaches the other within a second.
-    let ban = http::Request::post(format!("http://127.0.0.1:{admin_a}/api/bans"))
-        .body(Full::from(r#"{"address": "127.0.0.9", "duration": "1h"}"#))
-        .unwrap();
-    assert_eq!(send(&client(), ban).await.status, 200);
+    ban_through(admin_a, "127.0.0.9").await;
     let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(exchange_from("127.0.0.9", b.addr(), whole).await, "", "banned on the other instance");
@@ -434,16 +441,13 @@ async fn without_redis_limits_and_bans_go_local_and_come_back_shared() {
     assert!(metric(&metrics, "forecourt_redis_fallbacks_total") > 0.0, "{metrics}");
     assert!(a.stderr().contains("Redis is unreachable"), "{}", a.stderr());
     // A ban made while Redis is down stays local, and is shared when Redis is back.
-    let ban = http::Request::post(format!("http://127.0.0.1:{admin_a}/api/bans"))
-        .body(Full::from(r#"{"address": "127.0.0.10", "duration": "1h"}"#))
-        .unwrap();
-    assert_eq!(send(&client(), ban).await.status, 200);
+    ban_through(admin_a, "127.0.0.10").await;
     redis.resume();
     assert!(
         eventually(Duration::from_secs(5), || std::process::Command::new("redis-cli")
-            .args(["-p", &redis.port.to_string(), "exists", "forecourt:ban:127.0.0.10"])
+            .args(["-p", &redis.port.to_string(), "zscore", "{forecourt:bans}:until", "127.0.0.10"])
             .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")),
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().is_ok())),
         "the ban made while Redis was down is written when it returns"
     );
     let back = Instant::now();

@@ -1,8 +1,9 @@
-//! Whether Redis is up: a PING every half second (within the timeout) on the Redis
+//! Whether Redis is up: a check every half second (a PING; on a cluster, every primary
+//! and the cluster state, `Connection::check`) within the timeout, on the Redis
 //! thread, and any failed call, decide. The moment it changes is logged once; coming up
 //! runs the `on_up` hooks (push local state, read the shared state again).
-use crate::{redacted, Redis, Shared};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use crate::connection::{Connection, Target};
+use crate::{Redis, Shared};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -24,36 +25,27 @@ fn log_down(why: &str) {
 }
 
 /// The connection callers' jobs go through (none while Redis is unreachable).
-pub(crate) type Current = Arc<Mutex<Option<ConnectionManager>>>;
+pub(crate) type Current = Arc<Mutex<Option<Connection>>>;
 
 /// Connects, then checks, until the `Redis` is gone.
-pub(crate) async fn run(client: redis::Client, redis: Weak<Redis>, shared: Arc<Shared>, current: Current) {
+pub(crate) async fn run(target: Arc<Target>, redis: Weak<Redis>, shared: Arc<Shared>, current: Current) {
     let mut announced_down = false;
     // How many `on_up` hooks have run since Redis last came up.
     let mut hooks_run = 0;
     loop {
         let Some(timeout) = redis.upgrade().map(|r| r.spec.timeout) else { return };
         let connection = current.lock().unwrap().clone();
-        let healthy = match connection {
-            None => connect(&client, timeout).await.map(|c| *current.lock().unwrap() = Some(c)),
-            Some(mut c) => match tokio::time::timeout(
-                timeout.max(Duration::from_millis(250)),
-                redis::cmd("PING").query_async::<String>(&mut c),
-            )
-            .await
-            {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("PING timed out".into()),
-            },
-        };
+        let healthy = check(&target, connection, &current, timeout).await;
         match healthy {
             Ok(()) => {
                 let Some(redis) = redis.upgrade() else { return };
                 if !shared.up.swap(true, Ordering::Relaxed) {
                     announced_down = false;
                     hooks_run = 0;
-                    tracing::info!(url = redacted(&redis.spec.url), "Redis is reachable: limits and bans are shared");
+                    tracing::info!(
+                        servers = redis.spec.servers.describe(),
+                        "Redis is reachable: limits and bans are shared"
+                    );
                 }
                 let hooks: Vec<_> = shared.on_up.lock().unwrap().clone();
                 for hook in hooks.iter().skip(hooks_run) {
@@ -75,15 +67,24 @@ pub(crate) async fn run(client: redis::Client, redis: Weak<Redis>, shared: Arc<S
     }
 }
 
-async fn connect(client: &redis::Client, timeout: Duration) -> Result<ConnectionManager, String> {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Duration::from_secs(1))
-        .set_response_timeout(timeout.max(Duration::from_millis(250)))
-        .set_number_of_retries(1);
-    match tokio::time::timeout(Duration::from_secs(2), ConnectionManager::new_with_config(client.clone(), config)).await
-    {
-        Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("connecting timed out".into()),
+/// Checks the current connection, or connects and checks the new one (a cluster that
+/// answers from some seeds may still miss a primary).
+async fn check(
+    target: &Target,
+    connection: Option<Connection>,
+    current: &Current,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut c = match connection {
+        Some(c) => c,
+        None => {
+            let c = target.connect(timeout).await?;
+            *current.lock().unwrap() = Some(c.clone());
+            c
+        }
+    };
+    match tokio::time::timeout(timeout.max(Duration::from_millis(250)), c.check()).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err("PING timed out".into()),
     }
 }

@@ -1,10 +1,12 @@
 //! The process's one connection to Redis (`[redis]`), where instances share state: rate
-//! limits with `store = "redis"` and bans now; certificates and cache purges later. It runs
+//! limits with `store = "redis"`, bans and challenge passes' secret now; certificates and
+//! cache purges later. One server or a Redis Cluster (`connection`). It runs
 //! on a thread of its own (`worker`), so that a slow or dead Redis never stalls a worker's
 //! loop: workers hand it commands and scripts (`Redis::query`, `Redis::script`) and wait at
 //! most the configured timeout. A health check (`health`) says whether Redis is up; while
 //! it is not, callers use their local state at once, without waiting. Subscriptions
 //! (`subscribe`) follow the connection. `metrics` renders `forecourt_redis_*`.
+mod connection;
 mod health;
 pub mod metrics;
 mod subscribe;
@@ -19,11 +21,32 @@ use tokio::sync::{mpsc, oneshot, Notify};
 /// `[redis]` as compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedisSpec {
-    pub url: String,
+    pub servers: Servers,
     /// The most a request waits for an answer before it uses local state.
     pub timeout: Duration,
     /// Put before every key and channel name, so that several sites can share a server.
     pub prefix: String,
+}
+
+/// Where Redis is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Servers {
+    /// `url`: one server (or one address in front of one).
+    One(String),
+    /// `cluster`: seed nodes of a Redis Cluster; the others are learnt from them.
+    Cluster(Vec<String>),
+}
+
+impl Servers {
+    /// For logs: the URLs without their passwords.
+    pub fn describe(&self) -> String {
+        match self {
+            Servers::One(url) => redacted(url),
+            Servers::Cluster(urls) => {
+                format!("cluster {}", urls.iter().map(|u| redacted(u)).collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
 }
 
 /// What a subscription is handed: each message's payload.
@@ -61,11 +84,11 @@ impl Redis {
     /// Checks the URL and starts the Redis thread (it connects in the background: a Redis
     /// that is down at start is a logged warning and local state, not a failure).
     pub fn start(spec: RedisSpec) -> Result<Arc<Redis>, String> {
-        let client = redis::Client::open(spec.url.as_str()).map_err(|e| format!("bad Redis URL: {e}"))?;
+        let target = connection::Target::open(&spec.servers, spec.timeout)?;
         let (jobs, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
         let redis = Arc::new(Redis { spec, jobs, shared: shared.clone() });
-        worker::spawn(client, Arc::downgrade(&redis), receiver, shared).map_err(|e| format!("cannot start: {e}"))?;
+        worker::spawn(target, Arc::downgrade(&redis), receiver, shared).map_err(|e| format!("cannot start: {e}"))?;
         Ok(redis)
     }
 
@@ -165,15 +188,19 @@ mod tests {
     fn passwords_stay_out_of_logs_and_bad_urls_are_refused() {
         assert_eq!(redacted("redis://:secret@10.0.0.1:6379/0"), "redis://…@10.0.0.1:6379/0");
         assert_eq!(redacted("redis://10.0.0.1"), "redis://10.0.0.1");
-        let spec = |url: &str| RedisSpec { url: url.into(), timeout: Duration::from_millis(50), prefix: "t:".into() };
-        assert!(Redis::start(spec("http://nope")).is_err());
+        let spec = |servers| RedisSpec { servers, timeout: Duration::from_millis(50), prefix: "t:".into() };
+        assert!(Redis::start(spec(Servers::One("http://nope".into()))).is_err());
+        let seeds = Servers::Cluster(vec!["redis://10.0.0.1:7000".into(), "nope://10.0.0.2".into()]);
+        assert!(Redis::start(spec(seeds)).is_err());
+        let seeds = Servers::Cluster(vec!["redis://:pw@10.0.0.1:7000".into(), "redis://10.0.0.2:7000".into()]);
+        assert_eq!(seeds.describe(), "cluster redis://…@10.0.0.1:7000, redis://10.0.0.2:7000");
     }
 
     #[test]
     fn a_redis_that_is_not_there_is_down_and_calls_fail_at_once() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let redis = Redis::start(RedisSpec {
-            url: format!("redis://127.0.0.1:{port}"),
+            servers: Servers::One(format!("redis://127.0.0.1:{port}")),
             timeout: Duration::from_millis(50),
             prefix: "t:".into(),
         })

@@ -1,12 +1,14 @@
 //! Subscriptions: one pub/sub connection for every channel subscribed, connected again
-//! (with the whole set) when it breaks or when a subscription is added. Messages sent while
+//! (with the whole set) when it breaks or when a subscription is added; on a cluster, to
+//! the first seed node that answers, the next one when that node goes. Messages sent while
 //! it was down are lost; the `on_up` hooks read the shared state again for that.
+use crate::connection::Target;
 use crate::{Redis, Shared};
 use futures_util::StreamExt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-pub(crate) async fn run(client: redis::Client, redis: Weak<Redis>, shared: Arc<Shared>) {
+pub(crate) async fn run(target: Arc<Target>, redis: Weak<Redis>, shared: Arc<Shared>) {
     loop {
         if redis.strong_count() == 0 {
             return;
@@ -16,7 +18,7 @@ pub(crate) async fn run(client: redis::Client, redis: Weak<Redis>, shared: Arc<S
             shared.resubscribe.notified().await;
             continue;
         }
-        if let Ok(Ok(mut pubsub)) = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub()).await {
+        if let Some(mut pubsub) = target.pubsub().await {
             let mut subscribed = true;
             for (channel, _) in &subscriptions {
                 subscribed &= pubsub.subscribe(channel.as_str()).await.is_ok();

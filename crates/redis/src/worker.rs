@@ -2,13 +2,14 @@
 //! follows subscriptions (`subscribe`), and runs the callers' jobs on the current
 //! connection, each as a task so that one slow answer does not hold the next. It ends
 //! when the `Redis` handle is dropped (a reload that changes `[redis]`).
+use crate::connection::{Connection, Target};
 use crate::health::{self, Current};
 use crate::{subscribe, Job, Redis, Shared};
 use std::sync::{Arc, Weak};
 use tokio::sync::mpsc;
 
 pub(crate) fn spawn(
-    client: redis::Client,
+    target: Target,
     redis: Weak<Redis>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     shared: Arc<Shared>,
@@ -17,8 +18,9 @@ pub(crate) fn spawn(
     std::thread::Builder::new().name("redis".into()).spawn(move || {
         runtime.block_on(async move {
             let current: Current = Arc::default();
-            tokio::spawn(health::run(client.clone(), redis.clone(), shared.clone(), current.clone()));
-            tokio::spawn(subscribe::run(client, redis, shared));
+            let target = Arc::new(target);
+            tokio::spawn(health::run(target.clone(), redis.clone(), shared.clone(), current.clone()));
+            tokio::spawn(subscribe::run(target, redis, shared));
             while let Some(job) = jobs.recv().await {
                 let connection = current.lock().unwrap().clone();
                 tokio::spawn(run(job, connection));
@@ -28,7 +30,7 @@ pub(crate) fn spawn(
     Ok(())
 }
 
-async fn run(job: Job, connection: Option<redis::aio::ConnectionManager>) {
+async fn run(job: Job, connection: Option<Connection>) {
     let Some(mut c) = connection else {
         reply(job, Err("not connected".into()));
         return;

@@ -99,3 +99,21 @@ fn chains_are_built_in_the_documented_order() {
     let front: Vec<String> = rt.front.describe().iter().map(|f| f.label()).collect();
     assert_eq!(front, ["uri_length", "acme_challenge"], "no TLS listener: no 421 check");
 }
+
+#[test]
+fn redis_is_one_server_or_a_cluster() {
+    let cases = [
+        ("[redis]\ntimeout = \"50ms\"\n", (10, 1), "says neither `url` nor `cluster`"),
+        ("[redis]\nurl = \"redis://a:6379\"\ncluster = [\"redis://b:7000\"]\n", (12, 11), "exclude each other"),
+        ("[redis]\ncluster = []\n", (11, 11), "names no node"),
+        ("[redis]\ncluster = [\"redis://b:7000\", \"http://c:7000\"]\n", (11, 11), "bad Redis URL http://c:7000"),
+    ];
+    for (table, at, message) in cases {
+        let errors = errors(&format!("{BASE}{table}"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].col), at, "{}", errors[0]);
+        assert!(errors[0].message.contains(message), "{}", errors[0]);
+    }
+    // Seeds that do not answer yet are no error: the cluster is looked for in the background.
+    runtime(&format!("{BASE}[redis]\ncluster = [\"redis://127.0.0.1:1\", \"redis://127.0.0.1:2\"]\n"));
+}

@@ -51,7 +51,7 @@ pub struct ConfigFile {
     /// Country and ASN of each client.
     pub geoip: Option<Spanned<GeoipCfg>>,
     /// Where instances share limits and bans.
-    pub redis: Option<RedisCfg>,
+    pub redis: Option<Spanned<RedisCfg>>,
 }
 
 /// `[acme]`: certificates ordered automatically for the hosts of routes on TLS listeners.

@@ -1,7 +1,10 @@
-//! Bans shared through Redis (`[redis]`): a ban (by a rule or the admin API) is written as
-//! `PREFIX ban:ADDRESS` with the ban's time to live, so that it survives restarts, and
-//! announced on `PREFIX bans`, so that every instance has it within a message's time; a
-//! lift deletes the key and is announced too. Each time Redis becomes reachable, this
+//! Bans shared through Redis (`[redis]`): a ban (by a rule or the admin API) is written to
+//! `{PREFIXbans}:until` (a sorted set: each address by its ban's end, on the Redis server's
+//! clock) and `{PREFIXbans}:source` (a hash: who banned it), so that it survives restarts,
+//! and announced on `PREFIX bans`, so that every instance has it within a message's time; a
+//! lift removes it and is announced too. Both keys share a hash tag, so that one script
+//! writes or reads them on one node of a Redis Cluster, and reading every ban is one call
+//! (not a scan of every key, rate limits' among them); they expire with the last ban. Each time Redis becomes reachable, this
 //! instance writes the bans it made meanwhile and reads every shared one. While Redis is
 //! down, bans stay local (and the local ones are written when it returns).
 //!
@@ -37,17 +40,60 @@ impl<'a> Message<'a> {
     }
 }
 
+/// The one script that writes and reads the shared bans. Each call first drops the bans
+/// that have ended; the keys live as long as the last ban.
+const BANS: &str = r#"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  redis.call('HDEL', KEYS[2], gone)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if ARGV[1] == 'ban' then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+elseif ARGV[1] == 'lift' then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #last == 0 then
+  return {}
+end
+local ttl = math.floor(tonumber(last[2]) - now) + 1000
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+if ARGV[1] ~= 'read' then
+  return {}
+end
+local out = {}
+local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #live, 2 do
+  out[#out + 1] = live[i]
+  out[#out + 1] = math.floor(tonumber(live[i + 1]) - now)
+  out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or 'shared'
+end
+return out
+"#;
+
+/// `BANS` called with `args` (EVAL: bans change seldom, and a fire-and-forget call cannot
+/// load a script the server does not know yet).
+fn bans_script(redis: &Redis, args: &[&str]) -> redis::Cmd {
+    let tag = format!("{{{}bans}}", redis.spec.prefix);
+    cmd("EVAL").arg(BANS).arg(2).arg(format!("{tag}:until")).arg(format!("{tag}:source")).arg(args).clone()
+}
+
 /// Writes and announces a ban this instance made.
 pub(super) fn announce_ban(redis: &Redis, instance: u64, address: &str, duration: Duration, source: &Source) {
     let ms = duration.as_millis().max(1) as u64;
     let source = source.describe();
-    redis.send(cmd("SET").arg(redis.key(&format!("ban:{address}"))).arg(&source).arg("PX").arg(ms).clone());
+    redis.send(bans_script(redis, &["ban", address, &ms.to_string(), &source]));
     redis.send(cmd("PUBLISH").arg(redis.key("bans")).arg(format!("ban {instance} {ms} {address} {source}")).clone());
 }
 
-/// Deletes and announces a lift this instance made.
+/// Removes and announces a lift this instance made.
 pub(super) fn announce_lift(redis: &Redis, instance: u64, address: &str) {
-    redis.send(cmd("DEL").arg(redis.key(&format!("ban:{address}"))).clone());
+    redis.send(bans_script(redis, &["lift", address]));
     redis.send(cmd("PUBLISH").arg(redis.key("bans")).arg(format!("lift {instance} {address}")).clone());
 }
 
@@ -64,38 +110,19 @@ pub(super) struct SharedBan {
     pub source: String,
 }
 
-/// Every ban Redis holds (as far as it answers).
+/// Every ban Redis holds (none when it does not answer).
 pub(super) async fn read_all(redis: &Redis) -> Vec<SharedBan> {
-    let pattern = redis.key("ban:*");
-    let mut out = Vec::new();
-    let mut cursor = 0u64;
-    loop {
-        let scan = cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500).clone();
-        let Ok(Value::Array(reply)) = redis.query(scan).await else { return out };
-        let [next, Value::Array(keys)] = reply.as_slice() else { return out };
-        for key in keys {
-            if let Value::BulkString(key) = key {
-                out.extend(read(redis, &String::from_utf8_lossy(key)).await);
-            }
-        }
-        cursor = match next {
-            Value::BulkString(n) => std::str::from_utf8(n).ok().and_then(|n| n.parse().ok()).unwrap_or(0),
-            _ => 0,
-        };
-        if cursor == 0 {
-            return out;
-        }
-    }
-}
-
-async fn read(redis: &Redis, key: &str) -> Option<SharedBan> {
-    let address = key.strip_prefix(&redis.key("ban:"))?.to_owned();
-    let Ok(Value::Int(ms)) = redis.query(cmd("PTTL").arg(key).clone()).await else { return None };
-    let source = match redis.query(cmd("GET").arg(key).clone()).await {
-        Ok(Value::BulkString(s)) => String::from_utf8_lossy(&s).into_owned(),
-        _ => "shared".into(),
-    };
-    (ms > 0).then(|| SharedBan { address, remaining: Duration::from_millis(ms as u64), source })
+    let Ok(Value::Array(flat)) = redis.query(bans_script(redis, &["read"])).await else { return Vec::new() };
+    flat.chunks_exact(3)
+        .filter_map(|ban| match ban {
+            [Value::BulkString(address), Value::Int(ms), Value::BulkString(source)] if *ms > 0 => Some(SharedBan {
+                address: String::from_utf8_lossy(address).into_owned(),
+                remaining: Duration::from_millis(*ms as u64),
+                source: String::from_utf8_lossy(source).into_owned(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,17 +1,21 @@
 //! Debian's `redis-server`, started by a test on a port of its own (no persistence), and
-//! stopped or started again on the same port to play an outage.
+//! stopped or started again on the same port to play an outage; or three of them made
+//! into a Redis Cluster with Debian's `redis-cli --cluster create`.
 use super::{free_port, wait_for_port, TempDir};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: TempDir,
+    /// A node of a cluster (its cluster state is kept in `dir` across a restart).
+    clustered: bool,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let mut r = RedisServer { child: None, port: free_port(), dir: TempDir::new("redis") };
+        let mut r = RedisServer { child: None, port: free_port(), dir: TempDir::new("redis"), clustered: false };
         r.resume();
         r
     }
@@ -30,13 +34,26 @@ impl RedisServer {
 
     /// Starts it (again) on its port.
     pub fn resume(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--dir", &self.dir.path("")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (apt-get install redis-server)");
+        let child =
+            Command::new("redis-server")
+                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--dir", &self.dir.path("")])
+                .args(if self.clustered {
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "2000",
+                    ][..]
+                } else {
+                    &[]
+                })
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server (apt-get install redis-server)");
         self.child = Some(child);
         wait_for_port(self.port);
     }
@@ -45,5 +62,68 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A Redis Cluster of three primaries (no replicas), every slot assigned.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                let mut r =
+                    RedisServer { child: None, port: free_port(), dir: TempDir::new("redis-node"), clustered: true };
+                r.resume();
+                r
+            })
+            .collect();
+        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli (apt-get install redis-server)");
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
+        let cluster = RedisCluster { nodes };
+        cluster.wait_until_ok();
+        cluster
+    }
+
+    /// Seed URLs: the first two nodes (the third is learnt from them).
+    pub fn seeds(&self) -> String {
+        format!("[\"redis://127.0.0.1:{}\", \"redis://127.0.0.1:{}\"]", self.nodes[0].port, self.nodes[1].port)
+    }
+
+    /// `redis-cli -c` (follows redirections) against the first node.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out =
+            Command::new("redis-cli").args(["-c", "-p", &self.nodes[0].port.to_string()]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Keys held by each node.
+    pub fn keys_per_node(&self) -> Vec<u64> {
+        let count = |port: u16| {
+            let out = Command::new("redis-cli").args(["-p", &port.to_string(), "dbsize"]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+        };
+        self.nodes.iter().map(|n| count(n.port)).collect()
+    }
+
+    /// Every node says `cluster_state:ok` (within 15 s).
+    pub fn wait_until_ok(&self) {
+        let end = Instant::now() + Duration::from_secs(15);
+        let ok = |port: u16| {
+            let out = Command::new("redis-cli").args(["-p", &port.to_string(), "cluster", "info"]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok")
+        };
+        while !self.nodes.iter().all(|n| ok(n.port)) {
+            assert!(Instant::now() < end, "the cluster did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
