@@ -132,7 +132,7 @@ fn primaries(slots: &Value) -> Vec<(String, u16)> {
 
 /// An answer may take a little longer than a request waits for it: a late answer still
 /// tells the health check that Redis is there.
-fn response_timeout(timeout: Duration) -> Duration {
+pub(crate) fn response_timeout(timeout: Duration) -> Duration {
     timeout.max(Duration::from_millis(250))
 }
 

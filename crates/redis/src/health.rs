@@ -2,7 +2,7 @@
 //! and the cluster state, `Connection::check`) within the timeout, on the Redis
 //! thread, and any failed call, decide. The moment it changes is logged once; coming up
 //! runs the `on_up` hooks (push local state, read the shared state again).
-use crate::connection::{Connection, Target};
+use crate::connection::{response_timeout, Connection, Target};
 use crate::{Redis, Shared};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
@@ -83,7 +83,7 @@ async fn check(
             c
         }
     };
-    match tokio::time::timeout(timeout.max(Duration::from_millis(250)), c.check()).await {
+    match tokio::time::timeout(response_timeout(timeout), c.check()).await {
         Ok(outcome) => outcome,
         Err(_) => Err("PING timed out".into()),
     }
