@@ -12,11 +12,12 @@ use toml::Spanned;
 pub fn compile(cx: &mut Ctx<'_>, table: Option<&Spanned<RedisCfg>>) -> Option<Arc<Redis>> {
     let table = table?;
     let model = table.get_ref();
-    let servers = servers(cx, table)?;
     let timeout = cx.duration(&model.timeout, Duration::from_millis(100));
     if let (Some(at), true) = (&model.timeout, timeout.is_zero() || timeout > Duration::from_secs(10)) {
         cx.error(at, "must be between 1ms and 10s", None);
     }
+    // After the timeout, so that a table with both mistakes reports both.
+    let servers = servers(cx, table)?;
     let spec = RedisSpec {
         servers,
         timeout,

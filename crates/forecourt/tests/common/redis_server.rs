@@ -15,7 +15,11 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let mut r = RedisServer { child: None, port: free_port(), dir: TempDir::new("redis"), clustered: false };
+        RedisServer::launch(false)
+    }
+
+    fn launch(clustered: bool) -> RedisServer {
+        let mut r = RedisServer { child: None, port: free_port(), dir: TempDir::new("redis"), clustered };
         r.resume();
         r
     }
@@ -72,14 +76,7 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| {
-                let mut r =
-                    RedisServer { child: None, port: free_port(), dir: TempDir::new("redis-node"), clustered: true };
-                r.resume();
-                r
-            })
-            .collect();
+        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::launch(true)).collect();
         let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
