@@ -9,17 +9,19 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: TempDir,
-    /// A node of a cluster (its cluster state is kept in `dir` across a restart).
-    clustered: bool,
+    /// A node of a cluster: its bus port (its cluster state is kept in `dir` across a
+    /// restart). Chosen like any other port: Redis's default, the port + 10000, may be
+    /// another test's port or above 65535.
+    cluster_bus: Option<u16>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        RedisServer::launch(false)
+        RedisServer::launch(None)
     }
 
-    fn launch(clustered: bool) -> RedisServer {
-        let mut r = RedisServer { child: None, port: free_port(), dir: TempDir::new("redis"), clustered };
+    fn launch(cluster_bus: Option<u16>) -> RedisServer {
+        let mut r = RedisServer { child: None, port: free_port(), dir: TempDir::new("redis"), cluster_bus };
         r.resume();
         r
     }
@@ -38,26 +40,19 @@ impl RedisServer {
 
     /// Starts it (again) on its port.
     pub fn resume(&mut self) {
-        let child =
-            Command::new("redis-server")
-                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--dir", &self.dir.path("")])
-                .args(if self.clustered {
-                    &[
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "2000",
-                    ][..]
-                } else {
-                    &[]
-                })
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server (apt-get install redis-server)");
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--dir", &self.dir.path("")]);
+        if let Some(bus) = self.cluster_bus {
+            command.args(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+            command.args(["--cluster-node-timeout", "2000", "--cluster-port", &bus.to_string()]);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (apt-get install redis-server)");
         self.child = Some(child);
         wait_for_port(self.port);
     }
@@ -76,7 +71,7 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::launch(true)).collect();
+        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::launch(Some(free_port()))).collect();
         let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
