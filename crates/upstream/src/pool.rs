@@ -404,7 +404,11 @@ where
         self.h2.borrow_mut().retain(|addr, s| !s.is_closed() && live(*addr));
         self.inline.borrow_mut().retain(|addr, idle| {
             idle.conns.retain_mut(|(c, since)| {
-                c.shed();
+                // Idle since before the last sweep (a whole second at least): one that
+                // went back to the pool a moment ago keeps its buffers for its next use.
+                if tick - *since >= 2 {
+                    c.shed();
+                }
                 tick - *since < max_ticks && c.is_reusable()
             });
             (!idle.conns.is_empty() || idle.pacer.busy()) && live(*addr)
