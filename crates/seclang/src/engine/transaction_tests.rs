@@ -1,0 +1,209 @@
+//! Tests of `transaction.rs`: rules run against requests.
+use super::*;
+use crate::variables::Collection;
+
+fn make_ruleset(rules: &str) -> Arc<CompiledRuleset> {
+    Arc::new(CompiledRuleset::from_string(rules).unwrap())
+}
+
+#[test]
+fn test_basic_match() {
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@contains /admin" "id:1,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/admin/dashboard", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+
+    assert!(tx.has_intervention());
+    let intervention = tx.intervention().unwrap();
+    assert_eq!(intervention.status, 403);
+}
+
+#[test]
+fn test_no_match() {
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@contains /admin" "id:1,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/public/index.html", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+
+    assert!(!tx.has_intervention());
+}
+
+#[test]
+fn test_setvar() {
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@contains /test" "id:1,phase:1,pass,setvar:TX.score=5"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/test/page", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+
+    assert!(!tx.has_intervention());
+    let score = tx.tx().get("score").and_then(|v| v.first().map(|s| s.to_string()));
+    assert_eq!(score, Some("5".to_string()));
+}
+
+#[test]
+fn test_operator_arg_macro_ge_threshold() {
+    // @ge with a %{tx.*} argument must compare against the resolved value.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@contains /" "id:1,phase:1,pass,nolog,setvar:tx.threshold=5"
+        SecRule REQUEST_URI "@contains /" "id:2,phase:1,pass,nolog,setvar:tx.score=10"
+        SecRule TX:score "@ge %{tx.threshold}" "id:3,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    assert!(tx.has_intervention(), "score 10 >= threshold 5 should block");
+}
+
+#[test]
+fn test_operator_arg_macro_ge_below_threshold() {
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@contains /" "id:1,phase:1,pass,nolog,setvar:tx.threshold=5"
+        SecRule REQUEST_URI "@contains /" "id:2,phase:1,pass,nolog,setvar:tx.score=3"
+        SecRule TX:score "@ge %{tx.threshold}" "id:3,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    assert!(!tx.has_intervention(), "score 3 < threshold 5 should not block");
+}
+
+#[test]
+fn test_negated_within_macro_does_not_block_allowed() {
+    // Regression for the 911100 case: a negated @within whose argument is a
+    // resolvable macro must not block when the value IS in the list.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@contains /" "id:1,phase:1,pass,nolog,setvar:tx.allowed=GET"
+        SecRule REQUEST_METHOD "!@within %{tx.allowed}" "id:2,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    assert!(!tx.has_intervention(), "GET is allowed, must not block");
+}
+
+#[test]
+fn test_negated_within_macro_blocks_disallowed() {
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@contains /" "id:1,phase:1,pass,nolog,setvar:tx.allowed=GET"
+        SecRule REQUEST_METHOD "!@within %{tx.allowed}" "id:2,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "POST", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    assert!(tx.has_intervention(), "POST is not allowed, must block");
+}
+
+#[test]
+fn test_secaction_sets_tx_and_macro_resolves() {
+    // CRS-style: SecAction (no variables) seeds a TX threshold that a later
+    // rule's operator macro resolves against.
+    let ruleset = make_ruleset(
+        r#"
+        SecAction "id:1,phase:1,pass,nolog,setvar:tx.threshold=5"
+        SecRule REQUEST_URI "@contains /" "id:2,phase:1,pass,nolog,setvar:tx.score=10"
+        SecRule TX:score "@ge %{tx.threshold}" "id:3,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    let threshold = tx.tx().get("threshold").and_then(|v| v.first().map(|s| s.to_string()));
+    assert_eq!(threshold, Some("5".to_string()), "SecAction setvar must apply");
+    assert!(tx.has_intervention(), "10 >= 5 should block");
+}
+
+#[test]
+fn test_request_header_named_selector_matches() {
+    // REQUEST_HEADERS:User-Agent must match regardless of header-name case.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_HEADERS:User-Agent "@contains sqlmap" "id:1,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.add_request_header("User-Agent", "sqlmap/1.0").unwrap();
+    tx.process_request_headers().unwrap();
+    assert!(tx.has_intervention(), "User-Agent selector should match");
+}
+
+#[test]
+fn test_setvar_value_macro_accumulates() {
+    // CRS-style score accumulation: setvar:'tx.anomaly_score=+%{tx.critical_anomaly_score}'
+    // must add the resolved delta (5), and twice must yield 10.
+    let ruleset = make_ruleset(
+        r#"
+        SecAction "id:1,phase:1,pass,nolog,setvar:tx.critical_anomaly_score=5"
+        SecRule REQUEST_URI "@contains /" "id:2,phase:1,pass,nolog,setvar:'tx.anomaly_score=+%{tx.critical_anomaly_score}'"
+        SecRule REQUEST_URI "@contains /" "id:3,phase:1,pass,nolog,setvar:'tx.anomaly_score=+%{tx.critical_anomaly_score}'"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    let score = tx.tx().get("anomaly_score").and_then(|v| v.first().map(|s| s.to_string()));
+    assert_eq!(score, Some("10".to_string()), "two +5 macro increments should total 10");
+}
+
+#[test]
+fn test_setvar_value_macro_unresolved_is_noop() {
+    // An unresolved macro delta must not silently increment by 1.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@contains /" "id:1,phase:1,pass,nolog,setvar:'tx.anomaly_score=+%{tx.missing}'"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    let score = tx.tx().get("anomaly_score").and_then(|v| v.first().map(|s| s.to_string()));
+    assert_eq!(score, Some("0".to_string()), "unresolved macro increment should be a no-op");
+}
+
+#[test]
+fn test_detection_only_mode() {
+    let _ruleset = make_ruleset(
+        r#"
+        SecRuleEngine DetectionOnly
+        SecRule REQUEST_URI "@contains /admin" "id:1,phase:1,deny"
+    "#,
+    );
+    let mut tx = Transaction::new(
+        Arc::new(
+            CompiledRuleset::from_string(
+                r#"
+            SecRuleEngine DetectionOnly
+            SecRule REQUEST_URI "@contains /admin" "id:1,phase:1,deny"
+        "#,
+            )
+            .unwrap(),
+        ),
+        403,
+    );
+    tx.process_uri("/admin/dashboard", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+
+    // Should match but not block
+    assert!(!tx.has_intervention());
+    assert!(tx.matched_rules().contains(&"1".to_string()));
+}
