@@ -125,6 +125,9 @@ async fn answer(req: Request<Incoming>, control: Control) -> Response<Full<Bytes
             if let Some(challenges) = control.state.services.get::<forecourt_edge::challenge::Challenges>() {
                 forecourt_edge::challenge::metrics::render(&challenges, &mut metrics);
             }
+            if let Some(waf) = control.state.services.get::<forecourt_edge::waf::WafCounters>() {
+                waf.render(&mut metrics);
+            }
             if let Some(refusals) = control.state.services.get::<forecourt_edge::refusals::Refusals>() {
                 refusals.render(&mut metrics);
             }

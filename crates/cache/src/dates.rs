@@ -97,7 +97,7 @@ fn clock(t: &[u8]) -> Option<u64> {
 /// Days from the civil calendar (Howard Hinnant's algorithm), for years from 1970.
 fn to_unix(year: u64, month: u64, day: u64, seconds: u64) -> Option<u64> {
     let days_in_month = match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

@@ -47,7 +47,7 @@ pub fn choose(headers: &HeaderMap, offered: &[Coding]) -> Option<Coding> {
     let mut best: Option<(Coding, f32)> = None;
     for &c in offered {
         let q = weight(c);
-        if q > 0.0 && best.map_or(true, |(_, b)| q > b) {
+        if q > 0.0 && best.is_none_or(|(_, b)| q > b) {
             best = Some((c, q));
         }
     }

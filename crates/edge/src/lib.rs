@@ -2,7 +2,7 @@
 //! at accept: rate limits (`limits`), IP lists (`lists`), connection limits
 //! (`connections`), bans (`bans`), challenge pages (`challenge`) and GeoIP (`geoip`), with the per-address
 //! key they share (`address_key`), a request's cookie by name (`cookie`), and the count of connections refused at accept
-//! (`refusals`); the WAF joins them here.
+//! (`refusals`), and the WAF (`waf`: OWASP CRS on a SecLang engine).
 pub mod address_key;
 pub mod bans;
 pub mod challenge;
@@ -12,3 +12,4 @@ pub mod geoip;
 pub mod limits;
 pub mod lists;
 pub mod refusals;
+pub mod waf;

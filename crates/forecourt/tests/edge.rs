@@ -8,7 +8,8 @@
 //! keeps them. Shared state through Debian's redis-server: two instances share one limit,
 //! bans reach every instance and survive restarts, a Redis outage falls back to local
 //! state and back. Bad options point at the mistake. Challenge pages: `edge/challenge.rs`;
-//! list feeds: `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`.
+//! list feeds: `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`;
+//! the WAF: `edge/waf.rs` (its requests: `edge/waf_corpus.rs`).
 #[path = "edge/challenge.rs"]
 mod challenge;
 #[path = "edge/cluster.rs"]
@@ -18,6 +19,10 @@ mod common;
 mod feeds;
 #[path = "edge/geoip.rs"]
 mod geoip;
+#[path = "edge/waf.rs"]
+mod waf;
+#[path = "edge/waf_corpus.rs"]
+mod waf_corpus;
 
 use common::origin::Origin;
 use common::redis_server::RedisServer;

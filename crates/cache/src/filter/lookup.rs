@@ -216,7 +216,7 @@ fn usable(stored: &Stored, req: &Directives, now: u64) -> bool {
     match stored.freshness(now) {
         Freshness::Fresh => true,
         Freshness::Stale(by) => {
-            stored.may_serve_stale() && req.max_stale.is_some_and(|max| max.map_or(true, |max| by <= max))
+            stored.may_serve_stale() && req.max_stale.is_some_and(|max| max.is_none_or(|max| by <= max))
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct Shared<'m> {
     /// `[geoip]`'s country header, for the routes' `countries` (`None`: no `[geoip]`, or
     /// no country header).
     pub country_header: Option<HeaderName>,
+    /// `[waf.NAME]`, for the routes' `waf`.
+    pub waf: super::waf::WafTable,
+    /// `[global] waf`: the policy of routes that name none.
+    pub global_waf: Option<&'m Spanned<String>>,
 }
 
 /// The chain of route `name`, whose action is `action`.
@@ -92,6 +96,9 @@ pub fn route_chain(
     if let Some(max) = cx.size(&r.max_body).or(shared.max_body) {
         chain.push(Box::new(MaxBody { max }));
     }
+    // The WAF after the cheap refusals, before the cache: a hit is judged as a miss is.
+    let waf = super::waf::route_filter(cx, r, shared.global_waf, &shared.waf);
+    chain.extend(waf.map(|f| Box::new(f) as Box<dyn Filter>));
     for _ in 0..r.noop_filters.as_ref().map_or(0, |n| *n.get_ref()) {
         chain.push(Box::new(Noop));
     }

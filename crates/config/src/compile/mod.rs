@@ -20,6 +20,7 @@ mod tls;
 mod upstream_policies;
 mod upstream_tls;
 mod upstreams;
+mod waf;
 
 use crate::diagnostic::{Diagnostic, Source};
 use crate::model::{ConfigFile, Global, Size};
@@ -134,6 +135,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     };
     let front = front::chain(&mut cx, &settings, tls.as_ref(), front_filters);
     let cache = cache::shared(&mut cx, model.cache.as_ref());
+    let waf = waf::compile(&mut cx, &model.waf);
     let shared = filters::Shared {
         cache,
         compress: model.compress.as_ref(),
@@ -146,6 +148,8 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         lists,
         challenge,
         country_header: geoip.as_ref().and_then(|g| g.country_header.clone()),
+        waf,
+        global_waf: model.global.waf.as_ref(),
     };
     let router = routes::compile(&mut cx, &model.route, &upstreams, &shared);
     if !cx.errors.is_empty() {
@@ -157,6 +161,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     lists::commit(&cx, &shared.lists);
     bans::commit(&cx, bans.as_ref());
     challenge::commit(&cx, shared.challenge.as_ref());
+    waf::commit(&cx, &shared.waf);
     Ok(Runtime {
         front,
         router,

@@ -13,6 +13,7 @@ mod limits;
 mod redis;
 mod switch;
 mod upstream;
+mod waf;
 pub use bans::{BanRuleCfg, BansCfg};
 pub use cache::*;
 pub use challenge::{ChallengeCfg, ChallengeRuleCfg};
@@ -21,6 +22,7 @@ pub use geoip::GeoipCfg;
 pub use limits::{LimitCfg, ListCfg};
 pub use redis::RedisCfg;
 pub use upstream::*;
+pub use waf::{ExclusionCfg, RuleIds, WafCfg};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +54,9 @@ pub struct ConfigFile {
     pub geoip: Option<Spanned<GeoipCfg>>,
     /// Where instances share limits and bans.
     pub redis: Option<Spanned<RedisCfg>>,
+    /// Named WAF policies, for the routes' `waf` (and `[global] waf`).
+    #[serde(default)]
+    pub waf: BTreeMap<String, Spanned<WafCfg>>,
 }
 
 /// `[acme]`: certificates ordered automatically for the hosts of routes on TLS listeners.
@@ -160,6 +165,8 @@ pub struct Global {
     pub limits: Limits,
     #[serde(default)]
     pub dns: DnsCfg,
+    /// The WAF policy (`[waf.NAME]`) of every route that names none.
+    pub waf: Option<Spanned<String>>,
 }
 
 /// `[global.dns]`: how names in `servers` are looked up, and how often again.
@@ -292,6 +299,8 @@ pub struct RouteCfg {
     /// Only clients GeoIP places in one of these countries (ISO codes; `[geoip]`).
     #[serde(default)]
     pub countries: Vec<Spanned<String>>,
+    /// The WAF policy (`[waf.NAME]`) this route runs, or "off" (where `[global] waf` names one).
+    pub waf: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

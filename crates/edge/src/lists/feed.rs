@@ -72,7 +72,7 @@ impl Feed {
 
     /// Whether a fetch is due (the first at once; after a failure, within a minute).
     pub fn due(&self, now: Instant) -> bool {
-        self.state.lock().unwrap().next_fetch.map_or(true, |next| now >= next)
+        self.state.lock().unwrap().next_fetch.is_none_or(|next| now >= next)
     }
 
     /// Fetches the feed once, keeping the last good copy when that fails.

@@ -29,6 +29,8 @@ pub enum Reason {
     Challenged,
     /// A challenge's solution was wrong, expired, replayed or for another address.
     ChallengeFailed,
+    /// The WAF (`[waf.NAME]`) judged the request an attack.
+    WafBlocked,
     /// No server of the upstream can take the request (all down, ejected or full).
     NoServer,
     /// The upstream's request queue is full, or the wait in it too long.
@@ -41,7 +43,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 20] = [
         Reason::BadRequest,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
@@ -56,6 +58,7 @@ impl Reason {
         Reason::Banned,
         Reason::Challenged,
         Reason::ChallengeFailed,
+        Reason::WafBlocked,
         Reason::NoServer,
         Reason::UpstreamBusy,
         Reason::UpstreamTimeout,
@@ -75,9 +78,11 @@ impl Reason {
             Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reason::ClientCertificateRequired => StatusCode::FORBIDDEN,
             Reason::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Reason::AddressDenied | Reason::Banned | Reason::Challenged | Reason::ChallengeFailed => {
-                StatusCode::FORBIDDEN
-            }
+            Reason::AddressDenied
+            | Reason::Banned
+            | Reason::Challenged
+            | Reason::ChallengeFailed
+            | Reason::WafBlocked => StatusCode::FORBIDDEN,
             Reason::NoServer | Reason::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamUnreachable | Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
@@ -101,6 +106,7 @@ impl Reason {
             Reason::Banned => "banned",
             Reason::Challenged => "challenged",
             Reason::ChallengeFailed => "challenge_failed",
+            Reason::WafBlocked => "waf_blocked",
             Reason::NoServer => "no_server",
             Reason::UpstreamBusy => "upstream_busy",
             Reason::UpstreamTimeout => "upstream_timeout",
@@ -128,6 +134,7 @@ impl Reason {
             Reason::ChallengeFailed => {
                 "The check did not pass (wrong, expired or already used); reload the page to try again."
             }
+            Reason::WafBlocked => "The request looks like an attack on this site, so it was refused.",
             Reason::NoServer => "No server can take the request right now; try again shortly.",
             Reason::UpstreamBusy => "The service is at its limit; try again shortly.",
             Reason::UpstreamTimeout => "The service did not answer in time.",

@@ -35,6 +35,9 @@ pub struct RequestCtx<'w> {
     pub(crate) upgrade: bool,
     /// The most request body bytes accepted (`max_body`).
     pub(crate) body_limit: Option<u64>,
+    /// The request has a body, or may have one (false: the head said there is none —
+    /// `Content-Length: 0`, no framing on HTTP/1, `END_STREAM` on HTTP/2's headers).
+    pub(crate) has_body: bool,
     style: Style,
     /// The reason of the last local answer made for this request, if any.
     local: std::cell::Cell<Option<Reason>>,
@@ -81,6 +84,7 @@ impl<'w> RequestCtx<'w> {
             exchange: Exchange::start(started, metrics),
             upgrade: false,
             body_limit: None,
+            has_body: true,
             style,
             local: std::cell::Cell::new(None),
             state: Vec::new(),
@@ -116,6 +120,12 @@ impl<'w> RequestCtx<'w> {
     /// or `None` when the answer came from elsewhere: for the response phases.
     pub fn local_answer(&self) -> Option<Reason> {
         self.local.get()
+    }
+
+    /// Whether the request has a body, or may have one: a filter that needs to see the
+    /// whole request (the WAF) can decide on a request without one in phase 1.
+    pub fn has_body(&self) -> bool {
+        self.has_body
     }
 
     /// Adds `name: value` to this request's access-log line (cache status, rule ids, the

@@ -48,6 +48,7 @@ pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>
     let rt = worker.snapshot();
     let (mut head, body) = req.into_parts();
     let mut cx = start(worker, conn, &rt, started, &head);
+    cx.has_body = !hyper::body::Body::is_end_stream(&body);
     // How many filters of each chain the request passed through (their response phases run).
     let mut front_passed = rt.front.len();
     let mut route: Option<&Arc<Route>> = None;
@@ -104,6 +105,10 @@ pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>
                         }
                     }
                 };
+                // A chain that inspects bodies hears of every request that goes on, the
+                // empty body (none, or an upgrade's) included: a filter that defers its
+                // decision to this phase (the WAF) always gets to make it.
+                let read = read.or_else(|| (inspect > 0).then(request_body::Read::empty));
                 if let Some(read) = read {
                     if let Err(answer) = r.chain.on_request_body(&mut head, &read.bytes, read.complete, &mut cx).await {
                         route_passed = answer.passed;

@@ -24,6 +24,13 @@ pub struct Read {
     pub complete: bool,
 }
 
+impl Read {
+    /// What inspecting filters see of a request without a body.
+    pub fn empty() -> Read {
+        Read { bytes: Bytes::new(), complete: true }
+    }
+}
+
 /// Whether anything of `body` is to be read before it goes on (asked first, so that the
 /// common request, which needs nothing read, makes no call to `read`).
 pub fn needed(body: &impl Body, wanted: Wanted) -> bool {

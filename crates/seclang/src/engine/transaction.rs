@@ -118,6 +118,9 @@ pub struct MatchedData {
     /// the full string in `value`. Operators that match the whole value, or
     /// do not report a portion, leave this `None`.
     pub matched_portion: Option<String>,
+    /// The rule's `severity` (0 emergency … 7 debug): rules that report an attack have
+    /// one; CRS's bookkeeping (initialisation, paranoia-level skips) has none.
+    pub severity: Option<u8>,
 }
 
 impl Transaction {
@@ -492,11 +495,16 @@ impl Transaction {
                 self.matched_vars.clear();
                 if let Some(ref var) = outcome.matched_variable {
                     self.matched_vars.push((var.name.clone(), var.value.clone()));
+                    let severity = rule.actions.iter().find_map(|a| match a {
+                        crate::parser::Action::Metadata(crate::parser::MetadataAction::Severity(s)) => Some(*s),
+                        _ => None,
+                    });
                     self.matched_data.push(MatchedData {
                         rule_id: rule.id.clone(),
                         variable: var.name.clone(),
                         value: var.value.clone(),
                         matched_portion: var.portion.clone(),
+                        severity,
                     });
                 }
             }

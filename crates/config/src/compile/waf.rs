@@ -1,0 +1,150 @@
+//! `[waf.NAME]` compiled: each policy's rules loaded now (a rule file that does not parse
+//! is an error at the `rules` key, naming the file, line and rule id; a reload meeting one
+//! is refused and the running rules keep serving), and each route's `waf` filter: its own
+//! policy, else `[global] waf`'s, unless it says "off".
+use super::Ctx;
+use crate::model::{RouteCfg, RuleIds, WafCfg};
+use forecourt_edge::waf::{AuditLog, Exclusion, Mode, OverLimit, WafCounters, WafFilter, WafPolicy, WafSettings};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use toml::Spanned;
+
+pub type WafTable = BTreeMap<String, Arc<WafPolicy>>;
+
+pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<WafCfg>>) -> WafTable {
+    let counters = cx.state.services.get::<WafCounters>().unwrap_or_default();
+    let mut table = WafTable::new();
+    for (name, m) in model {
+        if let Some(policy) = policy(cx, name, m, &counters) {
+            table.insert(name.clone(), Arc::new(policy));
+        }
+    }
+    table
+}
+
+fn policy(cx: &mut Ctx<'_>, name: &str, m: &Spanned<WafCfg>, counters: &Arc<WafCounters>) -> Option<WafPolicy> {
+    let c = m.get_ref();
+    if c.rules.get_ref().is_empty() {
+        cx.error(&c.rules, format!("[waf.{name}] names no rules"), Some(CRS_HINT.into()));
+        return None;
+    }
+    let paranoia_level = cx.number_in(&c.paranoia_level, 1..=4, 1) as u8;
+    let anomaly_threshold = cx.number_in(&c.anomaly_threshold, 1..=10_000, 5) as u32;
+    let mode = choice(cx, &c.mode, &[("block", Mode::Block), ("detect", Mode::Detect)], Mode::Block);
+    let over_limit =
+        choice(cx, &c.body_over_limit, &[("reject", OverLimit::Reject), ("pass", OverLimit::Pass)], OverLimit::Reject);
+    let block_over_budget = choice(cx, &c.over_budget, &[("block", true), ("pass", false)], true);
+    let body_limit = cx.size(&c.request_body_limit).unwrap_or(1 << 20);
+    let budget = cx.duration(&c.inspection_budget, Duration::from_millis(50));
+    let exclusions = c.exclusions.iter().filter_map(|e| exclusion(cx, e)).collect();
+    let audit = c.audit_log.as_ref().and_then(|path| match AuditLog::open(&cx.file_path(path.get_ref())) {
+        Ok(log) => Some(Arc::new(log)),
+        Err(e) => {
+            cx.error(path, format!("cannot open the WAF audit log: {e}"), None);
+            None
+        }
+    });
+    let rules = c.rules.get_ref().iter().map(|r| cx.file_path(r.get_ref())).collect();
+    let settings = WafSettings { rules, paranoia_level, anomaly_threshold, exclusions };
+    if !cx.errors.is_empty() {
+        return None; // Loading CRS takes a third of a second: not for a config already refused.
+    }
+    match settings.load() {
+        Ok(engine) => Some(WafPolicy {
+            name: name.to_string(),
+            engine,
+            mode,
+            body_limit,
+            over_limit,
+            budget,
+            block_over_budget,
+            audit,
+            counters: counters.clone(),
+            settings,
+        }),
+        Err(e) => {
+            cx.error(&c.rules, format!("[waf.{name}] rules do not load: {}", e.message), None);
+            None
+        }
+    }
+}
+
+const CRS_HINT: &str = "rules = [\"/etc/modsecurity/crs/crs-setup.conf\", \"/usr/share/modsecurity-crs/rules/*.conf\"]";
+
+fn choice<T: Copy>(cx: &mut Ctx<'_>, v: &Option<Spanned<String>>, options: &[(&str, T)], default: T) -> T {
+    let Some(v) = v else { return default };
+    match options.iter().find(|(name, _)| *name == v.get_ref()) {
+        Some((_, value)) => *value,
+        None => {
+            let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            cx.error(v, format!("unknown value `{}`", v.get_ref()), Some(format!("use {}", names.join(" or "))));
+            default
+        }
+    }
+}
+
+fn exclusion(cx: &mut Ctx<'_>, e: &Spanned<crate::model::ExclusionCfg>) -> Option<Exclusion> {
+    let c = e.get_ref();
+    let ids = match c.rule.get_ref() {
+        RuleIds::One(id) if *id > 0 => Some((*id as u64, *id as u64)),
+        RuleIds::Range(text) => text
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+            .filter(|(a, b)| a <= b),
+        RuleIds::One(_) => None,
+    };
+    let Some((first, last)) = ids else {
+        cx.error(&c.rule, "bad rule id", Some("write a rule id, 942100, or a range, \"942100-942199\"".into()));
+        return None;
+    };
+    if let Some(path) = c.path.as_ref().filter(|p| !p.get_ref().starts_with('/') || p.get_ref().contains(' ')) {
+        cx.error(path, "an exclusion's path starts with `/` and has no spaces", None);
+    }
+    if let (Some(path), Some(remove)) = (&c.path, &c.remove) {
+        if *remove.get_ref() {
+            cx.error(path, "`remove = true` takes the rule out everywhere; `path` only there", None);
+        }
+    }
+    if let Some(t) = c.target.as_ref().filter(|t| t.get_ref().is_empty() || t.get_ref().contains(['"', ' ', ','])) {
+        cx.error(t, "a target is one variable, such as \"ARGS:q\"", None);
+    }
+    let target = c.target.as_ref().map(|t| t.get_ref().clone());
+    Some(Exclusion { first, last, path: c.path.as_ref().map(|p| p.get_ref().clone()), target })
+}
+
+/// The route's `waf` filter: its own policy, else `[global] waf`'s; "off" for none.
+pub fn route_filter(
+    cx: &mut Ctx<'_>,
+    r: &RouteCfg,
+    global: Option<&Spanned<String>>,
+    table: &WafTable,
+) -> Option<WafFilter> {
+    let named = r.waf.as_ref().or(global)?;
+    if named.get_ref() == "off" {
+        return None;
+    }
+    match table.get(named.get_ref()) {
+        Some(policy) => Some(WafFilter { policy: policy.clone() }),
+        None => {
+            // A policy that failed to load was reported where it is defined.
+            if !cx.errors.is_empty() {
+                return None;
+            }
+            let known: Vec<&str> = table.keys().map(|k| k.as_str()).collect();
+            let hint = match known.is_empty() {
+                true => "define it as [waf.NAME] with rules = [...]".to_string(),
+                false => format!("defined: {}", known.join(", ")),
+            };
+            cx.error(named, format!("unknown WAF policy `{}`", named.get_ref()), Some(hint));
+            None
+        }
+    }
+}
+
+/// Makes the counters the process's (for `/metrics`), once the config is accepted.
+pub fn commit(cx: &Ctx<'_>, table: &WafTable) {
+    if let Some(policy) = table.values().next() {
+        cx.state.services.set(policy.counters.clone());
+    }
+}

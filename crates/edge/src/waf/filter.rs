@@ -1,0 +1,127 @@
+//! The route chain's `waf` filter. Phase 1 runs the rules of the request head (SecLang's
+//! phase 1) and, for a request without a body, the rest (SecLang's phase 2, where CRS
+//! decides) at once. A request with a body keeps its transaction until the body phase
+//! (which the pipeline calls for every forwarded request): the engine gets the body when
+//! it is of a type it parses and within `request_body_limit`, then runs phase 2. A refused request gets the catalogue's 403 (400 for a body its
+//! processor could not parse) and never reaches the upstream.
+use super::audit::Entry;
+use super::inspect;
+use super::policy::{Mode, OverLimit, WafPolicy};
+use super::verdict::{Outcome, Verdict};
+use forecourt_proxy::answers::Reason;
+use forecourt_proxy::filter::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, Phases, RequestCtx};
+use http::request;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use zentinel_modsec::Transaction;
+
+pub struct WafFilter {
+    pub policy: Arc<WafPolicy>,
+}
+
+/// A request's transaction, from its head's phase to its body's.
+struct Pending(Transaction);
+
+impl Filter for WafFilter {
+    fn describe(&self) -> FilterInfo {
+        let p = &self.policy;
+        FilterInfo::new("waf", Phases::REQUEST.and(Phases::REQUEST_BODY))
+            .headline(p.name.clone())
+            .param("rules", p.engine.rule_count().to_string())
+            .param("paranoia_level", p.settings.paranoia_level.to_string())
+            .param("anomaly_threshold", p.settings.anomaly_threshold.to_string())
+            .param("mode", if p.mode == Mode::Block { "block" } else { "detect" })
+            .param("request_body_limit", p.body_limit.to_string())
+    }
+
+    fn body_need(&self) -> BodyNeed {
+        BodyNeed::Inspect(self.policy.body_limit)
+    }
+
+    fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
+        self.policy.counters.evaluations.fetch_add(1, Ordering::Relaxed);
+        let mut tx = self.policy.engine.new_transaction();
+        tx.set_deadline(Instant::now() + self.policy.budget);
+        inspect::head(&mut tx, head, cx.client);
+        let _ = tx.process_request_headers();
+        if tx.has_intervention() {
+            return self.decide(&tx, head, cx);
+        }
+        if cx.has_body() {
+            cx.insert(Pending(tx));
+            return Decision::Continue;
+        }
+        // No body to wait for: the whole request is judged now, before any later filter
+        // of the chain (the cache) can answer it.
+        let _ = tx.process_request_body();
+        self.decide(&tx, head, cx)
+    }
+
+    fn on_request_body(&self, head: &request::Parts, body: &InspectedBody, cx: &mut RequestCtx<'_>) -> Decision {
+        let Some(Pending(mut tx)) = cx.take::<Pending>() else { return Decision::Continue };
+        if !body.bytes.is_empty() && inspect::parses(head) {
+            if body.complete {
+                let _ = tx.append_request_body(&body.bytes);
+            } else {
+                self.policy.counters.body_over_limit.fetch_add(1, Ordering::Relaxed);
+                cx.log("waf", "body_over_limit");
+                if self.policy.over_limit == OverLimit::Reject {
+                    return Decision::answer(cx.answer(Reason::BodyTooLarge));
+                }
+            }
+        }
+        let _ = tx.process_request_body();
+        self.decide(&tx, head, cx)
+    }
+}
+
+impl WafFilter {
+    /// Acts on what the rules decided: records it, and answers when it refuses.
+    fn decide(&self, tx: &Transaction, head: &request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
+        let verdict = Verdict::of(tx);
+        if !verdict.noteworthy() {
+            return Decision::Continue;
+        }
+        let p = &self.policy;
+        let refuse = match verdict.outcome {
+            Outcome::Pass => false,
+            Outcome::Block { .. } => p.mode == Mode::Block,
+            Outcome::OutOfTime => {
+                p.counters.over_budget.fetch_add(1, Ordering::Relaxed);
+                p.block_over_budget && p.mode == Mode::Block
+            }
+        };
+        let action = match (&verdict.outcome, refuse) {
+            (Outcome::Pass, _) => "pass",
+            (Outcome::Block { .. }, true) => "blocked",
+            (Outcome::Block { .. }, false) => "would_block",
+            (Outcome::OutOfTime, true) => "over_budget_blocked",
+            (Outcome::OutOfTime, false) => "over_budget_passed",
+        };
+        match action {
+            "blocked" | "over_budget_blocked" => p.counters.count_block(&verdict.rules),
+            "would_block" => _ = p.counters.would_block.fetch_add(1, Ordering::Relaxed),
+            _ => {}
+        }
+        cx.log("waf", action);
+        if !verdict.rules.is_empty() {
+            cx.log("waf_rules", verdict.rules.join(","));
+        }
+        if let Some(variable) = &verdict.variable {
+            cx.log("waf_match", variable.clone());
+        }
+        cx.log("waf_score", verdict.score.to_string());
+        if let (Some(audit), true) = (&p.audit, action != "pass") {
+            let request_id = cx.request_id.to_str().unwrap_or("");
+            let target = head.uri.path_and_query().map_or("/", |t| t.as_str());
+            let (method, client) = (head.method.as_str(), cx.client);
+            audit.write(&Entry { policy: &p.name, request_id, client, method, target, action, verdict: &verdict });
+        }
+        match (refuse, &verdict.outcome) {
+            (false, _) => Decision::Continue,
+            (true, Outcome::Block { status: 400 }) => Decision::answer(cx.answer(Reason::BadRequest)),
+            (true, _) => Decision::answer(cx.answer(Reason::WafBlocked)),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Handing a request to the engine as ModSecurity's connectors do: the request line as
+//! sent (path and query), the protocol, every header (a `Host` made from an HTTP/2
+//! request's authority, as nginx makes one), the client's address; and the body, only
+//! when it is of a type the engine parses into arguments.
+use http::request;
+use std::net::IpAddr;
+use zentinel_modsec::Transaction;
+
+/// Feeds the head into a fresh transaction (phase 1 is the caller's to run).
+pub fn head(tx: &mut Transaction, head: &request::Parts, client: IpAddr) {
+    tx.set_client_addr(&client.to_string(), 0);
+    let target = head.uri.path_and_query().map_or("/", |p| p.as_str());
+    let _ = tx.process_uri(target, head.method.as_str(), protocol(head.version));
+    if !head.headers.contains_key(http::header::HOST) {
+        if let Some(authority) = head.uri.authority() {
+            let _ = tx.add_request_header("Host", authority.as_str());
+        }
+    }
+    for (name, value) in &head.headers {
+        let _ = tx.add_request_header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+    }
+}
+
+fn protocol(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// Whether the engine turns a body of this type into arguments (forms, multipart, JSON,
+/// XML). Others (`application/octet-stream`, images, archives) are not given to it: there
+/// is nothing in them its rules read, and nothing is parsed or kept for them.
+pub fn parses(head: &request::Parts) -> bool {
+    let Some(content_type) = head.headers.get(http::header::CONTENT_TYPE) else { return false };
+    let essence = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(essence.as_str(), "application/x-www-form-urlencoded" | "multipart/form-data")
+        || essence.ends_with("/json")
+        || essence.ends_with("+json")
+        || essence.ends_with("/xml")
+        || essence.ends_with("+xml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_type(value: &str) -> request::Parts {
+        let (parts, ()) = http::Request::post("/").header("content-type", value).body(()).unwrap().into_parts();
+        parts
+    }
+
+    #[test]
+    fn only_types_the_engine_parses_are_inspected() {
+        for parsed in [
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/json",
+            "application/vnd.api+json",
+            "text/xml; charset=utf-8",
+            "application/soap+xml",
+        ] {
+            assert!(parses(&with_type(parsed)), "{parsed}");
+        }
+        for passed in ["application/octet-stream", "image/png", "text/plain"] {
+            assert!(!parses(&with_type(passed)), "{passed}");
+        }
+        let (none, ()) = http::Request::post("/").body(()).unwrap().into_parts();
+        assert!(!parses(&none));
+    }
+}

@@ -1,0 +1,18 @@
+//! The WAF (`[waf.NAME]`, a route's `waf = "NAME"`): the OWASP CoreRuleSet, or any SecLang
+//! rules, run by the SecLang engine (`forecourt-seclang`) on each request's head and body.
+//! `policy` loads a ruleset from the config's settings (its files, paranoia level,
+//! threshold and exclusions); `filter` runs it in the route chain (head in phase 1, body
+//! in phase 2) and answers 403 for what it blocks; `inspect` hands a request to the
+//! engine; `verdict` says what the rules decided and why; `audit` writes the optional
+//! JSON audit log; `metrics` counts.
+mod audit;
+mod filter;
+mod inspect;
+pub mod metrics;
+mod policy;
+mod verdict;
+
+pub use audit::AuditLog;
+pub use filter::WafFilter;
+pub use metrics::WafCounters;
+pub use policy::{Exclusion, LoadError, Mode, OverLimit, WafPolicy, WafSettings};

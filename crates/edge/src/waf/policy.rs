@@ -1,0 +1,180 @@
+//! A WAF policy: SecLang rule files loaded in the order the config names them, with the
+//! settings CRS reads (paranoia level, anomaly threshold) and the exclusions written as
+//! the SecLang CRS documents (`ctl:ruleRemoveById` on a path, `SecRuleRemoveById`,
+//! `SecRuleUpdateTargetById`), plus what Forecourt decides around the rules: block or
+//! only detect, how much body is inspected, and the time one request may take.
+use super::audit::AuditLog;
+use super::metrics::WafCounters;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use zentinel_modsec::ModSecurity;
+
+/// What the config says of one `[waf.NAME]`.
+#[derive(Clone, Debug)]
+pub struct WafSettings {
+    /// Rule files and globs, in order (absolute, or relative to the process's folder).
+    pub rules: Vec<String>,
+    pub paranoia_level: u8,
+    /// CRS's inbound anomaly score threshold.
+    pub anomaly_threshold: u32,
+    pub exclusions: Vec<Exclusion>,
+}
+
+/// One exclusion: rule ids (one, or a range) taken out on a path prefix or everywhere,
+/// wholly or for one variable (`ARGS:q`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exclusion {
+    pub first: u64,
+    pub last: u64,
+    pub path: Option<String>,
+    pub target: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Block,
+    /// Log and count what would have been blocked; block nothing.
+    Detect,
+}
+
+/// What happens to a body the engine would parse (form, multipart, JSON, XML) that is
+/// longer than the inspection limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverLimit {
+    /// 413, as ModSecurity's `SecRequestBodyLimitAction Reject`.
+    Reject,
+    /// On to the upstream with its body uninspected (the head and arguments still are).
+    Pass,
+}
+
+/// Why rules did not load: where (a rule file's line, and the rule's id when it has one).
+#[derive(Debug)]
+pub struct LoadError {
+    pub message: String,
+}
+
+/// A loaded policy, shared by every route that names it.
+pub struct WafPolicy {
+    pub name: String,
+    pub engine: ModSecurity,
+    pub mode: Mode,
+    pub body_limit: u64,
+    pub over_limit: OverLimit,
+    /// The most time rules may take on one request; then `block_over_budget` decides.
+    pub budget: Duration,
+    pub block_over_budget: bool,
+    pub audit: Option<Arc<AuditLog>>,
+    pub counters: Arc<WafCounters>,
+    pub settings: WafSettings,
+}
+
+/// Ids of the rules Forecourt writes around the user's (ModSecurity's range for local
+/// rules, far from CRS's 900000–999999).
+const FIRST_OWN_ID: u64 = 99_000;
+
+impl WafSettings {
+    /// Loads and compiles the rules (about a third of a second for CRS), every regex
+    /// built now rather than on the first request.
+    pub fn load(&self) -> Result<ModSecurity, LoadError> {
+        for entry in &self.rules {
+            check_matches_a_file(entry)?;
+        }
+        let engine = ModSecurity::from_string(&self.seclang()).map_err(|e| LoadError { message: e.to_string() })?;
+        engine.ruleset().prepare();
+        Ok(engine)
+    }
+
+    /// The SecLang text that loads this policy: Forecourt's settings, the files, then the
+    /// exclusions that must follow the rules they change.
+    pub fn seclang(&self) -> String {
+        let (pl, threshold) = (self.paranoia_level, self.anomaly_threshold);
+        let mut text = String::from("SecRuleEngine On\nSecRequestBodyAccess On\n");
+        // CRS 3 reads `paranoia_level`, CRS 4 `blocking_paranoia_level`; both set these
+        // only when unset, so what is set here wins over their defaults.
+        let _ = writeln!(
+            text,
+            "SecAction \"id:{FIRST_OWN_ID},phase:1,pass,nolog,t:none,setvar:tx.paranoia_level={pl},\
+             setvar:tx.blocking_paranoia_level={pl},setvar:tx.inbound_anomaly_score_threshold={threshold}\""
+        );
+        // ModSecurity's recommended configuration (modsecurity.conf, which nginx's module
+        // loads): a body its processor could not parse is refused, not passed uninspected.
+        text.push_str(
+            "SecRule REQBODY_ERROR \"!@eq 0\" \"id:200002,phase:2,t:none,log,deny,status:400,\
+             msg:'Failed to parse request body.'\"\n",
+        );
+        for (e, id) in self.exclusions.iter().filter(|e| e.path.is_some()).zip(FIRST_OWN_ID + 1..) {
+            let path = e.path.as_deref().unwrap_or_default();
+            let ctl = match &e.target {
+                None => format!("ctl:ruleRemoveById={}", e.ids()),
+                Some(target) => format!("ctl:ruleRemoveTargetById={};{target}", e.ids()),
+            };
+            let _ = writeln!(
+                text,
+                "SecRule REQUEST_FILENAME \"@beginsWith {path}\" \"id:{id},phase:1,pass,nolog,t:none,{ctl}\""
+            );
+        }
+        for entry in &self.rules {
+            let _ = writeln!(text, "Include {entry}");
+        }
+        for e in self.exclusions.iter().filter(|e| e.path.is_none()) {
+            let _ = match &e.target {
+                None => writeln!(text, "SecRuleRemoveById {}", e.ids()),
+                Some(target) => writeln!(text, "SecRuleUpdateTargetById {} \"!{target}\"", e.ids()),
+            };
+        }
+        text
+    }
+}
+
+impl Exclusion {
+    fn ids(&self) -> String {
+        match self.first == self.last {
+            true => self.first.to_string(),
+            false => format!("{}-{}", self.first, self.last),
+        }
+    }
+}
+
+/// A rules entry that names nothing is a mistake to report, not an empty ruleset.
+fn check_matches_a_file(entry: &str) -> Result<(), LoadError> {
+    let found = match entry.contains(['*', '?', '[']) {
+        true => glob::glob(entry).map(|mut paths| paths.any(|p| p.is_ok_and(|p| p.is_file()))).unwrap_or(false),
+        false => std::path::Path::new(entry).is_file(),
+    };
+    match found {
+        true => Ok(()),
+        false => Err(LoadError { message: format!("`{entry}` names no rule file") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(rules: Vec<String>, exclusions: Vec<Exclusion>) -> WafSettings {
+        WafSettings { rules, paranoia_level: 2, anomaly_threshold: 7, exclusions }
+    }
+
+    #[test]
+    fn the_seclang_sets_crs_then_includes_then_excludes() {
+        let on_search = Exclusion { first: 942100, last: 942100, path: Some("/search".into()), target: None };
+        let everywhere = Exclusion { first: 920420, last: 920429, path: None, target: None };
+        let one_arg = Exclusion { first: 941100, last: 941100, path: None, target: Some("ARGS:html".into()) };
+        let text = settings(vec!["/r/a.conf".into()], vec![on_search, everywhere, one_arg]).seclang();
+        let include = text.find("Include /r/a.conf").unwrap();
+        assert!(text.contains("setvar:tx.blocking_paranoia_level=2"));
+        assert!(text.contains("setvar:tx.inbound_anomaly_score_threshold=7"));
+        let path_rule =
+            text.find("@beginsWith /search\" \"id:99001,phase:1,pass,nolog,t:none,ctl:ruleRemoveById=942100").unwrap();
+        assert!(path_rule < include, "a ctl exclusion runs before the rules it removes");
+        assert!(text.find("SecRuleRemoveById 920420-920429").unwrap() > include);
+        assert!(text.find("SecRuleUpdateTargetById 941100 \"!ARGS:html\"").unwrap() > include);
+    }
+
+    #[test]
+    fn a_rules_entry_that_names_no_file_is_an_error() {
+        let missing = settings(vec!["/nonexistent/*.conf".into()], vec![]).load();
+        assert!(missing.err().unwrap().message.contains("names no rule file"));
+    }
+}

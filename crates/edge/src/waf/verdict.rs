@@ -1,0 +1,72 @@
+//! What the rules decided about one request, and the evidence: the rules that matched
+//! (their ids, the first variable an attack rule matched on) and CRS's inbound anomaly
+//! score — for the access log, the audit log and the counters. Never for the client.
+use zentinel_modsec::variables::Collection;
+use zentinel_modsec::Transaction;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// The rules would refuse it (an `intervention`), with the status they ask for.
+    Block {
+        status: u16,
+    },
+    /// The inspection budget ran out before every rule had run.
+    OutOfTime,
+}
+
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// Ids of the rules that reported an attack (or decided), in order, once each.
+    pub rules: Vec<String>,
+    /// The variable the last attack rule matched (never CRS's own `TX:`): `ARGS:q`.
+    pub variable: Option<String>,
+    pub score: i64,
+}
+
+impl Verdict {
+    pub fn of(tx: &Transaction) -> Verdict {
+        let outcome = match (tx.intervention(), tx.out_of_time()) {
+            (Some(i), _) => Outcome::Block { status: i.status },
+            (None, true) => Outcome::OutOfTime,
+            (None, false) => Outcome::Pass,
+        };
+        let mut rules: Vec<String> = Vec::new();
+        let mut variable = None;
+        // Rules with a severity report an attack (or the decision); the rest is CRS's
+        // bookkeeping, which matches on every request.
+        for m in tx.matched_data().iter().filter(|m| m.severity.is_some()) {
+            let Some(id) = &m.rule_id else { continue };
+            if !rules.contains(id) {
+                rules.push(id.clone());
+            }
+            // The last such variable: the first a rule matched can be the head of a chain
+            // that did not complete (CRS's 920170 on `REQUEST_METHOD`), the attack rules
+            // come later.
+            if !m.variable.starts_with("TX:") && !m.variable.starts_with('&') {
+                variable = Some(m.variable.clone());
+            }
+        }
+        if let Some(id) = tx.intervention().and_then(|i| i.rule_ids.last().cloned()) {
+            if !rules.contains(&id) {
+                rules.push(id);
+            }
+        }
+        Verdict { outcome, rules, variable, score: inbound_score(tx) }
+    }
+
+    /// Anything to record: a decision other than pass, or rules that matched.
+    pub fn noteworthy(&self) -> bool {
+        self.outcome != Outcome::Pass || self.score > 0
+    }
+}
+
+/// CRS 4 keeps the inbound score in `blocking_inbound_anomaly_score`, CRS 3 in
+/// `anomaly_score` (its `inbound_anomaly_score` is set only once blocking evaluation ran).
+fn inbound_score(tx: &Transaction) -> i64 {
+    ["blocking_inbound_anomaly_score", "inbound_anomaly_score", "anomaly_score"]
+        .iter()
+        .filter_map(|name| tx.tx().get(name).and_then(|v| v.first().and_then(|s| s.parse::<i64>().ok())))
+        .max()
+        .unwrap_or(0)
+}

@@ -1,0 +1,258 @@
+//! The WAF end to end (`[waf.NAME]`): Debian's CRS 3.3.4 and CRS 4.28 (`tests/data/`) at
+//! PL1 block an attack of each OWASP family before the origin sees it and pass a benign
+//! corpus; exclusions and `detect` mode do what they say (access log, audit log,
+//! metrics); a body the engine parses beyond `request_body_limit` is refused, an upload
+//! of another type streams on uninspected; a rule file that does not parse is named with
+//! its line and rule id, and a reload meeting one keeps the running rules; pathological
+//! requests cost a bounded time. The same requests through nginx + libmodsecurity:
+//! `edge/waf_reference.rs`.
+use super::common::origin::Origin;
+use super::common::*;
+use super::waf_corpus::{Case, ATTACKS, BENIGN};
+use bytes::Bytes;
+use http_body_util::Full;
+use std::time::{Duration, Instant};
+
+pub const CRS3: &str = r#"["/etc/modsecurity/crs/crs-setup.conf", "/usr/share/modsecurity-crs/rules/*.conf"]"#;
+
+pub fn crs4() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/crs-4.28");
+    format!(r#"["{dir}/crs-setup.conf.example", "{dir}/rules/*.conf"]"#)
+}
+
+fn config(origin: &Origin, admin: u16, extra: &str) -> String {
+    format!(
+        "[global]\nworkers = 2\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"{{dir}}/access.log\"\nwaf = \"crs3\"\n\
+         [waf.crs3]\nrules = {CRS3}\n[waf.crs4]\nrules = {}\n{extra}\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\nhosts = [\"crs4.test\"]\nupstream = \"o\"\nwaf = \"crs4\"\n\
+         [[route]]\nhosts = [\"open.test\"]\nupstream = \"o\"\nwaf = \"off\"\n\
+         [[route]]\nhosts = [\"detect.test\"]\nupstream = \"o\"\nwaf = \"detect\"\n\
+         [[route]]\npath = \"/\"\nupstream = \"o\"\n\
+         [upstream.o]\nservers = [\"{}\"]\n",
+        crs4(),
+        origin.addr
+    )
+}
+
+const DETECT: &str =
+    "[waf.detect]\nrules = RULES\nmode = \"detect\"\nexclusions = [{ rule = 942100, path = \"/search\" }]\n";
+
+/// The status of `case` sent to host `host`, and whether the origin saw it.
+async fn through(fc: &Forecourt, origin: &Origin, case: &Case, host: &str) -> (u16, bool) {
+    let before = origin.hits();
+    let reply = send(&client(), case.request(&fc.url(""), host)).await;
+    (reply.status, origin.hits() > before)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_owasp_family_is_blocked_before_the_origin_and_benign_traffic_passes_with_crs_3_and_4() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&config(&origin, admin, &DETECT.replace("RULES", CRS3)));
+    let mut wrong = Vec::new();
+    for host in ["crs3.test", "crs4.test"] {
+        for case in ATTACKS {
+            let (status, reached) = through(&fc, &origin, case, host).await;
+            if status != 403 || reached {
+                wrong.push(format!("{host}: attack `{}` got {status}, origin reached: {reached}", case.name));
+            }
+        }
+        for case in BENIGN {
+            let (status, reached) = through(&fc, &origin, case, host).await;
+            if status != 200 || !reached {
+                wrong.push(format!("{host}: benign `{}` got {status}", case.name));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}\n{}", wrong.join("\n"), fc.stdout());
+    // A route with `waf = "off"` is not inspected.
+    assert_eq!(through(&fc, &origin, &ATTACKS[0], "open.test").await, (200, true));
+    // The answer is the catalogue's: the request id, never the rule.
+    let reply = send(&client(), ATTACKS[0].request(&fc.url(""), "crs3.test")).await;
+    let id = reply.header("x-request-id").to_string();
+    assert!(reply.body.contains(&id) && !reply.body.contains("942100"), "{}", reply.body);
+    let json = send(&client(), {
+        let mut r = ATTACKS[0].request(&fc.url(""), "crs3.test");
+        r.headers_mut().insert("accept", "application/json".parse().unwrap());
+        r
+    })
+    .await;
+    assert!(json.body.contains("\"error\":\"waf_blocked\""), "{}", json.body);
+    // Logged with the rules, the variable and the score; counted.
+    assert!(eventually(Duration::from_secs(2), || access_log(&fc).contains(&id)));
+    let line = access_log(&fc).lines().find(|l| l.contains(&id)).unwrap().to_string();
+    assert!(line.contains("\"waf\":\"blocked\"") && line.contains("942100") && line.contains("949110"), "{line}");
+    assert!(line.contains("\"waf_match\":\"ARGS:q\"") && line.contains("\"waf_score\""), "{line}");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    let blocked = 2.0 * ATTACKS.len() as f64 + 2.0;
+    assert_eq!(metric(&metrics, "forecourt_waf_blocked_requests_total"), blocked, "{metrics}");
+    assert!(metric(&metrics, "forecourt_waf_blocked_total{rule=\"942100\"}") >= 4.0);
+    assert!(metric(&metrics, "forecourt_waf_evaluations_total") >= 2.0 * (ATTACKS.len() + BENIGN.len()) as f64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exclusions_and_detect_mode_do_what_they_say() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let dir = TempDir::new("waf-audit");
+    let audit = dir.path("audit.json");
+    let extra = DETECT.replace("RULES", CRS3)
+        + &format!("[waf.excluding]\nrules = {CRS3}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 932160, target = \"ARGS:file\" }}]\n");
+    let fc = Forecourt::start(&config(&origin, admin, &extra).replace("waf = \"crs3\"", "waf = \"excluding\""));
+    let sqli = |target: &'static str| Case { name: "sqli", method: "GET", target, body: None, headers: &[] };
+    // 942100 (libinjection) is the only PL1 rule this payload trips: off on /search only.
+    let payload_on = |path| format!("{path}?q=1%27%20OR%20%271%27%3D%271");
+    let on_search: &'static str = Box::leak(payload_on("/search").into_boxed_str());
+    let elsewhere: &'static str = Box::leak(payload_on("/items").into_boxed_str());
+    assert_eq!(through(&fc, &origin, &sqli(on_search), "crs3.test").await, (200, true));
+    assert_eq!(through(&fc, &origin, &sqli(elsewhere), "crs3.test").await.0, 403);
+    // The XSS rules removed everywhere (941100-941199); a targeted exclusion spares one
+    // argument only.
+    let xss = sqli("/comment?text=%3Cscript%3Ealert(1)%3C/script%3E");
+    assert_eq!(through(&fc, &origin, &xss, "crs3.test").await.0, 200);
+    let lfi_in_file = sqli("/dl?file=/etc/passwd");
+    let lfi_in_path = sqli("/dl?path=/etc/passwd");
+    assert_eq!(through(&fc, &origin, &lfi_in_file, "crs3.test").await.0, 200);
+    assert_eq!(through(&fc, &origin, &lfi_in_path, "crs3.test").await.0, 403);
+    // detect: everything passes, what would have been blocked is recorded.
+    for case in ATTACKS {
+        let (status, reached) = through(&fc, &origin, case, "detect.test").await;
+        assert!(status != 403 && reached, "{}: {status}", case.name);
+    }
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    // The exclusion on /search applies in detect mode too: one attack there is not counted.
+    assert!(metric(&metrics, "forecourt_waf_would_block_total") >= ATTACKS.len() as f64 - 1.0, "{metrics}");
+    assert!(eventually(Duration::from_secs(2), || access_log(&fc).contains("\"waf\":\"would_block\"")));
+    let audit_text = std::fs::read_to_string(&audit).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(audit_text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["action"], "blocked");
+    assert_eq!(entry["waf"], "excluding");
+    assert!(entry["rules"].as_array().unwrap().iter().any(|r| r == "942100"), "{entry}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_inspected_within_their_limit_and_uploads_stream_on() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let extra = format!("[waf.small]\nrules = {CRS3}\nrequest_body_limit = \"8k\"\n[waf.lenient]\nrules = {CRS3}\nrequest_body_limit = \"8k\"\nbody_over_limit = \"pass\"\n");
+    let text = config(&origin, admin, &extra)
+        .replace("waf = \"detect\"", "waf = \"lenient\"")
+        .replace("waf = \"crs3\"", "waf = \"small\"");
+    let fc = Forecourt::start(&text);
+    let post = |host: &str, content_type: &str, body: Vec<u8>| {
+        http::Request::post(fc.url("/up"))
+            .header("host", host)
+            .header("content-type", content_type)
+            .header("user-agent", "Mozilla/5.0")
+            .header("accept", "*/*")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    let long_form = format!("note={}", "a".repeat(16 * 1024)).into_bytes();
+    assert_eq!(
+        send(&client(), post("crs3.test", "application/x-www-form-urlencoded", long_form.clone())).await.status,
+        413
+    );
+    assert_eq!(send(&client(), post("detect.test", "application/x-www-form-urlencoded", long_form)).await.status, 200);
+    // An attack within the limit is seen in the body.
+    let attack = b"q=1%27%20OR%20%271%27%3D%271".to_vec();
+    assert_eq!(send(&client(), post("crs3.test", "application/x-www-form-urlencoded", attack)).await.status, 403);
+    // Twelve concurrent 10 MiB uploads of a type the engine does not parse: not parsed,
+    // not held (the origin counts every byte), and memory stays bounded.
+    let before = rss_kib(&fc);
+    let uploader = client();
+    let uploads = (0..12).map(|_| send(&uploader, post("crs3.test", "application/octet-stream", vec![b'x'; 10 << 20])));
+    let replies = futures_util::future::join_all(uploads).await;
+    assert!(replies.iter().all(|r| r.status == 200), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    let grown_mib = rss_kib(&fc).saturating_sub(before) / 1024;
+    assert!(rss_kib(&fc) / 1024 < 256, "RSS {} MiB after the uploads (grew {grown_mib} MiB)", rss_kib(&fc) / 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pathological_requests_cost_a_bounded_time() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&config(&origin, admin, &DETECT.replace("RULES", CRS3)));
+    let many_args: String = (0..10_000).map(|i| format!("a{i}=v{i}")).collect::<Vec<_>>().join("&");
+    let deep_json = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    let multipart_headers = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\nX-Pad: {}\r\n\r\nhello\r\n--XyZ--\r\n",
+        "b".repeat(60_000)
+    );
+    let bait = format!("q={}!", "a".repeat(50_000));
+    let bodies: [(&str, String); 4] = [
+        ("application/x-www-form-urlencoded", many_args),
+        ("application/json", deep_json),
+        ("multipart/form-data; boundary=XyZ", multipart_headers),
+        ("application/x-www-form-urlencoded", bait),
+    ];
+    for (content_type, body) in bodies {
+        let started = Instant::now();
+        let req = http::Request::post(fc.url("/p"))
+            .header("host", "crs3.test")
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let reply = send(&client(), req).await;
+        // Refused (a body past the limit, one that does not parse, one that took the whole
+        // budget) or passed: an answer, in bounded time. Debug build, two cores: generous.
+        assert!(started.elapsed() < Duration::from_secs(3), "{content_type}: {:?}", started.elapsed());
+        assert!([200, 400, 403, 413].contains(&reply.status), "{content_type}: {}", reply.status);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_that_does_not_parse_is_named_and_a_reload_keeps_the_running_rules() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let dir = TempDir::new("waf-bad-rule");
+    let good = dir.file(
+        "local.conf",
+        "SecRule ARGS \"@contains forbidden\" \"id:10001,phase:2,deny,status:403,log,severity:2\"\n",
+    );
+    let bad_text =
+        "# local rules\nSecRule ARGS \"@contains forbidden\" \\\n    \"id:10002,\\\n    phase:2,\\\n    explode\"\n";
+    let text = |rules: &str| {
+        format!(
+            "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\nwaf = \"local\"\n[waf.local]\nrules = [\"{rules}\"]\n\
+             [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\npath = \"/\"\nupstream = \"o\"\n[upstream.o]\nservers = [\"{}\"]\n",
+            origin.addr
+        )
+    };
+    let mut fc = Forecourt::start(&text(&good));
+    assert_eq!(get(&fc.url("/?x=forbidden")).await.status, 403);
+    assert_eq!(get(&fc.url("/?x=fine")).await.status, 200);
+    // `forecourt check` names the rule file, the line its rule starts on, and the id.
+    let bad = dir.file("broken.conf", bad_text);
+    let config = dir.file("forecourt.toml", &text(&bad).replace("{port}", "1"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
+        .args(["check", "--config", &config])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains(&format!("{bad}:2")) && said.contains("rule 10002") && said.contains("explode"), "{said}");
+    assert!(said.contains("forecourt.toml:"), "the config's own place too: {said}");
+    // A reload meeting it is refused; the running rules keep blocking.
+    fc.rewrite(&text(&bad));
+    let reload = http_post(&format!("http://127.0.0.1:{admin}/reload")).await;
+    assert_ne!(reload.status, 200, "{}", reload.body);
+    assert_eq!(get(&fc.url("/?x=forbidden")).await.status, 403);
+    fc.wait_exit(Duration::ZERO);
+}
+
+async fn http_post(url: &str) -> Reply {
+    send(&client(), http::Request::post(url).body(Full::default()).unwrap()).await
+}
+
+fn access_log(fc: &Forecourt) -> String {
+    std::fs::read_to_string(fc.dir.path("access.log")).unwrap_or_default()
+}
+
+/// The resident memory of the Forecourt process (KiB).
+fn rss_kib(fc: &Forecourt) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", fc.child.id())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
