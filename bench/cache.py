@@ -153,6 +153,27 @@ def wrk(args, path, headers, lua):
     return json.loads(line[5:])
 
 
+def measure(args, work, name, cmd_for, path, headers, lua):
+    """One round of one candidate: starts it (`cmd_for(d)` gives its command in folder d),
+    warms it for a second, then runs wrk for `args.duration` and reads the candidate's CPU:
+    the wrk result with rps and cpu_us (CPU µs per request) added."""
+    d = tempfile.mkdtemp(dir=work, prefix=name + "-")
+    os.chmod(d, 0o777)
+    proc = start(cmd_for(d), open(f"{d}/out.log", "w"), args.proxy_cpus)
+    if not pb.wait_port(PROXY, 20):
+        raise RuntimeError(f"{name} did not listen:\n" + open(f"{d}/out.log").read()[-2000:])
+    time.sleep(0.5)
+    subprocess.run(pb.taskset(args.load_cpus) + ["wrk", "-t1", "-c", str(args.conns), "-d1s", "-s", lua]
+                   + sum((["-H", h] for h in headers), []) + [f"http://127.0.0.1:{PROXY}{path}"], capture_output=True)
+    cpu0 = pb.cpu_seconds([proc.pid])
+    res = wrk(args, path, headers, lua)
+    res["cpu_s"] = pb.cpu_seconds([proc.pid]) - cpu0
+    stop(proc)
+    res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+    res["cpu_us"] = res["cpu_s"] * 1e6 / max(res["requests"], 1)
+    return res
+
+
 def lines(path):
     return sum(1 for _ in open(path))
 

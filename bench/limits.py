@@ -101,20 +101,7 @@ def main():
     try:
         for r in range(args.rounds):
             for name in args.candidates:
-                d = tempfile.mkdtemp(dir=work, prefix=name + "-")
-                os.chmod(d, 0o777)
-                proc = cb.start(candidate(name, d), open(f"{d}/out.log", "w"), args.proxy_cpus)
-                if not pb.wait_port(cb.PROXY):
-                    raise RuntimeError(f"{name} did not listen:\n" + open(f"{d}/out.log").read()[-2000:])
-                time.sleep(0.5)
-                subprocess.run(pb.taskset(args.load_cpus) + ["wrk", "-t1", "-c", str(args.conns), "-d1s", "-s", lua,
-                                                             f"http://127.0.0.1:{cb.PROXY}/tiny"], capture_output=True)
-                cpu0 = pb.cpu_seconds([proc.pid])
-                res = cb.wrk(args, "/tiny", [], lua)
-                res["cpu_s"] = pb.cpu_seconds([proc.pid]) - cpu0
-                cb.stop(proc)
-                res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
-                res["cpu_us"] = res["cpu_s"] * 1e6 / max(res["requests"], 1)
+                res = cb.measure(args, work, name, lambda d: candidate(name, d), "/tiny", [], lua)
                 results[name].append(res)
                 print(f"round {r + 1} {name:12s} rps={res['rps']:9.0f} p99={res['p99'] / 1000:7.3f}ms "
                       f"cpu/req={res['cpu_us']:6.2f}us errors={res['errors']} non2xx={res['non2xx']}", flush=True)

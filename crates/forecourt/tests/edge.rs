@@ -9,7 +9,8 @@
 //! bans reach every instance and survive restarts, a Redis outage falls back to local
 //! state and back. Bad options point at the mistake. Challenge pages: `edge/challenge.rs`;
 //! list feeds: `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`;
-//! the WAF: `edge/waf.rs` (its requests: `edge/waf_corpus.rs`).
+//! the WAF: `edge/waf.rs` (its requests: `edge/waf_corpus.rs`; the differential check
+//! against nginx + libmodsecurity: `edge/waf_reference.rs`).
 #[path = "edge/challenge.rs"]
 mod challenge;
 #[path = "edge/cluster.rs"]
@@ -23,6 +24,8 @@ mod geoip;
 mod waf;
 #[path = "edge/waf_corpus.rs"]
 mod waf_corpus;
+#[path = "edge/waf_reference.rs"]
+mod waf_reference;
 
 use common::origin::Origin;
 use common::redis_server::RedisServer;

@@ -256,3 +256,22 @@ fn rss_kib(fc: &Forecourt) -> u64 {
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bans_count_the_wafs_refusals() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let bans =
+        "[bans]\nduration = \"1h\"\n[bans.rules.attackers]\non = [\"waf_blocked\"]\ncount = 3\nwindow = \"1m\"\n";
+    let fc = Forecourt::start(&config(&origin, admin, &(DETECT.replace("RULES", CRS3) + bans)));
+    // Three refused attacks then an ordinary request, pipelined on one connection (a
+    // banned address's new connections are closed at accept): the fourth is the ban's.
+    let attack = "GET /search?q=1%27%20OR%20%271%27%3D%271 HTTP/1.1\r\nHost: crs3.test\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n";
+    let ordinary = "GET /index.html HTTP/1.1\r\nHost: crs3.test\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+    let answers =
+        super::exchange_from("127.0.0.7", fc.addr(), format!("{}{ordinary}", attack.repeat(3)).as_bytes()).await;
+    assert_eq!(statuses(&answers), [403, 403, 403, 403], "{answers}");
+    assert_eq!(answers.matches("looks like an attack").count(), 3, "{answers}");
+    assert!(answers.contains("refused for a while"), "the fourth is the ban's: {answers}");
+    assert_eq!(through(&fc, &origin, &BENIGN[0], "crs3.test").await, (200, true), "other clients are served");
+}

@@ -61,6 +61,15 @@ pub enum CtlDirective {
         /// Target to drop from that rule, e.g. `ARGS:token`.
         target: String,
     },
+    /// `ctl:ruleRemoveByTag=TAG`: every rule carrying the tag.
+    RuleRemoveByTag(String),
+    /// `ctl:ruleRemoveTargetByTag=TAG;TARGET`
+    RuleRemoveTargetByTag {
+        /// The tag of the rules the exclusion applies to.
+        tag: String,
+        /// Target to drop from them.
+        target: String,
+    },
     /// `ctl:requestBodyAccess=On|Off`
     RequestBodyAccess(bool),
     /// `ctl:requestBodyProcessor=URLENCODED|MULTIPART|JSON|XML`
@@ -121,6 +130,20 @@ impl CtlDirective {
                 ),
             },
 
+            "ruleremovebytag" if !value.trim().is_empty() => CtlDirective::RuleRemoveByTag(value.trim().to_string()),
+            "ruleremovetargetbytag" => match value.split_once(';') {
+                Some((tag, target)) if !tag.trim().is_empty() && !target.trim().is_empty() => {
+                    CtlDirective::RuleRemoveTargetByTag {
+                        tag: tag.trim().to_string(),
+                        target: target.trim().to_string(),
+                    }
+                }
+                _ => CtlDirective::unsupported(
+                    directive,
+                    value,
+                    "ruleRemoveTargetByTag expects TAG;TARGET, for example OWASP_CRS;ARGS:token",
+                ),
+            },
             "requestbodyaccess" => match value.to_ascii_lowercase().as_str() {
                 "on" => CtlDirective::RequestBodyAccess(true),
                 "off" => CtlDirective::RequestBodyAccess(false),
@@ -197,6 +220,10 @@ pub struct TransactionControls {
     /// resolved value: a rule over a large collection would otherwise re-parse
     /// the same string thousands of times.
     removed_targets: Vec<(String, VariableSpec)>,
+    /// Tags from `ctl:ruleRemoveByTag`.
+    removed_tags: Vec<String>,
+    /// `(tag, parsed target)` pairs from `ctl:ruleRemoveTargetByTag`.
+    removed_tag_targets: Vec<(String, VariableSpec)>,
     request_body_access: Option<bool>,
     request_body_processor: Option<String>,
     /// Unsupported directives already reported, so a rule that fires on every
@@ -228,6 +255,17 @@ impl TransactionControls {
                                 target = %target,
                                 "ignoring ctl:ruleRemoveTargetById with an unparseable target"
                             );
+                        }
+                    }
+                }
+            }
+            CtlDirective::RuleRemoveByTag(tag) => self.removed_tags.push(tag),
+            CtlDirective::RuleRemoveTargetByTag { tag, target } => {
+                match crate::parser::parse_single_variable(&target) {
+                    Ok(spec) => self.removed_tag_targets.push((tag, spec)),
+                    Err(_) => {
+                        if self.reported.insert(format!("ruleRemoveTargetByTag={tag};{target}")) {
+                            tracing::warn!(%tag, %target, "ignoring ctl:ruleRemoveTargetByTag with an unparseable target");
                         }
                     }
                 }
@@ -301,6 +339,23 @@ impl TransactionControls {
             return false;
         };
         self.removed_targets.iter().any(|(r, target)| r == id && target_matches_resolved(var, target, resolved_name))
+    }
+
+    /// Whether `ctl:ruleRemoveByTag` has excluded a rule with these tags.
+    pub fn is_removed_by_tag(&self, tags: &[String]) -> bool {
+        !self.removed_tags.is_empty() && tags.iter().any(|t| self.removed_tags.contains(t))
+    }
+
+    /// Whether a `ctl:ruleRemoveTargetByTag` names one of these tags.
+    pub fn has_tag_target_removals(&self, tags: &[String]) -> bool {
+        !self.removed_tag_targets.is_empty() && self.removed_tag_targets.iter().any(|(t, _)| tags.contains(t))
+    }
+
+    /// Whether one resolved value was excluded, by tag, from a rule with these tags.
+    pub fn is_target_removed_by_tag(&self, tags: &[String], var: &VariableSpec, resolved_name: &str) -> bool {
+        self.removed_tag_targets
+            .iter()
+            .any(|(t, target)| tags.contains(t) && target_matches_resolved(var, target, resolved_name))
     }
 
     /// Whether the request body should be parsed at all.

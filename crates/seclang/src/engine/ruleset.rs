@@ -36,6 +36,8 @@ pub struct CompiledRule {
     pub is_chain: bool,
     /// Index of next rule in chain (if any).
     pub chain_next: Option<usize>,
+    /// Its `tag:` actions, for `ctl:ruleRemoveByTag` and `ctl:ruleRemoveTargetByTag`.
+    pub tags: Vec<String>,
 }
 
 impl std::fmt::Debug for CompiledRule {
@@ -212,6 +214,7 @@ impl CompiledRuleset {
                     let operator_spec = rule.operator.clone();
                     let (operator, operator_negated) = compile_operator_reporting(&rule.operator, &id)?;
 
+                    let tags = tags_of(&rule.actions);
                     let compiled = CompiledRule {
                         id,
                         phase,
@@ -223,6 +226,7 @@ impl CompiledRuleset {
                         actions: rule.actions,
                         is_chain,
                         chain_next: None,
+                        tags,
                     };
 
                     let rules_for_phase = ruleset.rules.by_phase.entry(phase).or_default();
@@ -266,6 +270,7 @@ impl CompiledRuleset {
                         operator_negated: false,
                         operator_spec,
                         transformations,
+                        tags: tags_of(&sec_action.actions),
                         actions: sec_action.actions,
                         is_chain: false,
                         chain_next: None,
@@ -328,6 +333,17 @@ impl Default for CompiledRuleset {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A rule's `tag:` values.
+fn tags_of(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Metadata(MetadataAction::Tag(tag)) => Some(tag.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Extract phase from actions, defaulting to Phase 2.

@@ -34,6 +34,15 @@ fn is_xml_content_type(ct_lower: &str) -> bool {
     media_type == "application/xml" || media_type == "text/xml" || media_type.ends_with("+xml")
 }
 
+/// Adds a chain link's non-disruptive actions to its starter's, to run when the whole
+/// chain has matched: CRS writes a chained rule's scoring (`setvar`) and its exclusions
+/// (`ctl:`) in the last link, and ModSecurity runs them. Disruptive and flow actions are
+/// the starter's alone.
+fn merge_link_actions(starter: &mut crate::actions::ActionResult, link: crate::actions::ActionResult) {
+    starter.setvar_ops.extend(link.setvar_ops);
+    starter.control_ops.extend(link.control_ops);
+}
+
 /// A ModSecurity transaction for processing a single request.
 pub struct Transaction {
     /// Compiled ruleset reference.
@@ -459,7 +468,7 @@ impl Transaction {
             // ctl:ruleRemoveById excluded this rule for this transaction. Skip
             // it as though it were not in the ruleset -- including its chain
             // links, which cannot fire without their starter.
-            if self.controls.is_rule_removed(rule.id.as_deref()) {
+            if self.controls.is_rule_removed(rule.id.as_deref()) || self.controls.is_removed_by_tag(&rule.tags) {
                 if rule.is_chain {
                     chain_state.reset();
                     pending_chain_actions = None;
@@ -525,6 +534,8 @@ impl Transaction {
                     if !chain_state.in_chain {
                         chain_state.start_chain(idx);
                         pending_chain_actions = Some(action_result);
+                    } else if let Some(pending) = pending_chain_actions.as_mut() {
+                        merge_link_actions(pending, action_result);
                     }
                     chain_state.continue_chain(true, &captures);
                     idx += 1;
@@ -536,7 +547,13 @@ impl Transaction {
                 // starter's actions, not the last link's.
                 let action_result = if chain_state.in_chain {
                     chain_state.reset();
-                    pending_chain_actions.take().unwrap_or(action_result)
+                    match pending_chain_actions.take() {
+                        Some(mut starter) => {
+                            merge_link_actions(&mut starter, action_result);
+                            starter
+                        }
+                        None => action_result,
+                    }
                 } else {
                     action_result
                 };
@@ -673,7 +690,8 @@ impl Transaction {
         // this transaction. The check is hoisted so rules with no exclusion --
         // effectively all of them -- pay one comparison rather than a scan per
         // variable.
-        let filter_targets = self.controls.has_target_removals(rule.id.as_deref());
+        let filter_targets =
+            self.controls.has_target_removals(rule.id.as_deref()) || self.controls.has_tag_target_removals(&rule.tags);
 
         let mut all_values = Vec::new();
         let mut any_excluded = false;
@@ -681,7 +699,10 @@ impl Transaction {
             let mut resolved = resolver.resolve(spec);
             if filter_targets {
                 let before = resolved.len();
-                resolved.retain(|(name, _)| !self.controls.is_target_removed(rule.id.as_deref(), spec, name));
+                resolved.retain(|(name, _)| {
+                    !self.controls.is_target_removed(rule.id.as_deref(), spec, name)
+                        && !self.controls.is_target_removed_by_tag(&rule.tags, spec, name)
+                });
                 any_excluded |= resolved.len() != before;
             }
             if spec.count_mode {

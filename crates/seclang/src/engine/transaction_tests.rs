@@ -207,3 +207,51 @@ fn test_detection_only_mode() {
     assert!(!tx.has_intervention());
     assert!(tx.matched_rules().contains(&"1".to_string()));
 }
+
+#[test]
+fn a_chain_scores_with_its_last_links_setvar_only_when_every_link_matches() {
+    // CRS 943120's shape: the starter matches an argument name, the last link checks a
+    // header's absence and carries the scoring setvar.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule ARGS_NAMES "@rx ^phpsessid$" "id:943120,phase:1,pass,t:none,t:lowercase,severity:'CRITICAL',chain"
+            SecRule &REQUEST_HEADERS:Referer "@eq 0" "setvar:'tx.score=+5'"
+        SecRule TX:score "@ge 5" "id:949110,phase:1,deny,status:403"
+    "#,
+    );
+    let mut without_referer = Transaction::new(ruleset.clone(), 403);
+    without_referer.process_uri("/login?PHPSESSID=abc", "GET", "HTTP/1.1").unwrap();
+    without_referer.process_request_headers().unwrap();
+    assert!(without_referer.has_intervention(), "the chain matched: its last link's score counts");
+
+    let mut with_referer = Transaction::new(ruleset, 403);
+    with_referer.process_uri("/login?PHPSESSID=abc", "GET", "HTTP/1.1").unwrap();
+    with_referer.add_request_header("Referer", "https://example.com/").unwrap();
+    with_referer.process_request_headers().unwrap();
+    assert!(!with_referer.has_intervention(), "the chain failed: no score");
+}
+
+#[test]
+fn ctl_removes_rules_and_targets_by_tag() {
+    // CRS's application exclusions and plugins: `ctl:ruleRemoveByTag` and
+    // `ctl:ruleRemoveTargetByTag` in a rule that runs before the rules they change.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_FILENAME "@beginsWith /wiki" "id:1,phase:1,pass,nolog,ctl:ruleRemoveByTag=attack-xss"
+        SecRule REQUEST_FILENAME "@beginsWith /api" "id:2,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=attack-sqli;ARGS:query"
+        SecRule ARGS "@contains <script" "id:941100,phase:2,deny,status:403,tag:'attack-xss'"
+        SecRule ARGS "@contains union select" "id:942100,phase:2,deny,status:403,tag:'attack-sqli'"
+    "#,
+    );
+    let run = |uri: &str| {
+        let mut tx = Transaction::new(ruleset.clone(), 403);
+        tx.process_uri(uri, "GET", "HTTP/1.1").unwrap();
+        tx.process_request_headers().unwrap();
+        tx.process_request_body().unwrap();
+        tx.has_intervention()
+    };
+    assert!(run("/page?x=<script>"));
+    assert!(!run("/wiki/page?x=<script>"), "the tag's rules are removed on /wiki");
+    assert!(!run("/api/search?query=union select"), "one target spared by tag");
+    assert!(run("/api/search?other=union select"), "the others still inspected");
+}
