@@ -10,7 +10,8 @@ carry a browser's headers (a host name, User-Agent, Accept) so that neither engi
 a missing or numeric Host. One worker each; the origin is nginx answering 13 bytes to any
 method. Candidates: `nginx` and `ours` plain; `nginx-waf` (`modsecurity on` with the rules,
 ModSecurity's recommended body settings) and `ours-waf` (`[global] waf`); `ours-other`:
-the WAF on another route only, to show what it costs the routes without it.
+the WAF on another route only, to show what it costs the routes without it (`ours` has
+that route too, without the WAF).
 """
 import argparse, importlib.util, os, shutil, signal, subprocess, tempfile, time
 
@@ -74,7 +75,8 @@ http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/prox
     rules = ", ".join(f'"{f}"' for f in CRS)
     policy = f'[waf.crs]\nrules = [{rules}]\n' if name in ("ours-waf", "ours-other") else ""
     everywhere = 'waf = "crs"' if name == "ours-waf" else ""
-    other = '[[route]]\nhosts = ["admin.example"]\nupstream = "o"\nwaf = "crs"\n' if name == "ours-other" else ""
+    # `ours` and `ours-other` have the same two routes: they differ by the WAF alone.
+    other = '[[route]]\nhosts = ["admin.example"]\nupstream = "o"\n' + ('waf = "crs"\n' if name == "ours-other" else "")
     open(f"{d}/forecourt.toml", "w").write(f"""[global]
 workers = 1
 admin = "127.0.0.1:{cb.ADMIN}"

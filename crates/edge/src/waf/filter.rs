@@ -2,7 +2,8 @@
 //! phase 1) and, for a request without a body, the rest (SecLang's phase 2, where CRS
 //! decides) at once. A request with a body keeps its transaction until the body phase
 //! (which the pipeline calls for every forwarded request): the engine gets the body when
-//! it is of a type it parses and within `request_body_limit`, then runs phase 2. A refused request gets the catalogue's 403 (400 for a body its
+//! it is within `request_body_limit` (and parses it into arguments when it is a form,
+//! multipart, JSON or XML), then runs phase 2. A refused request gets the catalogue's 403 (400 for a body its
 //! processor could not parse) and never reaches the upstream.
 use super::audit::Entry;
 use super::inspect;
@@ -60,16 +61,22 @@ impl Filter for WafFilter {
 
     fn on_request_body(&self, head: &request::Parts, body: &InspectedBody, cx: &mut RequestCtx<'_>) -> Decision {
         let Some(Pending(mut tx)) = cx.take::<Pending>() else { return Decision::Continue };
-        if !body.bytes.is_empty() && inspect::parses(head) {
-            if body.complete {
-                let _ = tx.append_request_body(&body.bytes);
-            } else {
+        match (body.bytes.is_empty(), body.complete, inspect::parses(head)) {
+            (true, _, _) => {}
+            // Within the limit, any type: its rules read REQUEST_BODY (Java serialized
+            // objects, smuggled requests); the engine parses only forms, multipart, JSON
+            // and XML into arguments.
+            (false, true, _) => _ = tx.append_request_body(&body.bytes),
+            // Longer, of a type that would be parsed: refused, or on uninspected.
+            (false, false, true) => {
                 self.policy.counters.body_over_limit.fetch_add(1, Ordering::Relaxed);
                 cx.log("waf", "body_over_limit");
                 if self.policy.over_limit == OverLimit::Reject {
                     return Decision::answer(cx.answer(Reason::BodyTooLarge));
                 }
             }
+            // Longer, of another type (an upload): streams on, uninspected.
+            (false, false, false) => {}
         }
         let _ = tx.process_request_body();
         self.decide(&tx, head, cx)

@@ -1,7 +1,7 @@
 //! Handing a request to the engine as ModSecurity's connectors do: the request line as
 //! sent (path and query), the protocol, every header (a `Host` made from an HTTP/2
-//! request's authority, as nginx makes one), the client's address; and the body, only
-//! when it is of a type the engine parses into arguments.
+//! request's authority, as nginx makes one), the client's address; and which bodies are
+//! parsed into arguments (and so refused, or passed uninspected, beyond the limit).
 use http::request;
 use std::net::IpAddr;
 use zentinel_modsec::Transaction;
@@ -31,8 +31,8 @@ fn protocol(version: http::Version) -> &'static str {
 }
 
 /// Whether the engine turns a body of this type into arguments (forms, multipart, JSON,
-/// XML). Others (`application/octet-stream`, images, archives) are not given to it: there
-/// is nothing in them its rules read, and nothing is parsed or kept for them.
+/// XML). Others (`application/octet-stream`, images, archives) are REQUEST_BODY only, and
+/// one longer than the limit streams on uninspected: an upload is not refused for its size.
 pub fn parses(head: &request::Parts) -> bool {
     let Some(content_type) = head.headers.get(http::header::CONTENT_TYPE) else { return false };
     let essence = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();

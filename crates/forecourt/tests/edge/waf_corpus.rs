@@ -144,6 +144,8 @@ pub const MORE: &[Case] = &[
     get("php: config", "/x?f=php.ini"),
     get("java: spring el", "/x?a=T(java.lang.Runtime).getRuntime()"),
     get("java: serialized", "/x?a=rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA"),
+    post("java: a raw body", "/rpc", "application/x-java-serialized-object", "java.lang.ProcessBuilder(cmd).start()"),
+    post("policy: a text/plain body (CRS allows the type nowhere)", "/notes", "text/plain", "Buy milk, eggs and bread -- or not; ask Ann's opinion."),
     get("nodejs: injection", "/x?a=require(%27child_process%27).exec(%27id%27)"),
     get("protocol: crlf in path arg", "/x?a=foo%0d%0aLocation:%20http://evil.example"),
     Case { name: "scanner: nikto", method: "GET", target: "/", body: None, headers: &[("user-agent", "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)")] },

@@ -34,13 +34,9 @@ fn is_xml_content_type(ct_lower: &str) -> bool {
     media_type == "application/xml" || media_type == "text/xml" || media_type.ends_with("+xml")
 }
 
-/// Adds a chain link's non-disruptive actions to its starter's, to run when the whole
-/// chain has matched: CRS writes a chained rule's scoring (`setvar`) and its exclusions
-/// (`ctl:`) in the last link, and ModSecurity runs them. Disruptive and flow actions are
-/// the starter's alone.
-fn merge_link_actions(starter: &mut crate::actions::ActionResult, link: crate::actions::ActionResult) {
-    starter.setvar_ops.extend(link.setvar_ops);
-    starter.control_ops.extend(link.control_ops);
+/// Whether the rule has the `capture` action.
+fn has_capture(rule: &CompiledRule) -> bool {
+    rule.actions.iter().any(|a| matches!(a, crate::parser::Action::Data(crate::parser::DataAction::Capture)))
 }
 
 /// A ModSecurity transaction for processing a single request.
@@ -282,12 +278,13 @@ impl Transaction {
             // to inspect. An injection payload was blocked in a form body and
             // passed unexamined in a JSON body.
             self.process_json_body();
-        } else {
+        } else if ct_lower.starts_with("application/x-www-form-urlencoded") {
             self.request.parse_form_body();
-            if ct_lower.starts_with("application/x-www-form-urlencoded") {
-                self.request.body_processor = "URLENCODED".to_string();
-            }
+            self.request.body_processor = "URLENCODED".to_string();
         }
+        // Any other type (`application/octet-stream`, `text/plain`, a serialized Java
+        // object) has no body processor, as in ModSecurity: its body is REQUEST_BODY
+        // only, never arguments.
 
         self.run_phase(Phase::RequestBody)?;
         Ok(())
@@ -497,6 +494,10 @@ impl Transaction {
             let matched = outcome.matched;
             let captures = outcome.captures;
 
+            if matched && has_capture(rule) {
+                self.store_captures(outcome.matched_variable.as_ref().and_then(|v| v.portion.clone()), &captures);
+            }
+
             if matched {
                 // MATCHED_VARS is scoped to the current rule in ModSecurity,
                 // so this replaces rather than appends -- otherwise a later
@@ -519,8 +520,18 @@ impl Transaction {
             }
 
             if matched {
-                // Execute actions
-                let action_result = execute_actions(&rule.actions, None, &captures);
+                // Execute actions. A rule's non-disruptive actions (`setvar`, `ctl:`) run
+                // as soon as it matches, chain link or not, as in ModSecurity: CRS
+                // 920420's starter sets `tx.content_type` for its link to read, and CRS
+                // writes a chained rule's score in its last link so that it counts only
+                // when every link matched. Disruptive and flow actions wait for the chain.
+                let mut action_result = execute_actions(&rule.actions, None, &captures);
+                for op in std::mem::take(&mut action_result.setvar_ops) {
+                    self.apply_setvar(&op);
+                }
+                for ctl in std::mem::take(&mut action_result.control_ops) {
+                    self.controls.apply(CtlDirective::parse(&ctl));
+                }
 
                 // Track matched rule
                 if let Some(ref id) = rule.id {
@@ -534,8 +545,6 @@ impl Transaction {
                     if !chain_state.in_chain {
                         chain_state.start_chain(idx);
                         pending_chain_actions = Some(action_result);
-                    } else if let Some(pending) = pending_chain_actions.as_mut() {
-                        merge_link_actions(pending, action_result);
                     }
                     chain_state.continue_chain(true, &captures);
                     idx += 1;
@@ -547,28 +556,14 @@ impl Transaction {
                 // starter's actions, not the last link's.
                 let action_result = if chain_state.in_chain {
                     chain_state.reset();
-                    match pending_chain_actions.take() {
-                        Some(mut starter) => {
-                            merge_link_actions(&mut starter, action_result);
-                            starter
-                        }
-                        None => action_result,
-                    }
+                    pending_chain_actions.take().unwrap_or(action_result)
                 } else {
                     action_result
                 };
 
-                // Apply setvar operations
-                for op in &action_result.setvar_ops {
-                    self.apply_setvar(op);
-                }
-
-                // Apply ctl: overrides before the disruptive action below, so
-                // that ctl:ruleEngine=DetectionOnly on the same rule governs
-                // whether that rule blocks.
-                for ctl in &action_result.control_ops {
-                    self.controls.apply(CtlDirective::parse(ctl));
-                }
+                // Its setvar and ctl: ran when it matched (above): before the disruptive
+                // action below, so that ctl:ruleEngine=DetectionOnly on the same rule
+                // governs whether that rule blocks.
 
                 // Handle flow control
                 match action_result.flow {
@@ -809,6 +804,19 @@ impl Transaction {
                 }
             })
             .into_owned()
+    }
+
+    /// `capture`: TX:0 is what the operator matched, TX:1 to TX:9 its groups — set as the
+    /// rule matches, so that the next link of a chain (CRS 920420's `TX:0 "!@within ..."`)
+    /// and the rule's own `setvar`s read them.
+    fn store_captures(&mut self, whole: Option<String>, groups: &[String]) {
+        use crate::variables::MutableCollection;
+        if let Some(whole) = whole {
+            self.tx.set("0".to_string(), whole);
+        }
+        for (i, group) in groups.iter().take(9).enumerate() {
+            self.tx.set((i + 1).to_string(), group.clone());
+        }
     }
 
     /// Apply a setvar operation.

@@ -255,3 +255,47 @@ fn ctl_removes_rules_and_targets_by_tag() {
     assert!(!run("/api/search?query=union select"), "one target spared by tag");
     assert!(run("/api/search?other=union select"), "the others still inspected");
 }
+
+#[test]
+fn capture_sets_tx_0_to_9_for_the_next_link_of_a_chain() {
+    // CRS 920420's shape: the starter captures the media type, the link reads TX:0.
+    let ruleset = make_ruleset(
+        r#"
+        SecAction "id:1,phase:1,pass,nolog,setvar:'tx.allowed=|application/json| |text/xml|'"
+        SecRule REQUEST_HEADERS:Content-Type "@rx ^([^;\s]+)" "id:920420,phase:1,deny,status:403,capture,t:none,chain"
+            SecRule TX:0 "!@within %{tx.allowed}" "t:lowercase"
+    "#,
+    );
+    let run = |content_type: &str| {
+        let mut tx = Transaction::new(ruleset.clone(), 403);
+        tx.process_uri("/", "POST", "HTTP/1.1").unwrap();
+        tx.add_request_header("Content-Type", content_type).unwrap();
+        tx.process_request_headers().unwrap();
+        (tx.has_intervention(), tx.tx().get("1").map(|v| v[0].to_string()))
+    };
+    assert_eq!(run("application/json; charset=utf-8"), (false, Some("application/json".into())));
+    assert!(run("text/plain").0, "a type not in the list is refused");
+}
+
+#[test]
+fn a_chain_starters_setvar_is_there_for_its_link() {
+    // CRS 3.3's 920420 as written: the starter sets tx.content_type from its capture,
+    // the link reads it (`@within` is a substring test, as in ModSecurity).
+    let ruleset = make_ruleset(
+        r#"
+        SecAction "id:1,phase:1,pass,nolog,setvar:'tx.allowed=|application/json| |text/xml|'"
+        SecRule REQUEST_HEADERS:Content-Type "@rx ^[^;\s]+" "id:920420,phase:1,deny,status:403,capture,t:none,setvar:'tx.content_type=|%{tx.0}|',chain"
+            SecRule TX:content_type "!@within %{tx.allowed}" "t:lowercase"
+    "#,
+    );
+    let run = |content_type: &str| {
+        let mut tx = Transaction::new(ruleset.clone(), 403);
+        tx.process_uri("/", "POST", "HTTP/1.1").unwrap();
+        tx.add_request_header("Content-Type", content_type).unwrap();
+        tx.process_request_headers().unwrap();
+        tx.has_intervention()
+    };
+    assert!(!run("application/json; charset=utf-8"));
+    assert!(run("text/plain"));
+    assert!(run("application/js"), "`|application/js|` is not within the list, though `application/js` is");
+}

@@ -145,19 +145,23 @@ impl Operator for ValidateByteRangeOperator {
 
 /// Within operator - checks if value is within a list of values.
 pub struct WithinOperator {
-    values: Vec<String>,
+    /// The parameter: the haystack the value is looked for in.
+    haystack: String,
 }
 
 impl WithinOperator {
     /// Create a new within operator.
     pub fn new(values: &str) -> Self {
-        Self { values: values.split_whitespace().map(|s| s.to_string()).collect() }
+        Self { haystack: values.to_string() }
     }
 }
 
 impl Operator for WithinOperator {
+    /// ModSecurity's `@within`: the value appears anywhere in the parameter (a substring,
+    /// which CRS's `|application/json| |text/xml|` lists and `%{tx.allowed_methods}` rely
+    /// on); an empty value is within anything.
     fn execute(&self, value: &str) -> OperatorResult {
-        if self.values.iter().any(|v| v == value) {
+        if value.is_empty() || self.haystack.contains(value) {
             OperatorResult::matched(value.to_string())
         } else {
             OperatorResult::no_match()
