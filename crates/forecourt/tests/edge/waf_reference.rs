@@ -7,7 +7,7 @@
 use super::common::origin::Origin;
 use super::common::*;
 use super::waf::{crs4, CRS3};
-use super::waf_corpus::{Case, ATTACKS, BENIGN, MORE};
+use super::waf_corpus::{placed, ATTACKS, BENIGN, MORE};
 use std::process::{Command, Stdio};
 
 /// Requests the engines decide differently (ruleset and level, request), and why.
@@ -104,7 +104,17 @@ fn files(array: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_agree_with_nginx_and_libmodsecurity_on_crs_3_and_4_at_pl1_and_pl4() {
     let origin = Origin::start("o");
-    let cases: Vec<&Case> = ATTACKS.iter().chain(BENIGN).chain(MORE).collect();
+    // Every request as (name, a function of the base URL): the corpus, then each payload
+    // in each part of a request.
+    type Make<'a> = Box<dyn Fn(&str) -> http::Request<http_body_util::Full<bytes::Bytes>> + 'a>;
+    let written = ATTACKS.iter().chain(BENIGN).chain(MORE);
+    let generated = placed();
+    let mut cases: Vec<(String, Make)> = written
+        .map(|c| (c.name.to_string(), Box::new(move |base: &str| c.request(base, "app.test")) as Make))
+        .collect();
+    cases.extend(
+        generated.iter().map(|p| (p.name.clone(), Box::new(move |base: &str| p.request(base, "app.test")) as Make)),
+    );
     let mut unexplained = Vec::new();
     let mut summary = Vec::new();
     for (label, rules) in [("CRS 3.3.4", CRS3.to_string()), ("CRS 4.28", crs4())] {
@@ -119,20 +129,19 @@ async fn decisions_agree_with_nginx_and_libmodsecurity_on_crs_3_and_4_at_pl1_and
             ));
             let reference_base = format!("http://127.0.0.1:{}", reference.port);
             let mut disagreements = 0;
-            for case in &cases {
-                let ours = send(&client(), case.request(&fc.url(""), "app.test")).await.status;
-                let theirs = send(&client(), case.request(&reference_base, "app.test")).await.status;
+            for (name, make) in &cases {
+                let ours = send(&client(), make(&fc.url(""))).await.status;
+                let theirs = send(&client(), make(&reference_base)).await.status;
                 if refused(ours) == refused(theirs) {
                     continue;
                 }
                 disagreements += 1;
                 let line = format!(
-                    "{ruleset}: {}: Forecourt {ours}, nginx+ModSecurity {theirs} (its log: rules {})",
-                    case.name,
+                    "{ruleset}: {name}: Forecourt {ours}, nginx+ModSecurity {theirs} (its log: rules {})",
                     reference.last_rules()
                 );
                 println!("{line}");
-                if !EXPLAINED.iter().any(|(r, name, _)| *r == ruleset && *name == case.name) {
+                if !EXPLAINED.iter().any(|(r, n, _)| *r == ruleset && n == name) {
                     unexplained.push(line);
                 }
             }

@@ -250,16 +250,11 @@ impl Transformation for NormalizePath {
 pub struct NormalizePathWin;
 
 impl Transformation for NormalizePathWin {
+    /// ModSecurity's normalizePathWin: backslashes become slashes, then the path is
+    /// normalised as by normalizePath. (It turned every slash into a backslash, so CRS's
+    /// 930120 never found `etc/passwd` in `/etc/passwd`.)
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        // Same as NormalizePath but preserves backslashes
-        let np = NormalizePath;
-        let result = np.transform(input);
-        // Convert back to backslashes
-        if result.contains('/') {
-            Cow::Owned(result.replace('/', "\\"))
-        } else {
-            result
-        }
+        NormalizePath.transform(input)
     }
 
     fn name(&self) -> &'static str {
@@ -651,5 +646,18 @@ mod tests {
         assert_eq!(t.transform("cat /etc/passwd"), "cat/etc/passwd");
         // Nothing to change: borrowed, not reallocated.
         assert!(matches!(t.transform("already normal"), Cow::Borrowed(_)));
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn normalize_path_win_turns_backslashes_into_slashes() {
+        let t = NormalizePathWin;
+        assert_eq!(t.transform(r"C:\Windows\System32\drivers\etc\hosts"), "C:/Windows/System32/drivers/etc/hosts");
+        assert_eq!(t.transform("/etc/passwd"), "/etc/passwd");
+        assert_eq!(t.transform(r"a\\b\.\c"), "a/b/c");
     }
 }
