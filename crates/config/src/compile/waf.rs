@@ -37,6 +37,8 @@ fn policy(cx: &mut Ctx<'_>, name: &str, m: &Spanned<WafCfg>, counters: &Arc<WafC
     let block_over_budget = choice(cx, &c.over_budget, &[("block", true), ("pass", false)], true);
     let body_limit = cx.size(&c.request_body_limit).unwrap_or(1 << 20);
     let budget = cx.duration(&c.inspection_budget, Duration::from_millis(50));
+    let response_inspection = c.response_inspection.as_ref().is_some_and(|on| *on.get_ref());
+    let response_body_limit = cx.size(&c.response_body_limit).unwrap_or(512 << 10) as usize;
     let exclusions = c.exclusions.iter().filter_map(|e| exclusion(cx, e)).collect();
     let audit = c.audit_log.as_ref().and_then(|path| match AuditLog::open(&cx.file_path(path.get_ref())) {
         Ok(log) => Some(Arc::new(log)),
@@ -62,6 +64,8 @@ fn policy(cx: &mut Ctx<'_>, name: &str, m: &Spanned<WafCfg>, counters: &Arc<WafC
             audit,
             counters: counters.clone(),
             settings,
+            response_inspection,
+            response_body_limit,
         }),
         Err(e) => {
             cx.error(&c.rules, format!("[waf.{name}] rules do not load: {}", e.message), None);

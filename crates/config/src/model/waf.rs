@@ -26,6 +26,10 @@ pub struct WafCfg {
     pub inspection_budget: Option<Spanned<String>>,
     /// When it runs out: "block" (default) or "pass".
     pub over_budget: Option<Spanned<String>>,
+    /// Responses go through the rules too (CRS's data-leakage rules); default false.
+    pub response_inspection: Option<Spanned<bool>>,
+    /// The longest response body held for inspection (default "512k").
+    pub response_body_limit: Option<Spanned<Size>>,
     /// A file that gets one JSON line per blocked (or would-be blocked) request.
     pub audit_log: Option<Spanned<String>>,
     #[serde(default)]

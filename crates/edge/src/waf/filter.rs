@@ -8,10 +8,12 @@
 use super::audit::Entry;
 use super::inspect;
 use super::policy::{Mode, OverLimit, WafPolicy};
+use super::response;
 use super::verdict::{Outcome, Verdict};
 use forecourt_proxy::answers::Reason;
+use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, Phases, RequestCtx};
-use http::request;
+use http::{request, Response};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,19 +23,27 @@ pub struct WafFilter {
     pub policy: Arc<WafPolicy>,
 }
 
-/// A request's transaction, from its head's phase to its body's.
+/// A request's transaction, from its head's phase to its body's (and, with response
+/// inspection, to the response's phases).
 struct Pending(Transaction);
+
+/// The request's method and target, kept for the audit log of a response body judged
+/// after the request's head is gone.
+struct Asked(String, String);
 
 impl Filter for WafFilter {
     fn describe(&self) -> FilterInfo {
         let p = &self.policy;
-        FilterInfo::new("waf", Phases::REQUEST.and(Phases::REQUEST_BODY))
+        let responses = Phases::RESPONSE.and(Phases::RESPONSE_BODY);
+        let phases = Phases::REQUEST.and(Phases::REQUEST_BODY);
+        FilterInfo::new("waf", if p.response_inspection { phases.and(responses) } else { phases })
             .headline(p.name.clone())
             .param("rules", p.engine.rule_count().to_string())
             .param("paranoia_level", p.settings.paranoia_level.to_string())
             .param("anomaly_threshold", p.settings.anomaly_threshold.to_string())
             .param("mode", if p.mode == Mode::Block { "block" } else { "detect" })
             .param("request_body_limit", p.body_limit.to_string())
+            .param("response_inspection", p.response_inspection.to_string())
     }
 
     fn body_need(&self) -> BodyNeed {
@@ -47,7 +57,7 @@ impl Filter for WafFilter {
         inspect::head(&mut tx, head, cx.client);
         let _ = tx.process_request_headers();
         if tx.has_intervention() {
-            return self.decide(&tx, head, cx);
+            return self.decide(tx, head, cx);
         }
         if cx.has_body() {
             cx.insert(Pending(tx));
@@ -56,7 +66,7 @@ impl Filter for WafFilter {
         // No body to wait for: the whole request is judged now, before any later filter
         // of the chain (the cache) can answer it.
         let _ = tx.process_request_body();
-        self.decide(&tx, head, cx)
+        self.decide(tx, head, cx)
     }
 
     fn on_request_body(&self, head: &request::Parts, body: &InspectedBody, cx: &mut RequestCtx<'_>) -> Decision {
@@ -79,14 +89,52 @@ impl Filter for WafFilter {
             (false, false, false) => {}
         }
         let _ = tx.process_request_body();
-        self.decide(&tx, head, cx)
+        self.decide(tx, head, cx)
+    }
+
+    fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
+        let Some(Pending(mut tx)) = cx.take::<Pending>() else { return };
+        tx.set_deadline(Instant::now() + self.policy.budget);
+        response::head(&mut tx, resp);
+        if !tx.has_intervention() {
+            if response::inspects(resp) {
+                cx.insert(Pending(tx));
+            }
+            return;
+        }
+        let verdict = Verdict::of(&tx);
+        let refuse = self.policy.mode == Mode::Block;
+        match refuse {
+            true => self.policy.counters.count_block(&verdict.rules),
+            false => _ = self.policy.counters.would_block.fetch_add(1, Ordering::Relaxed),
+        }
+        cx.log("waf", if refuse { "response_blocked" } else { "response_would_block" });
+        cx.log("waf_rules", verdict.rules.join(","));
+        if refuse {
+            *resp = cx.answer(Reason::WafBlocked);
+        }
+    }
+
+    fn on_response_body(&self, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
+        let Some(Pending(tx)) = cx.take::<Pending>() else { return };
+        let Asked(method, target) = cx.take::<Asked>().unwrap_or(Asked(String::new(), String::new()));
+        let id = cx.request_id.to_str().unwrap_or("").to_string();
+        let request = response::Request { id, client: cx.client, method, target };
+        let policy = self.policy.clone();
+        body.wrap_with(|inner| response::Inspected::new(inner, tx, policy, request));
     }
 }
 
 impl WafFilter {
-    /// Acts on what the rules decided: records it, and answers when it refuses.
-    fn decide(&self, tx: &Transaction, head: &request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
-        let verdict = Verdict::of(tx);
+    /// Acts on what the rules decided: records it, and answers when it refuses; keeps the
+    /// transaction for the response when responses are inspected.
+    fn decide(&self, tx: Transaction, head: &request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
+        let verdict = Verdict::of(&tx);
+        if self.policy.response_inspection && verdict.outcome == Outcome::Pass {
+            let target = head.uri.path_and_query().map_or("/", |t| t.as_str());
+            cx.insert(Asked(head.method.to_string(), target.to_string()));
+            cx.insert(Pending(tx));
+        }
         if !verdict.noteworthy() {
             return Decision::Continue;
         }

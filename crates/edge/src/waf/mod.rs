@@ -3,13 +3,15 @@
 //! `policy` loads a ruleset from the config's settings (its files, paranoia level,
 //! threshold and exclusions); `filter` runs it in the route chain (head in phase 1, body
 //! in phase 2) and answers 403 for what it blocks; `inspect` hands a request to the
-//! engine; `verdict` says what the rules decided and why; `audit` writes the optional
+//! engine; `response` the response, when asked to; `verdict` says what the rules decided
+//! and why; `audit` writes the optional
 //! JSON audit log; `metrics` counts.
 mod audit;
 mod filter;
 mod inspect;
 pub mod metrics;
 mod policy;
+mod response;
 mod verdict;
 
 pub use audit::AuditLog;

@@ -67,6 +67,10 @@ pub struct WafPolicy {
     pub audit: Option<Arc<AuditLog>>,
     pub counters: Arc<WafCounters>,
     pub settings: WafSettings,
+    /// Responses go through the rules too (SecLang's phases 3 and 4); off by default.
+    pub response_inspection: bool,
+    /// The longest response body held for inspection; a longer one passes uninspected.
+    pub response_body_limit: usize,
 }
 
 /// Ids of the rules Forecourt writes around the user's (ModSecurity's range for local

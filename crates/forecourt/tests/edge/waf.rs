@@ -302,3 +302,37 @@ async fn pipelined_from(local: &str, addr: std::net::SocketAddr, data: &[u8]) ->
     assert!(read.is_ok(), "the connection was not closed within 20 s: {}", String::from_utf8_lossy(&out));
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_inspection_stops_a_leak_when_asked_to() {
+    // An application that leaks its database's error (CRS 951220, a response-body rule).
+    let page = "<html><body>You have an error in your SQL syntax; check the manual that corresponds to your \
+                MySQL server version for the right syntax to use near ''' at line 1</body></html>";
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let (leaky, _) = super::common::origin::raw_origin(Box::leak(response.into_bytes().into_boxed_slice()));
+    let admin = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
+         [waf.plain]\nrules = {CRS3}\n[waf.responses]\nrules = {CRS3}\nresponse_inspection = true\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\nhosts = [\"inspected.test\"]\nupstream = \"leaky\"\nwaf = \"responses\"\n\
+         [[route]]\npath = \"/\"\nupstream = \"leaky\"\nwaf = \"plain\"\n\
+         [upstream.leaky]\nservers = [\"{leaky}\"]\n"
+    ));
+    let ask = |host: &str| {
+        format!(
+            "GET /item HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        )
+    };
+    // Off by default: the page goes through as it is.
+    let plain = pipelined_from("127.0.0.1", fc.addr(), ask("plain.test").as_bytes()).await;
+    assert!(plain.starts_with("HTTP/1.1 200") && plain.contains("SQL syntax"), "{plain}");
+    // On: the body is judged whole before any of it goes; refused, it never reaches the client.
+    let inspected = pipelined_from("127.0.0.1", fc.addr(), ask("inspected.test").as_bytes()).await;
+    assert!(!inspected.contains("SQL syntax"), "the leak reached the client: {inspected}");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert!(metric(&metrics, "forecourt_waf_blocked_total{rule=\"951220\"}") >= 1.0, "{metrics}");
+}

@@ -153,9 +153,11 @@ impl Transaction {
 
     /// Stops evaluating rules once `deadline` has passed (checked between rules, so a
     /// request costs at most the budget plus one rule): [`Transaction::out_of_time`]
-    /// then says so, and the caller decides what an unfinished inspection means.
+    /// then says so, and the caller decides what an unfinished inspection means. A new
+    /// deadline (for the response's phases) starts the count again.
     pub fn set_deadline(&mut self, deadline: std::time::Instant) {
         self.deadline = Some(deadline);
+        self.out_of_time = false;
     }
 
     /// Whether rules were left unevaluated because the deadline passed.
@@ -316,6 +318,12 @@ impl Transaction {
                 "request body could not be processed as JSON; REQBODY_ERROR is set"
             );
         }
+    }
+
+    /// Set the response's status and protocol (`RESPONSE_STATUS`, `RESPONSE_PROTOCOL`).
+    pub fn set_response_status(&mut self, status: u16, protocol: &str) {
+        self.response.set_status(status);
+        self.response.set_protocol(protocol);
     }
 
     /// Add a response header.
