@@ -98,7 +98,7 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let dir = TempDir::new("waf-audit");
     let audit = dir.path("audit.json");
     let extra = DETECT.replace("RULES", CRS3)
-        + &format!("[waf.excluding]\nrules = {CRS3}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 932160, target = \"ARGS:file\" }}]\n");
+        + &format!("[waf.excluding]\nrules = {CRS3}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}]\n");
     let fc = Forecourt::start(&config(&origin, admin, &extra).replace("waf = \"crs3\"", "waf = \"excluding\""));
     let sqli = |target: &'static str| Case { name: "sqli", method: "GET", target, body: None, headers: &[] };
     // 942100 (libinjection) is the only PL1 rule this payload trips: off on /search only.
