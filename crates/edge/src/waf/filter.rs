@@ -16,7 +16,7 @@ use forecourt_proxy::filter::{BodyNeed, Decision, Filter, FilterInfo, InspectedB
 use http::{request, Response};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use zentinel_modsec::Transaction;
 
 pub struct WafFilter {
@@ -24,8 +24,9 @@ pub struct WafFilter {
 }
 
 /// A request's transaction, from its head's phase to its body's (and, with response
-/// inspection, to the response's phases).
-struct Pending(Transaction);
+/// inspection, to the response's phases), with the inspection time it has left: the
+/// budget counts the rules' time, not the time the body takes to arrive.
+struct Pending(Transaction, Duration);
 
 /// The request's method and target, kept for the audit log of a response body judged
 /// after the request's head is gone.
@@ -52,15 +53,16 @@ impl Filter for WafFilter {
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         self.policy.counters.evaluations.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let mut tx = self.policy.engine.new_transaction();
-        tx.set_deadline(Instant::now() + self.policy.budget);
+        tx.set_deadline(started + self.policy.budget);
         inspect::head(&mut tx, head, cx.client);
         let _ = tx.process_request_headers();
-        if tx.has_intervention() {
+        if tx.has_intervention() || tx.out_of_time() {
             return self.decide(tx, head, cx);
         }
         if cx.has_body() {
-            cx.insert(Pending(tx));
+            cx.insert(Pending(tx, self.policy.budget.saturating_sub(started.elapsed())));
             return Decision::Continue;
         }
         // No body to wait for: the whole request is judged now, before any later filter
@@ -70,7 +72,8 @@ impl Filter for WafFilter {
     }
 
     fn on_request_body(&self, head: &request::Parts, body: &InspectedBody, cx: &mut RequestCtx<'_>) -> Decision {
-        let Some(Pending(mut tx)) = cx.take::<Pending>() else { return Decision::Continue };
+        let Some(Pending(mut tx, left)) = cx.take::<Pending>() else { return Decision::Continue };
+        tx.set_deadline(Instant::now() + left);
         match (body.bytes.is_empty(), body.complete, inspect::parses(head)) {
             (true, _, _) => {}
             // Within the limit, any type: its rules read REQUEST_BODY (Java serialized
@@ -93,12 +96,13 @@ impl Filter for WafFilter {
     }
 
     fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
-        let Some(Pending(mut tx)) = cx.take::<Pending>() else { return };
+        // The response's phases get a budget of their own.
+        let Some(Pending(mut tx, _)) = cx.take::<Pending>() else { return };
         tx.set_deadline(Instant::now() + self.policy.budget);
         response::head(&mut tx, resp);
         if !tx.has_intervention() {
             if response::inspects(resp) {
-                cx.insert(Pending(tx));
+                cx.insert(Pending(tx, self.policy.budget));
             }
             return;
         }
@@ -116,7 +120,7 @@ impl Filter for WafFilter {
     }
 
     fn on_response_body(&self, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
-        let Some(Pending(tx)) = cx.take::<Pending>() else { return };
+        let Some(Pending(tx, _)) = cx.take::<Pending>() else { return };
         let Asked(method, target) = cx.take::<Asked>().unwrap_or(Asked(String::new(), String::new()));
         let id = cx.request_id.to_str().unwrap_or("").to_string();
         let request = response::Request { id, client: cx.client, method, target };
@@ -133,7 +137,7 @@ impl WafFilter {
         if self.policy.response_inspection && verdict.outcome == Outcome::Pass {
             let target = head.uri.path_and_query().map_or("/", |t| t.as_str());
             cx.insert(Asked(head.method.to_string(), target.to_string()));
-            cx.insert(Pending(tx));
+            cx.insert(Pending(tx, self.policy.budget));
         }
         if !verdict.noteworthy() {
             return Decision::Continue;

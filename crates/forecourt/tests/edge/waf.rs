@@ -168,6 +168,24 @@ async fn bodies_are_inspected_within_their_limit_and_uploads_stream_on() {
     // An attack within the limit is seen in the body.
     let attack = b"q=1%27%20OR%20%271%27%3D%271".to_vec();
     assert_eq!(send(&client(), post("crs3.test", "application/x-www-form-urlencoded", attack)).await.status, 403);
+    // The inspection budget counts the rules' time, not the body's: a form that takes
+    // longer than the budget (50 ms) to arrive is judged, not refused.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let form = "comment=a+slow+but+harmless+form&rating=5";
+        let head = format!(
+            "POST /slow HTTP/1.1\r\nHost: crs3.test\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            form.len()
+        );
+        let mut stream = tokio::net::TcpStream::connect(fc.addr()).await.unwrap();
+        stream.write_all(format!("{head}{}", &form[..10]).as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stream.write_all(&form.as_bytes()[10..]).await.unwrap();
+        let mut answer = String::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer)).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
     // A body of a type with no argument parser is still REQUEST_BODY to the rules.
     let raw = b"payload: java.lang.Runtime.getRuntime().exec(cmd)".to_vec();
     assert_eq!(send(&client(), post("crs3.test", "application/octet-stream", raw)).await.status, 403);
