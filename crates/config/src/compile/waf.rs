@@ -4,7 +4,9 @@
 //! policy, else `[global] waf`'s, unless it says "off".
 use super::Ctx;
 use crate::model::{RouteCfg, RuleIds, WafCfg};
-use forecourt_edge::waf::{AuditLog, Exclusion, Mode, OverLimit, WafCounters, WafFilter, WafPolicy, WafSettings};
+use forecourt_edge::waf::{
+    AuditLog, Engines, Exclusion, Mode, OverLimit, WafCounters, WafFilter, WafPolicy, WafSettings,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,16 +16,29 @@ pub type WafTable = BTreeMap<String, Arc<WafPolicy>>;
 
 pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<WafCfg>>) -> WafTable {
     let counters = cx.state.services.get::<WafCounters>().unwrap_or_default();
+    // The process's rulesets: a reload whose rules are unchanged keeps them (set at once:
+    // it holds only rulesets some snapshot or policy holds).
+    let engines = cx.state.services.get::<Engines>().unwrap_or_else(|| {
+        let made = Arc::new(Engines::default());
+        cx.state.services.set(made.clone());
+        made
+    });
     let mut table = WafTable::new();
     for (name, m) in model {
-        if let Some(policy) = policy(cx, name, m, &counters) {
+        if let Some(policy) = policy(cx, name, m, &counters, &engines) {
             table.insert(name.clone(), Arc::new(policy));
         }
     }
     table
 }
 
-fn policy(cx: &mut Ctx<'_>, name: &str, m: &Spanned<WafCfg>, counters: &Arc<WafCounters>) -> Option<WafPolicy> {
+fn policy(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    m: &Spanned<WafCfg>,
+    counters: &Arc<WafCounters>,
+    engines: &Engines,
+) -> Option<WafPolicy> {
     let c = m.get_ref();
     if c.rules.get_ref().is_empty() {
         cx.error(&c.rules, format!("[waf.{name}] names no rules"), Some(CRS_HINT.into()));
@@ -52,7 +67,7 @@ fn policy(cx: &mut Ctx<'_>, name: &str, m: &Spanned<WafCfg>, counters: &Arc<WafC
     if !cx.errors.is_empty() {
         return None; // Loading CRS takes a third of a second: not for a config already refused.
     }
-    match settings.load() {
+    match engines.get_or_load(name, &settings) {
         Ok(engine) => Some(WafPolicy {
             name: name.to_string(),
             engine,

@@ -57,7 +57,8 @@ pub struct LoadError {
 /// A loaded policy, shared by every route that names it.
 pub struct WafPolicy {
     pub name: String,
-    pub engine: ModSecurity,
+    /// Shared with every policy (and snapshot) loaded from the same rules: `Engines`.
+    pub engine: Arc<ModSecurity>,
     pub mode: Mode,
     pub body_limit: u64,
     pub over_limit: OverLimit,
@@ -87,6 +88,25 @@ impl WafSettings {
         let engine = ModSecurity::from_string(&self.seclang()).map_err(|e| LoadError { message: e.to_string() })?;
         engine.ruleset().prepare();
         Ok(engine)
+    }
+
+    /// What the ruleset is made of: the SecLang text and, for each file the rules entries
+    /// name, its path, size and modification time (files those include are not followed).
+    pub fn fingerprint(&self) -> String {
+        let mut key = self.seclang();
+        for entry in &self.rules {
+            let mut paths: Vec<std::path::PathBuf> = match entry.contains(['*', '?', '[']) {
+                true => glob::glob(entry).map(|p| p.flatten().collect()).unwrap_or_default(),
+                false => vec![entry.into()],
+            };
+            paths.sort();
+            for path in paths {
+                let meta = std::fs::metadata(&path).ok();
+                let modified = meta.as_ref().and_then(|m| m.modified().ok());
+                let _ = writeln!(key, "{} {:?} {:?}", path.display(), meta.map(|m| m.len()), modified);
+            }
+        }
+        key
     }
 
     /// The SecLang text that loads this policy: Forecourt's settings, the files, then the

@@ -270,6 +270,12 @@ async fn a_rule_that_does_not_parse_is_named_and_a_reload_keeps_the_running_rule
     let reload = http_post(&format!("http://127.0.0.1:{admin}/reload")).await;
     assert_ne!(reload.status, 200, "{}", reload.body);
     assert_eq!(get(&fc.url("/?x=forbidden")).await.status, 403);
+    // Back to the good rules: the ruleset the running config holds is kept, not compiled
+    // again (one "loaded" line in all).
+    fc.rewrite(&text(&good));
+    assert_eq!(http_post(&format!("http://127.0.0.1:{admin}/reload")).await.status, 200);
+    assert_eq!(get(&fc.url("/?x=forbidden")).await.status, 403);
+    assert_eq!(fc.stderr().matches("WAF rules loaded").count() + fc.stdout().matches("WAF rules loaded").count(), 1);
     fc.wait_exit(Duration::ZERO);
 }
 

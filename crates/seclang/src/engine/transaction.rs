@@ -14,30 +14,13 @@ use crate::operators::{compile_operator, Operator};
 use crate::parser::OperatorSpec;
 use crate::variables::{Collection, RequestData, ResponseData, TxCollection, VariableResolver};
 
-/// Whether a lowercased Content-Type denotes a JSON body.
-///
-/// Covers the `+json` structured suffix (RFC 6839) as well as `application/json`,
-/// so `application/vnd.api+json`, `application/problem+json` and friends are
-/// inspected rather than silently falling through to the urlencoded parser.
-fn is_json_content_type(ct_lower: &str) -> bool {
-    let media_type = ct_lower.split(';').next().unwrap_or("").trim();
-    media_type == "application/json" || media_type == "text/json" || media_type.ends_with("+json")
-}
-
-/// Whether a lowercased Content-Type denotes an XML body.
-///
-/// Covers the `+xml` structured suffix (RFC 6839), so SOAP
-/// (`application/soap+xml`), Atom and friends are inspected rather than
-/// falling through to a parser that finds nothing in them.
-fn is_xml_content_type(ct_lower: &str) -> bool {
-    let media_type = ct_lower.split(';').next().unwrap_or("").trim();
-    media_type == "application/xml" || media_type == "text/xml" || media_type.ends_with("+xml")
-}
-
 /// Whether the rule has the `capture` action.
 fn has_capture(rule: &CompiledRule) -> bool {
     rule.actions.iter().any(|a| matches!(a, crate::parser::Action::Data(crate::parser::DataAction::Capture)))
 }
+
+#[path = "transaction_body.rs"]
+mod body;
 
 /// A ModSecurity transaction for processing a single request.
 pub struct Transaction {
@@ -219,105 +202,6 @@ impl Transaction {
     pub fn append_request_body(&mut self, data: &[u8]) -> Result<()> {
         self.request.append_body(data);
         Ok(())
-    }
-
-    /// Process request body (Phase 2).
-    pub fn process_request_body(&mut self) -> Result<()> {
-        self.phase = Phase::RequestBody;
-
-        let content_type = self.request.headers.get("content-type").and_then(|v| v.first().map(|s| s.to_string()));
-        let ct_lower = content_type.as_deref().map(|ct| ct.trim_start().to_ascii_lowercase()).unwrap_or_default();
-
-        // ctl:requestBodyAccess=Off, typically set in phase 1, suppresses body
-        // parsing entirely. Phase 2 rules still run; they just find no ARGS_POST
-        // or FILES, which is what disabling body access means.
-        if !self.controls.request_body_access() {
-            self.run_phase(Phase::RequestBody)?;
-            return Ok(());
-        }
-
-        // ctl:requestBodyProcessor overrides Content-Type sniffing. CRS relies
-        // on this to force a processor when the header is absent or lying.
-        if let Some(forced) = self.controls.request_body_processor() {
-            match forced {
-                "MULTIPART" => {
-                    if !self.request.parse_multipart_body(content_type.as_deref().unwrap_or_default()) {
-                        tracing::warn!(
-                            "ctl:requestBodyProcessor=MULTIPART, but the body has no parseable \
-                             boundary; body arguments were not extracted"
-                        );
-                    }
-                }
-                "URLENCODED" => {
-                    self.request.parse_form_body();
-                    self.request.body_processor = "URLENCODED".to_string();
-                }
-                "JSON" => self.process_json_body(),
-                "XML" => self.process_xml_body(),
-                // CtlDirective::parse admits no other value.
-                other => debug_assert!(false, "unsupported forced body processor: {other}"),
-            }
-            self.run_phase(Phase::RequestBody)?;
-            return Ok(());
-        }
-
-        if ct_lower.starts_with("multipart/form-data") {
-            // Multipart body processor: populates ARGS_POST, FILES and
-            // MULTIPART_PART_HEADERS. Never fall back to the urlencoded
-            // parser for multipart payloads — that would produce bogus ARGS.
-            if !self.request.parse_multipart_body(content_type.as_deref().unwrap_or_default()) {
-                tracing::warn!(
-                    "multipart/form-data request without a parseable boundary; \
-                     body arguments were not extracted"
-                );
-            }
-        } else if is_xml_content_type(&ct_lower) {
-            self.process_xml_body();
-        } else if is_json_content_type(&ct_lower) {
-            // JSON bodies previously fell through to the urlencoded parser,
-            // which extracts nothing usable from them -- so ARGS was empty and
-            // rules like CRS 942100 (`SecRule ARGS "@detectSQLi"`) had nothing
-            // to inspect. An injection payload was blocked in a form body and
-            // passed unexamined in a JSON body.
-            self.process_json_body();
-        } else if ct_lower.starts_with("application/x-www-form-urlencoded") {
-            self.request.parse_form_body();
-            self.request.body_processor = "URLENCODED".to_string();
-        }
-        // Any other type (`application/octet-stream`, `text/plain`, a serialized Java
-        // object) has no body processor, as in ModSecurity: its body is REQUEST_BODY
-        // only, never arguments.
-
-        self.run_phase(Phase::RequestBody)?;
-        Ok(())
-    }
-
-    /// Run the XML body processor, recording any failure.
-    ///
-    /// As with JSON, a failure is not fatal: phase 2 still runs so a rule
-    /// testing `REQBODY_ERROR` can act on it.
-    fn process_xml_body(&mut self) {
-        if let Err(e) = self.request.parse_xml_body() {
-            tracing::debug!(
-                error = %e,
-                "request body could not be processed as XML; REQBODY_ERROR is set"
-            );
-        }
-    }
-
-    /// Run the JSON body processor, recording any failure.
-    ///
-    /// A failure is deliberately not fatal: the request still goes through
-    /// phase 2 so that rules testing `REQBODY_ERROR` can act on it, which is
-    /// how CRS rule 200002 blocks bodies it could not parse. Dropping the
-    /// request here instead would take that decision away from the ruleset.
-    fn process_json_body(&mut self) {
-        if let Err(e) = self.request.parse_json_body() {
-            tracing::debug!(
-                error = %e,
-                "request body could not be processed as JSON; REQBODY_ERROR is set"
-            );
-        }
     }
 
     /// Set the response's status and protocol (`RESPONSE_STATUS`, `RESPONSE_PROTOCOL`).
