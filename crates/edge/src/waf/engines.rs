@@ -29,8 +29,12 @@ impl Engines {
         }
         let started = Instant::now();
         let engine = Arc::new(settings.load()?);
-        tracing::info!(waf = name, rules = engine.rule_count(), ms = started.elapsed().as_millis() as u64,
-            "WAF rules loaded");
+        tracing::info!(
+            waf = name,
+            rules = engine.rule_count(),
+            ms = started.elapsed().as_millis() as u64,
+            "WAF rules loaded"
+        );
         self.loaded.lock().unwrap_or_else(|e| e.into_inner()).push((key, Arc::downgrade(&engine)));
         Ok(engine)
     }

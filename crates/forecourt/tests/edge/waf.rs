@@ -66,6 +66,13 @@ async fn each_owasp_family_is_blocked_before_the_origin_and_benign_traffic_passe
         }
     }
     assert!(wrong.is_empty(), "{}\n{}", wrong.join("\n"), fc.stdout());
+    // Over HTTP/2 (h2c) too: the head judged at once (END_STREAM on its headers), a
+    // body in the body phase; the Host is the request's authority.
+    for case in [&ATTACKS[0], &ATTACKS[3], &BENIGN[0], &BENIGN[8]] {
+        let reply = send(&h2c_client(), case.request(&fc.url(""), "crs3.test")).await;
+        let expected = if case.name.starts_with("sqli") { 403 } else { 200 };
+        assert_eq!(reply.status, expected, "h2: {}", case.name);
+    }
     // A route with `waf = "off"` is not inspected.
     assert_eq!(through(&fc, &origin, &ATTACKS[0], "open.test").await, (200, true));
     // The answer is the catalogue's: the request id, never the rule.
@@ -85,7 +92,7 @@ async fn each_owasp_family_is_blocked_before_the_origin_and_benign_traffic_passe
     assert!(line.contains("\"waf\":\"blocked\"") && line.contains("942100") && line.contains("949110"), "{line}");
     assert!(line.contains("\"waf_match\":\"ARGS:q\"") && line.contains("\"waf_score\""), "{line}");
     let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
-    let blocked = 2.0 * ATTACKS.len() as f64 + 2.0;
+    let blocked = 2.0 * ATTACKS.len() as f64 + 4.0; // and two over h2c, two to see the answer
     assert_eq!(metric(&metrics, "forecourt_waf_blocked_requests_total"), blocked, "{metrics}");
     assert!(metric(&metrics, "forecourt_waf_blocked_total{rule=\"942100\"}") >= 4.0);
     assert!(metric(&metrics, "forecourt_waf_evaluations_total") >= 2.0 * (ATTACKS.len() + BENIGN.len()) as f64);
@@ -97,8 +104,15 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let admin = free_port();
     let dir = TempDir::new("waf-audit");
     let audit = dir.path("audit.json");
+    // A plugin's exclusion file, as CRS plugins ship them (a `-before.conf` between
+    // crs-setup and the rules): the SQL injection rules are off under /wiki.
+    let plugin = dir.file(
+        "wiki-rule-exclusions-before.conf",
+        "SecRule REQUEST_FILENAME \"@beginsWith /wiki\" \"id:9500010,phase:1,pass,nolog,ctl:ruleRemoveByTag=attack-sqli\"\n",
+    );
+    let rules = CRS3.replacen(", ", &format!(", \"{plugin}\", "), 1);
     let extra = DETECT.replace("RULES", CRS3)
-        + &format!("[waf.excluding]\nrules = {CRS3}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}]\n");
+        + &format!("[waf.excluding]\nrules = {rules}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}]\n");
     let fc = Forecourt::start(&config(&origin, admin, &extra).replace("waf = \"crs3\"", "waf = \"excluding\""));
     let sqli = |target: &'static str| Case { name: "sqli", method: "GET", target, body: None, headers: &[] };
     // 942100 (libinjection) is the only PL1 rule this payload trips: off on /search only.
@@ -107,6 +121,8 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let elsewhere: &'static str = Box::leak(payload_on("/items").into_boxed_str());
     assert_eq!(through(&fc, &origin, &sqli(on_search), "crs3.test").await, (200, true));
     assert_eq!(through(&fc, &origin, &sqli(elsewhere), "crs3.test").await.0, 403);
+    let in_the_wiki: &'static str = Box::leak(payload_on("/wiki/page").into_boxed_str());
+    assert_eq!(through(&fc, &origin, &sqli(in_the_wiki), "crs3.test").await, (200, true), "the plugin's exclusion");
     // The XSS rules removed everywhere (941100-941199); a targeted exclusion spares one
     // argument only.
     let xss = sqli("/comment?text=%3Cscript%3Ealert(1)%3C/script%3E");
@@ -204,7 +220,16 @@ async fn bodies_are_inspected_within_their_limit_and_uploads_stream_on() {
 async fn pathological_requests_cost_a_bounded_time() {
     let origin = Origin::start("o");
     let admin = free_port();
-    let fc = Forecourt::start(&config(&origin, admin, &DETECT.replace("RULES", CRS3)));
+    // Two policies with a budget of one millisecond, which 10,000 arguments exceed: one
+    // refuses what it could not finish, one passes it.
+    let extra = format!(
+        "[waf.tight]\nrules = {CRS3}\ninspection_budget = \"1ms\"\n\
+         [waf.lenient]\nrules = {CRS3}\ninspection_budget = \"1ms\"\nover_budget = \"pass\"\n"
+    );
+    let text = config(&origin, admin, &extra)
+        .replace("waf = \"detect\"", "waf = \"tight\"")
+        .replace("waf = \"off\"", "waf = \"lenient\"");
+    let fc = Forecourt::start(&text);
     let many_args: String = (0..10_000).map(|i| format!("a{i}=v{i}")).collect::<Vec<_>>().join("&");
     let deep_json = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
     let multipart_headers = format!(
@@ -218,6 +243,17 @@ async fn pathological_requests_cost_a_bounded_time() {
         ("multipart/form-data; boundary=XyZ", multipart_headers),
         ("application/x-www-form-urlencoded", bait),
     ];
+    let form = |host: &str, body: &str| {
+        http::Request::post(fc.url("/p"))
+            .header("host", host)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap()
+    };
+    assert_eq!(send(&client(), form("detect.test", &bodies[0].1)).await.status, 403, "over budget: refused");
+    assert_eq!(send(&client(), form("open.test", &bodies[0].1)).await.status, 200, "over budget: passed");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_waf_over_budget_total"), 2.0, "{metrics}");
     for (content_type, body) in bodies {
         let started = Instant::now();
         let req = http::Request::post(fc.url("/p"))
