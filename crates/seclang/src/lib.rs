@@ -21,7 +21,7 @@
 //! ## Quick Start
 //!
 //! ```ignore
-//! use zentinel_modsec::ModSecurity;
+//! use forecourt_seclang::ModSecurity;
 //!
 //! // Load rules from an inline string (or use ModSecurity::from_file(path)).
 //! let modsec = ModSecurity::from_string(r#"

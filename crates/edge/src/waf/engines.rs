@@ -4,9 +4,9 @@
 //! that leaves the rules alone costs no recompilation (about a third of a second for CRS)
 //! and no second copy of its memory (about 70 MiB).
 use super::policy::{LoadError, WafSettings};
+use forecourt_seclang::ModSecurity;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
-use zentinel_modsec::ModSecurity;
 
 #[derive(Default)]
 pub struct Engines {

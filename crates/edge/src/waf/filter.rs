@@ -13,11 +13,11 @@ use super::verdict::{Outcome, Verdict};
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, Phases, RequestCtx};
+use forecourt_seclang::Transaction;
 use http::{request, Response};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use zentinel_modsec::Transaction;
 
 pub struct WafFilter {
     pub policy: Arc<WafPolicy>,

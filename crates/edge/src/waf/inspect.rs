@@ -2,9 +2,9 @@
 //! sent (path and query), the protocol, every header (a `Host` made from an HTTP/2
 //! request's authority, as nginx makes one), the client's address; and which bodies are
 //! parsed into arguments (and so refused, or passed uninspected, beyond the limit).
+use forecourt_seclang::Transaction;
 use http::request;
 use std::net::IpAddr;
-use zentinel_modsec::Transaction;
 
 /// Feeds the head into a fresh transaction (phase 1 is the caller's to run).
 pub fn head(tx: &mut Transaction, head: &request::Parts, client: IpAddr) {

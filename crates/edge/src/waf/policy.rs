@@ -5,10 +5,10 @@
 //! only detect, how much body is inspected, and the time one request may take.
 use super::audit::AuditLog;
 use super::metrics::WafCounters;
+use forecourt_seclang::ModSecurity;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use zentinel_modsec::ModSecurity;
 
 /// What the config says of one `[waf.NAME]`.
 #[derive(Clone, Debug)]

@@ -10,6 +10,7 @@ use super::policy::{Mode, WafPolicy};
 use super::verdict::{Outcome, Verdict};
 use bytes::Bytes;
 use forecourt_proxy::body::{BoxError, ProxyBody};
+use forecourt_seclang::Transaction;
 use http::Response;
 use http_body::{Body, Frame};
 use std::collections::VecDeque;
@@ -17,7 +18,6 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use zentinel_modsec::Transaction;
 
 /// Runs phase 3 on the response head.
 pub fn head(tx: &mut Transaction, resp: &Response<ProxyBody>) {

@@ -1,8 +1,8 @@
 //! What the rules decided about one request, and the evidence: the rules that matched
 //! (their ids, the first variable an attack rule matched on) and CRS's inbound anomaly
 //! score — for the access log, the audit log and the counters. Never for the client.
-use zentinel_modsec::variables::Collection;
-use zentinel_modsec::Transaction;
+use forecourt_seclang::variables::Collection;
+use forecourt_seclang::Transaction;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {

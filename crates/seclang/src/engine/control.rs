@@ -24,7 +24,7 @@ use std::collections::HashSet;
 
 use crate::parser::{ControlAction, Selection, VariableSpec};
 
-use super::ruleset::RuleEngineMode;
+use super::mode::RuleEngineMode;
 
 /// An inclusive range of rule IDs, as written by `ctl:ruleRemoveById`.
 ///

@@ -3,6 +3,7 @@
 pub mod chain;
 pub mod control;
 pub mod intervention;
+pub mod mode;
 pub mod phase;
 pub mod ruleset;
 pub mod scoring;

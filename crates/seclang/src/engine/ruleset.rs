@@ -1,5 +1,6 @@
 //! Compiled ruleset for efficient rule matching.
 
+pub use super::mode::RuleEngineMode;
 use crate::error::Result;
 use crate::operators::{compile_operator, Operator};
 use crate::parser::{
@@ -109,18 +110,6 @@ pub struct CompiledRuleset {
     rules: Rules,
     /// Rule engine mode.
     engine_mode: RuleEngineMode,
-}
-
-/// Rule engine operating mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RuleEngineMode {
-    /// Rules are enabled and will block.
-    #[default]
-    On,
-    /// Rules are enabled but will only detect.
-    DetectionOnly,
-    /// Rules are disabled.
-    Off,
 }
 
 impl CompiledRuleset {
