@@ -79,7 +79,7 @@ impl Filter for WafFilter {
             // Within the limit, any type: its rules read REQUEST_BODY (Java serialized
             // objects, smuggled requests); the engine parses only forms, multipart, JSON
             // and XML into arguments.
-            (false, true, _) => _ = tx.append_request_body(&body.bytes),
+            (false, true, _) => tx.set_request_body(body.bytes.clone()),
             // Longer, of a type that would be parsed: refused, or on uninspected.
             (false, false, true) => {
                 self.policy.counters.body_over_limit.fetch_add(1, Ordering::Relaxed);

@@ -61,6 +61,18 @@ pub const ATTACKS: &[Case] = &[
         headers: &[("user-agent", "sqlmap/1.7.2#stable (https://sqlmap.org)")],
     },
     Case { name: "method enforcement", method: "PROPFIND", target: "/", body: None, headers: &[] },
+    post(
+        "php: an upload named .php",
+        "/upload",
+        MULTIPART,
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"shell.php\"\r\nContent-Type: image/png\r\n\r\n<?php system($_GET['c']); ?>\r\n--XyZ--\r\n",
+    ),
+    post(
+        "sqli: in XML",
+        "/soap",
+        "text/xml",
+        "<?xml version=\"1.0\"?><order><id>1' UNION SELECT password FROM users--</id></order>",
+    ),
 ];
 
 pub const BENIGN: &[Case] = &[
@@ -83,6 +95,7 @@ pub const BENIGN: &[Case] = &[
         MULTIPART,
         "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHoliday photos - summer and autumn\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"beach.txt\"\r\nContent-Type: text/plain\r\n\r\nSand, sea and sun; nothing else.\r\n--XyZ--\r\n",
     ),
+    post("benign: XML", "/soap", "application/xml", "<?xml version=\"1.0\"?><order><id>42</id><note>Tom &amp; Jerry</note></order>"),
     Case { name: "JSON API: a GET", method: "GET", target: "/api/items/7?fields=name,price", body: None, headers: &[("accept", "application/json")] },
 ];
 

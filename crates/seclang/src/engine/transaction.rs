@@ -198,6 +198,11 @@ impl Transaction {
         Ok(())
     }
 
+    /// The whole request body, shared with the caller's buffer (no copy is kept).
+    pub fn set_request_body(&mut self, body: bytes::Bytes) {
+        self.request.set_body(body);
+    }
+
     /// Append data to request body.
     pub fn append_request_body(&mut self, data: &[u8]) -> Result<()> {
         self.request.append_body(data);

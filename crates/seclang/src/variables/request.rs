@@ -46,8 +46,8 @@ pub struct RequestData {
     /// that the origin application happily accepts is a bypass when it
     /// happens quietly.
     pub body_error: Option<String>,
-    /// Request body.
-    pub body: Vec<u8>,
+    /// Request body: shares the buffer it was handed (`set_body`), never a copy of it.
+    pub body: bytes::Bytes,
     /// Client IP address.
     pub client_ip: String,
     /// Client port.
@@ -116,7 +116,15 @@ impl RequestData {
 
     /// Append to request body.
     pub fn append_body(&mut self, data: &[u8]) {
-        self.body.extend_from_slice(data);
+        let mut joined = Vec::with_capacity(self.body.len() + data.len());
+        joined.extend_from_slice(&self.body);
+        joined.extend_from_slice(data);
+        self.body = joined.into();
+    }
+
+    /// The whole request body, as read: the buffer is shared, not copied.
+    pub fn set_body(&mut self, body: bytes::Bytes) {
+        self.body = body;
     }
 
     /// Get body as string.
@@ -328,7 +336,7 @@ impl RequestData {
             return Ok(());
         }
 
-        let mut reader = quick_xml::Reader::from_reader(self.body.as_slice());
+        let mut reader = quick_xml::Reader::from_reader(&self.body[..]);
         reader.config_mut().check_end_names = true;
 
         let mut path: Vec<String> = Vec::new();
