@@ -23,10 +23,14 @@ pub struct WafFilter {
     pub policy: Arc<WafPolicy>,
 }
 
-/// A request's transaction, from its head's phase to its body's (and, with response
-/// inspection, to the response's phases), with the inspection time it has left: the
-/// budget counts the rules' time, not the time the body takes to arrive.
+/// A request's transaction, from its head's phase to its body's, with the inspection
+/// time it has left: the budget counts the rules' time, not the time the body takes to
+/// arrive.
 struct Pending(Transaction, Duration);
+
+/// A judged request's transaction, kept for the response's phases (response inspection):
+/// a type of its own, so that the body phase never judges a request twice.
+struct ForResponse(Transaction);
 
 /// The request's method and target, kept for the audit log of a response body judged
 /// after the request's head is gone.
@@ -83,7 +87,7 @@ impl Filter for WafFilter {
             // Longer, of a type that would be parsed: refused, or on uninspected.
             (false, false, true) => {
                 self.policy.counters.body_over_limit.fetch_add(1, Ordering::Relaxed);
-                cx.log("waf", "body_over_limit");
+                cx.log("waf_body", "over_limit");
                 if self.policy.over_limit == OverLimit::Reject {
                     return Decision::answer(cx.answer(Reason::BodyTooLarge));
                 }
@@ -97,12 +101,12 @@ impl Filter for WafFilter {
 
     fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
         // The response's phases get a budget of their own.
-        let Some(Pending(mut tx, _)) = cx.take::<Pending>() else { return };
+        let Some(ForResponse(mut tx)) = cx.take::<ForResponse>() else { return };
         tx.set_deadline(Instant::now() + self.policy.budget);
         response::head(&mut tx, resp);
         if !tx.has_intervention() {
             if response::inspects(resp) {
-                cx.insert(Pending(tx, self.policy.budget));
+                cx.insert(ForResponse(tx));
             }
             return;
         }
@@ -120,7 +124,7 @@ impl Filter for WafFilter {
     }
 
     fn on_response_body(&self, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
-        let Some(Pending(tx, _)) = cx.take::<Pending>() else { return };
+        let Some(ForResponse(tx)) = cx.take::<ForResponse>() else { return };
         let Asked(method, target) = cx.take::<Asked>().unwrap_or(Asked(String::new(), String::new()));
         let id = cx.request_id.to_str().unwrap_or("").to_string();
         let request = response::Request { id, client: cx.client, method, target };
@@ -137,7 +141,7 @@ impl WafFilter {
         if self.policy.response_inspection && verdict.outcome == Outcome::Pass {
             let target = head.uri.path_and_query().map_or("/", |t| t.as_str());
             cx.insert(Asked(head.method.to_string(), target.to_string()));
-            cx.insert(Pending(tx, self.policy.budget));
+            cx.insert(ForResponse(tx));
         }
         if !verdict.noteworthy() {
             return Decision::Continue;

@@ -373,14 +373,17 @@ async fn response_inspection_stops_a_leak_when_asked_to() {
         page.len()
     );
     let (leaky, _) = super::common::origin::raw_origin(Box::leak(response.into_bytes().into_boxed_slice()));
+    let clean = Origin::start("clean");
     let admin = free_port();
     let fc = Forecourt::start(&format!(
         "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
          [waf.plain]\nrules = {CRS3}\n[waf.responses]\nrules = {CRS3}\nresponse_inspection = true\n\
          [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
          [[route]]\nhosts = [\"inspected.test\"]\nupstream = \"leaky\"\nwaf = \"responses\"\n\
+         [[route]]\npath = \"/clean/\"\nupstream = \"clean\"\nwaf = \"responses\"\n\
          [[route]]\npath = \"/\"\nupstream = \"leaky\"\nwaf = \"plain\"\n\
-         [upstream.leaky]\nservers = [\"{leaky}\"]\n"
+         [upstream.leaky]\nservers = [\"{leaky}\"]\n[upstream.clean]\nservers = [\"{}\"]\n",
+        clean.addr
     ));
     let ask = |host: &str| {
         format!(
@@ -395,4 +398,9 @@ async fn response_inspection_stops_a_leak_when_asked_to() {
     assert!(!inspected.contains("SQL syntax"), "the leak reached the client: {inspected}");
     let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
     assert!(metric(&metrics, "forecourt_waf_blocked_total{rule=\"951220\"}") >= 1.0, "{metrics}");
+    // A request is judged once, response inspection or not: a numeric Host (920350, 3
+    // points, under the threshold of 5) passes; judged twice it would score 6.
+    let numeric = "GET /clean/page HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+    let answer = pipelined_from("127.0.0.1", fc.addr(), numeric.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("origin=clean"), "{answer}");
 }
