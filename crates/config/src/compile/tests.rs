@@ -117,3 +117,28 @@ fn redis_is_one_server_or_a_cluster() {
     // Seeds that do not answer yet are no error: the cluster is looked for in the background.
     runtime(&format!("{BASE}[redis]\ncluster = [\"redis://127.0.0.1:1\", \"redis://127.0.0.1:2\"]\n"));
 }
+
+#[test]
+fn waf_mistakes_are_reported_where_they_stand() {
+    let cases = [
+        ("[waf.x]\nrules = []\n", (11, 9), "names no rules"),
+        ("[waf.x]\nrules = [\"/nonexistent/*.conf\"]\n", (11, 9), "`/nonexistent/*.conf` names no rule file"),
+        ("[waf.x]\nrules = [\"/r.conf\"]\nmode = \"loud\"\n", (12, 8), "unknown value `loud`"),
+        ("[waf.x]\nrules = [\"/r.conf\"]\nparanoia_level = 9\n", (12, 18), "between 1 and 4"),
+        ("[waf.x]\nrules = [\"/r.conf\"]\nexclusions = [{ rule = \"abc\" }]\n", (12, 24), "bad rule id"),
+        (
+            "[waf.x]\nrules = [\"/r.conf\"]\nexclusions = [{ rule = 1, path = \"/a\", remove = true }]\n",
+            (12, 34),
+            "everywhere",
+        ),
+    ];
+    for (table, at, message) in cases {
+        let errors = errors(&format!("{BASE}{table}"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].col), at, "{}", errors[0]);
+        assert!(errors[0].message.contains(message), "{}", errors[0]);
+    }
+    let unknown = errors(&BASE.replace("upstream = \"app\"\n", "upstream = \"app\"\nwaf = \"nope\"\n"));
+    assert_eq!((unknown[0].line, unknown[0].col), (8, 7), "{}", unknown[0]);
+    assert!(unknown[0].message.contains("unknown WAF policy `nope`"), "{}", unknown[0]);
+}

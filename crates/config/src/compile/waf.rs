@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
 
-pub type WafTable = BTreeMap<String, Arc<WafPolicy>>;
+/// Every `[waf.NAME]`: its policy, or `None` when it did not compile (reported where it
+/// is defined, so that the routes naming it add nothing).
+pub type WafTable = BTreeMap<String, Option<Arc<WafPolicy>>>;
 
 pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<WafCfg>>) -> WafTable {
     let counters = cx.state.services.get::<WafCounters>().unwrap_or_default();
@@ -25,9 +27,8 @@ pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<WafCfg>>) -> W
     });
     let mut table = WafTable::new();
     for (name, m) in model {
-        if let Some(policy) = policy(cx, name, m, &counters, &engines) {
-            table.insert(name.clone(), Arc::new(policy));
-        }
+        let policy = policy(cx, name, m, &counters, &engines);
+        table.insert(name.clone(), policy.map(Arc::new));
     }
     table
 }
@@ -144,12 +145,9 @@ pub fn route_filter(
         return None;
     }
     match table.get(named.get_ref()) {
-        Some(policy) => Some(WafFilter { policy: policy.clone() }),
+        Some(Some(policy)) => Some(WafFilter { policy: policy.clone() }),
+        Some(None) => None,
         None => {
-            // A policy that failed to load was reported where it is defined.
-            if !cx.errors.is_empty() {
-                return None;
-            }
             let known: Vec<&str> = table.keys().map(|k| k.as_str()).collect();
             let hint = match known.is_empty() {
                 true => "define it as [waf.NAME] with rules = [...]".to_string(),
@@ -163,7 +161,7 @@ pub fn route_filter(
 
 /// Makes the counters the process's (for `/metrics`), once the config is accepted.
 pub fn commit(cx: &Ctx<'_>, table: &WafTable) {
-    if let Some(policy) = table.values().next() {
+    if let Some(policy) = table.values().flatten().next() {
         cx.state.services.set(policy.counters.clone());
     }
 }
