@@ -49,7 +49,7 @@ async fn through(fc: &Forecourt, origin: &Origin, case: &Case, host: &str) -> (u
 async fn each_owasp_family_is_blocked_before_the_origin_and_benign_traffic_passes_with_crs_3_and_4() {
     let origin = Origin::start("o");
     let admin = free_port();
-    let fc = Forecourt::start(&config(&origin, admin, &DETECT.replace("RULES", CRS3)));
+    let fc = start(&config(&origin, admin, &DETECT.replace("RULES", CRS3)));
     let mut wrong = Vec::new();
     for host in ["crs3.test", "crs4.test"] {
         for case in ATTACKS {
@@ -113,7 +113,7 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let rules = CRS3.replacen(", ", &format!(", \"{plugin}\", "), 1);
     let extra = DETECT.replace("RULES", CRS3)
         + &format!("[waf.excluding]\nrules = {rules}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}]\n");
-    let fc = Forecourt::start(&config(&origin, admin, &extra).replace("waf = \"crs3\"", "waf = \"excluding\""));
+    let fc = start(&config(&origin, admin, &extra).replace("waf = \"crs3\"", "waf = \"excluding\""));
     let sqli = |target: &'static str| Case { name: "sqli", method: "GET", target, body: None, headers: &[] };
     // 942100 (libinjection) is the only PL1 rule this payload trips: off on /search only.
     let payload_on = |path| format!("{path}?q=1%27%20OR%20%271%27%3D%271");
@@ -165,7 +165,7 @@ async fn bodies_are_inspected_within_their_limit_and_uploads_stream_on() {
     let text = config(&origin, admin, &extra)
         .replace("waf = \"detect\"", "waf = \"lenient\"")
         .replace("waf = \"crs3\"", "waf = \"small\"");
-    let fc = Forecourt::start(&text);
+    let fc = start(&text);
     let post = |host: &str, content_type: &str, body: Vec<u8>| {
         http::Request::post(fc.url("/up"))
             .header("host", host)
@@ -229,7 +229,7 @@ async fn pathological_requests_cost_a_bounded_time() {
     let text = config(&origin, admin, &extra)
         .replace("waf = \"detect\"", "waf = \"tight\"")
         .replace("waf = \"off\"", "waf = \"lenient\"");
-    let fc = Forecourt::start(&text);
+    let fc = start(&text);
     let many_args: String = (0..10_000).map(|i| format!("a{i}=v{i}")).collect::<Vec<_>>().join("&");
     let deep_json = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
     let multipart_headers = format!(
@@ -287,7 +287,7 @@ async fn a_rule_that_does_not_parse_is_named_and_a_reload_keeps_the_running_rule
             origin.addr
         )
     };
-    let mut fc = Forecourt::start(&text(&good));
+    let mut fc = start(&text(&good));
     assert_eq!(get(&fc.url("/?x=forbidden")).await.status, 403);
     assert_eq!(get(&fc.url("/?x=fine")).await.status, 200);
     // `forecourt check` names the rule file, the line its rule starts on, and the id.
@@ -302,13 +302,13 @@ async fn a_rule_that_does_not_parse_is_named_and_a_reload_keeps_the_running_rule
     assert!(said.contains(&format!("{bad}:2")) && said.contains("rule 10002") && said.contains("explode"), "{said}");
     assert!(said.contains("forecourt.toml:"), "the config's own place too: {said}");
     // A reload meeting it is refused; the running rules keep blocking.
-    fc.rewrite(&text(&bad));
+    fc.rewrite(&generous(&text(&bad)));
     let reload = http_post(&format!("http://127.0.0.1:{admin}/reload")).await;
     assert_ne!(reload.status, 200, "{}", reload.body);
     assert_eq!(get(&fc.url("/?x=forbidden")).await.status, 403);
     // Back to the good rules: the ruleset the running config holds is kept, not compiled
     // again (one "loaded" line in all).
-    fc.rewrite(&text(&good));
+    fc.rewrite(&generous(&text(&good)));
     assert_eq!(http_post(&format!("http://127.0.0.1:{admin}/reload")).await.status, 200);
     assert_eq!(get(&fc.url("/?x=forbidden")).await.status, 403);
     assert_eq!(fc.stderr().matches("WAF rules loaded").count() + fc.stdout().matches("WAF rules loaded").count(), 1);
@@ -317,6 +317,29 @@ async fn a_rule_that_does_not_parse_is_named_and_a_reload_keeps_the_running_rule
 
 async fn http_post(url: &str) -> Reply {
     send(&client(), http::Request::post(url).body(Full::default()).unwrap()).await
+}
+
+/// Starts Forecourt with `config`, every WAF policy that sets no `inspection_budget` given
+/// ten seconds: the 50 ms default is for release builds, and a debug build beside the
+/// other tests on two cores can take longer than that on CRS (a request over budget is
+/// refused: a flaky test). The budget's own test sets its own.
+pub fn start(config: &str) -> Forecourt {
+    Forecourt::start(&generous(config))
+}
+
+fn generous(config: &str) -> String {
+    let mut out = String::new();
+    for table in config.split_inclusive("\n[").collect::<Vec<_>>() {
+        let is_waf = table.starts_with("waf.") || table.starts_with("[waf.");
+        match is_waf && !table.contains("inspection_budget") {
+            true => match table.strip_suffix("\n[") {
+                Some(body) => out.push_str(&format!("{body}\ninspection_budget = \"10s\"\n[")),
+                None => out.push_str(&format!("{}\ninspection_budget = \"10s\"\n", table.trim_end_matches('\n'))),
+            },
+            false => out.push_str(table),
+        }
+    }
+    out
 }
 
 fn access_log(fc: &Forecourt) -> String {
@@ -336,7 +359,7 @@ async fn bans_count_the_wafs_refusals() {
     let admin = free_port();
     let bans =
         "[bans]\nduration = \"1h\"\n[bans.rules.attackers]\non = [\"waf_blocked\"]\ncount = 3\nwindow = \"1m\"\n";
-    let fc = Forecourt::start(&config(&origin, admin, &(DETECT.replace("RULES", CRS3) + bans)));
+    let fc = start(&config(&origin, admin, &(DETECT.replace("RULES", CRS3) + bans)));
     // Three refused attacks then an ordinary request, pipelined on one connection (a
     // banned address's new connections are closed at accept): the fourth is the ban's.
     let attack = "GET /search?q=1%27%20OR%20%271%27%3D%271 HTTP/1.1\r\nHost: crs3.test\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n";
@@ -375,7 +398,7 @@ async fn response_inspection_stops_a_leak_when_asked_to() {
     let (leaky, _) = super::common::origin::raw_origin(Box::leak(response.into_bytes().into_boxed_slice()));
     let clean = Origin::start("clean");
     let admin = free_port();
-    let fc = Forecourt::start(&format!(
+    let fc = start(&format!(
         "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
          [waf.plain]\nrules = {CRS3}\n[waf.responses]\nrules = {CRS3}\nresponse_inspection = true\n\
          [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
@@ -403,4 +426,14 @@ async fn response_inspection_stops_a_leak_when_asked_to() {
     let numeric = "GET /clean/page HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\nConnection: close\r\n\r\n";
     let answer = pipelined_from("127.0.0.1", fc.addr(), numeric.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("origin=clean"), "{answer}");
+}
+
+#[test]
+fn the_tests_budget_goes_into_every_waf_table_without_one() {
+    let text = "[global]\nwaf = \"a\"\n[waf.a]\nrules = []\n[waf.b]\nrules = []\ninspection_budget = \"1ms\"\n[[listen]]\naddr = \"x\"\n[waf.c]\nrules = []\n";
+    let out = generous(text);
+    assert_eq!(out.matches("inspection_budget = \"10s\"").count(), 2, "{out}");
+    assert!(out.contains("[waf.a]\nrules = []\ninspection_budget = \"10s\"\n[waf.b]"), "{out}");
+    assert!(out.ends_with("[waf.c]\nrules = []\ninspection_budget = \"10s\"\n"), "{out}");
+    assert!(out.contains("[waf.b]\nrules = []\ninspection_budget = \"1ms\"\n[[listen]]"), "{out}");
 }

@@ -121,7 +121,7 @@ async fn decisions_agree_with_nginx_and_libmodsecurity_on_crs_3_and_4_at_pl1_and
         for pl in [1u8, 4] {
             let ruleset = format!("{label} PL{pl}");
             let reference = NginxModsecurity::start(&origin, &files(&rules), pl);
-            let fc = Forecourt::start(&format!(
+            let fc = super::waf::start(&format!(
                 "[global]\nadmin = \"off\"\naccess_log = \"off\"\nwaf = \"crs\"\n[waf.crs]\nrules = {rules}\nparanoia_level = {pl}\n\
                  [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\npath = \"/\"\nupstream = \"o\"\n\
                  [upstream.o]\nservers = [\"{}\"]\n",
