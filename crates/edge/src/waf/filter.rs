@@ -162,10 +162,10 @@ impl WafFilter {
             (Outcome::OutOfTime, true) => "over_budget_blocked",
             (Outcome::OutOfTime, false) => "over_budget_passed",
         };
-        match action {
-            "blocked" | "over_budget_blocked" => p.counters.count_block(&verdict.rules),
-            "would_block" => _ = p.counters.would_block.fetch_add(1, Ordering::Relaxed),
-            _ => {}
+        if refuse {
+            p.counters.count_block(&verdict.rules);
+        } else if matches!(verdict.outcome, Outcome::Block { .. }) {
+            p.counters.would_block.fetch_add(1, Ordering::Relaxed);
         }
         cx.log("waf", action);
         if !verdict.rules.is_empty() {

@@ -31,16 +31,20 @@ fn protocol(version: http::Version) -> &'static str {
 }
 
 /// Whether the engine turns a body of this type into arguments (forms, multipart, JSON,
-/// XML). Others (`application/octet-stream`, images, archives) are REQUEST_BODY only, and
-/// one longer than the limit streams on uninspected: an upload is not refused for its size.
+/// XML): the engine's own answer. Others (`application/octet-stream`, images, archives)
+/// are REQUEST_BODY only, and one longer than the limit streams on uninspected: an upload
+/// is not refused for its size.
 pub fn parses(head: &request::Parts) -> bool {
-    let Some(content_type) = head.headers.get(http::header::CONTENT_TYPE) else { return false };
-    let essence = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    matches!(essence.as_str(), "application/x-www-form-urlencoded" | "multipart/form-data")
-        || essence.ends_with("/json")
-        || essence.ends_with("+json")
-        || essence.ends_with("/xml")
-        || essence.ends_with("+xml")
+    head.headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(forecourt_seclang::engine::has_body_processor)
+}
+
+/// The media type of a Content-Type (`text/html` of `text/html; charset=utf-8`), lower case.
+pub fn media_type(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
 }
 
 #[cfg(test)]

@@ -35,8 +35,7 @@ pub fn head(tx: &mut Transaction, resp: &Response<ProxyBody>) {
 
 /// Whether a response body of this type is inspected (what leaks is text).
 pub fn inspects(resp: &Response<ProxyBody>) -> bool {
-    let Some(value) = resp.headers().get(http::header::CONTENT_TYPE) else { return false };
-    let essence = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some(essence) = super::inspect::media_type(resp.headers()) else { return false };
     essence.starts_with("text/")
         || essence.ends_with("/json")
         || essence.ends_with("+json")

@@ -31,8 +31,13 @@ impl Verdict {
             (None, true) => Outcome::OutOfTime,
             (None, false) => Outcome::Pass,
         };
+        let score = inbound_score(tx);
         let mut rules: Vec<String> = Vec::new();
         let mut variable = None;
+        if outcome == Outcome::Pass && score == 0 {
+            // Nothing to record (the common request): no evidence gathered.
+            return Verdict { outcome, rules, variable, score };
+        }
         // Rules with a severity report an attack (or the decision); the rest is CRS's
         // bookkeeping, which matches on every request.
         for m in tx.matched_data().iter().filter(|m| m.severity.is_some()) {
@@ -52,7 +57,7 @@ impl Verdict {
                 rules.push(id);
             }
         }
-        Verdict { outcome, rules, variable, score: inbound_score(tx) }
+        Verdict { outcome, rules, variable, score }
     }
 
     /// Anything to record: a decision other than pass, or rules that matched.

@@ -12,7 +12,7 @@ pub mod transaction;
 pub use control::{CtlDirective, TransactionControls};
 pub use intervention::Intervention;
 pub use ruleset::{CompiledRuleset, Rules};
-pub use transaction::Transaction;
+pub use transaction::{has_body_processor, Transaction};
 
 use crate::error::Result;
 use std::sync::Arc;

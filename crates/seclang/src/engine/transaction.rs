@@ -21,6 +21,7 @@ fn has_capture(rule: &CompiledRule) -> bool {
 
 #[path = "transaction_body.rs"]
 mod body;
+pub use body::has_body_processor;
 
 /// A ModSecurity transaction for processing a single request.
 pub struct Transaction {

@@ -25,6 +25,17 @@ fn is_xml_content_type(ct_lower: &str) -> bool {
     media_type == "application/xml" || media_type == "text/xml" || media_type.ends_with("+xml")
 }
 
+/// Whether the engine has a body processor for this Content-Type (URL-encoded, multipart,
+/// JSON, XML) and so turns such a body into arguments; a body of another type is
+/// REQUEST_BODY only. For callers deciding what to do with a body longer than they read.
+pub fn has_body_processor(content_type: &str) -> bool {
+    let ct = content_type.trim_start().to_ascii_lowercase();
+    ct.starts_with("application/x-www-form-urlencoded")
+        || ct.starts_with("multipart/form-data")
+        || is_json_content_type(&ct)
+        || is_xml_content_type(&ct)
+}
+
 impl Transaction {
     /// Process request body (Phase 2).
     pub fn process_request_body(&mut self) -> Result<()> {
