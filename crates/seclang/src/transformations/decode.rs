@@ -7,17 +7,15 @@ use std::borrow::Cow;
 pub struct UrlDecode;
 
 impl Transformation for UrlDecode {
+    /// As ModSecurity: `+` is a space, `%XX` a byte; bytes that are not UTF-8 become
+    /// U+FFFD rather than leaving the whole input undecoded (a `%FF` appended to an
+    /// attack hid it from every rule that decodes).
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        match percent_encoding::percent_decode_str(input).decode_utf8() {
-            Ok(decoded) => {
-                if decoded == input {
-                    Cow::Borrowed(input)
-                } else {
-                    Cow::Owned(decoded.into_owned())
-                }
-            }
-            Err(_) => Cow::Borrowed(input),
+        if !input.contains(['%', '+']) {
+            return Cow::Borrowed(input);
         }
+        let spaced = input.replace('+', " ");
+        Cow::Owned(percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
     }
 
     fn name(&self) -> &'static str {
@@ -72,6 +70,10 @@ impl Transformation for UrlDecodeUni {
                         result.push_str(&hex);
                     }
                 }
+            } else if c == '+' {
+                // ModSecurity's urlDecodeUni turns `+` into a space, as urlDecode does.
+                result.push(' ');
+                modified = true;
             } else {
                 result.push(c);
             }
@@ -320,6 +322,13 @@ mod tests {
         let t = UrlDecode;
         assert_eq!(t.transform("hello%20world"), "hello world");
         assert_eq!(t.transform("test%2Fpath"), "test/path");
+        assert_eq!(t.transform("a+b%2Bc"), "a b+c");
+        assert_eq!(t.transform("%27 or 1=1%FF"), "' or 1=1\u{FFFD}", "invalid UTF-8 does not stop decoding");
+    }
+
+    #[test]
+    fn url_decode_uni_turns_plus_into_a_space_as_modsecurity_does() {
+        assert_eq!(UrlDecodeUni.transform("having+the%2Bexec%u0027"), "having the+exec'");
     }
 
     #[test]

@@ -66,17 +66,22 @@ impl RequestData {
         Self::default()
     }
 
-    /// Set the URI and parse path/query string.
+    /// Set the request target as libmodsecurity 3 does: `REQUEST_URI` and
+    /// `REQUEST_FILENAME` (and so `REQUEST_BASENAME`) percent-decoded,
+    /// `REQUEST_URI_RAW` and `QUERY_STRING` as received. The path is split from the
+    /// query *before* it is decoded (libmodsecurity 3.0.12, CVE-2024-1019): 3.0.9
+    /// decoded first, so `/a%3F<payload>` ended the path at the decoded `?` and the
+    /// payload was in no variable the path rules read.
     pub fn set_uri(&mut self, uri: &str) {
-        self.uri = uri.to_string();
+        self.uri = percent_decode_lossy(uri);
         self.uri_raw = uri.to_string();
 
         if let Some(pos) = uri.find('?') {
-            self.path = uri[..pos].to_string();
+            self.path = percent_decode_lossy(&uri[..pos]);
             self.query_string = uri[pos + 1..].to_string();
             self.parse_query_string(&self.query_string.clone());
         } else {
-            self.path = uri.to_string();
+            self.path = percent_decode_lossy(uri);
             self.query_string.clear();
         }
     }
@@ -653,6 +658,12 @@ fn extract_disposition_param(header_value: &str, param: &str) -> Option<String> 
     None
 }
 
+/// `%XX` sequences decoded (nothing else: `+` stays `+`, as libmodsecurity's
+/// `uri_decode`); bytes that are not UTF-8 become U+FFFD.
+fn percent_decode_lossy(text: &str) -> String {
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,6 +714,17 @@ mod tests {
         req.append_body(body.as_bytes());
         assert!(req.parse_multipart_body("multipart/form-data; boundary=\"b1\""));
         assert_eq!(req.args_post.get("k"), Some(vec!["v"]));
+    }
+
+    #[test]
+    fn the_path_is_split_from_the_query_before_it_is_decoded() {
+        let mut req = RequestData::new();
+        req.set_uri("/a%3Fb/%3Cscript%3E?q=%27x%27+y");
+        assert_eq!(req.path, "/a?b/<script>");
+        assert_eq!(req.uri, "/a?b/<script>?q='x'+y");
+        assert_eq!(req.uri_raw, "/a%3Fb/%3Cscript%3E?q=%27x%27+y");
+        assert_eq!(req.query_string, "q=%27x%27+y");
+        assert_eq!(req.args_get.get("q"), Some(vec!["'x' y"]));
     }
 
     #[test]
