@@ -45,9 +45,8 @@ impl Verdict {
             if !rules.contains(id) {
                 rules.push(id.clone());
             }
-            // The last such variable: the first a rule matched can be the head of a chain
-            // that did not complete (CRS's 920170 on `REQUEST_METHOD`), the attack rules
-            // come later.
+            // The last such variable: a chain's starter often matches on something every
+            // request has (CRS's 920170 on `REQUEST_METHOD`), its last link on the attack.
             if !m.variable.starts_with("TX:") && !m.variable.starts_with('&') {
                 variable = Some(m.variable.clone());
             }

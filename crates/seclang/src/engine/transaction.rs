@@ -72,17 +72,10 @@ struct MatchedVariable {
     portion: Option<String>,
 }
 
-/// Result of evaluating one rule.
-struct RuleOutcome {
-    matched: bool,
+/// One value a rule matched (no variable for a `SecAction`), with the operator's groups.
+struct RuleMatch {
+    variable: Option<MatchedVariable>,
     captures: Vec<String>,
-    matched_variable: Option<MatchedVariable>,
-}
-
-impl RuleOutcome {
-    fn no_match() -> Self {
-        Self { matched: false, captures: Vec::new(), matched_variable: None }
-    }
 }
 
 /// What a rule matched on.
@@ -316,6 +309,7 @@ impl Transaction {
         let mut pending_chain_actions: Option<ActionResult> = None;
         let mut skip_count: u32 = 0;
         let mut skip_after: Option<String> = None;
+        let mut evidence_mark = (0, 0);
 
         let mut idx = 0;
         while idx < rules.len() {
@@ -387,50 +381,15 @@ impl Transaction {
                 }
             }
 
-            // Evaluate rule
-            let outcome = self.evaluate_rule(rule)?;
-            let matched = outcome.matched;
-            let captures = outcome.captures;
-
-            if matched && has_capture(rule) {
-                self.store_captures(outcome.matched_variable.as_ref().and_then(|v| v.portion.clone()), &captures);
+            // What was recorded before this chain began: a chain that breaks takes its
+            // links' evidence with it (920170's `REQUEST_METHOD` matches every GET).
+            if !chain_state.in_chain {
+                evidence_mark = (self.matched_data.len(), self.matched_rules.len());
             }
 
-            if matched {
-                // MATCHED_VARS is scoped to the current rule in ModSecurity,
-                // so this replaces rather than appends -- otherwise a later
-                // rule would read the previous rule's matches.
-                self.matched_vars.clear();
-                if let Some(ref var) = outcome.matched_variable {
-                    self.matched_vars.push((var.name.clone(), var.value.clone()));
-                    let severity = rule.actions.iter().find_map(|a| match a {
-                        crate::parser::Action::Metadata(crate::parser::MetadataAction::Severity(s)) => Some(*s),
-                        _ => None,
-                    });
-                    self.matched_data.push(MatchedData {
-                        rule_id: rule.id.clone(),
-                        variable: var.name.clone(),
-                        value: var.value.clone(),
-                        matched_portion: var.portion.clone(),
-                        severity,
-                    });
-                }
-            }
-
-            if matched {
-                // Execute actions. A rule's non-disruptive actions (`setvar`, `ctl:`) run
-                // as soon as it matches, chain link or not, as in ModSecurity: CRS
-                // 920420's starter sets `tx.content_type` for its link to read, and CRS
-                // writes a chained rule's score in its last link so that it counts only
-                // when every link matched. Disruptive and flow actions wait for the chain.
-                let mut action_result = execute_actions(&rule.actions, None, &captures);
-                for op in std::mem::take(&mut action_result.setvar_ops) {
-                    self.apply_setvar(&op);
-                }
-                for ctl in std::mem::take(&mut action_result.control_ops) {
-                    self.controls.apply(CtlDirective::parse(&ctl));
-                }
-
+            // Evaluate rule, then record what it matched and run its non-disruptive actions
+            let matches = self.evaluate_rule(rule)?;
+            if let Some((action_result, captures)) = self.on_matches(rule, matches) {
                 // Track matched rule
                 if let Some(ref id) = rule.id {
                     self.matched_rules.push(id.clone());
@@ -480,51 +439,26 @@ impl Transaction {
                     FlowOutcome::Continue => {}
                 }
 
-                // Handle disruptive action
+                // Handle disruptive action: it intervenes only when the engine is On
+                // (DetectionOnly records the match and carries on); `allow` in any mode.
                 if let Some(outcome) = action_result.disruptive {
-                    // Only apply if not in detection-only mode
-                    let should_block = self.engine_mode() == RuleEngineMode::On;
-
-                    match outcome {
-                        DisruptiveOutcome::Deny(status) => {
-                            if should_block {
-                                let mut intervention = Intervention::deny(status, phase, rule.id.clone());
-                                intervention.add_metadata(action_result.metadata);
-                                self.intervention = Some(intervention);
-                                return Ok(());
-                            }
-                        }
+                    let intervention = match outcome {
+                        DisruptiveOutcome::Deny(status) => Some(Intervention::deny(status, phase, rule.id.clone())),
                         DisruptiveOutcome::Block => {
-                            if should_block {
-                                let mut intervention = Intervention::deny(self.default_status, phase, rule.id.clone());
-                                intervention.add_metadata(action_result.metadata);
-                                self.intervention = Some(intervention);
-                                return Ok(());
-                            }
+                            Some(Intervention::deny(self.default_status, phase, rule.id.clone()))
                         }
+                        DisruptiveOutcome::Redirect(url) => Some(Intervention::redirect(url, phase, rule.id.clone())),
+                        DisruptiveOutcome::Drop => Some(Intervention::drop(phase, rule.id.clone())),
                         DisruptiveOutcome::Allow => {
                             self.allowed = true;
                             return Ok(());
                         }
-                        DisruptiveOutcome::Redirect(url) => {
-                            if should_block {
-                                let mut intervention = Intervention::redirect(url, phase, rule.id.clone());
-                                intervention.add_metadata(action_result.metadata);
-                                self.intervention = Some(intervention);
-                                return Ok(());
-                            }
-                        }
-                        DisruptiveOutcome::Drop => {
-                            if should_block {
-                                let mut intervention = Intervention::drop(phase, rule.id.clone());
-                                intervention.add_metadata(action_result.metadata);
-                                self.intervention = Some(intervention);
-                                return Ok(());
-                            }
-                        }
-                        DisruptiveOutcome::Pass => {
-                            // Continue processing
-                        }
+                        DisruptiveOutcome::Pass => None,
+                    };
+                    if let Some(mut intervention) = intervention.filter(|_| self.engine_mode() == RuleEngineMode::On) {
+                        intervention.add_metadata(action_result.metadata);
+                        self.intervention = Some(intervention);
+                        return Ok(());
                     }
                 }
             } else {
@@ -535,6 +469,8 @@ impl Transaction {
                 if chain_state.in_chain || rule.is_chain {
                     chain_state.reset();
                     pending_chain_actions = None;
+                    self.matched_data.truncate(evidence_mark.0);
+                    self.matched_rules.truncate(evidence_mark.1);
                     while idx < rules.len() && rules[idx].is_chain {
                         idx += 1;
                     }
@@ -557,8 +493,54 @@ impl Transaction {
         Ok(())
     }
 
-    /// Evaluate a single rule.
-    fn evaluate_rule(&self, rule: &CompiledRule) -> Result<RuleOutcome> {
+    /// Record each value a rule matched and run the rule's non-disruptive actions
+    /// (`setvar`, `ctl:`) for it, with MATCHED_VAR that value, chain link or not, as
+    /// ModSecurity 2 and 3 do: CRS 921170 counts each argument name so, CRS 920420's
+    /// starter sets `tx.content_type` for its link to read, and CRS writes a chained
+    /// rule's score in its last link so that it counts only when every link matched.
+    /// Returns the last match's remaining actions (disruptive and flow: they run once,
+    /// and wait for the chain) and groups; `None` when the rule did not match.
+    fn on_matches(&mut self, rule: &CompiledRule, matches: Vec<RuleMatch>) -> Option<(ActionResult, Vec<String>)> {
+        if matches.is_empty() {
+            return None;
+        }
+        // MATCHED_VARS is scoped to the current rule in ModSecurity, so this replaces
+        // rather than appends -- otherwise a later rule would read the previous rule's.
+        self.matched_vars.clear();
+        let severity = rule.actions.iter().find_map(|a| match a {
+            crate::parser::Action::Metadata(crate::parser::MetadataAction::Severity(s)) => Some(*s),
+            _ => None,
+        });
+        let mut last = None;
+        for found in matches {
+            if let Some(ref var) = found.variable {
+                self.matched_vars.push((var.name.clone(), var.value.clone()));
+                self.matched_data.push(MatchedData {
+                    rule_id: rule.id.clone(),
+                    variable: var.name.clone(),
+                    value: var.value.clone(),
+                    matched_portion: var.portion.clone(),
+                    severity,
+                });
+            }
+            if has_capture(rule) {
+                self.store_captures(found.variable.as_ref().and_then(|v| v.portion.clone()), &found.captures);
+            }
+            let mut result = execute_actions(&rule.actions, None, &found.captures);
+            for op in std::mem::take(&mut result.setvar_ops) {
+                self.apply_setvar(&op);
+            }
+            for ctl in std::mem::take(&mut result.control_ops) {
+                self.controls.apply(CtlDirective::parse(&ctl));
+            }
+            last = Some((result, found.captures));
+        }
+        last
+    }
+
+    /// Evaluate a single rule: every value it matched (all of them, as ModSecurity
+    /// does, not only the first), empty when it did not match.
+    fn evaluate_rule(&self, rule: &CompiledRule) -> Result<Vec<RuleMatch>> {
         let resolver = VariableResolver::new(
             &self.request,
             &self.response,
@@ -612,7 +594,7 @@ impl Transaction {
         // a SecAction with no targets, and running the operator unconditionally
         // could match.
         if any_excluded && all_values.is_empty() {
-            return Ok(RuleOutcome::no_match());
+            return Ok(Vec::new());
         }
 
         if all_values.is_empty() {
@@ -623,7 +605,8 @@ impl Transaction {
                 let matched = if rule.operator_negated { !result.matched } else { result.matched };
                 // A SecAction has no variable, so there is nothing to report
                 // as the match target.
-                return Ok(RuleOutcome { matched, captures: result.captures, matched_variable: None });
+                let found = RuleMatch { variable: None, captures: result.captures };
+                return Ok(if matched { vec![found] } else { Vec::new() });
             }
             // Variables were specified but resolved to nothing (e.g. absent
             // header). ModSecurity does not run the operator when there is no
@@ -634,7 +617,7 @@ impl Transaction {
             // 920100 (`REQUEST_LINE "!@rx ..."`) into a rule that denied all
             // traffic. Absence is tested with `&VAR "@eq 0"`, which resolves to
             // a count and so never reaches this branch.
-            return Ok(RuleOutcome { matched: false, captures: Vec::new(), matched_variable: None });
+            return Ok(Vec::new());
         }
 
         // If the operator argument references runtime macros (e.g.
@@ -655,6 +638,7 @@ impl Transaction {
         };
 
         // Apply transformations and match
+        let mut matches = Vec::new();
         for (name, value) in all_values {
             let transformed = rule.transformations.apply(&value);
             let result = operator.execute(&transformed);
@@ -671,11 +655,11 @@ impl Transaction {
                     value: transformed.into_owned(),
                     portion: result.matched_value,
                 };
-                return Ok(RuleOutcome { matched: true, captures: result.captures, matched_variable: Some(matched) });
+                matches.push(RuleMatch { variable: Some(matched), captures: result.captures });
             }
         }
 
-        Ok(RuleOutcome::no_match())
+        Ok(matches)
     }
 
     /// Expand `%{...}` macros in an operator argument against current TX state.
@@ -691,6 +675,15 @@ impl Transaction {
         MACRO
             .replace_all(arg, |caps: &regex::Captures| {
                 let inner = &caps[1];
+                // The value being matched, for a rule's own `setvar` (CRS 921170's
+                // `tx.paramcounter_%{MATCHED_VAR_NAME}`).
+                let matched = self.matched_vars.last();
+                if inner.eq_ignore_ascii_case("matched_var") {
+                    return matched.map(|(_, value)| value.clone()).unwrap_or_default();
+                }
+                if inner.eq_ignore_ascii_case("matched_var_name") {
+                    return matched.map(|(name, _)| name.clone()).unwrap_or_default();
+                }
                 let (collection, name) = match inner.split_once('.') {
                     Some((c, n)) => (c.to_ascii_lowercase(), n),
                     None => ("tx".to_string(), inner),
@@ -722,13 +715,14 @@ impl Transaction {
         // A macro-bearing value (e.g. `+%{tx.critical_anomaly_score}`) is
         // resolved here, where TX state is available, then re-interpreted as a
         // concrete set/increment/decrement.
-        if let SetVarOperation::Macro(raw) = &op.operation {
-            let expanded = self.expand_operator_macros(raw);
-            let resolved = SetVarOp {
-                collection: op.collection.clone(),
-                name: op.name.clone(),
-                operation: interpret_setvar_rhs(&expanded),
+        let named = op.name.contains("%{");
+        if named || matches!(op.operation, SetVarOperation::Macro(_)) {
+            let name = if named { self.expand_operator_macros(&op.name) } else { op.name.clone() };
+            let operation = match &op.operation {
+                SetVarOperation::Macro(raw) => interpret_setvar_rhs(&self.expand_operator_macros(raw)),
+                other => other.clone(),
             };
+            let resolved = SetVarOp { collection: op.collection.clone(), name, operation };
             crate::actions::apply_setvar(&mut self.tx, &resolved);
         } else {
             crate::actions::apply_setvar(&mut self.tx, op);

@@ -299,3 +299,48 @@ fn a_chain_starters_setvar_is_there_for_its_link() {
     assert!(run("text/plain"));
     assert!(run("application/js"), "`|application/js|` is not within the list, though `application/js` is");
 }
+
+#[test]
+fn a_chain_that_breaks_leaves_no_evidence_and_one_that_completes_does() {
+    // CRS 920170's shape: the starter matches every GET, the link only a GET with a body.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_METHOD "@streq GET" "id:1,phase:1,pass,severity:'CRITICAL',chain"
+            SecRule REQUEST_HEADERS:Content-Length "!@rx ^0?$" "setvar:tx.score=+5"
+        SecRule REQUEST_METHOD "@streq GET" "id:2,phase:1,pass,severity:'CRITICAL',chain"
+            SecRule REQUEST_HEADERS:Accept "@streq */*" "setvar:tx.score=+5"
+    "#,
+    );
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.add_request_header("Accept", "*/*").unwrap();
+    tx.process_request_headers().unwrap();
+    let ids: Vec<_> = tx.matched_data().iter().filter_map(|m| m.rule_id.clone()).collect();
+    assert_eq!(ids, ["2"], "only the chain that completed");
+    assert_eq!(tx.matched_data().len(), 2, "with the evidence of both its links");
+    assert_eq!(tx.matched_rules(), ["2"]);
+    assert_eq!(tx.tx().get("score"), Some(vec!["5"]));
+}
+
+/// CRS 921170/921180 (HTTP parameter pollution), as CRS 3.3.4 writes them: the first
+/// counts each argument name through a `setvar` run once per value it matched.
+const PARAMETER_POLLUTION: &str = r#"
+    SecRule ARGS_NAMES "@rx ." "id:921170,phase:2,pass,nolog,setvar:'TX.paramcounter_%{MATCHED_VAR_NAME}=+1'"
+    SecRule TX:/paramcounter_.*/ "@gt 1" "id:921180,phase:2,pass,severity:'CRITICAL',chain"
+        SecRule MATCHED_VARS_NAMES "@rx TX:paramcounter_(.*)" "capture,setvar:'tx.score=+5'"
+"#;
+
+#[test]
+fn a_rules_setvar_runs_once_for_each_value_it_matched() {
+    let scores: Vec<Option<String>> = ["/?a=1&b=2", "/?a=1&a=2"]
+        .iter()
+        .map(|uri| {
+            let mut tx = Transaction::new(make_ruleset(PARAMETER_POLLUTION), 403);
+            tx.process_uri(uri, "GET", "HTTP/1.1").unwrap();
+            tx.process_request_headers().unwrap();
+            tx.process_request_body().unwrap();
+            tx.tx().get("score").and_then(|v| v.first().map(|s| s.to_string()))
+        })
+        .collect();
+    assert_eq!(scores, [None, Some("5".to_string())], "two names once each pass; one name twice is polluted");
+}
