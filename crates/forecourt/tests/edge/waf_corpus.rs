@@ -73,7 +73,13 @@ pub const ATTACKS: &[Case] = &[
         "text/xml",
         "<?xml version=\"1.0\"?><order><id>1' UNION SELECT password FROM users--</id></order>",
     ),
+    // libmodsecurity before 3.0.12 decoded the target before splitting off the query: the
+    // path ended at the decoded `?` and the script was in no variable its rules read.
+    get(ENCODED_QUERY_MARK, "/page%3F%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
 ];
+
+/// The name of the attack that hides behind an encoded `?` (CVE-2024-1019).
+pub const ENCODED_QUERY_MARK: &str = "xss: behind an encoded ? in the path";
 
 pub const BENIGN: &[Case] = &[
     get("prose with and/or/quotes/dashes", "/search?q=Tom%20and%20Jerry%20or%20the%20cat%27s%20--%20best%20friend"),
@@ -254,6 +260,7 @@ pub fn placed() -> Vec<Placed> {
         let json = serde_json::json!({ "v": p }).to_string();
         let name = |place: &str| format!("payload {i} in {place}: {p}");
         out.push(Placed { name: name("the query"), target: format!("/p?v={enc}"), body: None, header: None });
+        out.push(Placed { name: name("the path"), target: format!("/p/{enc}"), body: None, header: None });
         out.push(Placed {
             name: name("a form"),
             target: "/p".into(),
