@@ -301,14 +301,14 @@ async fn bans_follow_strikes_and_the_admin_api_and_survive_reloads() {
     let fc = Forecourt::start(&cfg);
     let api = format!("http://127.0.0.1:{admin}/api/bans");
     // Three 404s within the window ban 127.0.0.2: its open connection gets 403, a new one
-    // is closed at accept; 127.0.0.3 is served all along.
-    let scanner = client_from("127.0.0.2");
-    for _ in 0..3 {
-        assert_eq!(get_from(&scanner, &fc.url("/missing")).await.status, 404);
-    }
-    let banned = get_from(&scanner, &fc.url("/")).await;
-    assert_eq!(banned.status, 403, "{}", banned.body);
-    assert!(banned.body.contains("refused for a while"), "{}", banned.body);
+    // is closed at accept; 127.0.0.3 is served all along. Pipelined on one connection, as
+    // the flooder's below: a pooling client may open a new one for the fourth request, and
+    // that is reset at accept (a CI flake).
+    let missing = "GET /missing HTTP/1.1\r\nHost: a\r\n\r\n".repeat(3);
+    let four = format!("{missing}GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let answers = exchange_from("127.0.0.2", fc.addr(), four.as_bytes()).await;
+    assert_eq!(statuses(&answers), [404, 404, 404, 403], "{answers}");
+    assert!(answers.contains("refused for a while"), "{answers}");
     let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     assert_eq!(exchange_from("127.0.0.2", fc.addr(), whole).await, "", "closed at accept");
     assert_eq!(get_from(&client_from("127.0.0.3"), &fc.url("/")).await.status, 200);
