@@ -168,7 +168,22 @@ fn check_matches_a_file(entry: &str) -> Result<(), LoadError> {
     };
     match found {
         true => Ok(()),
-        false => Err(LoadError { message: format!("`{entry}` names no rule file") }),
+        false => Err(LoadError { message: format!("`{entry}` names no rule file{}", setup_hint(entry)) }),
+    }
+}
+
+/// Where CRS's setup file is when it is not where the config says: Debian's package keeps
+/// it in /etc (the rules stay in /usr/share), CRS's own release ships it as
+/// `crs-setup.conf.example`, to be copied.
+fn setup_hint(entry: &str) -> String {
+    let path = std::path::Path::new(entry);
+    if path.file_name() != Some("crs-setup.conf".as_ref()) {
+        return String::new();
+    }
+    let candidates = [path.with_extension("conf.example"), "/etc/modsecurity/crs/crs-setup.conf".into()];
+    match candidates.iter().find(|c| c.is_file()) {
+        Some(found) => format!(" (is it `{}`?)", found.display()),
+        None => String::new(),
     }
 }
 
@@ -200,5 +215,16 @@ mod tests {
     fn a_rules_entry_that_names_no_file_is_an_error() {
         let missing = settings(vec!["/nonexistent/*.conf".into()], vec![]).load();
         assert!(missing.err().unwrap().message.contains("names no rule file"));
+    }
+
+    #[test]
+    fn a_missing_crs_setup_points_at_the_example_beside_it() {
+        let dir = std::env::temp_dir().join(format!("crs-setup-hint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("crs-setup.conf.example"), "").unwrap();
+        let named = dir.join("crs-setup.conf").display().to_string();
+        let message = settings(vec![named], vec![]).load().err().unwrap().message;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(message.contains("crs-setup.conf.example`?)"), "{message}");
     }
 }
