@@ -2,7 +2,10 @@
 //! `DOTALL` and `MULTILINE`, so `.` matches a newline and `^`/`$` match at line breaks.
 //!
 //! A pattern runs on Rust's `regex` (linear time, a lazy DFA) whenever that crate accepts
-//! it — every pattern of CRS 4 does. The few that need what only PCRE has (look-around,
+//! it — every pattern of CRS 4 does — on bytes and without Unicode classes, as ModSecurity
+//! compiles PCRE (no `UTF` flag): `\w`, `\s`, `\d` and `(?i)` are ASCII's. That is also
+//! what keeps CRS small and quick: Unicode's `\w` under `(?i)` in hundreds of alternations
+//! made the compiled ruleset several times larger. The few that need what only PCRE has (look-around,
 //! back-references, a `{` that is a literal brace: CRS 3.3 has about fifteen) run on PCRE2
 //! itself, with its JIT, rather than being dropped: a rule that silently never matches is
 //! a hole in the WAF.
@@ -16,7 +19,7 @@ use once_cell::sync::OnceCell;
 
 /// The engine a pattern runs on.
 enum Engine {
-    Rust(regex::Regex),
+    Rust(regex::bytes::Regex),
     Pcre(pcre2::bytes::Regex),
 }
 
@@ -62,10 +65,9 @@ impl RxOperator {
                 let built = if self.needs_pcre {
                     pcre(&self.pattern).map(Engine::Pcre).map_err(|e| e.to_string())
                 } else {
-                    regex::RegexBuilder::new(&self.pattern)
-                        .dot_matches_new_line(true)
-                        .multi_line(true)
-                        .build()
+                    // ASCII classes first; a pattern that names Unicode (`\p{L}`) keeps it.
+                    rust_regex(&self.pattern, false)
+                        .or_else(|_| rust_regex(&self.pattern, true))
                         .map(Engine::Rust)
                         .map_err(|e| e.to_string())
                 };
@@ -80,6 +82,15 @@ impl RxOperator {
     }
 }
 
+fn rust_regex(pattern: &str, unicode: bool) -> std::result::Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(pattern).unicode(unicode).dot_matches_new_line(true).multi_line(true).build()
+}
+
+/// What a match covered, as text (a match may end inside a multi-byte character).
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 fn pcre(pattern: &str) -> std::result::Result<pcre2::bytes::Regex, pcre2::Error> {
     pcre2::bytes::RegexBuilder::new().dotall(true).multi_line(true).jit_if_available(true).build(pattern)
 }
@@ -88,29 +99,26 @@ impl Operator for RxOperator {
     fn execute(&self, value: &str) -> OperatorResult {
         match self.engine() {
             None => OperatorResult::no_match(),
-            Some(Engine::Rust(regex)) if regex.captures_len() == 1 => match regex.find(value) {
+            Some(Engine::Rust(regex)) if regex.captures_len() == 1 => match regex.find(value.as_bytes()) {
                 // No groups to capture: a plain search, which skips the capture machinery.
-                Some(m) => OperatorResult::matched(m.as_str().to_string()),
+                Some(m) => OperatorResult::matched(text(m.as_bytes())),
                 None => OperatorResult::no_match(),
             },
-            Some(Engine::Rust(regex)) => match regex.captures(value) {
+            Some(Engine::Rust(regex)) => match regex.captures(value.as_bytes()) {
                 Some(captures) => OperatorResult {
                     matched: true,
-                    matched_value: captures.get(0).map(|m| m.as_str().to_string()),
-                    captures: captures.iter().skip(1).flatten().map(|m| m.as_str().to_string()).collect(),
+                    matched_value: captures.get(0).map(|m| text(m.as_bytes())),
+                    captures: captures.iter().skip(1).flatten().map(|m| text(m.as_bytes())).collect(),
                 },
                 None => OperatorResult::no_match(),
             },
             // A PCRE error (its match limit reached) counts as no match, as in ModSecurity.
             Some(Engine::Pcre(regex)) => match regex.captures(value.as_bytes()) {
-                Ok(Some(captures)) => {
-                    let text = |m: pcre2::bytes::Match<'_>| String::from_utf8_lossy(m.as_bytes()).into_owned();
-                    OperatorResult {
-                        matched: true,
-                        matched_value: captures.get(0).map(text),
-                        captures: (1..captures.len()).filter_map(|i| captures.get(i)).map(text).collect(),
-                    }
-                }
+                Ok(Some(captures)) => OperatorResult {
+                    matched: true,
+                    matched_value: captures.get(0).map(|m| text(m.as_bytes())),
+                    captures: (1..captures.len()).filter_map(|i| captures.get(i)).map(|m| text(m.as_bytes())).collect(),
+                },
                 _ => OperatorResult::no_match(),
             },
         }
@@ -163,6 +171,16 @@ mod tests {
         assert!(brace.execute("() { :; }; echo").matched);
         let back_ref = RxOperator::new(r"(\w)\1").unwrap();
         assert_eq!(back_ref.execute("abba").captures, vec!["b"]);
+    }
+
+    #[test]
+    fn classes_and_case_are_asciis_as_in_modsecurity() {
+        // PCRE without its UTF flag: `\w` is [A-Za-z0-9_], `(?i)` folds ASCII only.
+        assert!(!RxOperator::new(r"^\w+$").unwrap().execute("café").matched);
+        assert!(RxOperator::new(r"(?i)^select$").unwrap().execute("SeLeCt").matched);
+        assert!(!RxOperator::new(r"(?i)^k$").unwrap().execute("\u{212A}").matched, "the Kelvin sign is not a k");
+        // A pattern that names a Unicode class keeps it.
+        assert!(RxOperator::new(r"^\p{L}+$").unwrap().execute("café").matched);
     }
 
     #[test]
