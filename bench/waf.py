@@ -11,7 +11,8 @@ a missing or numeric Host. One worker each; the origin is nginx answering 13 byt
 method. Candidates: `nginx` and `ours` plain; `nginx-waf` (`modsecurity on` with the rules,
 ModSecurity's recommended body settings) and `ours-waf` (`[global] waf`); `ours-other`:
 the WAF on another route only, to show what it costs the routes without it (`ours` has
-that route too, without the WAF).
+that route too, without the WAF); `ours-tiny`: the same with a one-rule policy instead of CRS; `ours-again`: `ours` once
+more, for the noise between two runs of the same thing.
 """
 import argparse, importlib.util, os, shutil, signal, subprocess, tempfile, time
 
@@ -60,6 +61,8 @@ http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/prox
 
 
 def candidate(name, d):
+    # `ours-again`: `ours` a second time, interleaved with the rest — the noise floor.
+    name = "ours" if name == "ours-again" else name
     if name.startswith("nginx"):
         waf = f"modsecurity on; modsecurity_rules_file {modsecurity_rules(d)};" if name == "nginx-waf" else ""
         load = "load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;" if waf else ""
@@ -72,11 +75,16 @@ http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/prox
   server {{ listen 127.0.0.1:{cb.PROXY}; keepalive_requests 1000000; {waf}
     location / {{ proxy_pass http://o; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}""")
         return ["nginx", "-c", f"{d}/nginx.conf", "-p", d]
-    rules = ", ".join(f'"{f}"' for f in CRS)
-    policy = f'[waf.crs]\nrules = [{rules}]\n' if name in ("ours-waf", "ours-other") else ""
+    files = CRS
+    if name == "ours-tiny":
+        # One rule instead of CRS's 700: tells the ruleset's size from the WAF's mere presence.
+        open(f"{d}/tiny.conf", "w").write('SecRule ARGS "@contains attack" "id:1,phase:2,deny"\n')
+        files = [f"{d}/tiny.conf"]
+    rules = ", ".join(f'"{f}"' for f in files)
+    policy = f'[waf.crs]\nrules = [{rules}]\n' if name in ("ours-waf", "ours-other", "ours-tiny") else ""
     everywhere = 'waf = "crs"' if name == "ours-waf" else ""
-    # `ours` and `ours-other` have the same two routes: they differ by the WAF alone.
-    other = '[[route]]\nhosts = ["admin.example"]\nupstream = "o"\n' + ('waf = "crs"\n' if name == "ours-other" else "")
+    # `ours`, `ours-other` and `ours-tiny` have the same two routes: they differ by the WAF alone.
+    other = '[[route]]\nhosts = ["admin.example"]\nupstream = "o"\n' + ('waf = "crs"\n' if name in ("ours-other", "ours-tiny") else "")
     open(f"{d}/forecourt.toml", "w").write(f"""[global]
 workers = 1
 admin = "127.0.0.1:{cb.ADMIN}"
