@@ -235,10 +235,6 @@ pub enum VariableName {
     ReqBodyProcessorError,
     /// `REQBODY_PROCESSOR_ERROR_MSG`
     ReqBodyProcessorErrorMsg,
-
-    // Multipart strict
-    /// `MULTIPART_STRICT_ERROR`
-    MultipartStrictCheck,
 }
 
 /// Which part of a flattened XML body an `XML:` selector refers to.
@@ -328,6 +324,18 @@ impl VariableName {
             | VariableName::Files
             | VariableName::FilesNames
             | VariableName::MultipartPartHeaders
+            | VariableName::MultipartBoundaryQuoted
+            | VariableName::MultipartBoundaryWhitespace
+            | VariableName::MultipartDataAfter
+            | VariableName::MultipartDataBefore
+            | VariableName::MultipartHeaderFolding
+            | VariableName::MultipartInvalidHeaderFolding
+            | VariableName::MultipartInvalidPart
+            | VariableName::MultipartInvalidQuoting
+            | VariableName::MultipartLfLine
+            | VariableName::MultipartMissingSemicolon
+            | VariableName::MultipartStrictError
+            | VariableName::MultipartUnmatchedBoundary
             | VariableName::ReqBodyProcessor
             | VariableName::ReqBodyError
             | VariableName::ReqBodyErrorMsg
@@ -362,26 +370,13 @@ impl VariableName {
             | VariableName::InboundAnomalyScore
             | VariableName::OutboundAnomalyScore
             | VariableName::Duration
-            | VariableName::MultipartBoundaryQuoted
-            | VariableName::MultipartBoundaryWhitespace
-            | VariableName::MultipartDataAfter
-            | VariableName::MultipartDataBefore
             | VariableName::MultipartFileLimitExceeded
-            | VariableName::MultipartHeaderFolding
-            | VariableName::MultipartInvalidHeaderFolding
-            | VariableName::MultipartInvalidPart
-            | VariableName::MultipartInvalidQuoting
-            | VariableName::MultipartLfLine
-            | VariableName::MultipartMissingSemicolon
-            | VariableName::MultipartStrictError
-            | VariableName::MultipartUnmatchedBoundary
             | VariableName::WebserverErrorLog
             | VariableName::HighestSeverity
             | VariableName::StatusLine
             | VariableName::FullRequest
             | VariableName::FullRequestLength
-            | VariableName::AuthType
-            | VariableName::MultipartStrictCheck => false,
+            | VariableName::AuthType => false,
         }
     }
 }
@@ -462,7 +457,19 @@ static VARIABLE_MAP: phf::Map<&'static str, VariableName> = phf_map! {
     "REQBODY_ERROR_MSG" => VariableName::ReqBodyErrorMsg,
     "REQBODY_PROCESSOR_ERROR" => VariableName::ReqBodyProcessorError,
     "REQBODY_PROCESSOR_ERROR_MSG" => VariableName::ReqBodyProcessorErrorMsg,
-    "MULTIPART_STRICT_ERROR" => VariableName::MultipartStrictCheck,
+    "MULTIPART_STRICT_ERROR" => VariableName::MultipartStrictError,
+    "MULTIPART_UNMATCHED_BOUNDARY" => VariableName::MultipartUnmatchedBoundary,
+    "MULTIPART_BOUNDARY_QUOTED" => VariableName::MultipartBoundaryQuoted,
+    "MULTIPART_BOUNDARY_WHITESPACE" => VariableName::MultipartBoundaryWhitespace,
+    "MULTIPART_DATA_AFTER" => VariableName::MultipartDataAfter,
+    "MULTIPART_DATA_BEFORE" => VariableName::MultipartDataBefore,
+    "MULTIPART_HEADER_FOLDING" => VariableName::MultipartHeaderFolding,
+    "MULTIPART_INVALID_HEADER_FOLDING" => VariableName::MultipartInvalidHeaderFolding,
+    "MULTIPART_INVALID_PART" => VariableName::MultipartInvalidPart,
+    "MULTIPART_INVALID_QUOTING" => VariableName::MultipartInvalidQuoting,
+    "MULTIPART_LF_LINE" => VariableName::MultipartLfLine,
+    "MULTIPART_MISSING_SEMICOLON" => VariableName::MultipartMissingSemicolon,
+    "MULTIPART_CRLF_LF_LINES" => VariableName::MultipartLfLine,
     "MULTIPART_PART_HEADERS" => VariableName::MultipartPartHeaders,
 };
 

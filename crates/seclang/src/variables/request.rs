@@ -31,6 +31,8 @@ pub struct RequestData {
     /// populated by the multipart body processor. Mirrors ModSecurity's
     /// `MULTIPART_PART_HEADERS` collection.
     pub multipart_part_headers: HashMapCollection,
+    /// What the multipart processor found suspect (`MULTIPART_*`).
+    pub multipart_flags: super::multipart::MultipartFlags,
     /// Uploaded files (key = part name, value = client-supplied filename),
     /// populated by the multipart body processor. Backs `FILES`/`FILES_NAMES`.
     pub files: HashMapCollection,
@@ -159,77 +161,29 @@ impl RequestData {
         }
     }
 
-    /// Parse a `multipart/form-data` body.
-    ///
-    /// Populates `args_post` from form fields, `files` from file parts, and
-    /// `multipart_part_headers` with every part header line keyed by the part
-    /// name (ModSecurity `MULTIPART_PART_HEADERS` semantics). Returns `false`
-    /// when no boundary parameter can be extracted from the Content-Type.
+    /// Run the multipart body processor (`multipart.rs`): ARGS_POST, FILES,
+    /// MULTIPART_PART_HEADERS, the `MULTIPART_*` flags, and REQBODY_ERROR for a body it
+    /// could not read whole. `false` (and REQBODY_ERROR): the Content-Type names no
+    /// usable boundary.
     pub fn parse_multipart_body(&mut self, content_type: &str) -> bool {
-        let Some(boundary) = extract_multipart_boundary(content_type) else {
+        let Some(parsed) = super::multipart::parse(content_type, &self.body_str()) else {
+            // None, or two (which one the application takes is anyone's guess).
+            self.body_error.get_or_insert_with(|| "Multipart: no usable boundary in Content-Type".to_string());
             return false;
         };
-        let body = self.body_str();
-        let delimiter = format!("--{boundary}");
-
-        let mut sections = body.split(delimiter.as_str());
-        // Everything before the first boundary is preamble; discard it.
-        let _preamble = sections.next();
-
-        for section in sections {
-            if section.starts_with("--") {
-                // Closing delimiter (`--boundary--`); anything after is epilogue.
-                break;
+        for part in parsed.parts {
+            for line in part.headers {
+                self.multipart_part_headers.add(part.name.clone(), line);
             }
-            // The boundary line ends with CRLF before the part headers.
-            let section = section.strip_prefix("\r\n").or_else(|| section.strip_prefix("\n")).unwrap_or(section);
-
-            // Headers are separated from the part content by a blank line.
-            let (head, content) = match section.split_once("\r\n\r\n") {
-                Some(split) => split,
-                None => match section.split_once("\n\n") {
-                    Some(split) => split,
-                    None => (section, ""),
-                },
-            };
-            // The CRLF before the next boundary belongs to the framing, not
-            // the content.
-            let content = content.strip_suffix("\r\n").or_else(|| content.strip_suffix("\n")).unwrap_or(content);
-
-            let mut part_name: Option<String> = None;
-            let mut filename: Option<String> = None;
-            let mut header_lines: Vec<String> = Vec::new();
-
-            for line in head.lines() {
-                let line = line.trim_end_matches('\r');
-                if line.is_empty() {
-                    continue;
-                }
-                header_lines.push(line.to_string());
-                if let Some((hname, hval)) = line.split_once(':') {
-                    if hname.trim().eq_ignore_ascii_case("content-disposition") {
-                        part_name = extract_disposition_param(hval, "name");
-                        filename = extract_disposition_param(hval, "filename");
-                    }
-                }
-            }
-
-            let Some(name) = part_name else {
-                // A part without a Content-Disposition name cannot be
-                // addressed by any collection key; skip it.
-                continue;
-            };
-
-            for line in header_lines {
-                self.multipart_part_headers.add(name.clone(), line);
-            }
-            if let Some(fname) = filename {
-                self.files.add(name, fname);
-            } else {
-                self.args_post.add(name, content.to_string());
+            match part.filename {
+                Some(file) => self.files.add(part.name, file),
+                None => self.args_post.add(part.name, part.content),
             }
         }
-
+        self.multipart_flags = parsed.flags;
+        if let Some(error) = parsed.error {
+            self.body_error.get_or_insert(error);
+        }
         self.body_processor = "MULTIPART".to_string();
         true
     }
@@ -628,36 +582,6 @@ fn push_json_arg(path: &str, value: String, args: &mut HashMapCollection, count:
     false
 }
 
-/// Extract the `boundary` parameter from a multipart Content-Type value.
-fn extract_multipart_boundary(content_type: &str) -> Option<String> {
-    for param in content_type.split(';').skip(1) {
-        let param = param.trim();
-        if let Some((key, value)) = param.split_once('=') {
-            if key.trim().eq_ignore_ascii_case("boundary") {
-                let value = value.trim().trim_matches('"');
-                if !value.is_empty() {
-                    return Some(value.to_string());
-                }
-            }
-        }
-    }
-    None
-}
-
-/// Extract a parameter value (e.g. `name`, `filename`) from a
-/// Content-Disposition header value.
-fn extract_disposition_param(header_value: &str, param: &str) -> Option<String> {
-    for part in header_value.split(';') {
-        let part = part.trim();
-        if let Some((key, value)) = part.split_once('=') {
-            if key.trim().eq_ignore_ascii_case(param) {
-                return Some(value.trim().trim_matches('"').to_string());
-            }
-        }
-    }
-    None
-}
-
 /// `%XX` sequences decoded (nothing else: `+` stays `+`, as libmodsecurity's
 /// `uri_decode`); bytes that are not UTF-8 become U+FFFD.
 fn percent_decode_lossy(text: &str) -> String {
@@ -733,5 +657,6 @@ mod tests {
         req.append_body(b"irrelevant");
         assert!(!req.parse_multipart_body("multipart/form-data"));
         assert!(req.body_processor.is_empty());
+        assert!(req.body_error.is_some(), "REQBODY_ERROR: 200002 refuses it");
     }
 }

@@ -65,6 +65,30 @@ impl<'a> VariableResolver<'a> {
         }
     }
 
+    /// A `MULTIPART_*` flag: "1" or "0" (every request has them, as in ModSecurity);
+    /// nothing for any other variable.
+    fn multipart_flag(&self, name: VariableName) -> Vec<(String, String)> {
+        let f = &self.request.multipart_flags;
+        let (label, set) = match name {
+            VariableName::MultipartStrictError => ("MULTIPART_STRICT_ERROR", f.strict_error()),
+            VariableName::MultipartUnmatchedBoundary => ("MULTIPART_UNMATCHED_BOUNDARY", f.unmatched_boundary),
+            VariableName::MultipartBoundaryQuoted => ("MULTIPART_BOUNDARY_QUOTED", f.boundary_quoted),
+            VariableName::MultipartBoundaryWhitespace => ("MULTIPART_BOUNDARY_WHITESPACE", f.boundary_whitespace),
+            VariableName::MultipartDataAfter => ("MULTIPART_DATA_AFTER", f.data_after),
+            VariableName::MultipartDataBefore => ("MULTIPART_DATA_BEFORE", f.data_before),
+            VariableName::MultipartHeaderFolding => ("MULTIPART_HEADER_FOLDING", f.header_folding),
+            VariableName::MultipartInvalidHeaderFolding => {
+                ("MULTIPART_INVALID_HEADER_FOLDING", f.invalid_header_folding)
+            }
+            VariableName::MultipartInvalidPart => ("MULTIPART_INVALID_PART", f.invalid_part),
+            VariableName::MultipartInvalidQuoting => ("MULTIPART_INVALID_QUOTING", f.invalid_quoting),
+            VariableName::MultipartLfLine => ("MULTIPART_LF_LINE", f.lf_line),
+            VariableName::MultipartMissingSemicolon => ("MULTIPART_MISSING_SEMICOLON", f.missing_semicolon),
+            _ => return vec![],
+        };
+        vec![(label.to_string(), if set { "1" } else { "0" }.to_string())]
+    }
+
     /// Resolve a variable by name.
     fn resolve_variable(&self, name: VariableName, selection: &Option<Selection>) -> Vec<(String, String)> {
         match name {
@@ -232,7 +256,7 @@ impl<'a> VariableResolver<'a> {
             }
 
             // Default - empty
-            _ => vec![],
+            _ => self.multipart_flag(name),
         }
     }
 

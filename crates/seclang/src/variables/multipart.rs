@@ -1,0 +1,301 @@
+//! The `multipart/form-data` body processor, with ModSecurity's checks: a body its parser
+//! and the application's could read differently is the classic way past a WAF (data
+//! after the final boundary, a line that almost is a boundary, folded or half-quoted part
+//! headers). What ModSecurity counts as an error (no boundary, no final boundary, a part
+//! without a usable `Content-Disposition`) sets `REQBODY_ERROR`; what it counts as
+//! suspect sets the `MULTIPART_*` flags, and `MULTIPART_STRICT_ERROR` when any is set,
+//! for ModSecurity's recommended rules 200003 and 200004 to refuse.
+
+/// The `MULTIPART_*` flags of one body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MultipartFlags {
+    pub boundary_quoted: bool,
+    pub boundary_whitespace: bool,
+    pub data_before: bool,
+    pub data_after: bool,
+    pub header_folding: bool,
+    pub lf_line: bool,
+    pub missing_semicolon: bool,
+    pub invalid_quoting: bool,
+    pub invalid_part: bool,
+    pub invalid_header_folding: bool,
+    /// A line that starts with the delimiter but is not a boundary (`--XyZa`).
+    pub unmatched_boundary: bool,
+}
+
+impl MultipartFlags {
+    /// `MULTIPART_STRICT_ERROR`: any flag but a quoted boundary, which RFC 2046 allows and
+    /// common clients send (.NET's `MultipartFormDataContent` quotes it); ModSecurity
+    /// counts that one too, and refuses those clients.
+    pub fn strict_error(&self) -> bool {
+        self.boundary_whitespace
+            || self.data_before
+            || self.data_after
+            || self.header_folding
+            || self.lf_line
+            || self.missing_semicolon
+            || self.invalid_quoting
+            || self.invalid_part
+            || self.invalid_header_folding
+            || self.unmatched_boundary
+    }
+}
+
+/// One part: its `name`, the file name for an upload, its header lines, its content.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub headers: Vec<String>,
+    pub content: String,
+}
+
+/// What the processor made of a body: the parts, the flags, and the error, if any (the
+/// parts read before it are kept: the rules see them too).
+#[derive(Debug, Default)]
+pub struct Multipart {
+    pub parts: Vec<Part>,
+    pub flags: MultipartFlags,
+    pub error: Option<String>,
+}
+
+/// Parses `body` by the boundary `content_type` names. `None`: no usable boundary.
+pub fn parse(content_type: &str, body: &str) -> Option<Multipart> {
+    let mut out = Multipart::default();
+    let boundary = boundary(content_type, &mut out.flags)?;
+    let delimiter = format!("--{boundary}");
+    let mut part_start: Option<usize> = None;
+    let mut finished = false;
+    let mut offset = 0;
+    while offset < body.len() {
+        let line_end = body[offset..].find('\n').map_or(body.len(), |i| offset + i + 1);
+        let line = body[offset..line_end].trim_end_matches(['\n', '\r']);
+        let bare_lf = body[..line_end].ends_with('\n') && !body[..line_end].ends_with("\r\n");
+        if finished {
+            out.flags.data_after |= !line.trim().is_empty();
+        } else if let Some(rest) = line.strip_prefix(delimiter.as_str()) {
+            let rest = rest.trim_end_matches([' ', '\t']);
+            if rest.is_empty() || rest == "--" {
+                out.flags.lf_line |= bare_lf;
+                match part_start {
+                    Some(start) => {
+                        let content = strip_line_break(&body[start..offset], &mut out.flags);
+                        if let Err(why) = read_part(content, &mut out) {
+                            out.error.get_or_insert(why);
+                        }
+                    }
+                    None => out.flags.data_before |= !body[..offset].trim().is_empty(),
+                }
+                finished = rest == "--";
+                part_start = (!finished).then_some(line_end);
+            } else {
+                out.flags.unmatched_boundary = true;
+            }
+        }
+        offset = line_end;
+    }
+    if !finished {
+        out.error.get_or_insert_with(|| "Multipart: final boundary missing".to_string());
+    }
+    Some(out)
+}
+
+/// The boundary parameter: one, not empty, without whitespace around it.
+fn boundary(content_type: &str, flags: &mut MultipartFlags) -> Option<String> {
+    let mut found = None;
+    for param in content_type.split(';').skip(1) {
+        let Some((key, value)) = param.split_once('=') else { continue };
+        if !key.trim().eq_ignore_ascii_case("boundary") {
+            continue;
+        }
+        if found.is_some() {
+            return None; // two boundaries: which one the application takes is anyone's guess
+        }
+        flags.boundary_whitespace |= key.ends_with([' ', '\t']) || value.starts_with([' ', '\t']);
+        let value = value.trim();
+        let unquoted = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+        flags.boundary_quoted |= unquoted.is_some();
+        found = Some(unquoted.unwrap_or(value).to_string());
+    }
+    found.filter(|b| !b.is_empty() && !b.contains([' ', '\t', '"']))
+}
+
+/// The line break before a boundary belongs to the boundary, not to the content.
+fn strip_line_break<'a>(content: &'a str, flags: &mut MultipartFlags) -> &'a str {
+    if let Some(stripped) = content.strip_suffix("\r\n") {
+        return stripped;
+    }
+    let stripped = content.strip_suffix('\n');
+    flags.lf_line |= stripped.is_some();
+    stripped.unwrap_or(content)
+}
+
+/// One part's headers and content; an error for a part the rules cannot address.
+fn read_part(text: &str, out: &mut Multipart) -> Result<(), String> {
+    let (head, content) = match text.split_once("\r\n\r\n") {
+        Some(split) => split,
+        None => match text.split_once("\n\n") {
+            Some(split) => {
+                out.flags.lf_line = true;
+                split
+            }
+            None => {
+                out.flags.invalid_part = true;
+                return Err("Multipart: part without headers".to_string());
+            }
+        },
+    };
+    let mut headers: Vec<String> = Vec::new();
+    let lines: Vec<&str> = head.split('\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        // Every header line but the last ended at a `\n` that split it off.
+        out.flags.lf_line |= i + 1 < lines.len() && !line.ends_with('\r');
+        let line = line.trim_end_matches('\r');
+        if line.starts_with([' ', '\t']) {
+            out.flags.header_folding = true;
+            match headers.last_mut() {
+                Some(previous) => previous.push_str(line.trim_start()),
+                None => out.flags.invalid_header_folding = true,
+            }
+        } else if !line.is_empty() {
+            out.flags.invalid_part |= !line.contains(':');
+            headers.push(line.to_string());
+        }
+    }
+    let disposition = headers
+        .iter()
+        .find_map(|h| h.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-disposition")))
+        .map(|(_, v)| v.trim().to_string())
+        .ok_or("Multipart: part missing Content-Disposition header")?;
+    let (name, filename) = disposition_names(&disposition, &mut out.flags)?;
+    out.parts.push(Part { name, filename, headers, content: content.to_string() });
+    Ok(())
+}
+
+/// `form-data; name="a"; filename="b"`: the name and file name, checked as ModSecurity
+/// checks them (parameters separated by `;`, quotes closed).
+fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String, Option<String>), String> {
+    let invalid = |why: &str| Err(format!("Multipart: invalid Content-Disposition header ({why})"));
+    let Some(mut rest) = value.strip_prefix("form-data").or_else(|| value.strip_prefix("Form-Data")) else {
+        return invalid("not form-data");
+    };
+    let (mut name, mut filename) = (None, None);
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let Some(after) = rest.strip_prefix(';') else {
+            flags.missing_semicolon = true;
+            return invalid("a parameter without its semicolon");
+        };
+        let Some((key, after)) = after.split_once('=') else {
+            flags.invalid_quoting = true;
+            return invalid("a parameter without a value");
+        };
+        let after = after.trim_start();
+        let (param, remainder) = match after.strip_prefix('"') {
+            Some(quoted) => match quoted.find('"') {
+                Some(close) => (quoted[..close].to_string(), &quoted[close + 1..]),
+                None => {
+                    flags.invalid_quoting = true;
+                    return invalid("an unclosed quote");
+                }
+            },
+            None => {
+                let end = after.find(';').unwrap_or(after.len());
+                let token = after[..end].trim_end();
+                if token.contains(['"', ' ']) {
+                    flags.invalid_quoting = true;
+                    return invalid("a quote inside an unquoted value");
+                }
+                (token.to_string(), &after[end..])
+            }
+        };
+        match key.trim().to_ascii_lowercase().as_str() {
+            "name" => name = Some(param),
+            "filename" => filename = Some(param),
+            // RFC 5987's form (`UTF-8''shell.php`): the name after the charset.
+            "filename*" => filename = Some(param.rsplit("''").next().unwrap_or_default().to_string()),
+            _ => {}
+        }
+        rest = remainder;
+    }
+    match name {
+        Some(name) => Ok((name, filename)),
+        None => invalid("no name"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CT: &str = "multipart/form-data; boundary=XyZ";
+
+    fn part(name: &str, content: &str) -> String {
+        format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{content}\r\n")
+    }
+
+    #[test]
+    fn a_well_formed_body_has_its_parts_and_no_flag() {
+        let body = format!("{}{}--XyZ--\r\n", part("a", "one\r\ntwo"), part("b", ""));
+        let parsed = parse(CT, &body).unwrap();
+        assert_eq!(parsed.error, None);
+        assert_eq!(parsed.flags, MultipartFlags::default());
+        assert_eq!(
+            parsed.parts.iter().map(|p| (&*p.name, &*p.content)).collect::<Vec<_>>(),
+            [("a", "one\r\ntwo"), ("b", "")]
+        );
+    }
+
+    #[test]
+    fn uploads_keep_their_file_names_and_headers() {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a b.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--XyZ\r\nContent-Disposition: form-data; name=g; filename*=UTF-8''shell.php\r\n\r\nx\r\n--XyZ--";
+        let parsed = parse(CT, body).unwrap();
+        assert_eq!(parsed.error, None);
+        assert_eq!(parsed.parts[0].filename.as_deref(), Some("a b.pdf"));
+        assert_eq!(parsed.parts[0].headers[1], "Content-Type: application/pdf");
+        assert_eq!(parsed.parts[1].filename.as_deref(), Some("shell.php"));
+    }
+
+    #[test]
+    fn what_an_application_may_read_differently_is_flagged() {
+        let flags = |body: &str| parse(CT, body).unwrap().flags;
+        let end = "--XyZ--\r\n";
+        assert!(flags(&format!("junk\r\n{}{end}", part("a", "x"))).data_before);
+        assert!(flags(&format!("{}{end}' or 1=1--", part("a", "x"))).data_after);
+        assert!(flags(&format!("{}--XyZa\r\n{end}", part("a", "x"))).unmatched_boundary);
+        assert!(flags("--XyZ\nContent-Disposition: form-data; name=\"a\"\n\nx\n--XyZ--\n").lf_line);
+        let folded = "--XyZ\r\nContent-Disposition: form-data;\r\n name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n";
+        assert!(flags(folded).header_folding);
+        assert!(flags(&format!("{}{end}", part("a", "x"))) == MultipartFlags::default());
+        assert!(!flags(&format!("{}{end}\r\n", part("a", "x"))).data_after, "a trailing line break is not data");
+    }
+
+    #[test]
+    fn a_part_the_rules_cannot_address_is_an_error() {
+        let error = |body: &str| parse(CT, body).unwrap().error;
+        assert!(error(&part("a", "x")).unwrap().contains("final boundary missing"));
+        assert!(error("--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--\r\n")
+            .unwrap()
+            .contains("Content-Disposition"));
+        let missing_semicolon = "--XyZ\r\nContent-Disposition: form-data name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n";
+        assert!(parse(CT, missing_semicolon).unwrap().flags.missing_semicolon);
+        let unclosed = "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ--\r\n";
+        let parsed = parse(CT, unclosed).unwrap();
+        assert!(parsed.flags.invalid_quoting && parsed.error.is_some());
+    }
+
+    #[test]
+    fn the_boundary_is_one_parameter_and_a_quoted_one_is_no_strict_error() {
+        let mut flags = MultipartFlags::default();
+        assert_eq!(boundary("multipart/form-data; boundary=\"XyZ\"", &mut flags).as_deref(), Some("XyZ"));
+        assert!(flags.boundary_quoted && !flags.strict_error());
+        assert!(boundary("multipart/form-data; boundary=a; boundary=b", &mut flags).is_none());
+        assert!(boundary("multipart/form-data", &mut flags).is_none());
+        let mut spaced = MultipartFlags::default();
+        assert_eq!(boundary("multipart/form-data; boundary= XyZ", &mut spaced).as_deref(), Some("XyZ"));
+        assert!(spaced.boundary_whitespace && spaced.strict_error());
+    }
+}
