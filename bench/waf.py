@@ -42,6 +42,8 @@ def modsecurity_rules(d):
         "SecRequestBodyLimitAction Reject\n"
         'SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"\n'
         'SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400"\n'
+        'SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400"\n'
+        'SecRule MULTIPART_UNMATCHED_BOUNDARY "@eq 1" "id:200004,phase:2,t:none,log,deny"\n'
         + "".join(f"Include {f}\n" for f in CRS))
     return path
 

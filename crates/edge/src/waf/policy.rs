@@ -122,10 +122,17 @@ impl WafSettings {
              setvar:tx.blocking_paranoia_level={pl},setvar:tx.inbound_anomaly_score_threshold={threshold}\""
         );
         // ModSecurity's recommended configuration (modsecurity.conf, which nginx's module
-        // loads): a body its processor could not parse is refused, not passed uninspected.
+        // loads): a body its processor could not parse is refused, not passed uninspected;
+        // so is a multipart body the application could read differently (200003: the
+        // `MULTIPART_*` flags, a quoted boundary excepted; 200004: a line that almost is
+        // a boundary).
         text.push_str(
             "SecRule REQBODY_ERROR \"!@eq 0\" \"id:200002,phase:2,t:none,log,deny,status:400,\
-             msg:'Failed to parse request body.'\"\n",
+             msg:'Failed to parse request body.'\"\n\
+             SecRule MULTIPART_STRICT_ERROR \"!@eq 0\" \"id:200003,phase:2,t:none,log,deny,status:400,\
+             msg:'Multipart request body failed strict validation.'\"\n\
+             SecRule MULTIPART_UNMATCHED_BOUNDARY \"@eq 1\" \"id:200004,phase:2,t:none,log,deny,\
+             msg:'Multipart parser detected a possible unmatched boundary.'\"\n",
         );
         for (e, id) in self.exclusions.iter().filter(|e| e.path.is_some()).zip(FIRST_OWN_ID + 1..) {
             let path = e.path.as_deref().unwrap_or_default();

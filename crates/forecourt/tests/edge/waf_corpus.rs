@@ -76,7 +76,17 @@ pub const ATTACKS: &[Case] = &[
     // libmodsecurity before 3.0.12 decoded the target before splitting off the query: the
     // path ended at the decoded `?` and the script was in no variable its rules read.
     get(ENCODED_QUERY_MARK, "/page%3F%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+    // Past the final boundary: no part of the body to a parser, data to a lax one.
+    post(
+        "multipart: an attack after the final boundary",
+        "/upload",
+        MULTIPART,
+        "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\nb=1' UNION SELECT password FROM users--",
+    ),
 ];
+
+/// An upload whose boundary is quoted, as RFC 2046 allows and .NET's HttpClient sends.
+pub const QUOTED_BOUNDARY: &str = "multipart: a quoted boundary";
 
 /// The name of the attack that hides behind an encoded `?` (CVE-2024-1019).
 pub const ENCODED_QUERY_MARK: &str = "xss: behind an encoded ? in the path";
@@ -100,6 +110,12 @@ pub const BENIGN: &[Case] = &[
         "/upload",
         MULTIPART,
         "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHoliday photos - summer and autumn\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"beach.txt\"\r\nContent-Type: text/plain\r\n\r\nSand, sea and sun; nothing else.\r\n--XyZ--\r\n",
+    ),
+    post(
+        QUOTED_BOUNDARY,
+        "/upload",
+        "multipart/form-data; boundary=\"c0ffee\"",
+        "--c0ffee\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nHoliday photos\r\n--c0ffee--\r\n",
     ),
     post("benign: XML", "/soap", "application/xml", "<?xml version=\"1.0\"?><order><id>42</id><note>Tom &amp; Jerry</note></order>"),
     Case { name: "JSON API: a GET", method: "GET", target: "/api/items/7?fields=name,price", body: None, headers: &[("accept", "application/json")] },

@@ -7,7 +7,7 @@
 use super::common::origin::Origin;
 use super::common::*;
 use super::waf::{crs4, CRS3};
-use super::waf_corpus::{placed, ATTACKS, BENIGN, ENCODED_QUERY_MARK, MORE};
+use super::waf_corpus::{placed, ATTACKS, BENIGN, ENCODED_QUERY_MARK, MORE, QUOTED_BOUNDARY};
 use std::process::{Command, Stdio};
 
 /// Why the engines decide a request differently (`ruleset`: "CRS 3.3.4 PL4"; `name`: the
@@ -20,8 +20,16 @@ fn explained(ruleset: &str, name: &str, ours: bool) -> Option<&'static str> {
     if ours && ruleset == "CRS 3.3.4 PL4" && name.contains('\\') {
         return Some(CRS3_BACKSLASH);
     }
+    if !ours && name == QUOTED_BOUNDARY {
+        return Some(BOUNDARY_QUOTED);
+    }
     None
 }
+
+/// ModSecurity's strict multipart check (its recommended rule 200003) counts a quoted
+/// boundary among the signs of an evasion; RFC 2046 allows the quotes and .NET's
+/// `MultipartFormDataContent` sends them. Forecourt's 200003 leaves that one out.
+const BOUNDARY_QUOTED: &str = "ModSecurity refuses a quoted multipart boundary";
 
 /// libmodsecurity 3.0.9 (Debian 12's) decodes the request target before it splits off
 /// the query: `/page%3F<script>…` becomes the path `/page` and an empty query, and the
@@ -51,7 +59,8 @@ impl NginxModsecurity {
         let d = dir.0.to_string_lossy().into_owned();
         // What Forecourt's policy adds around the rules (docs/config.md), as ModSecurity's
         // recommended configuration writes it: body access, the JSON and XML processors by
-        // type (Forecourt's engine picks them by type), 200002 for a body that does not parse.
+        // type (Forecourt's engine picks them by type), 200002 for a body that does not parse,
+        // 200003 and 200004 for a multipart body an application could read differently.
         let rules = dir.file(
             "modsec.conf",
             ("SecRuleEngine On\nSecRequestBodyAccess On\nSecAuditEngine RelevantOnly\nSecAuditLogParts ABHZ\n\
@@ -60,6 +69,8 @@ impl NginxModsecurity {
              SecRule REQUEST_HEADERS:Content-Type \"^(?:application(?:/soap\\+|/)|text/)xml\" \"id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML\"\n\
              SecRule REQUEST_HEADERS:Content-Type \"^application/json\" \"id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON\"\n\
              SecRule REQBODY_ERROR \"!@eq 0\" \"id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.'\"\n\
+             SecRule MULTIPART_STRICT_ERROR \"!@eq 0\" \"id:200003,phase:2,t:none,log,deny,status:400\"\n\
+             SecRule MULTIPART_UNMATCHED_BOUNDARY \"@eq 1\" \"id:200004,phase:2,t:none,log,deny\"\n\
              SecAction \"id:900000,phase:1,pass,nolog,t:none,setvar:tx.paranoia_level=PL,setvar:tx.blocking_paranoia_level=PL\"\n"
                 .replace("PL", &pl.to_string())
                 .replace("DIR", &d)
