@@ -3,6 +3,7 @@
 
     bench/waf_corpus.py probe > probe.jsonl          # attacks in 21 places and encodings, and benign traffic
     bench/waf_corpus.py words --seed 1 --count 3000 > words.jsonl   # benign-looking word salad
+    bench/waf_corpus.py shapes > shapes.jsonl        # malformed multipart, JSON and XML bodies
 
 `probe`: each payload of eleven families (SQLi, XSS, LFI, RFI, RCE, PHP, Java, SSTI, NoSQL,
 SSRF, session fixation) in the query (plain, `+`, double-encoded, as a name, polluted), the
@@ -188,13 +189,53 @@ def words(seed, count):
     return out
 
 
+# Body shapes a parser and an application may read differently (or not at all), each POSTed
+# with its Content-Type: `attack` where a payload rides in them.
+SHAPES = [
+    ("benign", "ok", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("benign", "no final boundary", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n"),
+    ("benign", "data before", "multipart/form-data; boundary=XyZ", "junk\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("attack", "data after", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\njunk' or 1=1--"),
+    ("benign", "LF only", "multipart/form-data; boundary=XyZ", "--XyZ\nContent-Disposition: form-data; name=\"a\"\n\nhello\n--XyZ--\n"),
+    ("benign", "quoted boundary", "multipart/form-data; boundary=\"XyZ\"", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("benign", "boundary whitespace", "multipart/form-data; boundary= XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("benign", "header folding", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data;\r\n name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("benign", "missing semicolon", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("benign", "invalid quoting", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("benign", "unmatched boundary", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZa\r\nx\r\n--XyZ--\r\n"),
+    ("benign", "no content-disposition", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("benign", "two boundaries param", "multipart/form-data; boundary=XyZ; boundary=abc", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("attack", "attack in filename", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a';select 1--.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("attack", "attack in part name", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"<script>alert(1)</script>\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("attack", "attack in part header", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Note: <script>alert(1)</script>\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("attack", "attack after bad boundary", "multipart/form-data; boundary=XyZ", "--XyZ \r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n' union select password from users--\r\n--XyZ--\r\n"),
+    ("benign", "charset in ct", "multipart/form-data; charset=utf-7; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"),
+    ("attack", "filename*", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''shell.php\r\n\r\n<?php system($_GET['c']); ?>\r\n--XyZ--\r\n"),
+    ("attack", "json body ct text", "text/plain", "{\"a\": \"' or 1=1--\"}"),
+    ("attack", "json ct uppercase", "Application/JSON", "{\"a\": \"' or 1=1--\"}"),
+    ("attack", "json vnd", "application/vnd.api+json", "{\"a\": \"' or 1=1--\"}"),
+    ("benign", "bad json", "application/json", "{\"a\": \"hello\""),
+    ("attack", "json deep", "application/json", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"' or 1=1--\"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
+    ("benign", "xml bad", "application/xml", "<a><b>hello</a>"),
+    ("benign", "urlencoded charset", "application/x-www-form-urlencoded; charset=ibm037", "a=hello"),
+    ("benign", "utf-16 json", "application/json; charset=utf-16", "{\"a\": \"hello\"}"),
+]
+
+
+def shapes():
+    head = [["User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120"], ["Accept", "*/*"]]
+    return [{"kind": kind, "name": name, "method": "POST", "path": "/upload", "headers": head + [["Content-Type", ct]],
+             "body": body} for kind, name, ct, body in SHAPES]
+
+
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
-    for case in probe() if args.kind == "probe" else words(args.seed, args.count):
+    cases = {"probe": probe, "shapes": shapes}.get(args.kind, lambda: words(args.seed, args.count))()
+    for case in cases:
         print(json.dumps(case, ensure_ascii=False))
 
 
