@@ -27,63 +27,38 @@ impl Transformation for UrlDecode {
 pub struct UrlDecodeUni;
 
 impl Transformation for UrlDecodeUni {
+    /// As ModSecurity: `%XX` a byte, `%uXXXX` a character, `+` a space; a `%` not followed
+    /// by hex digits stays, and what follows it is decoded on its own (`%+c` is `% c`).
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        // Handle %uXXXX unicode escapes in addition to standard URL encoding
-        let mut result = String::new();
-        let mut chars = input.chars().peekable();
-        let mut modified = false;
-
-        while let Some(c) = chars.next() {
-            if c == '%' {
-                if chars.peek() == Some(&'u') || chars.peek() == Some(&'U') {
-                    chars.next(); // consume 'u'
-                                  // Read 4 hex digits
-                    let mut hex = String::new();
-                    for _ in 0..4 {
-                        if let Some(h) = chars.next() {
-                            hex.push(h);
-                        }
-                    }
-                    if let Ok(code) = u32::from_str_radix(&hex, 16) {
-                        if let Some(decoded) = char::from_u32(code) {
-                            result.push(decoded);
-                            modified = true;
-                            continue;
-                        }
-                    }
-                    result.push('%');
-                    result.push('u');
-                    result.push_str(&hex);
-                } else {
-                    // Standard URL encoding
-                    let mut hex = String::new();
-                    for _ in 0..2 {
-                        if let Some(h) = chars.next() {
-                            hex.push(h);
-                        }
-                    }
-                    if let Ok(byte) = u8::from_str_radix(&hex, 16) {
-                        result.push(byte as char);
-                        modified = true;
-                    } else {
-                        result.push('%');
-                        result.push_str(&hex);
-                    }
-                }
-            } else if c == '+' {
-                // ModSecurity's urlDecodeUni turns `+` into a space, as urlDecode does.
-                result.push(' ');
-                modified = true;
-            } else {
-                result.push(c);
-            }
+        if !input.contains(['%', '+']) {
+            return Cow::Borrowed(input);
         }
-
-        if modified {
-            Cow::Owned(result)
-        } else {
-            Cow::Borrowed(input)
+        let chars: Vec<char> = input.chars().collect();
+        // The value of `n` hex digits at `from`, if they are all hex digits.
+        let hex = |from: usize, n: usize| -> Option<u32> {
+            let digits = chars.get(from..from + n)?;
+            digits.iter().try_fold(0u32, |value, c| c.to_digit(16).map(|d| value * 16 + d))
+        };
+        let mut out = String::with_capacity(input.len());
+        let mut i = 0;
+        while i < chars.len() {
+            let (decoded, width) = match chars[i] {
+                '%' if matches!(chars.get(i + 1), Some('u' | 'U')) => match hex(i + 2, 4).and_then(char::from_u32) {
+                    Some(c) => (c, 6),
+                    None => ('%', 1),
+                },
+                // A byte, as the Latin-1 character of that number (the engine's text is UTF-8).
+                '%' => match hex(i + 1, 2) {
+                    Some(byte) => (byte as u8 as char, 3),
+                    None => ('%', 1),
+                },
+                '+' => (' ', 1),
+                c => (c, 1),
+            };
+            out.push(decoded);
+            i += width;
         }
+        Cow::Owned(out)
     }
 
     fn name(&self) -> &'static str {
@@ -206,7 +181,9 @@ impl Transformation for JsDecode {
                                 hex.push(h);
                             }
                         }
-                        if let Ok(byte) = u8::from_str_radix(&hex, 16) {
+                        // Hex digits only, as ModSecurity checks: `%+c` is no byte.
+                        let digits = hex.len() == 2 && hex.chars().all(|h| h.is_ascii_hexdigit());
+                        if let Some(byte) = digits.then(|| u8::from_str_radix(&hex, 16).ok()).flatten() {
                             result.push(byte as char);
                         } else {
                             result.push('\\');
@@ -222,7 +199,9 @@ impl Transformation for JsDecode {
                                 hex.push(h);
                             }
                         }
-                        if let Ok(code) = u32::from_str_radix(&hex, 16) {
+                        // Hex digits only: `from_str_radix` also takes a sign (`%u+abc`).
+                        let digits = hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit());
+                        if let Some(code) = digits.then(|| u32::from_str_radix(&hex, 16).ok()).flatten() {
                             if let Some(decoded) = char::from_u32(code) {
                                 result.push(decoded);
                             } else {
@@ -287,7 +266,9 @@ impl Transformation for CssDecode {
                 }
 
                 if !hex.is_empty() {
-                    if let Ok(code) = u32::from_str_radix(&hex, 16) {
+                    // Hex digits only: `from_str_radix` also takes a sign (`%u+abc`).
+                    let digits = hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit());
+                    if let Some(code) = digits.then(|| u32::from_str_radix(&hex, 16).ok()).flatten() {
                         if let Some(decoded) = char::from_u32(code) {
                             result.push(decoded);
                             continue;
@@ -329,6 +310,8 @@ mod tests {
     #[test]
     fn url_decode_uni_turns_plus_into_a_space_as_modsecurity_does() {
         assert_eq!(UrlDecodeUni.transform("having+the%2Bexec%u0027"), "having the+exec'");
+        // `%+c` and `%u+abc` are not escapes (a sign is no hex digit): left as they are.
+        assert_eq!(UrlDecodeUni.transform("100%+cotton %u+abc"), "100% cotton %u abc");
     }
 
     #[test]
