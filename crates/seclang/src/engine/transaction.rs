@@ -8,11 +8,11 @@ use super::intervention::Intervention;
 use super::phase::Phase;
 use super::ruleset::{CompiledRule, CompiledRuleset, RuleEngineMode};
 use super::scoring::AnomalyScore;
-use crate::actions::{execute_actions, ActionResult, DisruptiveOutcome, FlowOutcome, SetVarOp, SetVarOperation};
+use crate::actions::{execute_actions, ActionResult, DisruptiveOutcome, FlowOutcome};
 use crate::error::Result;
 use crate::operators::{compile_operator, Operator};
 use crate::parser::OperatorSpec;
-use crate::variables::{Collection, RequestData, ResponseData, TxCollection, VariableResolver};
+use crate::variables::{RequestData, ResponseData, TxCollection, VariableResolver};
 
 /// Whether the rule has the `capture` action.
 fn has_capture(rule: &CompiledRule) -> bool {
@@ -21,6 +21,8 @@ fn has_capture(rule: &CompiledRule) -> bool {
 
 #[path = "transaction_body.rs"]
 mod body;
+#[path = "transaction_setvar.rs"]
+mod setvar;
 pub use body::has_body_processor;
 
 /// A ModSecurity transaction for processing a single request.
@@ -662,41 +664,6 @@ impl Transaction {
         Ok(matches)
     }
 
-    /// Expand `%{...}` macros in an operator argument against current TX state.
-    ///
-    /// Only the `TX`/`tx` collection is resolved (the source of operator-argument
-    /// macros in CRS, e.g. thresholds and `tx.allowed_methods`); an unresolved
-    /// macro expands to an empty string, matching ModSecurity behaviour.
-    fn expand_operator_macros(&self, arg: &str) -> String {
-        // Compiled once: this runs on every evaluation of an operator whose
-        // argument contains `%{`.
-        static MACRO: once_cell::sync::Lazy<regex::Regex> =
-            once_cell::sync::Lazy::new(|| regex::Regex::new(r"%\{([^}]+)\}").expect("static macro regex is valid"));
-        MACRO
-            .replace_all(arg, |caps: &regex::Captures| {
-                let inner = &caps[1];
-                // The value being matched, for a rule's own `setvar` (CRS 921170's
-                // `tx.paramcounter_%{MATCHED_VAR_NAME}`).
-                let matched = self.matched_vars.last();
-                if inner.eq_ignore_ascii_case("matched_var") {
-                    return matched.map(|(_, value)| value.clone()).unwrap_or_default();
-                }
-                if inner.eq_ignore_ascii_case("matched_var_name") {
-                    return matched.map(|(name, _)| name.clone()).unwrap_or_default();
-                }
-                let (collection, name) = match inner.split_once('.') {
-                    Some((c, n)) => (c.to_ascii_lowercase(), n),
-                    None => ("tx".to_string(), inner),
-                };
-                if collection == "tx" {
-                    self.tx.get(name).and_then(|v| v.first().map(|s| s.to_string())).unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .into_owned()
-    }
-
     /// `capture`: TX:0 is what the operator matched, TX:1 to TX:9 its groups — set as the
     /// rule matches, so that the next link of a chain (CRS 920420's `TX:0 "!@within ..."`)
     /// and the rule's own `setvar`s read them.
@@ -708,43 +675,6 @@ impl Transaction {
         for (i, group) in groups.iter().take(9).enumerate() {
             self.tx.set((i + 1).to_string(), group.clone());
         }
-    }
-
-    /// Apply a setvar operation.
-    fn apply_setvar(&mut self, op: &SetVarOp) {
-        // A macro-bearing value (e.g. `+%{tx.critical_anomaly_score}`) is
-        // resolved here, where TX state is available, then re-interpreted as a
-        // concrete set/increment/decrement.
-        let named = op.name.contains("%{");
-        if named || matches!(op.operation, SetVarOperation::Macro(_)) {
-            let name = if named { self.expand_operator_macros(&op.name) } else { op.name.clone() };
-            let operation = match &op.operation {
-                SetVarOperation::Macro(raw) => interpret_setvar_rhs(&self.expand_operator_macros(raw)),
-                other => other.clone(),
-            };
-            let resolved = SetVarOp { collection: op.collection.clone(), name, operation };
-            crate::actions::apply_setvar(&mut self.tx, &resolved);
-        } else {
-            crate::actions::apply_setvar(&mut self.tx, op);
-        }
-
-        // Sync anomaly score from TX if relevant
-        if op.name == "anomaly_score" {
-            self.anomaly_score.sync_from_tx(&self.tx);
-        }
-    }
-}
-
-/// Interpret an already-expanded setvar right-hand side into a concrete
-/// operation, honouring a leading `+`/`-` for increment/decrement. An empty or
-/// non-numeric increment/decrement (e.g. an unresolved macro) becomes a no-op.
-fn interpret_setvar_rhs(value: &str) -> SetVarOperation {
-    if let Some(rest) = value.strip_prefix('+') {
-        SetVarOperation::Increment(rest.trim().parse().unwrap_or(0))
-    } else if let Some(rest) = value.strip_prefix('-') {
-        SetVarOperation::Decrement(rest.trim().parse().unwrap_or(0))
-    } else {
-        SetVarOperation::Set(value.to_string())
     }
 }
 

@@ -344,3 +344,22 @@ fn a_rules_setvar_runs_once_for_each_value_it_matched() {
         .collect();
     assert_eq!(scores, [None, Some("5".to_string())], "two names once each pass; one name twice is polluted");
 }
+
+#[test]
+fn an_operator_reads_a_request_header_through_a_macro() {
+    // CRS 3.3.4's 931130 (PL2): a link to another site is an RFI attempt, one to this site is not.
+    let rules = r#"
+        SecRule ARGS "@rx ^(?i:file|ftps?|https?)://([^/]*).*$" "id:931130,phase:2,pass,capture,setvar:'tx.rfi_parameter_%{MATCHED_VAR_NAME}=.%{tx.1}',chain"
+            SecRule TX:/rfi_parameter_.*/ "!@endsWith .%{request_headers.host}" "setvar:'tx.score=+5'"
+    "#;
+    let score = |host: &str| {
+        let mut tx = Transaction::new(make_ruleset(rules), 403);
+        tx.process_uri("/login?next=https%3A%2F%2Fshop.example%2Faccount", "GET", "HTTP/1.1").unwrap();
+        tx.add_request_header("Host", host).unwrap();
+        tx.process_request_headers().unwrap();
+        tx.process_request_body().unwrap();
+        tx.tx().get("score").and_then(|v| v.first().map(|s| s.to_string()))
+    };
+    assert_eq!(score("shop.example"), None, "a link to this site");
+    assert_eq!(score("other.example"), Some("5".to_string()), "a link elsewhere");
+}
