@@ -10,15 +10,12 @@ use super::waf::{crs4, CRS3};
 use super::waf_corpus::{placed, ATTACKS, BENIGN, ENCODED_QUERY_MARK, MORE, QUOTED_BOUNDARY};
 use std::process::{Command, Stdio};
 
-/// Why the engines decide a request differently (`ruleset`: "CRS 3.3.4 PL4"; `name`: the
-/// request's; `ours`: whether Forecourt refused it), or `None`: unexplained.
-fn explained(ruleset: &str, name: &str, ours: bool) -> Option<&'static str> {
+/// Why the engines decide a request differently (`name`: the request's; `ours`: whether
+/// Forecourt refused it), or `None`: unexplained. Each holds for every ruleset and level.
+fn explained(name: &str, ours: bool) -> Option<&'static str> {
     let behind_a_question_mark = name == ENCODED_QUERY_MARK || (name.contains("in the path:") && name.contains('?'));
     if ours && behind_a_question_mark {
         return Some(CVE_2024_1019);
-    }
-    if ours && ruleset == "CRS 3.3.4 PL4" && name.contains('\\') {
-        return Some(CRS3_BACKSLASH);
     }
     if !ours && name == QUOTED_BOUNDARY {
         return Some(BOUNDARY_QUOTED);
@@ -36,13 +33,6 @@ const BOUNDARY_QUOTED: &str = "ModSecurity refuses a quoted multipart boundary";
 /// script is in no variable the XSS rules read. Fixed upstream in 3.0.12; Forecourt's
 /// engine splits first, as the fixed releases do, and refuses it.
 const CVE_2024_1019: &str = "libmodsecurity 3.0.9 misses an attack behind an encoded ? (CVE-2024-1019)";
-
-/// CRS 3.3.4 writes a backslash in a pattern as `\\\\` inside a quoted string (920460,
-/// PL4: "abnormal character escapes", `\w` in `C:\Windows`). Forecourt's parser reads
-/// `\\` there as one backslash, as CRS means it — CRS 4 spells it `\x5c` so that every
-/// engine reads it alike, and there the two agree; libmodsecurity keeps both, so its
-/// pattern asks for two backslashes in a row and misses the single one.
-const CRS3_BACKSLASH: &str = "libmodsecurity reads CRS 3's `\\\\` as two backslashes";
 
 /// nginx + libmodsecurity, proxying to `origin`.
 struct NginxModsecurity {
@@ -160,7 +150,7 @@ async fn decisions_agree_with_nginx_and_libmodsecurity_on_crs_3_and_4_at_pl1_and
                     continue;
                 }
                 disagreements += 1;
-                let why = explained(&ruleset, name, refused(ours));
+                let why = explained(name, refused(ours));
                 let line = format!(
                     "{ruleset}: {name}: Forecourt {ours}, nginx+ModSecurity {theirs} (its log: rules {}): {}",
                     // It logs only what it refused: otherwise the last entry is another request's.

@@ -214,7 +214,11 @@ impl<'a> Lexer<'a> {
                     'n' => s.push('\n'),
                     't' => s.push('\t'),
                     'r' => s.push('\r'),
-                    '\\' => s.push('\\'),
+                    // Kept as written, as libmodsecurity 3 keeps it: a pattern's `\\` is
+                    // the regex's escaped backslash. CRS 3.3.4's 932200 writes its class
+                    // `[*?`\\']` for `ca\t` (a backslash among quotes); read as one
+                    // backslash, the class lost it and `ca\t+/et\c/pa\s\swd` passed.
+                    '\\' => s.push_str("\\\\"),
                     '"' => s.push('"'),
                     '\'' => s.push('\''),
                     _ => {
@@ -290,6 +294,14 @@ mod tests {
         let mut lexer = Lexer::new(r#""hello world""#);
         let token = lexer.next_token().unwrap();
         assert!(matches!(token.kind, TokenKind::QuotedString(s) if s == "hello world"));
+    }
+
+    #[test]
+    fn a_doubled_backslash_is_kept_for_the_pattern() {
+        // CRS 3.3.4's 932200: the class holds a backslash, as libmodsecurity reads it.
+        let mut lexer = Lexer::new(r#""@rx [*?`\\']""#);
+        let token = lexer.next_token().unwrap();
+        assert!(matches!(token.kind, TokenKind::QuotedString(s) if s == r"@rx [*?`\\']"));
     }
 
     #[test]
