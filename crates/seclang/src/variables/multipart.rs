@@ -176,7 +176,8 @@ fn read_part(text: &str, out: &mut Multipart) -> Result<(), String> {
 /// checks them (parameters separated by `;`, quotes closed).
 fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String, Option<String>), String> {
     let invalid = |why: &str| Err(format!("Multipart: invalid Content-Disposition header ({why})"));
-    let Some(mut rest) = value.strip_prefix("form-data").or_else(|| value.strip_prefix("Form-Data")) else {
+    let Some(mut rest) = value.get(..9).filter(|kind| kind.eq_ignore_ascii_case("form-data")).map(|_| &value[9..])
+    else {
         return invalid("not form-data");
     };
     let (mut name, mut filename) = (None, None);
@@ -255,6 +256,8 @@ mod tests {
         let parsed = parse(CT, body).unwrap();
         assert_eq!(parsed.error, None);
         assert_eq!(parsed.parts[0].filename.as_deref(), Some("a b.pdf"));
+        let shouted = "--XyZ\r\nContent-Disposition: FORM-DATA; name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n";
+        assert_eq!(parse(CT, shouted).unwrap().error, None, "the type is case-insensitive");
         assert_eq!(parsed.parts[0].headers[1], "Content-Type: application/pdf");
         assert_eq!(parsed.parts[1].filename.as_deref(), Some("shell.php"));
     }
