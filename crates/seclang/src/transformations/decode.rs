@@ -33,27 +33,31 @@ impl Transformation for UrlDecodeUni {
         if !input.contains(['%', '+']) {
             return Cow::Borrowed(input);
         }
-        let chars: Vec<char> = input.chars().collect();
+        // Walked as bytes (escapes and hex digits are ASCII), not collected into chars.
+        let bytes = input.as_bytes();
         // The value of `n` hex digits at `from`, if they are all hex digits.
         let hex = |from: usize, n: usize| -> Option<u32> {
-            let digits = chars.get(from..from + n)?;
-            digits.iter().try_fold(0u32, |value, c| c.to_digit(16).map(|d| value * 16 + d))
+            let digits = bytes.get(from..from + n)?;
+            digits.iter().try_fold(0u32, |value, &b| char::from(b).to_digit(16).map(|d| value * 16 + d))
         };
         let mut out = String::with_capacity(input.len());
         let mut i = 0;
-        while i < chars.len() {
-            let (decoded, width) = match chars[i] {
-                '%' if matches!(chars.get(i + 1), Some('u' | 'U')) => match hex(i + 2, 4).and_then(char::from_u32) {
+        while i < bytes.len() {
+            let (decoded, width) = match bytes[i] {
+                b'%' if matches!(bytes.get(i + 1), Some(b'u' | b'U')) => match hex(i + 2, 4).and_then(char::from_u32) {
                     Some(c) => (c, 6),
                     None => ('%', 1),
                 },
                 // A byte, as the Latin-1 character of that number (the engine's text is UTF-8).
-                '%' => match hex(i + 1, 2) {
+                b'%' => match hex(i + 1, 2) {
                     Some(byte) => (byte as u8 as char, 3),
                     None => ('%', 1),
                 },
-                '+' => (' ', 1),
-                c => (c, 1),
+                b'+' => (' ', 1),
+                _ => {
+                    let c = input[i..].chars().next().unwrap_or('\u{FFFD}');
+                    (c, c.len_utf8())
+                }
             };
             out.push(decoded);
             i += width;
@@ -312,6 +316,8 @@ mod tests {
         assert_eq!(UrlDecodeUni.transform("having+the%2Bexec%u0027"), "having the+exec'");
         // `%+c` and `%u+abc` are not escapes (a sign is no hex digit): left as they are.
         assert_eq!(UrlDecodeUni.transform("100%+cotton %u+abc"), "100% cotton %u abc");
+        // Characters beyond ASCII pass whole; `%C3` is the byte, as the Latin-1 character.
+        assert_eq!(UrlDecodeUni.transform("café+%C3%u00e9"), "café \u{C3}é");
     }
 
     #[test]
