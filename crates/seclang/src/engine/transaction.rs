@@ -628,7 +628,7 @@ impl Transaction {
         // against the resolved value. Otherwise use the precompiled operator.
         let dynamic_operator;
         let operator: &dyn Operator = if rule.operator_spec.argument.contains("%{") {
-            let expanded = self.expand_operator_macros(&rule.operator_spec.argument);
+            let expanded = self.expand_macros(&rule.operator_spec.argument);
             dynamic_operator = compile_operator(&OperatorSpec {
                 negated: rule.operator_spec.negated,
                 name: rule.operator_spec.name,

@@ -10,7 +10,7 @@ impl Transaction {
     /// transaction: `TX` (thresholds, `tx.allowed_methods`), `REQUEST_HEADERS`, and the
     /// value being matched (`MATCHED_VAR`, `MATCHED_VAR_NAME`); anything else expands
     /// to an empty string, as an unresolved macro does in ModSecurity.
-    pub(super) fn expand_operator_macros(&self, arg: &str) -> String {
+    pub(super) fn expand_macros(&self, arg: &str) -> String {
         // Compiled once: this runs on every evaluation of an operator whose
         // argument contains `%{`.
         static MACRO: once_cell::sync::Lazy<regex::Regex> =
@@ -50,9 +50,9 @@ impl Transaction {
         // concrete set/increment/decrement.
         let named = op.name.contains("%{");
         if named || matches!(op.operation, SetVarOperation::Macro(_)) {
-            let name = if named { self.expand_operator_macros(&op.name) } else { op.name.clone() };
+            let name = if named { self.expand_macros(&op.name) } else { op.name.clone() };
             let operation = match &op.operation {
-                SetVarOperation::Macro(raw) => interpret_setvar_rhs(&self.expand_operator_macros(raw)),
+                SetVarOperation::Macro(raw) => interpret_setvar_rhs(&self.expand_macros(raw)),
                 other => other.clone(),
             };
             let resolved = SetVarOp { collection: op.collection.clone(), name, operation };

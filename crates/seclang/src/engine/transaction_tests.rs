@@ -363,3 +363,17 @@ fn an_operator_reads_a_request_header_through_a_macro() {
     assert_eq!(score("shop.example"), None, "a link to this site");
     assert_eq!(score("other.example"), Some("5".to_string()), "a link elsewhere");
 }
+
+#[test]
+fn a_setvar_value_expands_tx_and_the_matched_value() {
+    // What the fork's unused `actions::expand_macros` promised, through the one expansion
+    // the engine runs.
+    let rules = r#"
+        SecAction "id:1,phase:1,pass,setvar:tx.anomaly_score=25"
+        SecRule ARGS "@contains script" "id:2,phase:1,pass,setvar:'tx.msg=Score is %{TX.anomaly_score}, matched %{MATCHED_VAR}'"
+    "#;
+    let mut tx = Transaction::new(make_ruleset(rules), 403);
+    tx.process_uri("/?q=%3Cscript%3E", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    assert_eq!(tx.tx().get("msg"), Some(vec!["Score is 25, matched <script>"]));
+}
