@@ -28,7 +28,13 @@ impl Engines {
             }
         }
         let started = Instant::now();
-        let engine = Arc::new(settings.load()?);
+        // Compiled on a thread of its own: its allocations (tens of MiB of patterns and
+        // rules, and as many temporaries freed along the way) then come from that thread's
+        // allocator pages, not from the ones the worker serving requests allocates from.
+        let engine = Arc::new(
+            std::thread::scope(|s| s.spawn(|| settings.load()).join())
+                .map_err(|_| LoadError { message: "compiling the WAF rules panicked".into() })??,
+        );
         tracing::info!(
             waf = name,
             rules = engine.rule_count(),
