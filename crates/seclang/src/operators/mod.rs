@@ -8,8 +8,7 @@ mod rx;
 mod traits;
 mod validation;
 
-pub use comparison::{BeginsWithOperator, ContainsOperator, EndsWithOperator, StreqOperator};
-pub use comparison::{EqOperator, GeOperator, GtOperator, LeOperator, LtOperator};
+pub use comparison::{NumericOperator, NumericTest, StringOperator, StringTest};
 pub use detection::{DetectSqliOperator, DetectXssOperator};
 pub use network::IpMatchOperator;
 pub use pattern::PmOperator;
@@ -39,15 +38,15 @@ pub fn compile_operator(spec: &OperatorSpec) -> Result<Arc<dyn Operator>> {
         OperatorName::Rx => Ok(Arc::new(RxOperator::new(argument)?)),
         OperatorName::Pm | OperatorName::Pmf => Ok(Arc::new(PmOperator::new(argument)?)),
         OperatorName::PmFromFile => Ok(Arc::new(PmOperator::from_file(argument)?)),
-        OperatorName::Contains => Ok(Arc::new(ContainsOperator::new(argument))),
-        OperatorName::BeginsWith => Ok(Arc::new(BeginsWithOperator::new(argument))),
-        OperatorName::EndsWith => Ok(Arc::new(EndsWithOperator::new(argument))),
-        OperatorName::StreQ => Ok(Arc::new(StreqOperator::new(argument))),
-        OperatorName::Eq => Ok(Arc::new(EqOperator::new(argument))),
-        OperatorName::Gt => Ok(Arc::new(GtOperator::new(argument))),
-        OperatorName::Lt => Ok(Arc::new(LtOperator::new(argument))),
-        OperatorName::Ge => Ok(Arc::new(GeOperator::new(argument))),
-        OperatorName::Le => Ok(Arc::new(LeOperator::new(argument))),
+        OperatorName::Contains => Ok(Arc::new(StringOperator::new(argument, StringTest::Contains, "contains"))),
+        OperatorName::BeginsWith => Ok(Arc::new(StringOperator::new(argument, StringTest::BeginsWith, "beginsWith"))),
+        OperatorName::EndsWith => Ok(Arc::new(StringOperator::new(argument, StringTest::EndsWith, "endsWith"))),
+        OperatorName::StreQ => Ok(Arc::new(StringOperator::new(argument, StringTest::Equals, "streq"))),
+        OperatorName::Eq => Ok(Arc::new(NumericOperator::new(argument, NumericTest::Eq, "eq"))),
+        OperatorName::Gt => Ok(Arc::new(NumericOperator::new(argument, NumericTest::Gt, "gt"))),
+        OperatorName::Lt => Ok(Arc::new(NumericOperator::new(argument, NumericTest::Lt, "lt"))),
+        OperatorName::Ge => Ok(Arc::new(NumericOperator::new(argument, NumericTest::Ge, "ge"))),
+        OperatorName::Le => Ok(Arc::new(NumericOperator::new(argument, NumericTest::Le, "le"))),
         OperatorName::DetectSqli => Ok(Arc::new(DetectSqliOperator)),
         OperatorName::DetectXss => Ok(Arc::new(DetectXssOperator)),
         OperatorName::ValidateUrlEncoding => Ok(Arc::new(ValidateUrlEncodingOperator)),
@@ -64,9 +63,11 @@ pub fn compile_operator(spec: &OperatorSpec) -> Result<Arc<dyn Operator>> {
         }
         OperatorName::Rbl | OperatorName::GeoLookup | OperatorName::GsbLookup => Ok(Arc::new(NoMatchOperator)),
         OperatorName::InspectFile | OperatorName::FuzzyHash | OperatorName::Rsub => Ok(Arc::new(NoMatchOperator)),
-        OperatorName::ContainsWord => Ok(Arc::new(ContainsOperator::new(argument))),
+        OperatorName::ContainsWord => {
+            Ok(Arc::new(StringOperator::new(argument, StringTest::ContainsWord, "containsWord")))
+        }
         OperatorName::Within => Ok(Arc::new(WithinOperator::new(argument))),
-        OperatorName::StrMatch => Ok(Arc::new(ContainsOperator::new(argument))),
+        OperatorName::StrMatch => Ok(Arc::new(StringOperator::new(argument, StringTest::Contains, "strmatch"))),
         OperatorName::Ne => Ok(Arc::new(NeOperator::new(argument))),
     }
 }
