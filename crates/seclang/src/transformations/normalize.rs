@@ -8,6 +8,14 @@ pub struct Lowercase;
 
 impl Transformation for Lowercase {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
+        // Most values are ASCII, and most have no capital: then nothing is allocated
+        // (`t:lowercase` runs on most values for most of CRS's rules).
+        if input.is_ascii() {
+            return match input.bytes().any(|b| b.is_ascii_uppercase()) {
+                true => Cow::Owned(input.to_ascii_lowercase()),
+                false => Cow::Borrowed(input),
+            };
+        }
         let lower = input.to_lowercase();
         if lower == input {
             Cow::Borrowed(input)
@@ -26,6 +34,12 @@ pub struct Uppercase;
 
 impl Transformation for Uppercase {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
+        if input.is_ascii() {
+            return match input.bytes().any(|b| b.is_ascii_lowercase()) {
+                true => Cow::Owned(input.to_ascii_uppercase()),
+                false => Cow::Borrowed(input),
+            };
+        }
         let upper = input.to_uppercase();
         if upper == input {
             Cow::Borrowed(input)
@@ -126,17 +140,26 @@ impl Transformation for ReplaceNulls {
     }
 }
 
+/// What C's `isspace` is in the "C" locale, which libmodsecurity's trims use: Rust's own
+/// `trim` would also take Unicode spaces (a no-break space before `select`, say).
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// `input` borrowed when trimming left it whole.
+fn trimmed<'a>(input: &'a str, trimmed: &'a str) -> Cow<'a, str> {
+    match trimmed.len() == input.len() {
+        true => Cow::Borrowed(input),
+        false => Cow::Owned(trimmed.to_string()),
+    }
+}
+
 /// Trim transformation.
 pub struct Trim;
 
 impl Transformation for Trim {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        let trimmed = input.trim();
-        if trimmed.len() == input.len() {
-            Cow::Borrowed(input)
-        } else {
-            Cow::Owned(trimmed.to_string())
-        }
+        trimmed(input, input.trim_matches(is_c_space))
     }
 
     fn name(&self) -> &'static str {
@@ -149,12 +172,7 @@ pub struct TrimLeft;
 
 impl Transformation for TrimLeft {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        let trimmed = input.trim_start();
-        if trimmed.len() == input.len() {
-            Cow::Borrowed(input)
-        } else {
-            Cow::Owned(trimmed.to_string())
-        }
+        trimmed(input, input.trim_start_matches(is_c_space))
     }
 
     fn name(&self) -> &'static str {
@@ -167,12 +185,7 @@ pub struct TrimRight;
 
 impl Transformation for TrimRight {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        let trimmed = input.trim_end();
-        if trimmed.len() == input.len() {
-            Cow::Borrowed(input)
-        } else {
-            Cow::Owned(trimmed.to_string())
-        }
+        trimmed(input, input.trim_end_matches(is_c_space))
     }
 
     fn name(&self) -> &'static str {
@@ -598,6 +611,25 @@ impl Transformation for Sha256 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn case_changes_borrow_what_they_leave_alone() {
+        assert!(matches!(Lowercase.transform("select * from"), Cow::Borrowed(_)));
+        assert_eq!(Lowercase.transform("SeLeCt"), "select");
+        assert_eq!(Lowercase.transform("ÀB"), "àb");
+        assert!(matches!(Uppercase.transform("SELECT"), Cow::Borrowed(_)));
+        assert_eq!(Uppercase.transform("àb"), "ÀB");
+    }
+
+    #[test]
+    fn trims_take_c_spaces_only_as_libmodsecurity_does() {
+        assert_eq!(Trim.transform(" \t\x0b x y\r\n\x0c"), "x y");
+        assert_eq!(TrimLeft.transform("\n x "), "x ");
+        assert_eq!(TrimRight.transform(" x \n"), " x");
+        // A no-break space is not C's whitespace: it stays, for the rules to see.
+        assert_eq!(Trim.transform("\u{a0}select"), "\u{a0}select");
+        assert!(matches!(Trim.transform("whole"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn test_lowercase() {
