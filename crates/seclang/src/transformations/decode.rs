@@ -1,5 +1,6 @@
 //! Decoding transformations.
 
+use super::unicode_map::best_fit;
 use super::Transformation;
 use std::borrow::Cow;
 
@@ -27,7 +28,7 @@ impl Transformation for UrlDecode {
 pub struct UrlDecodeUni;
 
 impl Transformation for UrlDecodeUni {
-    /// As ModSecurity: `%XX` a byte, `%uXXXX` a character, `+` a space; a `%` not followed
+    /// As ModSecurity: `%XX` a byte, `%uXXXX` a character (or its ASCII best fit), `+` a space; a `%` not followed
     /// by hex digits stays, and what follows it is decoded on its own (`%+c` is `% c`).
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
         if !input.contains(['%', '+']) {
@@ -44,10 +45,17 @@ impl Transformation for UrlDecodeUni {
         let mut i = 0;
         while i < bytes.len() {
             let (decoded, width) = match bytes[i] {
-                b'%' if matches!(bytes.get(i + 1), Some(b'u' | b'U')) => match hex(i + 2, 4).and_then(char::from_u32) {
-                    Some(c) => (c, 6),
-                    None => ('%', 1),
-                },
+                // A character, or the ASCII it is a best fit for (`unicode_map.rs`), as
+                // ModSecurity with its recommended map. (ModSecurity keeps the low byte of a
+                // character the map lacks — `東` U+6771 becomes `q` — which only makes up
+                // ASCII a backend never saw; the character is kept here.)
+                b'%' if matches!(bytes.get(i + 1), Some(b'u' | b'U')) => {
+                    let code = hex(i + 2, 4);
+                    match code.and_then(best_fit).map(char::from).or(code.and_then(char::from_u32)) {
+                        Some(c) => (c, 6),
+                        None => ('%', 1),
+                    }
+                }
                 // A byte, as the Latin-1 character of that number (the engine's text is UTF-8).
                 b'%' => match hex(i + 1, 2) {
                     Some(byte) => (byte as u8 as char, 3),
@@ -316,8 +324,9 @@ mod tests {
         assert_eq!(UrlDecodeUni.transform("having+the%2Bexec%u0027"), "having the+exec'");
         // `%+c` and `%u+abc` are not escapes (a sign is no hex digit): left as they are.
         assert_eq!(UrlDecodeUni.transform("100%+cotton %u+abc"), "100% cotton %u abc");
-        // Characters beyond ASCII pass whole; `%C3` is the byte, as the Latin-1 character.
-        assert_eq!(UrlDecodeUni.transform("café+%C3%u00e9"), "café \u{C3}é");
+        // Characters beyond ASCII pass whole; `%C3` is the byte, as the Latin-1 character;
+        // `%u00e9` its ASCII best fit, `%u6771` (no best fit) the character.
+        assert_eq!(UrlDecodeUni.transform("café+%C3%u00e9%u6771"), "café \u{C3}e東");
     }
 
     #[test]

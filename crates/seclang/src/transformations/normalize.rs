@@ -419,13 +419,28 @@ impl Transformation for SqlHexDecode {
     }
 }
 
-/// UTF-8 to Unicode transformation (pass-through for now).
+/// `t:utf8toUnicode`: each character beyond ASCII written as a `%uXXXX` escape (lowercase
+/// hex), as ModSecurity does, for the `t:urlDecodeUni` that follows it in CRS's rules to map
+/// to its ASCII best fit (`＜` → `%uff1c` → `<`). A character beyond U+FFFF, which four hex
+/// digits cannot hold, stays as it is.
 pub struct Utf8ToUnicode;
 
 impl Transformation for Utf8ToUnicode {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        // In Rust strings are already UTF-8, this is a no-op
-        Cow::Borrowed(input)
+        if input.is_ascii() {
+            return Cow::Borrowed(input);
+        }
+        let mut out = String::with_capacity(input.len() * 2);
+        for c in input.chars() {
+            match u32::from(c) {
+                0..=0x7f | 0x1_0000.. => out.push(c),
+                code => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "%u{code:04x}");
+                }
+            }
+        }
+        Cow::Owned(out)
     }
 
     fn name(&self) -> &'static str {
@@ -611,6 +626,7 @@ impl Transformation for Sha256 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transformations::UrlDecodeUni;
 
     #[test]
     fn case_changes_borrow_what_they_leave_alone() {
@@ -619,6 +635,15 @@ mod tests {
         assert_eq!(Lowercase.transform("ÀB"), "àb");
         assert!(matches!(Uppercase.transform("SELECT"), Cow::Borrowed(_)));
         assert_eq!(Uppercase.transform("àb"), "ÀB");
+    }
+
+    #[test]
+    fn utf8_to_unicode_escapes_what_is_beyond_ascii() {
+        assert!(matches!(Utf8ToUnicode.transform("plain"), Cow::Borrowed(_)));
+        assert_eq!(Utf8ToUnicode.transform("a＜é東🍕"), "a%uff1c%u00e9%u6771🍕");
+        // Then t:urlDecodeUni, as CRS's XSS rules chain them: the best fits become ASCII.
+        let chained = UrlDecodeUni.transform(&Utf8ToUnicode.transform("＜script＞ «x» it’s 東京")).into_owned();
+        assert_eq!(chained, "<script> <x> it's 東京");
     }
 
     #[test]
