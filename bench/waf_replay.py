@@ -131,13 +131,23 @@ def status(port, request):
         return 0
 
 
-def modsec_rules(work):
-    """The rule ids ModSecurity's audit log gives for its last logged request."""
+def audit_size(work):
     try:
-        last = open(f"{work}/modsec/audit.log", errors="replace").read().rsplit("-A--", 1)[-1]
+        return os.path.getsize(f"{work}/modsec/audit.log")
+    except OSError:
+        return 0
+
+
+def modsec_rules(work, since):
+    """The rule ids in what ModSecurity's audit log gained after offset `since` (nothing when
+    it logged nothing for the request: not the ids of an earlier one)."""
+    try:
+        with open(f"{work}/modsec/audit.log", "rb") as log:
+            log.seek(since)
+            added = log.read().decode(errors="replace")
     except OSError:
         return ""
-    return ",".join(part.split('"', 1)[0] for part in last.split('[id "')[1:])
+    return ",".join(part.split('"', 1)[0] for part in added.split('[id "')[1:])
 
 
 def our_rules(work):
@@ -164,6 +174,7 @@ def main():
     try:
         for case in cases:
             request = raw_request(case)
+            logged = audit_size(work)
             theirs, ours = status(MODSEC, request), status(OURS, request)
             refused = {"modsec": theirs == 0 or theirs >= 400, "ours": ours == 0 or ours >= 400}
             for engine, r in refused.items():
@@ -171,7 +182,7 @@ def main():
                 counts[(engine, case["kind"])][1] += 1
             if args.show == "all" or (args.show == "disagreements" and refused["modsec"] != refused["ours"]):
                 print(f"{case['kind']:6s} modsec={theirs:3d} ours={ours:3d}  {case.get('name', case['path'])[:100]}"
-                      f"  [modsec: {modsec_rules(work)}] [ours: {our_rules(work)}]")
+                      f"  [modsec: {modsec_rules(work, logged)}] [ours: {our_rules(work)}]")
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGQUIT)

@@ -121,6 +121,14 @@ pub const BENIGN: &[Case] = &[
         "--c0ffee\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nHoliday photos\r\n--c0ffee--\r\n",
     ),
     post("benign: XML", "/soap", "application/xml", "<?xml version=\"1.0\"?><order><id>42</id><note>Tom &amp; Jerry</note></order>"),
+    // Namespaces and a self-closing element: every SOAP envelope was refused (941130 on
+    // `xmlns`, or an empty element left "open").
+    post(
+        "benign: SOAP with namespaces",
+        "/soap",
+        "text/xml; charset=utf-8",
+        r#"<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetPrice xmlns="http://tempuri.org/"><Item>Apples</Item><Discount/></GetPrice></soap:Body></soap:Envelope>"#,
+    ),
     Case { name: "JSON API: a GET", method: "GET", target: "/api/items/7?fields=name,price", body: None, headers: &[("accept", "application/json")] },
 ];
 

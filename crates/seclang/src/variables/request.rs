@@ -320,7 +320,8 @@ impl RequestData {
 
         loop {
             match reader.read_event_into(&mut buf) {
-                Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                Ok(ref event @ (Event::Start(ref e) | Event::Empty(ref e))) => {
+                    let empty = matches!(event, Event::Empty(_));
                     if path.len() >= MAX_XML_DEPTH {
                         let msg = format!(
                             "XML body exceeded {MAX_XML_DEPTH} levels of nesting; \
@@ -330,16 +331,27 @@ impl RequestData {
                         return Err(msg);
                     }
                     path.push(decode_name(e.name().as_ref()));
-                    text.push(String::new());
 
                     for attr in e.attributes().flatten() {
                         let attr_name = decode_name(attr.key.as_ref());
+                        // A namespace declaration names a schema by its URI: not data the
+                        // client chose, and `xmlns`/`xhtml` are words CRS's 941130 looks
+                        // for (every SOAP envelope was an XSS).
+                        if attr_name == "xmlns" || attr_name.starts_with("xmlns:") {
+                            continue;
+                        }
                         let value = attr
                             .decoded_and_normalized_value(quick_xml::XmlVersion::Implicit1_0, reader.decoder())
                             .map(|v| v.into_owned())
                             .unwrap_or_default();
                         let name = format!("xml.{}.@{}", path.join("."), attr_name);
                         cap!(name, value);
+                    }
+                    // `<a/>` has no end tag to close it: it holds no text, and closes here.
+                    if empty {
+                        path.pop();
+                    } else {
+                        text.push(String::new());
                     }
                 }
                 Ok(Event::End(_)) => {
@@ -649,6 +661,18 @@ mod tests {
         assert_eq!(req.uri_raw, "/a%3Fb/%3Cscript%3E?q=%27x%27+y");
         assert_eq!(req.query_string, "q=%27x%27+y");
         assert_eq!(req.args_get.get("q"), Some(vec!["'x' y"]));
+    }
+
+    #[test]
+    fn xml_empty_elements_close_themselves_and_namespaces_are_not_arguments() {
+        let mut req = RequestData::new();
+        req.append_body(
+            br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><link href="/a"/><q xmlns="urn:x">1' or 1=1</q></s:Body></s:Envelope>"#,
+        );
+        assert_eq!(req.parse_xml_body(), Ok(()), "a self-closing element leaves nothing open");
+        assert_eq!(req.args_post.get("xml.s:Envelope.s:Body.link.@href"), Some(vec!["/a"]));
+        assert_eq!(req.args_post.get("xml.s:Envelope.s:Body.q"), Some(vec!["1' or 1=1"]));
+        assert!(req.args_post.all().iter().all(|(name, _)| !name.contains("xmlns")), "no namespace declarations");
     }
 
     #[test]
