@@ -28,8 +28,9 @@ impl Transformation for UrlDecode {
 pub struct UrlDecodeUni;
 
 impl Transformation for UrlDecodeUni {
-    /// As ModSecurity: `%XX` a byte, `%uXXXX` a character (or its ASCII best fit), `+` a space; a `%` not followed
-    /// by hex digits stays, and what follows it is decoded on its own (`%+c` is `% c`).
+    /// As ModSecurity: `%XX` a byte, `%uXXXX` a character (or its ASCII best fit), `+` a
+    /// space; a `%` not followed by hex digits stays, and what follows it is decoded on its
+    /// own (`%+c` is `% c`).
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
         if !input.contains(['%', '+']) {
             return Cow::Borrowed(input);
