@@ -27,16 +27,17 @@ impl Transaction {
                 if inner.eq_ignore_ascii_case("matched_var_name") {
                     return matched.map(|(name, _)| name.clone()).unwrap_or_default();
                 }
-                let (collection, name) = match inner.split_once('.') {
-                    Some((c, n)) => (c.to_ascii_lowercase(), n),
-                    None => ("tx".to_string(), inner),
-                };
+                // No allocation to name the collection: this runs for every matched rule
+                // whose `setvar` adds a score (`+%{tx.critical_anomaly_score}`).
+                let (collection, name) = inner.split_once('.').unwrap_or(("tx", inner));
                 let first = |values: Option<Vec<&str>>| values.and_then(|v| v.first().map(|s| s.to_string()));
-                match collection.as_str() {
-                    "tx" => first(self.tx.get(name)),
+                if collection.eq_ignore_ascii_case("tx") {
+                    first(self.tx.get(name))
+                } else if collection.eq_ignore_ascii_case("request_headers") {
                     // CRS 931130: `!@endsWith .%{request_headers.host}` (an off-site link).
-                    "request_headers" => first(self.request.headers.get(&name.to_ascii_lowercase())),
-                    _ => None,
+                    first(self.request.headers.get(&name.to_ascii_lowercase()))
+                } else {
+                    None
                 }
                 .unwrap_or_default()
             })

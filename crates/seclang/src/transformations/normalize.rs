@@ -430,12 +430,12 @@ impl Transformation for Utf8ToUnicode {
         if input.is_ascii() {
             return Cow::Borrowed(input);
         }
+        use std::fmt::Write;
         let mut out = String::with_capacity(input.len() * 2);
         for c in input.chars() {
             match u32::from(c) {
                 0..=0x7f | 0x1_0000.. => out.push(c),
                 code => {
-                    use std::fmt::Write;
                     let _ = write!(out, "%u{code:04x}");
                 }
             }
