@@ -30,6 +30,7 @@ be what slows the client down. On a 2-core machine: `--cpus 0:0:1` (proxy, origi
 client share a core; the attackers have the other).
 """
 import argparse, asyncio, importlib.util, json, os, re, resource, socket, statistics, subprocess, sys, tempfile, time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("cachebench", os.path.join(HERE, "cache.py"))
@@ -310,7 +311,8 @@ def main():
                       f"p99 {s['p99']:.2f} ms ({s['p99'] / base:.2f}x baseline), proxy CPU {100 * s['cpu']:.0f} %  "
                       f"{outcome}", flush=True)
             if name == "ours":
-                metrics = subprocess.run(["curl", "-s", f"http://127.0.0.1:{cb.ADMIN}/metrics"], capture_output=True, text=True).stdout
+                # urllib, not curl: the lent benchmark machine may have none.
+                metrics = urllib.request.urlopen(f"http://127.0.0.1:{cb.ADMIN}/metrics", timeout=5).read().decode()
                 for line in metrics.splitlines():
                     if line.startswith(("forecourt_connections_refused_total", "forecourt_h2_connections_closed_total")):
                         print("   ", line)

@@ -32,6 +32,8 @@ pb = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pb)
 
 ORIGIN, PROXY, ADMIN = 19000, 18080, 18099
+# The lent benchmark machine has no /etc/nginx: bench/device.sh carries the file.
+MIME_TYPES = os.environ.get("NGINX_MIME_TYPES", "/etc/nginx/mime.types")
 FORECOURT = os.environ.get("FORECOURT", os.path.join(HERE, "..", "target", "release", "forecourt"))
 
 
@@ -80,7 +82,7 @@ def origin(work, cpus):
     os.makedirs(d)
     conf = f"""worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log error; daemon off;
 events {{ worker_connections 16384; }}
-http {{ include /etc/nginx/mime.types; default_type application/octet-stream; sendfile on;
+http {{ include {MIME_TYPES}; default_type application/octet-stream; sendfile on;
   access_log {d}/access.log; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   server {{ listen 127.0.0.1:{ORIGIN}; keepalive_requests 1000000; root {root};
