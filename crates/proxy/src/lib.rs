@@ -1,6 +1,6 @@
 //! The request path. Its stages, in the order a request meets them:
 //!
-//! `server` (accept, one loop per worker) → `tls` (handshake and record layer; `transport`
+//! `server` (accept, one loop per worker; `defer_accept` below it) → `tls` (handshake and record layer; `transport`
 //! hides plain or TLS from what follows) → `h1` (HTTP/1 server: framing checks, client
 //! timers) or `h2` (HTTP/2, served by hyper) → `pipeline` (the whole life of one request,
 //! in `pipeline::handle`) → the front chain, `router` and `route`, the route's chain
@@ -13,6 +13,7 @@
 //! (`worker`), the snapshot (`runtime`, `settings`) and the state that outlives it
 //! (`state`), and the per-request record (`exchange`, `access_log`, `metrics`).
 pub mod action;
+mod defer_accept;
 pub mod filter;
 pub mod filters;
 pub mod forward;

@@ -5,6 +5,7 @@
 //! A worker follows two signals from the control thread: the set of listen addresses
 //! (changed by reloads) and shutdown (stop accepting, let connections finish).
 use crate::conn::Conn;
+use crate::defer_accept::DeferAccept;
 use crate::h1::Limits;
 use crate::h2_abuse;
 use crate::metrics::{set_worker_shard, Metrics};
@@ -22,7 +23,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
@@ -96,6 +97,7 @@ pub async fn run_worker(id: usize, signals: WorkerSignals) {
 }
 
 /// A listening socket that shares its address with the other workers' (`SO_REUSEPORT`).
+/// It accepts eagerly until its accept loop finds it busy (`defer_accept`).
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
@@ -103,34 +105,12 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    defer_accept(&socket);
     socket.listen(4096)?;
     TcpListener::from_std(socket.into())
 }
 
-/// Wakes `accept` only once a client has sent data (as nginx's `deferred` and HAProxy's
-/// `defer-accept`): every HTTP client speaks first, and a connection that arrives with its
-/// request costs one wake-up less.
-#[cfg(target_os = "linux")]
-fn defer_accept(socket: &socket2::Socket) {
-    use std::os::fd::AsRawFd;
-    let seconds: libc::c_int = 1;
-    // SAFETY: a plain setsockopt on a socket we own, with a pointer to a live c_int.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            &seconds as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn defer_accept(_: &socket2::Socket) {}
-
 async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, addr: SocketAddr, mut stop: oneshot::Receiver<()>) {
+    let mut defer = DeferAccept::new(Instant::now());
     loop {
         // `poll_accept` rather than `accept()`: the latter's readiness future takes a lock
         // and joins a waiter list on every call, a cost paid per connection.
@@ -143,6 +123,7 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, addr: SocketAddr
         match next.await {
             None => return,
             Some(Ok((stream, peer))) => {
+                defer.accepted(&listener, Instant::now());
                 // Admitted here, before a task is made for the connection (a flood of
                 // refused ones costs an accept and a reset each), unless the PROXY
                 // protocol has yet to name the client.
