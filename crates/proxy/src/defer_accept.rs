@@ -16,9 +16,9 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Connections a second on one listener of one worker from which accepts are deferred.
-pub const ON_RATE: f64 = 5_000.0;
+const ON_RATE: f64 = 5_000.0;
 /// Connections a second under which a deferring listener accepts eagerly again.
-pub const OFF_RATE: f64 = 1_000.0;
+const OFF_RATE: f64 = 1_000.0;
 /// How long the rate is counted over before it is looked at.
 const WINDOW: Duration = Duration::from_millis(250);
 
@@ -61,7 +61,7 @@ impl DeferAccept {
 /// Turns `TCP_DEFER_ACCEPT` on or off on a listening socket; connections in the middle of
 /// their handshake keep what they started with.
 #[cfg(target_os = "linux")]
-pub fn set(listener: &impl AsRawFd, on: bool) -> std::io::Result<()> {
+fn set(listener: &impl AsRawFd, on: bool) -> std::io::Result<()> {
     let seconds: libc::c_int = if on { HOLD_SECONDS } else { 0 };
     // SAFETY: a plain setsockopt on a descriptor the caller keeps open, with a pointer to
     // a live c_int and its size.
@@ -82,7 +82,7 @@ pub fn set(listener: &impl AsRawFd, on: bool) -> std::io::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn set(_: &impl AsRawFd, _: bool) -> std::io::Result<()> {
+fn set(_: &impl AsRawFd, _: bool) -> std::io::Result<()> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
 

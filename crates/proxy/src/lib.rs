@@ -1,11 +1,12 @@
 //! The request path. Its stages, in the order a request meets them:
 //!
-//! `server` (accept, one loop per worker; `defer_accept` below it) → `tls` (handshake and record layer; `transport`
-//! hides plain or TLS from what follows) → `h1` (HTTP/1 server: framing checks, client
-//! timers) or `h2` (HTTP/2, served by hyper) → `pipeline` (the whole life of one request,
-//! in `pipeline::handle`) → the front chain, `router` and `route`, the route's chain
-//! (`filters`, each on the `filter` contract) → `action` (answer, redirect, or forward) →
-//! `forward` (the request as the backend sees it, the tries) → `forecourt_upstream`.
+//! `server` (accept, one loop per worker; `defer_accept` tunes its listener) → `tls`
+//! (handshake and record layer; `transport` hides plain or TLS from what follows) → `h1`
+//! (HTTP/1 server: framing checks, client timers) or `h2` (HTTP/2, served by hyper) →
+//! `pipeline` (the whole life of one request, in `pipeline::handle`) → the front chain,
+//! `router` and `route`, the route's chain (`filters`, each on the `filter` contract) →
+//! `action` (answer, redirect, or forward) → `forward` (the request as the backend sees it,
+//! the tries) → `forecourt_upstream`.
 //!
 //! Below the stages, what they hand each other and share: the connection's facts (`conn`)
 //! and its client's forwarding headers (`client_identity`),
