@@ -45,6 +45,7 @@ fn action(action: &Action) -> Value {
                 "type": "forward",
                 "retry_buffer": forward.replay.max_body,
                 "retry_non_idempotent": forward.replay.any_method,
+                "request_buffer": forward.buffer,
             });
             match &forward.to {
                 Target::Group(group) => out["upstream"] = Value::from(group.name.as_str()),

@@ -303,6 +303,8 @@ async fn bodies_are_kept_for_retries_where_the_method_or_the_route_allows() {
     let fc = Forecourt::start(&format!(
         "[global]\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
          [[route]]\npath = \"/any/\"\nupstream = \"o\"\nretry_non_idempotent = true\nretry_buffer = \"4k\"\n\
+         request_buffer = \"4k\"\n\
+         [[route]]\npath = \"/whole/\"\nupstream = \"o\"\nretry_non_idempotent = true\nretry_buffer = \"4k\"\n\
          [[route]]\npath = \"/\"\nupstream = \"o\"\n\
          [upstream.o]\nbalance = \"round_robin\"\nservers = [\"{}\", \"{bad}\"]\n[upstream.o.eject]\nfailures = 0\n\
          [upstream.o.retry]\nattempts = 2\nstatuses = [503]\nbudget_percent = 100\n",
@@ -334,6 +336,8 @@ async fn bodies_are_kept_for_retries_where_the_method_or_the_route_allows() {
     assert_eq!(unavailable("POST", "/post", 1000).await, 5, "a POST is not repeated by default");
     assert_eq!(unavailable("POST", "/post", 0).await, 5, "nor without a body");
     assert_eq!(unavailable("POST", "/any/post", 10_000).await, 5, "a body over retry_buffer is not kept");
+    // The default request_buffer (64k) reads such a body whole before the first try: kept.
+    assert_eq!(unavailable("POST", "/whole/post", 10_000).await, 0, "a body read whole is sent again");
 }
 
 /// An origin process: `forecourt` answering every request with its name.

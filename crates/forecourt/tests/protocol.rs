@@ -432,7 +432,8 @@ fn trace_is_refused_unless_a_route_lists_it() {
 }
 
 /// gRPC through Forecourt to a real grpcio server, over h2c and over TLS: unary,
-/// server streaming, an error status with trailers, a deadline, and Forecourt's own
+/// server streaming, bidirectional streaming turn by turn (no request buffering holds a
+/// message back), an error status with trailers, a deadline, and Forecourt's own
 /// answer to a call no server can take (a trailers-only UNAVAILABLE, not a text 502).
 #[test]
 fn grpc_works_end_to_end_over_h2c_and_tls() {
@@ -474,6 +475,7 @@ fn grpc_works_end_to_end_over_h2c_and_tls() {
         let via = args[0];
         assert_eq!(call("unary")["got"], "echo:hi", "{via}: {text}");
         assert_eq!(call("stream")["got"], serde_json::json!(["item-0", "item-1", "item-2"]), "{via}: {text}");
+        assert_eq!(call("chat")["got"], serde_json::json!(["echo:a", "echo:b", "echo:c"]), "{via}: {text}");
         let fail = call("fail");
         assert_eq!(
             (&fail["code"], &fail["details"]),

@@ -32,6 +32,8 @@ pub struct Shared<'m> {
     pub client_cert_hosts: Option<Arc<[HostClientCerts]>>,
     /// `global.limits.max_body`, for routes that set none.
     pub max_body: Option<u64>,
+    /// `global.limits.request_buffer`, for forwarding routes that set none.
+    pub request_buffer: u64,
     /// `[limits.NAME]`, for the routes' `limits`.
     pub limits: super::limits::LimitTable,
     /// `[lists.NAME]`, for the routes' `allow` / `deny`.

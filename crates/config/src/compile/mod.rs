@@ -144,6 +144,9 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         https_port: tls.as_ref().and_then(|t| t.listeners.first()).map_or(443, |l| l.addr.port()),
         client_cert_hosts: tls.as_ref().map(|t| t.host_client_certs.clone()),
         max_body: settings.client.max_body,
+        request_buffer: cx
+            .size(&model.global.limits.request_buffer)
+            .unwrap_or(forecourt_proxy::forward::DEFAULT_REQUEST_BUFFER),
         limits,
         lists,
         challenge,

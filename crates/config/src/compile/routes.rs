@@ -26,7 +26,7 @@ pub fn compile(cx: &mut Ctx<'_>, routes: &[RouteCfg], upstreams: &UpstreamTable,
         }
         let hosts = hosts(cx, r);
         let path = path(cx, r);
-        let Some(action) = action(cx, r, &name, upstreams) else { continue };
+        let Some(action) = action(cx, r, &name, upstreams, shared) else { continue };
         let chain = filters::route_chain(cx, r, &name, &action, upstreams, shared);
         let Some(path) = path else { continue };
         let mut route = Route::new(name.clone(), path, action);
@@ -90,7 +90,7 @@ fn path(cx: &mut Ctx<'_>, r: &RouteCfg) -> Option<PathPattern> {
     }
 }
 
-fn action(cx: &mut Ctx<'_>, r: &RouteCfg, name: &str, upstreams: &UpstreamTable) -> Option<Action> {
+fn action(cx: &mut Ctx<'_>, r: &RouteCfg, name: &str, upstreams: &UpstreamTable, shared: &Shared) -> Option<Action> {
     let count = usize::from(r.upstream.is_some())
         + usize::from(r.split.is_some())
         + usize::from(r.respond.is_some())
@@ -113,10 +113,14 @@ fn action(cx: &mut Ctx<'_>, r: &RouteCfg, name: &str, upstreams: &UpstreamTable)
         (None, None) => None,
     };
     if let Some(target) = target {
-        return Some(Action::Forward(Forward { to: target?, replay: replay(cx, r) }));
+        let buffer = cx.size(&r.request_buffer).unwrap_or(shared.request_buffer);
+        return Some(Action::Forward(Forward { to: target?, replay: replay(cx, r), buffer }));
     }
     if let Some(at) = &r.retry_non_idempotent {
         cx.error(at, format!("route `{name}` sets retry_non_idempotent but does not forward"), None);
+    }
+    if let Some(at) = &r.request_buffer {
+        cx.error(at, format!("route `{name}` sets request_buffer but does not forward"), None);
     }
     if let Some(resp) = &r.respond {
         let status = status(cx, resp, resp.get_ref().status)?;

@@ -66,6 +66,25 @@ fn a_mirror_needs_a_forwarding_route() {
 }
 
 #[test]
+fn request_buffer_comes_from_the_route_then_the_global_limit_then_64k() {
+    let buffer = |rt: &Runtime, route: usize| match &rt.router.routes()[route].action {
+        forecourt_proxy::action::Action::Forward(forward) => forward.buffer,
+        _ => panic!("route {route} does not forward"),
+    };
+    let rt = runtime(
+        &BASE.replace("[[route]]\n", "[[route]]\npath = \"/up/\"\nupstream = \"app\"\nrequest_buffer = 0\n[[route]]\n"),
+    );
+    assert_eq!((buffer(&rt, 0), buffer(&rt, 1)), (0, 64 * 1024));
+    let rt = runtime(&format!("{BASE}[global.limits]\nrequest_buffer = \"1m\"\n"));
+    assert_eq!(buffer(&rt, 0), 1 << 20);
+    let text =
+        BASE.replace("upstream = \"app\"\n[upstream", "respond = { body = \"x\" }\nrequest_buffer = \"4k\"\n[upstream");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].to_string(), "t.toml:8:18: route `route#1` sets request_buffer but does not forward");
+}
+
+#[test]
 fn chains_are_built_in_the_documented_order() {
     let text = format!(
         "{}\n[global.limits]\nmax_body = \"10m\"\n",

@@ -199,6 +199,9 @@ pub struct Limits {
     pub max_headers: Option<Spanned<usize>>,
     pub max_uri_bytes: Option<Spanned<Size>>,
     pub max_body: Option<Spanned<Size>>,
+    /// How much of a request body arrives before an upstream is asked, for routes that set
+    /// none (default "64k"; 0 streams every body as it comes).
+    pub request_buffer: Option<Spanned<Size>>,
     /// The slowest average a request body may come at once `min_body_rate_grace` has
     /// passed: "256/s" (default), "1k/s", or "off".
     pub min_body_rate: Option<Spanned<String>>,
@@ -267,6 +270,9 @@ pub struct RouteCfg {
     pub retry_non_idempotent: Option<Spanned<bool>>,
     /// Request bodies up to this size are kept so that a retry can send them again.
     pub retry_buffer: Option<Spanned<Size>>,
+    /// The first this many bytes of a request body arrive before an upstream is asked
+    /// (default `global.limits.request_buffer`, "64k"; 0 streams it as it comes).
+    pub request_buffer: Option<Spanned<Size>>,
     /// Plain HTTP requests get a 308 to the same URL over HTTPS.
     pub https_redirect: Option<Spanned<bool>>,
     /// `Strict-Transport-Security` for answers over TLS.

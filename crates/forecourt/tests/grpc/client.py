@@ -4,6 +4,7 @@ Calls test.Echo through TARGET (h2c, or TLS when a CA file and the name to verif
 given) and prints one JSON line per call: what it got, or the status it ended with.
 """
 import json
+import queue
 import sys
 import time
 
@@ -22,6 +23,24 @@ def outcome(name, call):
     print(json.dumps(result), flush=True)
 
 
+def chat(channel):
+    """Bidirectional streaming, turn by turn: each message is sent only once the answer to
+    the one before has come back, so nothing between the two ends may hold a message back
+    until more arrive."""
+    answers = queue.Queue()
+
+    def messages():
+        for word in ("a", "b", "c"):
+            yield word.encode()
+            answers.get(timeout=5)
+
+    got = []
+    for answer in channel.stream_stream("/test.Echo/Chat")(messages(), timeout=10):
+        got.append(answer)
+        answers.put(answer)
+    return got
+
+
 def main():
     target = sys.argv[1]
     if len(sys.argv) > 2:
@@ -32,6 +51,7 @@ def main():
     unary = channel.unary_unary("/test.Echo/Unary")
     outcome("unary", lambda: unary(b"hi", timeout=10))
     outcome("stream", lambda: list(channel.unary_stream("/test.Echo/Stream")(b"3", timeout=10)))
+    outcome("chat", lambda: chat(channel))
     outcome("fail", lambda: channel.unary_unary("/test.Echo/Fail")(b"", timeout=10))
     outcome("deadline", lambda: channel.unary_unary("/test.Echo/Slow")(b"3", timeout=0.5))
     outcome("after", lambda: unary(b"again", timeout=10))

@@ -5,6 +5,7 @@ Service test.Echo, raw bytes in and out (no protobuf needed):
   Stream(n) -> n messages, b"item-0" ... (server streaming)
   Fail(_)   -> FAILED_PRECONDITION "no such thing", trailing metadata x-detail: trailer-value
   Slow(s)   -> answers b"late" after s seconds (for client deadlines)
+  Chat(*)   -> b"echo:" + each message, as each comes (bidirectional streaming)
 """
 import sys
 import time
@@ -32,12 +33,18 @@ def slow(request, context):
     return b"late"
 
 
+def chat(requests, context):
+    for request in requests:
+        yield b"echo:" + request
+
+
 def main():
     handlers = grpc.method_handlers_generic_handler("test.Echo", {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "Stream": grpc.unary_stream_rpc_method_handler(stream),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat),
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((handlers,))

@@ -235,3 +235,55 @@ async fn idle_h2c_connections_are_closed() {
     let idle = closed_at - idle_since;
     assert!(idle >= Duration::from_millis(400) && idle < Duration::from_secs(2), "closed after {idle:?} idle");
 }
+
+/// Sends `head` and `first`, waits, then `rest`: how many requests the origin had taken
+/// before `rest` went, and the whole answer.
+fn upload_in_two(fc: &Forecourt, origin: &Origin, head: &str, first: &[u8], rest: &[u8]) -> (usize, String) {
+    let before = origin.hits();
+    let mut s = TcpStream::connect(fc.addr()).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(first).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let taken = origin.hits() - before;
+    s.write_all(rest).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    (taken, out)
+}
+
+/// A request body comes to the proxy before an upstream is asked (`request_buffer`): a
+/// slow upload holds no origin connection until it is whole, then goes upstream with its
+/// length, a chunked one included; a longer body, or any on a route with
+/// `request_buffer = 0`, streams on as it comes.
+#[test]
+fn a_slow_upload_reaches_the_origin_only_once_it_is_buffered() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&format!(
+        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+         [[route]]\npath = \"/streamed/\"\nupstream = \"o\"\nrequest_buffer = 0\n\
+         [[route]]\nupstream = \"o\"\nrequest_buffer = \"1k\"\n[upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    ));
+    let sized = |path: &str, n: usize| {
+        format!("POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n")
+    };
+
+    let (taken, out) = upload_in_two(&fc, &origin, &sized("/form", 10), b"hello", b"world");
+    assert_eq!(taken, 0, "the origin heard nothing while the body came");
+    assert!(out.contains("body-bytes=10\n") && out.contains("content-length: 10\n"), "{out}");
+
+    let chunked = "POST /form HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let (taken, out) = upload_in_two(&fc, &origin, chunked, b"5\r\nhello\r\n", b"5\r\nworld\r\n0\r\n\r\n");
+    assert_eq!(taken, 0, "nor while a chunked one came");
+    assert!(out.contains("body-bytes=10\n") && out.contains("content-length: 10\n"), "sent with its length: {out}");
+    assert!(!out.contains("transfer-encoding"), "{out}");
+
+    let (taken, out) = upload_in_two(&fc, &origin, &sized("/form", 3000), &[b'x'; 2000], &[b'y'; 1000]);
+    assert_eq!(taken, 1, "past the buffer the body streams on");
+    assert!(out.contains("body-bytes=3000\n"), "{out}");
+
+    let (taken, out) = upload_in_two(&fc, &origin, &sized("/streamed/form", 10), b"hello", b"world");
+    assert_eq!(taken, 1, "request_buffer = 0 streams at once");
+    assert!(out.contains("body-bytes=10\n"), "{out}");
+}

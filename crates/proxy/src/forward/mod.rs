@@ -12,7 +12,7 @@ mod tries;
 pub use headers::{strip_hop_by_hop, wants_upgrade};
 pub use request_head::prepare as prepare_head;
 pub use split::{Split, SplitTarget, Sticky};
-pub use target::{Forward, Replay, Target};
+pub use target::{Forward, Replay, Target, DEFAULT_REQUEST_BUFFER};
 
 use crate::answers::Reason;
 use crate::body::{ClientBody, ClientBodyError, ProxyBody, RequestBody};

@@ -32,15 +32,39 @@ pub enum Target {
     Split(Split),
 }
 
-/// The `Forward` action: where, and which requests may be sent again.
+/// The `Forward` action: where, which requests may be sent again, and how much of a
+/// request body arrives before an upstream is asked.
 pub struct Forward {
     pub to: Target,
     pub replay: Replay,
+    /// The first this many bytes of a request body are read before an upstream is asked
+    /// (`request_buffer`; 0 streams every body): a slow upload then ties up a connection
+    /// to the proxy only, and one that ends within goes upstream whole, with its length.
+    pub buffer: u64,
 }
+
+/// `request_buffer`'s default: most form posts and API calls fit, and a slow-body attack
+/// never reaches the origin; bounded, since it is memory per request.
+pub const DEFAULT_REQUEST_BUFFER: u64 = 64 * 1024;
 
 impl Forward {
     pub fn new(to: Target) -> Forward {
-        Forward { to, replay: Replay::default() }
+        Forward { to, replay: Replay::default(), buffer: DEFAULT_REQUEST_BUFFER }
+    }
+
+    /// The bytes of this request's body to read before an upstream is asked: none for
+    /// gRPC, whose streams carry messages both ways at once (a client that waits for an
+    /// answer to its first message would wait for ever on a buffer that waits for more).
+    pub fn buffers(&self, head: &http::request::Parts) -> u64 {
+        let grpc = head.headers.get(http::header::CONTENT_TYPE).is_some_and(|t| {
+            let t = t.as_bytes();
+            t.len() >= 16 && t[..16].eq_ignore_ascii_case(b"application/grpc")
+        });
+        if grpc {
+            0
+        } else {
+            self.buffer
+        }
     }
 
     /// The group for this request, and the cookie that keeps its client on that side.

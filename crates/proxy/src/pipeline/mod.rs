@@ -7,8 +7,8 @@
 //! 3. routing: host, path, method, headers (`TRACE` only where a route lists it);
 //! 4. the route's chain decides;
 //! 5. the route's action: a fixed answer, a redirect, or forwarding, for which the body is
-//!    read once (for the filters that inspect it, and to keep it for retries and a
-//!    mirror), the filters that inspect it decide, the upstream phase edits what goes,
+//!    read once (for the filters that inspect it, to keep it for retries and a mirror,
+//!    and its first bytes before an upstream is asked), the filters that inspect it decide, the upstream phase edits what goes,
 //!    and `forward` sends it;
 //! 6. the response phases, innermost first: the route's chain, then the front chain, each
 //!    only through the filters the request passed;
@@ -89,7 +89,11 @@ pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>
                 let (inspect, keep) = r.chain.body_needs();
                 let wanted = match cx.upgrade {
                     true => Wanted::default(),
-                    false => Wanted { inspect, keep: keep.max(forwarding.keeps_for_retry(&head.method)) },
+                    false => Wanted {
+                        inspect,
+                        keep: keep.max(forwarding.keeps_for_retry(&head.method)),
+                        buffer: forwarding.buffers(&head),
+                    },
                 };
                 let (body, read) = match request_body::needed(&body, wanted) {
                     false => (RequestBody::Unread(body), None),

@@ -1,8 +1,10 @@
 //! The request body, read once, before the upstream phase, for everything that needs it:
 //! filters that inspect bodies (the first bytes of any body, `BodyNeed::Inspect`), and
 //! keeping a body whole so that each try (and a mirror) can send it (`BodyNeed::Keep`, and
-//! the route's `retry_buffer` when the request may be retried). Nothing is read when
-//! nothing needs it: the body then streams to the upstream as the client sends it.
+//! the route's `retry_buffer` when the request may be retried), and the route's
+//! `request_buffer`: the first bytes of any body read before an upstream is asked, so that
+//! a slow upload holds only a connection to the proxy, not one to the origin. Nothing is
+//! read when nothing needs it: the body then streams to the upstream as the client sends it.
 use crate::body::{BoxError, ClientBody, RequestBody};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -15,6 +17,9 @@ pub struct Wanted {
     pub inspect: u64,
     /// A body of a known length within this many bytes, read whole and kept.
     pub keep: u64,
+    /// The first this many bytes of any body, read before it goes on (`request_buffer`):
+    /// a body that ends within is kept whole, a longer one streams on after them.
+    pub buffer: u64,
 }
 
 /// What was read, for the filters that inspect it.
@@ -43,20 +48,23 @@ pub async fn read(body: ClientBody, wanted: Wanted) -> Result<(RequestBody, Opti
     if !needed(&body, wanted) {
         return Ok((RequestBody::Streaming(body), None));
     }
-    let whole = body.size_hint().exact().is_some_and(|n| n <= wanted.inspect.max(wanted.keep));
+    let up_to = wanted.inspect.max(wanted.buffer);
+    let whole = body.size_hint().exact().is_some_and(|n| n <= up_to.max(wanted.keep));
     if whole {
         let bytes = body.collect().await?.to_bytes();
         let read = (wanted.inspect > 0).then(|| Read { bytes: bytes.clone(), complete: true });
         return Ok((RequestBody::Kept(bytes), read));
     }
-    if wanted.inspect == 0 {
+    if up_to == 0 {
         return Ok((RequestBody::Streaming(body), None));
     }
-    let (body, bytes, complete) = read_up_to(body, wanted.inspect).await?;
-    let read = Read { bytes: bytes.clone(), complete };
-    match complete {
-        true => Ok((RequestBody::Kept(bytes), Some(read))),
-        false => Ok((RequestBody::Streaming(body.after(bytes)), Some(read))),
+    let (body, bytes, complete) = read_up_to(body, up_to).await?;
+    let read = (wanted.inspect > 0).then(|| Read { bytes: bytes.clone(), complete });
+    // Kept only within the bound, however the bytes happened to arrive: whether a body is
+    // kept (and so may be sent again) must not depend on how many reads brought it.
+    match complete && bytes.len() as u64 <= up_to.max(wanted.keep) {
+        true => Ok((RequestBody::Kept(bytes), read)),
+        false => Ok((RequestBody::Streaming(body.after(bytes)), read)),
     }
 }
 
@@ -139,17 +147,17 @@ mod tests {
     async fn nothing_is_read_when_nothing_wants_it() {
         let (got, seen) = read(body(b"hello"), Wanted::default()).await.unwrap();
         assert!(matches!(got, RequestBody::Streaming(_)) && seen.is_none());
-        let (got, seen) = read(body(b"hello"), Wanted { inspect: 0, keep: 4 }).await.unwrap();
+        let (got, seen) = read(body(b"hello"), Wanted { keep: 4, ..Wanted::default() }).await.unwrap();
         assert!(matches!(got, RequestBody::Streaming(_)) && seen.is_none(), "longer than it keeps");
         assert_eq!(rest(got).await, "hello");
     }
 
     #[tokio::test]
     async fn a_body_within_the_bound_is_kept_whole() {
-        let (got, seen) = read(body(b"hello"), Wanted { inspect: 0, keep: 5 }).await.unwrap();
+        let (got, seen) = read(body(b"hello"), Wanted { keep: 5, ..Wanted::default() }).await.unwrap();
         assert!(seen.is_none());
         assert!(matches!(&got, RequestBody::Kept(b) if b == "hello"));
-        let (got, seen) = read(body(b"hello"), Wanted { inspect: 16, keep: 0 }).await.unwrap();
+        let (got, seen) = read(body(b"hello"), Wanted { inspect: 16, ..Wanted::default() }).await.unwrap();
         assert!(matches!(&got, RequestBody::Kept(b) if b == "hello"));
         let seen = seen.unwrap();
         assert!(seen.complete && seen.bytes == "hello");
@@ -158,12 +166,28 @@ mod tests {
     #[tokio::test]
     async fn a_longer_body_is_inspected_in_part_and_streams_on_whole() {
         let (got, seen) =
-            read(pieces(&[b"he", b"llo", b" wor", b"ld"]), Wanted { inspect: 4, keep: 64 }).await.unwrap();
+            read(pieces(&[b"he", b"llo", b" wor", b"ld"]), Wanted { inspect: 4, keep: 64, buffer: 0 }).await.unwrap();
         let seen = seen.unwrap();
         assert!(!seen.complete && seen.bytes == "hello", "{:?}", seen.bytes);
         assert!(matches!(got, RequestBody::Streaming(_)), "of unknown length: not kept");
         assert_eq!(rest(got).await, "hello world", "what was read goes first");
-        let (got, seen) = read(pieces(&[b"he", b"y"]), Wanted { inspect: 4, keep: 0 }).await.unwrap();
+        let (got, seen) = read(pieces(&[b"he", b"y"]), Wanted { inspect: 4, ..Wanted::default() }).await.unwrap();
         assert!(seen.unwrap().complete && matches!(&got, RequestBody::Kept(b) if b == "hey"), "ended within");
+    }
+
+    #[tokio::test]
+    async fn a_buffered_body_is_read_before_it_goes_on_and_nobody_is_shown_it() {
+        let buffer = Wanted { buffer: 8, ..Wanted::default() };
+        let (got, seen) = read(pieces(&[b"he", b"llo"]), buffer).await.unwrap();
+        assert!(seen.is_none(), "buffering inspects nothing");
+        assert!(matches!(&got, RequestBody::Kept(b) if b == "hello"), "of unknown length, ended within: kept");
+        let (got, seen) = read(body(b"hello"), Wanted { buffer: 5, ..Wanted::default() }).await.unwrap();
+        assert!(seen.is_none() && matches!(&got, RequestBody::Kept(b) if b == "hello"), "known length within");
+        let (got, _) = read(pieces(&[b"hello ", b"wor", b"ld"]), buffer).await.unwrap();
+        assert!(matches!(got, RequestBody::Streaming(_)), "longer: the first bytes, then it streams");
+        assert_eq!(rest(got).await, "hello world");
+        let (got, _) = read(body(b"hello world"), buffer).await.unwrap();
+        assert!(matches!(got, RequestBody::Streaming(_)), "longer, though one read brought it all: not kept");
+        assert_eq!(rest(got).await, "hello world");
     }
 }
