@@ -12,7 +12,9 @@ method. Candidates: `nginx` and `ours` plain; `nginx-waf` (`modsecurity on` with
 ModSecurity's recommended body settings) and `ours-waf` (`[global] waf`); `ours-other`:
 the WAF on another route only, to show what it costs the routes without it (`ours` has
 that route too, without the WAF); `ours-tiny`: the same with a one-rule policy instead of CRS; `ours-again`: `ours` once
-more, for the noise between two runs of the same thing.
+more, for the noise between two runs of the same thing; `ours-stream`: `ours` with
+`request_buffer = 0` (bodies streamed, not read before the upstream is asked), for what
+request buffering costs a POST.
 """
 import argparse, importlib.util, os, shutil, signal, subprocess, tempfile, time
 
@@ -85,6 +87,7 @@ http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/prox
     rules = ", ".join(f'"{f}"' for f in files)
     policy = f'[waf.crs]\nrules = [{rules}]\n' if name in ("ours-waf", "ours-other", "ours-tiny") else ""
     everywhere = 'waf = "crs"' if name == "ours-waf" else ""
+    streamed = "[global.limits]\nrequest_buffer = 0" if name == "ours-stream" else ""
     # `ours`, `ours-other` and `ours-tiny` have the same two routes: they differ by the WAF alone.
     other = '[[route]]\nhosts = ["admin.example"]\nupstream = "o"\n' + ('waf = "crs"\n' if name in ("ours-other", "ours-tiny") else "")
     open(f"{d}/forecourt.toml", "w").write(f"""[global]
@@ -92,6 +95,7 @@ workers = 1
 admin = "127.0.0.1:{cb.ADMIN}"
 access_log = "off"
 {everywhere}
+{streamed}
 {policy}
 [[listen]]
 addr = "127.0.0.1:{cb.PROXY}"

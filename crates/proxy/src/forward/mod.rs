@@ -48,7 +48,12 @@ pub async fn forward(
         RequestBody::Kept(body) => {
             let replayable =
                 group.policies.retry.attempts > 1 && (action.replay.any_method || is_idempotent(&head.method));
-            Outgoing::Kept { parts: head, body, replayable }
+            match replayable {
+                true => Outgoing::Kept { parts: head, body },
+                // Sent once (unless no byte of it left): as a streamed body is, without a
+                // copy of the head for each try.
+                false => Outgoing::WithBody(Some(Request::from_parts(head, ClientBody::kept(body)))),
+            }
         }
         RequestBody::Unread(body) => {
             let client = &cx.settings.client;

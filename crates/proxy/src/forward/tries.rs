@@ -29,9 +29,9 @@ pub enum Outgoing<'a> {
     /// Without a body, borrowed by the inline client, so it can be sent again (if its
     /// method may be repeated, or the route lets any method be).
     Head { parts: http::request::Parts, extra: &'a [u8], any_method: bool },
-    /// With its body read in full and kept: every try sends a copy (if `replayable`: the
-    /// body may also have been kept only for a mirror).
-    Kept { parts: http::request::Parts, body: bytes::Bytes, replayable: bool },
+    /// With its body read in full and kept, and a request that may be repeated: every try
+    /// sends a copy. (A kept body that may not be repeated goes as `WithBody`.)
+    Kept { parts: http::request::Parts, body: bytes::Bytes },
     /// With its body streaming, which can be sent again only if no byte of it left.
     WithBody(Option<Request<ClientBody>>),
 }
@@ -157,7 +157,7 @@ impl Outgoing<'_> {
     fn replayable(&self) -> bool {
         match self {
             Outgoing::Head { parts, any_method, .. } => *any_method || is_idempotent(&parts.method),
-            Outgoing::Kept { replayable, .. } => *replayable,
+            Outgoing::Kept { .. } => true,
             Outgoing::WithBody(req) => req.is_some(),
         }
     }
