@@ -16,6 +16,8 @@ use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 const MAX_HEAD: usize = 64 * 1024;
+/// Request bodies up to this size are written together with the head.
+const COPIED_BODY: usize = 16 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Most responses have fewer headers; zeroing a small array first is cheaper.
 const USUAL_HEADERS: usize = 24;
@@ -116,6 +118,7 @@ impl H1Conn {
         &mut self,
         req: &request::Parts,
         extra_head: &[u8],
+        body: &[u8],
         timeout: Duration,
     ) -> Result<Option<(response::Parts, Framing, bool)>, H1Error> {
         self.exchanges += 1;
@@ -137,21 +140,32 @@ impl H1Conn {
         });
         let result = tokio::select! {
             biased;
-            r = self.exchange(req, extra_head) => r.map(Some),
+            r = self.exchange(req, extra_head, body) => r.map(Some),
             _ = expired => Ok(None),
         };
         self.timer = Some(timer);
         result
     }
 
-    /// Sends a bodiless request and reads the response head.
+    /// Sends a request, with its whole `body` (empty for none; the head says its length),
+    /// and reads the response head.
     async fn exchange(
         &mut self,
         req: &request::Parts,
         extra_head: &[u8],
+        body: &[u8],
     ) -> Result<(response::Parts, Framing, bool), H1Error> {
         encode_head(&mut self.out, req, extra_head);
+        // A small body goes out in the head's write; a larger one after it, not copied into
+        // a buffer that lives as long as the pooled connection.
+        let copied = body.len() <= COPIED_BODY;
+        if copied {
+            self.out.extend_from_slice(body);
+        }
         self.stream.write_all(&self.out).await.map_err(H1Error::BeforeResponse)?;
+        if !copied {
+            self.stream.write_all(body).await.map_err(H1Error::BeforeResponse)?;
+        }
         loop {
             let (head, framing, keep_alive) = self.read_head(req).await?;
             if head.status.is_informational() {

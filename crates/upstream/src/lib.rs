@@ -30,4 +30,4 @@ pub use group::{GroupPolicies, MembersNow, Picked, Protocol, UpstreamGroup, Upst
 pub use h1::is_idempotent;
 pub use local_exec::LocalExec;
 pub use members::{Members, Resolved, ServerSpec, ServerTarget};
-pub use pool::{sends_inline, Pool, PoolCounters, PooledBody, SendFailure, UpstreamError};
+pub use pool::{sends_inline, speaks_inline, Pool, PoolCounters, PooledBody, SendFailure, UpstreamError};

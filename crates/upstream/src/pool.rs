@@ -175,18 +175,20 @@ where
         }
     }
 
-    /// Sends a request without a body (see [`sends_inline`]) with the inline HTTP/1.1
-    /// client and waits for the response head. The request is borrowed, so that it can be
-    /// sent again to another server. `extra_head` is header lines (each ending in CRLF)
-    /// written after the request's own.
+    /// Sends a request without a body (see [`sends_inline`]), or with one read whole
+    /// before (`body`, whose length the head carries; see [`speaks_inline`]), with the
+    /// inline HTTP/1.1 client and waits for the response head. The request is borrowed, so
+    /// that it can be sent again to another server. `extra_head` is header lines (each
+    /// ending in CRLF) written after the request's own.
     pub async fn send_head(
         self: &Rc<Self>,
         ep: &Endpoint,
         timeouts: &UpstreamTimeouts,
         req: &http::request::Parts,
         extra_head: &[u8],
+        body: &[u8],
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
-        self.send_inline(ep, timeouts, req, extra_head).await
+        self.send_inline(ep, timeouts, req, extra_head, body).await
     }
 
     async fn send_inline(
@@ -195,6 +197,7 @@ where
         t: &UpstreamTimeouts,
         req: &http::request::Parts,
         extra_head: &[u8],
+        body: &[u8],
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         let mut reused = self.checkout_inline(ep.addr);
         let mut was_retried = false;
@@ -205,7 +208,7 @@ where
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
-            match conn.exchange_within(req, extra_head, t.response_header).await {
+            match conn.exchange_within(req, extra_head, body, t.response_header).await {
                 Ok(None) => return Err(UpstreamError::ResponseTimeout),
                 Ok(Some((head, framing, reusable))) => {
                     let give_back = reusable.then(|| (self.clone(), ep.addr, t.max_idle));
@@ -500,8 +503,13 @@ fn chunk_if_unknown<B: Body>(req: &mut Request<B>) {
 }
 
 pub fn sends_inline(protocol: Protocol, head: &http::request::Parts, body: &impl Body) -> bool {
+    body.is_end_stream() && speaks_inline(protocol, head)
+}
+
+/// Whether the inline HTTP/1.1 client can send this request with a body read whole before
+/// (given to [`Pool::send_head`]): HTTP/1 upstreams, no upgrade.
+pub fn speaks_inline(protocol: Protocol, head: &http::request::Parts) -> bool {
     protocol == Protocol::Http1
-        && body.is_end_stream()
         && !head.headers.contains_key(http::header::UPGRADE)
         && head.method != http::Method::CONNECT
 }

@@ -262,6 +262,7 @@ fn a_slow_upload_reaches_the_origin_only_once_it_is_buffered() {
     let fc = Forecourt::start(&format!(
         "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
          [[route]]\npath = \"/streamed/\"\nupstream = \"o\"\nrequest_buffer = 0\n\
+         [[route]]\npath = \"/default/\"\nupstream = \"o\"\n\
          [[route]]\nupstream = \"o\"\nrequest_buffer = \"1k\"\n[upstream.o]\nservers = [\"{}\"]\n",
         origin.addr
     ));
@@ -273,6 +274,13 @@ fn a_slow_upload_reaches_the_origin_only_once_it_is_buffered() {
     assert_eq!(taken, 0, "the origin heard nothing while the body came");
     assert!(out.contains("body-bytes=10\n") && out.contains("content-length: 10\n"), "{out}");
 
+    // Forecourt says `100 Continue` itself; the origin, which gets the whole body, is not asked.
+    let expecting = sized("/form", 10).replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    let (taken, out) = upload_in_two(&fc, &origin, &expecting, b"", b"helloworld");
+    assert_eq!(taken, 0, "{out}");
+    assert!(out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"), "{out}");
+    assert!(out.contains("body-bytes=10\n") && !out.contains("expect:"), "{out}");
+
     let chunked = "POST /form HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     let (taken, out) = upload_in_two(&fc, &origin, chunked, b"5\r\nhello\r\n", b"5\r\nworld\r\n0\r\n\r\n");
     assert_eq!(taken, 0, "nor while a chunked one came");
@@ -282,6 +290,10 @@ fn a_slow_upload_reaches_the_origin_only_once_it_is_buffered() {
     let (taken, out) = upload_in_two(&fc, &origin, &sized("/form", 3000), &[b'x'; 2000], &[b'y'; 1000]);
     assert_eq!(taken, 1, "past the buffer the body streams on");
     assert!(out.contains("body-bytes=3000\n"), "{out}");
+
+    let (taken, out) = upload_in_two(&fc, &origin, &sized("/default/form", 40_000), &[b'x'; 20_000], &[b'y'; 20_000]);
+    assert_eq!(taken, 0, "the default buffer holds 64 KiB");
+    assert!(out.contains("body-bytes=40000\n"), "{out}");
 
     let (taken, out) = upload_in_two(&fc, &origin, &sized("/streamed/form", 10), b"hello", b"world");
     assert_eq!(taken, 1, "request_buffer = 0 streams at once");

@@ -17,8 +17,9 @@ pub use target::{Forward, Replay, Target, DEFAULT_REQUEST_BUFFER};
 use crate::answers::Reason;
 use crate::body::{ClientBody, ClientBodyError, ProxyBody, RequestBody};
 use crate::filter::RequestCtx;
-use forecourt_upstream::{is_idempotent, sends_inline, PickInput, UpstreamError, UpstreamGroup};
-use http::header::{HeaderValue, CONTENT_LENGTH, RETRY_AFTER, SET_COOKIE, TRANSFER_ENCODING};
+use bytes::Bytes;
+use forecourt_upstream::{is_idempotent, sends_inline, speaks_inline, PickInput, UpstreamError, UpstreamGroup};
+use http::header::{HeaderValue, CONTENT_LENGTH, EXPECT, RETRY_AFTER, SET_COOKIE, TRANSFER_ENCODING};
 use http::{request, Request, Response, StatusCode};
 use tries::{Answer, Failure, Outgoing};
 
@@ -31,20 +32,28 @@ pub async fn forward(
     body: RequestBody,
 ) -> Response<ProxyBody> {
     let (group, split_cookie) = action.choose(&PickInput { client: cx.client, uri: &head.uri, headers: &head.headers });
-    // The inline client speaks plain HTTP/1.1 for requests without a body; TLS upstreams
-    // take hyper's client.
+    // The inline client speaks plain HTTP/1.1 for requests without a body or with one read
+    // whole; TLS upstreams and streamed bodies take hyper's client.
     let inline = group.tls().is_none()
         && match &body {
             RequestBody::Unread(b) => sends_inline(group.protocol, &head, b),
             RequestBody::Streaming(b) => sends_inline(group.protocol, &head, b),
-            RequestBody::Kept(_) => false,
+            RequestBody::Kept(_) => speaks_inline(group.protocol, &head),
         };
+    if let RequestBody::Kept(bytes) = &body {
+        // The whole body is here: the upstream gets its length (a chunked one had none),
+        // and has no `100 Continue` to send.
+        head.headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        head.headers.remove(EXPECT);
+    }
     let extra = match request_head::prepare(cx, group, &mut head, inline) {
         Ok(extra) => extra,
         Err(reason) => return cx.answer(reason),
     };
+    let any_method = action.replay.any_method;
     let outgoing = match body {
-        _ if inline => Outgoing::Head { parts: head, extra: &extra, any_method: action.replay.any_method },
+        RequestBody::Kept(body) if inline => Outgoing::Head { parts: head, extra: &extra, body, any_method },
+        _ if inline => Outgoing::Head { parts: head, extra: &extra, body: Bytes::new(), any_method },
         RequestBody::Kept(body) => {
             let replayable =
                 group.policies.retry.attempts > 1 && (action.replay.any_method || is_idempotent(&head.method));

@@ -26,9 +26,10 @@ pub enum Failure {
 
 /// The request as the tries send it.
 pub enum Outgoing<'a> {
-    /// Without a body, borrowed by the inline client, so it can be sent again (if its
-    /// method may be repeated, or the route lets any method be).
-    Head { parts: http::request::Parts, extra: &'a [u8], any_method: bool },
+    /// For the inline client, without a body or with one read whole (`body`), borrowed so
+    /// that it can be sent again (if its method may be repeated, or the route lets any
+    /// method be).
+    Head { parts: http::request::Parts, extra: &'a [u8], body: bytes::Bytes, any_method: bool },
     /// With its body read in full and kept, and a request that may be repeated: every try
     /// sends a copy. (A kept body that may not be repeated goes as `WithBody`.)
     Kept { parts: http::request::Parts, body: bytes::Bytes },
@@ -89,7 +90,7 @@ pub async fn run(
         let mut in_flight = ep.state.start(ns_at(now));
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
-            Outgoing::Head { parts, extra, .. } => pool.send_head(ep, &timeouts, parts, extra).await,
+            Outgoing::Head { parts, extra, body, .. } => pool.send_head(ep, &timeouts, parts, extra, body).await,
             Outgoing::Kept { parts, body, .. } => {
                 let req = Request::from_parts(parts.clone(), ClientBody::kept(body.clone()));
                 pool.send(ep, group.protocol, &timeouts, req).await.map_err(|failure| failure.error)
