@@ -92,7 +92,8 @@ pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>
                     false => Wanted {
                         inspect,
                         keep: keep.max(forwarding.keeps_for_retry(&head.method)),
-                        buffer: forwarding.buffers(&head),
+                        // Asked only of a request with a body: it reads a header.
+                        buffer: if cx.has_body { forwarding.buffers(&head) } else { 0 },
                     },
                 };
                 let (body, read) = match request_body::needed(&body, wanted) {
