@@ -8,8 +8,8 @@
 //! 4. the route's chain decides;
 //! 5. the route's action: a fixed answer, a redirect, or forwarding, for which the body is
 //!    read once (for the filters that inspect it, to keep it for retries and a mirror,
-//!    and its first bytes before an upstream is asked), the filters that inspect it decide, the upstream phase edits what goes,
-//!    and `forward` sends it;
+//!    and its first bytes before an upstream is asked), the filters that inspect it
+//!    decide, the upstream phase edits what goes, and `forward` sends it;
 //! 6. the response phases, innermost first: the route's chain, then the front chain, each
 //!    only through the filters the request passed;
 //! 7. `X-Request-Id` on the answer; the record (access log, metrics) closes when the body
