@@ -55,8 +55,7 @@ pub async fn forward(
         RequestBody::Kept(body) if inline => Outgoing::Head { parts: head, extra: &extra, body, any_method },
         _ if inline => Outgoing::Head { parts: head, extra: &extra, body: Bytes::new(), any_method },
         RequestBody::Kept(body) => {
-            let replayable =
-                group.policies.retry.attempts > 1 && (action.replay.any_method || is_idempotent(&head.method));
+            let replayable = group.policies.retry.attempts > 1 && (any_method || is_idempotent(&head.method));
             match replayable {
                 true => Outgoing::Kept { parts: head, body },
                 // Sent once (unless no byte of it left): as a streamed body is, without a

@@ -52,21 +52,6 @@ impl Forward {
         Forward { to, replay: Replay::default(), buffer: DEFAULT_REQUEST_BUFFER }
     }
 
-    /// The bytes of this request's body to read before an upstream is asked: none for
-    /// gRPC, whose streams carry messages both ways at once (a client that waits for an
-    /// answer to its first message would wait for ever on a buffer that waits for more).
-    pub fn buffers(&self, head: &http::request::Parts) -> u64 {
-        let grpc = head.headers.get(http::header::CONTENT_TYPE).is_some_and(|t| {
-            let t = t.as_bytes();
-            t.len() >= 16 && t[..16].eq_ignore_ascii_case(b"application/grpc")
-        });
-        if grpc {
-            0
-        } else {
-            self.buffer
-        }
-    }
-
     /// The group for this request, and the cookie that keeps its client on that side.
     pub fn choose(&self, input: &PickInput<'_>) -> (&Arc<UpstreamGroup>, Option<&HeaderValue>) {
         match &self.to {

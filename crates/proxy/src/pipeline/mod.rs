@@ -92,8 +92,10 @@ pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>
                     false => Wanted {
                         inspect,
                         keep: keep.max(forwarding.keeps_for_retry(&head.method)),
-                        // Asked only of a request with a body: it reads a header.
-                        buffer: if cx.has_body { forwarding.buffers(&head) } else { 0 },
+                        // None for gRPC, whose calls carry messages both ways at once: a
+                        // client waiting for the answer to its first message would wait
+                        // for ever on a buffer waiting for more.
+                        buffer: if cx.style() == Style::Grpc { 0 } else { forwarding.buffer },
                     },
                 };
                 let (body, read) = match request_body::needed(&body, wanted) {
