@@ -34,6 +34,9 @@ impl AuditLog {
     }
 
     pub fn write(&self, e: &Entry<'_>) {
+        if !e.verdict.audited {
+            return;
+        }
         let time = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         let line = serde_json::json!({
             "time": time,

@@ -60,6 +60,9 @@ impl Filter for WafFilter {
         let started = Instant::now();
         let mut tx = self.policy.engine.new_transaction();
         tx.set_deadline(started + self.policy.budget);
+        if let Some(id) = cx.request_id.to_str().ok().filter(|id| !id.is_empty()) {
+            tx.set_unique_id(id);
+        }
         inspect::head(&mut tx, head, cx.client);
         let _ = tx.process_request_headers();
         if tx.has_intervention() || tx.out_of_time() {

@@ -22,6 +22,9 @@ pub struct Verdict {
     /// The variable the last attack rule matched (never CRS's own `TX:`): `ARGS:q`.
     pub variable: Option<String>,
     pub score: i64,
+    /// Whether the audit log takes it: a rule may keep a transaction out
+    /// (`ctl:auditEngine=Off`, as CRS 3's 905100 does for the server's own checks).
+    pub audited: bool,
 }
 
 impl Verdict {
@@ -32,11 +35,12 @@ impl Verdict {
             (None, false) => Outcome::Pass,
         };
         let score = inbound_score(tx);
+        let audited = !tx.audit_off();
         let mut rules: Vec<String> = Vec::new();
         let mut variable = None;
         if outcome == Outcome::Pass && score == 0 {
             // Nothing to record (the common request): no evidence gathered.
-            return Verdict { outcome, rules, variable, score };
+            return Verdict { outcome, rules, variable, score, audited };
         }
         // Rules with a severity report an attack (or the decision); the rest is CRS's
         // bookkeeping, which matches on every request.
@@ -56,7 +60,7 @@ impl Verdict {
                 rules.push(id);
             }
         }
-        Verdict { outcome, rules, variable, score }
+        Verdict { outcome, rules, variable, score, audited }
     }
 
     /// Anything to record: a decision other than pass, or rules that matched.

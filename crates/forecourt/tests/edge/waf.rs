@@ -105,10 +105,12 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let dir = TempDir::new("waf-audit");
     let audit = dir.path("audit.json");
     // A plugin's exclusion file, as CRS plugins ship them (a `-before.conf` between
-    // crs-setup and the rules): the SQL injection rules are off under /wiki.
+    // crs-setup and the rules): the SQL injection rules are off under /wiki; refusals
+    // under /quiet stay out of the audit log (`ctl:auditEngine=Off`).
     let plugin = dir.file(
         "wiki-rule-exclusions-before.conf",
-        "SecRule REQUEST_FILENAME \"@beginsWith /wiki\" \"id:9500010,phase:1,pass,nolog,ctl:ruleRemoveByTag=attack-sqli\"\n",
+        "SecRule REQUEST_FILENAME \"@beginsWith /wiki\" \"id:9500010,phase:1,pass,nolog,ctl:ruleRemoveByTag=attack-sqli\"\n\
+         SecRule REQUEST_FILENAME \"@beginsWith /quiet\" \"id:9500011,phase:1,pass,nolog,ctl:auditEngine=Off\"\n",
     );
     let rules = CRS3.replacen(", ", &format!(", \"{plugin}\", "), 1);
     let extra = DETECT.replace("RULES", CRS3)
@@ -121,6 +123,8 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let elsewhere: &'static str = Box::leak(payload_on("/items").into_boxed_str());
     assert_eq!(through(&fc, &origin, &sqli(on_search), "crs3.test").await, (200, true));
     assert_eq!(through(&fc, &origin, &sqli(elsewhere), "crs3.test").await.0, 403);
+    let quietly: &'static str = Box::leak(payload_on("/quiet").into_boxed_str());
+    assert_eq!(through(&fc, &origin, &sqli(quietly), "crs3.test").await.0, 403, "refused, not audited");
     let in_the_wiki: &'static str = Box::leak(payload_on("/wiki/page").into_boxed_str());
     assert_eq!(through(&fc, &origin, &sqli(in_the_wiki), "crs3.test").await, (200, true), "the plugin's exclusion");
     // The XSS rules removed everywhere (941100-941199); a targeted exclusion spares one
@@ -145,6 +149,7 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     assert_eq!(entry["action"], "blocked");
     assert_eq!(entry["waf"], "excluding");
     assert!(entry["rules"].as_array().unwrap().iter().any(|r| r == "942100"), "{entry}");
+    assert!(!audit_text.contains("/quiet"), "{audit_text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

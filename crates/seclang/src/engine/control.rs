@@ -15,10 +15,10 @@
 //! nothing is the failure this module exists to fix, so reintroducing it for
 //! the subset that is not implemented would defeat the point.
 //!
-//! Reporting is a warning rather than a hard error because CRS ships
-//! directives this engine does not implement, `ctl:auditLogParts` among
-//! them: rejecting those would make CRS unloadable, which is a worse
-//! outcome than running it with a known and stated gap.
+//! Reporting is a warning rather than a hard error because a rule set may
+//! ship directives this engine does not implement: rejecting those would make
+//! it unloadable, which is a worse outcome than running it with a known and
+//! stated gap. (Every `ctl:` the CoreRuleSet 3.3 and 4 write is implemented.)
 
 use std::collections::HashSet;
 
@@ -74,6 +74,17 @@ pub enum CtlDirective {
     RequestBodyAccess(bool),
     /// `ctl:requestBodyProcessor=URLENCODED|MULTIPART|JSON|XML`
     RequestBodyProcessor(String),
+    /// `ctl:forceRequestBodyVariable=On|Off`: in ModSecurity 2, `REQUEST_BODY` is
+    /// filled for a body no processor parses only when this is on. Here it always
+    /// holds an inspected body (CRS 4 sets it on for exactly those bodies), so the
+    /// directive is understood and changes nothing.
+    ForceRequestBodyVariable,
+    /// `ctl:auditEngine=On|Off|RelevantOnly`: `false` (Off) keeps the transaction out
+    /// of the caller's audit log, which records only relevant (refused) transactions.
+    AuditEngine(bool),
+    /// `ctl:auditLogParts=…`: which parts of ModSecurity's multi-part audit record to
+    /// write. The caller's audit record has one fixed shape, so there is nothing to pick.
+    AuditLogParts,
     /// A directive this engine does not implement.
     ///
     /// Kept as a distinct variant so it can be reported rather than discarded.
@@ -164,11 +175,16 @@ impl CtlDirective {
                 }
             }
 
-            "auditengine" | "auditlogparts" => CtlDirective::unsupported(
-                directive,
-                value,
-                "this engine has no audit log subsystem, so there is nothing to control",
-            ),
+            "forcerequestbodyvariable" => match value.to_ascii_lowercase().as_str() {
+                "on" | "off" => CtlDirective::ForceRequestBodyVariable,
+                _ => CtlDirective::unsupported(directive, value, "forceRequestBodyVariable accepts only On or Off"),
+            },
+            "auditengine" => match value.to_ascii_lowercase().as_str() {
+                "on" | "relevantonly" => CtlDirective::AuditEngine(true),
+                "off" => CtlDirective::AuditEngine(false),
+                _ => CtlDirective::unsupported(directive, value, "auditEngine accepts only On, Off or RelevantOnly"),
+            },
+            "auditlogparts" => CtlDirective::AuditLogParts,
 
             _ => CtlDirective::unsupported(directive, value, "unrecognised ctl directive"),
         }
@@ -226,6 +242,8 @@ pub struct TransactionControls {
     removed_tag_targets: Vec<(String, VariableSpec)>,
     request_body_access: Option<bool>,
     request_body_processor: Option<String>,
+    /// `ctl:auditEngine=Off` was applied.
+    audit_off: bool,
     /// Unsupported directives already reported, so a rule that fires on every
     /// request does not produce a warning per request.
     reported: HashSet<String>,
@@ -272,6 +290,8 @@ impl TransactionControls {
             }
             CtlDirective::RequestBodyAccess(on) => self.request_body_access = Some(on),
             CtlDirective::RequestBodyProcessor(p) => self.request_body_processor = Some(p),
+            CtlDirective::AuditEngine(on) => self.audit_off = !on,
+            CtlDirective::ForceRequestBodyVariable | CtlDirective::AuditLogParts => {}
             CtlDirective::Unsupported { directive, value, reason } => {
                 // Compile-time validation already rejected these for rulesets
                 // loaded through the normal path. Reaching here means a ruleset
@@ -288,6 +308,11 @@ impl TransactionControls {
                 }
             }
         }
+    }
+
+    /// Whether a rule turned the audit log off for this transaction (`ctl:auditEngine=Off`).
+    pub fn audit_off(&self) -> bool {
+        self.audit_off
     }
 
     /// Engine mode for this transaction, given the ruleset's configured mode.
@@ -606,15 +631,29 @@ mod tests {
         // like it worked.
         for (directive, value) in [
             ("requestBodyProcessor", "YAML"),
-            ("auditEngine", "Off"),
-            ("auditLogParts", "+E"),
-            ("forceRequestBodyVariable", "On"),
+            ("auditEngine", "Sometimes"),
+            ("forceRequestBodyVariable", "Maybe"),
+            ("debugLogLevel", "9"),
         ] {
             assert!(
                 matches!(CtlDirective::parse(&ctl(directive, value)), CtlDirective::Unsupported { .. }),
                 "ctl:{directive}={value} should be reported as unsupported"
             );
         }
+    }
+
+    #[test]
+    fn the_controls_crs_writes_are_understood() {
+        let mut controls = TransactionControls::default();
+        assert!(!controls.audit_off());
+        for (directive, value) in [("forceRequestBodyVariable", "On"), ("auditLogParts", "+E"), ("auditEngine", "On")] {
+            let parsed = CtlDirective::parse(&ctl(directive, value));
+            assert!(!matches!(parsed, CtlDirective::Unsupported { .. }), "ctl:{directive}={value}");
+            controls.apply(parsed);
+        }
+        assert!(!controls.audit_off());
+        controls.apply(CtlDirective::parse(&ctl("auditEngine", "off")));
+        assert!(controls.audit_off(), "CRS 3's 905100 keeps the server's own health checks out of the log");
     }
 
     #[test]

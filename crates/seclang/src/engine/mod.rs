@@ -3,6 +3,7 @@
 pub mod chain;
 pub mod control;
 pub mod intervention;
+mod load_report;
 pub mod mode;
 pub mod phase;
 pub mod ruleset;

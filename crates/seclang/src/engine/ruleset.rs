@@ -5,8 +5,7 @@ use crate::error::Result;
 use crate::operators::{compile_operator, Operator};
 use crate::parser::{
     Action, Directive, FlowAction, MetadataAction, OperatorName, OperatorSpec, Parser,
-    RuleEngineMode as ParserRuleEngineMode, RuleIdSelector, Selection, UpdateTargetById, VariableName, VariableSpec,
-    XmlTarget,
+    RuleEngineMode as ParserRuleEngineMode, RuleIdSelector, Selection, UpdateTargetById, VariableSpec,
 };
 use crate::transformations::TransformationPipeline;
 
@@ -144,7 +143,8 @@ impl CompiledRuleset {
         // them would make CRS unloadable. But an operator has to be told at
         // startup, because the alternative -- finding out from a rule that
         // never fired -- is the failure this reporting exists to prevent.
-        report_unsupported_controls(&directives);
+        super::load_report::report_unsupported_controls(&directives);
+        let mut report = super::load_report::LoadReport::default();
 
         // SecRuleRemoveById and SecRuleUpdateTargetById are applied against
         // the whole ruleset once loading completes (like ModSecurity, where
@@ -198,7 +198,7 @@ impl CompiledRuleset {
 
                     let transformations = extract_transformations(&rule.actions)?;
 
-                    report_unimplemented_variables(&rule.variables, &id);
+                    report.rule(&rule.variables, &id);
 
                     let operator_spec = rule.operator.clone();
                     let (operator, operator_negated) = compile_operator_reporting(&rule.operator, &id)?;
@@ -283,6 +283,7 @@ impl CompiledRuleset {
         }
 
         apply_target_updates(&mut ruleset, &target_updates);
+        report.finish();
 
         Ok(ruleset)
     }
@@ -438,63 +439,6 @@ fn variable_matches_target(var: &VariableSpec, target: &str) -> bool {
 /// operator keeps failing the load, as it did before: those arguments come
 /// from the same config the operator is editing, not from a third-party
 /// ruleset.
-/// Warn about rule targets this engine parses but cannot resolve.
-///
-/// Such a variable always resolves to nothing, so the rule is dead. Under a
-/// negated operator it used to be worse than dead: an empty result was reported
-/// as a match, so `SecRule REQUEST_LINE "!@rx ..."` -- CRS 920100 -- denied
-/// every request. The evaluator no longer inverts absence into a match, but a
-/// rule that can never fire is still worth saying out loud at load time rather
-/// than leaving it to be inferred from traffic that was never inspected.
-///
-/// Only rules whose targets are *all* unresolvable are reported. CRS routinely
-/// writes `ARGS|ARGS_NAMES|XML:/*`, where the unsupported target costs nothing
-/// because the rule still inspects the others.
-fn report_unimplemented_variables(variables: &[VariableSpec], rule_id: &Option<String>) {
-    report_unsupported_xml_selectors(variables, rule_id);
-
-    if variables.is_empty() || variables.iter().any(|v| v.name.is_implemented()) {
-        return;
-    }
-    let targets: Vec<String> = variables.iter().map(|v| format!("{:?}", v.name)).collect();
-    tracing::warn!(
-        rule_id = %rule_id.as_deref().unwrap_or("(no id)"),
-        targets = %targets.join("|"),
-        "rule targets only variables this engine does not implement and can \
-         never match; the rest of the ruleset was loaded"
-    );
-}
-
-/// Warn about `XML:` targets that name an XPath expression this engine cannot
-/// express.
-///
-/// `XML:/*` and `XML://@*` are answered from the flattened body and cover every
-/// `XML:` target in the stock OWASP CRS. Anything richer needs a real XPath
-/// evaluator, and a rule asking for one inspects nothing through that target --
-/// worth saying at load time rather than leaving to be inferred from traffic.
-fn report_unsupported_xml_selectors(variables: &[VariableSpec], rule_id: &Option<String>) {
-    for var in variables {
-        if var.name != VariableName::Xml {
-            continue;
-        }
-        if XmlTarget::from_selection(var.selection.as_ref()).is_some() {
-            continue;
-        }
-        let selector = match &var.selection {
-            Some(Selection::Key(k)) => k.clone(),
-            Some(Selection::Regex(r)) => format!("/{r}/"),
-            None => String::new(),
-        };
-        tracing::warn!(
-            rule_id = %rule_id.as_deref().unwrap_or("(no id)"),
-            selector = %selector,
-            "rule selects XML with an XPath expression this engine cannot \
-             evaluate; only XML:/* and XML://@* are supported, and this target \
-             will match nothing"
-        );
-    }
-}
-
 fn compile_operator_reporting(spec: &OperatorSpec, rule_id: &Option<String>) -> Result<(Arc<dyn Operator>, bool)> {
     if spec.argument.contains("%{") {
         // A macro-bearing argument (`@rx ^%{tx.allowed_charset}$`) is compiled per
@@ -524,37 +468,6 @@ fn compile_operator_reporting(spec: &OperatorSpec, rule_id: &Option<String>) -> 
             Ok((never, false))
         }
         Err(e) => Err(e),
-    }
-}
-
-/// Warn once per distinct unsupported `ctl:` directive found in a ruleset.
-///
-/// Deduplicated by `directive=value`: CRS applies the same `ctl:` to hundreds
-/// of rules, and one line per rule would bury the message it is trying to
-/// deliver.
-fn report_unsupported_controls(directives: &[Directive]) {
-    let mut seen: std::collections::BTreeMap<String, (&'static str, usize)> = std::collections::BTreeMap::new();
-
-    for directive in directives {
-        let actions = match directive {
-            Directive::SecRule(rule) => &rule.actions,
-            Directive::SecAction(action) => &action.actions,
-            _ => continue,
-        };
-        for (name, value, reason) in super::control::unsupported_controls(actions) {
-            let key = if value.is_empty() { name } else { format!("{name}={value}") };
-            let entry = seen.entry(key).or_insert((reason, 0));
-            entry.1 += 1;
-        }
-    }
-
-    for (spec, (reason, count)) in seen {
-        tracing::warn!(
-            directive = %spec,
-            rules_affected = count,
-            reason = %reason,
-            "ctl: directive is not implemented and will have no effect"
-        );
     }
 }
 

@@ -377,3 +377,84 @@ fn a_setvar_value_expands_tx_and_the_matched_value() {
     tx.process_request_headers().unwrap();
     assert_eq!(tx.tx().get("msg"), Some(vec!["Score is 25, matched <script>"]));
 }
+
+/// `GET /` through phase 1.
+fn get_root(tx: &mut Transaction) {
+    tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+}
+
+#[test]
+fn unique_id_and_duration_have_values_for_crs_sampling() {
+    // CRS 3.3's 901410/901420 (sampling) hash UNIQUE_ID and take the last digits of
+    // DURATION; both resolved to nothing, so those rules never ran.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule UNIQUE_ID "@rx ^(.+)$" "id:1,phase:1,pass,capture,setvar:tx.id=%{TX.1}"
+        SecRule DURATION "@rx ^([0-9]+)$" "id:2,phase:1,pass,capture,setvar:tx.micros=%{TX.1}"
+        SecRule UNIQUE_ID "@streq req-42" "id:3,phase:1,deny"
+    "#,
+    );
+    let value = |tx: &Transaction, key: &str| tx.tx().get(key).and_then(|v| v.first().map(|s| s.to_string()));
+
+    let (mut first, mut second) = (Transaction::new(ruleset.clone(), 403), Transaction::new(ruleset.clone(), 403));
+    for tx in [&mut first, &mut second] {
+        get_root(tx);
+        assert!(!tx.has_intervention());
+        assert!(value(tx, "micros").is_some(), "DURATION is a number of microseconds");
+    }
+    let (a, b) = (value(&first, "id").unwrap(), value(&second, "id").unwrap());
+    assert_ne!(a, b, "each transaction has its own id");
+
+    let mut named = Transaction::new(ruleset, 403);
+    named.set_unique_id("req-42");
+    get_root(&mut named);
+    assert!(named.has_intervention(), "the caller's request id is UNIQUE_ID");
+}
+
+#[test]
+fn ctl_audit_engine_off_is_seen_by_the_caller() {
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REMOTE_ADDR "@ipMatch 127.0.0.1" "id:905100,phase:1,pass,nolog,ctl:auditEngine=Off,ctl:forceRequestBodyVariable=On"
+    "#,
+    );
+    let mut local = Transaction::new(ruleset.clone(), 403);
+    local.set_client_addr("127.0.0.1", 0);
+    get_root(&mut local);
+    assert!(local.audit_off());
+
+    let mut other = Transaction::new(ruleset, 403);
+    other.set_client_addr("192.0.2.1", 0);
+    get_root(&mut other);
+    assert!(!other.audit_off());
+}
+
+#[test]
+fn uploads_have_sizes_for_crs_920410() {
+    // CRS's 920410 refuses uploads whose combined size passes tx.combined_file_sizes.
+    let ruleset = make_ruleset(
+        r#"
+        SecAction "id:900200,phase:1,pass,nolog,setvar:tx.combined_file_sizes=10"
+        SecRule FILES_SIZES:b "@eq 4" "id:1,phase:2,pass,setvar:tx.b_seen=1"
+        SecRule &TX:COMBINED_FILE_SIZES "@eq 1" "id:920410,phase:2,deny,chain"
+            SecRule FILES_COMBINED_SIZE "@gt %{tx.combined_file_sizes}" "t:none"
+    "#,
+    );
+    let upload = |first: &[u8]| {
+        let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.bin\"\r\n\r\n".to_vec();
+        body.extend_from_slice(first);
+        body.extend_from_slice(b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.txt\"\r\n\r\nfour\r\n--XyZ\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nnot a file, not counted\r\n--XyZ--\r\n");
+        let mut tx = Transaction::new(ruleset.clone(), 403);
+        tx.process_uri("/upload", "POST", "HTTP/1.1").unwrap();
+        tx.add_request_header("Content-Type", "multipart/form-data; boundary=XyZ").unwrap();
+        tx.process_request_headers().unwrap();
+        tx.set_request_body(bytes::Bytes::from(body));
+        tx.process_request_body().unwrap();
+        tx
+    };
+    let within = upload(&[0xff; 6]);
+    assert!(!within.has_intervention(), "6 + 4 bytes: not over 10");
+    assert!(within.tx().get("b_seen").is_some());
+    assert!(upload(&[0xff; 7]).has_intervention(), "7 + 4 bytes: over 10, counted in bytes");
+}

@@ -340,7 +340,11 @@ impl VariableName {
             | VariableName::ReqBodyError
             | VariableName::ReqBodyErrorMsg
             | VariableName::ReqBodyProcessorError
-            | VariableName::ReqBodyProcessorErrorMsg => true,
+            | VariableName::ReqBodyProcessorErrorMsg
+            | VariableName::UniqueId
+            | VariableName::Duration
+            | VariableName::FilesSizes
+            | VariableName::FilesCombinedSize => true,
 
             VariableName::ResponseProtocol
             | VariableName::ResponseHeadersNames
@@ -363,13 +367,9 @@ impl VariableName {
             | VariableName::TimeWday
             | VariableName::TimeMon
             | VariableName::TimeYear
-            | VariableName::FilesSizes
             | VariableName::FilesTmpnames
-            | VariableName::FilesCombinedSize
-            | VariableName::UniqueId
             | VariableName::InboundAnomalyScore
             | VariableName::OutboundAnomalyScore
-            | VariableName::Duration
             | VariableName::MultipartFileLimitExceeded
             | VariableName::WebserverErrorLog
             | VariableName::HighestSeverity
@@ -493,6 +493,12 @@ impl VariableName {
         }
         let upper = std::str::from_utf8(&buf[..len]).ok()?;
         VARIABLE_MAP.get(upper).copied()
+    }
+
+    /// The name SecLang writes (`FILES_COMBINED_SIZE`), for messages: a reverse lookup,
+    /// not for request time.
+    pub fn seclang_name(self) -> &'static str {
+        VARIABLE_MAP.entries().find(|(_, v)| **v == self).map_or("?", |(k, _)| k)
     }
 
     /// Check if this variable is a collection.

@@ -5,6 +5,10 @@
 //! without a usable `Content-Disposition`) sets `REQBODY_ERROR`; what it counts as
 //! suspect sets the `MULTIPART_*` flags, and `MULTIPART_STRICT_ERROR` when any is set,
 //! for ModSecurity's recommended rules 200003 and 200004 to refuse.
+//!
+//! The body is read as bytes (each byte one character, as Latin-1 reads it), so that a
+//! file's size is its size in bytes whatever it holds, and every delimiter and trim is
+//! ASCII, as ModSecurity's are; names, values and headers are then read as UTF-8.
 
 /// The `MULTIPART_*` flags of one body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,13 +45,15 @@ impl MultipartFlags {
     }
 }
 
-/// One part: its `name`, the file name for an upload, its header lines, its content.
+/// One part: its `name`, the file name for an upload, its header lines, its content,
+/// and the content's size in bytes (`FILES_SIZES` for an upload).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Part {
     pub name: String,
     pub filename: Option<String>,
     pub headers: Vec<String>,
     pub content: String,
+    pub size: usize,
 }
 
 /// What the processor made of a body: the parts, the flags, and the error, if any (the
@@ -60,7 +66,30 @@ pub struct Multipart {
 }
 
 /// Parses `body` by the boundary `content_type` names. `None`: no usable boundary.
-pub fn parse(content_type: &str, body: &str) -> Option<Multipart> {
+pub fn parse(content_type: &str, body: &[u8]) -> Option<Multipart> {
+    let bytes_as_text: String = body.iter().map(|&b| char::from(b)).collect();
+    let mut parsed = parse_text(content_type, &bytes_as_text)?;
+    for part in &mut parsed.parts {
+        part.name = as_utf8(&part.name);
+        part.filename = part.filename.as_deref().map(as_utf8);
+        part.headers.iter_mut().for_each(|h| *h = as_utf8(h));
+        part.content = as_utf8(&part.content);
+    }
+    Some(parsed)
+}
+
+/// Text whose characters are bytes (below 256) read as UTF-8, as the rules see text
+/// elsewhere (a sequence that is not UTF-8 becomes U+FFFD).
+fn as_utf8(bytes_as_text: &str) -> String {
+    if bytes_as_text.is_ascii() {
+        return bytes_as_text.to_string();
+    }
+    let bytes: Vec<u8> = bytes_as_text.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// [`parse`] over a body whose every character is one of its bytes.
+fn parse_text(content_type: &str, body: &str) -> Option<Multipart> {
     let mut out = Multipart::default();
     let boundary = boundary(content_type, &mut out.flags)?;
     let delimiter = format!("--{boundary}");
@@ -72,7 +101,7 @@ pub fn parse(content_type: &str, body: &str) -> Option<Multipart> {
         let line = body[offset..line_end].trim_end_matches(['\n', '\r']);
         let bare_lf = body[..line_end].ends_with('\n') && !body[..line_end].ends_with("\r\n");
         if finished {
-            out.flags.data_after |= !line.trim().is_empty();
+            out.flags.data_after |= !line.trim_ascii().is_empty();
         } else if let Some(rest) = line.strip_prefix(delimiter.as_str()) {
             let rest = rest.trim_end_matches([' ', '\t']);
             if rest.is_empty() || rest == "--" {
@@ -84,7 +113,7 @@ pub fn parse(content_type: &str, body: &str) -> Option<Multipart> {
                             out.error.get_or_insert(why);
                         }
                     }
-                    None => out.flags.data_before |= !body[..offset].trim().is_empty(),
+                    None => out.flags.data_before |= !body[..offset].trim_ascii().is_empty(),
                 }
                 finished = rest == "--";
                 part_start = (!finished).then_some(line_end);
@@ -154,7 +183,7 @@ fn read_part(text: &str, out: &mut Multipart) -> Result<(), String> {
         if line.starts_with([' ', '\t']) {
             out.flags.header_folding = true;
             match headers.last_mut() {
-                Some(previous) => previous.push_str(line.trim_start()),
+                Some(previous) => previous.push_str(line.trim_ascii_start()),
                 None => out.flags.invalid_header_folding = true,
             }
         } else if !line.is_empty() {
@@ -164,11 +193,12 @@ fn read_part(text: &str, out: &mut Multipart) -> Result<(), String> {
     }
     let disposition = headers
         .iter()
-        .find_map(|h| h.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-disposition")))
-        .map(|(_, v)| v.trim().to_string())
+        .find_map(|h| h.split_once(':').filter(|(k, _)| k.trim_ascii().eq_ignore_ascii_case("content-disposition")))
+        .map(|(_, v)| v.trim_ascii().to_string())
         .ok_or("Multipart: part missing Content-Disposition header")?;
     let (name, filename) = disposition_names(&disposition, &mut out.flags)?;
-    out.parts.push(Part { name, filename, headers, content: content.to_string() });
+    let size = content.chars().count();
+    out.parts.push(Part { name, filename, headers, content: content.to_string(), size });
     Ok(())
 }
 
@@ -182,7 +212,7 @@ fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String,
     };
     let (mut name, mut filename) = (None, None);
     loop {
-        rest = rest.trim_start();
+        rest = rest.trim_ascii_start();
         if rest.is_empty() {
             break;
         }
@@ -194,7 +224,7 @@ fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String,
             flags.invalid_quoting = true;
             return invalid("a parameter without a value");
         };
-        let after = after.trim_start();
+        let after = after.trim_ascii_start();
         let (param, remainder) = match after.strip_prefix('"') {
             Some(quoted) => match quoted.find('"') {
                 Some(close) => (quoted[..close].to_string(), &quoted[close + 1..]),
@@ -205,7 +235,7 @@ fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String,
             },
             None => {
                 let end = after.find(';').unwrap_or(after.len());
-                let token = after[..end].trim_end();
+                let token = after[..end].trim_ascii_end();
                 if token.contains(['"', ' ']) {
                     flags.invalid_quoting = true;
                     return invalid("a quote inside an unquoted value");
@@ -213,7 +243,7 @@ fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String,
                 (token.to_string(), &after[end..])
             }
         };
-        match key.trim().to_ascii_lowercase().as_str() {
+        match key.trim_ascii().to_ascii_lowercase().as_str() {
             "name" => name = Some(param),
             "filename" => filename = Some(param),
             // RFC 5987's form (`UTF-8''shell.php`): the name after the charset.
@@ -241,7 +271,7 @@ mod tests {
     #[test]
     fn a_well_formed_body_has_its_parts_and_no_flag() {
         let body = format!("{}{}--XyZ--\r\n", part("a", "one\r\ntwo"), part("b", ""));
-        let parsed = parse(CT, &body).unwrap();
+        let parsed = parse(CT, body.as_bytes()).unwrap();
         assert_eq!(parsed.error, None);
         assert_eq!(parsed.flags, MultipartFlags::default());
         assert_eq!(
@@ -253,18 +283,18 @@ mod tests {
     #[test]
     fn uploads_keep_their_file_names_and_headers() {
         let body = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a b.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--XyZ\r\nContent-Disposition: form-data; name=g; filename*=UTF-8''shell.php\r\n\r\nx\r\n--XyZ--";
-        let parsed = parse(CT, body).unwrap();
+        let parsed = parse(CT, body.as_bytes()).unwrap();
         assert_eq!(parsed.error, None);
         assert_eq!(parsed.parts[0].filename.as_deref(), Some("a b.pdf"));
         let shouted = "--XyZ\r\nContent-Disposition: FORM-DATA; name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n";
-        assert_eq!(parse(CT, shouted).unwrap().error, None, "the type is case-insensitive");
+        assert_eq!(parse(CT, shouted.as_bytes()).unwrap().error, None, "the type is case-insensitive");
         assert_eq!(parsed.parts[0].headers[1], "Content-Type: application/pdf");
         assert_eq!(parsed.parts[1].filename.as_deref(), Some("shell.php"));
     }
 
     #[test]
     fn what_an_application_may_read_differently_is_flagged() {
-        let flags = |body: &str| parse(CT, body).unwrap().flags;
+        let flags = |body: &str| parse(CT, body.as_bytes()).unwrap().flags;
         let end = "--XyZ--\r\n";
         assert!(flags(&format!("junk\r\n{}{end}", part("a", "x"))).data_before);
         assert!(flags(&format!("{}{end}' or 1=1--", part("a", "x"))).data_after);
@@ -278,16 +308,35 @@ mod tests {
 
     #[test]
     fn a_part_the_rules_cannot_address_is_an_error() {
-        let error = |body: &str| parse(CT, body).unwrap().error;
+        let error = |body: &str| parse(CT, body.as_bytes()).unwrap().error;
         assert!(error(&part("a", "x")).unwrap().contains("final boundary missing"));
         assert!(error("--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--\r\n")
             .unwrap()
             .contains("Content-Disposition"));
         let missing_semicolon = "--XyZ\r\nContent-Disposition: form-data name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n";
-        assert!(parse(CT, missing_semicolon).unwrap().flags.missing_semicolon);
+        assert!(parse(CT, missing_semicolon.as_bytes()).unwrap().flags.missing_semicolon);
         let unclosed = "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ--\r\n";
-        let parsed = parse(CT, unclosed).unwrap();
+        let parsed = parse(CT, unclosed.as_bytes()).unwrap();
         assert!(parsed.flags.invalid_quoting && parsed.error.is_some());
+    }
+
+    #[test]
+    fn sizes_are_bytes_and_text_is_utf8() {
+        let mut body =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"caf\xc3\xa9\"; filename=\"\xc3\xa0.bin\"\r\n\r\n"
+                .to_vec();
+        body.extend_from_slice(&[0xff, 0x00, 0xc3, 0xa0, 0x85, b'\r', b'\n']);
+        body.extend_from_slice(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nna\xc3\xafve \xc2\xa0\r\n--XyZ--\r\n",
+        );
+        let parsed = parse(CT, &body).unwrap();
+        assert_eq!(parsed.error, None);
+        let (file, text) = (&parsed.parts[0], &parsed.parts[1]);
+        assert_eq!((file.name.as_str(), file.filename.as_deref()), ("café", Some("à.bin")));
+        assert_eq!(file.size, 5, "five bytes, one of them not UTF-8");
+        assert_eq!(file.content, "\u{fffd}\0à\u{fffd}");
+        assert_eq!(text.content, "naïve \u{a0}", "a no-break space is not trimmed: only ASCII is");
+        assert_eq!(text.size, 9);
     }
 
     #[test]

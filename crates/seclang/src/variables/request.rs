@@ -36,6 +36,9 @@ pub struct RequestData {
     /// Uploaded files (key = part name, value = client-supplied filename),
     /// populated by the multipart body processor. Backs `FILES`/`FILES_NAMES`.
     pub files: HashMapCollection,
+    /// Each upload's size in bytes, by part name (`FILES_SIZES`; their sum is
+    /// `FILES_COMBINED_SIZE`).
+    pub files_sizes: HashMapCollection,
     /// Name of the body processor that handled the request body
     /// (`MULTIPART`, `URLENCODED`, `JSON`, or empty when none ran). Backs
     /// `REQBODY_PROCESSOR`.
@@ -60,6 +63,10 @@ pub struct RequestData {
     pub server_addr: String,
     /// Server port.
     pub server_port: u16,
+    /// The transaction's id (`UNIQUE_ID`): the caller's request id where it gave one.
+    pub unique_id: String,
+    /// When the transaction began (`DURATION` counts from here).
+    pub started: Option<std::time::Instant>,
 }
 
 impl RequestData {
@@ -166,7 +173,7 @@ impl RequestData {
     /// could not read whole. `false` (and REQBODY_ERROR): the Content-Type names no
     /// usable boundary.
     pub fn parse_multipart_body(&mut self, content_type: &str) -> bool {
-        let Some(parsed) = super::multipart::parse(content_type, &self.body_str()) else {
+        let Some(parsed) = super::multipart::parse(content_type, &self.body) else {
             // None, or two (which one the application takes is anyone's guess).
             self.body_error.get_or_insert_with(|| "Multipart: no usable boundary in Content-Type".to_string());
             return false;
@@ -176,7 +183,10 @@ impl RequestData {
                 self.multipart_part_headers.add(part.name.clone(), line);
             }
             match part.filename {
-                Some(file) => self.files.add(part.name, file),
+                Some(file) => {
+                    self.files_sizes.add(part.name.clone(), part.size.to_string());
+                    self.files.add(part.name, file);
+                }
                 None => self.args_post.add(part.name, part.content),
             }
         }

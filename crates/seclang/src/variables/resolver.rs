@@ -174,6 +174,13 @@ impl<'a> VariableResolver<'a> {
             }
             VariableName::Files => self.resolve_collection(&self.request.files, "FILES", selection),
             VariableName::FilesNames => self.resolve_collection_names(&[&self.request.files], "FILES_NAMES", selection),
+            VariableName::FilesSizes => self.resolve_collection(&self.request.files_sizes, "FILES_SIZES", selection),
+            VariableName::FilesCombinedSize => {
+                use super::collection::Collection;
+                let total: usize =
+                    self.request.files_sizes.all().into_iter().filter_map(|(_, size)| size.parse::<usize>().ok()).sum();
+                vec![("FILES_COMBINED_SIZE".to_string(), total.to_string())]
+            }
             VariableName::ReqBodyProcessor => {
                 if self.request.body_processor.is_empty() {
                     vec![]
@@ -253,6 +260,14 @@ impl<'a> VariableResolver<'a> {
             },
             VariableName::MatchedVarsNames => {
                 self.matched_vars.iter().map(|(k, _)| (format!("MATCHED_VARS_NAMES:{}", k), k.clone())).collect()
+            }
+
+            VariableName::UniqueId => vec![("UNIQUE_ID".to_string(), self.request.unique_id.clone())],
+            // Microseconds since the transaction began, as the SecLang reference defines it
+            // (CRS 3 takes its last two digits as entropy for sampling).
+            VariableName::Duration => {
+                let micros = self.request.started.map_or(0, |t| t.elapsed().as_micros());
+                vec![("DURATION".to_string(), micros.to_string())]
             }
 
             // Default - empty
