@@ -525,3 +525,78 @@ async fn large_hits_are_the_origins_bytes() {
     assert_eq!(h2.body, first.body);
     assert_eq!(origin.hits(path), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_asked_with_the_clients_validators_fills_the_cache() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    // A browser revalidating its copy of something the cache does not hold: the origin
+    // is asked for the whole response (it would have answered 304), which is stored; the
+    // browser gets its 304.
+    let path = "/c?cc=max-age%3D60&etag=%22v1%22";
+    let revalidating = get_with(&fc.url(path), &[("if-none-match", "\"v1\"")]).await;
+    assert_eq!(revalidating.status, 304, "{:?}", revalidating.headers);
+    assert!(revalidating.header("cache-status").contains("stored"), "{:?}", revalidating.headers);
+    assert_eq!(revalidating.header("etag"), "\"v1\"");
+    assert!(revalidating.body.is_empty());
+    // Its body went into the store without a client to read it.
+    let mut plain = get(&fc.url(path)).await;
+    for _ in 0..50 {
+        if plain.header("cache-status").contains("hit") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        plain = get(&fc.url(path)).await;
+    }
+    assert!(plain.header("cache-status").starts_with("Forecourt; hit"), "{:?}", plain.headers);
+    assert!(plain.body.starts_with("fetch 1"), "{}", plain.body);
+    assert_eq!(origin.hits(path), 1);
+    // Validators that do not match get the whole response, stored likewise.
+    let other = "/d?cc=max-age%3D60&etag=%22v2%22";
+    let stale_copy = get_with(&fc.url(other), &[("if-none-match", "\"v1\"")]).await;
+    assert_eq!((stale_copy.status, stale_copy.header("etag")), (200, "\"v2\""));
+    assert!(get(&fc.url(other)).await.header("cache-status").starts_with("Forecourt; hit"));
+    assert_eq!(origin.hits(other), 1);
+
+    // A video's first request (`Range: bytes=0-`) fills the cache; later ranges are hits.
+    let video = "/v.mp4?cc=max-age%3D60";
+    let first = get_with(&fc.url(video), &[("range", "bytes=0-")]).await;
+    assert_eq!(first.status, 200);
+    assert!(first.header("cache-status").contains("stored"), "{:?}", first.headers);
+    let part = get_with(&fc.url(video), &[("range", "bytes=0-4")]).await;
+    assert_eq!((part.status, part.body.as_str()), (206, "fetch"));
+    assert_eq!(origin.hits(video), 1);
+    // A range further in, on a miss, goes to the origin as it is and is not stored.
+    let far = "/far.mp4?cc=max-age%3D60";
+    let ranged = get_with(&fc.url(far), &[("range", "bytes=5-9")]).await;
+    assert!(!ranged.header("cache-status").contains("stored"), "{:?}", ranged.headers);
+    assert!(get(&fc.url(far)).await.header("cache-status").contains("uri-miss"));
+
+    // Conditional requests join a fetch in progress: one origin request for all.
+    let slow = "/s?cc=max-age%3D60&etag=%22v1%22&ms=500";
+    let url: &'static str = Box::leak(fc.url(slow).into_boxed_str());
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let validator = ["\"v1\"", "\"v0\"", ""][i % 3];
+            tokio::spawn(async move {
+                match validator {
+                    "" => get(url).await,
+                    v => get_with(url, &[("if-none-match", v)]).await,
+                }
+            })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let r = t.await.unwrap();
+        let expected = if i % 3 == 0 { 304 } else { 200 };
+        assert_eq!(r.status, expected, "request {i}: {:?}", r.headers);
+        assert!(expected == 304 || r.body.starts_with("fetch 1"), "{}", r.body);
+    }
+    assert_eq!(origin.hits(slow), 1);
+
+    // What may not be stored is still answered 304 when the client's copy is current.
+    let private = "/p?cc=private&etag=%22v1%22";
+    assert_eq!(get_with(&fc.url(private), &[("if-none-match", "\"v1\"")]).await.status, 304);
+    assert_eq!(get(&fc.url(private)).await.status, 200);
+    assert_eq!(origin.hits(private), 2);
+}

@@ -1,6 +1,7 @@
 //! The request phase: a hit is answered here; a stale response is served (while it is
 //! refreshed in the background) or validated; a miss leads or follows the fetch of its
 //! key.
+use super::client_conditions;
 use super::state::CacheState;
 use super::CacheFilter;
 use crate::directives::Directives;
@@ -45,6 +46,8 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         follow: None,
         invalidates: unsafe_method,
         store: false,
+        client_conditions: false,
+        withhold_body: false,
         status: CacheStatus::default(),
         pending: None,
     };
@@ -107,10 +110,13 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     }
     let mut state = state_for(head, key);
     state.status.outcome = Some(if entry.is_some() { Outcome::VaryMiss } else { Outcome::UriMiss });
-    // A miss is stored when it is a plain GET: a HEAD, a conditional or a ranged request
-    // goes as it is and its answer is not the whole object.
-    let plain = head.method == Method::GET && !conditional(&head.headers);
+    // A miss is stored when it is a GET whose answer is the whole object: a HEAD, and
+    // conditions the origin must judge (If-Match, a range past the first byte), go as
+    // they are; the client's validators are kept from the upstream and judged here.
+    let conditions = conditional(&head.headers);
+    let plain = head.method == Method::GET && (!conditions || client_conditions::fill_anyway(&head.headers));
     state.store = plain;
+    state.client_conditions = plain && conditions;
     if plain && !refresh && !client_no_cache {
         match f.store.fills.join(&state.key) {
             Role::Leader(leader) => state.leader = Some(leader),
@@ -151,18 +157,23 @@ pub async fn follow(f: &CacheFilter, head: &mut request::Parts, cx: &mut Request
     *resp.headers_mut() = shared.headers.clone();
     resp.headers_mut().insert(CACHE_STATUS, state.status.value());
     cx.log("cache", state.status.log_word());
+    if state.client_conditions && client_conditions::answer_not_modified(&mut resp, &head.headers) {
+        return Verdict::answer(resp);
+    }
     let body = fill.body();
     resp.body_mut().wrap_with(|_| body);
     Verdict::answer(resp)
 }
 
 /// The upstream phase: a stored response being validated sends its validators (and the
-/// client's own conditions and ranges stay behind: its answer is made from the result).
+/// client's own conditions and ranges stay behind: its answer is made from the result),
+/// as does a miss that fills the cache despite its conditions.
 pub fn add_validators(head: &mut request::Parts, cx: &mut RequestCtx<'_>) {
-    let Some(stale) = cx.get::<CacheState>().and_then(|s| s.stale.clone()) else { return };
-    for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_RANGE, RANGE] {
-        head.headers.remove(name);
+    let Some(state) = cx.get::<CacheState>() else { return };
+    if state.client_conditions || state.stale.is_some() {
+        client_conditions::keep_from_upstream(&mut head.headers);
     }
+    let Some(stale) = state.stale.clone() else { return };
     if let Some(etag) = stale.headers.get(ETAG) {
         head.headers.insert(IF_NONE_MATCH, etag.clone());
     }

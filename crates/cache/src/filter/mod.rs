@@ -3,6 +3,8 @@
 //! upstream phase adds the stored validators; the response phase refreshes on 304,
 //! serves stale on errors, decides whether to store, and says what happened in
 //! `Cache-Status`; the response-body phase tees the body into the store as it streams.
+//! A miss asked with the client's validators fills the cache too (`client_conditions`).
+mod client_conditions;
 mod lookup;
 mod options;
 mod response;

@@ -1,6 +1,7 @@
 //! The response phases: invalidation by unsafe methods, a validated response refreshed
 //! (304), stale served on errors, the decision to store, `Cache-Status`, and the tee that
 //! stores the body as it streams to the client (and to the requests that follow it).
+use super::client_conditions;
 use super::lookup::{serve, within, CACHE_STATUS};
 use super::state::{CacheState, Pending};
 use super::CacheFilter;
@@ -82,7 +83,8 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
     }
     resp.headers_mut().insert(CACHE_STATUS, state.status.value());
     cx.log("cache", state.status.log_word());
-    if state.pending.is_some() {
+    state.withhold_body = state.client_conditions && client_conditions::answer_not_modified(resp, &state.headers);
+    if state.pending.is_some() || state.withhold_body {
         cx.insert(state);
     }
 }
@@ -90,22 +92,32 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
 /// The response-body phase: a response to store has its body teed into the store.
 pub fn tee(f: &CacheFilter, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
     let Some(state) = cx.take::<CacheState>() else { return };
-    let Some(pending) = state.pending else { return };
-    let store = f.store.clone();
     let max = f.store.config.max_object;
-    body.wrap_with(move |inner| Tee {
-        inner: Some(inner),
-        store,
-        key: state.key,
-        url: state.url,
-        stored: Some(pending.stored),
-        leader: state.leader,
-        parts: Vec::new(),
-        size: 0,
-        max,
-        detached: false,
-    });
+    let (withhold, stored) = (state.withhold_body, state.pending.is_some());
+    if let Some(pending) = state.pending {
+        let store = f.store.clone();
+        body.wrap_with(move |inner| Tee {
+            inner: Some(inner),
+            store,
+            key: state.key,
+            url: state.url,
+            stored: Some(pending.stored),
+            leader: state.leader,
+            parts: Vec::new(),
+            size: 0,
+            max,
+            detached: false,
+        });
+    }
+    if withhold {
+        // Into the store whole, or drained as far as a small body goes.
+        client_conditions::withhold(body, if stored { max } else { DRAIN_LIMIT });
+    }
 }
+
+/// How much of a body not stored is read on after the client was answered 304, so that
+/// the upstream connection can be used again (beyond it, the connection is dropped).
+const DRAIN_LIMIT: u64 = 256 * 1024;
 
 /// The stored form of this response's head, if it may be stored.
 fn storable_head(

@@ -23,8 +23,13 @@ pub struct CacheState {
     pub follow: Option<Arc<Fill>>,
     /// An unsafe method: invalidate on success.
     pub invalidates: bool,
-    /// No storing (bypass, HEAD, a conditional or ranged miss).
+    /// No storing (bypass, HEAD, a miss with conditions the origin must see).
     pub store: bool,
+    /// The client's validators (or `Range: bytes=0-`) are kept from the upstream: its
+    /// answer is made from the whole response (`client_conditions.rs`).
+    pub client_conditions: bool,
+    /// The client is answered 304: the body goes to the store (or is drained), not to it.
+    pub withhold_body: bool,
     pub status: CacheStatus,
     /// Set by the response phase when the body is to be stored.
     pub pending: Option<Pending>,

@@ -1,0 +1,119 @@
+//! A miss asked with the client's own conditions — the validators of a copy it holds
+//! (`If-None-Match`, `If-Modified-Since`), or a range from the first byte (`bytes=0-`, what
+//! a `<video>` asks first) — fills the cache as a plain GET does, as nginx's and
+//! Varnish's caches do: the conditions are kept from the upstream, which sends the whole
+//! response; it is stored (and shared with the requests that follow it); the client is
+//! answered from it, 304 when its validators match. Without this, a browser revalidating
+//! its copy after the cache had lost the object went through, uncached, every time, and
+//! so did every video. Other ranges, and `If-Match` / `If-Unmodified-Since` (meant for
+//! the origin's state), still go through as they are.
+use crate::respond;
+use bytes::Bytes;
+use forecourt_proxy::body::ProxyBody;
+use http::header::{
+    ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+};
+use http::{HeaderMap, Response, StatusCode};
+use http_body::Body;
+
+/// Whether a GET's conditions let it fill the cache (the client's answer is then made
+/// from the whole response).
+pub fn fill_anyway(headers: &HeaderMap) -> bool {
+    if headers.contains_key(IF_MATCH) || headers.contains_key(IF_UNMODIFIED_SINCE) {
+        return false;
+    }
+    match headers.get(RANGE) {
+        None => !headers.contains_key(IF_RANGE),
+        Some(range) => from_the_first_byte(range.as_bytes()),
+    }
+}
+
+/// `bytes=0-`: the whole representation, which a 200 answers as well as a 206 would.
+fn from_the_first_byte(range: &[u8]) -> bool {
+    let spec: Vec<u8> = range.iter().filter(|b| !b.is_ascii_whitespace()).map(u8::to_ascii_lowercase).collect();
+    spec == b"bytes=0-"
+}
+
+/// The upstream request without the client's conditions.
+pub fn keep_from_upstream(headers: &mut HeaderMap) {
+    for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE, RANGE, IF_RANGE] {
+        headers.remove(name);
+    }
+}
+
+/// Turns a 200 whose validators match the client's into the 304 it asked for (RFC 9110
+/// §15.4.5: its validators and caching fields, no content fields); `true` when it did,
+/// and the body must then be kept from the client.
+pub fn answer_not_modified<B>(resp: &mut Response<B>, client: &HeaderMap) -> bool {
+    if resp.status() != StatusCode::OK || !respond::not_modified(resp.headers(), client) {
+        return false;
+    }
+    *resp.status_mut() = StatusCode::NOT_MODIFIED;
+    for name in [CONTENT_LENGTH, CONTENT_TYPE, CONTENT_ENCODING, ACCEPT_RANGES] {
+        resp.headers_mut().remove(name);
+    }
+    true
+}
+
+/// The client gets no body; the upstream's is read on without it (into the store when
+/// it is being stored; otherwise up to `drain_limit`, so that the upstream connection can
+/// be used again) and then dropped.
+pub fn withhold(body: &mut ProxyBody, drain_limit: u64) {
+    body.wrap_with(|upstream| {
+        if tokio::task::try_id().is_some() {
+            tokio::task::spawn_local(read_on(upstream, drain_limit));
+        }
+        ProxyBody::empty()
+    });
+}
+
+async fn read_on(mut body: ProxyBody, limit: u64) {
+    let mut read = 0u64;
+    while read <= limit {
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, Bytes::len) as u64,
+            _ => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), http::HeaderValue::from_static(v))).collect()
+    }
+
+    #[test]
+    fn validators_and_a_range_from_the_first_byte_fill_the_cache() {
+        assert!(fill_anyway(&headers(&[("if-none-match", "\"v1\"")])));
+        assert!(fill_anyway(&headers(&[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")])));
+        assert!(fill_anyway(&headers(&[("range", "bytes=0-")])));
+        assert!(fill_anyway(&headers(&[("range", "Bytes = 0 -"), ("if-range", "\"v1\"")])));
+        assert!(!fill_anyway(&headers(&[("range", "bytes=100-199")])));
+        assert!(!fill_anyway(&headers(&[("range", "bytes=0-99")])));
+        assert!(!fill_anyway(&headers(&[("if-range", "\"v1\"")])));
+        assert!(!fill_anyway(&headers(&[("if-match", "\"v1\"")])));
+        assert!(!fill_anyway(&headers(&[("if-none-match", "\"v1\""), ("if-unmodified-since", "x")])));
+    }
+
+    #[test]
+    fn a_matching_200_becomes_a_304_without_content_fields() {
+        let mut resp = Response::new(());
+        resp.headers_mut().insert("etag", http::HeaderValue::from_static("W/\"v1\""));
+        resp.headers_mut().insert("content-length", http::HeaderValue::from_static("12"));
+        resp.headers_mut().insert("cache-control", http::HeaderValue::from_static("max-age=60"));
+        assert!(!answer_not_modified(&mut resp, &headers(&[("if-none-match", "\"v2\"")])));
+        assert_eq!(resp.status(), 200);
+        assert!(answer_not_modified(&mut resp, &headers(&[("if-none-match", "\"v2\", \"v1\"")])));
+        assert_eq!(resp.status(), 304);
+        assert!(resp.headers().get("content-length").is_none());
+        assert_eq!(resp.headers()["cache-control"], "max-age=60");
+        let mut not_ok = Response::new(());
+        *not_ok.status_mut() = StatusCode::NOT_FOUND;
+        not_ok.headers_mut().insert("etag", http::HeaderValue::from_static("\"v1\""));
+        assert!(!answer_not_modified(&mut not_ok, &headers(&[("if-none-match", "\"v1\"")])));
+    }
+}
