@@ -540,22 +540,14 @@ async fn a_miss_asked_with_the_clients_validators_fills_the_cache() {
     assert_eq!(revalidating.header("etag"), "\"v1\"");
     assert!(revalidating.body.is_empty());
     // Its body went into the store without a client to read it.
-    let mut plain = get(&fc.url(path)).await;
-    for _ in 0..50 {
-        if plain.header("cache-status").contains("hit") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        plain = get(&fc.url(path)).await;
-    }
-    assert!(plain.header("cache-status").starts_with("Forecourt; hit"), "{:?}", plain.headers);
+    let plain = hit_soon(&fc.url(path)).await;
     assert!(plain.body.starts_with("fetch 1"), "{}", plain.body);
     assert_eq!(origin.hits(path), 1);
     // Validators that do not match get the whole response, stored likewise.
     let other = "/d?cc=max-age%3D60&etag=%22v2%22";
     let stale_copy = get_with(&fc.url(other), &[("if-none-match", "\"v1\"")]).await;
     assert_eq!((stale_copy.status, stale_copy.header("etag")), (200, "\"v2\""));
-    assert!(get(&fc.url(other)).await.header("cache-status").starts_with("Forecourt; hit"));
+    hit_soon(&fc.url(other)).await;
     assert_eq!(origin.hits(other), 1);
 
     // A video's first request (`Range: bytes=0-`) fills the cache; later ranges are hits.
@@ -594,9 +586,35 @@ async fn a_miss_asked_with_the_clients_validators_fills_the_cache() {
     }
     assert_eq!(origin.hits(slow), 1);
 
+    // A HEAD miss is asked as a GET and stored (nginx's proxy_cache_convert_head); the
+    // client gets the head, with the length of the body it did not ask for.
+    let headed = "/h?cc=max-age%3D60&etag=%22v1%22";
+    let head = send(&client(), http::Request::head(fc.url(headed)).body(Default::default()).unwrap()).await;
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+    assert!(head.header("cache-status").contains("stored"), "{:?}", head.headers);
+    let whole = hit_soon(&fc.url(headed)).await;
+    assert_eq!(head.header("content-length"), whole.body.len().to_string());
+    assert_eq!(origin.hits(headed), 1);
+    let checked = http::Request::head(fc.url("/h2?cc=max-age%3D60&etag=%22v1%22")).header("if-none-match", "\"v1\"");
+    assert_eq!(send(&client(), checked.body(Default::default()).unwrap()).await.status, 304);
+
     // What may not be stored is still answered 304 when the client's copy is current.
     let private = "/p?cc=private&etag=%22v1%22";
     assert_eq!(get_with(&fc.url(private), &[("if-none-match", "\"v1\"")]).await.status, 304);
     assert_eq!(get(&fc.url(private)).await.status, 200);
     assert_eq!(origin.hits(private), 2);
+}
+
+/// A GET that is a hit once the body read without a client has reached the store (it
+/// goes on after the client's answer): asked again for up to a second.
+async fn hit_soon(url: &str) -> Reply {
+    let mut answer = get(url).await;
+    for _ in 0..50 {
+        if answer.header("cache-status").starts_with("Forecourt; hit") {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        answer = get(url).await;
+    }
+    panic!("{url} is not a hit: {:?}", answer.headers);
 }

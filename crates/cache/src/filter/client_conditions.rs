@@ -6,7 +6,8 @@
 //! answered from it, 304 when its validators match. Without this, a browser revalidating
 //! its copy after the cache had lost the object went through, uncached, every time, and
 //! so did every video. Other ranges, and `If-Match` / `If-Unmodified-Since` (meant for
-//! the origin's state), still go through as they are.
+//! the origin's state), still go through as they are. A HEAD is asked as a GET for the
+//! same reason (`CacheState::head_as_get`), and its client gets the head alone.
 use crate::respond;
 use bytes::Bytes;
 use forecourt_proxy::body::ProxyBody;

@@ -46,6 +46,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         follow: None,
         invalidates: unsafe_method,
         store: false,
+        head_as_get: head.method == Method::HEAD,
         client_conditions: false,
         withhold_body: false,
         status: CacheStatus::default(),
@@ -101,7 +102,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         let mut state = state_for(head, key);
         state.status.outcome = Some(if client_no_cache && !refresh { Outcome::Request } else { Outcome::Stale });
         state.stale = Some(stored);
-        state.store = head.method == Method::GET;
+        state.store = true;
         cx.insert(state);
         return Decision::Continue;
     }
@@ -110,11 +111,11 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     }
     let mut state = state_for(head, key);
     state.status.outcome = Some(if entry.is_some() { Outcome::VaryMiss } else { Outcome::UriMiss });
-    // A miss is stored when it is a GET whose answer is the whole object: a HEAD, and
-    // conditions the origin must judge (If-Match, a range past the first byte), go as
-    // they are; the client's validators are kept from the upstream and judged here.
+    // A miss is stored when its answer is the whole object (a HEAD is asked as a GET):
+    // conditions the origin must judge (If-Match, a range past the first byte) go as they
+    // are; the client's validators are kept from the upstream and judged here.
     let conditions = conditional(&head.headers);
-    let plain = head.method == Method::GET && (!conditions || client_conditions::fill_anyway(&head.headers));
+    let plain = !conditions || client_conditions::fill_anyway(&head.headers);
     state.store = plain;
     state.client_conditions = plain && conditions;
     if plain && !refresh && !client_no_cache {
@@ -157,7 +158,8 @@ pub async fn follow(f: &CacheFilter, head: &mut request::Parts, cx: &mut Request
     *resp.headers_mut() = shared.headers.clone();
     resp.headers_mut().insert(CACHE_STATUS, state.status.value());
     cx.log("cache", state.status.log_word());
-    if state.client_conditions && client_conditions::answer_not_modified(&mut resp, &head.headers) {
+    let not_modified = state.client_conditions && client_conditions::answer_not_modified(&mut resp, &head.headers);
+    if not_modified || state.head_as_get {
         return Verdict::answer(resp);
     }
     let body = fill.body();
@@ -170,6 +172,9 @@ pub async fn follow(f: &CacheFilter, head: &mut request::Parts, cx: &mut Request
 /// as does a miss that fills the cache despite its conditions.
 pub fn add_validators(head: &mut request::Parts, cx: &mut RequestCtx<'_>) {
     let Some(state) = cx.get::<CacheState>() else { return };
+    if state.head_as_get && state.store {
+        head.method = Method::GET;
+    }
     if state.client_conditions || state.stale.is_some() {
         client_conditions::keep_from_upstream(&mut head.headers);
     }

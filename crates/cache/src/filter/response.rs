@@ -17,7 +17,7 @@ use bytes::Bytes;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::RequestCtx;
 use http::header::{HeaderMap, HeaderValue, AGE, CONTENT_LOCATION, LOCATION};
-use http::{Response, StatusCode};
+use http::{Method, Response, StatusCode};
 use http_body::{Body, Frame};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -83,7 +83,8 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
     }
     resp.headers_mut().insert(CACHE_STATUS, state.status.value());
     cx.log("cache", state.status.log_word());
-    state.withhold_body = state.client_conditions && client_conditions::answer_not_modified(resp, &state.headers);
+    let not_modified = state.client_conditions && client_conditions::answer_not_modified(resp, &state.headers);
+    state.withhold_body = not_modified || (state.head_as_get && state.store);
     if state.pending.is_some() || state.withhold_body {
         cx.insert(state);
     }
@@ -129,7 +130,8 @@ fn storable_head(
     let (d, targeted) = Directives::for_response(resp.headers(), f.options.targeted.as_ref());
     let status = resp.status().as_u16();
     let rules = storable::Rules { heuristic: f.options.default_ttl, store_set_cookie: f.options.store_set_cookie };
-    storable::check(&state.method, &state.headers, status, resp.headers(), &d, targeted, rules).map_err(Some)?;
+    let method = if state.head_as_get { &Method::GET } else { &state.method };
+    storable::check(method, &state.headers, status, resp.headers(), &d, targeted, rules).map_err(Some)?;
     if resp.body().size_hint().lower() > f.store.config.max_object {
         return Err(Some(NotStored::TooLarge));
     }

@@ -23,8 +23,11 @@ pub struct CacheState {
     pub follow: Option<Arc<Fill>>,
     /// An unsafe method: invalidate on success.
     pub invalidates: bool,
-    /// No storing (bypass, HEAD, a miss with conditions the origin must see).
+    /// No storing (bypass, a miss with conditions the origin must see).
     pub store: bool,
+    /// A HEAD asked upstream as a GET, so that the response can be stored (nginx's
+    /// `proxy_cache_convert_head`, Varnish's default); the client gets the head only.
+    pub head_as_get: bool,
     /// The client's validators (or `Range: bytes=0-`) are kept from the upstream: its
     /// answer is made from the whole response (`client_conditions.rs`).
     pub client_conditions: bool,
