@@ -140,6 +140,17 @@ async fn variants_validation_and_invalidation() {
     let cond = get_with(&fc.url(path), &[("if-none-match", "\"v1\"")]).await;
     assert_eq!(cond.status, 304);
 
+    // A HEAD validating a stale response goes as a HEAD; its 200, describing the stored
+    // response, updates it (RFC 9111 §4.3.5): the next GET is a hit.
+    let path = "/hs?cc=max-age%3D2";
+    get(&fc.url(path)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let head = send(&client(), http::Request::head(fc.url(path)).body(Default::default()).unwrap()).await;
+    assert_eq!(head.status, 200);
+    assert!(head.header("cache-status").contains("fwd=stale; fwd-status=200"), "{:?}", head.headers);
+    assert!(get(&fc.url(path)).await.header("cache-status").starts_with("Forecourt; hit"));
+    assert_eq!(origin.hits(path), 2);
+
     // A POST invalidates the URI; a GET after it goes to the origin.
     let path = "/i?cc=max-age%3D60";
     get(&fc.url(path)).await;

@@ -102,7 +102,9 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         let mut state = state_for(head, key);
         state.status.outcome = Some(if client_no_cache && !refresh { Outcome::Request } else { Outcome::Stale });
         state.stale = Some(stored);
-        state.store = true;
+        // A HEAD validating a stored response goes as a HEAD: its 200 updates the stored
+        // head (RFC 9111 §4.3.5) and is not stored itself.
+        state.store = head.method == Method::GET;
         cx.insert(state);
         return Decision::Continue;
     }

@@ -40,6 +40,14 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
             *resp = answer_from(&refreshed, &state, t, cx);
             return;
         }
+        if status == StatusCode::OK && state.method == Method::HEAD && describes(&stale, resp.headers()) {
+            let refreshed = Arc::new(refresh(f, &stale, resp.headers(), state.request_time, t));
+            f.store.put(&state.key, &state.url, refreshed.clone());
+            RouteCounters::count(&f.counters.revalidated);
+            state.status.ttl = Some(refreshed.ttl(t));
+            *resp = answer_from(&refreshed, &state, t, cx);
+            return;
+        }
         if status.is_server_error() && stale.may_serve_stale() {
             let window = f.options.stale_if_error.or(stale.directives.stale_if_error);
             if within(stale.freshness(t), window) {
@@ -155,6 +163,18 @@ fn storable_head(
         tags,
         hits: Default::default(),
     })
+}
+
+/// RFC 9111 §4.3.5: whether a 200 to a HEAD describes the stored response — every
+/// validator it has (`ETag`, `Last-Modified`) and its `Content-Length`, if it has one,
+/// the same as the stored response's — so that its fields update it.
+fn describes(stored: &Stored, head: &HeaderMap) -> bool {
+    [http::header::ETAG, http::header::LAST_MODIFIED].iter().all(|name| match head.get(name) {
+        Some(value) => stored.headers.get(name) == Some(value),
+        None => true,
+    }) && head
+        .get(http::header::CONTENT_LENGTH)
+        .is_none_or(|len| len.as_bytes() == stored.body.len().to_string().as_bytes())
 }
 
 /// RFC 9111 §4.3.4: the stored response with the 304's fields in place of its own.
