@@ -3,8 +3,8 @@
 //! decides) at once. A request with a body keeps its transaction until the body phase
 //! (which the pipeline calls for every forwarded request): the engine gets the body when
 //! it is within `request_body_limit` (and parses it into arguments when it is a form,
-//! multipart, JSON or XML), then runs phase 2. A refused request gets the catalogue's 403 (400 for a body its
-//! processor could not parse) and never reaches the upstream.
+//! multipart, JSON or XML), then runs phase 2. A refused request gets the catalogue's 403,
+//! or the status or redirect its rule asks for, and never reaches the upstream.
 use super::audit::Entry;
 use super::inspect;
 use super::policy::{Mode, OverLimit, WafPolicy};
@@ -14,7 +14,7 @@ use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, Phases, RequestCtx};
 use forecourt_seclang::Transaction;
-use http::{request, Response};
+use http::{request, HeaderValue, Response, StatusCode};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -184,10 +184,29 @@ impl WafFilter {
             let (method, client) = (head.method.as_str(), cx.client);
             audit.write(&Entry { policy: &p.name, request_id, client, method, target, action, verdict: &verdict });
         }
-        match (refuse, &verdict.outcome) {
-            (false, _) => Decision::Continue,
-            (true, Outcome::Block { status: 400 }) => Decision::answer(cx.answer(Reason::BadRequest)),
-            (true, _) => Decision::answer(cx.answer(Reason::WafBlocked)),
+        match refuse {
+            false => Decision::Continue,
+            true => Decision::answer(refusal(&verdict.outcome, cx)),
         }
     }
+}
+
+/// A refused request's answer, as the rule asked: its `redirect:` (302 unless it gave
+/// another 3xx), or its `status:` with the catalogue's words (400's for a body that does
+/// not parse, 403's for the rest); a `drop` (444, nginx's "close without an answer") and
+/// any status that is not an error get the 403.
+fn refusal(outcome: &Outcome, cx: &RequestCtx<'_>) -> Response<ProxyBody> {
+    let Outcome::Block { status, redirect } = outcome else { return cx.answer(Reason::WafBlocked) };
+    let asked = StatusCode::from_u16(*status).ok();
+    if let Some(location) = redirect.as_deref().and_then(|url| HeaderValue::from_str(url).ok()) {
+        let mut resp = Response::new(ProxyBody::empty());
+        *resp.status_mut() = asked.filter(StatusCode::is_redirection).unwrap_or(StatusCode::FOUND);
+        resp.headers_mut().insert(http::header::LOCATION, location);
+        return resp;
+    }
+    let mut resp = cx.answer(if *status == 400 { Reason::BadRequest } else { Reason::WafBlocked });
+    if let Some(asked) = asked.filter(|s| (s.is_client_error() || s.is_server_error()) && s.as_u16() != 444) {
+        *resp.status_mut() = asked;
+    }
+    resp
 }

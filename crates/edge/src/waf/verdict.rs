@@ -7,9 +7,11 @@ use forecourt_seclang::Transaction;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Pass,
-    /// The rules would refuse it (an `intervention`), with the status they ask for.
+    /// The rules would refuse it (an `intervention`), with the status they ask for, or
+    /// send the client elsewhere (`redirect:`).
     Block {
         status: u16,
+        redirect: Option<String>,
     },
     /// The inspection budget ran out before every rule had run.
     OutOfTime,
@@ -30,7 +32,7 @@ pub struct Verdict {
 impl Verdict {
     pub fn of(tx: &Transaction) -> Verdict {
         let outcome = match (tx.intervention(), tx.out_of_time()) {
-            (Some(i), _) => Outcome::Block { status: i.status },
+            (Some(i), _) => Outcome::Block { status: i.status, redirect: i.url.clone() },
             (None, true) => Outcome::OutOfTime,
             (None, false) => Outcome::Pass,
         };

@@ -54,7 +54,10 @@ async fn each_owasp_family_is_blocked_before_the_origin_and_benign_traffic_passe
     for host in ["crs3.test", "crs4.test"] {
         for case in ATTACKS {
             let (status, reached) = through(&fc, &origin, case, host).await;
-            if status != 403 || reached {
+            // 400 for a body an application could read otherwise (ModSecurity's 200003
+            // asks for it), 403 for the rest.
+            let refused = status == 403 || (status == 400 && case.name.starts_with("multipart"));
+            if !refused || reached {
                 wrong.push(format!("{host}: attack `{}` got {status}, origin reached: {reached}", case.name));
             }
         }
@@ -110,7 +113,9 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let plugin = dir.file(
         "wiki-rule-exclusions-before.conf",
         "SecRule REQUEST_FILENAME \"@beginsWith /wiki\" \"id:9500010,phase:1,pass,nolog,ctl:ruleRemoveByTag=attack-sqli\"\n\
-         SecRule REQUEST_FILENAME \"@beginsWith /quiet\" \"id:9500011,phase:1,pass,nolog,ctl:auditEngine=Off\"\n",
+         SecRule REQUEST_FILENAME \"@beginsWith /quiet\" \"id:9500011,phase:1,pass,nolog,ctl:auditEngine=Off\"\n\
+         SecRule REQUEST_FILENAME \"@beginsWith /teapot\" \"id:9500012,phase:1,deny,status:418\"\n\
+         SecRule REQUEST_FILENAME \"@beginsWith /moved\" \"id:9500013,phase:1,redirect:https://example.com/blocked\"\n",
     );
     let rules = CRS3.replacen(", ", &format!(", \"{plugin}\", "), 1);
     let extra = DETECT.replace("RULES", CRS3)
@@ -123,6 +128,10 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let elsewhere: &'static str = Box::leak(payload_on("/items").into_boxed_str());
     assert_eq!(through(&fc, &origin, &sqli(on_search), "crs3.test").await, (200, true));
     assert_eq!(through(&fc, &origin, &sqli(elsewhere), "crs3.test").await.0, 403);
+    // A rule's own status, and its redirect.
+    assert_eq!(through(&fc, &origin, &sqli("/teapot"), "crs3.test").await, (418, false));
+    let moved = send(&client(), sqli("/moved").request(&fc.url(""), "crs3.test")).await;
+    assert_eq!((moved.status, moved.header("location")), (302, "https://example.com/blocked"));
     let quietly: &'static str = Box::leak(payload_on("/quiet").into_boxed_str());
     assert_eq!(through(&fc, &origin, &sqli(quietly), "crs3.test").await.0, 403, "refused, not audited");
     let in_the_wiki: &'static str = Box::leak(payload_on("/wiki/page").into_boxed_str());

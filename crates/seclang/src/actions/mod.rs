@@ -32,6 +32,8 @@ pub struct ActionResult {
     /// Collected rather than applied here: they change engine state that lives
     /// on the transaction, which this function has no access to.
     pub control_ops: Vec<ControlAction>,
+    /// The rule's `status:`: a `deny`'s answer, a `redirect`'s when it is a redirection.
+    pub status: Option<u16>,
 }
 
 impl Default for ActionResult {
@@ -43,6 +45,7 @@ impl Default for ActionResult {
             captures: Vec::new(),
             metadata: RuleMetadata::default(),
             control_ops: Vec::new(),
+            status: None,
         }
     }
 }
@@ -141,6 +144,7 @@ pub fn execute_actions(actions: &[Action], matched_value: Option<&str>, captures
             Action::Data(d) => {
                 execute_data(d, &mut result, matched_value);
             }
+            Action::Metadata(MetadataAction::Status(status)) => result.status = Some(*status),
             Action::Metadata(m) => {
                 execute_metadata(m, &mut result.metadata);
             }
@@ -264,7 +268,7 @@ fn execute_metadata(action: &MetadataAction, metadata: &mut RuleMetadata) {
             metadata.logdata = Some(data.clone());
         }
         MetadataAction::Status(_) => {
-            // Status is handled at disruptive action level
+            // Kept in `ActionResult::status` by `execute_actions`, for the disruptive action.
         }
     }
 }

@@ -466,11 +466,21 @@ impl Transaction {
                 // (DetectionOnly records the match and carries on); `allow` in any mode.
                 if let Some(outcome) = action_result.disruptive {
                     let intervention = match outcome {
-                        DisruptiveOutcome::Deny(status) => Some(Intervention::deny(status, phase, rule.id.clone())),
+                        DisruptiveOutcome::Deny(status) => {
+                            let status = action_result.status.unwrap_or(status);
+                            Some(Intervention::deny(status, phase, rule.id.clone()))
+                        }
                         DisruptiveOutcome::Block => {
                             Some(Intervention::deny(self.default_status, phase, rule.id.clone()))
                         }
-                        DisruptiveOutcome::Redirect(url) => Some(Intervention::redirect(url, phase, rule.id.clone())),
+                        DisruptiveOutcome::Redirect(url) => {
+                            let mut redirect = Intervention::redirect(url, phase, rule.id.clone());
+                            // As ModSecurity: a `status:` that is a redirection's, else 302.
+                            if let Some(status) = action_result.status.filter(|s| matches!(s, 301 | 302 | 303 | 307)) {
+                                redirect.status = status;
+                            }
+                            Some(redirect)
+                        }
                         DisruptiveOutcome::Drop => Some(Intervention::drop(phase, rule.id.clone())),
                         DisruptiveOutcome::Allow => {
                             self.allowed = true;

@@ -243,13 +243,7 @@ fn ctl_removes_rules_and_targets_by_tag() {
         SecRule ARGS "@contains union select" "id:942100,phase:2,deny,status:403,tag:'attack-sqli'"
     "#,
     );
-    let run = |uri: &str| {
-        let mut tx = Transaction::new(ruleset.clone(), 403);
-        tx.process_uri(uri, "GET", "HTTP/1.1").unwrap();
-        tx.process_request_headers().unwrap();
-        tx.process_request_body().unwrap();
-        tx.has_intervention()
-    };
+    let run = |uri: &str| get_through_phase_2(&ruleset, uri).has_intervention();
     assert!(run("/page?x=<script>"));
     assert!(!run("/wiki/page?x=<script>"), "the tag's rules are removed on /wiki");
     assert!(!run("/api/search?query=union select"), "one target spared by tag");
@@ -378,6 +372,15 @@ fn a_setvar_value_expands_tx_and_the_matched_value() {
     assert_eq!(tx.tx().get("msg"), Some(vec!["Score is 25, matched <script>"]));
 }
 
+/// A GET of `uri` through the request's phases (1 and 2).
+fn get_through_phase_2(ruleset: &Arc<CompiledRuleset>, uri: &str) -> Transaction {
+    let mut tx = Transaction::new(ruleset.clone(), 403);
+    tx.process_uri(uri, "GET", "HTTP/1.1").unwrap();
+    tx.process_request_headers().unwrap();
+    tx.process_request_body().unwrap();
+    tx
+}
+
 /// `GET /` through phase 1.
 fn get_root(tx: &mut Transaction) {
     tx.process_uri("/", "GET", "HTTP/1.1").unwrap();
@@ -457,4 +460,25 @@ fn uploads_have_sizes_for_crs_920410() {
     assert!(!within.has_intervention(), "6 + 4 bytes: not over 10");
     assert!(within.tx().get("b_seen").is_some());
     assert!(upload(&[0xff; 7]).has_intervention(), "7 + 4 bytes: over 10, counted in bytes");
+}
+
+#[test]
+fn a_rules_status_is_its_answers() {
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_URI "@beginsWith /teapot" "id:1,phase:1,deny,status:418"
+        SecRule REQUEST_URI "@beginsWith /moved" "id:2,phase:1,status:301,redirect:https://example.com/"
+        SecRule REQUEST_URI "@beginsWith /odd" "id:3,phase:1,redirect:https://example.com/,status:404"
+        SecRule REQUEST_URI "@beginsWith /plain" "id:4,phase:1,deny"
+    "#,
+    );
+    let answer = |path: &str| {
+        let tx = get_through_phase_2(&ruleset, path);
+        let i = tx.intervention().unwrap();
+        (i.status, i.url.clone())
+    };
+    assert_eq!(answer("/teapot"), (418, None));
+    assert_eq!(answer("/moved"), (301, Some("https://example.com/".to_string())));
+    assert_eq!(answer("/odd"), (302, Some("https://example.com/".to_string())), "not a redirection's status");
+    assert_eq!(answer("/plain"), (403, None));
 }
