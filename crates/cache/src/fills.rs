@@ -34,6 +34,11 @@ impl Fills {
         Role::Leader(Leader { fills: self.clone(), key: key.clone(), fill, done: false })
     }
 
+    /// The fetch in progress for `key`, if there is one (to follow it without leading).
+    pub fn in_progress_for(&self, key: &str) -> Option<Arc<Fill>> {
+        self.map.lock().unwrap().get(key).cloned()
+    }
+
     fn forget(&self, key: &str, fill: &Arc<Fill>) {
         let mut map = self.map.lock().unwrap();
         if map.get(key).is_some_and(|f| Arc::ptr_eq(f, fill)) {

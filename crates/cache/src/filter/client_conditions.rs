@@ -1,13 +1,14 @@
-//! A miss asked with the client's own conditions — the validators of a copy it holds
-//! (`If-None-Match`, `If-Modified-Since`), or a range from the first byte (`bytes=0-`, what
-//! a `<video>` asks first) — fills the cache as a plain GET does, as nginx's and
-//! Varnish's caches do: the conditions are kept from the upstream, which sends the whole
-//! response; it is stored (and shared with the requests that follow it); the client is
-//! answered from it, 304 when its validators match. Without this, a browser revalidating
-//! its copy after the cache had lost the object went through, uncached, every time, and
-//! so did every video. Other ranges, and `If-Match` / `If-Unmodified-Since` (meant for
-//! the origin's state), still go through as they are. A HEAD is asked as a GET for the
-//! same reason (`CacheState::head_as_get`), and its client gets the head alone.
+//! A miss asked with the client's own conditions still fills the cache. With the
+//! validators of a copy it holds (`If-None-Match`, `If-Modified-Since`: a browser
+//! revalidating after the cache lost the object) the request goes upstream as it is, the
+//! origin judging them: its 304 goes to the client, and its 200 (the client's copy was
+//! outdated, or the origin ignores validators) is stored — where such a miss used to go
+//! through unstored every time. A range from the first byte (`bytes=0-`, a `<video>`'s
+//! first request) is asked as the whole, which is stored and answers it as well. A HEAD is
+//! asked as a GET for the same reason (`CacheState::head_as_get`), its client getting the
+//! head alone. Other ranges, and `If-Match` / `If-Unmodified-Since` (meant for the
+//! origin's state), go through as they are, their answers not stored. A 200 whose
+//! validators match the client's is answered 304 here (an origin that ignored them).
 use crate::respond;
 use bytes::Bytes;
 use forecourt_proxy::body::ProxyBody;
@@ -18,8 +19,8 @@ use http::header::{
 use http::{HeaderMap, Response, StatusCode};
 use http_body::Body;
 
-/// Whether a GET's conditions let it fill the cache (the client's answer is then made
-/// from the whole response).
+/// Whether a request's conditions let its answer fill the cache (a 200 to it is the
+/// whole object).
 pub fn fill_anyway(headers: &HeaderMap) -> bool {
     if headers.contains_key(IF_MATCH) || headers.contains_key(IF_UNMODIFIED_SINCE) {
         return false;
@@ -36,11 +37,15 @@ fn from_the_first_byte(range: &[u8]) -> bool {
     spec == b"bytes=0-"
 }
 
-/// The upstream request without the client's conditions.
-pub fn keep_from_upstream(headers: &mut HeaderMap) {
-    for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE, RANGE, IF_RANGE] {
-        headers.remove(name);
-    }
+/// Whether the request carries the validators of a copy the client holds.
+pub fn has_validators(headers: &HeaderMap) -> bool {
+    headers.contains_key(IF_NONE_MATCH) || headers.contains_key(IF_MODIFIED_SINCE)
+}
+
+/// The upstream request asks for the whole (its range was `bytes=0-`, if any).
+pub fn widen_range(headers: &mut HeaderMap) {
+    headers.remove(RANGE);
+    headers.remove(IF_RANGE);
 }
 
 /// Turns a 200 whose validators match the client's into the 304 it asked for (RFC 9110

@@ -113,21 +113,29 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     }
     let mut state = state_for(head, key);
     state.status.outcome = Some(if entry.is_some() { Outcome::VaryMiss } else { Outcome::UriMiss });
-    // A miss is stored when its answer is the whole object (a HEAD is asked as a GET):
-    // conditions the origin must judge (If-Match, a range past the first byte) go as they
-    // are; the client's validators are kept from the upstream and judged here.
+    // A miss is stored when its answer is the whole object (a HEAD is asked as a GET, a
+    // range from the first byte as the whole): the client's validators go upstream with
+    // it and a 200 that comes back is stored; If-Match and a range further in go as they
+    // are, their answers not stored (`client_conditions.rs`).
     let conditions = conditional(&head.headers);
     let plain = !conditions || client_conditions::fill_anyway(&head.headers);
     state.store = plain;
     state.client_conditions = plain && conditions;
     if plain && !refresh && !client_no_cache {
-        match f.store.fills.join(&state.key) {
-            Role::Leader(leader) => state.leader = Some(leader),
-            Role::Follower(fill) => {
+        // A request with validators follows a fetch in progress, and never leads one:
+        // its answer may be a 304, which the others could not use.
+        let role = match client_conditions::has_validators(&head.headers) {
+            true => f.store.fills.in_progress_for(&state.key).map(Role::Follower),
+            false => Some(f.store.fills.join(&state.key)),
+        };
+        match role {
+            Some(Role::Leader(leader)) => state.leader = Some(leader),
+            Some(Role::Follower(fill)) => {
                 state.follow = Some(fill);
                 cx.insert(state);
                 return Decision::Wait;
             }
+            None => {}
         }
     }
     cx.insert(state);
@@ -170,17 +178,20 @@ pub async fn follow(f: &CacheFilter, head: &mut request::Parts, cx: &mut Request
 }
 
 /// The upstream phase: a stored response being validated sends its validators (and the
-/// client's own conditions and ranges stay behind: its answer is made from the result),
-/// as does a miss that fills the cache despite its conditions.
+/// client's own conditions and ranges stay behind: its answer is made from the result);
+/// a miss asked as a whole (a HEAD, a range from the first byte) is sent so.
 pub fn add_validators(head: &mut request::Parts, cx: &mut RequestCtx<'_>) {
     let Some(state) = cx.get::<CacheState>() else { return };
     if state.head_as_get && state.store {
         head.method = Method::GET;
     }
-    if state.client_conditions || state.stale.is_some() {
-        client_conditions::keep_from_upstream(&mut head.headers);
+    if state.client_conditions {
+        client_conditions::widen_range(&mut head.headers);
     }
     let Some(stale) = state.stale.clone() else { return };
+    for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_RANGE, RANGE] {
+        head.headers.remove(name);
+    }
     if let Some(etag) = stale.headers.get(ETAG) {
         head.headers.insert(IF_NONE_MATCH, etag.clone());
     }
