@@ -8,7 +8,7 @@ use compression_core::Level;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx};
 use http::header::{HeaderValue, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, ETAG, VARY};
-use http::{request, Method, Response};
+use http::{request, Response};
 
 /// Levels per coding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,10 +49,9 @@ pub struct CompressFilter {
 }
 
 /// The coding this request will get if its response is eligible (`None`: it accepts
-/// none); a HEAD request gets the head of what a GET would.
+/// none). A HEAD gets the head of what a GET would.
 struct Wanted {
     coding: Option<Coding>,
-    head: bool,
 }
 
 /// Set by the response phase for the body phase.
@@ -70,7 +69,7 @@ impl Filter for CompressFilter {
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         let coding = negotiate::choose(&head.headers, &self.options.codings);
-        cx.insert(Wanted { coding, head: head.method == Method::HEAD });
+        cx.insert(Wanted { coding });
         Decision::Continue
     }
 
@@ -92,13 +91,16 @@ impl Filter for CompressFilter {
             }
         }
         cx.log("coding", coding.token());
-        if !wanted.head {
-            cx.insert(Chosen(coding));
-        }
+        cx.insert(Chosen(coding));
     }
 
     fn on_response_body(&self, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
         let Some(Chosen(coding)) = cx.take::<Chosen>() else { return };
+        // Nothing to code: a HEAD's answer from its upstream. (A HEAD the cache asked as a
+        // GET has the GET's body, which is coded as a GET's: it is stored and served.)
+        if http_body::Body::is_end_stream(body) {
+            return;
+        }
         let levels = self.options.levels;
         let encoder: Box<dyn EncodeV2> = match coding {
             Coding::Zstd => Box::new(ZstdEncoder::new(levels.zstd)),

@@ -44,6 +44,10 @@ fn each_coding_decodes_to_the_origins_bytes() {
         let (_, raw) = curl(&fc.url(path), &["-H", &format!("Accept-Encoding: {coding}")]);
         assert!(raw.len() < expected.len() / 5, "{coding}: {} bytes on the wire", raw.len());
     }
+    // A HEAD gets the head a GET would, and no body.
+    let (h, body) = curl(&fc.url(path), &["-I", "-H", "Accept-Encoding: gzip"]);
+    assert!(h.to_ascii_lowercase().contains("content-encoding: gzip"), "{h}");
+    assert!(body.starts_with(b"HTTP/1.1 200") && body.ends_with(b"\r\n\r\n"), "{}", String::from_utf8_lossy(&body));
     // The server's preference on ties; q-values over it.
     let (h, _) = curl(&fc.url(path), &["-H", "Accept-Encoding: gzip, br, zstd"]);
     assert!(h.to_ascii_lowercase().contains("content-encoding: zstd"), "{h}");
@@ -105,6 +109,17 @@ async fn the_cache_stores_the_coded_variant() {
     assert!(bodies[2].0.contains("hit") && bodies[3].0.contains("hit"), "{bodies:?}");
     assert_eq!(bodies[0].1, bodies[2].1, "the hit is the stored coded bytes");
     assert_eq!(bodies[1].1, bodies[3].1);
+    // A HEAD first: the cache asks a GET and stores what it gets, coded like a GET's, so
+    // the GETs after it decode to the origin's bytes.
+    let headed = "/headed?ct=text/html&size=20000&cc=max-age%3D60";
+    let head = http::Request::head(fc.url(headed)).header("accept-encoding", "gzip");
+    let head = send(&client(), head.body(Default::default()).unwrap()).await;
+    assert_eq!((head.status, head.header("content-encoding")), (200, "gzip"), "{:?}", head.headers);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (headers, body) = curl(&fc.url(headed), &["--compressed", "-H", "Accept-Encoding: gzip"]);
+    assert!(headers.to_ascii_lowercase().contains("cache-status: forecourt; hit"), "{headers}");
+    assert!(body == page(20_000).into_bytes(), "{} bytes decoded", body.len());
+    assert_eq!(origin.hits(headed), 1);
 }
 
 /// Bad compression options fail `forecourt check` with file:line:col.
