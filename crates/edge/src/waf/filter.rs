@@ -192,9 +192,9 @@ impl WafFilter {
 }
 
 /// A refused request's answer, as the rule asked: its `redirect:` (302 unless it gave
-/// another 3xx), or its `status:` with the catalogue's words (400's for a body that does
-/// not parse, 403's for the rest); a `drop` (444, nginx's "close without an answer") and
-/// any status that is not an error get the 403.
+/// another 3xx), or its `status:` with the catalogue's `waf_blocked` words (so that bans
+/// and metrics count it as the WAF's); a `drop` (444, nginx's "close without an answer")
+/// and any status that is not an error get the 403.
 fn refusal(outcome: &Outcome, cx: &RequestCtx<'_>) -> Response<ProxyBody> {
     let Outcome::Block { status, redirect } = outcome else { return cx.answer(Reason::WafBlocked) };
     let asked = StatusCode::from_u16(*status).ok();
@@ -204,7 +204,7 @@ fn refusal(outcome: &Outcome, cx: &RequestCtx<'_>) -> Response<ProxyBody> {
         resp.headers_mut().insert(http::header::LOCATION, location);
         return resp;
     }
-    let mut resp = cx.answer(if *status == 400 { Reason::BadRequest } else { Reason::WafBlocked });
+    let mut resp = cx.answer(Reason::WafBlocked);
     if let Some(asked) = asked.filter(|s| (s.is_client_error() || s.is_server_error()) && s.as_u16() != 444) {
         *resp.status_mut() = asked;
     }

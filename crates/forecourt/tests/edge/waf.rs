@@ -130,6 +130,14 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     assert_eq!(through(&fc, &origin, &sqli(elsewhere), "crs3.test").await.0, 403);
     // A rule's own status, and its redirect.
     assert_eq!(through(&fc, &origin, &sqli("/teapot"), "crs3.test").await, (418, false));
+    let mut teapot = sqli("/teapot").request(&fc.url(""), "crs3.test");
+    teapot.headers_mut().insert("accept", "application/json".parse().unwrap());
+    let teapot = send(&client(), teapot).await;
+    assert!(
+        teapot.body.contains("\"error\":\"waf_blocked\""),
+        "the WAF's refusal for bans and metrics: {}",
+        teapot.body
+    );
     let moved = send(&client(), sqli("/moved").request(&fc.url(""), "crs3.test")).await;
     assert_eq!((moved.status, moved.header("location")), (302, "https://example.com/blocked"));
     let quietly: &'static str = Box::leak(payload_on("/quiet").into_boxed_str());
