@@ -32,15 +32,10 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
     }
     state.status.fwd_status = Some(status.as_u16());
     if let Some(stale) = state.stale.clone() {
-        if status == StatusCode::NOT_MODIFIED {
-            let refreshed = Arc::new(refresh(f, &stale, resp.headers(), state.request_time, t));
-            f.store.put(&state.key, &state.url, refreshed.clone());
-            RouteCounters::count(&f.counters.revalidated);
-            state.status.ttl = Some(refreshed.ttl(t));
-            *resp = answer_from(&refreshed, &state, t, cx);
-            return;
-        }
-        if status == StatusCode::OK && state.method == Method::HEAD && describes(&stale, resp.headers()) {
+        // A 304 (RFC 9111 §4.3.4), or a HEAD's 200 that describes it (§4.3.5), freshens it.
+        let head_describes =
+            status == StatusCode::OK && state.method == Method::HEAD && describes(&stale, resp.headers());
+        if status == StatusCode::NOT_MODIFIED || head_describes {
             let refreshed = Arc::new(refresh(f, &stale, resp.headers(), state.request_time, t));
             f.store.put(&state.key, &state.url, refreshed.clone());
             RouteCounters::count(&f.counters.revalidated);
@@ -174,10 +169,11 @@ fn describes(stored: &Stored, head: &HeaderMap) -> bool {
         None => true,
     }) && head
         .get(http::header::CONTENT_LENGTH)
-        .is_none_or(|len| len.as_bytes() == stored.body.len().to_string().as_bytes())
+        .is_none_or(|len| len.to_str().ok().and_then(|l| l.trim().parse::<usize>().ok()) == Some(stored.body.len()))
 }
 
-/// RFC 9111 §4.3.4: the stored response with the 304's fields in place of its own.
+/// RFC 9111 §4.3.4: the stored response with the 304's (or the HEAD's 200's) fields in
+/// place of its own.
 fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64, t: u64) -> Stored {
     let mut headers = stale.headers.clone();
     for name in fresh.keys() {

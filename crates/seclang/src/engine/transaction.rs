@@ -107,22 +107,12 @@ pub struct MatchedData {
     pub severity: Option<u8>,
 }
 
-/// A process-wide sequence, hex: `UNIQUE_ID` for a transaction its caller did not name.
-fn next_unique_id() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    format!("{:016x}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
-
 impl Transaction {
     /// Create a new transaction.
     pub fn new(ruleset: Arc<CompiledRuleset>, default_status: u16) -> Self {
         Self {
             ruleset,
-            request: RequestData {
-                unique_id: next_unique_id(),
-                started: Some(std::time::Instant::now()),
-                ..RequestData::new()
-            },
+            request: RequestData { started: Some(std::time::Instant::now()), ..RequestData::new() },
             response: ResponseData::new(),
             tx: TxCollection::new(),
             phase: Phase::RequestHeaders,
@@ -167,7 +157,7 @@ impl Transaction {
     /// Names the transaction (`UNIQUE_ID`) after the caller's request id, so that a rule
     /// log and an access log line can be joined. Unset, it is a number unique in the process.
     pub fn set_unique_id(&mut self, id: &str) {
-        self.request.unique_id = id.to_string();
+        self.request.unique_id = std::cell::OnceCell::from(id.to_string());
     }
 
     /// Set the local address, backing `SERVER_ADDR` and `SERVER_PORT`.

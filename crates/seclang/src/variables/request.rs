@@ -63,8 +63,9 @@ pub struct RequestData {
     pub server_addr: String,
     /// Server port.
     pub server_port: u16,
-    /// The transaction's id (`UNIQUE_ID`): the caller's request id where it gave one.
-    pub unique_id: String,
+    /// The transaction's id (`UNIQUE_ID`): the caller's request id where it gave one, else
+    /// a number unique in the process, made the first time a rule reads it.
+    pub unique_id: std::cell::OnceCell<String>,
     /// When the transaction began (`DURATION` counts from here).
     pub started: Option<std::time::Instant>,
 }

@@ -27,6 +27,12 @@ fn cached_regex(pattern: &str) -> Option<Regex> {
     CACHE.write().unwrap_or_else(|e| e.into_inner()).entry(pattern.to_string()).or_insert(compiled).clone()
 }
 
+/// A process-wide sequence, hex: `UNIQUE_ID` for a transaction its caller did not name.
+fn next_unique_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("{:016x}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 /// Variable resolver for transaction context.
 pub struct VariableResolver<'a> {
     request: &'a RequestData,
@@ -262,7 +268,9 @@ impl<'a> VariableResolver<'a> {
                 self.matched_vars.iter().map(|(k, _)| (format!("MATCHED_VARS_NAMES:{}", k), k.clone())).collect()
             }
 
-            VariableName::UniqueId => vec![("UNIQUE_ID".to_string(), self.request.unique_id.clone())],
+            VariableName::UniqueId => {
+                vec![("UNIQUE_ID".to_string(), self.request.unique_id.get_or_init(next_unique_id).clone())]
+            }
             // Microseconds since the transaction began, as the SecLang reference defines it
             // (CRS 3 takes its last two digits as entropy for sampling).
             VariableName::Duration => {
