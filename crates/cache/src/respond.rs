@@ -5,8 +5,8 @@ use crate::freshness::http_date;
 use crate::stored::Stored;
 use bytes::Bytes;
 use http::header::{
-    HeaderValue, ACCEPT_RANGES, AGE, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
-    LAST_MODIFIED, RANGE,
+    HeaderValue, ACCEPT_RANGES, AGE, CONTENT_LENGTH, CONTENT_RANGE, DATE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    IF_RANGE, LAST_MODIFIED, RANGE,
 };
 use http::{request, HeaderMap, Method, Response, StatusCode};
 
@@ -52,7 +52,8 @@ pub fn answer(stored: &Stored, req: &request::Parts, now: u64) -> Response<Bytes
 }
 
 /// Whether the client's validators match (If-None-Match, weak comparison; else
-/// If-Modified-Since against Last-Modified).
+/// If-Modified-Since against Last-Modified, or the response's Date where it has no
+/// Last-Modified, as RFC 9111 §4.3.2 has a cache do).
 pub fn not_modified(stored: &HeaderMap, req: &HeaderMap) -> bool {
     // Compared as bytes: an entity tag may hold obs-text (RFC 9110 §8.8.3), which is not
     // a `str`.
@@ -61,7 +62,8 @@ pub fn not_modified(stored: &HeaderMap, req: &HeaderMap) -> bool {
         let etag = opaque(etag.as_bytes());
         return inm.as_bytes().split(|&b| b == b',').map(|t| t.trim_ascii()).any(|t| t == b"*" || opaque(t) == etag);
     }
-    match (http_date(req, IF_MODIFIED_SINCE), http_date(stored, LAST_MODIFIED)) {
+    let modified = http_date(stored, LAST_MODIFIED).or_else(|| http_date(stored, DATE));
+    match (http_date(req, IF_MODIFIED_SINCE), modified) {
         (Some(since), Some(modified)) => modified <= since,
         _ => false,
     }
@@ -176,5 +178,18 @@ mod tests {
         assert!(not_modified(&stored_headers, &req));
         req.insert(IF_NONE_MATCH, http::HeaderValue::from_static("\"abcdef\""));
         assert!(!not_modified(&stored_headers, &req));
+    }
+
+    #[test]
+    fn if_modified_since_falls_back_to_the_date_without_last_modified() {
+        let mut stored_headers = HeaderMap::new();
+        stored_headers.insert(DATE, http::HeaderValue::from_static("Fri, 04 Dec 2026 12:00:00 GMT"));
+        let mut req = HeaderMap::new();
+        req.insert(IF_MODIFIED_SINCE, http::HeaderValue::from_static("Fri, 04 Dec 2026 12:00:00 GMT"));
+        assert!(not_modified(&stored_headers, &req), "made no later than the client's copy");
+        req.insert(IF_MODIFIED_SINCE, http::HeaderValue::from_static("Fri, 04 Dec 2026 11:00:00 GMT"));
+        assert!(!not_modified(&stored_headers, &req), "made after it");
+        stored_headers.insert(LAST_MODIFIED, http::HeaderValue::from_static("Fri, 04 Dec 2026 10:00:00 GMT"));
+        assert!(not_modified(&stored_headers, &req), "Last-Modified decides where there is one");
     }
 }
