@@ -75,7 +75,7 @@ fn opaque(tag: &[u8]) -> &[u8] {
     tag.strip_prefix(b"W/").unwrap_or(tag)
 }
 
-enum Range {
+pub(crate) enum Range {
     Whole,
     /// First and last byte, inclusive.
     Part(u64, u64),
@@ -84,7 +84,7 @@ enum Range {
 
 /// The one range a request asks for, if it asks for exactly one and `If-Range` (if any)
 /// matches; several ranges get the whole (multipart is not made).
-fn range(req: &HeaderMap, stored: &HeaderMap, len: u64) -> Range {
+pub(crate) fn range(req: &HeaderMap, stored: &HeaderMap, len: u64) -> Range {
     let Some(spec) = req.get(RANGE).and_then(|v| v.to_str().ok()) else { return Range::Whole };
     if let Some(if_range) = req.get(IF_RANGE).and_then(|v| v.to_str().ok()) {
         let strong_match = stored

@@ -3,7 +3,7 @@
 //! validation, variants, stale serving, coalescing, invalidation and purges.
 mod common;
 
-use common::cache_origin::CacheOrigin;
+use common::cache_origin::{page, CacheOrigin};
 use common::*;
 use std::time::{Duration, Instant};
 
@@ -524,7 +524,7 @@ async fn large_hits_are_the_origins_bytes() {
     let (fc, _admin) = start(&origin, "true", "");
     let path = "/large?cc=max-age%3D600&size=200000&ct=text/html";
     let first = get(&fc.url(path)).await;
-    assert_eq!(first.body, common::cache_origin::page(200000));
+    assert_eq!(first.body, page(200000));
     for _ in 0..3 {
         let hit = get(&fc.url(path)).await;
         assert!(hit.header("cache-status").starts_with("Forecourt; hit"), "{:?}", hit.headers);
@@ -565,11 +565,29 @@ async fn a_miss_asked_with_the_clients_validators_fills_the_cache() {
     let part = get_with(&fc.url(video), &[("range", "bytes=0-4")]).await;
     assert_eq!((part.status, part.body.as_str()), (206, "fetch"));
     assert_eq!(origin.hits(video), 1);
-    // A range further in, on a miss, goes to the origin as it is and is not stored.
-    let far = "/far.mp4?cc=max-age%3D60";
-    let ranged = get_with(&fc.url(far), &[("range", "bytes=5-9")]).await;
+    // A range further in, on a miss, is asked as the whole (as nginx and Varnish ask it):
+    // the client gets its part as a 206, the rest is read on into the store, and later
+    // ranges are hits.
+    let far = "/far.mp4?cc=max-age%3D60&size=300000";
+    let whole = get(&format!("http://{}{far}", origin.addr)).await.body;
+    let ranged = get_with(&fc.url(far), &[("range", "bytes=10-19")]).await;
+    assert_eq!((ranged.status, ranged.header("content-range")), (206, "bytes 10-19/300000"), "{:?}", ranged.headers);
+    assert_eq!(ranged.body, whole[10..20]);
+    assert!(ranged.header("cache-status").contains("stored"), "{:?}", ranged.headers);
+    let end = hit_soon_with(&fc.url(far), &[("range", "bytes=299990-")]).await;
+    assert_eq!((end.status, end.body.as_str()), (206, &whole[299990..]));
+    assert_eq!(get(&fc.url(far)).await.body, whole);
+    assert_eq!(origin.hits(far), 2, "the test's own request and the cache's");
+    // Past the end: 416, the whole stored all the same.
+    let short = "/short?cc=max-age%3D60";
+    let past = get_with(&fc.url(short), &[("range", "bytes=1000-")]).await;
+    assert_eq!((past.status, past.header("content-range")), (416, "bytes */15"), "{:?}", past.headers);
+    assert!(hit_soon(&fc.url(short)).await.body.starts_with("fetch 1"));
+    // A suffix range (the end of an object whose length is not known yet) goes as it is.
+    let tail = "/tail?cc=max-age%3D60";
+    let ranged = get_with(&fc.url(tail), &[("range", "bytes=-5")]).await;
     assert!(!ranged.header("cache-status").contains("stored"), "{:?}", ranged.headers);
-    assert!(get(&fc.url(far)).await.header("cache-status").contains("uri-miss"));
+    assert!(get(&fc.url(tail)).await.header("cache-status").contains("uri-miss"));
 
     // Conditional requests follow a fetch in progress (they never lead one: their answer
     // may be a 304): one origin request for all.
@@ -616,16 +634,70 @@ async fn a_miss_asked_with_the_clients_validators_fills_the_cache() {
     assert_eq!(origin.hits(private), 2);
 }
 
+/// Ranges follow a fetch in progress and lead one: each client gets its own part, the
+/// origin one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ranges_join_a_fetch_in_progress() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    for (i, leading_range) in [None, Some("bytes=1000-")].into_iter().enumerate() {
+        let path = format!("/slow{i}?cc=max-age%3D60&size=200000&ms=400");
+        let whole = page(200_000);
+        let url: &'static str = Box::leak(fc.url(&path).into_boxed_str());
+        let leading = tokio::spawn(async move {
+            match leading_range {
+                Some(range) => get_with(url, &[("range", range)]).await,
+                None => get(url).await,
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let ranges = ["bytes=1-10", "", "bytes=199990-", "bytes=5000-5099"];
+        let tasks: Vec<_> = ranges
+            .iter()
+            .map(|&range| {
+                tokio::spawn(async move {
+                    match range {
+                        "" => get(url).await,
+                        range => get_with(url, &[("range", range)]).await,
+                    }
+                })
+            })
+            .collect();
+        let lead = leading.await.unwrap();
+        match leading_range {
+            Some(_) => assert_eq!((lead.status, lead.body.as_str()), (206, &whole[1000..])),
+            None => assert_eq!(lead.body, whole),
+        }
+        for (range, task) in ranges.iter().zip(tasks) {
+            let r = task.await.unwrap();
+            let expected = match *range {
+                "" => &whole[..],
+                "bytes=1-10" => &whole[1..=10],
+                "bytes=199990-" => &whole[199_990..],
+                _ => &whole[5000..5100],
+            };
+            assert_eq!(r.status, if range.is_empty() { 200 } else { 206 }, "{range}: {:?}", r.headers);
+            assert!(r.header("cache-status").contains("collapsed"), "{range}: {:?}", r.headers);
+            assert_eq!(r.body, expected, "{range}");
+        }
+        assert_eq!(origin.hits(&path), 1);
+    }
+}
+
 /// A GET that is a hit once the body read without a client has reached the store (it
 /// goes on after the client's answer): asked again for up to a second.
 async fn hit_soon(url: &str) -> Reply {
-    let mut answer = get(url).await;
+    hit_soon_with(url, &[]).await
+}
+
+async fn hit_soon_with(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut answer = get_with(url, headers).await;
     for _ in 0..50 {
         if answer.header("cache-status").starts_with("Forecourt; hit") {
             return answer;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        answer = get(url).await;
+        answer = get_with(url, headers).await;
     }
     panic!("{url} is not a hit: {:?}", answer.headers);
 }

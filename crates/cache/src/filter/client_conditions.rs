@@ -6,8 +6,9 @@
 //! through unstored every time. A range from the first byte (`bytes=0-`, a `<video>`'s
 //! first request) is asked as the whole, which is stored and answers it as well. A HEAD is
 //! asked as a GET for the same reason (`CacheState::head_as_get`), its client getting the
-//! head alone. Other ranges, and `If-Match` / `If-Unmodified-Since` (meant for the
-//! origin's state), go through as they are, their answers not stored. A 200 whose
+//! head alone. Other ranges are asked as the whole too, the client's part cut from it
+//! (`range_fill.rs`); `If-Match` / `If-Unmodified-Since` (meant for the origin's state)
+//! go through as they are, their answers not stored. A 200 whose
 //! validators match the client's is answered 304 here (an origin that ignored them).
 use crate::respond;
 use bytes::Bytes;
@@ -74,7 +75,7 @@ pub fn withhold(body: &mut ProxyBody, drain_limit: u64) {
     });
 }
 
-async fn read_on(mut body: ProxyBody, limit: u64) {
+pub(super) async fn read_on(mut body: ProxyBody, limit: u64) {
     let mut read = 0u64;
     while read <= limit {
         match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {

@@ -2,6 +2,7 @@
 //! refreshed in the background) or validated; a miss leads or follows the fetch of its
 //! key.
 use super::client_conditions;
+use super::range_fill;
 use super::state::CacheState;
 use super::CacheFilter;
 use crate::directives::Directives;
@@ -48,6 +49,8 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         store: false,
         head_as_get: head.method == Method::HEAD,
         client_conditions: false,
+        range_fill: false,
+        window: None,
         withhold_body: false,
         status: CacheStatus::default(),
         pending: None,
@@ -115,10 +118,13 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     state.status.outcome = Some(if entry.is_some() { Outcome::VaryMiss } else { Outcome::UriMiss });
     // A miss is stored when its answer is the whole object (a HEAD is asked as a GET, a
     // range from the first byte as the whole): the client's validators go upstream with
-    // it and a 200 that comes back is stored; If-Match and a range further in go as they
-    // are, their answers not stored (`client_conditions.rs`).
+    // it and a 200 that comes back is stored (`client_conditions.rs`). Other ranges are
+    // asked as the whole too, the client's part cut from it (`range_fill.rs`); If-Match
+    // and ranges with conditions go as they are, their answers not stored.
     let conditions = conditional(&head.headers);
-    let plain = !conditions || client_conditions::fill_anyway(&head.headers);
+    let whole_first = !conditions || client_conditions::fill_anyway(&head.headers);
+    state.range_fill = !whole_first && range_fill::widens(&head.headers, f.store.config.max_object);
+    let plain = whole_first || state.range_fill;
     state.store = plain;
     state.client_conditions = plain && conditions;
     if plain && !refresh && !client_no_cache {
@@ -174,6 +180,11 @@ pub async fn follow(f: &CacheFilter, head: &mut request::Parts, cx: &mut Request
     }
     let body = fill.body();
     resp.body_mut().wrap_with(|_| body);
+    if state.range_fill {
+        if let Some(window) = range_fill::part_of(&mut resp, &head.headers) {
+            range_fill::carve(resp.body_mut(), window, 0);
+        }
+    }
     Verdict::answer(resp)
 }
 

@@ -3,10 +3,12 @@
 //! upstream phase adds the stored validators; the response phase refreshes on 304,
 //! serves stale on errors, decides whether to store, and says what happened in
 //! `Cache-Status`; the response-body phase tees the body into the store as it streams.
-//! A miss asked with the client's validators fills the cache too (`client_conditions`).
+//! A miss asked with the client's validators fills the cache too (`client_conditions`),
+//! and so does one asked for a range (`range_fill`).
 mod client_conditions;
 mod lookup;
 mod options;
+mod range_fill;
 mod response;
 mod state;
 

@@ -3,6 +3,7 @@
 //! stores the body as it streams to the client (and to the requests that follow it).
 use super::client_conditions;
 use super::lookup::{serve, within, CACHE_STATUS};
+use super::range_fill;
 use super::state::{CacheState, Pending};
 use super::CacheFilter;
 use crate::body_pages;
@@ -88,7 +89,10 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
     cx.log("cache", state.status.log_word());
     let not_modified = state.client_conditions && client_conditions::answer_not_modified(resp, &state.headers);
     state.withhold_body = not_modified || (state.head_as_get && state.store);
-    if state.pending.is_some() || state.withhold_body {
+    if state.range_fill && !state.withhold_body {
+        state.window = range_fill::part_of(resp, &state.headers);
+    }
+    if state.pending.is_some() || state.withhold_body || state.window.is_some() {
         cx.insert(state);
     }
 }
@@ -97,7 +101,7 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
 pub fn tee(f: &CacheFilter, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
     let Some(state) = cx.take::<CacheState>() else { return };
     let max = f.store.config.max_object;
-    let (withhold, stored) = (state.withhold_body, state.pending.is_some());
+    let (withhold, window, stored) = (state.withhold_body, state.window, state.pending.is_some());
     if let Some(pending) = state.pending {
         let store = f.store.clone();
         body.wrap_with(move |inner| Tee {
@@ -116,6 +120,10 @@ pub fn tee(f: &CacheFilter, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
     if withhold {
         // Into the store whole, or drained as far as a small body goes.
         client_conditions::withhold(body, if stored { max } else { DRAIN_LIMIT });
+    }
+    if let Some(window) = window {
+        // The client's range cut from the whole: the rest into the store, or drained.
+        range_fill::carve(body, window, if stored { max } else { DRAIN_LIMIT });
     }
 }
 

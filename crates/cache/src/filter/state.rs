@@ -1,4 +1,5 @@
 //! What the cache filter remembers of one request between its phases.
+use super::range_fill::Window;
 use crate::fills::{Fill, Leader};
 use crate::status::CacheStatus;
 use crate::stored::Stored;
@@ -31,6 +32,11 @@ pub struct CacheState {
     /// The client's validators (or `Range: bytes=0-`) are kept from the upstream: its
     /// answer is made from the whole response (`client_conditions.rs`).
     pub client_conditions: bool,
+    /// The client asked for a range, which goes upstream as the whole: its part is cut
+    /// from the whole as it streams (`range_fill.rs`).
+    pub range_fill: bool,
+    /// The part of the whole the client gets, once the response head said how long it is.
+    pub window: Option<Window>,
     /// The client is answered 304: the body goes to the store (or is drained), not to it.
     pub withhold_body: bool,
     pub status: CacheStatus,
