@@ -98,6 +98,14 @@ impl Part {
     }
 }
 
+impl Drop for Part {
+    /// A writer that stops at `is_end_stream` never polls for the end: the rest is read
+    /// on all the same.
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
 impl Body for Part {
     type Data = Bytes;
     type Error = BoxError;
