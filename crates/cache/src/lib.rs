@@ -15,6 +15,7 @@ pub mod freshness;
 pub mod key;
 mod memory;
 pub mod metrics;
+mod range_passes;
 pub mod respond;
 pub mod status;
 pub mod storable;

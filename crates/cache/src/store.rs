@@ -4,6 +4,7 @@
 use crate::disk::{DiskConfig, DiskTier, TierUsage};
 use crate::fills::Fills;
 use crate::memory::MemoryTier;
+use crate::range_passes::RangePasses;
 use crate::stored::{Entry, Stored};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,6 +74,8 @@ pub struct Store {
     memory: MemoryTier,
     disk: Option<DiskTier>,
     pub fills: Arc<Fills>,
+    /// Keys whose ranges go as they are for a while (`range_passes.rs`).
+    pub range_passes: RangePasses,
     refreshing: Mutex<HashSet<Arc<str>>>,
     routes: Mutex<BTreeMap<String, Arc<RouteCounters>>>,
     purges: AtomicU64,
@@ -86,6 +89,7 @@ impl Store {
             disk: config.disk.as_ref().map(DiskTier::open).transpose()?,
             config,
             fills: Arc::default(),
+            range_passes: RangePasses::default(),
             refreshing: Mutex::default(),
             routes: Mutex::default(),
             purges: AtomicU64::new(0),

@@ -588,6 +588,14 @@ async fn a_miss_asked_with_the_clients_validators_fills_the_cache() {
     let ranged = get_with(&fc.url(tail), &[("range", "bytes=-5")]).await;
     assert!(!ranged.header("cache-status").contains("stored"), "{:?}", ranged.headers);
     assert!(get(&fc.url(tail)).await.header("cache-status").contains("uri-miss"));
+    // An object that is not stored (private): its first range is asked as the whole and
+    // cut from it; for a while after, its ranges go as they are, not as the whole again
+    // (this origin ignores ranges: it answers the whole, which the client then gets).
+    let kept_out = "/kept-out.mp4?cc=private&size=300000";
+    let first = get_with(&fc.url(kept_out), &[("range", "bytes=100-109")]).await;
+    assert_eq!((first.status, first.body.len()), (206, 10), "{:?}", first.headers);
+    let next = get_with(&fc.url(kept_out), &[("range", "bytes=100-109")]).await;
+    assert_eq!((next.status, next.body.len()), (200, 300_000), "{:?}", next.headers);
 
     // Conditional requests follow a fetch in progress (they never lead one: their answer
     // may be a 304): one origin request for all.

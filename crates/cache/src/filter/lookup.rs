@@ -123,7 +123,9 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     // and ranges with conditions go as they are, their answers not stored.
     let conditions = conditional(&head.headers);
     let whole_first = !conditions || client_conditions::fill_anyway(&head.headers);
-    state.range_fill = !whole_first && range_fill::widens(&head.headers, f.store.config.max_object);
+    state.range_fill = !whole_first
+        && range_fill::widens(&head.headers, f.store.config.max_object)
+        && !f.store.range_passes.passes(&state.key);
     let plain = whole_first || state.range_fill;
     state.store = plain;
     state.client_conditions = plain && conditions;

@@ -10,7 +10,8 @@
 //! further in is in an object too large to store, and goes through as it is), so at most
 //! `max_object` bytes before the client's part are fetched for nothing when the object
 //! turns out too large or not storable; past the client's part, an object not stored is
-//! read on only as far as a small body goes. Suffix ranges (`bytes=-500`, whose part is
+//! read on only as far as a small body goes, and its next ranges go as they are for a
+//! while (`range_passes.rs`). Suffix ranges (`bytes=-500`, whose part is
 //! the end of an object of unknown size) and ranges with conditions go through as they are.
 use super::client_conditions;
 use crate::respond::{self, Range};

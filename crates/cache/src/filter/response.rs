@@ -76,6 +76,10 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
             state.pending = Some(Pending { stored });
         }
         Err(why) => {
+            if state.range_fill {
+                // Its next ranges go as they are, for a while (`range_passes.rs`).
+                f.store.range_passes.remember(&state.key);
+            }
             if let Some(leader) = state.leader.take() {
                 leader.release();
             }
