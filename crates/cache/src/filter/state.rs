@@ -29,8 +29,9 @@ pub struct CacheState {
     /// A HEAD asked upstream as a GET, so that the response can be stored (nginx's
     /// `proxy_cache_convert_head`, Varnish's default); the client gets the head only.
     pub head_as_get: bool,
-    /// The client's validators (or `Range: bytes=0-`) are kept from the upstream: its
-    /// answer is made from the whole response (`client_conditions.rs`).
+    /// The client's range (`bytes=0-`, or one `range_fill.rs` widens) is kept from the
+    /// upstream, its validators sent on: its answer is made from the whole response
+    /// (`client_conditions.rs`).
     pub client_conditions: bool,
     /// The client asked for a range, which goes upstream as the whole: its part is cut
     /// from the whole as it streams (`range_fill.rs`).
