@@ -11,14 +11,11 @@
 //! go through as they are, their answers not stored. A 200 whose
 //! validators match the client's is answered 304 here (an origin that ignored them).
 use crate::respond;
-use bytes::Bytes;
-use forecourt_proxy::body::ProxyBody;
 use http::header::{
     ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
     IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
 };
 use http::{HeaderMap, Response, StatusCode};
-use http_body::Body;
 
 /// Whether a request's conditions let its answer fill the cache (a 200 to it is the
 /// whole object).
@@ -61,28 +58,6 @@ pub fn answer_not_modified<B>(resp: &mut Response<B>, client: &HeaderMap) -> boo
         resp.headers_mut().remove(name);
     }
     true
-}
-
-/// The client gets no body; the upstream's is read on without it (into the store when
-/// it is being stored; otherwise up to `drain_limit`, so that the upstream connection can
-/// be used again) and then dropped.
-pub fn withhold(body: &mut ProxyBody, drain_limit: u64) {
-    body.wrap_with(|upstream| {
-        if tokio::task::try_id().is_some() {
-            tokio::task::spawn_local(read_on(upstream, drain_limit));
-        }
-        ProxyBody::empty()
-    });
-}
-
-pub(super) async fn read_on(mut body: ProxyBody, limit: u64) {
-    let mut read = 0u64;
-    while read <= limit {
-        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
-            Some(Ok(frame)) => read += frame.data_ref().map_or(0, Bytes::len) as u64,
-            _ => break,
-        }
-    }
 }
 
 #[cfg(test)]

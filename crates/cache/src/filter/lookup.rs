@@ -2,6 +2,7 @@
 //! refreshed in the background) or validated; a miss leads or follows the fetch of its
 //! key.
 use super::client_conditions;
+use super::part;
 use super::range_fill;
 use super::state::CacheState;
 use super::CacheFilter;
@@ -51,7 +52,6 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         client_conditions: false,
         range_fill: false,
         window: None,
-        withhold_body: false,
         status: CacheStatus::default(),
         pending: None,
     };
@@ -184,7 +184,7 @@ pub async fn follow(f: &CacheFilter, head: &mut request::Parts, cx: &mut Request
     resp.body_mut().wrap_with(|_| body);
     if state.range_fill {
         if let Some(window) = range_fill::part_of(&mut resp, &head.headers) {
-            range_fill::carve(resp.body_mut(), window, 0);
+            part::carve(resp.body_mut(), window, 0);
         }
     }
     Verdict::answer(resp)

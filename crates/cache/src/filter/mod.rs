@@ -8,6 +8,7 @@
 mod client_conditions;
 mod lookup;
 mod options;
+mod part;
 mod range_fill;
 mod response;
 mod state;

@@ -3,6 +3,7 @@
 //! stores the body as it streams to the client (and to the requests that follow it).
 use super::client_conditions;
 use super::lookup::{serve, within, CACHE_STATUS};
+use super::part::{self, Window};
 use super::range_fill;
 use super::state::{CacheState, Pending};
 use super::CacheFilter;
@@ -92,11 +93,12 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
     resp.headers_mut().insert(CACHE_STATUS, state.status.value());
     cx.log("cache", state.status.log_word());
     let not_modified = state.client_conditions && client_conditions::answer_not_modified(resp, &state.headers);
-    state.withhold_body = not_modified || (state.head_as_get && state.store);
-    if state.range_fill && !state.withhold_body {
-        state.window = range_fill::part_of(resp, &state.headers);
-    }
-    if state.pending.is_some() || state.withhold_body || state.window.is_some() {
+    state.window = match not_modified || (state.head_as_get && state.store) {
+        true => Some(Window::NONE),
+        false if state.range_fill => range_fill::part_of(resp, &state.headers),
+        false => None,
+    };
+    if state.pending.is_some() || state.window.is_some() {
         cx.insert(state);
     }
 }
@@ -105,7 +107,7 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
 pub fn tee(f: &CacheFilter, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
     let Some(state) = cx.take::<CacheState>() else { return };
     let max = f.store.config.max_object;
-    let (withhold, window, stored) = (state.withhold_body, state.window, state.pending.is_some());
+    let (window, stored) = (state.window, state.pending.is_some());
     if let Some(pending) = state.pending {
         let store = f.store.clone();
         body.wrap_with(move |inner| Tee {
@@ -121,13 +123,10 @@ pub fn tee(f: &CacheFilter, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
             detached: false,
         });
     }
-    if withhold {
-        // Into the store whole, or drained as far as a small body goes.
-        client_conditions::withhold(body, if stored { max } else { DRAIN_LIMIT });
-    }
     if let Some(window) = window {
-        // The client's range cut from the whole: the rest into the store, or drained.
-        range_fill::carve(body, window, if stored { max } else { DRAIN_LIMIT });
+        // The client gets none of the body (a 304, a HEAD) or its range's part; the rest
+        // goes into the store whole, or is drained as far as a small body goes.
+        part::carve(body, window, if stored { max } else { DRAIN_LIMIT });
     }
 }
 

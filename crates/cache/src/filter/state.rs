@@ -1,5 +1,5 @@
 //! What the cache filter remembers of one request between its phases.
-use super::range_fill::Window;
+use super::part::Window;
 use crate::fills::{Fill, Leader};
 use crate::status::CacheStatus;
 use crate::stored::Stored;
@@ -36,10 +36,10 @@ pub struct CacheState {
     /// The client asked for a range, which goes upstream as the whole: its part is cut
     /// from the whole as it streams (`range_fill.rs`).
     pub range_fill: bool,
-    /// The part of the whole the client gets, once the response head said how long it is.
+    /// What of the body the client gets when not all of it (`part.rs`): nothing (a 304 or
+    /// a HEAD made from the whole) or a range's part, once the response head said how long
+    /// the whole is; the rest goes to the store (or is drained), not to it.
     pub window: Option<Window>,
-    /// The client is answered 304: the body goes to the store (or is drained), not to it.
-    pub withhold_body: bool,
     pub status: CacheStatus,
     /// Set by the response phase when the body is to be stored.
     pub pending: Option<Pending>,
