@@ -30,6 +30,9 @@ pub struct CompiledRule {
     pub operator_negated: bool,
     /// Transformation pipeline.
     pub transformations: TransformationPipeline,
+    /// `multiMatch`: the operator tests the value as it came and after each transformation
+    /// that changed it, not only the end of the pipeline.
+    pub multi_match: bool,
     /// Actions to execute on match.
     pub actions: Vec<Action>,
     /// Whether this rule is part of a chain.
@@ -212,6 +215,7 @@ impl CompiledRuleset {
                         operator_negated,
                         operator_spec,
                         transformations,
+                        multi_match: has_multi_match(&rule.actions),
                         actions: rule.actions,
                         is_chain,
                         chain_next: None,
@@ -259,6 +263,7 @@ impl CompiledRuleset {
                         operator_negated: false,
                         operator_spec,
                         transformations,
+                        multi_match: false,
                         tags: tags_of(&sec_action.actions),
                         actions: sec_action.actions,
                         is_chain: false,
@@ -483,6 +488,10 @@ fn extract_id(actions: &[Action]) -> Option<String> {
 /// Check if chain action is present.
 fn has_chain(actions: &[Action]) -> bool {
     actions.iter().any(|a| matches!(a, Action::Flow(FlowAction::Chain)))
+}
+
+fn has_multi_match(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::Flow(FlowAction::MultiMatch)))
 }
 
 /// Extract and compile transformation pipeline.

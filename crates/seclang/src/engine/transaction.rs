@@ -1,5 +1,6 @@
 //! Transaction processing for ModSecurity.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::chain::ChainState;
@@ -660,25 +661,16 @@ impl Transaction {
             rule.operator.as_ref()
         };
 
-        // Apply transformations and match
+        // Apply transformations and match: a `multiMatch` rule matches once for every
+        // stage of the value it finds (its setvars run each time, as ModSecurity's do).
         let mut matches = Vec::new();
         for (name, value) in all_values {
-            let transformed = rule.transformations.apply(&value);
-            let result = operator.execute(&transformed);
-
-            let final_match = if rule.operator_negated { !result.matched } else { result.matched };
-
-            if final_match {
-                let matched = MatchedVariable {
-                    name,
-                    // ModSecurity's MATCHED_VAR is the *variable's* value, not
-                    // the portion the operator hit. The portion is reported
-                    // separately, since an audit log wants both: the value to
-                    // judge the match, the portion to see what triggered it.
-                    value: transformed.into_owned(),
-                    portion: result.matched_value,
-                };
-                matches.push(RuleMatch { variable: Some(matched), captures: result.captures });
+            if rule.multi_match {
+                for stage in rule.transformations.stages(&value) {
+                    matches.extend(test_value(rule, operator, &name, stage));
+                }
+            } else {
+                matches.extend(test_value(rule, operator, &name, rule.transformations.apply(&value)));
             }
         }
 
@@ -697,6 +689,29 @@ impl Transaction {
             self.tx.set((i + 1).to_string(), group.clone());
         }
     }
+}
+
+/// The operator on one transformed value of the variable `name`.
+fn test_value(
+    rule: &CompiledRule,
+    operator: &dyn Operator,
+    name: &str,
+    transformed: Cow<'_, str>,
+) -> Option<RuleMatch> {
+    let result = operator.execute(&transformed);
+    let final_match = if rule.operator_negated { !result.matched } else { result.matched };
+    final_match.then(|| {
+        let matched = MatchedVariable {
+            name: name.to_string(),
+            // ModSecurity's MATCHED_VAR is the *variable's* value, not
+            // the portion the operator hit. The portion is reported
+            // separately, since an audit log wants both: the value to
+            // judge the match, the portion to see what triggered it.
+            value: transformed.into_owned(),
+            portion: result.matched_value,
+        };
+        RuleMatch { variable: Some(matched), captures: result.captures }
+    })
 }
 
 impl std::fmt::Debug for Transaction {

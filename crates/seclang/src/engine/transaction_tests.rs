@@ -482,3 +482,27 @@ fn a_rules_status_is_its_answers() {
     assert_eq!(answer("/odd"), (302, Some("https://example.com/".to_string())), "not a redirection's status");
     assert_eq!(answer("/plain"), (403, None));
 }
+
+#[test]
+fn multi_match_tests_the_value_before_each_transformation_and_scores_each_match() {
+    // CRS 930110's shape: `t:cmdLine` drops backslashes, so `..\boot.ini` only shows its
+    // traversal in the value as it came; ModSecurity's multiMatch tests that too, and runs
+    // the rule's setvar once for every stage that matched.
+    let rules = |flag: &str| {
+        make_ruleset(&format!(
+            r#"SecRule ARGS "@rx (?:^|[\\/])\.\.(?:[\\/]|$)" "id:930110,phase:1,pass,t:none,t:urlDecodeUni,t:cmdLine,{flag}setvar:'tx.score=+5'""#
+        ))
+    };
+    let score_of = |ruleset, query: &str| {
+        let mut tx = Transaction::new(ruleset, 403);
+        tx.process_uri(&format!("/?f={query}"), "GET", "HTTP/1.1").unwrap();
+        tx.process_request_headers().unwrap();
+        tx.tx().get("score").and_then(|v| v.first().map(|s| s.to_string()))
+    };
+    assert_eq!(score_of(rules(""), "..%5Cboot.ini"), None, "without multiMatch only the last value is tested");
+    assert_eq!(score_of(rules("multiMatch,"), "..%5Cboot.ini"), Some("5".into()), "the value as it came");
+    // `%255C`: the argument is `..%5C/x` (no match), urlDecodeUni makes it `..\/x` and
+    // cmdLine `../x`: two stages match, two setvars.
+    assert_eq!(score_of(rules("multiMatch,"), "..%255C/x"), Some("10".into()));
+    assert_eq!(score_of(rules("multiMatch,"), "boot.ini"), None);
+}

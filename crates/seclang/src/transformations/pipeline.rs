@@ -64,6 +64,25 @@ impl TransformationPipeline {
         current
     }
 
+    /// What a `multiMatch` rule tests, as ModSecurity's `executeTransformations` lists it:
+    /// the value as it came, then each transformation's result that differs from the value
+    /// before it (CRS 930110 finds `..\` in the value as it came, before `t:cmdLine` drops
+    /// the backslash).
+    pub fn stages<'a>(&self, input: &'a str) -> Vec<Cow<'a, str>> {
+        let mut stages = vec![Cow::Borrowed(input)];
+        for t in &self.transformations {
+            let last = stages.last().expect("starts with the input");
+            let changed = match t.transform(last) {
+                Cow::Owned(next) if next != **last => Some(next),
+                _ => None,
+            };
+            if let Some(next) = changed {
+                stages.push(Cow::Owned(next));
+            }
+        }
+        stages
+    }
+
     /// Check if the pipeline is empty.
     pub fn is_empty(&self) -> bool {
         self.transformations.is_empty()
@@ -109,6 +128,17 @@ mod tests {
     fn test_multiple_transformations() {
         let pipeline = TransformationPipeline::from_names(&["urlDecode".to_string(), "lowercase".to_string()]).unwrap();
         assert_eq!(pipeline.apply("HELLO%20WORLD"), "hello world");
+    }
+
+    #[test]
+    fn multi_match_tests_every_value_that_changed() {
+        let names = ["urlDecodeUni", "lowercase", "removeNulls", "cmdLine"].map(String::from);
+        let pipeline = TransformationPipeline::from_names(&names).unwrap();
+        let stages: Vec<String> = pipeline.stages("..%5CBoot.ini").into_iter().map(|s| s.into_owned()).collect();
+        // removeNulls changed nothing, so it adds no value; cmdLine drops the backslash.
+        assert_eq!(stages, ["..%5CBoot.ini", "..\\Boot.ini", "..\\boot.ini", "..boot.ini"]);
+        assert_eq!(pipeline.apply("..%5CBoot.ini"), "..boot.ini", "apply gives the last of them");
+        assert_eq!(TransformationPipeline::new().stages("x"), ["x"]);
     }
 
     #[test]
