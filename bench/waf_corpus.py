@@ -5,6 +5,7 @@
     bench/waf_corpus.py words --seed 1 --count 3000 > words.jsonl   # benign-looking word salad
     bench/waf_corpus.py shapes > shapes.jsonl        # malformed multipart, JSON and XML bodies
     bench/waf_corpus.py edges > edges.jsonl          # encodings and shapes at the parsers' edges
+    bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
 
 `probe`: each payload of eleven families (SQLi, XSS, LFI, RFI, RCE, PHP, Java, SSTI, NoSQL,
 SSRF, session fixation) in the query (plain, `+`, double-encoded, as a name, polluted), the
@@ -14,7 +15,11 @@ and after 3,000 bytes of padding; then ordinary requests (prose with quotes and 
 four places, JSON APIs, uploads, GraphQL, a JWT, analytics cookies...). `words`: random
 phrases of SQL keywords, English words and punctuation in a query or a form, all `benign`:
 where two engines disagree on them, one of them misfires. Neither is the external corpus the
-issue names; they are for finding where engines differ.
+issue names; they are for finding where engines differ. `wfuzz`: a corpus written by others,
+the payload lists Debian's `wfuzz` package ships (its SQL, XSS, traversal and XML injection
+lists and its three directory-traversal lists, every line an `attack`) sent in a query, a
+form and, for traversals, the path, and XML bodies for its XML list; `benign`: names from its
+`others/names.txt` and phrases of its `general/megabeast.txt` words, in a query and a form.
 """
 import argparse, base64, json, random, urllib.parse
 
@@ -316,13 +321,57 @@ def edges():
     return out
 
 
+WFUZZ = "/usr/share/wfuzz/wordlist"
+
+
+def wfuzz_list(name):
+    try:
+        lines = open(f"{WFUZZ}/{name}", encoding="latin-1").read().splitlines()
+    except FileNotFoundError:
+        raise SystemExit(f"{WFUZZ}/{name} is missing: apt-get install -y wfuzz")
+    return [l.strip("\r") for l in lines if l.strip("\r")]
+
+
+def as_written(payload):
+    """The payload in a request target as a fuzzer sends it: its own escapes kept, only what
+    cannot stand in a request line (spaces, controls, `#`, bytes past ASCII) escaped."""
+    return "".join(c if 0x21 <= ord(c) <= 0x7e and c != "#" else q(c) for c in payload)
+
+
+def wfuzz(seed, count):
+    rng = random.Random(seed)
+    form = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/x-www-form-urlencoded"]]
+    xml = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/xml"]]
+    out = []
+    lists = ["Injections/SQL.txt", "Injections/XSS.txt", "Injections/Traversal.txt", "Injections/XML.txt",
+             "vulns/dirTraversal.txt", "vulns/dirTraversal-nix.txt", "vulns/dirTraversal-win.txt"]
+    for name in lists:
+        family = name.split("/")[1][:-4]
+        for payload in wfuzz_list(name):
+            out.append(req("attack", f"{family} query {payload}", "/search?q=" + as_written(payload)))
+            out.append(req("attack", f"{family} form {payload}", "/f", "POST", form, "a=1&q=" + qp(payload)))
+            if "raversal" in family:
+                out.append(req("attack", f"{family} path {payload}", "/static/" + as_written(payload.lstrip("/"))))
+            if family == "XML":
+                out.append(req("attack", f"{family} body {payload}", "/api", "POST", xml, payload))
+    names = wfuzz_list("others/names.txt")
+    words = wfuzz_list("general/megabeast.txt")
+    for _ in range(count // 2):
+        name = " ".join(rng.choice(names) for _ in range(rng.randint(1, 3)))
+        out.append(req("benign", "name " + name, "/people?name=" + qp(name)))
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(2, 8)))
+        out.append(req("benign", "words " + text, "/f", "POST", form, "a=1&msg=" + qp(text)))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "wfuzz"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
-    cases = {"probe": probe, "shapes": shapes, "edges": edges}.get(args.kind, lambda: words(args.seed, args.count))()
+    cases = {"probe": probe, "shapes": shapes, "edges": edges, "wfuzz": lambda: wfuzz(args.seed, args.count)}.get(
+        args.kind, lambda: words(args.seed, args.count))()
     for case in cases:
         print(json.dumps(case, ensure_ascii=False))
 

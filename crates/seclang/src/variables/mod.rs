@@ -5,6 +5,7 @@
 mod collection;
 mod json;
 mod multipart;
+mod overlong;
 mod request;
 mod resolver;
 mod response;

@@ -511,7 +511,8 @@ fn form_decode(component: &str) -> String {
     } else {
         Cow::Borrowed(component)
     };
-    percent_encoding::percent_decode_str(&plus_decoded).decode_utf8_lossy().into_owned()
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(&plus_decoded).collect();
+    super::overlong::decode_lossy(&bytes).into_owned()
 }
 
 /// Record one extracted XML value. Returns `true` once the cap is hit.
