@@ -178,6 +178,12 @@ pub const MORE: &[Case] = &[
     get("lfi: windows", "/f?file=..%5C..%5Cwindows%5Cwin.ini"),
     get("lfi: proc", "/f?file=/proc/self/environ"),
     get("lfi: null byte", "/f?file=../../etc/passwd%00.png"),
+    // Only CRS 930110 finds these: the first in the value as it came (`t:cmdLine` drops
+    // backslashes), so only with multiMatch; the others in overlong UTF-8 as
+    // t:utf8toUnicode reads it (a lead byte before no continuation is dropped).
+    post("lfi: backslash traversal in a form", "/f", FORM, "file=..%5Csettings.txt"),
+    get("lfi: overlong slash", "/f?file=..%c0%afsettings.txt"),
+    get("lfi: broken overlong slash", "/f?file=..%c0%2fsettings.txt"),
     get("rfi: ftp", "/p?inc=ftp://198.51.100.9/x.txt?"),
     get("rfi: ip with question", "/p?inc=http://203.0.113.5/?"),
     get("rce: backticks", "/run?c=%60id%60"),
