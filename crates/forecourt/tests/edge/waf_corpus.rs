@@ -168,6 +168,9 @@ pub const MORE: &[Case] = &[
     get("sqli: benchmark", "/item?id=benchmark(10000000,md5(1))"),
     get("sqli: order by", "/item?sort=1%20ORDER%20BY%2010--"),
     post("sqli: form or", "/login", FORM, "user=%27%20or%201%3D1%23&pass=x"),
+    // sqlmap's `' IN BOOLEAN MODE)` boundary: libinjection's fingerprint only once the
+    // words merge into one keyword (vendor/README.md).
+    get("sqli: behind IN BOOLEAN MODE", "/item?id=1%27+IN+BOOLEAN+MODE%29+AND+3903%3D3961--+-%23"),
     get("xss: javascript uri", "/go?url=javascript:alert(1)"),
     get("xss: iframe", "/c?t=%3Ciframe%20src%3D%22http://evil.example%22%3E"),
     get("xss: svg", "/c?t=%3Csvg/onload%3Dalert(1)%3E"),

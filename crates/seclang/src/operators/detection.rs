@@ -40,3 +40,24 @@ impl Operator for DetectXssOperator {
         "detectXSS"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_behind_in_boolean_mode_is_found_as_libinjection_finds_it() {
+        // sqlmap's `' IN BOOLEAN MODE)` boundary: libinjection merges IN + BOOLEAN (listed
+        // as a bareword) + MODE into one keyword; the unpatched port never merged them.
+        let attacks = [
+            ("1' IN BOOLEAN MODE) AND 3903=3961-- -#", "sk)&1"),
+            ("1' IN BOOLEAN MODE) OR MAKE_SET(7410=6132,7529)#", "sk)&f"),
+        ];
+        for (attack, fingerprint) in attacks {
+            let found = DetectSqliOperator.execute(attack);
+            assert!(found.matched, "{attack}");
+            assert_eq!(found.matched_value.as_deref(), Some(fingerprint), "{attack}");
+        }
+        assert!(!DetectSqliOperator.execute("Tom and Jerry or the cat's -- best friend").matched);
+    }
+}
