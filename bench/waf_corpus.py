@@ -6,6 +6,7 @@
     bench/waf_corpus.py shapes > shapes.jsonl        # malformed multipart, JSON and XML bodies
     bench/waf_corpus.py edges > edges.jsonl          # encodings and shapes at the parsers' edges
     bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
+    bench/waf_corpus.py sqlmap > sqlmap.jsonl        # sqlmap's own payloads (apt-get install sqlmap)
 
 `probe`: each payload of eleven families (SQLi, XSS, LFI, RFI, RCE, PHP, Java, SSTI, NoSQL,
 SSRF, session fixation) in the query (plain, `+`, double-encoded, as a name, polluted), the
@@ -20,8 +21,12 @@ the payload lists Debian's `wfuzz` package ships (its SQL, XSS, traversal and XM
 lists and its three directory-traversal lists, every line an `attack`) sent in a query, a
 form and, for traversals, the path, and XML bodies for its XML list; `benign`: names from its
 `others/names.txt` and phrases of its `general/megabeast.txt` words, in a query and a form.
+`sqlmap`: what sqlmap sends, from Debian's `sqlmap` package: each payload of its
+`data/xml/payloads` (boolean, error-based, inline, stacked, time-based, UNION) behind three
+of its `boundaries.xml` prefixes and suffixes, placeholders filled as it fills them, in a
+query and a form; every one an `attack`.
 """
-import argparse, base64, json, random, urllib.parse
+import argparse, base64, json, os, random, urllib.parse
 
 q = lambda s: urllib.parse.quote(s, safe="")
 qp = lambda s: urllib.parse.quote_plus(s)
@@ -364,13 +369,52 @@ def wfuzz(seed, count):
     return out
 
 
+SQLMAP = "/usr/share/sqlmap/data/xml"
+
+
+def sqlmap(seed):
+    import glob, re, xml.etree.ElementTree as ET
+    if not os.path.isdir(SQLMAP):
+        raise SystemExit(f"{SQLMAP} is missing: apt-get install -y sqlmap")
+    rng = random.Random(seed)
+    boundaries = [(b.findtext("prefix") or "", b.findtext("suffix") or "")
+                  for b in ET.parse(f"{SQLMAP}/boundaries.xml").getroot().findall("boundary")]
+    number = lambda: str(rng.randint(1000, 9999))
+    fills = {  # as sqlmap fills them for a first probe (agent.py, its tests' vectors)
+        "RANDNUM": number, "RANDSTR": lambda: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4)),
+        "SLEEPTIME": lambda: "5", "DELIMITER_START": lambda: "qkjvq", "DELIMITER_STOP": lambda: "qxpvq",
+        "ORIGVALUE": lambda: "1", "ORIGINAL": lambda: "1", "GENERIC_SQL_COMMENT": lambda: "-- -", "CHAR": lambda: "NULL",
+        "COLSTART": lambda: "", "COLSTOP": lambda: "", "SPACE_REPLACE": lambda: " ", "DOLLAR_REPLACE": lambda: "$",
+        "AT_REPLACE": lambda: "@", "HASH_REPLACE": lambda: "#", "QUERY": lambda: "SELECT " + number(),
+        "DELAYED": lambda: "SLEEP(5)", "UNION": lambda: "UNION ALL SELECT NULL",
+    }
+    fills["INFERENCE"] = lambda: f"{(n := number())}={n}"
+    fill = lambda text: re.sub(r"\[([A-Z_]+?)\d*\]", lambda m: fills.get(m.group(1), lambda: m.group(0))(), text)
+    form = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/x-www-form-urlencoded"]]
+    out = []
+    for path in sorted(glob.glob(f"{SQLMAP}/payloads/*.xml")):
+        kind = os.path.basename(path)[:-4]
+        for test in ET.parse(path).getroot().findall("test"):
+            payload = test.findtext("request/payload") or ""
+            if not payload:  # UNION tests are built when run: the shape sqlmap sends
+                nulls = "NULL," * rng.randint(0, 3)
+                payload = f"UNION ALL SELECT {nulls}CONCAT(0x716b6a7671,0x{rng.randbytes(10).hex()},0x7178707671)"
+            comment = test.findtext("request/comment") or ""
+            for prefix, suffix in rng.sample(boundaries, 3):
+                value = fill(f"1{prefix} {payload}{comment}{suffix}")
+                out.append(req("attack", f"{kind} query {value}", "/item?id=" + qp(value)))
+                out.append(req("attack", f"{kind} form {value}", "/item", "POST", form, "id=" + qp(value)))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "wfuzz"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "wfuzz", "sqlmap"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
-    cases = {"probe": probe, "shapes": shapes, "edges": edges, "wfuzz": lambda: wfuzz(args.seed, args.count)}.get(
+    cases = {"probe": probe, "shapes": shapes, "edges": edges, "wfuzz": lambda: wfuzz(args.seed, args.count),
+             "sqlmap": lambda: sqlmap(args.seed)}.get(
         args.kind, lambda: words(args.seed, args.count))()
     for case in cases:
         print(json.dumps(case, ensure_ascii=False))
