@@ -7,6 +7,7 @@
     bench/waf_corpus.py edges > edges.jsonl          # encodings and shapes at the parsers' edges
     bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
     bench/waf_corpus.py sqlmap > sqlmap.jsonl        # sqlmap's own payloads (apt-get install sqlmap)
+    bench/waf_corpus.py wapiti > wapiti.jsonl        # wapiti's attack payloads (apt-get install wapiti)
 
 `probe`: each payload of eleven families (SQLi, XSS, LFI, RFI, RCE, PHP, Java, SSTI, NoSQL,
 SSRF, session fixation) in the query (plain, `+`, double-encoded, as a name, polluted), the
@@ -24,7 +25,9 @@ form and, for traversals, the path, and XML bodies for its XML list; `benign`: n
 `sqlmap`: what sqlmap sends, from Debian's `sqlmap` package: each payload of its
 `data/xml/payloads` (boolean, error-based, inline, stacked, time-based, UNION) behind three
 of its `boundaries.xml` prefixes and suffixes, placeholders filled as it fills them, in a
-query and a form; every one an `attack`.
+query and a form; every one an `attack`. `wapiti`: the payloads of Debian's `wapiti` scanner
+(`wapitiCore/data/attacks`: XSS, blind SQL, command execution, file handling, XXE),
+placeholders filled, in a query and a form (XXE as an XML body); every one an `attack`.
 """
 import argparse, base64, json, os, random, urllib.parse
 
@@ -407,14 +410,49 @@ def sqlmap(seed):
     return out
 
 
+WAPITI = "/usr/lib/python3/dist-packages/wapitiCore/data/attacks"
+
+
+def wapiti(seed):
+    import configparser, re
+    if not os.path.isdir(WAPITI):
+        raise SystemExit(f"{WAPITI} is missing: apt-get install -y wapiti")
+    rng = random.Random(seed)
+    fills = {"TIME": "5", "TIMEOUT": "5", "VALUE": "1", "DIRVALUE": "img", "EXTVALUE": "page.php",
+             "FILE_NAME": "index.php", "FILE_NOEXT": "index", "LF": "\n", "TAB": "\t", "FF": "\f",
+             "EXTERNAL_ENDPOINT": "http://203.0.113.9/", "SESSION_ID": "s1", "PATH_ID": "1",
+             "PARAM_AS_HEX": "6964", "ATTR_SEP": " ", "VALUE_SEP": " "}
+    fill = lambda text: re.sub(r"\[([A-Z_]+)\]", lambda m: fills.get(m.group(1), m.group(0)), text) \
+        .replace("__XSS__", f"w{rng.randint(1000, 9999)}").replace("\\0", "\0")
+    def ini(name):
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(f"{WAPITI}/{name}")
+        return [parser[section]["payload"] for section in parser.sections() if "payload" in parser[section]]
+    def lines(name):
+        return [l for l in open(f"{WAPITI}/{name}").read().splitlines() if l.strip()]
+    form = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/x-www-form-urlencoded"]]
+    xml = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/xml"]]
+    out = []
+    lists = [("xss", ini("xssPayloads.ini")), ("blind-sql", lines("blindSQLPayloads.txt")),
+             ("exec", lines("execPayloads.txt")), ("file", ini("fileHandlingPayloads.ini"))]
+    for family, payloads in lists:
+        for payload in map(fill, payloads):
+            out.append(req("attack", f"{family} query {payload}", "/page?q=" + qp(payload)))
+            out.append(req("attack", f"{family} form {payload}", "/page", "POST", form, "q=" + qp(payload)))
+    for payload in map(fill, ini("xxePayloads.ini")):
+        out.append(req("attack", f"xxe body {payload}", "/api", "POST", xml, payload))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "wfuzz", "sqlmap"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "wfuzz", "sqlmap", "wapiti"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
     cases = {"probe": probe, "shapes": shapes, "edges": edges, "wfuzz": lambda: wfuzz(args.seed, args.count),
-             "sqlmap": lambda: sqlmap(args.seed)}.get(
+             "sqlmap": lambda: sqlmap(args.seed),
+             "wapiti": lambda: wapiti(args.seed)}.get(
         args.kind, lambda: words(args.seed, args.count))()
     for case in cases:
         print(json.dumps(case, ensure_ascii=False))

