@@ -521,7 +521,8 @@ fn form_decode(component: &str) -> String {
     } else {
         Cow::Borrowed(component)
     };
-    let bytes: Vec<u8> = percent_encoding::percent_decode_str(&plus_decoded).collect();
+    // Borrowed when there was nothing to decode: one copy per argument, not two.
+    let bytes: Cow<'_, [u8]> = percent_encoding::percent_decode_str(&plus_decoded).into();
     super::overlong::decode_lossy(&bytes).into_owned()
 }
 
