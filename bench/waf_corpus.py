@@ -329,14 +329,28 @@ def edges():
     return out
 
 
+# Headers of the requests the payload-list corpora send (a browser's, with a body's type).
+FORM = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/x-www-form-urlencoded"]]
+XML = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/xml"]]
+
+
+def in_query_and_form(family, value, path, field):
+    """`value` as a scanner sends it: in a query argument, then in a form field."""
+    return [req("attack", f"{family} query {value}", f"{path}?{field}=" + qp(value)),
+            req("attack", f"{family} form {value}", path, "POST", FORM, f"{field}=" + qp(value))]
+
+
+def installed(folder, package):
+    if not os.path.isdir(folder):
+        raise SystemExit(f"{folder} is missing: apt-get install -y {package}")
+
+
 WFUZZ = "/usr/share/wfuzz/wordlist"
 
 
 def wfuzz_list(name):
-    try:
-        lines = open(f"{WFUZZ}/{name}", encoding="latin-1").read().splitlines()
-    except FileNotFoundError:
-        raise SystemExit(f"{WFUZZ}/{name} is missing: apt-get install -y wfuzz")
+    installed(WFUZZ, "wfuzz")
+    lines = open(f"{WFUZZ}/{name}", encoding="latin-1").read().splitlines()
     return [l.strip("\r") for l in lines if l.strip("\r")]
 
 
@@ -348,8 +362,6 @@ def as_written(payload):
 
 def wfuzz(seed, count):
     rng = random.Random(seed)
-    form = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/x-www-form-urlencoded"]]
-    xml = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/xml"]]
     out = []
     lists = ["Injections/SQL.txt", "Injections/XSS.txt", "Injections/Traversal.txt", "Injections/XML.txt",
              "vulns/dirTraversal.txt", "vulns/dirTraversal-nix.txt", "vulns/dirTraversal-win.txt"]
@@ -357,18 +369,18 @@ def wfuzz(seed, count):
         family = name.split("/")[1][:-4]
         for payload in wfuzz_list(name):
             out.append(req("attack", f"{family} query {payload}", "/search?q=" + as_written(payload)))
-            out.append(req("attack", f"{family} form {payload}", "/f", "POST", form, "a=1&q=" + qp(payload)))
+            out.append(req("attack", f"{family} form {payload}", "/f", "POST", FORM, "a=1&q=" + qp(payload)))
             if "raversal" in family:
                 out.append(req("attack", f"{family} path {payload}", "/static/" + as_written(payload.lstrip("/"))))
             if family == "XML":
-                out.append(req("attack", f"{family} body {payload}", "/api", "POST", xml, payload))
+                out.append(req("attack", f"{family} body {payload}", "/api", "POST", XML, payload))
     names = wfuzz_list("others/names.txt")
     words = wfuzz_list("general/megabeast.txt")
     for _ in range(count // 2):
         name = " ".join(rng.choice(names) for _ in range(rng.randint(1, 3)))
         out.append(req("benign", "name " + name, "/people?name=" + qp(name)))
         text = " ".join(rng.choice(words) for _ in range(rng.randint(2, 8)))
-        out.append(req("benign", "words " + text, "/f", "POST", form, "a=1&msg=" + qp(text)))
+        out.append(req("benign", "words " + text, "/f", "POST", FORM, "a=1&msg=" + qp(text)))
     return out
 
 
@@ -377,8 +389,7 @@ SQLMAP = "/usr/share/sqlmap/data/xml"
 
 def sqlmap(seed):
     import glob, re, xml.etree.ElementTree as ET
-    if not os.path.isdir(SQLMAP):
-        raise SystemExit(f"{SQLMAP} is missing: apt-get install -y sqlmap")
+    installed(SQLMAP, "sqlmap")
     rng = random.Random(seed)
     boundaries = [(b.findtext("prefix") or "", b.findtext("suffix") or "")
                   for b in ET.parse(f"{SQLMAP}/boundaries.xml").getroot().findall("boundary")]
@@ -393,7 +404,6 @@ def sqlmap(seed):
     }
     fills["INFERENCE"] = lambda: f"{(n := number())}={n}"
     fill = lambda text: re.sub(r"\[([A-Z_]+?)\d*\]", lambda m: fills.get(m.group(1), lambda: m.group(0))(), text)
-    form = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/x-www-form-urlencoded"]]
     out = []
     for path in sorted(glob.glob(f"{SQLMAP}/payloads/*.xml")):
         kind = os.path.basename(path)[:-4]
@@ -405,8 +415,7 @@ def sqlmap(seed):
             comment = test.findtext("request/comment") or ""
             for prefix, suffix in rng.sample(boundaries, 3):
                 value = fill(f"1{prefix} {payload}{comment}{suffix}")
-                out.append(req("attack", f"{kind} query {value}", "/item?id=" + qp(value)))
-                out.append(req("attack", f"{kind} form {value}", "/item", "POST", form, "id=" + qp(value)))
+                out += in_query_and_form(kind, value, "/item", "id")
     return out
 
 
@@ -415,8 +424,7 @@ WAPITI = "/usr/lib/python3/dist-packages/wapitiCore/data/attacks"
 
 def wapiti(seed):
     import configparser, re
-    if not os.path.isdir(WAPITI):
-        raise SystemExit(f"{WAPITI} is missing: apt-get install -y wapiti")
+    installed(WAPITI, "wapiti")
     rng = random.Random(seed)
     fills = {"TIME": "5", "TIMEOUT": "5", "VALUE": "1", "DIRVALUE": "img", "EXTVALUE": "page.php",
              "FILE_NAME": "index.php", "FILE_NOEXT": "index", "LF": "\n", "TAB": "\t", "FF": "\f",
@@ -437,10 +445,9 @@ def wapiti(seed):
              ("exec", lines("execPayloads.txt")), ("file", ini("fileHandlingPayloads.ini"))]
     for family, payloads in lists:
         for payload in map(fill, payloads):
-            out.append(req("attack", f"{family} query {payload}", "/page?q=" + qp(payload)))
-            out.append(req("attack", f"{family} form {payload}", "/page", "POST", form, "q=" + qp(payload)))
+            out += in_query_and_form(family, payload, "/page", "q")
     for payload in map(fill, ini("xxePayloads.ini")):
-        out.append(req("attack", f"xxe body {payload}", "/api", "POST", xml, payload))
+        out.append(req("attack", f"xxe body {payload}", "/api", "POST", XML, payload))
     return out
 
 
