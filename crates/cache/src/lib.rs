@@ -3,8 +3,9 @@
 //! The policy (what may be stored, for how long, which stored response a request
 //! selects) is in `directives`, `freshness`, `storable` and `vary`; the process-wide
 //! `store` holds a bounded `memory` tier, an optional `disk` tier, the fetches in
-//! progress (`fills`, for request coalescing) and the counters; `respond` makes answers from stored responses; `filter`
-//! joins them to the request pipeline.
+//! progress (`fills`, for request coalescing) and the counters; `respond` makes answers from
+//! stored responses, `partial` from stored parts (206s); `filter` joins them to the request
+//! pipeline.
 mod body_pages;
 mod dates;
 pub mod directives;
@@ -15,6 +16,7 @@ pub mod freshness;
 pub mod key;
 mod memory;
 pub mod metrics;
+pub mod partial;
 mod range_passes;
 pub mod respond;
 pub mod status;

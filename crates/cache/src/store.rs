@@ -141,7 +141,10 @@ impl Store {
             disk.remove_if(move |e| e.url == url);
         }
         match key_is_url {
-            true => self.memory.remove(url),
+            true => {
+                self.memory.remove(url);
+                self.memory.remove(&crate::partial::key(url));
+            }
             false => {
                 let url = url.to_string();
                 self.memory.remove_if(move |_, e| *e.url == *url)

@@ -642,6 +642,41 @@ async fn a_miss_asked_with_the_clients_validators_fills_the_cache() {
     assert_eq!(origin.hits(private), 2);
 }
 
+/// A 206 to a range that went upstream as it was (a suffix range) is stored as a part of
+/// the object (RFC 9111 §3.3): ranges within it are hits, one outside it goes upstream,
+/// and an unsafe request removes the part with the rest (§4.4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_are_stored_and_answer_the_ranges_they_hold() {
+    let origin = CacheOrigin::start();
+    let (fc, _admin) = start(&origin, "true", "");
+    let path = "/tail.bin?cc=max-age%3D60&ranges=1&size=1000";
+    let whole = page(1000);
+    let tail = get_with(&fc.url(path), &[("range", "bytes=-100")]).await;
+    assert_eq!((tail.status, tail.header("content-range")), (206, "bytes 900-999/1000"), "{:?}", tail.headers);
+    assert_eq!(tail.body, whole[900..]);
+    assert!(tail.header("cache-status").contains("stored"), "{:?}", tail.headers);
+    hit_soon_with(&fc.url(path), &[("range", "bytes=-100")]).await;
+    for (range, first, last) in [("bytes=950-959", 950, 959), ("bytes=990-", 990, 999), ("bytes=-1", 999, 999)] {
+        let part = get_with(&fc.url(path), &[("range", range)]).await;
+        let content_range = format!("bytes {first}-{last}/1000");
+        assert_eq!((part.status, part.header("content-range")), (206, content_range.as_str()), "{range}");
+        assert_eq!(part.body, whole[first..=last], "{range}");
+        assert!(part.header("cache-status").starts_with("Forecourt; hit"), "{range}: {:?}", part.headers);
+    }
+    assert_eq!(origin.hits(path), 1, "every range within the part came from the cache");
+    // A range the part does not hold: upstream.
+    let head = get_with(&fc.url(path), &[("range", "bytes=10-19")]).await;
+    assert_eq!((head.status, head.body.as_str()), (206, &whole[10..20]), "{:?}", head.headers);
+    assert!(!head.header("cache-status").starts_with("Forecourt; hit"), "{:?}", head.headers);
+    assert_eq!(origin.hits(path), 2);
+    // A POST to the URL removes what was stored of it, the part included.
+    let post = http::Request::post(fc.url(path)).body(Default::default()).unwrap();
+    assert_eq!(send(&client(), post).await.status, 200);
+    let after = get_with(&fc.url(path), &[("range", "bytes=-100")]).await;
+    assert!(after.header("cache-status").contains("uri-miss"), "{:?}", after.headers);
+    assert_eq!(after.body, whole[900..]);
+}
+
 /// Ranges follow a fetch in progress and lead one: each client gets its own part, the
 /// origin one request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,6 +9,7 @@ use super::CacheFilter;
 use crate::directives::Directives;
 use crate::fills::{Head, Role};
 use crate::freshness::now;
+use crate::partial;
 use crate::respond;
 use crate::status::{CacheStatus, Outcome};
 use crate::store::{Purge, RouteCounters};
@@ -51,6 +52,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         head_as_get: head.method == Method::HEAD,
         client_conditions: false,
         range_fill: false,
+        store_part: false,
         window: None,
         status: CacheStatus::default(),
         pending: None,
@@ -111,6 +113,11 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         cx.insert(state);
         return Decision::Continue;
     }
+    if !refresh && !client_no_cache {
+        if let Some(resp) = part_hit(f, head, &key, &req_cc, t, cx) {
+            return Decision::answer(resp);
+        }
+    }
     if req_cc.only_if_cached {
         return Decision::answer(gateway_timeout());
     }
@@ -128,6 +135,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         && !f.store.range_passes.passes(&state.key);
     let plain = whole_first || state.range_fill;
     state.store = plain;
+    state.store_part = !plain && head.method == Method::GET && only_range(&head.headers);
     state.client_conditions = plain && conditions;
     if plain && !refresh && !client_no_cache {
         // A request with validators follows a fetch in progress, and never leads one:
@@ -221,11 +229,54 @@ pub fn serve(
     status: &CacheStatus,
     cx: &mut RequestCtx<'_>,
 ) -> Response<ProxyBody> {
+    finish(stored, respond::answer(stored, head, now), status, cx)
+}
+
+/// `answer`, made from `stored`, as it goes to the client: counted as a hit of `stored`,
+/// logged, its body sent from `stored`'s memory file where it has one.
+fn finish(
+    stored: &Stored,
+    answer: Response<bytes::Bytes>,
+    status: &CacheStatus,
+    cx: &mut RequestCtx<'_>,
+) -> Response<ProxyBody> {
     stored.hit();
     cx.log("cache", status.log_word());
-    let mut resp = respond::answer(stored, head, now).map(|body| body_of(stored, body));
+    let mut resp = answer.map(|body| body_of(stored, body));
     resp.headers_mut().insert(CACHE_STATUS, status.value());
     resp
+}
+
+/// The answer from the stored part of `key`'s object (`partial.rs`), when it may be used
+/// and holds the range a GET without other conditions asks for.
+fn part_hit(
+    f: &CacheFilter,
+    head: &request::Parts,
+    key: &str,
+    req_cc: &Directives,
+    t: u64,
+    cx: &mut RequestCtx<'_>,
+) -> Option<Response<ProxyBody>> {
+    if head.method != Method::GET || !only_range(&head.headers) {
+        return None;
+    }
+    let entry = f.store.get(&partial::key(key))?;
+    let stored = entry.select(&head.headers)?.clone();
+    if !usable(&stored, req_cc, t) {
+        return None;
+    }
+    let answer = partial::answer(&stored, head, t)?;
+    RouteCounters::count(&f.counters.hit);
+    let status = CacheStatus { outcome: Some(Outcome::Hit), ttl: Some(stored.ttl(t)), ..CacheStatus::default() };
+    Some(finish(&stored, answer, &status, cx))
+}
+
+/// A range, with no condition but `If-Range`.
+fn only_range(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(RANGE)
+        && ![IF_NONE_MATCH, IF_MODIFIED_SINCE, http::header::IF_MATCH, http::header::IF_UNMODIFIED_SINCE]
+            .iter()
+            .any(|n| headers.contains_key(n))
 }
 
 /// The answer's body: when it is (a part of) a body kept in a memory file, that file's

@@ -11,6 +11,7 @@ use crate::body_pages;
 use crate::directives::Directives;
 use crate::fills::{Leader, SharedHead};
 use crate::freshness::{self, now, Timing};
+use crate::partial;
 use crate::storable::{self, NotStored};
 use crate::store::{RouteCounters, Store};
 use crate::stored::{owned_headers, Stored};
@@ -57,7 +58,8 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
         }
     }
     let decided = match state.store {
-        true => storable_head(f, &state, resp, t),
+        true => storable_head(f, &state, resp, t, status.as_u16()),
+        false if state.store_part && status == StatusCode::PARTIAL_CONTENT => part_head(f, &mut state, resp, t),
         false => Err(None),
     };
     strip_private_fields(f, resp.headers_mut());
@@ -134,15 +136,32 @@ pub fn tee(f: &CacheFilter, body: &mut ProxyBody, cx: &mut RequestCtx<'_>) {
 /// the upstream connection can be used again (beyond it, the connection is dropped).
 const DRAIN_LIMIT: u64 = 256 * 1024;
 
-/// The stored form of this response's head, if it may be stored.
+/// The stored form of a 206 to a range that went upstream as it was, if it may be stored:
+/// judged as the 200 it is a part of, kept under the part's key (`partial.rs`).
+fn part_head(
+    f: &CacheFilter,
+    state: &mut CacheState,
+    resp: &Response<ProxyBody>,
+    t: u64,
+) -> Result<Stored, Option<NotStored>> {
+    if partial::span(resp.headers()).is_none() {
+        return Err(Some(NotStored::Status));
+    }
+    let stored = storable_head(f, state, resp, t, StatusCode::OK.as_u16())?;
+    state.key = partial::key(&state.key).into();
+    Ok(stored)
+}
+
+/// The stored form of this response's head, if it may be stored; `status` is the one its
+/// storability and freshness are judged by.
 fn storable_head(
     f: &CacheFilter,
     state: &CacheState,
     resp: &Response<ProxyBody>,
     t: u64,
+    status: u16,
 ) -> Result<Stored, Option<NotStored>> {
     let (d, targeted) = Directives::for_response(resp.headers(), f.options.targeted.as_ref());
-    let status = resp.status().as_u16();
     let rules = storable::Rules { heuristic: f.options.default_ttl, store_set_cookie: f.options.store_set_cookie };
     let method = if state.head_as_get { &Method::GET } else { &state.method };
     storable::check(method, &state.headers, status, resp.headers(), &d, targeted, rules).map_err(Some)?;

@@ -36,6 +36,9 @@ pub struct CacheState {
     /// The client asked for a range, which goes upstream as the whole: its part is cut
     /// from the whole as it streams (`range_fill.rs`).
     pub range_fill: bool,
+    /// A range that goes upstream as it is: a 206 to it is stored as a part of the object
+    /// (`partial.rs`).
+    pub store_part: bool,
     /// What of the body the client gets when not all of it (`part.rs`): nothing (a 304 or
     /// a HEAD made from the whole) or a range's part, once the response head said how long
     /// the whole is; the rest goes to the store (or is drained), not to it.

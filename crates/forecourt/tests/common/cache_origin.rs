@@ -1,9 +1,9 @@
 //! An origin whose answers a test scripts through the query string: `cc` (Cache-Control),
 //! `cdn` (CDN-Cache-Control), `etag` (answered 304 when the request's If-None-Match is
 //! it), `vary`, `tag` (Cache-Tag), `sc` (Set-Cookie), `loc` (Location), `age`, `exp`
-//! (Expires), `x` (X-Extra), `status`, `ms`
-//! (a delay). The body says which fetch of that URI it is, and the request's
-//! Accept-Language. It counts requests per URI, and can be turned to answering 503.
+//! (Expires), `x` (X-Extra), `status`, `ms` (a delay), `ranges` (a single range answered
+//! 206, as most servers answer one). The body says which fetch of that URI it is, and the
+//! request's Accept-Language. It counts requests per URI, and can be turned to answering 503.
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -194,6 +194,27 @@ async fn answer(s: Script, req: Request<Incoming>) -> Result<Response<BoxBody<By
         *resp.body_mut() = StreamBody::new(stream).boxed();
         return Ok(resp);
     }
+    if q.contains_key("ranges") {
+        if let Some((first, last)) = one_range(req.headers(), body.len()) {
+            let h = resp.headers_mut();
+            h.insert("content-range", format!("bytes {first}-{last}/{}", body.len()).parse().unwrap());
+            *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+            body = body[first..=last].to_string();
+        }
+    }
     *resp.body_mut() = full(body);
     Ok(resp)
+}
+
+/// The one range (`bytes=A-B`, `bytes=A-`, `bytes=-N`) a request asks for, within `len`.
+fn one_range(headers: &http::HeaderMap, len: usize) -> Option<(usize, usize)> {
+    let spec = headers.get("range")?.to_str().ok()?.strip_prefix("bytes=")?;
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = match (first.parse::<usize>().ok(), last.parse::<usize>().ok()) {
+        (None, Some(suffix)) => (len.checked_sub(suffix)?, len - 1),
+        (Some(first), None) => (first, len - 1),
+        (Some(first), Some(last)) => (first, last.min(len - 1)),
+        (None, None) => return None,
+    };
+    (first <= last && last < len).then_some((first, last))
 }
