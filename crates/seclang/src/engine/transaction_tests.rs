@@ -506,3 +506,31 @@ fn multi_match_tests_the_value_before_each_transformation_and_scores_each_match(
     assert_eq!(score_of(rules("multiMatch,"), "..%255C/x"), Some("10".into()));
     assert_eq!(score_of(rules("multiMatch,"), "boot.ini"), None);
 }
+
+/// CRS 4.28's 922150 and 922110 (PL1): a multipart part's `Content-Type` charset must be one
+/// CRS allows. 922110 selects `TX:/MULTIPART_HEADERS_CONTENT_TYPES_*/`, upper case, where
+/// the keys are stored lower case: ModSecurity compiles a selection's regex ignoring case.
+#[test]
+fn a_selection_regex_ignores_case_as_modsecurity_s_does() {
+    let ruleset = make_ruleset(
+        r#"
+        SecRule MULTIPART_PART_HEADERS "@rx ^content-type\s*:\s*(.*)$" "id:922150,phase:2,pass,capture,t:none,t:lowercase,nolog,setvar:'tx.multipart_headers_content_types_%{tx.multipart_headers_content_counter}=%{tx.1}',setvar:'tx.multipart_headers_content_counter=+1'"
+        SecRule TX:/MULTIPART_HEADERS_CONTENT_TYPES_*/ "!@rx ^(?:(?:\*|[^!\"\(\),/:-\?\[-\]\{\}]+)/(?:\*|[^!\"\(\),/:-\?\[-\]\{\}]+)|\*)(?:[\s\x0b]*;[\s\x0b]*(?:charset[\s\x0b]*=[\s\x0b]*\"?(?:iso-8859-15?|utf-8|windows-1252)\b\"?|(?:[^\s\x0b-\"\(\),/:-\?\[-\]c\{\}]|c(?:[^!\"\(\),/:-\?\[-\]h\{\}]|h(?:[^!\"\(\),/:-\?\[-\]a\{\}]|a(?:[^!\"\(\),/:-\?\[-\]r\{\}]|r(?:[^!\"\(\),/:-\?\[-\]s\{\}]|s(?:[^!\"\(\),/:-\?\[-\]e\{\}]|e[^!\"\(\),/:-\?\[-\]t\{\}]))))))[^!\"\(\),/:-\?\[-\]\{\}]*[\s\x0b]*=[\s\x0b]*[^!\(\),/:-\?\[-\]\{\}]+);?)*$" "id:922110,phase:2,deny,capture,t:none,t:lowercase"
+    "#,
+    );
+    let refused = |charset: &str| {
+        let body = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset={charset}\r\n\r\nhi\r\n--XyZ--\r\n"
+        );
+        let mut tx = Transaction::new(ruleset.clone(), 403);
+        tx.process_uri("/upload", "POST", "HTTP/1.1").unwrap();
+        tx.add_request_header("Content-Type", "multipart/form-data; boundary=XyZ").unwrap();
+        tx.process_request_headers().unwrap();
+        tx.set_request_body(bytes::Bytes::from(body));
+        tx.process_request_body().unwrap();
+        tx.has_intervention()
+    };
+    assert!(!refused("utf-8"));
+    assert!(!refused("ISO-8859-1"));
+    assert!(refused("utf-7"), "an encoding CRS does not allow");
+}

@@ -18,12 +18,22 @@ use std::sync::RwLock;
 /// Patterns come only from loaded rules, so the cache is bounded by the rule
 /// set. A pattern that does not compile is cached as `None` and never matches,
 /// as before. `Regex` clones share the compiled program.
+///
+/// Compiled as ModSecurity compiles them (its `VariableRegex`: case ignored, `.`
+/// matching newlines, `^`/`$` at lines): CRS 922110 selects
+/// `TX:/MULTIPART_HEADERS_CONTENT_TYPES_*/` in upper case, where TX keys are
+/// stored lower case.
 fn cached_regex(pattern: &str) -> Option<Regex> {
     static CACHE: Lazy<RwLock<HashMap<String, Option<Regex>>>> = Lazy::new(Default::default);
     if let Some(hit) = CACHE.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
         return hit.clone();
     }
-    let compiled = Regex::new(pattern).ok();
+    let compiled = regex::RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .dot_matches_new_line(true)
+        .multi_line(true)
+        .build()
+        .ok();
     CACHE.write().unwrap_or_else(|e| e.into_inner()).entry(pattern.to_string()).or_insert(compiled).clone()
 }
 

@@ -50,7 +50,7 @@ impl Collection for TxCollection {
     }
 
     /// Regex selection (`TX:/^foo/`) matches against the stored, lowercased
-    /// key, so a pattern anchored on uppercase will not match.
+    /// key; the resolver compiles the pattern ignoring case, as ModSecurity does.
     fn get_regex(&self, pattern: &Regex) -> Vec<(&str, &str)> {
         self.data.get_regex(pattern)
     }
