@@ -448,13 +448,7 @@ fn uploads_have_sizes_for_crs_920410() {
         let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.bin\"\r\n\r\n".to_vec();
         body.extend_from_slice(first);
         body.extend_from_slice(b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.txt\"\r\n\r\nfour\r\n--XyZ\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nnot a file, not counted\r\n--XyZ--\r\n");
-        let mut tx = Transaction::new(ruleset.clone(), 403);
-        tx.process_uri("/upload", "POST", "HTTP/1.1").unwrap();
-        tx.add_request_header("Content-Type", "multipart/form-data; boundary=XyZ").unwrap();
-        tx.process_request_headers().unwrap();
-        tx.set_request_body(bytes::Bytes::from(body));
-        tx.process_request_body().unwrap();
-        tx
+        multipart_upload(&ruleset, body)
     };
     let within = upload(&[0xff; 6]);
     assert!(!within.has_intervention(), "6 + 4 bytes: not over 10");
@@ -522,15 +516,20 @@ fn a_selection_regex_ignores_case_as_modsecurity_s_does() {
         let body = format!(
             "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset={charset}\r\n\r\nhi\r\n--XyZ--\r\n"
         );
-        let mut tx = Transaction::new(ruleset.clone(), 403);
-        tx.process_uri("/upload", "POST", "HTTP/1.1").unwrap();
-        tx.add_request_header("Content-Type", "multipart/form-data; boundary=XyZ").unwrap();
-        tx.process_request_headers().unwrap();
-        tx.set_request_body(bytes::Bytes::from(body));
-        tx.process_request_body().unwrap();
-        tx.has_intervention()
+        multipart_upload(&ruleset, body.into_bytes()).has_intervention()
     };
     assert!(!refused("utf-8"));
     assert!(!refused("ISO-8859-1"));
     assert!(refused("utf-7"), "an encoding CRS does not allow");
+}
+
+/// A POST of `body` as multipart with the boundary `XyZ`, through both request phases.
+fn multipart_upload(ruleset: &Arc<CompiledRuleset>, body: Vec<u8>) -> Transaction {
+    let mut tx = Transaction::new(ruleset.clone(), 403);
+    tx.process_uri("/upload", "POST", "HTTP/1.1").unwrap();
+    tx.add_request_header("Content-Type", "multipart/form-data; boundary=XyZ").unwrap();
+    tx.process_request_headers().unwrap();
+    tx.set_request_body(bytes::Bytes::from(body));
+    tx.process_request_body().unwrap();
+    tx
 }
