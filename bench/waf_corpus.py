@@ -5,6 +5,7 @@
     bench/waf_corpus.py words --seed 1 --count 3000 > words.jsonl   # benign-looking word salad
     bench/waf_corpus.py shapes > shapes.jsonl        # malformed multipart, JSON and XML bodies
     bench/waf_corpus.py edges > edges.jsonl          # encodings and shapes at the parsers' edges
+    bench/waf_corpus.py uploads > uploads.jsonl      # multipart as real clients write it
     bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
     bench/waf_corpus.py sqlmap > sqlmap.jsonl        # sqlmap's own payloads (apt-get install sqlmap)
     bench/waf_corpus.py wapiti > wapiti.jsonl        # wapiti's attack payloads (apt-get install wapiti)
@@ -334,6 +335,53 @@ FORM = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "appl
 XML = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/xml"]]
 
 
+def uploads():
+    """Multipart bodies as real clients write them (every one `benign`): a browser's, curl's,
+    Go's, Python requests', OkHttp's (a Content-Length per part), .NET's (a quoted boundary,
+    charsets on text parts), Java's Apache HttpClient in its browser mode (charsets) and
+    Spring's (a charset after the boundary), `filename*`; then attacks in a part's value,
+    name, file name, content and part headers (a charset CRS does not allow, `_charset_`,
+    Content-Transfer-Encoding, a header name outside ASCII)."""
+    out = []
+
+    def mp(kind, name, parts, boundary="----WebKitFormBoundary7MA4YWxkTrZu0gW", ct=None):
+        body = "".join(f"--{boundary}\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n" + content + "\r\n"
+                       for headers, content in parts) + f"--{boundary}--\r\n"
+        ct = ct or f"multipart/form-data; boundary={boundary}"
+        out.append(req(kind, name, "/upload", "POST", with_h(("Content-Type", ct)), body))
+
+    cd = lambda n, f=None: f'Content-Disposition: form-data; name="{n}"' + (f'; filename="{f}"' if f is not None else "")
+    text = "Hello -- it's me, and I'd like 2 tickets (or 3)."
+    mp("benign", "a browser: a field and a PDF", [([cd("title")], text), ([cd("file", "report.pdf"), "Content-Type: application/pdf"], "%PDF-1.4 ...")])
+    mp("benign", "a browser: a file name with accents and spaces", [([cd("file", "résumé final.docx"), "Content-Type: application/octet-stream"], "PK...")])
+    mp("benign", "curl -F", [([cd("note")], text), ([cd("data", "rows.csv"), "Content-Type: text/csv"], "id,name\n1,O'Brien\n2,Smith-Jones")],
+       boundary="------------------------d74496d66958873e")
+    mp("benign", "Go's mime/multipart", [([cd("comment")], text)], boundary="1e2a7c09f8a5b3d6c4e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1")
+    mp("benign", "Python requests", [([cd("avatar", "me.png"), "Content-Type: image/png"], "\u0089PNG...")], boundary="9b1c6f5e2d3a4b7c8d9e0f1a2b3c4d5e")
+    mp("benign", "OkHttp: a Content-Length per part", [([cd("comment"), f"Content-Length: {len(text)}"], text)], boundary="a7f1c2e3-4b5d-6e7f-8091-a2b3c4d5e6f7")
+    mp("benign", ".NET: a quoted boundary, a charset on the text part",
+       [(["Content-Type: text/plain; charset=utf-8", "Content-Disposition: form-data; name=comment"], text)],
+       boundary="4c2b9a1e-7d3f-4e5a-9b8c-1d2e3f4a5b6c", ct='multipart/form-data; boundary="4c2b9a1e-7d3f-4e5a-9b8c-1d2e3f4a5b6c"')
+    mp("benign", "Java HttpClient (browser mode): charsets on text parts",
+       [([cd("comment"), "Content-Type: text/plain; charset=ISO-8859-1"], text), ([cd("lang"), "Content-Type: text/plain; charset=UTF-8"], "en")],
+       boundary="Jd8x2Y4kQ9vZpL0sN3mT6rW1aB5cE7gH")
+    mp("benign", "Spring: a charset after the boundary", [([cd("comment")], text)],
+       boundary="----geckoformboundary4a7acee3709293e183ef2932a147a331",
+       ct="multipart/form-data;boundary=----geckoformboundary4a7acee3709293e183ef2932a147a331;charset=UTF-8")
+    mp("benign", "filename* (RFC 5987)", [([cd("file", "resume.pdf") + "; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", "Content-Type: application/pdf"], "%PDF")])
+    mp("attack", "sqli in a part", [([cd("q")], "1' union select password from users--")])
+    mp("attack", "xss in a part", [([cd("bio")], "<img src=x onerror=alert(document.cookie)>")])
+    mp("attack", "sqli in a part name", [([cd("' or 1=1--")], "x")])
+    mp("attack", "traversal in a file name", [([cd("file", "../../../etc/passwd"), "Content-Type: text/plain"], "x")])
+    mp("attack", "a PHP upload", [([cd("file", "shell.php"), "Content-Type: application/x-php"], "<?php system($_GET['c']); ?>")])
+    mp("attack", "a part in UTF-7", [([cd("q"), "Content-Type: text/plain; charset=utf-7"], "+ADw-script+AD4-alert(1)+ADw-/script+AD4-")])
+    mp("attack", "_charset_ UTF-7", [([cd("_charset_")], "utf-7"), ([cd("q")], "+ADw-script+AD4-")])
+    mp("attack", "Content-Transfer-Encoding base64", [([cd("q"), "Content-Transfer-Encoding: base64"], "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==")])
+    mp("attack", "a part header name outside ASCII", [([cd("q"), "X-Ünicode: 1"], "x")])
+    mp("attack", "JSON in a part, with XSS", [([cd("meta"), "Content-Type: application/json"], '{"a":"<script>alert(1)</script>"}')])
+    return out
+
+
 def in_query_and_form(family, value, path, field):
     """`value` as a scanner sends it: in a query argument, then in a form field."""
     return [req("attack", f"{family} query {value}", f"{path}?{field}=" + qp(value)),
@@ -453,11 +501,11 @@ def wapiti(seed):
 
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "wfuzz", "sqlmap", "wapiti"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "wfuzz", "sqlmap", "wapiti"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
-    cases = {"probe": probe, "shapes": shapes, "edges": edges, "wfuzz": lambda: wfuzz(args.seed, args.count),
+    cases = {"probe": probe, "shapes": shapes, "edges": edges, "uploads": uploads, "wfuzz": lambda: wfuzz(args.seed, args.count),
              "sqlmap": lambda: sqlmap(args.seed),
              "wapiti": lambda: wapiti(args.seed)}.get(
         args.kind, lambda: words(args.seed, args.count))()
