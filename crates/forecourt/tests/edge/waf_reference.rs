@@ -37,7 +37,7 @@ const PART_HEADER_CRLF: &str = "ModSecurity refuses a multipart part with any ch
 
 /// libmodsecurity parses an XML body with libxml2 without loading external entities, and
 /// passes it on: the application's parser may load them. Forecourt refuses an XML body
-/// that uses a custom entity or declares an external one (a body error, 200002).
+/// whose DTD declares an external entity (a body error, 200002).
 const EXTERNAL_ENTITIES: &str = "ModSecurity passes an XML body with external entities (XXE)";
 
 /// ModSecurity's strict multipart check (its recommended rule 200003) counts a quoted

