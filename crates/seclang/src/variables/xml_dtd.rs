@@ -104,13 +104,25 @@ impl Dtd {
         if depth >= DEPTH_LIMIT {
             return Err(Expansion::TooLarge);
         }
-        let mut rest = replacement.as_str();
+        self.expand_references(&replacement, out, depth + 1)
+    }
+
+    /// `raw` (an attribute's value as written) with its references expanded.
+    pub fn expand_text(&mut self, raw: &str) -> Result<String, Expansion> {
+        let mut out = String::new();
+        self.expand_references(raw, &mut out, 0)?;
+        Ok(out)
+    }
+
+    /// `text` with each `&name;` in it expanded, at nesting `depth`.
+    fn expand_references(&mut self, text: &str, out: &mut String, depth: u8) -> Result<(), Expansion> {
+        let mut rest = text;
         while let Some(at) = rest.find('&') {
             self.append(out, &rest[..at])?;
             let Some(end) = rest[at..].find(';') else {
                 return self.append(out, &rest[at..]);
             };
-            self.expand_into(&rest[at + 1..at + end], out, depth + 1)?;
+            self.expand_into(&rest[at + 1..at + end], out, depth)?;
             rest = &rest[at + end + 1..];
         }
         self.append(out, rest)
@@ -169,6 +181,13 @@ mod tests {
         assert_eq!(dtd.expand("sig"), Expansion::Text("Yours, Example & Sons!".into()));
         assert_eq!(dtd.expand("lt"), Expansion::Text("<".into()));
         assert_eq!(dtd.expand("nbsp"), Expansion::Undeclared, "no DTD could declare it");
+    }
+
+    #[test]
+    fn an_attribute_value_has_its_references_expanded() {
+        let mut dtd = Dtd::parse("a [<!ENTITY js \"javascript:alert(1)\">]").unwrap();
+        assert_eq!(dtd.expand_text("&js;//&amp;x"), Ok("javascript:alert(1)//&x".to_string()));
+        assert_eq!(dtd.expand_text("&nope;"), Err(Expansion::Undeclared));
     }
 
     #[test]
