@@ -4,12 +4,14 @@
 
 mod collection;
 mod json;
+mod json_body;
 mod multipart;
 mod overlong;
 mod request;
 mod resolver;
 mod response;
 mod tx;
+mod xml_body;
 mod xml_dtd;
 
 pub use collection::{Collection, HashMapCollection, MutableCollection};

@@ -1,7 +1,6 @@
 //! Request data for variable resolution.
 
 use super::collection::{Collection, HashMapCollection};
-use super::json::JsonNode;
 use std::borrow::Cow;
 
 /// Request data container.
@@ -221,256 +220,22 @@ impl RequestData {
         }
     }
 
-    /// Parse a JSON body into `args_post`, mirroring ModSecurity's JSON
-    /// request body processor.
-    ///
-    /// Every scalar in the document becomes one argument named by its path,
-    /// prefixed with `json.` and joined with `.`, with array indices as path
-    /// segments — the naming libmodsecurity uses, so CRS exclusions written as
-    /// `ARGS:json.user.name` keep working:
-    ///
-    /// ```text
-    /// {"user": {"name": "bob"}, "tags": ["a", "b"]}
-    ///   -> json.user.name = bob
-    ///      json.tags.0    = a
-    ///      json.tags.1    = b
-    /// ```
-    ///
-    /// Returns `Ok(())` on success, or the reason the body could not be
-    /// processed. The caller must surface that reason rather than treating it
-    /// as an empty body: a strict parser rejecting a payload that the origin
-    /// application accepts is a bypass if it happens quietly.
+    /// Parse a JSON body into `args_post` as ModSecurity's JSON processor does
+    /// (`json_body.rs`: `json.user.name`, `json.tags.0`). The reason it could not be
+    /// processed, if any, becomes `REQBODY_ERROR`: a strict parser rejecting a payload
+    /// that the origin application accepts is a bypass if it happens quietly.
     pub fn parse_json_body(&mut self) -> Result<(), String> {
         self.body_processor = "JSON".to_string();
-
-        // A body that is empty or only whitespace has nothing to inspect, and
-        // is not a parse failure. Clients legitimately send an empty body with
-        // `Content-Type: application/json` on POST and DELETE; reporting that
-        // as an error would make CRS rule 200002 block them.
-        if self.body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(());
-        }
-
-        let value: JsonNode = match serde_json::from_slice(&self.body) {
-            Ok(v) => v,
-            Err(e) => {
-                let msg = format!("JSON parsing error: {e}");
-                self.body_error = Some(msg.clone());
-                return Err(msg);
-            }
-        };
-
-        let mut count = 0usize;
-        let mut path = String::from("json");
-        let truncated = flatten_json(&value, &mut path, &mut self.args_post, &mut count, 0);
-
-        if truncated {
-            let msg = format!(
-                "JSON body exceeded processing limits ({MAX_JSON_ARGS} arguments or \
-                 {MAX_JSON_DEPTH} levels of nesting); only part of the body was inspected"
-            );
-            self.body_error = Some(msg.clone());
-            return Err(msg);
-        }
-
-        Ok(())
+        super::json_body::flatten(&self.body, &mut self.args_post)
+            .inspect_err(|msg| self.body_error = Some(msg.clone()))
     }
 
-    /// Parse an XML body, flattening element text and attributes into
-    /// `args_post`.
-    ///
-    /// ModSecurity exposes XML through an XPath-selected `XML:` variable. That
-    /// needs an XPath engine, which this does not have — so instead each text
-    /// node and attribute becomes an argument named by its element path,
-    /// prefixed `xml.`:
-    ///
-    /// ```text
-    /// <order><item id="7">widget</item></order>
-    ///   -> xml.order.item      = widget
-    ///      xml.order.item.@id  = 7
-    /// ```
-    ///
-    /// That is not ModSecurity-compatible naming, and rules written against
-    /// `XML:/order/item` will not match it. It is chosen because the
-    /// alternative was leaving XML bodies uninspected entirely: with this,
-    /// `SecRule ARGS "@detectSQLi"` covers XML payloads the same way it covers
-    /// form and JSON ones, which is what the common rulesets actually do.
-    ///
-    /// The whole document's text is also available as `REQUEST_BODY`.
+    /// Parse an XML body, flattening element text and attributes into `args_post`
+    /// (`xml_body.rs`: `xml.order.item.@id`-style names, entities as libxml2 reads them).
+    /// The reason it could not be processed, if any, becomes `REQBODY_ERROR`.
     pub fn parse_xml_body(&mut self) -> Result<(), String> {
-        use super::xml_dtd::Expansion;
-        use quick_xml::events::Event;
-
         self.body_processor = "XML".to_string();
-
-        if self.body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(());
-        }
-
-        let mut reader = quick_xml::Reader::from_reader(&self.body[..]);
-        reader.config_mut().check_end_names = true;
-
-        let mut path: Vec<String> = Vec::new();
-        // Text arrives in fragments, split around entity references. Buffering
-        // per element and flushing on the closing tag keeps a value whole: a
-        // payload written as `UNION&#32;SELECT` would otherwise be split into
-        // pieces small enough for every rule to miss.
-        let mut text: Vec<String> = Vec::new();
-        let mut count = 0usize;
-        let mut unresolved_entity: Option<String> = None;
-        // The entities the document type declaration gives (none until one is read).
-        let mut dtd = super::xml_dtd::Dtd::default();
-        let mut buf = Vec::new();
-
-        macro_rules! cap {
-            ($name:expr, $value:expr) => {
-                if push_xml_arg(&$name, $value, &mut self.args_post, &mut count) {
-                    let msg = xml_limit_message();
-                    self.body_error = Some(msg.clone());
-                    return Err(msg);
-                }
-            };
-        }
-
-        loop {
-            match reader.read_event_into(&mut buf) {
-                Ok(ref event @ (Event::Start(ref e) | Event::Empty(ref e))) => {
-                    let empty = matches!(event, Event::Empty(_));
-                    if path.len() >= MAX_XML_DEPTH {
-                        let msg = format!(
-                            "XML body exceeded {MAX_XML_DEPTH} levels of nesting; \
-                             only part of the body was inspected"
-                        );
-                        self.body_error = Some(msg.clone());
-                        return Err(msg);
-                    }
-                    path.push(decode_name(e.name().as_ref()));
-
-                    for attr in e.attributes().flatten() {
-                        let attr_name = decode_name(attr.key.as_ref());
-                        // A namespace declaration names a schema by its URI: not data the
-                        // client chose, and `xmlns`/`xhtml` are words CRS's 941130 looks
-                        // for (every SOAP envelope was an XSS).
-                        if attr_name == "xmlns" || attr_name.starts_with("xmlns:") {
-                            continue;
-                        }
-                        let value = match attr
-                            .decoded_and_normalized_value(quick_xml::XmlVersion::Implicit1_0, reader.decoder())
-                        {
-                            Ok(value) => value.into_owned(),
-                            // A custom entity: expanded as in text (`xml_dtd.rs`).
-                            Err(_) => match dtd.expand_text(&String::from_utf8_lossy(&attr.value)) {
-                                Ok(value) => value,
-                                Err(Expansion::TooLarge) => {
-                                    let msg = format!("XML body's attribute {attr_name} expands past the bounds");
-                                    self.body_error = Some(msg.clone());
-                                    return Err(msg);
-                                }
-                                Err(_) => {
-                                    unresolved_entity.get_or_insert(format!("an entity in the attribute {attr_name}"));
-                                    String::new()
-                                }
-                            },
-                        };
-                        let name = format!("xml.{}.@{}", path.join("."), attr_name);
-                        cap!(name, value);
-                    }
-                    // `<a/>` has no end tag to close it: it holds no text, and closes here.
-                    if empty {
-                        path.pop();
-                    } else {
-                        text.push(String::new());
-                    }
-                }
-                Ok(Event::End(_)) => {
-                    if let Some(collected) = text.pop() {
-                        let trimmed = collected.trim();
-                        if !trimmed.is_empty() && !path.is_empty() {
-                            let name = format!("xml.{}", path.join("."));
-                            cap!(name, trimmed.to_string());
-                        }
-                    }
-                    path.pop();
-                }
-                Ok(Event::Text(e)) => {
-                    if let (Some(current), Ok(t)) = (text.last_mut(), e.decode()) {
-                        current.push_str(t.as_ref());
-                    }
-                }
-                Ok(Event::CData(e)) => {
-                    // CDATA is text that is deliberately not markup, and a
-                    // classic place to hide a payload.
-                    if let Some(current) = text.last_mut() {
-                        current.push_str(&String::from_utf8_lossy(e.as_ref()));
-                    }
-                }
-                Ok(Event::GeneralRef(e)) => {
-                    // What libxml2 reads it as (`xml_dtd.rs`): an internal entity expanded
-                    // within bounds, one an external DTD may declare as nothing.
-                    let name = e.decode().map(|n| n.into_owned()).unwrap_or_default();
-                    match dtd.expand(&name) {
-                        Expansion::Text(expanded) => {
-                            if let Some(current) = text.last_mut() {
-                                current.push_str(&expanded);
-                            }
-                        }
-                        Expansion::Undeclared => {
-                            unresolved_entity.get_or_insert(format!("the entity '&{name};'"));
-                        }
-                        Expansion::TooLarge => {
-                            let msg =
-                                format!("XML body's entity '&{name};' expands past the bounds (entity expansion)");
-                            self.body_error = Some(msg.clone());
-                            return Err(msg);
-                        }
-                    }
-                }
-                Ok(Event::DocType(e)) => match super::xml_dtd::Dtd::parse(&String::from_utf8_lossy(&e)) {
-                    Ok(declared) => dtd = declared,
-                    Err(name) => {
-                        let msg = format!(
-                            "XML body declares the external entity '{name}' (XXE: a parser that \
-                             honours the DTD fetches it); refused"
-                        );
-                        self.body_error = Some(msg.clone());
-                        return Err(msg);
-                    }
-                },
-                Ok(Event::Eof) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    let msg = format!("XML parsing error: {e}");
-                    self.body_error = Some(msg.clone());
-                    return Err(msg);
-                }
-            }
-            buf.clear();
-        }
-
-        // Elements left open at end of input mean the document was cut short.
-        // quick-xml reports EOF rather than an error for this, so a truncated
-        // body would otherwise look like a complete one that simply had less
-        // in it.
-        if !path.is_empty() {
-            let msg = format!(
-                "XML body ended with {} element(s) still open; the document is truncated \
-                 and was only partly inspected",
-                path.len()
-            );
-            self.body_error = Some(msg.clone());
-            return Err(msg);
-        }
-
-        if let Some(what) = unresolved_entity {
-            let msg = format!(
-                "XML body references {what}, which neither it nor an external DTD declares: \
-                 not well-formed"
-            );
-            self.body_error = Some(msg.clone());
-            return Err(msg);
-        }
-
-        Ok(())
+        super::xml_body::flatten(&self.body, &mut self.args_post).inspect_err(|msg| self.body_error = Some(msg.clone()))
     }
 
     /// Get all arguments (GET + POST combined).
@@ -479,28 +244,6 @@ impl RequestData {
         all.extend(self.args_post.all());
         all
     }
-}
-
-/// Most arguments extracted from a single XML body.
-const MAX_XML_ARGS: usize = 4096;
-
-/// Deepest element nesting the XML processor will descend.
-///
-/// quick-xml is a pull parser and does not recurse, so this bounds work and
-/// argument-name length rather than stack depth.
-const MAX_XML_DEPTH: usize = 64;
-
-fn xml_limit_message() -> String {
-    format!(
-        "XML body exceeded {MAX_XML_ARGS} extracted values; only part of the \
-         body was inspected"
-    )
-}
-
-/// Element and attribute names are ASCII in practice; lossy decoding avoids
-/// rejecting a document over a malformed name when the payload is elsewhere.
-fn decode_name(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).to_string()
 }
 
 /// Decode one component of `application/x-www-form-urlencoded` input.
@@ -523,97 +266,6 @@ fn form_decode(component: &str) -> String {
     // Borrowed when there was nothing to decode: one copy per argument, not two.
     let bytes: Cow<'_, [u8]> = percent_encoding::percent_decode_str(&plus_decoded).into();
     super::overlong::decode_lossy(&bytes).into_owned()
-}
-
-/// Record one extracted XML value. Returns `true` once the cap is hit.
-fn push_xml_arg(name: &str, value: String, args: &mut HashMapCollection, count: &mut usize) -> bool {
-    if *count >= MAX_XML_ARGS {
-        return true;
-    }
-    *count += 1;
-    args.add(name.to_string(), value);
-    false
-}
-
-/// Most arguments extracted from a single JSON body.
-///
-/// A hostile body can be small on the wire and still expand into an enormous
-/// number of arguments — `[[[...]]]` or a long array of scalars — each of
-/// which would then be run through every rule's operator. The cap bounds that
-/// work; exceeding it is reported as a body-processor error rather than
-/// silently truncating, since a partially inspected body is not a safe body.
-const MAX_JSON_ARGS: usize = 4096;
-
-/// Deepest JSON nesting the flattener will descend.
-///
-/// `serde_json` already refuses to *parse* beyond its own recursion limit;
-/// this bounds the separate recursion done here.
-const MAX_JSON_DEPTH: usize = 64;
-
-/// Flatten a JSON value into `args`, naming each scalar by its path.
-///
-/// `path` is the prefix built so far and is restored before returning, so one
-/// buffer is reused for the whole document. Returns `true` if a limit was hit
-/// and the result is therefore incomplete.
-fn flatten_json(
-    value: &JsonNode,
-    path: &mut String,
-    args: &mut HashMapCollection,
-    count: &mut usize,
-    depth: usize,
-) -> bool {
-    if depth > MAX_JSON_DEPTH {
-        return true;
-    }
-
-    match value {
-        JsonNode::Object(entries) => {
-            // Duplicate keys produce repeated entries under the same argument
-            // name, so every value a client sent is inspected. Keeping only
-            // one would let a parser differential hide a payload.
-            for (key, child) in entries {
-                let restore = path.len();
-                path.push('.');
-                path.push_str(key);
-                let truncated = flatten_json(child, path, args, count, depth + 1);
-                path.truncate(restore);
-                if truncated {
-                    return true;
-                }
-            }
-            false
-        }
-        JsonNode::Array(items) => {
-            for (index, child) in items.iter().enumerate() {
-                let restore = path.len();
-                path.push('.');
-                path.push_str(&index.to_string());
-                let truncated = flatten_json(child, path, args, count, depth + 1);
-                path.truncate(restore);
-                if truncated {
-                    return true;
-                }
-            }
-            false
-        }
-        // Scalars are the leaves that become arguments. `null` contributes an
-        // empty value rather than being skipped, so a rule testing for the
-        // presence of a key still sees it.
-        JsonNode::String(s) => push_json_arg(path, s.clone(), args, count),
-        JsonNode::Number(n) => push_json_arg(path, n.clone(), args, count),
-        JsonNode::Bool(b) => push_json_arg(path, b.to_string(), args, count),
-        JsonNode::Null => push_json_arg(path, String::new(), args, count),
-    }
-}
-
-/// Record one flattened scalar. Returns `true` once the argument cap is hit.
-fn push_json_arg(path: &str, value: String, args: &mut HashMapCollection, count: &mut usize) -> bool {
-    if *count >= MAX_JSON_ARGS {
-        return true;
-    }
-    *count += 1;
-    args.add(path.to_string(), value);
-    false
 }
 
 /// `%XX` sequences decoded (nothing else: `+` stays `+`, as libmodsecurity's
@@ -686,60 +338,10 @@ mod tests {
     }
 
     #[test]
-    fn xml_empty_elements_close_themselves_and_namespaces_are_not_arguments() {
-        let mut req = RequestData::new();
-        req.append_body(
-            br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><link href="/a"/><q xmlns="urn:x">1' or 1=1</q></s:Body></s:Envelope>"#,
-        );
-        assert_eq!(req.parse_xml_body(), Ok(()), "a self-closing element leaves nothing open");
-        assert_eq!(req.args_post.get("xml.s:Envelope.s:Body.link.@href"), Some(vec!["/a"]));
-        assert_eq!(req.args_post.get("xml.s:Envelope.s:Body.q"), Some(vec!["1' or 1=1"]));
-        assert!(req.args_post.all().iter().all(|(name, _)| !name.contains("xmlns")), "no namespace declarations");
-    }
-
-    #[test]
     fn an_xml_body_declaring_an_external_entity_is_a_body_error() {
         let mut req = RequestData::new();
         req.append_body(b"<?xml version=\"1.0\"?>\n<!DOCTYPE foo [\n<!ENTITY % remote SYSTEM \"http://203.0.113.9/x.dtd\">\n%remote; ]>\n<xml><t>hi</t></xml>");
         assert!(req.parse_xml_body().unwrap_err().contains("'%remote'"));
-        assert!(req.body_error.is_some(), "REQBODY_ERROR: 200002 refuses it");
-    }
-
-    #[test]
-    fn xml_entities_read_as_libxml2_reads_them() {
-        let parse = |body: &str| {
-            let mut req = RequestData::new();
-            req.append_body(body.as_bytes());
-            (req.parse_xml_body(), req)
-        };
-        // An internal entity is expanded, so what it hides is inspected.
-        let (ok, req) =
-            parse("<?xml version=\"1.0\"?><!DOCTYPE n [<!ENTITY q \"1' union select password from users\">]><n><q>&q;</q></n>");
-        assert_eq!(ok, Ok(()));
-        assert_eq!(req.args_post.get("xml.n.q"), Some(vec!["1' union select password from users"]));
-        // In an attribute too.
-        let (ok, req) = parse("<!DOCTYPE a [<!ENTITY js \"javascript:alert(1)\">]><a href=\"&js;\">x</a>");
-        assert_eq!(ok, Ok(()));
-        assert_eq!(req.args_post.get("xml.a.@href"), Some(vec!["javascript:alert(1)"]));
-        // XHTML's entities come from its external DTD, which is not loaded: nothing.
-        let (ok, req) =
-            parse("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"x.dtd\"><html><p>a&nbsp;b</p></html>");
-        assert_eq!(ok, Ok(()));
-        assert_eq!(req.args_post.get("xml.html.p"), Some(vec!["ab"]));
-        // Declared nowhere: not well-formed. Predefined ones and character references
-        // need no declaration.
-        assert!(parse("<n>a&nbsp;b</n>").0.unwrap_err().contains("&nbsp;"));
-        let (ok, req) = parse("<n>caf&#233; &amp; cr&#xE8;me</n>");
-        assert_eq!(ok, Ok(()));
-        assert_eq!(req.args_post.get("xml.n"), Some(vec!["café & crème"]));
-        // Billion laughs: past the bounds.
-        let mut laughs = String::from("<!DOCTYPE l [<!ENTITY a \"lollollollollollollollollollol\">");
-        for (name, inner) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d"), ("f", "e"), ("g", "f")] {
-            laughs.push_str(&format!("<!ENTITY {name} \"{}\">", format!("&{inner};").repeat(10)));
-        }
-        laughs.push_str("]><l>&g;</l>");
-        let (refused, req) = parse(&laughs);
-        assert!(refused.unwrap_err().contains("&g;"));
         assert!(req.body_error.is_some(), "REQBODY_ERROR: 200002 refuses it");
     }
 
