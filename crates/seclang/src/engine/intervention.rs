@@ -1,7 +1,7 @@
 //! Intervention tracking for blocked requests.
 
 use super::phase::Phase;
-use crate::actions::RuleMetadata;
+use crate::actions::{DisruptiveOutcome, RuleMetadata};
 
 /// An intervention (blocking decision) from rule processing.
 #[derive(Debug, Clone)]
@@ -55,6 +55,32 @@ impl Intervention {
             intervention.rule_ids.push(id);
         }
         intervention
+    }
+
+    /// What a matched rule's disruptive action asks for: `status` is the rule's `status:`
+    /// action, `default_status` the engine's for `block`. `None` for `pass` and `allow`
+    /// (which ends the transaction's inspection without an intervention: the caller's).
+    pub fn for_outcome(
+        outcome: DisruptiveOutcome,
+        status: Option<u16>,
+        default_status: u16,
+        phase: Phase,
+        rule_id: Option<String>,
+    ) -> Option<Self> {
+        match outcome {
+            DisruptiveOutcome::Deny(deny_status) => Some(Self::deny(status.unwrap_or(deny_status), phase, rule_id)),
+            DisruptiveOutcome::Block => Some(Self::deny(default_status, phase, rule_id)),
+            DisruptiveOutcome::Redirect(url) => {
+                let mut redirect = Self::redirect(url, phase, rule_id);
+                // As ModSecurity: a `status:` that is a redirection's, else 302.
+                if let Some(status) = status.filter(|s| matches!(s, 301 | 302 | 303 | 307)) {
+                    redirect.status = status;
+                }
+                Some(redirect)
+            }
+            DisruptiveOutcome::Drop => Some(Self::drop(phase, rule_id)),
+            DisruptiveOutcome::Allow | DisruptiveOutcome::Pass => None,
+        }
     }
 
     /// Add a rule ID, ignoring one already recorded.

@@ -1,6 +1,5 @@
 //! Transaction processing for ModSecurity.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::chain::ChainState;
@@ -11,9 +10,7 @@ use super::ruleset::{CompiledRule, CompiledRuleset, RuleEngineMode};
 use super::scoring::AnomalyScore;
 use crate::actions::{execute_actions, ActionResult, DisruptiveOutcome, FlowOutcome};
 use crate::error::Result;
-use crate::operators::{compile_operator, Operator};
-use crate::parser::OperatorSpec;
-use crate::variables::{RequestData, ResponseData, TxCollection, VariableResolver};
+use crate::variables::{RequestData, ResponseData, TxCollection};
 
 /// Whether the rule has the `capture` action.
 fn has_capture(rule: &CompiledRule) -> bool {
@@ -22,9 +19,12 @@ fn has_capture(rule: &CompiledRule) -> bool {
 
 #[path = "transaction_body.rs"]
 mod body;
+#[path = "transaction_evaluate.rs"]
+mod evaluate;
 #[path = "transaction_setvar.rs"]
 mod setvar;
 pub use body::has_body_processor;
+use evaluate::RuleMatch;
 
 /// A ModSecurity transaction for processing a single request.
 pub struct Transaction {
@@ -65,20 +65,6 @@ pub struct Transaction {
     deadline: Option<std::time::Instant>,
     /// Rules were skipped because the deadline passed.
     out_of_time: bool,
-}
-
-/// The variable a rule matched on.
-#[derive(Debug, Clone)]
-struct MatchedVariable {
-    name: String,
-    value: String,
-    portion: Option<String>,
-}
-
-/// One value a rule matched (no variable for a `SecAction`), with the operator's groups.
-struct RuleMatch {
-    variable: Option<MatchedVariable>,
-    captures: Vec<String>,
 }
 
 /// What a rule matched on.
@@ -456,29 +442,17 @@ impl Transaction {
                 // Handle disruptive action: it intervenes only when the engine is On
                 // (DetectionOnly records the match and carries on); `allow` in any mode.
                 if let Some(outcome) = action_result.disruptive {
-                    let intervention = match outcome {
-                        DisruptiveOutcome::Deny(status) => {
-                            let status = action_result.status.unwrap_or(status);
-                            Some(Intervention::deny(status, phase, rule.id.clone()))
-                        }
-                        DisruptiveOutcome::Block => {
-                            Some(Intervention::deny(self.default_status, phase, rule.id.clone()))
-                        }
-                        DisruptiveOutcome::Redirect(url) => {
-                            let mut redirect = Intervention::redirect(url, phase, rule.id.clone());
-                            // As ModSecurity: a `status:` that is a redirection's, else 302.
-                            if let Some(status) = action_result.status.filter(|s| matches!(s, 301 | 302 | 303 | 307)) {
-                                redirect.status = status;
-                            }
-                            Some(redirect)
-                        }
-                        DisruptiveOutcome::Drop => Some(Intervention::drop(phase, rule.id.clone())),
-                        DisruptiveOutcome::Allow => {
-                            self.allowed = true;
-                            return Ok(());
-                        }
-                        DisruptiveOutcome::Pass => None,
-                    };
+                    if matches!(outcome, DisruptiveOutcome::Allow) {
+                        self.allowed = true;
+                        return Ok(());
+                    }
+                    let intervention = Intervention::for_outcome(
+                        outcome,
+                        action_result.status,
+                        self.default_status,
+                        phase,
+                        rule.id.clone(),
+                    );
                     if let Some(mut intervention) = intervention.filter(|_| self.engine_mode() == RuleEngineMode::On) {
                         intervention.add_metadata(action_result.metadata);
                         self.intervention = Some(intervention);
@@ -562,121 +536,6 @@ impl Transaction {
         last
     }
 
-    /// Evaluate a single rule: every value it matched (all of them, as ModSecurity
-    /// does, not only the first), empty when it did not match.
-    fn evaluate_rule(&self, rule: &CompiledRule) -> Result<Vec<RuleMatch>> {
-        let resolver = VariableResolver::new(
-            &self.request,
-            &self.response,
-            &self.tx,
-            // MATCHED_VAR is the value the previous rule matched on. This was
-            // a literal `None`, so a rule reading MATCHED_VAR could never
-            // fire, however many rules had matched before it.
-            self.matched_vars.last().map(|(_, value)| value.as_str()),
-            &self.matched_vars,
-            &self.captures,
-        );
-
-        // Resolve variables from all specs.
-        //
-        // A spec in count mode (`&VAR`) contributes the *number* of matching
-        // values as a single value — 0 when the variable is absent — rather than
-        // the values themselves. This matches ModSecurity's `&VARIABLE` semantics
-        // and is what CRS's `SecRule &TX:x "@eq 0"` initialization relies on.
-        // Emitting a value even for an absent count also keeps the spec out of
-        // the "resolved to nothing" early-return below, so `&x "@eq 0"` matches.
-        // ctl:ruleRemoveTargetById drops individual targets from this rule for
-        // this transaction. The check is hoisted so rules with no exclusion --
-        // effectively all of them -- pay one comparison rather than a scan per
-        // variable.
-        let filter_targets =
-            self.controls.has_target_removals(rule.id.as_deref()) || self.controls.has_tag_target_removals(&rule.tags);
-
-        let mut all_values = Vec::new();
-        let mut any_excluded = false;
-        for spec in &rule.variables {
-            let mut resolved = resolver.resolve(spec);
-            if filter_targets {
-                let before = resolved.len();
-                resolved.retain(|(name, _)| {
-                    !self.controls.is_target_removed(rule.id.as_deref(), spec, name)
-                        && !self.controls.is_target_removed_by_tag(&rule.tags, spec, name)
-                });
-                any_excluded |= resolved.len() != before;
-            }
-            if spec.count_mode {
-                // An exclusion reduces the count, which is what a rule like
-                // `SecRule &ARGS:x "@eq 0"` is asking about.
-                all_values.push((format!("&{:?}", spec.name), resolved.len().to_string()));
-            } else {
-                all_values.extend(resolved);
-            }
-        }
-
-        // Exclusions removed everything this rule had to test. Return before
-        // the branch below: a rule stripped down to nothing is not the same as
-        // a SecAction with no targets, and running the operator unconditionally
-        // could match.
-        if any_excluded && all_values.is_empty() {
-            return Ok(Vec::new());
-        }
-
-        if all_values.is_empty() {
-            // A rule with no variable specs at all (i.e. SecAction) runs its
-            // operator unconditionally — this is how CRS sets up TX thresholds.
-            if rule.variables.is_empty() {
-                let result = rule.operator.execute("");
-                let matched = if rule.operator_negated { !result.matched } else { result.matched };
-                // A SecAction has no variable, so there is nothing to report
-                // as the match target.
-                let found = RuleMatch { variable: None, captures: result.captures };
-                return Ok(if matched { vec![found] } else { Vec::new() });
-            }
-            // Variables were specified but resolved to nothing (e.g. absent
-            // header). ModSecurity does not run the operator when there is no
-            // value to run it against, so the rule does not match -- including
-            // when the operator is negated. Reporting a negated operator as a
-            // match here inverts "this variable is absent" into "every request
-            // matches", which is how an unimplemented variable turned CRS
-            // 920100 (`REQUEST_LINE "!@rx ..."`) into a rule that denied all
-            // traffic. Absence is tested with `&VAR "@eq 0"`, which resolves to
-            // a count and so never reaches this branch.
-            return Ok(Vec::new());
-        }
-
-        // If the operator argument references runtime macros (e.g.
-        // `@ge %{tx.inbound_anomaly_score_threshold}`), expand them against the
-        // current TX state and recompile the operator so the comparison runs
-        // against the resolved value. Otherwise use the precompiled operator.
-        let dynamic_operator;
-        let operator: &dyn Operator = if rule.operator_spec.argument.contains("%{") {
-            let expanded = self.expand_macros(&rule.operator_spec.argument);
-            dynamic_operator = compile_operator(&OperatorSpec {
-                negated: rule.operator_spec.negated,
-                name: rule.operator_spec.name,
-                argument: expanded,
-            })?;
-            dynamic_operator.as_ref()
-        } else {
-            rule.operator.as_ref()
-        };
-
-        // Apply transformations and match: a `multiMatch` rule matches once for every
-        // stage of the value it finds (its setvars run each time, as ModSecurity's do).
-        let mut matches = Vec::new();
-        for (name, value) in all_values {
-            if rule.multi_match {
-                for stage in rule.transformations.stages(&value) {
-                    matches.extend(test_value(rule, operator, &name, stage));
-                }
-            } else {
-                matches.extend(test_value(rule, operator, &name, rule.transformations.apply(&value)));
-            }
-        }
-
-        Ok(matches)
-    }
-
     /// `capture`: TX:0 is what the operator matched, TX:1 to TX:9 its groups — set as the
     /// rule matches, so that the next link of a chain (CRS 920420's `TX:0 "!@within ..."`)
     /// and the rule's own `setvar`s read them.
@@ -689,29 +548,6 @@ impl Transaction {
             self.tx.set((i + 1).to_string(), group.clone());
         }
     }
-}
-
-/// The operator on one transformed value of the variable `name`.
-fn test_value(
-    rule: &CompiledRule,
-    operator: &dyn Operator,
-    name: &str,
-    transformed: Cow<'_, str>,
-) -> Option<RuleMatch> {
-    let result = operator.execute(&transformed);
-    let final_match = if rule.operator_negated { !result.matched } else { result.matched };
-    final_match.then(|| {
-        let matched = MatchedVariable {
-            name: name.to_string(),
-            // ModSecurity's MATCHED_VAR is the *variable's* value, not
-            // the portion the operator hit. The portion is reported
-            // separately, since an audit log wants both: the value to
-            // judge the match, the portion to see what triggered it.
-            value: transformed.into_owned(),
-            portion: result.matched_value,
-        };
-        RuleMatch { variable: Some(matched), captures: result.captures }
-    })
 }
 
 impl std::fmt::Debug for Transaction {
