@@ -307,9 +307,141 @@ impl Transformation for CssDecode {
     }
 }
 
+/// SQL hex decode transformation.
+pub struct SqlHexDecode;
+
+impl Transformation for SqlHexDecode {
+    fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
+        // Decode SQL hex strings like 0x41424344 to ABCD
+        let mut result = String::new();
+        let mut chars = input.chars().peekable();
+        let mut modified = false;
+
+        while let Some(c) = chars.next() {
+            if c == '0' && chars.peek() == Some(&'x') {
+                chars.next(); // consume 'x'
+                let mut hex = String::new();
+                while let Some(&next) = chars.peek() {
+                    if next.is_ascii_hexdigit() {
+                        hex.push(chars.next().unwrap());
+                    } else {
+                        break;
+                    }
+                }
+                // Decode hex pairs
+                let mut i = 0;
+                while i + 1 < hex.len() {
+                    if let Ok(byte) = u8::from_str_radix(&hex[i..i + 2], 16) {
+                        result.push(byte as char);
+                    }
+                    i += 2;
+                }
+                modified = true;
+            } else {
+                result.push(c);
+            }
+        }
+
+        if modified {
+            Cow::Owned(result)
+        } else {
+            Cow::Borrowed(input)
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "sqlHexDecode"
+    }
+}
+
+/// `t:escapeSeqDecode`: ANSI C escapes decoded as libmodsecurity decodes them — `\a \b \f
+/// \n \r \t \v \\ \? \' \"`, `\xHH` (exactly two hex digits) and one to three octal
+/// digits (`\101` → `A`, `\0` → NUL; above `\377` the low byte). Any other backslash is
+/// dropped and the character after it kept (`wh\oami` → `whoami`, `\u0041` → `u0041`,
+/// `\xZZ` → `xZZ`): what CRS's shell rules (932...) rely on to see a command through the
+/// backslashes a shell ignores. A backslash ending the value stays. A decoded byte above
+/// 0x7F is the character of that code point (the engine's text is UTF-8).
+pub struct EscapeSeqDecode;
+
+impl Transformation for EscapeSeqDecode {
+    fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
+        if !input.contains('\\') {
+            return Cow::Borrowed(input);
+        }
+        let mut out = String::with_capacity(input.len());
+        let mut chars = input.chars().peekable();
+        while let Some(c) = chars.next() {
+            let Some(&next) = chars.peek().filter(|_| c == '\\') else {
+                out.push(c);
+                continue;
+            };
+            chars.next();
+            let simple = match next {
+                'a' => Some('\x07'),
+                'b' => Some('\x08'),
+                'f' => Some('\x0c'),
+                'n' => Some('\n'),
+                'r' => Some('\r'),
+                't' => Some('\t'),
+                'v' => Some('\x0b'),
+                '\\' | '?' | '\'' | '"' => Some(next),
+                _ => None,
+            };
+            if let Some(decoded) = simple {
+                out.push(decoded);
+            } else if next == 'x' || next == 'X' {
+                let mut ahead = chars.clone();
+                match (ahead.next().and_then(|h| h.to_digit(16)), ahead.next().and_then(|l| l.to_digit(16))) {
+                    (Some(high), Some(low)) => {
+                        out.push(char::from((high * 16 + low) as u8));
+                        chars = ahead;
+                    }
+                    _ => out.push(next),
+                }
+            } else if let Some(first) = next.to_digit(8) {
+                let mut value = first;
+                for _ in 0..2 {
+                    match chars.peek().and_then(|d| d.to_digit(8)) {
+                        Some(digit) => {
+                            value = value * 8 + digit;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                out.push(char::from(value as u8));
+            } else {
+                out.push(next);
+            }
+        }
+        if out == input {
+            Cow::Borrowed(input)
+        } else {
+            Cow::Owned(out)
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "escapeSeqDecode"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_seq_decode_reads_ansi_c_escapes_as_libmodsecurity_does() {
+        let t = EscapeSeqDecode;
+        assert_eq!(t.transform(r#"a\tb\nc\\d\'e\"f\?"#), "a\tb\nc\\d'e\"f?");
+        assert_eq!(t.transform(r"\a\b\f\v"), "\x07\x08\x0c\x0b");
+        assert_eq!(t.transform(r"\x41\X42\x4"), "ABx4", "two hex digits, or the x alone");
+        assert_eq!(t.transform(r"\101\0\60x\1018"), "A\0\u{30}xA8", "up to three octal digits");
+        assert_eq!(t.transform(r"\777"), "\u{ff}", "the low byte");
+        assert_eq!(t.transform(r"wh\oami c\a\t \u0041"), "whoami c\x07\t u0041", "other backslashes dropped");
+        assert_eq!(t.transform("end\\"), "end\\", "a last backslash stays");
+        assert!(matches!(t.transform("no escapes"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn test_url_decode() {

@@ -1,11 +1,13 @@
 //! Transformation functions for ModSecurity.
 
+mod comments;
 mod decode;
 mod encode;
 mod normalize;
 mod pipeline;
 mod unicode_map;
 
+pub use comments::*;
 pub use decode::*;
 pub use encode::*;
 pub use normalize::*;
