@@ -69,6 +69,16 @@ impl Drop for TempDir {
     }
 }
 
+/// `forecourt run -c CONFIG`, its output in `dir`'s `stdout.log` and `stderr.log`.
+fn spawn_run(config: &str, dir: &TempDir) -> Child {
+    Command::new(BIN)
+        .args(["run", "-c", config])
+        .stdout(Stdio::from(std::fs::File::create(dir.path("stdout.log")).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(dir.path("stderr.log")).unwrap()))
+        .spawn()
+        .unwrap()
+}
+
 /// A running `forecourt`, killed on drop.
 pub struct Forecourt {
     pub child: Child,
@@ -79,37 +89,58 @@ pub struct Forecourt {
 
 impl Forecourt {
     /// Starts `forecourt run -c` with `config`, in which `{port}` is replaced by a free port
-    /// (the one waited for) and `{dir}` by a temporary directory.
+    /// (the one waited for) and `{dir}` by a temporary directory. A port taken between
+    /// `free_port` and the bind (another test's listener may be given it) is tried again
+    /// with another.
     pub fn start(config: &str) -> Forecourt {
-        Forecourt::start_on(free_port(), config)
+        let mut tries = 0;
+        loop {
+            match Forecourt::try_start_on(free_port(), config) {
+                Ok(fc) => return fc,
+                Err(why) if why.contains("cannot listen") && tries < 3 => tries += 1,
+                Err(why) => panic!("{why}"),
+            }
+        }
     }
 
     /// `start`, with `{port}` a port chosen by the caller (one another peer must know first).
     pub fn start_on(port: u16, config: &str) -> Forecourt {
+        Forecourt::try_start_on(port, config).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    fn try_start_on(port: u16, config: &str) -> Result<Forecourt, String> {
         let dir = TempDir::new("fc");
         let text = config.replace("{port}", &port.to_string()).replace("{dir}", &dir.0.to_string_lossy());
         let path = dir.file("forecourt.toml", &text);
-        let child = Command::new(BIN)
-            .args(["run", "-c", &path])
-            .stdout(Stdio::from(std::fs::File::create(dir.path("stdout.log")).unwrap()))
-            .stderr(Stdio::from(std::fs::File::create(dir.path("stderr.log")).unwrap()))
-            .spawn()
-            .unwrap();
-        wait_for_port(port);
-        Forecourt { child, port, dir, config: path }
+        let mut fc = Forecourt { child: spawn_run(&path, &dir), port, dir, config: path };
+        fc.wait_listening()?;
+        Ok(fc)
     }
 
     /// Starts the same config again (after the process died or was killed), on the same port.
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Command::new(BIN)
-            .args(["run", "-c", &self.config])
-            .stdout(Stdio::from(std::fs::File::create(self.dir.path("stdout.log")).unwrap()))
-            .stderr(Stdio::from(std::fs::File::create(self.dir.path("stderr.log")).unwrap()))
-            .spawn()
-            .unwrap();
-        wait_for_port(self.port);
+        self.child = spawn_run(&self.config, &self.dir);
+        self.wait_listening().unwrap_or_else(|why| panic!("{why}"));
+    }
+
+    /// Until the process listens on its port; if it exits first, or never does, why (its
+    /// stderr), so that a test says what went wrong rather than only that nothing listens.
+    fn wait_listening(&mut self) -> Result<(), String> {
+        let end = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < end {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let stderr = std::fs::read_to_string(self.dir.path("stderr.log")).unwrap_or_default();
+                return Err(format!("forecourt exited ({status}) before listening on {}: {stderr}", self.port));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stderr = std::fs::read_to_string(self.dir.path("stderr.log")).unwrap_or_default();
+        Err(format!("nothing listens on port {} after 15 s; forecourt's stderr: {stderr}", self.port))
     }
 
     pub fn url(&self, path: &str) -> String {
