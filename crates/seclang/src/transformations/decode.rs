@@ -37,11 +37,7 @@ impl Transformation for UrlDecodeUni {
         }
         // Walked as bytes (escapes and hex digits are ASCII), not collected into chars.
         let bytes = input.as_bytes();
-        // The value of `n` hex digits at `from`, if they are all hex digits.
-        let hex = |from: usize, n: usize| -> Option<u32> {
-            let digits = bytes.get(from..from + n)?;
-            digits.iter().try_fold(0u32, |value, &b| char::from(b).to_digit(16).map(|d| value * 16 + d))
-        };
+        let hex = |from: usize, n: usize| hex_at(bytes, from, n);
         let mut out = String::with_capacity(input.len());
         let mut i = 0;
         while i < bytes.len() {
@@ -149,16 +145,37 @@ impl Transformation for HexDecode {
     }
 }
 
-/// HTML entity decode transformation.
+/// `t:htmlEntityDecode`, as libmodsecurity decodes entities, and as browsers do where it
+/// does less: a numeric reference, decimal or hex, with or without its `;` (`&#60script`,
+/// `&#x3c;`: a browser reads both); `&quot` `&amp` `&lt` `&gt` `&nbsp` in any case, with or
+/// without `;`; and, beyond libmodsecurity, any other HTML named entity written with its `;`
+/// (`javascript&colon;`). (libmodsecurity keeps only the low byte of a number beyond one byte,
+/// `&#x13c;` becoming `<`, which makes up ASCII no browser saw; the character is kept here,
+/// U+FFFD where the number is none.)
 pub struct HtmlEntityDecode;
 
 impl Transformation for HtmlEntityDecode {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        let decoded = html_escape::decode_html_entities(input);
-        if decoded == input {
+        if !input.contains('&') {
+            return Cow::Borrowed(input);
+        }
+        let mut out = String::with_capacity(input.len());
+        let mut i = 0;
+        while i < input.len() {
+            if input.as_bytes()[i] == b'&' {
+                if let Some(width) = decode_entity(&input[i + 1..], &mut out) {
+                    i += 1 + width;
+                    continue;
+                }
+            }
+            let c = input[i..].chars().next().expect("within the value");
+            out.push(c);
+            i += c.len_utf8();
+        }
+        if out == input {
             Cow::Borrowed(input)
         } else {
-            Cow::Owned(decoded.into_owned())
+            Cow::Owned(out)
         }
     }
 
@@ -167,82 +184,101 @@ impl Transformation for HtmlEntityDecode {
     }
 }
 
-/// JavaScript decode transformation.
+/// Writes what the entity `after` an `&` stands for into `out`, returning how many bytes of
+/// `after` it took (its `;` included); `None` when no entity begins there.
+fn decode_entity(after: &str, out: &mut String) -> Option<usize> {
+    let bytes = after.as_bytes();
+    let semicolon_at = |end: usize| usize::from(bytes.get(end) == Some(&b';'));
+    if bytes.first() == Some(&b'#') {
+        let (radix, start) = if matches!(bytes.get(1), Some(b'x' | b'X')) { (16, 2) } else { (10, 1) };
+        let digits = bytes[start..].iter().take_while(|b| char::from(**b).is_digit(radix)).count();
+        if digits == 0 {
+            return None;
+        }
+        let code = u32::from_str_radix(&after[start..start + digits], radix).ok();
+        out.push(code.and_then(char::from_u32).unwrap_or(char::REPLACEMENT_CHARACTER));
+        let end = start + digits;
+        return Some(end + semicolon_at(end));
+    }
+    let name_len = bytes.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+    let name = &after[..name_len];
+    let value = match name.to_ascii_lowercase().as_str() {
+        "quot" => "\"",
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "nbsp" => "\u{a0}",
+        _ if name_len > 0 && semicolon_at(name_len) == 1 => {
+            let table = &html_escape::NAMED_ENTITIES;
+            let found = table.binary_search_by(|(entity, _)| entity.cmp(&name.as_bytes())).ok()?;
+            table[found].1
+        }
+        _ => return None,
+    };
+    out.push_str(value);
+    Some(name_len + semicolon_at(name_len))
+}
+
+/// `t:jsDecode`, as libmodsecurity decodes JavaScript escapes: `\uHHHH` (a fullwidth ASCII
+/// character, U+FF01–U+FF5E, as the ASCII it stands for: `\uff1cscript\uff1e` is
+/// `<script>`), `\xHH`, one to three octal digits up to `\377` (`\74script\76`), `\a \b
+/// \f \n \r \t \v`, and any other backslash dropped before the character it escapes
+/// (`\'`, `\q`, a `\x` or `\u` without its hex digits). A backslash ending the value stays.
+/// (libmodsecurity keeps only the low byte of any other `\uHHHH`, `\u4e2d` becoming `-`,
+/// which makes up ASCII no script saw; the character is kept here, as in `t:urlDecodeUni`.
+/// A surrogate half is no character: its `u` and digits stay as text.)
 pub struct JsDecode;
 
 impl Transformation for JsDecode {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        let mut result = String::new();
-        let mut chars = input.chars().peekable();
-        let mut modified = false;
-
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                modified = true;
-                match chars.next() {
-                    Some('n') => result.push('\n'),
-                    Some('r') => result.push('\r'),
-                    Some('t') => result.push('\t'),
-                    Some('\\') => result.push('\\'),
-                    Some('"') => result.push('"'),
-                    Some('\'') => result.push('\''),
-                    Some('x') => {
-                        // \xHH
-                        let mut hex = String::new();
-                        for _ in 0..2 {
-                            if let Some(h) = chars.next() {
-                                hex.push(h);
-                            }
-                        }
-                        // Hex digits only, as ModSecurity checks: `%+c` is no byte.
-                        let digits = hex.len() == 2 && hex.chars().all(|h| h.is_ascii_hexdigit());
-                        if let Some(byte) = digits.then(|| u8::from_str_radix(&hex, 16).ok()).flatten() {
-                            result.push(byte as char);
-                        } else {
-                            result.push('\\');
-                            result.push('x');
-                            result.push_str(&hex);
-                        }
-                    }
-                    Some('u') => {
-                        // \uHHHH
-                        let mut hex = String::new();
-                        for _ in 0..4 {
-                            if let Some(h) = chars.next() {
-                                hex.push(h);
-                            }
-                        }
-                        // Hex digits only: `from_str_radix` also takes a sign (`%u+abc`).
-                        let digits = hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit());
-                        if let Some(code) = digits.then(|| u32::from_str_radix(&hex, 16).ok()).flatten() {
-                            if let Some(decoded) = char::from_u32(code) {
-                                result.push(decoded);
-                            } else {
-                                result.push('\\');
-                                result.push('u');
-                                result.push_str(&hex);
-                            }
-                        } else {
-                            result.push('\\');
-                            result.push('u');
-                            result.push_str(&hex);
-                        }
-                    }
-                    Some(other) => {
-                        result.push('\\');
-                        result.push(other);
-                    }
-                    None => result.push('\\'),
-                }
-            } else {
-                result.push(c);
-            }
+        if !input.contains('\\') {
+            return Cow::Borrowed(input);
         }
-
-        if modified {
-            Cow::Owned(result)
-        } else {
+        // Walked as bytes (escapes and their digits are ASCII).
+        let bytes = input.as_bytes();
+        let mut out = String::with_capacity(input.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let next = bytes.get(i + 1).copied().filter(|_| bytes[i] == b'\\');
+            let Some(next) = next else {
+                let c = input[i..].chars().next().expect("within the value");
+                out.push(c);
+                i += c.len_utf8();
+                continue;
+            };
+            let unicode = (next == b'u').then(|| hex_at(bytes, i + 2, 4)).flatten().and_then(escaped_character);
+            let (decoded, width) = if let Some(c) = unicode {
+                (c, 6)
+            } else if let Some(byte) = (next == b'x').then(|| hex_at(bytes, i + 2, 2)).flatten() {
+                (char::from(byte as u8), 4)
+            } else if (b'0'..=b'7').contains(&next) {
+                let mut digits = bytes[i + 1..].iter().take(3).take_while(|b| (b'0'..=b'7').contains(*b)).count();
+                // One byte at most: a third digit only after a 0 to 3.
+                if digits == 3 && next > b'3' {
+                    digits = 2;
+                }
+                let value = bytes[i + 1..i + 1 + digits].iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+                (char::from(value as u8), 1 + digits)
+            } else {
+                let c = match next {
+                    b'a' => '\x07',
+                    b'b' => '\x08',
+                    b'f' => '\x0c',
+                    b'n' => '\n',
+                    b'r' => '\r',
+                    b't' => '\t',
+                    b'v' => '\x0b',
+                    _ => input[i + 1..].chars().next().expect("within the value"),
+                };
+                (c, 1 + if next.is_ascii() { 1 } else { c.len_utf8() })
+            };
+            out.push(decoded);
+            i += width;
+        }
+        if out == input {
             Cow::Borrowed(input)
+        } else {
+            Cow::Owned(out)
         }
     }
 
@@ -251,55 +287,66 @@ impl Transformation for JsDecode {
     }
 }
 
-/// CSS decode transformation.
+/// The character an escape's code point stands for to `t:jsDecode` and `t:cssDecode`: a
+/// fullwidth ASCII one as its ASCII, as libmodsecurity reads both; any other as itself;
+/// `None` for a surrogate half or a number beyond Unicode.
+fn escaped_character(code: u32) -> Option<char> {
+    match code {
+        0xFF01..=0xFF5E => char::from_u32(code - 0xFF00 + 0x20),
+        _ => char::from_u32(code),
+    }
+}
+
+/// The value of the `n` hex digits at `from`, if they are all hex digits.
+fn hex_at(bytes: &[u8], from: usize, n: usize) -> Option<u32> {
+    let digits = bytes.get(from..from + n)?;
+    digits.iter().try_fold(0u32, |value, &b| char::from(b).to_digit(16).map(|d| value * 16 + d))
+}
+
+/// `t:cssDecode`, as libmodsecurity decodes CSS escapes: a backslash and one to six hex
+/// digits (one whitespace after them is part of the escape: `\3c script` is `<script`), a
+/// fullwidth ASCII character (U+FF01–U+FF5E) as the ASCII it stands for; a backslash
+/// before a newline, or ending the value, is dropped with it (a line continuation); before
+/// anything else the backslash is dropped and the character kept (`ja\vascript`).
+/// (libmodsecurity keeps only the low byte of a code point beyond one byte, `\13c` becoming
+/// `<`, which makes up ASCII no browser saw; the character is kept here, U+FFFD where the
+/// number is none, as CSS has it.)
 pub struct CssDecode;
 
 impl Transformation for CssDecode {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        let mut result = String::new();
-        let mut chars = input.chars().peekable();
-        let mut modified = false;
-
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                modified = true;
-                // CSS escape: \HH or \HHHHHH
-                let mut hex = String::new();
-                while hex.len() < 6 {
-                    match chars.peek() {
-                        Some(h) if h.is_ascii_hexdigit() => {
-                            hex.push(chars.next().unwrap());
-                        }
-                        _ => break,
-                    }
+        if !input.contains('\\') {
+            return Cow::Borrowed(input);
+        }
+        // Walked as bytes (escapes and their digits are ASCII).
+        let bytes = input.as_bytes();
+        let mut out = String::with_capacity(input.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] != b'\\' {
+                let c = input[i..].chars().next().expect("within the value");
+                out.push(c);
+                i += c.len_utf8();
+                continue;
+            }
+            i += 1;
+            let digits = bytes[i..].iter().take(6).take_while(|b| b.is_ascii_hexdigit()).count();
+            if digits > 0 {
+                let code = hex_at(bytes, i, digits).expect("hex digits");
+                out.push(escaped_character(code).unwrap_or(char::REPLACEMENT_CHARACTER));
+                i += digits;
+                // C's whitespace, as libmodsecurity's `isspace`.
+                if bytes.get(i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')) {
+                    i += 1;
                 }
-                // Skip optional whitespace after hex
-                if let Some(' ') | Some('\t') | Some('\n') = chars.peek() {
-                    chars.next();
-                }
-
-                if !hex.is_empty() {
-                    // Hex digits only: `from_str_radix` also takes a sign (`%u+abc`).
-                    let digits = hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit());
-                    if let Some(code) = digits.then(|| u32::from_str_radix(&hex, 16).ok()).flatten() {
-                        if let Some(decoded) = char::from_u32(code) {
-                            result.push(decoded);
-                            continue;
-                        }
-                    }
-                }
-                result.push('\\');
-                result.push_str(&hex);
-            } else {
-                result.push(c);
+            } else if bytes.get(i) == Some(&b'\n') {
+                i += 1;
+            } else if let Some(c) = input[i..].chars().next() {
+                out.push(c);
+                i += c.len_utf8();
             }
         }
-
-        if modified {
-            Cow::Owned(result)
-        } else {
-            Cow::Borrowed(input)
-        }
+        Cow::Owned(out)
     }
 
     fn name(&self) -> &'static str {
@@ -480,5 +527,44 @@ mod tests {
         let t = JsDecode;
         assert_eq!(t.transform(r"\x3cscript\x3e"), "<script>");
         assert_eq!(t.transform(r"\u003c"), "<");
+    }
+
+    #[test]
+    fn html_entity_decode_reads_references_as_libmodsecurity_and_browsers_do() {
+        let t = HtmlEntityDecode;
+        assert_eq!(t.transform("&#60script&#62 &#x3C;/script&#X3e;"), "<script> </script>", "; optional");
+        assert_eq!(t.transform("&LT;a&gt &QuOt;&amp;&nbsp;"), "<a> \"&\u{a0}", "the five in any case");
+        assert_eq!(t.transform("javascript&colon;alert&lpar;1&rpar;"), "javascript:alert(1)", "HTML's with their ;");
+        assert_eq!(t.transform("&ltscript &colon &unknown; & &# &#x;"), "&ltscript &colon &unknown; & &# &#x;");
+        assert_eq!(t.transform("&#0;&#x4e2d;&#1114112;"), "\0中\u{fffd}");
+        assert!(matches!(t.transform("a & b"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn css_decode_reads_escapes_as_libmodsecurity_does() {
+        let t = CssDecode;
+        assert_eq!(t.transform(r"\3c script\3E"), "<script>", "one whitespace ends an escape");
+        assert_eq!(t.transform(r"\00003cx\0000003c"), "<x\u{0}3c", "six digits at most");
+        assert_eq!(t.transform(r"\ff1c\FF1E"), "<>", "fullwidth ASCII");
+        assert_eq!(t.transform(r"ja\vascript:\"), "javascript:", "other backslashes dropped");
+        assert_eq!(t.transform("a\\\nb"), "ab", "a line continuation");
+        assert_eq!(t.transform(r"\e9\4e2d\110000"), "é中\u{fffd}");
+        assert!(matches!(t.transform("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn js_decode_reads_escapes_as_libmodsecurity_does() {
+        let t = JsDecode;
+        assert_eq!(t.transform(r"\74script\76alert(1)\74/script\76"), "<script>alert(1)</script>", "octal");
+        assert_eq!(t.transform(r"\uff1cscript\uff1e"), "<script>", "fullwidth ASCII");
+        assert_eq!(t.transform(r"\u4e2d\u00e9"), "中é", "other characters stay themselves");
+        assert_eq!(t.transform(r"\0\101\1010\400"), "\0AA0\u{20}0", "three digits up to \\377");
+        assert_eq!(t.transform(r#"\'\"\\\q\é"#), "'\"\\qé", "other backslashes dropped");
+        assert_eq!(t.transform(r"\a\b\f\v\n\r\t"), "\x07\x08\x0c\x0b\n\r\t");
+        assert_eq!(t.transform(r"\xZZ\u12\x4"), "xZZu12x4", "no hex digits: the letter alone");
+        assert_eq!(t.transform(r"\ud83d!"), "ud83d!", "a surrogate half is no character");
+        assert_eq!(t.transform(r"\u\x41"), "uA", "what follows a bad escape is read again");
+        assert_eq!(t.transform("end\\"), "end\\", "a last backslash stays");
+        assert!(matches!(t.transform("plain"), Cow::Borrowed(_)));
     }
 }

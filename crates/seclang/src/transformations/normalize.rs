@@ -193,65 +193,16 @@ impl Transformation for TrimRight {
     }
 }
 
-/// Normalize path transformation (Unix-style).
+/// `t:normalizePath`, as libmodsecurity's `normalize_path_inplace`: runs of slashes become
+/// one, `./` segments go, `x/..` goes with its segment — but a relative path keeps the `..`
+/// that climb above its start (`../../etc/passwd` stays so), an absolute one stops at the
+/// root (`/../etc` is `/etc`), and a trailing slash stays only where there was one.
+/// Backslashes are not separators here (`t:normalizePathWin`'s are).
 pub struct NormalizePath;
 
 impl Transformation for NormalizePath {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        let mut result = String::new();
-        let mut modified = false;
-
-        // Replace backslashes with forward slashes
-        let normalized = if input.contains('\\') {
-            modified = true;
-            Cow::Owned(input.replace('\\', "/"))
-        } else {
-            Cow::Borrowed(input)
-        };
-
-        // Collapse multiple slashes
-        let mut last_was_slash = false;
-        for c in normalized.chars() {
-            if c == '/' {
-                if !last_was_slash {
-                    result.push('/');
-                } else {
-                    modified = true;
-                }
-                last_was_slash = true;
-            } else {
-                result.push(c);
-                last_was_slash = false;
-            }
-        }
-
-        // Remove . and .. components
-        let parts: Vec<&str> = result.split('/').collect();
-        let mut stack: Vec<&str> = Vec::new();
-
-        for part in parts {
-            match part {
-                "." => {
-                    modified = true;
-                }
-                ".." => {
-                    modified = true;
-                    stack.pop();
-                }
-                "" if !stack.is_empty() => {
-                    // Keep leading empty string for absolute paths
-                }
-                other => {
-                    stack.push(other);
-                }
-            }
-        }
-
-        if modified {
-            Cow::Owned(stack.join("/"))
-        } else {
-            Cow::Borrowed(input)
-        }
+        normalize_path(input, false)
     }
 
     fn name(&self) -> &'static str {
@@ -259,20 +210,118 @@ impl Transformation for NormalizePath {
     }
 }
 
-/// Normalize path transformation (Windows-style).
+/// `t:normalizePathWin`: backslashes become slashes as the path is read, then it is
+/// normalised as by `t:normalizePath`.
 pub struct NormalizePathWin;
 
 impl Transformation for NormalizePathWin {
-    /// ModSecurity's normalizePathWin: backslashes become slashes, then the path is
-    /// normalised as by normalizePath. (It turned every slash into a backslash, so CRS's
-    /// 930120 never found `etc/passwd` in `/etc/passwd`.)
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        NormalizePath.transform(input)
+        normalize_path(input, true)
     }
 
     fn name(&self) -> &'static str {
         "normalizePathWin"
     }
+}
+
+/// libmodsecurity's path normaliser, step for step (`src` reads, `dst` writes, in place),
+/// so that a rule sees the path ModSecurity's does. Only ASCII bytes (`/`, `.`, `\\`) are
+/// moved or dropped, and segments are cut at slashes, so the result stays UTF-8.
+fn normalize_path(input: &str, win: bool) -> Cow<'_, str> {
+    if input.is_empty() {
+        return Cow::Borrowed(input);
+    }
+    let is_slash = |b: u8| b == b'/' || (win && b == b'\\');
+    let mut buf = input.as_bytes().to_vec();
+    let end = buf.len() - 1;
+    let relative = !is_slash(buf[0]);
+    let trailing = is_slash(buf[end]);
+    let (mut src, mut dst) = (0usize, 0usize);
+    let (mut hit_root, mut done) = (false, false);
+
+    while !done && src <= end && dst <= end {
+        if win {
+            if buf[src] == b'\\' {
+                buf[src] = b'/';
+            }
+            if src < end && buf[src + 1] == b'\\' {
+                buf[src + 1] = b'/';
+            }
+        }
+        // A segment is judged at its last byte (before a slash, or at the end).
+        let at_segment_end = if src == end {
+            done = true;
+            true
+        } else {
+            buf[src + 1] == b'/'
+        };
+        let mut copy = true;
+        if at_segment_end && !(src != end && buf[src] == b'/') {
+            if buf[src] == b'.' {
+                if dst > 0 && buf[dst - 1] == b'.' {
+                    // `..`: in a relative path that has climbed to its start, kept.
+                    if !(relative && (hit_root || dst <= 2)) {
+                        // Remove it and the segment before it, not above the root.
+                        let mut d = dst as isize - 3;
+                        while d > 0 && buf[d as usize] != b'/' {
+                            d -= 1;
+                        }
+                        if d <= 0 {
+                            hit_root = true;
+                            d = if !relative && src == end { 1 } else { 0 };
+                        }
+                        dst = d as usize;
+                        copy = !done;
+                        if !done {
+                            src += 1;
+                        }
+                    } else {
+                        hit_root = true;
+                    }
+                } else if dst == 0 {
+                    // `./` at the start of a relative path.
+                    copy = !done;
+                    if !done {
+                        src += 1;
+                    }
+                } else if buf[dst - 1] == b'/' {
+                    // `/./`.
+                    copy = !done;
+                    if !done {
+                        dst -= 1;
+                        src += 1;
+                    }
+                }
+            } else if dst > 0 {
+                hit_root = false;
+            }
+        }
+        if !copy {
+            continue;
+        }
+        if buf[src] == b'/' {
+            // Only the last of a run of slashes is copied.
+            while src < end && is_slash(buf[src + 1]) {
+                src += 1;
+            }
+            // A relative path does not begin with the slash a `./` or `../` left.
+            if relative && dst == 0 {
+                src += 1;
+                continue;
+            }
+        }
+        buf[dst] = buf[src];
+        dst += 1;
+        src += 1;
+    }
+    if !trailing && dst > 0 && buf[dst - 1] == b'/' {
+        dst -= 1;
+    }
+    buf.truncate(dst);
+    if buf == input.as_bytes() {
+        return Cow::Borrowed(input);
+    }
+    Cow::Owned(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// `t:utf8toUnicode`: each character beyond ASCII written as a `%uXXXX` escape (lowercase
@@ -444,7 +493,36 @@ mod tests {
         let t = NormalizePath;
         assert_eq!(t.transform("/a/b/../c"), "/a/c");
         assert_eq!(t.transform("/a//b/./c"), "/a/b/c");
-        assert_eq!(t.transform("a\\b\\c"), "a/b/c");
+        assert_eq!(t.transform("a\\b\\c"), "a\\b\\c", "a backslash is no separator here");
+    }
+
+    #[test]
+    fn normalize_path_is_libmodsecurity_s() {
+        for (path, want) in [
+            ("", ""),
+            ("x", "x"),
+            (".", ""),
+            ("./", ""),
+            ("./..", ".."),
+            ("./../", "../"),
+            ("..", ".."),
+            ("../", "../"),
+            ("../..", "../.."),
+            ("../../", "../../"),
+            ("../../etc/passwd", "../../etc/passwd"),
+            ("/dir/foo//bar", "/dir/foo/bar"),
+            ("dir/foo//bar/", "dir/foo/bar/"),
+            ("dir/../foo", "foo"),
+            ("dir/../../foo", "../foo"),
+            ("dir/./.././../../foo/bar", "../../foo/bar"),
+            ("dir/./.././../../foo/bar/..", "../../foo"),
+            ("dir//.//..//.//..//..//foo//bar//", "../../foo/bar/"),
+            ("dir/subdir/subsubdir/subsubsubdir/../../..", "dir"),
+            ("/dir/./subdir/../subsubdir/../subsubsubdir/../", "/dir/"),
+            ("/./.././../../../../../../../etc/../etc/./passwd", "/etc/passwd"),
+        ] {
+            assert_eq!(NormalizePath.transform(path), want, "{path}");
+        }
     }
 
     #[test]
