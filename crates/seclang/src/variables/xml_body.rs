@@ -52,6 +52,8 @@ pub fn flatten(body: &[u8], args: &mut HashMapCollection) -> Result<(), String> 
     let mut unresolved_entity: Option<String> = None;
     // The entities the document type declaration gives (none until one is read).
     let mut dtd = Dtd::default();
+    // A document is one element (libxml2: "Start tag expected", "Extra content at the end").
+    let mut root_seen = false;
     let mut buf = Vec::new();
 
     loop {
@@ -63,6 +65,10 @@ pub fn flatten(body: &[u8], args: &mut HashMapCollection) -> Result<(), String> 
                          only part of the body was inspected"
                     ));
                 }
+                if path.is_empty() && root_seen {
+                    return Err("XML body has content after its root element: not well-formed".to_string());
+                }
+                root_seen = true;
                 path.push(decode_name(e.name().as_ref()));
                 attributes(e, &reader, &mut dtd, &path, &mut out, &mut unresolved_entity)?;
                 // `<a/>` has no end tag to close it: it holds no text, and closes here.
@@ -80,6 +86,14 @@ pub fn flatten(body: &[u8], args: &mut HashMapCollection) -> Result<(), String> 
                     }
                 }
                 path.pop();
+            }
+            Ok(Event::Text(e)) if path.is_empty() => {
+                if e.iter().any(|b| !b.is_ascii_whitespace()) {
+                    return Err("XML body has text outside its root element: not well-formed".to_string());
+                }
+            }
+            Ok(Event::CData(_) | Event::GeneralRef(_)) if path.is_empty() => {
+                return Err("XML body has text outside its root element: not well-formed".to_string());
             }
             Ok(Event::Text(e)) => {
                 if let (Some(current), Ok(t)) = (text.last_mut(), e.decode()) {
@@ -131,6 +145,9 @@ pub fn flatten(body: &[u8], args: &mut HashMapCollection) -> Result<(), String> 
     // quick-xml reports EOF rather than an error for this, so a truncated
     // body would otherwise look like a complete one that simply had less
     // in it.
+    if !root_seen {
+        return Err("XML body has no root element: not well-formed".to_string());
+    }
     if !path.is_empty() {
         return Err(format!(
             "XML body ended with {} element(s) still open; the document is truncated \
@@ -156,7 +173,9 @@ fn attributes(
     out: &mut Extracted<'_>,
     unresolved_entity: &mut Option<String>,
 ) -> Result<(), String> {
-    for attr in element.attributes().flatten() {
+    for attr in element.attributes() {
+        // Unquoted, valueless or repeated: libxml2 stops there, and so does this.
+        let attr = attr.map_err(|e| format!("XML body has a malformed attribute ({e}): not well-formed"))?;
         let attr_name = decode_name(attr.key.as_ref());
         // A namespace declaration names a schema by its URI: not data the
         // client chose, and `xmlns`/`xhtml` are words CRS's 941130 looks
@@ -272,5 +291,24 @@ mod tests {
         assert_eq!(args.get("xml.r.v").map(|v| v.len()), Some(MAX_XML_ARGS), "what was read stays");
         assert!(parse("<a><b>cut").0.unwrap_err().contains("still open"));
         assert_eq!(parse(" \n").0, Ok(()), "an empty body is not an error");
+    }
+
+    #[test]
+    fn a_document_is_one_element_with_quoted_attributes() {
+        for (body, why) in [
+            ("count(/child::node())", "text outside"),
+            ("x' or name()='username'", "text outside"),
+            ("<!-- only a comment -->", "no root element"),
+            ("<![CDATA[<script>]]>", "text outside"),
+            ("<a>1</a><b>2</b>", "after its root"),
+            ("<a>1</a>tail", "text outside"),
+            ("<a id=1>x</a>", "malformed attribute"),
+            ("<a b=\"1\" b=\"2\">x</a>", "malformed attribute"),
+        ] {
+            let refused = parse(body).0.unwrap_err();
+            assert!(refused.contains(why), "{body}: {refused}");
+        }
+        let (ok, _) = parse("<?xml version=\"1.0\"?>\n<!-- c --><a>1</a>\n<?pi x?>\n");
+        assert_eq!(ok, Ok(()), "a declaration, comments, instructions and whitespace around it");
     }
 }
