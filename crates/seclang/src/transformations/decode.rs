@@ -156,27 +156,7 @@ pub struct HtmlEntityDecode;
 
 impl Transformation for HtmlEntityDecode {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        if !input.contains('&') {
-            return Cow::Borrowed(input);
-        }
-        let mut out = String::with_capacity(input.len());
-        let mut i = 0;
-        while i < input.len() {
-            if input.as_bytes()[i] == b'&' {
-                if let Some(width) = decode_entity(&input[i + 1..], &mut out) {
-                    i += 1 + width;
-                    continue;
-                }
-            }
-            let c = input[i..].chars().next().expect("within the value");
-            out.push(c);
-            i += c.len_utf8();
-        }
-        if out == input {
-            Cow::Borrowed(input)
-        } else {
-            Cow::Owned(out)
-        }
+        decode_escapes(input, b'&', |input, at, out| decode_entity(&input[at + 1..], out).map(|width| 1 + width))
     }
 
     fn name(&self) -> &'static str {
@@ -202,18 +182,16 @@ fn decode_entity(after: &str, out: &mut String) -> Option<usize> {
     }
     let name_len = bytes.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
     let name = &after[..name_len];
-    let value = match name.to_ascii_lowercase().as_str() {
-        "quot" => "\"",
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "nbsp" => "\u{a0}",
-        _ if name_len > 0 && semicolon_at(name_len) == 1 => {
+    // libmodsecurity's five, in any case and without their `;`; HTML's others with it.
+    const FIVE: [(&str, &str); 5] = [("quot", "\""), ("amp", "&"), ("lt", "<"), ("gt", ">"), ("nbsp", "\u{a0}")];
+    let value = match FIVE.iter().find(|(entity, _)| entity.eq_ignore_ascii_case(name)) {
+        Some((_, value)) => *value,
+        None if name_len > 0 && semicolon_at(name_len) == 1 => {
             let table = &html_escape::NAMED_ENTITIES;
             let found = table.binary_search_by(|(entity, _)| entity.cmp(&name.as_bytes())).ok()?;
             table[found].1
         }
-        _ => return None,
+        None => return None,
     };
     out.push_str(value);
     Some(name_len + semicolon_at(name_len))
@@ -231,55 +209,7 @@ pub struct JsDecode;
 
 impl Transformation for JsDecode {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        if !input.contains('\\') {
-            return Cow::Borrowed(input);
-        }
-        // Walked as bytes (escapes and their digits are ASCII).
-        let bytes = input.as_bytes();
-        let mut out = String::with_capacity(input.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            let next = bytes.get(i + 1).copied().filter(|_| bytes[i] == b'\\');
-            let Some(next) = next else {
-                let c = input[i..].chars().next().expect("within the value");
-                out.push(c);
-                i += c.len_utf8();
-                continue;
-            };
-            let unicode = (next == b'u').then(|| hex_at(bytes, i + 2, 4)).flatten().and_then(escaped_character);
-            let (decoded, width) = if let Some(c) = unicode {
-                (c, 6)
-            } else if let Some(byte) = (next == b'x').then(|| hex_at(bytes, i + 2, 2)).flatten() {
-                (char::from(byte as u8), 4)
-            } else if (b'0'..=b'7').contains(&next) {
-                let mut digits = bytes[i + 1..].iter().take(3).take_while(|b| (b'0'..=b'7').contains(*b)).count();
-                // One byte at most: a third digit only after a 0 to 3.
-                if digits == 3 && next > b'3' {
-                    digits = 2;
-                }
-                let value = bytes[i + 1..i + 1 + digits].iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
-                (char::from(value as u8), 1 + digits)
-            } else {
-                let c = match next {
-                    b'a' => '\x07',
-                    b'b' => '\x08',
-                    b'f' => '\x0c',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    b'v' => '\x0b',
-                    _ => input[i + 1..].chars().next().expect("within the value"),
-                };
-                (c, 1 + if next.is_ascii() { 1 } else { c.len_utf8() })
-            };
-            out.push(decoded);
-            i += width;
-        }
-        if out == input {
-            Cow::Borrowed(input)
-        } else {
-            Cow::Owned(out)
-        }
+        decode_escapes(input, b'\\', |input, at, out| Some(c_escape(input, at, CEscapes::JavaScript, out)))
     }
 
     fn name(&self) -> &'static str {
@@ -303,6 +233,117 @@ fn hex_at(bytes: &[u8], from: usize, n: usize) -> Option<u32> {
     digits.iter().try_fold(0u32, |value, &b| char::from(b).to_digit(16).map(|d| value * 16 + d))
 }
 
+/// Copies `input`, handing each `marker` byte (`\\`, `&`) to `escape`, which writes what the
+/// escape there stands for and returns how many bytes it took, the marker included, or
+/// `None` when none begins there (the marker is then text). Walked as bytes: markers,
+/// escapes and their digits are ASCII. Borrowed when nothing changed.
+fn decode_escapes<'a>(
+    input: &'a str,
+    marker: u8,
+    escape: impl Fn(&str, usize, &mut String) -> Option<usize>,
+) -> Cow<'a, str> {
+    if !input.as_bytes().contains(&marker) {
+        return Cow::Borrowed(input);
+    }
+    let mut out = String::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input.as_bytes()[i] == marker {
+            if let Some(width) = escape(input, i, &mut out) {
+                i += width;
+                continue;
+            }
+        }
+        let c = input[i..].chars().next().expect("within the value");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    if out == input {
+        Cow::Borrowed(input)
+    } else {
+        Cow::Owned(out)
+    }
+}
+
+/// The two C-like escape dialects libmodsecurity reads: `t:jsDecode`'s (also `\uHHHH`;
+/// `\x` lower case only; an octal escape one byte at most) and `t:escapeSeqDecode`'s.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CEscapes {
+    JavaScript,
+    AnsiC,
+}
+
+/// The C-like escape whose backslash is at `at`: `\a \b \f \n \r \t \v`, `\xHH`, one to
+/// three octal digits (a decoded byte above 0x7F is the character of that code point: the
+/// engine's text is UTF-8), `\uHHHH` in JavaScript; any other character stands for itself,
+/// the backslash dropped. A backslash ending the value stays.
+fn c_escape(input: &str, at: usize, escapes: CEscapes, out: &mut String) -> usize {
+    let bytes = input.as_bytes();
+    let Some(&next) = bytes.get(at + 1) else {
+        out.push('\\');
+        return 1;
+    };
+    let unicode = (escapes == CEscapes::JavaScript && next == b'u')
+        .then(|| hex_at(bytes, at + 2, 4))
+        .flatten()
+        .and_then(escaped_character);
+    let hex =
+        (next == b'x' || (escapes == CEscapes::AnsiC && next == b'X')).then(|| hex_at(bytes, at + 2, 2)).flatten();
+    let (decoded, width) = if let Some(c) = unicode {
+        (c, 6)
+    } else if let Some(byte) = hex {
+        (char::from(byte as u8), 4)
+    } else if (b'0'..=b'7').contains(&next) {
+        let mut digits = bytes[at + 1..].iter().take(3).take_while(|b| (b'0'..=b'7').contains(*b)).count();
+        // JavaScript's is one byte at most: a third digit only after a 0 to 3. ANSI C's
+        // keeps the low byte of what three digits make.
+        if escapes == CEscapes::JavaScript && digits == 3 && next > b'3' {
+            digits = 2;
+        }
+        let value = bytes[at + 1..at + 1 + digits].iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+        (char::from(value as u8), 1 + digits)
+    } else {
+        let c = match next {
+            b'a' => '\x07',
+            b'b' => '\x08',
+            b'f' => '\x0c',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'v' => '\x0b',
+            _ => input[at + 1..].chars().next().expect("within the value"),
+        };
+        // Each escape letter is one byte, as is the character it stands for.
+        (c, 1 + c.len_utf8())
+    };
+    out.push(decoded);
+    width
+}
+
+/// The CSS escape whose backslash is at `at` (`t:cssDecode`): one to six hex digits and one
+/// whitespace after them; a newline after the backslash, or nothing, is dropped with it;
+/// any other character stands for itself.
+fn css_escape(input: &str, at: usize, out: &mut String) -> usize {
+    let bytes = input.as_bytes();
+    let digits = bytes[at + 1..].iter().take(6).take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits > 0 {
+        let code = hex_at(bytes, at + 1, digits).expect("hex digits");
+        out.push(escaped_character(code).unwrap_or(char::REPLACEMENT_CHARACTER));
+        // C's whitespace, as libmodsecurity's `isspace`.
+        let space =
+            bytes.get(at + 1 + digits).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'));
+        return 1 + digits + usize::from(space);
+    }
+    match input[at + 1..].chars().next() {
+        Some('\n') => 2,
+        Some(c) => {
+            out.push(c);
+            1 + c.len_utf8()
+        }
+        None => 1,
+    }
+}
+
 /// `t:cssDecode`, as libmodsecurity decodes CSS escapes: a backslash and one to six hex
 /// digits (one whitespace after them is part of the escape: `\3c script` is `<script`), a
 /// fullwidth ASCII character (U+FF01–U+FF5E) as the ASCII it stands for; a backslash
@@ -315,38 +356,7 @@ pub struct CssDecode;
 
 impl Transformation for CssDecode {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        if !input.contains('\\') {
-            return Cow::Borrowed(input);
-        }
-        // Walked as bytes (escapes and their digits are ASCII).
-        let bytes = input.as_bytes();
-        let mut out = String::with_capacity(input.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] != b'\\' {
-                let c = input[i..].chars().next().expect("within the value");
-                out.push(c);
-                i += c.len_utf8();
-                continue;
-            }
-            i += 1;
-            let digits = bytes[i..].iter().take(6).take_while(|b| b.is_ascii_hexdigit()).count();
-            if digits > 0 {
-                let code = hex_at(bytes, i, digits).expect("hex digits");
-                out.push(escaped_character(code).unwrap_or(char::REPLACEMENT_CHARACTER));
-                i += digits;
-                // C's whitespace, as libmodsecurity's `isspace`.
-                if bytes.get(i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')) {
-                    i += 1;
-                }
-            } else if bytes.get(i) == Some(&b'\n') {
-                i += 1;
-            } else if let Some(c) = input[i..].chars().next() {
-                out.push(c);
-                i += c.len_utf8();
-            }
-        }
-        Cow::Owned(out)
+        decode_escapes(input, b'\\', |input, at, out| Some(css_escape(input, at, out)))
     }
 
     fn name(&self) -> &'static str {
@@ -412,60 +422,7 @@ pub struct EscapeSeqDecode;
 
 impl Transformation for EscapeSeqDecode {
     fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        if !input.contains('\\') {
-            return Cow::Borrowed(input);
-        }
-        let mut out = String::with_capacity(input.len());
-        let mut chars = input.chars().peekable();
-        while let Some(c) = chars.next() {
-            let Some(&next) = chars.peek().filter(|_| c == '\\') else {
-                out.push(c);
-                continue;
-            };
-            chars.next();
-            let simple = match next {
-                'a' => Some('\x07'),
-                'b' => Some('\x08'),
-                'f' => Some('\x0c'),
-                'n' => Some('\n'),
-                'r' => Some('\r'),
-                't' => Some('\t'),
-                'v' => Some('\x0b'),
-                '\\' | '?' | '\'' | '"' => Some(next),
-                _ => None,
-            };
-            if let Some(decoded) = simple {
-                out.push(decoded);
-            } else if next == 'x' || next == 'X' {
-                let mut ahead = chars.clone();
-                match (ahead.next().and_then(|h| h.to_digit(16)), ahead.next().and_then(|l| l.to_digit(16))) {
-                    (Some(high), Some(low)) => {
-                        out.push(char::from((high * 16 + low) as u8));
-                        chars = ahead;
-                    }
-                    _ => out.push(next),
-                }
-            } else if let Some(first) = next.to_digit(8) {
-                let mut value = first;
-                for _ in 0..2 {
-                    match chars.peek().and_then(|d| d.to_digit(8)) {
-                        Some(digit) => {
-                            value = value * 8 + digit;
-                            chars.next();
-                        }
-                        None => break,
-                    }
-                }
-                out.push(char::from(value as u8));
-            } else {
-                out.push(next);
-            }
-        }
-        if out == input {
-            Cow::Borrowed(input)
-        } else {
-            Cow::Owned(out)
-        }
+        decode_escapes(input, b'\\', |input, at, out| Some(c_escape(input, at, CEscapes::AnsiC, out)))
     }
 
     fn name(&self) -> &'static str {
