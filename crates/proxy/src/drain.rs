@@ -38,6 +38,11 @@ impl Drain {
         DrainWatch { drain: self.clone(), slot }
     }
 
+    /// Whether the worker has begun to drain.
+    pub fn is_draining(&self) -> bool {
+        self.draining.get()
+    }
+
     /// Every connection, now and later, is told to finish.
     pub fn start(&self) {
         self.draining.set(true);

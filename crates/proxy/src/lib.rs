@@ -11,8 +11,9 @@
 //! Below the stages, what they hand each other and share: the connection's facts (`conn`)
 //! and its client's forwarding headers (`client_identity`),
 //! bodies (`body`), the answers Forecourt makes itself (`answers`), the per-worker context
-//! (`worker`), the snapshot (`runtime`, `settings`) and the state that outlives it
-//! (`state`), and the per-request record (`exchange`, `access_log`, `metrics`).
+//! (`worker`, with `drain` and `parking`, where its idle keep-alive connections wait), the
+//! snapshot (`runtime`, `settings`) and the state that outlives it (`state`), and the
+//! per-request record (`exchange`, `access_log`, `metrics`).
 pub mod action;
 mod defer_accept;
 pub mod filter;
@@ -40,6 +41,7 @@ pub mod conn;
 mod drain;
 pub mod exchange;
 pub mod metrics;
+mod parking;
 pub mod request_id;
 pub mod runtime;
 pub mod settings;

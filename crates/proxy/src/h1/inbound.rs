@@ -18,6 +18,16 @@ use std::task::{ready, Context, Poll};
 const BODY_READ_CHUNK: usize = 64 * 1024;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
+/// What [`Shared::into_resting`] made of a connection.
+pub(super) enum Rest {
+    /// The socket, out of the reactor, and the connection's count of writes.
+    Socket(std::net::TcpStream, u8),
+    /// Not one to rest: TLS, or bytes read or owed.
+    Busy(Shared),
+    /// The socket could not leave the reactor, and is closed.
+    Closed,
+}
+
 /// A client connection: its socket and what has been read from it.
 pub(super) struct Shared {
     pub stream: Transport,
@@ -49,6 +59,30 @@ impl Shared {
     pub fn new(stream: Transport, buf: BytesMut) -> Rc<Shared> {
         let inbound = Inbound { buf, body: BodyState::Done, eof: false, continue_left: 0 };
         Rc::new(Shared { stream, inbound: RefCell::new(inbound), writes: Cell::new(0) })
+    }
+
+    /// The plain socket of a connection with nothing read and nothing owed (no body, no
+    /// buffered bytes, no `100 Continue`), taken out of the worker's reactor to wait in its
+    /// lot, with its count of writes (which says whether `TCP_NODELAY` is on).
+    pub fn into_resting(self) -> Rest {
+        let inbound = self.inbound.borrow();
+        let idle = inbound.buf.is_empty() && !inbound.eof && inbound.body_done() && inbound.continue_left == 0;
+        drop(inbound);
+        let writes = self.writes.get();
+        match self.stream {
+            Transport::Plain(tcp) if idle => match tcp.into_std() {
+                Ok(socket) => Rest::Socket(socket, writes),
+                Err(_) => Rest::Closed,
+            },
+            stream => Rest::Busy(Shared { stream, ..self }),
+        }
+    }
+
+    /// A connection back from the lot (`writes`: its count when it went), nothing read yet.
+    pub fn resumed(socket: tokio::net::TcpStream, writes: u8) -> Rc<Shared> {
+        let shared = Shared::new(Transport::Plain(socket), BytesMut::new());
+        shared.writes.set(writes);
+        shared
     }
 
     /// Call before each write. Nagle's algorithm only holds back a write made while an
