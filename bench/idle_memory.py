@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Resident memory of a proxy holding N idle keep-alive client connections, Forecourt
-beside nginx (Debian's nginx-light), one worker each, in front of the same origin.
+beside nginx (Debian's nginx-light), the same number of workers each (one unless
+--workers says otherwise), in front of the same origin.
 
 Each connection sends one request, reads its response, then stays open and idle. The
 figure is the proxy's resident memory (all its processes) with every connection open,
 and the growth over the idle baseline.
 
-usage: bench/idle_memory.py [--conns 10000]     (needs nginx-light; run from the repo root)
+usage: bench/idle_memory.py [--conns 10000] [--workers 1]     (needs nginx-light; run from the repo root)
 """
 import argparse, os, resource, selectors, shutil, signal, socket, subprocess, sys, tempfile, time
 
@@ -76,6 +77,7 @@ def measure(name, cmd, conns):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conns", type=int, default=10000)
+    ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard != resource.RLIM_INFINITY and hard < args.conns + 1000:
@@ -89,7 +91,7 @@ def main():
     work = tempfile.mkdtemp(prefix="idle-memory-")
     try:
         wait_port(ORIGIN_PORT)
-        conf = f"""worker_processes 1; worker_rlimit_nofile 65536; pid {work}/nginx.pid; error_log {work}/error.log error; daemon off;
+        conf = f"""worker_processes {args.workers}; worker_rlimit_nofile 65536; pid {work}/nginx.pid; error_log {work}/error.log error; daemon off;
 events {{ worker_connections 32768; }}
 http {{ access_log off; client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
   keepalive_timeout 300s;
@@ -98,7 +100,7 @@ http {{ access_log off; client_body_temp_path {work}/b; proxy_temp_path {work}/p
     location / {{ proxy_pass http://o; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}"""
         open(f"{work}/nginx.conf", "w").write(conf)
         ours = os.path.join(os.getcwd(), "target", "release", "forecourt")
-        conf_ours = f"""[global]\nworkers = 1\nadmin = "off"\naccess_log = "off"\n[global.timeouts]\nkeepalive = "300s"\n
+        conf_ours = f"""[global]\nworkers = {args.workers}\nadmin = "off"\naccess_log = "off"\n[global.timeouts]\nkeepalive = "300s"\n
 [[listen]]\naddr = "127.0.0.1:{PROXY_PORT}"\n[[route]]\nupstream = "o"\n[upstream.o]\nservers = ["127.0.0.1:{ORIGIN_PORT}"]\n"""
         open(f"{work}/forecourt.toml", "w").write(conf_ours)
         n = measure("nginx", ["nginx", "-c", f"{work}/nginx.conf", "-p", work], args.conns)
