@@ -44,7 +44,7 @@ async fn a_redis_cluster_shares_limits_and_bans_and_its_outage_falls_back_to_loc
         let (via_a, via_b) = (client_from(from), client_from(from));
         let (url_a, url_b) = (a.url("/a"), b.url("/b"));
         async move {
-            let (x, y) = tokio::join!(paced(&via_a, &url_a, 10, run), paced(&via_b, &url_b, 10, run));
+            let (x, y) = tokio::join!(paced(&via_a, &url_a, 10, run, 1), paced(&via_b, &url_b, 10, run, 2));
             x.into_iter().chain(y).collect::<Vec<u16>>()
         }
     });
@@ -74,7 +74,7 @@ async fn a_redis_cluster_shares_limits_and_bans_and_its_outage_falls_back_to_loc
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let ups = (up(admin_a).await, up(admin_b).await);
     assert_eq!(ups, (0.0, 0.0), "forecourt_redis_up says so\n{}\n{}", a.stderr(), b.stderr());
-    let statuses = paced(&client_from("127.0.0.20"), &a.url("/x"), 40, Duration::from_secs(1)).await;
+    let statuses = paced(&client_from("127.0.0.20"), &a.url("/x"), 40, Duration::from_secs(1), 3).await;
     assert!(statuses.iter().all(|s| [200, 429].contains(s)), "{statuses:?}");
     let passed = statuses.iter().filter(|s| **s == 200).count();
     assert!((8..=14).contains(&passed), "the local limit, 10/s: {passed} of {}", statuses.len());
