@@ -36,7 +36,7 @@ use hyper::upgrade::OnUpgrade;
 use idle::{Fired, IdleTimer};
 use inbound::Shared;
 use outbound::{write_response, Answering, OutQueue};
-use parked::{Connection, Held};
+use parked::Connection;
 use rules::{BodyFraming, Facts};
 use std::rc::Rc;
 use std::time::Duration;
@@ -96,10 +96,7 @@ pub async fn serve<G: 'static>(
     limits: Limits,
     guards: G,
 ) {
-    let drain = worker.drain.watch();
-    let idle = limits.idle_timer();
-    let shared = Held::new(Shared::new(stream, first));
-    serve_spells(Box::new(Connection { worker, conn, limits, shared, drain, idle, _guards: guards })).await
+    serve_spells(Connection::busy(worker, conn, limits, Shared::new(stream, first), guards)).await
 }
 
 /// Serves busy spells until the connection parks (it moves to the worker's lot, or to a

@@ -41,6 +41,15 @@ pub(super) struct Connection<G> {
     pub _guards: G,
 }
 
+impl<G> Connection<G> {
+    /// A connection starting a busy spell on `shared`: a fresh drain watch and timers.
+    pub fn busy(worker: Rc<Worker>, conn: Conn, limits: Limits, shared: Rc<Shared>, guards: G) -> Box<Connection<G>> {
+        let drain = worker.drain.watch();
+        let idle = limits.idle_timer();
+        Box::new(Connection { worker, conn, limits, shared: Held::new(shared), drain, idle, _guards: guards })
+    }
+}
+
 /// The connection's hold on its socket.
 pub(super) struct Held(Option<Rc<Shared>>);
 
@@ -123,10 +132,7 @@ impl<G: 'static, F: Future<Output = ()> + 'static> Resting for InLot<G, F> {
     fn wake(self: Box<Self>) {
         let InLot { socket, writes, worker, conn, limits, guards, resume } = *self;
         let Ok(stream) = tokio::net::TcpStream::from_std(socket) else { return };
-        let shared = Held::new(Shared::resumed(stream, writes));
-        let drain = worker.drain.watch();
-        let idle = limits.idle_timer();
-        let c = Box::new(Connection { worker, conn, limits, shared, drain, idle, _guards: guards });
+        let c = Connection::busy(worker, conn, limits, Shared::resumed(stream, writes), guards);
         tokio::task::spawn_local(resume(c));
     }
 }
