@@ -6,6 +6,7 @@
     bench/waf_corpus.py shapes > shapes.jsonl        # malformed multipart, JSON and XML bodies
     bench/waf_corpus.py edges > edges.jsonl          # encodings and shapes at the parsers' edges
     bench/waf_corpus.py uploads > uploads.jsonl      # multipart as real clients write it
+    bench/waf_corpus.py base64 --seed 3 > base64.jsonl   # Node.js payloads in base64, and tokens that are not
     bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
     bench/waf_corpus.py sqlmap > sqlmap.jsonl        # sqlmap's own payloads (apt-get install sqlmap)
     bench/waf_corpus.py wapiti > wapiti.jsonl        # wapiti's attack payloads (apt-get install wapiti)
@@ -29,6 +30,10 @@ of its `boundaries.xml` prefixes and suffixes, placeholders filled as it fills t
 query and a form; every one an `attack`. `wapiti`: the payloads of Debian's `wapiti` scanner
 (`wapitiCore/data/attacks`: XSS, blind SQL, command execution, file handling, XXE),
 placeholders filled, in a query and a form (XXE as an XML body); every one an `attack`.
+`base64`: Node.js injections (node-serialize's `_$$ND_FUNC$$_`, `while(1){}`, `eval(`, ...)
+as base64 with and without its padding, in a query, a cookie and a form, for CRS's rules
+that decode base64 (934100, 934160); `benign`: random base64-alphabet tokens, JWTs, UUIDs,
+ordinary text and doubly-escaped text, in a query and a cookie.
 """
 import argparse, base64, json, os, random, urllib.parse
 
@@ -382,6 +387,39 @@ def uploads():
     return out
 
 
+NODE_JS = ["_$$ND_FUNC$$_function(){require('child_process').exec('id', function(e,o){})}()",
+           '{"rce":"_$$ND_FUNC$$_function (){require(\'child_process\').exec(\'ls /\')}()"}',
+           "while(true){}", "while(1){}", "eval(String.fromCharCode(97,108,101,114,116))",
+           "new Function('return process')().mainModule.require('child_process')",
+           "this.constructor.constructor('return process')()", "module.exports=function(){}",
+           "process.mainModule.require('fs').readFileSync('/etc/passwd')", "x=_$$ND_FUNC$$_function(){}"]
+TOKENS = ["100%2525 off today", "a%2B%2Bb", "50%25 cheaper", "tag%3Cb%3E", "Hello world, how are you?",
+          "session=abc.def-ghi_jkl", "550e8400-e29b-41d4-a716-446655440000", "Zm9vYmFy", "SGVsbG8gV29ybGQ",
+          "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+          "The function() keyword in JavaScript", "while (true) we walked", "eval() is discussed here",
+          "%2565val%2528", "%2577hile%2528true%2529", "100%25 natural%252C organic", "x%253D1%2526y%253D2"]
+
+
+def base64_payloads(seed):
+    out = []
+    for payload in NODE_JS:
+        padded = base64.b64encode(payload.encode()).decode()
+        for how, encoded in (("padded", padded), ("unpadded", padded.rstrip("="))):
+            name = f"{how} {payload[:24]}"
+            out += [req("attack", f"{name} in a query", "/?data=" + q(encoded), headers=BROWSER),
+                    req("attack", f"{name} in a cookie", "/", headers=with_h(("Cookie", "profile=" + q(encoded)))),
+                    req("attack", f"{name} in a form", "/submit", "POST", FORM, "data=" + q(encoded))]
+    rng = random.Random(seed)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    tokens = TOKENS + ["".join(rng.choice(alphabet) for _ in range(rng.randint(5, 40))) for _ in range(40)]
+    for token in tokens:
+        # Escapes already in a token stay as written: the doubly-escaped ones are the test.
+        value = urllib.parse.quote(token, safe="%")
+        out += [req("benign", f"{token[:30]} in a query", "/?v=" + value, headers=BROWSER),
+                req("benign", f"{token[:30]} in a cookie", "/", headers=with_h(("Cookie", "sid=" + value)))]
+    return out
+
+
 def in_query_and_form(family, value, path, field):
     """`value` as a scanner sends it: in a query argument, then in a form field."""
     return [req("attack", f"{family} query {value}", f"{path}?{field}=" + qp(value)),
@@ -501,12 +539,12 @@ def wapiti(seed):
 
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "wfuzz", "sqlmap", "wapiti"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "base64", "wfuzz", "sqlmap", "wapiti"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
     cases = {"probe": probe, "shapes": shapes, "edges": edges, "uploads": uploads, "wfuzz": lambda: wfuzz(args.seed, args.count),
-             "sqlmap": lambda: sqlmap(args.seed),
+             "sqlmap": lambda: sqlmap(args.seed), "base64": lambda: base64_payloads(args.seed),
              "wapiti": lambda: wapiti(args.seed)}.get(
         args.kind, lambda: words(args.seed, args.count))()
     for case in cases:

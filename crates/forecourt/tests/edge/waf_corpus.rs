@@ -243,6 +243,16 @@ pub const MORE: &[Case] = &[
     post("java: a raw body", "/rpc", "application/x-java-serialized-object", "java.lang.ProcessBuilder(cmd).start()"),
     post("policy: a text/plain body (CRS allows the type nowhere)", "/notes", "text/plain", "Buy milk, eggs and bread -- or not; ask Ann's opinion."),
     get("nodejs: injection", "/x?a=require(%27child_process%27).exec(%27id%27)"),
+    // Base64 without its padding, as node-serialize cookies carry it: libmodsecurity's
+    // t:base64Decode decodes every whole group (CRS 934100, 934160).
+    Case {
+        name: "nodejs: unpadded base64 in a cookie",
+        method: "GET",
+        target: "/",
+        body: None,
+        headers: &[("cookie", "profile=XyQkTkRfRlVOQyQkX2Z1bmN0aW9uKCl7cmVxdWlyZSgnY2hpbGRfcHJvY2VzcycpLmV4ZWMoJ2lkJyl9KCk")],
+    },
+    get("nodejs: unpadded base64 loop", "/x?data=d2hpbGUoMSl7fQ"),
     get("protocol: crlf in path arg", "/x?a=foo%0d%0aLocation:%20http://evil.example"),
     Case { name: "scanner: nikto", method: "GET", target: "/", body: None, headers: &[("user-agent", "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)")] },
     Case { name: "scanner: nmap", method: "GET", target: "/", body: None, headers: &[("user-agent", "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)")] },
@@ -257,6 +267,9 @@ pub const MORE: &[Case] = &[
     get("benign: price range", "/shop?min=10&max=99&sort=price-asc"),
     get("benign: date range", "/events?from=2026-12-01&to=2026-12-31"),
     get("benign: base64 token", "/verify?token=ZXlKaGJHY2lPaUpJVXpJMU5pSjk"),
+    // Not base64: t:base64Decode leaves nothing for the URL decoding after it, so the
+    // doubled escapes are not read as `eval(`.
+    Case { name: "benign: doubly escaped text in a cookie", method: "GET", target: "/", body: None, headers: &[("cookie", "note=%2565val%2528")] },
     get("benign: url param", "/go?next=%2Faccount%2Fsettings"),
     get("benign: math", "/calc?expr=2%2B2%3D4"),
     get("benign: code words", "/search?q=select%20from%20the%20menu%20or%20order%20online"),

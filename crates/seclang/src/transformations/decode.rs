@@ -75,45 +75,6 @@ impl Transformation for UrlDecodeUni {
     }
 }
 
-/// Base64 decode transformation.
-pub struct Base64Decode;
-
-impl Transformation for Base64Decode {
-    fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        use base64::Engine;
-        match base64::engine::general_purpose::STANDARD.decode(input) {
-            Ok(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(_) => Cow::Borrowed(input),
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "base64Decode"
-    }
-}
-
-/// Extended base64 decode (handles URL-safe base64).
-pub struct Base64DecodeExt;
-
-impl Transformation for Base64DecodeExt {
-    fn transform<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        use base64::Engine;
-        // Try URL-safe first, then standard
-        let result = base64::engine::general_purpose::URL_SAFE
-            .decode(input)
-            .or_else(|_| base64::engine::general_purpose::STANDARD.decode(input));
-
-        match result {
-            Ok(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(_) => Cow::Borrowed(input),
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "base64DecodeExt"
-    }
-}
-
 /// Hex decode transformation.
 pub struct HexDecode;
 
@@ -464,12 +425,6 @@ mod tests {
         // Characters beyond ASCII pass whole; `%C3` is the byte, as the Latin-1 character;
         // `%u00e9` its ASCII best fit, `%u6771` (no best fit) the character.
         assert_eq!(UrlDecodeUni.transform("café+%C3%u00e9%u6771"), "café \u{C3}e東");
-    }
-
-    #[test]
-    fn test_base64_decode() {
-        let t = Base64Decode;
-        assert_eq!(t.transform("aGVsbG8="), "hello");
     }
 
     #[test]

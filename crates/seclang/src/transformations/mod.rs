@@ -1,5 +1,6 @@
 //! Transformation functions for ModSecurity.
 
+mod base64_decode;
 mod comments;
 mod decode;
 mod encode;
@@ -7,6 +8,7 @@ mod normalize;
 mod pipeline;
 mod unicode_map;
 
+pub use base64_decode::*;
 pub use comments::*;
 pub use decode::*;
 pub use encode::*;
