@@ -7,6 +7,7 @@
     bench/waf_corpus.py edges > edges.jsonl          # encodings and shapes at the parsers' edges
     bench/waf_corpus.py uploads > uploads.jsonl      # multipart as real clients write it
     bench/waf_corpus.py base64 --seed 3 > base64.jsonl   # Node.js payloads in base64, and tokens that are not
+    bench/waf_corpus.py events > events.jsonl        # words that begin with "on", and real event handlers
     bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
     bench/waf_corpus.py sqlmap > sqlmap.jsonl        # sqlmap's own payloads (apt-get install sqlmap)
     bench/waf_corpus.py wapiti > wapiti.jsonl        # wapiti's attack payloads (apt-get install wapiti)
@@ -33,7 +34,11 @@ placeholders filled, in a query and a form (XXE as an XML body); every one an `a
 `base64`: Node.js injections (node-serialize's `_$$ND_FUNC$$_`, `while(1){}`, `eval(`, ...)
 as base64 with and without its padding, in a query, a cookie and a form, for CRS's rules
 that decode base64 (934100, 934160); `benign`: random base64-alphabet tokens, JWTs, UUIDs,
-ordinary text and doubly-escaped text, in a query and a cookie.
+ordinary text and doubly-escaped text, in a query and a cookie. `events`: ordinary words and
+settings that begin with "on" (`online`, `ontwerp`, `onboarding=done`, `onSale=1`) in a query,
+a form, a Referer and a cookie, `benign`, where libinjection's XSS check looks for
+`on…=` event handlers; and XSS with real event handlers (`onclick`, `onauxclick`,
+`ontoggle`...), `attack`.
 """
 import argparse, base64, json, os, random, urllib.parse
 
@@ -420,6 +425,26 @@ def base64_payloads(seed):
     return out
 
 
+ON_WORDS = ["design ontwerp", "Industrieel Ontwerper", "music on", "online", "onboarding=done", "only=true", "onion rings",
+            "one=two", "onderhoud gepland", "ontario,onkel", "once upon a time", "onSale=1", "on=off", "ongoing&onset",
+            "Bonn on Rhine", "foo=...ZQ/ONSQg==", "x onwards=1", "onkeypressed", "ontologie", "onTrack=yes"]
+EVENT_HANDLERS = ["<x onclick=alert(1)>", "\" onmouseover=alert(1) x=\"", "onerror=alert(1)", "' onfocus=alert(1) autofocus '",
+                  "<svg onload=alert(1)>", "<img src=x onerror=prompt(1)>", "x onpointerenter=alert(1)",
+                  "<body onpageshow=alert(1)>", "<a onauxclick=alert(1)>x</a>", "<details ontoggle=alert(1) open>"]
+
+
+def events():
+    out = []
+    for words in ON_WORDS:
+        out += [req("benign", f"query {words}", "/search?q=" + q(words), headers=BROWSER),
+                req("benign", f"form {words}", "/search", "POST", FORM, "q=" + q(words)),
+                req("benign", f"referer {words}", "/", headers=with_h(("Referer", "https://www.example.com/search?q=" + qp(words)))),
+                req("benign", f"cookie {words}", "/", headers=with_h(("Cookie", "pref=" + q(words))))]
+    for attack in EVENT_HANDLERS:
+        out += in_query_and_form("xss", attack, "/search", "q")
+    return out
+
+
 def in_query_and_form(family, value, path, field):
     """`value` as a scanner sends it: in a query argument, then in a form field."""
     return [req("attack", f"{family} query {value}", f"{path}?{field}=" + qp(value)),
@@ -539,12 +564,13 @@ def wapiti(seed):
 
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "base64", "wfuzz", "sqlmap", "wapiti"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "base64", "events", "wfuzz", "sqlmap", "wapiti"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
     cases = {"probe": probe, "shapes": shapes, "edges": edges, "uploads": uploads, "wfuzz": lambda: wfuzz(args.seed, args.count),
              "sqlmap": lambda: sqlmap(args.seed), "base64": lambda: base64_payloads(args.seed),
+             "events": events,
              "wapiti": lambda: wapiti(args.seed)}.get(
         args.kind, lambda: words(args.seed, args.count))()
     for case in cases:
