@@ -307,18 +307,19 @@ struct Tee {
 }
 
 impl Tee {
+    /// Stores the response, then ends the fetch its followers share, in that order: ended
+    /// first, a request for the key arriving while the body was assembled found neither
+    /// the fetch nor the stored response and went upstream.
     fn finish(&mut self, complete: bool) {
+        if let Some(mut stored) = self.stored.take().filter(|_| complete && self.size <= self.max) {
+            let body = body_pages::assemble(self.parts.iter().map(|p| &p[..]), self.size as usize);
+            (stored.body, stored.body_file) = (body.bytes, body.file);
+            self.parts.clear();
+            self.store.put(&self.key, &self.url, Arc::new(stored));
+        }
         if let Some(leader) = self.leader.take() {
             leader.end(complete);
         }
-        let Some(mut stored) = self.stored.take() else { return };
-        if !complete || self.size > self.max {
-            return;
-        }
-        let body = body_pages::assemble(self.parts.iter().map(|p| &p[..]), self.size as usize);
-        (stored.body, stored.body_file) = (body.bytes, body.file);
-        self.parts.clear();
-        self.store.put(&self.key, &self.url, Arc::new(stored));
     }
 }
 
