@@ -8,6 +8,7 @@
     bench/waf_corpus.py uploads > uploads.jsonl      # multipart as real clients write it
     bench/waf_corpus.py base64 --seed 3 > base64.jsonl   # Node.js payloads in base64, and tokens that are not
     bench/waf_corpus.py events > events.jsonl        # words that begin with "on", and real event handlers
+    bench/waf_corpus.py dispositions > dispositions.jsonl   # multipart Content-Disposition headers, odd and ordinary
     bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
     bench/waf_corpus.py sqlmap > sqlmap.jsonl        # sqlmap's own payloads (apt-get install sqlmap)
     bench/waf_corpus.py wapiti > wapiti.jsonl        # wapiti's attack payloads (apt-get install wapiti)
@@ -38,7 +39,9 @@ ordinary text and doubly-escaped text, in a query and a cookie. `events`: ordina
 settings that begin with "on" (`online`, `ontwerp`, `onboarding=done`, `onSale=1`) in a query,
 a form, a Referer and a cookie, `benign`, where libinjection's XSS check looks for
 `on…=` event handlers; and XSS with real event handlers (`onclick`, `onauxclick`,
-`ontoggle`...), `attack`.
+`ontoggle`...), `attack`. `dispositions`: one-part uploads whose `Content-Disposition` is
+ordinary, unusual or malformed (escaped quotes, a name given twice, single quotes, case,
+unknown parameters, unquoted values), every one `benign` in that it carries no payload.
 """
 import argparse, base64, json, os, random, urllib.parse
 
@@ -349,7 +352,8 @@ def uploads():
     """Multipart bodies as real clients write them (every one `benign`): a browser's, curl's,
     Go's, Python requests', OkHttp's (a Content-Length per part), .NET's (a quoted boundary,
     charsets on text parts), Java's Apache HttpClient in its browser mode (charsets) and
-    Spring's (a charset after the boundary), `filename*`; then attacks in a part's value,
+    Spring's (a charset after the boundary), Go's escaping of a quote in a field name (`\\"`),
+    `filename*`; then attacks in a part's value,
     name, file name, content and part headers (a charset CRS does not allow, `_charset_`,
     Content-Transfer-Encoding, a header name outside ASCII)."""
     out = []
@@ -378,6 +382,8 @@ def uploads():
     mp("benign", "Spring: a charset after the boundary", [([cd("comment")], text)],
        boundary="----geckoformboundary4a7acee3709293e183ef2932a147a331",
        ct="multipart/form-data;boundary=----geckoformboundary4a7acee3709293e183ef2932a147a331;charset=UTF-8")
+    mp("benign", "Go's mime/multipart: a field name with a quote, escaped", [(['Content-Disposition: form-data; name="say \\"hi\\""'], text)],
+       boundary="1e2a7c09f8a5b3d6c4e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1")
     mp("benign", "filename* (RFC 5987)", [([cd("file", "resume.pdf") + "; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", "Content-Type: application/pdf"], "%PDF")])
     mp("attack", "sqli in a part", [([cd("q")], "1' union select password from users--")])
     mp("attack", "xss in a part", [([cd("bio")], "<img src=x onerror=alert(document.cookie)>")])
@@ -442,6 +448,45 @@ def events():
                 req("benign", f"cookie {words}", "/", headers=with_h(("Cookie", "pref=" + q(words))))]
     for attack in EVENT_HANDLERS:
         out += in_query_and_form("xss", attack, "/search", "q")
+    return out
+
+
+DISPOSITIONS = [
+    ("a file name with accents", 'form-data; name="file"; filename="résumé.pdf"'),
+    ("a file name and its RFC 5987 form (.NET)", "form-data; name=\"file\"; filename=\"r_sum_.pdf\"; filename*=utf-8''r%C3%A9sum%C3%A9.pdf"),
+    ("only the RFC 5987 form", "form-data; name=\"file\"; filename*=UTF-8''x.txt"),
+    ("a Windows path", 'form-data; name="file"; filename="C:\\Users\\ann\\notes.txt"'),
+    ("an escaped quote in the name (Go)", 'form-data; name="say \\"hi\\""'),
+    ("an escaped backslash in the file name (Go)", 'form-data; name="file"; filename="a\\\\b.txt"'),
+    ("an empty file name", 'form-data; name="file"; filename=""'),
+    ("a semicolon inside quotes", 'form-data; name="a;b"'),
+    ("an unquoted name", "form-data; name=title"),
+    ("no space after the semicolon", 'form-data;name="a"'),
+    ("a semicolon at the end", 'form-data; name="a";'),
+    ("a semicolon and a space at the end", 'form-data; name="a"; '),
+    ("the name given twice", 'form-data; name="a"; name="b"'),
+    ("the file name given twice", 'form-data; name="file"; filename="x.txt"; filename="y.txt"'),
+    ("an empty name", 'form-data; name=""'),
+    ("Name in capitals", 'form-data; Name="a"'),
+    ("FORM-DATA in capitals", 'FORM-DATA; name="a"'),
+    ("a size parameter", 'form-data; name="a"; size=12'),
+    ("a creation-date parameter", 'form-data; name="a"; creation-date="Wed, 12 Feb 1997 16:29:51 -0500"'),
+    ("an unquoted name with a slash", "form-data; name=a/b"),
+    ("an unquoted name with brackets", "form-data; name=a[]"),
+    ("a single quote inside an unquoted name", "form-data; name=a'b"),
+    ("a name in single quotes", "form-data; name='a'"),
+    ("single quotes around a semicolon", "form-data; name='x; filename=y'"),
+    ("an unclosed quote", 'form-data; name="a'),
+    ("text after the closing quote", 'form-data; name="a"x'),
+    ("not form-data", 'attachment; name="a"'),
+]
+
+
+def dispositions():
+    out = []
+    for name, disposition in DISPOSITIONS:
+        body = f"--XyZ\r\nContent-Disposition: {disposition}\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n"
+        out.append(req("benign", name, "/upload", "POST", with_h(("Content-Type", "multipart/form-data; boundary=XyZ")), body))
     return out
 
 
@@ -564,13 +609,13 @@ def wapiti(seed):
 
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "base64", "events", "wfuzz", "sqlmap", "wapiti"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "base64", "events", "dispositions", "wfuzz", "sqlmap", "wapiti"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
     cases = {"probe": probe, "shapes": shapes, "edges": edges, "uploads": uploads, "wfuzz": lambda: wfuzz(args.seed, args.count),
              "sqlmap": lambda: sqlmap(args.seed), "base64": lambda: base64_payloads(args.seed),
-             "events": events,
+             "events": events, "dispositions": dispositions,
              "wapiti": lambda: wapiti(args.seed)}.get(
         args.kind, lambda: words(args.seed, args.count))()
     for case in cases:

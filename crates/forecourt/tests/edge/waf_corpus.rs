@@ -149,6 +149,13 @@ pub const BENIGN: &[Case] = &[
         MULTIPART,
         "--XyZ\r\nContent-Disposition: form-data; name=\"comment\"\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nSee you on Monday.\r\n--XyZ--\r\n",
     ),
+    // Go's mime/multipart escapes a quote in a name with a backslash, as ModSecurity reads it.
+    post(
+        "multipart: a field name with an escaped quote",
+        "/upload",
+        MULTIPART,
+        "--XyZ\r\nContent-Disposition: form-data; name=\"say \\\"hi\\\"\"\r\n\r\nHello there\r\n--XyZ--\r\n",
+    ),
     post(
         "benign: XHTML with its DTD's entities",
         "/pages",

@@ -203,14 +203,16 @@ fn read_part(text: &str, out: &mut Multipart) -> Result<(), String> {
 }
 
 /// `form-data; name="a"; filename="b"`: the name and file name, checked as ModSecurity
-/// checks them (parameters separated by `;`, quotes closed).
+/// checks them (parameters separated by `;`, quotes closed, neither given twice, a name
+/// that is not empty). Parameter names are matched ignoring case and other parameters are
+/// allowed, as RFC 2183 has them (ModSecurity refuses both).
 fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String, Option<String>), String> {
     let invalid = |why: &str| Err(format!("Multipart: invalid Content-Disposition header ({why})"));
     let Some(mut rest) = value.get(..9).filter(|kind| kind.eq_ignore_ascii_case("form-data")).map(|_| &value[9..])
     else {
         return invalid("not form-data");
     };
-    let (mut name, mut filename) = (None, None);
+    let (mut name, mut filename, mut filename_given) = (None, None, false);
     loop {
         rest = rest.trim_ascii_start();
         if rest.is_empty() {
@@ -220,14 +222,17 @@ fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String,
             flags.missing_semicolon = true;
             return invalid("a parameter without its semicolon");
         };
+        if after.trim_ascii().is_empty() {
+            break; // a semicolon at the end
+        }
         let Some((key, after)) = after.split_once('=') else {
             flags.invalid_quoting = true;
             return invalid("a parameter without a value");
         };
         let after = after.trim_ascii_start();
-        let (param, remainder) = match after.strip_prefix('"') {
-            Some(quoted) => match quoted.find('"') {
-                Some(close) => (quoted[..close].to_string(), &quoted[close + 1..]),
+        let (param, remainder, quoted) = match after.strip_prefix('"') {
+            Some(quoted) => match quoted_value(quoted) {
+                Some((param, remainder)) => (param, remainder, true),
                 None => {
                     flags.invalid_quoting = true;
                     return invalid("an unclosed quote");
@@ -240,12 +245,28 @@ fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String,
                     flags.invalid_quoting = true;
                     return invalid("a quote inside an unquoted value");
                 }
-                (token.to_string(), &after[end..])
+                (token.to_string(), &after[end..], false)
             }
         };
-        match key.trim_ascii().to_ascii_lowercase().as_str() {
+        let key = key.trim_ascii().to_ascii_lowercase();
+        // Some parsers (PHP's) read '…' as a quoted value, so an unquoted name or file name
+        // with a single quote (`name='x; filename=y'`) may not be what the application
+        // sees: ModSecurity's invalid-quoting flag, and an error when the value opens with one.
+        if !quoted && matches!(key.as_str(), "name" | "filename") && param.contains('\'') {
+            flags.invalid_quoting = true;
+            if param.starts_with('\'') {
+                return invalid("a value in single quotes");
+            }
+        }
+        match key.as_str() {
+            // Given twice, the application and the WAF may each take a different one.
+            "name" if name.is_some() => return invalid("the name given twice"),
+            "filename" if filename_given => return invalid("the file name given twice"),
             "name" => name = Some(param),
-            "filename" => filename = Some(param),
+            "filename" => {
+                filename_given = true;
+                filename = Some(param);
+            }
             // RFC 5987's form (`UTF-8''shell.php`): the name after the charset.
             "filename*" => filename = Some(param.rsplit("''").next().unwrap_or_default().to_string()),
             _ => {}
@@ -253,9 +274,33 @@ fn disposition_names(value: &str, flags: &mut MultipartFlags) -> Result<(String,
         rest = remainder;
     }
     match name {
-        Some(name) => Ok((name, filename)),
-        None => invalid("no name"),
+        Some(name) if !name.is_empty() => Ok((name, filename)),
+        _ => invalid("no name"),
     }
+}
+
+/// A quoted parameter's value and what follows its closing quote, as ModSecurity reads it:
+/// `\"` and `\\` stand for `"` and `\` (curl and older clients escape a file name's quotes
+/// so), any other backslash stays (Windows paths come unescaped: `C:\Users\ann\a.txt`).
+/// `None`: the quote is never closed.
+fn quoted_value(text: &str) -> Option<(String, &str)> {
+    let mut value = String::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((value, &text[i + 1..])),
+            '\\' => match text[i + 1..].chars().next() {
+                Some(escaped @ ('"' | '\\')) => {
+                    value.push(escaped);
+                    chars.next();
+                }
+                Some(_) => value.push('\\'),
+                None => return None,
+            },
+            c => value.push(c),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -266,6 +311,40 @@ mod tests {
 
     fn part(name: &str, content: &str) -> String {
         format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{content}\r\n")
+    }
+
+    #[test]
+    fn quoted_names_read_backslash_escapes_as_modsecurity_does() {
+        let mut flags = MultipartFlags::default();
+        assert_eq!(disposition_names(r#"form-data; name="a\"b""#, &mut flags).unwrap().0, r#"a"b"#);
+        assert_eq!(
+            disposition_names(r#"form-data; name="f"; filename="C:\Users\ann\a.txt""#, &mut flags).unwrap().1.unwrap(),
+            r"C:\Users\ann\a.txt"
+        );
+        assert_eq!(
+            disposition_names(r#"form-data; name="f"; filename="a\\b""#, &mut flags).unwrap().1.unwrap(),
+            r"a\b"
+        );
+        assert!(!flags.strict_error());
+        assert!(disposition_names(r#"form-data; name="abc\""#, &mut flags).is_err());
+        assert!(flags.invalid_quoting);
+    }
+
+    #[test]
+    fn parameters_given_twice_single_quotes_and_empty_names_are_refused_as_modsecurity_does() {
+        let mut flags = MultipartFlags::default();
+        assert!(disposition_names(r#"form-data; name="a"; name="b""#, &mut flags).is_err());
+        assert!(disposition_names(r#"form-data; name="a"; filename="x"; filename="y""#, &mut flags).is_err());
+        assert!(disposition_names(r#"form-data; name="""#, &mut flags).is_err());
+        assert!(!flags.strict_error());
+        // A file name and its RFC 5987 form, as .NET sends them, are not the same given twice.
+        let dotnet = r#"form-data; name="f"; filename="r_sum_.pdf"; filename*=utf-8''r%C3%A9sum%C3%A9.pdf"#;
+        assert_eq!(disposition_names(dotnet, &mut flags).unwrap().1.unwrap(), "r%C3%A9sum%C3%A9.pdf");
+        assert_eq!(disposition_names(r#"form-data; name="a";"#, &mut flags).unwrap().0, "a");
+        assert!(!flags.strict_error(), "neither is an evasion");
+        assert_eq!(disposition_names("form-data; name=a'b", &mut flags).unwrap().0, "a'b");
+        assert!(flags.invalid_quoting);
+        assert!(disposition_names("form-data; name='x; filename=y'", &mut MultipartFlags::default()).is_err());
     }
 
     #[test]
