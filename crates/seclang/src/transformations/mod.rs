@@ -5,6 +5,7 @@ mod comments;
 mod decode;
 mod encode;
 mod normalize;
+mod parity;
 mod pipeline;
 mod unicode_map;
 
@@ -13,6 +14,7 @@ pub use comments::*;
 pub use decode::*;
 pub use encode::*;
 pub use normalize::*;
+pub use parity::*;
 pub use pipeline::TransformationPipeline;
 
 use crate::error::{Error, Result};
@@ -76,9 +78,9 @@ pub fn create_transformation(name: &str) -> Result<Arc<dyn Transformation>> {
         "sqlhexdecode" => Ok(Arc::new(SqlHexDecode)),
         "utf8tounicode" => Ok(Arc::new(Utf8ToUnicode)),
         "escapeseqdecode" => Ok(Arc::new(EscapeSeqDecode)),
-        "parityeven7bit" | "parityodd7bit" | "parityzero7bit" => {
-            Ok(Arc::new(None_)) // Placeholder - pass through
-        }
+        "parityeven7bit" => Ok(Arc::new(ParityEven7bit)),
+        "parityodd7bit" => Ok(Arc::new(ParityOdd7bit)),
+        "parityzero7bit" => Ok(Arc::new(ParityZero7bit)),
         "sha256" => Ok(Arc::new(Sha256)),
 
         _ => Err(Error::UnknownTransformation { name: name.to_string() }),
