@@ -10,9 +10,10 @@ outputs differ and the shortest examples.
 An input is a random string of 1 to 10 fragments: `--fragments syntax` are escapes and
 markers (`%u`, `\\x`, `&#x`, `/*`, `-->`, `../`, quotes, whitespace, hex digits...),
 `--fragments text` are entities, JavaScript and CSS escapes, paths, command-line
-punctuation and characters beyond ASCII; `sql` and `html` are SQL and HTML/script pieces
-for the operators. An `@operator` (`@detectSQLi`, `@detectXSS`) gives `1` and what it
-captured (SQLi's fingerprint) when it matches, nothing when not. ModSecurity gets each input as a query argument
+punctuation and characters beyond ASCII; `sql`, `html` and `cards` are SQL, HTML/script
+and digit-group pieces for the operators. An `@operator` (`@detectSQLi`, `@detectXSS`,
+`@verifyCC=PATTERN`) gives `1` and what it captured (SQLi's fingerprint, the card number)
+when it matches, nothing when not. ModSecurity gets each input as a query argument
 every byte of which is percent-encoded, and a rule per transformation logs
 `t:none,t:NAME,t:hexEncode` of it; the engine gets the same bytes through
 `crates/seclang/examples/transform.rs`. Inputs with a NUL are left out (`--nul` keeps
@@ -20,7 +21,7 @@ them), and so are outputs of ModSecurity's with bytes beyond ASCII, which the en
 text (UTF-8) writes otherwise: the comparison is of what CRS's ASCII patterns can see.
 Needs nginx-light and libnginx-mod-http-modsecurity; run from the repository root.
 """
-import argparse, http.client, json, os, random, shutil, subprocess, tempfile, time
+import argparse, http.client, json, os, random, re, shutil, subprocess, tempfile, time
 
 CRS_TRANSFORMATIONS = ["urlDecodeUni", "urlDecode", "htmlEntityDecode", "jsDecode", "cssDecode", "cmdLine", "utf8toUnicode",
                        "removeNulls", "removeWhitespace", "compressWhitespace", "replaceComments", "removeCommentsChar",
@@ -41,6 +42,8 @@ FRAGMENTS = {
             "||", "case when", "then", "else", "end", "exec", "waitfor delay", "'0:0:5'", "[", "]", "{", "}", ",", "+", "-", "*",
             "/", "%", "\\", "N'", "x'41'", "b'1'", "$$", "admin", "users", "information_schema", "limit", "order by", " ", "\t",
             "\n", "true", "null", "drop", "insert into", "values", "pg_sleep(", "ascii(", "substr(", "if(", ":=", "<=>", "::", "e"],
+    "cards": ["4111", "1111", " ", "-", "5500", "0000", "0004", "1234", "5678", "9", "0", "3782", "822463", "10005", "x", "ref",
+              ":", ".", "4", "42", "6011", "0009", "7"],
     "html": ["<", ">", "<script>", "</script>", "<img", " src=", "x", " onerror=", "onload=", "alert(1)", "javascript:", "<svg",
              "/onload=", "<a href=", "\"", "'", "`", "<!--", "-->", "<iframe", "style=", "expression(", "<body", "<div", "data:",
              "base64,", " ", "/", "=", "&lt;", "&#60;", "<?", "?>", "<![CDATA[", "]]>", "<x", "on", "mouseover", "vbscript:",
@@ -66,9 +69,10 @@ def modsecurity_outputs(work, names, values):
     rules = ["SecRuleEngine On", "SecAuditEngine On", "SecAuditLogParts ABH", "SecAuditLogType Serial", "SecAuditLogFormat JSON",
              f"SecAuditLog {work}/audit.log", "SecUnicodeMapFile /etc/nginx/unicode.mapping 20127"]
     for i, name in enumerate(names):
-        if name.startswith("@"):  # SQLi's fingerprint; XSS captures nothing
-            logdata = ",logdata:'%{TX.0}'" if name == "@detectSQLi" else ""
-            rules.append(f"SecRule ARGS:v \"{name}\" \"id:{1000 + i},phase:1,pass,log,capture,t:none,msg:'{name}'{logdata}\"")
+        if name.startswith("@"):  # what it captured (XSS captures nothing); `@name=argument`
+            logdata = ",logdata:'%{TX.0}'" if name != "@detectXSS" else ""
+            operator = name.replace("=", " ", 1).replace('"', '\\"')
+            rules.append(f"SecRule ARGS:v \"{operator}\" \"id:{1000 + i},phase:1,pass,log,capture,t:none,msg:'op'{logdata}\"")
         else:
             rules.append(f"SecRule ARGS:v \"@rx ^(.*)$\" \"id:{1000 + i},phase:1,pass,log,capture,t:none,t:{name},t:hexEncode,"
                          f"msg:'{name}',logdata:'%{{TX.1}}'\"")
@@ -117,7 +121,12 @@ def main():
     ap.add_argument("--nul", action="store_true", help="keep inputs with a NUL byte")
     ap.add_argument("--transformations", default=",".join(CRS_TRANSFORMATIONS))
     args = ap.parse_args()
-    names = args.transformations.split(",")
+    names = []
+    for part in args.transformations.split(","):
+        if names and not re.match(r"[@A-Za-z]", part):  # a comma inside an argument: {13,16}
+            names[-1] += "," + part
+        else:
+            names.append(part)
     values = inputs(FRAGMENTS[args.fragments], args.count, args.seed, args.nul)
     work = tempfile.mkdtemp(prefix="waf-transformations-")
     try:

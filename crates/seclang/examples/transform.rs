@@ -1,11 +1,12 @@
 //! Runs transformations and operators on inputs, for comparing them with libmodsecurity's
 //! (`bench/waf_transformations.py`).
 //!
-//!     transform urlDecodeUni cssDecode @detectSQLi < inputs
+//!     transform urlDecodeUni cssDecode @detectSQLi '@verifyCC=\d{13,16}' < inputs
 //!
 //! Each line of standard input is one input in hex; each line of output holds, in hex and
 //! separated by spaces, what each named transformation makes of it, and for an operator
-//! (`@name`, no argument) `1` and the value it captured when it matches, nothing when not.
+//! (`@name`, or `@name=argument`) `1` and the value it captured when it matches, nothing
+//! when not.
 use forecourt_seclang::operators::{create_operator, Operator};
 use forecourt_seclang::parser::OperatorName;
 use forecourt_seclang::transformations::{create_transformation, Transformation};
@@ -21,8 +22,9 @@ impl Step {
     fn named(name: &str) -> Step {
         match name.strip_prefix('@') {
             Some(operator) => {
+                let (operator, argument) = operator.split_once('=').unwrap_or((operator, ""));
                 let known = OperatorName::from_str(operator).unwrap_or_else(|| panic!("{name}: no such operator"));
-                Step::Operator(create_operator(known, "").unwrap_or_else(|e| panic!("{name}: {e}")))
+                Step::Operator(create_operator(known, argument).unwrap_or_else(|e| panic!("{name}: {e}")))
             }
             None => Step::Transformation(create_transformation(name).unwrap_or_else(|e| panic!("{name}: {e}"))),
         }

@@ -1,14 +1,14 @@
 //! What a rule set asks for that this engine cannot do, said once when it loads: a
 //! `ctl:` directive it does not implement, an `XML:` selector beyond `/*` and `//@*`,
-//! and rules whose every target is a variable it does not resolve (they can never
-//! match). An operator learns at startup that part of a rule set is dead, rather than
+//! rules whose every target is a variable it does not resolve, and rules whose operator
+//! it does not have (both can never match). An operator learns at startup that part of a rule set is dead, rather than
 //! from an attack that passed.
 //!
 //! Each kind is one warning per distinct directive or variable, naming the rules:
 //! CRS 3.3's persistent collections alone touch a dozen rules, and a line per rule
 //! buried the message.
 
-use crate::parser::{Directive, Selection, VariableName, VariableSpec, XmlTarget};
+use crate::parser::{Directive, OperatorName, Selection, VariableName, VariableSpec, XmlTarget};
 use std::collections::BTreeMap;
 
 /// Dead rules, gathered while a rule set compiles and reported when it is done.
@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 pub struct LoadReport {
     /// Variable (as SecLang writes it) → the rules that target nothing but such variables.
     unresolved: BTreeMap<&'static str, Vec<String>>,
+    /// Operator (as SecLang writes it) → the rules that use it.
+    no_operator: BTreeMap<&'static str, Vec<String>>,
     /// The last rule id seen: a chained rule has none of its own, and is named by its
     /// chain's first rule, which comes just before it.
     chain_start: Option<String>,
@@ -39,11 +41,7 @@ impl LoadReport {
         if variables.is_empty() || variables.iter().any(|v| v.name.is_implemented()) {
             return;
         }
-        let id = match (rule_id, &self.chain_start) {
-            (Some(id), _) => id.clone(),
-            (None, Some(start)) => format!("{start} (its chain)"),
-            (None, None) => "(a rule without an id)".to_string(),
-        };
+        let id = self.name_of(rule_id);
         for v in variables {
             let rules = self.unresolved.entry(v.name.seclang_name()).or_default();
             if !rules.contains(&id) {
@@ -52,8 +50,35 @@ impl LoadReport {
         }
     }
 
-    /// Says what was found: one warning per variable.
+    /// Looks at one rule's operator (after `rule`, which keeps track of chains).
+    pub fn operator(&mut self, operator: &OperatorName, rule_id: &Option<String>) {
+        let Some(name) = not_implemented(operator) else { return };
+        let id = self.name_of(rule_id);
+        let rules = self.no_operator.entry(name).or_default();
+        if !rules.contains(&id) {
+            rules.push(id);
+        }
+    }
+
+    fn name_of(&self, rule_id: &Option<String>) -> String {
+        match (rule_id, &self.chain_start) {
+            (Some(id), _) => id.clone(),
+            (None, Some(start)) => format!("{start} (its chain)"),
+            (None, None) => "(a rule without an id)".to_string(),
+        }
+    }
+
+    /// Says what was found: one warning per variable and per operator.
     pub fn finish(self) {
+        for (operator, rules) in self.no_operator {
+            tracing::warn!(
+                operator,
+                rules = %rules.join(","),
+                instead = operator_substitute(operator),
+                "rules whose operator this engine does not have can never match; \
+                 the rest of the rule set was loaded"
+            );
+        }
         for (variable, rules) in self.unresolved {
             tracing::warn!(
                 variable,
@@ -63,6 +88,34 @@ impl LoadReport {
                  the rest of the rule set was loaded"
             );
         }
+    }
+}
+
+/// The operators compiled as never matching, as SecLang writes them.
+fn not_implemented(operator: &OperatorName) -> Option<&'static str> {
+    Some(match operator {
+        OperatorName::VerifySsn => "@verifySSN",
+        OperatorName::VerifyCpf => "@verifyCPF",
+        OperatorName::ValidateHash => "@validateHash",
+        OperatorName::ValidateDtd => "@validateDTD",
+        OperatorName::ValidateSchema => "@validateSchema",
+        OperatorName::Rbl => "@rbl",
+        OperatorName::GeoLookup => "@geoLookup",
+        OperatorName::GsbLookup => "@gsbLookup",
+        OperatorName::InspectFile => "@inspectFile",
+        OperatorName::FuzzyHash => "@fuzzyHash",
+        OperatorName::Rsub => "@rsub",
+        _ => return None,
+    })
+}
+
+/// What does that operator's job in Forecourt, where something does.
+fn operator_substitute(operator: &str) -> &'static str {
+    match operator {
+        // CRS 3.3's 910 rules: Project Honeypot's blocklist, and countries.
+        "@rbl" => "[lists] (IP lists and reputation feeds)",
+        "@geoLookup" => "[geoip] (countries and ASNs)",
+        _ => "",
     }
 }
 
@@ -135,6 +188,19 @@ mod tests {
 
     fn parse_variables(text: &str) -> Result<Vec<VariableSpec>, ()> {
         text.split('|').map(|one| crate::parser::parse_single_variable(one).map_err(|_| ())).collect()
+    }
+
+    #[test]
+    fn rules_with_an_operator_this_engine_does_not_have_are_named() {
+        let mut report = LoadReport::default();
+        report.rule(&parse_variables("REMOTE_ADDR").unwrap(), &Some("910120".into()));
+        report.operator(&OperatorName::Rbl, &Some("910120".into()));
+        report.rule(&parse_variables("ARGS").unwrap(), &None);
+        report.operator(&OperatorName::Rbl, &None);
+        report.operator(&OperatorName::VerifyCc, &Some("920999".into()));
+        report.operator(&OperatorName::Rx, &Some("942100".into()));
+        let found: Vec<(&str, Vec<String>)> = report.no_operator.into_iter().collect();
+        assert_eq!(found, [("@rbl", vec!["910120".to_string(), "910120 (its chain)".to_string()])]);
     }
 
     #[test]

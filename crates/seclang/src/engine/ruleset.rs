@@ -202,6 +202,7 @@ impl CompiledRuleset {
                     let transformations = extract_transformations(&rule.actions)?;
 
                     report.rule(&rule.variables, &id);
+                    report.operator(&rule.operator.name, &id);
 
                     let operator_spec = rule.operator.clone();
                     let (operator, operator_negated) = compile_operator_reporting(&rule.operator, &id)?;

@@ -7,6 +7,7 @@ mod pattern;
 mod rx;
 mod traits;
 mod validation;
+mod verify_cc;
 
 pub use comparison::{NumericOperator, NumericTest, StringOperator, StringTest};
 pub use detection::{DetectSqliOperator, DetectXssOperator};
@@ -15,6 +16,7 @@ pub use pattern::PmOperator;
 pub use rx::RxOperator;
 pub use traits::{Operator, OperatorResult};
 pub use validation::{ValidateUrlEncodingOperator, ValidateUtf8EncodingOperator};
+pub use verify_cc::VerifyCcOperator;
 
 use crate::error::Result;
 use crate::parser::{OperatorName, OperatorSpec};
@@ -56,8 +58,10 @@ pub fn compile_operator(spec: &OperatorSpec) -> Result<Arc<dyn Operator>> {
         OperatorName::NoMatch => Ok(Arc::new(NoMatchOperator)),
         OperatorName::UnconditionalMatch => Ok(Arc::new(UnconditionalMatchOperator)),
         OperatorName::ValidateByteRange => Ok(Arc::new(ValidateByteRangeOperator::new(argument))),
-        // Placeholder operators - acknowledge but don't match
-        OperatorName::VerifyCc | OperatorName::VerifySsn | OperatorName::VerifyCpf => Ok(Arc::new(NoMatchOperator)),
+        OperatorName::VerifyCc => Ok(Arc::new(VerifyCcOperator::new(argument)?)),
+        // Operators this engine does not have: their rules never match, and the rule
+        // set's load says which (`engine/load_report.rs`).
+        OperatorName::VerifySsn | OperatorName::VerifyCpf => Ok(Arc::new(NoMatchOperator)),
         OperatorName::ValidateHash | OperatorName::ValidateDtd | OperatorName::ValidateSchema => {
             Ok(Arc::new(NoMatchOperator))
         }
