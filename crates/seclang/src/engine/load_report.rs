@@ -52,7 +52,7 @@ impl LoadReport {
 
     /// Looks at one rule's operator (after `rule`, which keeps track of chains).
     pub fn operator(&mut self, operator: &OperatorName, rule_id: &Option<String>) {
-        let Some(name) = not_implemented(operator) else { return };
+        let Some(name) = crate::operators::missing(operator) else { return };
         let id = self.name_of(rule_id);
         let rules = self.no_operator.entry(name).or_default();
         if !rules.contains(&id) {
@@ -89,24 +89,6 @@ impl LoadReport {
             );
         }
     }
-}
-
-/// The operators compiled as never matching, as SecLang writes them.
-fn not_implemented(operator: &OperatorName) -> Option<&'static str> {
-    Some(match operator {
-        OperatorName::VerifySsn => "@verifySSN",
-        OperatorName::VerifyCpf => "@verifyCPF",
-        OperatorName::ValidateHash => "@validateHash",
-        OperatorName::ValidateDtd => "@validateDTD",
-        OperatorName::ValidateSchema => "@validateSchema",
-        OperatorName::Rbl => "@rbl",
-        OperatorName::GeoLookup => "@geoLookup",
-        OperatorName::GsbLookup => "@gsbLookup",
-        OperatorName::InspectFile => "@inspectFile",
-        OperatorName::FuzzyHash => "@fuzzyHash",
-        OperatorName::Rsub => "@rsub",
-        _ => return None,
-    })
 }
 
 /// What does that operator's job in Forecourt, where something does.
