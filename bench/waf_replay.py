@@ -47,10 +47,12 @@ def nginx(d, body):
                             start_new_session=True)
 
 
-def modsecurity_conf(d, files, pl):
-    """Debian's recommended configuration, switched on, then the paranoia level and the CRS."""
+def modsecurity_conf(d, files, pl, detect=False):
+    """Debian's recommended configuration, switched on (left in detection when `detect`), then
+    the paranoia level and the CRS."""
     shipped = open("/etc/nginx/modsecurity.conf").read()
-    shipped = shipped.replace("SecRuleEngine DetectionOnly", "SecRuleEngine On")
+    if not detect:
+        shipped = shipped.replace("SecRuleEngine DetectionOnly", "SecRuleEngine On")
     shipped = shipped.replace("/var/log/nginx/modsec_audit.log", f"{d}/audit.log")
     shipped = shipped.replace("SecUnicodeMapFile unicode.mapping", "SecUnicodeMapFile /etc/nginx/unicode.mapping")
     level = (f'SecAction "id:900000,phase:1,pass,nolog,t:none,setvar:tx.paranoia_level={pl},'
@@ -60,16 +62,20 @@ def modsecurity_conf(d, files, pl):
     return path
 
 
-def start(work, crs, pl):
-    files = CRS[crs]
+def start(work, crs, pl, detect=False, setup=None):
+    """Starts the origin and both engines. `detect`: neither refuses, both log what matched
+    (nginx's error log at `info`, where the connector writes each rule's message); `setup`:
+    a rules file read between crs-setup.conf and the rules, by both."""
+    files = CRS[crs] if setup is None else [CRS[crs][0], setup, CRS[crs][1]]
     procs = [nginx(f"{work}/origin", f"""worker_processes 1; pid {{d}}/nginx.pid; error_log {{d}}/error.log error; daemon off;
 events {{ worker_connections 1024; }}
 http {{ access_log off; {NGINX_DIRS} client_max_body_size 100m;
   server {{ listen 127.0.0.1:{ORIGIN}; location / {{ return 200 "ok\\n"; }} }} }}""")]
     os.makedirs(f"{work}/modsec")
-    rules = modsecurity_conf(f"{work}/modsec", files, pl)
+    rules = modsecurity_conf(f"{work}/modsec", files, pl, detect)
+    level = "info" if detect else "warn"
     procs.append(nginx(f"{work}/modsec", f"""load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;
-worker_processes 1; pid {{d}}/nginx.pid; error_log {{d}}/error.log warn; daemon off;
+worker_processes 1; pid {{d}}/nginx.pid; error_log {{d}}/error.log {level}; daemon off;
 events {{ worker_connections 1024; }}
 http {{ access_log off; {NGINX_DIRS} client_max_body_size 100m;
   server {{ listen 127.0.0.1:{MODSEC}; modsecurity on; modsecurity_rules_file {rules};
@@ -84,6 +90,7 @@ waf = "crs"
 [waf.crs]
 rules = [{quoted}]
 paranoia_level = {pl}
+mode = "{'detect' if detect else 'block'}"
 [[listen]]
 addr = "127.0.0.1:{OURS}"
 [[route]]
