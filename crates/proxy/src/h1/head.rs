@@ -76,7 +76,7 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     }
 
     let head: Bytes = buf.split_to(len).freeze();
-    let uri = match Uri::from_maybe_shared(head.slice(target)) {
+    let uri = match Uri::from_maybe_shared(head.slice(target.clone())).or_else(|_| escaped(&head[target])) {
         Ok(uri) if target_form_is_valid(&method, &uri) => uri,
         _ => return Parsed::Refused(StatusCode::BAD_REQUEST, "request target"),
     };
@@ -149,6 +149,22 @@ pub fn parse_one(
         Parsed::Refused(status, why) => Err((status, why)),
         Parsed::Partial => Err((StatusCode::BAD_REQUEST, "incomplete head")),
     }
+}
+
+/// The target with the visible ASCII that URIs do not allow (`"`, `<`, `>`, `` ` ``)
+/// percent-encoded, as a browser encodes them before it sends a URL. Clients that send them
+/// as typed (curl, Go, scanners) are served as nginx and Caddy serve them, and the WAF judges
+/// what they carry; the upstream gets a target every server parses. Only reached when the
+/// target as sent does not parse, so the common request is not copied.
+fn escaped(target: &[u8]) -> Result<Uri, http::uri::InvalidUri> {
+    let mut out = Vec::with_capacity(target.len() + 16);
+    for &b in target {
+        match b {
+            b'"' | b'<' | b'>' | b'`' => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    Uri::from_maybe_shared(Bytes::from(out))
 }
 
 /// The request target is in one of the forms RFC 9112 §3.2 allows here: origin-form
@@ -231,6 +247,31 @@ mod tests {
         ] {
             assert_eq!(
                 host_of(bad),
+                Err((StatusCode::BAD_REQUEST, "request target")),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn visible_ascii_that_uris_forbid_is_percent_encoded_as_browsers_do() {
+        let target_of = |input: &[u8]| match parse_all(input).0 {
+            Parsed::Request(req, _) => Ok(req.uri().to_string()),
+            Parsed::Refused(status, why) => Err((status, why)),
+            Parsed::Partial => panic!("partial"),
+        };
+        assert_eq!(
+            target_of(b"GET /s?q=<b>\"x\"</b>&c=`id` HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Ok("/s?q=%3Cb%3E%22x%22%3C/b%3E&c=%60id%60".into())
+        );
+        assert_eq!(target_of(b"GET /a<b>/c`d HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("/a%3Cb%3E/c%60d".into()));
+        // What parses as sent is left as sent.
+        assert_eq!(target_of(b"GET /a\"{b}|c?d={e}|f HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("/a\"{b}|c?d={e}|f".into()));
+        // Escaping makes no other target acceptable.
+        for bad in [&b"GET <a HTTP/1.1\r\nHost: x\r\n\r\n"[..], b"GET http://<h>/ HTTP/1.1\r\nHost: x\r\n\r\n"] {
+            assert_eq!(
+                target_of(bad),
                 Err((StatusCode::BAD_REQUEST, "request target")),
                 "{}",
                 String::from_utf8_lossy(bad)
