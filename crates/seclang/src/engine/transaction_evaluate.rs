@@ -3,12 +3,13 @@
 //! reports them. What a match then does (actions, chains, interventions) is
 //! `transaction.rs`'s.
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use super::Transaction;
 use crate::engine::ruleset::CompiledRule;
 use crate::error::Result;
-use crate::operators::{compile_operator, Operator};
-use crate::parser::OperatorSpec;
+use crate::operators::{compile_operator, Operator, OperatorResult};
+use crate::parser::{OperatorName, OperatorSpec};
 use crate::variables::VariableResolver;
 
 /// The variable a rule matched on.
@@ -127,14 +128,18 @@ impl Transaction {
 
         // Apply transformations and match: a `multiMatch` rule matches once for every
         // stage of the value it finds (its setvars run each time, as ModSecurity's do).
+        // `@validateUtf8Encoding` asks about bytes the rules never see: the request data
+        // remembers which texts were not UTF-8 when they came.
+        let not_utf8 =
+            (rule.operator_spec.name == OperatorName::ValidateUtf8Encoding).then_some(&self.request.not_utf8);
         let mut matches = Vec::new();
         for (name, value) in all_values {
             if rule.multi_match {
                 for stage in rule.transformations.stages(&value) {
-                    matches.extend(test_value(rule, operator, &name, stage));
+                    matches.extend(test_value(rule, operator, not_utf8, &name, stage));
                 }
             } else {
-                matches.extend(test_value(rule, operator, &name, rule.transformations.apply(&value)));
+                matches.extend(test_value(rule, operator, not_utf8, &name, rule.transformations.apply(&value)));
             }
         }
 
@@ -146,10 +151,14 @@ impl Transaction {
 fn test_value(
     rule: &CompiledRule,
     operator: &dyn Operator,
+    not_utf8: Option<&HashSet<String>>,
     name: &str,
     transformed: Cow<'_, str>,
 ) -> Option<RuleMatch> {
-    let result = operator.execute(&transformed);
+    let result = match not_utf8 {
+        Some(texts) if texts.contains(transformed.as_ref()) => OperatorResult::matched("invalid UTF-8".to_string()),
+        _ => operator.execute(&transformed),
+    };
     let final_match = if rule.operator_negated { !result.matched } else { result.matched };
     final_match.then(|| {
         let matched = MatchedVariable {

@@ -533,3 +533,32 @@ fn multipart_upload(ruleset: &Arc<CompiledRuleset>, body: Vec<u8>) -> Transactio
     tx.process_request_body().unwrap();
     tx
 }
+
+#[test]
+fn validate_utf8_encoding_judges_the_bytes_that_came_not_the_text_rules_see() {
+    // CRS 920250's shape (its variables, t:none). The answers are libmodsecurity 3.0.9's for
+    // the same requests (CRS 3.3.4's regression tests 920220-2, 920270-1, 920272-2).
+    let ruleset = make_ruleset(
+        r#"
+        SecRule REQUEST_FILENAME|ARGS|ARGS_NAMES "@validateUtf8Encoding" "id:920250,phase:2,deny,status:403,t:none"
+    "#,
+    );
+    let run = |target: &str, body: &[u8]| {
+        let mut tx = Transaction::new(ruleset.clone(), 403);
+        tx.process_uri(target, "POST", "HTTP/1.1").unwrap();
+        tx.add_request_header("Content-Type", "application/x-www-form-urlencoded").unwrap();
+        tx.process_request_headers().unwrap();
+        tx.append_request_body(body).unwrap();
+        tx.process_request_body().unwrap();
+        tx.has_intervention()
+    };
+    assert!(run("/?x=xyz%20%99", b""), "a lone continuation byte");
+    assert!(run("/?test=test1%80", b""));
+    assert!(run("/?a=..%c0%af", b""), "an overlong `/`, though the rules read it as `/`");
+    assert!(run("/%ff/index.html", b""), "in the path");
+    assert!(run("/?%9cscript=1", b""), "in a name");
+    assert!(run("/", b"test=\xac\xed\x00\x05"), "raw in a form body");
+    assert!(run("/", b"a=%e9t%e9"), "Latin-1, escaped in a form body");
+    assert!(!run("/?test%00=test1", b""), "NUL is UTF-8");
+    assert!(!run("/caf%C3%A9?q=%E6%9D%B1%E4%BA%AC+%F0%9F%8D%95", b"name=Ren%C3%A9e&x=\xc3\xa9"), "UTF-8 everywhere");
+}

@@ -20,17 +20,17 @@ impl Operator for ValidateUrlEncodingOperator {
 }
 
 /// UTF-8 encoding validation operator (@validateUtf8Encoding).
+///
+/// What it validates is bytes, and a value reaches an operator as text, UTF-8 by
+/// construction: whatever it is asked about text alone, the answer is "valid" (a NUL is
+/// valid UTF-8, as libmodsecurity agrees). The request's arguments and path remember
+/// whether their bytes were UTF-8 when they came (`RequestData::not_utf8`), and the
+/// engine answers from that for the rules that ask (`transaction_evaluate.rs`).
 pub struct ValidateUtf8EncodingOperator;
 
 impl Operator for ValidateUtf8EncodingOperator {
-    fn execute(&self, value: &str) -> OperatorResult {
-        // In Rust, &str is always valid UTF-8, so we check for overlong encodings
-        // and other invalid sequences that might have been decoded
-        if is_valid_utf8_sequence(value) {
-            OperatorResult::no_match()
-        } else {
-            OperatorResult::matched("invalid UTF-8 encoding".to_string())
-        }
+    fn execute(&self, _value: &str) -> OperatorResult {
+        OperatorResult::no_match()
     }
 
     fn name(&self) -> &'static str {
@@ -56,33 +56,6 @@ fn is_valid_url_encoding(s: &str) -> bool {
                 }
                 _ => return false,
             }
-        }
-    }
-
-    true
-}
-
-/// Check for valid UTF-8 sequences (no overlong encodings, etc.).
-fn is_valid_utf8_sequence(s: &str) -> bool {
-    // Since Rust strings are always valid UTF-8, we mainly check for
-    // suspicious patterns that might indicate encoding attacks
-
-    // Check for null bytes
-    if s.contains('\0') {
-        return false;
-    }
-
-    // Check for overlong encoded sequences by looking for specific patterns
-    // that would have been decoded incorrectly
-    for &byte in s.as_bytes() {
-        // Check for sequences that look like they were overlong encoded
-        if byte == 0xC0 || byte == 0xC1 {
-            // These lead bytes are always overlong
-            return false;
-        }
-        if byte >= 0xF5 {
-            // Invalid lead bytes
-            return false;
         }
     }
 

@@ -52,6 +52,10 @@ pub struct RequestData {
     pub body_error: Option<String>,
     /// Request body: shares the buffer it was handed (`set_body`), never a copy of it.
     pub body: bytes::Bytes,
+    /// The text of each argument name and value, and of the path, whose bytes as received
+    /// (percent-decoded) were not UTF-8. Rules see text; `@validateUtf8Encoding` asks about
+    /// the bytes, and this is where they are remembered (CRS 920250).
+    pub not_utf8: std::collections::HashSet<String>,
     /// Client IP address.
     pub client_ip: String,
     /// Client port.
@@ -82,16 +86,23 @@ impl RequestData {
     /// decoded first, so `/a%3F<payload>` ended the path at the decoded `?` and the
     /// payload was in no variable the path rules read.
     pub fn set_uri(&mut self, uri: &str) {
-        self.uri = percent_decode_lossy(uri);
+        self.uri = percent_decode_lossy(uri).0;
         self.uri_raw = uri.to_string();
-
-        if let Some(pos) = uri.find('?') {
-            self.path = percent_decode_lossy(&uri[..pos]);
-            self.query_string = uri[pos + 1..].to_string();
-            self.parse_query_string(&self.query_string.clone());
-        } else {
-            self.path = percent_decode_lossy(uri);
-            self.query_string.clear();
+        let (path, query) = match uri.find('?') {
+            Some(pos) => (&uri[..pos], Some(&uri[pos + 1..])),
+            None => (uri, None),
+        };
+        let (path, utf8) = percent_decode_lossy(path);
+        if !utf8 {
+            self.not_utf8.insert(path.clone());
+        }
+        self.path = path;
+        match query {
+            Some(query) => {
+                self.query_string = query.to_string();
+                self.parse_query_string(query);
+            }
+            None => self.query_string.clear(),
         }
     }
 
@@ -155,17 +166,24 @@ impl RequestData {
     fn parse_query_string(&mut self, qs: &str) {
         for pair in qs.split('&') {
             if let Some(pos) = pair.find('=') {
-                let key = &pair[..pos];
-                let value = &pair[pos + 1..];
-                // URL decode
-                let key = form_decode(key);
-                let value = form_decode(value);
+                let key = self.form_text(&pair.as_bytes()[..pos]);
+                let value = self.form_text(&pair.as_bytes()[pos + 1..]);
                 self.args_get.add(key, value);
             } else if !pair.is_empty() {
-                let key = form_decode(pair);
+                let key = self.form_text(pair.as_bytes());
                 self.args_get.add(key, String::new());
             }
         }
+    }
+
+    /// One component of form-encoded input as text (`form_decode`), remembered in
+    /// `not_utf8` when its bytes were not UTF-8.
+    fn form_text(&mut self, component: &[u8]) -> String {
+        let (text, utf8) = form_decode(component);
+        if !utf8 {
+            self.not_utf8.insert(text.clone());
+        }
+        text
     }
 
     /// Run the multipart body processor (`multipart.rs`): ARGS_POST, FILES,
@@ -200,13 +218,12 @@ impl RequestData {
 
     /// Parse form body into args_post.
     pub fn parse_form_body(&mut self) {
-        let body_str = self.body_str();
-        for pair in body_str.split('&') {
-            if let Some(pos) = pair.find('=') {
-                let key = &pair[..pos];
-                let value = &pair[pos + 1..];
-                let key = form_decode(key);
-                let value = form_decode(value);
+        // Split as bytes: a byte that is not UTF-8 reaches `form_decode` as it came.
+        let body = self.body.clone();
+        for pair in body.split(|&b| b == b'&') {
+            if let Some(pos) = pair.iter().position(|&b| b == b'=') {
+                let key = self.form_text(&pair[..pos]);
+                let value = self.form_text(&pair[pos + 1..]);
                 self.args_post.add(key, value);
             } else if !pair.is_empty() {
                 // A parameter with no `=` is a name with an empty value, which
@@ -215,7 +232,8 @@ impl RequestData {
                 // literal separator, so the whole body became invisible to
                 // ARGS and ARGS_NAMES while the origin still saw a parameter.
                 // The query-string parser has always handled this shape.
-                self.args_post.add(form_decode(pair), String::new());
+                let key = self.form_text(pair);
+                self.args_post.add(key, String::new());
             }
         }
     }
@@ -257,21 +275,30 @@ impl RequestData {
 ///
 /// The `+` substitution happens *before* percent-decoding, so a plus that was
 /// genuinely sent as `%2B` survives as a plus instead of becoming a space.
-fn form_decode(component: &str) -> String {
-    let plus_decoded: Cow<'_, str> = if component.as_bytes().contains(&b'+') {
-        Cow::Owned(component.replace('+', " "))
+///
+/// Also says whether the decoded bytes were UTF-8.
+fn form_decode(component: &[u8]) -> (String, bool) {
+    let plus_decoded: Cow<'_, [u8]> = if component.contains(&b'+') {
+        Cow::Owned(component.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect())
     } else {
         Cow::Borrowed(component)
     };
     // Borrowed when there was nothing to decode: one copy per argument, not two.
-    let bytes: Cow<'_, [u8]> = percent_encoding::percent_decode_str(&plus_decoded).into();
-    super::overlong::decode_lossy(&bytes).into_owned()
+    let bytes: Cow<'_, [u8]> = percent_encoding::percent_decode(&plus_decoded).into();
+    let text = super::overlong::decode_lossy(&bytes);
+    // decode_lossy borrows exactly when the bytes are UTF-8 as they are.
+    let utf8 = matches!(text, Cow::Borrowed(_));
+    (text.into_owned(), utf8)
 }
 
 /// `%XX` sequences decoded (nothing else: `+` stays `+`, as libmodsecurity's
-/// `uri_decode`); bytes that are not UTF-8 become U+FFFD.
-fn percent_decode_lossy(text: &str) -> String {
-    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+/// `uri_decode`); bytes that are not UTF-8 become U+FFFD. Also says whether they were.
+fn percent_decode_lossy(text: &str) -> (String, bool) {
+    let bytes: Cow<'_, [u8]> = percent_encoding::percent_decode_str(text).into();
+    match String::from_utf8(bytes.into_owned()) {
+        Ok(text) => (text, true),
+        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+    }
 }
 
 #[cfg(test)]
