@@ -21,7 +21,7 @@ test's `log_contains` / `no_log_contains` are matched against `[id "…"]` lines
 ids. Tests that check only a status (the web server's own 400s) are counted apart.
 Needs PyYAML (Debian's python3-yaml).
 """
-import argparse, base64, collections, glob, importlib.util, json, os, re, shutil, signal, socket, tempfile, time
+import argparse, base64, collections, glob, importlib.util, json, os, re, shutil, socket, tempfile, time
 from urllib.parse import parse_qsl, unquote, urlencode
 
 import yaml
@@ -182,9 +182,7 @@ def main():
         time.sleep(1)
         theirs, ours = modsec_logged(work, len(checked)), ours_logged(work, len(checked))
     finally:
-        for p in procs:
-            os.killpg(p.pid, signal.SIGQUIT)
-        time.sleep(0.3)
+        replay.stop(procs)
         shutil.rmtree(work, ignore_errors=True)
     by_family = collections.defaultdict(lambda: [0, 0, 0])
     same_ids = 0

@@ -27,7 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("cachebench", os.path.join(HERE, "cache.py"))
 cb = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cb)
-FORECOURT = os.path.join(HERE, "..", "target", "release", "forecourt")
+# FORECOURT=path/to/forecourt compares another build (an earlier commit's) with the same peers.
+FORECOURT = os.environ.get("FORECOURT", os.path.join(HERE, "..", "target", "release", "forecourt"))
 ORIGIN, MODSEC, OURS = 19300, 19301, 19302
 CRS = {
     "3": ["/etc/modsecurity/crs/crs-setup.conf", "/usr/share/modsecurity-crs/rules/*.conf"],
@@ -67,6 +68,9 @@ def start(work, crs, pl, detect=False, setup=None):
     (nginx's error log at `info`, where the connector writes each rule's message); `setup`:
     a rules file read between crs-setup.conf and the rules, by both."""
     files = CRS[crs] if setup is None else [CRS[crs][0], setup, CRS[crs][1]]
+    for port in (ORIGIN, MODSEC, OURS):
+        # A server left from an earlier run would answer in place of this one's.
+        assert not cb.pb.wait_port(port, 0.1), f"port {port} is busy: a server of an earlier run?"
     procs = [nginx(f"{work}/origin", f"""worker_processes 1; pid {{d}}/nginx.pid; error_log {{d}}/error.log error; daemon off;
 events {{ worker_connections 1024; }}
 http {{ access_log off; {NGINX_DIRS} client_max_body_size 100m;
@@ -104,6 +108,15 @@ servers = ["127.0.0.1:{ORIGIN}"]
     for port, name in ((ORIGIN, "origin"), (MODSEC, "nginx + ModSecurity"), (OURS, "forecourt")):
         assert cb.pb.wait_port(port, 120), f"{name} did not start (see {work})"
     return procs
+
+
+def stop(procs):
+    """SIGTERM (both stop on it; SIGQUIT is ignored by a process a background shell job
+    started), then waits for each to go, so that the next run finds its ports free."""
+    for p in procs:
+        os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        p.wait(10)
 
 
 def raw_request(case):
@@ -197,9 +210,7 @@ def main():
                 print(f"{case['kind']:6s} modsec={theirs:3d} ours={ours:3d}  {case.get('name', case['path'])[:100]}"
                       f"  [modsec: {modsec_rules(work, logged, refused['modsec'])}] [ours: {our_rules(work)}]")
     finally:
-        for p in procs:
-            os.killpg(p.pid, signal.SIGQUIT)
-        time.sleep(0.3)
+        stop(procs)
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nCRS {args.crs}, PL{args.pl}, {len(cases)} requests")
     for engine, label in (("modsec", "nginx + ModSecurity 3.0.9"), ("ours", "Forecourt")):

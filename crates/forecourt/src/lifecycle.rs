@@ -290,7 +290,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Serves the admin endpoint and follows signals until SIGTERM or SIGINT.
+/// Serves the admin endpoint and follows signals until SIGTERM, SIGINT or SIGQUIT.
 async fn follow_signals(reloader: Arc<Reloader>, admin: Option<SocketAddr>) -> Result<(), String> {
     let reload: forecourt_admin::ReloadFn = {
         let r = reloader.clone();
@@ -314,6 +314,10 @@ async fn follow_signals(reloader: Arc<Reloader>, admin: Option<SocketAddr>) -> R
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    // SIGQUIT is nginx's graceful shutdown (`nginx -s quit`), and operators' scripts send
+    // it; the same drain as SIGTERM here. Handled, not left to its default: a process
+    // started from a shell's background job inherits SIGQUIT ignored and never stopped.
+    let mut quit = signal(SignalKind::quit()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             _ = hup.recv() => {
@@ -323,6 +327,7 @@ async fn follow_signals(reloader: Arc<Reloader>, admin: Option<SocketAddr>) -> R
             }
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
+            _ = quit.recv() => return Ok(()),
         }
     }
 }

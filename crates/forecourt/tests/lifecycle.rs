@@ -1,4 +1,4 @@
-//! End-to-end: reloads (signal and command), listener changes, and draining on SIGTERM.
+//! End-to-end: reloads (signal and command), listener changes, and draining on SIGTERM and SIGQUIT.
 mod common;
 
 use common::origin::Origin;
@@ -144,15 +144,22 @@ async fn listeners_follow_reloads_and_idle_connections_survive() {
 
 #[test]
 fn sigterm_finishes_in_flight_requests_then_exits_zero() {
-    sigterm_drains(2);
+    drains_on(libc::SIGTERM, 2);
 }
 
 #[test]
 fn sigterm_drains_a_lone_worker_too() {
-    sigterm_drains(1);
+    drains_on(libc::SIGTERM, 1);
 }
 
-fn sigterm_drains(workers: usize) {
+/// SIGQUIT is nginx's graceful shutdown; it drains here too (and is handled, so a process
+/// that inherited it ignored, as a shell's background job does, still stops on it).
+#[test]
+fn sigquit_drains_as_nginx_does() {
+    drains_on(libc::SIGQUIT, 1);
+}
+
+fn drains_on(signal: i32, workers: usize) {
     let origin = Origin::start("o");
     let admin = free_port();
     let mut fc = Forecourt::start(&config_with(&origin, admin, "v", workers));
@@ -165,7 +172,7 @@ fn sigterm_drains(workers: usize) {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(200));
-    fc.signal(libc::SIGTERM);
+    fc.signal(signal);
     // The requests in flight take 800 ms; new connections are refused well before.
     assert!(
         eventually(Duration::from_millis(500), || TcpStream::connect(addr).is_err()),
