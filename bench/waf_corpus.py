@@ -9,6 +9,7 @@
     bench/waf_corpus.py base64 --seed 3 > base64.jsonl   # Node.js payloads in base64, and tokens that are not
     bench/waf_corpus.py events > events.jsonl        # words that begin with "on", and real event handlers
     bench/waf_corpus.py dispositions > dispositions.jsonl   # multipart Content-Disposition headers, odd and ordinary
+    bench/waf_corpus.py typed > typed.jsonl          # queries with `"`, `<`, `>` as curl and Go send them
     bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
     bench/waf_corpus.py sqlmap > sqlmap.jsonl        # sqlmap's own payloads (apt-get install sqlmap)
     bench/waf_corpus.py wapiti > wapiti.jsonl        # wapiti's attack payloads (apt-get install wapiti)
@@ -42,6 +43,9 @@ a form, a Referer and a cookie, `benign`, where libinjection's XSS check looks f
 `ontoggle`...), `attack`. `dispositions`: one-part uploads whose `Content-Disposition` is
 ordinary, unusual or malformed (escaped quotes, a name given twice, single quotes, case,
 unknown parameters, unquoted values), every one `benign` in that it carries no payload.
+`typed`: request targets as curl, Go's client or a script send a typed URL, `"`, `<` and `>`
+left as they are: ordinary searches and filters (`benign`), and XSS, SQLi and command
+injection written the same way (`attack`).
 """
 import argparse, base64, json, os, random, urllib.parse
 
@@ -490,6 +494,22 @@ def dispositions():
     return out
 
 
+# Queries as curl, Go's client or a script send them when a URL is typed: `"`, `<`, `>`, `{`,
+# `|`, a backtick left as they are (a browser would percent-encode the first three).
+TYPED_BENIGN = ['/search?q="exact+phrase"', '/api/items?filter={"status":"open","tag":"a|b"}', '/s?q=a<b',
+                '/s?q=price>100', '/compare?expr=1<2&op=<=', '/s?q="rock"+and+"roll"', '/s?q=C++"templates"',
+                '/wiki/"Quoted"_title', '/s?q=<3+love', '/api?sort=`name`', '/s?q=x>=1+and+y<=2',
+                '/s?q="O\'Reilly"', '/search?q=bread+>+cake', '/s?tags=<none>']
+TYPED_ATTACK = ['/s?q=<script>alert(1)</script>', '/s?q="><svg/onload=alert(1)>', '/s?q=1"+or+"1"="1',
+                '/s?q=<img+src=x+onerror=alert(1)>', '/s?q=;cat+/etc/passwd>/tmp/x', '/s?q=<?php+system("id");?>',
+                '/s?x=`id`"', '/<script>alert(1)</script>', '/s?q="+union+select+1,2--']
+
+
+def typed():
+    return ([req("benign", f"typed {t}", t) for t in TYPED_BENIGN] +
+            [req("attack", f"typed {t}", t) for t in TYPED_ATTACK])
+
+
 def in_query_and_form(family, value, path, field):
     """`value` as a scanner sends it: in a query argument, then in a form field."""
     return [req("attack", f"{family} query {value}", f"{path}?{field}=" + qp(value)),
@@ -609,13 +629,14 @@ def wapiti(seed):
 
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
-    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "base64", "events", "dispositions", "wfuzz", "sqlmap", "wapiti"])
+    ap.add_argument("kind", choices=["probe", "words", "shapes", "edges", "uploads", "base64", "events", "dispositions", "typed",
+                                   "wfuzz", "sqlmap", "wapiti"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=3000)
     args = ap.parse_args()
     cases = {"probe": probe, "shapes": shapes, "edges": edges, "uploads": uploads, "wfuzz": lambda: wfuzz(args.seed, args.count),
              "sqlmap": lambda: sqlmap(args.seed), "base64": lambda: base64_payloads(args.seed),
-             "events": events, "dispositions": dispositions,
+             "events": events, "dispositions": dispositions, "typed": typed,
              "wapiti": lambda: wapiti(args.seed)}.get(
         args.kind, lambda: words(args.seed, args.count))()
     for case in cases:
