@@ -7,6 +7,8 @@ the tests whose rule expectations hold.
     apt-get source --download-only modsecurity-crs && tar xzf modsecurity-crs_3.3.4.orig.tar.gz
     bench/waf_crs_tests.py coreruleset-3.3.4/tests/regression/tests
     bench/waf_crs_tests.py --only 942 --show all coreruleset-3.3.4/tests/regression/tests
+    bench/waf_crs_tests.py --export crates/forecourt/tests/data/crs-3.3.4-tests/regression.jsonl \
+        coreruleset-3.3.4/tests/regression/tests   # what the test edge/waf_crs_suite.rs reads
 
 The tests are the corpus CRS's maintainers check each rule with (FTW's YAML: about 2,400
 requests, each naming a rule that must, or must not, appear in the log). They are set up as
@@ -163,10 +165,20 @@ def main():
     ap.add_argument("--crs", choices=["3"], default="3", help="the ruleset the tests are for")
     ap.add_argument("--only", default="", help="rule files whose name begins so (942, 9421)")
     ap.add_argument("--show", choices=["none", "differences", "all"], default="differences")
+    ap.add_argument("--export", metavar="FILE", help="write the requests and expectations as JSON Lines"
+                    " (crates/forecourt/tests/data/crs-3.3.4-tests/regression.jsonl), run nothing")
     ap.add_argument("tests")
     args = ap.parse_args()
     tests = load_tests(args.tests, args.only)
     checked = [t for t in tests if t["contains"] or t["absent"]]
+    if args.export:
+        with open(args.export, "w") as out:
+            for test in checked:
+                request = base64.b64encode(ftw_request(test["input"])).decode()
+                record = {"title": test["title"], "request": request, "contains": test["contains"],
+                          "absent": test["absent"]}
+                out.write(json.dumps(record) + "\n")
+        return
     work = tempfile.mkdtemp(prefix="wafcrstests-")
     os.chmod(work, 0o755)
     setup = f"{work}/crs-tests-setup.conf"

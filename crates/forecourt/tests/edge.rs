@@ -10,7 +10,8 @@
 //! state and back. Bad options point at the mistake. Challenge pages: `edge/challenge.rs`;
 //! list feeds: `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`;
 //! the WAF: `edge/waf.rs` (its requests: `edge/waf_corpus.rs`; the differential check
-//! against nginx + libmodsecurity: `edge/waf_reference.rs`).
+//! against nginx + libmodsecurity: `edge/waf_reference.rs`; CRS's own regression suite:
+//! `edge/waf_crs_suite.rs`).
 #[path = "edge/challenge.rs"]
 mod challenge;
 #[path = "edge/cluster.rs"]
@@ -24,6 +25,8 @@ mod geoip;
 mod waf;
 #[path = "edge/waf_corpus.rs"]
 mod waf_corpus;
+#[path = "edge/waf_crs_suite.rs"]
+mod waf_crs_suite;
 #[path = "edge/waf_reference.rs"]
 mod waf_reference;
 
