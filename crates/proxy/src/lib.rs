@@ -42,6 +42,7 @@ mod drain;
 pub mod exchange;
 pub mod metrics;
 mod parking;
+pub mod percent;
 pub mod request_id;
 pub mod runtime;
 pub mod settings;

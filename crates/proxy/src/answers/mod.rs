@@ -103,15 +103,7 @@ fn grpc(reason: Reason, id: &str) -> Response<Bytes> {
 
 /// gRPC's percent-encoding of `grpc-message`: bytes outside printable ASCII, and `%`.
 fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::percent::encode(text.as_bytes(), |b| !(0x20..0x7f).contains(&b) || b == b'%')
 }
 
 /// Request ids are `[A-Za-z0-9._-]` (checked where they are taken); this keeps any other

@@ -157,14 +157,8 @@ pub fn parse_one(
 /// what they carry; the upstream gets a target every server parses. Only reached when the
 /// target as sent does not parse, so the common request is not copied.
 fn escaped(target: &[u8]) -> Result<Uri, http::uri::InvalidUri> {
-    let mut out = Vec::with_capacity(target.len() + 16);
-    for &b in target {
-        match b {
-            b'"' | b'<' | b'>' | b'`' => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
-            _ => out.push(b),
-        }
-    }
-    Uri::from_maybe_shared(Bytes::from(out))
+    let text = crate::percent::encode(target, |b| matches!(b, b'"' | b'<' | b'>' | b'`'));
+    Uri::from_maybe_shared(Bytes::from(text))
 }
 
 /// The request target is in one of the forms RFC 9112 §3.2 allows here: origin-form
