@@ -9,7 +9,7 @@
     bench/waf_corpus.py base64 --seed 3 > base64.jsonl   # Node.js payloads in base64, and tokens that are not
     bench/waf_corpus.py events > events.jsonl        # words that begin with "on", and real event handlers
     bench/waf_corpus.py dispositions > dispositions.jsonl   # multipart Content-Disposition headers, odd and ordinary
-    bench/waf_corpus.py typed > typed.jsonl          # queries with `"`, `<`, `>` as curl and Go send them
+    bench/waf_corpus.py typed > typed.jsonl          # queries with `"`, `<`, `>`, UTF-8 as curl and Go send them
     bench/waf_corpus.py wfuzz > wfuzz.jsonl          # Debian's wfuzz payload lists (apt-get install wfuzz)
     bench/waf_corpus.py sqlmap > sqlmap.jsonl        # sqlmap's own payloads (apt-get install sqlmap)
     bench/waf_corpus.py wapiti > wapiti.jsonl        # wapiti's attack payloads (apt-get install wapiti)
@@ -43,9 +43,9 @@ a form, a Referer and a cookie, `benign`, where libinjection's XSS check looks f
 `ontoggle`...), `attack`. `dispositions`: one-part uploads whose `Content-Disposition` is
 ordinary, unusual or malformed (escaped quotes, a name given twice, single quotes, case,
 unknown parameters, unquoted values), every one `benign` in that it carries no payload.
-`typed`: request targets as curl, Go's client or a script send a typed URL, `"`, `<` and `>`
-left as they are: ordinary searches and filters (`benign`), and XSS, SQLi and command
-injection written the same way (`attack`).
+`typed`: request targets as curl, Go's client or a script send a typed URL, `"`, `<`, `>`
+and UTF-8 left as they are: ordinary searches and filters, some in other scripts (`benign`),
+and XSS, SQLi, traversal and command injection written the same way (`attack`).
 """
 import argparse, base64, json, os, random, urllib.parse
 
@@ -495,14 +495,20 @@ def dispositions():
 
 
 # Queries as curl, Go's client or a script send them when a URL is typed: `"`, `<`, `>`, `{`,
-# `|`, a backtick left as they are (a browser would percent-encode the first three).
+# `|`, a backtick, and letters past ASCII left as they are (a browser would percent-encode
+# all but `{`, `|` and the backtick).
 TYPED_BENIGN = ['/search?q="exact+phrase"', '/api/items?filter={"status":"open","tag":"a|b"}', '/s?q=a<b',
                 '/s?q=price>100', '/compare?expr=1<2&op=<=', '/s?q="rock"+and+"roll"', '/s?q=C++"templates"',
                 '/wiki/"Quoted"_title', '/s?q=<3+love', '/api?sort=`name`', '/s?q=x>=1+and+y<=2',
-                '/s?q="O\'Reilly"', '/search?q=bread+>+cake', '/s?tags=<none>']
+                '/s?q="O\'Reilly"', '/search?q=bread+>+cake', '/s?tags=<none>',
+                '/search?q=über', '/wiki/東京', '/s?q=café+crème', '/wiki/Straße', '/s?q=naïve+"résumé"',
+                '/s?q=😀+emoji', '/s?q=Привет+мир', '/s?q=1€', '/s?q=«quoted»+—+dash', '/s?q=日本語のテキスト']
 TYPED_ATTACK = ['/s?q=<script>alert(1)</script>', '/s?q="><svg/onload=alert(1)>', '/s?q=1"+or+"1"="1',
                 '/s?q=<img+src=x+onerror=alert(1)>', '/s?q=;cat+/etc/passwd>/tmp/x', '/s?q=<?php+system("id");?>',
-                '/s?x=`id`"', '/<script>alert(1)</script>', '/s?q="+union+select+1,2--']
+                '/s?x=`id`"', '/<script>alert(1)</script>', '/s?q="+union+select+1,2--',
+                '/s?q=<script>alert("ü")</script>', "/s?q=1'+or+'ä'='ä", '/s?q=＜script＞alert(1)＜/script＞',
+                '/s?q=;cat+/etc/passwd+ü', '/s?q=../../../../etc/passwd&l=ü',
+                "/s?q=ö'+union+select+password+from+users--"]
 
 
 def typed():

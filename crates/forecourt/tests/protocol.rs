@@ -85,7 +85,8 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
             "chunk data without CRLF",
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
         ),
-        ("non-ASCII target", b"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("target that is not UTF-8", b"GET /\xe9 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("control byte in the target", b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("unknown protocol name", b"GET / FOO/1.1\r\nHost: a\r\n\r\n"),
     ];
     let mut failures = Vec::new();
@@ -98,6 +99,22 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(origin.hits(), 0, "an ambiguous request reached the origin");
+}
+
+/// A target typed with UTF-8 or with characters URIs do not allow (curl, Go's client, a
+/// scanner send them so) is served, as nginx and Caddy serve it, and reaches the origin
+/// percent-encoded as a browser would have sent it: one resource, one target.
+#[test]
+fn targets_typed_in_utf8_or_with_quotes_reach_the_origin_escaped() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let out = raw(
+        fc.addr(),
+        "GET /wiki/東京?q=\"über\" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".as_bytes(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(statuses(&out), [200], "{out}");
+    assert!(out.contains("uri=/wiki/%E6%9D%B1%E4%BA%AC?q=%22%C3%BCber%22"), "{out}");
 }
 
 #[test]
