@@ -238,6 +238,10 @@ async fn h2c_downstream_and_upstream() {
         assert!(r.body.contains("host: 127.0.0.1:"), "HTTP/2 authority becomes Host: {}", r.body);
         assert!(ids.insert(request_id_of(&r)), "ids repeat: {ids:?}");
     }
+    // A `:path` with UTF-8 as typed reaches the origin escaped, as HTTP/1's target does.
+    let req = http::Request::get(fc.url("/wiki/東京?q=über")).body(Default::default()).unwrap();
+    let r = send(&client, req).await;
+    assert!(r.status == 200 && r.body.contains("uri=/wiki/%E6%9D%B1%E4%BA%AC?q=%C3%BCber"), "{}", r.body);
 
     let config = simple(&origin, "").replace("[upstream.o]", "[upstream.o]\nprotocol = \"h2c\"");
     let fc2 = Forecourt::start(&config);

@@ -107,7 +107,10 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service
         let worker = worker.clone();
         let conn = conn.clone();
         let open = OpenStream::new(streams.clone());
-        let req = req.map(IncomingBody::Http2);
+        let mut req = req.map(IncomingBody::Http2);
+        if let Some(escaped) = crate::percent::ascii_uri(req.uri()) {
+            *req.uri_mut() = escaped;
+        }
         // Boxed: hyper moves the future into its dispatcher, and ours is large.
         Box::pin(async move {
             let resp = handle(&worker, &conn, req).await;

@@ -1,8 +1,22 @@
 //! Percent-encoding (RFC 3986 §2.1) of the bytes a caller picks, with no allocation per
-//! byte: the request target's characters a URI may not hold (`h1/head.rs`) and gRPC's
-//! `grpc-message` (`answers/`).
+//! byte: the request target's characters a URI may not hold (`h1/head.rs`, `h2.rs`) and
+//! gRPC's `grpc-message` (`answers/`).
+use http::uri::{PathAndQuery, Uri};
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// `uri` with the bytes of its path and query past ASCII percent-encoded, or `None` when
+/// it has none. The `http` crate keeps UTF-8 in a path as it came (HTTP/2's `:path` as a
+/// client typed it); escaped, as HTTP/1's target is, one resource has one target.
+pub fn ascii_uri(uri: &Uri) -> Option<Uri> {
+    let target = uri.path_and_query()?.as_str();
+    if target.is_ascii() {
+        return None;
+    }
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(PathAndQuery::try_from(encode(target.as_bytes(), |_| false)).ok()?);
+    Uri::from_parts(parts).ok()
+}
 
 /// `bytes` with every byte `escape` picks, and every byte past ASCII, written as `%XX`.
 pub fn encode(bytes: &[u8], escape: impl Fn(u8) -> bool) -> String {
@@ -26,5 +40,14 @@ mod tests {
         assert_eq!(encode(b"a<b>\"c\"", |b| matches!(b, b'<' | b'>' | b'"')), "a%3Cb%3E%22c%22");
         assert_eq!(encode("é%".as_bytes(), |b| b == b'%'), "%C3%A9%25");
         assert_eq!(encode(b"plain", |_| false), "plain");
+    }
+
+    #[test]
+    fn a_uri_keeps_its_parts_and_loses_only_what_is_past_ascii() {
+        let uri: Uri = "https://a.example:8443/wiki/東京?q=über&r=1".parse().unwrap();
+        let escaped = ascii_uri(&uri).unwrap();
+        assert_eq!(escaped.to_string(), "https://a.example:8443/wiki/%E6%9D%B1%E4%BA%AC?q=%C3%BCber&r=1");
+        assert_eq!(escaped.query(), Some("q=%C3%BCber&r=1"));
+        assert!(ascii_uri(&"/plain?q=1".parse().unwrap()).is_none());
     }
 }
