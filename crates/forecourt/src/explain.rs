@@ -5,6 +5,7 @@
 use forecourt_proxy::action::Action;
 use forecourt_proxy::filter::{Chain, FilterInfo};
 use forecourt_proxy::forward::Target;
+use forecourt_proxy::normal_path::normalized;
 use forecourt_proxy::router::request_host;
 use forecourt_proxy::{ProcessState, Runtime};
 use http::{request, Uri};
@@ -43,7 +44,14 @@ fn show(rt: &Runtime, parts: &request::Parts) {
     let host = request_host(&parts.uri, &parts.headers);
     println!("request:  {} host `{host}` path `{}`", parts.method, parts.uri.path());
     println!("front:    {}", one_line(&rt.front));
-    let Some(found) = rt.router.find(host, parts) else {
+    let Some(path) = normalized(parts.uri.path()) else {
+        println!("route:    none: the path climbs above the root; Forecourt answers 400 Bad Request");
+        return;
+    };
+    if path != parts.uri.path() {
+        println!("path:     `{path}` as routes read it");
+    }
+    let Some(found) = rt.router.find(host, &path, parts) else {
         println!("route:    none matches; Forecourt answers 404 Not Found");
         print_phases(&[("front", &rt.front)]);
         return;

@@ -177,11 +177,24 @@ async fn address_lists_close_at_accept_and_answer_403_per_route() {
         let r = get_from(&client_from(from), &fc.url(path)).await;
         assert_eq!(r.status, status, "{from} {path}: {}", r.body);
     }
+    // A route's list holds however its path is spelt: routes read the path as backends do.
+    // A path that climbs above the root is refused.
+    for (path, status) in [
+        ("/x/../office", 403),
+        ("//office", 403),
+        ("/%6Fffice", 403),
+        ("/x/%2e%2e/office", 403),
+        ("/x%2F..%2Foffice", 403),
+        ("/../office", 400),
+    ] {
+        let r = get_from(&client_from("127.0.0.3"), &fc.url(path)).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+    }
     let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
     assert!(metric(&metrics, "forecourt_connections_refused_total{reason=\"ip_list\"}") >= 1.0, "{metrics}");
     assert_eq!(metric(&metrics, "forecourt_ip_list_hits_total{list=\"feed\"}"), 1.0, "{metrics}");
     assert_eq!(metric(&metrics, "forecourt_ip_list_ranges{list=\"feed\"}"), 200_002.0, "{metrics}");
-    assert_eq!(metric(&metrics, "forecourt_local_responses_total{reason=\"address_denied\"}"), 2.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_local_responses_total{reason=\"address_denied\"}"), 7.0, "{metrics}");
     let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
     assert!(log.contains("\"ip_list\":\"denied:feed\"") && log.contains("\"ip_list\":\"not-allowed\""), "{log}");
 }

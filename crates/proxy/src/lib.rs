@@ -41,6 +41,7 @@ pub mod conn;
 mod drain;
 pub mod exchange;
 pub mod metrics;
+pub mod normal_path;
 mod parking;
 pub mod percent;
 pub mod request_id;

@@ -3,9 +3,11 @@
 use crate::action::Action;
 use crate::filter::Chain;
 use crate::metrics::RouteStats;
+use crate::normal_path::normalized;
 use http::header::HeaderName;
 use http::{request, Method};
 use regex::Regex;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -36,14 +38,18 @@ pub enum PathPattern {
 }
 
 impl PathPattern {
-    /// `"/api/"` is a prefix, `"=/exact"` an exact path, `"~^/regex$"` a regex.
+    /// `"/api/"` is a prefix, `"=/exact"` an exact path, `"~^/regex$"` a regex. Prefixes
+    /// and exact paths are normalized as request paths are (`normal_path`), so that
+    /// `/a%2Db` written in the config matches `/a-b` as requested; a regex sees the
+    /// normalized request path as written.
     pub fn parse(s: &str) -> Result<PathPattern, regex::Error> {
+        let normal = |p: &str| normalized(p).map_or_else(|| p.to_string(), Cow::into_owned);
         if let Some(exact) = s.strip_prefix('=') {
-            Ok(PathPattern::Exact(exact.to_string()))
+            Ok(PathPattern::Exact(normal(exact)))
         } else if let Some(re) = s.strip_prefix('~') {
             Ok(PathPattern::Regex(Regex::new(re)?))
         } else {
-            Ok(PathPattern::Prefix(s.to_string()))
+            Ok(PathPattern::Prefix(normal(s)))
         }
     }
 }

@@ -92,8 +92,9 @@ impl Router {
         &self.routes
     }
 
-    /// The route that serves `req` addressed to `host` (already without port, any case).
-    pub fn find<'a>(&'a self, host: &str, req: &request::Parts) -> Option<Match<'a>> {
+    /// The route that serves `req` addressed to `host` (already without port, any case),
+    /// by `path`: the request's path as `normal_path` normalizes it.
+    pub fn find<'a>(&'a self, host: &str, path: &str, req: &request::Parts) -> Option<Match<'a>> {
         let lowered;
         let host = if host.bytes().any(|b| b.is_ascii_uppercase()) || host.ends_with('.') {
             lowered = host.trim_end_matches('.').to_ascii_lowercase();
@@ -101,7 +102,6 @@ impl Router {
         } else {
             host
         };
-        let path = req.uri.path();
         let accepts = |i: usize| self.routes[i].accepts(req);
         let found =
             |(i, path_kind): (usize, &'static str), host_kind| Match { route: &self.routes[i], host_kind, path_kind };
@@ -165,7 +165,8 @@ mod tests {
 
     fn find(r: &Router, host: &str, path: &str) -> String {
         let req = http::Request::get(path).body(()).unwrap().into_parts().0;
-        r.find(host, &req).map(|m| m.route.name.clone()).unwrap_or_default()
+        let normal = crate::normal_path::normalized(req.uri.path()).unwrap();
+        r.find(host, &normal, &req).map(|m| m.route.name.clone()).unwrap_or_default()
     }
 
     #[test]
@@ -181,6 +182,20 @@ mod tests {
         assert_eq!(find(&r, "a.example.com", "/"), "wild");
         assert_eq!(find(&r, "x.b.example.com", "/"), "wild-longer");
         assert_eq!(find(&r, "other.org", "/"), "any-root");
+    }
+
+    #[test]
+    fn routes_see_the_path_as_backends_read_it() {
+        let r = table();
+        for path in ["/other/../api/x", "//api/x", "/%61pi/x", "/api/v2/../x", "/other%2F..%2Fapi/x"] {
+            assert_eq!(find(&r, "example.com", path), "api", "{path}");
+        }
+        assert_eq!(find(&r, "example.com", "/api/./exact"), "exact");
+        assert_eq!(find(&r, "example.com", "/api/v2/%2e%2e/v2/x"), "api-v2");
+        // A route written with an escape takes the request that spells it out.
+        let mut escaped = Router::default();
+        escaped.add(route("dash", &[], "/a%2Db/"));
+        assert_eq!(find(&escaped, "x", "/a-b/c"), "dash");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::cookie::cookie;
 use forecourt_proxy::answers::{Reason, Style};
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::RequestCtx;
+use forecourt_proxy::normal_path::normalized;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{request, Method, Response, StatusCode};
 use std::net::IpAddr;
@@ -48,6 +49,8 @@ impl Gate {
     /// Paths no challenge stands in front of: ACME, security.txt and the like, robots.txt,
     /// and the operator's own.
     pub fn exempt(&self, path: &str) -> bool {
+        // As routes read it: `/.well-known/../admin` is `/admin`, and not exempt.
+        let Some(path) = normalized(path) else { return false };
         path.starts_with("/.well-known/")
             || path == "/robots.txt"
             || self.spec.exempt.iter().any(|p| path.starts_with(p.as_str()))

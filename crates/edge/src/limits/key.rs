@@ -6,8 +6,10 @@
 //! host holds a whole /64.
 use crate::address_key::address_key;
 use crate::cookie::cookie;
+use forecourt_proxy::normal_path::normalized;
 use http::header::HeaderName;
 use http::request;
+use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::net::IpAddr;
 
@@ -73,7 +75,8 @@ impl KeySpec {
                 KeyPart::Ip => address_key(client, self.ipv6_prefix).hash(h),
                 KeyPart::Header(name) => head.headers.get(name)?.as_bytes().hash(h),
                 KeyPart::Cookie(name) => cookie(head, name)?.hash(h),
-                KeyPart::Path => head.uri.path().hash(h),
+                // As routes read it, so that `/a/./b` and `//a/b` count as `/a/b`.
+                KeyPart::Path => normalized(head.uri.path()).unwrap_or(Cow::Borrowed(head.uri.path())).hash(h),
                 KeyPart::Route => route.hash(h),
             }
         }

@@ -110,6 +110,13 @@ async fn passes_are_bound_to_their_address_and_forged_replayed_expired_or_unsolv
         assert_eq!(request(&two, &fc.url(path), &[TOOL]).await.status, 200, "{path} is never challenged");
     }
     assert_eq!(origin.hits(), 4);
+    // An exempt prefix does not carry a path that climbs out of it, however it is spelt.
+    for path in ["/.well-known/../a", "/public/%2e%2e/a", "/public%2F..%2Fa", "/robots.txt/../a"] {
+        let answer = request(&two, &fc.url(path), &[TOOL]).await;
+        assert_eq!(answer.status, page.status, "{path} is /a: {}", answer.body);
+        puzzle_of(&answer);
+    }
+    assert_eq!(origin.hits(), 4);
 
     // A wrong nonce, or the right one from another address, fails; the right one earns a pass.
     let nonce = solve(&puzzle, 8);

@@ -29,6 +29,7 @@ use crate::body::{ClientBody, IncomingBody, ProxyBody, RequestBody};
 use crate::conn::Conn;
 use crate::filter::{Borrowed, OutgoingBody, RequestCtx};
 use crate::forward::{self, wants_upgrade};
+use crate::normal_path;
 use crate::request_id;
 use crate::route::Route;
 use crate::router::request_host;
@@ -60,7 +61,10 @@ pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>
                 break 'answered *answer.response;
             }
         }
-        let Some(found) = rt.router.find(request_host(&head.uri, &head.headers), &head) else {
+        let Some(path) = normal_path::normalized(head.uri.path()) else {
+            break 'answered cx.answer(Reason::BadRequest);
+        };
+        let Some(found) = rt.router.find(request_host(&head.uri, &head.headers), &path, &head) else {
             break 'answered cx.answer(Reason::NoRoute);
         };
         route = Some(found.route);
