@@ -134,6 +134,9 @@ impl WafSettings {
              SecRule MULTIPART_UNMATCHED_BOUNDARY \"@eq 1\" \"id:200004,phase:2,t:none,log,deny,\
              msg:'Multipart parser detected a possible unmatched boundary.'\"\n",
         );
+        // The path as routes read it: REQUEST_FILENAME is decoded once already (as in
+        // libmodsecurity), and t:normalizePath merges `//` and resolves dot segments, so an
+        // exclusion for /search holds for `//search` and not for `/search/../login`.
         for (e, id) in self.exclusions.iter().filter(|e| e.path.is_some()).zip(FIRST_OWN_ID + 1..) {
             let path = e.path.as_deref().unwrap_or_default();
             let ctl = match &e.target {
@@ -142,7 +145,7 @@ impl WafSettings {
             };
             let _ = writeln!(
                 text,
-                "SecRule REQUEST_FILENAME \"@beginsWith {path}\" \"id:{id},phase:1,pass,nolog,t:none,{ctl}\""
+                "SecRule REQUEST_FILENAME \"@beginsWith {path}\" \"id:{id},phase:1,pass,nolog,t:none,t:normalizePath,{ctl}\""
             );
         }
         for entry in &self.rules {
@@ -212,7 +215,7 @@ mod tests {
         assert!(text.contains("setvar:tx.blocking_paranoia_level=2"));
         assert!(text.contains("setvar:tx.inbound_anomaly_score_threshold=7"));
         let path_rule =
-            text.find("@beginsWith /search\" \"id:99001,phase:1,pass,nolog,t:none,ctl:ruleRemoveById=942100").unwrap();
+            text.find("@beginsWith /search\" \"id:99001,phase:1,pass,nolog,t:none,t:normalizePath,ctl:ruleRemoveById=942100").unwrap();
         assert!(path_rule < include, "a ctl exclusion runs before the rules it removes");
         assert!(text.find("SecRuleRemoveById 920420-920429").unwrap() > include);
         assert!(text.find("SecRuleUpdateTargetById 941100 \"!ARGS:html\"").unwrap() > include);

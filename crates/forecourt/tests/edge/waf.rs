@@ -130,6 +130,12 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let elsewhere: &'static str = Box::leak(payload_on("/items").into_boxed_str());
     assert_eq!(through(&fc, &origin, &sqli(on_search), "crs3.test").await, (200, true));
     assert_eq!(through(&fc, &origin, &sqli(elsewhere), "crs3.test").await.0, 403);
+    // The exclusion holds for the path as routes and the backend read it, and no further
+    // (a path that climbs out of it is /items; CRS's 930 rules refuse the `..` too).
+    for (path, status) in [("/%73earch", 200), ("//search", 200), ("/search/../items", 403), ("/%2573earch", 403)] {
+        let target: &'static str = Box::leak(payload_on(path).into_boxed_str());
+        assert_eq!(through(&fc, &origin, &sqli(target), "crs3.test").await.0, status, "{path}");
+    }
     // A rule's own status, and its redirect.
     assert_eq!(through(&fc, &origin, &sqli("/teapot"), "crs3.test").await, (418, false));
     let mut teapot = sqli("/teapot").request(&fc.url(""), "crs3.test");
