@@ -214,8 +214,11 @@ mod tests {
         let include = text.find("Include /r/a.conf").unwrap();
         assert!(text.contains("setvar:tx.blocking_paranoia_level=2"));
         assert!(text.contains("setvar:tx.inbound_anomaly_score_threshold=7"));
-        let path_rule =
-            text.find("@beginsWith /search\" \"id:99001,phase:1,pass,nolog,t:none,t:normalizePath,ctl:ruleRemoveById=942100").unwrap();
+        let path_rule = text
+            .find(
+                "@beginsWith /search\" \"id:99001,phase:1,pass,nolog,t:none,t:normalizePath,ctl:ruleRemoveById=942100",
+            )
+            .unwrap();
         assert!(path_rule < include, "a ctl exclusion runs before the rules it removes");
         assert!(text.find("SecRuleRemoveById 920420-920429").unwrap() > include);
         assert!(text.find("SecRuleUpdateTargetById 941100 \"!ARGS:html\"").unwrap() > include);

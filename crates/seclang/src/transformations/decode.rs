@@ -35,12 +35,20 @@ impl Transformation for UrlDecodeUni {
         if !input.contains(['%', '+']) {
             return Cow::Borrowed(input);
         }
-        // Walked as bytes (escapes and hex digits are ASCII), not collected into chars.
+        // Walked as bytes (escapes and hex digits are ASCII): the text between two escapes
+        // is copied whole, not character by character (bodies of a megabyte go through
+        // this for several rules).
         let bytes = input.as_bytes();
         let hex = |from: usize, n: usize| hex_at(bytes, from, n);
         let mut out = String::with_capacity(input.len());
         let mut i = 0;
         while i < bytes.len() {
+            let Some(run) = bytes[i..].iter().position(|&b| b == b'%' || b == b'+') else {
+                out.push_str(&input[i..]);
+                break;
+            };
+            out.push_str(&input[i..i + run]);
+            i += run;
             let (decoded, width) = match bytes[i] {
                 // A character, or the ASCII it is a best fit for (`unicode_map.rs`), as
                 // ModSecurity with its recommended map. (ModSecurity keeps the low byte of a
@@ -58,11 +66,7 @@ impl Transformation for UrlDecodeUni {
                     Some(byte) => (byte as u8 as char, 3),
                     None => ('%', 1),
                 },
-                b'+' => (' ', 1),
-                _ => {
-                    let c = input[i..].chars().next().unwrap_or('\u{FFFD}');
-                    (c, c.len_utf8())
-                }
+                _ => (' ', 1), // `+`
             };
             out.push(decoded);
             i += width;
@@ -208,17 +212,19 @@ fn decode_escapes<'a>(
     }
     let mut out = String::with_capacity(input.len());
     let mut i = 0;
-    while i < input.len() {
-        if input.as_bytes()[i] == marker {
-            if let Some(width) = escape(input, i, &mut out) {
-                i += width;
-                continue;
+    // The text up to the next marker is copied whole.
+    while let Some(run) = input[i..].find(char::from(marker)) {
+        out.push_str(&input[i..i + run]);
+        i += run;
+        match escape(input, i, &mut out) {
+            Some(width) => i += width,
+            None => {
+                out.push(char::from(marker));
+                i += 1;
             }
         }
-        let c = input[i..].chars().next().expect("within the value");
-        out.push(c);
-        i += c.len_utf8();
     }
+    out.push_str(&input[i..]);
     if out == input {
         Cow::Borrowed(input)
     } else {

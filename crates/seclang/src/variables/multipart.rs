@@ -73,7 +73,11 @@ pub fn parse(content_type: &str, body: &[u8]) -> Option<Multipart> {
         part.name = as_utf8(&part.name);
         part.filename = part.filename.as_deref().map(as_utf8);
         part.headers.iter_mut().for_each(|h| *h = as_utf8(h));
-        part.content = as_utf8(&part.content);
+        // A file's content is no argument (its size is counted already): not converted.
+        part.content = match part.filename {
+            Some(_) => String::new(),
+            None => as_utf8(&part.content),
+        };
     }
     Some(parsed)
 }
@@ -413,7 +417,7 @@ mod tests {
         let (file, text) = (&parsed.parts[0], &parsed.parts[1]);
         assert_eq!((file.name.as_str(), file.filename.as_deref()), ("café", Some("à.bin")));
         assert_eq!(file.size, 5, "five bytes, one of them not UTF-8");
-        assert_eq!(file.content, "\u{fffd}\0à\u{fffd}");
+        assert_eq!(file.content, "", "a file's content is no argument, and is not kept as text");
         assert_eq!(text.content, "naïve \u{a0}", "a no-break space is not trimmed: only ASCII is");
         assert_eq!(text.size, 9);
     }

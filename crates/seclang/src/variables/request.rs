@@ -52,6 +52,9 @@ pub struct RequestData {
     pub body_error: Option<String>,
     /// Request body: shares the buffer it was handed (`set_body`), never a copy of it.
     pub body: bytes::Bytes,
+    /// The body as text (`REQUEST_BODY`), made once: decoding a large body that is not
+    /// UTF-8 for each rule that reads it cost more than the rules did.
+    pub(crate) body_text: std::cell::OnceCell<String>,
     /// The text of each argument name and value, and of the path, whose bytes as received
     /// (percent-decoded) were not UTF-8. Rules see text; `@validateUtf8Encoding` asks about
     /// the bytes, and this is where they are remembered (CRS 920250).
@@ -144,17 +147,18 @@ impl RequestData {
         let mut joined = Vec::with_capacity(self.body.len() + data.len());
         joined.extend_from_slice(&self.body);
         joined.extend_from_slice(data);
-        self.body = joined.into();
+        self.set_body(joined.into());
     }
 
     /// The whole request body, as read: the buffer is shared, not copied.
     pub fn set_body(&mut self, body: bytes::Bytes) {
         self.body = body;
+        self.body_text = std::cell::OnceCell::new();
     }
 
-    /// Get body as string.
+    /// The body as text, bytes that are not UTF-8 as U+FFFD.
     pub fn body_str(&self) -> String {
-        String::from_utf8_lossy(&self.body).to_string()
+        self.body_text.get_or_init(|| String::from_utf8_lossy(&self.body).into_owned()).clone()
     }
 
     /// Get body length.
