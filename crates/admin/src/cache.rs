@@ -34,9 +34,9 @@ pub fn purge(store: &Store, body: &[u8]) -> Result<String, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let purge = if let Some(url) = text("url") {
-        Purge::Url(url)
+        Purge::Url(as_requested(&url))
     } else if let Some(prefix) = text("prefix") {
-        Purge::Prefix(prefix)
+        Purge::Prefix(as_requested(&prefix))
     } else if let Some(tag) = text("tag") {
         Purge::Tag(tag)
     } else if v.get("all").and_then(Value::as_bool) == Some(true) {
@@ -46,4 +46,25 @@ pub fn purge(store: &Store, body: &[u8]) -> Result<String, String> {
     };
     store.purge(&purge);
     Ok(format!("purged {purge:?}"))
+}
+
+/// A URL as typed (`https://example.com/wiki/東京`, as a browser's address bar shows it) in
+/// the form requests reach the cache: Forecourt escapes what a target may not hold, as a
+/// browser does, so the keys hold `/wiki/%E6%9D%B1%E4%BA%AC`.
+fn as_requested(url: &str) -> String {
+    forecourt_proxy::percent::encode(url.as_bytes(), |b| matches!(b, b' ' | b'"' | b'<' | b'>' | b'`'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_requested;
+
+    #[test]
+    fn a_typed_url_is_named_as_requests_name_it() {
+        assert_eq!(
+            as_requested("https://a.example/wiki/東京?q=\"x\""),
+            "https://a.example/wiki/%E6%9D%B1%E4%BA%AC?q=%22x%22"
+        );
+        assert_eq!(as_requested("https://a.example/x?a=%C3%BC"), "https://a.example/x?a=%C3%BC", "escapes stay");
+    }
 }

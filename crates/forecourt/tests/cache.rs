@@ -262,6 +262,14 @@ async fn purges_remove_urls_prefixes_tags_and_everything() {
     assert_eq!(api["memory"]["objects"], 3, "{api}");
     assert_eq!(api["purges"], 4, "{api}");
     assert!(api["top_keys"].as_array().is_some_and(|k| k.len() == 3), "{api}");
+    // A URL named as typed purges what requests for it stored, escaped as they came.
+    let (typed, seen) = ("/z/東京?cc=max-age%3D60", "/z/%E6%9D%B1%E4%BA%AC?cc=max-age%3D60");
+    get(&fc.url(typed)).await;
+    get(&fc.url(typed)).await;
+    assert_eq!(origin.hits(seen), 1);
+    assert_eq!(purge("{\"url\":\"http://127.0.0.1/z/東京?cc=max-age%3D60\"}").await.status, 200);
+    get(&fc.url(typed)).await;
+    assert_eq!(origin.hits(seen), 2, "purged");
 }
 
 /// Memory stays within its bound whatever the keys: 8 MiB of distinct objects through a
