@@ -4,7 +4,8 @@
 //!
 //! 1. the request's context: its id, the client's address (resolved once), its record;
 //! 2. the front chain decides (process-wide policies: URI length, ACME challenges, 421);
-//! 3. routing: host, path, method, headers (`TRACE` only where a route lists it);
+//! 3. routing: host, path as backends read it (`normal_path`; 400 for one above the root),
+//!    method, headers (`TRACE` only where a route lists it);
 //! 4. the route's chain decides;
 //! 5. the route's action: a fixed answer, a redirect, or forwarding, for which the body is
 //!    read once (for the filters that inspect it, to keep it for retries and a mirror,
