@@ -1,7 +1,11 @@
 //! `strip_prefix = "/api"`: the upstream gets the path without it (`/api/users` →
-//! `/users`, `/api` → `/`; `/apix` is left alone), the query kept.
+//! `/users`, `/api` → `/`; `/apix` is left alone), the query kept. A path the route took
+//! only as routes read it (`//api/users`, `/%61pi/users`) loses the prefix from that
+//! reading, so the upstream gets `/users` for every spelling.
 use crate::filter::{Filter, FilterInfo, OutgoingBody, Phases, RequestCtx};
+use crate::normal_path::normalized;
 use http::request;
+use std::borrow::Cow;
 
 pub struct StripPrefix(pub String);
 
@@ -11,7 +15,11 @@ impl Filter for StripPrefix {
     }
 
     fn on_upstream_request(&self, head: &mut request::Parts, _: OutgoingBody<'_>, _: &mut RequestCtx<'_>) {
-        let path = head.uri.path();
+        let raw = head.uri.path();
+        let path = match raw.starts_with(self.0.as_str()) {
+            true => Cow::Borrowed(raw),
+            false => normalized(raw).unwrap_or(Cow::Borrowed(raw)),
+        };
         let Some(rest) = path.strip_prefix(self.0.as_str()) else { return };
         // "/api" strips "/api/x" and "/api", but not "/apix".
         if !(rest.is_empty() || rest.starts_with('/') || self.0.ends_with('/')) {
@@ -51,5 +59,12 @@ mod tests {
         assert_eq!(strip("/api", "/api"), "/");
         assert_eq!(strip("/api/", "/api/users"), "/users");
         assert_eq!(strip("/api", "/apix"), "/apix");
+    }
+
+    #[test]
+    fn a_path_routed_as_normalized_is_stripped_as_normalized() {
+        assert_eq!(strip("/api", "//api/users?x=1"), "/users?x=1");
+        assert_eq!(strip("/api", "/%61pi/./users"), "/users");
+        assert_eq!(strip("/api", "/api//users"), "//users", "what begins with the prefix is cut as sent");
     }
 }
