@@ -3,6 +3,7 @@
 use crate::action;
 use crate::answers::Reason;
 use crate::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx};
+use crate::normal_path::normalized;
 use crate::router::request_host;
 use http::{request, StatusCode};
 
@@ -18,7 +19,7 @@ impl Filter for HttpsRedirect {
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         let host = request_host(&head.uri, &head.headers);
         let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
-        if cx.conn.tls || path.starts_with(forecourt_tls::auto::HTTP_CHALLENGE_PATH) || host.is_empty() {
+        if cx.conn.tls || is_http_challenge(head.uri.path()) || host.is_empty() {
             return Decision::Continue;
         }
         let to = match self.port {
@@ -29,6 +30,13 @@ impl Filter for HttpsRedirect {
             action::redirect(StatusCode::PERMANENT_REDIRECT, &to).unwrap_or_else(|| cx.answer(Reason::BadRequest));
         Decision::answer(resp)
     }
+}
+
+/// Whether the path, as routes and backends read it, is an ACME HTTP-01 challenge's:
+/// `/.well-known/acme-challenge/..%2faccount` is `/.well-known/account`, and does not stay
+/// on plain HTTP.
+fn is_http_challenge(path: &str) -> bool {
+    normalized(path).is_some_and(|p| p.starts_with(forecourt_tls::auto::HTTP_CHALLENGE_PATH))
 }
 
 #[cfg(test)]
@@ -48,5 +56,10 @@ mod tests {
         assert!(decide(&filter, &mut h, &mut Fixture::tls("example.com").cx()).is_none());
         let mut challenge = head("GET", "/.well-known/acme-challenge/x", &[("host", "example.com")]);
         assert!(decide(&filter, &mut challenge, &mut Fixture::plain().cx()).is_none());
+        for climbing_out in ["/.well-known/acme-challenge/../account", "/.well-known/acme-challenge/..%2faccount"] {
+            let mut h = head("GET", climbing_out, &[("host", "example.com")]);
+            let answer = decide(&filter, &mut h, &mut Fixture::plain().cx());
+            assert_eq!(answer.map(|a| a.status()), Some(StatusCode::PERMANENT_REDIRECT), "{climbing_out}");
+        }
     }
 }
