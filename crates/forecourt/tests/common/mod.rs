@@ -25,9 +25,22 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_forecourt");
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, and one this test process has not handed out
+/// before. Forecourt's listeners set `SO_REUSEPORT`, so two instances given the same port
+/// by tests running side by side would both bind it and share its connections: a test
+/// then talks to another test's server now and then (seen in CI: a PROXY-protocol request
+/// answered 400 by a listener without the protocol). The kernel may hand a released port
+/// out again at once, so the ports given are remembered.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn wait_for_port(port: u16) {
