@@ -52,7 +52,7 @@ pub fn purge(store: &Store, body: &[u8]) -> Result<String, String> {
 /// the form requests reach the cache: Forecourt escapes what a target may not hold, as a
 /// browser does, so the keys hold `/wiki/%E6%9D%B1%E4%BA%AC`.
 fn as_requested(url: &str) -> String {
-    forecourt_proxy::percent::encode(url.as_bytes(), |b| matches!(b, b' ' | b'"' | b'<' | b'>' | b'`'))
+    forecourt_proxy::percent::as_browsers_send(url.as_bytes())
 }
 
 #[cfg(test)]

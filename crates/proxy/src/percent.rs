@@ -1,9 +1,16 @@
 //! Percent-encoding (RFC 3986 §2.1) of the bytes a caller picks, with no allocation per
-//! byte: the request target's characters a URI may not hold (`h1/head.rs`, `h2.rs`) and
-//! gRPC's `grpc-message` (`answers/`).
+//! byte: a URL as typed, in the form a browser sends it (the request target, `h1/head.rs`
+//! and `h2.rs`; a purge's URL, the admin API), and gRPC's `grpc-message` (`answers/`).
 use http::uri::{PathAndQuery, Uri};
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// A URL or target as typed, escaped as a browser escapes it before it sends it: bytes
+/// past ASCII, and the visible ASCII a URI may not hold (`"`, `<`, `>`, `` ` ``) and space.
+/// One rule for every place a typed URL meets the targets requests arrive with.
+pub fn as_browsers_send(typed: &[u8]) -> String {
+    encode(typed, |b| matches!(b, b' ' | b'"' | b'<' | b'>' | b'`'))
+}
 
 /// `uri` with the bytes of its path and query past ASCII percent-encoded, or `None` when
 /// it has none. The `http` crate keeps UTF-8 in a path as it came (HTTP/2's `:path` as a
@@ -14,7 +21,7 @@ pub fn ascii_uri(uri: &Uri) -> Option<Uri> {
         return None;
     }
     let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(PathAndQuery::try_from(encode(target.as_bytes(), |_| false)).ok()?);
+    parts.path_and_query = Some(PathAndQuery::try_from(as_browsers_send(target.as_bytes())).ok()?);
     Uri::from_parts(parts).ok()
 }
 

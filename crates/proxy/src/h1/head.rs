@@ -166,7 +166,7 @@ pub fn parse_one(
 /// server parses. Only reached when the target as sent does not parse, so the common
 /// request is not copied.
 fn escaped(target: &[u8]) -> Result<Uri, http::uri::InvalidUri> {
-    let text = crate::percent::encode(target, |b| matches!(b, b'"' | b'<' | b'>' | b'`'));
+    let text = crate::percent::as_browsers_send(target);
     Uri::from_maybe_shared(Bytes::from(text))
 }
 
