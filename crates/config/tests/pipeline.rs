@@ -157,6 +157,25 @@ impl Filter for Inspector {
     }
 }
 
+/// Raises the body inspection bound to `to` for requests that carry `x-upload` (as the
+/// WAF does for multipart uploads).
+struct Raiser {
+    to: u64,
+}
+
+impl Filter for Raiser {
+    fn describe(&self) -> FilterInfo {
+        FilterInfo::new("raiser", Phases::REQUEST)
+    }
+
+    fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
+        if head.headers.contains_key("x-upload") {
+            cx.inspect_body_up_to(self.to);
+        }
+        Decision::Continue
+    }
+}
+
 /// A config with one plain listener, an access log in `log`, and an upstream nobody listens on.
 fn config(log: &str) -> String {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -322,6 +341,31 @@ async fn the_body_is_read_once_within_the_largest_bound() {
     let resp = handle(&w, &conn(), post("fine")).await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "passed both, then the upstream is down");
     assert_eq!(small.lock().unwrap().last().unwrap(), &(Bytes::from_static(b"fine"), true));
+}
+
+/// P6: a filter may raise the bound for one request in phase 1; other requests are read
+/// no further than declared.
+#[tokio::test]
+async fn a_filter_raises_the_body_bound_for_one_request() {
+    let state = ProcessState::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let chain: Vec<Box<dyn Filter>> =
+        vec![Box::new(Raiser { to: 64 }), Box::new(Inspector { bound: 4, seen: seen.clone() })];
+    let w = worker(&state, runtime(&state, "off", vec![("/", true, chain)]));
+    let post = |upload: bool| {
+        let req = Request::post("/up").header("host", "a");
+        let req = if upload { req.header("x-upload", "1") } else { req };
+        req.body(IncomingBody::full("no evil here")).unwrap()
+    };
+    let resp = handle(&w, &conn(), post(false)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "the first 4 bytes only: passed");
+    assert_eq!(seen.lock().unwrap().last().unwrap(), &(Bytes::from_static(b"no e"), false));
+    let resp = handle(&w, &conn(), post(true)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "raised for this one: seen whole");
+    assert_eq!(seen.lock().unwrap().last().unwrap(), &(Bytes::from_static(b"no evil here"), true));
+    let resp = handle(&w, &conn(), post(false)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "the next request is read as declared again");
+    assert_eq!(seen.lock().unwrap().last().unwrap(), &(Bytes::from_static(b"no e"), false));
 }
 
 /// P8: a local answer is in the client's terms and names the request, not a backend.

@@ -52,6 +52,7 @@ fn policy(
         choice(cx, &c.body_over_limit, &[("reject", OverLimit::Reject), ("pass", OverLimit::Pass)], OverLimit::Reject);
     let block_over_budget = choice(cx, &c.over_budget, &[("block", true), ("pass", false)], true);
     let body_limit = cx.size(&c.request_body_limit).unwrap_or(1 << 20);
+    let upload_limit = cx.size(&c.upload_limit).unwrap_or(12_800 << 10);
     let budget = cx.duration(&c.inspection_budget, Duration::from_millis(50));
     let response_inspection = c.response_inspection.as_ref().is_some_and(|on| *on.get_ref());
     let response_body_limit = cx.size(&c.response_body_limit).unwrap_or(512 << 10) as usize;
@@ -74,6 +75,7 @@ fn policy(
             engine,
             mode,
             body_limit,
+            upload_limit,
             over_limit,
             budget,
             block_over_budget,

@@ -19,6 +19,10 @@ pub struct WafCfg {
     pub mode: Option<Spanned<String>>,
     /// How much of a request body is inspected (default "1m").
     pub request_body_limit: Option<Spanned<Size>>,
+    /// The longest `multipart/form-data` upload inspected whole, files' content included
+    /// (default "12800k", ModSecurity's `SecRequestBodyLimit` as Debian ships it); its
+    /// other data counts toward `request_body_limit`.
+    pub upload_limit: Option<Spanned<Size>>,
     /// A longer form, multipart, JSON or XML body: "reject" (413, default) or "pass"
     /// (uninspected).
     pub body_over_limit: Option<Spanned<String>>,

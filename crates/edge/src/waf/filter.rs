@@ -48,6 +48,7 @@ impl Filter for WafFilter {
             .param("anomaly_threshold", p.settings.anomaly_threshold.to_string())
             .param("mode", if p.mode == Mode::Block { "block" } else { "detect" })
             .param("request_body_limit", p.body_limit.to_string())
+            .param("upload_limit", p.upload_limit.to_string())
             .param("response_inspection", p.response_inspection.to_string())
     }
 
@@ -69,6 +70,11 @@ impl Filter for WafFilter {
             return self.decide(tx, head, cx);
         }
         if cx.has_body() {
+            // An upload is read whole (within its own limit): the fields after a file are
+            // inspected as those before it are.
+            if inspect::is_upload(head) && self.policy.upload_limit > self.policy.body_limit {
+                cx.inspect_body_up_to(self.policy.upload_limit);
+            }
             cx.insert(Pending(tx, self.policy.budget.saturating_sub(started.elapsed())));
             return Decision::Continue;
         }
@@ -81,22 +87,35 @@ impl Filter for WafFilter {
     fn on_request_body(&self, head: &request::Parts, body: &InspectedBody, cx: &mut RequestCtx<'_>) -> Decision {
         let Some(Pending(mut tx, left)) = cx.take::<Pending>() else { return Decision::Continue };
         tx.set_deadline(Instant::now() + left);
-        match (body.bytes.is_empty(), body.complete, inspect::parses(head)) {
-            (true, _, _) => {}
-            // Within the limit, any type: its rules read REQUEST_BODY (Java serialized
-            // objects, smuggled requests); the engine parses only forms, multipart, JSON
-            // and XML into arguments.
-            (false, true, _) => tx.set_request_body(body.bytes.clone()),
-            // Longer, of a type that would be parsed: refused, or on uninspected.
-            (false, false, true) => {
-                self.policy.counters.body_over_limit.fetch_add(1, Ordering::Relaxed);
-                cx.log("waf_body", "over_limit");
-                if self.policy.over_limit == OverLimit::Reject {
-                    return Decision::answer(cx.answer(Reason::BodyTooLarge));
+        let p = &self.policy;
+        let over_limit = match (body.bytes.is_empty(), body.complete, inspect::parses(head)) {
+            (true, _, _) => false,
+            // Within the limit (an upload's own, when it is one), any type: its rules read
+            // REQUEST_BODY (Java serialized objects, smuggled requests); the engine parses
+            // only forms, multipart, JSON and XML into arguments.
+            (false, true, _) => {
+                tx.set_request_body(body.bytes.clone());
+                let past = (body.bytes.len() as u64).saturating_sub(p.body_limit);
+                // An upload past `request_body_limit`: that is for what is not files'
+                // content; the budget grows with the files, in proportion.
+                if past > 0 {
+                    tx.parse_request_body();
+                    let scale = past as f64 / p.body_limit.max(1) as f64;
+                    tx.set_deadline(Instant::now() + left + p.budget.mul_f64(scale));
                 }
+                body.bytes.len() - tx.request_files_size() > p.body_limit as usize
             }
+            // Longer, of a type that would be parsed: refused, or on uninspected.
+            (false, false, true) => true,
             // Longer, of another type (an upload): streams on, uninspected.
-            (false, false, false) => {}
+            (false, false, false) => false,
+        };
+        if over_limit {
+            p.counters.body_over_limit.fetch_add(1, Ordering::Relaxed);
+            cx.log("waf_body", "over_limit");
+            if p.over_limit == OverLimit::Reject {
+                return Decision::answer(cx.answer(Reason::BodyTooLarge));
+            }
         }
         let _ = tx.process_request_body();
         self.decide(tx, head, cx)

@@ -41,6 +41,13 @@ pub fn parses(head: &request::Parts) -> bool {
         .is_some_and(forecourt_seclang::engine::has_body_processor)
 }
 
+/// Whether the body is a `multipart/form-data` upload: its files' content counts toward
+/// `upload_limit`, not `request_body_limit` (ModSecurity's `SecRequestBodyLimit` and
+/// `SecRequestBodyNoFilesLimit`).
+pub fn is_upload(head: &request::Parts) -> bool {
+    media_type(&head.headers).is_some_and(|t| t == "multipart/form-data")
+}
+
 /// The media type of a Content-Type (`text/html` of `text/html; charset=utf-8`), lower case.
 pub fn media_type(headers: &http::HeaderMap) -> Option<String> {
     let value = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;

@@ -52,7 +52,7 @@ impl WafCounters {
         counter(
             out,
             "forecourt_waf_body_over_limit_total",
-            "Request bodies longer than request_body_limit.",
+            "Request bodies past request_body_limit (an upload: past upload_limit, or its data other than files past request_body_limit).",
             &self.body_over_limit,
         );
         let name = "forecourt_waf_blocked_total";

@@ -60,7 +60,11 @@ pub struct WafPolicy {
     /// Shared with every policy (and snapshot) loaded from the same rules: `Engines`.
     pub engine: Arc<ModSecurity>,
     pub mode: Mode,
+    /// The longest body (other than files' content) inspected: `request_body_limit`.
     pub body_limit: u64,
+    /// The longest multipart upload read whole and inspected, files' content included
+    /// (`upload_limit`); its other data still within `body_limit`.
+    pub upload_limit: u64,
     pub over_limit: OverLimit,
     /// The most time rules may take on one request; then `block_over_budget` decides.
     pub budget: Duration,

@@ -2,7 +2,8 @@
 //! PL1 block an attack of each OWASP family before the origin sees it and pass a benign
 //! corpus; exclusions and `detect` mode do what they say (access log, audit log,
 //! metrics); a body the engine parses beyond `request_body_limit` is refused, an upload
-//! of another type streams on uninspected; a rule file that does not parse is named with
+//! of another type streams on uninspected, a multipart upload is judged whole within
+//! `upload_limit`; a rule file that does not parse is named with
 //! its line and rule id, and a reload meeting one keeps the running rules; pathological
 //! requests cost a bounded time. The same requests through nginx + libmodsecurity:
 //! `edge/waf_reference.rs`.
@@ -244,6 +245,67 @@ async fn bodies_are_inspected_within_their_limit_and_uploads_stream_on() {
     assert!(replies.iter().all(|r| r.status == 200), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
     let grown_mib = rss_kib(&fc).saturating_sub(before) / 1024;
     assert!(rss_kib(&fc) / 1024 < 256, "RSS {} MiB after the uploads (grew {grown_mib} MiB)", rss_kib(&fc) / 1024);
+}
+
+/// A multipart upload as a browser sends a photo: `title`, the file (`size` bytes that
+/// look random, as a JPEG's do), then `album`.
+fn photo_upload(size: usize, album: &str) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let photo: Vec<u8> = (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHoliday photo\r\n--XyZ\r\n\
+        Content-Disposition: form-data; name=\"photo\"; filename=\"IMG_2041.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+        .to_vec();
+    body.extend_from_slice(&photo);
+    body.extend_from_slice(
+        format!("\r\n--XyZ\r\nContent-Disposition: form-data; name=\"album\"\r\n\r\n{album}\r\n--XyZ--\r\n").as_bytes(),
+    );
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_read_whole_and_judged_within_their_own_limit() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let extra =
+        "[waf.uploads]\nrules = RULES\nrequest_body_limit = \"8k\"\nupload_limit = \"2m\"\n".replace("RULES", CRS3);
+    let fc = start(&config(&origin, admin, &extra).replace("waf = \"detect\"", "waf = \"uploads\""));
+    let post = |host: &str, body: Vec<u8>| {
+        http::Request::post(fc.url("/photos"))
+            .header("host", host)
+            .header("content-type", "multipart/form-data; boundary=XyZ")
+            .header("user-agent", "Mozilla/5.0")
+            .header("accept", "*/*")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    // The default policy: a 1.5 MiB photo is past `request_body_limit` (1 MiB), within
+    // `upload_limit` (12,800 KiB, ModSecurity's as Debian ships it): inspected whole and
+    // passed, every byte reaching the origin (it was a 413 before).
+    let photo = photo_upload(1536 << 10, "Summer 2026");
+    let reply = send(&client(), post("crs3.test", photo.clone())).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains(&format!("body-bytes={}", photo.len())), "{}", reply.body);
+    // A field after the file is judged as one before it is.
+    let before = origin.hits();
+    let attack = photo_upload(1536 << 10, "1' OR '1'='1' --");
+    assert_eq!(send(&client(), post("crs3.test", attack)).await.status, 403);
+    assert_eq!(origin.hits(), before, "the origin never saw it");
+    // A policy of 8 KiB and 2 MiB: the same photo passes; a longer one is past the upload
+    // limit; an upload whose data other than files is past 8 KiB is past the body limit.
+    assert_eq!(send(&client(), post("detect.test", photo)).await.status, 200);
+    assert_eq!(send(&client(), post("detect.test", photo_upload(3 << 20, "Summer 2026"))).await.status, 413);
+    let long_note = photo_upload(1024, &"a long caption ".repeat(1_000));
+    assert_eq!(send(&client(), post("detect.test", long_note)).await.status, 413);
+    assert_eq!(origin.hits(), before + 1);
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_waf_body_over_limit_total"), 2.0, "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,7 +118,8 @@ impl Chain {
     }
 
     /// Phase 2: the filters that inspect bodies see the first bytes of this one, each at
-    /// most its own bound (`read` holds the most any of them asked for).
+    /// most its own bound, or the bound a filter raised for this request in phase 1
+    /// (`RequestCtx::inspect_body_up_to`); `read` holds the most any of them asked for.
     pub async fn on_request_body(
         &self,
         head: &mut request::Parts,
@@ -130,7 +131,8 @@ impl Chain {
             if step.inspects == 0 {
                 continue;
             }
-            let seen = read.len().min(usize::try_from(step.inspects).unwrap_or(usize::MAX));
+            let bound = step.inspects.max(cx.inspect_up_to);
+            let seen = read.len().min(usize::try_from(bound).unwrap_or(usize::MAX));
             let view = InspectedBody { bytes: read.slice(..seen), complete: complete && seen == read.len() };
             let verdict = match step.filter.on_request_body(head, &view, cx) {
                 Decision::Continue => continue,

@@ -38,6 +38,9 @@ pub struct RequestCtx<'w> {
     /// The request has a body, or may have one (false: the head said there is none —
     /// `Content-Length: 0`, no framing on HTTP/1, `END_STREAM` on HTTP/2's headers).
     pub(crate) has_body: bool,
+    /// This request's body is read this far for the filters that inspect bodies, when that
+    /// is more than they declared (see `inspect_body_up_to`); 0: as declared.
+    pub(crate) inspect_up_to: u64,
     style: Style,
     /// The reason of the last local answer made for this request, if any.
     local: std::cell::Cell<Option<Reason>>,
@@ -85,6 +88,7 @@ impl<'w> RequestCtx<'w> {
             upgrade: false,
             body_limit: None,
             has_body: true,
+            inspect_up_to: 0,
             style,
             local: std::cell::Cell::new(None),
             state: Vec::new(),
@@ -126,6 +130,14 @@ impl<'w> RequestCtx<'w> {
     /// whole request (the WAF) can decide on a request without one in phase 1.
     pub fn has_body(&self) -> bool {
         self.has_body
+    }
+
+    /// Asks, in phase 1, that this request's body be read up to `n` bytes for the filters
+    /// that inspect bodies, beyond the bound they declared (`BodyNeed::Inspect`): a filter
+    /// that inspects some kinds of body whole (the WAF, a multipart upload) raises it for
+    /// those requests only, so that every other body is held no longer than declared.
+    pub fn inspect_body_up_to(&mut self, n: u64) {
+        self.inspect_up_to = self.inspect_up_to.max(n);
     }
 
     /// Adds `name: value` to this request's access-log line (cache status, rule ids, the

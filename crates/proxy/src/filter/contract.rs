@@ -102,7 +102,8 @@ pub enum BodyNeed {
     #[default]
     None,
     /// The first this many bytes of any body, given to [`Filter::on_request_body`]; a
-    /// longer body streams on after them.
+    /// longer body streams on after them. A filter may raise it for one request in phase
+    /// 1 (`RequestCtx::inspect_body_up_to`).
     Inspect(u64),
     /// A body of a known length of at most this many bytes, read whole before the upstream
     /// phase, which sees it (a mirror copies it).
@@ -111,7 +112,7 @@ pub enum BodyNeed {
 
 /// The body as the pipeline read it for inspection.
 pub struct InspectedBody {
-    /// At most the inspecting filter's bound.
+    /// At most the inspecting filter's bound (or the one raised for this request).
     pub bytes: Bytes,
     /// The whole body is in `bytes`.
     pub complete: bool,
@@ -188,7 +189,8 @@ pub trait Filter: Send + Sync {
         Decision::Continue
     }
 
-    /// Phase 2: the first bytes of the body (at most its `BodyNeed::Inspect` bound).
+    /// Phase 2: the first bytes of the body (at most its `BodyNeed::Inspect` bound, or
+    /// the bound raised for this request in phase 1 by `RequestCtx::inspect_body_up_to`).
     fn on_request_body(&self, _head: &request::Parts, _body: &InspectedBody, _cx: &mut RequestCtx<'_>) -> Decision {
         Decision::Continue
     }

@@ -92,6 +92,7 @@ pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>
             }
             Action::Forward(forwarding) => {
                 let (inspect, keep) = r.chain.body_needs();
+                let inspect = if inspect > 0 { inspect.max(cx.inspect_up_to) } else { 0 };
                 let wanted = match cx.upgrade {
                     true => Wanted::default(),
                     false => Wanted {

@@ -65,6 +65,8 @@ pub struct Transaction {
     deadline: Option<std::time::Instant>,
     /// Rules were skipped because the deadline passed.
     out_of_time: bool,
+    /// The request body went to its processor (`parse_request_body`).
+    body_parsed: bool,
 }
 
 /// What a rule matched on.
@@ -114,6 +116,7 @@ impl Transaction {
             matched_data: Vec::new(),
             deadline: None,
             out_of_time: false,
+            body_parsed: false,
         }
     }
 

@@ -37,10 +37,22 @@ pub fn has_body_processor(content_type: &str) -> bool {
 }
 
 impl Transaction {
-    /// Process request body (Phase 2).
+    /// Process request body (Phase 2): the body parsed (unless
+    /// [`Transaction::parse_request_body`] did it already), then the phase's rules.
     pub fn process_request_body(&mut self) -> Result<()> {
         self.phase = Phase::RequestBody;
+        self.parse_request_body();
+        self.run_phase(Phase::RequestBody)
+    }
 
+    /// Gives the request body to its processor without running a rule, once: for a
+    /// caller that checks what it made first (how much of an upload is files' content,
+    /// [`Transaction::request_files_size`]). [`Transaction::process_request_body`] does it
+    /// when nobody did.
+    pub fn parse_request_body(&mut self) {
+        if std::mem::replace(&mut self.body_parsed, true) {
+            return;
+        }
         let content_type = self.request.headers.get("content-type").and_then(|v| v.first().map(|s| s.to_string()));
         let ct_lower = content_type.as_deref().map(|ct| ct.trim_start().to_ascii_lowercase()).unwrap_or_default();
 
@@ -48,8 +60,7 @@ impl Transaction {
         // parsing entirely. Phase 2 rules still run; they just find no ARGS_POST
         // or FILES, which is what disabling body access means.
         if !self.controls.request_body_access() {
-            self.run_phase(Phase::RequestBody)?;
-            return Ok(());
+            return;
         }
 
         // ctl:requestBodyProcessor overrides Content-Type sniffing. CRS relies
@@ -73,8 +84,7 @@ impl Transaction {
                 // CtlDirective::parse admits no other value.
                 other => debug_assert!(false, "unsupported forced body processor: {other}"),
             }
-            self.run_phase(Phase::RequestBody)?;
-            return Ok(());
+            return;
         }
 
         if ct_lower.starts_with("multipart/form-data") {
@@ -103,9 +113,12 @@ impl Transaction {
         // Any other type (`application/octet-stream`, `text/plain`, a serialized Java
         // object) has no body processor, as in ModSecurity: its body is REQUEST_BODY
         // only, never arguments.
+    }
 
-        self.run_phase(Phase::RequestBody)?;
-        Ok(())
+    /// The bytes of the parsed body that are uploaded files' content
+    /// (`FILES_COMBINED_SIZE`): 0 before [`Transaction::parse_request_body`].
+    pub fn request_files_size(&self) -> usize {
+        self.request.files_combined_size()
     }
 
     /// Run the XML body processor, recording any failure.

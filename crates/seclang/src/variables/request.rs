@@ -220,6 +220,12 @@ impl RequestData {
         true
     }
 
+    /// The uploaded files' sizes together (`FILES_COMBINED_SIZE`).
+    pub fn files_combined_size(&self) -> usize {
+        use super::collection::Collection;
+        self.files_sizes.all().into_iter().filter_map(|(_, size)| size.parse::<usize>().ok()).sum()
+    }
+
     /// Parse form body into args_post.
     pub fn parse_form_body(&mut self) {
         // Split as bytes: a byte that is not UTF-8 reaches `form_decode` as it came.

@@ -192,10 +192,7 @@ impl<'a> VariableResolver<'a> {
             VariableName::FilesNames => self.resolve_collection_names(&[&self.request.files], "FILES_NAMES", selection),
             VariableName::FilesSizes => self.resolve_collection(&self.request.files_sizes, "FILES_SIZES", selection),
             VariableName::FilesCombinedSize => {
-                use super::collection::Collection;
-                let total: usize =
-                    self.request.files_sizes.all().into_iter().filter_map(|(_, size)| size.parse::<usize>().ok()).sum();
-                vec![("FILES_COMBINED_SIZE".to_string(), total.to_string())]
+                vec![("FILES_COMBINED_SIZE".to_string(), self.request.files_combined_size().to_string())]
             }
             VariableName::ReqBodyProcessor => {
                 if self.request.body_processor.is_empty() {
