@@ -72,7 +72,7 @@ impl Transaction {
             if spec.count_mode {
                 // An exclusion reduces the count, which is what a rule like
                 // `SecRule &ARGS:x "@eq 0"` is asking about.
-                all_values.push((format!("&{:?}", spec.name), resolved.len().to_string()));
+                all_values.push((format!("&{:?}", spec.name), Cow::Owned(resolved.len().to_string())));
             } else {
                 all_values.extend(resolved);
             }

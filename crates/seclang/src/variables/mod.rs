@@ -5,6 +5,7 @@
 mod collection;
 mod json;
 mod json_body;
+mod lossy;
 mod multipart;
 mod overlong;
 mod request;

@@ -45,8 +45,9 @@ impl MultipartFlags {
     }
 }
 
-/// One part: its `name`, the file name for an upload, its header lines, its content,
-/// and the content's size in bytes (`FILES_SIZES` for an upload).
+/// One part: its `name`, the file name for an upload, its header lines, its content as
+/// text (empty for an upload: a file is no argument), and the content's size in bytes
+/// (`FILES_SIZES` for an upload).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Part {
     pub name: String,
@@ -67,19 +68,19 @@ pub struct Multipart {
 
 /// Parses `body` by the boundary `content_type` names. `None`: no usable boundary.
 pub fn parse(content_type: &str, body: &[u8]) -> Option<Multipart> {
-    let bytes_as_text: String = body.iter().map(|&b| char::from(b)).collect();
-    let mut parsed = parse_text(content_type, &bytes_as_text)?;
+    let mut parsed = parse_bytes(content_type, body)?;
     for part in &mut parsed.parts {
         part.name = as_utf8(&part.name);
         part.filename = part.filename.as_deref().map(as_utf8);
         part.headers.iter_mut().for_each(|h| *h = as_utf8(h));
-        // A file's content is no argument (its size is counted already): not converted.
-        part.content = match part.filename {
-            Some(_) => String::new(),
-            None => as_utf8(&part.content),
-        };
     }
     Some(parsed)
+}
+
+/// Each byte as the character of the same number (ISO 8859-1): a part's head, parsed as
+/// text whose characters are its bytes.
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Text whose characters are bytes (below 256) read as UTF-8, as the rules see text
@@ -92,8 +93,26 @@ fn as_utf8(bytes_as_text: &str) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// [`parse`] over a body whose every character is one of its bytes.
-fn parse_text(content_type: &str, body: &str) -> Option<Multipart> {
+/// `bytes` without the bytes of `set` at its end.
+fn trim_end<'a>(mut bytes: &'a [u8], set: &[u8]) -> &'a [u8] {
+    while let [rest @ .., last] = bytes {
+        if !set.contains(last) {
+            break;
+        }
+        bytes = rest;
+    }
+    bytes
+}
+
+/// What comes before and after the first `separator` in `bytes`.
+fn split_once<'a>(bytes: &'a [u8], separator: &[u8]) -> Option<(&'a [u8], &'a [u8])> {
+    let at = bytes.windows(separator.len()).position(|w| w == separator)?;
+    Some((&bytes[..at], &bytes[at + separator.len()..]))
+}
+
+/// [`parse`]'s work, on the body's bytes: a photo's megabytes are neither copied nor
+/// made text.
+fn parse_bytes(content_type: &str, body: &[u8]) -> Option<Multipart> {
     let mut out = Multipart::default();
     let boundary = boundary(content_type, &mut out.flags)?;
     let delimiter = format!("--{boundary}");
@@ -101,14 +120,14 @@ fn parse_text(content_type: &str, body: &str) -> Option<Multipart> {
     let mut finished = false;
     let mut offset = 0;
     while offset < body.len() {
-        let line_end = body[offset..].find('\n').map_or(body.len(), |i| offset + i + 1);
-        let line = body[offset..line_end].trim_end_matches(['\n', '\r']);
-        let bare_lf = body[..line_end].ends_with('\n') && !body[..line_end].ends_with("\r\n");
+        let line_end = body[offset..].iter().position(|&b| b == b'\n').map_or(body.len(), |i| offset + i + 1);
+        let line = trim_end(&body[offset..line_end], b"\n\r");
+        let bare_lf = body[..line_end].ends_with(b"\n") && !body[..line_end].ends_with(b"\r\n");
         if finished {
             out.flags.data_after |= !line.trim_ascii().is_empty();
-        } else if let Some(rest) = line.strip_prefix(delimiter.as_str()) {
-            let rest = rest.trim_end_matches([' ', '\t']);
-            if rest.is_empty() || rest == "--" {
+        } else if let Some(rest) = line.strip_prefix(delimiter.as_bytes()) {
+            let rest = trim_end(rest, b" \t");
+            if rest.is_empty() || rest == b"--" {
                 out.flags.lf_line |= bare_lf;
                 match part_start {
                     Some(start) => {
@@ -119,7 +138,7 @@ fn parse_text(content_type: &str, body: &str) -> Option<Multipart> {
                     }
                     None => out.flags.data_before |= !body[..offset].trim_ascii().is_empty(),
                 }
-                finished = rest == "--";
+                finished = rest == b"--";
                 part_start = (!finished).then_some(line_end);
             } else {
                 out.flags.unmatched_boundary = true;
@@ -154,20 +173,20 @@ fn boundary(content_type: &str, flags: &mut MultipartFlags) -> Option<String> {
 }
 
 /// The line break before a boundary belongs to the boundary, not to the content.
-fn strip_line_break<'a>(content: &'a str, flags: &mut MultipartFlags) -> &'a str {
-    if let Some(stripped) = content.strip_suffix("\r\n") {
+fn strip_line_break<'a>(content: &'a [u8], flags: &mut MultipartFlags) -> &'a [u8] {
+    if let Some(stripped) = content.strip_suffix(b"\r\n") {
         return stripped;
     }
-    let stripped = content.strip_suffix('\n');
+    let stripped = content.strip_suffix(b"\n");
     flags.lf_line |= stripped.is_some();
     stripped.unwrap_or(content)
 }
 
 /// One part's headers and content; an error for a part the rules cannot address.
-fn read_part(text: &str, out: &mut Multipart) -> Result<(), String> {
-    let (head, content) = match text.split_once("\r\n\r\n") {
+fn read_part(text: &[u8], out: &mut Multipart) -> Result<(), String> {
+    let (head, content) = match split_once(text, b"\r\n\r\n") {
         Some(split) => split,
-        None => match text.split_once("\n\n") {
+        None => match split_once(text, b"\n\n") {
             Some(split) => {
                 out.flags.lf_line = true;
                 split
@@ -178,6 +197,7 @@ fn read_part(text: &str, out: &mut Multipart) -> Result<(), String> {
             }
         },
     };
+    let head = latin1(head);
     let mut headers: Vec<String> = Vec::new();
     let lines: Vec<&str> = head.split('\n').collect();
     for (i, line) in lines.iter().enumerate() {
@@ -201,8 +221,13 @@ fn read_part(text: &str, out: &mut Multipart) -> Result<(), String> {
         .map(|(_, v)| v.trim_ascii().to_string())
         .ok_or("Multipart: part missing Content-Disposition header")?;
     let (name, filename) = disposition_names(&disposition, &mut out.flags)?;
-    let size = content.chars().count();
-    out.parts.push(Part { name, filename, headers, content: content.to_string(), size });
+    let size = content.len();
+    // A file's content is no argument: not copied (megabytes for a photo).
+    let content = match filename {
+        Some(_) => String::new(),
+        None => String::from_utf8_lossy(content).into_owned(),
+    };
+    out.parts.push(Part { name, filename, headers, content, size });
     Ok(())
 }
 

@@ -156,9 +156,14 @@ impl RequestData {
         self.body_text = std::cell::OnceCell::new();
     }
 
-    /// The body as text, bytes that are not UTF-8 as U+FFFD.
+    /// The body as text, bytes that are not UTF-8 as U+FFFD (made once per body).
+    pub fn body_text(&self) -> &str {
+        self.body_text.get_or_init(|| super::lossy::text(&self.body))
+    }
+
+    /// [`RequestData::body_text`], owned.
     pub fn body_str(&self) -> String {
-        self.body_text.get_or_init(|| String::from_utf8_lossy(&self.body).into_owned()).clone()
+        self.body_text().to_string()
     }
 
     /// Get body length.

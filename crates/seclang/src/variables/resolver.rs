@@ -4,6 +4,7 @@ use super::{RequestData, ResponseData, TxCollection};
 use crate::parser::{Selection, VariableName, VariableSpec, XmlTarget};
 use once_cell::sync::Lazy;
 use regex::Regex;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
@@ -69,9 +70,14 @@ impl<'a> VariableResolver<'a> {
         Self { request, response, tx, matched_var, matched_vars, captures }
     }
 
-    /// Resolve a variable specification to values.
-    pub fn resolve(&self, spec: &VariableSpec) -> Vec<(String, String)> {
-        let values = self.resolve_variable(spec.name, &spec.selection);
+    /// Resolve a variable specification to values: each value's name, and its text —
+    /// borrowed for REQUEST_BODY, which may be megabytes (an upload) and which a dozen
+    /// CRS rules read: a copy for each was most of an upload's inspection time.
+    pub fn resolve(&self, spec: &VariableSpec) -> Vec<(String, Cow<'a, str>)> {
+        let values: Vec<(String, Cow<'a, str>)> = match spec.name {
+            VariableName::RequestBody => vec![("REQUEST_BODY".to_string(), Cow::Borrowed(self.request.body_text()))],
+            name => self.resolve_variable(name, &spec.selection).into_iter().map(|(k, v)| (k, Cow::Owned(v))).collect(),
+        };
 
         // Apply exclusions
         if spec.exclusions.is_empty() {
