@@ -26,7 +26,8 @@ pub struct WafCfg {
     /// A longer form, multipart, JSON or XML body: "reject" (413, default) or "pass"
     /// (uninspected).
     pub body_over_limit: Option<Spanned<String>>,
-    /// The most time the rules may take on one request (default "50ms").
+    /// The most time the rules may take on one request, and as much again for each MiB
+    /// of its body (default "50ms").
     pub inspection_budget: Option<Spanned<String>>,
     /// When it runs out: "block" (default) or "pass".
     pub over_budget: Option<Spanned<String>>,

@@ -66,7 +66,8 @@ pub struct WafPolicy {
     /// (`upload_limit`); its other data still within `body_limit`.
     pub upload_limit: u64,
     pub over_limit: OverLimit,
-    /// The most time rules may take on one request; then `block_over_budget` decides.
+    /// The most time rules may take on one request, and as much again for each MiB of its
+    /// body; then `block_over_budget` decides.
     pub budget: Duration,
     pub block_over_budget: bool,
     pub audit: Option<Arc<AuditLog>>,
