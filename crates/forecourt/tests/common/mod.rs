@@ -92,6 +92,28 @@ fn spawn_run(config: &str, dir: &TempDir) -> Child {
         .unwrap()
 }
 
+/// Whether process `pid` itself listens on TCP `port`. Connecting cannot tell: between
+/// `free_port` letting the port go and the process binding it, another test's listener
+/// bound to port 0 (an origin) may be given the same port, and a test that took that for
+/// Forecourt went on (rewrote its config) before Forecourt had even read it.
+fn listens(pid: u32, port: u16) -> bool {
+    let mut sockets = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            let local_port = columns.get(1).and_then(|a| a.rsplit(':').next());
+            let listening = columns.get(3) == Some(&"0A");
+            if listening && local_port.and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port) {
+                sockets.extend(columns.get(9).map(|inode| format!("socket:[{inode}]")));
+            }
+        }
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|l| sockets.iter().any(|s| l.as_os_str() == s.as_str()))
+}
+
 /// A running `forecourt`, killed on drop.
 pub struct Forecourt {
     pub child: Child,
@@ -143,7 +165,7 @@ impl Forecourt {
     fn wait_listening(&mut self) -> Result<(), String> {
         let end = Instant::now() + Duration::from_secs(15);
         while Instant::now() < end {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if listens(self.child.id(), self.port) && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
