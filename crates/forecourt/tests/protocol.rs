@@ -549,6 +549,19 @@ fn a_response_before_its_body_keeps_the_connection_only_if_the_body_is_here() {
     );
     assert_eq!(statuses(&unread), [200], "the body's bytes are not a request: {unread}");
     assert!(!unread.ends_with("<still open>"), "closed: {unread}");
+    // A client that sends its whole upload (over three seconds) before it reads: the early
+    // answer is still there when it does, not lost to a reset (nginx's lingering close).
+    let mut s = TcpStream::connect(fc.addr()).unwrap();
+    s.write_all(b"POST /fixed HTTP/1.1\r\nHost: a\r\nContent-Length: 3000000\r\n\r\n").unwrap();
+    let piece = vec![b'x'; 100_000];
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(&piece).expect("the body is read and dropped while it comes");
+    }
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    let read = s.read_to_string(&mut answer);
+    assert!(read.is_ok() && statuses(&answer) == [200], "{read:?} {answer}");
 }
 
 /// An origin that sends more than its Content-Length says: the surplus is not read as

@@ -41,9 +41,14 @@ use rules::{BodyFraming, Facts};
 use std::rc::Rc;
 use std::time::Duration;
 
-/// How long a connection that is being closed is read from, so that bytes the client
-/// already sent do not turn the close into a reset that could destroy our last response.
-const LINGER: Duration = Duration::from_secs(2);
+/// How long, at most, a connection that is being closed is read from, so that bytes the
+/// client still sends do not turn the close into a reset that could destroy our last
+/// response (a client that sends a whole upload before it reads the early answer to it):
+/// nginx's `lingering_time`.
+const LINGER: Duration = Duration::from_secs(30);
+/// How long a closing connection is waited on for its next bytes before it is closed
+/// all the same: nginx's `lingering_timeout`.
+const LINGER_IDLE: Duration = Duration::from_secs(5);
 
 /// Client-side limits and timers of HTTP/1.
 #[derive(Clone, Copy, Debug)]
@@ -323,7 +328,7 @@ async fn linger_if_unread(shared: &Rc<Shared>) {
     let _ = tokio::time::timeout(LINGER, async {
         let mut sink = vec![0u8; 4096];
         loop {
-            if shared.stream.readable().await.is_err() {
+            if !matches!(tokio::time::timeout(LINGER_IDLE, shared.stream.readable()).await, Ok(Ok(()))) {
                 return;
             }
             match shared.stream.try_read(&mut sink) {
