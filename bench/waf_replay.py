@@ -133,11 +133,12 @@ def raw_request(case):
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + body
 
 
-def status(port, request):
-    """The status the server answered, 0 when it closed without one."""
+def status(port, request, timeout=10):
+    """The status the server answered, 0 when it closed without one (or gave none within
+    `timeout` seconds)."""
     try:
         with socket.create_connection(("127.0.0.1", port), 5) as s:
-            s.settimeout(10)
+            s.settimeout(timeout)
             s.sendall(request)
             got = b""
             while b"\r\n" not in got:

@@ -8,8 +8,13 @@ shipped), one request at a time, the median of `--runs`.
 
 Each request is a browser's multipart/form-data POST: a `title` field, a file of SIZE MiB
 of random bytes (as a JPEG's look), an `album` field. Prints each engine's status and time.
+
+    bench/waf_uploads.py --sizes 10 --concurrent 12
+
+sends that many at once to each engine instead, and prints their statuses, the slowest
+answer and the engine's peak resident memory (its processes', sampled every 10 ms).
 """
-import argparse, importlib.util, os, shutil, tempfile, time
+import argparse, collections, importlib.util, os, shutil, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("waf_replay", os.path.join(HERE, "waf_replay.py"))
@@ -36,8 +41,43 @@ def upload(size):
 def timed(port, request):
     """The status (bench/waf_replay.py's reading of it), and the milliseconds it took."""
     started = time.time()
-    answered = wr.status(port, request)
+    answered = wr.status(port, request, timeout=120)
     return answered, (time.time() - started) * 1000
+
+
+def resident_kib(pgid):
+    """The resident memory of the processes in group `pgid` (a server and its workers)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.getpgid(int(pid)) != pgid:
+                continue
+            total += next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total
+
+
+def at_once(port, pgid, request, n):
+    """`n` copies of `request` at once: their statuses, the slowest in ms, the peak RSS in MiB."""
+    results, peak, done = [], [resident_kib(pgid)], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], resident_kib(pgid))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    senders = [threading.Thread(target=lambda: results.append(timed(port, request))) for _ in range(n)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    done.set()
+    sampler.join()
+    statuses = collections.Counter(status for status, _ in results)
+    return dict(statuses), max(ms for _, ms in results), peak[0] / 1024
 
 
 def main():
@@ -46,6 +86,7 @@ def main():
     ap.add_argument("--pl", type=int, choices=[1, 2, 3, 4], default=1)
     ap.add_argument("--sizes", default="1,3,8,12", help="file sizes in MiB, comma-separated")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--concurrent", type=int, default=0, help="send this many at once instead")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="wafuploads-")
     os.chmod(work, 0o755)  # nginx's workers (www-data) read the rules written there
@@ -53,7 +94,12 @@ def main():
     try:
         for mib in [int(s) for s in args.sizes.split(",")]:
             request = upload(mib << 20)
-            for port, name in ((wr.MODSEC, "nginx + ModSecurity"), (wr.OURS, "Forecourt")):
+            engines = ((wr.MODSEC, "nginx + ModSecurity", procs[1]), (wr.OURS, "Forecourt", procs[2]))
+            for port, name, proc in engines if args.concurrent else ():
+                statuses, slowest, peak = at_once(port, proc.pid, request, args.concurrent)
+                print(f"{mib:>3} MiB x{args.concurrent}  {name:20} {statuses}  slowest {slowest:7.1f} ms"
+                      f"  peak RSS {peak:6.1f} MiB", flush=True)
+            for port, name, _ in () if args.concurrent else engines:
                 runs = [timed(port, request) for _ in range(args.runs)]
                 median = sorted(ms for _, ms in runs)[len(runs) // 2]
                 print(f"{mib:>3} MiB  {name:20} {runs[0][0]}  median {median:7.1f} ms", flush=True)

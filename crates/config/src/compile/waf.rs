@@ -5,7 +5,7 @@
 use super::Ctx;
 use crate::model::{RouteCfg, RuleIds, WafCfg};
 use forecourt_edge::waf::{
-    AuditLog, Engines, Exclusion, Mode, OverLimit, WafCounters, WafFilter, WafPolicy, WafSettings,
+    AuditLog, Engines, Exclusion, Mode, OverLimit, UploadRoom, WafCounters, WafFilter, WafPolicy, WafSettings,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,6 +53,8 @@ fn policy(
     let block_over_budget = choice(cx, &c.over_budget, &[("block", true), ("pass", false)], true);
     let body_limit = cx.size(&c.request_body_limit).unwrap_or(1 << 20);
     let upload_limit = cx.size(&c.upload_limit).unwrap_or(12_800 << 10);
+    let upload_memory = cx.size(&c.upload_memory).unwrap_or(128 << 20);
+    let upload_wait = cx.duration(&c.upload_wait, Duration::from_secs(15));
     let budget = cx.duration(&c.inspection_budget, Duration::from_millis(50));
     let response_inspection = c.response_inspection.as_ref().is_some_and(|on| *on.get_ref());
     let response_body_limit = cx.size(&c.response_body_limit).unwrap_or(512 << 10) as usize;
@@ -76,6 +78,7 @@ fn policy(
             mode,
             body_limit,
             upload_limit,
+            upload_room: UploadRoom::new(upload_memory, upload_wait),
             over_limit,
             budget,
             block_over_budget,

@@ -23,6 +23,12 @@ pub struct WafCfg {
     /// (default "12800k", ModSecurity's `SecRequestBodyLimit` as Debian ships it); its
     /// other data counts toward `request_body_limit`.
     pub upload_limit: Option<Spanned<Size>>,
+    /// The most the policy's uploads being judged hold together (default "128m"); one
+    /// that finds no room waits (`upload_wait`), then is answered 503 (or passed, with
+    /// `body_over_limit = "pass"`).
+    pub upload_memory: Option<Spanned<Size>>,
+    /// How long an upload waits for room (default "15s").
+    pub upload_wait: Option<Spanned<String>>,
     /// A longer form, multipart, JSON or XML body: "reject" (413, default) or "pass"
     /// (uninspected).
     pub body_over_limit: Option<Spanned<String>>,

@@ -4,16 +4,20 @@
 //! (which the pipeline calls for every forwarded request): the engine gets the body when
 //! it is within `request_body_limit` (and parses it into arguments when it is a form,
 //! multipart, JSON or XML), then runs phase 2. A refused request gets the catalogue's 403,
-//! or the status or redirect its rule asks for, and never reaches the upstream.
+//! or the status or redirect its rule asks for, and never reaches the upstream. A multipart
+//! upload is read whole, within `upload_limit` and the room the policy's uploads share.
 use super::audit::Entry;
 use super::inspect;
 use super::policy::{Mode, OverLimit, WafPolicy};
 use super::response;
+use super::upload_room::Held;
 use super::verdict::{Outcome, Verdict};
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
-use forecourt_proxy::filter::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, Phases, RequestCtx};
+use forecourt_proxy::filter::Verdict as Went;
+use forecourt_proxy::filter::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, Phases, RequestCtx, Waiting};
 use forecourt_seclang::Transaction;
+use http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use http::{request, HeaderValue, Response, StatusCode};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,6 +31,9 @@ pub struct WafFilter {
 /// time it has left: the budget counts the rules' time, not the time the body takes to
 /// arrive.
 struct Pending(Transaction, Duration);
+
+/// An upload waiting for room to be read whole: its size.
+struct AwaitingRoom(u64);
 
 /// A judged request's transaction, kept for the response's phases (response inspection):
 /// a type of its own, so that the body phase never judges a request twice.
@@ -49,6 +56,8 @@ impl Filter for WafFilter {
             .param("mode", if p.mode == Mode::Block { "block" } else { "detect" })
             .param("request_body_limit", p.body_limit.to_string())
             .param("upload_limit", p.upload_limit.to_string())
+            .param("upload_memory", p.upload_room.total().to_string())
+            .param("upload_wait", format!("{:?}", p.upload_room.wait()))
             .param("response_inspection", p.response_inspection.to_string())
     }
 
@@ -70,13 +79,17 @@ impl Filter for WafFilter {
             return self.decide(tx, head, cx);
         }
         if cx.has_body() {
-            // An upload is read whole (within its own limit): the fields after a file are
-            // inspected as those before it are.
-            if inspect::is_upload(head) && self.policy.upload_limit > self.policy.body_limit {
-                cx.inspect_body_up_to(self.policy.upload_limit);
-            }
             cx.insert(Pending(tx, self.policy.budget.saturating_sub(started.elapsed())));
-            return Decision::Continue;
+            // An upload is read whole (within its own limit, in the room the policy's
+            // uploads share): the fields after a file are inspected as those before it are.
+            let Some(size) = self.upload_read_whole(head) else { return Decision::Continue };
+            return match self.policy.upload_room.try_hold(size) {
+                Some(held) => self.read_whole(held, cx),
+                None => {
+                    cx.insert(AwaitingRoom(size));
+                    Decision::Wait
+                }
+            };
         }
         // No body to wait for: the whole request is judged now, before any later filter
         // of the chain (the cache) can answer it.
@@ -118,6 +131,29 @@ impl Filter for WafFilter {
         self.decide(tx, head, cx)
     }
 
+    /// An upload that found no room in phase 1 waits for some, its body unread; without
+    /// room in time it is answered 503, or with `body_over_limit = "pass"` judged on what
+    /// `request_body_limit` holds of it and passed on.
+    fn wait<'a>(&'a self, _head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Waiting<'a> {
+        Box::pin(async move {
+            let Some(AwaitingRoom(size)) = cx.take::<AwaitingRoom>() else { return Went::Continue };
+            let p = &self.policy;
+            p.counters.upload_waits.fetch_add(1, Ordering::Relaxed);
+            if let Some(held) = p.upload_room.hold(size).await {
+                self.read_whole(held, cx);
+                return Went::Continue;
+            }
+            p.counters.upload_no_room.fetch_add(1, Ordering::Relaxed);
+            cx.log("waf_upload", "no_room");
+            if p.over_limit == OverLimit::Pass {
+                return Went::Continue;
+            }
+            let mut busy = cx.answer(Reason::Busy);
+            busy.headers_mut().insert(RETRY_AFTER, HeaderValue::from(p.upload_room.wait().as_secs().max(1)));
+            Went::Answer(Box::new(busy))
+        })
+    }
+
     fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
         // The response's phases get a budget of their own.
         let Some(ForResponse(mut tx)) = cx.take::<ForResponse>() else { return };
@@ -153,6 +189,28 @@ impl Filter for WafFilter {
 }
 
 impl WafFilter {
+    /// How much of this request to read whole, when it is an upload longer than
+    /// `request_body_limit` (or of a length not given): up to `upload_limit`.
+    fn upload_read_whole(&self, head: &request::Parts) -> Option<u64> {
+        let p = &self.policy;
+        if !inspect::is_upload(head) || p.upload_limit <= p.body_limit {
+            return None;
+        }
+        let declared = head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        match declared {
+            Some(len) if len <= p.body_limit => None,
+            Some(len) => Some(len.min(p.upload_limit)),
+            None => Some(p.upload_limit),
+        }
+    }
+
+    /// Reads this upload whole, holding its room until the request is done.
+    fn read_whole(&self, held: Held, cx: &mut RequestCtx<'_>) -> Decision {
+        cx.inspect_body_up_to(self.policy.upload_limit);
+        cx.insert(held);
+        Decision::Continue
+    }
+
     /// Acts on what the rules decided: records it, and answers when it refuses; keeps the
     /// transaction for the response when responses are inspected.
     fn decide(&self, tx: Transaction, head: &request::Parts, cx: &mut RequestCtx<'_>) -> Decision {

@@ -17,6 +17,10 @@ pub struct WafCounters {
     pub over_budget: AtomicU64,
     /// Requests whose body was longer than the inspection limit.
     pub body_over_limit: AtomicU64,
+    /// Uploads that waited for room (`upload_memory`).
+    pub upload_waits: AtomicU64,
+    /// Uploads that found none in time: answered 503, or passed judged in part.
+    pub upload_no_room: AtomicU64,
     /// Refused requests by each rule that matched in them: bounded by the ruleset's ids.
     blocked_by_rule: Mutex<BTreeMap<String, u64>>,
 }
@@ -54,6 +58,18 @@ impl WafCounters {
             "forecourt_waf_body_over_limit_total",
             "Request bodies past request_body_limit (an upload: past upload_limit, or its data other than files past request_body_limit).",
             &self.body_over_limit,
+        );
+        counter(
+            out,
+            "forecourt_waf_upload_waits_total",
+            "Uploads that waited for room to be read whole (upload_memory).",
+            &self.upload_waits,
+        );
+        counter(
+            out,
+            "forecourt_waf_upload_no_room_total",
+            "Uploads that found no room in time (upload_memory): answered 503, or passed judged in part.",
+            &self.upload_no_room,
         );
         let name = "forecourt_waf_blocked_total";
         let _ =

@@ -5,8 +5,8 @@
 //! reloads that load the same rules; `filter` runs it in the route chain (head in phase 1, body
 //! in phase 2) and answers 403 for what it blocks; `inspect` hands a request to the
 //! engine; `response` the response, when asked to; `verdict` says what the rules decided
-//! and why; `audit` writes the optional
-//! JSON audit log; `metrics` counts.
+//! and why; `upload_room` bounds what uploads read whole hold together; `audit` writes the
+//! optional JSON audit log; `metrics` counts.
 mod audit;
 mod engines;
 mod filter;
@@ -14,6 +14,7 @@ mod inspect;
 pub mod metrics;
 mod policy;
 mod response;
+mod upload_room;
 mod verdict;
 
 pub use audit::AuditLog;
@@ -21,3 +22,4 @@ pub use engines::Engines;
 pub use filter::WafFilter;
 pub use metrics::WafCounters;
 pub use policy::{Exclusion, LoadError, Mode, OverLimit, WafPolicy, WafSettings};
+pub use upload_room::UploadRoom;

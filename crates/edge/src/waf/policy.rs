@@ -5,6 +5,7 @@
 //! only detect, how much body is inspected, and the time one request may take.
 use super::audit::AuditLog;
 use super::metrics::WafCounters;
+use super::upload_room::UploadRoom;
 use forecourt_seclang::ModSecurity;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub struct WafPolicy {
     /// The longest multipart upload read whole and inspected, files' content included
     /// (`upload_limit`); its other data still within `body_limit`.
     pub upload_limit: u64,
+    /// What the uploads read whole hold together (`upload_memory`).
+    pub upload_room: UploadRoom,
     pub over_limit: OverLimit,
     /// The most time rules may take on one request, and as much again for each MiB of its
     /// body; then `block_over_budget` decides.

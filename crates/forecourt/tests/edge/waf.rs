@@ -273,8 +273,9 @@ fn photo_upload(size: usize, album: &str) -> Vec<u8> {
 async fn uploads_are_read_whole_and_judged_within_their_own_limit() {
     let origin = Origin::start("o");
     let admin = free_port();
-    let extra =
-        "[waf.uploads]\nrules = RULES\nrequest_body_limit = \"8k\"\nupload_limit = \"2m\"\n".replace("RULES", CRS3);
+    let extra = "[waf.uploads]\nrules = RULES\nrequest_body_limit = \"8k\"\nupload_limit = \"2m\"\n\
+                 upload_memory = \"2m\"\nupload_wait = \"2s\"\n"
+        .replace("RULES", CRS3);
     let fc = start(&config(&origin, admin, &extra).replace("waf = \"detect\"", "waf = \"uploads\""));
     let post = |host: &str, body: Vec<u8>| {
         http::Request::post(fc.url("/photos"))
@@ -306,6 +307,62 @@ async fn uploads_are_read_whole_and_judged_within_their_own_limit() {
     assert_eq!(origin.hits(), before + 1);
     let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
     assert_eq!(metric(&metrics, "forecourt_waf_body_over_limit_total"), 2.0, "{metrics}");
+
+    // The policy's uploads share 2 MiB of room (`upload_memory`). A slow upload of 1.5 MiB
+    // holds most of it; the next waits, its body unread, and goes on when the first is done.
+    let photo = photo_upload(1536 << 10, "Summer 2026");
+    let slow = slow_upload(&fc, "detect.test", &photo).await;
+    let (uploader, second) = (client(), post("detect.test", photo.clone()));
+    let waiting = tokio::spawn(async move { send(&uploader, second).await });
+    let metrics_url = format!("http://127.0.0.1:{admin}/metrics");
+    for _ in 0..50 {
+        if metric(&get(&metrics_url).await.body, "forecourt_waf_upload_waits_total") == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!waiting.is_finished(), "no room yet");
+    assert_eq!(slow.finish(&photo).await, 200);
+    assert_eq!(waiting.await.unwrap().status, 200, "the room came when the first was done");
+    // One that finds no room in time (`upload_wait`) is told to come back, and never forwarded.
+    let before = origin.hits();
+    let slow = slow_upload(&fc, "detect.test", &photo).await;
+    let busy = send(&client(), post("detect.test", photo.clone())).await;
+    assert_eq!((busy.status, busy.header("retry-after")), (503, "2"), "{}", busy.body);
+    assert_eq!(origin.hits(), before);
+    drop(slow);
+    let metrics = get(&metrics_url).await.body;
+    assert_eq!(metric(&metrics, "forecourt_waf_upload_waits_total"), 2.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_waf_upload_no_room_total"), 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_local_responses_total{reason=\"busy\"}"), 1.0, "{metrics}");
+}
+
+/// An upload whose client sent its head and the first 64 KiB of `body`, then paused.
+struct SlowUpload(tokio::net::TcpStream);
+
+async fn slow_upload(fc: &Forecourt, host: &str, body: &[u8]) -> SlowUpload {
+    use tokio::io::AsyncWriteExt;
+    let head = format!(
+        "POST /photos HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(fc.addr()).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..64 << 10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // for its head to be read and its room held
+    SlowUpload(stream)
+}
+
+impl SlowUpload {
+    /// Sends the rest of `body`: the answer's status.
+    async fn finish(mut self, body: &[u8]) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.0.write_all(&body[64 << 10..]).await.unwrap();
+        let mut answer = String::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.0.read_to_string(&mut answer)).await;
+        answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,8 @@ pub enum Reason {
     ChallengeFailed,
     /// The WAF (`[waf.NAME]`) judged the request an attack.
     WafBlocked,
+    /// Forecourt has no room for the request now (the WAF's `upload_memory` is taken).
+    Busy,
     /// No server of the upstream can take the request (all down, ejected or full).
     NoServer,
     /// The upstream's request queue is full, or the wait in it too long.
@@ -43,7 +45,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 21] = [
         Reason::BadRequest,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
@@ -59,6 +61,7 @@ impl Reason {
         Reason::Challenged,
         Reason::ChallengeFailed,
         Reason::WafBlocked,
+        Reason::Busy,
         Reason::NoServer,
         Reason::UpstreamBusy,
         Reason::UpstreamTimeout,
@@ -83,7 +86,7 @@ impl Reason {
             | Reason::Challenged
             | Reason::ChallengeFailed
             | Reason::WafBlocked => StatusCode::FORBIDDEN,
-            Reason::NoServer | Reason::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::Busy | Reason::NoServer | Reason::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamUnreachable | Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
         }
@@ -107,6 +110,7 @@ impl Reason {
             Reason::Challenged => "challenged",
             Reason::ChallengeFailed => "challenge_failed",
             Reason::WafBlocked => "waf_blocked",
+            Reason::Busy => "busy",
             Reason::NoServer => "no_server",
             Reason::UpstreamBusy => "upstream_busy",
             Reason::UpstreamTimeout => "upstream_timeout",
@@ -135,6 +139,7 @@ impl Reason {
                 "The check did not pass (wrong, expired or already used); reload the page to try again."
             }
             Reason::WafBlocked => "The request looks like an attack on this site, so it was refused.",
+            Reason::Busy => "The site is too busy to take this request now; try again shortly.",
             Reason::NoServer => "No server can take the request right now; try again shortly.",
             Reason::UpstreamBusy => "The service is at its limit; try again shortly.",
             Reason::UpstreamTimeout => "The service did not answer in time.",
