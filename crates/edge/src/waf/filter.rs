@@ -13,11 +13,11 @@ use super::response;
 use super::upload_room::Held;
 use super::verdict::{Outcome, Verdict};
 use forecourt_proxy::answers::Reason;
-use forecourt_proxy::body::ProxyBody;
+use forecourt_proxy::body::{declared_length, ProxyBody};
 use forecourt_proxy::filter::Verdict as Went;
 use forecourt_proxy::filter::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, Phases, RequestCtx, Waiting};
 use forecourt_seclang::Transaction;
-use http::header::{CONTENT_LENGTH, RETRY_AFTER};
+use http::header::RETRY_AFTER;
 use http::{request, HeaderValue, Response, StatusCode};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -196,8 +196,7 @@ impl WafFilter {
         if !inspect::is_upload(head) || p.upload_limit <= p.body_limit {
             return None;
         }
-        let declared = head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        match declared {
+        match declared_length(&head.headers) {
             Some(len) if len <= p.body_limit => None,
             Some(len) => Some(len.min(p.upload_limit)),
             None => Some(p.upload_limit),

@@ -53,7 +53,8 @@ impl UploadRoom {
     }
 
     /// The bytes free now.
-    pub fn free(&self) -> u64 {
+    #[cfg(test)]
+    fn free(&self) -> u64 {
         self.kib.available_permits() as u64 * 1024
     }
 

@@ -7,7 +7,7 @@ mod request;
 mod response;
 
 pub use error::ClientBodyError;
-pub use request::{BodySource, ClientBody, IncomingBody, RequestBody};
+pub use request::{declared_length, BodySource, ClientBody, IncomingBody, RequestBody};
 pub use response::{FileRegion, ProxyBody};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -21,6 +21,12 @@ pub trait BodySource {
     fn size_hint(&self) -> SizeHint;
 }
 
+/// The length a request head declares for its body (`Content-Length`), when it gives one
+/// that parses: what filters weigh before any of the body is read.
+pub fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+}
+
 /// A request body as the server read it: pulled from an HTTP/1 connection, from hyper's
 /// HTTP/2, or read in full already and kept (to be sent again on a retry, or made here).
 pub enum IncomingBody {

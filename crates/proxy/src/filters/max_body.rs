@@ -2,8 +2,8 @@
 //! limit gets 413 at once; a body of unknown length is counted as it streams, and cut
 //! with 413 (or the connection closed, once the response has started) when it passes it.
 use crate::answers::Reason;
+use crate::body::declared_length;
 use crate::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx};
-use http::header::CONTENT_LENGTH;
 use http::request;
 
 pub struct MaxBody {
@@ -16,8 +16,7 @@ impl Filter for MaxBody {
     }
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
-        let declared = head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.max) {
+        if declared_length(&head.headers).is_some_and(|len| len > self.max) {
             return Decision::answer(cx.answer(Reason::BodyTooLarge));
         }
         cx.limit_body(self.max);
