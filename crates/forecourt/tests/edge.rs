@@ -11,7 +11,7 @@
 //! list feeds: `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`;
 //! the WAF: `edge/waf.rs` (its requests: `edge/waf_corpus.rs`; the differential check
 //! against nginx + libmodsecurity: `edge/waf_reference.rs`; CRS's own regression suite:
-//! `edge/waf_crs_suite.rs`).
+//! `edge/waf_crs_suite.rs`; its budget under a throttled CPU: `edge/waf_budget.rs`).
 #[path = "edge/challenge.rs"]
 mod challenge;
 #[path = "edge/cluster.rs"]
@@ -23,6 +23,8 @@ mod feeds;
 mod geoip;
 #[path = "edge/waf.rs"]
 mod waf;
+#[path = "edge/waf_budget.rs"]
+mod waf_budget;
 #[path = "edge/waf_corpus.rs"]
 mod waf_corpus;
 #[path = "edge/waf_crs_suite.rs"]

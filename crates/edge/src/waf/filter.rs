@@ -8,7 +8,7 @@
 //! upload is read whole, within `upload_limit` and the room the policy's uploads share.
 use super::audit::Entry;
 use super::inspect;
-use super::policy::{Mode, OverLimit, WafPolicy};
+use super::policy::{for_the_body, Mode, OverLimit, WafPolicy};
 use super::response;
 use super::upload_room::Held;
 use super::verdict::{Outcome, Verdict};
@@ -21,15 +21,15 @@ use http::header::RETRY_AFTER;
 use http::{request, HeaderValue, Response, StatusCode};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct WafFilter {
     pub policy: Arc<WafPolicy>,
 }
 
 /// A request's transaction, from its head's phase to its body's, with the inspection
-/// time it has left: the budget counts the rules' time, not the time the body takes to
-/// arrive.
+/// time it has left: the budget counts the rules' CPU time, not the time the body takes
+/// to arrive.
 struct Pending(Transaction, Duration);
 
 /// An upload waiting for room to be read whole: its size.
@@ -67,9 +67,8 @@ impl Filter for WafFilter {
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         self.policy.counters.evaluations.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
         let mut tx = self.policy.engine.new_transaction();
-        tx.set_deadline(started + self.policy.budget);
+        tx.set_budget(self.policy.budget);
         if let Some(id) = cx.request_id.to_str().ok().filter(|id| !id.is_empty()) {
             tx.set_unique_id(id);
         }
@@ -79,7 +78,8 @@ impl Filter for WafFilter {
             return self.decide(tx, head, cx);
         }
         if cx.has_body() {
-            cx.insert(Pending(tx, self.policy.budget.saturating_sub(started.elapsed())));
+            let left = tx.budget_left().unwrap_or(self.policy.budget);
+            cx.insert(Pending(tx, left));
             // An upload is read whole (within its own limit, in the room the policy's
             // uploads share): the fields after a file are inspected as those before it are.
             let Some(size) = self.upload_read_whole(head) else { return Decision::Continue };
@@ -100,7 +100,7 @@ impl Filter for WafFilter {
     fn on_request_body(&self, head: &request::Parts, body: &InspectedBody, cx: &mut RequestCtx<'_>) -> Decision {
         let Some(Pending(mut tx, left)) = cx.take::<Pending>() else { return Decision::Continue };
         let p = &self.policy;
-        tx.set_deadline(Instant::now() + left + for_the_body(p.budget, body.bytes.len()));
+        tx.set_budget(left + for_the_body(p.budget, body.bytes.len()));
         let over_limit = match (body.bytes.is_empty(), body.complete, inspect::parses(head)) {
             (true, _, _) => false,
             // Within the limit (an upload's own, when it is one), any type: its rules read
@@ -157,7 +157,7 @@ impl Filter for WafFilter {
     fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
         // The response's phases get a budget of their own.
         let Some(ForResponse(mut tx)) = cx.take::<ForResponse>() else { return };
-        tx.set_deadline(Instant::now() + self.policy.budget);
+        tx.set_budget(self.policy.budget);
         response::head(&mut tx, resp);
         if !tx.has_intervention() {
             if response::inspects(resp) {
@@ -166,11 +166,7 @@ impl Filter for WafFilter {
             return;
         }
         let verdict = Verdict::of(&tx);
-        let refuse = self.policy.mode == Mode::Block;
-        match refuse {
-            true => self.policy.counters.count_block(&verdict.rules),
-            false => _ = self.policy.counters.would_block.fetch_add(1, Ordering::Relaxed),
-        }
+        let refuse = self.policy.refuses(&verdict);
         cx.log("waf", if refuse { "response_blocked" } else { "response_would_block" });
         cx.log("waf_rules", verdict.rules.join(","));
         if refuse {
@@ -223,14 +219,7 @@ impl WafFilter {
             return Decision::Continue;
         }
         let p = &self.policy;
-        let refuse = match verdict.outcome {
-            Outcome::Pass => false,
-            Outcome::Block { .. } => p.mode == Mode::Block,
-            Outcome::OutOfTime => {
-                p.counters.over_budget.fetch_add(1, Ordering::Relaxed);
-                p.block_over_budget && p.mode == Mode::Block
-            }
-        };
+        let refuse = p.refuses(&verdict);
         let action = match (&verdict.outcome, refuse) {
             (Outcome::Pass, _) => "pass",
             (Outcome::Block { .. }, true) => "blocked",
@@ -238,11 +227,6 @@ impl WafFilter {
             (Outcome::OutOfTime, true) => "over_budget_blocked",
             (Outcome::OutOfTime, false) => "over_budget_passed",
         };
-        if refuse {
-            p.counters.count_block(&verdict.rules);
-        } else if matches!(verdict.outcome, Outcome::Block { .. }) {
-            p.counters.would_block.fetch_add(1, Ordering::Relaxed);
-        }
         cx.log("waf", action);
         if !verdict.rules.is_empty() {
             cx.log("waf_rules", verdict.rules.join(","));
@@ -264,14 +248,6 @@ impl WafFilter {
     }
 }
 
-/// The budget's share for a body of `len` bytes: as much again for each MiB of it. The
-/// budget is there for inputs that cost more than their length (backtracking bait, deep
-/// nesting), not for the rules' linear work on a long body (a 12 MiB photo upload takes
-/// about 200 ms of it, a 300 KB JSON document 42 ms).
-fn for_the_body(budget: Duration, len: usize) -> Duration {
-    budget.mul_f64(len as f64 / (1 << 20) as f64)
-}
-
 /// A refused request's answer, as the rule asked: its `redirect:` (302 unless it gave
 /// another 3xx), or its `status:` with the catalogue's `waf_blocked` words (so that bans
 /// and metrics count it as the WAF's); a `drop` (444, nginx's "close without an answer")
@@ -290,17 +266,4 @@ fn refusal(outcome: &Outcome, cx: &RequestCtx<'_>) -> Response<ProxyBody> {
         *resp.status_mut() = asked;
     }
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_body_adds_the_budget_once_for_each_mib() {
-        let budget = Duration::from_millis(50);
-        assert_eq!(for_the_body(budget, 0), Duration::ZERO, "no body: the budget alone");
-        assert_eq!(for_the_body(budget, 512 << 10), Duration::from_millis(25));
-        assert_eq!(for_the_body(budget, 12 << 20), Duration::from_millis(600), "a 12 MiB upload: 650 ms in all");
-    }
 }

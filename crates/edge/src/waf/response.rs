@@ -6,7 +6,7 @@
 //! ends the response with an error (its head has gone, so the client sees a broken
 //! response, never the leak); a longer body, or another type, passes uninspected.
 use super::audit::Entry;
-use super::policy::{Mode, WafPolicy};
+use super::policy::{for_the_body, WafPolicy};
 use super::verdict::{Outcome, Verdict};
 use bytes::Bytes;
 use forecourt_proxy::body::{BoxError, ProxyBody};
@@ -15,7 +15,6 @@ use http::Response;
 use http_body::{Body, Frame};
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -75,6 +74,10 @@ impl Inspected {
     /// Phase 4 on everything held: whether the body may go.
     fn judge(&mut self) -> bool {
         let Some(mut tx) = self.tx.take() else { return true };
+        // A budget of its own: the one phase 3 had started when the head came, and the
+        // body may have taken any time to arrive since.
+        let p = &self.policy;
+        tx.set_budget(p.budget + for_the_body(p.budget, self.held_bytes));
         for frame in &self.held {
             if let Some(data) = frame.data_ref() {
                 let _ = tx.append_response_body(data);
@@ -82,17 +85,16 @@ impl Inspected {
         }
         let _ = tx.process_response_body();
         let verdict = Verdict::of(&tx);
-        let p = &self.policy;
-        let refuse = matches!(verdict.outcome, Outcome::Block { .. }) && p.mode == Mode::Block;
-        let action = match (&verdict.outcome, refuse) {
-            (Outcome::Block { .. }, true) => "response_blocked",
-            (Outcome::Block { .. }, false) => "response_would_block",
-            _ => return true,
-        };
-        match refuse {
-            true => p.counters.count_block(&verdict.rules),
-            false => _ = p.counters.would_block.fetch_add(1, Ordering::Relaxed),
+        if verdict.outcome == Outcome::Pass {
+            return true;
         }
+        let refuse = p.refuses(&verdict);
+        let action = match (&verdict.outcome, refuse) {
+            (Outcome::OutOfTime, true) => "response_over_budget_blocked",
+            (Outcome::OutOfTime, false) => "response_over_budget_passed",
+            (_, true) => "response_blocked",
+            (_, false) => "response_would_block",
+        };
         tracing::warn!(waf = %p.name, request_id = %self.request.id, rules = %verdict.rules.join(","), action,
             "the WAF judged a response body");
         if let Some(audit) = &p.audit {

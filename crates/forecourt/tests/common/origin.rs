@@ -200,6 +200,13 @@ async fn handle(
 
 /// A raw TCP origin that answers every connection with `response` verbatim, then closes.
 pub fn raw_origin(response: &'static [u8]) -> (SocketAddr, Arc<AtomicUsize>) {
+    raw_origin_paced(vec![response], Duration::ZERO)
+}
+
+/// A raw TCP origin that answers every connection with `parts` verbatim, `pause` between
+/// each two (a head at once and its body later, as a slow application writes them), then
+/// closes.
+pub fn raw_origin_paced(parts: Vec<&'static [u8]>, pause: Duration) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -211,7 +218,12 @@ pub fn raw_origin(response: &'static [u8]) -> (SocketAddr, Arc<AtomicUsize>) {
             h.fetch_add(1, Ordering::SeqCst);
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
-            let _ = s.write_all(response);
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    std::thread::sleep(pause);
+                }
+                let _ = s.write_all(part);
+            }
         }
     });
     (addr, hits)

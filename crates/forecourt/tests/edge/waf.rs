@@ -544,17 +544,26 @@ async fn response_inspection_stops_a_leak_when_asked_to() {
         "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
         page.len()
     );
-    let (leaky, _) = super::common::origin::raw_origin(Box::leak(response.into_bytes().into_boxed_slice()));
+    let response: &'static str = Box::leak(response.into_boxed_str());
+    let (leaky, _) = super::common::origin::raw_origin(response.as_bytes());
+    // The same page from an application that writes its head at once and the page 400 ms
+    // later: the budget is the rules' time, not the body's on the way.
+    let split = response.find("\r\n\r\n").unwrap() + 4;
+    let parts = vec![&response.as_bytes()[..split], &response.as_bytes()[split..]];
+    let (slow, _) = super::common::origin::raw_origin_paced(parts, Duration::from_millis(400));
     let clean = Origin::start("clean");
     let admin = free_port();
     let fc = start(&format!(
         "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\n\
          [waf.plain]\nrules = {CRS3}\n[waf.responses]\nrules = {CRS3}\nresponse_inspection = true\n\
+         [waf.timed]\nrules = {CRS3}\nresponse_inspection = true\ninspection_budget = \"100ms\"\n\
          [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
          [[route]]\nhosts = [\"inspected.test\"]\nupstream = \"leaky\"\nwaf = \"responses\"\n\
+         [[route]]\nhosts = [\"slow.test\"]\nupstream = \"slow\"\nwaf = \"timed\"\n\
          [[route]]\npath = \"/clean/\"\nupstream = \"clean\"\nwaf = \"responses\"\n\
          [[route]]\npath = \"/\"\nupstream = \"leaky\"\nwaf = \"plain\"\n\
-         [upstream.leaky]\nservers = [\"{leaky}\"]\n[upstream.clean]\nservers = [\"{}\"]\n",
+         [upstream.leaky]\nservers = [\"{leaky}\"]\n[upstream.clean]\nservers = [\"{}\"]\n\
+         [upstream.slow]\nservers = [\"{slow}\"]\n",
         clean.addr
     ));
     let ask = |host: &str| {
@@ -573,6 +582,13 @@ async fn response_inspection_stops_a_leak_when_asked_to() {
     // Only the rule whose chain completed: 951220 (MSSQL) starts on the same
     // `TX:sql_error_match` but its pattern does not match this page.
     assert!(!metrics.contains("rule=\"951220\""), "{metrics}");
+    // A page that comes 400 ms after its head, through a policy whose budget is 100 ms, is
+    // judged all the same (before, phase 4 found the budget spent and let it through).
+    let slow = pipelined_from("127.0.0.1", fc.addr(), ask("slow.test").as_bytes()).await;
+    assert!(!slow.contains("SQL syntax"), "the slow leak reached the client: {slow}");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert!(metric(&metrics, "forecourt_waf_blocked_total{rule=\"951230\"}") >= 2.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_waf_over_budget_total"), 0.0, "{metrics}");
     // A request is judged once, response inspection or not: a numeric Host (920350, 3
     // points, under the threshold of 5) passes; judged twice it would score 6.
     let numeric = "GET /clean/page HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\nConnection: close\r\n\r\n";

@@ -1,5 +1,6 @@
 //! Transaction engine for ModSecurity rule processing.
 
+mod budget;
 pub mod chain;
 pub mod control;
 pub mod intervention;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::budget::Budget;
 use super::chain::ChainState;
 use super::control::{CtlDirective, TransactionControls};
 use super::intervention::Intervention;
@@ -61,9 +62,9 @@ pub struct Transaction {
     /// whole transaction, because audit logging wants to answer "what did
     /// rule 942100 actually see" after the fact.
     matched_data: Vec<MatchedData>,
-    /// When rule evaluation must stop (`set_deadline`).
-    deadline: Option<std::time::Instant>,
-    /// Rules were skipped because the deadline passed.
+    /// The CPU time rule evaluation may still take (`set_budget`).
+    budget: Option<Budget>,
+    /// Rules were skipped because the budget was spent.
     out_of_time: bool,
     /// The request body went to its processor (`parse_request_body`).
     body_parsed: bool,
@@ -114,19 +115,27 @@ impl Transaction {
             captures: Vec::new(),
             controls: TransactionControls::default(),
             matched_data: Vec::new(),
-            deadline: None,
+            budget: None,
             out_of_time: false,
             body_parsed: false,
         }
     }
 
-    /// Stops evaluating rules once `deadline` has passed (checked between rules, so a
-    /// request costs at most the budget plus one rule): [`Transaction::out_of_time`]
-    /// then says so, and the caller decides what an unfinished inspection means. A new
-    /// deadline (for the response's phases) starts the count again.
-    pub fn set_deadline(&mut self, deadline: std::time::Instant) {
-        self.deadline = Some(deadline);
+    /// Stops evaluating rules once they have spent `allowed` CPU time on this thread from
+    /// now (checked between rules, so a request costs at most the budget plus one rule):
+    /// [`Transaction::out_of_time`] then says so, and the caller decides what an unfinished
+    /// inspection means. Time the thread does not run (the machine busy with other work, a
+    /// body still arriving) is not counted. Set again before each call that runs rules on
+    /// another occasion (the body's phase, the response's): the count starts again.
+    pub fn set_budget(&mut self, allowed: std::time::Duration) {
+        self.budget = Some(Budget::start(allowed));
         self.out_of_time = false;
+    }
+
+    /// What is left of the budget (`set_budget`), if one was set: for a later phase to
+    /// carry on with.
+    pub fn budget_left(&self) -> Option<std::time::Duration> {
+        self.budget.as_ref().map(Budget::left)
     }
 
     /// Whether rules were left unevaluated because the deadline passed.
@@ -350,7 +359,7 @@ impl Transaction {
 
             // The clock is read every eighth rule: often enough for a budget of
             // milliseconds, rarely enough to cost nothing measurable.
-            if idx % 8 == 0 && self.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            if idx % 8 == 0 && self.budget.as_mut().is_some_and(Budget::exhausted) {
                 self.out_of_time = true;
                 return Ok(());
             }

@@ -562,3 +562,30 @@ fn validate_utf8_encoding_judges_the_bytes_that_came_not_the_text_rules_see() {
     assert!(!run("/?test%00=test1", b""), "NUL is UTF-8");
     assert!(!run("/caf%C3%A9?q=%E6%9D%B1%E4%BA%AC+%F0%9F%8D%95", b"name=Ren%C3%A9e&x=\xc3\xa9"), "UTF-8 everywhere");
 }
+
+#[test]
+fn the_budget_counts_the_rules_cpu_time_not_the_time_around_them() {
+    // 64 rules (the budget is looked at every eighth), each a scan of one long argument.
+    let rules: String =
+        (1..=64).map(|i| format!("SecRule ARGS \"@rx (?:a|b)+c\" \"id:{i},phase:2,pass,nolog\"\n")).collect();
+    let ruleset = make_ruleset(&rules);
+    let long = format!("/?q={}", "a".repeat(200_000));
+    let mut tx = Transaction::new(ruleset.clone(), 403);
+    tx.process_uri(&long, "GET", "HTTP/1.1").unwrap();
+    tx.set_budget(std::time::Duration::from_millis(1));
+    tx.process_request_headers().unwrap();
+    tx.process_request_body().unwrap();
+    assert!(tx.out_of_time(), "64 scans of 200,000 bytes in a millisecond");
+
+    // A short request whose thread is off the CPU for twice its budget before the rules
+    // run (a busy machine): nothing of the budget is spent by that, and the rules all run
+    // (a wall-clock deadline had passed before the first).
+    let mut tx = Transaction::new(ruleset, 403);
+    tx.process_uri("/?q=hello", "GET", "HTTP/1.1").unwrap();
+    tx.set_budget(std::time::Duration::from_millis(30));
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    tx.process_request_headers().unwrap();
+    tx.process_request_body().unwrap();
+    assert!(!tx.out_of_time());
+    assert!(tx.budget_left().unwrap() > std::time::Duration::ZERO);
+}
