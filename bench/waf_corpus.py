@@ -502,13 +502,16 @@ TYPED_BENIGN = ['/search?q="exact+phrase"', '/api/items?filter={"status":"open",
                 '/wiki/"Quoted"_title', '/s?q=<3+love', '/api?sort=`name`', '/s?q=x>=1+and+y<=2',
                 '/s?q="O\'Reilly"', '/search?q=bread+>+cake', '/s?tags=<none>',
                 '/search?q=über', '/wiki/東京', '/s?q=café+crème', '/wiki/Straße', '/s?q=naïve+"résumé"',
-                '/s?q=😀+emoji', '/s?q=Привет+мир', '/s?q=1€', '/s?q=«quoted»+—+dash', '/s?q=日本語のテキスト']
+                '/s?q=😀+emoji', '/s?q=Привет+мир', '/s?q=1€', '/s?q=«quoted»+—+dash', '/s?q=日本語のテキスト',
+                # Latin-1 as typed, raw bytes (a lone surrogate is the byte `waf_replay` sends)
+                '/s?q=\udcfcber', '/s?q=caf\udce9+cr\udce8me', '/wiki/Stra\udcdfe']
 TYPED_ATTACK = ['/s?q=<script>alert(1)</script>', '/s?q="><svg/onload=alert(1)>', '/s?q=1"+or+"1"="1',
                 '/s?q=<img+src=x+onerror=alert(1)>', '/s?q=;cat+/etc/passwd>/tmp/x', '/s?q=<?php+system("id");?>',
                 '/s?x=`id`"', '/<script>alert(1)</script>', '/s?q="+union+select+1,2--',
                 '/s?q=<script>alert("ü")</script>', "/s?q=1'+or+'ä'='ä", '/s?q=＜script＞alert(1)＜/script＞',
                 '/s?q=;cat+/etc/passwd+ü', '/s?q=../../../../etc/passwd&l=ü',
-                "/s?q=ö'+union+select+password+from+users--"]
+                "/s?q=ö'+union+select+password+from+users--",
+                "/s?q=\udcf6'+union+select+password+from+users--", '/s?q=<script>alert("\udcfc")</script>']
 
 
 def typed():

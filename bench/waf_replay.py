@@ -193,7 +193,7 @@ def main():
     ap.add_argument("--show", choices=["none", "disagreements", "all"], default="disagreements")
     ap.add_argument("corpus")
     args = ap.parse_args()
-    cases = [json.loads(line) for line in open(args.corpus) if line.strip() and not line.startswith("#")]
+    cases = [json.loads(line) for line in open(args.corpus, encoding="utf-8", errors="surrogateescape") if line.strip() and not line.startswith("#")]
     work = tempfile.mkdtemp(prefix="wafreplay-")
     os.chmod(work, 0o755)
     procs = start(work, args.crs, args.pl)

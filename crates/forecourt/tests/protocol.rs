@@ -85,7 +85,8 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
             "chunk data without CRLF",
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
         ),
-        ("target that is not UTF-8", b"GET /\xe9 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        // (Bytes past ASCII alone are escaped and served: `targets_typed_in_utf8_or_...`.)
+        ("control byte past Latin-1 in the target", b"GET /\xe9\x01 HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("control byte in the target", b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("unknown protocol name", b"GET / FOO/1.1\r\nHost: a\r\n\r\n"),
     ];
@@ -102,8 +103,9 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
 }
 
 /// A target typed with UTF-8 or with characters URIs do not allow (curl, Go's client, a
-/// scanner send them so) is served, as nginx and Caddy serve it, and reaches the origin
-/// percent-encoded as a browser would have sent it: one resource, one target.
+/// scanner send them so), or with Latin-1's raw bytes (old clients, replayed logs), is
+/// served, as nginx and Caddy serve it, and reaches the origin percent-encoded as a
+/// browser would have sent it: one resource, one target.
 #[test]
 fn targets_typed_in_utf8_or_with_quotes_reach_the_origin_escaped() {
     let origin = Origin::start("o");
@@ -115,6 +117,13 @@ fn targets_typed_in_utf8_or_with_quotes_reach_the_origin_escaped() {
     );
     assert_eq!(statuses(&out), [200], "{out}");
     assert!(out.contains("uri=/wiki/%E6%9D%B1%E4%BA%AC?q=%22%C3%BCber%22"), "{out}");
+    let out = raw(
+        fc.addr(),
+        b"GET /caf\xe9?q=\xfcber HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert_eq!(statuses(&out), [200], "{out}");
+    assert!(out.contains("uri=/caf%E9?q=%FCber"), "{out}");
 }
 
 #[test]

@@ -40,7 +40,14 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
         Err(httparse::Error::TooManyHeaders) => {
             return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
         }
-        Err(_) => return Parsed::Refused(StatusCode::BAD_REQUEST, "malformed head"),
+        Err(_) => match target_made_ascii(buf) {
+            // Parsed again, once: the target it gives back holds ASCII only.
+            Some(repaired) => {
+                *buf = repaired;
+                return parse(buf, max_head_bytes, max_headers, spans);
+            }
+            None => return Parsed::Refused(StatusCode::BAD_REQUEST, "malformed head"),
+        },
     };
     if len > max_head_bytes {
         return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "head");
@@ -119,6 +126,29 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     *request.version_mut() = version;
     *request.headers_mut() = map;
     Parsed::Request(request, facts)
+}
+
+/// The buffer again with its request line's target made ASCII, when httparse refused the
+/// head for that target's bytes that are not UTF-8 (Latin-1's raw `ü`, as old clients and
+/// replayed logs send it, and nginx serves): httparse holds the target as text. The bytes
+/// past ASCII are percent-encoded as a browser sends them (`%FC`), which the upstream and
+/// the WAF decode to the very bytes sent. None when the refusal had another cause. Copies
+/// the buffer, on this path only.
+fn target_made_ascii(buf: &BytesMut) -> Option<BytesMut> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    // The line may not have ended yet: httparse refuses the target once its space has come.
+    let line = &buf[start..start + buf[start..].iter().position(|&b| b == b'\n').unwrap_or(buf.len() - start)];
+    let (first, last) = (line.iter().position(|&b| b == b' ')?, line.iter().rposition(|&b| b == b' ')?);
+    let target = line.get(first + 1..last)?;
+    if std::str::from_utf8(target).is_ok() || target.iter().any(|b| b.is_ascii_control() || *b == b' ') {
+        return None;
+    }
+    let escaped = crate::percent::encode(target, |_| false);
+    let mut out = BytesMut::with_capacity(buf.len() + escaped.len());
+    out.extend_from_slice(&buf[..start + first + 1]);
+    out.extend_from_slice(escaped.as_bytes());
+    out.extend_from_slice(&buf[start + last..]);
+    Some(out)
 }
 
 /// Whether every line of `head` ends in CRLF. httparse has found the lines already, so
@@ -268,14 +298,30 @@ mod tests {
             Ok("/s?q=%3Cb%3E%22x%22%3C/b%3E&c=%60id%60".into())
         );
         assert_eq!(target_of(b"GET /a<b>/c`d HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("/a%3Cb%3E/c%60d".into()));
-        // UTF-8 as typed, byte for byte. (Bytes that are not UTF-8, Latin-1's raw ü, httparse
-        // refuses: it holds the target as text. Browsers send them escaped, `%FC`.)
+        // UTF-8 as typed, byte for byte, and bytes that are not UTF-8 (Latin-1's raw ü, which
+        // httparse refuses: it holds the target as text) as browsers send them escaped.
         assert_eq!(
             target_of("GET /wiki/東京?q=über HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes()),
             Ok("/wiki/%E6%9D%B1%E4%BA%AC?q=%C3%BCber".into())
         );
+        assert_eq!(target_of(b"GET /s?q=\xfcber HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("/s?q=%FCber".into()));
         assert_eq!(
-            target_of(b"GET /s?q=\xfcber HTTP/1.1\r\nHost: x\r\n\r\n"),
+            target_of(b"\r\nGET /caf\xe9/<b>?q=\xe9t\xe9 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Ok("/caf%E9/%3Cb%3E?q=%E9t%E9".into())
+        );
+        // Refused as soon as the target has ended, and repaired then: the head completes later.
+        let mut buf = BytesMut::from(&b"GET /s?q=\xfcber HTTP/1"[..]);
+        assert!(matches!(parse(&mut buf, 1024, 10, &mut Vec::new()), Parsed::Partial));
+        buf.extend_from_slice(b".1\r\nHost: x\r\n\r\n");
+        let Parsed::Request(req, _) = parse(&mut buf, 1024, 10, &mut Vec::new()) else { panic!("not parsed") };
+        assert_eq!(req.uri(), "/s?q=%FCber");
+        // What else was wrong with the head still is.
+        assert_eq!(
+            target_of(b"GET /s?q=\xfcber HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n"),
+            Err((StatusCode::BAD_REQUEST, "malformed head"))
+        );
+        assert_eq!(
+            target_of(b"GET /s?q=\xfc\x01 HTTP/1.1\r\nHost: x\r\n\r\n"),
             Err((StatusCode::BAD_REQUEST, "malformed head"))
         );
         // What parses as sent is left as sent.
