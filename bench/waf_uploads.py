@@ -13,8 +13,14 @@ of random bytes (as a JPEG's look), an `album` field. Prints each engine's statu
 
 sends that many at once to each engine instead, and prints their statuses, the slowest
 answer and the engine's peak resident memory (its processes', sampled every 10 ms).
+
+    bench/waf_uploads.py --sizes 5 --beside
+
+measures what uploads cost the engine's other requests: small GETs (wrk, 8 connections,
+8 s) alone, then while uploads of SIZE are sent one after another; prints the GETs'
+requests/s, median and p99, and how many uploads went through meanwhile.
 """
-import argparse, collections, importlib.util, os, shutil, tempfile, threading, time
+import argparse, collections, importlib.util, os, re, shutil, subprocess, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("waf_replay", os.path.join(HERE, "waf_replay.py"))
@@ -80,6 +86,34 @@ def at_once(port, pgid, request, n):
     return dict(statuses), max(ms for _, ms in results), peak[0] / 1024
 
 
+def gets(port):
+    """Small GETs through `port` (wrk): requests/s, median and p99."""
+    out = subprocess.run(["wrk", "-t1", "-c8", "-d8s", "--latency", "-H", "User-Agent: Mozilla/5.0 Firefox/120",
+                          "-H", "Accept: text/html", f"http://127.0.0.1:{port}/search?q=shoes&page=2"],
+                         capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    rps = float(re.search(r"Requests/sec:\s+(\S+)", out).group(1))
+    return f"{rps:8.1f} rps  median {latency.get('50'):>9}  p99 {latency.get('99'):>9}"
+
+
+def beside(port, request):
+    """GETs while `request` is sent over and over: their figures and the uploads sent."""
+    done, sent = threading.Event(), [0]
+
+    def uploads():
+        while not done.is_set():
+            timed(port, request)
+            sent[0] += 1
+
+    sender = threading.Thread(target=uploads)
+    sender.start()
+    try:
+        return gets(port), sent[0]
+    finally:
+        done.set()
+        sender.join()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crs", choices=["3", "4"], default="3")
@@ -87,6 +121,7 @@ def main():
     ap.add_argument("--sizes", default="1,3,8,12", help="file sizes in MiB, comma-separated")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--concurrent", type=int, default=0, help="send this many at once instead")
+    ap.add_argument("--beside", action="store_true", help="small GETs' latency while uploads are judged")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="wafuploads-")
     os.chmod(work, 0o755)  # nginx's workers (www-data) read the rules written there
@@ -95,6 +130,12 @@ def main():
         for mib in [int(s) for s in args.sizes.split(",")]:
             request = upload(mib << 20)
             engines = ((wr.MODSEC, "nginx + ModSecurity", procs[1]), (wr.OURS, "Forecourt", procs[2]))
+            for port, name, _ in engines if args.beside else ():
+                print(f"GETs through {name:20} alone:                  {gets(port)}", flush=True)
+                figures, sent = beside(port, request)
+                print(f"GETs through {name:20} beside {mib} MiB uploads: {figures}  ({sent} uploads)", flush=True)
+            if args.beside:
+                continue
             for port, name, proc in engines if args.concurrent else ():
                 statuses, slowest, peak = at_once(port, proc.pid, request, args.concurrent)
                 print(f"{mib:>3} MiB x{args.concurrent}  {name:20} {statuses}  slowest {slowest:7.1f} ms"

@@ -196,6 +196,8 @@ pub fn run(source: ConfigSource) -> ExitCode {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         n => n,
     };
+    // Long WAF inspections run apart from the workers, as many at once as there are workers.
+    forecourt_edge::waf::set_inspection_turns(workers);
     let summary = forecourt_config::summary(&rt);
     let admin = rt.admin;
     let pid_file = rt.pid_file.clone();

@@ -5,13 +5,16 @@
 //! it is within `request_body_limit` (and parses it into arguments when it is a form,
 //! multipart, JSON or XML), then runs phase 2. A refused request gets the catalogue's 403,
 //! or the status or redirect its rule asks for, and never reaches the upstream. A multipart
-//! upload is read whole, within `upload_limit` and the room the policy's uploads share.
+//! upload is read whole, within `upload_limit` and the room the policy's uploads share. A
+//! long body is judged off the worker's thread (`apart.rs`).
+use super::apart::{judge_apart, APART_FROM};
 use super::audit::Entry;
 use super::inspect;
 use super::policy::{for_the_body, Mode, OverLimit, WafPolicy};
 use super::response;
 use super::upload_room::Held;
 use super::verdict::{Outcome, Verdict};
+use bytes::Bytes;
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::{declared_length, ProxyBody};
 use forecourt_proxy::filter::Verdict as Went;
@@ -31,6 +34,50 @@ pub struct WafFilter {
 /// time it has left: the budget counts the rules' CPU time, not the time the body takes
 /// to arrive.
 struct Pending(Transaction, Duration);
+
+/// What phase 2 judges: the request's transaction, the budget its head left, the body as
+/// far as it was read (whole or not), and whether its type is one the engine parses.
+struct BodyToJudge {
+    tx: Transaction,
+    left: Duration,
+    bytes: Bytes,
+    complete: bool,
+    parses: bool,
+}
+
+impl BodyToJudge {
+    /// Runs phase 2, on whichever thread calls it (the budget is counted on that one):
+    /// the transaction, and whether the body was longer than the policy inspects (then,
+    /// when the policy refuses such bodies, the rules are not run).
+    fn judge(self, p: &WafPolicy) -> (Transaction, bool) {
+        let BodyToJudge { mut tx, left, bytes, complete, parses } = self;
+        tx.set_budget(left + for_the_body(p.budget, bytes.len()));
+        let over_limit = match (bytes.is_empty(), complete, parses) {
+            (true, _, _) => false,
+            // Within the limit (an upload's own, when it is one), any type: its rules read
+            // REQUEST_BODY (Java serialized objects, smuggled requests); the engine parses
+            // only forms, multipart, JSON and XML into arguments.
+            (false, true, _) => {
+                let len = bytes.len();
+                tx.set_request_body(bytes);
+                // An upload past `request_body_limit`: that is for what is not files'
+                // content.
+                if len as u64 > p.body_limit {
+                    tx.parse_request_body();
+                }
+                len - tx.request_files_size() > p.body_limit as usize
+            }
+            // Longer, of a type that would be parsed: refused, or on uninspected.
+            (false, false, true) => true,
+            // Longer, of another type (an upload): streams on, uninspected.
+            (false, false, false) => false,
+        };
+        if !(over_limit && p.over_limit == OverLimit::Reject) {
+            let _ = tx.process_request_body();
+        }
+        (tx, over_limit)
+    }
+}
 
 /// An upload waiting for room to be read whole: its size.
 struct AwaitingRoom(u64);
@@ -98,44 +145,37 @@ impl Filter for WafFilter {
     }
 
     fn on_request_body(&self, head: &request::Parts, body: &InspectedBody, cx: &mut RequestCtx<'_>) -> Decision {
-        let Some(Pending(mut tx, left)) = cx.take::<Pending>() else { return Decision::Continue };
-        let p = &self.policy;
-        tx.set_budget(left + for_the_body(p.budget, body.bytes.len()));
-        let over_limit = match (body.bytes.is_empty(), body.complete, inspect::parses(head)) {
-            (true, _, _) => false,
-            // Within the limit (an upload's own, when it is one), any type: its rules read
-            // REQUEST_BODY (Java serialized objects, smuggled requests); the engine parses
-            // only forms, multipart, JSON and XML into arguments.
-            (false, true, _) => {
-                tx.set_request_body(body.bytes.clone());
-                // An upload past `request_body_limit`: that is for what is not files'
-                // content.
-                if body.bytes.len() as u64 > p.body_limit {
-                    tx.parse_request_body();
-                }
-                body.bytes.len() - tx.request_files_size() > p.body_limit as usize
-            }
-            // Longer, of a type that would be parsed: refused, or on uninspected.
-            (false, false, true) => true,
-            // Longer, of another type (an upload): streams on, uninspected.
-            (false, false, false) => false,
-        };
-        if over_limit {
-            p.counters.body_over_limit.fetch_add(1, Ordering::Relaxed);
-            cx.log("waf_body", "over_limit");
-            if p.over_limit == OverLimit::Reject {
-                return Decision::answer(cx.answer(Reason::BodyTooLarge));
-            }
+        let Some(Pending(tx, left)) = cx.take::<Pending>() else { return Decision::Continue };
+        let (bytes, complete, parses) = (body.bytes.clone(), body.complete, inspect::parses(head));
+        let body = BodyToJudge { tx, left, bytes, complete, parses };
+        // A long body is judged off the worker's thread, in `wait`, so that the worker's
+        // other requests go on meanwhile.
+        if body.bytes.len() >= APART_FROM {
+            cx.insert(body);
+            return Decision::Wait;
         }
-        let _ = tx.process_request_body();
-        self.decide(tx, head, cx)
+        let (tx, over_limit) = body.judge(&self.policy);
+        self.after_body(tx, over_limit, head, cx)
     }
 
-    /// An upload that found no room in phase 1 waits for some, its body unread; without
-    /// room in time it is answered 503, or with `body_over_limit = "pass"` judged on what
-    /// `request_body_limit` holds of it and passed on.
-    fn wait<'a>(&'a self, _head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Waiting<'a> {
+    /// Phase 2's wait: a long body judged apart (`apart.rs`). Phase 1's: an upload that
+    /// found no room waits for some, its body unread; without room in time it is answered
+    /// 503, or with `body_over_limit = "pass"` judged on what `request_body_limit` holds
+    /// of it and passed on.
+    fn wait<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Waiting<'a> {
         Box::pin(async move {
+            if let Some(body) = cx.take::<BodyToJudge>() {
+                let policy = self.policy.clone();
+                let Some((tx, over_limit)) = judge_apart(move || body.judge(&policy)).await else {
+                    // The engine panicked: nothing was judged, so nothing goes on.
+                    tracing::error!(waf = %self.policy.name, "the WAF's inspection of a request body panicked");
+                    return Went::Answer(Box::new(cx.answer(Reason::WafBlocked)));
+                };
+                return match self.after_body(tx, over_limit, head, cx) {
+                    Decision::Answer(resp) => Went::Answer(resp),
+                    _ => Went::Continue,
+                };
+            }
             let Some(AwaitingRoom(size)) = cx.take::<AwaitingRoom>() else { return Went::Continue };
             let p = &self.policy;
             p.counters.upload_waits.fetch_add(1, Ordering::Relaxed);
@@ -204,6 +244,26 @@ impl WafFilter {
         cx.inspect_body_up_to(self.policy.upload_limit);
         cx.insert(held);
         Decision::Continue
+    }
+
+    /// Phase 2's end, on the worker: a body longer than the policy inspects is counted, and
+    /// refused when the policy says so; the rest is what the rules decided.
+    fn after_body(
+        &self,
+        tx: Transaction,
+        over_limit: bool,
+        head: &request::Parts,
+        cx: &mut RequestCtx<'_>,
+    ) -> Decision {
+        let p = &self.policy;
+        if over_limit {
+            p.counters.body_over_limit.fetch_add(1, Ordering::Relaxed);
+            cx.log("waf_body", "over_limit");
+            if p.over_limit == OverLimit::Reject {
+                return Decision::answer(cx.answer(Reason::BodyTooLarge));
+            }
+        }
+        self.decide(tx, head, cx)
     }
 
     /// Acts on what the rules decided: records it, and answers when it refuses; keeps the

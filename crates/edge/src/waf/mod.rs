@@ -5,8 +5,10 @@
 //! reloads that load the same rules; `filter` runs it in the route chain (head in phase 1, body
 //! in phase 2) and answers 403 for what it blocks; `inspect` hands a request to the
 //! engine; `response` the response, when asked to; `verdict` says what the rules decided
-//! and why; `upload_room` bounds what uploads read whole hold together; `audit` writes the
+//! and why; `upload_room` bounds what uploads read whole hold together; `apart` judges long
+//! bodies off the worker's thread; `audit` writes the
 //! optional JSON audit log; `metrics` counts.
+mod apart;
 mod audit;
 mod engines;
 mod filter;
@@ -17,6 +19,7 @@ mod response;
 mod upload_room;
 mod verdict;
 
+pub use apart::set_turns as set_inspection_turns;
 pub use audit::AuditLog;
 pub use engines::Engines;
 pub use filter::WafFilter;
