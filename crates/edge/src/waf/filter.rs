@@ -149,8 +149,9 @@ impl Filter for WafFilter {
         let (bytes, complete, parses) = (body.bytes.clone(), body.complete, inspect::parses(head));
         let body = BodyToJudge { tx, left, bytes, complete, parses };
         // A long body is judged off the worker's thread, in `wait`, so that the worker's
-        // other requests go on meanwhile.
-        if body.bytes.len() >= APART_FROM {
+        // other requests go on meanwhile. (One read only in part is not given to the
+        // rules: nothing long to judge.)
+        if body.complete && body.bytes.len() >= APART_FROM {
             cx.insert(body);
             return Decision::Wait;
         }
