@@ -159,39 +159,16 @@ impl Filter for WafFilter {
         self.after_body(tx, over_limit, head, cx)
     }
 
-    /// Phase 2's wait: a long body judged apart (`apart.rs`). Phase 1's: an upload that
-    /// found no room waits for some, its body unread; without room in time it is answered
-    /// 503, or with `body_over_limit = "pass"` judged on what `request_body_limit` holds
-    /// of it and passed on.
+    /// Phase 2's wait: a long body judged apart. Phase 1's: an upload waiting for room.
     fn wait<'a>(&'a self, head: &'a mut request::Parts, cx: &'a mut RequestCtx<'_>) -> Waiting<'a> {
         Box::pin(async move {
             if let Some(body) = cx.take::<BodyToJudge>() {
-                let policy = self.policy.clone();
-                let Some((tx, over_limit)) = judge_apart(move || body.judge(&policy)).await else {
-                    // The engine panicked: nothing was judged, so nothing goes on.
-                    tracing::error!(waf = %self.policy.name, "the WAF's inspection of a request body panicked");
-                    return Went::Answer(Box::new(cx.answer(Reason::WafBlocked)));
-                };
-                return match self.after_body(tx, over_limit, head, cx) {
-                    Decision::Answer(resp) => Went::Answer(resp),
-                    _ => Went::Continue,
-                };
+                return self.judge_body_apart(body, head, cx).await;
             }
-            let Some(AwaitingRoom(size)) = cx.take::<AwaitingRoom>() else { return Went::Continue };
-            let p = &self.policy;
-            p.counters.upload_waits.fetch_add(1, Ordering::Relaxed);
-            if let Some(held) = p.upload_room.hold(size).await {
-                self.read_whole(held, cx);
-                return Went::Continue;
+            match cx.take::<AwaitingRoom>() {
+                Some(AwaitingRoom(size)) => self.wait_for_room(size, cx).await,
+                None => Went::Continue,
             }
-            p.counters.upload_no_room.fetch_add(1, Ordering::Relaxed);
-            cx.log("waf_upload", "no_room");
-            if p.over_limit == OverLimit::Pass {
-                return Went::Continue;
-            }
-            let mut busy = cx.answer(Reason::Busy);
-            busy.headers_mut().insert(RETRY_AFTER, HeaderValue::from(p.upload_room.wait().as_secs().max(1)));
-            Went::Answer(Box::new(busy))
         })
     }
 
@@ -208,7 +185,7 @@ impl Filter for WafFilter {
         }
         let verdict = Verdict::of(&tx);
         let refuse = self.policy.refuses(&verdict);
-        cx.log("waf", if refuse { "response_blocked" } else { "response_would_block" });
+        cx.log("waf", verdict.outcome.action(refuse, true));
         cx.log("waf_rules", verdict.rules.join(","));
         if refuse {
             *resp = cx.answer(Reason::WafBlocked);
@@ -226,6 +203,40 @@ impl Filter for WafFilter {
 }
 
 impl WafFilter {
+    /// Phase 2 on the blocking pool (`apart.rs`), then its end on the worker.
+    async fn judge_body_apart(&self, body: BodyToJudge, head: &request::Parts, cx: &mut RequestCtx<'_>) -> Went {
+        let policy = self.policy.clone();
+        let Some((tx, over_limit)) = judge_apart(move || body.judge(&policy)).await else {
+            // The engine panicked: nothing was judged, so nothing goes on.
+            tracing::error!(waf = %self.policy.name, "the WAF's inspection of a request body panicked");
+            return Went::Answer(Box::new(cx.answer(Reason::WafBlocked)));
+        };
+        match self.after_body(tx, over_limit, head, cx) {
+            Decision::Answer(resp) => Went::Answer(resp),
+            _ => Went::Continue,
+        }
+    }
+
+    /// An upload that found no room in phase 1 waits for some, its body unread; without
+    /// room in time it is answered 503, or with `body_over_limit = "pass"` judged on what
+    /// `request_body_limit` holds of it and passed on.
+    async fn wait_for_room(&self, size: u64, cx: &mut RequestCtx<'_>) -> Went {
+        let p = &self.policy;
+        p.counters.upload_waits.fetch_add(1, Ordering::Relaxed);
+        if let Some(held) = p.upload_room.hold(size).await {
+            self.read_whole(held, cx);
+            return Went::Continue;
+        }
+        p.counters.upload_no_room.fetch_add(1, Ordering::Relaxed);
+        cx.log("waf_upload", "no_room");
+        if p.over_limit == OverLimit::Pass {
+            return Went::Continue;
+        }
+        let mut busy = cx.answer(Reason::Busy);
+        busy.headers_mut().insert(RETRY_AFTER, HeaderValue::from(p.upload_room.wait().as_secs().max(1)));
+        Went::Answer(Box::new(busy))
+    }
+
     /// How much of this request to read whole, when it is an upload longer than
     /// `request_body_limit` (or of a length not given): up to `upload_limit`.
     fn upload_read_whole(&self, head: &request::Parts) -> Option<u64> {
@@ -281,13 +292,7 @@ impl WafFilter {
         }
         let p = &self.policy;
         let refuse = p.refuses(&verdict);
-        let action = match (&verdict.outcome, refuse) {
-            (Outcome::Pass, _) => "pass",
-            (Outcome::Block { .. }, true) => "blocked",
-            (Outcome::Block { .. }, false) => "would_block",
-            (Outcome::OutOfTime, true) => "over_budget_blocked",
-            (Outcome::OutOfTime, false) => "over_budget_passed",
-        };
+        let action = verdict.outcome.action(refuse, false);
         cx.log("waf", action);
         if !verdict.rules.is_empty() {
             cx.log("waf_rules", verdict.rules.join(","));

@@ -89,12 +89,7 @@ impl Inspected {
             return true;
         }
         let refuse = p.refuses(&verdict);
-        let action = match (&verdict.outcome, refuse) {
-            (Outcome::OutOfTime, true) => "response_over_budget_blocked",
-            (Outcome::OutOfTime, false) => "response_over_budget_passed",
-            (_, true) => "response_blocked",
-            (_, false) => "response_would_block",
-        };
+        let action = verdict.outcome.action(refuse, true);
         tracing::warn!(waf = %p.name, request_id = %self.request.id, rules = %verdict.rules.join(","), action,
             "the WAF judged a response body");
         if let Some(audit) = &p.audit {

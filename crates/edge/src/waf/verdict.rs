@@ -17,6 +17,26 @@ pub enum Outcome {
     OutOfTime,
 }
 
+impl Outcome {
+    /// The logs' word for this outcome as the policy acted on it (`refused`), for a
+    /// request or (`response`) a response: `blocked`, `would_block`, `over_budget_passed`,
+    /// `response_blocked`, …
+    pub fn action(&self, refused: bool, response: bool) -> &'static str {
+        match (self, refused, response) {
+            (Outcome::Pass, _, false) => "pass",
+            (Outcome::Pass, _, true) => "response_pass",
+            (Outcome::Block { .. }, true, false) => "blocked",
+            (Outcome::Block { .. }, false, false) => "would_block",
+            (Outcome::Block { .. }, true, true) => "response_blocked",
+            (Outcome::Block { .. }, false, true) => "response_would_block",
+            (Outcome::OutOfTime, true, false) => "over_budget_blocked",
+            (Outcome::OutOfTime, false, false) => "over_budget_passed",
+            (Outcome::OutOfTime, true, true) => "response_over_budget_blocked",
+            (Outcome::OutOfTime, false, true) => "response_over_budget_passed",
+        }
+    }
+}
+
 pub struct Verdict {
     pub outcome: Outcome,
     /// Ids of the rules that reported an attack (or decided), in order, once each.
