@@ -3,7 +3,7 @@
 //! listener and over TLS-ALPN-01 on its TLS listener; curl then verifies what is served
 //! against Pebble's root. Renewal information (RFC 9773), which Debian's Pebble lacks,
 //! comes from a small server beside it (`common/renewal_info.rs`).
-mod common;
+use crate::common;
 
 use common::origin::Origin;
 use common::pebble::{Pebble, PebbleOptions};

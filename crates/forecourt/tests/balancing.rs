@@ -1,7 +1,7 @@
 //! End-to-end: balancing, health checks, failover, retries and the upstream admin API,
 //! through the real binary to real origins (in-process servers, and `forecourt` itself as
 //! an origin process where one must be killed).
-mod common;
+use crate::common;
 
 use common::origin::{raw_origin, Origin};
 use common::*;

@@ -1,7 +1,7 @@
 //! End-to-end: the HTTP cache (`cache = true`) between a real client and a scripted
 //! origin (`common/cache_origin.rs`), through the real binary: what is stored and served,
 //! validation, variants, stale serving, coalescing, invalidation and purges.
-mod common;
+use crate::common;
 
 use common::cache_origin::{page, CacheOrigin};
 use common::*;

@@ -1,6 +1,6 @@
 //! End-to-end: the commands a new user types first — run with the embedded default,
 //! check, explain — on good and broken configs.
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::{Command, Output};

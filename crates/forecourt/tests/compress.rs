@@ -1,6 +1,6 @@
 //! End-to-end: response compression (`compress = true`) through the real binary, with
 //! curl decoding each coding, and the cache storing the coded variant.
-mod common;
+use crate::common;
 
 use common::cache_origin::{page, CacheOrigin};
 use common::*;

@@ -2,7 +2,7 @@
 //! dnsmasq-base, which `.ci/run` installs) answers for `app.test` from a hosts file the
 //! test rewrites, with a TTL of one second; the origins listen on 127.0.0.2 and 127.0.0.3
 //! on one port, so the name's A records alone say which of them Forecourt uses.
-mod common;
+use crate::common;
 
 use common::origin::Origin;
 use common::*;

@@ -16,7 +16,7 @@
 mod challenge;
 #[path = "edge/cluster.rs"]
 mod cluster;
-mod common;
+use crate::common;
 #[path = "edge/feeds.rs"]
 mod feeds;
 #[path = "edge/geoip.rs"]

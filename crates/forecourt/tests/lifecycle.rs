@@ -1,5 +1,5 @@
 //! End-to-end: reloads (signal and command), listener changes, and draining on SIGTERM and SIGQUIT.
-mod common;
+use crate::common;
 
 use common::origin::Origin;
 use common::*;

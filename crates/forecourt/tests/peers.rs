@@ -1,7 +1,7 @@
 //! End-to-end against independent implementations from Debian's packages: nginx as an
 //! origin, curl and h2load as clients, wrk as the load during reloads. `.ci/run` installs
 //! them (nginx-light, curl, nghttp2-client, wrk).
-mod common;
+use crate::common;
 
 use common::origin::Origin;
 use common::*;

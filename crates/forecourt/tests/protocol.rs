@@ -2,7 +2,7 @@
 //! upgrades (client timers and limits: `protocol/client_timers.rs`).
 #[path = "protocol/client_timers.rs"]
 mod client_timers;
-mod common;
+use crate::common;
 
 use common::origin::{raw_origin, Origin};
 use common::*;

@@ -1,5 +1,5 @@
 //! End-to-end: routing, header handling and failures, through the real binary to real origins.
-mod common;
+use crate::common;
 
 use common::origin::{raw_origin, Origin};
 use common::*;

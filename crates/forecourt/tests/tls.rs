@@ -1,7 +1,7 @@
 //! End-to-end: TLS termination. Certificates come from a throwaway CA (rcgen); the
 //! clients are Debian's curl, openssl s_client and h2load (nghttp2-client), so the
 //! handshakes are spoken by implementations other than ours.
-mod common;
+use crate::common;
 
 use common::origin::Origin;
 use common::pki::TestCa;

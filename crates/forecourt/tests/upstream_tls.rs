@@ -1,7 +1,7 @@
 //! End-to-end: TLS to upstreams (`https://` servers). The backend is a second Forecourt
 //! terminating TLS (with client certificates required) in front of the echo origin, so
 //! the TLS it speaks is the one tests/tls.rs checks against curl, openssl and sslyze.
-mod common;
+use crate::common;
 
 use common::origin::Origin;
 use common::pki::TestCa;
