@@ -5,8 +5,7 @@
 //! rule id it must (`contains`) or must not (`absent`) log. Set up as the suite's README
 //! asks (detection, PL4, UTF-8 validation, argument limits 100 and 400), against Debian's
 //! CRS 3.3.4. Every expectation must hold but those in `KNOWN_FAILURES`, each with its
-//! reason; libmodsecurity 3.0.9 fails the same ones less 944200-1, and 7 more
-//! (`bench/README.md`). A test that starts to pass is news as much as one that starts to
+//! reason; libmodsecurity 3.0.9 fails the same ones and 7 more (`bench/README.md`). A test that starts to pass is news as much as one that starts to
 //! fail: the list is asserted whole.
 use super::common::origin::Origin;
 use super::common::*;
@@ -71,9 +70,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
     ("944210-23", "REQUEST_BODY"),
     ("944210-39", "REQUEST_BODY"),
     ("944210-40", "REQUEST_BODY"),
-    // Forecourt's alone: the engine's values are text, and the magic bytes
-    // \xac\xed\x00\x05 raw in a form body are no text that `\xac\xed` matches.
-    ("944200-1", "raw bytes that are not UTF-8"),
 ];
 
 struct SuiteTest {

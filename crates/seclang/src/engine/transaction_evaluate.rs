@@ -3,7 +3,7 @@
 //! reports them. What a match then does (actions, chains, interventions) is
 //! `transaction.rs`'s.
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::Transaction;
 use crate::engine::ruleset::CompiledRule;
@@ -132,32 +132,71 @@ impl Transaction {
         // remembers which texts were not UTF-8 when they came.
         let not_utf8 =
             (rule.operator_spec.name == OperatorName::ValidateUtf8Encoding).then_some(&self.request.not_utf8);
+        // An operator that reads bytes (`@rx`, PCRE's in libmodsecurity) also searches a
+        // value as it came when that was not UTF-8 and the transformations left its text
+        // as it was: CRS 944200's `\xac\xed\x00\x05` is in no text. The text first, so
+        // that what only the text shows (an overlong `%c0%af` read as `/`) is still found;
+        // a negated operator reads the text alone.
+        let reads_bytes =
+            !rule.operator_negated && (!self.request.not_utf8.is_empty() || self.request.body_text_made_not_utf8());
         let mut matches = Vec::new();
         for (name, value) in all_values {
+            let as_they_came = |transformed: &str| {
+                if reads_bytes {
+                    self.bytes_as_they_came(&name, &value, transformed)
+                } else {
+                    None
+                }
+            };
             if rule.multi_match {
                 for stage in rule.transformations.stages(&value) {
-                    matches.extend(test_value(rule, operator, not_utf8, &name, stage));
+                    matches.extend(test_value(rule, operator, not_utf8, &name, stage, as_they_came));
                 }
             } else {
-                matches.extend(test_value(rule, operator, not_utf8, &name, rule.transformations.apply(&value)));
+                let transformed = rule.transformations.apply(&value);
+                matches.extend(test_value(rule, operator, not_utf8, &name, transformed, as_they_came));
             }
         }
 
         Ok(matches)
     }
+
+    /// The bytes `value` came as, when they were not UTF-8 and `transformed` is still the
+    /// value's text.
+    fn bytes_as_they_came(&self, name: &str, value: &str, transformed: &str) -> Option<&[u8]> {
+        let raw = if name == "REQUEST_BODY" {
+            // The body's text is made by now: it is the value.
+            self.request.body_not_utf8()?
+        } else if self.request.not_utf8.is_empty() {
+            return None;
+        } else {
+            self.request.not_utf8.get(value)?
+        };
+        (transformed == value).then_some(raw)
+    }
 }
 
-/// The operator on one transformed value of the variable `name`.
-fn test_value(
+/// The operator on one transformed value of the variable `name` (and, where the text did
+/// not match, on the bytes it came as, if `as_they_came` gives them).
+fn test_value<'a>(
     rule: &CompiledRule,
     operator: &dyn Operator,
-    not_utf8: Option<&HashSet<String>>,
+    not_utf8: Option<&HashMap<String, Vec<u8>>>,
     name: &str,
     transformed: Cow<'_, str>,
+    as_they_came: impl Fn(&str) -> Option<&'a [u8]>,
 ) -> Option<RuleMatch> {
     let result = match not_utf8 {
-        Some(texts) if texts.contains(transformed.as_ref()) => OperatorResult::matched("invalid UTF-8".to_string()),
-        _ => operator.execute(&transformed),
+        Some(texts) if texts.contains_key(transformed.as_ref()) => OperatorResult::matched("invalid UTF-8".to_string()),
+        _ => {
+            let on_text = operator.execute(&transformed);
+            if on_text.matched {
+                on_text
+            } else {
+                let on_bytes = as_they_came(&transformed).and_then(|raw| operator.execute_bytes(raw));
+                on_bytes.filter(|found| found.matched).unwrap_or(on_text)
+            }
+        }
     };
     let final_match = if rule.operator_negated { !result.matched } else { result.matched };
     final_match.then(|| {

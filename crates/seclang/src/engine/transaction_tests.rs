@@ -564,6 +564,36 @@ fn validate_utf8_encoding_judges_the_bytes_that_came_not_the_text_rules_see() {
 }
 
 #[test]
+fn rx_searches_the_bytes_a_value_came_as_when_they_were_not_utf8() {
+    // CRS 944200 as written (its variables, no transformation), and 930100's traversal
+    // with t:urlDecodeUni. The answers are libmodsecurity 3.0.9's for CRS 3.3.4's
+    // regression tests 944200-1 and 944200-0FP, but for the overlong `/`, which only
+    // Forecourt reads.
+    let ruleset = make_ruleset(
+        r#"
+        SecRule ARGS|ARGS_NAMES|REQUEST_BODY "@rx \xac\xed\x00\x05" "id:944200,phase:2,deny,status:403"
+        SecRule ARGS "@rx \.\./" "id:930100,phase:2,deny,status:403,t:urlDecodeUni"
+    "#,
+    );
+    let run = |target: &str, content_type: &str, body: &[u8]| {
+        let mut tx = Transaction::new(ruleset.clone(), 403);
+        tx.process_uri(target, "POST", "HTTP/1.1").unwrap();
+        tx.add_request_header("Content-Type", content_type).unwrap();
+        tx.process_request_headers().unwrap();
+        tx.append_request_body(body).unwrap();
+        tx.process_request_body().unwrap();
+        tx.has_intervention()
+    };
+    let form = "application/x-www-form-urlencoded";
+    assert!(run("/", form, b"test=\xac\xed\x00\x05"), "raw in a form body");
+    assert!(run("/?test=%AC%ED%00%05", form, b""), "escaped in the query");
+    assert!(run("/", "application/octet-stream", b"\xac\xed\x00\x05sr\x00"), "the body as it came");
+    assert!(!run("/", form, b"test=\xc2\xac\xc3\xad\x00\x05"), "the same characters in UTF-8");
+    assert!(!run("/?test=%AC%ED%00%06", form, b""), "other bytes");
+    assert!(run("/?a=..%c0%af..%c0%afetc", form, b""), "the text still finds an overlong `/`");
+}
+
+#[test]
 fn the_budget_counts_the_rules_cpu_time_not_the_time_around_them() {
     // 64 rules (the budget is looked at every eighth), each a scan of one long argument.
     let rules: String =

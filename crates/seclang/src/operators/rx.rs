@@ -95,16 +95,17 @@ fn pcre(pattern: &str) -> std::result::Result<pcre2::bytes::Regex, pcre2::Error>
     pcre2::bytes::RegexBuilder::new().dotall(true).multi_line(true).jit_if_available(true).build(pattern)
 }
 
-impl Operator for RxOperator {
-    fn execute(&self, value: &str) -> OperatorResult {
+impl RxOperator {
+    /// The pattern searched for in `value`'s bytes.
+    fn search(&self, value: &[u8]) -> OperatorResult {
         match self.engine() {
             None => OperatorResult::no_match(),
-            Some(Engine::Rust(regex)) if regex.captures_len() == 1 => match regex.find(value.as_bytes()) {
+            Some(Engine::Rust(regex)) if regex.captures_len() == 1 => match regex.find(value) {
                 // No groups to capture: a plain search, which skips the capture machinery.
                 Some(m) => OperatorResult::matched(text(m.as_bytes())),
                 None => OperatorResult::no_match(),
             },
-            Some(Engine::Rust(regex)) => match regex.captures(value.as_bytes()) {
+            Some(Engine::Rust(regex)) => match regex.captures(value) {
                 Some(captures) => OperatorResult {
                     matched: true,
                     matched_value: captures.get(0).map(|m| text(m.as_bytes())),
@@ -113,7 +114,7 @@ impl Operator for RxOperator {
                 None => OperatorResult::no_match(),
             },
             // A PCRE error (its match limit reached) counts as no match, as in ModSecurity.
-            Some(Engine::Pcre(regex)) => match regex.captures(value.as_bytes()) {
+            Some(Engine::Pcre(regex)) => match regex.captures(value) {
                 Ok(Some(captures)) => OperatorResult {
                     matched: true,
                     matched_value: captures.get(0).map(|m| text(m.as_bytes())),
@@ -122,6 +123,16 @@ impl Operator for RxOperator {
                 _ => OperatorResult::no_match(),
             },
         }
+    }
+}
+
+impl Operator for RxOperator {
+    fn execute(&self, value: &str) -> OperatorResult {
+        self.search(value.as_bytes())
+    }
+
+    fn execute_bytes(&self, value: &[u8]) -> Option<OperatorResult> {
+        Some(self.search(value))
     }
 
     fn name(&self) -> &'static str {
@@ -181,6 +192,16 @@ mod tests {
         assert!(!RxOperator::new(r"(?i)^k$").unwrap().execute("\u{212A}").matched, "the Kelvin sign is not a k");
         // A pattern that names a Unicode class keeps it.
         assert!(RxOperator::new(r"^\p{L}+$").unwrap().execute("café").matched);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_searched_as_pcre_searches_them() {
+        // CRS 944200: Java serialization's header, bytes that no text holds.
+        let magic = RxOperator::new(r"\xac\xed\x00\x05").unwrap();
+        assert!(magic.execute_bytes(b"test=\xac\xed\x00\x05").unwrap().matched);
+        assert!(!magic.execute(&String::from_utf8_lossy(b"\xac\xed\x00\x05")).matched);
+        // The same characters written in UTF-8 are other bytes.
+        assert!(!magic.execute("\u{ac}\u{ed}\u{0}\u{5}").matched);
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub trait Operator: Send + Sync {
         false
     }
 
+    /// The operator on bytes as they came, for an operator that reads bytes
+    /// (`@rx`, as PCRE does in libmodsecurity); `None` for one that reads text only.
+    fn execute_bytes(&self, _value: &[u8]) -> Option<OperatorResult> {
+        None
+    }
+
     /// Builds now what would otherwise be built at first use (a regex's automaton), so
     /// that the first requests after a load do not pay for it.
     fn prepare(&self) {}

@@ -53,12 +53,15 @@ pub struct RequestData {
     /// Request body: shares the buffer it was handed (`set_body`), never a copy of it.
     pub body: bytes::Bytes,
     /// The body as text (`REQUEST_BODY`), made once: decoding a large body that is not
-    /// UTF-8 for each rule that reads it cost more than the rules did.
-    pub(crate) body_text: std::cell::OnceCell<String>,
+    /// UTF-8 for each rule that reads it cost more than the rules did. With it, whether
+    /// the body's bytes were UTF-8 (the text is then the body itself).
+    pub(crate) body_text: std::cell::OnceCell<(String, bool)>,
     /// The text of each argument name and value, and of the path, whose bytes as received
-    /// (percent-decoded) were not UTF-8. Rules see text; `@validateUtf8Encoding` asks about
-    /// the bytes, and this is where they are remembered (CRS 920250).
-    pub not_utf8: std::collections::HashSet<String>,
+    /// (percent-decoded) were not UTF-8, and those bytes. Rules see text;
+    /// `@validateUtf8Encoding` asks about the bytes (CRS 920250), and `@rx` searches them
+    /// too, as libmodsecurity searches bytes (CRS 944200's Java serialization header
+    /// `\xac\xed\x00\x05` is not UTF-8).
+    pub not_utf8: std::collections::HashMap<String, Vec<u8>>,
     /// Client IP address.
     pub client_ip: String,
     /// Client port.
@@ -95,9 +98,9 @@ impl RequestData {
             Some(pos) => (&uri[..pos], Some(&uri[pos + 1..])),
             None => (uri, None),
         };
-        let (path, utf8) = percent_decode_lossy(path);
-        if !utf8 {
-            self.not_utf8.insert(path.clone());
+        let (path, raw) = percent_decode_lossy(path);
+        if let Some(raw) = raw {
+            self.not_utf8.insert(path.clone(), raw);
         }
         self.path = path;
         match query {
@@ -158,7 +161,26 @@ impl RequestData {
 
     /// The body as text, bytes that are not UTF-8 as U+FFFD (made once per body).
     pub fn body_text(&self) -> &str {
-        self.body_text.get_or_init(|| super::lossy::text(&self.body))
+        &self.body_text_and_utf8().0
+    }
+
+    /// The body as it came, when its bytes were not UTF-8 (its text then differs).
+    pub fn body_not_utf8(&self) -> Option<&[u8]> {
+        (!self.body_text_and_utf8().1).then_some(&self.body[..])
+    }
+
+    /// Whether the body's text, if made yet, was made from bytes that are not UTF-8 (a
+    /// rule that reads `REQUEST_BODY` has had it made).
+    pub(crate) fn body_text_made_not_utf8(&self) -> bool {
+        self.body_text.get().is_some_and(|(_, utf8)| !utf8)
+    }
+
+    fn body_text_and_utf8(&self) -> &(String, bool) {
+        self.body_text.get_or_init(|| {
+            let text = super::lossy::text(&self.body);
+            let utf8 = text.as_bytes() == &self.body[..];
+            (text, utf8)
+        })
     }
 
     /// [`RequestData::body_text`], owned.
@@ -188,9 +210,9 @@ impl RequestData {
     /// One component of form-encoded input as text (`form_decode`), remembered in
     /// `not_utf8` when its bytes were not UTF-8.
     fn form_text(&mut self, component: &[u8]) -> String {
-        let (text, utf8) = form_decode(component);
-        if !utf8 {
-            self.not_utf8.insert(text.clone());
+        let (text, raw) = form_decode(component);
+        if let Some(raw) = raw {
+            self.not_utf8.insert(text.clone(), raw);
         }
         text
     }
@@ -292,7 +314,7 @@ impl RequestData {
 /// genuinely sent as `%2B` survives as a plus instead of becoming a space.
 ///
 /// Also says whether the decoded bytes were UTF-8.
-fn form_decode(component: &[u8]) -> (String, bool) {
+fn form_decode(component: &[u8]) -> (String, Option<Vec<u8>>) {
     let plus_decoded: Cow<'_, [u8]> = if component.contains(&b'+') {
         Cow::Owned(component.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect())
     } else {
@@ -302,17 +324,19 @@ fn form_decode(component: &[u8]) -> (String, bool) {
     let bytes: Cow<'_, [u8]> = percent_encoding::percent_decode(&plus_decoded).into();
     let text = super::overlong::decode_lossy(&bytes);
     // decode_lossy borrows exactly when the bytes are UTF-8 as they are.
-    let utf8 = matches!(text, Cow::Borrowed(_));
-    (text.into_owned(), utf8)
+    match text {
+        Cow::Borrowed(text) => (text.to_owned(), None),
+        Cow::Owned(text) => (text, Some(bytes.into_owned())),
+    }
 }
 
 /// `%XX` sequences decoded (nothing else: `+` stays `+`, as libmodsecurity's
-/// `uri_decode`); bytes that are not UTF-8 become U+FFFD. Also says whether they were.
-fn percent_decode_lossy(text: &str) -> (String, bool) {
+/// `uri_decode`); bytes that are not UTF-8 become U+FFFD, and are given back beside.
+fn percent_decode_lossy(text: &str) -> (String, Option<Vec<u8>>) {
     let bytes: Cow<'_, [u8]> = percent_encoding::percent_decode_str(text).into();
     match String::from_utf8(bytes.into_owned()) {
-        Ok(text) => (text, true),
-        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+        Ok(text) => (text, None),
+        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(e.into_bytes())),
     }
 }
 
