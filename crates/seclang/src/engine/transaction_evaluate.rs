@@ -138,7 +138,7 @@ impl Transaction {
         // that what only the text shows (an overlong `%c0%af` read as `/`) is still found;
         // a negated operator reads the text alone.
         let reads_bytes =
-            !rule.operator_negated && (!self.request.not_utf8.is_empty() || self.request.body_text_made_not_utf8());
+            !rule.operator_negated && (!self.request.not_utf8.is_empty() || self.request.body_not_utf8().is_some());
         let mut matches = Vec::new();
         for (name, value) in all_values {
             let as_they_came = |transformed: &str| {
@@ -167,8 +167,6 @@ impl Transaction {
         let raw = if name == "REQUEST_BODY" {
             // The body's text is made by now: it is the value.
             self.request.body_not_utf8()?
-        } else if self.request.not_utf8.is_empty() {
-            return None;
         } else {
             self.request.not_utf8.get(value)?
         };

@@ -3,12 +3,14 @@
 //! upload's megabytes of random-looking bytes (a photo) std's chunk iterator stops at
 //! every other byte; this loop does not, and copies runs of ASCII whole.
 
-/// `bytes` as text, as `String::from_utf8_lossy(bytes)` has it.
-pub fn text(bytes: &[u8]) -> String {
+/// `bytes` as text, as `String::from_utf8_lossy(bytes)` has it, and whether they were
+/// UTF-8 (the text is then the bytes themselves).
+pub fn text(bytes: &[u8]) -> (String, bool) {
     // Room for the worst case (every byte a U+FFFD, three bytes): growing the text of an
     // upload's megabytes costs a copy and fresh pages each time; room never written to
     // costs no memory.
     let mut out = String::with_capacity(bytes.len() * 3);
+    let mut utf8 = true;
     let mut at = 0;
     while at < bytes.len() {
         if bytes[at] < 0x80 {
@@ -31,11 +33,12 @@ pub fn text(bytes: &[u8]) -> String {
             }
             Err(width) => {
                 out.push('\u{FFFD}');
+                utf8 = false;
                 at += width;
             }
         }
     }
-    out
+    (out, utf8)
 }
 
 /// The character a UTF-8 sequence at the start of `bytes` (its first byte not ASCII)
@@ -88,7 +91,8 @@ mod tests {
             b"\xe0\x80\xaf trailing \xc3",
         ];
         for bytes in cases {
-            assert_eq!(text(bytes), String::from_utf8_lossy(bytes), "{bytes:?}");
+            assert_eq!(text(bytes).0, String::from_utf8_lossy(bytes), "{bytes:?}");
+            assert_eq!(text(bytes).1, std::str::from_utf8(bytes).is_ok(), "{bytes:?}");
         }
         // Random bytes, and random bytes mostly ASCII, as uploads and texts are.
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -106,7 +110,8 @@ mod tests {
                     }
                 })
                 .collect();
-            assert_eq!(text(&bytes), String::from_utf8_lossy(&bytes), "{bytes:?}");
+            assert_eq!(text(&bytes).0, String::from_utf8_lossy(&bytes), "{bytes:?}");
+            assert_eq!(text(&bytes).1, std::str::from_utf8(&bytes).is_ok(), "{bytes:?}");
         }
     }
 }

@@ -161,26 +161,13 @@ impl RequestData {
 
     /// The body as text, bytes that are not UTF-8 as U+FFFD (made once per body).
     pub fn body_text(&self) -> &str {
-        &self.body_text_and_utf8().0
+        &self.body_text.get_or_init(|| super::lossy::text(&self.body)).0
     }
 
-    /// The body as it came, when its bytes were not UTF-8 (its text then differs).
+    /// The body as it came, when its text has been made (a rule that reads
+    /// `REQUEST_BODY` has had it made) and its bytes were not UTF-8.
     pub fn body_not_utf8(&self) -> Option<&[u8]> {
-        (!self.body_text_and_utf8().1).then_some(&self.body[..])
-    }
-
-    /// Whether the body's text, if made yet, was made from bytes that are not UTF-8 (a
-    /// rule that reads `REQUEST_BODY` has had it made).
-    pub(crate) fn body_text_made_not_utf8(&self) -> bool {
-        self.body_text.get().is_some_and(|(_, utf8)| !utf8)
-    }
-
-    fn body_text_and_utf8(&self) -> &(String, bool) {
-        self.body_text.get_or_init(|| {
-            let text = super::lossy::text(&self.body);
-            let utf8 = text.as_bytes() == &self.body[..];
-            (text, utf8)
-        })
+        self.body_text.get().is_some_and(|(_, utf8)| !utf8).then_some(&self.body[..])
     }
 
     /// [`RequestData::body_text`], owned.
