@@ -1,8 +1,6 @@
-//! Cache directives (RFC 9111 §5.2) from `Cache-Control` and the targeted fields of RFC
-//! 9213 (`CDN-Cache-Control`, and a name of the operator's own), which take precedence for
-//! this cache when present.
-use crate::structured::is_dictionary;
-use http::header::{HeaderMap, HeaderName, CACHE_CONTROL};
+//! Cache directives (RFC 9111 §5.2), in `Cache-Control`'s syntax (which field a
+//! response's come from for this cache is `targets.rs`'s choice).
+use http::header::{HeaderMap, HeaderName};
 
 /// The directives of one response (or request), parsed once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,68 +50,60 @@ impl Directives {
 
     /// `structured`: a targeted field, a Structured Field Dictionary (RFC 9213 §2.1), whose
     /// numbers are Integers: a quoted one is of the wrong type and its directive ignored.
-    fn parse_as(headers: &HeaderMap, name: &HeaderName, structured: bool) -> Directives {
+    pub fn parse_as(headers: &HeaderMap, name: &HeaderName, structured: bool) -> Directives {
         let mut d = Directives::default();
         for value in headers.get_all(name) {
             let Ok(text) = value.to_str() else { continue };
-            for part in split_list(text) {
-                let (key, arg) = match part.split_once('=') {
-                    Some((k, v)) => (k.trim(), Some(v.trim())),
-                    None => (part.trim(), None),
-                };
-                let key = key.to_ascii_lowercase();
-                let numeric =
-                    matches!(key.as_str(), "max-age" | "s-maxage" | "stale-while-revalidate" | "stale-if-error");
-                if structured && numeric && arg.is_some_and(|a| a.starts_with('"')) {
-                    continue;
-                }
-                let number = || arg.map(|a| seconds(a).unwrap_or(0));
-                match key.as_str() {
-                    "max-age" => d.max_age = merge(d.max_age, number().or(Some(0))),
-                    "s-maxage" => d.s_maxage = merge(d.s_maxage, number().or(Some(0))),
-                    "no-store" => d.no_store = true,
-                    "no-cache" | "private" if arg.is_some_and(|a| a.starts_with('"')) => {
-                        let names = arg.unwrap_or_default().trim_matches('"').split(',');
-                        d.unstored_fields.extend(
-                            names.map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).map(Box::from),
-                        );
-                    }
-                    "no-cache" => d.no_cache = true,
-                    "private" => d.private = true,
-                    "must-understand" => d.must_understand = true,
-                    "public" => d.public = true,
-                    "must-revalidate" => d.must_revalidate = true,
-                    "proxy-revalidate" => d.proxy_revalidate = true,
-                    "immutable" => d.immutable = true,
-                    "no-transform" => d.no_transform = true,
-                    "stale-while-revalidate" => d.stale_while_revalidate = arg.and_then(seconds),
-                    "stale-if-error" => d.stale_if_error = arg.and_then(seconds),
-                    "max-stale" => d.max_stale = Some(arg.and_then(seconds)),
-                    "min-fresh" => d.min_fresh = arg.and_then(seconds),
-                    "only-if-cached" => d.only_if_cached = true,
-                    _ => {}
-                }
-            }
+            d.add(text, structured);
         }
         d
     }
 
-    /// The directives this cache obeys for a response: the first valid targeted field
-    /// present (`own`, then `CDN-Cache-Control`), else `Cache-Control`. A targeted field
-    /// replaces `Cache-Control` for this cache whole; one that is not a valid Structured
-    /// Field is ignored whole (RFC 9213 §2.1).
-    pub fn for_response(headers: &HeaderMap, own: Option<&HeaderName>) -> (Directives, bool) {
-        static CDN: HeaderName = HeaderName::from_static("cdn-cache-control");
-        for targeted in own.into_iter().chain(std::iter::once(&CDN)) {
-            let lines: Option<Vec<&str>> = headers.get_all(targeted).iter().map(|v| v.to_str().ok()).collect();
-            match lines {
-                Some(lines) if !lines.is_empty() && is_dictionary(&lines.join(",")) => {
-                    return (Directives::parse_as(headers, targeted, true), true);
+    /// The directives of one comma-separated list, in `Cache-Control`'s syntax.
+    pub fn parse_text(text: &str) -> Directives {
+        let mut d = Directives::default();
+        d.add(text, false);
+        d
+    }
+
+    /// Adds the directives of `text`, a comma-separated list.
+    fn add(&mut self, text: &str, structured: bool) {
+        for part in split_list(text) {
+            let (key, arg) = match part.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim())),
+                None => (part.trim(), None),
+            };
+            let key = key.to_ascii_lowercase();
+            let numeric = matches!(key.as_str(), "max-age" | "s-maxage" | "stale-while-revalidate" | "stale-if-error");
+            if structured && numeric && arg.is_some_and(|a| a.starts_with('"')) {
+                continue;
+            }
+            let number = || arg.map(|a| seconds(a).unwrap_or(0));
+            match key.as_str() {
+                "max-age" => self.max_age = merge(self.max_age, number().or(Some(0))),
+                "s-maxage" => self.s_maxage = merge(self.s_maxage, number().or(Some(0))),
+                "no-store" => self.no_store = true,
+                "no-cache" | "private" if arg.is_some_and(|a| a.starts_with('"')) => {
+                    let names = arg.unwrap_or_default().trim_matches('"').split(',');
+                    self.unstored_fields
+                        .extend(names.map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).map(Box::from));
                 }
+                "no-cache" => self.no_cache = true,
+                "private" => self.private = true,
+                "must-understand" => self.must_understand = true,
+                "public" => self.public = true,
+                "must-revalidate" => self.must_revalidate = true,
+                "proxy-revalidate" => self.proxy_revalidate = true,
+                "immutable" => self.immutable = true,
+                "no-transform" => self.no_transform = true,
+                "stale-while-revalidate" => self.stale_while_revalidate = arg.and_then(seconds),
+                "stale-if-error" => self.stale_if_error = arg.and_then(seconds),
+                "max-stale" => self.max_stale = Some(arg.and_then(seconds)),
+                "min-fresh" => self.min_fresh = arg.and_then(seconds),
+                "only-if-cached" => self.only_if_cached = true,
                 _ => {}
             }
         }
-        (Directives::parse(headers, &CACHE_CONTROL), false)
     }
 }
 
@@ -147,6 +137,7 @@ pub fn split_list(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::CACHE_CONTROL;
 
     fn cc(value: &str) -> Directives {
         let mut h = HeaderMap::new();
@@ -167,27 +158,5 @@ mod tests {
         assert_eq!(cc("max-age=99999999999999999999").max_age, Some(i32::MAX as u64));
         assert_eq!(cc("max-stale").max_stale, Some(None));
         assert_eq!(cc("max-stale=5").max_stale, Some(Some(5)));
-    }
-
-    #[test]
-    fn a_targeted_field_wins_for_this_cache() {
-        let mut h = HeaderMap::new();
-        h.insert(CACHE_CONTROL, "no-store".parse().unwrap());
-        h.insert("cdn-cache-control", "max-age=100".parse().unwrap());
-        let (d, targeted) = Directives::for_response(&h, None);
-        assert!(targeted && !d.no_store && d.max_age == Some(100));
-        let own = HeaderName::from_static("forecourt-cache-control");
-        h.insert(own.clone(), "max-age=7".parse().unwrap());
-        assert_eq!(Directives::for_response(&h, Some(&own)).0.max_age, Some(7));
-        for garbled in ["max-age=7, &&&", "max-age=\"7\""] {
-            h.insert(own.clone(), garbled.parse().unwrap());
-            h.insert("cdn-cache-control", "max-age=100, &&&".parse().unwrap());
-            let (d, targeted) = Directives::for_response(&h, Some(&own));
-            assert_eq!(
-                (targeted, d.max_age),
-                (garbled.contains('"'), None),
-                "{garbled}: ignored, Cache-Control obeyed"
-            );
-        }
     }
 }

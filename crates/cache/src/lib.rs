@@ -1,7 +1,8 @@
 //! Forecourt's HTTP cache: an RFC 9111 shared cache as a filter on a route's chain.
 //!
 //! The policy (what may be stored, for how long, which stored response a request
-//! selects) is in `directives`, `freshness`, `storable` and `vary`; the process-wide
+//! selects) is in `directives` (with `targets`, `structured` and `surrogate`: the fields
+//! targeted at this cache), `freshness`, `storable` and `vary`; the process-wide
 //! `store` holds a bounded `memory` tier, an optional `disk` tier, the fetches in
 //! progress (`fills`, for request coalescing) and the counters; `respond` makes answers from
 //! stored responses, `partial` from stored parts (206s); `filter` joins them to the request
@@ -24,6 +25,8 @@ pub mod storable;
 pub mod store;
 pub mod stored;
 mod structured;
+pub mod surrogate;
+pub mod targets;
 pub mod vary;
 
 pub use disk::{DiskConfig, TierUsage};

@@ -90,6 +90,7 @@ mod tests {
             vary: Vec::new(),
             vary_key: Vec::new(),
             tags: Vec::new(),
+            private_fields: false,
             hits: Default::default(),
         }
     }

@@ -132,6 +132,7 @@ mod tests {
             vary: vec![],
             vary_key: vec![],
             tags: vec![],
+            private_fields: false,
             hits: Default::default(),
         }
     }

@@ -101,6 +101,7 @@ fn understood(status: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::Targets;
 
     fn h(pairs: &[(&str, &str)]) -> HeaderMap {
         pairs.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect()
@@ -108,7 +109,7 @@ mod tests {
 
     fn decide(req: &[(&str, &str)], status: u16, resp: &[(&str, &str)]) -> Result<(), NotStored> {
         let resp = h(resp);
-        let (d, targeted) = Directives::for_response(&resp, None);
+        let (d, targeted) = Targets::default().directives(&resp);
         check(&Method::GET, &h(req), status, &resp, &d, targeted, Rules { heuristic: None, store_set_cookie: true })
     }
 
@@ -140,7 +141,7 @@ mod tests {
         );
         let cautious = Rules { heuristic: None, store_set_cookie: false };
         let resp = h(&[("cache-control", "max-age=60"), ("set-cookie", "a=b")]);
-        let d = Directives::for_response(&resp, None).0;
+        let d = Targets::default().directives(&resp).0;
         assert_eq!(check(&Method::GET, &h(&[]), 200, &resp, &d, false, cautious), Err(NotStored::SetCookie));
         let understood = [("cache-control", "max-age=60, no-store, must-understand")];
         assert_eq!(decide(&[], 200, &understood), Ok(()), "must-understand overrides no-store");

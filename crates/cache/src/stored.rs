@@ -28,6 +28,9 @@ pub struct Stored {
     pub vary_key: Vec<Option<String>>,
     /// Purge tags (`Cache-Tag` / `Surrogate-Key`).
     pub tags: Vec<Box<str>>,
+    /// Whether `headers` hold fields meant for this cache alone (its own targeted field,
+    /// `Surrogate-Control`), kept for refreshes and hidden from clients.
+    pub private_fields: bool,
     pub hits: AtomicU64,
 }
 

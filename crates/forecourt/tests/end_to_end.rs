@@ -7,6 +7,7 @@ mod common;
 mod acme;
 mod balancing;
 mod cache;
+mod cache_targeted;
 mod cli;
 mod compress;
 mod dns;

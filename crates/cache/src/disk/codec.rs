@@ -170,6 +170,8 @@ fn read_variant(r: &mut Reader<impl Read>) -> io::Result<Stored> {
         vary,
         vary_key,
         tags,
+        // The names of the fields for the cache alone are the config's: assume some.
+        private_fields: true,
         hits: AtomicU64::new(0),
     })
 }
@@ -262,6 +264,7 @@ mod tests {
             vary: vec![HeaderName::from_static("accept-encoding")],
             vary_key: vec![Some("gzip".into())],
             tags: vec!["t1".into()],
+            private_fields: true,
             hits: AtomicU64::new(7),
         };
         Entry { url: "http://a/x".into(), variants: vec![Arc::new(stored)] }

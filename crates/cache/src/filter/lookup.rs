@@ -84,7 +84,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
                 RouteCounters::count(&f.counters.hit);
                 let status =
                     CacheStatus { outcome: Some(Outcome::Hit), ttl: Some(stored.ttl(t)), ..CacheStatus::default() };
-                return Decision::answer(serve(&stored, head, t, &status, cx));
+                return Decision::answer(serve(f, &stored, head, t, &status, cx));
             }
             if !client_no_cache && within(stored.freshness(t), swr(f, &stored)) && !stored.always_validate() {
                 // Stale, within stale-while-revalidate: answer now, refresh behind.
@@ -98,7 +98,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
                     detail: Some("stale-while-revalidate"),
                     ..CacheStatus::default()
                 };
-                return Decision::answer(serve(&stored, head, t, &status, cx));
+                return Decision::answer(serve(f, &stored, head, t, &status, cx));
             }
         }
         if req_cc.only_if_cached {
@@ -182,6 +182,7 @@ pub async fn follow(f: &CacheFilter, head: &mut request::Parts, cx: &mut Request
     let mut resp = Response::new(ProxyBody::empty());
     *resp.status_mut() = shared.status;
     *resp.headers_mut() = shared.headers.clone();
+    f.options.hide_private_fields(resp.headers_mut());
     resp.headers_mut().insert(CACHE_STATUS, state.status.value());
     cx.log("cache", state.status.log_word());
     let not_modified = state.client_conditions && client_conditions::answer_not_modified(&mut resp, &head.headers);
@@ -223,18 +224,21 @@ pub fn add_validators(head: &mut request::Parts, cx: &mut RequestCtx<'_>) {
 
 /// The answer from `stored`, with its `Cache-Status`.
 pub fn serve(
+    f: &CacheFilter,
     stored: &Stored,
     head: &request::Parts,
     now: u64,
     status: &CacheStatus,
     cx: &mut RequestCtx<'_>,
 ) -> Response<ProxyBody> {
-    finish(stored, respond::answer(stored, head, now), status, cx)
+    finish(f, stored, respond::answer(stored, head, now), status, cx)
 }
 
-/// `answer`, made from `stored`, as it goes to the client: counted as a hit of `stored`,
-/// logged, its body sent from `stored`'s memory file where it has one.
+/// `answer`, made from `stored`, as it goes to the client: without the fields meant for
+/// this cache, counted as a hit of `stored`, logged, its body sent from `stored`'s memory
+/// file where it has one.
 fn finish(
+    f: &CacheFilter,
     stored: &Stored,
     answer: Response<bytes::Bytes>,
     status: &CacheStatus,
@@ -243,6 +247,9 @@ fn finish(
     stored.hit();
     cx.log("cache", status.log_word());
     let mut resp = answer.map(|body| body_of(stored, body));
+    if stored.private_fields {
+        f.options.hide_private_fields(resp.headers_mut());
+    }
     resp.headers_mut().insert(CACHE_STATUS, status.value());
     resp
 }
@@ -268,7 +275,7 @@ fn part_hit(
     let answer = partial::answer(&stored, head, t)?;
     RouteCounters::count(&f.counters.hit);
     let status = CacheStatus { outcome: Some(Outcome::Hit), ttl: Some(stored.ttl(t)), ..CacheStatus::default() };
-    Some(finish(&stored, answer, &status, cx))
+    Some(finish(f, &stored, answer, &status, cx))
 }
 
 /// A range, with no condition but `If-Range`.

@@ -1,6 +1,6 @@
 //! The cache as a filter on a route's chain. The request phase answers hits (and what
 //! may be served stale), joins a fetch in progress, or lets the request go on; the
-//! upstream phase adds the stored validators; the response phase refreshes on 304,
+//! upstream phase adds the stored validators (and the cache's `Surrogate-Capability`); the response phase refreshes on 304,
 //! serves stale on errors, decides whether to store, and says what happened in
 //! `Cache-Status`; the response-body phase tees the body into the store as it streams.
 //! A miss asked with the client's validators fills the cache too (`client_conditions`),
@@ -16,6 +16,7 @@ mod state;
 pub use options::{Bypass, RouteOptions};
 
 use crate::store::{RouteCounters, Store};
+use crate::surrogate;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, OutgoingBody, Phases, RequestCtx, Waiting};
 use http::{request, Response};
@@ -63,6 +64,9 @@ impl Filter for CacheFilter {
 
     fn on_upstream_request(&self, head: &mut request::Parts, _body: OutgoingBody<'_>, cx: &mut RequestCtx<'_>) {
         lookup::add_validators(head, cx);
+        if let Some(id) = &self.options.targets.surrogate_id {
+            surrogate::announce(&mut head.headers, id);
+        }
     }
 
     fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {

@@ -1,7 +1,9 @@
 //! A route's cache options (`cache = { ... }`).
 use crate::key::KeySpec;
+use crate::surrogate::SURROGATE_CONTROL;
+use crate::targets::Targets;
 use forecourt_proxy::cidr::CidrList;
-use http::header::HeaderName;
+use http::header::{HeaderMap, HeaderName};
 use std::time::Duration;
 
 /// When a request skips the cache (neither served from it nor stored).
@@ -29,9 +31,9 @@ pub struct RouteOptions {
     /// (`false`) only when it says it may be shared.
     pub store_set_cookie: bool,
     pub bypass: Bypass,
-    /// A targeted field of this cache's own (RFC 9213), obeyed before `CDN-Cache-Control`
-    /// and `Cache-Control`, and not passed to the client.
-    pub targeted: Option<HeaderName>,
+    /// The fields targeted at this cache besides `CDN-Cache-Control`: its own (RFC 9213),
+    /// and `Surrogate-Control` for its device token; neither is passed to the client.
+    pub targets: Targets,
     /// Response fields that carry purge tags, removed before the client sees them.
     pub tag_headers: Vec<HeaderName>,
     /// How long a request waits for another's fetch of the same key before going
@@ -51,10 +53,31 @@ impl Default for RouteOptions {
             ignore_client_no_cache: false,
             store_set_cookie: true,
             bypass: Bypass::default(),
-            targeted: None,
+            targets: Targets::default(),
             tag_headers: vec![HeaderName::from_static("cache-tag"), HeaderName::from_static("surrogate-key")],
             lock_timeout: Duration::from_secs(5),
             purge_from: CidrList::default(),
+        }
+    }
+}
+
+impl RouteOptions {
+    /// Whether a stored response's `headers` hold a field `hide_private_fields` removes
+    /// (purge tags are taken out before it is stored).
+    pub fn has_private_fields(&self, headers: &HeaderMap) -> bool {
+        self.targets.own.as_ref().is_some_and(|own| headers.contains_key(own))
+            || (self.targets.surrogate_id.is_some() && headers.contains_key(&SURROGATE_CONTROL))
+    }
+
+    /// Removes the fields meant for this cache alone from an answer to the client: purge
+    /// tags, its own targeted field, `Surrogate-Control` when it reads it. They stay in
+    /// the stored response, whose refresh by a 304 that does not repeat them keeps them.
+    pub fn hide_private_fields(&self, headers: &mut HeaderMap) {
+        for name in self.tag_headers.iter().chain(self.targets.own.as_ref()) {
+            headers.remove(name);
+        }
+        if self.targets.surrogate_id.is_some() {
+            headers.remove(&SURROGATE_CONTROL);
         }
     }
 }

@@ -43,7 +43,7 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
             f.store.put(&state.key, &state.url, refreshed.clone());
             RouteCounters::count(&f.counters.revalidated);
             state.status.ttl = Some(refreshed.ttl(t));
-            *resp = answer_from(&refreshed, &state, t, cx);
+            *resp = answer_from(f, &refreshed, &state, t, cx);
             return;
         }
         if status.is_server_error() && stale.may_serve_stale() {
@@ -52,7 +52,7 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
                 RouteCounters::count(&f.counters.stale);
                 state.status.detail = Some("stale-if-error");
                 state.status.ttl = Some(stale.ttl(t));
-                *resp = answer_from(&stale, &state, t, cx);
+                *resp = answer_from(f, &stale, &state, t, cx);
                 return;
             }
         }
@@ -62,7 +62,7 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
         false if state.store_part && status == StatusCode::PARTIAL_CONTENT => part_head(f, &mut state, resp, t),
         false => Err(None),
     };
-    strip_private_fields(f, resp.headers_mut());
+    f.options.hide_private_fields(resp.headers_mut());
     match decided {
         Ok(stored) => {
             RouteCounters::count(&f.counters.miss);
@@ -161,7 +161,7 @@ fn storable_head(
     t: u64,
     status: u16,
 ) -> Result<Stored, Option<NotStored>> {
-    let (d, targeted) = Directives::for_response(resp.headers(), f.options.targeted.as_ref());
+    let (d, targeted) = f.options.targets.directives(resp.headers());
     let rules = storable::Rules { heuristic: f.options.default_ttl, store_set_cookie: f.options.store_set_cookie };
     let method = if state.head_as_get { &Method::GET } else { &state.method };
     storable::check(method, &state.headers, status, resp.headers(), &d, targeted, rules).map_err(Some)?;
@@ -175,6 +175,7 @@ fn storable_head(
     unstore_fields(&mut headers, &d);
     let vary = vary::names(&headers);
     let vary_key = vary::key(&state.headers, &vary);
+    let private_fields = f.options.has_private_fields(&headers);
     Ok(Stored {
         status: resp.status(),
         timing: Timing::of(resp.headers(), state.request_time, t),
@@ -186,6 +187,7 @@ fn storable_head(
         vary,
         vary_key,
         tags,
+        private_fields,
         hits: Default::default(),
     })
 }
@@ -220,8 +222,9 @@ fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64
         tags = stale.tags.clone();
     }
     headers.remove(AGE);
-    let (d, _) = Directives::for_response(&headers, f.options.targeted.as_ref());
+    let (d, _) = f.options.targets.directives(&headers);
     unstore_fields(&mut headers, &d);
+    let private_fields = f.options.has_private_fields(&headers);
     Stored {
         status: stale.status,
         timing: Timing::of(fresh, request_time, t),
@@ -233,17 +236,24 @@ fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64
         vary: stale.vary.clone(),
         vary_key: stale.vary_key.clone(),
         tags,
+        private_fields,
         hits: Default::default(),
     }
 }
 
 /// The client's answer from a stored response (its own conditions, ranges and method).
-fn answer_from(stored: &Stored, state: &CacheState, t: u64, cx: &mut RequestCtx<'_>) -> Response<ProxyBody> {
+fn answer_from(
+    f: &CacheFilter,
+    stored: &Stored,
+    state: &CacheState,
+    t: u64,
+    cx: &mut RequestCtx<'_>,
+) -> Response<ProxyBody> {
     let mut head = http::Request::new(()).into_parts().0;
     head.method = state.method.clone();
     head.uri = state.uri.clone();
     head.headers = state.headers.clone();
-    serve(stored, &head, t, &state.status, cx)
+    serve(f, stored, &head, t, &state.status, cx)
 }
 
 /// The fields a qualified `no-cache` or `private` keeps out of the stored response.
@@ -263,13 +273,6 @@ fn take_tags(f: &CacheFilter, headers: &mut HeaderMap) -> Vec<Box<str>> {
         headers.remove(name);
     }
     tags
-}
-
-/// Fields meant for this cache alone: purge tags and our own targeted field.
-fn strip_private_fields(f: &CacheFilter, headers: &mut HeaderMap) {
-    for name in f.options.tag_headers.iter().chain(f.options.targeted.as_ref()) {
-        headers.remove(name);
-    }
 }
 
 /// RFC 9111 §4.4: a successful unsafe request invalidates its URI and the same-origin

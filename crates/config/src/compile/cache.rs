@@ -2,6 +2,8 @@
 //! bounds stay the same) and each route's cache filter.
 use super::Ctx;
 use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions};
+use forecourt_cache::surrogate::is_token;
+use forecourt_cache::targets::Targets;
 use forecourt_cache::{Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig};
 use forecourt_proxy::cidr::CidrList;
 use http::header::HeaderName;
@@ -13,7 +15,7 @@ use toml::Spanned;
 /// What `[cache]` sets for every route, and the store.
 pub struct CacheShared {
     pub store: Arc<Store>,
-    pub targeted: Option<HeaderName>,
+    pub targets: Targets,
     pub tag_headers: Vec<HeaderName>,
     pub lock_timeout: Duration,
     pub purge_from: CidrList,
@@ -56,18 +58,29 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
             }
         },
     };
-    let targeted = match &c.targeted_field {
+    let own = match &c.targeted_field {
         None => Some(HeaderName::from_static("forecourt-cache-control")),
         Some(name) if name.get_ref().is_empty() || name.get_ref() == "off" => None,
         Some(name) => header_name(cx, name),
     };
+    let surrogate_id = match &c.surrogate_id {
+        None => Some("forecourt".into()),
+        Some(id) if id.get_ref().is_empty() || id.get_ref() == "off" => None,
+        Some(id) if is_token(id.get_ref()) => Some(id.get_ref().as_str().into()),
+        Some(id) => {
+            let hint = "a device token: letters, digits and !#$%&'*+-.^_`|~, or \"off\"";
+            cx.error(id, format!("`{}` is not a surrogate device token", id.get_ref()), Some(hint.into()));
+            None
+        }
+    };
+    let targets = Targets { own, surrogate_id };
     let tag_headers = match &c.tag_headers {
         None => RouteOptions::default().tag_headers,
         Some(list) => list.iter().filter_map(|n| header_name(cx, n)).collect(),
     };
     let lock_timeout = cx.duration(&c.lock_timeout, Duration::from_secs(5));
     let purge_from = cx.cidrs(c.purge_from.as_deref().unwrap_or_default(), "purge_from");
-    CacheShared { store, targeted, tag_headers, lock_timeout, purge_from }
+    CacheShared { store, targets, tag_headers, lock_timeout, purge_from }
 }
 
 /// Registers the store as the process's once the whole config compiled.
@@ -98,7 +111,7 @@ pub fn filter(
         ignore_client_no_cache: o.ignore_client_no_cache,
         store_set_cookie: o.store_set_cookie.unwrap_or(true),
         bypass: Bypass::default(),
-        targeted: shared.targeted.clone(),
+        targets: shared.targets.clone(),
         tag_headers: shared.tag_headers.clone(),
         lock_timeout: shared.lock_timeout,
         purge_from: shared.purge_from.clone(),

@@ -15,6 +15,10 @@ pub struct CacheCfg {
     /// A targeted cache-control field of this cache's own (RFC 9213), obeyed before
     /// `CDN-Cache-Control` and `Cache-Control`; "Forecourt-Cache-Control" by default.
     pub targeted_field: Option<Spanned<String>>,
+    /// This cache's device token in `Surrogate-Control` (the Edge Architecture's field for
+    /// surrogates, obeyed after the RFC 9213 fields) and in the `Surrogate-Capability` it
+    /// sends upstream; "forecourt" by default, "off": neither.
+    pub surrogate_id: Option<Spanned<String>>,
     /// Response fields that carry purge tags; `["Cache-Tag", "Surrogate-Key"]` by default.
     pub tag_headers: Option<Vec<Spanned<String>>>,
     /// Client addresses (CIDRs) whose `PURGE` requests remove the URL from the cache;
