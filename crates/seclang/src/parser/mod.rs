@@ -599,19 +599,36 @@ mod tests {
         }
     }
 
-    /// A fresh directory under the system's temporary one (removed by the next run's).
-    fn scratch_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("seclang-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh directory under the system's temporary one, removed when dropped.
+    struct ScratchDir(std::path::PathBuf);
+
+    impl ScratchDir {
+        fn new(name: &str) -> ScratchDir {
+            let dir = std::env::temp_dir().join(format!("seclang-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            ScratchDir(dir)
+        }
+    }
+
+    impl std::ops::Deref for ScratchDir {
+        type Target = std::path::Path;
+        fn deref(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn test_relative_include_glob_resolves() {
         // `Include rules/*.conf` must resolve relative to the including file,
         // not the process CWD.
-        let dir = scratch_dir("include");
+        let dir = ScratchDir::new("include");
         let sub = dir.join("rules");
         std::fs::create_dir(&sub).unwrap();
         std::fs::write(sub.join("a.conf"), r#"SecRule REQUEST_URI "@contains /a" "id:101,phase:1,deny""#).unwrap();
@@ -628,7 +645,7 @@ mod tests {
     #[test]
     fn test_pmfromfile_relative_path_resolves() {
         // `@pmFromFile patterns.data` must resolve next to the rule file.
-        let dir = scratch_dir("pmfromfile");
+        let dir = ScratchDir::new("pmfromfile");
         std::fs::write(dir.join("patterns.data"), "evilword\n").unwrap();
         let conf = dir.join("rules.conf");
         std::fs::write(&conf, r#"SecRule ARGS "@pmFromFile patterns.data" "id:201,phase:1,deny""#).unwrap();
@@ -648,7 +665,7 @@ mod tests {
 
     #[test]
     fn a_bad_directive_is_reported_with_its_file_line_and_rule_id() {
-        let dir = scratch_dir("located");
+        let dir = ScratchDir::new("located");
         let rules = dir.join("rules.conf");
         std::fs::write(
             &rules,
