@@ -4,7 +4,7 @@ use crate::directives::Directives;
 use crate::freshness::{self, Timing};
 use crate::vary;
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LANGUAGE};
 use http::StatusCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -116,9 +116,15 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The newest variant the request selects.
+    /// The newest variant the request selects: by its secondary key, else by the
+    /// language it prefers (`vary::selected_by_language`).
     pub fn select(&self, headers: &HeaderMap) -> Option<&Arc<Stored>> {
-        self.variants.iter().find(|v| v.matches(headers))
+        self.variants.iter().find(|v| v.matches(headers)).or_else(|| {
+            self.variants.iter().find(|v| {
+                let language = v.headers.get(CONTENT_LANGUAGE).and_then(|l| l.to_str().ok());
+                vary::selected_by_language(headers, &v.vary, &v.vary_key, language)
+            })
+        })
     }
 
     /// This entry with `stored` in place of the variant of the same secondary key.

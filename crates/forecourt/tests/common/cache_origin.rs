@@ -1,11 +1,11 @@
 //! An origin whose answers a test scripts through the query string: `cc` (Cache-Control),
 //! `cdn` (CDN-Cache-Control), `own` (Forecourt-Cache-Control), `surr` (Surrogate-Control),
-//! `etag` (answered 304 when the request's If-None-Match is it), `vary`, `tag`
-//! (Cache-Tag), `sc` (Set-Cookie), `loc` (Location), `age`, `exp` (Expires), `x`
-//! (X-Extra), `status`, `ms` (a delay), `ranges` (a single range answered 206, as most
-//! servers answer one). The body says which fetch of that URI it is, and the request's
-//! Accept-Language; `capability-seen` the request's Surrogate-Capability. It counts
-//! requests per URI, and can be turned to answering 503.
+//! `cl` (Content-Language), `etag` (answered 304 when the request's If-None-Match is it),
+//! `vary`, `tag` (Cache-Tag), `sc` (Set-Cookie), `loc` (Location), `age`, `exp`
+//! (Expires), `x` (X-Extra), `status`, `ms` (a delay), `ranges` (a single range answered
+//! 206, as most servers answer one). The body says which fetch of that URI it is, and the
+//! request's Accept-Language; `capability-seen` the request's Surrogate-Capability. It
+//! counts requests per URI, and can be turned to answering 503.
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -153,6 +153,7 @@ async fn answer(s: Script, req: Request<Incoming>) -> Result<Response<BoxBody<By
         ("cdn", "cdn-cache-control"),
         ("own", "forecourt-cache-control"),
         ("surr", "surrogate-control"),
+        ("cl", "content-language"),
         ("etag", "etag"),
         ("vary", "vary"),
         ("tag", "cache-tag"),
