@@ -4,12 +4,17 @@
 //! route (an IP list, a challenge, a limit). So, as nginx matches its locations: escapes of
 //! visible ASCII are decoded (but `%25`, so that the result is read one way), `//` is one
 //! `/`, and `.` and `..` segments are resolved (RFC 3986 §5.2.4); a `..` that climbs above
-//! the root has no meaning, and the request is refused (400, as nginx does). The target
-//! itself goes on as it came: the WAF judges it, the upstream resolves it as it does.
+//! the root has no meaning, and the request is refused (400, as nginx does). So is a dot
+//! segment with parameters (`/public/..;/admin`): Tomcat and Jetty drop a segment's
+//! `;parameters` and read `/admin`, other servers a name `..;` under `/public` — there is
+//! no one reading to route by, and no browser or client library sends one (nginx and
+//! HAProxy route it under `/public`, the path-confusion bypass of Tomcat backends). The
+//! target itself goes on as it came: the WAF judges it, the upstream resolves it as it does.
 use std::borrow::Cow;
 
-/// `path` normalized; `None` when a `..` climbs above the root. Borrowed, without work
-/// past one scan, when there is nothing to do (the common request).
+/// `path` normalized; `None` when a `..` climbs above the root or a dot segment has
+/// parameters. Borrowed, without work past one scan, when there is nothing to do (the
+/// common request).
 pub fn normalized(path: &str) -> Option<Cow<'_, str>> {
     if !path.starts_with('/') || !needs_work(path.as_bytes()) {
         return Some(Cow::Borrowed(path));
@@ -20,6 +25,9 @@ pub fn normalized(path: &str) -> Option<Cow<'_, str>> {
     let mut open_end = false;
     for segment in decoded[1..].split('/') {
         open_end = matches!(segment, "" | "." | "..");
+        if let Some((".." | ".", _parameters)) = segment.split_once(';') {
+            return None;
+        }
         match segment {
             "" | "." => {}
             ".." => {
@@ -130,6 +138,15 @@ mod tests {
         for path in ["/..", "/../admin", "/a/../../admin", "/%2e%2e/admin"] {
             assert_eq!(norm(path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn dot_segments_with_parameters_have_no_one_reading() {
+        for path in ["/public/..;/admin", "/public/..;jsessionid=1/admin", "/a/.;/b", "/public/%2e%2e%3b/admin"] {
+            assert_eq!(norm(path), None, "{path}");
+        }
+        assert_eq!(norm("/a;v=1/../b;x").as_deref(), Some("/b;x"), "parameters of other segments are names");
+        assert_eq!(norm("/a/...;x/b").as_deref(), Some("/a/...;x/b"));
     }
 
     #[test]
