@@ -1,8 +1,9 @@
 //! The cache as a filter on a route's chain. The request phase answers hits (and what
 //! may be served stale), joins a fetch in progress, or lets the request go on; the
-//! upstream phase adds the stored validators (and the cache's `Surrogate-Capability`); the response phase refreshes on 304,
-//! serves stale on errors, decides whether to store, and says what happened in
-//! `Cache-Status`; the response-body phase tees the body into the store as it streams.
+//! upstream phase adds the stored validators and the cache's `Surrogate-Capability`; the
+//! response phase refreshes on 304, serves stale on errors, decides whether to store, and
+//! says what happened in `Cache-Status`; the response-body phase tees the body into the
+//! store as it streams.
 //! A miss asked with the client's validators fills the cache too (`client_conditions`),
 //! and so does one asked for a range (`range_fill`).
 mod client_conditions;
