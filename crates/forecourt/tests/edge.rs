@@ -181,7 +181,8 @@ async fn address_lists_close_at_accept_and_answer_403_per_route() {
     }
     // A route's list holds however its path is spelt: routes read the path as backends do.
     // A path that climbs above the root is refused, and so is a dot segment with
-    // parameters, which Tomcat reads as `/office` and nginx routes under `/x`.
+    // parameters or between backslashes, which Tomcat or IIS reads as `/office` and nginx
+    // routes under `/x`.
     for (path, status) in [
         ("/x/../office", 403),
         ("//office", 403),
@@ -190,6 +191,7 @@ async fn address_lists_close_at_accept_and_answer_403_per_route() {
         ("/x%2F..%2Foffice", 403),
         ("/../office", 400),
         ("/x/..;/office", 400),
+        ("/x%5C..%5Coffice", 400),
     ] {
         let r = get_from(&client_from("127.0.0.3"), &fc.url(path)).await;
         assert_eq!(r.status, status, "{path}: {}", r.body);

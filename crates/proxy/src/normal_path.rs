@@ -9,6 +9,8 @@
 //! `;parameters` and read `/admin`, other servers a name `..;` under `/public` — there is
 //! no one reading to route by, and no browser or client library sends one (nginx and
 //! HAProxy route it under `/public`, the path-confusion bypass of Tomcat backends). The
+//! same for a dot segment between backslashes (`/public\..\admin`), which IIS reads as
+//! `/admin` and Unix servers as one name. The
 //! target itself goes on as it came: the WAF judges it, the upstream resolves it as it does.
 use std::borrow::Cow;
 
@@ -25,7 +27,7 @@ pub fn normalized(path: &str) -> Option<Cow<'_, str>> {
     let mut open_end = false;
     for segment in decoded[1..].split('/') {
         open_end = matches!(segment, "" | "." | "..");
-        if let Some((".." | ".", _parameters)) = segment.split_once(';') {
+        if ambiguous(segment) {
             return None;
         }
         match segment {
@@ -47,11 +49,19 @@ pub fn normalized(path: &str) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(out))
 }
 
-/// Whether `path` holds an escape, `//` or a segment that begins with `.`: one scan.
+/// Whether a segment is a dot segment to some servers and a name to others: `..;x`
+/// (Tomcat and Jetty drop `;parameters`), `..\admin` (IIS reads `\` as `/`).
+fn ambiguous(segment: &str) -> bool {
+    matches!(segment.split_once(';'), Some((".." | ".", _)))
+        || (segment.contains('\\') && segment.split('\\').any(|piece| matches!(piece, ".." | ".")))
+}
+
+/// Whether `path` holds an escape, `//` or a segment (or a piece between backslashes)
+/// that begins with `.`: one scan.
 fn needs_work(path: &[u8]) -> bool {
     let mut previous = 0;
     for &b in path {
-        if b == b'%' || (previous == b'/' && (b == b'/' || b == b'.')) {
+        if b == b'%' || (matches!(previous, b'/' | b'\\') && (b == b'/' || b == b'.')) {
             return true;
         }
         previous = b;
@@ -141,10 +151,15 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_with_parameters_have_no_one_reading() {
+    fn dot_segments_with_parameters_or_backslashes_have_no_one_reading() {
         for path in ["/public/..;/admin", "/public/..;jsessionid=1/admin", "/a/.;/b", "/public/%2e%2e%3b/admin"] {
             assert_eq!(norm(path), None, "{path}");
         }
+        for path in ["/public\\..\\admin", "/public/..\\admin", "/public%5C..%5Cadmin", "/a\\.\\b"] {
+            assert_eq!(norm(path), None, "{path}");
+        }
+        assert_eq!(norm("/a\\b/c").as_deref(), Some("/a\\b/c"), "a backslash is a character");
+        assert_eq!(norm("/a/b\\..c").as_deref(), Some("/a/b\\..c"));
         assert_eq!(norm("/a;v=1/../b;x").as_deref(), Some("/b;x"), "parameters of other segments are names");
         assert_eq!(norm("/a/...;x/b").as_deref(), Some("/a/...;x/b"));
     }
