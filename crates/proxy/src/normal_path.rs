@@ -10,12 +10,12 @@
 //! no one reading to route by, and no browser or client library sends one (nginx and
 //! HAProxy route it under `/public`, the path-confusion bypass of Tomcat backends). The
 //! same for a dot segment between backslashes (`/public\..\admin`), which IIS reads as
-//! `/admin` and Unix servers as one name. The
-//! target itself goes on as it came: the WAF judges it, the upstream resolves it as it does.
+//! `/admin` and Unix servers as one name. The target itself goes on as it came: the WAF
+//! judges it, the upstream resolves it as it does.
 use std::borrow::Cow;
 
-/// `path` normalized; `None` when a `..` climbs above the root or a dot segment has
-/// parameters. Borrowed, without work past one scan, when there is nothing to do (the
+/// `path` normalized; `None` when a `..` climbs above the root or a dot segment is
+/// `ambiguous`. Borrowed, without work past one scan, when there is nothing to do (the
 /// common request).
 pub fn normalized(path: &str) -> Option<Cow<'_, str>> {
     if !path.starts_with('/') || !needs_work(path.as_bytes()) {

@@ -3,6 +3,7 @@
 //! errors, never guesses. One state machine serves both the
 //! HTTP/1 server (request bodies) and the upstream client
 //! (which also takes the data out).
+use crate::token::is_tchar;
 use bytes::{Bytes, BytesMut};
 use std::ops::Range;
 
@@ -155,11 +156,6 @@ impl ChunkedFraming {
 /// A control byte other than HTAB (CR is handled before this is asked).
 fn is_control(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
-}
-
-/// A byte of a token (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

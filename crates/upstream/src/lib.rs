@@ -23,6 +23,7 @@ pub mod retry;
 mod stable_hash;
 pub mod state;
 pub mod tls;
+pub mod token;
 
 pub use balance::{cookie, random_below, Algorithm, Balancer, HashKey, HashRing, PickInput};
 pub use endpoint::Endpoint;

@@ -2,10 +2,10 @@
 //! bounds stay the same) and each route's cache filter.
 use super::Ctx;
 use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions};
-use forecourt_cache::surrogate::is_token;
 use forecourt_cache::targets::Targets;
 use forecourt_cache::{Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig};
 use forecourt_proxy::cidr::CidrList;
+use forecourt_upstream::token::is_token;
 use http::header::HeaderName;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,6 +7,7 @@ use super::Ctx;
 use crate::model::{ChallengeCfg, ChallengeRuleCfg, ConfigFile};
 use forecourt_edge::challenge::{ChallengeFilter, Challenges, Gate, GateSpec, NoJs, Rule};
 use forecourt_redis::Redis;
+use forecourt_upstream::token::is_token;
 use http::header::HeaderName;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,10 +107,6 @@ fn positive(cx: &mut Ctx<'_>, v: &Option<Spanned<String>>, default: Duration, mo
         }
     }
     d
-}
-
-fn is_token(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
 }
 
 /// The front chain's filter: the endpoints, the rules and the "under attack" switch.
