@@ -69,9 +69,12 @@ impl Directives {
     /// Adds the directives of `text`, a comma-separated list.
     fn add(&mut self, text: &str, structured: bool) {
         for part in split_list(text) {
+            // No whitespace around `=` (RFC 9111 §5.2's grammar): `max-age =60` is a
+            // directive of another name, `max-age= 60` an invalid value, as most caches read
+            // them, rather than freshness the origin did not quite write.
             let (key, arg) = match part.split_once('=') {
-                Some((k, v)) => (k.trim(), Some(v.trim())),
-                None => (part.trim(), None),
+                Some((k, v)) => (k, Some(v)),
+                None => (part, None),
             };
             let key = key.to_ascii_lowercase();
             let numeric = matches!(key.as_str(), "max-age" | "s-maxage" | "stale-while-revalidate" | "stale-if-error");
@@ -158,5 +161,12 @@ mod tests {
         assert_eq!(cc("max-age=99999999999999999999").max_age, Some(i32::MAX as u64));
         assert_eq!(cc("max-stale").max_stale, Some(None));
         assert_eq!(cc("max-stale=5").max_stale, Some(Some(5)));
+    }
+
+    #[test]
+    fn whitespace_around_the_equals_sign_is_not_read_as_the_directive() {
+        assert_eq!(cc("max-age =3600").max_age, None, "a directive named `max-age `, not max-age");
+        assert_eq!(cc("max-age= 3600").max_age, Some(0), "an invalid value: stale");
+        assert_eq!(cc(" max-age=3600 , public ").max_age, Some(3600), "around commas it is allowed");
     }
 }

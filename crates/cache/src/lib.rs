@@ -30,6 +30,6 @@ pub mod targets;
 pub mod vary;
 
 pub use disk::{DiskConfig, TierUsage};
-pub use filter::{Bypass, CacheFilter, RouteOptions};
+pub use filter::{Bypass, CacheFilter, RouteOptions, DEFAULT_STALE_IF_UNREACHABLE};
 pub use key::KeySpec;
 pub use store::{Purge, Store, StoreConfig};

@@ -61,9 +61,11 @@ impl Stored {
     }
 
     /// Whether it may be served stale at all (RFC 9111 §4.2.4): not when it says it must
-    /// be revalidated.
+    /// be revalidated (`must-revalidate`, `proxy-revalidate`, `s-maxage`, which implies
+    /// the latter for a shared cache) or validated at every use (`no-cache`).
     pub fn may_serve_stale(&self) -> bool {
-        !(self.directives.must_revalidate || self.directives.proxy_revalidate || self.directives.s_maxage.is_some())
+        let d = &self.directives;
+        !(d.must_revalidate || d.proxy_revalidate || d.s_maxage.is_some() || d.no_cache)
     }
 
     /// Whether it must be validated before every use (`no-cache`).

@@ -86,7 +86,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
                     CacheStatus { outcome: Some(Outcome::Hit), ttl: Some(stored.ttl(t)), ..CacheStatus::default() };
                 return Decision::answer(serve(f, &stored, head, t, &status, cx));
             }
-            if !client_no_cache && within(stored.freshness(t), swr(f, &stored)) && !stored.always_validate() {
+            if !client_no_cache && within(stored.freshness(t), swr(f, &stored)) {
                 // Stale, within stale-while-revalidate: answer now, refresh behind.
                 RouteCounters::count(&f.counters.stale);
                 if let Some(claim) = f.store.start_refresh(&key) {

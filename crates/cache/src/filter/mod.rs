@@ -14,7 +14,7 @@ mod range_fill;
 mod response;
 mod state;
 
-pub use options::{Bypass, RouteOptions};
+pub use options::{Bypass, RouteOptions, DEFAULT_STALE_IF_UNREACHABLE};
 
 use crate::store::{RouteCounters, Store};
 use crate::surrogate;
@@ -51,6 +51,10 @@ impl Filter for CacheFilter {
         }
         if let Some(s) = o.stale_if_error {
             info = info.param("stale_if_error", format!("{s}s"));
+        }
+        match o.stale_if_unreachable {
+            Some(s) => info = info.param("stale_if_unreachable", format!("{s}s")),
+            None => info = info.param("stale_if_unreachable", "off"),
         }
         info
     }

@@ -15,6 +15,11 @@ pub struct Bypass {
     pub cookies: Vec<String>,
 }
 
+/// A day: long enough to ride out an origin's outage, short of serving a page so old
+/// that an error would say more (Squid's `max_stale` is a week; nginx serves none unless
+/// told, Varnish its 10 s grace).
+pub const DEFAULT_STALE_IF_UNREACHABLE: u64 = 86_400;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteOptions {
     pub key: KeySpec,
@@ -25,6 +30,10 @@ pub struct RouteOptions {
     pub stale_while_revalidate: Option<u64>,
     /// Serve this long past freshness when the origin fails (likewise).
     pub stale_if_error: Option<u64>,
+    /// Serve this long past freshness when no answer comes from the origin at all
+    /// (refused, reset, timed out), whatever the response said but for `must-revalidate`
+    /// and its kin; `None`: only within `stale_if_error`.
+    pub stale_if_unreachable: Option<u64>,
     /// Serve from the cache even when the client says `no-cache` (what CDNs do).
     pub ignore_client_no_cache: bool,
     /// Store a response that sets a cookie when its freshness is explicit (RFC 9111), or
@@ -50,6 +59,7 @@ impl Default for RouteOptions {
             default_ttl: None,
             stale_while_revalidate: None,
             stale_if_error: None,
+            stale_if_unreachable: Some(DEFAULT_STALE_IF_UNREACHABLE),
             ignore_client_no_cache: false,
             store_set_cookie: true,
             bypass: Bypass::default(),

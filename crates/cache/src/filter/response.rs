@@ -1,5 +1,5 @@
 //! The response phases: invalidation by unsafe methods, a validated response refreshed
-//! (304), stale served on errors, the decision to store, `Cache-Status`, and the tee that
+//! (304), stale served on errors and when the origin cannot be reached, the decision to store, `Cache-Status`, and the tee that
 //! stores the body as it streams to the client (and to the requests that follow it).
 use super::client_conditions;
 use super::lookup::{serve, within, CACHE_STATUS};
@@ -17,6 +17,7 @@ use crate::store::{RouteCounters, Store};
 use crate::stored::{owned_headers, Stored};
 use crate::vary;
 use bytes::Bytes;
+use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::RequestCtx;
 use http::header::{HeaderMap, HeaderValue, AGE, CONTENT_LOCATION, LOCATION};
@@ -47,10 +48,19 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
             return;
         }
         if status.is_server_error() && stale.may_serve_stale() {
-            let window = f.options.stale_if_error.or(stale.directives.stale_if_error);
-            if within(stale.freshness(t), window) {
+            let error_window = f.options.stale_if_error.or(stale.directives.stale_if_error);
+            // No answer from the origin at all (RFC 9111 §4.2.4's "disconnected"): stale
+            // may be served without the origin's leave, for as long as the route allows.
+            let unreachable = origin_unreachable(cx).then_some(f.options.stale_if_unreachable).flatten();
+            let freshness = stale.freshness(t);
+            let detail = match (within(freshness, error_window), within(freshness, unreachable)) {
+                (true, _) => Some("stale-if-error"),
+                (false, true) => Some("stale-if-unreachable"),
+                (false, false) => None,
+            };
+            if detail.is_some() {
                 RouteCounters::count(&f.counters.stale);
-                state.status.detail = Some("stale-if-error");
+                state.status.detail = detail;
                 state.status.ttl = Some(stale.ttl(t));
                 *resp = answer_from(f, &stale, &state, t, cx);
                 return;
@@ -190,6 +200,21 @@ fn storable_head(
         private_fields,
         hits: Default::default(),
     })
+}
+
+/// Whether this request's answer is the proxy's own for an origin it could not get an
+/// answer from (refused, reset, timed out, no server up), not the origin's own 5xx.
+fn origin_unreachable(cx: &RequestCtx<'_>) -> bool {
+    matches!(
+        cx.local_answer(),
+        Some(
+            Reason::UpstreamUnreachable
+                | Reason::UpstreamFailed
+                | Reason::UpstreamTimeout
+                | Reason::UpstreamBusy
+                | Reason::NoServer
+        )
+    )
 }
 
 /// RFC 9111 §4.3.5: whether a 200 to a HEAD describes the stored response — every

@@ -3,7 +3,9 @@
 use super::Ctx;
 use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions};
 use forecourt_cache::targets::Targets;
-use forecourt_cache::{Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig};
+use forecourt_cache::{
+    Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig, DEFAULT_STALE_IF_UNREACHABLE,
+};
 use forecourt_proxy::cidr::CidrList;
 use forecourt_upstream::token::is_token;
 use http::header::HeaderName;
@@ -108,6 +110,11 @@ pub fn filter(
         default_ttl: seconds(cx, &o.default_ttl),
         stale_while_revalidate: seconds(cx, &o.stale_while_revalidate),
         stale_if_error: seconds(cx, &o.stale_if_error),
+        stale_if_unreachable: match &o.stale_if_unreachable {
+            None => Some(DEFAULT_STALE_IF_UNREACHABLE),
+            Some(off) if off.get_ref() == "off" => None,
+            Some(_) => seconds(cx, &o.stale_if_unreachable),
+        },
         ignore_client_no_cache: o.ignore_client_no_cache,
         store_set_cookie: o.store_set_cookie.unwrap_or(true),
         bypass: Bypass::default(),

@@ -60,6 +60,8 @@ pub struct RouteCacheOptions {
     pub default_ttl: Option<Spanned<String>>,
     pub stale_while_revalidate: Option<Spanned<String>>,
     pub stale_if_error: Option<Spanned<String>>,
+    /// How long past freshness to serve when the origin cannot be reached; "off".
+    pub stale_if_unreachable: Option<Spanned<String>>,
     #[serde(default)]
     pub ignore_client_no_cache: bool,
     /// Store responses that set a cookie when their freshness is explicit (RFC 9111);
