@@ -1,0 +1,38 @@
+//! The parsers that read bytes a client, an origin or a config author controls, fed
+//! arbitrary input: none may panic (the release build aborts on a panic), loop or run
+//! away with memory. The first byte picks the parser.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&which, rest)) = data.split_first() else { return };
+    let text = || String::from_utf8_lossy(rest);
+    match which % 5 {
+        // A PROXY protocol v1 or v2 header, before anything else on a connection.
+        0 => {
+            let _ = forecourt_proxy::proxy_protocol::parse(rest);
+        }
+        // A chunked body from an origin, decoded piece by piece.
+        1 => {
+            let mut framing = forecourt_upstream::chunked::ChunkedFraming::default();
+            let mut buf = bytes::BytesMut::from(rest);
+            for _ in 0..64 {
+                if !matches!(framing.decode(&mut buf), Ok(Some(_))) {
+                    break;
+                }
+            }
+        }
+        // SecLang rule text, as `forecourt check` reads a WAF's files.
+        2 => {
+            let _ = forecourt_seclang::ModSecurity::from_string(&text());
+        }
+        // A request path, as routing reads it.
+        3 => {
+            let _ = forecourt_proxy::normal_path::normalized(&text());
+        }
+        // Cache-Control directives from an origin.
+        _ => {
+            let _ = forecourt_cache::directives::Directives::parse_text(&text());
+        }
+    }
+});
