@@ -1,6 +1,7 @@
 //! The response phases: invalidation by unsafe methods, a validated response refreshed
-//! (304), stale served on errors and when the origin cannot be reached, the decision to store, `Cache-Status`, and the tee that
-//! stores the body as it streams to the client (and to the requests that follow it).
+//! (304), stale served on errors and when the origin cannot be reached, the decision to
+//! store, `Cache-Status`, and the tee that stores the body as it streams to the client (and
+//! to the requests that follow it).
 use super::client_conditions;
 use super::lookup::{serve, within, CACHE_STATUS};
 use super::part::{self, Window};
