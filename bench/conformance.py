@@ -14,7 +14,9 @@ included; the results are counted by the suite's own rules (`lib/display.mjs`): 
 whose dependency did not pass is not run; `required` and `optimal` tests pass or fail,
 `check` tests say yes or no. Every result file is kept under --out.
 """
-import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time, socket
+import argparse, json, os, shutil, signal, subprocess, sys, tempfile
+
+from ports import wait_closed, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORECOURT = os.environ.get("FORECOURT", os.path.join(HERE, "..", "target", "release", "forecourt"))
@@ -55,17 +57,6 @@ const rows = Object.keys(byId).map(id => [id, byId[id].kind || 'required', outco
   Array.isArray(results[id]) ? results[id][1] : ''])
 console.log(JSON.stringify(rows))
 """
-
-
-def wait_port(port, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def install(suite, version):
@@ -139,15 +130,13 @@ def run_one(args, name, work):
     proxy = subprocess.Popen(candidate(name, d), stdout=open(f"{d}/out.log", "w"), stderr=subprocess.STDOUT,
                              start_new_session=True)
     try:
-        if not wait_port(PROXY):
-            raise SystemExit(f"{name} did not start: see {d}/out.log")
+        wait_port(PROXY)
         base = f"http://127.0.0.1:{PROXY}"
         cli = subprocess.run(["node", "--no-warnings", "cli.mjs"], cwd=args.suite, env=suite_env(args.suite, base, args.id),
                              capture_output=True, text=True, timeout=1800)
     finally:
         stop(proxy)
-        while wait_port(PROXY, 0.2):
-            time.sleep(0.1)
+        wait_closed(PROXY)
     if args.id:
         print(cli.stdout)
         return None
@@ -175,8 +164,7 @@ def main():
     origin = subprocess.Popen(["node", "server/server.mjs"], cwd=args.suite, env=suite_env(args.suite),
                               stdout=open(f"{work}/origin.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        if not wait_port(ORIGIN):
-            raise SystemExit(f"the suite's origin did not start: see {work}/origin.log")
+        wait_port(ORIGIN)
         table = {}
         for name in args.candidates:
             rows = run_one(args, name, work)

@@ -59,9 +59,9 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
                 (false, true) => Some("stale-if-unreachable"),
                 (false, false) => None,
             };
-            if detail.is_some() {
+            if let Some(detail) = detail {
                 RouteCounters::count(&f.counters.stale);
-                state.status.detail = detail;
+                state.status.detail = Some(detail);
                 state.status.ttl = Some(stale.ttl(t));
                 *resp = answer_from(f, &stale, &state, t, cx);
                 return;
