@@ -77,6 +77,7 @@ pub(super) async fn write_response(
     }
     let mut sent: u64 = 0;
     let mut body_done = false;
+    let mut failed: Option<io::Error> = None;
     std::future::poll_fn(|cx| loop {
         if !body_done && out.len < HIGH_WATER {
             match Pin::new(&mut *body).poll_frame(cx) {
@@ -87,7 +88,15 @@ pub(super) async fn write_response(
                     }
                     continue;
                 }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(io::Error::other(e))),
+                Poll::Ready(Some(Err(e))) => {
+                    // The body broke off (the upstream died, or framed it wrongly): what is
+                    // gathered, the head among it, still goes out, as nginx sends it, with no
+                    // last chunk; then the connection closes. The client sees the status and
+                    // a body cut short, not a connection closed on it without a word.
+                    failed = Some(io::Error::other(e));
+                    body_done = true;
+                    continue;
+                }
                 Poll::Ready(None) => {
                     body_done = true;
                     if delimit == Delimit::Chunked {
@@ -101,11 +110,14 @@ pub(super) async fn write_response(
         if out.is_empty() {
             // What TLS holds goes out too, before the body is awaited or the response ends.
             std::task::ready!(conn.stream.poll_flush(cx))?;
-            return if body_done { Poll::Ready(Ok(())) } else { Poll::Pending };
+            return if body_done { Poll::Ready(Ok::<(), io::Error>(())) } else { Poll::Pending };
         }
-        std::task::ready!(out.poll_write(conn, cx, body_done && closes_after))?;
+        std::task::ready!(out.poll_write(conn, cx, body_done && (closes_after || failed.is_some())))?;
     })
     .await?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let complete = match delimit {
         Delimit::Length(n) => sent == n,
         _ => true,
