@@ -1,7 +1,8 @@
 //! End-to-end: stale answers when the origin cannot be reached at all (RFC 9111 §4.2.4's
-//! "disconnected"): served by default for a day past freshness, never for a response that
-//! must be revalidated or validated at every use, not instead of the origin's own 5xx,
-//! and not where the route says `stale_if_unreachable = "off"`.
+//! "disconnected"): served by default for a day past freshness (and a fresh copy that a
+//! client's `no-cache` sent to be validated), never for a response that must be
+//! revalidated or validated at every use, not instead of the origin's own 5xx, and not
+//! where the route says `stale_if_unreachable = "off"`.
 use crate::common;
 
 use common::cache_origin::CacheOrigin;
@@ -33,6 +34,9 @@ async fn stale_is_served_when_the_origin_cannot_be_reached() {
             .map(|(i, extra)| with_cc(&format!("/must{i}"), extra))
             .collect();
     let first = get(&fc.url(&plain)).await;
+    let (fresh, off_fresh) = ("/fresh?cc=max-age%3D3600", "/off/fresh?cc=max-age%3D3600");
+    let fresh_first = get(&fc.url(fresh)).await;
+    get(&fc.url(off_fresh)).await;
     for path in forbidden.iter().chain([&off]) {
         let r = get(&fc.url(path)).await;
         assert!(r.header("cache-status").contains("stored"), "{path}: {:?}", r.headers);
@@ -56,6 +60,12 @@ async fn stale_is_served_when_the_origin_cannot_be_reached() {
     let status = r.header("cache-status");
     assert!(status.contains("fwd=stale") && status.contains("detail=stale-if-unreachable"), "{status}");
     assert!(r.header("age").parse::<u64>().is_ok_and(|age| age >= 2), "{:?}", r.headers);
+    // A fresh copy that the client asked to have validated: served too (it would be, stale).
+    let no_cache = [("cache-control", "no-cache")];
+    let r = get_with(&fc.url(fresh), &no_cache).await;
+    assert_eq!((r.status, &r.body), (200, &fresh_first.body), "{:?}", r.headers);
+    assert!(r.header("cache-status").contains("detail=stale-if-unreachable"), "{:?}", r.headers);
+    assert_eq!(get_with(&fc.url(off_fresh), &no_cache).await.status, 502, "not where the route turned it off");
 
     // Not where the response forbids it, nor where the route turned it off.
     for path in forbidden.iter().chain([&off]) {

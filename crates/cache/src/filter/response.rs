@@ -15,7 +15,7 @@ use crate::freshness::{self, now, Timing};
 use crate::partial;
 use crate::storable::{self, NotStored};
 use crate::store::{RouteCounters, Store};
-use crate::stored::{owned_headers, Stored};
+use crate::stored::{owned_headers, Freshness, Stored};
 use crate::vary;
 use bytes::Bytes;
 use forecourt_proxy::answers::Reason;
@@ -52,11 +52,16 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
             let error_window = f.options.stale_if_error.or(stale.directives.stale_if_error);
             // No answer from the origin at all (RFC 9111 §4.2.4's "disconnected"): stale
             // may be served without the origin's leave, for as long as the route allows.
+            // So may one still fresh that was being validated only because the client asked
+            // (`no-cache`, `max-age`): §5.2.1 makes those preferences, and a copy that
+            // would be served were it stale is not refused for being fresh.
             let unreachable = origin_unreachable(cx).then_some(f.options.stale_if_unreachable).flatten();
             let freshness = stale.freshness(t);
+            let fresh = freshness == Freshness::Fresh;
             let detail = match (within(freshness, error_window), within(freshness, unreachable)) {
                 (true, _) => Some("stale-if-error"),
                 (false, true) => Some("stale-if-unreachable"),
+                (false, false) if fresh && unreachable.is_some() => Some("stale-if-unreachable"),
                 (false, false) => None,
             };
             if let Some(detail) = detail {
