@@ -636,3 +636,25 @@ fn a_body_that_breaks_off_still_delivers_its_head() {
         }
     }
 }
+
+/// The same over HTTP/2: the client gets the response's head (and the body so far), then
+/// the stream's reset; before, h2 dropped the queued HEADERS with the reset, and the
+/// client saw the reset alone.
+#[tokio::test]
+async fn a_body_that_breaks_off_still_delivers_its_head_over_h2() {
+    use http_body_util::BodyExt;
+    let broken: [&'static [u8]; 2] = [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+    ];
+    for answer in broken {
+        let (upstream, _) = raw_origin(answer);
+        let fc = Forecourt::start(&simple_to(upstream, ""));
+        let said = String::from_utf8_lossy(answer);
+        let req = http::Request::get(fc.url("/page")).body(Default::default()).unwrap();
+        let resp = h2c_client().request(req).await;
+        let resp = resp.unwrap_or_else(|e| panic!("no head after {said:?}: {e:?}"));
+        assert_eq!(resp.status(), 200, "{said:?}");
+        assert!(resp.into_body().collect().await.is_err(), "the body ends in the reset: {said:?}");
+    }
+}

@@ -114,7 +114,7 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service
         // Boxed: hyper moves the future into its dispatcher, and ours is large.
         Box::pin(async move {
             let resp = handle(&worker, &conn, req).await;
-            Ok::<_, Infallible>(resp.map(|body| StreamBody { body, _open: open }))
+            Ok::<_, Infallible>(resp.map(|body| StreamBody { body, failed: None, _open: open }))
         })
     })
 }
@@ -122,6 +122,8 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service
 /// A response body that keeps its stream counted as open.
 struct StreamBody {
     body: ProxyBody,
+    /// The body's error, held back for one turn of the worker (below).
+    failed: Option<<ProxyBody as Body>::Error>,
     _open: OpenStream,
 }
 
@@ -130,7 +132,24 @@ impl Body for StreamBody {
     type Error = <ProxyBody as Body>::Error;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        if let Some(e) = this.failed.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        match Pin::new(&mut this.body).poll_frame(cx) {
+            // The body broke off (the upstream died, or framed it wrongly). The error resets
+            // the stream, and h2 then drops whatever of it is still queued, the HEADERS
+            // among them when the body failed at once. Held back for one turn, so that the
+            // connection's task (woken by those frames, ahead of this one) writes them
+            // first: the client gets the status and the body so far, then the reset, as
+            // an HTTP/1 client gets them before the close.
+            Poll::Ready(Some(Err(e))) => {
+                this.failed = Some(e);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            other => other,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
