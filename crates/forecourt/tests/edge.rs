@@ -22,7 +22,7 @@ mod feeds;
 #[path = "edge/geoip.rs"]
 mod geoip;
 #[path = "edge/waf.rs"]
-mod waf;
+pub(crate) mod waf;
 #[path = "edge/waf_budget.rs"]
 mod waf_budget;
 #[path = "edge/waf_corpus.rs"]

@@ -1,7 +1,10 @@
 //! End-to-end: HTTP/1.1 and HTTP/2 protocol behaviour, request smuggling, streaming,
-//! upgrades (client timers and limits: `protocol/client_timers.rs`).
+//! upgrades (client timers and limits: `protocol/client_timers.rs`; what an origin's odd
+//! or broken answers become: `protocol/response_framing.rs`).
 #[path = "protocol/client_timers.rs"]
 mod client_timers;
+#[path = "protocol/response_framing.rs"]
+mod response_framing;
 use crate::common;
 
 use common::origin::{raw_origin, Origin};
@@ -16,7 +19,7 @@ fn simple(origin: &Origin, extra_global: &str) -> String {
 }
 
 /// One worker, one route, everything to the server at `upstream`.
-fn simple_to(upstream: std::net::SocketAddr, extra_global: &str) -> String {
+pub(crate) fn simple_to(upstream: std::net::SocketAddr, extra_global: &str) -> String {
     format!(
         "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n{extra_global}\n\
          [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"o\"\n\
@@ -600,61 +603,5 @@ fn an_origin_that_overruns_its_length_does_not_poison_the_pool() {
     for i in 0..4 {
         let out = raw(fc.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(3));
         assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("\r\n\r\nhello"), "request {i}: {out:?}");
-    }
-}
-
-/// An origin whose body breaks off (it closes short of its Content-Length, or its chunks
-/// stop or go wrong, all in the first packet): the client gets the head and what came of
-/// the body, as nginx sends them, then the close with no last chunk; never a connection
-/// closed on it without a word (before, a route with the cache or compression, whose
-/// filters read ahead, often sent nothing). Plain, cached and compressed routes alike.
-#[test]
-fn a_body_that_breaks_off_still_delivers_its_head() {
-    let broken: [&'static [u8]; 3] = [
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nhello",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
-    ];
-    for answer in broken {
-        let (upstream, _) = raw_origin(answer);
-        let fc = Forecourt::start(&format!(
-            "{}[[route]]\npath = \"/c\"\nupstream = \"o\"\ncache = true\n\
-             [[route]]\npath = \"/z\"\nupstream = \"o\"\ncompress = true\n[cache]\nmemory = \"1m\"\n",
-            simple_to(upstream, "")
-        ));
-        for path in ["/", "/c/page", "/z/page"] {
-            let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n");
-            let out = raw(fc.addr(), request.as_bytes(), Duration::from_secs(3));
-            let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-            let said = format!("{path} after {:?}: {out:?}", String::from_utf8_lossy(answer));
-            assert!(head.starts_with("HTTP/1.1 200 OK"), "{said}");
-            assert_eq!(path == "/c/page", head.contains("cache-status"), "through the cache: {said}");
-            assert!(!body.ends_with("<still open>") && !body.ends_with("0\r\n\r\n"), "closed, unfinished: {said}");
-            if answer.starts_with(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length") {
-                assert!(head.to_ascii_lowercase().contains("content-length: 100") && body == "hello", "{said}");
-            }
-        }
-    }
-}
-
-/// The same over HTTP/2: the client gets the response's head (and the body so far), then
-/// the stream's reset; before, h2 dropped the queued HEADERS with the reset, and the
-/// client saw the reset alone.
-#[tokio::test]
-async fn a_body_that_breaks_off_still_delivers_its_head_over_h2() {
-    use http_body_util::BodyExt;
-    let broken: [&'static [u8]; 2] = [
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nhello",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
-    ];
-    for answer in broken {
-        let (upstream, _) = raw_origin(answer);
-        let fc = Forecourt::start(&simple_to(upstream, ""));
-        let said = String::from_utf8_lossy(answer);
-        let req = http::Request::get(fc.url("/page")).body(Default::default()).unwrap();
-        let resp = h2c_client().request(req).await;
-        let resp = resp.unwrap_or_else(|e| panic!("no head after {said:?}: {e:?}"));
-        assert_eq!(resp.status(), 200, "{said:?}");
-        assert!(resp.into_body().collect().await.is_err(), "the body ends in the reset: {said:?}");
     }
 }

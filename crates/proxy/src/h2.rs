@@ -107,6 +107,7 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service
         let worker = worker.clone();
         let conn = conn.clone();
         let open = OpenStream::new(streams.clone());
+        let head = req.method() == http::Method::HEAD;
         let mut req = req.map(IncomingBody::Http2);
         if let Some(escaped) = crate::percent::ascii_uri(req.uri()) {
             *req.uri_mut() = escaped;
@@ -114,7 +115,7 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service
         // Boxed: hyper moves the future into its dispatcher, and ours is large.
         Box::pin(async move {
             let resp = handle(&worker, &conn, req).await;
-            Ok::<_, Infallible>(resp.map(|body| StreamBody { body, failed: None, _open: open }))
+            Ok::<_, Infallible>(resp.map(|body| StreamBody { body, head, failed: None, _open: open }))
         })
     })
 }
@@ -122,6 +123,11 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service
 /// A response body that keeps its stream counted as open.
 struct StreamBody {
     body: ProxyBody,
+    /// The answer to a HEAD: its head alone goes out, whatever body the answer has (the
+    /// proxy's own answers carry their text; its `Content-Length` stays, as for HTTP/1).
+    /// hyper's HTTP/2 server sends what the body yields, and a DATA frame on a HEAD's
+    /// stream is a protocol error to the client.
+    head: bool,
     /// The body's error, held back for one turn of the worker (below).
     failed: Option<<ProxyBody as Body>::Error>,
     _open: OpenStream,
@@ -133,6 +139,9 @@ impl Body for StreamBody {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
+        if this.head {
+            return Poll::Ready(None);
+        }
         if let Some(e) = this.failed.take() {
             return Poll::Ready(Some(Err(e)));
         }
@@ -153,10 +162,13 @@ impl Body for StreamBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.head || self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match self.head {
+            true => SizeHint::with_exact(0),
+            false => self.body.size_hint(),
+        }
     }
 }

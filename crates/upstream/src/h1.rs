@@ -297,6 +297,11 @@ fn parse_with<const N: usize>(
         map.append(name, value);
     }
     let (framing, keep_alive) = framing(status, method, version, &map)?;
+    if map.get_all(CONTENT_LENGTH).iter().nth(1).is_some() {
+        // Equal lengths (`framing` refused any that differ): passed on as one.
+        let length = map.get(CONTENT_LENGTH).cloned().expect("present");
+        map.insert(CONTENT_LENGTH, length);
+    }
     let mut parts = response::Response::new(()).into_parts().0;
     parts.status = status;
     parts.version = version;
@@ -321,10 +326,22 @@ fn framing(
         || status == StatusCode::NOT_MODIFIED
         || status.is_informational();
     let te = headers.get_all(TRANSFER_ENCODING).iter().next_back();
-    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
     if te.is_some() && headers.contains_key(CONTENT_LENGTH) {
         return Err(H1Error::BadResponse("both Content-Length and Transfer-Encoding"));
     }
+    // Checked even where no body follows (HEAD, 204, 304): the field is passed on, and a
+    // client must not be handed two lengths to choose from (nginx refuses them alike).
+    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
+    let length = match lengths.next() {
+        Some(first) => {
+            let n = parse_length(first.as_bytes())?;
+            if lengths.any(|v| parse_length(v.as_bytes()).ok() != Some(n)) {
+                return Err(H1Error::BadResponse("conflicting Content-Length"));
+            }
+            Some(n)
+        }
+        None => None,
+    };
     let framing = if no_body {
         Framing::Length(0)
     } else if let Some(te) = te {
@@ -334,11 +351,7 @@ fn framing(
         } else {
             Framing::UntilClose
         }
-    } else if let Some(first) = lengths.next() {
-        let n = parse_length(first.as_bytes())?;
-        if lengths.any(|v| parse_length(v.as_bytes()).ok() != Some(n)) {
-            return Err(H1Error::BadResponse("conflicting Content-Length"));
-        }
+    } else if let Some(n) = length {
         Framing::Length(n)
     } else {
         Framing::UntilClose
@@ -437,6 +450,17 @@ mod tests {
         ] {
             assert!(parse(bad, Method::GET).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+        // Where no body follows, the lengths are passed on: they must still agree.
+        for (bad, method) in [
+            (&b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n"[..], Method::HEAD),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", Method::HEAD),
+            (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n", Method::GET),
+            (b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", Method::GET),
+        ] {
+            assert!(parse(bad, method).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let same_twice = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n";
+        assert!(parse(same_twice, Method::HEAD).unwrap().is_some(), "equal lengths are one length");
     }
 
     #[test]

@@ -89,6 +89,13 @@ pub async fn forward(
         tracing::warn!(upstream = %group.name, "upstream response has both Content-Length and Transfer-Encoding");
         return cx.answer(Reason::UpstreamFailed);
     }
+    // A 204 has no content, so no length either (RFC 9110 §8.6): a `Content-Length` an
+    // origin sends with one would have an HTTP/1 client wait for bytes that never come (or
+    // take the next response's), and an HTTP/2 client refuse the stream. Dropped, as
+    // nginx drops it.
+    if resp.status() == StatusCode::NO_CONTENT {
+        resp.headers_mut().remove(CONTENT_LENGTH);
+    }
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     strip_hop_by_hop(resp.headers_mut(), switching);
     if switching {
