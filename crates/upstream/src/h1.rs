@@ -289,15 +289,17 @@ fn parse_with<const N: usize>(
     let head = buf.split_to(len).freeze();
     // One more for the X-Request-Id the proxy adds.
     let mut map = HeaderMap::with_capacity(count + 1);
+    let mut lengths = 0;
     for &(name_start, name_end, value_start, value_end) in &spans[..count] {
         let name =
             HeaderName::from_bytes(&head[name_start..name_end]).map_err(|_| H1Error::BadResponse("bad header name"))?;
+        lengths += usize::from(name == CONTENT_LENGTH);
         let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
             .map_err(|_| H1Error::BadResponse("bad header value"))?;
         map.append(name, value);
     }
     let (framing, keep_alive) = framing(status, method, version, &map)?;
-    if map.get_all(CONTENT_LENGTH).iter().nth(1).is_some() {
+    if lengths > 1 {
         // Equal lengths (`framing` refused any that differ): passed on as one.
         let length = map.get(CONTENT_LENGTH).cloned().expect("present");
         map.insert(CONTENT_LENGTH, length);
