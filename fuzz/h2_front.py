@@ -168,7 +168,7 @@ def stray_frame(rnd, streams):
         PRIORITY: struct.pack(">IB", rnd.choice([0, stream, 3]), 16),
         RST: struct.pack(">I", rnd.choice([0, 1, 8, 11, 0xffff])),
         GOAWAY: struct.pack(">II", 0, rnd.choice([0, 1, 11])),
-    }.get(kind, os.urandom(rnd.randint(0, 20)))
+    }.get(kind, rnd.randbytes(rnd.randint(0, 20)))
     return frame(kind, rnd.choice([0, 1, 4, 0xff]), stream, payload)
 
 
