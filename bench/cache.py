@@ -23,7 +23,9 @@ did not cache shows up.
 - memory: Forecourt with `memory = "64m"` fetches 1 GiB of distinct 100 KiB objects; its
   RSS before and after.
 """
-import argparse, importlib.util, os, random, shutil, signal, subprocess, sys, tempfile, time
+import argparse, importlib.util, os, random, shutil, signal, subprocess, tempfile, time
+
+from ports import stop_group
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HARNESS = os.environ.get("PROXYBENCH", os.path.join(HERE, "..", "..", "shared", "bench", "proxybench.py"))
@@ -60,13 +62,7 @@ def start(cmd, log, cpus):
 
 
 def stop(proc):
-    if proc and proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_group(proc)
     end = time.time() + 5
     while time.time() < end and pb.wait_port(PROXY, 0.1):
         time.sleep(0.1)

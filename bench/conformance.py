@@ -14,9 +14,9 @@ included; the results are counted by the suite's own rules (`lib/display.mjs`): 
 whose dependency did not pass is not run; `required` and `optimal` tests pass or fail,
 `check` tests say yes or no. Every result file is kept under --out.
 """
-import argparse, json, os, shutil, signal, subprocess, sys, tempfile
+import argparse, json, os, shutil, subprocess, sys, tempfile
 
-from ports import wait_closed, wait_port
+from ports import stop_group, wait_closed, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORECOURT = os.environ.get("FORECOURT", os.path.join(HERE, "..", "target", "release", "forecourt"))
@@ -114,16 +114,6 @@ http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/prox
     raise SystemExit(f"unknown candidate {name}")
 
 
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def run_one(args, name, work):
     d = os.path.join(work, name)
     os.makedirs(d)
@@ -135,7 +125,7 @@ def run_one(args, name, work):
         cli = subprocess.run(["node", "--no-warnings", "cli.mjs"], cwd=args.suite, env=suite_env(args.suite, base, args.id),
                              capture_output=True, text=True, timeout=1800)
     finally:
-        stop(proxy)
+        stop_group(proxy)
         wait_closed(PROXY)
     if args.id:
         print(cli.stdout)
@@ -171,7 +161,7 @@ def main():
             if rows is not None:
                 table[name] = rows
     finally:
-        stop(origin)
+        stop_group(origin)
     if not table:
         return
     kinds = ["pass", "fail", "yes", "no", "optional_fail", "dependency_fail", "setup_fail", "retry", "untested"]

@@ -1,5 +1,6 @@
-"""Waiting on local ports, for the benchmark scripts beside this file."""
-import socket, time
+"""Waiting on local ports, and stopping the servers behind them, for the benchmark scripts
+beside this file."""
+import os, signal, socket, subprocess, time
 
 
 def wait_port(port, timeout=10):
@@ -24,3 +25,18 @@ def wait_closed(port, timeout=10):
         except OSError:
             return
     raise SystemExit(f"port {port} stays busy")
+
+
+def stop_group(proc, grace=5):
+    """Stops a server started with `start_new_session=True`, and whatever it started:
+    SIGTERM to its process group, SIGKILL after `grace` seconds."""
+    if proc is None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

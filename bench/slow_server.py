@@ -12,9 +12,9 @@ usage: bench/slow_server.py [--rounds 3] [--duration 10] [--conns 64] [--delay-m
 Needs: apt-get install -y wrk nginx-light haproxy; the origin of ../shared/bench
 (built here if ORIGIN_BIN is not set). Run from the repo root.
 """
-import argparse, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, os, re, statistics, subprocess, sys, tempfile
 
-from ports import wait_port, wait_closed
+from ports import stop_group, wait_port, wait_closed
 
 ORIGIN_PORTS = (19201, 19202, 19203)
 PROXY_PORT = 18201
@@ -118,15 +118,7 @@ def start_proxy(name, work, threads, cpus):
 
 
 def stop(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    stop_group(proc)
     wait_closed(PROXY_PORT)
 
 
