@@ -355,8 +355,9 @@ fn disk_file_of(folder: &str, needle: &str) -> std::path::PathBuf {
 }
 
 /// Objects on disk are served after a restart without the origin; a corrupt file and a
-/// truncated one are dropped and fetched again, never served; a purge by tag reaches the
-/// disk too, so that a restart does not bring the purged object back.
+/// truncated one are dropped and fetched again, never served, and files that are not the
+/// cache's are left alone; a purge by tag reaches the disk too, so that a restart does not
+/// bring the purged object back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_disk_tier_survives_restarts_and_drops_corrupt_files() {
     let origin = CacheOrigin::start();
@@ -381,6 +382,15 @@ async fn the_disk_tier_survives_restarts_and_drops_corrupt_files() {
     let three = disk_file_of(&folder, "/d/3");
     let len = std::fs::metadata(&three).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&three).unwrap().set_len(len - 10).unwrap();
+    // A write cut short by the kill, and files that are not the cache's (a folder given by
+    // mistake holds such): only the first is deleted.
+    std::fs::write(three.with_extension("partial"), b"FCCACHE1 and then nothing").unwrap();
+    let foreign = ["notes.txt", "zz/0123456789abcdef", "00/readme", "00/0123456789abcdef"];
+    for name in foreign {
+        let path = std::path::Path::new(&folder).join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"someone else's").unwrap();
+    }
 
     fc.restart();
     wait_for_port(admin.rsplit(':').next().unwrap().parse().unwrap());
@@ -395,7 +405,12 @@ async fn the_disk_tier_survives_restarts_and_drops_corrupt_files() {
         assert_eq!(origin.hits(path), 2, "{path} ({i})");
     }
     let metrics = get(&format!("{admin}/metrics")).await.body;
-    assert_eq!(metric(&metrics, "forecourt_cache_disk_corrupt_total"), 2.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_cache_disk_corrupt_total"), 3.0, "{metrics}");
+    assert!(!three.with_extension("partial").exists());
+    for name in foreign {
+        let kept = std::fs::read(std::path::Path::new(&folder).join(name));
+        assert_eq!(kept.ok().as_deref(), Some(&b"someone else's"[..]), "{name} left alone");
+    }
 
     let req = http::Request::post(format!("{admin}/api/cache/purge")).body(r#"{"tag": "blue"}"#.into()).unwrap();
     let purge = send(&client(), req).await;

@@ -105,6 +105,14 @@ pub fn summary(r: &mut impl Read, file_len: u64) -> io::Result<Summary> {
     Ok(Summary { key, url, tags })
 }
 
+/// Whether the file at `path` begins as the cache's files do (or is empty: a write the
+/// system lost in a crash), so that deleting it loses nobody else's data.
+pub fn is_ours(path: &std::path::Path) -> bool {
+    let mut magic = Vec::with_capacity(MAGIC.len());
+    let read = std::fs::File::open(path).and_then(|f| f.take(MAGIC.len() as u64).read_to_end(&mut magic));
+    read.is_ok() && MAGIC.starts_with(&magic)
+}
+
 /// The whole entry of a file read into `file`, its checksum verified.
 pub fn decode(file: &[u8]) -> io::Result<(Summary, Entry)> {
     let len = file.len() as u64;

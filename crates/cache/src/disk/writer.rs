@@ -107,21 +107,52 @@ fn delete(shared: &Shared, keys: &[Arc<str>]) {
     }
 }
 
-/// Indexes every sound file under the folder; deletes the rest (partial writes, files cut
-/// short, files that are not the cache's).
+/// Indexes every sound file under the folder and deletes the cache's own that are not
+/// (partial writes, files cut short or damaged). Only names of the cache's layout are
+/// looked at, and only files that say they are the cache's deleted: a folder given by
+/// mistake (`path = ".."`, `/var/lib`) loses nothing, where nginx's loader deletes every
+/// file there it cannot read as its own.
 fn scan(shared: &Shared) {
     let started = Instant::now();
-    let Ok(folders) = fs::read_dir(&shared.dir) else { return };
-    for folder in folders.flatten().filter(|f| f.file_type().is_ok_and(|t| t.is_dir())) {
-        let Ok(files) = fs::read_dir(folder.path()) else { continue };
+    let Ok(entries) = fs::read_dir(&shared.dir) else { return };
+    let mut foreign = Vec::new();
+    for entry in entries.flatten() {
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !(is_dir && is_hex(&entry.file_name(), 2)) {
+            foreign.push(entry.file_name());
+            continue;
+        }
+        let Ok(files) = fs::read_dir(entry.path()) else { continue };
         for file in files.flatten() {
             let path = file.path();
-            if let Err(e) = index_file(shared, &path) {
-                tracing::warn!(file = %path.display(), error = %e, "dropping a cache file");
-                shared.corrupt.fetch_add(1, Ordering::Relaxed);
-                let _ = fs::remove_file(&path);
+            let name = file.file_name();
+            let partial = path.extension().is_some_and(|e| e == "partial");
+            let stem = if partial { path.file_stem().unwrap_or_default() } else { &name };
+            if !is_hex(stem, 16) {
+                foreign.push(path.strip_prefix(&shared.dir).unwrap_or(&path).as_os_str().to_owned());
+                continue;
             }
+            let why = match partial {
+                true => io::Error::new(io::ErrorKind::InvalidData, "a write cut short"),
+                false => match index_file(shared, &path) {
+                    Ok(()) => continue,
+                    Err(e) if codec::is_ours(&path) => e,
+                    Err(_) => {
+                        foreign.push(path.strip_prefix(&shared.dir).unwrap_or(&path).as_os_str().to_owned());
+                        continue;
+                    }
+                },
+            };
+            tracing::warn!(file = %path.display(), error = %why, "dropping a cache file");
+            shared.corrupt.fetch_add(1, Ordering::Relaxed);
+            let _ = fs::remove_file(&path);
         }
+    }
+    if !foreign.is_empty() {
+        let some: Vec<_> = foreign.iter().take(3).map(|n| n.to_string_lossy()).collect();
+        tracing::warn!(path = %shared.dir.display(), count = foreign.len(), first = some.join(", "),
+            "the cache's disk folder holds files that are not the cache's; they are left alone \
+             (give the cache a folder of its own)");
     }
     let mut index = shared.index.lock().unwrap();
     let evicted = index.shrink_to(shared.capacity);
@@ -132,10 +163,16 @@ fn scan(shared: &Shared) {
         "cache disk loaded");
 }
 
+/// Whether `name` is `digits` lowercase hexadecimal digits, as the cache names its
+/// folders (2) and files (16) (`file_of`).
+fn is_hex(name: &std::ffi::OsStr, digits: usize) -> bool {
+    name.to_str().is_some_and(|n| n.len() == digits && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 fn index_file(shared: &Shared, path: &Path) -> io::Result<()> {
     let len = fs::metadata(path)?.len();
-    if len < FRAME || path.extension().is_some() {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "not a cache file"));
+    if len < FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "cut short"));
     }
     let summary = codec::summary(&mut BufReader::new(fs::File::open(path)?), len)?;
     if file_of(&shared.dir, &summary.key) != path {
