@@ -224,7 +224,13 @@ pub fn run(source: ConfigSource) -> ExitCode {
         metrics: state.metrics,
         housekeeping: Some(crate::return_freed_memory),
     };
-    let control = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("control runtime");
+    let control = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(control) => control,
+        Err(e) => {
+            eprintln!("cannot start the control thread's runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let local = tokio::task::LocalSet::new();
     let running = if workers == 1 {
         // A lone worker shares the control thread: a process with a single thread keeps its
@@ -237,7 +243,9 @@ pub fn run(source: ConfigSource) -> ExitCode {
             match spawn_worker(id, signals.clone()) {
                 Ok(t) => threads.push(t),
                 Err(e) => {
-                    eprintln!("cannot start worker {id}: {e}");
+                    eprintln!(
+                        "cannot start worker {id} of {workers}: {e} (fewer `workers`, or a higher open-file limit)"
+                    );
                     return ExitCode::FAILURE;
                 }
             }

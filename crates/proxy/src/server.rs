@@ -42,10 +42,11 @@ pub struct WorkerSignals {
 }
 
 /// Starts worker `id` on its own thread. The thread ends once shutdown has been signalled
-/// and its last connection has closed.
+/// and its last connection has closed. Its runtime is built here, so that a process out of
+/// file descriptors (each runtime takes a few) says so at start instead of panicking.
 pub fn spawn_worker(id: usize, signals: WorkerSignals) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     std::thread::Builder::new().name(format!("forecourt-w{id}")).spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("worker runtime");
         let local = tokio::task::LocalSet::new();
         // The worker runs as a task: `block_on` polls its own future on every turn of the
         // loop, and a join handle is cheaper to poll than the worker's signal select.
