@@ -33,6 +33,22 @@ impl Source<'_> {
         Diagnostic { file: self.file.to_string(), line, col, message: message.into(), hint }
     }
 
+    /// Where the `index`th (from 0) `[[name]]` header stands, for an entry with nothing of
+    /// its own to point at; the file's start when it has no such header (an inline array).
+    pub fn array_table(&self, name: &str, index: usize) -> Range<usize> {
+        let header = |line: &str| {
+            let inner = line.trim().strip_prefix("[[").and_then(|l| l.split('#').next()?.trim_end().strip_suffix("]]"));
+            inner.is_some_and(|n| n.trim() == name)
+        };
+        let mut at = 0;
+        let mut found = self.text.split_inclusive('\n').filter_map(|line| {
+            let start = at;
+            at += line.len();
+            header(line).then(|| start + (line.len() - line.trim_start().len()))
+        });
+        found.nth(index).map_or(0..0, |start| start..start + 2)
+    }
+
     /// A TOML syntax or shape error from the parser, with a closest-name hint for unknown keys.
     pub fn toml_error(&self, err: &toml::de::Error) -> Diagnostic {
         let message = err.message().trim().to_string();

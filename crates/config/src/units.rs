@@ -2,6 +2,12 @@
 use crate::model::Size;
 use std::time::Duration;
 
+/// The longest duration a config may give, ten years: every timer, expiry and TTL the
+/// proxy derives from one (a clock reading plus it, a count of milliseconds) stays in
+/// range, where a `Duration` near its own limit made the first request's deadline
+/// overflow and the worker panic.
+const LONGEST_DAYS: u64 = 3650;
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
@@ -16,7 +22,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "" => return Err(format!("bad duration `{s}`: add a unit (ms, s, m, h or d), e.g. \"{s}s\"")),
         _ => return Err(format!("bad duration `{s}`: unknown unit `{unit}` (use ms, s, m, h or d)")),
     };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("duration `{s}` is too long"))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= Duration::from_secs(LONGEST_DAYS * 86_400) => Ok(d),
+        _ => Err(format!("duration `{s}` is too long: at most {LONGEST_DAYS}d")),
+    }
 }
 
 pub fn parse_size(size: &Size) -> Result<u64, String> {
@@ -50,6 +59,9 @@ mod tests {
         assert!(parse_duration("10 years").is_err());
         assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
         assert!(parse_duration("99999999999999999999999d").unwrap_err().contains("too long"));
+        // Within `Duration`'s range, but past what a clock reading can have added to it.
+        assert!(parse_duration("150000000000000d").unwrap_err().contains("at most 3650d"));
+        assert_eq!(parse_duration("3650d"), Ok(Duration::from_secs(3650 * 86400)));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use forecourt_proxy::answers::Reason;
 use forecourt_redis::Redis;
 use std::sync::Arc;
 use std::time::Duration;
-use toml::Spanned;
 
 /// The bans of a config that has `[bans]`.
 pub struct BanSetup {
@@ -24,7 +23,7 @@ pub struct BanSetup {
 pub fn compile(cx: &mut Ctx<'_>, model: Option<&BansCfg>, redis: Option<&Arc<Redis>>) -> Option<BanSetup> {
     let model = model?;
     let bans = cx.state.services.get::<Bans>().unwrap_or_default();
-    let duration = positive_duration(cx, &model.duration, Duration::from_secs(600));
+    let duration = cx.positive_duration(&model.duration, Duration::from_secs(600));
     let ipv6_prefix = cx.number_in(&model.ipv6_prefix, 0..=128, 64) as u8;
     let max_keys = cx.number_in(&model.max_keys, 1_000..=100_000_000, 100_000) as usize;
     let mut rules = Vec::new();
@@ -54,21 +53,13 @@ fn rule_spec(cx: &mut Ctx<'_>, c: &BanRuleCfg, default: Duration, max_keys: usiz
         cx.error(&c.count, "a rule needs `on`: the answers that count against a client", None);
     }
     let count = cx.number_in(&Some(c.count.clone()), 1..=1_000_000, 1) as u32;
-    let window = positive_duration(cx, &Some(c.window.clone()), Duration::from_secs(60));
-    let duration = positive_duration(cx, &c.duration, default);
+    let window = cx.positive_duration(&Some(c.window.clone()), Duration::from_secs(60));
+    let duration = cx.positive_duration(&c.duration, default);
     (on.len() == c.on.len() && !on.is_empty()).then_some(RuleSpec { on, count, window, duration, max_keys })
 }
 
 fn known_reason(name: &str) -> bool {
     name != Reason::Banned.name() && Reason::ALL.iter().any(|r| r.name() == name)
-}
-
-fn positive_duration(cx: &mut Ctx<'_>, v: &Option<Spanned<String>>, default: Duration) -> Duration {
-    let d = cx.duration(v, default);
-    if let (Some(at), true) = (v, d.is_zero()) {
-        cx.error(at, "must be longer than zero", None);
-    }
-    d
 }
 
 /// The front chain's ban filter.

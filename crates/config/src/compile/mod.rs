@@ -57,6 +57,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// A duration that must not be zero (a period, a window), else an error at it.
+    pub fn positive_duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
+        let d = self.duration(v, default);
+        if let (Some(at), true) = (v, d.is_zero()) {
+            self.error(at, "must be longer than zero", None);
+        }
+        d
+    }
+
     /// A file named in the config: relative paths are from the config file's folder.
     pub fn file_path(&self, path: &str) -> String {
         let base = std::path::Path::new(self.source.file).parent().unwrap_or(std::path::Path::new(""));
@@ -177,7 +186,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         dns,
         admin,
         workers: model.global.workers,
-        pid_file: model.global.pid_file.clone(),
+        pid_file: model.global.pid_file.as_ref().map(|p| cx.file_path(p)),
     })
 }
 
@@ -240,16 +249,16 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
             LogFormat::Json
         }
     };
-    let target = g.access_log.as_deref().unwrap_or("stdout");
-    let access_log = match target {
-        "off" => None,
-        t => match AccessLog::open(t, format) {
+    let access_log = match &g.access_log {
+        Some(t) if t.get_ref() == "off" => None,
+        Some(t) if t.get_ref() != "stdout" => match AccessLog::open(&cx.file_path(t.get_ref()), format) {
             Ok(log) => Some(Arc::new(log)),
             Err(e) => {
-                cx.errors.push(cx.source.at(0..0, format!("cannot open access_log `{t}`: {e}"), None));
+                cx.error(t, format!("cannot open access_log `{}`: {e}", t.get_ref()), None);
                 None
             }
         },
+        _ => Some(Arc::new(AccessLog::open("stdout", format).expect("stdout opens"))),
     };
     Settings {
         client,

@@ -26,7 +26,7 @@ pub fn compile(cx: &mut Ctx<'_>, routes: &[RouteCfg], upstreams: &UpstreamTable,
         }
         let hosts = hosts(cx, r);
         let path = path(cx, r);
-        let Some(action) = action(cx, r, &name, upstreams, shared) else { continue };
+        let Some(action) = action(cx, r, i, &name, upstreams, shared) else { continue };
         let chain = filters::route_chain(cx, r, &name, &action, upstreams, shared);
         let Some(path) = path else { continue };
         let mut route = Route::new(name.clone(), path, action);
@@ -90,14 +90,23 @@ fn path(cx: &mut Ctx<'_>, r: &RouteCfg) -> Option<PathPattern> {
     }
 }
 
-fn action(cx: &mut Ctx<'_>, r: &RouteCfg, name: &str, upstreams: &UpstreamTable, shared: &Shared) -> Option<Action> {
+/// The action of route `r`, the `index`th (from 0), named `name`.
+fn action(
+    cx: &mut Ctx<'_>,
+    r: &RouteCfg,
+    index: usize,
+    name: &str,
+    upstreams: &UpstreamTable,
+    shared: &Shared,
+) -> Option<Action> {
     let count = usize::from(r.upstream.is_some())
         + usize::from(r.split.is_some())
         + usize::from(r.respond.is_some())
         + usize::from(r.redirect.is_some());
     if count != 1 {
         let msg = if count == 0 { "does nothing" } else { "has more than one action" };
-        let at = r.name.as_ref().map(|n| n.span()).or_else(|| r.path.as_ref().map(|p| p.span())).unwrap_or(0..0);
+        let at = r.name.as_ref().map(|n| n.span()).or_else(|| r.path.as_ref().map(|p| p.span()));
+        let at = at.unwrap_or_else(|| cx.source.array_table("route", index));
         cx.errors.push(cx.source.at(
             at,
             format!("route `{name}` {msg}"),

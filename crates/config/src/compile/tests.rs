@@ -161,3 +161,46 @@ fn waf_mistakes_are_reported_where_they_stand() {
     assert_eq!((unknown[0].line, unknown[0].col), (8, 7), "{}", unknown[0]);
     assert!(unknown[0].message.contains("unknown WAF policy `nope`"), "{}", unknown[0]);
 }
+
+#[test]
+fn a_route_without_an_action_or_a_name_is_pointed_at_by_its_header() {
+    let errors = errors(&format!("{BASE}  [[ route ]] # the second\nmethods = [\"GET\"]\n"));
+    assert_eq!((errors[0].line, errors[0].col), (10, 3), "{}", errors[0]);
+    assert!(errors[0].message.contains("route `route#2` does nothing"), "{}", errors[0]);
+}
+
+#[test]
+fn values_past_what_the_proxy_can_hold_are_refused_where_they_stand() {
+    // A duration within `Duration`'s range that a clock reading plus it overflows: it
+    // compiled, and the first request's deadline panicked the worker.
+    let text = format!("{BASE}[global.timeouts]\nkeepalive = \"150000000000000d\"\n");
+    let errors = errors(&text);
+    assert_eq!((errors[0].line, errors[0].col), (11, 13), "{}", errors[0]);
+    assert!(errors[0].message.contains("at most 3650d"), "{}", errors[0]);
+    // Two thousand million no-op filters: the reload that compiled them took every byte.
+    let text = BASE.replace("upstream = \"app\"\n", "upstream = \"app\"\nnoop_filters = 2147483647\n");
+    let errors = self::errors(&text);
+    assert_eq!((errors[0].line, errors[0].col), (8, 16), "{}", errors[0]);
+    assert!(errors[0].message.contains("between 0 and 1000"), "{}", errors[0]);
+    // A health check every 0s: its probe loop panicked (tokio's interval takes no zero).
+    let errors = self::errors(&format!("{BASE}[upstream.app.health]\ninterval = \"0s\"\n"));
+    assert_eq!((errors[0].line, errors[0].col), (11, 12), "{}", errors[0]);
+    assert!(errors[0].message.contains("longer than zero"), "{}", errors[0]);
+}
+
+#[test]
+fn the_access_log_and_pid_file_are_found_from_the_config_files_folder() {
+    let dir = std::env::temp_dir().join(format!("fc-config-paths-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("t.toml");
+    let text = BASE.replace("access_log = \"off\"", "access_log = \"requests.log\"\npid_file = \"fc.pid\"");
+    let rt = compile(file.to_str().unwrap(), &text, &ProcessState::new()).unwrap();
+    assert!(dir.join("requests.log").exists(), "opened beside the config");
+    assert_eq!(rt.pid_file.as_deref(), dir.join("fc.pid").to_str());
+    // One it cannot open is reported at its value.
+    let text = BASE.replace("access_log = \"off\"", "access_log = \"no/such/folder/requests.log\"");
+    let Err(errors) = compile(file.to_str().unwrap(), &text, &ProcessState::new()) else { panic!("compiled") };
+    assert_eq!((errors[0].line, errors[0].col), (3, 14), "{}", errors[0]);
+    assert!(errors[0].message.contains("cannot open access_log"), "{}", errors[0]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -45,8 +45,9 @@ fn limits(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Limits> {
 }
 
 fn health(cx: &mut Ctx<'_>, name: &str, h: &HealthCfg) -> HealthCheck {
-    let interval = cx.duration(&h.interval, Duration::from_secs(5));
-    let timeout = cx.duration(&h.timeout, Duration::from_secs(2).min(interval));
+    // A zero period would have the probe loop spin (tokio's interval refuses one).
+    let interval = cx.positive_duration(&h.interval, Duration::from_secs(5));
+    let timeout = cx.positive_duration(&h.timeout, Duration::from_secs(2).min(interval));
     let probe = match h.kind.as_ref().map(|k| (k, k.get_ref().as_str())) {
         Some((_, "tcp")) => {
             for (field, set) in [("path", h.path.is_some()), ("status", h.status.is_some()), ("body", h.body.is_some())]

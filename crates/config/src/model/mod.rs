@@ -149,8 +149,8 @@ pub struct Global {
     pub workers: usize,
     /// Admin listener address, or "off".
     pub admin: Option<Spanned<String>>,
-    /// A path, "stdout" or "off".
-    pub access_log: Option<String>,
+    /// A path (relative: from the config file's folder), "stdout" or "off".
+    pub access_log: Option<Spanned<String>>,
     /// "json" (default) or "combined".
     pub access_log_format: Option<Spanned<String>>,
     #[serde(default)]
@@ -158,6 +158,7 @@ pub struct Global {
     /// Response headers removed from upstream responses; default Server, X-Powered-By.
     pub hide_headers: Option<Vec<Spanned<String>>>,
     pub shutdown_timeout: Option<Spanned<String>>,
+    /// Relative: from the config file's folder.
     pub pid_file: Option<String>,
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -286,7 +287,7 @@ pub struct RouteCfg {
     pub response_headers: Option<Spanned<HeaderRulesCfg>>,
     pub max_body: Option<Spanned<Size>>,
     /// Filters that do nothing, in every phase: for measuring the chain's own cost.
-    pub noop_filters: Option<Spanned<usize>>,
+    pub noop_filters: Option<Spanned<i64>>,
     /// `cache = true`, or `cache = { default_ttl = "1m", ... }`: an RFC 9111 shared cache.
     pub cache: Option<Spanned<RouteCacheCfg>>,
     /// `compress = true`, or `compress = { levels = { gzip = 5 }, ... }`.

@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The longest a ban lasts: ten years, as long as the config's longest duration.
+const LONGEST: Duration = Duration::from_secs(3650 * 86_400);
+
 /// Who banned a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -66,6 +69,10 @@ impl BanTable {
     /// Bans `key` (written `address`) for `duration`; a longer ban already in place stays.
     /// Whether the key was not banned before.
     pub fn add(&self, key: u128, address: String, duration: Duration, source: Source) -> bool {
+        // However it was asked for (the admin API takes any count of seconds, another
+        // instance announces milliseconds), a ban ends within `LONGEST`: a clock reading
+        // plus a duration near `Duration`'s own limit overflows, and that panic would abort.
+        let duration = duration.min(LONGEST);
         let now = Instant::now();
         let ban = Ban { address, until: now + duration, expires: SystemTime::now() + duration, source };
         let mut bans = self.bans.write().unwrap();
@@ -144,5 +151,14 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         t.sweep();
         assert_eq!(t.entries.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_ban_asked_for_longer_than_the_clock_reaches_lasts_the_longest() {
+        let t = BanTable::default();
+        assert!(t.add(7, "10.0.0.7".into(), Duration::from_secs(u64::MAX), Source::Api(String::new())));
+        assert!(t.is_banned(7));
+        let listed = &t.list()[0];
+        assert!(listed.remaining > LONGEST - Duration::from_secs(60) && listed.remaining <= LONGEST);
     }
 }
