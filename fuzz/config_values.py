@@ -267,8 +267,9 @@ def reload():
         return None, str(e)
 
 
-def probe(port, tls_port, admin):
-    """Requests through every route over HTTP/1, HTTP/2 and TLS, and the admin API."""
+def probe(rnd, port, tls_port, admin):
+    """Requests through every route over HTTP/1, HTTP/2 and TLS, and the admin API (its
+    write endpoints with odd bodies too)."""
     for path in ["/c/a?b=1&a=2", "/w/x?q=attack", "/s1/", "/m/", "/g/x", "/r", "/away", "/", "/nope"]:
         exchange(port, f"GET {path} HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip, br, zstd\r\n"
                        f"X-Api-Key: k\r\nUser-Agent: sqlmap\r\nConnection: close\r\n\r\n".encode(), timeout=0.5)
@@ -280,6 +281,43 @@ def probe(port, tls_port, admin):
         run(["curl", "-s", "-o", "/dev/null", "-m", "2", *args], 5)
     for path in ["/metrics", "/health", "/api/cache", "/api/bans", "/api/routes", "/api/upstreams"]:
         exchange(admin, f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode(), timeout=1)
+    for method, path, body in admin_calls(rnd):
+        data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+        exchange(admin, f"{method} {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                        f"Content-Length: {len(data)}\r\n\r\n".encode() + data, timeout=1)
+
+
+ADDRESSES = ["10.1.2.3", "::2", "2001:db8::1/64", "2001:db8::/200", "300.1.1.1", "", "1.2.3.4/99", "fe80::1%eth0",
+             "a" * 300]
+ODD = [None, 0, -1, 1, 2**64 - 1, 2**64, 1e308, -1e308, "1s", "3651d", "0s", "x", [], {}, True, "\u0000",
+       "%", "http://[::1", "\u00ff" * 1000, "/c/a", "", "*"]
+
+
+def admin_calls(rnd):
+    """Two to five calls to the admin API's write endpoints with odd bodies and paths; the
+    challenge switch set back to off at the end (else every later probe is challenged)."""
+    calls = []
+    for _ in range(rnd.randint(2, 5)):
+        what = rnd.randrange(6)
+        if what == 0:
+            calls.append(("POST", "/api/bans", {"address": rnd.choice(ADDRESSES), "duration": rnd.choice(ODD),
+                                                "reason": rnd.choice(["", "\u0000", "a" * 10000, 7])}))
+        elif what == 1:
+            calls.append(("DELETE", f"/api/bans/{rnd.choice(ADDRESSES)}", b""))
+        elif what == 2:
+            calls.append(("POST", "/api/cache/purge", {rnd.choice(["url", "prefix", "tag", "all"]): rnd.choice(ODD)}))
+        elif what == 3:
+            calls.append(("PUT", "/api/challenge", {"under_attack": rnd.choice(ODD)}))
+        elif what == 4:
+            server = rnd.choice([f"127.0.0.1:{ORIGIN}", "", "..", "%00", "127.0.0.1:1"])
+            calls.append(("POST", f"/api/upstreams/{rnd.choice(['app', 'shadow', 'x', ''])}/servers/{server}/"
+                                  f"{rnd.choice(['drain', 'enable', 'x'])}", b""))
+        else:
+            calls.append((rnd.choice(["POST", "PATCH", "DELETE"]), rnd.choice(
+                ["/api/certificates/a", "/api/cache", "/api/bans/", "/reload/x", "/api/challenge/x"]),
+                bytes(rnd.randrange(256) for _ in range(rnd.randrange(64)))))
+    calls.append(("PUT", "/api/challenge", {"under_attack": False}))
+    return calls
 
 
 def idle_cpu(pid, seconds=1.0):
@@ -306,14 +344,14 @@ def serves(port, within=5.0):
     return False
 
 
-def start_alone(binary, path, log):
+def start_alone(rnd, binary, path, log):
     """A process of its own on the mutated file (after the main one stepped aside); whether
     it panicked."""
     with open(log, "wb") as out:
         p = subprocess.Popen([binary, "run", "-c", path], stdout=out, stderr=subprocess.STDOUT)
         time.sleep(1.0)
         if p.poll() is None:
-            probe(PORT, TLS_PORT, ADMIN)
+            probe(rnd, PORT, TLS_PORT, ADMIN)
             p.send_signal(signal.SIGTERM)
             try:
                 p.wait(15)
@@ -400,7 +438,7 @@ def fuzz(binary, seconds, rnd):
             shutil.copy(conf_path, f"{DIR}/alone.toml")
             if stop(proxy):
                 break
-            if start_alone(binary, f"{DIR}/alone.toml", f"{DIR}/alone.log"):
+            if start_alone(rnd, binary, f"{DIR}/alone.toml", f"{DIR}/alone.log"):
                 findings.append(("a start panicked", done, open(f"{DIR}/alone.log").read()[-400:], text))
                 print("FINDING alone", done, flush=True)
             proxy = Proxy(binary, "config", base_text, PORT)
@@ -410,7 +448,7 @@ def fuzz(binary, seconds, rnd):
             findings.append((f"reload said {status} where check said {code}", done, said[-300:], text))
             print("DISAGREE", status, code, done, said[-200:].strip(), out[-200:].strip(), flush=True)
         if status == 200:
-            probe(PORT, TLS_PORT, ADMIN)
+            probe(rnd, PORT, TLS_PORT, ADMIN)
             busy = idle_cpu(proxy.proc.pid)
             if busy > 0.5:  # a loop that spins (a period of zero) shows as CPU with no traffic
                 findings.append((f"busy while idle: {busy:.0%} of a core", done, "", text))
