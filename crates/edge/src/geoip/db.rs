@@ -72,15 +72,7 @@ impl Geo {
         };
         let mut place = Place::default();
         for db in &self.dbs {
-            let reader = db.reader.load();
-            let Ok(Some(record)) = reader.lookup(ip).and_then(|r| r.decode::<Record<'_>>()) else { continue };
-            if place.country.is_none() {
-                place.country = record.country.and_then(|c| c.iso_code).and_then(|code| match code.as_bytes() {
-                    [a, b] => Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()]),
-                    _ => None,
-                });
-            }
-            place.asn = place.asn.or(record.autonomous_system_number);
+            fill(&mut place, &db.reader.load(), ip);
         }
         place
     }
@@ -105,6 +97,28 @@ impl Geo {
             }
         }
     }
+}
+
+/// What `reader` says of `ip`, where `place` does not know it yet.
+fn fill(place: &mut Place, reader: &Reader<Vec<u8>>, ip: IpAddr) {
+    let Ok(Some(record)) = reader.lookup(ip).and_then(|r| r.decode::<Record<'_>>()) else { return };
+    if place.country.is_none() {
+        place.country = record.country.and_then(|c| c.iso_code).and_then(|code| match code.as_bytes() {
+            [a, b] => Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()]),
+            _ => None,
+        });
+    }
+    place.asn = place.asn.or(record.autonomous_system_number);
+}
+
+/// What a database file's contents (`bytes`) say of `ip`, as a lookup reads them: for the
+/// fuzz target, which feeds it damaged files (a database copied over while in use is read
+/// again as it stands).
+pub fn lookup_in(bytes: Vec<u8>, ip: IpAddr) -> Result<Place, String> {
+    let reader = Reader::from_source(bytes).map_err(|e| e.to_string())?;
+    let mut place = Place::default();
+    fill(&mut place, &reader, ip);
+    Ok(place)
 }
 
 fn load(path: &str) -> Result<Reader<Vec<u8>>, String> {

@@ -4,5 +4,5 @@
 mod db;
 mod filter;
 
-pub use db::{Geo, Place};
+pub use db::{lookup_in, Geo, Place};
 pub use filter::GeoFilter;

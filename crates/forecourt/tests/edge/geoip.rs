@@ -89,3 +89,32 @@ fn bad_geoip_options_point_at_the_mistake() {
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(text.contains("code.toml:5:14: `Germany` is not a country code"), "{text}");
 }
+
+/// A database read as it stands (a file copied over while in use is read again however far
+/// the copy got): every cut and every flipped byte of a small one gives an error or a
+/// place, never a panic (the release build aborts on one: every connection would go).
+#[test]
+fn a_damaged_database_gives_an_error_or_a_place_never_a_panic() {
+    let db = database("CH");
+    let client = "127.0.0.2".parse().unwrap();
+    let place = forecourt_edge::geoip::lookup_in(db.clone(), client).unwrap();
+    assert_eq!((place.country_str(), place.asn), (Some("DE"), Some(64496)));
+    let (mut refused, mut read) = (0, 0);
+    for cut in 0..db.len() {
+        match forecourt_edge::geoip::lookup_in(db[..cut].to_vec(), client) {
+            Ok(_) => read += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    for at in 0..db.len() {
+        for flip in [0x01, 0x80, 0xff] {
+            let mut damaged = db.clone();
+            damaged[at] ^= flip;
+            match forecourt_edge::geoip::lookup_in(damaged, client) {
+                Ok(_) => read += 1,
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    assert!(refused > 0 && read > 0, "{refused} refused, {read} read");
+}
