@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else { return };
     let text = || String::from_utf8_lossy(rest);
-    match which % 5 {
+    match which % 6 {
         // A PROXY protocol v1 or v2 header, before anything else on a connection.
         0 => {
             let _ = forecourt_proxy::proxy_protocol::parse(rest);
@@ -29,6 +29,13 @@ fuzz_target!(|data: &[u8]| {
         // A request path, as routing reads it.
         3 => {
             let _ = forecourt_proxy::normal_path::normalized(&text());
+        }
+        // A GeoIP database file as it stands when read (damaged, or copied over in use):
+        // looked up as requests look it up.
+        5 => {
+            for ip in ["10.0.2.7", "10.0.3.1", "192.0.2.1", "::1", "2001:db8::1"] {
+                let _ = forecourt_edge::geoip::lookup_in(rest.to_vec(), ip.parse().expect("an address"));
+            }
         }
         // Cache-Control directives from an origin.
         _ => {
