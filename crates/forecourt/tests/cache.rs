@@ -385,7 +385,8 @@ async fn the_disk_tier_survives_restarts_and_drops_corrupt_files() {
     // A write cut short by the kill, and files that are not the cache's (a folder given by
     // mistake holds such): only the first is deleted.
     std::fs::write(three.with_extension("partial"), b"FCCACHE1 and then nothing").unwrap();
-    let foreign = ["notes.txt", "zz/0123456789abcdef", "00/readme", "00/0123456789abcdef"];
+    let foreign =
+        ["notes.txt", "zz/0123456789abcdef", "00/readme", "00/0123456789abcdef", "00/0123456789abcdef.partial"];
     for name in foreign {
         let path = std::path::Path::new(&folder).join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

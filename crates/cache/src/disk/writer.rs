@@ -128,24 +128,24 @@ fn scan(shared: &Shared) {
             let name = file.file_name();
             let partial = path.extension().is_some_and(|e| e == "partial");
             let stem = if partial { path.file_stem().unwrap_or_default() } else { &name };
+            let relative = || path.strip_prefix(&shared.dir).unwrap_or(&path).as_os_str().to_owned();
             if !is_hex(stem, 16) {
-                foreign.push(path.strip_prefix(&shared.dir).unwrap_or(&path).as_os_str().to_owned());
+                foreign.push(relative());
                 continue;
             }
-            let why = match partial {
-                true => io::Error::new(io::ErrorKind::InvalidData, "a write cut short"),
-                false => match index_file(shared, &path) {
-                    Ok(()) => continue,
-                    Err(e) if codec::is_ours(&path) => e,
-                    Err(_) => {
-                        foreign.push(path.strip_prefix(&shared.dir).unwrap_or(&path).as_os_str().to_owned());
-                        continue;
-                    }
-                },
+            let indexed = match partial {
+                true => Err(io::Error::new(io::ErrorKind::InvalidData, "a write cut short")),
+                false => index_file(shared, &path),
             };
-            tracing::warn!(file = %path.display(), error = %why, "dropping a cache file");
-            shared.corrupt.fetch_add(1, Ordering::Relaxed);
-            let _ = fs::remove_file(&path);
+            match indexed {
+                Ok(()) => {}
+                Err(why) if codec::is_ours(&path) => {
+                    tracing::warn!(file = %path.display(), error = %why, "dropping a cache file");
+                    shared.corrupt.fetch_add(1, Ordering::Relaxed);
+                    let _ = fs::remove_file(&path);
+                }
+                Err(_) => foreign.push(relative()),
+            }
         }
     }
     if !foreign.is_empty() {
