@@ -1,12 +1,7 @@
 //! Durations ("500ms", "30s", "5m", "1h", "1d") and sizes ("512", "64k", "10m", "1g").
 use crate::model::Size;
+use forecourt_proxy::LONGEST_DURATION;
 use std::time::Duration;
-
-/// The longest duration a config may give, ten years: every timer, expiry and TTL the
-/// proxy derives from one (a clock reading plus it, a count of milliseconds) stays in
-/// range, where a `Duration` near its own limit made the first request's deadline
-/// overflow and the worker panic.
-const LONGEST_DAYS: u64 = 3650;
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -23,8 +18,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("bad duration `{s}`: unknown unit `{unit}` (use ms, s, m, h or d)")),
     };
     match Duration::try_from_secs_f64(secs) {
-        Ok(d) if d <= Duration::from_secs(LONGEST_DAYS * 86_400) => Ok(d),
-        _ => Err(format!("duration `{s}` is too long: at most {LONGEST_DAYS}d")),
+        Ok(d) if d <= LONGEST_DURATION => Ok(d),
+        _ => Err(format!("duration `{s}` is too long: at most {}d", LONGEST_DURATION.as_secs() / 86_400)),
     }
 }
 

@@ -5,6 +5,12 @@ use crate::cidr::CidrList;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The longest any configured or requested duration may be, ten years: a timer, expiry,
+/// TTL or ban derived from one (a clock reading plus it, a count of milliseconds) stays
+/// in range, where a `Duration` near its own limit overflowed and panicked. The config
+/// refuses longer ones; a ban asked for longer through the admin API is cut to it.
+pub const LONGEST_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+
 /// Client-side timeouts and limits.
 #[derive(Clone, Debug)]
 pub struct ClientLimits {

@@ -2,13 +2,11 @@
 //! request and new connection while any ban is active, so the check is one atomic load
 //! when there are none and a shared read lock when there are. Expired bans are dropped by
 //! the registry's sweep (and ignored until then).
+use forecourt_proxy::LONGEST_DURATION;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime};
-
-/// The longest a ban lasts: ten years, as long as the config's longest duration.
-const LONGEST: Duration = Duration::from_secs(3650 * 86_400);
 
 /// Who banned a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,9 +68,8 @@ impl BanTable {
     /// Whether the key was not banned before.
     pub fn add(&self, key: u128, address: String, duration: Duration, source: Source) -> bool {
         // However it was asked for (the admin API takes any count of seconds, another
-        // instance announces milliseconds), a ban ends within `LONGEST`: a clock reading
-        // plus a duration near `Duration`'s own limit overflows, and that panic would abort.
-        let duration = duration.min(LONGEST);
+        // instance announces milliseconds), a ban ends within `LONGEST_DURATION`.
+        let duration = duration.min(LONGEST_DURATION);
         let now = Instant::now();
         let ban = Ban { address, until: now + duration, expires: SystemTime::now() + duration, source };
         let mut bans = self.bans.write().unwrap();
@@ -159,6 +156,6 @@ mod tests {
         assert!(t.add(7, "10.0.0.7".into(), Duration::from_secs(u64::MAX), Source::Api(String::new())));
         assert!(t.is_banned(7));
         let listed = &t.list()[0];
-        assert!(listed.remaining > LONGEST - Duration::from_secs(60) && listed.remaining <= LONGEST);
+        assert!(listed.remaining > LONGEST_DURATION - Duration::from_secs(60) && listed.remaining <= LONGEST_DURATION);
     }
 }
