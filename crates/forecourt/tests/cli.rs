@@ -210,6 +210,11 @@ fn check_points_at_the_mistake() {
             &["dns-ttls.toml:3:11: max_ttl is shorter than min_ttl"],
         ),
         (
+            "dns-zero-ttl",
+            format!("[global.dns]\nmin_ttl = \"0s\"\n{base}"),
+            &["dns-zero-ttl.toml:2:11: min_ttl is at least 1s"],
+        ),
+        (
             "replay-without-forward",
             format!("{base}\n[[route]]\npath = \"/r\"\nrespond = {{ status = 204 }}\nretry_non_idempotent = true\n"),
             &["replay-without-forward.toml:13:24: route `route#2` sets retry_non_idempotent but does not forward"],

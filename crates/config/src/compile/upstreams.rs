@@ -31,6 +31,11 @@ pub fn dns_settings(cx: &mut Ctx<'_>, cfg: &DnsCfg) -> DnsSettings {
         }
     }
     let min_ttl = cx.duration(&cfg.min_ttl, d.min_ttl);
+    // A shorter floor would let a name served with TTL 0 be asked again as soon as it is
+    // answered: a loop on the name servers, for nothing a second's wait would lose.
+    if let Some(at) = cfg.min_ttl.as_ref().filter(|_| min_ttl < Duration::from_secs(1)) {
+        cx.error(at, "min_ttl is at least 1s", Some("a name is asked again at most once a second".into()));
+    }
     let max_ttl = cx.duration(&cfg.max_ttl, d.max_ttl);
     if let Some(at) = cfg.max_ttl.as_ref().filter(|_| max_ttl < min_ttl) {
         cx.error(at, "max_ttl is shorter than min_ttl", None);
