@@ -6,7 +6,8 @@
 //! and `deny` answer 403. Bans (`[bans]`): strikes ban a client (403 on its open
 //! connection, closed at accept after), the admin API adds, lists and lifts bans, a reload
 //! keeps them. Shared state through Debian's redis-server: two instances share one limit,
-//! bans reach every instance and survive restarts, a Redis outage falls back to local
+//! bans reach every instance and survive restarts (none longer than ten years, whatever
+//! is asked or found in Redis), a Redis outage falls back to local
 //! state and back. Bad options point at the mistake. Challenge pages: `edge/challenge.rs`;
 //! list feeds: `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`;
 //! the WAF: `edge/waf.rs` (its requests: `edge/waf_corpus.rs`; the differential check
@@ -502,6 +503,41 @@ async fn without_redis_limits_and_bans_go_local_and_come_back_shared() {
     assert!(back.elapsed() < Duration::from_secs(2), "up again after {:?}\n{}", back.elapsed(), b.stderr());
     assert_eq!(up(admin_a).await, 1.0);
     assert_eq!(get_from(&client_from("127.0.0.4"), &a.url("/")).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_asked_for_past_ten_years_is_shared_as_ten_and_keeps_redis_up() {
+    let redis = RedisServer::start();
+    let redis_cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli").args(["-p", &redis.port.to_string()]).args(args).output();
+        String::from_utf8_lossy(&out.unwrap().stdout).trim().to_string()
+    };
+    // A ban ending in 300 million years, as an earlier version wrote one: read as ten.
+    assert_eq!(redis_cli(&["zadd", "{forecourt:bans}:until", "1e19", "127.0.0.11"]), "1");
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&shared_config(&origin, admin, &redis, "10/s"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let endless = http::Request::post(format!("http://127.0.0.1:{admin}/api/bans"))
+        .body(Full::from(r#"{"address": "127.0.0.9", "duration": 18446744073709551615}"#))
+        .unwrap();
+    assert_eq!(send(&client(), endless).await.status, 200);
+    // The next ban's script reads the longest ban's end to set the keys' expiry.
+    ban_through(admin, "127.0.0.10").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let end_ms: f64 = redis_cli(&["zscore", "{forecourt:bans}:until", "127.0.0.9"]).parse().unwrap();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    let ten_years_ms = 3650.0 * 86_400_000.0;
+    assert!(
+        (now_ms + ten_years_ms - 60_000.0..=now_ms + ten_years_ms).contains(&end_ms),
+        "the shared ban ends in ten years: {end_ms} (now {now_ms})"
+    );
+    assert!(redis_cli(&["pttl", "{forecourt:bans}:until"]).parse::<i64>().unwrap() > 0, "the keys expire");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_redis_up"), 1.0, "{}", fc.stderr());
+    assert!(!fc.stderr().contains("Redis is unreachable"), "{}", fc.stderr());
+    let listed = get(&format!("http://127.0.0.1:{admin}/api/bans")).await.body;
+    assert!(listed.contains("127.0.0.11"), "the old ban was read: {listed}");
 }
 
 /// An HTTP/2 frame: length, type, flags, stream, payload.

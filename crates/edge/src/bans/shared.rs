@@ -12,9 +12,11 @@
 //! instance ignores its own. The registry follows them (`Bans::follow`); this file holds
 //! what is written to Redis and read from it.
 use super::table::Source;
+use forecourt_proxy::LONGEST_DURATION;
 use forecourt_redis::Redis;
 use redis::{cmd, Value};
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// An announcement on the bans channel.
@@ -41,8 +43,12 @@ impl<'a> Message<'a> {
 }
 
 /// The one script that writes and reads the shared bans. Each call first drops the bans
-/// that have ended; the keys live as long as the last ban.
+/// that have ended; the keys live as long as the last ban. No ban counts as longer than
+/// `LONGEST` ms (`LONGEST_DURATION`): an end past it, written by an older version or by
+/// hand, would otherwise make every call fail (PEXPIRE refuses a count Lua writes as
+/// 1.8e+19), and each failure marks Redis down.
 const BANS: &str = r#"
+local longest = LONGEST
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
@@ -50,7 +56,7 @@ for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if ARGV[1] == 'ban' then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  redis.call('ZADD', KEYS[1], now + math.min(tonumber(ARGV[3]), longest), ARGV[2])
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 elseif ARGV[1] == 'lift' then
   redis.call('ZREM', KEYS[1], ARGV[2])
@@ -60,7 +66,7 @@ local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #last == 0 then
   return {}
 end
-local ttl = math.floor(tonumber(last[2]) - now) + 1000
+local ttl = math.min(math.floor(tonumber(last[2]) - now), longest) + 1000
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 if ARGV[1] ~= 'read' then
@@ -70,7 +76,7 @@ local out = {}
 local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #live, 2 do
   out[#out + 1] = live[i]
-  out[#out + 1] = math.floor(tonumber(live[i + 1]) - now)
+  out[#out + 1] = math.min(math.floor(tonumber(live[i + 1]) - now), longest)
   out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or 'shared'
 end
 return out
@@ -79,13 +85,17 @@ return out
 /// `BANS` called with `args` (EVAL: bans change seldom, and a fire-and-forget call cannot
 /// load a script the server does not know yet).
 fn bans_script(redis: &Redis, args: &[&str]) -> redis::Cmd {
+    static SCRIPT: OnceLock<String> = OnceLock::new();
+    let script = SCRIPT.get_or_init(|| BANS.replace("LONGEST", &LONGEST_DURATION.as_millis().to_string()));
     let tag = format!("{{{}bans}}", redis.spec.prefix);
-    cmd("EVAL").arg(BANS).arg(2).arg(format!("{tag}:until")).arg(format!("{tag}:source")).arg(args).clone()
+    cmd("EVAL").arg(script.as_str()).arg(2).arg(format!("{tag}:until")).arg(format!("{tag}:source")).arg(args).clone()
 }
 
 /// Writes and announces a ban this instance made.
 pub(super) fn announce_ban(redis: &Redis, instance: u64, address: &str, duration: Duration, source: &Source) {
-    let ms = duration.as_millis().max(1) as u64;
+    // As long as the ban this instance keeps (`BanTable::add`): a longer one would pass
+    // u64's milliseconds, and be read back by others as it wrapped.
+    let ms = duration.min(LONGEST_DURATION).as_millis().max(1) as u64;
     let source = source.describe();
     redis.send(bans_script(redis, &["ban", address, &ms.to_string(), &source]));
     redis.send(cmd("PUBLISH").arg(redis.key("bans")).arg(format!("ban {instance} {ms} {address} {source}")).clone());
