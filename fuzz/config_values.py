@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Config values at their edges: a config that sets nearly every documented key (a TLS
-listener, the cache with a disk tier, compression, the WAF, rate limits local and in a
-real Redis, lists, bans, the challenge, splits, mirrors, health checks, retries), one to
-three of its values replaced at a time (zero, negative, huge, empty, a duration or size
+"""Config values at their edges: a config that sets nearly every documented key (TLS
+listeners, one asking for client certificates, automatic certificates from the internal CA
+and from an ACME CA that cannot be reached, the cache with a disk tier, compression, the
+WAF, rate limits local and in a real Redis, lists, GeoIP, bans, the challenge, splits,
+mirrors, upstreams by DNS name and over TLS, health checks, retries), one to three of its
+values replaced at a time (zero, negative, huge, empty, a duration or size
 near its type's limit, a value of another type) or removed.
 
 Each mutated file goes through `forecourt check`, which must give a verdict (no panic, no
@@ -17,11 +19,12 @@ be accepted and the proxy answer. The verdict at the end: no panic, the proxy al
 An accepted config is also watched for a second with no traffic: a process using half a
 core then has a loop that spins (a period of zero, a retry without a pause).
 """
-import json, os, random, re, shutil, signal, subprocess, sys, time, urllib.request
+import json, os, random, re, shutil, signal, ssl, subprocess, sys, time, urllib.request
 
 from harness import WORK, Proxy, exchange, page_origin, wait_port
 
 PORT, TLS_PORT, ADMIN, ORIGIN, SHADOW, REDIS = 19400, 19401, 19402, 19403, 19404, 19405
+SECURE, MTLS_PORT = 19406, 19407  # an origin over TLS; a listener that asks for client certificates
 DIR = os.path.join(WORK, "config")
 
 RULES = """SecRuleEngine On
@@ -51,10 +54,18 @@ def baseline():
             {"addr": f"127.0.0.1:{PORT}", "max_connections": 1000, "max_connections_per_ip": 500,
              "new_connections_per_ip": "1000/s", "deny": ["blocked"]},
             {"addr": f"127.0.0.1:{TLS_PORT}", "tls": True},
+            {"addr": f"127.0.0.1:{MTLS_PORT}", "tls": True, "client_ca": "cert.pem", "client_auth": "optional",
+             "client_cert_header": "X-Client-Cert"},
         ],
         "tls": {"policy": "intermediate", "protocols": ["1.2", "1.3"], "session_resumption": True,
-                "session_tickets": True, "ticket_key_rotation": "6h",
-                "certificates": [{"cert": "cert.pem", "key": "key.pem", "default": True}]},
+                "session_tickets": True, "ticket_key_rotation": "6h", "storage": "store", "issuer": "acme",
+                "certificates": [{"cert": "cert.pem", "key": "key.pem", "default": True}],
+                "client_certs": [{"hosts": ["admin.a"], "ca": "cert.pem", "required": True,
+                                  "header": "X-Client-Cert"}]},
+        # Nothing listens on port 1: orders fail at once and are retried on the backoff.
+        "acme": {"email": "ops@example.com", "directory": "http://127.0.0.1:1/dir", "ca_bundle": "cert.pem",
+                 "challenges": ["http-01", "tls-alpn-01"], "names": ["more.example"], "exclude": ["skip.example"]},
+        "geoip": {"databases": ["geo.mmdb"], "country_header": "X-Country-Code", "asn_header": "X-ASN"},
         "limits": {
             "global_rate": {"rate": "10000/s", "burst": 1000, "key": "ip", "action": "reject",
                             "store": "local", "ipv6_prefix": 64, "max_keys": 100000},
@@ -64,6 +75,7 @@ def baseline():
         "lists": {
             "blocked": {"cidrs": ["192.0.2.0/24", "2001:db8::/32"], "file": "blocked.txt", "format": "auto"},
             "feed": {"url": f"http://127.0.0.1:{ORIGIN}/feed", "refresh": "1h"},
+            "regions": {"countries": ["KP"], "asns": [64511]},
         },
         "bans": {"duration": "10m", "rules": {"scanners": {
             "on": ["status:404"], "count": 1000, "window": "1m", "duration": "1h"}}},
@@ -104,6 +116,10 @@ def baseline():
              "hsts": "max-age=60", "strip_prefix": "/g", "noop_filters": 2},
             {"name": "answer", "path": "=/r", "respond": {"status": 200, "body": "here"}},
             {"name": "away", "path": "/away", "redirect": {"to": "https://example.com{uri}", "status": 301}},
+            {"name": "geo", "path": "/geo/", "upstream": "app", "countries": ["DE", "AT"], "deny": ["regions"]},
+            {"name": "secure", "path": "/t/", "upstream": "secure"},
+            {"name": "named", "path": "/n/", "upstream": "named",
+             "hosts": ["pub.example", "local.localhost", "skip.example"]},
             {"name": "rest", "upstream": "app", "headers": {"X-Never": "*"}, "https_redirect": False},
             {"name": "last", "upstream": "app"},
         ],
@@ -120,6 +136,10 @@ def baseline():
                     "retry": {"attempts": 2, "statuses": [502], "on_timeout": True, "per_try_timeout": "2s",
                               "deadline": "5s", "budget_percent": 20, "budget_min_per_sec": 10}},
             "shadow": {"servers": [f"127.0.0.1:{SHADOW}"], "balance": "hash", "key": "header:X-User"},
+            "secure": {"servers": [f"https://localhost:{SECURE}"], "tls_ca": "cert.pem", "tls_server_name": "a",
+                       "tls_client_cert": "cert.pem", "tls_client_key": "key.pem", "protocol": "http1",
+                       "health": {"type": "http", "path": "/", "interval": "2s", "timeout": "1s"}},
+            "named": {"servers": [f"localhost:{ORIGIN}"], "balance": "round_robin"},
         },
     }
 
@@ -270,16 +290,25 @@ def reload():
 def probe(rnd, port, tls_port, admin):
     """Requests through every route over HTTP/1, HTTP/2 and TLS, and the admin API (its
     write endpoints with odd bodies too)."""
-    for path in ["/c/a?b=1&a=2", "/w/x?q=attack", "/s1/", "/m/", "/g/x", "/r", "/away", "/", "/nope"]:
+    for path in ["/c/a?b=1&a=2", "/w/x?q=attack", "/s1/", "/m/", "/g/x", "/r", "/away", "/geo/", "/t/", "/",
+                 "/nope"]:
+        # Mostly a browser's: the challenge's rule `tools` stops sqlmap before any route.
+        agent = "sqlmap/1.7" if rnd.random() < 0.25 else "Mozilla/5.0"
         exchange(port, f"GET {path} HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip, br, zstd\r\n"
-                       f"X-Api-Key: k\r\nUser-Agent: sqlmap\r\nConnection: close\r\n\r\n".encode(), timeout=0.5)
+                       f"X-Api-Key: k\r\nUser-Agent: {agent}\r\nConnection: close\r\n\r\n".encode(), timeout=0.5)
     exchange(port, b"POST /c/p HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\nConnection: close\r\n\r\nq=attack&x=", timeout=0.5)
     exchange(port, b"PURGE /c/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", timeout=0.5)
+    exchange(port, b"GET /n/ HTTP/1.1\r\nHost: local.localhost\r\nConnection: close\r\n\r\n", timeout=0.5)
+    exchange(port, b"GET /.well-known/acme-challenge/x HTTP/1.1\r\nHost: pub.example\r\n\r\n", timeout=0.5)
     for args in (["--http2-prior-knowledge", f"http://127.0.0.1:{port}/c/a"],
                  ["-k", "--http2", f"https://127.0.0.1:{tls_port}/w/x?q=1"],
-                 ["-k", "--http1.1", f"https://127.0.0.1:{tls_port}/s/"]):
+                 ["-k", "--http1.1", f"https://127.0.0.1:{tls_port}/s/"],
+                 ["-k", "--resolve", f"local.localhost:{tls_port}:127.0.0.1", f"https://local.localhost:{tls_port}/n/"],
+                 ["-k", "--resolve", f"admin.a:{tls_port}:127.0.0.1", f"https://admin.a:{tls_port}/"],
+                 ["-k", "--cert", f"{DIR}/cert.pem", "--key", f"{DIR}/key.pem", f"https://127.0.0.1:{MTLS_PORT}/"]):
         run(["curl", "-s", "-o", "/dev/null", "-m", "2", *args], 5)
-    for path in ["/metrics", "/health", "/api/cache", "/api/bans", "/api/routes", "/api/upstreams"]:
+    for path in ["/metrics", "/health", "/api/cache", "/api/bans", "/api/routes", "/api/upstreams",
+                 "/api/certificates"]:
         exchange(admin, f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode(), timeout=1)
     for method, path, body in admin_calls(rnd):
         data = json.dumps(body).encode() if not isinstance(body, bytes) else body
@@ -361,6 +390,18 @@ def start_alone(rnd, binary, path, log):
     return "panicked" in open(log, "rb").read().decode("utf-8", "replace")
 
 
+def redis_refusals(proxy):
+    """The first error Redis answered the proxy with since the last look (its log's new
+    lines), or "": with Redis running throughout, a `ResponseError` is a command the proxy
+    built wrong (it then counts Redis as down, and state stops being shared)."""
+    with open(proxy.log_path, "rb") as f:
+        f.seek(getattr(proxy, "log_seen", 0))
+        text = f.read().decode("utf-8", "replace")
+        proxy.log_seen = f.tell()
+    line = next((line for line in text.splitlines() if "ResponseError" in line), "")
+    return line[-400:]
+
+
 def stop(proxy):
     """Stops the main proxy before another takes its ports; whether it had panicked."""
     proxy.proc.terminate()
@@ -379,11 +420,18 @@ def prepare():
     os.makedirs(DIR)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", f"{DIR}/key.pem", "-out", f"{DIR}/cert.pem", "-days", "2", "-subj", "/CN=a",
-                    "-addext", "subjectAltName=DNS:a"], check=True, capture_output=True)
+                    "-addext", "subjectAltName=DNS:a",
+                    # Not a CA: the same file is then also the CA that vouches for itself (the
+                    # TLS origin's for `tls_ca`, a client's for `client_ca`), which webpki allows.
+                    "-addext", "basicConstraints=critical,CA:FALSE"], check=True, capture_output=True)
     with open(f"{DIR}/rules.conf", "w") as f:
         f.write(RULES)
     with open(f"{DIR}/blocked.txt", "w") as f:
         f.write("# a feed\n198.51.100.0/24\n203.0.113.7\n")
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds/parsers/geoip"), "rb") as f:
+        geo = f.read()[1:]  # the first byte picks the parsers target's case
+    with open(f"{DIR}/geo.mmdb", "wb") as f:
+        f.write(geo)
     return subprocess.Popen(["redis-server", "--port", str(REDIS), "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL)
 
@@ -401,6 +449,9 @@ def main():
 def fuzz(binary, seconds, rnd):
     page_origin(ORIGIN, 60)
     page_origin(SHADOW, 60)
+    origin_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    origin_tls.load_cert_chain(f"{DIR}/cert.pem", f"{DIR}/key.pem")
+    page_origin(SECURE, 60, origin_tls)
     wait_port(REDIS)
     base_text = dump(baseline())
     conf_path = f"{DIR}/fc.toml"
@@ -449,6 +500,10 @@ def fuzz(binary, seconds, rnd):
             if busy > 0.5:  # a loop that spins (a period of zero) shows as CPU with no traffic
                 findings.append((f"busy while idle: {busy:.0%} of a core", done, "", text))
                 print("BUSY", f"{busy:.0%}", done, flush=True)
+            refused = redis_refusals(proxy)
+            if refused:  # the Redis here is up: an error answer means a command it cannot take
+                findings.append(("Redis refused a command", done, refused, text))
+                print("REDIS", done, refused[:200], flush=True)
         with open(conf_path, "w") as f:
             f.write(base_text)
         status, said = reload()

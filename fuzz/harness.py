@@ -137,13 +137,17 @@ def listen(port, serve):
 PAGE = b"<html>" + b"hello world " * 200 + b"</html>"
 
 
-def page_origin(port, max_age):
-    """An origin that answers every request with PAGE, cacheable for `max_age` seconds."""
+def page_origin(port, max_age, tls=None):
+    """An origin that answers every request with PAGE, cacheable for `max_age` seconds;
+    over TLS with `tls` (a server `ssl.SSLContext`)."""
     resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nCache-Control: max-age=%d\r\nETag: \"x\"\r\n"
             b"Content-Length: %d\r\n\r\n" % (max_age, len(PAGE)) + PAGE)
 
     def serve(conn):
         try:
+            if tls:
+                conn.settimeout(2)
+                conn = tls.wrap_socket(conn, server_side=True)
             for _ in requests(conn):
                 conn.sendall(resp)
         except OSError:
