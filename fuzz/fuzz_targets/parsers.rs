@@ -30,6 +30,17 @@ fuzz_target!(|data: &[u8]| {
         3 => {
             let _ = forecourt_proxy::normal_path::normalized(&text());
         }
+        // An address list's file or feed (a third party's text, fetched on its interval),
+        // made into the set that requests are looked up in.
+        4 => {
+            use forecourt_edge::lists::text::{parse_as, Format};
+            if let Ok(cidrs) = parse_as(&text(), Format::Auto) {
+                let set = forecourt_edge::lists::IpSet::new(&cidrs);
+                for ip in ["0.0.0.0", "10.0.2.7", "255.255.255.255", "::", "2001:db8::1", "ffff::1"] {
+                    let _ = set.contains(ip.parse().expect("an address"));
+                }
+            }
+        }
         // A GeoIP database file as it stands when read (damaged, or copied over in use):
         // looked up as requests look it up.
         5 => {
