@@ -289,7 +289,8 @@ def reload():
 
 def probe(rnd, port, tls_port, admin):
     """Requests through every route over HTTP/1, HTTP/2 and TLS, and the admin API (its
-    write endpoints with odd bodies too)."""
+    write endpoints with odd bodies too); the admin calls answered with a 5xx (bad input
+    there deserves a 4xx), as "METHOD PATH BODY -> STATUS LINE"."""
     for path in ["/c/a?b=1&a=2", "/w/x?q=attack", "/s1/", "/m/", "/g/x", "/r", "/away", "/geo/", "/t/", "/",
                  "/nope"]:
         # Mostly a browser's: the challenge's rule `tools` stops sqlmap before any route.
@@ -310,10 +311,15 @@ def probe(rnd, port, tls_port, admin):
     for path in ["/metrics", "/health", "/api/cache", "/api/bans", "/api/routes", "/api/upstreams",
                  "/api/certificates"]:
         exchange(admin, f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode(), timeout=1)
+    failed = []
     for method, path, body in admin_calls(rnd):
         data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-        exchange(admin, f"{method} {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
-                        f"Content-Length: {len(data)}\r\n\r\n".encode() + data, timeout=1)
+        answer = exchange(admin, f"{method} {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data, timeout=1)
+        if re.match(rb"HTTP/1\.1 5", answer):
+            status_line = answer.split(b"\r\n")[0].decode("latin-1")
+            failed.append(f"{method} {path} {data[:80]!r} -> {status_line}")
+    return failed
 
 
 ADDRESSES = ["10.1.2.3", "::2", "2001:db8::1/64", "2001:db8::/200", "300.1.1.1", "", "1.2.3.4/99", "fe80::1%eth0",
@@ -495,7 +501,9 @@ def fuzz(binary, seconds, rnd):
             findings.append((f"reload said {status} where check said {code}", done, said[-300:], text))
             print("DISAGREE", status, code, done, said[-200:].strip(), out[-200:].strip(), flush=True)
         if status == 200:
-            probe(rnd, PORT, TLS_PORT, ADMIN)
+            for call in probe(rnd, PORT, TLS_PORT, ADMIN):
+                findings.append(("the admin API answered a 5xx", done, call, text))
+                print("ADMIN", call, flush=True)
             busy = idle_cpu(proxy.proc.pid)
             if busy > 0.5:  # a loop that spins (a period of zero) shows as CPU with no traffic
                 findings.append((f"busy while idle: {busy:.0%} of a core", done, "", text))
