@@ -13,13 +13,17 @@ use std::sync::OnceLock;
 
 /// KEYS[1]: the key's TAT in µs of the server's clock. ARGV: the emission interval (µs),
 /// the burst. Answers {1, µs ahead of the steady rate} or {0, µs until it would conform}.
+/// A TAT this script could not have written (past `now + tolerance + emission`, not a
+/// number, NaN: a key edited by hand, another program's under the same prefix, or this
+/// limit's under a slower rate or a larger burst) counts as none, so that no stored value can
+/// refuse a client for longer than the limit allows, or make the answer overflow.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local emission = tonumber(ARGV[1])
 local tolerance = emission * tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
+if not (tat >= now and tat <= now + tolerance + emission) then tat = now end
 if tat - now > tolerance then
   return {0, tat - now - tolerance}
 end
@@ -66,11 +70,17 @@ impl Limit {
         let args = vec![emission_us.to_string().into_bytes(), self.spec.burst.to_string().into_bytes()];
         match redis.script(script(), keys, args).await.ok()? {
             Value::Array(answer) => match answer.as_slice() {
-                [Value::Int(1), Value::Int(ahead)] => Some(Conform::Yes { ahead_ns: *ahead as u64 * 1000 }),
-                [Value::Int(0), Value::Int(retry)] => Some(Conform::No { retry_ns: *retry as u64 * 1000 }),
+                // Never negative nor past u64's nanoseconds, whatever the server says.
+                [Value::Int(1), Value::Int(ahead)] => Some(Conform::Yes { ahead_ns: nanos(*ahead) }),
+                [Value::Int(0), Value::Int(retry)] => Some(Conform::No { retry_ns: nanos(*retry) }),
                 _ => None,
             },
             _ => None,
         }
     }
+}
+
+/// Microseconds from the script as nanoseconds.
+fn nanos(micros: i64) -> u64 {
+    (micros.max(0) as u64).saturating_mul(1000)
 }

@@ -30,6 +30,12 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// `redis-cli` against this server: what it printed, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Kills the server (SIGKILL: an outage, not a goodbye).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
