@@ -5,6 +5,7 @@ use super::rule::{Rule, RuleSpec};
 use super::shared;
 use super::table::{BanTable, BanView, Source};
 use crate::address_key::{address_key, describe};
+use forecourt_proxy::LONGEST_DURATION;
 use forecourt_redis::Redis;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
@@ -104,7 +105,10 @@ impl Bans {
     /// Bans `client` (its IPv6 prefix) for `duration`, or the configured default; whether
     /// it was not banned before.
     pub fn ban(&self, client: IpAddr, duration: Option<Duration>, source: Source) -> bool {
+        // Bounded here, where this instance's bans enter, so that the one kept and the one
+        // announced (in milliseconds, which a longer one would wrap) are the same.
         let duration = duration.unwrap_or(Duration::from_secs(self.default_secs.load(Ordering::Relaxed)));
+        let duration = duration.min(LONGEST_DURATION);
         let address = describe(client, self.ipv6_prefix.load(Ordering::Relaxed));
         if let Some(redis) = self.redis() {
             shared::announce_ban(&redis, self.instance, &address, duration, &source);

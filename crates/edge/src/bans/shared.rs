@@ -91,11 +91,10 @@ fn bans_script(redis: &Redis, args: &[&str]) -> redis::Cmd {
     cmd("EVAL").arg(script.as_str()).arg(2).arg(format!("{tag}:until")).arg(format!("{tag}:source")).arg(args).clone()
 }
 
-/// Writes and announces a ban this instance made.
+/// Writes and announces a ban this instance made (at most `LONGEST_DURATION`: `Bans::ban`
+/// and the table bound it).
 pub(super) fn announce_ban(redis: &Redis, instance: u64, address: &str, duration: Duration, source: &Source) {
-    // As long as the ban this instance keeps (`BanTable::add`): a longer one would pass
-    // u64's milliseconds, and be read back by others as it wrapped.
-    let ms = duration.min(LONGEST_DURATION).as_millis().max(1) as u64;
+    let ms = duration.as_millis().max(1) as u64;
     let source = source.describe();
     redis.send(bans_script(redis, &["ban", address, &ms.to_string(), &source]));
     redis.send(cmd("PUBLISH").arg(redis.key("bans")).arg(format!("ban {instance} {ms} {address} {source}")).clone());
