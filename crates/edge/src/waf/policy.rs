@@ -190,7 +190,8 @@ impl WafSettings {
             );
         }
         for entry in &self.rules {
-            let _ = writeln!(text, "Include {entry}");
+            // Quoted: a folder's name may hold spaces.
+            let _ = writeln!(text, "Include \"{}\"", entry.replace('"', "\\\""));
         }
         for e in self.exclusions.iter().filter(|e| e.path.is_none()) {
             let _ = match &e.target {
@@ -260,7 +261,7 @@ mod tests {
         let everywhere = Exclusion { first: 920420, last: 920429, path: None, target: None };
         let one_arg = Exclusion { first: 941100, last: 941100, path: None, target: Some("ARGS:html".into()) };
         let text = settings(vec!["/r/a.conf".into()], vec![on_search, everywhere, one_arg]).seclang();
-        let include = text.find("Include /r/a.conf").unwrap();
+        let include = text.find("Include \"/r/a.conf\"").unwrap();
         assert!(text.contains("setvar:tx.blocking_paranoia_level=2"));
         assert!(text.contains("setvar:tx.inbound_anomaly_score_threshold=7"));
         let path_rule = text
@@ -277,6 +278,17 @@ mod tests {
     fn a_rules_entry_that_names_no_file_is_an_error() {
         let missing = settings(vec!["/nonexistent/*.conf".into()], vec![]).load();
         assert!(missing.err().unwrap().message.contains("names no rule file"));
+    }
+
+    #[test]
+    fn rules_in_a_folder_whose_name_has_spaces_load() {
+        let dir = std::env::temp_dir().join(format!("waf rules \"{}\"", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.conf"), "SecRule ARGS \"@contains evil\" \"id:5001,phase:2,deny\"\n").unwrap();
+        let entry = dir.join("*.conf").display().to_string();
+        let loaded = settings(vec![entry], vec![]).load();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(loaded.is_ok(), "{:?}", loaded.err().map(|e| e.message));
     }
 
     #[test]

@@ -442,12 +442,7 @@ async fn a_rule_that_does_not_parse_is_named_and_a_reload_keeps_the_running_rule
     // `forecourt check` names the rule file, the line its rule starts on, and the id.
     let bad = dir.file("broken.conf", bad_text);
     let config = dir.file("forecourt.toml", &text(&bad).replace("{port}", "1"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
-        .args(["check", "--config", &config])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{said}");
+    let said = check_refuses(&config);
     assert!(said.contains(&format!("{bad}:2")) && said.contains("rule 10002") && said.contains("explode"), "{said}");
     assert!(said.contains("forecourt.toml:"), "the config's own place too: {said}");
     // A reload meeting it is refused; the running rules keep blocking.
@@ -462,6 +457,44 @@ async fn a_rule_that_does_not_parse_is_named_and_a_reload_keeps_the_running_rule
     assert_eq!(get(&fc.url("/?x=forbidden")).await.status, 403);
     assert_eq!(fc.stderr().matches("WAF rules loaded").count() + fc.stdout().matches("WAF rules loaded").count(), 1);
     fc.wait_exit(Duration::ZERO);
+}
+
+/// Debian's own entry to its CRS package (`owasp-crs.load`: its set-up in /etc, the
+/// operator's optional exclusion files, the rules) loads as a rules entry and blocks; an
+/// `Include` that names no file is an error at its line, as in ModSecurity, where before
+/// it loaded nothing in silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debians_crs_entry_file_loads_and_an_include_of_nothing_is_named() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let text = |rules: &str| {
+        format!(
+            "[global]\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"off\"\nwaf = \"crs\"\n[waf.crs]\nrules = [\"{rules}\"]\n\
+             [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\npath = \"/\"\nupstream = \"o\"\n\
+             [upstream.o]\nservers = [\"{}\"]\n",
+            origin.addr
+        )
+    };
+    let fc = start(&text("/usr/share/modsecurity-crs/owasp-crs.load"));
+    assert_eq!(get(&fc.url("/?id=1%27%20or%201=1--")).await.status, 403);
+    assert_eq!(get(&fc.url("/?q=fish%20and%20chips")).await.status, 200);
+
+    let dir = TempDir::new("waf-include-nothing");
+    let rules = dir.file("local.conf", "SecRuleEngine On\nInclude /etc/modsecurity/crs/crs-setup.con\n");
+    let config = dir.file("forecourt.toml", &text(&rules).replace("{port}", "1"));
+    let said = check_refuses(&config);
+    assert!(said.contains(&format!("{rules}:2")) && said.contains("crs-setup.con` names no file"), "{said}");
+}
+
+/// What `forecourt check` says of `config`, which it must refuse.
+fn check_refuses(config: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
+        .args(["check", "--config", config])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    said
 }
 
 async fn http_post(url: &str) -> Reply {

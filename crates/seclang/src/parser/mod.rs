@@ -5,7 +5,8 @@
 //! - SecAction: Actions without matching
 //! - SecMarker: Named markers for skipAfter
 //! - SecRuleEngine: Enable/disable rule processing
-//! - Include: File inclusion
+//! - Include: File inclusion (a file or a glob that names none is an error, as in
+//!   ModSecurity); IncludeOptional: the same, where naming none is not (Apache's)
 //!
 //! ## SecRule Syntax
 //!
@@ -20,8 +21,11 @@
 
 mod action;
 mod directive;
+mod include;
 mod lexer;
 mod operator;
+#[cfg(test)]
+mod scratch_dir;
 mod variable;
 
 pub use action::{
@@ -95,8 +99,13 @@ impl Parser {
                 TokenKind::Newline => {
                     // Skip blank lines
                 }
+                TokenKind::Word(word) => {
+                    let error = Error::parse(format!("unknown directive `{word}`"), self.location.to_string());
+                    return Err(self.locate(error, input, token.line));
+                }
                 _ => {
-                    return Err(Error::parse(format!("unexpected token: {:?}", token.kind), self.location.to_string()));
+                    let error = Error::parse(format!("unexpected token: {:?}", token.kind), self.location.to_string());
+                    return Err(self.locate(error, input, token.line));
                 }
             }
         }
@@ -116,33 +125,6 @@ impl Parser {
             rule_id: rule_id_from_text(input, line),
             source: Box::new(error),
         }
-    }
-
-    /// Parse a configuration file.
-    pub fn parse_file(&mut self, path: &Path) -> Result<()> {
-        let content =
-            std::fs::read_to_string(path).map_err(|e| Error::RuleFileLoad { path: path.to_path_buf(), source: e })?;
-        self.parse_with_location(&content, Some(path))
-    }
-
-    /// Parse files matching a glob pattern.
-    pub fn parse_glob(&mut self, pattern: &str) -> Result<()> {
-        let paths = glob::glob(pattern).map_err(|e| Error::parse(format!("invalid glob pattern: {}", e), pattern))?;
-
-        for entry in paths {
-            match entry {
-                Ok(path) => {
-                    if path.is_file() {
-                        self.parse_file(&path)?;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "error reading glob entry");
-                }
-            }
-        }
-
-        Ok(())
     }
 
     /// Get the parsed directives.
@@ -167,7 +149,8 @@ impl Parser {
             "secruleupdatetargetbyid" => self.parse_secruleupdatetargetbyid(lexer),
             "secrequestbodyaccess" => self.parse_boolean_directive(lexer, "SecRequestBodyAccess"),
             "secresponsebodyaccess" => self.parse_boolean_directive(lexer, "SecResponseBodyAccess"),
-            "include" => self.parse_include(lexer),
+            "include" => self.parse_include(lexer, true),
+            "includeoptional" => self.parse_include(lexer, false),
             // Recognized engine-config/metadata directives that have no effect on
             // rule evaluation — skip quietly rather than warning.
             "seccomponentsignature" | "seccollectiontimeout" => {
@@ -381,31 +364,6 @@ impl Parser {
         }
     }
 
-    /// Parse an Include directive.
-    fn parse_include(&mut self, lexer: &mut Lexer) -> Result<Directive> {
-        let path = self.expect_argument(lexer, "Include path")?;
-
-        // Resolve relative paths (including globs) against the including file's
-        // directory. A glob pattern never `exists()` as a literal path, so it is
-        // detected explicitly rather than falling back to a CWD-relative path.
-        let resolved_path = if let Some(parent) = self.location.file.as_ref().and_then(|f| f.parent()) {
-            let candidate = parent.join(&path);
-            let is_glob = path.contains(['*', '?', '[']);
-            if candidate.exists() || is_glob {
-                candidate.to_string_lossy().to_string()
-            } else {
-                path
-            }
-        } else {
-            path
-        };
-
-        // Parse the included file(s)
-        self.parse_glob(&resolved_path)?;
-
-        Ok(Directive::Include(resolved_path.into()))
-    }
-
     /// Expect an unquoted argument.
     fn expect_argument(&mut self, lexer: &mut Lexer, context: &str) -> Result<String> {
         lexer.skip_whitespace();
@@ -568,6 +526,7 @@ fn rule_id_from_text(input: &str, line: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::scratch_dir::ScratchDir;
     use super::*;
 
     #[test]
@@ -597,49 +556,6 @@ mod tests {
             }
             _ => panic!("expected SecRuleEngine"),
         }
-    }
-
-    /// A fresh directory under the system's temporary one, removed when dropped.
-    struct ScratchDir(std::path::PathBuf);
-
-    impl ScratchDir {
-        fn new(name: &str) -> ScratchDir {
-            let dir = std::env::temp_dir().join(format!("seclang-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            ScratchDir(dir)
-        }
-    }
-
-    impl std::ops::Deref for ScratchDir {
-        type Target = std::path::Path;
-        fn deref(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-
-    impl Drop for ScratchDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    #[test]
-    fn test_relative_include_glob_resolves() {
-        // `Include rules/*.conf` must resolve relative to the including file,
-        // not the process CWD.
-        let dir = ScratchDir::new("include");
-        let sub = dir.join("rules");
-        std::fs::create_dir(&sub).unwrap();
-        std::fs::write(sub.join("a.conf"), r#"SecRule REQUEST_URI "@contains /a" "id:101,phase:1,deny""#).unwrap();
-        std::fs::write(sub.join("b.conf"), r#"SecRule REQUEST_URI "@contains /b" "id:102,phase:1,deny""#).unwrap();
-        let entry = dir.join("entry.conf");
-        std::fs::write(&entry, "Include rules/*.conf\n").unwrap();
-
-        let mut parser = Parser::new();
-        parser.parse_file(&entry).unwrap();
-        let secrules = parser.directives.iter().filter(|d| matches!(d, Directive::SecRule(_))).count();
-        assert_eq!(secrules, 2, "both included rule files should be parsed");
     }
 
     #[test]
