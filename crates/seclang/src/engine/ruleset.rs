@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::operators::{compile_operator, Operator};
 use crate::parser::{
     Action, Directive, FlowAction, MetadataAction, OperatorName, OperatorSpec, Parser,
-    RuleEngineMode as ParserRuleEngineMode, RuleIdSelector, Selection, UpdateTargetById, VariableSpec,
+    RuleEngineMode as ParserRuleEngineMode, RuleSelector, Selection, UpdateTarget, VariableSpec,
 };
 use crate::transformations::TransformationPipeline;
 
@@ -149,20 +149,19 @@ impl CompiledRuleset {
         super::load_report::report_unsupported_controls(&directives);
         let mut report = super::load_report::LoadReport::default();
 
-        // SecRuleRemoveById and SecRuleUpdateTargetById are applied against
+        // SecRuleRemoveBy* and SecRuleUpdateTargetBy* are applied against
         // the whole ruleset once loading completes (like ModSecurity, where
         // they modify already-defined rules). Removals are collected up front
         // so removed rules are never compiled; target updates are applied
         // after the compile loop.
-        let removals: Vec<RuleIdSelector> = directives
+        let removals: Vec<RuleSelector> = directives
             .iter()
             .filter_map(|d| match d {
-                Directive::SecRuleRemoveById(ids) => Some(ids.iter().copied()),
+                Directive::SecRuleRemove(rules) => Some(rules.clone()),
                 _ => None,
             })
-            .flatten()
             .collect();
-        let mut target_updates: Vec<UpdateTargetById> = Vec::new();
+        let mut target_updates: Vec<UpdateTarget> = Vec::new();
         // When a removed rule is a chain head, its continuation rules (which
         // usually carry no id of their own) must be dropped with it.
         let mut skipping_removed_chain = false;
@@ -194,7 +193,7 @@ impl CompiledRuleset {
                         skipping_removed_chain = is_chain;
                         continue;
                     }
-                    if id_is_removed(&id, &removals) {
+                    if removals.iter().any(|r| r.matches(id.as_deref(), &rule.actions)) {
                         skipping_removed_chain = is_chain;
                         continue;
                     }
@@ -246,6 +245,9 @@ impl CompiledRuleset {
                     // SecAction is like a rule that always matches
                     let phase = extract_phase(&sec_action.actions);
                     let id = extract_id(&sec_action.actions);
+                    if removals.iter().any(|r| r.matches(id.as_deref(), &sec_action.actions)) {
+                        continue;
+                    }
                     let transformations = extract_transformations(&sec_action.actions)?;
 
                     // Create a rule with unconditional match operator
@@ -273,7 +275,7 @@ impl CompiledRuleset {
 
                     ruleset.rules.add(phase, compiled);
                 }
-                Directive::SecRuleUpdateTargetById(update) => {
+                Directive::SecRuleUpdateTarget(update) => {
                     // Applied after every rule is compiled: the directive may
                     // appear before or after the rule it targets, and CRS
                     // exclusion files are conventionally included last.
@@ -352,18 +354,7 @@ fn extract_phase(actions: &[Action]) -> Phase {
     Phase::RequestBody // ModSecurity default
 }
 
-/// Check whether a rule's ID is covered by any `SecRuleRemoveById` selector.
-///
-/// Rules without an ID cannot be targeted by ID, and an ID that does not parse
-/// as a number never matches a numeric selector.
-fn id_is_removed(id: &Option<String>, removals: &[RuleIdSelector]) -> bool {
-    let Some(numeric) = id.as_ref().and_then(|s| s.parse::<u64>().ok()) else {
-        return false;
-    };
-    removals.iter().any(|selector| selector.matches(numeric))
-}
-
-/// Apply `SecRuleUpdateTargetById` directives to the compiled rules.
+/// Apply `SecRuleUpdateTargetById` (and `…ByTag`, `…ByMsg`) directives to the compiled rules.
 ///
 /// ModSecurity semantics, as CRS exclusion files rely on them:
 ///
@@ -378,17 +369,14 @@ fn id_is_removed(id: &Option<String>, removals: &[RuleIdSelector]) -> bool {
 /// The update applies to the rule carrying the ID. For a chained rule that is
 /// the chain starter, matching ModSecurity, which identifies a chain by the
 /// starter's ID.
-fn apply_target_updates(ruleset: &mut CompiledRuleset, updates: &[UpdateTargetById]) {
+fn apply_target_updates(ruleset: &mut CompiledRuleset, updates: &[UpdateTarget]) {
     if updates.is_empty() {
         return;
     }
     for rules in ruleset.rules.by_phase.values_mut() {
         for rule in rules.iter_mut() {
-            let Some(numeric) = rule.id.as_ref().and_then(|s| s.parse::<u64>().ok()) else {
-                continue;
-            };
             for update in updates {
-                if !update.ids.iter().any(|selector| selector.matches(numeric)) {
+                if !update.rules.matches(rule.id.as_deref(), &rule.actions) {
                     continue;
                 }
                 if let Some(replaced) = &update.replaced {

@@ -251,6 +251,43 @@ fn ctl_removes_rules_and_targets_by_tag() {
 }
 
 #[test]
+fn startup_directives_remove_rules_and_targets_by_tag_and_msg() {
+    // CRS's exclusion examples (RESPONSE-999-EXCLUSION-RULES-AFTER-CRS): each as
+    // libmodsecurity 3.0.9 decides it, checked through nginx: the tag or message whole
+    // and with its case, before or after the rules it names.
+    let rules = r#"
+        SecRule ARGS "@contains evil" "id:1,phase:2,deny,status:403,tag:'attack-sqli',msg:'Evil thing here'"
+        SecAction "id:2,phase:1,pass,nolog,setvar:tx.mark=1"
+        SecRule TX:mark "@eq 1" "id:3,phase:2,deny,status:403,chain"
+            SecRule ARGS "@contains mark" "t:none"
+    "#;
+    let run = |directive: &str, uri: &str| {
+        let ruleset = make_ruleset(&format!("{directive}\n{rules}"));
+        get_through_phase_2(&ruleset, uri).has_intervention()
+    };
+    let cases = [
+        ("", [true, true]),
+        ("SecRuleRemoveByTag \"attack-sqli\"", [false, false]),
+        ("SecRuleRemoveByTag \"attack-sql\"", [true, true]),
+        ("SecRuleRemoveByTag \"ATTACK-SQLI\"", [true, true]),
+        ("SecRuleRemoveByMsg \"Evil thing here\"", [false, false]),
+        ("SecRuleRemoveByMsg \"Evil\"", [true, true]),
+        ("SecRuleUpdateTargetByTag \"attack-sqli\" \"!ARGS:a\"", [false, true]),
+        ("SecRuleUpdateTargetByTag \"attack-sql\" \"!ARGS:a\"", [true, true]),
+        ("SecRuleUpdateTargetByMsg \"Evil thing here\" \"!ARGS:a\"", [false, true]),
+    ];
+    for (directive, [a, b]) in cases {
+        assert_eq!([run(directive, "/?a=evil"), run(directive, "/?b=evil")], [a, b], "{directive}");
+        let after = make_ruleset(&format!("{rules}\n{directive}"));
+        assert_eq!(get_through_phase_2(&after, "/?a=evil").has_intervention(), a, "after the rules: {directive}");
+    }
+    // A SecAction is removed by its id as a rule is (here: the mark it sets is gone).
+    assert!(run("", "/?x=mark"));
+    assert!(!run("SecRuleRemoveById 2", "/?x=mark"));
+    assert!(CompiledRuleset::from_string("SecRuleRemoveByTag a b").is_err(), "one argument, as libmodsecurity");
+}
+
+#[test]
 fn capture_sets_tx_0_to_9_for_the_next_link_of_a_chain() {
     // CRS 920420's shape: the starter captures the media type, the link reads TX:0.
     let ruleset = make_ruleset(

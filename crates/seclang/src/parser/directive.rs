@@ -17,10 +17,10 @@ pub enum Directive {
     SecRuleEngine(RuleEngineMode),
     /// SecDefaultAction directive - default actions for rules.
     SecDefaultAction(Vec<Action>),
-    /// SecRuleRemoveById directive - remove rules by ID or ID range.
-    SecRuleRemoveById(Vec<RuleIdSelector>),
-    /// SecRuleUpdateTargetById directive - update rule targets (CRS exclusions).
-    SecRuleUpdateTargetById(UpdateTargetById),
+    /// SecRuleRemoveById, SecRuleRemoveByTag, SecRuleRemoveByMsg - remove rules.
+    SecRuleRemove(RuleSelector),
+    /// SecRuleUpdateTargetById, …ByTag, …ByMsg - update rule targets (CRS exclusions).
+    SecRuleUpdateTarget(UpdateTarget),
     /// SecRuleUpdateActionById directive - update rule actions.
     SecRuleUpdateActionById {
         /// ID of the rule whose actions are being amended.
@@ -64,7 +64,35 @@ impl RuleIdSelector {
     }
 }
 
-/// A parsed `SecRuleUpdateTargetById` directive.
+/// Which rules an exclusion directive names: IDs and ID ranges (`…ById`), or every rule
+/// that carries a tag (`…ByTag`) or a message (`…ByMsg`), compared whole and with case, as
+/// libmodsecurity compares them (`attack-sql` names no rule tagged `attack-sqli`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleSelector {
+    /// IDs and inclusive ID ranges.
+    Ids(Vec<RuleIdSelector>),
+    /// A `tag:` value.
+    Tag(String),
+    /// A `msg:` value, as written (macros unexpanded).
+    Msg(String),
+}
+
+impl RuleSelector {
+    /// Whether the rule with `id` and `actions` is one this names.
+    pub fn matches(&self, id: Option<&str>, actions: &[Action]) -> bool {
+        use super::MetadataAction::{Msg, Tag};
+        match self {
+            Self::Ids(ids) => {
+                // A rule without an ID, or with one that is no number, is named by none.
+                id.and_then(|id| id.parse::<u64>().ok()).is_some_and(|id| ids.iter().any(|s| s.matches(id)))
+            }
+            Self::Tag(tag) => actions.iter().any(|a| matches!(a, Action::Metadata(Tag(t)) if t == tag)),
+            Self::Msg(msg) => actions.iter().any(|a| matches!(a, Action::Metadata(Msg(m)) if m == msg)),
+        }
+    }
+}
+
+/// A parsed `SecRuleUpdateTargetById` (or `…ByTag`, `…ByMsg`) directive.
 ///
 /// Per ModSecurity semantics:
 /// - positive targets (`ARGS:foo`) are appended to the rule's variable list
@@ -72,9 +100,9 @@ impl RuleIdSelector {
 /// - `!`-prefixed targets (`!ARGS:password`) add a target exclusion so that
 ///   the named variable is no longer inspected by the rule.
 #[derive(Debug, Clone)]
-pub struct UpdateTargetById {
-    /// The rule IDs (or ranges) to update.
-    pub ids: Vec<RuleIdSelector>,
+pub struct UpdateTarget {
+    /// The rules to update.
+    pub rules: RuleSelector,
     /// Positive targets to append (or to substitute for `replaced`).
     pub additions: Vec<VariableSpec>,
     /// Target exclusions (the text after `!`, e.g. `ARGS:password`).

@@ -21,6 +21,7 @@
 
 mod action;
 mod directive;
+mod exclusions;
 mod include;
 mod lexer;
 mod operator;
@@ -32,7 +33,9 @@ pub use action::{
     parse_actions, Action, ControlAction, DataAction, DisruptiveAction, FlowAction, LoggingAction, MetadataAction,
     SetVarSpec, SetVarValue,
 };
-pub use directive::{Directive, RuleEngineMode, RuleIdSelector, SecAction, SecMarker, SecRule, UpdateTargetById};
+pub use directive::{
+    Directive, RuleEngineMode, RuleIdSelector, RuleSelector, SecAction, SecMarker, SecRule, UpdateTarget,
+};
 pub use lexer::{Lexer, Token, TokenKind};
 pub use operator::{OperatorName, OperatorSpec};
 pub(crate) use variable::parse_single_variable;
@@ -146,7 +149,11 @@ impl Parser {
             "secruleengine" => self.parse_secruleengine(lexer),
             "secdefaultaction" => self.parse_secdefaultaction(lexer),
             "secruleremovebyid" => self.parse_secruleremovebyid(lexer),
+            "secruleremovebytag" => self.parse_by_text(lexer, "SecRuleRemoveByTag", RuleSelector::Tag),
+            "secruleremovebymsg" => self.parse_by_text(lexer, "SecRuleRemoveByMsg", RuleSelector::Msg),
             "secruleupdatetargetbyid" => self.parse_secruleupdatetargetbyid(lexer),
+            "secruleupdatetargetbytag" => self.parse_by_text(lexer, "SecRuleUpdateTargetByTag", RuleSelector::Tag),
+            "secruleupdatetargetbymsg" => self.parse_by_text(lexer, "SecRuleUpdateTargetByMsg", RuleSelector::Msg),
             "secrequestbodyaccess" => self.parse_boolean_directive(lexer, "SecRequestBodyAccess"),
             "secresponsebodyaccess" => self.parse_boolean_directive(lexer, "SecResponseBodyAccess"),
             "include" => self.parse_include(lexer, true),
@@ -252,89 +259,6 @@ impl Parser {
         let actions = action::parse_actions(&actions_str)?;
         self.default_actions.insert(phase_of(&actions).unwrap_or(DEFAULT_PHASE), actions.clone());
         Ok(Directive::SecDefaultAction(actions))
-    }
-
-    /// Parse a SecRuleRemoveById directive.
-    ///
-    /// ModSecurity allows multiple IDs and ID ranges in a single directive,
-    /// e.g. `SecRuleRemoveById 1 2 "9000-9010"`. IDs may appear as several
-    /// arguments and/or space-separated inside one (quoted) argument.
-    fn parse_secruleremovebyid(&mut self, lexer: &mut Lexer) -> Result<Directive> {
-        let mut ids = Vec::new();
-        loop {
-            let arg = self.expect_argument(lexer, "SecRuleRemoveById")?;
-            ids.extend(self.parse_id_selectors(&arg, "SecRuleRemoveById")?);
-            if !self.peek_more_arguments(lexer) {
-                break;
-            }
-        }
-        Ok(Directive::SecRuleRemoveById(ids))
-    }
-
-    /// Parse a SecRuleUpdateTargetById directive.
-    ///
-    /// Syntax: `SecRuleUpdateTargetById ID TARGET1[|TARGET2|...] [REPLACED_TARGET]`
-    /// where ID is a rule ID or ID range (space-separated lists accepted when
-    /// quoted), targets may be `!`-prefixed exclusions, and the optional third
-    /// argument names an existing target to replace.
-    fn parse_secruleupdatetargetbyid(&mut self, lexer: &mut Lexer) -> Result<Directive> {
-        let ids_str = self.expect_argument(lexer, "SecRuleUpdateTargetById id")?;
-        let ids = self.parse_id_selectors(&ids_str, "SecRuleUpdateTargetById")?;
-
-        let targets_str = self.expect_argument(lexer, "SecRuleUpdateTargetById targets")?;
-        let (additions, exclusions) = variable::parse_update_targets(&targets_str)?;
-        if additions.is_empty() && exclusions.is_empty() {
-            return Err(Error::parse(
-                "SecRuleUpdateTargetById requires at least one target",
-                self.location.to_string(),
-            ));
-        }
-
-        let replaced = if self.peek_more_arguments(lexer) {
-            Some(self.expect_argument(lexer, "SecRuleUpdateTargetById replaced target")?)
-        } else {
-            None
-        };
-
-        Ok(Directive::SecRuleUpdateTargetById(UpdateTargetById {
-            ids,
-            additions,
-            exclusions,
-            replaced,
-            location: self.location.clone(),
-        }))
-    }
-
-    /// Parse a whitespace-separated list of rule IDs and inclusive ID ranges
-    /// (`942100` or `942100-942199`).
-    fn parse_id_selectors(&self, input: &str, context: &str) -> Result<Vec<RuleIdSelector>> {
-        let mut selectors = Vec::new();
-        for token in input.split_whitespace() {
-            let selector = if let Some((start, end)) = token.split_once('-') {
-                let start: u64 = start.trim().parse().map_err(|_| {
-                    Error::parse(format!("{context}: invalid rule id range '{token}'"), self.location.to_string())
-                })?;
-                let end: u64 = end.trim().parse().map_err(|_| {
-                    Error::parse(format!("{context}: invalid rule id range '{token}'"), self.location.to_string())
-                })?;
-                if start > end {
-                    return Err(Error::parse(
-                        format!("{context}: invalid rule id range '{token}' (start > end)"),
-                        self.location.to_string(),
-                    ));
-                }
-                RuleIdSelector::Range(start, end)
-            } else {
-                RuleIdSelector::Single(token.parse().map_err(|_| {
-                    Error::parse(format!("{context}: invalid rule id '{token}'"), self.location.to_string())
-                })?)
-            };
-            selectors.push(selector);
-        }
-        if selectors.is_empty() {
-            return Err(Error::parse(format!("{context}: expected at least one rule id"), self.location.to_string()));
-        }
-        Ok(selectors)
     }
 
     /// Check whether more arguments follow on the current logical line.

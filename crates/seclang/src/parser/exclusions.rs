@@ -1,0 +1,109 @@
+//! The directives that take rules out or spare them targets: `SecRuleRemoveById`,
+//! `…ByTag` and `…ByMsg`; `SecRuleUpdateTargetById`, `…ByTag` and `…ByMsg` (the ones CRS's
+//! exclusion files and their examples use).
+use super::{variable, Directive, Lexer, Parser, RuleIdSelector, RuleSelector, UpdateTarget};
+use crate::error::{Error, Result};
+
+impl Parser {
+    /// Parse a SecRuleRemoveById directive.
+    ///
+    /// ModSecurity allows multiple IDs and ID ranges in a single directive,
+    /// e.g. `SecRuleRemoveById 1 2 "9000-9010"`. IDs may appear as several
+    /// arguments and/or space-separated inside one (quoted) argument.
+    pub(super) fn parse_secruleremovebyid(&mut self, lexer: &mut Lexer) -> Result<Directive> {
+        let mut ids = Vec::new();
+        loop {
+            let arg = self.expect_argument(lexer, "SecRuleRemoveById")?;
+            ids.extend(self.parse_id_selectors(&arg, "SecRuleRemoveById")?);
+            if !self.peek_more_arguments(lexer) {
+                break;
+            }
+        }
+        Ok(Directive::SecRuleRemove(RuleSelector::Ids(ids)))
+    }
+
+    /// Parse a SecRuleUpdateTargetById directive.
+    ///
+    /// Syntax: `SecRuleUpdateTargetById ID TARGET1[|TARGET2|...] [REPLACED_TARGET]`
+    /// where ID is a rule ID or ID range (space-separated lists accepted when
+    /// quoted), targets may be `!`-prefixed exclusions, and the optional third
+    /// argument names an existing target to replace.
+    pub(super) fn parse_secruleupdatetargetbyid(&mut self, lexer: &mut Lexer) -> Result<Directive> {
+        let ids_str = self.expect_argument(lexer, "SecRuleUpdateTargetById id")?;
+        let ids = self.parse_id_selectors(&ids_str, "SecRuleUpdateTargetById")?;
+        self.parse_target_update(lexer, "SecRuleUpdateTargetById", RuleSelector::Ids(ids))
+    }
+
+    /// A target update's targets (and the target they replace), for `rules`.
+    fn parse_target_update(&mut self, lexer: &mut Lexer, name: &str, rules: RuleSelector) -> Result<Directive> {
+        let targets_str = self.expect_argument(lexer, &format!("{name} targets"))?;
+        let (additions, exclusions) = variable::parse_update_targets(&targets_str)?;
+        if additions.is_empty() && exclusions.is_empty() {
+            return Err(Error::parse(format!("{name} requires at least one target"), self.location.to_string()));
+        }
+
+        let replaced = if self.peek_more_arguments(lexer) {
+            Some(self.expect_argument(lexer, &format!("{name} replaced target"))?)
+        } else {
+            None
+        };
+
+        Ok(Directive::SecRuleUpdateTarget(UpdateTarget {
+            rules,
+            additions,
+            exclusions,
+            replaced,
+            location: self.location.clone(),
+        }))
+    }
+
+    /// `SecRuleRemoveByTag TAG` or `…ByMsg MSG` (one argument, as in libmodsecurity, which
+    /// refuses a second), or `SecRuleUpdateTargetByTag TAG TARGETS [REPLACED]` or `…ByMsg`.
+    pub(super) fn parse_by_text(
+        &mut self,
+        lexer: &mut Lexer,
+        name: &str,
+        selector: fn(String) -> RuleSelector,
+    ) -> Result<Directive> {
+        let rules = selector(self.expect_argument(lexer, name)?);
+        if name.starts_with("SecRuleUpdateTarget") {
+            return self.parse_target_update(lexer, name, rules);
+        }
+        if self.peek_more_arguments(lexer) {
+            return Err(Error::parse(format!("{name} takes one argument"), self.location.to_string()));
+        }
+        Ok(Directive::SecRuleRemove(rules))
+    }
+
+    /// Parse a whitespace-separated list of rule IDs and inclusive ID ranges
+    /// (`942100` or `942100-942199`).
+    fn parse_id_selectors(&self, input: &str, context: &str) -> Result<Vec<RuleIdSelector>> {
+        let mut selectors = Vec::new();
+        for token in input.split_whitespace() {
+            let selector = if let Some((start, end)) = token.split_once('-') {
+                let start: u64 = start.trim().parse().map_err(|_| {
+                    Error::parse(format!("{context}: invalid rule id range '{token}'"), self.location.to_string())
+                })?;
+                let end: u64 = end.trim().parse().map_err(|_| {
+                    Error::parse(format!("{context}: invalid rule id range '{token}'"), self.location.to_string())
+                })?;
+                if start > end {
+                    return Err(Error::parse(
+                        format!("{context}: invalid rule id range '{token}' (start > end)"),
+                        self.location.to_string(),
+                    ));
+                }
+                RuleIdSelector::Range(start, end)
+            } else {
+                RuleIdSelector::Single(token.parse().map_err(|_| {
+                    Error::parse(format!("{context}: invalid rule id '{token}'"), self.location.to_string())
+                })?)
+            };
+            selectors.push(selector);
+        }
+        if selectors.is_empty() {
+            return Err(Error::parse(format!("{context}: expected at least one rule id"), self.location.to_string()));
+        }
+        Ok(selectors)
+    }
+}
