@@ -150,6 +150,13 @@ fn waf_mistakes_are_reported_where_they_stand() {
             (12, 34),
             "everywhere",
         ),
+        ("[waf.x]\nrules = [\"/r.conf\"]\nexclusions = [{ tag = \"attack sqli\" }]\n", (12, 23), "a tag has no spaces"),
+        ("[waf.x]\nrules = [\"/r.conf\"]\nexclusions = [{ rule = 1, tag = \"a\" }]\n", (12, 33), "not both"),
+        (
+            "[waf.x]\nrules = [\"/r.conf\"]\nexclusions = [{ path = \"/a\" }]\n",
+            (12, 15),
+            "`rule` (an id or a range) or `tag`",
+        ),
     ];
     for (table, at, message) in cases {
         let errors = errors(&format!("{BASE}{table}"));

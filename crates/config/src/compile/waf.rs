@@ -5,7 +5,8 @@
 use super::Ctx;
 use crate::model::{RouteCfg, RuleIds, WafCfg};
 use forecourt_edge::waf::{
-    AuditLog, Engines, Exclusion, Mode, OverLimit, UploadRoom, WafCounters, WafFilter, WafPolicy, WafSettings,
+    AuditLog, Engines, ExcludedRules, Exclusion, Mode, OverLimit, UploadRoom, WafCounters, WafFilter, WafPolicy,
+    WafSettings,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -111,17 +112,18 @@ fn choice<T: Copy>(cx: &mut Ctx<'_>, v: &Option<Spanned<String>>, options: &[(&s
 
 fn exclusion(cx: &mut Ctx<'_>, e: &Spanned<crate::model::ExclusionCfg>) -> Option<Exclusion> {
     let c = e.get_ref();
-    let ids = match c.rule.get_ref() {
-        RuleIds::One(id) if *id > 0 => Some((*id as u64, *id as u64)),
-        RuleIds::Range(text) => text
-            .split_once('-')
-            .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
-            .filter(|(a, b)| a <= b),
-        RuleIds::One(_) => None,
-    };
-    let Some((first, last)) = ids else {
-        cx.error(&c.rule, "bad rule id", Some("write a rule id, 942100, or a range, \"942100-942199\"".into()));
-        return None;
+    let rules = match (&c.rule, &c.tag) {
+        (Some(rule), None) => rule_ids(cx, rule)?,
+        (None, Some(tag)) => rule_tag(cx, tag)?,
+        (Some(_), Some(tag)) => {
+            cx.error(tag, "an exclusion names its rules by `rule` or by `tag`, not both", None);
+            return None;
+        }
+        (None, None) => {
+            let hint = "e.g. { rule = 942100, path = \"/search\" } or { tag = \"attack-sqli\", path = \"/wiki\" }";
+            cx.error(e, "an exclusion names its rules: `rule` (an id or a range) or `tag`", Some(hint.into()));
+            return None;
+        }
     };
     if let Some(path) = c.path.as_ref().filter(|p| !p.get_ref().starts_with('/') || p.get_ref().contains(' ')) {
         cx.error(path, "an exclusion's path starts with `/` and has no spaces", None);
@@ -135,7 +137,36 @@ fn exclusion(cx: &mut Ctx<'_>, e: &Spanned<crate::model::ExclusionCfg>) -> Optio
         cx.error(t, "a target is one variable, such as \"ARGS:q\"", None);
     }
     let target = c.target.as_ref().map(|t| t.get_ref().clone());
-    Some(Exclusion { first, last, path: c.path.as_ref().map(|p| p.get_ref().clone()), target })
+    Some(Exclusion { rules, path: c.path.as_ref().map(|p| p.get_ref().clone()), target })
+}
+
+/// `rule = 942100` or `rule = "942100-942199"`.
+fn rule_ids(cx: &mut Ctx<'_>, rule: &Spanned<RuleIds>) -> Option<ExcludedRules> {
+    let ids = match rule.get_ref() {
+        RuleIds::One(id) if *id > 0 => Some((*id as u64, *id as u64)),
+        RuleIds::Range(text) => text
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+            .filter(|(a, b)| a <= b),
+        RuleIds::One(_) => None,
+    };
+    let Some((first, last)) = ids else {
+        cx.error(rule, "bad rule id", Some("write a rule id, 942100, or a range, \"942100-942199\"".into()));
+        return None;
+    };
+    Some(ExcludedRules::Ids { first, last })
+}
+
+/// `tag = "attack-sqli"`: one tag as CRS writes them, which goes into a `ctl:` action
+/// and a quoted directive as it is.
+fn rule_tag(cx: &mut Ctx<'_>, tag: &Spanned<String>) -> Option<ExcludedRules> {
+    let text = tag.get_ref();
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control() || "\"',;\\".contains(c)) {
+        let hint = "one tag as the rules write it, such as \"attack-sqli\" or \"paranoia-level/2\"";
+        cx.error(tag, "a tag has no spaces, quotes, commas or semicolons", Some(hint.into()));
+        return None;
+    }
+    Some(ExcludedRules::Tag(text.clone()))
 }
 
 /// The route's `waf` filter: its own policy, else `[global] waf`'s; "off" for none.

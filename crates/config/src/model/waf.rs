@@ -48,11 +48,13 @@ pub struct WafCfg {
 }
 
 /// `{ rule = 942100, path = "/search" }`, `{ rule = 920420, remove = true }`,
-/// `{ rule = "942100-942199", target = "ARGS:q" }`.
+/// `{ rule = "942100-942199", target = "ARGS:q" }`, `{ tag = "attack-sqli", path = "/wiki" }`.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ExclusionCfg {
-    pub rule: Spanned<RuleIds>,
+    /// The rules by id or id range; or by `tag`, one of the two.
+    pub rule: Option<Spanned<RuleIds>>,
+    pub tag: Option<Spanned<String>>,
     /// Only on this path and below.
     pub path: Option<Spanned<String>>,
     /// Everywhere (what an exclusion without `path` means anyway: written to say so).

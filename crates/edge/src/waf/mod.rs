@@ -24,5 +24,5 @@ pub use audit::AuditLog;
 pub use engines::Engines;
 pub use filter::WafFilter;
 pub use metrics::WafCounters;
-pub use policy::{Exclusion, LoadError, Mode, OverLimit, WafPolicy, WafSettings};
+pub use policy::{ExcludedRules, Exclusion, LoadError, Mode, OverLimit, WafPolicy, WafSettings};
 pub use upload_room::UploadRoom;

@@ -24,14 +24,22 @@ pub struct WafSettings {
     pub exclusions: Vec<Exclusion>,
 }
 
-/// One exclusion: rule ids (one, or a range) taken out on a path prefix or everywhere,
-/// wholly or for one variable (`ARGS:q`).
+/// One exclusion: rules (ids, or a tag) taken out on a path prefix or everywhere, wholly
+/// or for one variable (`ARGS:q`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exclusion {
-    pub first: u64,
-    pub last: u64,
+    pub rules: ExcludedRules,
     pub path: Option<String>,
     pub target: Option<String>,
+}
+
+/// The rules an exclusion names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExcludedRules {
+    /// One id (`first == last`) or an inclusive range.
+    Ids { first: u64, last: u64 },
+    /// Every rule with this `tag:` (`attack-sqli`, `paranoia-level/2`), as CRS tags them.
+    Tag(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,9 +188,10 @@ impl WafSettings {
         // exclusion for /search holds for `//search` and not for `/search/../login`.
         for (e, id) in self.exclusions.iter().filter(|e| e.path.is_some()).zip(FIRST_OWN_ID + 1..) {
             let path = e.path.as_deref().unwrap_or_default();
+            let (by, rules) = e.rules.by();
             let ctl = match &e.target {
-                None => format!("ctl:ruleRemoveById={}", e.ids()),
-                Some(target) => format!("ctl:ruleRemoveTargetById={};{target}", e.ids()),
+                None => format!("ctl:ruleRemoveBy{by}={rules}"),
+                Some(target) => format!("ctl:ruleRemoveTargetBy{by}={rules};{target}"),
             };
             let _ = writeln!(
                 text,
@@ -194,20 +203,24 @@ impl WafSettings {
             let _ = writeln!(text, "Include \"{}\"", entry.replace('"', "\\\""));
         }
         for e in self.exclusions.iter().filter(|e| e.path.is_none()) {
+            let (by, rules) = e.rules.by();
             let _ = match &e.target {
-                None => writeln!(text, "SecRuleRemoveById {}", e.ids()),
-                Some(target) => writeln!(text, "SecRuleUpdateTargetById {} \"!{target}\"", e.ids()),
+                None => writeln!(text, "SecRuleRemoveBy{by} \"{rules}\""),
+                Some(target) => writeln!(text, "SecRuleUpdateTargetBy{by} \"{rules}\" \"!{target}\""),
             };
         }
         text
     }
 }
 
-impl Exclusion {
-    fn ids(&self) -> String {
-        match self.first == self.last {
-            true => self.first.to_string(),
-            false => format!("{}-{}", self.first, self.last),
+impl ExcludedRules {
+    /// How SecLang names these rules: the directive's or `ctl:`'s suffix (`Id`, `Tag`) and
+    /// its argument.
+    fn by(&self) -> (&'static str, String) {
+        match self {
+            ExcludedRules::Ids { first, last } if first == last => ("Id", first.to_string()),
+            ExcludedRules::Ids { first, last } => ("Id", format!("{first}-{last}")),
+            ExcludedRules::Tag(tag) => ("Tag", tag.clone()),
         }
     }
 }
@@ -257,10 +270,15 @@ mod tests {
 
     #[test]
     fn the_seclang_sets_crs_then_includes_then_excludes() {
-        let on_search = Exclusion { first: 942100, last: 942100, path: Some("/search".into()), target: None };
-        let everywhere = Exclusion { first: 920420, last: 920429, path: None, target: None };
-        let one_arg = Exclusion { first: 941100, last: 941100, path: None, target: Some("ARGS:html".into()) };
-        let text = settings(vec!["/r/a.conf".into()], vec![on_search, everywhere, one_arg]).seclang();
+        let ids = |first, last| ExcludedRules::Ids { first, last };
+        let on_search = Exclusion { rules: ids(942100, 942100), path: Some("/search".into()), target: None };
+        let everywhere = Exclusion { rules: ids(920420, 920429), path: None, target: None };
+        let one_arg = Exclusion { rules: ids(941100, 941100), path: None, target: Some("ARGS:html".into()) };
+        let sqli = || ExcludedRules::Tag("attack-sqli".into());
+        let tag_on_api = Exclusion { rules: sqli(), path: Some("/api".into()), target: Some("ARGS:q".into()) };
+        let tag_everywhere = Exclusion { rules: sqli(), path: None, target: None };
+        let exclusions = vec![on_search, everywhere, one_arg, tag_on_api, tag_everywhere];
+        let text = settings(vec!["/r/a.conf".into()], exclusions).seclang();
         let include = text.find("Include \"/r/a.conf\"").unwrap();
         assert!(text.contains("setvar:tx.blocking_paranoia_level=2"));
         assert!(text.contains("setvar:tx.inbound_anomaly_score_threshold=7"));
@@ -270,8 +288,13 @@ mod tests {
             )
             .unwrap();
         assert!(path_rule < include, "a ctl exclusion runs before the rules it removes");
-        assert!(text.find("SecRuleRemoveById 920420-920429").unwrap() > include);
-        assert!(text.find("SecRuleUpdateTargetById 941100 \"!ARGS:html\"").unwrap() > include);
+        assert!(text.find("SecRuleRemoveById \"920420-920429\"").unwrap() > include);
+        assert!(text.find("SecRuleUpdateTargetById \"941100\" \"!ARGS:html\"").unwrap() > include);
+        let tag_rule = text.find(
+            "\"id:99002,phase:1,pass,nolog,t:none,t:normalizePath,ctl:ruleRemoveTargetByTag=attack-sqli;ARGS:q\"",
+        );
+        assert!(tag_rule.unwrap() < include);
+        assert!(text.find("SecRuleRemoveByTag \"attack-sqli\"").unwrap() > include);
     }
 
     #[test]

