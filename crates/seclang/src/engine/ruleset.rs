@@ -162,6 +162,7 @@ impl CompiledRuleset {
             })
             .collect();
         let mut target_updates: Vec<UpdateTarget> = Vec::new();
+        let mut action_updates: Vec<(u64, Vec<Action>)> = Vec::new();
         // When a removed rule is a chain head, its continuation rules (which
         // usually carry no id of their own) must be dropped with it.
         let mut skipping_removed_chain = false;
@@ -281,6 +282,10 @@ impl CompiledRuleset {
                     // exclusion files are conventionally included last.
                     target_updates.push(update.clone());
                 }
+                Directive::SecRuleUpdateActionById { id, actions } => {
+                    // After every rule is compiled too: CRS's examples put it after the rules.
+                    action_updates.push((id, actions));
+                }
                 Directive::SecMarker(marker) => {
                     ruleset.rules.add_marker(marker.name);
                 }
@@ -291,6 +296,7 @@ impl CompiledRuleset {
         }
 
         apply_target_updates(&mut ruleset, &target_updates);
+        apply_action_updates(&mut ruleset, &action_updates)?;
         report.finish();
 
         Ok(ruleset)
@@ -393,6 +399,33 @@ fn apply_target_updates(ruleset: &mut CompiledRuleset, updates: &[UpdateTarget])
             }
         }
     }
+}
+
+/// Apply `SecRuleUpdateActionById` directives: each action replaces the rule's of the same
+/// kind where a rule holds one such (`crate::parser::action_supersedes`, which also merges
+/// `SecDefaultAction`), or is added after its own; what the rule keeps derived from its
+/// actions (transformations, tags, `multiMatch`) is derived again.
+fn apply_action_updates(ruleset: &mut CompiledRuleset, updates: &[(u64, Vec<Action>)]) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    for rules in ruleset.rules.by_phase.values_mut() {
+        for rule in rules.iter_mut() {
+            let Some(numeric) = rule.id.as_ref().and_then(|s| s.parse::<u64>().ok()) else {
+                continue;
+            };
+            for (_, actions) in updates.iter().filter(|(id, _)| *id == numeric) {
+                for action in actions {
+                    rule.actions.retain(|old| !crate::parser::action_supersedes(action, old));
+                    rule.actions.push(action.clone());
+                }
+                rule.transformations = extract_transformations(&rule.actions)?;
+                rule.tags = tags_of(&rule.actions);
+                rule.multi_match = has_multi_match(&rule.actions);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether a rule variable refers to the target named by a directive argument

@@ -458,6 +458,14 @@ impl Transaction {
                         self.allowed = true;
                         return Ok(());
                     }
+                    // A redirect's target may name variables (`%{request_headers.host}`),
+                    // as libmodsecurity expands them.
+                    let outcome = match outcome {
+                        DisruptiveOutcome::Redirect(url) if url.contains("%{") => {
+                            DisruptiveOutcome::Redirect(self.expand_macros(&url))
+                        }
+                        other => other,
+                    };
                     let intervention = Intervention::for_outcome(
                         outcome,
                         action_result.status,

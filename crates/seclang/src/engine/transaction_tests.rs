@@ -288,6 +288,45 @@ fn startup_directives_remove_rules_and_targets_by_tag_and_msg() {
 }
 
 #[test]
+fn update_action_by_id_changes_what_a_rule_does_as_the_reference_manual_says() {
+    // CRS's RESPONSE-999 examples, for its blocking rule: pass, another status, a
+    // redirect; before or after the rule.
+    let rule = r#"SecRule ARGS "@contains evil" "id:949110,phase:2,t:lowercase,deny,status:403,msg:'Blocked'""#;
+    let outcome = |update: &str, before: bool| {
+        let text = if before { format!("{update}\n{rule}") } else { format!("{rule}\n{update}") };
+        let tx = get_through_phase_2(&make_ruleset(&text), "/?a=EVIL");
+        tx.intervention().map(|i| (i.status, i.url.clone()))
+    };
+    for before in [false, true] {
+        assert_eq!(outcome("", before), Some((403, None)));
+        assert_eq!(outcome(r#"SecRuleUpdateActionById 949110 "pass""#, before), None, "before: {before}");
+        assert_eq!(outcome(r#"SecRuleUpdateActionById 949110 "t:none,deny,status:404""#, before), None, "t:none");
+        assert_eq!(outcome(r#"SecRuleUpdateActionById 949110 "status:404""#, before), Some((404, None)));
+        let redirect = r#"SecRuleUpdateActionById 949110 "redirect:'http://example.com/report'""#;
+        assert_eq!(outcome(redirect, before), Some((302, Some("http://example.com/report".into()))));
+    }
+    // The redirect of CRS's example, to the host the request named.
+    let update = r#"SecRuleUpdateActionById 949110 "t:none,redirect:'http://%{request_headers.host}/'""#;
+    let mut tx = Transaction::new(make_ruleset(&format!("{rule}\n{update}")), 403);
+    tx.process_uri("/?a=evil", "GET", "HTTP/1.1").unwrap();
+    tx.add_request_header("Host", "shop.example").unwrap();
+    tx.process_request_headers().unwrap();
+    tx.process_request_body().unwrap();
+    assert_eq!(tx.intervention().and_then(|i| i.url.clone()).as_deref(), Some("http://shop.example/"));
+    // `t:none` appended ends the rule's own transformations: `EVIL` is no longer lowered.
+    let tx = get_through_phase_2(
+        &make_ruleset(&format!("{rule}\nSecRuleUpdateActionById 949110 \"t:none,deny,status:404\"")),
+        "/?a=evil",
+    );
+    assert_eq!(tx.intervention().map(|i| i.status), Some(404));
+    for fixed in ["id:2", "phase:1", "chain"] {
+        let text = format!("{rule}\nSecRuleUpdateActionById 949110 \"{fixed}\"");
+        assert!(CompiledRuleset::from_string(&text).is_err(), "{fixed}");
+    }
+    assert!(CompiledRuleset::from_string("SecRuleUpdateActionById 1-5 \"pass\"").is_err(), "one id");
+}
+
+#[test]
 fn capture_sets_tx_0_to_9_for_the_next_link_of_a_chain() {
     // CRS 920420's shape: the starter captures the media type, the link reads TX:0.
     let ruleset = make_ruleset(

@@ -294,7 +294,9 @@ fn parse_single_action(input: &str) -> Result<Action> {
                 action: "redirect".to_string(),
                 message: "missing URL".to_string(),
             })?;
-            Ok(Action::Disruptive(DisruptiveAction::Redirect(url)))
+            // CRS's examples quote it: `redirect:'http://%{request_headers.host}/'`.
+            let url = url.trim_matches(|c| c == '\'' || c == '"');
+            Ok(Action::Disruptive(DisruptiveAction::Redirect(url.to_string())))
         }
 
         // Flow actions

@@ -1,10 +1,36 @@
-//! The directives that take rules out or spare them targets: `SecRuleRemoveById`,
-//! `…ByTag` and `…ByMsg`; `SecRuleUpdateTargetById`, `…ByTag` and `…ByMsg` (the ones CRS's
-//! exclusion files and their examples use).
-use super::{variable, Directive, Lexer, Parser, RuleIdSelector, RuleSelector, UpdateTarget};
+//! The directives that change rules defined elsewhere (the ones CRS's exclusion files and
+//! their examples use): `SecRuleRemoveById`, `…ByTag` and `…ByMsg` take rules out;
+//! `SecRuleUpdateTargetById`, `…ByTag` and `…ByMsg` spare them targets;
+//! `SecRuleUpdateActionById` changes what a rule does when it matches.
+use super::{action, variable, Action, Directive, FlowAction, Lexer, MetadataAction, Parser};
+use super::{RuleIdSelector, RuleSelector, UpdateTarget};
 use crate::error::{Error, Result};
 
 impl Parser {
+    /// `SecRuleUpdateActionById ID "ACTIONS"` (CRS's examples: `949110 "t:none,deny,status:404"`,
+    /// `901150 "nolog"`): one rule's actions, merged as ModSecurity's reference manual says —
+    /// a disruptive action replaces the rule's, an action a rule holds once (`status`,
+    /// `msg`, `log`…) replaces its own, and those it may hold many of (`t:`, `setvar`,
+    /// `tag`, `ctl`) are added after its own. A rule's id, phase and chain cannot change.
+    pub(super) fn parse_secruleupdateactionbyid(&mut self, lexer: &mut Lexer) -> Result<Directive> {
+        let id_text = self.expect_argument(lexer, "SecRuleUpdateActionById id")?;
+        let id = id_text.trim().parse::<u64>().map_err(|_| {
+            Error::parse(format!("SecRuleUpdateActionById: `{id_text}` is not one rule id"), self.location.to_string())
+        })?;
+        let actions = action::parse_actions(&self.expect_argument(lexer, "SecRuleUpdateActionById actions")?)?;
+        let fixed = |a: &Action| {
+            matches!(
+                a,
+                Action::Metadata(MetadataAction::Id(_) | MetadataAction::Phase(_)) | Action::Flow(FlowAction::Chain)
+            )
+        };
+        if actions.iter().any(fixed) {
+            let message = "SecRuleUpdateActionById cannot change a rule's id, phase or chain";
+            return Err(Error::parse(message, self.location.to_string()));
+        }
+        Ok(Directive::SecRuleUpdateActionById { id, actions })
+    }
+
     /// Parse a SecRuleRemoveById directive.
     ///
     /// ModSecurity allows multiple IDs and ID ranges in a single directive,

@@ -152,6 +152,7 @@ impl Parser {
             "secruleremovebytag" => self.parse_by_text(lexer, "SecRuleRemoveByTag", RuleSelector::Tag),
             "secruleremovebymsg" => self.parse_by_text(lexer, "SecRuleRemoveByMsg", RuleSelector::Msg),
             "secruleupdatetargetbyid" => self.parse_secruleupdatetargetbyid(lexer),
+            "secruleupdateactionbyid" => self.parse_secruleupdateactionbyid(lexer),
             "secruleupdatetargetbytag" => self.parse_by_text(lexer, "SecRuleUpdateTargetByTag", RuleSelector::Tag),
             "secruleupdatetargetbymsg" => self.parse_by_text(lexer, "SecRuleUpdateTargetByMsg", RuleSelector::Msg),
             "secrequestbodyaccess" => self.parse_boolean_directive(lexer, "SecRequestBodyAccess"),
@@ -409,7 +410,7 @@ impl Default for Parser {
 /// `ctl`, `initcol`, ...) never supersede anything. Single-valued actions
 /// supersede an earlier action of the same kind; `log`/`nolog` and
 /// `auditlog`/`noauditlog` are opposites of one switch and supersede each other.
-fn action_supersedes(new: &Action, old: &Action) -> bool {
+pub(crate) fn action_supersedes(new: &Action, old: &Action) -> bool {
     match (new, old) {
         (Action::Disruptive(_), Action::Disruptive(_)) => true,
         (Action::Flow(a), Action::Flow(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
