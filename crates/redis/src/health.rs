@@ -18,10 +18,33 @@ pub(crate) fn mark_down(shared: &Shared, why: &str) {
 }
 
 fn log_down(why: &str) {
-    tracing::warn!(
-        reason = why,
-        "Redis is unreachable: limits and bans use this instance's local state until it answers again"
-    );
+    match why.strip_prefix(REFUSED) {
+        Some(error) => tracing::warn!(
+            error,
+            "Redis refused a call: limits and bans use this instance's local state until the next check"
+        ),
+        None => tracing::warn!(
+            reason = why,
+            "Redis is unreachable: limits and bans use this instance's local state until it answers again"
+        ),
+    }
+}
+
+/// Begins what a failed call says when Redis answered it with an error of the call's own
+/// (a script's error, `OOM`, `WRONGTYPE`, `NOPERM`), not one of its availability.
+const REFUSED: &str = "refused: ";
+
+/// What a failed call says. A Redis that answered with an error is up but of no use for
+/// the call (it counts as down all the same: the local state is the safe side); a cluster
+/// that is moving or down, a server loading its data or a replica that cannot take
+/// writes (`READONLY`, during a failover) is unavailable, as one that does not answer.
+pub(crate) fn failure(e: redis::RedisError) -> String {
+    use redis::ErrorKind::{BusyLoadingError, MasterDown, ReadOnly};
+    let unavailable = e.is_cluster_error() || matches!(e.kind(), BusyLoadingError | MasterDown | ReadOnly);
+    match e.code() {
+        Some(_) if !unavailable => format!("{REFUSED}{e}"),
+        _ => e.to_string(),
+    }
 }
 
 /// The connection callers' jobs go through (none while Redis is unreachable).

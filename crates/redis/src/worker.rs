@@ -37,7 +37,7 @@ async fn run(job: Job, connection: Option<Connection>) {
     };
     match job {
         Job::Cmd(cmd, reply_to) => {
-            let answer = cmd.query_async::<redis::Value>(&mut c).await.map_err(|e| e.to_string());
+            let answer = cmd.query_async::<redis::Value>(&mut c).await.map_err(crate::health::failure);
             if let Some(tx) = reply_to {
                 let _ = tx.send(answer);
             }
@@ -50,7 +50,7 @@ async fn run(job: Job, connection: Option<Connection>) {
             for a in &args {
                 invocation.arg(a.as_slice());
             }
-            let _ = tx.send(invocation.invoke_async::<redis::Value>(&mut c).await.map_err(|e| e.to_string()));
+            let _ = tx.send(invocation.invoke_async::<redis::Value>(&mut c).await.map_err(crate::health::failure));
         }
     }
 }
