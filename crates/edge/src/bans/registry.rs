@@ -116,10 +116,13 @@ impl Bans {
         self.table.add(self.key(client), address, duration, source)
     }
 
-    /// A ban another instance made (`address` as it lists it).
+    /// A ban another instance made (`address` as it wrote it), listed as this instance
+    /// names what it bans: the client's address, or its IPv6 prefix (`2001:db8::1/200`
+    /// written by hand is listed as the /64 it bans here).
     fn ban_locally(&self, address: &str, duration: Duration, source: Source) {
         if let Some(client) = shared::client_of(address) {
-            self.table.add(self.key(client), address.to_owned(), duration, source);
+            let listed = describe(client, self.ipv6_prefix.load(Ordering::Relaxed));
+            self.table.add(self.key(client), listed, duration, source);
         }
     }
 
@@ -259,5 +262,25 @@ mod tests {
         let listed = bans.list();
         assert_eq!((listed[0].address.as_str(), &listed[0].source), ("2001:db8::/64", &Source::Rule("scan".into())));
         assert!(bans.lift("2001:db8::9".parse().unwrap()) && !bans.is_banned(a));
+    }
+
+    #[test]
+    fn another_instances_ban_is_listed_as_what_it_bans_here() {
+        let bans = Arc::new(Bans::default());
+        bans.commit(Vec::new(), 64, Duration::from_secs(60), None);
+        for (written, listed) in
+            [("2001:db8::1/200", "2001:db8::/64"), ("10.0.0.7/8", "10.0.0.7"), ("::ffff:10.0.0.8", "10.0.0.8")]
+        {
+            let message = format!("ban 99 60000 {written} rule:scan");
+            bans.apply(shared::Message::parse(&message).unwrap());
+            let all = bans.list();
+            assert!(
+                all.iter().any(|b| b.address == listed),
+                "{written}: {:?}",
+                all.iter().map(|b| &b.address).collect::<Vec<_>>()
+            );
+        }
+        assert!(bans.is_banned("2001:db8::2".parse().unwrap()) && bans.is_banned("10.0.0.7".parse().unwrap()));
+        assert!(!bans.is_banned("10.0.0.9".parse().unwrap()), "an address, not the /8 it was written with");
     }
 }
