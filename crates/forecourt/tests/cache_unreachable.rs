@@ -1,6 +1,6 @@
 //! End-to-end: stale answers when the origin cannot be reached at all (RFC 9111 §4.2.4's
 //! "disconnected"): served by default for a day past freshness (and a fresh copy that a
-//! client's `no-cache` sent to be validated), never for a response that must be
+//! client's `no-cache` sent to be validated, counted as a hit), never for a response that must be
 //! revalidated or validated at every use, not instead of the origin's own 5xx, and not
 //! where the route says `stale_if_unreachable = "off"`.
 use crate::common;
@@ -18,8 +18,9 @@ fn with_cc(path: &str, extra: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_is_served_when_the_origin_cannot_be_reached() {
     let origin = CacheOrigin::start();
+    let admin = free_port();
     let fc = Forecourt::start(&format!(
-        "[global]\nworkers = 1\nadmin = \"off\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+        "[global]\nworkers = 1\nadmin = \"127.0.0.1:{admin}\"\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
          [[route]]\npath = \"/off\"\nupstream = \"o\"\ncache = {{ stale_if_unreachable = \"off\" }}\n\
          [[route]]\nupstream = \"o\"\ncache = true\n\
          [upstream.o]\nservers = [\"{}\"]\n[upstream.o.retry]\nattempts = 1\n",
@@ -60,11 +61,20 @@ async fn stale_is_served_when_the_origin_cannot_be_reached() {
     let status = r.header("cache-status");
     assert!(status.contains("fwd=stale") && status.contains("detail=stale-if-unreachable"), "{status}");
     assert!(r.header("age").parse::<u64>().is_ok_and(|age| age >= 2), "{:?}", r.headers);
-    // A fresh copy that the client asked to have validated: served too (it would be, stale).
+    // A fresh copy that the client asked to have validated: served too (it would be,
+    // stale), said to be what it is, and counted as a hit, not as stale.
     let no_cache = [("cache-control", "no-cache")];
+    let counts = |m: &str| {
+        ["hit", "stale"]
+            .map(|c| metric(m, &format!("forecourt_cache_requests_total{{route=\"route#2\",outcome=\"{c}\"}}")))
+    };
+    let before = counts(&get(&format!("http://127.0.0.1:{admin}/metrics")).await.body);
     let r = get_with(&fc.url(fresh), &no_cache).await;
     assert_eq!((r.status, &r.body), (200, &fresh_first.body), "{:?}", r.headers);
-    assert!(r.header("cache-status").contains("detail=stale-if-unreachable"), "{:?}", r.headers);
+    assert!(r.header("cache-status").contains("fwd=request; fwd-status=502"), "{:?}", r.headers);
+    assert!(r.header("cache-status").contains("detail=origin-unreachable"), "{:?}", r.headers);
+    let after = counts(&get(&format!("http://127.0.0.1:{admin}/metrics")).await.body);
+    assert_eq!([after[0] - before[0], after[1] - before[1]], [1.0, 0.0]);
     assert_eq!(get_with(&fc.url(off_fresh), &no_cache).await.status, 502, "not where the route turned it off");
 
     // Not where the response forbids it, nor where the route turned it off.

@@ -58,14 +58,15 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
             let unreachable = origin_unreachable(cx).then_some(f.options.stale_if_unreachable).flatten();
             let freshness = stale.freshness(t);
             let fresh = freshness == Freshness::Fresh;
+            // A copy still fresh is served as what it is: a hit, with the cause named.
             let detail = match (within(freshness, error_window), within(freshness, unreachable)) {
                 (true, _) => Some("stale-if-error"),
                 (false, true) => Some("stale-if-unreachable"),
-                (false, false) if fresh && unreachable.is_some() => Some("stale-if-unreachable"),
+                (false, false) if fresh && unreachable.is_some() => Some("origin-unreachable"),
                 (false, false) => None,
             };
             if let Some(detail) = detail {
-                RouteCounters::count(&f.counters.stale);
+                RouteCounters::count(if fresh { &f.counters.hit } else { &f.counters.stale });
                 state.status.detail = Some(detail);
                 state.status.ttl = Some(stale.ttl(t));
                 *resp = answer_from(f, &stale, &state, t, cx);
