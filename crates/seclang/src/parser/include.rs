@@ -133,12 +133,13 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_directive_is_named_with_its_file_and_line() {
+    fn a_word_that_is_no_directive_is_named_with_its_file_and_line() {
         match rules_read_from("unknown", "SecRuleEngine On\nIncludeOptionally rules/*.conf\n") {
             Err(error @ Error::InRule { line: 2, .. }) => {
                 let message = error.to_string();
                 assert!(
-                    message.contains("entry.conf:2") && message.contains("unknown directive `IncludeOptionally`"),
+                    message.contains("entry.conf:2")
+                        && message.contains("unexpected `IncludeOptionally`: no directive"),
                     "{message}"
                 );
             }

@@ -103,7 +103,8 @@ impl Parser {
                     // Skip blank lines
                 }
                 TokenKind::Word(word) => {
-                    let error = Error::parse(format!("unknown directive `{word}`"), self.location.to_string());
+                    let message = format!("unexpected `{word}`: no directive, nor an argument of the one before");
+                    let error = Error::parse(message, self.location.to_string());
                     return Err(self.locate(error, input, token.line));
                 }
                 _ => {
