@@ -3,7 +3,8 @@
 //! — both running the same CRS (Debian's 3.3.4, and 4.28) at paranoia levels 1 and 4 with
 //! the same body settings, in front of the same origin. Their decisions (refused or not)
 //! must agree on at least 98% of requests for each ruleset and level, and every
-//! disagreement must be one `explained` gives a reason for.
+//! disagreement must be one `explained` gives a reason for. An operator's exclusion file
+//! (`SecRuleRemoveByTag` and the like) is decided alike too.
 use super::common::origin::Origin;
 use super::common::*;
 use super::waf::{crs4, CRS3};
@@ -208,4 +209,48 @@ async fn decisions_agree_with_nginx_and_libmodsecurity_on_crs_3_and_4_at_pl1_and
     }
     println!("{}", summary.join("\n"));
     assert!(unexplained.is_empty(), "unexplained disagreements:\n{}", unexplained.join("\n"));
+}
+
+/// An operator's exclusion file after CRS 3.3.4 (PL1), in the directives CRS's examples
+/// use, through both engines: they decide every request of the corpus alike, and the
+/// exclusions take effect in both (a tag or message names a rule whole and with its case).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exclusion_directives_decide_as_libmodsecurity_does() {
+    let origin = Origin::start("o");
+    let dir = TempDir::new("waf-exclusion-directives");
+    let exclusions = dir.file(
+        "RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf",
+        "SecRuleRemoveByTag \"attack-rfi\"\n\
+         SecRuleRemoveByTag \"ATTACK-XSS\"\n\
+         SecRuleUpdateTargetByTag \"attack-sqli\" \"!ARGS:id\"\n\
+         SecRuleRemoveByMsg \"OS File Access Attempt\"\n\
+         SecRuleUpdateTargetByMsg \"Remote Command Execution: Unix Command Injection\" \"!ARGS:host\"\n",
+    );
+    let mut rules = files(CRS3);
+    rules.push(exclusions.clone());
+    let reference = NginxModsecurity::start(&origin, &rules, 1);
+    let fc = super::waf::start(&format!(
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\nwaf = \"crs\"\n[waf.crs]\nrules = {}\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\npath = \"/\"\nupstream = \"o\"\n\
+         [upstream.o]\nservers = [\"{}\"]\n",
+        CRS3.replace(']', &format!(", \"{exclusions}\"]")),
+        origin.addr
+    ));
+    let reference_base = format!("http://127.0.0.1:{}", reference.port);
+    let (mut differ, mut passed) = (Vec::new(), Vec::new());
+    for case in ATTACKS.iter().chain(BENIGN) {
+        let ours = send(&client(), case.request(&fc.url(""), "app.test")).await.status;
+        let theirs = send(&client(), case.request(&reference_base, "app.test")).await.status;
+        if refused(ours) != refused(theirs) && explained(case.name, refused(ours)).is_none() {
+            differ.push(format!("{}: Forecourt {ours}, nginx+ModSecurity {theirs}", case.name));
+        }
+        if !refused(ours) && ATTACKS.iter().any(|a| a.name == case.name) {
+            passed.push(case.name);
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    for excluded in ["rfi: remote include", "sqli: union select"] {
+        assert!(passed.contains(&excluded), "{excluded} passes both: {passed:?}");
+    }
+    assert!(!passed.iter().any(|p| p.starts_with("xss:")), "a tag in another case names nothing: {passed:?}");
 }
