@@ -242,12 +242,12 @@ async fn phases_run_in_order_and_responses_in_reverse_through_the_filters_passed
     let rt = runtime(&state, "off", vec![("/pass", false, all_pass), ("/answer", false, b_answers)]);
     let w = worker(&state, rt);
 
-    let resp = handle(&w, &conn(), get("/pass")).await;
+    let resp = handle(&w, &conn(), get("/pass"), None).await;
     assert_eq!((resp.status(), body_of(resp).await.as_str()), (StatusCode::OK, "hello"));
     let seen = std::mem::take(&mut *journal.lock().unwrap());
     assert_eq!(seen, ["a:request", "b:request", "b:response", "a:response"], "no upstream phase: nothing forwarded");
 
-    let resp = handle(&w, &conn(), get("/answer")).await;
+    let resp = handle(&w, &conn(), get("/answer"), None).await;
     assert_eq!(resp.status(), StatusCode::IM_A_TEAPOT);
     assert!(resp.headers().contains_key("x-request-id"), "every answer carries the request id");
     let seen = std::mem::take(&mut *journal.lock().unwrap());
@@ -261,7 +261,7 @@ async fn the_upstream_phase_runs_only_when_forwarded_after_every_decision() {
     let journal = Journal::default();
     let chain = vec![Noting::boxed("a", &journal, None), Noting::boxed("b", &journal, None)];
     let w = worker(&state, runtime(&state, "off", vec![("/", true, chain)]));
-    let resp = handle(&w, &conn(), get("/x")).await;
+    let resp = handle(&w, &conn(), get("/x"), None).await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "nobody listens upstream");
     let seen = journal.lock().unwrap().clone();
     assert_eq!(seen, ["a:request", "b:request", "a:upstream", "b:upstream", "b:response", "a:response"]);
@@ -278,7 +278,7 @@ async fn the_front_chain_answers_before_routing() {
         Noting::boxed("front-2", &journal, Some(StatusCode::FORBIDDEN)),
     ]);
     let w = worker(&state, rt);
-    let resp = handle(&w, &conn(), get("/x")).await;
+    let resp = handle(&w, &conn(), get("/x"), None).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(*journal.lock().unwrap(), ["front-1:request", "front-2:request", "front-1:response"]);
 }
@@ -295,12 +295,12 @@ async fn a_filter_from_another_crate_waits_logs_and_wraps_the_body() {
     let c = conn();
     let order = RefCell::new(Vec::new());
     let slow_one = async {
-        let resp = handle(&w, &c, get("/slow")).await;
+        let resp = handle(&w, &c, get("/slow"), None).await;
         order.borrow_mut().push("slow");
         resp
     };
     let fast_one = async {
-        let resp = handle(&w, &c, get("/fast")).await;
+        let resp = handle(&w, &c, get("/fast"), None).await;
         order.borrow_mut().push("fast");
         resp
     };
@@ -333,12 +333,12 @@ async fn the_body_is_read_once_within_the_largest_bound() {
     let w = worker(&state, runtime(&state, "off", vec![("/", true, chain)]));
     let post = |body: &'static str| Request::post("/up").header("host", "a").body(IncomingBody::full(body)).unwrap();
 
-    let resp = handle(&w, &conn(), post("no evil here")).await;
+    let resp = handle(&w, &conn(), post("no evil here"), None).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "the larger bound saw it");
     assert_eq!(*small.lock().unwrap(), [(Bytes::from_static(b"no e"), false)]);
     assert_eq!(*large.lock().unwrap(), [(Bytes::from_static(b"no evil here"), true)]);
 
-    let resp = handle(&w, &conn(), post("fine")).await;
+    let resp = handle(&w, &conn(), post("fine"), None).await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "passed both, then the upstream is down");
     assert_eq!(small.lock().unwrap().last().unwrap(), &(Bytes::from_static(b"fine"), true));
 }
@@ -357,13 +357,13 @@ async fn a_filter_raises_the_body_bound_for_one_request() {
         let req = if upload { req.header("x-upload", "1") } else { req };
         req.body(IncomingBody::full("no evil here")).unwrap()
     };
-    let resp = handle(&w, &conn(), post(false)).await;
+    let resp = handle(&w, &conn(), post(false), None).await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "the first 4 bytes only: passed");
     assert_eq!(seen.lock().unwrap().last().unwrap(), &(Bytes::from_static(b"no e"), false));
-    let resp = handle(&w, &conn(), post(true)).await;
+    let resp = handle(&w, &conn(), post(true), None).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "raised for this one: seen whole");
     assert_eq!(seen.lock().unwrap().last().unwrap(), &(Bytes::from_static(b"no evil here"), true));
-    let resp = handle(&w, &conn(), post(false)).await;
+    let resp = handle(&w, &conn(), post(false), None).await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "the next request is read as declared again");
     assert_eq!(seen.lock().unwrap().last().unwrap(), &(Bytes::from_static(b"no e"), false));
 }
@@ -379,16 +379,16 @@ async fn local_answers_are_in_the_clients_terms_and_counted() {
         .header("x-request-id", "abc-1")
         .body(IncomingBody::empty())
         .unwrap();
-    let resp = handle(&w, &conn(), json).await;
+    let resp = handle(&w, &conn(), json, None).await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
     let body = body_of(resp).await;
     assert!(body.contains("\"error\":\"upstream_unreachable\"") && body.contains("\"request_id\":\"abc-1\""), "{body}");
     assert!(!body.contains("127.0.0.1"), "{body}");
     let grpc = Request::post("/x").header("host", "a").header("content-type", "application/grpc");
-    let resp = handle(&w, &conn(), grpc.body(IncomingBody::empty()).unwrap()).await;
+    let resp = handle(&w, &conn(), grpc.body(IncomingBody::empty()).unwrap(), None).await;
     assert_eq!((resp.status(), resp.headers()["grpc-status"].to_str().unwrap()), (StatusCode::OK, "14"));
     let trace = Request::builder().method("TRACE").uri("/x").header("host", "a");
-    let resp = handle(&w, &conn(), trace.body(IncomingBody::empty()).unwrap()).await;
+    let resp = handle(&w, &conn(), trace.body(IncomingBody::empty()).unwrap(), None).await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "TRACE only where a route lists it");
     let metrics = state.render_metrics();
     assert!(metrics.contains("forecourt_local_responses_total{reason=\"upstream_unreachable\"} 2"), "{metrics}");

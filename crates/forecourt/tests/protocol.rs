@@ -1,8 +1,11 @@
 //! End-to-end: HTTP/1.1 and HTTP/2 protocol behaviour, request smuggling, streaming,
 //! upgrades (client timers and limits: `protocol/client_timers.rs`; what an origin's odd
-//! or broken answers become: `protocol/response_framing.rs`).
+//! or broken answers become: `protocol/response_framing.rs`; its interim responses:
+//! `protocol/interim.rs`).
 #[path = "protocol/client_timers.rs"]
 mod client_timers;
+#[path = "protocol/interim.rs"]
+mod interim;
 #[path = "protocol/response_framing.rs"]
 mod response_framing;
 use crate::common;

@@ -114,7 +114,8 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service
         }
         // Boxed: hyper moves the future into its dispatcher, and ours is large.
         Box::pin(async move {
-            let resp = handle(&worker, &conn, req).await;
+            // hyper's HTTP/2 server has no way to send an interim response.
+            let resp = handle(&worker, &conn, req, None).await;
             Ok::<_, Infallible>(resp.map(|body| StreamBody { body, head, failed: None, _open: open }))
         })
     })

@@ -4,6 +4,7 @@
 //! this is the hot path of a reverse proxy. Requests with bodies (which must be sent while
 //! the response may already be arriving) and upgrades go through hyper's client instead.
 use crate::chunked::ChunkedFraming;
+use crate::InterimSink;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{request, response, Method, StatusCode, Version};
@@ -120,6 +121,7 @@ impl H1Conn {
         extra_head: &[u8],
         body: &[u8],
         timeout: Duration,
+        interim: Option<&dyn InterimSink>,
     ) -> Result<Option<(response::Parts, Framing, bool)>, H1Error> {
         self.exchanges += 1;
         let this_exchange = self.exchanges;
@@ -140,7 +142,7 @@ impl H1Conn {
         });
         let result = tokio::select! {
             biased;
-            r = self.exchange(req, extra_head, body) => r.map(Some),
+            r = self.exchange(req, extra_head, body, interim) => r.map(Some),
             _ = expired => Ok(None),
         };
         self.timer = Some(timer);
@@ -154,6 +156,7 @@ impl H1Conn {
         req: &request::Parts,
         extra_head: &[u8],
         body: &[u8],
+        interim: Option<&dyn InterimSink>,
     ) -> Result<(response::Parts, Framing, bool), H1Error> {
         encode_head(&mut self.out, req, extra_head);
         // A small body goes out in the head's write; a larger one after it, not copied into
@@ -172,7 +175,14 @@ impl H1Conn {
                 if head.status == StatusCode::SWITCHING_PROTOCOLS {
                     return Err(H1Error::BadResponse("101 without an upgrade request"));
                 }
-                continue; // 100 Continue and 103 Early Hints precede the real response
+                // 100 Continue is this hop's (the body went whole); the others (103 Early
+                // Hints, 102 Processing) go on to the client, when it can take them.
+                if head.status != StatusCode::CONTINUE {
+                    if let Some(sink) = interim {
+                        sink.interim(&head);
+                    }
+                }
+                continue;
             }
             return Ok((head, framing, keep_alive));
         }

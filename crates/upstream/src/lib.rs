@@ -13,6 +13,7 @@ mod endpoint;
 mod group;
 mod h1;
 pub mod health;
+mod interim;
 pub mod limit;
 mod local_exec;
 mod members;
@@ -29,6 +30,7 @@ pub use balance::{cookie, random_below, Algorithm, Balancer, HashKey, HashRing, 
 pub use endpoint::Endpoint;
 pub use group::{GroupPolicies, MembersNow, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};
 pub use h1::is_idempotent;
+pub use interim::InterimSink;
 pub use local_exec::LocalExec;
 pub use members::{Members, Resolved, ServerSpec, ServerTarget};
 pub use pool::{sends_inline, speaks_inline, Pool, PoolCounters, PooledBody, SendFailure, UpstreamError};

@@ -9,7 +9,7 @@
 //! response is already arriving.
 use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error};
 use crate::pacing::Pacer;
-use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
+use crate::{Endpoint, InterimSink, LocalExec, Protocol, UpstreamTimeouts};
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -187,8 +187,9 @@ where
         req: &http::request::Parts,
         extra_head: &[u8],
         body: &[u8],
+        interim: Option<&dyn InterimSink>,
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
-        self.send_inline(ep, timeouts, req, extra_head, body).await
+        self.send_inline(ep, timeouts, req, extra_head, body, interim).await
     }
 
     async fn send_inline(
@@ -198,6 +199,7 @@ where
         req: &http::request::Parts,
         extra_head: &[u8],
         body: &[u8],
+        interim: Option<&dyn InterimSink>,
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         let mut reused = self.checkout_inline(ep.addr);
         let mut was_retried = false;
@@ -208,7 +210,7 @@ where
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
-            match conn.exchange_within(req, extra_head, body, t.response_header).await {
+            match conn.exchange_within(req, extra_head, body, t.response_header, interim).await {
                 Ok(None) => return Err(UpstreamError::ResponseTimeout),
                 Ok(Some((head, framing, reusable))) => {
                     let give_back = reusable.then(|| (self.clone(), ep.addr, t.max_idle));

@@ -8,7 +8,7 @@ use crate::conn::Conn;
 use crate::exchange::Exchange;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
-use forecourt_upstream::Pool;
+use forecourt_upstream::{InterimSink, Pool};
 use http::header::HeaderValue;
 use http::Response;
 use std::any::Any;
@@ -33,6 +33,9 @@ pub struct RequestCtx<'w> {
     pub(crate) exchange: Exchange,
     /// The HTTP/1.1 client asked to switch protocols (and may, if the upstream agrees).
     pub(crate) upgrade: bool,
+    /// Where the origin's interim responses go (an HTTP/1.1 client's connection), if
+    /// anywhere.
+    pub(crate) interim: Option<&'w dyn InterimSink>,
     /// The most request body bytes accepted (`max_body`).
     pub(crate) body_limit: Option<u64>,
     /// The request has a body, or may have one (false: the head said there is none —
@@ -86,6 +89,7 @@ impl<'w> RequestCtx<'w> {
             metrics,
             exchange: Exchange::start(started, metrics),
             upgrade: false,
+            interim: None,
             body_limit: None,
             has_body: true,
             inspect_up_to: 0,

@@ -106,7 +106,7 @@ impl Copy {
         let mut in_flight = ep.state.start(ns_at(sent));
         let timeouts = &self.group.timeouts;
         let result = match self.body {
-            None => self.pool.send_head(ep, timeouts, &parts, &self.extra, &[]).await,
+            None => self.pool.send_head(ep, timeouts, &parts, &self.extra, &[], None).await,
             Some(body) => {
                 let req = http::Request::from_parts(parts, ClientBody::kept(body));
                 self.pool.send(ep, self.group.protocol, timeouts, req).await.map_err(|failure| failure.error)

@@ -49,7 +49,7 @@ pub async fn run(
     group: &UpstreamGroup,
     mut outgoing: Outgoing<'_>,
 ) -> Result<Answer, Failure> {
-    let (pool, client, exchange) = (cx.pool, cx.client, &mut cx.exchange);
+    let (pool, client, interim, exchange) = (cx.pool, cx.client, cx.interim, &mut cx.exchange);
     let policy = &group.policies.retry;
     if let Some(limits) = &group.policies.limits {
         match group.state.slots.acquire(limits).await {
@@ -90,7 +90,9 @@ pub async fn run(
         let mut in_flight = ep.state.start(ns_at(now));
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
-            Outgoing::Head { parts, extra, body, .. } => pool.send_head(ep, &timeouts, parts, extra, body).await,
+            Outgoing::Head { parts, extra, body, .. } => {
+                pool.send_head(ep, &timeouts, parts, extra, body, interim).await
+            }
             Outgoing::Kept { parts, body, .. } => {
                 let req = Request::from_parts(parts.clone(), ClientBody::kept(body.clone()));
                 pool.send(ep, group.protocol, &timeouts, req).await.map_err(|failure| failure.error)

@@ -34,6 +34,9 @@ pub(super) struct Shared {
     pub inbound: RefCell<Inbound>,
     /// Write calls made so far (counted up to 2; see [`Shared::before_write`]).
     writes: Cell<u8>,
+    /// Interim responses (`interim.rs`) the socket has not taken yet: they go out before
+    /// the final head.
+    pub interim: RefCell<Vec<u8>>,
 }
 
 pub(super) struct Inbound {
@@ -58,7 +61,7 @@ pub(super) enum BodyState {
 impl Shared {
     pub fn new(stream: Transport, buf: BytesMut) -> Rc<Shared> {
         let inbound = Inbound { buf, body: BodyState::Done, eof: false, continue_left: 0 };
-        Rc::new(Shared { stream, inbound: RefCell::new(inbound), writes: Cell::new(0) })
+        Rc::new(Shared { stream, inbound: RefCell::new(inbound), writes: Cell::new(0), interim: RefCell::default() })
     }
 
     /// The plain socket of a connection with nothing read and nothing owed (no body, no

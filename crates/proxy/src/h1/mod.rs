@@ -13,6 +13,7 @@
 mod head;
 mod idle;
 mod inbound;
+mod interim;
 mod outbound;
 mod parked;
 mod rules;
@@ -30,11 +31,13 @@ use crate::settings::ClientLimits;
 use crate::transport::{Transport, READ_CHUNK};
 use crate::worker::Worker;
 use bytes::BytesMut;
+use forecourt_upstream::InterimSink;
 use head::{Parsed, Span};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use idle::{Fired, IdleTimer};
 use inbound::Shared;
+use interim::InterimWriter;
 use outbound::{write_response, Answering, OutQueue};
 use parked::Connection;
 use rules::{BodyFraming, Facts};
@@ -156,9 +159,12 @@ async fn serve_busy(
             keep_alive: facts.keep_alive,
         };
         let req = req.map(|()| IncomingBody::Stream(shared.clone()));
+        // An origin's interim responses reach an HTTP/1.1 client while this is handled.
+        let interim = InterimWriter(shared);
+        let interim = (answering.version == Version::HTTP_11).then_some(&interim as &dyn InterimSink);
         // Awaited here rather than in a helper: each nested future is copied into its
         // parent when it starts, and this one is kilobytes.
-        let resp = handle(worker, conn, req).await;
+        let resp = handle(worker, conn, req, interim).await;
         if !deliver(conn, shared, &mut out, resp, answering, drain).await {
             return Spell::Closed;
         }

@@ -36,6 +36,7 @@ use crate::route::Route;
 use crate::router::request_host;
 use crate::runtime::Runtime;
 use crate::worker::Worker;
+use forecourt_upstream::InterimSink;
 use http::header::{HeaderValue, ALLOW};
 use http::{request, Request, Response};
 use request_body::Wanted;
@@ -44,12 +45,19 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Serves one request. Never fails: every problem becomes an answer.
-pub async fn handle(worker: &Rc<Worker>, conn: &Conn, req: Request<IncomingBody>) -> Response<ProxyBody> {
+/// Serves one request. Never fails: every problem becomes an answer. `interim` takes the
+/// origin's interim responses (`103 Early Hints`) to a client that can have them.
+pub async fn handle(
+    worker: &Rc<Worker>,
+    conn: &Conn,
+    req: Request<IncomingBody>,
+    interim: Option<&dyn InterimSink>,
+) -> Response<ProxyBody> {
     let started = Instant::now();
     let rt = worker.snapshot();
     let (mut head, body) = req.into_parts();
     let mut cx = start(worker, conn, &rt, started, &head);
+    cx.interim = interim;
     cx.has_body = !hyper::body::Body::is_end_stream(&body);
     // How many filters of each chain the request passed through (their response phases run).
     let mut front_passed = rt.front.len();
