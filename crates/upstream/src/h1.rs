@@ -117,11 +117,8 @@ impl H1Conn {
     /// `timeout` (see [`ResponseTimer`]).
     pub async fn exchange_within(
         &mut self,
-        req: &request::Parts,
-        extra_head: &[u8],
-        body: &[u8],
+        req: &InlineRequest<'_>,
         timeout: Duration,
-        interim: Option<&dyn InterimSink>,
     ) -> Result<Option<(response::Parts, Framing, bool)>, H1Error> {
         self.exchanges += 1;
         let this_exchange = self.exchanges;
@@ -142,7 +139,7 @@ impl H1Conn {
         });
         let result = tokio::select! {
             biased;
-            r = self.exchange(req, extra_head, body, interim) => r.map(Some),
+            r = self.exchange(req) => r.map(Some),
             _ = expired => Ok(None),
         };
         self.timer = Some(timer);
@@ -151,13 +148,8 @@ impl H1Conn {
 
     /// Sends a request, with its whole `body` (empty for none; the head says its length),
     /// and reads the response head.
-    async fn exchange(
-        &mut self,
-        req: &request::Parts,
-        extra_head: &[u8],
-        body: &[u8],
-        interim: Option<&dyn InterimSink>,
-    ) -> Result<(response::Parts, Framing, bool), H1Error> {
+    async fn exchange(&mut self, inline: &InlineRequest<'_>) -> Result<(response::Parts, Framing, bool), H1Error> {
+        let InlineRequest { parts: req, extra_head, body, interim } = *inline;
         encode_head(&mut self.out, req, extra_head);
         // A small body goes out in the head's write; a larger one after it, not copied into
         // a buffer that lives as long as the pooled connection.
@@ -223,6 +215,18 @@ fn read_some(stream: &mut TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -
     // SAFETY: the reader initialised `n` bytes of the spare capacity.
     unsafe { buf.set_len(buf.len() + n) };
     Poll::Ready(Ok(n))
+}
+
+/// A request for the inline HTTP/1.1 client, borrowed whole (one pointer down the
+/// futures that send it, so that they stay small): its head, header lines written after
+/// the head's own (each ending in CRLF), its body read whole (empty for none; the head
+/// says its length), and where its interim responses go.
+#[derive(Clone, Copy)]
+pub struct InlineRequest<'a> {
+    pub parts: &'a request::Parts,
+    pub extra_head: &'a [u8],
+    pub body: &'a [u8],
+    pub interim: Option<&'a dyn InterimSink>,
 }
 
 /// The request head: `req`'s line and headers, then `extra_head` (header lines the caller

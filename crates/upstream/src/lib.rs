@@ -29,7 +29,7 @@ pub mod token;
 pub use balance::{cookie, random_below, Algorithm, Balancer, HashKey, HashRing, PickInput};
 pub use endpoint::Endpoint;
 pub use group::{GroupPolicies, MembersNow, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};
-pub use h1::is_idempotent;
+pub use h1::{is_idempotent, InlineRequest};
 pub use interim::InterimSink;
 pub use local_exec::LocalExec;
 pub use members::{Members, Resolved, ServerSpec, ServerTarget};

@@ -7,9 +7,9 @@
 //! Requests without a body or upgrade (most of them) take the inline HTTP/1.1 client
 //! ([`crate::h1`]); the others go through hyper's client, which can send a body while the
 //! response is already arriving.
-use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error};
+use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error, InlineRequest};
 use crate::pacing::Pacer;
-use crate::{Endpoint, InterimSink, LocalExec, Protocol, UpstreamTimeouts};
+use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -176,30 +176,23 @@ where
     }
 
     /// Sends a request without a body (see [`sends_inline`]), or with one read whole
-    /// before (`body`, whose length the head carries; see [`speaks_inline`]), with the
-    /// inline HTTP/1.1 client and waits for the response head. The request is borrowed, so
-    /// that it can be sent again to another server. `extra_head` is header lines (each
-    /// ending in CRLF) written after the request's own.
+    /// before (see [`speaks_inline`]), with the inline HTTP/1.1 client and waits for the
+    /// response head. The request is borrowed, so that it can be sent again to another
+    /// server.
     pub async fn send_head(
         self: &Rc<Self>,
         ep: &Endpoint,
         timeouts: &UpstreamTimeouts,
-        req: &http::request::Parts,
-        extra_head: &[u8],
-        body: &[u8],
-        interim: Option<&dyn InterimSink>,
+        req: &InlineRequest<'_>,
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
-        self.send_inline(ep, timeouts, req, extra_head, body, interim).await
+        self.send_inline(ep, timeouts, req).await
     }
 
     async fn send_inline(
         self: &Rc<Self>,
         ep: &Endpoint,
         t: &UpstreamTimeouts,
-        req: &http::request::Parts,
-        extra_head: &[u8],
-        body: &[u8],
-        interim: Option<&dyn InterimSink>,
+        req: &InlineRequest<'_>,
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         let mut reused = self.checkout_inline(ep.addr);
         let mut was_retried = false;
@@ -210,7 +203,7 @@ where
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
-            match conn.exchange_within(req, extra_head, body, t.response_header, interim).await {
+            match conn.exchange_within(req, t.response_header).await {
                 Ok(None) => return Err(UpstreamError::ResponseTimeout),
                 Ok(Some((head, framing, reusable))) => {
                     let give_back = reusable.then(|| (self.clone(), ep.addr, t.max_idle));
@@ -221,7 +214,7 @@ where
                     return Ok(Response::from_parts(head, PooledBody { kind: Kind::Inline(body) }));
                 }
                 // The server closed a pooled connection as we used it: once more, afresh.
-                Err(H1Error::BeforeResponse(_)) if was_reused && is_idempotent(&req.method) => {
+                Err(H1Error::BeforeResponse(_)) if was_reused && is_idempotent(&req.parts.method) => {
                     was_retried = true;
                     continue;
                 }

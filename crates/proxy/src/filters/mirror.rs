@@ -9,7 +9,7 @@ use crate::filter::{BodyNeed, Filter, FilterInfo, OutgoingBody, Phases, RequestC
 use crate::forward::prepare_head;
 use bytes::Bytes;
 use forecourt_upstream::state::{now_ns, ns_at};
-use forecourt_upstream::{random_below, PickInput, Pool, UpstreamGroup};
+use forecourt_upstream::{random_below, InlineRequest, PickInput, Pool, UpstreamGroup};
 use http::request;
 use http_body_util::BodyExt;
 use std::net::IpAddr;
@@ -106,7 +106,10 @@ impl Copy {
         let mut in_flight = ep.state.start(ns_at(sent));
         let timeouts = &self.group.timeouts;
         let result = match self.body {
-            None => self.pool.send_head(ep, timeouts, &parts, &self.extra, &[], None).await,
+            None => {
+                let inline = InlineRequest { parts: &parts, extra_head: &self.extra, body: &[], interim: None };
+                self.pool.send_head(ep, timeouts, &inline).await
+            }
             Some(body) => {
                 let req = http::Request::from_parts(parts, ClientBody::kept(body));
                 self.pool.send(ep, self.group.protocol, timeouts, req).await.map_err(|failure| failure.error)

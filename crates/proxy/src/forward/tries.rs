@@ -5,7 +5,7 @@ use crate::body::ClientBody;
 use crate::filter::RequestCtx;
 use forecourt_upstream::state::ns_at;
 use forecourt_upstream::{
-    is_idempotent, PickInput, PooledBody, SendFailure, UpstreamError, UpstreamGroup, UpstreamTimeouts,
+    is_idempotent, InlineRequest, PickInput, PooledBody, SendFailure, UpstreamError, UpstreamGroup, UpstreamTimeouts,
 };
 use http::header::HeaderValue;
 use http::{Request, Response};
@@ -91,7 +91,8 @@ pub async fn run(
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
             Outgoing::Head { parts, extra, body, .. } => {
-                pool.send_head(ep, &timeouts, parts, extra, body, interim).await
+                let inline = InlineRequest { parts, extra_head: extra, body, interim };
+                pool.send_head(ep, &timeouts, &inline).await
             }
             Outgoing::Kept { parts, body, .. } => {
                 let req = Request::from_parts(parts.clone(), ClientBody::kept(body.clone()));

@@ -60,8 +60,10 @@ pub(super) async fn write_response(
     let keep_alive = answering.keep_alive && delimit != Delimit::Close;
     out.clear();
     // Interim responses the socket did not take yet go first.
-    let interim = std::mem::take(&mut *conn.interim.borrow_mut());
-    out.head.extend_from_slice(&interim);
+    if !conn.interim.borrow().is_empty() {
+        let interim = std::mem::take(&mut *conn.interim.borrow_mut());
+        out.head.extend_from_slice(&interim);
+    }
     encode_head(&mut out.head, head, delimit, keep_alive, answering.version);
     out.len = out.head.len();
     // The connection closes right after this response (a 101 goes on as a tunnel): its
