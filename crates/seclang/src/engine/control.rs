@@ -36,6 +36,15 @@ pub struct RuleIdRange {
     end: u64,
 }
 
+impl std::fmt::Display for RuleIdRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.start == self.end {
+            true => write!(f, "{}", self.start),
+            false => write!(f, "{}-{}", self.start, self.end),
+        }
+    }
+}
+
 impl RuleIdRange {
     fn contains(&self, id: &str) -> bool {
         match id.trim().parse::<u64>() {
@@ -54,10 +63,13 @@ pub enum CtlDirective {
     RuleEngine(RuleEngineMode),
     /// `ctl:ruleRemoveById=ID` or `=START-END`, or several separated by commas.
     RuleRemoveById(Vec<RuleIdRange>),
-    /// `ctl:ruleRemoveTargetById=ID;TARGET`
+    /// `ctl:ruleRemoveTargetById=ID;TARGET`, the ID also a range (`941000-942999`) or
+    /// several separated by commas. libmodsecurity 3.0.9 honours only a range's first ID
+    /// (a gap CRS's documentation names; Coraza takes the range, as CRS's own application
+    /// exclusions, NextCloud's among them, mean it): here the whole range.
     RuleRemoveTargetById {
-        /// ID of the rule the exclusion applies to.
-        rule_id: String,
+        /// The rules the exclusion applies to.
+        rules: Vec<RuleIdRange>,
         /// Target to drop from that rule, e.g. `ARGS:token`.
         target: String,
     },
@@ -128,12 +140,16 @@ impl CtlDirective {
             },
 
             "ruleremovetargetbyid" => match value.split_once(';') {
-                Some((rule_id, target)) if !rule_id.trim().is_empty() && !target.trim().is_empty() => {
-                    CtlDirective::RuleRemoveTargetById {
-                        rule_id: rule_id.trim().to_string(),
-                        target: target.trim().to_string(),
+                Some((ids, target)) if !target.trim().is_empty() => match parse_id_ranges(ids) {
+                    Some(rules) if !rules.is_empty() => {
+                        CtlDirective::RuleRemoveTargetById { rules, target: target.trim().to_string() }
                     }
-                }
+                    _ => CtlDirective::unsupported(
+                        directive,
+                        value,
+                        "ruleRemoveTargetById expects ID;TARGET, for example 942100;ARGS:token",
+                    ),
+                },
                 _ => CtlDirective::unsupported(
                     directive,
                     value,
@@ -230,12 +246,12 @@ fn parse_id_ranges(value: &str) -> Option<Vec<RuleIdRange>> {
 pub struct TransactionControls {
     engine_mode: Option<RuleEngineMode>,
     removed_rules: Vec<RuleIdRange>,
-    /// `(rule id, parsed target)` pairs from `ctl:ruleRemoveTargetById`.
+    /// `(rule ids, parsed target)` pairs from `ctl:ruleRemoveTargetById`.
     ///
     /// The target is parsed once when the directive fires rather than once per
     /// resolved value: a rule over a large collection would otherwise re-parse
     /// the same string thousands of times.
-    removed_targets: Vec<(String, VariableSpec)>,
+    removed_targets: Vec<(RuleIdRange, VariableSpec)>,
     /// Tags from `ctl:ruleRemoveByTag`.
     removed_tags: Vec<String>,
     /// `(tag, parsed target)` pairs from `ctl:ruleRemoveTargetByTag`.
@@ -259,13 +275,14 @@ impl TransactionControls {
         match directive {
             CtlDirective::RuleEngine(mode) => self.engine_mode = Some(mode),
             CtlDirective::RuleRemoveById(mut ranges) => self.removed_rules.append(&mut ranges),
-            CtlDirective::RuleRemoveTargetById { rule_id, target } => {
+            CtlDirective::RuleRemoveTargetById { rules, target } => {
                 // Parse with the same parser used for rule variables so
                 // collection names round-trip: SecLang writes REQUEST_HEADERS
                 // where the enum variant renders as RequestHeaders.
                 match crate::parser::parse_single_variable(&target) {
-                    Ok(spec) => self.removed_targets.push((rule_id, spec)),
+                    Ok(spec) => self.removed_targets.extend(rules.into_iter().map(|r| (r, spec.clone()))),
                     Err(_) => {
+                        let rule_id = rules.iter().map(RuleIdRange::to_string).collect::<Vec<_>>().join(",");
                         let key = format!("ruleRemoveTargetById={rule_id};{target}");
                         if self.reported.insert(key) {
                             tracing::warn!(
@@ -336,7 +353,7 @@ impl TransactionControls {
     /// variable.
     pub fn has_target_removals(&self, rule_id: Option<&str>) -> bool {
         match rule_id {
-            Some(id) => self.removed_targets.iter().any(|(r, _)| r == id),
+            Some(id) => self.removed_targets.iter().any(|(r, _)| r.contains(id)),
             None => false,
         }
     }
@@ -363,7 +380,9 @@ impl TransactionControls {
         let Some(id) = rule_id else {
             return false;
         };
-        self.removed_targets.iter().any(|(r, target)| r == id && target_matches_resolved(var, target, resolved_name))
+        self.removed_targets
+            .iter()
+            .any(|(r, target)| r.contains(id) && target_matches_resolved(var, target, resolved_name))
     }
 
     /// Whether `ctl:ruleRemoveByTag` has excluded a rule with these tags.
@@ -543,9 +562,19 @@ mod tests {
     fn remove_target_requires_both_halves() {
         assert_eq!(
             CtlDirective::parse(&ctl("ruleRemoveTargetById", "942100;ARGS:token")),
-            CtlDirective::RuleRemoveTargetById { rule_id: "942100".to_string(), target: "ARGS:token".to_string() }
+            CtlDirective::RuleRemoveTargetById {
+                rules: vec![RuleIdRange { start: 942100, end: 942100 }],
+                target: "ARGS:token".to_string()
+            }
         );
-        for bad in ["942100", "942100;", ";ARGS:token", ""] {
+        assert_eq!(
+            CtlDirective::parse(&ctl("ruleRemoveTargetById", "941000-942999,920370;ARGS:query")),
+            CtlDirective::RuleRemoveTargetById {
+                rules: vec![RuleIdRange { start: 941000, end: 942999 }, RuleIdRange { start: 920370, end: 920370 }],
+                target: "ARGS:query".to_string()
+            }
+        );
+        for bad in ["942100", "942100;", ";ARGS:token", "", "942999-942100;ARGS:x", "abc;ARGS:x"] {
             assert!(
                 matches!(CtlDirective::parse(&ctl("ruleRemoveTargetById", bad)), CtlDirective::Unsupported { .. }),
                 "{bad:?} should not parse"
@@ -568,6 +597,20 @@ mod tests {
 
         // Header keys are case insensitive.
         assert!(controls.is_target_removed(Some("1"), &var, "REQUEST_HEADERS:user-agent"));
+    }
+
+    #[test]
+    fn a_target_removed_for_a_range_is_removed_for_every_rule_in_it() {
+        // CRS 3.3.4's NextCloud exclusions: `ctl:ruleRemoveTargetById=941000-942999;ARGS:query`.
+        let mut controls = TransactionControls::default();
+        controls.apply(CtlDirective::parse(&ctl("ruleRemoveTargetById", "941000-942999;ARGS:query")));
+        let query = crate::parser::parse_single_variable("ARGS:query").unwrap();
+        for (id, removed) in
+            [("941000", true), ("942100", true), ("942999", true), ("940999", false), ("943000", false)]
+        {
+            assert_eq!(controls.has_target_removals(Some(id)), removed, "{id}");
+            assert_eq!(controls.is_target_removed(Some(id), &query, "ARGS:query"), removed, "{id}");
+        }
     }
 
     /// The shape CRS actually uses: the rule targets a whole collection and
