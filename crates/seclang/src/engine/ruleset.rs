@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::operators::{compile_operator, Operator};
 use crate::parser::{
     Action, Directive, FlowAction, MetadataAction, OperatorName, OperatorSpec, Parser,
-    RuleEngineMode as ParserRuleEngineMode, RuleSelector, Selection, UpdateTarget, VariableSpec,
+    RuleEngineMode as ParserRuleEngineMode, RuleIdSelector, RuleSelector, Selection, UpdateTarget, VariableSpec,
 };
 use crate::transformations::TransformationPipeline;
 
@@ -162,7 +162,7 @@ impl CompiledRuleset {
             })
             .collect();
         let mut target_updates: Vec<UpdateTarget> = Vec::new();
-        let mut action_updates: Vec<(u64, Vec<Action>)> = Vec::new();
+        let mut action_updates: Vec<(RuleSelector, Vec<Action>)> = Vec::new();
         // When a removed rule is a chain head, its continuation rules (which
         // usually carry no id of their own) must be dropped with it.
         let mut skipping_removed_chain = false;
@@ -284,7 +284,7 @@ impl CompiledRuleset {
                 }
                 Directive::SecRuleUpdateActionById { id, actions } => {
                     // After every rule is compiled too: CRS's examples put it after the rules.
-                    action_updates.push((id, actions));
+                    action_updates.push((RuleSelector::Ids(vec![RuleIdSelector::Single(id)]), actions));
                 }
                 Directive::SecMarker(marker) => {
                     ruleset.rules.add_marker(marker.name);
@@ -405,16 +405,16 @@ fn apply_target_updates(ruleset: &mut CompiledRuleset, updates: &[UpdateTarget])
 /// kind where a rule holds one such (`crate::parser::action_supersedes`, which also merges
 /// `SecDefaultAction`), or is added after its own; what the rule keeps derived from its
 /// actions (transformations, tags, `multiMatch`) is derived again.
-fn apply_action_updates(ruleset: &mut CompiledRuleset, updates: &[(u64, Vec<Action>)]) -> Result<()> {
+fn apply_action_updates(ruleset: &mut CompiledRuleset, updates: &[(RuleSelector, Vec<Action>)]) -> Result<()> {
     if updates.is_empty() {
         return Ok(());
     }
     for rules in ruleset.rules.by_phase.values_mut() {
         for rule in rules.iter_mut() {
-            let Some(numeric) = rule.id.as_ref().and_then(|s| s.parse::<u64>().ok()) else {
-                continue;
-            };
-            for (_, actions) in updates.iter().filter(|(id, _)| *id == numeric) {
+            for (selector, actions) in updates {
+                if !selector.matches(rule.id.as_deref(), &rule.actions) {
+                    continue;
+                }
                 for action in actions {
                     rule.actions.retain(|old| !crate::parser::action_supersedes(action, old));
                     rule.actions.push(action.clone());

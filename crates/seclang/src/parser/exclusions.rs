@@ -6,6 +6,13 @@ use super::{action, variable, Action, Directive, FlowAction, Lexer, MetadataActi
 use super::{RuleIdSelector, RuleSelector, UpdateTarget};
 use crate::error::{Error, Result};
 
+/// What a by-tag or by-message directive does to the rules it names.
+#[derive(Clone, Copy)]
+pub(super) enum Change {
+    Remove,
+    UpdateTarget,
+}
+
 impl Parser {
     /// `SecRuleUpdateActionById ID "ACTIONS"` (CRS's examples: `949110 "t:none,deny,status:404"`,
     /// `901150 "nolog"`): one rule's actions, merged as ModSecurity's reference manual says —
@@ -89,16 +96,17 @@ impl Parser {
         &mut self,
         lexer: &mut Lexer,
         name: &str,
+        change: Change,
         selector: fn(String) -> RuleSelector,
     ) -> Result<Directive> {
         let rules = selector(self.expect_argument(lexer, name)?);
-        if name.starts_with("SecRuleUpdateTarget") {
-            return self.parse_target_update(lexer, name, rules);
+        match change {
+            Change::UpdateTarget => self.parse_target_update(lexer, name, rules),
+            Change::Remove if self.peek_more_arguments(lexer) => {
+                Err(Error::parse(format!("{name} takes one argument"), self.location.to_string()))
+            }
+            Change::Remove => Ok(Directive::SecRuleRemove(rules)),
         }
-        if self.peek_more_arguments(lexer) {
-            return Err(Error::parse(format!("{name} takes one argument"), self.location.to_string()));
-        }
-        Ok(Directive::SecRuleRemove(rules))
     }
 
     /// Parse a whitespace-separated list of rule IDs and inclusive ID ranges

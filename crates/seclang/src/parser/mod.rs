@@ -42,6 +42,7 @@ pub(crate) use variable::parse_single_variable;
 pub use variable::{Selection, VariableName, VariableSpec, XmlTarget};
 
 use crate::error::{Error, Result, SourceLocation};
+use exclusions::Change;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -150,12 +151,16 @@ impl Parser {
             "secruleengine" => self.parse_secruleengine(lexer),
             "secdefaultaction" => self.parse_secdefaultaction(lexer),
             "secruleremovebyid" => self.parse_secruleremovebyid(lexer),
-            "secruleremovebytag" => self.parse_by_text(lexer, "SecRuleRemoveByTag", RuleSelector::Tag),
-            "secruleremovebymsg" => self.parse_by_text(lexer, "SecRuleRemoveByMsg", RuleSelector::Msg),
+            "secruleremovebytag" => self.parse_by_text(lexer, "SecRuleRemoveByTag", Change::Remove, RuleSelector::Tag),
+            "secruleremovebymsg" => self.parse_by_text(lexer, "SecRuleRemoveByMsg", Change::Remove, RuleSelector::Msg),
             "secruleupdatetargetbyid" => self.parse_secruleupdatetargetbyid(lexer),
             "secruleupdateactionbyid" => self.parse_secruleupdateactionbyid(lexer),
-            "secruleupdatetargetbytag" => self.parse_by_text(lexer, "SecRuleUpdateTargetByTag", RuleSelector::Tag),
-            "secruleupdatetargetbymsg" => self.parse_by_text(lexer, "SecRuleUpdateTargetByMsg", RuleSelector::Msg),
+            "secruleupdatetargetbytag" => {
+                self.parse_by_text(lexer, "SecRuleUpdateTargetByTag", Change::UpdateTarget, RuleSelector::Tag)
+            }
+            "secruleupdatetargetbymsg" => {
+                self.parse_by_text(lexer, "SecRuleUpdateTargetByMsg", Change::UpdateTarget, RuleSelector::Msg)
+            }
             "secrequestbodyaccess" => self.parse_boolean_directive(lexer, "SecRequestBodyAccess"),
             "secresponsebodyaccess" => self.parse_boolean_directive(lexer, "SecResponseBodyAccess"),
             "include" => self.parse_include(lexer, true),
