@@ -29,6 +29,57 @@ fn every_example_passes_check() {
     assert!(n >= 2, "the quick-start and multi-site examples exist");
 }
 
+/// An operator copies the documentation's config blocks: each must be TOML that
+/// `forecourt check` accepts, with a listener (and a certificate for `tls = true`) put in
+/// front where the block shows none, each upstream it names defined, and a GeoIP database
+/// of the test's own for the one it names. What may still fail is only what lives on the
+/// operator's machine: the certificate, list and audit-log files a block names.
+#[test]
+fn every_config_block_in_the_docs_passes_check() {
+    let dir = TempDir::new("doc-blocks");
+    let (cert, key) = common::pki::TestCa::new().leaf(&["example.com"]);
+    let (cert, key) = (dir.file("cert.pem", &cert), dir.file("key.pem", &key));
+    let geoip = dir.path("geo.mmdb");
+    let network = common::mmdb::Entry { network: [203, 0, 113, 0], prefix: 24, country: "DE", asn: 64496 };
+    std::fs::write(&geoip, common::mmdb::build(&[network])).unwrap();
+    let machine_specific = ["cannot read", "cannot open"];
+    let mut blocks = 0;
+    for doc in ["README.md", "docs/config.md", "docs/operations.md"] {
+        let text = std::fs::read_to_string(format!("{}/../../{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        for (n, block) in text.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap()).enumerate() {
+            let mut config = String::new();
+            if !block.contains("[[listen]]") {
+                config.push_str("[[listen]]\naddr = \"127.0.0.1:8080\"\n");
+            }
+            if block.contains("tls = true") {
+                config.push_str(&format!("[[tls.certificates]]\ncert = \"{cert}\"\nkey = \"{key}\"\n"));
+            }
+            // A GeoIP database is needed to check what uses countries: the test's stands in.
+            let mut block = block.to_string();
+            for database in block.clone().split('"').filter(|s| s.ends_with(".mmdb")) {
+                block = block.replace(database, &geoip);
+            }
+            config.push_str(&block);
+            for name in block.split("upstream = \"").skip(1).filter_map(|rest| rest.split('"').next()) {
+                let table = format!("[upstream.{name}]");
+                if !config.contains(&table) {
+                    config.push_str(&format!("\n{table}\nservers = [\"127.0.0.1:3000\"]\n"));
+                }
+            }
+            let out = forecourt(&["check", "-c", &dir.file(&format!("block{n}.toml"), &config)]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let errors: Vec<&str> =
+                stderr.lines().filter(|l| l.contains(".toml:") && !l.contains(" error(s);")).collect();
+            let unexpected: Vec<&&str> =
+                errors.iter().filter(|l| !machine_specific.iter().any(|m| l.contains(m))).collect();
+            assert!(unexpected.is_empty(), "{doc}, config block {}: {stderr}\n{config}", n + 1);
+            assert!(out.status.success() || !errors.is_empty(), "{doc}, block {}: {stderr}", n + 1);
+            blocks += 1;
+        }
+    }
+    assert!(blocks >= 12, "the docs' config blocks were found ({blocks})");
+}
+
 /// Each broken config gives file:line:col, what is wrong and a hint, and exit 1.
 #[test]
 fn check_points_at_the_mistake() {
