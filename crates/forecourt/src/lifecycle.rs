@@ -175,6 +175,7 @@ impl Reloader {
 
 pub fn run(source: ConfigSource) -> ExitCode {
     init_tracing();
+    crate::open_files::raise_limit();
     let state = ProcessState::new();
     let rt = match source.compile(&state) {
         Ok(rt) => rt,

@@ -3,6 +3,7 @@ mod cert_watch;
 mod cli;
 mod explain;
 mod lifecycle;
+mod open_files;
 mod quick;
 mod reload_cmd;
 

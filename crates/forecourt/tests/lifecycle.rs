@@ -228,3 +228,42 @@ fn reload_with_a_broken_file_reloads_nothing() {
         assert!(l.accept().is_err(), "no reload went to the default admin address");
     }
 }
+
+/// Started with a soft open-file limit of 256 under a hard one of 8192 (systemd's default
+/// soft limit is 1024), Forecourt raises its own to the hard limit, says so, and holds
+/// more connections than the soft limit would have allowed.
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit() {
+    let dir = TempDir::new("nofile");
+    let port = free_port();
+    let config = format!(
+        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{port}\"\n[[route]]\nrespond = {{ status = 200, body = \"ok\" }}\n"
+    );
+    let config = dir.file("forecourt.toml", &config);
+    let log = |name: &str| std::fs::File::create(dir.path(name)).unwrap();
+    let child = std::process::Command::new("prlimit")
+        .args(["--nofile=256:8192", "--", BIN, "run", "-c", &config])
+        .stdout(log("stdout.log"))
+        .stderr(log("stderr.log"))
+        .spawn()
+        .unwrap();
+    // Killed when dropped, however the test ends.
+    let fc = Forecourt { child, port, dir, config };
+    wait_for_port(port);
+    // prlimit replaces itself with the command: the child's pid is Forecourt's.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", fc.child.id())).unwrap();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    assert_eq!(open_files.split_whitespace().collect::<Vec<_>>()[3..5], ["8192", "8192"], "{open_files}");
+    let mut held = Vec::new();
+    for _ in 0..400 {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = [0u8; 12];
+        conn.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200");
+        held.push(conn);
+    }
+    assert!(fc.stderr().contains("open-file limit raised to the hard limit"), "{}", fc.stderr());
+}
