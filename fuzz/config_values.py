@@ -68,7 +68,8 @@ def baseline():
         "geoip": {"databases": ["geo.mmdb"], "country_header": "X-Country-Code", "asn_header": "X-ASN"},
         "limits": {
             "global_rate": {"rate": "10000/s", "burst": 1000, "key": "ip", "action": "reject",
-                            "store": "local", "ipv6_prefix": 64, "max_keys": 100000},
+                            "store": "local", "ipv6_prefix": 64, "max_keys": 100000, "exempt": ["regions"],
+                            "dry_run": False},
             "per_key": {"rate": "600/min", "burst": 50, "key": "header:X-Api-Key+path", "action": "delay",
                         "store": "redis"},
         },

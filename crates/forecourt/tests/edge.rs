@@ -1,6 +1,7 @@
 //! End-to-end: the edge defences through the real binary, with clients on distinct
 //! loopback addresses. Rate limits (`[limits.NAME]`): a flooding address is refused while
-//! another is served, a delaying limit holds requests to the rate, `[global] limits`
+//! another is served, a list's clients are exempt and a dry run refuses nobody, a delaying
+//! limit holds requests to the rate, `[global] limits`
 //! apply before routing and keep their buckets across a reload. Address lists
 //! (`[lists.NAME]`): a listener's `deny` closes connections at accept, a route's `allow`
 //! and `deny` answer 403. Bans (`[bans]`): strikes ban a client (403 on its open
@@ -95,6 +96,43 @@ async fn one_flooding_address_is_refused_while_another_is_served() {
     assert!(metric(&metrics, "forecourt_local_responses_total{reason=\"rate_limited\"}") >= rejected, "{metrics}");
     let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
     assert!(log.contains("\"limit\":\"per_ip:rejected\""), "{log}");
+}
+
+/// `exempt = [...]` lets a list's clients by a limit uncounted; `dry_run = true` lets
+/// everyone by and logs and counts what the limit would have done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exempt_clients_are_not_counted_and_a_dry_run_refuses_nobody() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let tables =
+        "[lists.office]\ncidrs = [\"127.0.0.3\"]\n[limits.per_ip]\nrate = \"5/s\"\nburst = 2\nexempt = [\"office\"]\n\
+                  [limits.watch]\nrate = \"1/s\"\ndry_run = true\n";
+    let fc = Forecourt::start(&config(&origin, admin, tables, "limits = [\"per_ip\", \"watch\"]", ""));
+    let (flood, office) = (client_from("127.0.0.2"), client_from("127.0.0.3"));
+    for _ in 0..20 {
+        assert_eq!(
+            get_from(&office, &fc.url("/o")).await.status,
+            200,
+            "the office is exempt, the dry run refuses none"
+        );
+    }
+    let mut flooded = Vec::new();
+    for _ in 0..20 {
+        flooded.push(get_from(&flood, &fc.url("/f")).await.status);
+    }
+    let passed = flooded.iter().filter(|s| **s == 200).count();
+    assert!((3..=5).contains(&passed) && flooded.contains(&429), "{flooded:?}");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    let per_ip =
+        |d: &str| metric(&metrics, &format!("forecourt_limit_requests_total{{limit=\"per_ip\",decision=\"{d}\"}}"));
+    assert_eq!(per_ip("allowed") + per_ip("rejected"), 20.0, "only the flood's requests are counted\n{metrics}");
+    // The office's 20 and the flood's that per_ip let by, each but the first over 1/s.
+    let watch =
+        |d: &str| metric(&metrics, &format!("forecourt_limit_requests_total{{limit=\"watch\",decision=\"{d}\"}}"));
+    assert_eq!(watch("rejected"), 0.0, "{metrics}");
+    assert!(watch("dry_run") >= (20 + passed - 3) as f64 && watch("allowed") <= 3.0, "{metrics}");
+    let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
+    assert!(log.contains("\"limit\":\"watch:would_reject\""), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -619,7 +657,7 @@ fn bad_limit_options_point_at_the_mistake() {
     let path = dir.file(
         "bad.toml",
         "[global]\nlimits = [\"nope\"]\n[limits.a]\nrate = \"10/fortnight\"\n[limits.b]\nrate = \"1/s\"\nkey = \"addr\"\n\
-         action = \"drop\"\nstore = \"redis\"\n[[route]]\nrespond = { status = 200 }\nlimits = [\"b\", \"zz\"]\n",
+         action = \"drop\"\nstore = \"redis\"\nexempt = [\"staff\"]\n[[route]]\nrespond = { status = 200 }\nlimits = [\"b\", \"zz\"]\n",
     );
     let out = std::process::Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
@@ -668,7 +706,8 @@ fn bad_limit_options_point_at_the_mistake() {
         "bad.toml:7:7: unknown key part `addr`",
         "bad.toml:8:10: unknown action `drop`",
         "bad.toml:9:9: store \"redis\" needs [redis]",
-        "bad.toml:12:16: unknown limit `zz`",
+        "bad.toml:10:11: unknown list `staff`",
+        "bad.toml:13:16: unknown limit `zz`",
     ] {
         assert!(text.contains(expected), "{expected}\n{text}");
     }

@@ -2,10 +2,12 @@
 //! filters that apply them: a route's `limits = [...]`, and `[global] limits` on the
 //! front chain. A limit that a reload keeps as it was keeps its buckets; the registry
 //! learns the new set only once the whole config has compiled.
+use super::lists::{pick, ListTable};
 use super::Ctx;
 use crate::model::LimitCfg;
 use forecourt_edge::challenge::Gate;
-use forecourt_edge::limits::{Action, KeySpec, Limit, LimitSpec, Rate, RateLimitFilter, Registry};
+use forecourt_edge::limits::{Action, AppliedLimit, KeySpec, Limit, LimitSpec, Rate, RateLimitFilter, Registry};
+use forecourt_edge::lists::IpList;
 use forecourt_redis::Redis;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +17,8 @@ use toml::Spanned;
 #[derive(Default)]
 pub struct LimitTable {
     registry: Option<Arc<Registry>>,
-    by_name: BTreeMap<String, Arc<Limit>>,
+    /// Each limit, and the lists of clients it does not count.
+    by_name: BTreeMap<String, (Arc<Limit>, Vec<Arc<IpList>>)>,
     /// For limits whose action is `challenge`.
     gate: Option<Arc<Gate>>,
 }
@@ -23,6 +26,7 @@ pub struct LimitTable {
 pub fn compile(
     cx: &mut Ctx<'_>,
     model: &BTreeMap<String, Spanned<LimitCfg>>,
+    lists: &ListTable,
     redis: Option<&Arc<Redis>>,
     gate: Option<&Arc<Gate>>,
 ) -> LimitTable {
@@ -32,8 +36,9 @@ pub fn compile(
     let registry = cx.state.services.get::<Registry>().unwrap_or_default();
     let mut by_name = BTreeMap::new();
     for (name, cfg) in model {
+        let exempt = pick(cx, &cfg.get_ref().exempt, lists);
         if let (Some(spec), Ok(shared)) = (spec(cx, cfg.get_ref()), store(cx, cfg.get_ref(), redis)) {
-            by_name.insert(name.clone(), registry.prepare(name, spec, shared));
+            by_name.insert(name.clone(), (registry.prepare(name, spec, shared), exempt));
         }
     }
     LimitTable { registry: Some(registry), by_name, gate: gate.cloned() }
@@ -59,7 +64,7 @@ fn spec(cx: &mut Ctx<'_>, c: &LimitCfg) -> Option<LimitSpec> {
             None
         }
     };
-    Some(LimitSpec { key: key?, rate: rate?, burst, action: action?, max_keys })
+    Some(LimitSpec { key: key?, rate: rate?, burst, action: action?, max_keys, dry_run: c.dry_run })
 }
 
 /// Where a limit's buckets live: `Ok(None)` here, `Ok(Some)` in Redis.
@@ -83,7 +88,7 @@ pub fn filter(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &LimitTable, r
     let mut limits = Vec::new();
     for name in names {
         match table.by_name.get(name.get_ref()) {
-            Some(limit) => limits.push(limit.clone()),
+            Some((limit, exempt)) => limits.push(AppliedLimit { limit: limit.clone(), exempt: exempt.clone() }),
             None => {
                 let known: Vec<&str> = table.by_name.keys().map(String::as_str).collect();
                 let hint = if known.is_empty() {
@@ -102,7 +107,7 @@ pub fn filter(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &LimitTable, r
 /// next reload).
 pub fn commit(cx: &Ctx<'_>, table: &LimitTable) {
     if let Some(registry) = table.registry.clone().or_else(|| cx.state.services.get::<Registry>()) {
-        registry.commit(table.by_name.values().cloned().collect());
+        registry.commit(table.by_name.values().map(|(limit, _)| limit.clone()).collect());
         cx.state.services.set(registry);
     }
 }

@@ -134,7 +134,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
     let proxy_protocol = proxy_protocol_listeners(&mut cx, &model, &listeners, &settings);
     let challenge = challenge::compile(&mut cx, &model, &lists, redis.as_ref());
-    let limits = limits::compile(&mut cx, &model.limits, redis.as_ref(), challenge.as_ref().map(|c| &c.gate));
+    let limits = limits::compile(&mut cx, &model.limits, &lists, redis.as_ref(), challenge.as_ref().map(|c| &c.gate));
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
     let front_filters = front::Edge {
         bans: bans::filter(bans.as_ref()),

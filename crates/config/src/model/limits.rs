@@ -15,7 +15,7 @@ pub struct LimitCfg {
     pub rate: Spanned<String>,
     /// Requests beyond the steady rate that may come at once (default 0).
     pub burst: Option<Spanned<i64>>,
-    /// "reject" (default) or "delay".
+    /// "reject" (default), "delay" or "challenge".
     pub action: Option<Spanned<String>>,
     /// "local" (default).
     pub store: Option<Spanned<String>>,
@@ -23,6 +23,12 @@ pub struct LimitCfg {
     pub ipv6_prefix: Option<Spanned<i64>>,
     /// Most keys tracked at once (default 1000000).
     pub max_keys: Option<Spanned<i64>>,
+    /// `[lists.NAME]` names whose clients the limit does not count.
+    #[serde(default)]
+    pub exempt: Vec<Spanned<String>>,
+    /// Count and log, but hold and refuse nothing (default false).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `[global] limits`: a list of limit names, or the table of client size limits (whose

@@ -4,9 +4,11 @@
 //! limit holds the request for its turn (the longest of them). Local limits decide at
 //! once; shared ones (`store = "redis"`) while Redis is up are asked in the wait, after.
 //! A limit whose action is `challenge` sends a client over it without a pass to the
-//! challenge page instead of refusing it.
+//! challenge page instead of refusing it. A client in one of a limit's `exempt` lists is
+//! not counted by it; a limit in a dry run only logs what it would have done.
 use super::registry::{Action, Limit, Outcome};
 use crate::challenge::Gate;
+use crate::lists::IpList;
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx, Verdict, Waiting};
@@ -16,11 +18,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct RateLimitFilter {
-    pub limits: Vec<Arc<Limit>>,
+    pub limits: Vec<AppliedLimit>,
     /// The route's name (what a `route` key part counts by); `*` on the front chain.
     pub route: Arc<str>,
     /// `[challenge]`, for limits whose action is `challenge`.
     pub gate: Option<Arc<Gate>>,
+}
+
+/// A limit as a chain applies it: with the clients it does not count.
+pub struct AppliedLimit {
+    pub limit: Arc<Limit>,
+    /// `exempt = [...]`: lists whose clients this limit lets by uncounted.
+    pub exempt: Vec<Arc<IpList>>,
+}
+
+impl AppliedLimit {
+    fn exempts(&self, cx: &RequestCtx<'_>) -> bool {
+        self.exempt.iter().any(|list| list.matches(cx.client))
+    }
 }
 
 /// What the wait still has to do: ask the shared limits (by index), then hold the
@@ -32,13 +47,17 @@ struct Pending {
 
 impl Filter for RateLimitFilter {
     fn describe(&self) -> FilterInfo {
-        let names: Vec<&str> = self.limits.iter().map(|l| l.name.as_str()).collect();
+        let names: Vec<&str> = self.limits.iter().map(|l| l.limit.name.as_str()).collect();
         FilterInfo::new("rate_limit", Phases::REQUEST).param("limits", names.join(","))
     }
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
         let mut pending = Pending { shared: Vec::new(), hold: Duration::ZERO };
-        for (i, limit) in self.limits.iter().enumerate() {
+        for (i, applied) in self.limits.iter().enumerate() {
+            if applied.exempts(cx) {
+                continue;
+            }
+            let limit = &applied.limit;
             if limit.asks_redis() {
                 pending.shared.push(i);
                 continue;
@@ -59,7 +78,7 @@ impl Filter for RateLimitFilter {
         Box::pin(async move {
             let Some(mut pending) = cx.take::<Pending>() else { return Verdict::Continue };
             for i in pending.shared {
-                let limit = &self.limits[i];
+                let limit = &self.limits[i].limit;
                 let outcome = limit.decide_shared(head, cx.client, &self.route).await;
                 if let Err(answer) = self.apply(limit, outcome, &mut pending.hold, head, cx) {
                     return Verdict::Answer(answer);
@@ -86,6 +105,15 @@ impl RateLimitFilter {
     ) -> Result<(), Box<Response<ProxyBody>>> {
         match outcome {
             Outcome::Skip | Outcome::Allow => Ok(()),
+            Outcome::WouldLimit { delay } => {
+                let would = match (delay, limit.spec.action) {
+                    (true, _) => "would_delay",
+                    (false, Action::Challenge) => "would_challenge",
+                    (false, _) => "would_reject",
+                };
+                cx.log("limit", format!("{}:{would}", limit.name));
+                Ok(())
+            }
             Outcome::Delay(wait) => {
                 cx.log("limit", format!("{}:delayed", limit.name));
                 *hold = (*hold).max(wait);

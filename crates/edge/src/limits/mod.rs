@@ -10,7 +10,7 @@ mod registry;
 mod shared;
 pub(crate) mod table;
 
-pub use filter::RateLimitFilter;
+pub use filter::{AppliedLimit, RateLimitFilter};
 pub use gcra::Rate;
 pub use key::{KeyPart, KeySpec};
 pub use registry::{Action, Limit, LimitSpec, Registry};

@@ -36,6 +36,9 @@ pub struct LimitSpec {
     pub action: Action,
     /// Most keys tracked at once (memory: about 40 bytes each).
     pub max_keys: usize,
+    /// Counts and logs as usual, but lets every request go on at once (nginx's
+    /// `limit_req_dry_run`): to see what a limit would do before it does it.
+    pub dry_run: bool,
 }
 
 /// What a limit decides for one request.
@@ -48,6 +51,11 @@ pub enum Outcome {
     Delay(Duration),
     Reject {
         retry_after: Duration,
+    },
+    /// In a dry run: the request goes on, though the limit would have held it (`delay`)
+    /// or refused it.
+    WouldLimit {
+        delay: bool,
     },
 }
 
@@ -63,6 +71,8 @@ pub struct Limit {
     pub allowed: AtomicU64,
     pub delayed: AtomicU64,
     pub rejected: AtomicU64,
+    /// Requests a dry run let through that its action would have held or refused.
+    pub dry_run: AtomicU64,
 }
 
 impl Limit {
@@ -77,6 +87,7 @@ impl Limit {
             allowed: AtomicU64::new(0),
             delayed: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            dry_run: AtomicU64::new(0),
         }
     }
 
@@ -92,22 +103,26 @@ impl Limit {
         self.count(self.table.check(key, self.now_ns(), emission, self.spec.burst))
     }
 
-    /// Counts what a bucket (local or shared) said, as the limit's action makes it.
+    /// Counts what a bucket (local or shared) said, as the limit's action makes it (and
+    /// as a dry run lets it go on).
     pub(super) fn count(&self, conform: Conform) -> Outcome {
-        match conform {
+        let (counter, outcome) = match conform {
             Conform::Yes { ahead_ns } if ahead_ns == 0 || self.spec.action != Action::Delay => {
-                self.allowed.fetch_add(1, Ordering::Relaxed);
-                Outcome::Allow
+                (&self.allowed, Outcome::Allow)
             }
-            Conform::Yes { ahead_ns } => {
-                self.delayed.fetch_add(1, Ordering::Relaxed);
-                Outcome::Delay(Duration::from_nanos(ahead_ns))
-            }
+            Conform::Yes { ahead_ns } => (&self.delayed, Outcome::Delay(Duration::from_nanos(ahead_ns))),
             Conform::No { retry_ns } => {
-                self.rejected.fetch_add(1, Ordering::Relaxed);
-                Outcome::Reject { retry_after: Duration::from_nanos(retry_ns) }
+                (&self.rejected, Outcome::Reject { retry_after: Duration::from_nanos(retry_ns) })
             }
-        }
+        };
+        let (counter, outcome) = match outcome {
+            Outcome::Delay(_) | Outcome::Reject { .. } if self.spec.dry_run => {
+                (&self.dry_run, Outcome::WouldLimit { delay: matches!(outcome, Outcome::Delay(_)) })
+            }
+            _ => (counter, outcome),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        outcome
     }
 
     /// Keys tracked now, and requests let through untracked because the table was full.
@@ -182,6 +197,7 @@ mod tests {
             burst: 1,
             action,
             max_keys: 1000,
+            dry_run: false,
         }
     }
 
@@ -200,5 +216,30 @@ mod tests {
         let changed = registry.prepare("l", spec(Action::Delay), None);
         assert_eq!(changed.decide(&head, ip, "r"), Outcome::Allow, "a changed limit starts afresh");
         assert!(matches!(changed.decide(&head, ip, "r"), Outcome::Delay(d) if d <= Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn a_dry_run_counts_what_it_would_do_and_lets_the_request_go_on() {
+        let head = http::Request::get("/").body(()).unwrap().into_parts().0;
+        let ip = "10.0.0.1".parse().unwrap();
+        for (action, delay) in [(Action::Reject, false), (Action::Delay, true)] {
+            let limit = Limit::new("l", LimitSpec { dry_run: true, ..spec(action) }, None);
+            assert_eq!(limit.decide(&head, ip, "r"), Outcome::Allow);
+            let over = (0..3).map(|_| limit.decide(&head, ip, "r")).collect::<Vec<_>>();
+            // Delaying, the burst's request waits its turn and the next are over the burst.
+            let expected = match action {
+                Action::Delay => vec![
+                    Outcome::WouldLimit { delay },
+                    Outcome::WouldLimit { delay: false },
+                    Outcome::WouldLimit { delay: false },
+                ],
+                _ => vec![Outcome::Allow, Outcome::WouldLimit { delay }, Outcome::WouldLimit { delay }],
+            };
+            assert_eq!(over, expected, "{action:?}");
+            let counts =
+                [&limit.allowed, &limit.delayed, &limit.rejected, &limit.dry_run].map(|c| c.load(Ordering::Relaxed));
+            let allowed = if action == Action::Delay { 1 } else { 2 };
+            assert_eq!(counts, [allowed, 0, 0, 4 - allowed], "{action:?}: nothing counted as held or refused");
+        }
     }
 }
