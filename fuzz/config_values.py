@@ -78,7 +78,7 @@ def baseline():
             "feed": {"url": f"http://127.0.0.1:{ORIGIN}/feed", "refresh": "1h"},
             "regions": {"countries": ["KP"], "asns": [64511]},
         },
-        "bans": {"duration": "10m", "rules": {"scanners": {
+        "bans": {"duration": "10m", "exempt": ["regions"], "rules": {"scanners": {
             "on": ["status:404"], "count": 1000, "window": "1m", "duration": "1h"}}},
         "challenge": {"difficulty": 4, "pass_for": "1h", "rotate": "1h", "solve_within": "5m",
                       "cookie": "forecourt_pass", "no_js": "wait", "no_js_wait": "5s", "under_attack": False,

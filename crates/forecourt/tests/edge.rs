@@ -5,7 +5,7 @@
 //! apply before routing and keep their buckets across a reload. Address lists
 //! (`[lists.NAME]`): a listener's `deny` closes connections at accept, a route's `allow`
 //! and `deny` answer 403. Bans (`[bans]`): strikes ban a client (403 on its open
-//! connection, closed at accept after), the admin API adds, lists and lifts bans, a reload
+//! connection, closed at accept after; never a client of the `exempt` lists), the admin API adds, lists and lifts bans, a reload
 //! keeps them. Shared state through Debian's redis-server: two instances share one limit,
 //! bans reach every instance and survive restarts, a Redis outage falls back to local
 //! state and back (what Redis holds or answers that it should not: `edge/redis_faults.rs`). Bad options point at the mistake. Challenge pages: `edge/challenge.rs`;
@@ -350,7 +350,8 @@ async fn the_proxy_protocol_names_the_client_for_lists_and_headers() {
 async fn bans_follow_strikes_and_the_admin_api_and_survive_reloads() {
     let origin = Origin::start("o");
     let admin = free_port();
-    let tables = "[limits.one]\nrate = \"1/s\"\n[bans]\nduration = \"1h\"\n\
+    let tables = "[limits.one]\nrate = \"1/s\"\n[lists.monitor]\ncidrs = [\"127.0.0.6\"]\n\
+                  [bans]\nduration = \"1h\"\nexempt = [\"monitor\"]\n\
                   [bans.rules.scanners]\non = [\"status:404\"]\ncount = 3\nwindow = \"1m\"\nduration = \"2s\"\n\
                   [bans.rules.flooders]\non = [\"rate_limited\"]\ncount = 4\nwindow = \"10s\"\n";
     let mut cfg = config_with(&origin, admin, tables, "", "", "");
@@ -370,6 +371,12 @@ async fn bans_follow_strikes_and_the_admin_api_and_survive_reloads() {
     let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     assert_eq!(exchange_from("127.0.0.2", fc.addr(), whole).await, "", "closed at accept");
     assert_eq!(get_from(&client_from("127.0.0.3"), &fc.url("/")).await.status, 200);
+    // The monitor's address is exempt: no strike counts against it.
+    let six = format!(
+        "{}GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "GET /missing HTTP/1.1\r\nHost: a\r\n\r\n".repeat(5)
+    );
+    assert_eq!(statuses(&exchange_from("127.0.0.6", fc.addr(), six.as_bytes()).await), [404, 404, 404, 404, 404, 200]);
     // The rule's ban lasts 2 s.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(get_from(&client_from("127.0.0.2"), &fc.url("/")).await.status, 200, "the ban expired");

@@ -2,9 +2,11 @@
 //! the filter that goes first on the front chain, and the check each listener makes at
 //! accept. A rule that a reload keeps as it was keeps its strikes; the bans themselves
 //! outlive every reload.
+use super::lists::{pick, ListTable};
 use super::Ctx;
 use crate::model::{BanRuleCfg, BansCfg};
 use forecourt_edge::bans::{BanFilter, Bans, Rule, RuleSpec, Trigger};
+use forecourt_edge::lists::IpList;
 use forecourt_proxy::answers::Reason;
 use forecourt_redis::Redis;
 use std::sync::Arc;
@@ -14,14 +16,22 @@ use std::time::Duration;
 pub struct BanSetup {
     pub bans: Arc<Bans>,
     rules: Vec<Arc<Rule>>,
+    /// Lists whose clients no rule bans.
+    exempt: Vec<Arc<IpList>>,
     ipv6_prefix: u8,
     duration: Duration,
     /// Where bans are shared (`[redis]`).
     redis: Option<Arc<Redis>>,
 }
 
-pub fn compile(cx: &mut Ctx<'_>, model: Option<&BansCfg>, redis: Option<&Arc<Redis>>) -> Option<BanSetup> {
+pub fn compile(
+    cx: &mut Ctx<'_>,
+    model: Option<&BansCfg>,
+    lists: &ListTable,
+    redis: Option<&Arc<Redis>>,
+) -> Option<BanSetup> {
     let model = model?;
+    let exempt = pick(cx, &model.exempt, lists);
     let bans = cx.state.services.get::<Bans>().unwrap_or_default();
     let duration = cx.positive_duration(&model.duration, Duration::from_secs(600));
     let ipv6_prefix = cx.number_in(&model.ipv6_prefix, 0..=128, 64) as u8;
@@ -32,7 +42,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: Option<&BansCfg>, redis: Option<&Arc<Red
             rules.push(bans.prepare(name, spec));
         }
     }
-    Some(BanSetup { bans, rules, ipv6_prefix, duration, redis: redis.cloned() })
+    Some(BanSetup { bans, rules, exempt, ipv6_prefix, duration, redis: redis.cloned() })
 }
 
 fn rule_spec(cx: &mut Ctx<'_>, c: &BanRuleCfg, default: Duration, max_keys: usize) -> Option<RuleSpec> {
@@ -64,7 +74,7 @@ fn known_reason(name: &str) -> bool {
 
 /// The front chain's ban filter.
 pub fn filter(setup: Option<&BanSetup>) -> Option<BanFilter> {
-    setup.map(|s| BanFilter { bans: s.bans.clone(), rules: s.rules.clone() })
+    setup.map(|s| BanFilter { bans: s.bans.clone(), rules: s.rules.clone(), exempt: s.exempt.clone() })
 }
 
 /// After a config compiled whole: its rules are the running ones, and the admin API may

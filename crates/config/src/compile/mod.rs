@@ -130,7 +130,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let geoip = geoip::compile(&mut cx, model.geoip.as_ref());
     let lists = lists::compile(&mut cx, &model.lists, geoip.as_ref());
     let redis = redis::compile(&mut cx, model.redis.as_ref());
-    let bans = bans::compile(&mut cx, model.bans.as_ref(), redis.as_ref());
+    let bans = bans::compile(&mut cx, model.bans.as_ref(), &lists, redis.as_ref());
     let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
     let proxy_protocol = proxy_protocol_listeners(&mut cx, &model, &listeners, &settings);
     let challenge = challenge::compile(&mut cx, &model, &lists, redis.as_ref());

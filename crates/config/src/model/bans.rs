@@ -12,6 +12,9 @@ pub struct BansCfg {
     pub ipv6_prefix: Option<Spanned<i64>>,
     /// Most clients whose strikes each rule tracks at once (default 100000).
     pub max_keys: Option<Spanned<i64>>,
+    /// `[lists.NAME]` names whose clients no rule bans (the admin API still may).
+    #[serde(default)]
+    pub exempt: Vec<Spanned<String>>,
     /// `[bans.rules.NAME]`.
     #[serde(default)]
     pub rules: BTreeMap<String, Spanned<BanRuleCfg>>,

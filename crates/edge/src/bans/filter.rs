@@ -1,8 +1,10 @@
 //! The front chain's first filter when `[bans]` is configured: a banned client is answered
 //! 403 before anything else looks at its request; every answer is then checked against the
-//! rules, and one that counts adds a strike against the client (which may ban it).
+//! rules, and one that counts adds a strike against the client (which may ban it) unless
+//! the client is in one of the `exempt` lists.
 use super::registry::Bans;
 use super::rule::Rule;
+use crate::lists::IpList;
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx};
@@ -13,6 +15,8 @@ use std::sync::Arc;
 pub struct BanFilter {
     pub bans: Arc<Bans>,
     pub rules: Vec<Arc<Rule>>,
+    /// `exempt = [...]`: lists whose clients no rule bans (fail2ban's `ignoreip`).
+    pub exempt: Vec<Arc<IpList>>,
 }
 
 impl Filter for BanFilter {
@@ -40,8 +44,12 @@ impl Filter for BanFilter {
             return;
         }
         let (status, local) = (resp.status().as_u16(), local.map(Reason::name));
-        for rule in &self.rules {
-            if rule.counts(status, local) && self.bans.strike(rule, cx.client) {
+        let mut counting = self.rules.iter().filter(|rule| rule.counts(status, local)).peekable();
+        if counting.peek().is_none() || self.exempt.iter().any(|list| list.matches(cx.client)) {
+            return;
+        }
+        for rule in counting {
+            if self.bans.strike(rule, cx.client) {
                 cx.log("ban", format!("{}:tripped", rule.name));
             }
         }
