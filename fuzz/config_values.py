@@ -82,7 +82,7 @@ def baseline():
             "on": ["status:404"], "count": 1000, "window": "1m", "duration": "1h"}}},
         "challenge": {"difficulty": 4, "pass_for": "1h", "rotate": "1h", "solve_within": "5m",
                       "cookie": "forecourt_pass", "no_js": "wait", "no_js_wait": "5s", "under_attack": False,
-                      "exempt": ["/api/webhooks/"], "ipv6_prefix": 64,
+                      "exempt": ["/api/webhooks/"], "exempt_clients": ["regions"], "ipv6_prefix": 64,
                       "rules": {"tools": {"user_agent": "(?i)sqlmap", "missing_headers": ["x-never"]}}},
         "redis": {"url": f"redis://127.0.0.1:{REDIS}", "timeout": "100ms", "prefix": "fcfuzz:"},
         "waf": {"small": {"rules": ["rules.conf"], "paranoia_level": 1, "anomaly_threshold": 5, "mode": "block",

@@ -64,6 +64,7 @@ pub fn compile(
         cookie,
         no_js,
         exempt,
+        exempt_clients: pick(cx, &c.exempt_clients, lists),
         ipv6_prefix: cx.number_in(&c.ipv6_prefix, 0..=128, 64) as u8,
         rules,
     };

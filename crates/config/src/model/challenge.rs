@@ -27,6 +27,9 @@ pub struct ChallengeCfg {
     /// Path prefixes never challenged, besides `/.well-known/` and `/robots.txt`.
     #[serde(default)]
     pub exempt: Vec<Spanned<String>>,
+    /// `[lists.NAME]` names whose clients are never challenged.
+    #[serde(default)]
+    pub exempt_clients: Vec<Spanned<String>>,
     /// Bits of an IPv6 client address that a pass is bound to (default 64).
     pub ipv6_prefix: Option<Spanned<i64>>,
     /// `[challenge.rules.NAME]`.

@@ -1,7 +1,8 @@
 //! The challenge filter. On the front chain (`[challenge]`): it answers the challenge's
 //! own endpoints, then challenges a request that a rule (or the "under attack" switch)
 //! wants challenged and that has no pass. On a route (`challenge = true`): every request
-//! of the route without a pass. Exempt paths pass either way.
+//! of the route without a pass. Exempt paths and the clients of `exempt_clients`' lists
+//! pass either way.
 use super::gate::Gate;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx};
 use http::request;
@@ -34,6 +35,9 @@ impl Filter for ChallengeFilter {
             false => self.gate.wanted(head, cx.client),
         };
         let Some(why) = why else { return Decision::Continue };
+        if self.gate.exempt_client(cx.client) {
+            return Decision::Continue;
+        }
         if self.gate.has_pass(head, cx.client) {
             cx.log("challenge", "pass");
             return Decision::Continue;

@@ -8,6 +8,7 @@ use super::state::Challenges;
 use super::token::{self, Refusal};
 use crate::address_key::address_key;
 use crate::cookie::cookie;
+use crate::lists::IpList;
 use forecourt_proxy::answers::{Reason, Style};
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::RequestCtx;
@@ -29,6 +30,8 @@ pub struct GateSpec {
     pub no_js: NoJs,
     /// Path prefixes never challenged (besides `/.well-known/` and `/robots.txt`).
     pub exempt: Vec<String>,
+    /// Lists whose clients are never challenged (monitors, partners' API clients).
+    pub exempt_clients: Vec<Arc<IpList>>,
     pub ipv6_prefix: u8,
     pub rules: Vec<Rule>,
 }
@@ -54,6 +57,11 @@ impl Gate {
         path.starts_with("/.well-known/")
             || path == "/robots.txt"
             || self.spec.exempt.iter().any(|p| path.starts_with(p.as_str()))
+    }
+
+    /// Whether the client is in one of the lists never challenged.
+    pub fn exempt_client(&self, client: IpAddr) -> bool {
+        self.spec.exempt_clients.iter().any(|list| list.matches(client))
     }
 
     /// The rule (or `under_attack`) that wants this request challenged, if any.

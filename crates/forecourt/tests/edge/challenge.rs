@@ -2,7 +2,7 @@
 //! its Web Worker and reaches the origin, while a client without JavaScript gets the page
 //! and the origin sees nothing; passes are bound to the client's address, and forged,
 //! replayed, expired or unsolved ones are refused; rules, the "under attack" switch, a
-//! limit with `action = "challenge"`, exempt paths, the no-JavaScript wait, bans on
+//! limit with `action = "challenge"`, exempt paths and clients, the no-JavaScript wait, bans on
 //! challenge failures, and the counters.
 use super::common::chromium::Chromium;
 use super::common::origin::Origin;
@@ -96,6 +96,7 @@ async fn passes_are_bound_to_their_address_and_forged_replayed_expired_or_unsolv
     let origin = Origin::start("o");
     let admin = free_port();
     let tables = "[challenge]\ndifficulty = 8\npass_for = \"3s\"\nno_js_wait = \"1s\"\nexempt = [\"/public/\"]\n\
+                  exempt_clients = [\"monitoring\"]\n[lists.monitoring]\ncidrs = [\"127.0.0.7\"]\n\
                   [challenge.rules.tools]\nuser_agent = \"(?i)curl|python|^$\"\n\
                   [limits.human_rate]\nrate = \"1/s\"\naction = \"challenge\"\n\
                   [bans]\n[bans.rules.puzzle_guessers]\non = [\"challenge_failed\"]\ncount = 10\nwindow = \"1m\"\n";
@@ -147,6 +148,8 @@ async fn passes_are_bound_to_their_address_and_forged_replayed_expired_or_unsolv
     let four = client_from("127.0.0.4");
     assert_eq!(request(&four, &fc.url("/b"), &[BROWSER]).await.status, 403);
     assert_eq!(request(&two, &fc.url("/b"), &[BROWSER, ("cookie", &pass)]).await.status, 200, "a pass holds");
+    let monitor = client_from("127.0.0.7");
+    assert_eq!(request(&monitor, &fc.url("/b"), &[TOOL]).await.status, 200, "a client of exempt_clients never is");
     let switched = admin_call(admin, "PUT", "/api/challenge", "{\"under_attack\":false}").await;
     assert!(switched.contains("\"under_attack\":false"), "{switched}");
     assert_eq!(request(&four, &fc.url("/b"), &[BROWSER]).await.status, 200);
