@@ -26,7 +26,11 @@ impl Filter for BanFilter {
             true => Phases::REQUEST,
             false => Phases::REQUEST.and(Phases::RESPONSE),
         };
-        FilterInfo::new("ban", phases).param("rules", names.join(","))
+        let info = FilterInfo::new("ban", phases).param("rules", names.join(","));
+        match self.exempt.is_empty() {
+            true => info,
+            false => info.param("exempt", self.exempt.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(",")),
+        }
     }
 
     fn on_request(&self, _head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {

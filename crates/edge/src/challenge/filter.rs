@@ -18,7 +18,12 @@ impl Filter for ChallengeFilter {
     fn describe(&self) -> FilterInfo {
         let rules: Vec<&str> = self.gate.spec.rules.iter().map(|r| r.name.as_str()).collect();
         let who = if self.always { "everyone".to_owned() } else { rules.join(",") };
-        FilterInfo::new("challenge", Phases::REQUEST).param("who", who)
+        let info = FilterInfo::new("challenge", Phases::REQUEST).param("who", who);
+        let exempt: Vec<&str> = self.gate.spec.exempt_clients.iter().map(|l| l.name.as_str()).collect();
+        match exempt.is_empty() {
+            true => info,
+            false => info.param("exempt_clients", exempt.join(",")),
+        }
     }
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
