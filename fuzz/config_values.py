@@ -52,7 +52,7 @@ def baseline():
         },
         "listen": [
             {"addr": f"127.0.0.1:{PORT}", "max_connections": 1000, "max_connections_per_ip": 500,
-             "new_connections_per_ip": "1000/s", "deny": ["blocked"]},
+             "new_connections_per_ip": "1000/s", "per_ip_exempt": ["regions"], "deny": ["blocked"]},
             {"addr": f"127.0.0.1:{TLS_PORT}", "tls": True},
             {"addr": f"127.0.0.1:{MTLS_PORT}", "tls": True, "client_ca": "cert.pem", "client_auth": "optional",
              "client_cert_header": "X-Client-Cert"},

@@ -1,17 +1,19 @@
 //! End-to-end: the edge defences through the real binary, with clients on distinct
 //! loopback addresses. Rate limits (`[limits.NAME]`): a flooding address is refused while
 //! another is served, a list's clients are exempt and a dry run refuses nobody, a delaying
-//! limit holds requests to the rate, `[global] limits`
-//! apply before routing and keep their buckets across a reload. Address lists
-//! (`[lists.NAME]`): a listener's `deny` closes connections at accept, a route's `allow`
-//! and `deny` answer 403. Bans (`[bans]`): strikes ban a client (403 on its open
-//! connection, closed at accept after; never a client of the `exempt` lists), the admin API adds, lists and lifts bans, a reload
-//! keeps them. Shared state through Debian's redis-server: two instances share one limit,
-//! bans reach every instance and survive restarts, a Redis outage falls back to local
-//! state and back (what Redis holds or answers that it should not: `edge/redis_faults.rs`). Bad options point at the mistake. Challenge pages: `edge/challenge.rs`;
-//! list feeds: `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`;
-//! the WAF: `edge/waf.rs` (its requests: `edge/waf_corpus.rs`; the differential check
-//! against nginx + libmodsecurity: `edge/waf_reference.rs`; CRS's own regression suite:
+//! limit holds requests to the rate, `[global] limits` apply before routing and keep their
+//! buckets across a reload. Address lists (`[lists.NAME]`): a listener's `deny` closes
+//! connections at accept, a route's `allow` and `deny` answer 403. Connection limits per
+//! address close at accept (not for a `per_ip_exempt` list's clients). Bans (`[bans]`):
+//! strikes ban a client (403 on its open connection, closed at accept after; never a
+//! client of the `exempt` lists), the admin API adds, lists and lifts bans, a reload keeps
+//! them. Shared state through Debian's redis-server: two instances share one limit, bans
+//! reach every instance and survive restarts, a Redis outage falls back to local state and
+//! back (what Redis holds or answers that it should not: `edge/redis_faults.rs`). Bad
+//! options point at the mistake. Challenge pages: `edge/challenge.rs`; list feeds:
+//! `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`; the WAF:
+//! `edge/waf.rs` (its requests: `edge/waf_corpus.rs`; the differential check against
+//! nginx + libmodsecurity: `edge/waf_reference.rs`; CRS's own regression suite:
 //! `edge/waf_crs_suite.rs`; its budget under a throttled CPU: `edge/waf_budget.rs`).
 #[path = "edge/challenge.rs"]
 mod challenge;
@@ -267,8 +269,9 @@ async fn connect_from(local: &str, addr: std::net::SocketAddr, data: &[u8]) -> (
 async fn connection_limits_close_at_accept_per_address() {
     let origin = Origin::start("o");
     let admin = free_port();
-    let listen = "max_connections_per_ip = 2\nnew_connections_per_ip = \"3/s\"";
-    let fc = Forecourt::start(&config_with(&origin, admin, "", listen, "", ""));
+    let listen = "max_connections_per_ip = 2\nnew_connections_per_ip = \"3/s\"\nper_ip_exempt = [\"office\"]";
+    let office = "[lists.office]\ncidrs = [\"127.0.0.9\"]";
+    let fc = Forecourt::start(&config_with(&origin, admin, office, listen, "", ""));
     // Two connections from .6 that are still sending their head are open; a third is not let in.
     let partial = b"GET / HTTP/1.1\r\nHost: a\r\n";
     let (a, a_closed) = connect_from("127.0.0.6", fc.addr(), partial).await;
@@ -287,6 +290,12 @@ async fn connection_limits_close_at_accept_per_address() {
         closed.push(connect_from("127.0.0.8", fc.addr(), whole).await.1);
     }
     assert_eq!(closed, [false, false, false, true, true]);
+    // The office's address is held to neither limit: five at once, all open.
+    let addr = fc.addr();
+    let office: Vec<_> = (0..5).map(|_| tokio::spawn(connect_from("127.0.0.9", addr, partial))).collect();
+    for conn in office {
+        assert!(!conn.await.unwrap().1, "the office is exempt");
+    }
     let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
     assert_eq!(
         metric(&metrics, "forecourt_connections_refused_total{reason=\"max_connections_per_ip\"}"),

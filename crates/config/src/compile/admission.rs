@@ -36,8 +36,9 @@ pub fn compile(
         if let Some(setup) = bans {
             out.push((*addr, Arc::new(BanAdmission { bans: setup.bans.clone(), refusals: refusals.clone() })));
         }
+        let exempt = pick(cx, &l.per_ip_exempt, lists);
         if let Some(spec) = connection_spec(cx, l) {
-            out.push((*addr, Arc::new(ConnectionLimits::new(spec, open.of(*addr), refusals.clone()))));
+            out.push((*addr, Arc::new(ConnectionLimits::new(spec, exempt, open.of(*addr), refusals.clone()))));
         }
     }
     out

@@ -249,6 +249,10 @@ pub struct Listen {
     pub max_connections_per_ip: Option<Spanned<i64>>,
     /// New connections from one client address: "20/s", "600/min".
     pub new_connections_per_ip: Option<Spanned<String>>,
+    /// `[lists.NAME]` names whose clients the two per-address limits do not hold (an
+    /// office or a partner behind one NAT address).
+    #[serde(default)]
+    pub per_ip_exempt: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

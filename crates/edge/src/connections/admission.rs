@@ -1,10 +1,12 @@
 //! A listener's connection limits as an admission: refused past `max_connections` open on
 //! the listener, past `max_connections_per_ip` open from one address, or past
-//! `new_connections_per_ip` (a rate, with one period's worth as its burst).
+//! `new_connections_per_ip` (a rate, with one period's worth as its burst). A client of
+//! the `per_ip_exempt` lists is held to `max_connections` only.
 use super::open::{Bound, OpenCounts};
 use crate::address_key::address_key;
 use crate::limits::gcra::{Conform, Rate};
 use crate::limits::table::Table;
+use crate::lists::IpList;
 use crate::refusals::Refusals;
 use forecourt_proxy::admission::{Admission, Admitted};
 use std::hash::{BuildHasher, RandomState};
@@ -23,6 +25,8 @@ pub struct ConnectionSpec {
 
 pub struct ConnectionLimits {
     spec: ConnectionSpec,
+    /// Lists whose clients the per-address limits do not hold.
+    exempt: Vec<Arc<IpList>>,
     counts: Arc<OpenCounts>,
     refusals: Arc<Refusals>,
     rates: Table,
@@ -32,9 +36,15 @@ pub struct ConnectionLimits {
 
 impl ConnectionLimits {
     /// `counts` are the listener's (kept across reloads); `refusals` the process's.
-    pub fn new(spec: ConnectionSpec, counts: Arc<OpenCounts>, refusals: Arc<Refusals>) -> ConnectionLimits {
+    pub fn new(
+        spec: ConnectionSpec,
+        exempt: Vec<Arc<IpList>>,
+        counts: Arc<OpenCounts>,
+        refusals: Arc<Refusals>,
+    ) -> ConnectionLimits {
         ConnectionLimits {
             spec,
+            exempt,
             counts,
             refusals,
             rates: Table::new(1_000_000),
@@ -47,7 +57,10 @@ impl ConnectionLimits {
 impl Admission for ConnectionLimits {
     fn admit(&self, peer: IpAddr) -> Option<Admitted> {
         let key = address_key(peer, self.spec.ipv6_prefix);
-        if let Some(rate) = self.spec.rate_per_ip {
+        let per_address = (self.spec.rate_per_ip.is_some() || self.spec.per_ip.is_some())
+            && !self.exempt.iter().any(|list| list.matches(peer));
+        let rate_per_ip = self.spec.rate_per_ip.filter(|_| per_address);
+        if let Some(rate) = rate_per_ip {
             let now = self.epoch.elapsed().as_nanos() as u64 + rate.per_ns;
             let hashed = self.secret.hash_one(key);
             if let Conform::No { .. } = self.rates.check(hashed, now, rate.emission_ns(), rate.count.saturating_sub(1))
@@ -56,11 +69,11 @@ impl Admission for ConnectionLimits {
                 return None;
             }
         }
-        if self.spec.max.is_none() && self.spec.per_ip.is_none() {
+        let per_ip = self.spec.per_ip.filter(|_| per_address);
+        if self.spec.max.is_none() && per_ip.is_none() {
             return Some(Admitted::NOTHING);
         }
-        let per_ip = self.spec.per_ip.map(|_| key);
-        match self.counts.open(per_ip, self.spec.max.unwrap_or(u64::MAX), self.spec.per_ip.unwrap_or(u32::MAX)) {
+        match self.counts.open(per_ip.map(|_| key), self.spec.max.unwrap_or(u64::MAX), per_ip.unwrap_or(u32::MAX)) {
             Ok(open) => Some(Admitted::holding(open)),
             Err(Bound::Total) => {
                 Refusals::count(&self.refusals.max_connections);
