@@ -6,28 +6,55 @@ use crate::connection::{response_timeout, Connection, Target};
 use crate::{Redis, Shared};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(500);
 
+/// A Redis that refuses every call (out of memory) is found up by each check and down by
+/// the next call: its refusals are said at most once in this long, with a count of those
+/// that went unsaid (and so is its coming back after each).
+const REFUSALS_QUIET_FOR: Duration = Duration::from_secs(60);
+
+/// When refusals were last logged, and how many went unsaid since.
+#[derive(Default)]
+pub(crate) struct RefusalLog {
+    last: Option<Instant>,
+    unsaid: u64,
+    /// The last time Redis went down was an unsaid refusal: its coming back is unsaid too.
+    quiet: bool,
+}
+
 /// A call failed: down until the next check finds Redis (logged when it was up).
 pub(crate) fn mark_down(shared: &Shared, why: &str) {
-    if shared.up.swap(false, Ordering::Relaxed) {
-        log_down(why);
+    if !shared.up.swap(false, Ordering::Relaxed) {
+        return;
     }
+    let Some(error) = why.strip_prefix(REFUSED) else {
+        shared.refusals.lock().unwrap().quiet = false;
+        return log_down(why);
+    };
+    let mut log = shared.refusals.lock().unwrap();
+    let now = Instant::now();
+    if log.last.is_some_and(|last| now.duration_since(last) < REFUSALS_QUIET_FOR) {
+        log.unsaid += 1;
+        log.quiet = true;
+        return;
+    }
+    let unsaid = std::mem::take(&mut log.unsaid);
+    (log.last, log.quiet) = (Some(now), false);
+    tracing::warn!(
+        error,
+        unsaid,
+        "Redis refused a call: limits and bans use this instance's local state until the next check \
+         (said at most once a minute; `unsaid` counts the refusals since the last time)"
+    );
 }
 
 fn log_down(why: &str) {
-    match why.strip_prefix(REFUSED) {
-        Some(error) => tracing::warn!(
-            error,
-            "Redis refused a call: limits and bans use this instance's local state until the next check"
-        ),
-        None => tracing::warn!(
-            reason = why,
-            "Redis is unreachable: limits and bans use this instance's local state until it answers again"
-        ),
-    }
+    tracing::warn!(
+        reason = why,
+        "Redis is unreachable: limits and bans use this instance's local state until it answers again"
+    );
 }
 
 /// Begins what a failed call says when Redis answered it with an error of the call's own
@@ -62,13 +89,16 @@ pub(crate) async fn run(target: Arc<Target>, redis: Weak<Redis>, shared: Arc<Sha
         match healthy {
             Ok(()) => {
                 let Some(redis) = redis.upgrade() else { return };
+                // Back after an unsaid refusal: unsaid too.
                 if !shared.up.swap(true, Ordering::Relaxed) {
                     announced_down = false;
                     hooks_run = 0;
-                    tracing::info!(
-                        servers = redis.spec.servers.describe(),
-                        "Redis is reachable: limits and bans are shared"
-                    );
+                    if !std::mem::take(&mut shared.refusals.lock().unwrap().quiet) {
+                        tracing::info!(
+                            servers = redis.spec.servers.describe(),
+                            "Redis is reachable: limits and bans are shared"
+                        );
+                    }
                 }
                 let hooks: Vec<_> = shared.on_up.lock().unwrap().clone();
                 for hook in hooks.iter().skip(hooks_run) {
@@ -81,6 +111,7 @@ pub(crate) async fn run(target: Arc<Target>, redis: Weak<Redis>, shared: Arc<Sha
                 *current.lock().unwrap() = None;
                 // Said once per outage (and once at start when Redis is not there).
                 if shared.up.swap(false, Ordering::Relaxed) || !announced_down {
+                    shared.refusals.lock().unwrap().quiet = false;
                     log_down(&why);
                     announced_down = true;
                 }

@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     /// Subscriptions changed: the subscriber connects again with the new set.
     pub resubscribe: Notify,
     pub on_up: Mutex<Vec<Arc<OnUp>>>,
+    /// When refusals were last logged, and how many went unsaid since.
+    pub refusals: Mutex<health::RefusalLog>,
 }
 
 pub struct Redis {

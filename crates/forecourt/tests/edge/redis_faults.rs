@@ -73,7 +73,8 @@ async fn a_shared_limits_key_damaged_in_redis_counts_as_none() {
 
 /// Redis out of memory refuses the limit's script (`OOM command not allowed`): the
 /// request is served on local state, the log says Redis refused the call (not that it is
-/// unreachable), and once Redis has memory again the limit is shared again.
+/// unreachable; once a minute, however often it refuses), and once Redis has memory again
+/// the limit is shared again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_redis_refuses_falls_back_to_local_state_and_says_why() {
     let redis = RedisServer::start();
@@ -89,9 +90,19 @@ async fn a_call_redis_refuses_falls_back_to_local_state_and_says_why() {
         statuses.push(get_from(&from, &url).await.status);
     }
     assert_eq!(statuses, [200, 200, 429], "the local limit, 1/min with a burst of 1\n{}", fc.stderr());
+    // Each check finds Redis up and the next call is refused again: said once a minute
+    // (not twice a check), with its coming back.
+    for _ in 0..25 {
+        get_from(&from, &url).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = fc.stderr();
     assert!(log.contains("Redis refused a call") && log.contains("OOM"), "{log}");
     assert!(!log.contains("Redis is unreachable"), "{log}");
+    assert_eq!(log.matches("Redis refused a call").count(), 1, "{log}");
+    assert_eq!(log.matches("Redis is reachable").count(), 2, "at start, and after the refusal that was said\n{log}");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert!(metric(&metrics, "forecourt_redis_errors_total") >= 3.0, "every refusal counted\n{metrics}");
     assert_eq!(redis.cli(&["config", "set", "maxmemory", "0"]), "OK");
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let from = client_from("127.0.0.3");
