@@ -1,7 +1,7 @@
 //! `GET /api/cache` (the tiers' sizes and the keys with the most hits) and
-//! `POST /api/cache/purge` (`{"url": ...}`, `{"prefix": ...}`, `{"tag": ...}` or
-//! `{"all": true}`). Every worker shares the one store, so a purge reaches all at once.
-use forecourt_cache::{Purge, Store, TierUsage};
+//! `POST /api/cache/purge` (`{"url": ...}`, `{"prefix": ...}`, `{"regex": ...}`,
+//! `{"tag": ...}` or `{"all": true}`). Every worker shares the one store, so a purge reaches all at once.
+use forecourt_cache::{Purge, Store, TierUsage, UrlPattern};
 use serde_json::{json, Value};
 
 pub fn describe(store: &Store) -> Value {
@@ -37,12 +37,15 @@ pub fn purge(store: &Store, body: &[u8]) -> Result<String, String> {
         Purge::Url(as_requested(&url))
     } else if let Some(prefix) = text("prefix") {
         Purge::Prefix(as_requested(&prefix))
+    } else if let Some(pattern) = text("regex") {
+        Purge::Pattern(UrlPattern::new(&pattern)?)
     } else if let Some(tag) = text("tag") {
         Purge::Tag(tag)
     } else if v.get("all").and_then(Value::as_bool) == Some(true) {
         Purge::All
     } else {
-        return Err("say what to purge: {\"url\": ...}, {\"prefix\": ...}, {\"tag\": ...} or {\"all\": true}".into());
+        let what = "{\"url\": ...}, {\"prefix\": ...}, {\"regex\": ...}, {\"tag\": ...} or {\"all\": true}";
+        return Err(format!("say what to purge: {what}"));
     };
     store.purge(&purge);
     Ok(format!("purged {purge:?}"))

@@ -32,4 +32,4 @@ pub mod vary;
 pub use disk::{DiskConfig, TierUsage};
 pub use filter::{Bypass, CacheFilter, RouteOptions, DEFAULT_STALE_IF_UNREACHABLE};
 pub use key::KeySpec;
-pub use store::{Purge, Store, StoreConfig};
+pub use store::{Purge, Store, StoreConfig, UrlPattern};

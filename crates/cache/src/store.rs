@@ -54,8 +54,30 @@ pub enum Purge {
     Prefix(String),
     /// Every response that carried this tag.
     Tag(String),
+    /// Every URL this regular expression finds a match in (Varnish's `ban req.url ~`).
+    Pattern(UrlPattern),
     All,
 }
+
+/// A purge's regular expression (equal to another when written alike).
+#[derive(Clone, Debug)]
+pub struct UrlPattern(regex::Regex);
+
+impl UrlPattern {
+    pub fn new(pattern: &str) -> Result<UrlPattern, String> {
+        // Bounded: a purge request must not build a huge automaton.
+        let built = regex::RegexBuilder::new(pattern).size_limit(1 << 20).build();
+        built.map(UrlPattern).map_err(|e| format!("bad regular expression: {e}"))
+    }
+}
+
+impl PartialEq for UrlPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for UrlPattern {}
 
 impl Purge {
     /// Whether it removes what was stored for `url`, tagged as `tagged` says.
@@ -64,6 +86,7 @@ impl Purge {
             Purge::All => true,
             Purge::Url(u) => url == u,
             Purge::Prefix(prefix) => url.starts_with(prefix.as_str()),
+            Purge::Pattern(pattern) => pattern.0.is_match(url),
             Purge::Tag(tag) => tagged(tag),
         }
     }

@@ -225,7 +225,7 @@ async fn concurrent_misses_reach_the_origin_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn purges_remove_urls_prefixes_tags_and_everything() {
+async fn purges_remove_urls_prefixes_patterns_tags_and_everything() {
     let origin = CacheOrigin::start();
     let (fc, admin) = start(&origin, "true", "");
     let paths = ["/x/1?cc=max-age%3D60&tag=red", "/x/2?cc=max-age%3D60&tag=blue%20red", "/y/3?cc=max-age%3D60"];
@@ -254,13 +254,18 @@ async fn purges_remove_urls_prefixes_tags_and_everything() {
     purge("{\"url\":\"http://127.0.0.1/x/1?cc=max-age%3D60&tag=red\"}").await;
     fill().await;
     assert_eq!(hits(&origin), [3, 2, 2]);
+    purge(r#"{"regex":"^http://127\\.0\\.0\\.1/x/[0-9]\\?.*tag=blue"}"#).await;
+    fill().await;
+    assert_eq!(hits(&origin), [3, 3, 2], "a regular expression purges the URLs it finds a match in");
     purge("{\"all\":true}").await;
     fill().await;
-    assert_eq!(hits(&origin), [4, 3, 3]);
+    assert_eq!(hits(&origin), [4, 4, 3]);
     assert_eq!(purge("{\"nothing\":1}").await.status, 400);
+    let bad = purge(r#"{"regex":"(unclosed"}"#).await;
+    assert!(bad.status == 400 && bad.body.contains("bad regular expression"), "{}", bad.body);
     let api: serde_json::Value = serde_json::from_str(&get(&format!("{admin}/api/cache")).await.body).unwrap();
     assert_eq!(api["memory"]["objects"], 3, "{api}");
-    assert_eq!(api["purges"], 4, "{api}");
+    assert_eq!(api["purges"], 5, "{api}");
     assert!(api["top_keys"].as_array().is_some_and(|k| k.len() == 3), "{api}");
     // A URL named as typed purges what requests for it stored, escaped as they came.
     let (typed, seen) = ("/z/東京?cc=max-age%3D60", "/z/%E6%9D%B1%E4%BA%AC?cc=max-age%3D60");
