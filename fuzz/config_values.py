@@ -89,6 +89,7 @@ def baseline():
                           "request_body_limit": "1m", "upload_limit": "12800k", "upload_memory": "128m",
                           "upload_wait": "15s", "body_over_limit": "reject", "inspection_budget": "50ms",
                           "over_budget": "block", "audit_log": "waf.json", "response_inspection": False,
+                          "exempt_clients": ["regions"],
                           "response_body_limit": "512k",
                           "exclusions": [{"rule": 1001, "path": "/search"}, {"tag": "fuzz", "target": "ARGS:q"}]}},
         "cache": {"memory": "16m", "max_object": "1m", "disk": {"path": "cache", "size": "64m"},

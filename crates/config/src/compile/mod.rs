@@ -144,7 +144,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     };
     let front = front::chain(&mut cx, &settings, tls.as_ref(), front_filters);
     let cache = cache::shared(&mut cx, model.cache.as_ref());
-    let waf = waf::compile(&mut cx, &model.waf);
+    let waf = waf::compile(&mut cx, &model.waf, &lists);
     let shared = filters::Shared {
         cache,
         compress: model.compress.as_ref(),

@@ -2,6 +2,7 @@
 //! is an error at the `rules` key, naming the file, line and rule id; a reload meeting one
 //! is refused and the running rules keep serving), and each route's `waf` filter: its own
 //! policy, else `[global] waf`'s, unless it says "off".
+use super::lists::{pick, ListTable};
 use super::Ctx;
 use crate::model::{RouteCfg, RuleIds, WafCfg};
 use forecourt_edge::waf::{
@@ -17,7 +18,7 @@ use toml::Spanned;
 /// is defined, so that the routes naming it add nothing).
 pub type WafTable = BTreeMap<String, Option<Arc<WafPolicy>>>;
 
-pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<WafCfg>>) -> WafTable {
+pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<WafCfg>>, lists: &ListTable) -> WafTable {
     let counters = cx.state.services.get::<WafCounters>().unwrap_or_default();
     // The process's rulesets: a reload whose rules are unchanged keeps them (set at once:
     // it holds only rulesets some snapshot or policy holds).
@@ -28,7 +29,7 @@ pub fn compile(cx: &mut Ctx<'_>, model: &BTreeMap<String, Spanned<WafCfg>>) -> W
     });
     let mut table = WafTable::new();
     for (name, m) in model {
-        let policy = policy(cx, name, m, &counters, &engines);
+        let policy = policy(cx, name, m, &counters, &engines, lists);
         table.insert(name.clone(), policy.map(Arc::new));
     }
     table
@@ -40,6 +41,7 @@ fn policy(
     m: &Spanned<WafCfg>,
     counters: &Arc<WafCounters>,
     engines: &Engines,
+    lists: &ListTable,
 ) -> Option<WafPolicy> {
     let c = m.get_ref();
     if c.rules.get_ref().is_empty() {
@@ -60,6 +62,7 @@ fn policy(
     let response_inspection = c.response_inspection.as_ref().is_some_and(|on| *on.get_ref());
     let response_body_limit = cx.size(&c.response_body_limit).unwrap_or(512 << 10) as usize;
     let exclusions = c.exclusions.iter().filter_map(|e| exclusion(cx, e)).collect();
+    let exempt_clients = pick(cx, &c.exempt_clients, lists);
     let audit = c.audit_log.as_ref().and_then(|path| match AuditLog::open(&cx.file_path(path.get_ref())) {
         Ok(log) => Some(Arc::new(log)),
         Err(e) => {
@@ -88,6 +91,7 @@ fn policy(
             settings,
             response_inspection,
             response_body_limit,
+            exempt_clients,
         }),
         Err(e) => {
             cx.error(&c.rules, format!("[waf.{name}] rules do not load: {}", e.message), None);

@@ -41,6 +41,9 @@ pub struct WafCfg {
     pub response_inspection: Option<Spanned<bool>>,
     /// The longest response body held for inspection (default "512k").
     pub response_body_limit: Option<Spanned<Size>>,
+    /// `[lists.NAME]` names whose clients the rules do not inspect.
+    #[serde(default)]
+    pub exempt_clients: Vec<Spanned<String>>,
     /// A file that gets one JSON line per blocked (or would-be blocked) request.
     pub audit_log: Option<Spanned<String>>,
     #[serde(default)]

@@ -106,6 +106,7 @@ impl Filter for WafFilter {
             .param("upload_memory", p.upload_room.total().to_string())
             .param("upload_wait", format!("{:?}", p.upload_room.wait()))
             .param("response_inspection", p.response_inspection.to_string())
+            .param("exempt_clients", p.exempt_clients.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(","))
     }
 
     fn body_need(&self) -> BodyNeed {
@@ -113,6 +114,10 @@ impl Filter for WafFilter {
     }
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
+        if self.policy.exempt_clients.iter().any(|list| list.matches(cx.client)) {
+            cx.log("waf", "exempt");
+            return Decision::Continue;
+        }
         self.policy.counters.evaluations.fetch_add(1, Ordering::Relaxed);
         let mut tx = self.policy.engine.new_transaction();
         tx.set_budget(self.policy.budget);

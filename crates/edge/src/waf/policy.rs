@@ -7,6 +7,7 @@ use super::audit::AuditLog;
 use super::metrics::WafCounters;
 use super::upload_room::UploadRoom;
 use super::verdict::{Outcome, Verdict};
+use crate::lists::IpList;
 use forecourt_seclang::ModSecurity;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -90,6 +91,8 @@ pub struct WafPolicy {
     pub response_inspection: bool,
     /// The longest response body held for inspection; a longer one passes uninspected.
     pub response_body_limit: usize,
+    /// Lists whose clients the rules do not inspect (the operator's own scanners).
+    pub exempt_clients: Vec<Arc<IpList>>,
 }
 
 impl WafPolicy {

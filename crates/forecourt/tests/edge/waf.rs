@@ -122,7 +122,8 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     );
     let rules = CRS3.replacen(", ", &format!(", \"{plugin}\", "), 1);
     let extra = DETECT.replace("RULES", CRS3)
-        + &format!("[waf.excluding]\nrules = {rules}\naudit_log = \"{audit}\"\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}, \
+        + "[lists.own_scanner]\ncidrs = [\"127.0.0.9\"]\n"
+        + &format!("[waf.excluding]\nrules = {rules}\naudit_log = \"{audit}\"\nexempt_clients = [\"own_scanner\"]\nexclusions = [{{ rule = 942100, path = \"/search\" }}, {{ rule = \"941100-941199\", remove = true }}, {{ rule = 930120, target = \"ARGS:file\" }}, {{ rule = 932160, target = \"ARGS:file\" }}, \
          {{ tag = \"attack-rfi\" }}, {{ tag = \"attack-lfi\", path = \"/docs\", target = \"ARGS:path\" }}, \
          {{ tag = \"attack-rce\", path = \"/docs\", target = \"ARGS:path\" }}, \
          {{ rule = \"932000-932999\", path = \"/shell\", target = \"ARGS:cmd\" }}]\n");
@@ -134,6 +135,11 @@ async fn exclusions_and_detect_mode_do_what_they_say() {
     let elsewhere: &'static str = Box::leak(payload_on("/items").into_boxed_str());
     assert_eq!(through(&fc, &origin, &sqli(on_search), "crs3.test").await, (200, true));
     assert_eq!(through(&fc, &origin, &sqli(elsewhere), "crs3.test").await.0, 403);
+    // The operator's own scanner is not inspected (`exempt_clients`).
+    let before = origin.hits();
+    let scanned = send(&client_from("127.0.0.9"), sqli(elsewhere).request(&fc.url(""), "crs3.test")).await;
+    assert_eq!((scanned.status, origin.hits()), (200, before + 1), "exempt");
+    assert!(eventually(Duration::from_secs(2), || access_log(&fc).contains("\"waf\":\"exempt\"")));
     // The exclusion holds for the path as routes and the backend read it, and no further
     // (a path that climbs out of it is /items; CRS's 930 rules refuse the `..` too).
     for (path, status) in [("/%73earch", 200), ("//search", 200), ("/search/../items", 403), ("/%2573earch", 403)] {
