@@ -4,7 +4,7 @@
 //! the client is in one of the `exempt` lists.
 use super::registry::Bans;
 use super::rule::Rule;
-use crate::lists::IpList;
+use crate::lists::{in_any, IpList};
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx};
@@ -49,7 +49,7 @@ impl Filter for BanFilter {
         }
         let (status, local) = (resp.status().as_u16(), local.map(Reason::name));
         let mut counting = self.rules.iter().filter(|rule| rule.counts(status, local)).peekable();
-        if counting.peek().is_none() || self.exempt.iter().any(|list| list.matches(cx.client)) {
+        if counting.peek().is_none() || in_any(&self.exempt, cx.client) {
             return;
         }
         for rule in counting {

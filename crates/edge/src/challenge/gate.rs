@@ -8,7 +8,7 @@ use super::state::Challenges;
 use super::token::{self, Refusal};
 use crate::address_key::address_key;
 use crate::cookie::cookie;
-use crate::lists::IpList;
+use crate::lists::{in_any, IpList};
 use forecourt_proxy::answers::{Reason, Style};
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::RequestCtx;
@@ -61,7 +61,7 @@ impl Gate {
 
     /// Whether the client is in one of the lists never challenged.
     pub fn exempt_client(&self, client: IpAddr) -> bool {
-        self.spec.exempt_clients.iter().any(|list| list.matches(client))
+        in_any(&self.spec.exempt_clients, client)
     }
 
     /// The rule (or `under_attack`) that wants this request challenged, if any.

@@ -1,7 +1,7 @@
 //! Who is challenged: `[challenge.rules.NAME]`, each a set of cheap signals that must all
 //! hold (the client in one of some address lists, a User-Agent pattern, browser headers
 //! missing); a request that any rule matches is challenged unless it has a pass.
-use crate::lists::IpList;
+use crate::lists::{in_any, IpList};
 use http::header::{HeaderName, USER_AGENT};
 use http::request;
 use regex::Regex;
@@ -21,7 +21,7 @@ pub struct Rule {
 impl Rule {
     /// Whether every signal the rule names holds for this request.
     pub fn matches(&self, head: &request::Parts, client: IpAddr) -> bool {
-        if !self.lists.is_empty() && !self.lists.iter().any(|l| l.matches(client)) {
+        if !self.lists.is_empty() && !in_any(&self.lists, client) {
             return false;
         }
         if let Some(re) = &self.user_agent {

@@ -6,7 +6,7 @@ use super::open::{Bound, OpenCounts};
 use crate::address_key::address_key;
 use crate::limits::gcra::{Conform, Rate};
 use crate::limits::table::Table;
-use crate::lists::IpList;
+use crate::lists::{in_any, IpList};
 use crate::refusals::Refusals;
 use forecourt_proxy::admission::{Admission, Admitted};
 use std::hash::{BuildHasher, RandomState};
@@ -57,8 +57,8 @@ impl ConnectionLimits {
 impl Admission for ConnectionLimits {
     fn admit(&self, peer: IpAddr) -> Option<Admitted> {
         let key = address_key(peer, self.spec.ipv6_prefix);
-        let per_address = (self.spec.rate_per_ip.is_some() || self.spec.per_ip.is_some())
-            && !self.exempt.iter().any(|list| list.matches(peer));
+        let per_address =
+            (self.spec.rate_per_ip.is_some() || self.spec.per_ip.is_some()) && !in_any(&self.exempt, peer);
         let rate_per_ip = self.spec.rate_per_ip.filter(|_| per_address);
         if let Some(rate) = rate_per_ip {
             let now = self.epoch.elapsed().as_nanos() as u64 + rate.per_ns;

@@ -8,7 +8,7 @@
 //! not counted by it; a limit in a dry run only logs what it would have done.
 use super::registry::{Action, Limit, Outcome};
 use crate::challenge::Gate;
-use crate::lists::IpList;
+use crate::lists::{in_any, IpList};
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx, Verdict, Waiting};
@@ -34,7 +34,7 @@ pub struct AppliedLimit {
 
 impl AppliedLimit {
     fn exempts(&self, cx: &RequestCtx<'_>) -> bool {
-        self.exempt.iter().any(|list| list.matches(cx.client))
+        in_any(&self.exempt, cx.client)
     }
 }
 

@@ -108,11 +108,16 @@ fn merged(base: &[Cidr], feed: Option<&Feed>) -> (IpSet, u64) {
     }
 }
 
+/// Whether `ip` is in one of `lists` (an exemption's lists, a rule's).
+pub fn in_any(lists: &[Arc<IpList>], ip: IpAddr) -> bool {
+    lists.iter().any(|l| l.matches(ip))
+}
+
 /// What `allow` and `deny` say of one address: refused when there are `allow` lists and
 /// it is in none of them, or when it is in a `deny` list. The refusal names its cause
 /// (`not-allowed`, or `denied:NAME`).
 pub fn refusal(allow: &[Arc<IpList>], deny: &[Arc<IpList>], ip: IpAddr) -> Option<String> {
-    if !allow.is_empty() && !allow.iter().any(|l| l.matches(ip)) {
+    if !allow.is_empty() && !in_any(allow, ip) {
         return Some("not-allowed".into());
     }
     deny.iter().find(|l| l.matches(ip)).map(|l| format!("denied:{}", l.name))

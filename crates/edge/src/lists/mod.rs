@@ -16,6 +16,6 @@ pub mod text;
 pub use admission::ListenerLists;
 pub use feed::Feed;
 pub use filter::IpListFilter;
-pub use list::{IpList, Places};
+pub use list::{in_any, IpList, Places};
 pub use registry::Lists;
 pub use set::IpSet;

@@ -14,6 +14,7 @@ use super::policy::{for_the_body, Mode, OverLimit, WafPolicy};
 use super::response;
 use super::upload_room::Held;
 use super::verdict::{Outcome, Verdict};
+use crate::lists::in_any;
 use bytes::Bytes;
 use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::{declared_length, ProxyBody};
@@ -114,7 +115,7 @@ impl Filter for WafFilter {
     }
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {
-        if self.policy.exempt_clients.iter().any(|list| list.matches(cx.client)) {
+        if in_any(&self.policy.exempt_clients, cx.client) {
             cx.log("waf", "exempt");
             return Decision::Continue;
         }
