@@ -683,7 +683,7 @@ fn bad_limit_options_point_at_the_mistake() {
         "lists.toml",
         &format!(
             "[lists.feed]\nfile = \"{feed}\"\n[lists.gone]\nfile = \"nowhere.txt\"\n[lists.inline]\ncidrs = [\"1.2.3.4/99\"]\n\
-             [[listen]]\naddr = \"127.0.0.1:1\"\ndeny = [\"nope\"]\nproxy_protocol = true\n[[route]]\nrespond = {{ status = 200 }}\nallow = [\"feed\"]\n"
+             [[listen]]\naddr = \"127.0.0.1:1\"\ndeny = [\"nope\"]\nproxy_protocol = true\nper_ip_exempt = [\"inline\"]\n[[route]]\nrespond = {{ status = 200 }}\nallow = [\"feed\"]\n"
         ),
     );
     let out = std::process::Command::new(BIN).args(["check", "-c", &lists]).output().unwrap();
@@ -713,6 +713,7 @@ fn bad_limit_options_point_at_the_mistake() {
         "lists.toml:6:10: bad list entry: `/99` is not a prefix length".to_owned(),
         "lists.toml:9:9: unknown list `nope`".to_owned(),
         "lists.toml:10:18: proxy_protocol needs trusted_proxies".to_owned(),
+        "lists.toml:11:18: per_ip_exempt needs a per-address connection limit".to_owned(),
     ] {
         assert!(lists_text.contains(&expected), "{expected}\n{lists_text}");
     }

@@ -37,6 +37,12 @@ pub fn compile(
             out.push((*addr, Arc::new(BanAdmission { bans: setup.bans.clone(), refusals: refusals.clone() })));
         }
         let exempt = pick(cx, &l.per_ip_exempt, lists);
+        if let Some(first) = l.per_ip_exempt.first() {
+            if l.max_connections_per_ip.is_none() && l.new_connections_per_ip.is_none() {
+                let hint = "per_ip_exempt spares clients from max_connections_per_ip and new_connections_per_ip";
+                cx.error(first, "per_ip_exempt needs a per-address connection limit", Some(hint.into()));
+            }
+        }
         if let Some(spec) = connection_spec(cx, l) {
             out.push((*addr, Arc::new(ConnectionLimits::new(spec, exempt, open.of(*addr), refusals.clone()))));
         }
