@@ -79,7 +79,7 @@ def baseline():
             "regions": {"countries": ["KP"], "asns": [64511]},
         },
         "bans": {"duration": "10m", "exempt": ["regions"], "rules": {"scanners": {
-            "on": ["status:404"], "count": 1000, "window": "1m", "duration": "1h"}}},
+            "on": ["status:404"], "count": 1000, "window": "1m", "duration": "1h", "dry_run": False}}},
         "challenge": {"difficulty": 4, "pass_for": "1h", "rotate": "1h", "solve_within": "5m",
                       "cookie": "forecourt_pass", "no_js": "wait", "no_js_wait": "5s", "under_attack": False,
                       "exempt": ["/api/webhooks/"], "exempt_clients": ["regions"], "ipv6_prefix": 64,

@@ -362,7 +362,8 @@ async fn bans_follow_strikes_and_the_admin_api_and_survive_reloads() {
     let tables = "[limits.one]\nrate = \"1/s\"\n[lists.monitor]\ncidrs = [\"127.0.0.6\"]\n\
                   [bans]\nduration = \"1h\"\nexempt = [\"monitor\"]\n\
                   [bans.rules.scanners]\non = [\"status:404\"]\ncount = 3\nwindow = \"1m\"\nduration = \"2s\"\n\
-                  [bans.rules.flooders]\non = [\"rate_limited\"]\ncount = 4\nwindow = \"10s\"\n";
+                  [bans.rules.flooders]\non = [\"rate_limited\"]\ncount = 4\nwindow = \"10s\"\n\
+                  [bans.rules.watch]\non = [\"status:404\"]\ncount = 2\nwindow = \"1m\"\ndry_run = true\n";
     let mut cfg = config_with(&origin, admin, tables, "", "", "");
     cfg.push_str("[[route]]\npath = \"/missing\"\nrespond = { status = 404 }\n");
     cfg.push_str("[[route]]\npath = \"/limited\"\nupstream = \"o\"\nlimits = [\"one\"]\n");
@@ -428,11 +429,15 @@ async fn bans_follow_strikes_and_the_admin_api_and_survive_reloads() {
     assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"scanners\"}"), 1.0, "{metrics}");
     assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"flooders\"}"), 1.0, "{metrics}");
     assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"api\"}"), 1.0, "{metrics}");
+    // The rule in a dry run banned nobody (the sources above), and said whom it would have.
+    assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"watch\"}"), 0.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_ban_dry_run_trips_total{rule=\"watch\"}"), 1.0, "{metrics}");
     assert_eq!(metric(&metrics, "forecourt_bans_active"), 1.0, "{metrics}");
     assert_eq!(metric(&metrics, "forecourt_banned_requests_total"), 3.0, "{metrics}");
     assert!(metric(&metrics, "forecourt_connections_refused_total{reason=\"banned\"}") >= 3.0, "{metrics}");
     let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
     assert!(log.contains("\"ban\":\"scanners:tripped\"") && log.contains("\"ban\":\"banned\""), "{log}");
+    assert!(log.contains("\"ban\":\"watch:would_ban\""), "{log}");
 }
 
 pub fn shared_config(origin: &Origin, admin: u16, redis: &RedisServer, rate: &str) -> String {

@@ -65,7 +65,14 @@ fn rule_spec(cx: &mut Ctx<'_>, c: &BanRuleCfg, default: Duration, max_keys: usiz
     let count = cx.number_in(&Some(c.count.clone()), 1..=1_000_000, 1) as u32;
     let window = cx.positive_duration(&Some(c.window.clone()), Duration::from_secs(60));
     let duration = cx.positive_duration(&c.duration, default);
-    (on.len() == c.on.len() && !on.is_empty()).then_some(RuleSpec { on, count, window, duration, max_keys })
+    (on.len() == c.on.len() && !on.is_empty()).then_some(RuleSpec {
+        on,
+        count,
+        window,
+        duration,
+        max_keys,
+        dry_run: c.dry_run,
+    })
 }
 
 fn known_reason(name: &str) -> bool {

@@ -32,4 +32,7 @@ pub struct BanRuleCfg {
     pub window: Spanned<String>,
     /// How long the ban lasts (default `[bans] duration`).
     pub duration: Option<Spanned<String>>,
+    /// Log and count whom the rule would ban, ban nobody (default false).
+    #[serde(default)]
+    pub dry_run: bool,
 }

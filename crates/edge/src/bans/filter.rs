@@ -2,7 +2,7 @@
 //! 403 before anything else looks at its request; every answer is then checked against the
 //! rules, and one that counts adds a strike against the client (which may ban it) unless
 //! the client is in one of the `exempt` lists.
-use super::registry::Bans;
+use super::registry::{Bans, Strike};
 use super::rule::Rule;
 use crate::lists::{in_any, IpList};
 use forecourt_proxy::answers::Reason;
@@ -53,8 +53,10 @@ impl Filter for BanFilter {
             return;
         }
         for rule in counting {
-            if self.bans.strike(rule, cx.client) {
-                cx.log("ban", format!("{}:tripped", rule.name));
+            match self.bans.strike(rule, cx.client) {
+                Strike::Counted => {}
+                Strike::Banned => cx.log("ban", format!("{}:tripped", rule.name)),
+                Strike::WouldBan => cx.log("ban", format!("{}:would_ban", rule.name)),
             }
         }
     }

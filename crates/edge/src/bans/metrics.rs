@@ -15,6 +15,11 @@ pub fn render(bans: &Bans, out: &mut String) {
         let _ = writeln!(out, "{name}{{rule=\"{}\"}} {}", rule.name, rule.tripped.load(Ordering::Relaxed));
     }
     let _ = writeln!(out, "{name}{{rule=\"api\"}} {}", bans.added_by_api.load(Ordering::Relaxed));
+    let name = "forecourt_ban_dry_run_trips_total";
+    let _ = writeln!(out, "# HELP {name} Clients a rule in a dry run would have banned.\n# TYPE {name} counter");
+    for rule in bans.rules().iter().filter(|r| r.spec.dry_run) {
+        let _ = writeln!(out, "{name}{{rule=\"{}\"}} {}", rule.name, rule.would_have_banned.load(Ordering::Relaxed));
+    }
     let name = "forecourt_ban_clients_tracked";
     let _ = writeln!(out, "# HELP {name} Clients with strikes counted by each rule.\n# TYPE {name} gauge");
     for rule in bans.rules() {

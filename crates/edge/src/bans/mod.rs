@@ -14,7 +14,7 @@ mod table;
 
 pub use admission::BanAdmission;
 pub use filter::BanFilter;
-pub use registry::Bans;
+pub use registry::{Bans, Strike};
 pub use rule::{Rule, RuleSpec, Trigger};
 pub use shared::client_of;
 pub use table::{BanView, Source};

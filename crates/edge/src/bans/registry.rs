@@ -14,6 +14,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+/// What one strike did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strike {
+    /// Counted; the client is under the rule's count.
+    Counted,
+    /// It reached the count: banned.
+    Banned,
+    /// It reached the count of a rule in a dry run: logged and counted, not banned.
+    WouldBan,
+}
+
 pub struct Bans {
     table: BanTable,
     rules: Mutex<BTreeMap<String, Arc<Rule>>>,
@@ -141,14 +152,19 @@ impl Bans {
         }
     }
 
-    /// Counts a strike of `rule` against `client`; whether that banned it.
-    pub fn strike(&self, rule: &Rule, client: IpAddr) -> bool {
+    /// Counts a strike of `rule` against `client`; whether that banned it (or, in a dry
+    /// run, would have).
+    pub fn strike(&self, rule: &Rule, client: IpAddr) -> Strike {
         if !rule.strikes.strike(self.key(client), rule.spec.count) {
-            return false;
+            return Strike::Counted;
+        }
+        if rule.spec.dry_run {
+            rule.would_have_banned.fetch_add(1, Ordering::Relaxed);
+            return Strike::WouldBan;
         }
         rule.tripped.fetch_add(1, Ordering::Relaxed);
         self.ban(client, Some(rule.spec.duration), Source::Rule(rule.name.clone()));
-        true
+        Strike::Banned
     }
 
     /// Lifts the ban on `client` here and, when shared, everywhere.
@@ -250,14 +266,15 @@ mod tests {
             window: Duration::from_secs(60),
             duration: Duration::from_secs(60),
             max_keys: 100,
+            dry_run: false,
         };
         let rule = bans.prepare("scan", spec.clone());
         bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None);
         let a: IpAddr = "2001:db8::1".parse().unwrap();
-        assert!(!bans.strike(&rule, a));
+        assert_eq!(bans.strike(&rule, a), Strike::Counted);
         let kept = bans.prepare("scan", spec);
         assert!(Arc::ptr_eq(&kept, &rule));
-        assert!(bans.strike(&kept, "2001:db8::2".parse().unwrap()), "same /64");
+        assert_eq!(bans.strike(&kept, "2001:db8::2".parse().unwrap()), Strike::Banned, "same /64");
         assert!(bans.is_banned(a) && !bans.is_banned("2001:db8:0:1::1".parse().unwrap()));
         let listed = bans.list();
         assert_eq!((listed[0].address.as_str(), &listed[0].source), ("2001:db8::/64", &Source::Rule("scan".into())));
@@ -282,5 +299,26 @@ mod tests {
         }
         assert!(bans.is_banned("2001:db8::2".parse().unwrap()) && bans.is_banned("10.0.0.7".parse().unwrap()));
         assert!(!bans.is_banned("10.0.0.9".parse().unwrap()), "an address, not the /8 it was written with");
+    }
+
+    #[test]
+    fn a_rule_in_a_dry_run_says_whom_it_would_ban_and_bans_nobody() {
+        let bans = Arc::new(Bans::default());
+        let spec = RuleSpec {
+            on: vec![Trigger::Status { from: 404, to: 404 }],
+            count: 2,
+            window: Duration::from_secs(60),
+            duration: Duration::from_secs(60),
+            max_keys: 100,
+            dry_run: true,
+        };
+        let rule = bans.prepare("scan", spec);
+        bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let strikes: Vec<Strike> = (0..4).map(|_| bans.strike(&rule, a)).collect();
+        assert_eq!(strikes, [Strike::Counted, Strike::WouldBan, Strike::Counted, Strike::WouldBan]);
+        assert!(!bans.is_banned(a) && bans.list().is_empty());
+        let counts = [&rule.tripped, &rule.would_have_banned].map(|c| c.load(Ordering::Relaxed));
+        assert_eq!(counts, [0, 2]);
     }
 }

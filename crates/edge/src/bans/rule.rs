@@ -53,6 +53,9 @@ pub struct RuleSpec {
     pub duration: Duration,
     /// Most clients whose strikes are tracked at once.
     pub max_keys: usize,
+    /// Counts and logs a client that reaches `count`, and bans nobody: to see whom a rule
+    /// would ban before it does.
+    pub dry_run: bool,
 }
 
 pub struct Rule {
@@ -61,6 +64,8 @@ pub struct Rule {
     pub(super) strikes: Strikes,
     /// Bans this rule started.
     pub tripped: AtomicU64,
+    /// Times a dry run's client reached `count` (and was not banned).
+    pub would_have_banned: AtomicU64,
 }
 
 impl Rule {
@@ -70,6 +75,7 @@ impl Rule {
             strikes: Strikes::new(spec.window, spec.max_keys),
             spec,
             tripped: AtomicU64::new(0),
+            would_have_banned: AtomicU64::new(0),
         }
     }
 
@@ -96,6 +102,7 @@ mod tests {
             window: Duration::from_secs(1),
             duration: Duration::from_secs(1),
             max_keys: 10,
+            dry_run: false,
         };
         let rule = Rule::new("r", spec);
         assert!(rule.counts(404, None) && rule.counts(429, Some("rate_limited")));
