@@ -257,17 +257,22 @@ mod tests {
     use super::*;
     use crate::bans::Trigger;
 
-    #[test]
-    fn a_tripped_rule_bans_the_clients_prefix_and_a_kept_rule_keeps_its_strikes() {
-        let bans = Arc::new(Bans::default());
-        let spec = RuleSpec {
+    /// Two 404s within a minute ban for a minute.
+    fn four_oh_fours(dry_run: bool) -> RuleSpec {
+        RuleSpec {
             on: vec![Trigger::Status { from: 404, to: 404 }],
             count: 2,
             window: Duration::from_secs(60),
             duration: Duration::from_secs(60),
             max_keys: 100,
-            dry_run: false,
-        };
+            dry_run,
+        }
+    }
+
+    #[test]
+    fn a_tripped_rule_bans_the_clients_prefix_and_a_kept_rule_keeps_its_strikes() {
+        let bans = Arc::new(Bans::default());
+        let spec = four_oh_fours(false);
         let rule = bans.prepare("scan", spec.clone());
         bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None);
         let a: IpAddr = "2001:db8::1".parse().unwrap();
@@ -304,14 +309,7 @@ mod tests {
     #[test]
     fn a_rule_in_a_dry_run_says_whom_it_would_ban_and_bans_nobody() {
         let bans = Arc::new(Bans::default());
-        let spec = RuleSpec {
-            on: vec![Trigger::Status { from: 404, to: 404 }],
-            count: 2,
-            window: Duration::from_secs(60),
-            duration: Duration::from_secs(60),
-            max_keys: 100,
-            dry_run: true,
-        };
+        let spec = four_oh_fours(true);
         let rule = bans.prepare("scan", spec);
         bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
