@@ -26,11 +26,9 @@ impl Filter for BanFilter {
             true => Phases::REQUEST,
             false => Phases::REQUEST.and(Phases::RESPONSE),
         };
-        let info = FilterInfo::new("ban", phases).param("rules", names.join(","));
-        match self.exempt.is_empty() {
-            true => info,
-            false => info.param("exempt", self.exempt.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(",")),
-        }
+        FilterInfo::new("ban", phases)
+            .param("rules", names.join(","))
+            .param_list("exempt", self.exempt.iter().map(|l| l.name.as_str()))
     }
 
     fn on_request(&self, _head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {

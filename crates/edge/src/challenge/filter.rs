@@ -18,12 +18,9 @@ impl Filter for ChallengeFilter {
     fn describe(&self) -> FilterInfo {
         let rules: Vec<&str> = self.gate.spec.rules.iter().map(|r| r.name.as_str()).collect();
         let who = if self.always { "everyone".to_owned() } else { rules.join(",") };
-        let info = FilterInfo::new("challenge", Phases::REQUEST).param("who", who);
-        let exempt: Vec<&str> = self.gate.spec.exempt_clients.iter().map(|l| l.name.as_str()).collect();
-        match exempt.is_empty() {
-            true => info,
-            false => info.param("exempt_clients", exempt.join(",")),
-        }
+        FilterInfo::new("challenge", Phases::REQUEST)
+            .param("who", who)
+            .param_list("exempt_clients", self.gate.spec.exempt_clients.iter().map(|l| l.name.as_str()))
     }
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {

@@ -48,22 +48,16 @@ struct Pending {
 impl Filter for RateLimitFilter {
     fn describe(&self) -> FilterInfo {
         let names: Vec<&str> = self.limits.iter().map(|l| l.limit.name.as_str()).collect();
-        let info = FilterInfo::new("rate_limit", Phases::REQUEST).param("limits", names.join(","));
-        let dry_run: Vec<&str> =
-            self.limits.iter().filter(|l| l.limit.spec.dry_run).map(|l| l.limit.name.as_str()).collect();
+        let dry_run = self.limits.iter().filter(|l| l.limit.spec.dry_run).map(|l| l.limit.name.as_str());
         let exempt: Vec<String> = self
             .limits
             .iter()
             .flat_map(|l| l.exempt.iter().map(move |list| format!("{}:{}", l.limit.name, list.name)))
             .collect();
-        let info = match dry_run.is_empty() {
-            true => info,
-            false => info.param("dry_run", dry_run.join(",")),
-        };
-        match exempt.is_empty() {
-            true => info,
-            false => info.param("exempt", exempt.join(",")),
-        }
+        FilterInfo::new("rate_limit", Phases::REQUEST)
+            .param("limits", names.join(","))
+            .param_list("dry_run", dry_run)
+            .param_list("exempt", exempt.iter().map(String::as_str))
     }
 
     fn on_request(&self, head: &mut request::Parts, cx: &mut RequestCtx<'_>) -> Decision {

@@ -107,7 +107,7 @@ impl Filter for WafFilter {
             .param("upload_memory", p.upload_room.total().to_string())
             .param("upload_wait", format!("{:?}", p.upload_room.wait()))
             .param("response_inspection", p.response_inspection.to_string())
-            .param("exempt_clients", p.exempt_clients.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(","))
+            .param_list("exempt_clients", p.exempt_clients.iter().map(|l| l.name.as_str()))
     }
 
     fn body_need(&self) -> BodyNeed {

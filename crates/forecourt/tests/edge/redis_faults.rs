@@ -9,15 +9,22 @@ use super::{ban_through, get_from, shared_config};
 use http_body_util::Full;
 use std::time::Duration;
 
+/// An origin and a Forecourt whose limit (`rate`) and bans are shared through `redis`,
+/// once Redis has been found (its first check); the origin, the admin port, Forecourt.
+async fn sharing(redis: &RedisServer, rate: &str) -> (Origin, u16, Forecourt) {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&shared_config(&origin, admin, redis, rate));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    (origin, admin, fc)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_asked_for_past_ten_years_is_shared_as_ten_and_keeps_redis_up() {
     let redis = RedisServer::start();
     // A ban ending in 300 million years, as an earlier version wrote one: read as ten.
     assert_eq!(redis.cli(&["zadd", "{forecourt:bans}:until", "1e19", "127.0.0.11"]), "1");
-    let origin = Origin::start("o");
-    let admin = free_port();
-    let fc = Forecourt::start(&shared_config(&origin, admin, &redis, "10/s"));
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_origin, admin, fc) = sharing(&redis, "10/s").await;
     let endless = http::Request::post(format!("http://127.0.0.1:{admin}/api/bans"))
         .body(Full::from(r#"{"address": "127.0.0.9", "duration": 18446744073709551615}"#))
         .unwrap();
@@ -43,10 +50,7 @@ async fn a_ban_asked_for_past_ten_years_is_shared_as_ten_and_keeps_redis_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_limits_key_damaged_in_redis_counts_as_none() {
     let redis = RedisServer::start();
-    let origin = Origin::start("o");
-    let admin = free_port();
-    let fc = Forecourt::start(&shared_config(&origin, admin, &redis, "1/min"));
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_origin, admin, fc) = sharing(&redis, "1/min").await;
     let (from, url) = (client_from("127.0.0.2"), fc.url("/"));
     let mut statuses = Vec::new();
     for _ in 0..3 {
@@ -78,10 +82,7 @@ async fn a_shared_limits_key_damaged_in_redis_counts_as_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_redis_refuses_falls_back_to_local_state_and_says_why() {
     let redis = RedisServer::start();
-    let origin = Origin::start("o");
-    let admin = free_port();
-    let fc = Forecourt::start(&shared_config(&origin, admin, &redis, "1/min"));
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_origin, admin, fc) = sharing(&redis, "1/min").await;
     assert_eq!(redis.cli(&["config", "set", "maxmemory", "1"]), "OK");
     assert_eq!(redis.cli(&["keys", "forecourt:limit:shared:*"]), "", "nothing written yet");
     let (from, url) = (client_from("127.0.0.2"), fc.url("/"));

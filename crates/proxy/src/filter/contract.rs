@@ -157,6 +157,15 @@ impl FilterInfo {
         self
     }
 
+    /// `param`, left out when `values` is empty (an option most configs do not use).
+    pub fn param_list<'a>(self, name: &'static str, values: impl IntoIterator<Item = &'a str>) -> FilterInfo {
+        let joined = values.into_iter().collect::<Vec<_>>().join(",");
+        match joined.is_empty() {
+            true => self,
+            false => self.param(name, joined),
+        }
+    }
+
     /// `kind` or `kind(headline)`.
     pub fn label(&self) -> String {
         match &self.headline {
