@@ -1,5 +1,6 @@
 //! How old a stored response is and how long it stays fresh (RFC 9111 §4.2), in whole
 //! seconds of the Unix clock.
+use crate::default_ttl::DefaultTtl;
 use crate::directives::Directives;
 use http::header::{HeaderMap, AGE, DATE, EXPIRES};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,9 +49,9 @@ impl Timing {
 }
 
 /// How long a response stays fresh in a shared cache: `s-maxage`, else `max-age`, else
-/// `Expires` minus `Date` (an invalid `Expires` means already stale), else `heuristic`
-/// (the route's `default_ttl`) for a status that may be cached by default.
-pub fn lifetime(status: u16, headers: &HeaderMap, d: &Directives, heuristic: Option<u64>) -> u64 {
+/// `Expires` minus `Date` (an invalid `Expires` means already stale), else what the
+/// route's `default_ttl` gives its status.
+pub fn lifetime(status: u16, headers: &HeaderMap, d: &Directives, default_ttl: &DefaultTtl) -> u64 {
     if let Some(s) = d.s_maxage {
         return s;
     }
@@ -62,20 +63,12 @@ pub fn lifetime(status: u16, headers: &HeaderMap, d: &Directives, heuristic: Opt
         let date = http_date(headers, DATE).unwrap_or_else(now);
         return expires.saturating_sub(date);
     }
-    match heuristic {
-        Some(ttl) if heuristically_cacheable(status) || d.public => ttl,
-        _ => 0,
-    }
+    default_ttl.for_response(status, d.public).unwrap_or(0)
 }
 
 /// Whether a response carries freshness of its own (a lifetime not made up by us).
 pub fn explicit(headers: &HeaderMap, d: &Directives) -> bool {
     d.s_maxage.is_some() || d.max_age.is_some() || headers.contains_key(EXPIRES)
-}
-
-/// Statuses "cacheable by default" (RFC 9110 §15.1).
-pub fn heuristically_cacheable(status: u16) -> bool {
-    matches!(status, 200 | 203 | 204 | 206 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501)
 }
 
 #[cfg(test)]
@@ -102,13 +95,17 @@ mod tests {
         let t = now();
         let d = |s: &str| Directives::parse(&headers(&[("cache-control", s)]), &http::header::CACHE_CONTROL);
         let h = headers(&[("date", &format_date(t)), ("expires", &format_date(t + 100))]);
-        assert_eq!(lifetime(200, &h, &d("s-maxage=5, max-age=50"), None), 5);
-        assert_eq!(lifetime(200, &h, &d("max-age=50"), None), 50);
-        assert_eq!(lifetime(200, &h, &d(""), None), 100);
+        let (off, one) = (DefaultTtl::Off, DefaultTtl::Cacheable(60));
+        assert_eq!(lifetime(200, &h, &d("s-maxage=5, max-age=50"), &off), 5);
+        assert_eq!(lifetime(200, &h, &d("max-age=50"), &off), 50);
+        assert_eq!(lifetime(200, &h, &d(""), &off), 100);
         let bad = headers(&[("expires", "0")]);
-        assert_eq!(lifetime(200, &bad, &d(""), Some(60)), 0, "an invalid Expires is stale");
-        assert_eq!(lifetime(200, &HeaderMap::new(), &d(""), None), 0, "no heuristic unless configured");
-        assert_eq!(lifetime(200, &HeaderMap::new(), &d(""), Some(60)), 60);
-        assert_eq!(lifetime(302, &HeaderMap::new(), &d(""), Some(60)), 0, "302 is not cacheable by default");
+        assert_eq!(lifetime(200, &bad, &d(""), &one), 0, "an invalid Expires is stale");
+        assert_eq!(lifetime(200, &HeaderMap::new(), &d(""), &off), 0, "no heuristic unless configured");
+        assert_eq!(lifetime(200, &HeaderMap::new(), &d(""), &one), 60);
+        assert_eq!(lifetime(302, &HeaderMap::new(), &d(""), &one), 0, "302 is not cacheable by default");
+        let by_status = DefaultTtl::ByStatus { statuses: vec![(302, 30)], any: None };
+        assert_eq!(lifetime(302, &HeaderMap::new(), &d(""), &by_status), 30, "unless listed by status");
+        assert_eq!(lifetime(302, &HeaderMap::new(), &d("max-age=5"), &by_status), 5, "its own freshness first");
     }
 }

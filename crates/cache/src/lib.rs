@@ -9,6 +9,7 @@
 //! pipeline.
 mod body_pages;
 mod dates;
+pub mod default_ttl;
 pub mod directives;
 pub mod disk;
 pub mod fills;
@@ -29,6 +30,7 @@ pub mod surrogate;
 pub mod targets;
 pub mod vary;
 
+pub use default_ttl::DefaultTtl;
 pub use disk::{DiskConfig, TierUsage};
 pub use filter::{Bypass, CacheFilter, RouteOptions, DEFAULT_STALE_IF_UNREACHABLE};
 pub use key::KeySpec;

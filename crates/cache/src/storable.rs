@@ -1,4 +1,5 @@
 //! Whether a shared cache may store a response (RFC 9111 §3, §3.5), and why not.
+use crate::default_ttl::DefaultTtl;
 use crate::directives::Directives;
 use crate::freshness;
 use http::header::{HeaderMap, AUTHORIZATION, SET_COOKIE, VARY};
@@ -35,11 +36,11 @@ impl NotStored {
 }
 
 /// What a route adds to the RFC's rules.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Rules {
+#[derive(Clone, Copy, Debug)]
+pub struct Rules<'a> {
     /// Freshness for responses without any (`default_ttl`; heuristic freshness is off
     /// without it).
-    pub heuristic: Option<u64>,
+    pub default_ttl: &'a DefaultTtl,
     /// Store a response that sets a cookie when its freshness is explicit, as RFC 9111
     /// allows (`true`, the default), or only when it says it may be shared (`public`,
     /// `s-maxage` or a targeted field: nginx's and Varnish's caution, which store none).
@@ -54,7 +55,7 @@ pub fn check(
     resp: &HeaderMap,
     d: &Directives,
     targeted: bool,
-    rules: Rules,
+    rules: Rules<'_>,
 ) -> Result<(), NotStored> {
     if method != Method::GET {
         return Err(NotStored::Method);
@@ -85,7 +86,7 @@ pub fn check(
         return Err(NotStored::SetCookie);
     }
     let has_freshness =
-        explicit || d.public || d.no_cache || (rules.heuristic.is_some() && freshness::heuristically_cacheable(status));
+        explicit || d.public || d.no_cache || rules.default_ttl.for_response(status, d.public).is_some();
     if !has_freshness {
         return Err(NotStored::NoFreshness);
     }
@@ -108,9 +109,18 @@ mod tests {
     }
 
     fn decide(req: &[(&str, &str)], status: u16, resp: &[(&str, &str)]) -> Result<(), NotStored> {
+        decide_with(&DefaultTtl::Off, req, status, resp)
+    }
+
+    fn decide_with(
+        ttl: &DefaultTtl,
+        req: &[(&str, &str)],
+        status: u16,
+        resp: &[(&str, &str)],
+    ) -> Result<(), NotStored> {
         let resp = h(resp);
         let (d, targeted) = Targets::default().directives(&resp);
-        check(&Method::GET, &h(req), status, &resp, &d, targeted, Rules { heuristic: None, store_set_cookie: true })
+        check(&Method::GET, &h(req), status, &resp, &d, targeted, Rules { default_ttl: ttl, store_set_cookie: true })
     }
 
     #[test]
@@ -139,7 +149,7 @@ mod tests {
             decide(&[], 200, &[("cache-control", "no-cache"), ("set-cookie", "a=b")]),
             Err(NotStored::SetCookie)
         );
-        let cautious = Rules { heuristic: None, store_set_cookie: false };
+        let cautious = Rules { default_ttl: &DefaultTtl::Off, store_set_cookie: false };
         let resp = h(&[("cache-control", "max-age=60"), ("set-cookie", "a=b")]);
         let d = Targets::default().directives(&resp).0;
         assert_eq!(check(&Method::GET, &h(&[]), 200, &resp, &d, false, cautious), Err(NotStored::SetCookie));
@@ -147,5 +157,25 @@ mod tests {
         assert_eq!(decide(&[], 200, &understood), Ok(()), "must-understand overrides no-store");
         assert_eq!(decide(&[], 599, &understood), Err(NotStored::Status));
         assert_eq!(decide(&[], 200, &[("cache-control", "max-age=60, private=\"x\"")]), Ok(()));
+    }
+
+    #[test]
+    fn a_default_ttl_stores_what_carries_no_freshness_only_for_the_statuses_it_covers() {
+        let one = DefaultTtl::Cacheable(60);
+        assert_eq!(decide_with(&one, &[], 200, &[]), Ok(()));
+        assert_eq!(decide_with(&one, &[], 503, &[]), Err(NotStored::NoFreshness));
+        let by_status = DefaultTtl::ByStatus { statuses: vec![(503, 5)], any: None };
+        assert_eq!(
+            decide_with(&by_status, &[], 503, &[]),
+            Ok(()),
+            "an operator's choice, as nginx's proxy_cache_valid"
+        );
+        assert_eq!(decide_with(&by_status, &[], 200, &[]), Err(NotStored::NoFreshness), "only the statuses listed");
+        let any = DefaultTtl::ByStatus { statuses: vec![], any: Some(5) };
+        assert_eq!(decide_with(&any, &[], 302, &[]), Ok(()));
+        assert_eq!(decide_with(&any, &[], 206, &[]), Err(NotStored::Status), "never a part as the whole");
+        assert_eq!(decide_with(&any, &[], 302, &[("cache-control", "private")]), Err(NotStored::Private));
+        assert_eq!(decide_with(&any, &[], 302, &[("cache-control", "no-store")]), Err(NotStored::NoStore));
+        assert_eq!(decide_with(&any, &[], 302, &[("set-cookie", "a=b")]), Err(NotStored::SetCookie));
     }
 }

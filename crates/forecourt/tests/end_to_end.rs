@@ -8,6 +8,7 @@ mod acme;
 mod balancing;
 mod cache;
 mod cache_targeted;
+mod cache_ttl;
 mod cache_unreachable;
 mod cache_variants;
 mod cli;

@@ -16,6 +16,7 @@ mod state;
 
 pub use options::{Bypass, RouteOptions, DEFAULT_STALE_IF_UNREACHABLE};
 
+use crate::default_ttl::DefaultTtl;
 use crate::store::{RouteCounters, Store};
 use crate::surrogate;
 use forecourt_proxy::body::ProxyBody;
@@ -43,8 +44,8 @@ impl Filter for CacheFilter {
             "cache",
             Phases::REQUEST.and(Phases::UPSTREAM).and(Phases::RESPONSE).and(Phases::RESPONSE_BODY),
         );
-        if let Some(ttl) = o.default_ttl {
-            info = info.param("default_ttl", format!("{ttl}s"));
+        if o.default_ttl != DefaultTtl::Off {
+            info = info.param("default_ttl", o.default_ttl.to_string());
         }
         if let Some(s) = o.stale_while_revalidate {
             info = info.param("stale_while_revalidate", format!("{s}s"));

@@ -1,4 +1,5 @@
 //! A route's cache options (`cache = { ... }`).
+use crate::default_ttl::DefaultTtl;
 use crate::key::KeySpec;
 use crate::surrogate::SURROGATE_CONTROL;
 use crate::targets::Targets;
@@ -24,7 +25,7 @@ pub const DEFAULT_STALE_IF_UNREACHABLE: u64 = 86_400;
 pub struct RouteOptions {
     pub key: KeySpec,
     /// Freshness for responses that carry none (off unless set).
-    pub default_ttl: Option<u64>,
+    pub default_ttl: DefaultTtl,
     /// Serve this long past freshness while refreshing in the background (a response's
     /// own `stale-while-revalidate` applies when this is not set).
     pub stale_while_revalidate: Option<u64>,
@@ -56,7 +57,7 @@ impl Default for RouteOptions {
     fn default() -> Self {
         RouteOptions {
             key: KeySpec::default(),
-            default_ttl: None,
+            default_ttl: DefaultTtl::Off,
             stale_while_revalidate: None,
             stale_if_error: None,
             stale_if_unreachable: Some(DEFAULT_STALE_IF_UNREACHABLE),

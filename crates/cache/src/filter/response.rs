@@ -179,7 +179,7 @@ fn storable_head(
     status: u16,
 ) -> Result<Stored, Option<NotStored>> {
     let (d, targeted) = f.options.targets.directives(resp.headers());
-    let rules = storable::Rules { heuristic: f.options.default_ttl, store_set_cookie: f.options.store_set_cookie };
+    let rules = storable::Rules { default_ttl: &f.options.default_ttl, store_set_cookie: f.options.store_set_cookie };
     let method = if state.head_as_get { &Method::GET } else { &state.method };
     storable::check(method, &state.headers, status, resp.headers(), &d, targeted, rules).map_err(Some)?;
     if resp.body().size_hint().lower() > f.store.config.max_object {
@@ -196,7 +196,7 @@ fn storable_head(
     Ok(Stored {
         status: resp.status(),
         timing: Timing::of(resp.headers(), state.request_time, t),
-        lifetime: freshness::lifetime(status, resp.headers(), &d, f.options.default_ttl),
+        lifetime: freshness::lifetime(status, resp.headers(), &d, &f.options.default_ttl),
         directives: d,
         headers,
         body: Bytes::new(),
@@ -260,7 +260,7 @@ fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64
     Stored {
         status: stale.status,
         timing: Timing::of(fresh, request_time, t),
-        lifetime: freshness::lifetime(stale.status.as_u16(), &headers, &d, f.options.default_ttl),
+        lifetime: freshness::lifetime(stale.status.as_u16(), &headers, &d, &f.options.default_ttl),
         directives: d,
         headers,
         body: stale.body.clone(),

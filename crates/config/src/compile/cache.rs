@@ -1,10 +1,12 @@
 //! `[cache]` and a route's `cache`: the process-wide store (kept across reloads while its
 //! bounds stay the same) and each route's cache filter.
 use super::Ctx;
-use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions};
+use crate::model::{CacheCfg, DefaultTtlCfg, RouteCacheCfg, RouteCacheOptions};
+use crate::units::parse_duration;
 use forecourt_cache::targets::Targets;
 use forecourt_cache::{
-    Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig, DEFAULT_STALE_IF_UNREACHABLE,
+    Bypass, CacheFilter, DefaultTtl, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig,
+    DEFAULT_STALE_IF_UNREACHABLE,
 };
 use forecourt_proxy::cidr::CidrList;
 use forecourt_upstream::token::is_token;
@@ -107,7 +109,7 @@ pub fn filter(
         |cx: &mut Ctx<'_>, v: &Option<Spanned<String>>| v.as_ref().map(|_| cx.duration(v, Duration::ZERO).as_secs());
     let mut options = RouteOptions {
         key: KeySpec::default(),
-        default_ttl: seconds(cx, &o.default_ttl),
+        default_ttl: default_ttl(cx, &o.default_ttl),
         stale_while_revalidate: seconds(cx, &o.stale_while_revalidate),
         stale_if_error: seconds(cx, &o.stale_if_error),
         stale_if_unreachable: match &o.stale_if_unreachable {
@@ -145,6 +147,44 @@ pub fn filter(
         options.bypass.cookies = b.cookies.iter().map(|c| c.get_ref().clone()).collect();
     }
     Some(CacheFilter::new(shared.store.clone(), options, route))
+}
+
+/// A route's `default_ttl`: one duration, or durations by status (each a final status a
+/// whole response may have, or `any`).
+fn default_ttl(cx: &mut Ctx<'_>, cfg: &Option<Spanned<DefaultTtlCfg>>) -> DefaultTtl {
+    let Some(cfg) = cfg else { return DefaultTtl::Off };
+    match cfg.get_ref() {
+        DefaultTtlCfg::Cacheable(text) => seconds_at(cx, text, cfg).map_or(DefaultTtl::Off, DefaultTtl::Cacheable),
+        DefaultTtlCfg::ByStatus(table) => {
+            let (mut statuses, mut any) = (Vec::new(), None);
+            for (status, ttl) in table {
+                let Some(ttl) = seconds_at(cx, ttl.get_ref(), ttl) else { continue };
+                match status.get_ref().as_str() {
+                    "any" => any = Some(ttl),
+                    code => match code.parse::<u16>() {
+                        Ok(code) if (200..600).contains(&code) && code != 206 && code != 304 => {
+                            statuses.push((code, ttl))
+                        }
+                        _ => {
+                            let hint = "a final status from 200 to 599 but 206 and 304 (a part and a validation \
+                                        are not stored as a whole response), or `any`";
+                            cx.error(
+                                status,
+                                format!("`{code}` is not a status a response is stored with"),
+                                Some(hint.into()),
+                            )
+                        }
+                    },
+                }
+            }
+            DefaultTtl::ByStatus { statuses, any }
+        }
+    }
+}
+
+/// `text` as whole seconds, or an error at `at`.
+fn seconds_at<T>(cx: &mut Ctx<'_>, text: &str, at: &Spanned<T>) -> Option<u64> {
+    parse_duration(text).map(|d| d.as_secs()).map_err(|e| cx.error(at, e, None)).ok()
 }
 
 fn header_name(cx: &mut Ctx<'_>, name: &Spanned<String>) -> Option<HeaderName> {

@@ -211,3 +211,31 @@ fn the_access_log_and_pid_file_are_found_from_the_config_files_folder() {
     assert!(errors[0].message.contains("cannot open access_log"), "{}", errors[0]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_default_ttl_by_status_names_statuses_a_response_is_stored_with() {
+    let with = |ttl: &str| {
+        BASE.replace("upstream = \"app\"\n", &format!("upstream = \"app\"\ncache = {{ default_ttl = {ttl} }}\n"))
+    };
+    let default_ttl = |text: &str| {
+        let rt = runtime(&with(text));
+        let cache = rt.router.routes()[0].chain.describe().into_iter().find(|f| f.kind == "cache").unwrap();
+        cache.params.into_iter().find(|(name, _)| *name == "default_ttl").map(|(_, value)| value)
+    };
+    assert_eq!(default_ttl("{ 200 = \"10m\", 404 = \"1m\", any = \"5s\" }").unwrap(), "200=600s 404=60s any=5s");
+    assert_eq!(default_ttl("\"1m\"").unwrap(), "60s");
+    for (ttl, col, message) in [
+        ("{ 200 = \"10m\", 304 = \"1m\" }", 40, "`304` is not a status a response is stored with"),
+        ("{ 206 = \"1m\" }", 27, "`206` is not"),
+        ("{ \"2xx\" = \"1m\" }", 27, "`2xx` is not"),
+        ("{ 600 = \"1m\" }", 27, "`600` is not"),
+        ("{ 404 = \"soon\" }", 33, "bad duration `soon`"),
+        ("\"soon\"", 25, "bad duration `soon`"),
+        ("5", 25, "a duration (\"1m\"), or a table of durations by status"),
+    ] {
+        let errors = errors(&with(ttl));
+        assert_eq!(errors.len(), 1, "{ttl}: {errors:?}");
+        assert_eq!((errors[0].line, errors[0].col), (8, col), "{ttl}: {}", errors[0]);
+        assert!(errors[0].message.contains(message), "{ttl}: {}", errors[0]);
+    }
+}

@@ -1,5 +1,5 @@
 //! `[cache]` and a route's `cache`.
-use super::switch::bool_or_table;
+use super::switch::{bool_or_table, text_or_table};
 use super::*;
 
 /// `[cache]`: the process-wide store every route with `cache` on shares.
@@ -57,7 +57,7 @@ impl<'de> Deserialize<'de> for RouteCacheCfg {
 #[serde(deny_unknown_fields)]
 pub struct RouteCacheOptions {
     pub key: Option<Spanned<CacheKeyCfg>>,
-    pub default_ttl: Option<Spanned<String>>,
+    pub default_ttl: Option<Spanned<DefaultTtlCfg>>,
     pub stale_while_revalidate: Option<Spanned<String>>,
     pub stale_if_error: Option<Spanned<String>>,
     /// How long past freshness to serve when the origin cannot be reached; "off".
@@ -68,6 +68,24 @@ pub struct RouteCacheOptions {
     /// `false`: only when they say they may be shared.
     pub store_set_cookie: Option<bool>,
     pub bypass: Option<Spanned<CacheBypassCfg>>,
+}
+
+/// A route's `default_ttl`: one duration for every status cacheable by default, or a
+/// table of durations by status (`{ 200 = "10m", 404 = "1m", any = "5s" }`).
+#[derive(Debug)]
+pub enum DefaultTtlCfg {
+    Cacheable(String),
+    ByStatus(BTreeMap<Spanned<String>, Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for DefaultTtlCfg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let expecting = "a duration (\"1m\"), or a table of durations by status ({ 200 = \"10m\", 404 = \"1m\" })";
+        match text_or_table::<D, BTreeMap<Spanned<String>, Spanned<String>>>(d, expecting)? {
+            Ok(every) => Ok(DefaultTtlCfg::Cacheable(every)),
+            Err(by_status) => Ok(DefaultTtlCfg::ByStatus(by_status)),
+        }
+    }
 }
 
 #[derive(Deserialize, Debug, Default)]
