@@ -29,7 +29,7 @@ the kernel's network processing that runs on their core (a connection flood's), 
 be what slows the client down. On a 2-core machine: `--cpus 0:0:1` (proxy, origin and
 client share a core; the attackers have the other).
 """
-import argparse, asyncio, importlib.util, json, os, re, resource, socket, statistics, subprocess, sys, tempfile, time
+import argparse, asyncio, importlib.util, json, os, re, resource, socket, subprocess, sys, tempfile, time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -14,7 +14,7 @@ it; Debian's nginx.conf does), Forecourt with `tls = true` and the same certific
 
 usage: bench/idle_memory.py [--conns 10000] [--workers 1] [--tls]   (needs nginx-light; run from the repo root)
 """
-import argparse, os, resource, selectors, shutil, signal, socket, ssl, subprocess, sys, tempfile, time
+import argparse, os, resource, selectors, shutil, signal, socket, ssl, subprocess, tempfile, time
 
 from ports import wait_port
 

@@ -13,7 +13,7 @@ The candidates ending in -limit add the limit, those ending in -deny the list (2
 /24s, every other one from 1.0.0.0: none holds a client, all are looked up); compare each
 with its own plain run.
 """
-import argparse, importlib.util, os, shutil, signal, subprocess, tempfile, time
+import argparse, importlib.util, os, shutil, signal, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("cachebench", os.path.join(HERE, "cache.py"))

@@ -16,7 +16,7 @@ more, for the noise between two runs of the same thing; `ours-stream`: `ours` wi
 `request_buffer = 0` (bodies streamed, not read before the upstream is asked), for what
 request buffering costs a POST.
 """
-import argparse, importlib.util, os, shutil, signal, subprocess, tempfile, time
+import argparse, importlib.util, os, shutil, signal, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("cachebench", os.path.join(HERE, "cache.py"))

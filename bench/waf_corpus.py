@@ -623,8 +623,6 @@ def wapiti(seed):
         return [parser[section]["payload"] for section in parser.sections() if "payload" in parser[section]]
     def lines(name):
         return [l for l in open(f"{WAPITI}/{name}").read().splitlines() if l.strip()]
-    form = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/x-www-form-urlencoded"]]
-    xml = [["User-Agent", BROWSER[0][1]], ["Accept", "*/*"], ["Content-Type", "application/xml"]]
     out = []
     lists = [("xss", ini("xssPayloads.ini")), ("blind-sql", lines("blindSQLPayloads.txt")),
              ("exec", lines("execPayloads.txt")), ("file", ini("fileHandlingPayloads.ini"))]
