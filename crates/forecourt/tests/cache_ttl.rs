@@ -3,7 +3,7 @@
 //! `proxy_cache_valid` (`{ 200 = "10m", 404 = "1m", 503 = "2s" }`, `any` for the rest),
 //! which also stores statuses not cacheable by default when the operator lists them. A
 //! response's own freshness still comes first, and `private`, `no-store` and cookies
-//! still keep it out.
+//! still keep it out, as does an answer of Forecourt's own (a 502 for a dead origin).
 use crate::common;
 
 use common::cache_origin::CacheOrigin;
@@ -17,7 +17,9 @@ fn start(origin: &CacheOrigin) -> Forecourt {
          cache = {{ default_ttl = {{ 200 = \"1m\", 404 = \"30s\", 503 = \"2s\" }} }}\n\
          [[route]]\npath = \"/any/\"\nupstream = \"o\"\ncache = {{ default_ttl = {{ 404 = \"30s\", any = \"1m\" }} }}\n\
          [[route]]\npath = \"/one/\"\nupstream = \"o\"\ncache = {{ default_ttl = \"1m\" }}\n\
-         [upstream.o]\nservers = [\"{}\"]\n[upstream.o.retry]\nattempts = 1\n",
+         [[route]]\npath = \"/dead/\"\nupstream = \"dead\"\ncache = {{ default_ttl = {{ any = \"1m\" }} }}\n\
+         [upstream.o]\nservers = [\"{}\"]\n[upstream.o.retry]\nattempts = 1\n\
+         [upstream.dead]\nservers = [\"127.0.0.1:1\"]\n[upstream.dead.retry]\nattempts = 1\n",
         origin.addr
     ))
 }
@@ -65,6 +67,14 @@ async fn a_default_ttl_by_status_stores_what_it_lists_for_as_long_as_it_says() {
     for path in ["/any/private?cc=private", "/any/nostore?status=302&cc=no-store", "/any/cookie?sc=s%3D1"] {
         let (_, cache_status, hits) = twice(&fc, &origin, path).await;
         assert_eq!(hits, 2, "{path}: {cache_status}");
+    }
+
+    // Forecourt's own answer for an origin it cannot reach is not the origin's to keep.
+    for _ in 0..2 {
+        let dead = get(&fc.url("/dead/page")).await;
+        assert_eq!(dead.status, 502, "{:?}", dead.headers);
+        assert!(!dead.header("cache-status").contains("hit"), "{:?}", dead.headers);
+        assert!(!dead.header("cache-status").contains("stored"), "{:?}", dead.headers);
     }
 
     // A short lifetime for an error status runs out and the origin is asked again.

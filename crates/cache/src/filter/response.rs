@@ -75,6 +75,9 @@ pub fn decide(f: &CacheFilter, resp: &mut Response<ProxyBody>, cx: &mut RequestC
         }
     }
     let decided = match state.store {
+        // Forecourt's own answer (a 502 for an origin it could not reach, a 504) is no
+        // response of the origin's to keep, whatever a `default_ttl` by status says.
+        _ if cx.local_answer().is_some() => Err(None),
         true => storable_head(f, &state, resp, t, status.as_u16()),
         false if state.store_part && status == StatusCode::PARTIAL_CONTENT => part_head(f, &mut state, resp, t),
         false => Err(None),
