@@ -128,21 +128,30 @@ impl RateLimitFilter {
                 *hold = (*hold).max(wait);
                 Ok(())
             }
-            Outcome::Reject { retry_after } => match (&self.gate, limit.spec.action) {
-                (Some(gate), Action::Challenge) if gate.has_pass(head, cx.client) => {
+            Outcome::Reject { retry_after } => match self.challenger(limit, head, cx) {
+                Some(gate) if gate.has_pass(head, cx.client) => {
                     cx.log("limit", format!("{}:passed", limit.name));
                     Ok(())
                 }
-                (Some(gate), Action::Challenge) => {
+                Some(gate) => {
                     cx.log("limit", format!("{}:challenged", limit.name));
                     Err(Box::new(gate.challenge(head, cx, &format!("limit:{}", limit.name))))
                 }
-                _ => {
+                None => {
                     cx.log("limit", format!("{}:rejected", limit.name));
                     Err(Box::new(too_many(limit, retry_after, cx)))
                 }
             },
         }
+    }
+
+    /// The challenge that may stand in for `limit`'s refusal of this request: none on the
+    /// challenge's exempt paths or for its exempt clients (an ACME validator, a monitor:
+    /// neither runs the page's JavaScript), which a limit that would challenge refuses
+    /// with its 429 instead, as one that rejects.
+    fn challenger(&self, limit: &Limit, head: &request::Parts, cx: &RequestCtx<'_>) -> Option<&Gate> {
+        let gate = self.gate.as_deref().filter(|_| limit.spec.action == Action::Challenge)?;
+        (!gate.exempt(head.uri.path()) && !gate.exempt_client(cx.client)).then_some(gate)
     }
 }
 

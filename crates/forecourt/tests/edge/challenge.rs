@@ -162,6 +162,11 @@ async fn passes_are_bound_to_their_address_and_forged_replayed_expired_or_unsolv
     let puzzle5 = puzzle_of(&over);
     let pass5 = pass_of(&request(&five, &verify_url(&fc, &puzzle5, &solve(&puzzle5, 8), "%2F"), &[]).await);
     assert_eq!(request(&five, &fc.url("/limited"), &[BROWSER, ("cookie", &pass5)]).await.status, 200);
+    // A client of exempt_clients is never shown the page: over the limit, its 429.
+    assert_eq!(request(&monitor, &fc.url("/limited"), &[TOOL]).await.status, 200);
+    let refused = request(&monitor, &fc.url("/limited"), &[TOOL]).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(!refused.header("retry-after").is_empty(), "{:?}", refused.headers);
 
     // Without JavaScript: the meta refresh's wait, not sooner.
     let waiting = puzzle_of(&request(&four, &fc.url("/c"), &[TOOL]).await);
