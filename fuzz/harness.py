@@ -36,7 +36,7 @@ compress = true
 [[route]]
 path = "/cz"
 upstream = "o"
-cache = true
+cache = {{ default_ttl = {{ 200 = "2s", any = "1s" }} }}
 compress = true
 [[route]]
 upstream = "o"
