@@ -4,6 +4,7 @@
 //! which also stores statuses not cacheable by default when the operator lists them. A
 //! response's own freshness still comes first, and `private`, `no-store` and cookies
 //! still keep it out, as does an answer of Forecourt's own (a 502 for a dead origin).
+//! `max_ttl` caps whatever lifetime a response gets.
 use crate::common;
 
 use common::cache_origin::CacheOrigin;
@@ -17,6 +18,7 @@ fn start(origin: &CacheOrigin) -> Forecourt {
          cache = {{ default_ttl = {{ 200 = \"1m\", 404 = \"30s\", 503 = \"2s\" }} }}\n\
          [[route]]\npath = \"/any/\"\nupstream = \"o\"\ncache = {{ default_ttl = {{ 404 = \"30s\", any = \"1m\" }} }}\n\
          [[route]]\npath = \"/one/\"\nupstream = \"o\"\ncache = {{ default_ttl = \"1m\" }}\n\
+         [[route]]\npath = \"/capped/\"\nupstream = \"o\"\ncache = {{ default_ttl = \"1m\", max_ttl = \"2s\" }}\n\
          [[route]]\npath = \"/dead/\"\nupstream = \"dead\"\ncache = {{ default_ttl = {{ any = \"1m\" }} }}\n\
          [upstream.o]\nservers = [\"{}\"]\n[upstream.o.retry]\nattempts = 1\n\
          [upstream.dead]\nservers = [\"127.0.0.1:1\"]\n[upstream.dead.retry]\nattempts = 1\n",
@@ -33,7 +35,7 @@ async fn twice(fc: &Forecourt, origin: &CacheOrigin, path: &str) -> (u16, String
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_default_ttl_by_status_stores_what_it_lists_for_as_long_as_it_says() {
+async fn default_ttl_by_status_and_max_ttl_set_how_long_responses_stay_fresh() {
     let origin = CacheOrigin::start();
     let fc = start(&origin);
 
@@ -77,8 +79,21 @@ async fn a_default_ttl_by_status_stores_what_it_lists_for_as_long_as_it_says() {
         assert!(!dead.header("cache-status").contains("stored"), "{:?}", dead.headers);
     }
 
-    // A short lifetime for an error status runs out and the origin is asked again.
+    // `max_ttl` caps every lifetime, the origin's own and default_ttl's, from receipt.
+    let capped = ["/capped/long?cc=max-age%3D3600", "/capped/old?cc=max-age%3D3600&age=600", "/capped/none"];
+    for path in capped {
+        let (_, cache_status, hits) = twice(&fc, &origin, path).await;
+        assert_eq!(hits, 1, "{path}: {cache_status}");
+        assert!(cache_status.ends_with("ttl=2") || cache_status.ends_with("ttl=1"), "{path}: {cache_status}");
+    }
+
+    // A short lifetime for an error status runs out and the origin is asked again; so
+    // does a capped one.
     tokio::time::sleep(Duration::from_millis(3100)).await;
+    for path in capped {
+        let again = get(&fc.url(path)).await;
+        assert_eq!(origin.hits(path), 2, "{path}: {:?}", again.headers);
+    }
     let again = get(&fc.url("/listed/down?status=503")).await;
     assert_eq!(origin.hits("/listed/down?status=503"), 2, "{:?}", again.headers);
     assert!(again.header("cache-status").contains("stored; ttl=2"), "{:?}", again.headers);

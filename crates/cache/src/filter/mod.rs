@@ -47,6 +47,9 @@ impl Filter for CacheFilter {
         if o.default_ttl != DefaultTtl::Off {
             info = info.param("default_ttl", o.default_ttl.to_string());
         }
+        if let Some(max) = o.max_ttl {
+            info = info.param("max_ttl", format!("{max}s"));
+        }
         if let Some(s) = o.stale_while_revalidate {
             info = info.param("stale_while_revalidate", format!("{s}s"));
         }

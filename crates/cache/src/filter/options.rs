@@ -1,5 +1,7 @@
 //! A route's cache options (`cache = { ... }`).
 use crate::default_ttl::DefaultTtl;
+use crate::directives::Directives;
+use crate::freshness::{self, Timing};
 use crate::key::KeySpec;
 use crate::surrogate::SURROGATE_CONTROL;
 use crate::targets::Targets;
@@ -26,6 +28,9 @@ pub struct RouteOptions {
     pub key: KeySpec,
     /// Freshness for responses that carry none (off unless set).
     pub default_ttl: DefaultTtl,
+    /// The longest a stored response stays fresh from when it was received, whatever it
+    /// or `default_ttl` says (Varnish's capped `beresp.ttl`, Cloud CDN's max TTL).
+    pub max_ttl: Option<u64>,
     /// Serve this long past freshness while refreshing in the background (a response's
     /// own `stale-while-revalidate` applies when this is not set).
     pub stale_while_revalidate: Option<u64>,
@@ -58,6 +63,7 @@ impl Default for RouteOptions {
         RouteOptions {
             key: KeySpec::default(),
             default_ttl: DefaultTtl::Off,
+            max_ttl: None,
             stale_while_revalidate: None,
             stale_if_error: None,
             stale_if_unreachable: Some(DEFAULT_STALE_IF_UNREACHABLE),
@@ -73,6 +79,17 @@ impl Default for RouteOptions {
 }
 
 impl RouteOptions {
+    /// How long a response with `status`, `headers` and directives `d`, received at
+    /// `timing`, stays fresh here: its own freshness or `default_ttl`'s, fresh for at most
+    /// `max_ttl` from its receipt (its age then plus `max_ttl`).
+    pub fn lifetime(&self, status: u16, headers: &HeaderMap, d: &Directives, timing: &Timing) -> u64 {
+        let lifetime = freshness::lifetime(status, headers, d, &self.default_ttl);
+        match self.max_ttl {
+            Some(max) => lifetime.min(timing.initial_age.saturating_add(max)),
+            None => lifetime,
+        }
+    }
+
     /// Whether a stored response's `headers` hold a field `hide_private_fields` removes
     /// (purge tags are taken out before it is stored).
     pub fn has_private_fields(&self, headers: &HeaderMap) -> bool {
@@ -90,5 +107,30 @@ impl RouteOptions {
         if self.targets.surrogate_id.is_some() {
             headers.remove(&SURROGATE_CONTROL);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_ttl_caps_every_lifetime_from_the_response_s_receipt() {
+        let cc =
+            |text: &str| -> HeaderMap { [(http::header::CACHE_CONTROL, text.parse().unwrap())].into_iter().collect() };
+        let received = |initial_age| Timing { request_time: 1000, response_time: 1000, initial_age };
+        let mut options = RouteOptions { default_ttl: DefaultTtl::Cacheable(600), ..RouteOptions::default() };
+        let long = cc("max-age=3600");
+        let d = Directives::parse(&long, &http::header::CACHE_CONTROL);
+        assert_eq!(options.lifetime(200, &long, &d, &received(0)), 3600);
+        options.max_ttl = Some(60);
+        assert_eq!(options.lifetime(200, &long, &d, &received(0)), 60);
+        assert_eq!(options.lifetime(200, &long, &d, &received(100)), 160, "fresh for 60 s more, as received");
+        let none = HeaderMap::new();
+        let d = Directives::parse(&none, &http::header::CACHE_CONTROL);
+        assert_eq!(options.lifetime(200, &none, &d, &received(0)), 60, "default_ttl's too");
+        let short = cc("max-age=10");
+        let d = Directives::parse(&short, &http::header::CACHE_CONTROL);
+        assert_eq!(options.lifetime(200, &short, &d, &received(0)), 10, "never lengthened");
     }
 }

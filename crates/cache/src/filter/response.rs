@@ -11,7 +11,7 @@ use super::CacheFilter;
 use crate::body_pages;
 use crate::directives::Directives;
 use crate::fills::{Leader, SharedHead};
-use crate::freshness::{self, now, Timing};
+use crate::freshness::{now, Timing};
 use crate::partial;
 use crate::storable::{self, NotStored};
 use crate::store::{RouteCounters, Store};
@@ -196,10 +196,11 @@ fn storable_head(
     let vary = vary::names(&headers);
     let vary_key = vary::key(&state.headers, &vary);
     let private_fields = f.options.has_private_fields(&headers);
+    let timing = Timing::of(resp.headers(), state.request_time, t);
     Ok(Stored {
         status: resp.status(),
-        timing: Timing::of(resp.headers(), state.request_time, t),
-        lifetime: freshness::lifetime(status, resp.headers(), &d, &f.options.default_ttl),
+        timing,
+        lifetime: f.options.lifetime(status, resp.headers(), &d, &timing),
         directives: d,
         headers,
         body: Bytes::new(),
@@ -260,10 +261,11 @@ fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64
     let (d, _) = f.options.targets.directives(&headers);
     unstore_fields(&mut headers, &d);
     let private_fields = f.options.has_private_fields(&headers);
+    let timing = Timing::of(fresh, request_time, t);
     Stored {
         status: stale.status,
-        timing: Timing::of(fresh, request_time, t),
-        lifetime: freshness::lifetime(stale.status.as_u16(), &headers, &d, &f.options.default_ttl),
+        timing,
+        lifetime: f.options.lifetime(stale.status.as_u16(), &headers, &d, &timing),
         directives: d,
         headers,
         body: stale.body.clone(),

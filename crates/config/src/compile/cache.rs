@@ -110,6 +110,7 @@ pub fn filter(
     let mut options = RouteOptions {
         key: KeySpec::default(),
         default_ttl: default_ttl(cx, &o.default_ttl),
+        max_ttl: seconds(cx, &o.max_ttl),
         stale_while_revalidate: seconds(cx, &o.stale_while_revalidate),
         stale_if_error: seconds(cx, &o.stale_if_error),
         stale_if_unreachable: match &o.stale_if_unreachable {

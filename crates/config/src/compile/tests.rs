@@ -224,6 +224,9 @@ fn a_default_ttl_by_status_names_statuses_a_response_is_stored_with() {
     };
     assert_eq!(default_ttl("{ 200 = \"10m\", 404 = \"1m\", any = \"5s\" }").unwrap(), "200=600s 404=60s any=5s");
     assert_eq!(default_ttl("\"1m\"").unwrap(), "60s");
+    let capped = runtime(&BASE.replace("upstream = \"app\"\n", "upstream = \"app\"\ncache = { max_ttl = \"1h\" }\n"));
+    let cache = capped.router.routes()[0].chain.describe().into_iter().find(|f| f.kind == "cache").unwrap();
+    assert!(cache.params.contains(&("max_ttl", "3600s".to_string())), "{:?}", cache.params);
     for (ttl, col, message) in [
         ("{ 200 = \"10m\", 304 = \"1m\" }", 40, "`304` is not a status a response is stored with"),
         ("{ 206 = \"1m\" }", 27, "`206` is not"),

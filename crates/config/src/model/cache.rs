@@ -58,6 +58,8 @@ impl<'de> Deserialize<'de> for RouteCacheCfg {
 pub struct RouteCacheOptions {
     pub key: Option<Spanned<CacheKeyCfg>>,
     pub default_ttl: Option<Spanned<DefaultTtlCfg>>,
+    /// The longest a stored response stays fresh from its receipt, whatever it says.
+    pub max_ttl: Option<Spanned<String>>,
     pub stale_while_revalidate: Option<Spanned<String>>,
     pub stale_if_error: Option<Spanned<String>>,
     /// How long past freshness to serve when the origin cannot be reached; "off".
