@@ -103,6 +103,7 @@ def baseline():
              "cache": {"key": {"query": "sort", "ignore_params": ["utm_*"], "headers": ["X-Tenant"],
                                "cookies": ["lang"]},
                        "default_ttl": {"200": "1m", "404": "10s", "any": "1s"}, "max_ttl": "1h",
+                       "override_ttl": {"404": "5s"},
                        "stale_while_revalidate": "30s", "stale_if_error": "1h",
                        "stale_if_unreachable": "1d", "ignore_client_no_cache": False, "store_set_cookie": True,
                        "bypass": {"headers": ["X-Debug"], "cookies": ["nocache"]}},

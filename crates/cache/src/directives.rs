@@ -41,6 +41,13 @@ fn seconds(value: &str) -> Option<u64> {
 }
 
 impl Directives {
+    /// Without what the response said of its own freshness (`max-age`, `s-maxage`,
+    /// `no-cache`): a route's `override_ttl` stands in for it. (`Expires`, a field of its
+    /// own, is not read where the override applies.)
+    pub fn without_freshness(self) -> Directives {
+        Directives { max_age: None, s_maxage: None, no_cache: false, ..self }
+    }
+
     /// Parses every value of `name` in `headers`. An invalid `max-age` value makes the
     /// response stale (RFC 9111 §4.2.1: treated as 0), as does a duplicated one that
     /// disagrees.

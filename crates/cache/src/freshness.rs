@@ -1,7 +1,7 @@
 //! How old a stored response is and how long it stays fresh (RFC 9111 §4.2), in whole
 //! seconds of the Unix clock.
-use crate::default_ttl::DefaultTtl;
 use crate::directives::Directives;
+use crate::ttl_by_status::TtlByStatus;
 use http::header::{HeaderMap, AGE, DATE, EXPIRES};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -51,7 +51,7 @@ impl Timing {
 /// How long a response stays fresh in a shared cache: `s-maxage`, else `max-age`, else
 /// `Expires` minus `Date` (an invalid `Expires` means already stale), else what the
 /// route's `default_ttl` gives its status.
-pub fn lifetime(status: u16, headers: &HeaderMap, d: &Directives, default_ttl: &DefaultTtl) -> u64 {
+pub fn lifetime(status: u16, headers: &HeaderMap, d: &Directives, default_ttl: &TtlByStatus) -> u64 {
     if let Some(s) = d.s_maxage {
         return s;
     }
@@ -95,7 +95,7 @@ mod tests {
         let t = now();
         let d = |s: &str| Directives::parse(&headers(&[("cache-control", s)]), &http::header::CACHE_CONTROL);
         let h = headers(&[("date", &format_date(t)), ("expires", &format_date(t + 100))]);
-        let (off, one) = (DefaultTtl::Off, DefaultTtl::Cacheable(60));
+        let (off, one) = (TtlByStatus::Off, TtlByStatus::Cacheable(60));
         assert_eq!(lifetime(200, &h, &d("s-maxage=5, max-age=50"), &off), 5);
         assert_eq!(lifetime(200, &h, &d("max-age=50"), &off), 50);
         assert_eq!(lifetime(200, &h, &d(""), &off), 100);
@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(lifetime(200, &HeaderMap::new(), &d(""), &off), 0, "no heuristic unless configured");
         assert_eq!(lifetime(200, &HeaderMap::new(), &d(""), &one), 60);
         assert_eq!(lifetime(302, &HeaderMap::new(), &d(""), &one), 0, "302 is not cacheable by default");
-        let by_status = DefaultTtl::ByStatus { statuses: vec![(302, 30)], any: None };
+        let by_status = TtlByStatus::ByStatus { statuses: vec![(302, 30)], any: None };
         assert_eq!(lifetime(302, &HeaderMap::new(), &d(""), &by_status), 30, "unless listed by status");
         assert_eq!(lifetime(302, &HeaderMap::new(), &d("max-age=5"), &by_status), 5, "its own freshness first");
     }

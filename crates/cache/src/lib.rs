@@ -9,7 +9,6 @@
 //! pipeline.
 mod body_pages;
 mod dates;
-pub mod default_ttl;
 pub mod directives;
 pub mod disk;
 pub mod fills;
@@ -28,10 +27,11 @@ pub mod stored;
 mod structured;
 pub mod surrogate;
 pub mod targets;
+pub mod ttl_by_status;
 pub mod vary;
 
-pub use default_ttl::DefaultTtl;
 pub use disk::{DiskConfig, TierUsage};
 pub use filter::{Bypass, CacheFilter, RouteOptions, DEFAULT_STALE_IF_UNREACHABLE};
 pub use key::KeySpec;
 pub use store::{Purge, Store, StoreConfig, UrlPattern};
+pub use ttl_by_status::TtlByStatus;

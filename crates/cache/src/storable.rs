@@ -1,7 +1,7 @@
 //! Whether a shared cache may store a response (RFC 9111 §3, §3.5), and why not.
-use crate::default_ttl::DefaultTtl;
 use crate::directives::Directives;
 use crate::freshness;
+use crate::ttl_by_status::TtlByStatus;
 use http::header::{HeaderMap, AUTHORIZATION, SET_COOKIE, VARY};
 use http::Method;
 
@@ -40,7 +40,10 @@ impl NotStored {
 pub struct Rules<'a> {
     /// Freshness for responses without any (`default_ttl`; heuristic freshness is off
     /// without it).
-    pub default_ttl: &'a DefaultTtl,
+    pub default_ttl: &'a TtlByStatus,
+    /// The route's `override_ttl` gives this response its lifetime: its own freshness
+    /// (already left out of its directives) counts for nothing.
+    pub overridden: bool,
     /// Store a response that sets a cookie when its freshness is explicit, as RFC 9111
     /// allows (`true`, the default), or only when it says it may be shared (`public`,
     /// `s-maxage` or a targeted field: nginx's and Varnish's caution, which store none).
@@ -81,12 +84,15 @@ pub fn check(
     if resp.get_all(VARY).iter().any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|p| p.trim() == "*"))) {
         return Err(NotStored::VaryStar);
     }
-    let explicit = freshness::explicit(resp, d);
+    let explicit = !rules.overridden && freshness::explicit(resp, d);
     if resp.contains_key(SET_COOKIE) && !shared_ok && !(rules.store_set_cookie && explicit) {
         return Err(NotStored::SetCookie);
     }
-    let has_freshness =
-        explicit || d.public || d.no_cache || rules.default_ttl.for_response(status, d.public).is_some();
+    let has_freshness = explicit
+        || rules.overridden
+        || d.public
+        || d.no_cache
+        || rules.default_ttl.for_response(status, d.public).is_some();
     if !has_freshness {
         return Err(NotStored::NoFreshness);
     }
@@ -109,18 +115,26 @@ mod tests {
     }
 
     fn decide(req: &[(&str, &str)], status: u16, resp: &[(&str, &str)]) -> Result<(), NotStored> {
-        decide_with(&DefaultTtl::Off, req, status, resp)
+        decide_with(&TtlByStatus::Off, req, status, resp)
     }
 
     fn decide_with(
-        ttl: &DefaultTtl,
+        ttl: &TtlByStatus,
         req: &[(&str, &str)],
         status: u16,
         resp: &[(&str, &str)],
     ) -> Result<(), NotStored> {
         let resp = h(resp);
         let (d, targeted) = Targets::default().directives(&resp);
-        check(&Method::GET, &h(req), status, &resp, &d, targeted, Rules { default_ttl: ttl, store_set_cookie: true })
+        check(
+            &Method::GET,
+            &h(req),
+            status,
+            &resp,
+            &d,
+            targeted,
+            Rules { default_ttl: ttl, overridden: false, store_set_cookie: true },
+        )
     }
 
     #[test]
@@ -149,7 +163,7 @@ mod tests {
             decide(&[], 200, &[("cache-control", "no-cache"), ("set-cookie", "a=b")]),
             Err(NotStored::SetCookie)
         );
-        let cautious = Rules { default_ttl: &DefaultTtl::Off, store_set_cookie: false };
+        let cautious = Rules { default_ttl: &TtlByStatus::Off, overridden: false, store_set_cookie: false };
         let resp = h(&[("cache-control", "max-age=60"), ("set-cookie", "a=b")]);
         let d = Targets::default().directives(&resp).0;
         assert_eq!(check(&Method::GET, &h(&[]), 200, &resp, &d, false, cautious), Err(NotStored::SetCookie));
@@ -161,21 +175,38 @@ mod tests {
 
     #[test]
     fn a_default_ttl_stores_what_carries_no_freshness_only_for_the_statuses_it_covers() {
-        let one = DefaultTtl::Cacheable(60);
+        let one = TtlByStatus::Cacheable(60);
         assert_eq!(decide_with(&one, &[], 200, &[]), Ok(()));
         assert_eq!(decide_with(&one, &[], 503, &[]), Err(NotStored::NoFreshness));
-        let by_status = DefaultTtl::ByStatus { statuses: vec![(503, 5)], any: None };
+        let by_status = TtlByStatus::ByStatus { statuses: vec![(503, 5)], any: None };
         assert_eq!(
             decide_with(&by_status, &[], 503, &[]),
             Ok(()),
             "an operator's choice, as nginx's proxy_cache_valid"
         );
         assert_eq!(decide_with(&by_status, &[], 200, &[]), Err(NotStored::NoFreshness), "only the statuses listed");
-        let any = DefaultTtl::ByStatus { statuses: vec![], any: Some(5) };
+        let any = TtlByStatus::ByStatus { statuses: vec![], any: Some(5) };
         assert_eq!(decide_with(&any, &[], 302, &[]), Ok(()));
         assert_eq!(decide_with(&any, &[], 206, &[]), Err(NotStored::Status), "never a part as the whole");
         assert_eq!(decide_with(&any, &[], 302, &[("cache-control", "private")]), Err(NotStored::Private));
         assert_eq!(decide_with(&any, &[], 302, &[("cache-control", "no-store")]), Err(NotStored::NoStore));
         assert_eq!(decide_with(&any, &[], 302, &[("set-cookie", "a=b")]), Err(NotStored::SetCookie));
+    }
+
+    #[test]
+    fn an_overridden_lifetime_stores_what_said_it_was_stale_but_not_what_may_not_be_stored() {
+        let overridden = |resp: &[(&str, &str)]| {
+            let resp = h(resp);
+            let d = Targets::default().directives(&resp).0.without_freshness();
+            let rules = Rules { default_ttl: &TtlByStatus::Off, overridden: true, store_set_cookie: true };
+            check(&Method::GET, &h(&[]), 200, &resp, &d, false, rules)
+        };
+        assert_eq!(overridden(&[("cache-control", "max-age=0")]), Ok(()));
+        assert_eq!(overridden(&[("cache-control", "no-cache")]), Ok(()));
+        assert_eq!(overridden(&[("expires", "0")]), Ok(()));
+        assert_eq!(overridden(&[("cache-control", "private, max-age=60")]), Err(NotStored::Private));
+        assert_eq!(overridden(&[("cache-control", "no-store")]), Err(NotStored::NoStore));
+        let cookie = [("cache-control", "max-age=60"), ("set-cookie", "a=b")];
+        assert_eq!(overridden(&cookie), Err(NotStored::SetCookie), "its own freshness no longer vouches for it");
     }
 }

@@ -4,7 +4,8 @@
 //! which also stores statuses not cacheable by default when the operator lists them. A
 //! response's own freshness still comes first, and `private`, `no-store` and cookies
 //! still keep it out, as does an answer of Forecourt's own (a 502 for a dead origin).
-//! `max_ttl` caps whatever lifetime a response gets.
+//! `override_ttl` replaces a response's own freshness for the statuses it covers (a CDN's
+//! "override origin"); `max_ttl` caps whatever lifetime a response gets.
 use crate::common;
 
 use common::cache_origin::CacheOrigin;
@@ -19,6 +20,7 @@ fn start(origin: &CacheOrigin) -> Forecourt {
          [[route]]\npath = \"/any/\"\nupstream = \"o\"\ncache = {{ default_ttl = {{ 404 = \"30s\", any = \"1m\" }} }}\n\
          [[route]]\npath = \"/one/\"\nupstream = \"o\"\ncache = {{ default_ttl = \"1m\" }}\n\
          [[route]]\npath = \"/capped/\"\nupstream = \"o\"\ncache = {{ default_ttl = \"1m\", max_ttl = \"2s\" }}\n\
+         [[route]]\npath = \"/forced/\"\nupstream = \"o\"\ncache = {{ override_ttl = {{ 200 = \"1m\", 404 = \"10s\" }} }}\n\
          [[route]]\npath = \"/dead/\"\nupstream = \"dead\"\ncache = {{ default_ttl = {{ any = \"1m\" }} }}\n\
          [upstream.o]\nservers = [\"{}\"]\n[upstream.o.retry]\nattempts = 1\n\
          [upstream.dead]\nservers = [\"127.0.0.1:1\"]\n[upstream.dead.retry]\nattempts = 1\n",
@@ -35,7 +37,7 @@ async fn twice(fc: &Forecourt, origin: &CacheOrigin, path: &str) -> (u16, String
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_ttl_by_status_and_max_ttl_set_how_long_responses_stay_fresh() {
+async fn default_ttl_override_ttl_and_max_ttl_set_how_long_responses_stay_fresh() {
     let origin = CacheOrigin::start();
     let fc = start(&origin);
 
@@ -67,6 +69,27 @@ async fn default_ttl_by_status_and_max_ttl_set_how_long_responses_stay_fresh() {
     let (_, own, _) = twice(&fc, &origin, "/any/own?status=404&cc=max-age%3D5").await;
     assert!(own.ends_with("ttl=5") || own.ends_with("ttl=4"), "{own}");
     for path in ["/any/private?cc=private", "/any/nostore?status=302&cc=no-store", "/any/cookie?sc=s%3D1"] {
+        let (_, cache_status, hits) = twice(&fc, &origin, path).await;
+        assert_eq!(hits, 2, "{path}: {cache_status}");
+    }
+
+    // `override_ttl` gives the statuses it covers its lifetime, whatever the response says
+    // of its freshness, longer or shorter; it stores nothing that may not be stored.
+    for (path, ttl) in [
+        ("/forced/zero?cc=max-age%3D0", 60),
+        ("/forced/validate?cc=no-cache", 60),
+        ("/forced/expired?exp=0", 60),
+        ("/forced/long?cc=max-age%3D3600", 60),
+        ("/forced/gone?status=404&cc=max-age%3D0", 10),
+        ("/forced/moved?status=302&loc=/x&cc=max-age%3D600", 600),
+    ] {
+        let (_, cache_status, hits) = twice(&fc, &origin, path).await;
+        assert_eq!(hits, 1, "{path}: {cache_status}");
+        let left: u64 = cache_status.rsplit("ttl=").next().unwrap().parse().unwrap();
+        assert!(left <= ttl && left + 2 >= ttl, "{path}: {cache_status}, wanted about {ttl}");
+    }
+    for path in ["/forced/private?cc=private", "/forced/cookie?cc=max-age%3D60&sc=s%3D1", "/forced/nostore?cc=no-store"]
+    {
         let (_, cache_status, hits) = twice(&fc, &origin, path).await;
         assert_eq!(hits, 2, "{path}: {cache_status}");
     }

@@ -16,9 +16,9 @@ mod state;
 
 pub use options::{Bypass, RouteOptions, DEFAULT_STALE_IF_UNREACHABLE};
 
-use crate::default_ttl::DefaultTtl;
 use crate::store::{RouteCounters, Store};
 use crate::surrogate;
+use crate::ttl_by_status::TtlByStatus;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, OutgoingBody, Phases, RequestCtx, Waiting};
 use http::{request, Response};
@@ -44,8 +44,11 @@ impl Filter for CacheFilter {
             "cache",
             Phases::REQUEST.and(Phases::UPSTREAM).and(Phases::RESPONSE).and(Phases::RESPONSE_BODY),
         );
-        if o.default_ttl != DefaultTtl::Off {
+        if o.default_ttl != TtlByStatus::Off {
             info = info.param("default_ttl", o.default_ttl.to_string());
+        }
+        if o.override_ttl != TtlByStatus::Off {
+            info = info.param("override_ttl", o.override_ttl.to_string());
         }
         if let Some(max) = o.max_ttl {
             info = info.param("max_ttl", format!("{max}s"));

@@ -1,10 +1,10 @@
 //! A route's cache options (`cache = { ... }`).
-use crate::default_ttl::DefaultTtl;
 use crate::directives::Directives;
 use crate::freshness::{self, Timing};
 use crate::key::KeySpec;
 use crate::surrogate::SURROGATE_CONTROL;
 use crate::targets::Targets;
+use crate::ttl_by_status::TtlByStatus;
 use forecourt_proxy::cidr::CidrList;
 use http::header::{HeaderMap, HeaderName};
 use std::time::Duration;
@@ -27,7 +27,13 @@ pub const DEFAULT_STALE_IF_UNREACHABLE: u64 = 86_400;
 pub struct RouteOptions {
     pub key: KeySpec,
     /// Freshness for responses that carry none (off unless set).
-    pub default_ttl: DefaultTtl,
+    pub default_ttl: TtlByStatus,
+    /// The lifetime of responses with the statuses it covers, in place of their own
+    /// freshness (`max-age`, `s-maxage`, `Expires`, `no-cache`): nginx's
+    /// `proxy_ignore_headers Cache-Control Expires` with `proxy_cache_valid`, Varnish's
+    /// `beresp.ttl` set in VCL, a CDN's "override origin". `no-store`, `private` and
+    /// cookies still keep a response out.
+    pub override_ttl: TtlByStatus,
     /// The longest a stored response stays fresh from when it was received, whatever it
     /// or `default_ttl` says (Varnish's capped `beresp.ttl`, Cloud CDN's max TTL).
     pub max_ttl: Option<u64>,
@@ -62,7 +68,8 @@ impl Default for RouteOptions {
     fn default() -> Self {
         RouteOptions {
             key: KeySpec::default(),
-            default_ttl: DefaultTtl::Off,
+            default_ttl: TtlByStatus::Off,
+            override_ttl: TtlByStatus::Off,
             max_ttl: None,
             stale_while_revalidate: None,
             stale_if_error: None,
@@ -79,11 +86,26 @@ impl Default for RouteOptions {
 }
 
 impl RouteOptions {
+    /// The directives this cache obeys in a response with `status` and `headers` (those
+    /// of the field targeted at it, if any), and whether `override_ttl` covers it — then
+    /// without the response's own freshness.
+    pub fn directives(&self, status: u16, headers: &HeaderMap) -> (Directives, bool, bool) {
+        let (d, targeted) = self.targets.directives(headers);
+        match self.override_ttl.for_response(status, d.public) {
+            Some(_) => (d.without_freshness(), targeted, true),
+            None => (d, targeted, false),
+        }
+    }
+
     /// How long a response with `status`, `headers` and directives `d`, received at
-    /// `timing`, stays fresh here: its own freshness or `default_ttl`'s, fresh for at most
-    /// `max_ttl` from its receipt (its age then plus `max_ttl`).
+    /// `timing`, stays fresh here: `override_ttl`'s, else its own freshness or
+    /// `default_ttl`'s; fresh for at most `max_ttl` from its receipt (its age then plus
+    /// `max_ttl`).
     pub fn lifetime(&self, status: u16, headers: &HeaderMap, d: &Directives, timing: &Timing) -> u64 {
-        let lifetime = freshness::lifetime(status, headers, d, &self.default_ttl);
+        let lifetime = match self.override_ttl.for_response(status, d.public) {
+            Some(ttl) => ttl,
+            None => freshness::lifetime(status, headers, d, &self.default_ttl),
+        };
         match self.max_ttl {
             Some(max) => lifetime.min(timing.initial_age.saturating_add(max)),
             None => lifetime,
@@ -119,7 +141,7 @@ mod tests {
         let cc =
             |text: &str| -> HeaderMap { [(http::header::CACHE_CONTROL, text.parse().unwrap())].into_iter().collect() };
         let received = |initial_age| Timing { request_time: 1000, response_time: 1000, initial_age };
-        let mut options = RouteOptions { default_ttl: DefaultTtl::Cacheable(600), ..RouteOptions::default() };
+        let mut options = RouteOptions { default_ttl: TtlByStatus::Cacheable(600), ..RouteOptions::default() };
         let long = cc("max-age=3600");
         let d = Directives::parse(&long, &http::header::CACHE_CONTROL);
         assert_eq!(options.lifetime(200, &long, &d, &received(0)), 3600);
@@ -132,5 +154,27 @@ mod tests {
         let short = cc("max-age=10");
         let d = Directives::parse(&short, &http::header::CACHE_CONTROL);
         assert_eq!(options.lifetime(200, &short, &d, &received(0)), 10, "never lengthened");
+    }
+
+    #[test]
+    fn override_ttl_replaces_the_freshness_of_the_statuses_it_covers() {
+        let headers: HeaderMap = [
+            (http::header::CACHE_CONTROL, "no-cache, max-age=5".parse().unwrap()),
+            (http::header::EXPIRES, "0".parse().unwrap()),
+        ]
+        .into_iter()
+        .collect();
+        let received = Timing { request_time: 1000, response_time: 1000, initial_age: 0 };
+        let options = RouteOptions {
+            override_ttl: TtlByStatus::ByStatus { statuses: vec![(200, 600)], any: None },
+            max_ttl: Some(300),
+            ..RouteOptions::default()
+        };
+        let (d, _, overridden) = options.directives(200, &headers);
+        assert!(overridden && !d.no_cache && d.max_age.is_none(), "{d:?}");
+        assert_eq!(options.lifetime(200, &headers, &d, &received), 300, "overridden, then capped");
+        let (d, _, overridden) = options.directives(404, &headers);
+        assert!(!overridden && d.no_cache && d.max_age == Some(5), "{d:?}");
+        assert_eq!(options.lifetime(404, &headers, &d, &received), 5, "its own, for a status not covered");
     }
 }

@@ -181,8 +181,12 @@ fn storable_head(
     t: u64,
     status: u16,
 ) -> Result<Stored, Option<NotStored>> {
-    let (d, targeted) = f.options.targets.directives(resp.headers());
-    let rules = storable::Rules { default_ttl: &f.options.default_ttl, store_set_cookie: f.options.store_set_cookie };
+    let (d, targeted, overridden) = f.options.directives(status, resp.headers());
+    let rules = storable::Rules {
+        default_ttl: &f.options.default_ttl,
+        overridden,
+        store_set_cookie: f.options.store_set_cookie,
+    };
     let method = if state.head_as_get { &Method::GET } else { &state.method };
     storable::check(method, &state.headers, status, resp.headers(), &d, targeted, rules).map_err(Some)?;
     if resp.body().size_hint().lower() > f.store.config.max_object {
@@ -258,7 +262,7 @@ fn refresh(f: &CacheFilter, stale: &Stored, fresh: &HeaderMap, request_time: u64
         tags = stale.tags.clone();
     }
     headers.remove(AGE);
-    let (d, _) = f.options.targets.directives(&headers);
+    let (d, _, _) = f.options.directives(stale.status.as_u16(), &headers);
     unstore_fields(&mut headers, &d);
     let private_fields = f.options.has_private_fields(&headers);
     let timing = Timing::of(fresh, request_time, t);

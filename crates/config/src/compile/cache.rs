@@ -1,11 +1,11 @@
 //! `[cache]` and a route's `cache`: the process-wide store (kept across reloads while its
 //! bounds stay the same) and each route's cache filter.
 use super::Ctx;
-use crate::model::{CacheCfg, DefaultTtlCfg, RouteCacheCfg, RouteCacheOptions};
+use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions, TtlByStatusCfg};
 use crate::units::parse_duration;
 use forecourt_cache::targets::Targets;
 use forecourt_cache::{
-    Bypass, CacheFilter, DefaultTtl, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig,
+    Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig, TtlByStatus,
     DEFAULT_STALE_IF_UNREACHABLE,
 };
 use forecourt_proxy::cidr::CidrList;
@@ -109,7 +109,8 @@ pub fn filter(
         |cx: &mut Ctx<'_>, v: &Option<Spanned<String>>| v.as_ref().map(|_| cx.duration(v, Duration::ZERO).as_secs());
     let mut options = RouteOptions {
         key: KeySpec::default(),
-        default_ttl: default_ttl(cx, &o.default_ttl),
+        default_ttl: ttl_by_status(cx, &o.default_ttl),
+        override_ttl: ttl_by_status(cx, &o.override_ttl),
         max_ttl: seconds(cx, &o.max_ttl),
         stale_while_revalidate: seconds(cx, &o.stale_while_revalidate),
         stale_if_error: seconds(cx, &o.stale_if_error),
@@ -150,13 +151,13 @@ pub fn filter(
     Some(CacheFilter::new(shared.store.clone(), options, route))
 }
 
-/// A route's `default_ttl`: one duration, or durations by status (each a final status a
-/// whole response may have, or `any`).
-fn default_ttl(cx: &mut Ctx<'_>, cfg: &Option<Spanned<DefaultTtlCfg>>) -> DefaultTtl {
-    let Some(cfg) = cfg else { return DefaultTtl::Off };
+/// A route's `default_ttl` or `override_ttl`: one duration, or durations by status (each
+/// a final status a whole response may have, or `any`).
+fn ttl_by_status(cx: &mut Ctx<'_>, cfg: &Option<Spanned<TtlByStatusCfg>>) -> TtlByStatus {
+    let Some(cfg) = cfg else { return TtlByStatus::Off };
     match cfg.get_ref() {
-        DefaultTtlCfg::Cacheable(text) => seconds_at(cx, text, cfg).map_or(DefaultTtl::Off, DefaultTtl::Cacheable),
-        DefaultTtlCfg::ByStatus(table) => {
+        TtlByStatusCfg::Cacheable(text) => seconds_at(cx, text, cfg).map_or(TtlByStatus::Off, TtlByStatus::Cacheable),
+        TtlByStatusCfg::ByStatus(table) => {
             let (mut statuses, mut any) = (Vec::new(), None);
             for (status, ttl) in table {
                 let Some(ttl) = seconds_at(cx, ttl.get_ref(), ttl) else { continue };
@@ -178,7 +179,7 @@ fn default_ttl(cx: &mut Ctx<'_>, cfg: &Option<Spanned<DefaultTtlCfg>>) -> Defaul
                     },
                 }
             }
-            DefaultTtl::ByStatus { statuses, any }
+            TtlByStatus::ByStatus { statuses, any }
         }
     }
 }

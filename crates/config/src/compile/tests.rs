@@ -213,7 +213,7 @@ fn the_access_log_and_pid_file_are_found_from_the_config_files_folder() {
 }
 
 #[test]
-fn a_default_ttl_by_status_names_statuses_a_response_is_stored_with() {
+fn route_lifetimes_name_statuses_a_response_is_stored_with() {
     let with = |ttl: &str| {
         BASE.replace("upstream = \"app\"\n", &format!("upstream = \"app\"\ncache = {{ default_ttl = {ttl} }}\n"))
     };
@@ -227,6 +227,15 @@ fn a_default_ttl_by_status_names_statuses_a_response_is_stored_with() {
     let capped = runtime(&BASE.replace("upstream = \"app\"\n", "upstream = \"app\"\ncache = { max_ttl = \"1h\" }\n"));
     let cache = capped.router.routes()[0].chain.describe().into_iter().find(|f| f.kind == "cache").unwrap();
     assert!(cache.params.contains(&("max_ttl", "3600s".to_string())), "{:?}", cache.params);
+    let forced = runtime(
+        &BASE.replace("upstream = \"app\"\n", "upstream = \"app\"\ncache = { override_ttl = { any = \"10s\" } }\n"),
+    );
+    let cache = forced.router.routes()[0].chain.describe().into_iter().find(|f| f.kind == "cache").unwrap();
+    assert!(cache.params.contains(&("override_ttl", "any=10s".to_string())), "{:?}", cache.params);
+    let bad = errors(
+        &BASE.replace("upstream = \"app\"\n", "upstream = \"app\"\ncache = { override_ttl = { 304 = \"1m\" } }\n"),
+    );
+    assert!(bad[0].message.contains("`304` is not a status"), "{}", bad[0]);
     for (ttl, col, message) in [
         ("{ 200 = \"10m\", 304 = \"1m\" }", 40, "`304` is not a status a response is stored with"),
         ("{ 206 = \"1m\" }", 27, "`206` is not"),

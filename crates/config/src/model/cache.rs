@@ -57,7 +57,10 @@ impl<'de> Deserialize<'de> for RouteCacheCfg {
 #[serde(deny_unknown_fields)]
 pub struct RouteCacheOptions {
     pub key: Option<Spanned<CacheKeyCfg>>,
-    pub default_ttl: Option<Spanned<DefaultTtlCfg>>,
+    pub default_ttl: Option<Spanned<TtlByStatusCfg>>,
+    /// The lifetime of responses with the statuses it covers, in place of their own
+    /// freshness (the same forms as `default_ttl`).
+    pub override_ttl: Option<Spanned<TtlByStatusCfg>>,
     /// The longest a stored response stays fresh from its receipt, whatever it says.
     pub max_ttl: Option<Spanned<String>>,
     pub stale_while_revalidate: Option<Spanned<String>>,
@@ -72,20 +75,20 @@ pub struct RouteCacheOptions {
     pub bypass: Option<Spanned<CacheBypassCfg>>,
 }
 
-/// A route's `default_ttl`: one duration for every status cacheable by default, or a
-/// table of durations by status (`{ 200 = "10m", 404 = "1m", any = "5s" }`).
+/// A route's `default_ttl` or `override_ttl`: one duration for every status cacheable by
+/// default, or a table of durations by status (`{ 200 = "10m", 404 = "1m", any = "5s" }`).
 #[derive(Debug)]
-pub enum DefaultTtlCfg {
+pub enum TtlByStatusCfg {
     Cacheable(String),
     ByStatus(BTreeMap<Spanned<String>, Spanned<String>>),
 }
 
-impl<'de> Deserialize<'de> for DefaultTtlCfg {
+impl<'de> Deserialize<'de> for TtlByStatusCfg {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let expecting = "a duration (\"1m\"), or a table of durations by status ({ 200 = \"10m\", 404 = \"1m\" })";
         match text_or_table::<D, BTreeMap<Spanned<String>, Spanned<String>>>(d, expecting)? {
-            Ok(every) => Ok(DefaultTtlCfg::Cacheable(every)),
-            Err(by_status) => Ok(DefaultTtlCfg::ByStatus(by_status)),
+            Ok(every) => Ok(TtlByStatusCfg::Cacheable(every)),
+            Err(by_status) => Ok(TtlByStatusCfg::ByStatus(by_status)),
         }
     }
 }
