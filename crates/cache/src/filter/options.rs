@@ -34,8 +34,9 @@ pub struct RouteOptions {
     /// `beresp.ttl` set in VCL, a CDN's "override origin". `no-store`, `private` and
     /// cookies still keep a response out.
     pub override_ttl: TtlByStatus,
-    /// The longest a stored response stays fresh from when it was received, whatever it
-    /// or `default_ttl` says (Varnish's capped `beresp.ttl`, Cloud CDN's max TTL).
+    /// The longest a stored response stays fresh from when it was received, whatever it,
+    /// `default_ttl` or `override_ttl` says (Varnish's capped `beresp.ttl`, Cloud CDN's
+    /// max TTL).
     pub max_ttl: Option<u64>,
     /// Serve this long past freshness while refreshing in the background (a response's
     /// own `stale-while-revalidate` applies when this is not set).
