@@ -63,8 +63,7 @@ pub fn check(
     if method != Method::GET {
         return Err(NotStored::Method);
     }
-    // Final statuses this cache understands; 206 and 304 are not stored as such.
-    if !(200..600).contains(&status) || status == 206 || status == 304 {
+    if !stored_whole(status) {
         return Err(NotStored::Status);
     }
     if d.must_understand && !understood(status) {
@@ -97,6 +96,12 @@ pub fn check(
         return Err(NotStored::NoFreshness);
     }
     Ok(())
+}
+
+/// Whether a response with `status` may be stored as a whole response: a final status,
+/// but not a 206 (a part) or a 304 (a validation), which are not stored as such.
+pub fn stored_whole(status: u16) -> bool {
+    (200..600).contains(&status) && status != 206 && status != 304
 }
 
 /// The statuses whose caching rules this cache knows (RFC 9110 §15): `must-understand`

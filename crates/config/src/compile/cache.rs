@@ -2,7 +2,7 @@
 //! bounds stay the same) and each route's cache filter.
 use super::Ctx;
 use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions, TtlByStatusCfg};
-use crate::units::parse_duration;
+use forecourt_cache::storable;
 use forecourt_cache::targets::Targets;
 use forecourt_cache::{
     Bypass, CacheFilter, DiskConfig, KeySpec, RouteOptions, Store, StoreConfig, TtlByStatus,
@@ -152,41 +152,29 @@ pub fn filter(
 }
 
 /// A route's `default_ttl` or `override_ttl`: one duration, or durations by status (each
-/// a final status a whole response may have, or `any`).
+/// a status a whole response is stored with, or `any`).
 fn ttl_by_status(cx: &mut Ctx<'_>, cfg: &Option<Spanned<TtlByStatusCfg>>) -> TtlByStatus {
     let Some(cfg) = cfg else { return TtlByStatus::Off };
-    match cfg.get_ref() {
-        TtlByStatusCfg::Cacheable(text) => seconds_at(cx, text, cfg).map_or(TtlByStatus::Off, TtlByStatus::Cacheable),
-        TtlByStatusCfg::ByStatus(table) => {
-            let (mut statuses, mut any) = (Vec::new(), None);
-            for (status, ttl) in table {
-                let Some(ttl) = seconds_at(cx, ttl.get_ref(), ttl) else { continue };
-                match status.get_ref().as_str() {
-                    "any" => any = Some(ttl),
-                    code => match code.parse::<u16>() {
-                        Ok(code) if (200..600).contains(&code) && code != 206 && code != 304 => {
-                            statuses.push((code, ttl))
-                        }
-                        _ => {
-                            let hint = "a final status from 200 to 599 but 206 and 304 (a part and a validation \
-                                        are not stored as a whole response), or `any`";
-                            cx.error(
-                                status,
-                                format!("`{code}` is not a status a response is stored with"),
-                                Some(hint.into()),
-                            )
-                        }
-                    },
-                }
+    let by_status = match cfg.get_ref() {
+        TtlByStatusCfg::Cacheable(text) => {
+            return cx.duration_at(text, cfg).map_or(TtlByStatus::Off, |ttl| TtlByStatus::Cacheable(ttl.as_secs()))
+        }
+        TtlByStatusCfg::ByStatus(table) => table,
+    };
+    let (mut statuses, mut any) = (Vec::new(), None);
+    for (status, ttl) in by_status {
+        let Some(ttl) = cx.duration_at(ttl.get_ref(), ttl).map(|d| d.as_secs()) else { continue };
+        match (status.get_ref().as_str(), status.get_ref().parse::<u16>()) {
+            ("any", _) => any = Some(ttl),
+            (_, Ok(code)) if storable::stored_whole(code) => statuses.push((code, ttl)),
+            (code, _) => {
+                let hint = "a final status from 200 to 599 but 206 and 304 (a part and a validation are not \
+                            stored as a whole response), or `any`";
+                cx.error(status, format!("`{code}` is not a status a response is stored with"), Some(hint.into()))
             }
-            TtlByStatus::ByStatus { statuses, any }
         }
     }
-}
-
-/// `text` as whole seconds, or an error at `at`.
-fn seconds_at<T>(cx: &mut Ctx<'_>, text: &str, at: &Spanned<T>) -> Option<u64> {
-    parse_duration(text).map(|d| d.as_secs()).map_err(|e| cx.error(at, e, None)).ok()
+    TtlByStatus::ByStatus { statuses, any }
 }
 
 fn header_name(cx: &mut Ctx<'_>, name: &Spanned<String>) -> Option<HeaderName> {

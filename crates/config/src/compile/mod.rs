@@ -50,11 +50,14 @@ impl Ctx<'_> {
     pub fn duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
         match v {
             None => default,
-            Some(s) => parse_duration(s.get_ref()).unwrap_or_else(|e| {
-                self.error(s, e, None);
-                default
-            }),
+            Some(s) => self.duration_at(s.get_ref(), s).unwrap_or(default),
         }
+    }
+
+    /// `text` as a duration, or an error at `at` (a value that holds the text: a string
+    /// that may also be a table).
+    pub fn duration_at<T>(&mut self, text: &str, at: &Spanned<T>) -> Option<Duration> {
+        parse_duration(text).map_err(|e| self.error(at, e, None)).ok()
     }
 
     /// A duration that must not be zero (a period, a window), else an error at it.
