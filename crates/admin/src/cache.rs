@@ -1,6 +1,7 @@
 //! `GET /api/cache` (the tiers' sizes and the keys with the most hits) and
 //! `POST /api/cache/purge` (`{"url": ...}`, `{"prefix": ...}`, `{"regex": ...}`,
-//! `{"tag": ...}` or `{"all": true}`). Every worker shares the one store, so a purge reaches all at once.
+//! `{"tag": ...}` or `{"all": true}`, with `"soft": true` to make what it names stale
+//! rather than remove it). Every worker shares the one store, so a purge reaches all at once.
 use forecourt_cache::{Purge, Store, TierUsage, UrlPattern};
 use serde_json::{json, Value};
 
@@ -47,7 +48,14 @@ pub fn purge(store: &Store, body: &[u8]) -> Result<String, String> {
         let what = "{\"url\": ...}, {\"prefix\": ...}, {\"regex\": ...}, {\"tag\": ...} or {\"all\": true}";
         return Err(format!("say what to purge: {what}"));
     };
-    store.purge(&purge);
+    match v.get("soft") {
+        None | Some(Value::Bool(false)) => store.purge(&purge),
+        Some(Value::Bool(true)) => {
+            store.soft_purge(&purge);
+            return Ok(format!("soft-purged {purge:?}"));
+        }
+        Some(other) => return Err(format!("\"soft\" is true or false, not {other}")),
+    }
     Ok(format!("purged {purge:?}"))
 }
 

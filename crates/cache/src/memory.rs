@@ -3,6 +3,7 @@
 use crate::disk::TierUsage;
 use crate::stored::Entry;
 use moka::notification::RemovalCause;
+use moka::ops::compute::Op;
 use moka::sync::Cache;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,6 +47,19 @@ impl MemoryTier {
     pub fn remove_if(&self, doomed: impl Fn(&str, &Entry) -> bool + Send + Sync + 'static) {
         let _ = self.map.invalidate_entries_if(move |k, e| doomed(k, e));
         self.map.run_pending_tasks();
+    }
+
+    /// Puts in place of each entry the one `change` makes of it, where it makes one. Each
+    /// key is changed as one step, so that a response stored for it meanwhile is not
+    /// replaced by a changed copy of the one before.
+    pub fn update_each(&self, change: impl Fn(&Entry) -> Option<Entry>) {
+        let keys: Vec<Arc<str>> = self.map.iter().map(|(key, _)| (*key).clone()).collect();
+        for key in keys {
+            self.map.entry(key).and_compute_with(|current| match current.and_then(|e| change(e.value())) {
+                Some(changed) => Op::Put(Arc::new(changed)),
+                None => Op::Nop,
+            });
+        }
     }
 
     pub fn clear(&self) {

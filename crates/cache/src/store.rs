@@ -1,7 +1,7 @@
 //! The process-wide cache: the memory tier, the fetches in progress, the keys being
 //! refreshed in the background, purges, and the counters `/metrics` shows. One per
 //! process, kept across reloads; every route with `cache` on shares it.
-use crate::disk::{DiskConfig, DiskTier, TierUsage};
+use crate::disk::{DiskConfig, DiskTier, Indexed, TierUsage};
 use crate::fills::Fills;
 use crate::memory::MemoryTier;
 use crate::range_passes::RangePasses;
@@ -90,6 +90,11 @@ impl Purge {
             Purge::Tag(tag) => tagged(tag),
         }
     }
+
+    /// `matches` for the disk tier's index, which reads no file.
+    fn on_disk(self) -> impl Fn(&Indexed) -> bool + Send + 'static {
+        move |e| self.matches(&e.url, |t| e.tags.iter().any(|have| **have == *t))
+    }
 }
 
 pub struct Store {
@@ -147,13 +152,26 @@ impl Store {
     pub fn purge(&self, purge: &Purge) {
         self.purges.fetch_add(1, Ordering::Relaxed);
         if let Some(disk) = &self.disk {
-            let purge = purge.clone();
-            disk.remove_if(move |e| purge.matches(&e.url, |t| e.tags.iter().any(|have| **have == *t)));
+            disk.remove_if(purge.clone().on_disk());
         }
         match purge.clone() {
             Purge::All => self.memory.clear(),
             purge => self.memory.remove_if(move |_, e| purge.matches(&e.url, |t| e.tagged(t))),
         }
+    }
+
+    /// Makes what `purge` names stale now instead of removing it (Fastly's soft purge,
+    /// Varnish's `purge.soft`): its next use validates it with the origin (a 304 costs
+    /// the origin no body), and while the origin fails, or within `stale-while-revalidate`,
+    /// it is still served. Counted as a purge.
+    pub fn soft_purge(&self, purge: &Purge) {
+        self.purges.fetch_add(1, Ordering::Relaxed);
+        let now = crate::freshness::now();
+        // The disk's first: a memory miss that reads a file from now on reads it stale.
+        if let Some(disk) = &self.disk {
+            disk.expire_if(purge.clone().on_disk(), now);
+        }
+        self.memory.update_each(|e| purge.matches(&e.url, |t| e.tagged(t)).then(|| e.expired(now)).flatten());
     }
 
     /// Removes the entries of `url` (an unsafe method's invalidation; not counted as a

@@ -93,6 +93,27 @@ impl Stored {
     pub fn last_modified(&self) -> Option<u64> {
         freshness::http_date(&self.headers, http::header::LAST_MODIFIED)
     }
+
+    /// A copy made stale at `now` (a soft purge): its lifetime cut to its age, so that its
+    /// next use validates it with the origin, or serves it within its stale windows, which
+    /// count from now; `None` when it is stale already.
+    pub fn expired(&self, now: u64) -> Option<Stored> {
+        let age = self.age(now);
+        (age < self.lifetime).then(|| Stored {
+            status: self.status,
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            body_file: self.body_file.clone(),
+            timing: self.timing,
+            lifetime: age,
+            directives: self.directives.clone(),
+            vary: self.vary.clone(),
+            vary_key: self.vary_key.clone(),
+            tags: self.tags.clone(),
+            private_fields: self.private_fields,
+            hits: AtomicU64::new(self.hits.load(Ordering::Relaxed)),
+        })
+    }
 }
 
 /// A copy of `headers` whose values own their bytes. Values parsed from a response are
@@ -146,6 +167,20 @@ impl Entry {
 
     pub fn tagged(&self, tag: &str) -> bool {
         self.variants.iter().any(|v| v.tags.iter().any(|t| &**t == tag))
+    }
+
+    /// This entry with every variant made stale at `now` (`Stored::expired`); `None` when
+    /// every one is stale already.
+    pub fn expired(&self, now: u64) -> Option<Entry> {
+        let expired: Vec<Option<Stored>> = self.variants.iter().map(|v| v.expired(now)).collect();
+        expired.iter().any(Option::is_some).then(|| Entry {
+            url: self.url.clone(),
+            variants: expired
+                .into_iter()
+                .zip(&self.variants)
+                .map(|(new, old)| new.map_or_else(|| old.clone(), Arc::new))
+                .collect(),
+        })
     }
 }
 

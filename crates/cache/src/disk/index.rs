@@ -41,9 +41,14 @@ impl Index {
         Some(gone)
     }
 
+    /// The keys `picked` picks.
+    pub fn keys_if(&self, picked: &dyn Fn(&Indexed) -> bool) -> Vec<Arc<str>> {
+        self.map.iter().filter(|(_, e)| picked(e)).map(|(k, _)| k.clone()).collect()
+    }
+
     /// Removes and returns the keys `doomed` picks.
     pub fn remove_if(&mut self, doomed: &dyn Fn(&Indexed) -> bool) -> Vec<Arc<str>> {
-        let keys: Vec<Arc<str>> = self.map.iter().filter(|(_, e)| doomed(e)).map(|(k, _)| k.clone()).collect();
+        let keys = self.keys_if(doomed);
         keys.iter().for_each(|k| drop(self.remove(k)));
         keys
     }

@@ -1,9 +1,10 @@
 //! What the disk tier and its writing thread share: the folder, the index and the
 //! counters, and where a key's file lives.
 use super::index::Index;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What the tier and its thread share.
 pub struct Shared {
@@ -19,6 +20,18 @@ pub struct Shared {
     pub evictions: AtomicU64,
     pub dropped: AtomicU64,
     pub corrupt: AtomicU64,
+    /// Keys a soft purge made stale whose files the thread has not rewritten yet: a read
+    /// makes them stale as it reads them.
+    pub expiring: Mutex<HashMap<Arc<str>, Expiry>>,
+    /// The soft purges so far, which number them.
+    pub expiries: AtomicU64,
+}
+
+/// One soft purge: which one, and when it made what it picked stale (Unix seconds).
+#[derive(Clone, Copy, Debug)]
+pub struct Expiry {
+    pub id: u64,
+    pub at: u64,
 }
 
 /// Where `key`'s file is: a name from its hash, in one of 256 folders (nginx's `levels`),

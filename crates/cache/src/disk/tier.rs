@@ -6,7 +6,7 @@
 //! copy costs; nginx without `aio` does the same). A file that is truncated, fails its
 //! checksum or holds another key is deleted and counted, never served.
 use super::codec;
-use super::shared::{file_of, Shared};
+use super::shared::{file_of, Expiry, Shared};
 use super::writer::{self, Job};
 use crate::stored::Entry;
 use std::path::{Path, PathBuf};
@@ -59,6 +59,8 @@ impl DiskTier {
             evictions: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             corrupt: AtomicU64::new(0),
+            expiring: Mutex::default(),
+            expiries: AtomicU64::new(0),
         });
         let (jobs, queue) = mpsc::channel();
         let thread = shared.clone();
@@ -74,7 +76,10 @@ impl DiskTier {
         let path = file_of(&self.shared.dir, key);
         let read = fs::read(&path).and_then(|file| codec::decode(&file));
         match read {
-            Ok((summary, entry)) if &*summary.key == key => Some(entry),
+            Ok((summary, entry)) if &*summary.key == key => {
+                let expiry = self.shared.expiring.lock().unwrap().get(key).copied();
+                Some(expiry.and_then(|e| entry.expired(e.at)).unwrap_or(entry))
+            }
             // Another key with the same file name replaced it: not this key's any more.
             Ok(_) => {
                 self.shared.index.lock().unwrap().remove(key);
@@ -110,6 +115,20 @@ impl DiskTier {
         let keys = self.shared.index.lock().unwrap().remove_if(&doomed);
         let _ = self.jobs.send(Job::Delete(keys));
         let _ = self.jobs.send(Job::Purge(Box::new(doomed)));
+    }
+
+    /// Makes what `picked` picks stale at `at` (a soft purge): for reads at once (a picked
+    /// key read before its file is rewritten comes back stale), and in the files on the
+    /// thread, after the writes queued before it.
+    pub fn expire_if(&self, picked: impl Fn(&super::index::Indexed) -> bool + Send + 'static, at: u64) {
+        let expiry = Expiry { id: self.shared.expiries.fetch_add(1, Ordering::Relaxed), at };
+        let keys = self.shared.index.lock().unwrap().keys_if(&picked);
+        let mut expiring = self.shared.expiring.lock().unwrap();
+        for key in keys {
+            expiring.insert(key, expiry);
+        }
+        drop(expiring);
+        let _ = self.jobs.send(Job::Expire(Box::new(picked), expiry));
     }
 
     /// Waits (at most `within`) until the jobs queued so far are done: a purge's files

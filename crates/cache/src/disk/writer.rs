@@ -5,7 +5,7 @@
 //! warning: the memory tier keeps serving.
 use super::codec::{self, FRAME};
 use super::index::Indexed;
-use super::shared::{file_of, Shared};
+use super::shared::{file_of, Expiry, Shared};
 use crate::stored::Entry;
 use std::fs;
 use std::io::{self, BufReader, Write};
@@ -23,6 +23,8 @@ pub enum Job {
     },
     Delete(Vec<Arc<str>>),
     Purge(Box<dyn Fn(&Indexed) -> bool + Send>),
+    /// A soft purge: the files it picks rewritten stale.
+    Expire(Box<dyn Fn(&Indexed) -> bool + Send>, Expiry),
     /// Answered once every job queued before it is done.
     Flush(std::sync::mpsc::Sender<()>),
 }
@@ -72,6 +74,11 @@ pub fn run(shared: &Shared, jobs: Receiver<Job>) {
                 let keys = shared.index.lock().unwrap().remove_if(&*doomed);
                 delete(shared, &keys);
             }
+            Job::Expire(picked, expiry) => {
+                let keys = shared.index.lock().unwrap().keys_if(&*picked);
+                keys.iter().for_each(|key| expire(shared, key, expiry.at));
+                shared.expiring.lock().unwrap().retain(|_, e| e.id != expiry.id);
+            }
             Job::Flush(done) => {
                 let _ = done.send(());
             }
@@ -99,6 +106,26 @@ fn write(shared: &Shared, key: &Arc<str>, entry: &Entry) -> io::Result<()> {
     shared.evictions.fetch_add(evicted.len() as u64, Ordering::Relaxed);
     delete(shared, &evicted);
     Ok(())
+}
+
+/// Rewrites `key`'s file with its responses made stale at `at`. A file that cannot be read
+/// or rewritten is deleted: left as it was, it would be served fresh again.
+fn expire(shared: &Shared, key: &Arc<str>, at: u64) {
+    let path = file_of(&shared.dir, key);
+    let rewritten = match fs::read(&path).and_then(|file| codec::decode(&file)) {
+        Ok((summary, entry)) if summary.key == *key => match entry.expired(at) {
+            Some(expired) => write(shared, key, &expired),
+            None => Ok(()),
+        },
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = rewritten {
+        tracing::warn!(file = %path.display(), error = %e, "a soft purge could not rewrite a cache file; deleted it");
+        shared.index.lock().unwrap().remove(key);
+        let _ = fs::remove_file(&path);
+    }
 }
 
 fn delete(shared: &Shared, keys: &[Arc<str>]) {

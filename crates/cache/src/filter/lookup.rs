@@ -58,7 +58,7 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
         pending: None,
     };
     if head.method.as_str() == "PURGE" && !f.options.purge_from.0.is_empty() {
-        return Decision::answer(purge(f, &key[..url_len], cx.client));
+        return Decision::answer(purge(f, &key[..url_len], head, cx.client));
     }
     if !cacheable_method {
         let mut state = state_for(head, key);
@@ -368,13 +368,23 @@ fn bypassed(f: &CacheFilter, head: &request::Parts) -> bool {
 }
 
 /// `PURGE` (as Varnish and nginx's cache purge answer it): the URL's every variant removed
-/// for a client in `purge_from`, 403 for any other.
-fn purge(f: &CacheFilter, url: &str, client: std::net::IpAddr) -> Response<ProxyBody> {
+/// for a client in `purge_from` (made stale instead with `Soft-Purge: 1`, as Fastly's
+/// `Fastly-Soft-Purge: 1`), 403 for any other.
+fn purge(f: &CacheFilter, url: &str, head: &request::Parts, client: std::net::IpAddr) -> Response<ProxyBody> {
     let allowed = f.options.purge_from.contains(client);
-    if allowed {
-        f.store.purge(&Purge::Url(url.to_string()));
-    }
-    let mut resp = Response::new(ProxyBody::full(if allowed { "purged\n" } else { "PURGE not allowed from here\n" }));
+    let soft = head.headers.get("soft-purge").is_some_and(|v| v.as_bytes() == b"1");
+    let said = match (allowed, soft) {
+        (false, _) => "PURGE not allowed from here\n",
+        (true, false) => {
+            f.store.purge(&Purge::Url(url.to_string()));
+            "purged\n"
+        }
+        (true, true) => {
+            f.store.soft_purge(&Purge::Url(url.to_string()));
+            "soft-purged\n"
+        }
+    };
+    let mut resp = Response::new(ProxyBody::full(said));
     *resp.status_mut() = if allowed { StatusCode::OK } else { StatusCode::FORBIDDEN };
     resp
 }
