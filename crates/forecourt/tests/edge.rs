@@ -169,11 +169,11 @@ async fn a_delaying_limit_holds_requests_to_the_rate() {
 async fn global_limits_apply_before_routing_and_survive_reloads() {
     let origin = Origin::start("o");
     let admin = free_port();
-    let write = |rate: &str| {
-        let limits = format!("[limits.all]\nrate = \"{rate}\"\n");
+    let write = |rate: &str, dry_run: bool| {
+        let limits = format!("[limits.all]\nrate = \"{rate}\"\ndry_run = {dry_run}\n");
         config(&origin, admin, &limits, "hosts = [\"only.example\"]", "limits = [\"all\"]")
     };
-    let fc = Forecourt::start(&write("1/min"));
+    let fc = Forecourt::start(&write("1/min", false));
     let c = client_from("127.0.0.4");
     assert_eq!(get_from(&c, &fc.url("/")).await.status, 404, "no route for this host: counted all the same");
     assert_eq!(get_from(&c, &fc.url("/")).await.status, 429, "refused before routing");
@@ -183,9 +183,18 @@ async fn global_limits_apply_before_routing_and_survive_reloads() {
     };
     assert_eq!(reload().await.status, 200);
     assert_eq!(get_from(&c, &fc.url("/")).await.status, 429, "the same limit keeps its buckets");
-    fc.rewrite(&write("2/min"));
+    fc.rewrite(&write("2/min", false));
     assert_eq!(reload().await.status, 200);
-    assert_eq!(get_from(&c, &fc.url("/")).await.status, 404, "a changed limit starts afresh");
+    assert_eq!(get_from(&c, &fc.url("/")).await.status, 404, "a changed rate starts afresh");
+    assert_eq!(get_from(&c, &fc.url("/")).await.status, 429);
+    // Watched in a dry run, then enforced again: the buckets are the same throughout, as
+    // nginx keeps a zone's state; the client over the limit is still over it.
+    fc.rewrite(&write("2/min", true));
+    assert_eq!(reload().await.status, 200);
+    assert_eq!(get_from(&c, &fc.url("/")).await.status, 404, "a dry run lets it go on");
+    fc.rewrite(&write("2/min", false));
+    assert_eq!(reload().await.status, 200);
+    assert_eq!(get_from(&c, &fc.url("/")).await.status, 429, "the buckets outlived the dry run");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! The process's bans: the active ones and the rules with their strike counts, kept across
-//! reloads (a rule a reload keeps as it was keeps its strikes; bans stay whatever the
-//! reload does), and shared through Redis when `[redis]` is configured (`shared`). One thread drops expired bans and quiet clients' strikes every second.
+//! reloads (a rule a reload keeps with the same window keeps its strikes; bans stay
+//! whatever the reload does), and shared through Redis when `[redis]` is configured (`shared`). One thread drops expired bans and quiet clients' strikes every second.
 use super::rule::{Rule, RuleSpec};
 use super::shared;
 use super::table::{BanTable, BanView, Source};
@@ -63,11 +63,15 @@ impl Default for Bans {
 }
 
 impl Bans {
-    /// The rule `name` as `spec` says: the running one when it is the same (its strikes go
-    /// on), else a new one. Nothing changes until [`Bans::commit`].
+    /// The rule `name` as `spec` says: the running one when it is the same; else a new
+    /// one, on the running one's strikes where they mean the same to it
+    /// (`RuleSpec::keeps_strikes`). Nothing changes until [`Bans::commit`].
     pub fn prepare(&self, name: &str, spec: RuleSpec) -> Arc<Rule> {
         match self.rules.lock().unwrap().get(name) {
             Some(running) if running.spec == spec => running.clone(),
+            Some(running) if running.spec.keeps_strikes(&spec) => {
+                Arc::new(Rule::with_strikes(name, spec, running.strikes.clone()))
+            }
             _ => Arc::new(Rule::new(name, spec)),
         }
     }
@@ -318,5 +322,15 @@ mod tests {
         assert!(!bans.is_banned(a) && bans.list().is_empty());
         let counts = [&rule.tripped, &rule.would_have_banned].map(|c| c.load(Ordering::Relaxed));
         assert_eq!(counts, [0, 2]);
+        // Turned off by a reload, the rule bans from the strikes it watched.
+        assert_eq!(bans.strike(&rule, a), Strike::Counted);
+        let enforced = bans.prepare("scan", four_oh_fours(false));
+        bans.commit(vec![enforced.clone()], 64, Duration::from_secs(60), None);
+        assert_eq!(bans.strike(&enforced, a), Strike::Banned, "the watched strike counts");
+        // Another window: the strikes were counted over another span; they start afresh.
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert_eq!(bans.strike(&enforced, b), Strike::Counted);
+        let wider = bans.prepare("scan", RuleSpec { window: Duration::from_secs(120), ..four_oh_fours(false) });
+        assert_eq!(bans.strike(&wider, b), Strike::Counted, "a changed window starts afresh");
     }
 }

@@ -2,6 +2,7 @@
 //! many within which window ban it, and for how long.
 use super::strikes::Strikes;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An answer that counts as a strike.
@@ -58,10 +59,21 @@ pub struct RuleSpec {
     pub dry_run: bool,
 }
 
+impl RuleSpec {
+    /// Whether a rule that was `self` and is now `new` keeps its strikes: counted over the
+    /// same window, in a table of the same bound. What counts as a strike, how many ban,
+    /// for how long and a dry run may change: turning a dry run off then bans the clients
+    /// it watched from where they are.
+    pub(super) fn keeps_strikes(&self, new: &RuleSpec) -> bool {
+        self.window == new.window && self.max_keys == new.max_keys
+    }
+}
+
 pub struct Rule {
     pub name: String,
     pub spec: RuleSpec,
-    pub(super) strikes: Strikes,
+    /// Shared with the rule it replaced where the strikes mean the same (`keeps_strikes`).
+    pub(super) strikes: Arc<Strikes>,
     /// Bans this rule started.
     pub tripped: AtomicU64,
     /// Times a dry run's client reached `count` (and was not banned).
@@ -70,13 +82,13 @@ pub struct Rule {
 
 impl Rule {
     pub fn new(name: &str, spec: RuleSpec) -> Rule {
-        Rule {
-            name: name.to_owned(),
-            strikes: Strikes::new(spec.window, spec.max_keys),
-            spec,
-            tripped: AtomicU64::new(0),
-            would_have_banned: AtomicU64::new(0),
-        }
+        let strikes = Arc::new(Strikes::new(spec.window, spec.max_keys));
+        Rule::with_strikes(name, spec, strikes)
+    }
+
+    /// The rule `spec` says, on the strikes of the one it replaces.
+    pub(super) fn with_strikes(name: &str, spec: RuleSpec, strikes: Arc<Strikes>) -> Rule {
+        Rule { name: name.to_owned(), strikes, spec, tripped: AtomicU64::new(0), would_have_banned: AtomicU64::new(0) }
     }
 
     /// Whether an answer with `status` (made locally for the reason named `local`, if so)

@@ -1,7 +1,9 @@
 //! The process's limits by name, beside the config snapshot: a reload that keeps a
-//! limit as it was keeps its buckets (and its counters); one that changes it starts it
-//! afresh (so does one whose store changes). One thread sweeps every limit's table once a second, so that keys that went
-//! quiet stop costing memory.
+//! limit as it was keeps it (its buckets and its counters); one that changes only how it
+//! acts on its buckets (`action`, `burst`, `dry_run`, `store`) keeps its buckets, as
+//! nginx keeps a `limit_req_zone`'s state across reloads; one that changes its key, rate
+//! or `max_keys` starts it afresh. One thread sweeps every limit's table once a second,
+//! so that keys that went quiet stop costing memory.
 use super::gcra::{Conform, Rate};
 use super::key::KeySpec;
 use super::table::Table;
@@ -59,15 +61,29 @@ pub enum Outcome {
     },
 }
 
+impl LimitSpec {
+    /// Whether a limit that was `self` and is now `new` keeps its buckets: what they hold
+    /// (a TAT per key, in time at this rate) means the same to it. Turning a dry run off
+    /// then enforces the limit on the clients it watched, from where they are.
+    fn keeps_buckets(&self, new: &LimitSpec) -> bool {
+        self.key == new.key && self.rate == new.rate && self.max_keys == new.max_keys
+    }
+}
+
+/// A limit's buckets: one TAT per key, under a secret that hashes the keys.
+struct Buckets {
+    table: Table,
+    secret: RandomState,
+    epoch: Instant,
+}
+
 pub struct Limit {
     pub name: String,
     pub spec: LimitSpec,
     /// With `store = "redis"`: the shared store (see `shared`); the local table stands in
     /// while Redis is down.
     pub shared: Option<Arc<Redis>>,
-    table: Table,
-    secret: RandomState,
-    epoch: Instant,
+    buckets: Arc<Buckets>,
     pub allowed: AtomicU64,
     pub delayed: AtomicU64,
     pub rejected: AtomicU64,
@@ -77,13 +93,16 @@ pub struct Limit {
 
 impl Limit {
     fn new(name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>) -> Limit {
+        let buckets = Buckets { table: Table::new(spec.max_keys), secret: RandomState::new(), epoch: Instant::now() };
+        Limit::with_buckets(name, spec, shared, Arc::new(buckets))
+    }
+
+    fn with_buckets(name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>, buckets: Arc<Buckets>) -> Limit {
         Limit {
             name: name.to_owned(),
             shared,
-            table: Table::new(spec.max_keys),
             spec,
-            secret: RandomState::new(),
-            epoch: Instant::now(),
+            buckets,
             allowed: AtomicU64::new(0),
             delayed: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -93,14 +112,14 @@ impl Limit {
 
     fn now_ns(&self) -> u64 {
         // Starts at one period, so that a key's first TAT (0) is always in the past.
-        self.epoch.elapsed().as_nanos() as u64 + self.spec.rate.per_ns
+        self.buckets.epoch.elapsed().as_nanos() as u64 + self.spec.rate.per_ns
     }
 
     /// Decides one request and counts it.
     pub fn decide(&self, head: &request::Parts, client: IpAddr, route: &str) -> Outcome {
-        let Some(key) = self.spec.key.key(&self.secret, head, client, route) else { return Outcome::Skip };
+        let Some(key) = self.spec.key.key(&self.buckets.secret, head, client, route) else { return Outcome::Skip };
         let emission = self.spec.rate.emission_ns();
-        self.count(self.table.check(key, self.now_ns(), emission, self.spec.burst))
+        self.count(self.buckets.table.check(key, self.now_ns(), emission, self.spec.burst))
     }
 
     /// Counts what a bucket (local or shared) said, as the limit's action makes it (and
@@ -127,11 +146,12 @@ impl Limit {
 
     /// Keys tracked now, and requests let through untracked because the table was full.
     pub fn usage(&self) -> (usize, u64) {
-        (self.table.keys(), self.table.untracked.load(Ordering::Relaxed))
+        let table = &self.buckets.table;
+        (table.keys(), table.untracked.load(Ordering::Relaxed))
     }
 
     fn sweep(&self) {
-        self.table.sweep(self.now_ns());
+        self.buckets.table.sweep(self.now_ns());
     }
 }
 
@@ -142,14 +162,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The limit `name` as `spec` says: the running one when it is the same (its buckets
-    /// go on), else a new one. Nothing changes until [`Registry::commit`].
+    /// The limit `name` as `spec` says: the running one when it is the same; else a new
+    /// one, with the running one's buckets where they mean the same to it
+    /// (`LimitSpec::keeps_buckets`). Nothing changes until [`Registry::commit`].
     pub fn prepare(&self, name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>) -> Arc<Limit> {
         match self.limits.lock().unwrap().get(name) {
             Some(running)
                 if running.spec == spec && forecourt_redis::same(running.shared.as_ref(), shared.as_ref()) =>
             {
                 running.clone()
+            }
+            Some(running) if running.spec.keeps_buckets(&spec) => {
+                Arc::new(Limit::with_buckets(name, spec, shared, running.buckets.clone()))
             }
             _ => Arc::new(Limit::new(name, spec, shared)),
         }
@@ -213,9 +237,21 @@ mod tests {
         assert!(matches!(a.decide(&head, ip, "r"), Outcome::Reject { .. }));
         let same = registry.prepare("l", spec(Action::Reject), None);
         assert!(Arc::ptr_eq(&a, &same) && matches!(same.decide(&head, ip, "r"), Outcome::Reject { .. }));
-        let changed = registry.prepare("l", spec(Action::Delay), None);
-        assert_eq!(changed.decide(&head, ip, "r"), Outcome::Allow, "a changed limit starts afresh");
-        assert!(matches!(changed.decide(&head, ip, "r"), Outcome::Delay(d) if d <= Duration::from_millis(100)));
+        // Acting otherwise on the same buckets: a dry run turned off, a larger burst.
+        let watched = registry.prepare("l", LimitSpec { dry_run: true, ..spec(Action::Reject) }, None);
+        registry.commit(vec![watched.clone()]);
+        assert_eq!(watched.decide(&head, ip, "r"), Outcome::WouldLimit { delay: false });
+        let enforced = registry.prepare("l", spec(Action::Reject), None);
+        assert!(!Arc::ptr_eq(&watched, &enforced), "a new limit");
+        assert!(matches!(enforced.decide(&head, ip, "r"), Outcome::Reject { .. }), "on the buckets it watched");
+        let wider = registry.prepare("l", LimitSpec { burst: 2, ..spec(Action::Reject) }, None);
+        assert_eq!(wider.decide(&head, ip, "r"), Outcome::Allow, "one more: the larger burst, from where the key was");
+        assert!(matches!(wider.decide(&head, ip, "r"), Outcome::Reject { .. }));
+        // Another rate: the buckets' times mean another thing; it starts afresh.
+        let faster = LimitSpec { rate: Rate::parse("20/s").unwrap(), ..spec(Action::Delay) };
+        let changed = registry.prepare("l", faster, None);
+        assert_eq!(changed.decide(&head, ip, "r"), Outcome::Allow, "a changed rate starts afresh");
+        assert!(matches!(changed.decide(&head, ip, "r"), Outcome::Delay(d) if d <= Duration::from_millis(50)));
     }
 
     #[test]
