@@ -304,6 +304,7 @@ def probe(rnd, port, tls_port, admin):
                        f"X-Api-Key: k\r\nUser-Agent: {agent}\r\nConnection: close\r\n\r\n".encode(), timeout=0.5)
     exchange(port, b"POST /c/p HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\nConnection: close\r\n\r\nq=attack&x=", timeout=0.5)
     exchange(port, b"PURGE /c/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", timeout=0.5)
+    exchange(port, b"PURGE /c/a HTTP/1.1\r\nHost: a\r\nSoft-Purge: 1\r\nConnection: close\r\n\r\n", timeout=0.5)
     exchange(port, b"GET /n/ HTTP/1.1\r\nHost: local.localhost\r\nConnection: close\r\n\r\n", timeout=0.5)
     exchange(port, b"GET /.well-known/acme-challenge/x HTTP/1.1\r\nHost: pub.example\r\n\r\n", timeout=0.5)
     for args in (["--http2-prior-knowledge", f"http://127.0.0.1:{port}/c/a"],
@@ -345,7 +346,10 @@ def admin_calls(rnd):
         elif what == 1:
             calls.append(("DELETE", f"/api/bans/{rnd.choice(ADDRESSES)}", b""))
         elif what == 2:
-            calls.append(("POST", "/api/cache/purge", {rnd.choice(["url", "prefix", "tag", "all"]): rnd.choice(ODD)}))
+            purge = {rnd.choice(["url", "prefix", "tag", "all"]): rnd.choice(ODD)}
+            if rnd.random() < 0.5:
+                purge["soft"] = rnd.choice(ODD)
+            calls.append(("POST", "/api/cache/purge", purge))
         elif what == 3:
             calls.append(("PUT", "/api/challenge", {"under_attack": rnd.choice(ODD)}))
         elif what == 4:
