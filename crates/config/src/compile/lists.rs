@@ -25,11 +25,12 @@ pub fn compile(
     for (name, cfg) in model {
         let c = cfg.get_ref();
         let mut cidrs: Vec<Cidr> = cx.cidrs(&c.cidrs, "list").0;
+        let format = format(cx, c);
         if let Some(file) = &c.file {
             let path = cx.file_path(file.get_ref());
             match std::fs::read_to_string(&path) {
                 Err(e) => cx.error(file, format!("cannot read `{path}`: {e}"), None),
-                Ok(text) => match text::parse(&text) {
+                Ok(text) => match text::parse_as(&text, format) {
                     Ok(more) => cidrs.extend(more),
                     Err(bad) => {
                         let lines: Vec<String> = bad.iter().map(|(n, why)| format!("{path}:{n}: {why}")).collect();
@@ -42,7 +43,8 @@ pub fn compile(
             let hint = "give it cidrs = [...], file = \"...\", url = \"https://...\", countries or asns";
             cx.error(cfg, format!("list `{name}` is empty"), Some(hint.into()));
         }
-        let feed = feed(cx, c).map(|f| running.as_ref().and_then(|r| r.running_feed(name, &f)).unwrap_or(Arc::new(f)));
+        let feed =
+            feed(cx, c, format).map(|f| running.as_ref().and_then(|r| r.running_feed(name, &f)).unwrap_or(Arc::new(f)));
         let places = places(cx, c, geoip);
         table.insert(name.clone(), Arc::new(IpList::with_feed(name, cidrs, feed).with_places(places)));
     }
@@ -77,8 +79,21 @@ fn places(cx: &mut Ctx<'_>, c: &ListCfg, geoip: Option<&super::geoip::GeoSetup>)
     Some(Places { geo: geoip.geo.clone(), countries, asns })
 }
 
+/// How a list's file and feed are written (`format`).
+fn format(cx: &mut Ctx<'_>, c: &ListCfg) -> Format {
+    match c.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+        None | Some((_, "auto")) => Format::Auto,
+        Some((_, "text")) => Format::Plain,
+        Some((_, "json")) => Format::Json,
+        Some((at, other)) => {
+            cx.error(at, format!("unknown format `{other}`"), Some("use \"auto\", \"text\" or \"json\"".into()));
+            Format::Auto
+        }
+    }
+}
+
 /// The feed a list's `url` names, checked.
-fn feed(cx: &mut Ctx<'_>, c: &ListCfg) -> Option<Feed> {
+fn feed(cx: &mut Ctx<'_>, c: &ListCfg, format: Format) -> Option<Feed> {
     let url = c.url.as_ref()?;
     let ok = url
         .get_ref()
@@ -91,15 +106,6 @@ fn feed(cx: &mut Ctx<'_>, c: &ListCfg) -> Option<Feed> {
     if let Some(at) = c.refresh.as_ref().filter(|_| refresh < Duration::from_secs(1)) {
         cx.error(at, "refresh must be at least 1s", None);
     }
-    let format = match c.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
-        None | Some((_, "auto")) => Format::Auto,
-        Some((_, "text")) => Format::Plain,
-        Some((_, "json")) => Format::Json,
-        Some((at, other)) => {
-            cx.error(at, format!("unknown format `{other}`"), Some("use \"auto\", \"text\" or \"json\"".into()));
-            Format::Auto
-        }
-    };
     ok.then(|| Feed::new(url.get_ref(), refresh, format))
 }
 

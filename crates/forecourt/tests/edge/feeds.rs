@@ -1,5 +1,6 @@
 //! Address-list feeds (`[lists.NAME] url`): a route's deny list follows a feed as it
-//! changes (Spamhaus DROP's JSON, then plain text), refreshes with `If-None-Match` (an
+//! changes (Spamhaus DROP's JSON, then plain text, then a document as Google publishes its
+//! crawlers' ranges; a list file may be such a document too), refreshes with `If-None-Match` (an
 //! unchanged feed costs a 304), keeps its last good copy while the feed fails (and says
 //! why), and a 200,000-entry feed loads in about a second.
 use super::common::feed_server::FeedServer;
@@ -21,11 +22,24 @@ async fn a_feed_is_followed_refreshed_with_etags_and_kept_while_it_fails() {
     let drop_json = "{\"cidr\":\"127.0.0.2/32\",\"sblid\":\"SBL1\",\"rir\":\"ripencc\"}\n\
                      {\"type\":\"metadata\",\"timestamp\":1700000000,\"size\":1,\"records\":1}\n";
     let feed = FeedServer::start(drop_json, "\"v1\"");
-    let tables = format!("[lists.drop]\nurl = \"{}\"\nrefresh = \"1s\"\n", feed.url("/drop_v4.json"));
-    let fc = Forecourt::start(&config(&origin, admin, &tables, "deny = [\"drop\"]", ""));
+    // Google's googlebot.json as published (pretty-printed, one object), saved as a file.
+    let googlebot = |v4: &str| {
+        format!(
+            "{{\n  \"creationTime\": \"2026-12-01T23:00:50.000000\",\n  \"prefixes\": [\n    \
+             {{\n      \"ipv6Prefix\": \"2001:4860:4801:10::/64\"\n    }},\n    {{\n      \"ipv4Prefix\": \"{v4}\"\n    }}\n  ]\n}}\n"
+        )
+    };
+    let published = TempDir::new("published");
+    let crawlers = published.file("googlebot.json", &googlebot("127.0.0.5/32"));
+    let tables = format!(
+        "[lists.drop]\nurl = \"{}\"\nrefresh = \"1s\"\n[lists.crawlers]\nfile = \"{crawlers}\"\n",
+        feed.url("/drop_v4.json")
+    );
+    let fc = Forecourt::start(&config(&origin, admin, &tables, "deny = [\"drop\", \"crawlers\"]", ""));
     let (two, three) = (client_from("127.0.0.2"), client_from("127.0.0.3"));
     assert!(eventually(Duration::from_secs(5), || denied(&fc, &two)), "the feed's address is denied");
     assert!(!denied(&fc, &three));
+    assert!(denied(&fc, &client_from("127.0.0.5")), "the file's");
     assert!(eventually(Duration::from_secs(5), || feed.answered().contains(&304)), "{:?}", feed.answered());
 
     // The feed changes (to plain text): the list follows, no request refused on the way.
@@ -49,6 +63,12 @@ async fn a_feed_is_followed_refreshed_with_etags_and_kept_while_it_fails() {
     assert_eq!(metric(&metrics, "forecourt_ip_list_ranges{list=\"drop\"}"), 1.0);
     let calm = get_from(&client_from("127.0.0.4"), &fc.url("/x")).await;
     assert_eq!(calm.status, 200);
+
+    // Back, as a published document: the list follows it.
+    feed.set(&googlebot("127.0.0.2/32"), "\"v3\"");
+    feed.state.lock().unwrap().failing = false;
+    assert!(eventually(Duration::from_secs(5), || denied(&fc, &two)), "{}", fc.stderr());
+    assert!(!denied(&fc, &three));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
