@@ -166,20 +166,21 @@ async fn cache_api(req: Request<Incoming>, control: &Control) -> Response<Full<B
                 Ok(b) => b.to_bytes(),
                 Err(_) => return text(StatusCode::BAD_REQUEST, "unreadable body\n".into(), "text/plain"),
             };
-            match cache::purge(&store, &body) {
-                Ok(done) => {
-                    // Answered once the disk tier has deleted the files too (off this
-                    // thread: the disk may be slow).
-                    let settled = store.clone();
-                    let _ = tokio::task::spawn_blocking(move || {
-                        if let Some(disk) = settled.disk() {
-                            disk.settle(std::time::Duration::from_secs(10));
-                        }
-                    })
-                    .await;
-                    text(StatusCode::OK, format!("{done}\n"), "text/plain")
+            // Off this runtime (signals and reloads are followed here): a purge scans the
+            // memory tier, and is answered once the disk tier has deleted or rewritten
+            // the files too, which a slow disk may take a while to do.
+            let purged = tokio::task::spawn_blocking(move || {
+                let done = cache::purge(&store, &body)?;
+                if let Some(disk) = store.disk() {
+                    disk.settle(std::time::Duration::from_secs(10));
                 }
-                Err(why) => text(StatusCode::BAD_REQUEST, format!("{why}\n"), "text/plain"),
+                Ok::<_, String>(done)
+            })
+            .await;
+            match purged {
+                Ok(Ok(done)) => text(StatusCode::OK, format!("{done}\n"), "text/plain"),
+                Ok(Err(why)) => text(StatusCode::BAD_REQUEST, format!("{why}\n"), "text/plain"),
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the purge failed\n".into(), "text/plain"),
             }
         }
         (_, "/api/cache" | "/api/cache/purge") => {

@@ -49,13 +49,16 @@ impl MemoryTier {
         self.map.run_pending_tasks();
     }
 
-    /// Puts in place of each entry the one `change` makes of it, where it makes one. Each
-    /// key is changed as one step, so that a response stored for it meanwhile is not
-    /// replaced by a changed copy of the one before.
-    pub fn update_each(&self, change: impl Fn(&Entry) -> Option<Entry>) {
-        let keys: Vec<Arc<str>> = self.map.iter().map(|(key, _)| (*key).clone()).collect();
+    /// Puts in place of each entry `picked` picks the one `change` makes of it, where it
+    /// makes one. Each key is changed as one step, so that a response stored for it
+    /// meanwhile is not replaced by a changed copy of the one before (it is picked again).
+    pub fn update_if(&self, picked: impl Fn(&Entry) -> bool, change: impl Fn(&Entry) -> Option<Entry>) {
+        let keys: Vec<Arc<str>> = self.map.iter().filter(|(_, e)| picked(e)).map(|(key, _)| (*key).clone()).collect();
         for key in keys {
-            self.map.entry(key).and_compute_with(|current| match current.and_then(|e| change(e.value())) {
+            let changed = |current: Option<moka::Entry<Arc<str>, Arc<Entry>>>| {
+                current.map(|e| e.into_value()).filter(|e| picked(e)).and_then(|e| change(&e))
+            };
+            self.map.entry(key).and_compute_with(|current| match changed(current) {
                 Some(changed) => Op::Put(Arc::new(changed)),
                 None => Op::Nop,
             });

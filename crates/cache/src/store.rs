@@ -171,7 +171,7 @@ impl Store {
         if let Some(disk) = &self.disk {
             disk.expire_if(purge.clone().on_disk(), now);
         }
-        self.memory.update_each(|e| purge.matches(&e.url, |t| e.tagged(t)).then(|| e.expired(now)).flatten());
+        self.memory.update_if(|e| purge.matches(&e.url, |t| e.tagged(t)), |e| e.expired(now));
     }
 
     /// Removes the entries of `url` (an unsafe method's invalidation; not counted as a
