@@ -77,12 +77,13 @@ def baseline():
             "blocked": {"cidrs": ["192.0.2.0/24", "2001:db8::/32"], "file": "blocked.txt", "format": "auto"},
             "feed": {"url": f"http://127.0.0.1:{ORIGIN}/feed", "refresh": "1h"},
             "regions": {"countries": ["KP"], "asns": [64511]},
+            "crawlers": {"file": "crawlers.json", "format": "json"},
         },
         "bans": {"duration": "10m", "exempt": ["regions"], "rules": {"scanners": {
             "on": ["status:404"], "count": 1000, "window": "1m", "duration": "1h", "dry_run": False}}},
         "challenge": {"difficulty": 4, "pass_for": "1h", "rotate": "1h", "solve_within": "5m",
                       "cookie": "forecourt_pass", "no_js": "wait", "no_js_wait": "5s", "under_attack": False,
-                      "exempt": ["/api/webhooks/"], "exempt_clients": ["regions"], "ipv6_prefix": 64,
+                      "exempt": ["/api/webhooks/"], "exempt_clients": ["regions", "crawlers"], "ipv6_prefix": 64,
                       "rules": {"tools": {"user_agent": "(?i)sqlmap", "missing_headers": ["x-never"]}}},
         "redis": {"url": f"redis://127.0.0.1:{REDIS}", "timeout": "100ms", "prefix": "fcfuzz:"},
         "waf": {"small": {"rules": ["rules.conf"], "paranoia_level": 1, "anomaly_threshold": 5, "mode": "block",
@@ -443,6 +444,9 @@ def prepare():
         f.write(RULES)
     with open(f"{DIR}/blocked.txt", "w") as f:
         f.write("# a feed\n198.51.100.0/24\n203.0.113.7\n")
+    with open(f"{DIR}/crawlers.json", "w") as f:  # as Google publishes googlebot.json
+        f.write('{\n  "creationTime": "2026-12-01T23:00:50.000000",\n  "prefixes": [\n'
+                '    {"ipv6Prefix": "2001:4860:4801:10::/64"},\n    {"ipv4Prefix": "66.249.64.0/27"}\n  ]\n}\n')
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds/parsers/geoip"), "rb") as f:
         geo = f.read()[1:]  # the first byte picks the parsers target's case
     with open(f"{DIR}/geo.mmdb", "wb") as f:
