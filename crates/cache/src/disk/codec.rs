@@ -252,11 +252,16 @@ impl<R: Read> Reader<'_, R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use bytes::Bytes;
 
     fn entry() -> Entry {
+        entry_at(11)
+    }
+
+    /// An entry received at `response_time` (Unix seconds), fresh for 60 s.
+    pub(in crate::disk) fn entry_at(response_time: u64) -> Entry {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
         headers.append("set-thing", HeaderValue::from_static("a"));
@@ -266,7 +271,7 @@ mod tests {
             headers,
             body: Bytes::from_static(b"hello, disk"),
             body_file: None,
-            timing: Timing { request_time: 10, response_time: 11, initial_age: 3 },
+            timing: Timing { request_time: response_time - 1, response_time, initial_age: 3 },
             lifetime: 60,
             directives: Directives { max_age: Some(60), public: true, immutable: true, ..Directives::default() },
             vary: vec![HeaderName::from_static("accept-encoding")],
