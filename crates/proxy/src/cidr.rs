@@ -1,6 +1,8 @@
-//! CIDR lists (`trusted_proxies`).
+//! CIDR lists, and `trusted_proxies`: CIDRs and address lists that may change while a
+//! config runs.
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cidr {
@@ -68,6 +70,30 @@ pub struct CidrList(pub Vec<Cidr>);
 impl CidrList {
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|c| c.contains(ip))
+    }
+}
+
+/// Addresses whose content may change while a config runs (an address list with a feed,
+/// which the edge crate keeps): asked at each lookup.
+pub trait AddressSet: Send + Sync {
+    fn contains(&self, ip: IpAddr) -> bool;
+}
+
+/// `trusted_proxies`: the CIDRs the config writes, and the address lists it names (a
+/// CDN's published ranges, followed as they change).
+#[derive(Clone, Default)]
+pub struct TrustedProxies {
+    pub cidrs: CidrList,
+    pub lists: Vec<Arc<dyn AddressSet>>,
+}
+
+impl TrustedProxies {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.cidrs.contains(ip) || self.lists.iter().any(|l| l.contains(ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cidrs.0.is_empty() && self.lists.is_empty()
     }
 }
 

@@ -2,7 +2,7 @@
 //! `X-Forwarded-Host`, `X-Real-IP` and `Forwarded` (RFC 7239), replaced when an untrusted
 //! client sent its own, appended to for a `trusted_proxies` peer. Made once per connection
 //! (and kept per worker for clients that reconnect), so a request copies shared values.
-use crate::cidr::CidrList;
+use crate::cidr::TrustedProxies;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::cell::RefCell;
@@ -184,7 +184,7 @@ pub fn identity_of(
     peer: IpAddr,
     tls: bool,
     cache: &IdentityCache,
-    trusted: &CidrList,
+    trusted: &TrustedProxies,
 ) -> Rc<ClientIdentity> {
     let is_trusted = trusted.contains(peer);
     let mut slot = slot.borrow_mut();

@@ -1,7 +1,7 @@
 //! Settings of the whole process that requests read: client timeouts and limits, trusted
 //! proxies, the access log.
 use crate::access_log::AccessLog;
-use crate::cidr::CidrList;
+use crate::cidr::TrustedProxies;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ impl MinRate {
 
 pub struct Settings {
     pub client: ClientLimits,
-    pub trusted_proxies: CidrList,
+    pub trusted_proxies: TrustedProxies,
     pub access_log: Option<Arc<AccessLog>>,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_timeout: Duration,
@@ -79,7 +79,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             client: ClientLimits::default(),
-            trusted_proxies: CidrList::default(),
+            trusted_proxies: TrustedProxies::default(),
             access_log: None,
             shutdown_timeout: Duration::from_secs(30),
         }

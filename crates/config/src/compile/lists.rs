@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::model::ListCfg;
 use forecourt_edge::lists::text::{self, Format};
 use forecourt_edge::lists::{Feed, IpList, IpListFilter, Lists, Places};
-use forecourt_proxy::cidr::Cidr;
+use forecourt_proxy::cidr::{Cidr, TrustedProxies};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +127,26 @@ pub fn pick(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &ListTable) -> V
         }
     }
     out
+}
+
+/// `trusted_proxies`: CIDRs and addresses, and the names of `[lists.NAME]` (a CDN's
+/// published ranges as a feed, followed as they change).
+pub fn trusted_proxies(cx: &mut Ctx<'_>, entries: &[Spanned<String>], table: &ListTable) -> TrustedProxies {
+    let mut trusted = TrustedProxies::default();
+    for entry in entries {
+        if let Some(list) = table.get(entry.get_ref()) {
+            trusted.lists.push(list.clone());
+            continue;
+        }
+        match entry.get_ref().parse::<Cidr>() {
+            Ok(cidr) => trusted.cidrs.0.push(cidr),
+            Err(e) => {
+                let hint = "write a CIDR such as \"10.0.0.0/8\", an address, or the name of a [lists.NAME]";
+                cx.error(entry, format!("bad trusted_proxies entry: {e}"), Some(hint.into()));
+            }
+        }
+    }
+    trusted
 }
 
 /// A route's 403 filter, if it names lists.

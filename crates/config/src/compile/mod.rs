@@ -124,7 +124,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         Err(e) => return Err(vec![source.toml_error(&e)]),
     };
     let mut cx = Ctx { source, errors: Vec::new(), state };
-    let settings = settings(&mut cx, &model.global);
+    let mut settings = settings(&mut cx, &model.global);
     let listeners = listeners(&mut cx, &model);
     let tls = tls::compile(&mut cx, &model, &listeners);
     let admin = admin(&mut cx, &model.global);
@@ -132,6 +132,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let geoip = geoip::compile(&mut cx, model.geoip.as_ref());
     let lists = lists::compile(&mut cx, &model.lists, geoip.as_ref());
+    settings.trusted_proxies = lists::trusted_proxies(&mut cx, &model.global.trusted_proxies, &lists);
     let redis = redis::compile(&mut cx, model.redis.as_ref());
     let bans = bans::compile(&mut cx, model.bans.as_ref(), &lists, redis.as_ref());
     let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
@@ -243,7 +244,6 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
         max_body: cx.size(&l.max_body),
         min_body_rate: min_body_rate(cx, l),
     };
-    let trusted = cx.cidrs(&g.trusted_proxies, "trusted_proxies");
     let format = match g.access_log_format.as_ref().map(|s| (s, s.get_ref().as_str())) {
         None | Some((_, "json")) => LogFormat::Json,
         Some((_, "combined")) => LogFormat::Combined,
@@ -265,7 +265,8 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
     };
     Settings {
         client,
-        trusted_proxies: trusted,
+        // With the lists it may name: `lists::trusted_proxies`, once they are compiled.
+        trusted_proxies: Default::default(),
         access_log,
         shutdown_timeout: cx.duration(&g.shutdown_timeout, Duration::from_secs(30)),
     }
@@ -320,7 +321,7 @@ fn proxy_protocol_listeners(
     let mut out = Vec::new();
     for (l, addr) in model.listen.iter().zip(listeners) {
         if let Some(on) = l.proxy_protocol.as_ref().filter(|on| *on.get_ref()) {
-            if settings.trusted_proxies.0.is_empty() {
+            if settings.trusted_proxies.is_empty() {
                 let hint = "list the balancers that send it in [global] trusted_proxies";
                 cx.error(on, "proxy_protocol needs trusted_proxies", Some(hint.into()));
             }

@@ -6,7 +6,7 @@ use super::feed::Feed;
 use super::set::IpSet;
 use crate::geoip::Geo;
 use arc_swap::{ArcSwap, Guard};
-use forecourt_proxy::cidr::Cidr;
+use forecourt_proxy::cidr::{AddressSet, Cidr};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -93,6 +93,13 @@ impl IpList {
         self.set.store(Arc::new(set));
         self.built_from.store(generation, Ordering::Relaxed);
         true
+    }
+}
+
+/// A list named in `trusted_proxies` (a CDN's ranges from its feed).
+impl AddressSet for IpList {
+    fn contains(&self, ip: IpAddr) -> bool {
+        self.matches(ip)
     }
 }
 

@@ -2,7 +2,8 @@
 //! changes (Spamhaus DROP's JSON, then plain text, then a document as Google publishes its
 //! crawlers' ranges; a list file may be such a document too), refreshes with `If-None-Match` (an
 //! unchanged feed costs a 304), keeps its last good copy while the feed fails (and says
-//! why), and a 200,000-entry feed loads in about a second.
+//! why), and a 200,000-entry feed loads in about a second. A list in `trusted_proxies`
+//! (a CDN's published ranges) is followed as its feed changes.
 use super::common::feed_server::FeedServer;
 use super::common::origin::Origin;
 use super::common::*;
@@ -69,6 +70,50 @@ async fn a_feed_is_followed_refreshed_with_etags_and_kept_while_it_fails() {
     feed.state.lock().unwrap().failing = false;
     assert!(eventually(Duration::from_secs(5), || denied(&fc, &two)), "{}", fc.stderr());
     assert!(!denied(&fc, &three));
+}
+
+/// The client the origin is told of (`X-Real-IP`) for a request that says it came for
+/// 203.0.113.9 through the proxy at 127.0.0.1.
+fn real_ip(fc: &Forecourt) -> String {
+    let rt = tokio::runtime::Handle::current();
+    let echo = tokio::task::block_in_place(|| {
+        rt.block_on(get_with(&fc.url("/x"), &[("x-forwarded-for", "203.0.113.9")])).body.to_lowercase()
+    });
+    echo.lines().find_map(|l| l.strip_prefix("x-real-ip: ")).unwrap_or("").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cdns_ranges_from_a_feed_are_trusted_proxies_as_they_change() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    // A CDN's published ranges, as Cloudflare's ips-v4 are written; 127.0.0.1 stands for
+    // one of its edges.
+    let feed = FeedServer::start(
+        "173.245.48.0/20
+127.0.0.0/8
+",
+        "\"v1\"",
+    );
+    let tables = format!("[lists.cdn]\nurl = \"{}\"\nrefresh = \"1s\"\n", feed.url("/ips-v4"));
+    let fc = Forecourt::start(&config(&origin, admin, &tables, "", "trusted_proxies = [\"10.9.9.9\", \"cdn\"]"));
+    assert!(
+        eventually(Duration::from_secs(5), || real_ip(&fc) == "203.0.113.9"),
+        "the edge's client: {}",
+        real_ip(&fc)
+    );
+    // The CDN no longer lists the address: what it says of its client is no longer taken.
+    feed.set(
+        "173.245.48.0/20
+",
+        "\"v2\"",
+    );
+    assert!(eventually(Duration::from_secs(5), || real_ip(&fc) == "127.0.0.1"), "{}", real_ip(&fc));
+    // A name that is neither a CIDR nor a list is an error where it stands.
+    let dir = TempDir::new("trusted-check");
+    let path = dir.file("bad.toml", "[global]\ntrusted_proxies = [\"cdn\"]\n[[route]]\nrespond = { status = 200 }\n");
+    let out = std::process::Command::new(BIN).args(["check", "-c", &path]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(text.contains("bad.toml:2:20: bad trusted_proxies entry") && text.contains("[lists.NAME]"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,15 +3,15 @@
 //! the forwarding chain (`X-Forwarded-For`, else `Forwarded`) read from the right, past
 //! every trusted proxy, to the first address that is not one (nginx's `real_ip_recursive`).
 //! Resolved once per request; limits, lists, logs and hashing by address all use it.
-use crate::cidr::CidrList;
+use crate::cidr::TrustedProxies;
 use http::header::{HeaderMap, FORWARDED};
 use std::net::IpAddr;
 
 static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
 
 /// The client's address for a request from `peer` carrying `headers`.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &CidrList) -> IpAddr {
-    if trusted.0.is_empty() || !trusted.contains(peer) {
+pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+    if trusted.is_empty() || !trusted.contains(peer) {
         return peer;
     }
     let hops = match headers.contains_key(&X_FORWARDED_FOR) {
@@ -69,8 +69,9 @@ fn forwarded_hop(element: &str) -> Option<IpAddr> {
 mod tests {
     use super::*;
 
-    fn trusted(list: &[&str]) -> CidrList {
-        CidrList(list.iter().map(|c| c.parse().unwrap()).collect())
+    fn trusted(list: &[&str]) -> TrustedProxies {
+        let cidrs = crate::cidr::CidrList(list.iter().map(|c| c.parse().unwrap()).collect());
+        TrustedProxies { cidrs, lists: Vec::new() }
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
