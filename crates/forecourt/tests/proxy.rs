@@ -199,6 +199,12 @@ async fn trusted_proxies_are_appended_to() {
     let echo = r.body.to_lowercase();
     assert!(echo.contains("x-forwarded-for: 203.0.113.9, 127.0.0.1\n"), "{echo}");
     assert!(echo.contains("x-forwarded-proto: https\n"), "{echo}");
+    // A trusted peer that sends none of them (an internal client in the trusted range).
+    let echo = get(&fc.url("/")).await.body.to_lowercase();
+    for line in ["x-forwarded-for: 127.0.0.1\n", "x-real-ip: 127.0.0.1\n", "x-forwarded-proto: http\n"] {
+        assert!(echo.contains(line) && echo.matches(line).count() == 1, "{line}: {echo}");
+    }
+    assert!(echo.contains("forwarded: for=127.0.0.1;proto=http;host=\"127.0.0.1:"), "{echo}");
 }
 
 #[tokio::test]

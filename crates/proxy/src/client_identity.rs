@@ -238,6 +238,13 @@ mod tests {
              x-real-ip: 10.0.0.9\r\nx-forwarded-proto: http\r\nx-forwarded-host: example.com\r\n"
         );
         assert!(carries_forwarding(&map(&[("x-real-ip", "1")])) && !carries_forwarding(&map(&[("x-other", "1")])));
+        // From a trusted peer that sent none of them (its client is then the peer itself),
+        // the block holds what the header map would.
+        let trusted = ClientIdentity::new(client, true, "http");
+        let mut h = HeaderMap::new();
+        set_forwarded(&mut h, &trusted, &HeaderValue::from_static("example.com"), client.ip());
+        let lines: String = h.iter().map(|(k, v)| format!("{k}: {}\r\n", v.to_str().unwrap())).collect();
+        assert_eq!(trusted.rendered(&HeaderValue::from_static("example.com")), lines.as_bytes());
 
         let v6 = ClientIdentity::new("[2001:db8::1]:1".parse().unwrap(), false, "http");
         let mut h = HeaderMap::new();
