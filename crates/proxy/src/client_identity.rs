@@ -139,38 +139,65 @@ impl IdentityCache {
 /// the other headers are kept as that proxy set them (`X-Real-IP`, when it set none, is
 /// the client it names: `real_ip`, which for an untrusted peer is the peer).
 pub fn set_forwarded(headers: &mut HeaderMap, who: &ClientIdentity, host: &HeaderValue, real_ip: IpAddr) {
+    // Each header looked up once (an entry), not looked up and then inserted: behind a
+    // balancer every request comes this way.
     let trusted = who.trusted;
     append_or_replace(headers, &X_FORWARDED_FOR, who.ip.clone(), trusted);
     append_or_replace(headers, &header::FORWARDED, who.forwarded(host.to_str().unwrap_or("")), trusted);
-    let real_ip = match trusted {
-        true => HeaderValue::from_str(&real_ip.to_string()).unwrap_or_else(|_| who.ip.clone()),
+    keep_or_set(headers, &X_REAL_IP, trusted, || match trusted {
+        true => ip_value(real_ip),
         false => who.ip.clone(),
-    };
-    keep_or_set(headers, &X_REAL_IP, real_ip, trusted);
-    keep_or_set(headers, &X_FORWARDED_PROTO, HeaderValue::from_static(who.proto), trusted);
-    keep_or_set(headers, &X_FORWARDED_HOST, host.clone(), trusted);
+    });
+    keep_or_set(headers, &X_FORWARDED_PROTO, trusted, || HeaderValue::from_static(who.proto));
+    keep_or_set(headers, &X_FORWARDED_HOST, trusted, || host.clone());
 }
 
 fn append_or_replace(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue, trusted: bool) {
-    if trusted && headers.contains_key(name) {
-        let mut combined: Vec<u8> = Vec::new();
-        for v in headers.get_all(name) {
-            combined.extend_from_slice(v.as_bytes());
-            combined.extend_from_slice(b", ");
+    match headers.entry(name) {
+        header::Entry::Occupied(mut sent) if trusted => {
+            let mut combined: Vec<u8> = Vec::with_capacity(64);
+            for v in sent.iter() {
+                combined.extend_from_slice(v.as_bytes());
+                combined.extend_from_slice(b", ");
+            }
+            combined.extend_from_slice(value.as_bytes());
+            // Every value the proxy sent, then ours, as one (the others removed).
+            sent.insert(HeaderValue::from_bytes(&combined).unwrap_or(value));
         }
-        combined.extend_from_slice(value.as_bytes());
-        if let Ok(v) = HeaderValue::from_bytes(&combined) {
-            headers.insert(name.clone(), v);
-            return;
-        }
+        header::Entry::Occupied(mut sent) => drop(sent.insert(value)),
+        header::Entry::Vacant(none) => drop(none.insert(value)),
     }
-    headers.insert(name.clone(), value);
 }
 
-fn keep_or_set(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue, trusted: bool) {
-    if !(trusted && headers.contains_key(name)) {
-        headers.insert(name.clone(), value);
+fn keep_or_set(headers: &mut HeaderMap, name: &HeaderName, trusted: bool, value: impl FnOnce() -> HeaderValue) {
+    match headers.entry(name) {
+        header::Entry::Occupied(_) if trusted => {}
+        header::Entry::Occupied(mut sent) => drop(sent.insert(value())),
+        header::Entry::Vacant(none) => drop(none.insert(value())),
     }
+}
+
+/// An address as a header value, an IPv4 one written digit by digit: through the
+/// formatting machinery it cost several hundred instructions a request.
+fn ip_value(ip: IpAddr) -> HeaderValue {
+    let IpAddr::V4(v4) = ip else {
+        return HeaderValue::from_str(&ip.to_string()).expect("an address is a valid header value");
+    };
+    let mut text = [0u8; 15];
+    let mut n = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text[n] = b'.';
+            n += 1;
+        }
+        for (at_least, digit) in [(100, octet / 100), (10, octet / 10 % 10), (0, octet % 10)] {
+            if octet >= at_least {
+                text[n] = b'0' + digit;
+                n += 1;
+            }
+        }
+    }
+    HeaderValue::from_bytes(&text[..n]).expect("digits and dots")
 }
 
 /// A connection's identity, made at its first forwarded request.
@@ -245,6 +272,21 @@ mod tests {
         set_forwarded(&mut h, &trusted, &HeaderValue::from_static("example.com"), client.ip());
         let lines: String = h.iter().map(|(k, v)| format!("{k}: {}\r\n", v.to_str().unwrap())).collect();
         assert_eq!(trusted.rendered(&HeaderValue::from_static("example.com")), lines.as_bytes());
+
+        // Several lines of one header: appended to as one value, or kept, or replaced whole.
+        let sent = [("x-forwarded-for", "1.2.3.4"), ("x-forwarded-for", "5.6.7.8"), ("x-real-ip", "7.7.7.7")];
+        let (mut h, mut replaced) = (map(&sent), map(&sent));
+        let host = HeaderValue::from_static("a");
+        set_forwarded(&mut h, &ClientIdentity::new(client, true, "http"), &host, real);
+        assert_eq!(h.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), ["1.2.3.4, 5.6.7.8, 10.0.0.9"]);
+        assert_eq!(h.get_all("x-real-ip").iter().collect::<Vec<_>>(), ["7.7.7.7"]);
+        set_forwarded(&mut replaced, &untrusted, &host, client.ip());
+        assert_eq!(replaced.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), ["10.0.0.9"]);
+        assert_eq!(replaced.get_all("x-real-ip").iter().collect::<Vec<_>>(), ["10.0.0.9"]);
+
+        for ip in ["0.0.0.0", "255.255.255.255", "10.0.0.9", "1.20.100.7", "192.168.10.250", "2001:db8::1"] {
+            assert_eq!(ip_value(ip.parse().unwrap()), ip);
+        }
 
         let v6 = ClientIdentity::new("[2001:db8::1]:1".parse().unwrap(), false, "http");
         let mut h = HeaderMap::new();
