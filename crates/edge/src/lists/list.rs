@@ -71,11 +71,16 @@ impl IpList {
 
     /// Whether `ip` is in the list (counted when it is).
     pub fn matches(&self, ip: IpAddr) -> bool {
-        let hit = self.set.load().contains(ip) || self.places.as_ref().is_some_and(|p| p.hold(ip));
+        let hit = self.holds(ip);
         if hit {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
         hit
+    }
+
+    /// Whether `ip` is in the list, uncounted.
+    fn holds(&self, ip: IpAddr) -> bool {
+        self.set.load().contains(ip) || self.places.as_ref().is_some_and(|p| p.hold(ip))
     }
 
     pub fn set(&self) -> Guard<Arc<IpSet>> {
@@ -96,10 +101,12 @@ impl IpList {
     }
 }
 
-/// A list named in `trusted_proxies` (a CDN's ranges from its feed).
+/// A list named in `trusted_proxies` (a CDN's ranges from its feed). Not counted in
+/// `hits`: a request is looked up several times (its peer, each hop of its chain), and
+/// behind a CDN every request would bump one counter that every worker shares.
 impl AddressSet for IpList {
     fn contains(&self, ip: IpAddr) -> bool {
-        self.matches(ip)
+        self.holds(ip)
     }
 }
 

@@ -101,6 +101,9 @@ async fn a_cdns_ranges_from_a_feed_are_trusted_proxies_as_they_change() {
         "the edge's client: {}",
         real_ip(&fc)
     );
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_ip_list_ranges{list=\"cdn\"}"), 2.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_ip_list_hits_total{list=\"cdn\"}"), 0.0, "trust is not a match");
     // The CDN no longer lists the address: what it says of its client is no longer taken.
     feed.set(
         "173.245.48.0/20
