@@ -25,6 +25,7 @@ pub fn describe(store: &Store) -> Value {
         "disk": disk,
         "max_object": store.config.max_object,
         "purges": store.purges(),
+        "soft_purges": store.soft_purges(),
         "fetches_in_progress": store.fills.in_progress(),
         "top_keys": top,
     })

@@ -48,6 +48,8 @@ pub fn render(store: &Store, out: &mut String) {
         let _ = writeln!(out, "forecourt_cache_disk_writable {}", u8::from(!degraded));
     }
     let _ =
-        writeln!(out, "# HELP forecourt_cache_purges_total Purges done.\n# TYPE forecourt_cache_purges_total counter");
+        writeln!(out, "# HELP forecourt_cache_purges_total Purges done, soft ones included.\n# TYPE forecourt_cache_purges_total counter");
     let _ = writeln!(out, "forecourt_cache_purges_total {}", store.purges());
+    let _ = writeln!(out, "# HELP forecourt_cache_soft_purges_total Soft purges done (what they named made stale).\n# TYPE forecourt_cache_soft_purges_total counter");
+    let _ = writeln!(out, "forecourt_cache_soft_purges_total {}", store.soft_purges());
 }

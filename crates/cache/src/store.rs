@@ -107,6 +107,7 @@ pub struct Store {
     refreshing: Mutex<HashSet<Arc<str>>>,
     routes: Mutex<BTreeMap<String, Arc<RouteCounters>>>,
     purges: AtomicU64,
+    soft_purges: AtomicU64,
 }
 
 impl Store {
@@ -121,6 +122,7 @@ impl Store {
             refreshing: Mutex::default(),
             routes: Mutex::default(),
             purges: AtomicU64::new(0),
+            soft_purges: AtomicU64::new(0),
         })
     }
 
@@ -163,9 +165,10 @@ impl Store {
     /// Makes what `purge` names stale now instead of removing it (Fastly's soft purge,
     /// Varnish's `purge.soft`): its next use validates it with the origin (a 304 costs
     /// the origin no body), and while the origin fails, or within `stale-while-revalidate`,
-    /// it is still served. Counted as a purge.
+    /// it is still served. Counted as a purge, and as a soft one.
     pub fn soft_purge(&self, purge: &Purge) {
         self.purges.fetch_add(1, Ordering::Relaxed);
+        self.soft_purges.fetch_add(1, Ordering::Relaxed);
         let now = crate::freshness::now();
         // The disk's first: a memory miss that reads a file from now on reads it stale.
         if let Some(disk) = &self.disk {
@@ -218,6 +221,10 @@ impl Store {
 
     pub fn purges(&self) -> u64 {
         self.purges.load(Ordering::Relaxed)
+    }
+
+    pub fn soft_purges(&self) -> u64 {
+        self.soft_purges.load(Ordering::Relaxed)
     }
 
     /// The `n` keys with the most hits, with their hits.

@@ -131,7 +131,9 @@ async fn a_soft_purge_makes_what_it_names_stale_and_keeps_it() {
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("\"soft\" is true or false"), "{}", bad.body);
     let api: serde_json::Value = serde_json::from_str(&get(&format!("{admin}/api/cache")).await.body).unwrap();
-    assert_eq!(api["purges"], 3, "{api}");
+    assert_eq!((&api["purges"], &api["soft_purges"]), (&3.into(), &3.into()), "{api}");
+    let metrics = get(&format!("{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_cache_soft_purges_total"), 3.0, "{metrics}");
     assert_eq!(api["memory"]["objects"], 4, "nothing was removed: {api}");
 }
 
