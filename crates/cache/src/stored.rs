@@ -172,15 +172,16 @@ impl Entry {
     /// This entry with every variant made stale at `now` (`Stored::expired`); `None` when
     /// every one is stale already.
     pub fn expired(&self, now: u64) -> Option<Entry> {
-        let expired: Vec<Option<Stored>> = self.variants.iter().map(|v| v.expired(now)).collect();
-        expired.iter().any(Option::is_some).then(|| Entry {
-            url: self.url.clone(),
-            variants: expired
-                .into_iter()
-                .zip(&self.variants)
-                .map(|(new, old)| new.map_or_else(|| old.clone(), Arc::new))
-                .collect(),
-        })
+        let mut changed = false;
+        let variants = self.variants.iter().map(|v| match v.expired(now) {
+            Some(stale) => {
+                changed = true;
+                Arc::new(stale)
+            }
+            None => v.clone(),
+        });
+        let variants = variants.collect();
+        changed.then(|| Entry { url: self.url.clone(), variants })
     }
 }
 

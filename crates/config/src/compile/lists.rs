@@ -133,17 +133,11 @@ pub fn pick(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &ListTable) -> V
 /// published ranges as a feed, followed as they change).
 pub fn trusted_proxies(cx: &mut Ctx<'_>, entries: &[Spanned<String>], table: &ListTable) -> TrustedProxies {
     let mut trusted = TrustedProxies::default();
+    let hint = "write a CIDR such as \"10.0.0.0/8\", an address, or the name of a [lists.NAME]";
     for entry in entries {
-        if let Some(list) = table.get(entry.get_ref()) {
-            trusted.lists.push(list.clone());
-            continue;
-        }
-        match entry.get_ref().parse::<Cidr>() {
-            Ok(cidr) => trusted.cidrs.0.push(cidr),
-            Err(e) => {
-                let hint = "write a CIDR such as \"10.0.0.0/8\", an address, or the name of a [lists.NAME]";
-                cx.error(entry, format!("bad trusted_proxies entry: {e}"), Some(hint.into()));
-            }
+        match table.get(entry.get_ref()) {
+            Some(list) => trusted.lists.push(list.clone()),
+            None => trusted.cidrs.0.extend(cx.cidr(entry, "trusted_proxies", hint)),
         }
     }
     trusted

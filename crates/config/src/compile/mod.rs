@@ -78,18 +78,18 @@ impl Ctx<'_> {
     /// A list of CIDRs (or addresses) under config key `what`; each bad one reported where
     /// it stands.
     pub fn cidrs(&mut self, entries: &[Spanned<String>], what: &str) -> CidrList {
-        let mut list = CidrList::default();
-        for entry in entries {
-            match entry.get_ref().parse::<Cidr>() {
-                Ok(c) => list.0.push(c),
-                Err(e) => self.error(
-                    entry,
-                    format!("bad {what} entry: {e}"),
-                    Some("write a CIDR such as \"10.0.0.0/8\" or an address".into()),
-                ),
-            }
-        }
-        list
+        let hint = "write a CIDR such as \"10.0.0.0/8\" or an address";
+        CidrList(entries.iter().filter_map(|entry| self.cidr(entry, what, hint)).collect())
+    }
+
+    /// One CIDR (or address) under config key `what`; a bad one reported where it stands,
+    /// with `hint`.
+    pub fn cidr(&mut self, entry: &Spanned<String>, what: &str, hint: &str) -> Option<Cidr> {
+        entry
+            .get_ref()
+            .parse::<Cidr>()
+            .map_err(|e| self.error(entry, format!("bad {what} entry: {e}"), Some(hint.into())))
+            .ok()
     }
 
     /// A whole number within `range`, or `default` when absent (or wrong, and reported).
