@@ -41,7 +41,7 @@ def baseline():
             "workers": 2, "admin": f"127.0.0.1:{ADMIN}", "access_log": "access.log",
             "access_log_format": "json", "trusted_proxies": ["10.0.0.0/8", "crawlers"],
             "hide_headers": ["Server", "X-Powered-By"], "shutdown_timeout": "2s",
-            "pid_file": "fc.pid", "limits": {
+            "pid_file": "fc.pid", "data_dir": "data", "limits": {
                 "max_header_bytes": "32k", "max_headers": 100, "max_uri_bytes": "8k", "max_body": "10m",
                 "request_buffer": "64k", "min_body_rate": "256/s", "min_body_rate_grace": "10s",
                 "apply": ["global_rate"]},

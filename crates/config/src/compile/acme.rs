@@ -38,7 +38,7 @@ pub fn plan(cx: &mut Ctx<'_>, model: &ConfigFile, files: &CertTable, plain_liste
         };
         names.push(AutoName { name, issuer });
     }
-    AutoPlan { storage: storage(cx, tls.and_then(|t| t.storage.as_ref())), names }
+    AutoPlan { storage: storage(cx, tls.and_then(|t| t.storage.as_ref()), &model.global), names }
 }
 
 /// The routes' exact hosts and `[acme] names`, lower case, less `[acme] exclude`.
@@ -181,15 +181,10 @@ fn challenges(
     kinds
 }
 
-/// `[tls] storage`, else `$XDG_DATA_HOME/forecourt`, `~/.local/share/forecourt`, or
-/// `/var/lib/forecourt`.
-fn storage(cx: &Ctx<'_>, configured: Option<&Spanned<String>>) -> PathBuf {
-    if let Some(path) = configured {
-        return PathBuf::from(cx.file_path(path.get_ref()));
+/// `[tls] storage`, else `[global] data_dir` (the same folder by default).
+fn storage(cx: &Ctx<'_>, configured: Option<&Spanned<String>>, global: &crate::model::Global) -> PathBuf {
+    match configured {
+        Some(path) => PathBuf::from(cx.file_path(path.get_ref())),
+        None => super::data_dir(cx, global),
     }
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    env("XDG_DATA_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("/var/lib"))
-        .join("forecourt")
 }

@@ -2,13 +2,15 @@
 //! a listener's are checked at accept (`admission`). A file that cannot be read or
 //! has bad lines fails the check, naming the file's lines; a reload with such a file is
 //! refused and the running config keeps serving. A `url` is a feed, fetched in the
-//! background once the config runs (a reload that keeps it keeps its copy).
+//! background once the config runs (a reload that keeps it keeps its copy; a start begins
+//! from the copy kept in `data_dir`).
 use super::Ctx;
 use crate::model::ListCfg;
 use forecourt_edge::lists::text::{self, Format};
-use forecourt_edge::lists::{Feed, IpList, IpListFilter, Lists, Places};
+use forecourt_edge::lists::{kept, Feed, IpList, IpListFilter, Lists, Places};
 use forecourt_proxy::cidr::{Cidr, TrustedProxies};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
@@ -19,6 +21,7 @@ pub fn compile(
     cx: &mut Ctx<'_>,
     model: &BTreeMap<String, Spanned<ListCfg>>,
     geoip: Option<&super::geoip::GeoSetup>,
+    data_dir: &Path,
 ) -> ListTable {
     let mut table = ListTable::new();
     let running = cx.state.services.get::<Lists>();
@@ -43,8 +46,11 @@ pub fn compile(
             let hint = "give it cidrs = [...], file = \"...\", url = \"https://...\", countries or asns";
             cx.error(cfg, format!("list `{name}` is empty"), Some(hint.into()));
         }
-        let feed =
-            feed(cx, c, format).map(|f| running.as_ref().and_then(|r| r.running_feed(name, &f)).unwrap_or(Arc::new(f)));
+        let keep = kept::path(&data_dir.join("lists"), name);
+        let feed = feed(cx, c, format, keep).map(|f| match &running {
+            Some(running) => running.feed_for(name, f),
+            None => Arc::new(f.from_kept_copy()),
+        });
         let places = places(cx, c, geoip);
         table.insert(name.clone(), Arc::new(IpList::with_feed(name, cidrs, feed).with_places(places)));
     }
@@ -93,7 +99,7 @@ fn format(cx: &mut Ctx<'_>, c: &ListCfg) -> Format {
 }
 
 /// The feed a list's `url` names, checked.
-fn feed(cx: &mut Ctx<'_>, c: &ListCfg, format: Format) -> Option<Feed> {
+fn feed(cx: &mut Ctx<'_>, c: &ListCfg, format: Format, keep: PathBuf) -> Option<Feed> {
     let url = c.url.as_ref()?;
     let ok = url
         .get_ref()
@@ -106,7 +112,7 @@ fn feed(cx: &mut Ctx<'_>, c: &ListCfg, format: Format) -> Option<Feed> {
     if let Some(at) = c.refresh.as_ref().filter(|_| refresh < Duration::from_secs(1)) {
         cx.error(at, "refresh must be at least 1s", None);
     }
-    ok.then(|| Feed::new(url.get_ref(), refresh, format))
+    ok.then(|| Feed::new(url.get_ref(), refresh, format, Some(keep)))
 }
 
 /// The lists `names` stand for; an unknown name is an error where it stands.

@@ -29,6 +29,7 @@ use forecourt_proxy::access_log::{AccessLog, LogFormat};
 use forecourt_proxy::cidr::{Cidr, CidrList};
 use forecourt_proxy::{ClientLimits, ProcessState, Runtime, Settings};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
@@ -131,7 +132,8 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let geoip = geoip::compile(&mut cx, model.geoip.as_ref());
-    let lists = lists::compile(&mut cx, &model.lists, geoip.as_ref());
+    let data_dir = data_dir(&cx, &model.global);
+    let lists = lists::compile(&mut cx, &model.lists, geoip.as_ref(), &data_dir);
     settings.trusted_proxies = lists::trusted_proxies(&mut cx, &model.global.trusted_proxies, &lists);
     let redis = redis::compile(&mut cx, model.redis.as_ref());
     let bans = bans::compile(&mut cx, model.bans.as_ref(), &lists, redis.as_ref());
@@ -192,6 +194,19 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
         workers: model.global.workers,
         pid_file: model.global.pid_file.as_ref().map(|p| cx.file_path(p)),
     })
+}
+
+/// `[global] data_dir`, else `$XDG_DATA_HOME/forecourt`, `~/.local/share/forecourt`, or
+/// `/var/lib/forecourt` (as Caddy's data directory).
+fn data_dir(cx: &Ctx<'_>, g: &Global) -> PathBuf {
+    if let Some(path) = &g.data_dir {
+        return PathBuf::from(cx.file_path(path.get_ref()));
+    }
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("XDG_DATA_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("/var/lib"))
+        .join("forecourt")
 }
 
 /// `min_body_rate` ("256/s", "1k/s", "off") with its grace.

@@ -196,6 +196,20 @@ fn values_past_what_the_proxy_can_hold_are_refused_where_they_stand() {
 }
 
 #[test]
+fn data_dir_holds_automatic_certificates_unless_tls_storage_says_elsewhere() {
+    let dir = std::env::temp_dir().join(format!("fc-config-data-dir-{}", std::process::id()));
+    let file = dir.join("t.toml");
+    let text = "[global]\nadmin = \"off\"\naccess_log = \"off\"\ndata_dir = \"state\"\n[[listen]]\n\
+                addr = \"127.0.0.1:8443\"\ntls = true\n[[route]]\nhosts = [\"app.localhost\"]\nrespond = { status = 200 }\n";
+    let storage = |text: &str| {
+        let rt = compile(file.to_str().unwrap(), text, &ProcessState::new()).unwrap_or_else(|e| panic!("{e:?}"));
+        rt.tls.expect("a TLS listener").auto.storage
+    };
+    assert_eq!(storage(text), dir.join("state"), "relative to the config's folder");
+    assert_eq!(storage(&format!("{text}[tls]\nstorage = \"certs\"\n")), dir.join("certs"));
+}
+
+#[test]
 fn the_access_log_and_pid_file_are_found_from_the_config_files_folder() {
     let dir = std::env::temp_dir().join(format!("fc-config-paths-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -96,7 +96,8 @@ pub struct TlsCfg {
     /// Hosts that ask clients for certificates (mTLS), on every TLS listener.
     #[serde(default)]
     pub client_certs: Vec<Spanned<ClientCertsCfg>>,
-    /// Where automatic certificates, the ACME account and the internal CA are kept.
+    /// Where automatic certificates, the ACME account and the internal CA are kept
+    /// (default: `[global] data_dir`).
     pub storage: Option<Spanned<String>>,
     /// "acme" (default: public names from `[acme]`, local names from the internal CA) or
     /// "internal" (every automatic certificate from the internal CA).
@@ -160,6 +161,10 @@ pub struct Global {
     pub shutdown_timeout: Option<Spanned<String>>,
     /// Relative: from the config file's folder.
     pub pid_file: Option<String>,
+    /// Where what must outlive a restart is kept (feeds' last good copies; automatic
+    /// certificates unless `[tls] storage` says otherwise). Relative: from the config
+    /// file's folder.
+    pub data_dir: Option<Spanned<String>>,
     #[serde(default)]
     pub timeouts: Timeouts,
     #[serde(default, deserialize_with = "limits::names_or_table")]

@@ -1,10 +1,13 @@
 //! A list's feed (`url`): fetched again every `refresh` with `If-None-Match` /
 //! `If-Modified-Since`, so an unchanged feed costs a 304. A fetch that fails, or a copy
 //! with bad lines, keeps the last good copy and says why (logged, and in `/metrics`).
-//! A reload that keeps the list's URL keeps its feed, copy and validators included.
+//! A reload that keeps the list's URL keeps its feed, copy and validators included. The
+//! copy is kept on disk too (`kept`), so a restart starts from it.
+use super::kept;
 use super::text::{self, Format};
 use forecourt_proxy::cidr::Cidr;
 use http::header::{HeaderMap, HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -18,13 +21,15 @@ pub struct Feed {
     pub url: String,
     pub refresh: Duration,
     pub format: Format,
+    /// Where the last good copy is kept on disk (`None`: memory only).
+    pub keep: Option<PathBuf>,
     state: Mutex<State>,
     pub updated: AtomicU64,
     pub unchanged: AtomicU64,
     pub failed: AtomicU64,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct State {
     copy: Arc<Vec<Cidr>>,
     /// Counts the copies taken (0: none yet).
@@ -43,16 +48,52 @@ pub enum Fetched {
 }
 
 impl Feed {
-    pub fn new(url: &str, refresh: Duration, format: Format) -> Feed {
+    pub fn new(url: &str, refresh: Duration, format: Format, keep: Option<PathBuf>) -> Feed {
         Feed {
             url: url.to_owned(),
             refresh,
             format,
+            keep,
             state: Mutex::default(),
             updated: AtomicU64::new(0),
             unchanged: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }
+    }
+
+    /// Whether it fetches what `other` fetches, as often, read the same way and kept in
+    /// the same place (a reload that keeps all four keeps the running feed).
+    pub fn same_as(&self, other: &Feed) -> bool {
+        self.url == other.url && self.refresh == other.refresh && self.format == other.format && self.keep == other.keep
+    }
+
+    /// Starts from `earlier`'s copy and validators (a reload that changed how often the
+    /// feed is fetched, or where it is kept): the list keeps its entries meanwhile. It is
+    /// fetched again at once.
+    pub fn continuing(self, earlier: &Feed) -> Feed {
+        let state = State { next_fetch: None, ..earlier.state.lock().unwrap().clone() };
+        Feed { state: Mutex::new(state), ..self }
+    }
+
+    /// Starts from the copy kept on disk, if there is one of this URL (a start, or a list
+    /// that is new to the running config); a damaged one is passed over and said.
+    pub fn from_kept_copy(self) -> Feed {
+        let Some(path) = &self.keep else { return self };
+        match kept::read(path, &self.url) {
+            Ok(None) => {}
+            Ok(Some(copy)) => {
+                tracing::info!(url = %self.url, entries = copy.cidrs.len(), path = %path.display(),
+                    "list feed starts from its kept copy");
+                let mut s = self.state.lock().unwrap();
+                s.copy = Arc::new(copy.cidrs);
+                s.generation = 1;
+                s.etag = copy.etag;
+                s.last_modified = copy.last_modified;
+                s.confirmed = copy.confirmed;
+            }
+            Err(why) => tracing::warn!(url = %self.url, "list feed's kept copy passed over: {why}"),
+        }
+        self
     }
 
     /// The latest good copy, and its generation.
@@ -110,6 +151,7 @@ impl Feed {
         match resp.status().as_u16() {
             304 => {
                 self.state.lock().unwrap().confirmed = Some(SystemTime::now());
+                self.keep_copy(true);
                 return Ok(Fetched::Unchanged);
             }
             200 => {}
@@ -127,6 +169,22 @@ impl Feed {
         s.etag = resp.headers().get(ETAG).cloned();
         s.last_modified = resp.headers().get(LAST_MODIFIED).cloned();
         s.confirmed = Some(SystemTime::now());
+        drop(s);
+        self.keep_copy(false);
         Ok(Fetched::Updated(count))
+    }
+
+    /// Writes the latest good copy to disk (or, when it is `unchanged`, marks the kept one
+    /// confirmed, writing it only if it is missing). On the feed thread: a worker never
+    /// waits for it. A copy that cannot be kept is said, and the feed goes on in memory.
+    fn keep_copy(&self, unchanged: bool) {
+        let Some(path) = &self.keep else { return };
+        if unchanged && kept::touch(path).is_ok() {
+            return;
+        }
+        let s = self.state.lock().unwrap().clone();
+        if let Err(e) = kept::write(path, &self.url, &s.copy, s.etag.as_ref(), s.last_modified.as_ref()) {
+            tracing::warn!(url = %self.url, path = %path.display(), "cannot keep the list feed's copy on disk: {e}");
+        }
     }
 }

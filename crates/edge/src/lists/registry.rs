@@ -1,6 +1,6 @@
 //! The lists of the running config, for `/metrics` and the feed thread (the config
 //! compiles them; this holds them once it has compiled whole), and their feeds, which a
-//! reload that keeps a list's URL takes over.
+//! reload that keeps a list's URL takes over, and a start takes from disk.
 use super::feed::Feed;
 use super::list::IpList;
 use std::sync::{Arc, Mutex};
@@ -29,10 +29,15 @@ impl Lists {
         self.lists.lock().unwrap().clone()
     }
 
-    /// The running feed of list `name`, when it is the same URL, refresh and format.
-    pub fn running_feed(&self, name: &str, like: &Feed) -> Option<Arc<Feed>> {
-        let lists = self.lists.lock().unwrap();
-        let feed = lists.iter().find(|l| l.name == name)?.feed.clone()?;
-        (feed.url == like.url && feed.refresh == like.refresh && feed.format == like.format).then_some(feed)
+    /// List `name`'s feed as the running config has it: kept when a reload fetches the
+    /// same (`Feed::same_as`), continued from when it fetches the same URL otherwise, and
+    /// otherwise started from the copy on disk.
+    pub fn feed_for(&self, name: &str, new: Feed) -> Arc<Feed> {
+        let running = self.lists.lock().unwrap().iter().find(|l| l.name == name).and_then(|l| l.feed.clone());
+        match running {
+            Some(running) if running.same_as(&new) => running,
+            Some(running) if running.url == new.url => Arc::new(new.continuing(&running)),
+            _ => Arc::new(new.from_kept_copy()),
+        }
     }
 }

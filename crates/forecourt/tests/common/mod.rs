@@ -82,10 +82,13 @@ impl Drop for TempDir {
     }
 }
 
-/// `forecourt run -c CONFIG`, its output in `dir`'s `stdout.log` and `stderr.log`.
+/// `forecourt run -c CONFIG`, its output in `dir`'s `stdout.log` and `stderr.log`, and
+/// what it keeps for its next start (`data_dir`'s default) in `dir`'s `data` folder: each
+/// test's instance its own, kept across its restarts.
 fn spawn_run(config: &str, dir: &TempDir) -> Child {
     Command::new(BIN)
         .args(["run", "-c", config])
+        .env("XDG_DATA_HOME", dir.path("data"))
         .stdout(Stdio::from(std::fs::File::create(dir.path("stdout.log")).unwrap()))
         .stderr(Stdio::from(std::fs::File::create(dir.path("stderr.log")).unwrap()))
         .spawn()

@@ -3,11 +3,13 @@
 //! crawlers' ranges; a list file may be such a document too), refreshes with `If-None-Match` (an
 //! unchanged feed costs a 304), keeps its last good copy while the feed fails (and says
 //! why), and a 200,000-entry feed loads in about a second. A list in `trusted_proxies`
-//! (a CDN's published ranges) is followed as its feed changes.
+//! (a CDN's published ranges) is followed as its feed changes. The last good copy is kept
+//! on disk: a restart while the feed is down serves with it.
 use super::common::feed_server::FeedServer;
 use super::common::origin::Origin;
 use super::common::*;
 use super::{config, get_from};
+use http_body_util::Full;
 use std::time::{Duration, Instant};
 
 fn denied(fc: &Forecourt, from: &HttpClient) -> bool {
@@ -70,6 +72,50 @@ async fn a_feed_is_followed_refreshed_with_etags_and_kept_while_it_fails() {
     feed.state.lock().unwrap().failing = false;
     assert!(eventually(Duration::from_secs(5), || denied(&fc, &two)), "{}", fc.stderr());
     assert!(!denied(&fc, &three));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feeds_last_good_copy_outlives_a_restart_while_the_feed_is_down() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let feed = FeedServer::start("127.0.0.2 ; SBL1\n", "\"v1\"");
+    let url = feed.url("/drop.txt");
+    let write = |refresh: &str| {
+        let tables = format!("[lists.drop]\nurl = \"{url}\"\nrefresh = \"{refresh}\"\n");
+        config(&origin, admin, &tables, "deny = [\"drop\"]", "data_dir = \"kept\"")
+    };
+    let mut fc = Forecourt::start(&write("1s"));
+    let (two, three) = (client_from("127.0.0.2"), client_from("127.0.0.3"));
+    assert!(eventually(Duration::from_secs(5), || denied(&fc, &two)));
+    // Kept beside the config (`data_dir` is relative to its folder), as a netset that says
+    // where it came from.
+    let copy = std::fs::read_to_string(fc.dir.path("kept/lists/drop.feed")).unwrap_or_default();
+    for line in [format!("# url: {url}\n"), "# etag: \"v1\"\n".into(), "\n127.0.0.2/32\n".into()] {
+        assert!(copy.contains(&line), "{line:?} in\n{copy}");
+    }
+
+    // The feed's server goes down, and Forecourt restarts: the list holds from the start.
+    feed.state.lock().unwrap().failing = true;
+    fc.restart();
+    assert!(denied(&fc, &two), "denied from the first request: {}", fc.stderr());
+    assert!(!denied(&fc, &three));
+    assert!(fc.stderr().contains("list feed starts from its kept copy"), "{}", fc.stderr());
+    assert!(eventually(Duration::from_secs(5), || feed.answered().ends_with(&[500])));
+    assert!(denied(&fc, &two), "kept while the feed fails");
+
+    // The server is back: the copy's ETag is sent, so the unchanged feed costs a 304.
+    let asked = feed.answered().len();
+    feed.state.lock().unwrap().failing = false;
+    assert!(eventually(Duration::from_secs(5), || feed.answered()[asked..].contains(&304)), "{:?}", feed.answered());
+    assert!(!feed.answered()[asked..].contains(&200), "{:?}", feed.answered());
+
+    // A reload that changes how often the feed is fetched keeps the entries, the feed down.
+    feed.state.lock().unwrap().failing = true;
+    fc.rewrite(&write("2s"));
+    let reload = http::Request::post(format!("http://127.0.0.1:{admin}/reload")).body(Full::default()).unwrap();
+    assert_eq!(send(&client(), reload).await.status, 200);
+    assert!(eventually(Duration::from_secs(5), || feed.answered().ends_with(&[500])));
+    assert!(denied(&fc, &two), "kept across the reload");
 }
 
 /// The client the origin is told of (`X-Real-IP`) for a request that says it came for
