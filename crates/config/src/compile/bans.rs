@@ -1,7 +1,7 @@
 //! `[bans]` compiled: the process's bans (`forecourt_edge::bans`) with this config's rules,
 //! the filter that goes first on the front chain, and the check each listener makes at
 //! accept. A rule that a reload keeps as it was keeps its strikes; the bans themselves
-//! outlive every reload.
+//! outlive every reload, and restarts through `data_dir`.
 use super::lists::{pick, ListTable};
 use super::Ctx;
 use crate::model::{BanRuleCfg, BansCfg};
@@ -9,6 +9,7 @@ use forecourt_edge::bans::{BanFilter, Bans, Rule, RuleSpec, Trigger};
 use forecourt_edge::lists::IpList;
 use forecourt_proxy::answers::Reason;
 use forecourt_redis::Redis;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ pub struct BanSetup {
     duration: Duration,
     /// Where bans are shared (`[redis]`).
     redis: Option<Arc<Redis>>,
+    /// Where they are kept for the next start (`data_dir`'s `bans`), without `[redis]`:
+    /// with it, Redis keeps them, and a copy read back here would undo the lifts other
+    /// instances made meanwhile (announced again as this instance's own).
+    keep: Option<PathBuf>,
 }
 
 pub fn compile(
@@ -29,6 +34,7 @@ pub fn compile(
     model: Option<&BansCfg>,
     lists: &ListTable,
     redis: Option<&Arc<Redis>>,
+    data_dir: &Path,
 ) -> Option<BanSetup> {
     let model = model?;
     let exempt = pick(cx, &model.exempt, lists);
@@ -42,7 +48,15 @@ pub fn compile(
             rules.push(bans.prepare(name, spec));
         }
     }
-    Some(BanSetup { bans, rules, exempt, ipv6_prefix, duration, redis: redis.cloned() })
+    Some(BanSetup {
+        bans,
+        rules,
+        exempt,
+        ipv6_prefix,
+        duration,
+        redis: redis.cloned(),
+        keep: redis.is_none().then(|| data_dir.join("bans")),
+    })
 }
 
 fn rule_spec(cx: &mut Ctx<'_>, c: &BanRuleCfg, default: Duration, max_keys: usize) -> Option<RuleSpec> {
@@ -89,7 +103,7 @@ pub fn filter(setup: Option<&BanSetup>) -> Option<BanFilter> {
 pub fn commit(cx: &Ctx<'_>, setup: Option<&BanSetup>) {
     match setup {
         Some(s) => {
-            s.bans.commit(s.rules.clone(), s.ipv6_prefix, s.duration, s.redis.clone());
+            s.bans.commit(s.rules.clone(), s.ipv6_prefix, s.duration, s.redis.clone(), s.keep.clone());
             cx.state.services.set(s.bans.clone());
         }
         None => {

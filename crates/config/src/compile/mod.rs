@@ -136,7 +136,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let lists = lists::compile(&mut cx, &model.lists, geoip.as_ref(), &data_dir);
     settings.trusted_proxies = lists::trusted_proxies(&mut cx, &model.global.trusted_proxies, &lists);
     let redis = redis::compile(&mut cx, model.redis.as_ref());
-    let bans = bans::compile(&mut cx, model.bans.as_ref(), &lists, redis.as_ref());
+    let bans = bans::compile(&mut cx, model.bans.as_ref(), &lists, redis.as_ref(), &data_dir);
     let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
     let proxy_protocol = proxy_protocol_listeners(&mut cx, &model, &listeners, &settings);
     let challenge = challenge::compile(&mut cx, &model, &lists, redis.as_ref());

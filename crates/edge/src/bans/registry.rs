@@ -1,6 +1,9 @@
 //! The process's bans: the active ones and the rules with their strike counts, kept across
 //! reloads (a rule a reload keeps with the same window keeps its strikes; bans stay
-//! whatever the reload does), and shared through Redis when `[redis]` is configured (`shared`). One thread drops expired bans and quiet clients' strikes every second.
+//! whatever the reload does), kept on disk for the next start (`kept`), and shared through
+//! Redis when `[redis]` is configured (`shared`). One thread drops expired bans and quiet
+//! clients' strikes every second, and writes the bans to disk when they changed.
+use super::kept;
 use super::rule::{Rule, RuleSpec};
 use super::shared;
 use super::table::{BanTable, BanView, Source};
@@ -10,9 +13,10 @@ use forecourt_redis::Redis;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// What one strike did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +47,17 @@ pub struct Bans {
     shared: Mutex<Option<Arc<Redis>>>,
     /// This process among those sharing Redis (its own announcements come back to it).
     instance: u64,
+    /// Where the bans are kept on disk, and what was written there.
+    kept: Mutex<KeptOnDisk>,
+}
+
+#[derive(Default)]
+struct KeptOnDisk {
+    path: Option<PathBuf>,
+    /// The table's `changes` when it was last written there (`None`: not yet).
+    written: Option<u64>,
+    /// The last write failed (said once, until one succeeds).
+    failing: bool,
 }
 
 impl Default for Bans {
@@ -58,6 +73,7 @@ impl Default for Bans {
             enabled: AtomicBool::new(false),
             shared: Mutex::new(None),
             instance: RandomState::new().hash_one(std::process::id()),
+            kept: Mutex::default(),
         }
     }
 }
@@ -76,20 +92,69 @@ impl Bans {
         }
     }
 
-    /// A config that compiled: its rules and settings are the running ones now.
+    /// A config that compiled: its rules and settings are the running ones now, and the
+    /// bans are kept at `keep` (read from there first, the first time it is named).
     pub fn commit(
         self: &Arc<Self>,
         rules: Vec<Arc<Rule>>,
         ipv6_prefix: u8,
         default_duration: Duration,
         redis: Option<Arc<Redis>>,
+        keep: Option<PathBuf>,
     ) {
         self.share_through(redis);
         *self.rules.lock().unwrap() = rules.into_iter().map(|r| (r.name.clone(), r)).collect();
         self.ipv6_prefix.store(ipv6_prefix, Ordering::Relaxed);
         self.default_secs.store(default_duration.as_secs().max(1), Ordering::Relaxed);
+        self.keep_at(keep);
         self.enabled.store(true, Ordering::Relaxed);
         self.start_sweeper();
+    }
+
+    /// Keeps the bans at `path` from now on, first taking in the bans kept there (a
+    /// start, or a reload naming another folder). They are not announced through Redis
+    /// here: the resynchronisation when it comes up does that.
+    fn keep_at(&self, path: Option<PathBuf>) {
+        let mut kept = self.kept.lock().unwrap();
+        if kept.path == path {
+            return;
+        }
+        if let Some(path) = &path {
+            match kept::read(path, SystemTime::now()) {
+                Ok(read) => {
+                    for ban in &read.bans {
+                        self.ban_locally(&ban.address, ban.remaining, ban.source.clone());
+                    }
+                    if read.bans.len() + read.expired + read.bad > 0 {
+                        tracing::info!(path = %path.display(), in_force = read.bans.len(), expired = read.expired,
+                            damaged = read.bad, "bans read back");
+                    }
+                }
+                Err(why) => tracing::warn!("the bans kept on disk were not read back: {why}"),
+            }
+        }
+        // Written at the next sweep: what was read, less what expired or was damaged, and
+        // the bans made before (in another folder, or before `[bans]` came back).
+        kept.written = None;
+        kept.path = path;
+    }
+
+    /// Writes the bans to disk if they changed since they were last written.
+    fn write_kept(&self) {
+        let mut kept = self.kept.lock().unwrap();
+        let changes = self.table.changes();
+        let Some(path) = kept.path.clone().filter(|_| kept.written != Some(changes)) else { return };
+        match kept::write(&path, &self.list()) {
+            Ok(()) => {
+                kept.written = Some(changes);
+                kept.failing = false;
+            }
+            Err(e) if !kept.failing => {
+                kept.failing = true;
+                tracing::warn!(path = %path.display(), "cannot keep the bans on disk (they hold until a restart): {e}");
+            }
+            Err(_) => {}
+        }
     }
 
     /// The running config has no `[bans]`: its rules are gone, the bans are kept (a reload
@@ -251,6 +316,7 @@ impl Bans {
                 for rule in bans.rules() {
                     rule.strikes.sweep();
                 }
+                bans.write_kept();
             })
             .is_ok();
     }
@@ -278,7 +344,7 @@ mod tests {
         let bans = Arc::new(Bans::default());
         let spec = four_oh_fours(false);
         let rule = bans.prepare("scan", spec.clone());
-        bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None);
+        bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None, None);
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         assert_eq!(bans.strike(&rule, a), Strike::Counted);
         let kept = bans.prepare("scan", spec);
@@ -293,7 +359,7 @@ mod tests {
     #[test]
     fn another_instances_ban_is_listed_as_what_it_bans_here() {
         let bans = Arc::new(Bans::default());
-        bans.commit(Vec::new(), 64, Duration::from_secs(60), None);
+        bans.commit(Vec::new(), 64, Duration::from_secs(60), None, None);
         for (written, listed) in
             [("2001:db8::1/200", "2001:db8::/64"), ("10.0.0.7/8", "10.0.0.7"), ("::ffff:10.0.0.8", "10.0.0.8")]
         {
@@ -315,7 +381,7 @@ mod tests {
         let bans = Arc::new(Bans::default());
         let spec = four_oh_fours(true);
         let rule = bans.prepare("scan", spec);
-        bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None);
+        bans.commit(vec![rule.clone()], 64, Duration::from_secs(60), None, None);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let strikes: Vec<Strike> = (0..4).map(|_| bans.strike(&rule, a)).collect();
         assert_eq!(strikes, [Strike::Counted, Strike::WouldBan, Strike::Counted, Strike::WouldBan]);
@@ -325,7 +391,7 @@ mod tests {
         // Turned off by a reload, the rule bans from the strikes it watched.
         assert_eq!(bans.strike(&rule, a), Strike::Counted);
         let enforced = bans.prepare("scan", four_oh_fours(false));
-        bans.commit(vec![enforced.clone()], 64, Duration::from_secs(60), None);
+        bans.commit(vec![enforced.clone()], 64, Duration::from_secs(60), None, None);
         assert_eq!(bans.strike(&enforced, a), Strike::Banned, "the watched strike counts");
         // Another window: the strikes were counted over another span; they start afresh.
         let b: IpAddr = "192.0.2.2".parse().unwrap();

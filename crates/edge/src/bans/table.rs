@@ -4,7 +4,7 @@
 //! the registry's sweep (and ignored until then).
 use forecourt_proxy::LONGEST_DURATION;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -53,6 +53,9 @@ pub struct BanTable {
     /// How many entries `bans` holds (expired ones too, until swept): the lookup's fast
     /// path when it is zero.
     entries: AtomicUsize,
+    /// Counts the changes (a ban added or lengthened, lifted, swept): what is kept on
+    /// disk is written again when it moved.
+    changes: AtomicU64,
 }
 
 impl BanTable {
@@ -80,15 +83,24 @@ impl BanTable {
         };
         bans.insert(key, ban);
         self.entries.store(bans.len(), Ordering::Relaxed);
+        self.changes.fetch_add(1, Ordering::Relaxed);
         new
     }
 
     /// Lifts the ban on `key`; whether there was one.
     pub fn lift(&self, key: u128) -> bool {
         let mut bans = self.bans.write().unwrap();
-        let lifted = bans.remove(&key).is_some_and(|b| b.until > Instant::now());
+        let removed = bans.remove(&key);
         self.entries.store(bans.len(), Ordering::Relaxed);
-        lifted
+        if removed.is_some() {
+            self.changes.fetch_add(1, Ordering::Relaxed);
+        }
+        removed.is_some_and(|b| b.until > Instant::now())
+    }
+
+    /// How many changes there have been (see `changes`).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
     }
 
     /// The bans in force, the longest-lasting first.
@@ -122,7 +134,11 @@ impl BanTable {
         }
         let now = Instant::now();
         let mut bans = self.bans.write().unwrap();
+        let before = bans.len();
         bans.retain(|_, b| b.until > now);
+        if bans.len() != before {
+            self.changes.fetch_add(1, Ordering::Relaxed);
+        }
         self.entries.store(bans.len(), Ordering::Relaxed);
     }
 }
