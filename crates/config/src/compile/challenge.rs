@@ -9,6 +9,7 @@ use forecourt_edge::challenge::{ChallengeFilter, Challenges, Gate, GateSpec, NoJ
 use forecourt_redis::Redis;
 use forecourt_upstream::token::is_token;
 use http::header::HeaderName;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
@@ -18,6 +19,8 @@ pub struct ChallengeSetup {
     rotate: Duration,
     under_attack: bool,
     redis: Option<Arc<Redis>>,
+    /// Where the secret is kept for the next start (`data_dir`'s `challenge.secret`).
+    keep: PathBuf,
 }
 
 pub fn compile(
@@ -25,6 +28,7 @@ pub fn compile(
     model: &ConfigFile,
     lists: &ListTable,
     redis: Option<&Arc<Redis>>,
+    data_dir: &Path,
 ) -> Option<ChallengeSetup> {
     let used = model.route.iter().any(|r| r.challenge.as_ref().is_some_and(|c| *c.get_ref()))
         || model.limits.values().any(|l| l.get_ref().action.as_ref().is_some_and(|a| a.get_ref() == "challenge"));
@@ -70,7 +74,8 @@ pub fn compile(
     };
     let state = cx.state.services.get::<Challenges>().unwrap_or_default();
     let under_attack = c.under_attack.as_ref().is_some_and(|u| *u.get_ref());
-    Some(ChallengeSetup { gate: Arc::new(Gate { spec, state }), rotate, under_attack, redis: redis.cloned() })
+    let keep = data_dir.join("challenge.secret");
+    Some(ChallengeSetup { gate: Arc::new(Gate { spec, state }), rotate, under_attack, redis: redis.cloned(), keep })
 }
 
 fn rule(cx: &mut Ctx<'_>, name: &str, r: &Spanned<ChallengeRuleCfg>, lists: &ListTable) -> Option<Rule> {
@@ -127,7 +132,7 @@ pub fn route_filter(on: Option<&Spanned<bool>>, setup: Option<&ChallengeSetup>) 
 pub fn commit(cx: &Ctx<'_>, setup: Option<&ChallengeSetup>) {
     match setup {
         Some(s) => {
-            s.gate.state.commit(s.rotate.as_secs(), s.under_attack, s.redis.clone());
+            s.gate.state.commit(s.rotate.as_secs(), s.under_attack, s.redis.clone(), Some(s.keep.clone()));
             cx.state.services.set(s.gate.state.clone());
         }
         None => {

@@ -139,7 +139,7 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     let bans = bans::compile(&mut cx, model.bans.as_ref(), &lists, redis.as_ref(), &data_dir);
     let admission = admission::compile(&mut cx, &model, &listeners, &lists, bans.as_ref());
     let proxy_protocol = proxy_protocol_listeners(&mut cx, &model, &listeners, &settings);
-    let challenge = challenge::compile(&mut cx, &model, &lists, redis.as_ref());
+    let challenge = challenge::compile(&mut cx, &model, &lists, redis.as_ref(), &data_dir);
     let limits = limits::compile(&mut cx, &model.limits, &lists, redis.as_ref(), challenge.as_ref().map(|c| &c.gate));
     let global_limits = limits::filter(&mut cx, &model.global.limits.apply, &limits, "*");
     let front_filters = front::Edge {

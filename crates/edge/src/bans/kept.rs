@@ -27,11 +27,9 @@ pub struct Read {
     pub bad: usize,
 }
 
-/// Writes `bans` whole (a file beside it, renamed over it).
+/// Writes `bans` whole (`state_file`; not synced: written again within a second of every
+/// change, it is kept for a restart or a crash of the process, not for a power cut).
 pub fn write(path: &Path, bans: &[BanView]) -> std::io::Result<()> {
-    if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder)?;
-    }
     let mut text = format!("{FIRST_LINE}\n");
     for ban in bans {
         let (tag, detail) = match &ban.source {
@@ -43,14 +41,7 @@ pub fn write(path: &Path, bans: &[BanView]) -> std::io::Result<()> {
         let detail: String = detail.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         text.push_str(&format!("{} {} {tag} {detail}\n", ban.expires, ban.address));
     }
-    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-    match std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(e)
-        }
-    }
+    crate::state_file::write_whole(path, text.as_bytes(), 0o644, false)
 }
 
 /// The bans at `path` that still run at `now` (none when there is no file).

@@ -51,6 +51,11 @@ impl Keys {
         changed
     }
 
+    /// The secret held now.
+    pub fn secret(&self) -> [u8; 32] {
+        **self.secret.load()
+    }
+
     pub fn set_rotation(&self, secs: u64) {
         self.rotate_secs.store(secs.max(1), Ordering::Relaxed);
     }

@@ -2,11 +2,13 @@
 //! reload), the puzzles redeemed, the "under attack" switch and the counters. With
 //! `[redis]`, the secret the keys derive from is the one stored there (the first
 //! instance to come up writes it), so that a pass earned through one instance is good at
-//! every other.
-use super::keys::{random_secret, Keys};
+//! every other. The secret is kept on disk too (`kept_secret`): passes outlive restarts.
+use super::kept_secret::{self, from_text, to_text};
+use super::keys::Keys;
 use super::redeemed::Redeemed;
 use forecourt_redis::Redis;
 use redis::Value;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -19,6 +21,8 @@ pub struct Challenges {
     /// switch; one that does not leaves what the admin API set.
     configured: Mutex<Option<bool>>,
     shared: Mutex<Option<Arc<Redis>>>,
+    /// Where the secret is kept on disk.
+    kept: Mutex<Option<PathBuf>>,
     /// The running config has challenges (`[challenge]`, or something that uses one).
     enabled: AtomicBool,
     pub issued: AtomicU64,
@@ -36,6 +40,7 @@ impl Default for Challenges {
             under_attack: AtomicBool::new(false),
             configured: Mutex::new(None),
             shared: Mutex::new(None),
+            kept: Mutex::new(None),
             enabled: AtomicBool::new(false),
             issued: AtomicU64::new(0),
             passed: AtomicU64::new(0),
@@ -65,10 +70,18 @@ impl Challenges {
         self.under_attack.store(on, Ordering::Relaxed);
     }
 
-    /// A config that compiled: its key period, its `under_attack` (when it changed) and
-    /// where the secret is shared.
-    pub fn commit(self: &Arc<Self>, rotate_secs: u64, under_attack: bool, redis: Option<Arc<Redis>>) {
+    /// A config that compiled: its key period, its `under_attack` (when it changed), where
+    /// the secret is kept (`keep`: read from there, or written there, the first time it is
+    /// named) and where it is shared.
+    pub fn commit(
+        self: &Arc<Self>,
+        rotate_secs: u64,
+        under_attack: bool,
+        redis: Option<Arc<Redis>>,
+        keep: Option<PathBuf>,
+    ) {
         self.keys.set_rotation(rotate_secs);
+        self.keep_at(keep);
         self.enabled.store(true, Ordering::Relaxed);
         let mut configured = self.configured.lock().unwrap();
         if *configured != Some(under_attack) {
@@ -84,6 +97,24 @@ impl Challenges {
         }
     }
 
+    /// Takes the secret kept at `path` (writing this process's there when there is
+    /// none); one that cannot be read or written leaves the process's own, said.
+    fn keep_at(&self, path: Option<PathBuf>) {
+        let mut kept = self.kept.lock().unwrap();
+        if *kept == path {
+            return;
+        }
+        if let Some(path) = &path {
+            match kept_secret::load_or_create(path, self.keys.secret()) {
+                Ok(secret) => {
+                    self.keys.set_secret(secret);
+                }
+                Err(why) => tracing::warn!("challenge passes will not outlive a restart: {why}"),
+            }
+        }
+        *kept = path;
+    }
+
     /// Each time `redis` comes up: take the shared secret (writing ours if there is none).
     fn follow(self: &Arc<Self>, redis: &Arc<Redis>) {
         let me: Weak<Challenges> = Arc::downgrade(self);
@@ -96,36 +127,25 @@ impl Challenges {
 
     async fn take_shared_secret(&self, redis: &Redis) {
         let key = redis.key("challenge:secret");
-        let mine = hex(&random_secret());
+        // Ours is the one kept on disk: passes earned before Redis was shared stay good.
+        let mine = to_text(&self.keys.secret());
         let _ = redis.query(redis::cmd("SET").arg(&key).arg(&mine).arg("NX").clone()).await;
         let secret = match redis.query(redis::cmd("GET").arg(&key).clone()).await {
-            Ok(Value::BulkString(bytes)) => unhex(&bytes),
+            Ok(Value::BulkString(bytes)) => from_text(&bytes),
             _ => None,
         };
         match secret {
             Some(secret) if self.keys.set_secret(secret) => {
-                tracing::info!("challenge passes are signed with the secret shared through Redis")
+                tracing::info!("challenge passes are signed with the secret shared through Redis");
+                let kept = self.kept.lock().unwrap().clone();
+                if let Some(Err(e)) = kept.map(|path| kept_secret::replace(&path, &secret)) {
+                    tracing::warn!("cannot keep the shared challenge secret on disk: {e}");
+                }
             }
             Some(_) => {}
             None => tracing::warn!("no challenge secret could be read from Redis; passes hold on this instance only"),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &[u8]) -> Option<[u8; 32]> {
-    let text = std::str::from_utf8(text).ok()?;
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -135,15 +155,14 @@ mod tests {
     #[test]
     fn a_reload_sets_the_switch_only_when_the_config_changes_it() {
         let c = Arc::new(Challenges::default());
-        c.commit(3600, false, None);
+        c.commit(3600, false, None, None);
         c.set_under_attack(true);
-        c.commit(3600, false, None);
+        c.commit(3600, false, None, None);
         assert!(c.under_attack(), "the admin API's word stands over an unchanged config");
-        c.commit(3600, true, None);
+        c.commit(3600, true, None, None);
         c.set_under_attack(false);
-        c.commit(60, false, None);
+        c.commit(60, false, None, None);
         assert!(!c.under_attack());
         assert_eq!(c.keys.rotation_secs(), 60);
-        assert_eq!(unhex(hex(&[0xab; 32]).as_bytes()), Some([0xab; 32]));
     }
 }

@@ -9,7 +9,6 @@
 use super::text;
 use forecourt_proxy::cidr::Cidr;
 use http::HeaderValue;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -59,8 +58,7 @@ pub fn read(path: &Path, url: &str) -> Result<Option<Kept>, String> {
     Ok(Some(Kept { cidrs, etag: header("# etag: "), last_modified: header("# last-modified: "), confirmed }))
 }
 
-/// Writes the copy whole (a file beside it, then renamed over it: a reader, or a crash,
-/// sees the old copy or the new one).
+/// Writes the copy whole (`state_file`).
 pub fn write(
     path: &Path,
     url: &str,
@@ -68,9 +66,6 @@ pub fn write(
     etag: Option<&HeaderValue>,
     last_modified: Option<&HeaderValue>,
 ) -> std::io::Result<()> {
-    if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder)?;
-    }
     let mut text = format!("{FIRST_LINE}\n# url: {url}\n");
     for (name, value) in [("etag", etag), ("last-modified", last_modified)] {
         if let Some(value) = value.and_then(|v| v.to_str().ok()) {
@@ -81,18 +76,7 @@ pub fn write(
         let (net, bits) = cidr.parts();
         text.push_str(&format!("{net}/{bits}\n"));
     }
-    let temporary = path.with_extension(format!("feed.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&temporary).and_then(|mut f| {
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    });
-    match written.and_then(|()| std::fs::rename(&temporary, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(e)
-        }
-    }
+    crate::state_file::write_whole(path, text.as_bytes(), 0o644, true)
 }
 
 /// Marks the copy confirmed now (the feed answered 304); `NotFound` when there is none.

@@ -3,7 +3,8 @@
 //! and the origin sees nothing; passes are bound to the client's address, and forged,
 //! replayed, expired or unsolved ones are refused; rules, the "under attack" switch, a
 //! limit with `action = "challenge"`, exempt paths and clients, the no-JavaScript wait, bans on
-//! challenge failures, and the counters.
+//! challenge failures, and the counters; passes hold at another instance sharing Redis,
+//! and after a restart.
 use super::common::chromium::Chromium;
 use super::common::origin::Origin;
 use super::common::redis_server::RedisServer;
@@ -240,6 +241,30 @@ async fn a_pass_earned_through_one_instance_holds_at_another_sharing_redis() {
     assert!(at_b.status == 200 && at_b.body.contains("origin=o"), "{}", at_b.body);
     assert_eq!(request(&two, &alone.url("/x"), &[("cookie", &pass)]).await.status, 403, "no shared secret");
     assert!(a.stderr().contains("shared through Redis") || b.stderr().contains("shared through Redis"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_outlives_a_restart_through_the_secret_kept_in_data_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let origin = Origin::start("o");
+    let tables = "[challenge]\ndifficulty = 8\n[limits.human_rate]\nrate = \"100/s\"\n";
+    let mut fc = Forecourt::start(&challenge_config(&origin, free_port(), tables, "challenge = true"));
+    let two = client_from("127.0.0.2");
+    let puzzle = puzzle_of(&request(&two, &fc.url("/"), &[]).await);
+    let pass = pass_of(&request(&two, &verify_url(&fc, &puzzle, &solve(&puzzle, 8), "%2F"), &[]).await);
+    assert_eq!(request(&two, &fc.url("/x"), &[("cookie", &pass)]).await.status, 200);
+    // The secret is kept beside the other state (`XDG_DATA_HOME` is the test's `data`),
+    // readable by its owner only.
+    let kept = fc.dir.path("data/forecourt/challenge.secret");
+    let mode = std::fs::metadata(&kept).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600), "{kept}");
+    fc.restart();
+    let after = request(&two, &fc.url("/x"), &[("cookie", &pass)]).await;
+    assert!(after.status == 200 && after.body.contains("origin=o"), "the pass holds after a restart: {}", after.body);
+    // Another secret there (an operator's, or another host's): the old passes are no pass.
+    std::fs::write(&kept, format!("{}\n", "ab".repeat(32))).unwrap();
+    fc.restart();
+    assert_eq!(request(&two, &fc.url("/x"), &[("cookie", &pass)]).await.status, 403);
 }
 
 #[test]

@@ -46,7 +46,9 @@ async fn bans_outlive_a_restart_through_the_data_dir() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["address"].as_str().unwrap(), b["source"].as_str().unwrap(), b["remaining_seconds"].as_u64().unwrap()))
+        .map(|b| {
+            (b["address"].as_str().unwrap(), b["source"].as_str().unwrap(), b["remaining_seconds"].as_u64().unwrap())
+        })
         .collect();
     assert_eq!(bans.len(), 2, "{listed}");
     assert_eq!((bans[0].0, bans[0].1), ("127.0.0.3", "api"));
