@@ -193,6 +193,12 @@ fn values_past_what_the_proxy_can_hold_are_refused_where_they_stand() {
     let errors = self::errors(&format!("{BASE}[upstream.app.health]\ninterval = \"0s\"\n"));
     assert_eq!((errors[0].line, errors[0].col), (11, 12), "{}", errors[0]);
     assert!(errors[0].message.contains("longer than zero"), "{}", errors[0]);
+    // One of 100 ns (a slip of the unit): its probes kept a core busy with no traffic.
+    let errors = self::errors(&format!("{BASE}[upstream.app.health]\ninterval = \"0.0000001s\"\n"));
+    assert_eq!((errors[0].line, errors[0].col), (11, 12), "{}", errors[0]);
+    assert!(errors[0].message.contains("at least 100ms"), "{}", errors[0]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    runtime(&format!("{BASE}[upstream.app.health]\ninterval = \"100ms\"\n"));
 }
 
 #[test]

@@ -44,9 +44,17 @@ fn limits(cx: &mut Ctx<'_>, name: &str, u: &UpstreamCfg) -> Option<Limits> {
     })
 }
 
+/// The shortest health check interval.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
 fn health(cx: &mut Ctx<'_>, name: &str, h: &HealthCfg) -> HealthCheck {
-    // A zero period would have the probe loop spin (tokio's interval refuses one).
+    // A zero period would have the probe loop spin (tokio's interval refuses one), and one
+    // of a few microseconds (a slip of the unit) kept a core busy probing an idle server.
     let interval = cx.positive_duration(&h.interval, Duration::from_secs(5));
+    if let Some(at) = h.interval.as_ref().filter(|_| !interval.is_zero() && interval < MIN_INTERVAL) {
+        let hint = "a server's failures between checks are caught by passive ejection ([upstream.NAME.eject])";
+        cx.error(at, format!("a health check interval is at least 100ms (upstream `{name}`)"), Some(hint.into()));
+    }
     let timeout = cx.positive_duration(&h.timeout, Duration::from_secs(2).min(interval));
     let probe = match h.kind.as_ref().map(|k| (k, k.get_ref().as_str())) {
         Some((_, "tcp")) => {
