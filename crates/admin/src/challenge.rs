@@ -1,7 +1,7 @@
 //! `GET /api/challenge` (the "under attack" switch and the counters) and `PUT` (or
 //! `POST`) `/api/challenge` with `{"under_attack": true|false}`: every worker reads the
 //! one switch, from its next request. A reload that changes `under_attack` in the config
-//! sets it again; one that does not leaves what the API set.
+//! sets it again; one that does not leaves what the API set, and so does a restart.
 use super::{text, Control};
 use bytes::Bytes;
 use forecourt_edge::challenge::Challenges;
@@ -28,7 +28,7 @@ pub async fn api(req: Request<Incoming>, control: &Control) -> Response<Full<Byt
             let on = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["under_attack"].as_bool());
             match on {
                 Some(on) => {
-                    state.set_under_attack(on);
+                    state.switch_under_attack(on);
                     tracing::warn!(under_attack = on, "the admin API switched \"under attack\"");
                     text(StatusCode::OK, view(&state).to_string(), "application/json")
                 }

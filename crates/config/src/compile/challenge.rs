@@ -19,7 +19,7 @@ pub struct ChallengeSetup {
     rotate: Duration,
     under_attack: bool,
     redis: Option<Arc<Redis>>,
-    /// Where the secret is kept for the next start (`data_dir`'s `challenge.secret`).
+    /// Where the secret and the API's switch are kept for the next start (`data_dir`).
     keep: PathBuf,
 }
 
@@ -74,7 +74,7 @@ pub fn compile(
     };
     let state = cx.state.services.get::<Challenges>().unwrap_or_default();
     let under_attack = c.under_attack.as_ref().is_some_and(|u| *u.get_ref());
-    let keep = data_dir.join("challenge.secret");
+    let keep = data_dir.to_path_buf();
     Some(ChallengeSetup { gate: Arc::new(Gate { spec, state }), rotate, under_attack, redis: redis.cloned(), keep })
 }
 

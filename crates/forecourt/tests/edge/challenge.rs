@@ -4,7 +4,7 @@
 //! replayed, expired or unsolved ones are refused; rules, the "under attack" switch, a
 //! limit with `action = "challenge"`, exempt paths and clients, the no-JavaScript wait, bans on
 //! challenge failures, and the counters; passes hold at another instance sharing Redis,
-//! and after a restart.
+//! and they and the admin API's "under attack" switch after a restart.
 use super::common::chromium::Chromium;
 use super::common::origin::Origin;
 use super::common::redis_server::RedisServer;
@@ -244,27 +244,53 @@ async fn a_pass_earned_through_one_instance_holds_at_another_sharing_redis() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pass_outlives_a_restart_through_the_secret_kept_in_data_dir() {
+async fn passes_and_the_apis_switch_outlive_a_restart_through_data_dir() {
     use std::os::unix::fs::PermissionsExt;
     let origin = Origin::start("o");
+    let admin = free_port();
     let tables = "[challenge]\ndifficulty = 8\n[limits.human_rate]\nrate = \"100/s\"\n";
-    let mut fc = Forecourt::start(&challenge_config(&origin, free_port(), tables, "challenge = true"));
-    let two = client_from("127.0.0.2");
-    let puzzle = puzzle_of(&request(&two, &fc.url("/"), &[]).await);
+    let mut fc = Forecourt::start(&challenge_config(&origin, admin, tables, ""));
+    let (two, four) = (client_from("127.0.0.2"), client_from("127.0.0.4"));
+    // Under attack by the admin API: 127.0.0.2 earns a pass.
+    let switched = admin_call(admin, "PUT", "/api/challenge", "{\"under_attack\":true}").await;
+    assert!(switched.contains("\"under_attack\":true"), "{switched}");
+    let puzzle = puzzle_of(&request(&two, &fc.url("/"), &[BROWSER]).await);
     let pass = pass_of(&request(&two, &verify_url(&fc, &puzzle, &solve(&puzzle, 8), "%2F"), &[]).await);
-    assert_eq!(request(&two, &fc.url("/x"), &[("cookie", &pass)]).await.status, 200);
+    assert_eq!(request(&two, &fc.url("/x"), &[BROWSER, ("cookie", &pass)]).await.status, 200);
     // The secret is kept beside the other state (`XDG_DATA_HOME` is the test's `data`),
     // readable by its owner only.
     let kept = fc.dir.path("data/forecourt/challenge.secret");
     let mode = std::fs::metadata(&kept).map(|m| m.permissions().mode() & 0o777);
     assert_eq!(mode.ok(), Some(0o600), "{kept}");
+
+    // Restarted (killed): still under attack, and the pass still holds.
     fc.restart();
-    let after = request(&two, &fc.url("/x"), &[("cookie", &pass)]).await;
+    let after = request(&two, &fc.url("/x"), &[BROWSER, ("cookie", &pass)]).await;
     assert!(after.status == 200 && after.body.contains("origin=o"), "the pass holds after a restart: {}", after.body);
+    puzzle_of(&request(&four, &fc.url("/x"), &[BROWSER]).await);
+    assert!(fc.stderr().contains("where the admin API left it"), "{}", fc.stderr());
+    // Switched off by the API, restarted: off.
+    admin_call(admin, "PUT", "/api/challenge", "{\"under_attack\":false}").await;
+    fc.restart();
+    assert_eq!(request(&four, &fc.url("/x"), &[BROWSER]).await.status, 200);
+    // On again, then the config says `under_attack = true` and a reload takes it, then
+    // false: the config spoke last, and a restart keeps its word, not the API's.
+    admin_call(admin, "PUT", "/api/challenge", "{\"under_attack\":true}").await;
+    let reload = || admin_call(admin, "POST", "/reload", "");
+    let attacked = tables.replace("[challenge]\n", "[challenge]\nunder_attack = true\n");
+    fc.rewrite(&challenge_config(&origin, admin, &attacked, ""));
+    assert!(reload().await.contains("reloaded"));
+    fc.rewrite(&challenge_config(&origin, admin, tables, ""));
+    assert!(reload().await.contains("reloaded"));
+    assert_eq!(request(&four, &fc.url("/x"), &[BROWSER]).await.status, 200, "the config's word");
+    fc.restart();
+    assert_eq!(request(&four, &fc.url("/x"), &[BROWSER]).await.status, 200, "and after a restart");
+
     // Another secret there (an operator's, or another host's): the old passes are no pass.
     std::fs::write(&kept, format!("{}\n", "ab".repeat(32))).unwrap();
     fc.restart();
-    assert_eq!(request(&two, &fc.url("/x"), &[("cookie", &pass)]).await.status, 403);
+    admin_call(admin, "PUT", "/api/challenge", "{\"under_attack\":true}").await;
+    puzzle_of(&request(&two, &fc.url("/x"), &[BROWSER, ("cookie", &pass)]).await);
 }
 
 #[test]

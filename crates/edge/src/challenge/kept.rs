@@ -1,11 +1,13 @@
-//! The challenge secret kept on disk (`[global] data_dir`'s `challenge.secret`, mode
+//! What challenges keep in `[global] data_dir`. The secret (`challenge.secret`, mode
 //! 0600), so that the passes visitors earned hold after a restart — without it, a deploy
 //! during an attack sends every visitor back to the puzzle — and instances that share the
-//! folder accept each other's. 64 hex digits and a newline; with `[redis]`, the secret
-//! stored there replaces it (and is written here in its place).
+//! folder accept each other's: 64 hex digits and a newline; with `[redis]`, the secret
+//! stored there replaces it (and is written here in its place). And the "under attack"
+//! switch as the admin API last set it (`under_attack`), with what the config said then:
+//! a restart keeps the API's word while the config says the same, as a reload does.
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The secret at `path`; when there is none, `fresh`, written there first. Two processes
 /// starting at once agree: the file is created only if it is absent, and the one that
@@ -40,6 +42,31 @@ fn read(path: &Path) -> Result<[u8; 32], String> {
 /// Writes `secret` over what `path` holds (the secret shared through Redis).
 pub fn replace(path: &Path, secret: &[u8; 32]) -> std::io::Result<()> {
     crate::state_file::write_whole(path, format!("{}\n", to_text(secret)).as_bytes(), 0o600, true)
+}
+
+/// The secret's file in `folder`.
+pub fn secret_path(folder: &Path) -> PathBuf {
+    folder.join("challenge.secret")
+}
+
+/// Keeps the API's switch, `on`, set while the config said `configured`.
+pub fn write_switch(folder: &Path, on: bool, configured: bool) -> std::io::Result<()> {
+    let text = format!("api={on} config={configured}\n");
+    crate::state_file::write_whole(&folder.join("under_attack"), text.as_bytes(), 0o644, true)
+}
+
+/// The API's switch kept in `folder`, if it was set while the config said `configured`.
+pub fn read_switch(folder: &Path, configured: bool) -> Option<bool> {
+    let text = std::fs::read_to_string(folder.join("under_attack")).ok()?;
+    let mut fields = text.split_whitespace();
+    let api = fields.next()?.strip_prefix("api=")?.parse::<bool>().ok()?;
+    let then = fields.next()?.strip_prefix("config=")?.parse::<bool>().ok()?;
+    (then == configured).then_some(api)
+}
+
+/// Forgets the API's switch (the config has spoken since).
+pub fn forget_switch(folder: &Path) {
+    let _ = std::fs::remove_file(folder.join("under_attack"));
 }
 
 /// A secret as 64 hex digits (how Redis and the file hold it).
@@ -82,6 +109,23 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a secret\n", "left as it was");
         assert_eq!(from_text(to_text(&[0xab; 32]).as_bytes()), Some([0xab; 32]));
         assert_eq!(from_text(b"abc"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_apis_switch_is_kept_with_what_the_config_said() {
+        let dir = std::env::temp_dir().join(format!("forecourt-switch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(read_switch(&dir, false), None, "never set");
+        write_switch(&dir, true, false).unwrap();
+        assert_eq!(read_switch(&dir, false), Some(true));
+        assert_eq!(read_switch(&dir, true), None, "the config changed since: its word");
+        write_switch(&dir, false, true).unwrap();
+        assert_eq!(read_switch(&dir, true), Some(false));
+        std::fs::write(dir.join("under_attack"), "yes\n").unwrap();
+        assert_eq!(read_switch(&dir, true), None, "damaged");
+        forget_switch(&dir);
+        assert!(!dir.join("under_attack").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
