@@ -6,25 +6,34 @@ mod diagnostic;
 pub mod model;
 mod units;
 
-pub use compile::compile;
+pub use compile::{compile, inspect};
 pub use diagnostic::Diagnostic;
 pub use units::parse_duration;
 
 /// The configuration used when no file is given and there is no `forecourt.toml` here.
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
 
-/// Reads, checks and compiles a config file, wired to the process's `state`.
+/// Reads, checks and compiles a config file, wired to the process's `state` (`compile`).
 pub fn load(path: &str, state: &forecourt_proxy::ProcessState) -> Result<forecourt_proxy::Runtime, Vec<Diagnostic>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => compile(path, &text, state),
-        Err(e) => Err(vec![Diagnostic {
+    read(path).and_then(|text| compile(path, &text, state))
+}
+
+/// Reads, checks and compiles a config file for a command that will not serve it
+/// (`inspect`).
+pub fn load_to_inspect(path: &str) -> Result<forecourt_proxy::Runtime, Vec<Diagnostic>> {
+    read(path).and_then(|text| inspect(path, &text))
+}
+
+fn read(path: &str) -> Result<String, Vec<Diagnostic>> {
+    std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic {
             file: path.to_string(),
             line: 1,
             col: 1,
             message: format!("cannot read the file: {e}"),
             hint: None,
-        }]),
-    }
+        }]
+    })
 }
 
 /// A one-line summary of a compiled runtime, as `forecourt check` prints it.

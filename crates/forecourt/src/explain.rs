@@ -7,12 +7,12 @@ use forecourt_proxy::filter::{Chain, FilterInfo};
 use forecourt_proxy::forward::Target;
 use forecourt_proxy::normal_path::normalized;
 use forecourt_proxy::router::request_host;
-use forecourt_proxy::{ProcessState, Runtime};
+use forecourt_proxy::Runtime;
 use http::{request, Uri};
 use std::process::ExitCode;
 
 pub fn explain(config: &str, method: &str, url: &str, headers: &[String]) -> ExitCode {
-    let rt = match forecourt_config::load(config, &ProcessState::new()) {
+    let rt = match forecourt_config::load_to_inspect(config) {
         Ok(rt) => rt,
         Err(diagnostics) => {
             for d in &diagnostics {

@@ -70,7 +70,7 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &str) -> ExitCode {
-    match forecourt_config::load(path, &forecourt_proxy::ProcessState::new()) {
+    match forecourt_config::load_to_inspect(path) {
         Ok(rt) => {
             println!("{path}: ok: {}", forecourt_config::summary(&rt));
             ExitCode::SUCCESS

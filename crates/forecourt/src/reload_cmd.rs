@@ -12,7 +12,7 @@ pub fn reload(config: Option<String>, pid_file: Option<String>) -> ExitCode {
     // The config names the pid file and the admin address of its instance; without a file,
     // the instance is the embedded default's (admin on 127.0.0.1:9901).
     let (cfg_pid, admin) = match &path {
-        Some(p) => match forecourt_config::load(p, &forecourt_proxy::ProcessState::new()) {
+        Some(p) => match forecourt_config::load_to_inspect(p) {
             Ok(rt) => (rt.pid_file, rt.admin),
             Err(diagnostics) => {
                 for d in &diagnostics {

@@ -328,6 +328,27 @@ fn check_points_at_the_mistake() {
     }
 }
 
+/// `check` (and `explain`, `reload`) compile a config without making it the process's:
+/// nothing is written where the server keeps its state (a `check` run as root must not
+/// leave a secret the server's user cannot read) and no feed is fetched.
+#[test]
+fn check_writes_nothing_to_the_data_dir() {
+    let dir = TempDir::new("check-writes");
+    let config = dir.file(
+        "forecourt.toml",
+        "[global]\nadmin = \"off\"\naccess_log = \"off\"\ndata_dir = \"state\"\n[[listen]]\naddr = \"127.0.0.1:1\"\n\
+         [lists.drop]\nurl = \"http://127.0.0.1:1/drop.txt\"\n[bans]\n[challenge]\n\
+         [[route]]\nupstream = \"app\"\ndeny = [\"drop\"]\nchallenge = true\n\
+         [upstream.app]\nservers = [\"127.0.0.1:1\"]\n",
+    );
+    let out = forecourt(&["check", "-c", &config]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = forecourt(&["explain", "-c", &config, "GET", "http://a/x"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made: Vec<_> = std::fs::read_dir(&dir.0).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(made, ["forecourt.toml"], "nothing beside the config");
+}
+
 #[test]
 fn run_refuses_a_broken_config() {
     let dir = TempDir::new("runbad");

@@ -117,8 +117,29 @@ impl Ctx<'_> {
 
 /// Compiles the text of a config file named `file` (used in diagnostics). What must
 /// outlive the snapshot (route counters, upstream servers' state, TLS sessions and
-/// certificates) is taken from `state`, the process's, so that a reload keeps it.
+/// certificates) is taken from `state`, the process's, so that a reload keeps it, and a
+/// config that compiled becomes the process's (its limits, lists, bans, challenges, cache
+/// and WAF are committed to `state`, which starts their threads and reads and writes
+/// `data_dir`).
 pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, Vec<Diagnostic>> {
+    compile_as(file, text, state, Commit::Yes)
+}
+
+/// Compiles as `compile` does, for a process that will not serve the config (`check`,
+/// `explain`, `reload`): nothing is committed — no thread starts, nothing in `data_dir`
+/// is written (a `check` run as another user must not leave files the server cannot
+/// read).
+pub fn inspect(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
+    compile_as(file, text, &ProcessState::new(), Commit::No)
+}
+
+#[derive(PartialEq)]
+enum Commit {
+    Yes,
+    No,
+}
+
+fn compile_as(file: &str, text: &str, state: &ProcessState, commit: Commit) -> Result<Runtime, Vec<Diagnostic>> {
     let source = Source { file, text };
     let model: ConfigFile = match toml::from_str(text) {
         Ok(m) => m,
@@ -173,13 +194,15 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
-    redis::commit(&cx, redis.as_ref());
-    cache::commit(&cx, &shared.cache);
-    limits::commit(&cx, &shared.limits);
-    lists::commit(&cx, &shared.lists);
-    bans::commit(&cx, bans.as_ref());
-    challenge::commit(&cx, shared.challenge.as_ref());
-    waf::commit(&cx, &shared.waf);
+    if commit == Commit::Yes {
+        redis::commit(&cx, redis.as_ref());
+        cache::commit(&cx, &shared.cache);
+        limits::commit(&cx, &shared.limits);
+        lists::commit(&cx, &shared.lists);
+        bans::commit(&cx, bans.as_ref());
+        challenge::commit(&cx, shared.challenge.as_ref());
+        waf::commit(&cx, &shared.waf);
+    }
     Ok(Runtime {
         front,
         router,
