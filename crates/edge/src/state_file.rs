@@ -1,16 +1,16 @@
 //! Files in `[global] data_dir` (a feed's copy, the bans, the challenge secret) written
 //! whole: into a file beside the target, then renamed over it, so that a reader — or the
-//! next start after a crash — finds the old content or the new, never half of it.
+//! next start after a crash — finds the old content or the new, never half of it. Each is
+//! its owner's alone (0600): a feed's URL may carry a token, the secret is a secret.
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
-/// Writes `content` to `path` whole, the file created with `mode` (its folder made when
-/// missing); `sync`: on disk before it replaces the old file (what must survive a power
-/// cut, not only a crash).
-pub fn write_whole(path: &Path, content: &[u8], mode: u32, sync: bool) -> std::io::Result<()> {
+/// Writes `content` to `path` whole, mode 0600 (its folder made when missing); `sync`: on
+/// disk before it replaces the old file (what must survive a power cut, not only a crash).
+pub fn write_whole(path: &Path, content: &[u8], sync: bool) -> std::io::Result<()> {
     if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder)?;
+        make_folder(folder)?;
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
@@ -18,7 +18,7 @@ pub fn write_whole(path: &Path, content: &[u8], mode: u32, sync: bool) -> std::i
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(mode)
+        .mode(0o600)
         .open(&temporary)
         .and_then(|mut file| {
             file.write_all(content)?;
@@ -34,6 +34,12 @@ pub fn write_whole(path: &Path, content: &[u8], mode: u32, sync: bool) -> std::i
     written
 }
 
+/// Makes `folder` (and those above it) when missing, each its owner's alone (0700), as
+/// the certificates' folders are.
+pub fn make_folder(folder: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(folder)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,10 +50,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("forecourt-state-file-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("sub").join("bans");
-        write_whole(&path, b"one\n", 0o600, false).unwrap();
-        write_whole(&path, b"two\n", 0o600, true).unwrap();
+        write_whole(&path, b"one\n", false).unwrap();
+        write_whole(&path, b"two\n", true).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
         let left: Vec<_> =
             std::fs::read_dir(path.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(left, ["bans"], "no temporary file left");

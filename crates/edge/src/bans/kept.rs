@@ -41,7 +41,7 @@ pub fn write(path: &Path, bans: &[BanView]) -> std::io::Result<()> {
         let detail: String = detail.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         text.push_str(&format!("{} {} {tag} {detail}\n", ban.expires, ban.address));
     }
-    crate::state_file::write_whole(path, text.as_bytes(), 0o644, false)
+    crate::state_file::write_whole(path, text.as_bytes(), false)
 }
 
 /// The bans at `path` that still run at `now` (none when there is no file).

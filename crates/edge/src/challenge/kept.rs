@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// replaced: it may be an operator's).
 pub fn load_or_create(path: &Path, fresh: [u8; 32]) -> Result<[u8; 32], String> {
     if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder).map_err(|e| format!("cannot create `{}`: {e}", folder.display()))?;
+        crate::state_file::make_folder(folder).map_err(|e| format!("cannot create `{}`: {e}", folder.display()))?;
     }
     let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
     match created {
@@ -41,7 +41,7 @@ fn read(path: &Path) -> Result<[u8; 32], String> {
 
 /// Writes `secret` over what `path` holds (the secret shared through Redis).
 pub fn replace(path: &Path, secret: &[u8; 32]) -> std::io::Result<()> {
-    crate::state_file::write_whole(path, format!("{}\n", to_text(secret)).as_bytes(), 0o600, true)
+    crate::state_file::write_whole(path, format!("{}\n", to_text(secret)).as_bytes(), true)
 }
 
 /// The secret's file in `folder`.
@@ -52,7 +52,7 @@ pub fn secret_path(folder: &Path) -> PathBuf {
 /// Keeps the API's switch, `on`, set while the config said `configured`.
 pub fn write_switch(folder: &Path, on: bool, configured: bool) -> std::io::Result<()> {
     let text = format!("api={on} config={configured}\n");
-    crate::state_file::write_whole(&folder.join("under_attack"), text.as_bytes(), 0o644, true)
+    crate::state_file::write_whole(&folder.join("under_attack"), text.as_bytes(), true)
 }
 
 /// The API's switch kept in `folder`, if it was set while the config said `configured`.

@@ -76,7 +76,7 @@ pub fn write(
         let (net, bits) = cidr.parts();
         text.push_str(&format!("{net}/{bits}\n"));
     }
-    crate::state_file::write_whole(path, text.as_bytes(), 0o644, true)
+    crate::state_file::write_whole(path, text.as_bytes(), true)
 }
 
 /// Marks the copy confirmed now (the feed answered 304); `NotFound` when there is none.
