@@ -329,16 +329,18 @@ fn check_points_at_the_mistake() {
 }
 
 /// `check` (and `explain`, `reload`) compile a config without making it the process's:
-/// nothing is written where the server keeps its state (a `check` run as root must not
-/// leave a secret the server's user cannot read) and no feed is fetched.
+/// nothing is written where the server keeps its state or its cache (a `check` run as
+/// root must not leave a secret or a folder the server's user cannot use), and no feed
+/// is fetched.
 #[test]
-fn check_writes_nothing_to_the_data_dir() {
+fn check_makes_and_writes_nothing() {
     let dir = TempDir::new("check-writes");
     let config = dir.file(
         "forecourt.toml",
         "[global]\nadmin = \"off\"\naccess_log = \"off\"\ndata_dir = \"state\"\n[[listen]]\naddr = \"127.0.0.1:1\"\n\
          [lists.drop]\nurl = \"http://127.0.0.1:1/drop.txt\"\n[bans]\n[challenge]\n\
-         [[route]]\nupstream = \"app\"\ndeny = [\"drop\"]\nchallenge = true\n\
+         [cache]\nmemory = \"1m\"\ndisk = { path = \"cache\", size = \"100m\" }\n\
+         [[route]]\nupstream = \"app\"\ndeny = [\"drop\"]\nchallenge = true\ncache = true\n\
          [upstream.app]\nservers = [\"127.0.0.1:1\"]\n",
     );
     let out = forecourt(&["check", "-c", &config]);

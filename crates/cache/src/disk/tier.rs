@@ -41,6 +41,30 @@ pub struct TierUsage {
 }
 
 impl DiskTier {
+    /// Whether a tier could be opened at `dir`, making and writing nothing (for `check`,
+    /// which may run as another user than the server: a folder it made would be its
+    /// own): `dir`, or the nearest folder above it that exists, is a folder this process
+    /// may write in.
+    pub fn check_usable(dir: &Path) -> io::Result<()> {
+        let mut at = dir;
+        loop {
+            match fs::metadata(at) {
+                Ok(m) if m.is_dir() => break,
+                Ok(_) => return Err(io::Error::other(format!("`{}` is not a folder", at.display()))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    at = at.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let path = std::ffi::CString::new(at.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
+        // SAFETY: access(2) on a NUL-terminated path we own.
+        match unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) } {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
     /// Opens (creating it if need be) the folder, proves a file can be written there, and
     /// starts the thread that indexes what is there and writes what comes.
     pub fn open(config: &DiskConfig) -> io::Result<DiskTier> {
@@ -170,6 +194,23 @@ mod tests {
     use super::*;
     use crate::freshness::now;
     use std::time::Duration;
+
+    #[test]
+    fn a_folder_is_checked_usable_without_being_made() {
+        let dir = std::env::temp_dir().join(format!("fc-disk-usable-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let wanted = dir.join("a").join("b");
+        DiskTier::check_usable(&wanted).unwrap();
+        assert!(!dir.join("a").exists(), "nothing made");
+        let file = dir.join("plain");
+        fs::write(&file, "not a folder").unwrap();
+        assert!(DiskTier::check_usable(&file).unwrap_err().to_string().contains("is not a folder"));
+        let below = DiskTier::check_usable(&file.join("cache")).unwrap_err();
+        assert!(below.to_string().contains("Not a directory"), "{below}");
+        DiskTier::check_usable(Path::new("relative-and-missing")).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_soft_purge_reads_stale_at_once_and_rewrites_the_file() {

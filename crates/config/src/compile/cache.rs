@@ -2,6 +2,7 @@
 //! bounds stay the same) and each route's cache filter.
 use super::Ctx;
 use crate::model::{CacheCfg, RouteCacheCfg, RouteCacheOptions, TtlByStatusCfg};
+use forecourt_cache::disk::DiskTier;
 use forecourt_cache::storable;
 use forecourt_cache::targets::Targets;
 use forecourt_cache::{
@@ -52,6 +53,14 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
     }
     let store = match cx.state.services.get::<Store>() {
         Some(running) if running.config == config => running,
+        // Inspected only (`check`): the folder is looked at, not made.
+        _ if !cx.serving => {
+            if let (Some(at), Some(Err(e))) = (&c.disk, config.disk.as_ref().map(|d| DiskTier::check_usable(&d.path))) {
+                let path = config.disk.as_ref().map(|d| d.path.display().to_string()).unwrap_or_default();
+                cx.error(&at.get_ref().path, format!("cannot use {path} for the cache: {e}"), None);
+            }
+            Arc::new(Store::open(StoreConfig { disk: None, ..config }).expect("a store without disk opens"))
+        }
         _ => match Store::open(config.clone()) {
             Ok(store) => Arc::new(store),
             Err(e) => {

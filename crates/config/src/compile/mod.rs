@@ -40,6 +40,9 @@ pub(crate) struct Ctx<'a> {
     pub source: Source<'a>,
     pub errors: Vec<Diagnostic>,
     pub state: &'a ProcessState,
+    /// The config will be served (`compile`), not only inspected (`inspect`): what it
+    /// opens may make folders.
+    pub serving: bool,
 }
 
 impl Ctx<'_> {
@@ -145,7 +148,7 @@ fn compile_as(file: &str, text: &str, state: &ProcessState, commit: Commit) -> R
         Ok(m) => m,
         Err(e) => return Err(vec![source.toml_error(&e)]),
     };
-    let mut cx = Ctx { source, errors: Vec::new(), state };
+    let mut cx = Ctx { source, errors: Vec::new(), state, serving: commit == Commit::Yes };
     let mut settings = settings(&mut cx, &model.global);
     let listeners = listeners(&mut cx, &model);
     let tls = tls::compile(&mut cx, &model, &listeners);
