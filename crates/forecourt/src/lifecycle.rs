@@ -268,6 +268,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
         lock: Mutex::new(()),
         upkeep,
     });
+    let at_exit = reloader.clone();
     let started = local.block_on(&control, follow_signals(reloader, admin));
     if let Err(e) = started {
         eprintln!("{e}");
@@ -293,6 +294,10 @@ pub fn run(source: ConfigSource) -> ExitCode {
     };
     if !drained {
         tracing::warn!("shutdown deadline reached; closing the remaining connections");
+    }
+    // The bans made in the last second, which the sweeper has not written yet.
+    if let Some(bans) = at_exit.state.services.get::<forecourt_edge::bans::Bans>() {
+        bans.keep_on_disk();
     }
     if let Some(path) = &pid_file {
         let _ = std::fs::remove_file(path);

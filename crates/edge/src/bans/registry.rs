@@ -139,8 +139,9 @@ impl Bans {
         kept.path = path;
     }
 
-    /// Writes the bans to disk if they changed since they were last written.
-    fn write_kept(&self) {
+    /// Writes the bans to disk if they changed since they were last written (each second,
+    /// and once more as the process stops).
+    pub fn keep_on_disk(&self) {
         let mut kept = self.kept.lock().unwrap();
         let changes = self.table.changes();
         let Some(path) = kept.path.clone().filter(|_| kept.written != Some(changes)) else { return };
@@ -316,7 +317,7 @@ impl Bans {
                 for rule in bans.rules() {
                     rule.strikes.sweep();
                 }
-                bans.write_kept();
+                bans.keep_on_disk();
             })
             .is_ok();
     }

@@ -1,6 +1,7 @@
 //! Bans outlive a restart without Redis: kept in `data_dir`'s `bans` file as they change,
 //! and read back before the first connection is accepted — a rule's ban and the admin
-//! API's, with what remains of them; a lifted one stays lifted.
+//! API's, with what remains of them; a lifted one stays lifted; one made just before a
+//! graceful stop is written on the way out.
 use super::common::origin::Origin;
 use super::common::*;
 use super::{ban_through, config_with, exchange_from};
@@ -54,4 +55,11 @@ async fn bans_outlive_a_restart_through_the_data_dir() {
     assert_eq!((bans[0].0, bans[0].1), ("127.0.0.3", "api"));
     assert_eq!((bans[1].0, bans[1].1), ("127.0.0.2", "rule:scanners"));
     assert!((3500..=3600).contains(&bans[0].2) && (1700..=1800).contains(&bans[1].2), "what remains: {listed}");
+
+    // A ban made just before a graceful stop (SIGTERM) is written on the way out.
+    ban_through(admin, "127.0.0.7").await;
+    fc.signal(libc::SIGTERM);
+    assert_eq!(fc.wait_exit(Duration::from_secs(10)), Some(0));
+    fc.restart();
+    assert_eq!(exchange_from("127.0.0.7", fc.addr(), whole).await, "", "kept through a graceful stop");
 }
