@@ -133,6 +133,11 @@ impl Bans {
                 Err(why) => tracing::warn!("the bans kept on disk were not read back: {why}"),
             }
         }
+        // Redis keeps them from now on (a reload added `[redis]`): the file would go stale,
+        // and a later config without Redis would read back bans lifted meanwhile.
+        if let (None, Some(old)) = (&path, &kept.path) {
+            let _ = std::fs::remove_file(old);
+        }
         // Written at the next sweep: what was read, less what expired or was damaged, and
         // the bans made before (in another folder, or before `[bans]` came back).
         kept.written = None;
@@ -355,6 +360,26 @@ mod tests {
         let listed = bans.list();
         assert_eq!((listed[0].address.as_str(), &listed[0].source), ("2001:db8::/64", &Source::Rule("scan".into())));
         assert!(bans.lift("2001:db8::9".parse().unwrap()) && !bans.is_banned(a));
+    }
+
+    #[test]
+    fn bans_kept_on_disk_are_read_back_and_the_file_goes_when_redis_keeps_them() {
+        let dir = std::env::temp_dir().join(format!("forecourt-bans-registry-{}", std::process::id()));
+        let file = dir.join("bans");
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = Arc::new(Bans::default());
+        first.commit(Vec::new(), 64, Duration::from_secs(60), None, Some(file.clone()));
+        let client: IpAddr = "192.0.2.7".parse().unwrap();
+        first.ban(client, None, Source::Api("abuse".into()));
+        first.keep_on_disk();
+        let next = Arc::new(Bans::default());
+        next.commit(Vec::new(), 64, Duration::from_secs(60), None, Some(file.clone()));
+        assert!(next.is_banned(client));
+        assert_eq!(next.list()[0].source, Source::Api("abuse".into()));
+        // A reload that adds `[redis]` (no file from then on): the file is gone.
+        next.commit(Vec::new(), 64, Duration::from_secs(60), None, None);
+        assert!(!file.exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
