@@ -34,6 +34,16 @@ pub fn write_whole(path: &Path, content: &[u8], sync: bool) -> std::io::Result<(
     written
 }
 
+/// The text of `path`: `Ok(None)` when there is no such file (nothing kept yet), `Err`
+/// naming the file when it cannot be read.
+pub fn read(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
+    }
+}
+
 /// Makes `folder` (and those above it) when missing, each its owner's alone (0700), as
 /// the certificates' folders are.
 pub fn make_folder(folder: &Path) -> std::io::Result<()> {

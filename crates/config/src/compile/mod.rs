@@ -40,8 +40,8 @@ pub(crate) struct Ctx<'a> {
     pub source: Source<'a>,
     pub errors: Vec<Diagnostic>,
     pub state: &'a ProcessState,
-    /// The config will be served (`compile`), not only inspected (`inspect`): what it
-    /// opens may make folders.
+    /// The config will be served (`compile`: committed to `state`, and what it opens may
+    /// make folders), not only inspected (`inspect`).
     pub serving: bool,
 }
 
@@ -125,7 +125,7 @@ impl Ctx<'_> {
 /// and WAF are committed to `state`, which starts their threads and reads and writes
 /// `data_dir`).
 pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, Vec<Diagnostic>> {
-    compile_as(file, text, state, Commit::Yes)
+    compile_as(file, text, state, true)
 }
 
 /// Compiles as `compile` does, for a process that will not serve the config (`check`,
@@ -133,22 +133,16 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
 /// is written (a `check` run as another user must not leave files the server cannot
 /// read).
 pub fn inspect(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
-    compile_as(file, text, &ProcessState::new(), Commit::No)
+    compile_as(file, text, &ProcessState::new(), false)
 }
 
-#[derive(PartialEq)]
-enum Commit {
-    Yes,
-    No,
-}
-
-fn compile_as(file: &str, text: &str, state: &ProcessState, commit: Commit) -> Result<Runtime, Vec<Diagnostic>> {
+fn compile_as(file: &str, text: &str, state: &ProcessState, serving: bool) -> Result<Runtime, Vec<Diagnostic>> {
     let source = Source { file, text };
     let model: ConfigFile = match toml::from_str(text) {
         Ok(m) => m,
         Err(e) => return Err(vec![source.toml_error(&e)]),
     };
-    let mut cx = Ctx { source, errors: Vec::new(), state, serving: commit == Commit::Yes };
+    let mut cx = Ctx { source, errors: Vec::new(), state, serving };
     let mut settings = settings(&mut cx, &model.global);
     let listeners = listeners(&mut cx, &model);
     let tls = tls::compile(&mut cx, &model, &listeners);
@@ -197,7 +191,7 @@ fn compile_as(file: &str, text: &str, state: &ProcessState, commit: Commit) -> R
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
-    if commit == Commit::Yes {
+    if cx.serving {
         redis::commit(&cx, redis.as_ref());
         cache::commit(&cx, &shared.cache);
         limits::commit(&cx, &shared.limits);

@@ -46,11 +46,7 @@ pub fn write(path: &Path, bans: &[BanView]) -> std::io::Result<()> {
 
 /// The bans at `path` that still run at `now` (none when there is no file).
 pub fn read(path: &Path, now: SystemTime) -> Result<Read, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::default()),
-        Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
-    };
+    let Some(text) = crate::state_file::read(path)? else { return Ok(Read::default()) };
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let mut read = Read::default();
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {

@@ -40,11 +40,7 @@ pub fn path(folder: &Path, name: &str) -> PathBuf {
 /// The copy at `path` of the feed at `url`: `Ok(None)` when there is none, or it is of
 /// another URL (the list's feed moved); `Err` when it cannot be read or has bad lines.
 pub fn read(path: &Path, url: &str) -> Result<Option<Kept>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
-    };
+    let Some(text) = crate::state_file::read(path)? else { return Ok(None) };
     let field = |name: &str| text.lines().take(4).find_map(|l| l.strip_prefix(name));
     if !text.starts_with(FIRST_LINE) || field("# url: ") != Some(url) {
         return Ok(None);
