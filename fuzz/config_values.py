@@ -44,6 +44,7 @@ def baseline():
             "pid_file": "fc.pid", "data_dir": "data", "limits": {
                 "max_header_bytes": "32k", "max_headers": 100, "max_uri_bytes": "8k", "max_body": "10m",
                 "request_buffer": "64k", "min_body_rate": "256/s", "min_body_rate_grace": "10s",
+                "non_ascii_targets": "escape",
                 "apply": ["global_rate"]},
             "timeouts": {
                 "client_header": "30s", "client_body": "60s", "client_send": "60s", "keepalive": "75s",

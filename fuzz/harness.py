@@ -12,11 +12,14 @@ WORK = os.path.join(os.environ.get("TMPDIR", "/tmp"), "forecourt-fuzz")
 
 def routes(port, origin, protocol="http1"):
     """A listener on `port` and routes through the cache, the WAF (Debian's CRS),
-    compression and none, all to one origin on `origin`."""
+    compression and none, all to one origin on `origin`. Targets with bytes past ASCII
+    are escaped and served (not refused, the default), so that the repair is fuzzed too."""
     return f"""[global]
 workers = 1
 admin = "off"
 access_log = "off"
+[global.limits]
+non_ascii_targets = "escape"
 [waf.default]
 rules = ["/etc/modsecurity/crs/crs-setup.conf", "/usr/share/modsecurity-crs/rules/*.conf"]
 [[listen]]

@@ -29,7 +29,12 @@ pub fn explain(config: &str, method: &str, url: &str, headers: &[String]) -> Exi
         }
     };
     let limits = &rt.settings.client;
-    let parts = match forecourt_proxy::h1::parse_one(&head, limits.max_header_bytes, limits.max_headers) {
+    let parts = match forecourt_proxy::h1::parse_one(
+        &head,
+        limits.max_header_bytes,
+        limits.max_headers,
+        limits.non_ascii_targets,
+    ) {
         Ok(req) => req.into_parts().0,
         Err((status, why)) => {
             println!("request:  refused ({why}); Forecourt answers {status}");

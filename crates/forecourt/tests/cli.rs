@@ -385,6 +385,10 @@ fn explain_shows_route_filters_and_upstream() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("none matches; Forecourt answers 404"));
     let out = forecourt(&["explain", "-c", &cfg, "GET", "http://old.example.org/a"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("redirect 301 Moved Permanently to https://example.com{uri}"));
+    // As the server parses a target typed with bytes past ASCII (`non_ascii_targets`).
+    let out = forecourt(&["explain", "-c", &cfg, "GET", "http://example.com/caf\u{e9}"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("refused (request target past ASCII); Forecourt answers 400"), "{text}");
 }
 
 /// `forecourt run` with no arguments, in `dir`.

@@ -91,7 +91,11 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
             "chunk data without CRLF",
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
         ),
-        // (Bytes past ASCII alone are escaped and served: `targets_typed_in_utf8_or_...`.)
+        // Bytes past ASCII, whose charset the next hop may guess otherwise (escaped and
+        // served only where `non_ascii_targets = "escape"`: `targets_typed_in_utf8_or_...`).
+        ("UTF-8 in the target", "GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n".as_bytes()),
+        ("Latin-1 byte in the target", b"GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("overlong UTF-8 slash in the target", b"GET /a\xc0\xaf..\xc0\xafetc HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("control byte past Latin-1 in the target", b"GET /\xe9\x01 HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("control byte in the target", b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("unknown protocol name", b"GET / FOO/1.1\r\nHost: a\r\n\r\n"),
@@ -108,14 +112,20 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
     assert_eq!(origin.hits(), 0, "an ambiguous request reached the origin");
 }
 
-/// A target typed with UTF-8 or with characters URIs do not allow (curl, Go's client, a
-/// scanner send them so), or with Latin-1's raw bytes (old clients, replayed logs), is
-/// served, as nginx and Caddy serve it, and reaches the origin percent-encoded as a
-/// browser would have sent it: one resource, one target.
-#[test]
-fn targets_typed_in_utf8_or_with_quotes_reach_the_origin_escaped() {
+/// A target typed with characters URIs do not allow (curl, Go's client, a scanner send
+/// them so) is served, as nginx and Caddy serve it, and reaches the origin percent-encoded
+/// as a browser would have sent it: one resource, one target. With `non_ascii_targets =
+/// "escape"` so is one with UTF-8 or Latin-1's raw bytes (old clients, replayed logs), over
+/// HTTP/1.1 and HTTP/2.
+#[tokio::test]
+async fn targets_typed_in_utf8_or_with_quotes_reach_the_origin_escaped() {
     let origin = Origin::start("o");
-    let fc = Forecourt::start(&simple(&origin, ""));
+    let strict = Forecourt::start(&simple(&origin, ""));
+    let out =
+        raw(strict.addr(), b"GET /s?q=<b>`x` HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
+    assert!(statuses(&out) == [200] && out.contains("uri=/s?q=%3Cb%3E%60x%60"), "{out}");
+    drop(strict);
+    let fc = Forecourt::start(&simple(&origin, "[global.limits]\nnon_ascii_targets = \"escape\""));
     let out = raw(
         fc.addr(),
         "GET /wiki/東京?q=\"über\" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".as_bytes(),
@@ -130,6 +140,9 @@ fn targets_typed_in_utf8_or_with_quotes_reach_the_origin_escaped() {
     );
     assert_eq!(statuses(&out), [200], "{out}");
     assert!(out.contains("uri=/caf%E9?q=%FCber"), "{out}");
+    let req = http::Request::get(fc.url("/wiki/東京?q=über")).body(Default::default()).unwrap();
+    let r = send(&h2c_client(), req).await;
+    assert!(r.status == 200 && r.body.contains("uri=/wiki/%E6%9D%B1%E4%BA%AC?q=%C3%BCber"), "{}", r.body);
 }
 
 #[test]
@@ -253,10 +266,15 @@ async fn h2c_downstream_and_upstream() {
         assert!(r.body.contains("host: 127.0.0.1:"), "HTTP/2 authority becomes Host: {}", r.body);
         assert!(ids.insert(request_id_of(&r)), "ids repeat: {ids:?}");
     }
-    // A `:path` with UTF-8 as typed reaches the origin escaped, as HTTP/1's target does.
+    // A `:path` with UTF-8 as typed is refused as HTTP/1's target is (escaped and served
+    // with `non_ascii_targets = "escape"`: `targets_typed_in_utf8_...`); the connection goes on.
+    let seen = origin.hits();
     let req = http::Request::get(fc.url("/wiki/東京?q=über")).body(Default::default()).unwrap();
     let r = send(&client, req).await;
-    assert!(r.status == 200 && r.body.contains("uri=/wiki/%E6%9D%B1%E4%BA%AC?q=%C3%BCber"), "{}", r.body);
+    assert!(r.status == 400 && r.body.contains("request id: "), "{}", r.body);
+    assert_eq!(origin.hits(), seen, "a refused target reached the origin");
+    let req = http::Request::get(fc.url("/after")).body(Default::default()).unwrap();
+    assert_eq!(send(&client, req).await.status, 200);
 
     let config = simple(&origin, "").replace("[upstream.o]", "[upstream.o]\nprotocol = \"h2c\"");
     let fc2 = Forecourt::start(&config);

@@ -5,12 +5,14 @@
 //! stream open and starts none for the keep-alive time is closed gracefully (GOAWAY), as
 //! an idle HTTP/1 connection is. A connection h2 cuts off (a flood, a protocol error) is
 //! counted by cause (`h2_abuse`).
+use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
-use crate::h1::Limits;
+use crate::h1::{refusal, Limits};
 use crate::h2_abuse::Cutoff;
 use crate::pipeline::handle;
 use crate::prefixed::Prefixed;
+use crate::settings::NonAsciiTargets;
 use crate::transport::Transport;
 use crate::worker::Worker;
 use bytes::{Bytes, BytesMut};
@@ -30,7 +32,7 @@ use std::task::{Context, Poll};
 pub async fn serve(worker: Rc<Worker>, stream: Transport, conn: Conn, first: BytesMut, limits: Limits) {
     let keepalive = limits.keepalive_timeout;
     let streams = Rc::new(Streams::default());
-    let service = service_for(&worker, conn, streams.clone());
+    let service = service_for(&worker, conn, streams.clone(), limits.non_ascii_targets);
     let drain = worker.drain.watch();
     let io = TokioIo::new(Prefixed::new(first, stream));
     let mut builder = http2::Builder::new(LocalExec);
@@ -100,7 +102,7 @@ type Service = Rc<dyn Fn(http::Request<hyper::body::Incoming>) -> ServiceFuture>
 type ServiceFuture = Pin<Box<dyn Future<Output = Result<http::Response<StreamBody>, Infallible>>>>;
 
 /// The request handler of one HTTP/2 client connection.
-fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service {
+fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii: NonAsciiTargets) -> Service {
     let worker = worker.clone();
     let conn = Rc::new(conn);
     Rc::new(move |req| {
@@ -109,13 +111,23 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>) -> Service
         let open = OpenStream::new(streams.clone());
         let head = req.method() == http::Method::HEAD;
         let mut req = req.map(IncomingBody::Http2);
+        // `:path` as a client typed it: bytes past ASCII as HTTP/1's head parser takes them.
+        let mut refused = None;
         if let Some(escaped) = crate::percent::ascii_uri(req.uri()) {
-            *req.uri_mut() = escaped;
+            match non_ascii {
+                NonAsciiTargets::Refuse => {
+                    refused = Some(refusal(&worker, Reason::BadRequest, Style::of(req.headers())))
+                }
+                NonAsciiTargets::Escape => *req.uri_mut() = escaped,
+            }
         }
         // Boxed: hyper moves the future into its dispatcher, and ours is large.
         Box::pin(async move {
             // hyper's HTTP/2 server has no way to send an interim response.
-            let resp = handle(&worker, &conn, req, None).await;
+            let resp = match refused {
+                Some(refusal) => refusal,
+                None => handle(&worker, &conn, req, None).await,
+            };
             Ok::<_, Infallible>(resp.map(|body| StreamBody { body, head, failed: None, _open: open }))
         })
     })

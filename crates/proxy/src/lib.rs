@@ -51,5 +51,5 @@ pub mod state;
 pub mod worker;
 
 pub use runtime::Runtime;
-pub use settings::{ClientLimits, MinRate, Settings, LONGEST_DURATION};
+pub use settings::{ClientLimits, MinRate, NonAsciiTargets, Settings, LONGEST_DURATION};
 pub use state::ProcessState;

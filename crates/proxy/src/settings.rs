@@ -30,6 +30,8 @@ pub struct ClientLimits {
     pub max_uri_bytes: usize,
     /// Default request body limit of routes that set none.
     pub max_body: Option<u64>,
+    /// What a request target with bytes past ASCII gets.
+    pub non_ascii_targets: NonAsciiTargets,
 }
 
 impl Default for ClientLimits {
@@ -44,8 +46,23 @@ impl Default for ClientLimits {
             max_headers: 100,
             max_uri_bytes: 8 * 1024,
             max_body: None,
+            non_ascii_targets: NonAsciiTargets::Refuse,
         }
     }
+}
+
+/// What a request target with bytes past ASCII gets (`[global.limits] non_ascii_targets`).
+/// They are not URI characters (RFC 3986 §2): browsers percent-encode them, and clients
+/// that send them raw (curl, Go's client, a replayed log) leave their charset unsaid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonAsciiTargets {
+    /// 400, as RFC 9112 §3.2 advises and HAProxy answers: the next hop may read the bytes
+    /// in another charset (Latin-1 or UTF-8, overlong forms) than a filter here judged them
+    /// in, which is how security filters along the chain are bypassed.
+    Refuse,
+    /// Percent-encoded as a browser sends them (`/caf%C3%A9`) and served, as nginx serves
+    /// them: one resource, one target for routes, cache keys, the WAF and the upstream.
+    Escape,
 }
 
 /// A minimum average rate: `bytes_per_sec`, from `grace` after the start on.

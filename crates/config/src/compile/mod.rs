@@ -27,7 +27,7 @@ use crate::model::{ConfigFile, Global, Size};
 use crate::units::{parse_duration, parse_size};
 use forecourt_proxy::access_log::{AccessLog, LogFormat};
 use forecourt_proxy::cidr::{Cidr, CidrList};
-use forecourt_proxy::{ClientLimits, ProcessState, Runtime, Settings};
+use forecourt_proxy::{ClientLimits, NonAsciiTargets, ProcessState, Runtime, Settings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -251,6 +251,19 @@ fn min_body_rate(cx: &mut Ctx<'_>, l: &crate::model::Limits) -> Option<forecourt
     }
 }
 
+/// `non_ascii_targets`: "refuse" (the default, as RFC 9112 §3.2 advises) or "escape".
+fn non_ascii_targets(cx: &mut Ctx<'_>, l: &crate::model::Limits) -> NonAsciiTargets {
+    match l.non_ascii_targets.as_ref().map(|s| (s, s.get_ref().as_str())) {
+        None | Some((_, "refuse")) => NonAsciiTargets::Refuse,
+        Some((_, "escape")) => NonAsciiTargets::Escape,
+        Some((s, other)) => {
+            let hint = "use \"refuse\" (400) or \"escape\" (percent-encoded and served, as nginx serves them)";
+            cx.error(s, format!("unknown non_ascii_targets `{other}`"), Some(hint.into()));
+            NonAsciiTargets::Refuse
+        }
+    }
+}
+
 fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
     let d = ClientLimits::default();
     let t = &g.timeouts;
@@ -278,6 +291,7 @@ fn settings(cx: &mut Ctx<'_>, g: &Global) -> Settings {
         max_uri_bytes: cx.size(&l.max_uri_bytes).map(|n| n as usize).unwrap_or(d.max_uri_bytes),
         max_body: cx.size(&l.max_body),
         min_body_rate: min_body_rate(cx, l),
+        non_ascii_targets: non_ascii_targets(cx, l),
     };
     let format = match g.access_log_format.as_ref().map(|s| (s, s.get_ref().as_str())) {
         None | Some((_, "json")) => LogFormat::Json,

@@ -271,3 +271,16 @@ fn route_lifetimes_name_statuses_a_response_is_stored_with() {
         assert!(errors[0].message.contains(message), "{ttl}: {}", errors[0]);
     }
 }
+
+#[test]
+fn non_ascii_targets_are_refused_unless_escaping_is_asked_for() {
+    use forecourt_proxy::NonAsciiTargets;
+    assert_eq!(runtime(BASE).settings.client.non_ascii_targets, NonAsciiTargets::Refuse);
+    let asked = |value: &str| format!("{BASE}[global.limits]\nnon_ascii_targets = \"{value}\"\n");
+    assert_eq!(runtime(&asked("escape")).settings.client.non_ascii_targets, NonAsciiTargets::Escape);
+    assert_eq!(runtime(&asked("refuse")).settings.client.non_ascii_targets, NonAsciiTargets::Refuse);
+    let errors = errors(&asked("utf8"));
+    assert_eq!((errors[0].line, errors[0].col), (11, 21), "{}", errors[0]);
+    assert!(errors[0].message.contains("unknown non_ascii_targets `utf8`"), "{}", errors[0]);
+    assert!(errors[0].hint.as_deref().is_some_and(|h| h.contains("\"escape\"")), "{:?}", errors[0].hint);
+}

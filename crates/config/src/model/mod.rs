@@ -213,6 +213,8 @@ pub struct Limits {
     pub min_body_rate: Option<Spanned<String>>,
     /// How long a request body may come slower (default "10s").
     pub min_body_rate_grace: Option<Spanned<String>>,
+    /// What a request target with bytes past ASCII gets: "refuse" (default) or "escape".
+    pub non_ascii_targets: Option<Spanned<String>>,
     /// Rate limits (`[limits.NAME]`) applied to every request before routing.
     #[serde(default)]
     pub apply: Vec<Spanned<String>>,

@@ -2,6 +2,7 @@
 //! framing rules, and turned into the `http::Request` the rest of the proxy works with.
 //! Header values and the target are slices of the head's bytes, not copies.
 use super::rules::{judge, Facts};
+use crate::settings::NonAsciiTargets;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri, Version};
@@ -10,6 +11,9 @@ use std::ops::Range;
 
 /// The most headers a request may have, whatever the configuration says.
 pub const MAX_HEADERS: usize = 128;
+
+/// Why a target with bytes past ASCII was refused (`NonAsciiTargets::Refuse`).
+const NON_ASCII: &str = "request target past ASCII";
 
 /// What the buffer holds.
 // Matched at once by the caller; boxing the request would cost an allocation per request.
@@ -30,7 +34,13 @@ pub(super) struct Span {
 }
 
 /// Parses the head at the start of `buf`. `spans` is scratch space kept by the connection.
-pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usize, spans: &mut Vec<Span>) -> Parsed {
+pub(super) fn parse(
+    buf: &mut BytesMut,
+    max_head_bytes: usize,
+    max_headers: usize,
+    non_ascii: NonAsciiTargets,
+    spans: &mut Vec<Span>,
+) -> Parsed {
     let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, &mut headers) {
@@ -40,22 +50,27 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
         Err(httparse::Error::TooManyHeaders) => {
             return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
         }
-        Err(_) => match target_made_ascii(buf) {
+        Err(_) => match (non_utf8_target(buf), non_ascii) {
+            (None, _) => return Parsed::Refused(StatusCode::BAD_REQUEST, "malformed head"),
+            (Some(_), NonAsciiTargets::Refuse) => return Parsed::Refused(StatusCode::BAD_REQUEST, NON_ASCII),
             // Parsed again, once: the target it gives back holds ASCII only.
-            Some(repaired) => {
-                *buf = repaired;
-                return parse(buf, max_head_bytes, max_headers, spans);
+            (Some(target), NonAsciiTargets::Escape) => {
+                *buf = target_made_ascii(buf, target);
+                return parse(buf, max_head_bytes, max_headers, non_ascii, spans);
             }
-            None => return Parsed::Refused(StatusCode::BAD_REQUEST, "malformed head"),
         },
     };
     if len > max_head_bytes {
         return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "head");
     }
     // No controls, spaces or DEL in the target (RFC 9112 §3.2). Bytes past ASCII (UTF-8 as
-    // typed, which httparse lets through) are percent-encoded below, as nginx and Go serve them.
-    if !req.path.unwrap_or_default().bytes().all(|b| b.is_ascii_graphic() || !b.is_ascii()) {
+    // typed, which httparse lets through) are refused, or percent-encoded below.
+    let path = req.path.unwrap_or_default();
+    if !path.bytes().all(|b| b.is_ascii_graphic() || !b.is_ascii()) {
         return Parsed::Refused(StatusCode::BAD_REQUEST, "request target");
+    }
+    if non_ascii == NonAsciiTargets::Refuse && !path.is_ascii() {
+        return Parsed::Refused(StatusCode::BAD_REQUEST, NON_ASCII);
     }
     if req.headers.len() > max_headers {
         return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers");
@@ -128,13 +143,11 @@ pub(super) fn parse(buf: &mut BytesMut, max_head_bytes: usize, max_headers: usiz
     Parsed::Request(request, facts)
 }
 
-/// The buffer again with its request line's target made ASCII, when httparse refused the
-/// head for that target's bytes that are not UTF-8 (Latin-1's raw `ü`, as old clients and
-/// replayed logs send it, and nginx serves): httparse holds the target as text. The bytes
-/// past ASCII are percent-encoded as a browser sends them (`%FC`), which the upstream and
-/// the WAF decode to the very bytes sent. None when the refusal had another cause. Copies
-/// the buffer, on this path only.
-fn target_made_ascii(buf: &BytesMut) -> Option<BytesMut> {
+/// Where the request line's target lies in `buf`, when it is what httparse refused the
+/// head for: bytes that are not UTF-8 (Latin-1's raw `ü`, as old clients and replayed logs
+/// send it, and nginx serves), as httparse holds the target as text. None when the refusal
+/// had another cause.
+fn non_utf8_target(buf: &BytesMut) -> Option<Range<usize>> {
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
     // The line may not have ended yet: httparse refuses the target once its space has come.
     let line = &buf[start..start + buf[start..].iter().position(|&b| b == b'\n').unwrap_or(buf.len() - start)];
@@ -143,12 +156,19 @@ fn target_made_ascii(buf: &BytesMut) -> Option<BytesMut> {
     if std::str::from_utf8(target).is_ok() || target.iter().any(|b| b.is_ascii_control() || *b == b' ') {
         return None;
     }
-    let escaped = crate::percent::encode(target, |_| false);
+    Some(start + first + 1..start + last)
+}
+
+/// The buffer again with the `target` found by [`non_utf8_target`] made ASCII: its bytes
+/// past ASCII percent-encoded as a browser sends them (`%FC`), which the upstream and the
+/// WAF decode to the very bytes sent. Copies the buffer, on this path only.
+fn target_made_ascii(buf: &BytesMut, target: Range<usize>) -> BytesMut {
+    let escaped = crate::percent::encode(&buf[target.clone()], |_| false);
     let mut out = BytesMut::with_capacity(buf.len() + escaped.len());
-    out.extend_from_slice(&buf[..start + first + 1]);
+    out.extend_from_slice(&buf[..target.start]);
     out.extend_from_slice(escaped.as_bytes());
-    out.extend_from_slice(&buf[start + last..]);
-    Some(out)
+    out.extend_from_slice(&buf[target.end..]);
+    out
 }
 
 /// Whether every line of `head` ends in CRLF. httparse has found the lines already, so
@@ -179,9 +199,10 @@ pub fn parse_one(
     head: &[u8],
     max_head_bytes: usize,
     max_headers: usize,
+    non_ascii: NonAsciiTargets,
 ) -> Result<Request<()>, (StatusCode, &'static str)> {
     let mut buf = BytesMut::from(head);
-    match parse(&mut buf, max_head_bytes, max_headers.min(MAX_HEADERS), &mut Vec::new()) {
+    match parse(&mut buf, max_head_bytes, max_headers.min(MAX_HEADERS), non_ascii, &mut Vec::new()) {
         Parsed::Request(req, _) => Ok(req),
         Parsed::Refused(status, why) => Err((status, why)),
         Parsed::Partial => Err((StatusCode::BAD_REQUEST, "incomplete head")),
@@ -216,8 +237,12 @@ mod tests {
     use super::*;
 
     fn parse_all(input: &[u8]) -> (Parsed, BytesMut) {
+        parse_as(input, NonAsciiTargets::Refuse)
+    }
+
+    fn parse_as(input: &[u8], non_ascii: NonAsciiTargets) -> (Parsed, BytesMut) {
         let mut buf = BytesMut::from(input);
-        let parsed = parse(&mut buf, 1024, 10, &mut Vec::new());
+        let parsed = parse(&mut buf, 1024, 10, non_ascii, &mut Vec::new());
         (parsed, buf)
     }
 
@@ -288,7 +313,7 @@ mod tests {
 
     #[test]
     fn what_uris_forbid_as_typed_is_percent_encoded_as_browsers_do() {
-        let target_of = |input: &[u8]| match parse_all(input).0 {
+        let target_of = |input: &[u8]| match parse_as(input, NonAsciiTargets::Escape).0 {
             Parsed::Request(req, _) => Ok(req.uri().to_string()),
             Parsed::Refused(status, why) => Err((status, why)),
             Parsed::Partial => panic!("partial"),
@@ -311,9 +336,10 @@ mod tests {
         );
         // Refused as soon as the target has ended, and repaired then: the head completes later.
         let mut buf = BytesMut::from(&b"GET /s?q=\xfcber HTTP/1"[..]);
-        assert!(matches!(parse(&mut buf, 1024, 10, &mut Vec::new()), Parsed::Partial));
+        let escape = NonAsciiTargets::Escape;
+        assert!(matches!(parse(&mut buf, 1024, 10, escape, &mut Vec::new()), Parsed::Partial));
         buf.extend_from_slice(b".1\r\nHost: x\r\n\r\n");
-        let Parsed::Request(req, _) = parse(&mut buf, 1024, 10, &mut Vec::new()) else { panic!("not parsed") };
+        let Parsed::Request(req, _) = parse(&mut buf, 1024, 10, escape, &mut Vec::new()) else { panic!("not parsed") };
         assert_eq!(req.uri(), "/s?q=%FCber");
         // What else was wrong with the head still is.
         assert_eq!(
@@ -338,6 +364,28 @@ mod tests {
             let status = target_of(bad).map_err(|(status, _)| status);
             assert_eq!(status, Err(StatusCode::BAD_REQUEST), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    /// As RFC 9112 §3.2 advises, by default: bytes past ASCII in a target, UTF-8 or not, get
+    /// a 400 that names them; nothing else about the head changes.
+    #[test]
+    fn bytes_past_ascii_in_the_target_are_refused_unless_escaped() {
+        for bad in [
+            "GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes(),
+            "GET /s?q=\u{fc}ber&r=<b> HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes(),
+            b"GET /caf\xe9 HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /\xc0\xaf../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
+        ] {
+            let Parsed::Refused(status, why) = parse_all(bad).0 else { panic!("{}", String::from_utf8_lossy(bad)) };
+            assert_eq!((status, why), (StatusCode::BAD_REQUEST, NON_ASCII), "{}", String::from_utf8_lossy(bad));
+            let Parsed::Request(..) = parse_as(bad, NonAsciiTargets::Escape).0 else { panic!("escaped, served") };
+        }
+        // ASCII a URI does not allow is escaped either way; a header's obs-text is not the target's.
+        let Parsed::Request(req, _) = parse_all(b"GET /s?q=<b> HTTP/1.1\r\nHost: x\r\nX-Name: Jos\xe9\r\n\r\n").0
+        else {
+            panic!("not parsed")
+        };
+        assert_eq!(req.uri(), "/s?q=%3Cb%3E");
     }
 
     /// LIFECYCLE H1, "no panic on network input": heads mutated at random (bytes changed,
@@ -376,8 +424,9 @@ mod tests {
             if round % 10 == 0 {
                 input = (0..(next() % 200)).map(|_| next() as u8).collect();
             }
-            let mut buf = BytesMut::from(&input[..]);
-            let _ = parse(&mut buf, 1024, 16, &mut Vec::new());
+            for non_ascii in [NonAsciiTargets::Refuse, NonAsciiTargets::Escape] {
+                let _ = parse(&mut BytesMut::from(&input[..]), 1024, 16, non_ascii, &mut Vec::new());
+            }
             let mut framing = forecourt_upstream::chunked::ChunkedFraming::default();
             let mut body = BytesMut::from(&input[..]);
             while let Ok(Some(_)) = framing.decode(&mut body) {}

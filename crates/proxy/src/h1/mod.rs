@@ -27,7 +27,7 @@ use crate::conn::Conn;
 use crate::drain::DrainWatch;
 use crate::pipeline::handle;
 use crate::request_id;
-use crate::settings::ClientLimits;
+use crate::settings::{ClientLimits, NonAsciiTargets};
 use crate::transport::{Transport, READ_CHUNK};
 use crate::worker::Worker;
 use bytes::BytesMut;
@@ -64,6 +64,8 @@ pub struct Limits {
     pub send_timeout: Duration,
     /// Idle this long, a keep-alive connection gives back its read buffer.
     pub park_after: Duration,
+    /// What a request target with bytes past ASCII gets.
+    pub non_ascii_targets: NonAsciiTargets,
 }
 
 /// An HTTP/1.1 keep-alive connection idle this long gives up its HTTP state and buffers
@@ -84,6 +86,7 @@ impl Limits {
             keepalive_timeout: client.keepalive_timeout,
             send_timeout: client.send_timeout,
             park_after: PARK_AFTER,
+            non_ascii_targets: client.non_ascii_targets,
         }
     }
 }
@@ -235,7 +238,8 @@ async fn next_head(
             let mut inbound = shared.inbound.borrow_mut();
             if !inbound.buf.is_empty() {
                 let max_headers = limits.max_headers.min(MAX_HEADERS);
-                match head::parse(&mut inbound.buf, limits.max_head_bytes, max_headers, spans) {
+                match head::parse(&mut inbound.buf, limits.max_head_bytes, max_headers, limits.non_ascii_targets, spans)
+                {
                     Parsed::Partial => {}
                     Parsed::Request(req, facts) => return Next::Request(req, facts),
                     Parsed::Refused(status, why) => return Next::Refused(status, why),
@@ -307,16 +311,21 @@ async fn first_chunk_checked(shared: &Rc<Shared>, limits: &Limits) -> bool {
 
 /// Answers a request that will not be served, and closes.
 async fn refuse(worker: &Worker, shared: &Rc<Shared>, out: &mut OutQueue, status: StatusCode) {
-    let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
-    let reason = Reason::for_refusal(status);
-    worker.metrics.count_local(reason);
-    let answer = answers::answer(reason, Style::Text, &id).map(ProxyBody::full);
-    let (mut head, mut body) = answer.into_parts();
-    head.headers.insert(request_id::HEADER, id);
+    let (head, mut body) = refusal(worker, Reason::for_refusal(status), Style::Text).into_parts();
     let answering = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: false };
     if write_response(shared, out, &head, &mut body, &answering).await.is_ok() {
         linger_if_unread(shared).await;
     }
+}
+
+/// The answer to a request refused before the pipeline saw it (HTTP/1's head, HTTP/2's
+/// target), counted, under a request id of its own.
+pub(crate) fn refusal(worker: &Worker, reason: Reason, style: Style) -> Response<ProxyBody> {
+    let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
+    worker.metrics.count_local(reason);
+    let mut answer = answers::answer(reason, style, &id).map(ProxyBody::full);
+    answer.headers_mut().insert(request_id::HEADER, id);
+    answer
 }
 
 /// Closes gracefully when the client may have sent bytes we did not read: our side is
