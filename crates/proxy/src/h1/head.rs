@@ -66,11 +66,14 @@ pub(super) fn parse(
     // No controls, spaces or DEL in the target (RFC 9112 §3.2). Bytes past ASCII (UTF-8 as
     // typed, which httparse lets through) are refused, or percent-encoded below.
     let path = req.path.unwrap_or_default();
-    if !path.bytes().all(|b| b.is_ascii_graphic() || !b.is_ascii()) {
-        return Parsed::Refused(StatusCode::BAD_REQUEST, "request target");
-    }
-    if non_ascii == NonAsciiTargets::Refuse && !path.is_ascii() {
-        return Parsed::Refused(StatusCode::BAD_REQUEST, NON_ASCII);
+    let allowed = match non_ascii {
+        NonAsciiTargets::Refuse => path.bytes().all(|b| b.is_ascii_graphic()),
+        NonAsciiTargets::Escape => path.bytes().all(|b| b.is_ascii_graphic() || !b.is_ascii()),
+    };
+    if !allowed {
+        let past_ascii =
+            non_ascii == NonAsciiTargets::Refuse && path.bytes().all(|b| b.is_ascii_graphic() || !b.is_ascii());
+        return Parsed::Refused(StatusCode::BAD_REQUEST, if past_ascii { NON_ASCII } else { "request target" });
     }
     if req.headers.len() > max_headers {
         return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers");
