@@ -419,3 +419,43 @@ async fn the_admin_api_describes_the_chains_as_explain_does() {
     assert!(text.contains("front:    uri_length -> acme_challenge"), "{text}");
     assert!(text.contains("max_body") && text.contains("max_bytes=1048576"), "{text}");
 }
+
+/// A request whose connect waits in a full accept queue (its SYN dropped: the kernel tries
+/// again a second later, then three) takes the connection another request gives back
+/// meanwhile, as a burst of new HTTP/2 streams does when the origin is slow to accept.
+#[tokio::test]
+async fn a_connect_held_by_a_full_accept_queue_yields_to_a_connection_given_back() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The server accepts one connection, answers each request on it 300 ms later, and
+    // accepts no other: a backlog of 1 holds two connections, then drops SYNs.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = conn.read(&mut buf).await {
+            head.extend_from_slice(&buf[..n]);
+            while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                head.drain(..end + 4);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await.unwrap();
+            }
+        }
+        drop(listener);
+    });
+    let fc = Forecourt::start(&crate::protocol::simple_to(addr, ""));
+    let url = fc.url("/first");
+    let first = tokio::spawn(async move { get(&url).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let queued: Vec<_> = (0..2).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    let started = std::time::Instant::now();
+    let second = get(&fc.url("/second")).await;
+    let waited = started.elapsed();
+    assert_eq!((second.status, second.body.as_str()), (200, "ok"));
+    assert!(waited < Duration::from_millis(900), "waited {waited:?} for a connect the kernel retries a second later");
+    assert_eq!(first.await.unwrap().status, 200);
+    drop(queued);
+}

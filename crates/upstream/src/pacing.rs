@@ -3,6 +3,7 @@
 //! open hundreds of connections in the same millisecond, overflow the server's accept
 //! queue and leave some to the kernel's one-second SYN retry. Requests beyond the cap wait
 //! for whichever comes first: a connection given back to the pool, or a free connect slot.
+//! A request whose own connect is in progress takes a connection given back meanwhile.
 use std::cell::Cell;
 use std::rc::Rc;
 use tokio::sync::Notify;
@@ -16,6 +17,11 @@ pub struct Pacer {
     connecting: Cell<u32>,
     waiters: Cell<u32>,
     wake: Notify,
+    /// Requests with a connect of their own in progress, waiting on `returned` too. Their
+    /// own wake-ups: were they woken through `wake`, a freed slot meant for a waiter could
+    /// be taken by one that has a slot already, and the waiter left to its timeout.
+    racing: Cell<u32>,
+    returned: Notify,
 }
 
 /// A connect in progress; dropping it frees the slot and wakes one waiter.
@@ -41,28 +47,49 @@ impl Pacer {
     /// Waits until a connection comes back or a slot frees (or spuriously: callers check
     /// again and may wait again).
     pub async fn wait(&self) {
-        struct Waiting<'a>(&'a Cell<u32>);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.set(self.0.get() - 1);
-            }
-        }
         self.waiters.set(self.waiters.get() + 1);
-        let _waiting = Waiting(&self.waiters);
+        let _waiting = Counted(&self.waiters);
         self.wake.notified().await;
+    }
+
+    /// Waits until a connection is given back (or spuriously), for a request whose own
+    /// connect is in progress.
+    pub async fn returned(&self) {
+        self.racing.set(self.racing.get() + 1);
+        let _racing = Counted(&self.racing);
+        self.returned.notified().await;
     }
 
     /// Wakes one waiting request, if any (a `Cell` read when none waits: the hot path).
     #[inline]
-    pub fn wake_one(&self) {
+    fn wake_one(&self) {
         if self.waiters.get() > 0 {
             self.wake.notify_one();
+        }
+    }
+
+    /// A connection was given back: one waiting request and every racing one may take it
+    /// (whoever comes second checks the pool and finds none, and waits on).
+    #[inline]
+    pub fn connection_returned(&self) {
+        self.wake_one();
+        if self.racing.get() > 0 {
+            self.returned.notify_waiters();
         }
     }
 
     /// Whether a connect is in progress or a request waits (the pool keeps its entry).
     pub fn busy(&self) -> bool {
         self.connecting.get() > 0 || self.waiters.get() > 0
+    }
+}
+
+/// One of the requests a counter counts, until dropped.
+struct Counted<'a>(&'a Cell<u32>);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
     }
 }
 
@@ -89,6 +116,31 @@ mod tests {
                 assert!(waiter.await.unwrap(), "the woken request finds a free slot");
             })
             .await;
+        assert!(!pacer.busy());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_freed_slot_wakes_a_waiter_and_a_returned_connection_wakes_the_racing_too() {
+        let pacer = Rc::new(Pacer::default());
+        let mut slots: Vec<_> = (0..MAX_CONNECTING).map(|_| pacer.try_start().unwrap()).collect();
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let (p, q) = (pacer.clone(), pacer.clone());
+                let racing = tokio::task::spawn_local(async move { p.returned().await });
+                let waiting = tokio::task::spawn_local(async move { q.wait().await });
+                tokio::task::yield_now().await;
+                // A slot frees: the waiter, which may take it, wakes; the racing one, which
+                // has one, does not take its wake-up.
+                slots.pop();
+                waiting.await.unwrap();
+                tokio::task::yield_now().await;
+                assert!(!racing.is_finished(), "a freed slot woke a request that has one");
+                pacer.connection_returned();
+                racing.await.unwrap();
+            })
+            .await;
+        drop(slots);
         assert!(!pacer.busy());
     }
 }

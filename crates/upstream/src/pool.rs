@@ -8,7 +8,8 @@
 //! ([`crate::h1`]); the others go through hyper's client, which can send a body while the
 //! response is already arriving.
 use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error, InlineRequest};
-use crate::pacing::Pacer;
+use crate::pacing::{ConnectSlot, Pacer};
+use crate::state::EndpointState;
 use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -18,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -227,8 +229,13 @@ where
     /// [`crate::pacing::MAX_CONNECTING`] are being opened to this server, else the first that is
     /// given back or may be opened, within the connect timeout. `fresh`: only a new one
     /// (a pooled connection just failed).
+    ///
+    /// A request that opens one still takes a connection given back meanwhile: a connect
+    /// whose SYN a full accept queue dropped waits a second for the kernel's retry, where
+    /// the next exchange to end frees one in milliseconds. The connect goes on, and its
+    /// connection joins the pool.
     async fn paced_inline(
-        &self,
+        self: &Rc<Self>,
         ep: &Endpoint,
         t: &UpstreamTimeouts,
         fresh: bool,
@@ -242,15 +249,47 @@ where
             }
             let pacer = self.inline.borrow_mut().entry(ep.addr).or_default().pacer.clone();
             if let Some(slot) = pacer.try_start() {
-                let stream = connect(ep, t, &self.counters).await;
-                drop(slot);
-                return Ok((H1Conn::new(stream?), false));
+                let mut connecting = Box::pin(connect_owned(ep, t, self.counters.clone()));
+                loop {
+                    tokio::select! {
+                        biased;
+                        stream = &mut connecting => {
+                            drop(slot);
+                            return Ok((H1Conn::new(stream?), false));
+                        }
+                        () = pacer.returned(), if !fresh => {
+                            if let Some(conn) = self.checkout_inline(ep.addr) {
+                                self.pool_when_connected(ep.addr, t.max_idle, connecting, slot);
+                                return Ok((conn, true));
+                            }
+                        }
+                    }
+                }
             }
             if tokio::time::timeout_at(deadline, pacer.wait()).await.is_err() {
                 self.counters.connect_errors.fetch_add(1, Ordering::Relaxed);
                 return Err(UpstreamError::ConnectTimeout);
             }
         }
+    }
+
+    /// Lets a connect a request no longer waits for finish on its own: its connection
+    /// joins the pool (if the pool still wants one), and its slot frees when it ends.
+    fn pool_when_connected(
+        self: &Rc<Self>,
+        addr: SocketAddr,
+        max_idle: usize,
+        connecting: Pin<Box<impl Future<Output = Result<TcpStream, UpstreamError>> + 'static>>,
+        slot: ConnectSlot,
+    ) {
+        let pool = Rc::downgrade(self);
+        tokio::task::spawn_local(async move {
+            let stream = connecting.await;
+            drop(slot);
+            if let (Ok(stream), Some(pool)) = (stream, pool.upgrade()) {
+                pool.give_back_inline(addr, max_idle, H1Conn::new(stream));
+            }
+        });
     }
 
     /// The most recently used live connection (expired ones are dropped by `sweep`).
@@ -270,7 +309,7 @@ where
         let idle = map.entry(addr).or_default();
         if idle.conns.len() < max_idle {
             idle.conns.push((conn, self.tick.get()));
-            idle.pacer.wake_one();
+            idle.pacer.connection_returned();
         }
     }
 
@@ -461,13 +500,32 @@ where
     Ok(sender)
 }
 
+/// [`connect`], holding what it needs: it may outlive the request that started it.
+fn connect_owned(
+    ep: &Endpoint,
+    t: &UpstreamTimeouts,
+    counters: std::sync::Arc<PoolCounters>,
+) -> impl Future<Output = Result<TcpStream, UpstreamError>> + 'static {
+    let (addr, state, timeout) = (ep.addr, ep.state.clone(), t.connect);
+    async move { connect_to(addr, &state, timeout, &counters).await }
+}
+
 async fn connect(ep: &Endpoint, t: &UpstreamTimeouts, counters: &PoolCounters) -> Result<TcpStream, UpstreamError> {
+    connect_to(ep.addr, &ep.state, t.connect, counters).await
+}
+
+async fn connect_to(
+    addr: SocketAddr,
+    state: &EndpointState,
+    timeout: std::time::Duration,
+    counters: &PoolCounters,
+) -> Result<TcpStream, UpstreamError> {
     let failed = |e| {
         counters.connect_errors.fetch_add(1, Ordering::Relaxed);
-        ep.state.connect_errors.fetch_add(1, Ordering::Relaxed);
+        state.connect_errors.fetch_add(1, Ordering::Relaxed);
         e
     };
-    let stream = match tokio::time::timeout(t.connect, TcpStream::connect(ep.addr)).await {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => return Err(failed(UpstreamError::ConnectTimeout)),
         Ok(Err(e)) => return Err(failed(UpstreamError::Connect(e))),
         Ok(Ok(s)) => s,
