@@ -626,3 +626,42 @@ fn an_origin_that_overruns_its_length_does_not_poison_the_pool() {
         assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("\r\n\r\nhello"), "request {i}: {out:?}");
     }
 }
+
+/// A burst of requests to an h2c upstream with no connection yet opens one connection,
+/// which every request of the burst shares, not one each (what pacing does for HTTP/1.1).
+#[tokio::test]
+async fn a_burst_to_an_h2c_upstream_shares_one_new_connection() {
+    let origin = Origin::slow("o", Duration::from_millis(100));
+    let config = simple(&origin, "").replace("[upstream.o]", "[upstream.o]\nprotocol = \"h2c\"");
+    let fc = Forecourt::start(&config);
+    // Fifty client connections at once, so that the requests arrive together.
+    let client = common::client();
+    let burst: Vec<_> = (0..50)
+        .map(|i| {
+            let req = http::Request::get(fc.url(&format!("/burst/{i}"))).body(Default::default()).unwrap();
+            let client = client.clone();
+            tokio::spawn(async move { send(&client, req).await.status })
+        })
+        .collect();
+    for request in burst {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    let opened = origin.connections.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(opened, 1, "connections the burst opened to the h2c upstream");
+    // A server that refuses: the requests that waited for the failed opening try in turn,
+    // each refused at once; none waits for the connect timeout.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let fc = Forecourt::start(&config.replace(&origin.addr.to_string(), &dead));
+    let started = std::time::Instant::now();
+    let burst: Vec<_> = (0..20)
+        .map(|i| {
+            let req = http::Request::get(fc.url(&format!("/dead/{i}"))).body(Default::default()).unwrap();
+            let client = client.clone();
+            tokio::spawn(async move { send(&client, req).await.status })
+        })
+        .collect();
+    for request in burst {
+        assert_eq!(request.await.unwrap(), 502);
+    }
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}

@@ -12,6 +12,7 @@ pub mod dns;
 mod endpoint;
 mod group;
 mod h1;
+mod h2_conns;
 pub mod health;
 mod interim;
 pub mod limit;

@@ -2,12 +2,14 @@
 //!
 //! Every worker thread owns one [`Pool`]: no locks, no cross-thread traffic. HTTP/1.1
 //! connections are checked out for one exchange and come back when the response body has
-//! been read to its end ([`PooledBody`]); an h2c endpoint has one multiplexed connection.
+//! been read to its end ([`PooledBody`]); an h2c endpoint has one multiplexed connection
+//! (`h2_conns.rs`).
 //!
 //! Requests without a body or upgrade (most of them) take the inline HTTP/1.1 client
 //! ([`crate::h1`]); the others go through hyper's client, which can send a body while the
 //! response is already arriving.
 use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error, InlineRequest};
+use crate::h2_conns::{Found, H2Conns};
 use crate::pacing::{ConnectSlot, Pacer};
 use crate::state::EndpointState;
 use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
@@ -136,7 +138,7 @@ pub struct Pool<B> {
     /// so that the hot path reads no clock.
     tick: std::cell::Cell<u64>,
     h1: RefCell<HashMap<SocketAddr, Vec<IdleConn<B>>>>,
-    h2: RefCell<HashMap<SocketAddr, http2::SendRequest<B>>>,
+    h2: H2Conns<B>,
     counters: std::sync::Arc<PoolCounters>,
 }
 
@@ -151,7 +153,7 @@ where
             inline: RefCell::default(),
             tick: Default::default(),
             h1: RefCell::default(),
-            h2: RefCell::default(),
+            h2: H2Conns::default(),
             counters,
         })
     }
@@ -362,27 +364,46 @@ where
         t: &UpstreamTimeouts,
         req: Request<B>,
     ) -> Result<Response<PooledBody<B>>, SendFailure<B>> {
-        let existing = self.h2.borrow().get(&ep.addr).filter(|s| !s.is_closed()).cloned();
-        let mut sender = match existing {
-            Some(s) => {
-                self.counters.reused.fetch_add(1, Ordering::Relaxed);
-                s
-            }
-            None => {
-                let sender = match self.open_h2(ep, t).await {
-                    Ok(sender) => sender,
-                    Err(error) => return Err(SendFailure { error, unsent: Some(req) }),
-                };
-                self.counters.opened.fetch_add(1, Ordering::Relaxed);
-                self.h2.borrow_mut().insert(ep.addr, sender.clone());
-                sender
-            }
+        let mut sender = match self.h2_sender(ep, t).await {
+            Ok(sender) => sender,
+            Err(error) => return Err(SendFailure { error, unsent: Some(req) }),
         };
         let exchange = sender.send_request(req);
         match tokio::time::timeout(t.response_header, exchange).await {
             Err(_) => Err(UpstreamError::ResponseTimeout.into()),
             Ok(Err(e)) => Err(UpstreamError::Exchange(e).into()),
             Ok(Ok(resp)) => Ok(PooledBody::wrap(resp, None)),
+        }
+    }
+
+    /// The endpoint's multiplexed connection: the open one, else the one another request
+    /// is opening once it is open, else a new one (that requests arriving meanwhile wait
+    /// for), within the connect timeout.
+    async fn h2_sender(&self, ep: &Endpoint, t: &UpstreamTimeouts) -> Result<http2::SendRequest<B>, UpstreamError> {
+        let deadline = tokio::time::Instant::now() + t.connect;
+        loop {
+            match self.h2.find(ep.addr) {
+                Found::Open(sender) => {
+                    self.counters.reused.fetch_add(1, Ordering::Relaxed);
+                    return Ok(sender);
+                }
+                Found::Opening(done) => {
+                    // Registered as it is made, before anything yields: the end of the
+                    // opening cannot pass unseen.
+                    let ended = done.notified();
+                    if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                        self.counters.connect_errors.fetch_add(1, Ordering::Relaxed);
+                        return Err(UpstreamError::ConnectTimeout);
+                    }
+                }
+                Found::None => {
+                    let opening = self.h2.start_opening(ep.addr);
+                    let sender = self.open_h2(ep, t).await?;
+                    self.counters.opened.fetch_add(1, Ordering::Relaxed);
+                    opening.opened(sender.clone());
+                    return Ok(sender);
+                }
+            }
         }
     }
 
@@ -438,7 +459,7 @@ where
             list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < max_age);
             !list.is_empty() && live(*addr)
         });
-        self.h2.borrow_mut().retain(|addr, s| !s.is_closed() && live(*addr));
+        self.h2.retain(&live);
         self.inline.borrow_mut().retain(|addr, idle| {
             idle.conns.retain_mut(|(c, since)| {
                 // Idle since before the last sweep (a whole second at least): one that
