@@ -634,18 +634,7 @@ async fn a_burst_to_an_h2c_upstream_shares_one_new_connection() {
     let origin = Origin::slow("o", Duration::from_millis(100));
     let config = simple(&origin, "").replace("[upstream.o]", "[upstream.o]\nprotocol = \"h2c\"");
     let fc = Forecourt::start(&config);
-    // Fifty client connections at once, so that the requests arrive together.
-    let client = common::client();
-    let burst: Vec<_> = (0..50)
-        .map(|i| {
-            let req = http::Request::get(fc.url(&format!("/burst/{i}"))).body(Default::default()).unwrap();
-            let client = client.clone();
-            tokio::spawn(async move { send(&client, req).await.status })
-        })
-        .collect();
-    for request in burst {
-        assert_eq!(request.await.unwrap(), 200);
-    }
+    assert_eq!(burst(&fc, 50).await, [200; 50]);
     let opened = origin.connections.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(opened, 1, "connections the burst opened to the h2c upstream");
     // A server that refuses: the requests that waited for the failed opening try in turn,
@@ -653,15 +642,24 @@ async fn a_burst_to_an_h2c_upstream_shares_one_new_connection() {
     let dead = format!("127.0.0.1:{}", free_port());
     let fc = Forecourt::start(&config.replace(&origin.addr.to_string(), &dead));
     let started = std::time::Instant::now();
-    let burst: Vec<_> = (0..20)
+    assert_eq!(burst(&fc, 20).await, [502; 20]);
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+/// The statuses of `n` requests sent at once, each on a client connection of its own, so
+/// that they arrive together.
+async fn burst(fc: &Forecourt, n: usize) -> Vec<u16> {
+    let client = common::client();
+    let requests: Vec<_> = (0..n)
         .map(|i| {
-            let req = http::Request::get(fc.url(&format!("/dead/{i}"))).body(Default::default()).unwrap();
+            let req = http::Request::get(fc.url(&format!("/burst/{i}"))).body(Default::default()).unwrap();
             let client = client.clone();
             tokio::spawn(async move { send(&client, req).await.status })
         })
         .collect();
-    for request in burst {
-        assert_eq!(request.await.unwrap(), 502);
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
     }
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    statuses
 }
