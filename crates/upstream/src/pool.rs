@@ -11,7 +11,6 @@
 use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error, InlineRequest};
 use crate::h2_conns::{Found, H2Conns};
 use crate::pacing::{ConnectSlot, Pacer};
-use crate::state::EndpointState;
 use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -251,7 +250,7 @@ where
             }
             let pacer = self.inline.borrow_mut().entry(ep.addr).or_default().pacer.clone();
             if let Some(slot) = pacer.try_start() {
-                let mut connecting = Box::pin(connect_owned(ep, t, self.counters.clone()));
+                let mut connecting = Box::pin(connect(ep, t, &self.counters));
                 loop {
                     tokio::select! {
                         biased;
@@ -521,38 +520,29 @@ where
     Ok(sender)
 }
 
-/// [`connect`], holding what it needs: it may outlive the request that started it.
-fn connect_owned(
+/// A TCP connection to `ep` within the connect timeout, a failure counted for the pool and
+/// the server. The future holds what it needs: it may outlive the request that started it
+/// (`Pool::pool_when_connected`).
+fn connect(
     ep: &Endpoint,
     t: &UpstreamTimeouts,
-    counters: std::sync::Arc<PoolCounters>,
+    counters: &std::sync::Arc<PoolCounters>,
 ) -> impl Future<Output = Result<TcpStream, UpstreamError>> + 'static {
-    let (addr, state, timeout) = (ep.addr, ep.state.clone(), t.connect);
-    async move { connect_to(addr, &state, timeout, &counters).await }
-}
-
-async fn connect(ep: &Endpoint, t: &UpstreamTimeouts, counters: &PoolCounters) -> Result<TcpStream, UpstreamError> {
-    connect_to(ep.addr, &ep.state, t.connect, counters).await
-}
-
-async fn connect_to(
-    addr: SocketAddr,
-    state: &EndpointState,
-    timeout: std::time::Duration,
-    counters: &PoolCounters,
-) -> Result<TcpStream, UpstreamError> {
-    let failed = |e| {
-        counters.connect_errors.fetch_add(1, Ordering::Relaxed);
-        state.connect_errors.fetch_add(1, Ordering::Relaxed);
-        e
-    };
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Err(_) => return Err(failed(UpstreamError::ConnectTimeout)),
-        Ok(Err(e)) => return Err(failed(UpstreamError::Connect(e))),
-        Ok(Ok(s)) => s,
-    };
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
+    let (addr, state, timeout, counters) = (ep.addr, ep.state.clone(), t.connect, counters.clone());
+    async move {
+        let failed = |e| {
+            counters.connect_errors.fetch_add(1, Ordering::Relaxed);
+            state.connect_errors.fetch_add(1, Ordering::Relaxed);
+            e
+        };
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(failed(UpstreamError::ConnectTimeout)),
+            Ok(Err(e)) => return Err(failed(UpstreamError::Connect(e))),
+            Ok(Ok(s)) => s,
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
 }
 
 struct Return<B> {

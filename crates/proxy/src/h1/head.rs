@@ -65,14 +65,15 @@ pub(super) fn parse(
     }
     // No controls, spaces or DEL in the target (RFC 9112 §3.2). Bytes past ASCII (UTF-8 as
     // typed, which httparse lets through) are refused, or percent-encoded below.
+    // One pass either way: the refusal's reason is worked out on its own path only.
     let path = req.path.unwrap_or_default();
+    let visible_or_past_ascii = |b: u8| b.is_ascii_graphic() || !b.is_ascii();
     let allowed = match non_ascii {
         NonAsciiTargets::Refuse => path.bytes().all(|b| b.is_ascii_graphic()),
-        NonAsciiTargets::Escape => path.bytes().all(|b| b.is_ascii_graphic() || !b.is_ascii()),
+        NonAsciiTargets::Escape => path.bytes().all(visible_or_past_ascii),
     };
     if !allowed {
-        let past_ascii =
-            non_ascii == NonAsciiTargets::Refuse && path.bytes().all(|b| b.is_ascii_graphic() || !b.is_ascii());
+        let past_ascii = non_ascii == NonAsciiTargets::Refuse && path.bytes().all(visible_or_past_ascii);
         return Parsed::Refused(StatusCode::BAD_REQUEST, if past_ascii { NON_ASCII } else { "request target" });
     }
     if req.headers.len() > max_headers {
