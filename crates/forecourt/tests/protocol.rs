@@ -1,11 +1,13 @@
 //! End-to-end: HTTP/1.1 and HTTP/2 protocol behaviour, request smuggling, streaming,
 //! upgrades (client timers and limits: `protocol/client_timers.rs`; what an origin's odd
 //! or broken answers become: `protocol/response_framing.rs`; its interim responses:
-//! `protocol/interim.rs`).
+//! `protocol/interim.rs`; refused requests in the access log: `protocol/refusals_logged.rs`).
 #[path = "protocol/client_timers.rs"]
 mod client_timers;
 #[path = "protocol/interim.rs"]
 mod interim;
+#[path = "protocol/refusals_logged.rs"]
+mod refusals_logged;
 #[path = "protocol/response_framing.rs"]
 mod response_framing;
 use crate::common;
@@ -649,10 +651,15 @@ async fn a_burst_to_an_h2c_upstream_shares_one_new_connection() {
 /// The statuses of `n` requests sent at once, each on a client connection of its own, so
 /// that they arrive together.
 async fn burst(fc: &Forecourt, n: usize) -> Vec<u16> {
+    burst_to(&fc.url(""), n).await
+}
+
+/// The same to `base` (a URL without its path).
+pub(crate) async fn burst_to(base: &str, n: usize) -> Vec<u16> {
     let client = common::client();
     let requests: Vec<_> = (0..n)
         .map(|i| {
-            let req = http::Request::get(fc.url(&format!("/burst/{i}"))).body(Default::default()).unwrap();
+            let req = http::Request::get(format!("{base}/burst/{i}")).body(Default::default()).unwrap();
             let client = client.clone();
             tokio::spawn(async move { send(&client, req).await.status })
         })

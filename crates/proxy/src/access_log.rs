@@ -84,6 +84,21 @@ impl AccessLog {
     }
 }
 
+/// Bytes as nginx's access log writes what a client sent: printable ASCII as it is, any
+/// other byte, `"` and `\` as `\xHH`, so a line stays one line of text whatever came.
+pub fn escaped_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            0x20..=0x7e if b != b'"' && b != b'\\' => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\x{b:02X}");
+            }
+        }
+    }
+    out
+}
+
 fn json_line(out: &mut String, f: &LogFields) {
     let now = SystemTime::now();
     out.push_str("{\"time\":\"");

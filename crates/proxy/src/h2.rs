@@ -8,9 +8,9 @@
 use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
-use crate::h1::{refusal, Limits};
+use crate::h1::{refusal, Limits, NON_ASCII_TARGET};
 use crate::h2_abuse::Cutoff;
-use crate::pipeline::handle;
+use crate::pipeline::{handle, log_fields};
 use crate::prefixed::Prefixed;
 use crate::settings::NonAsciiTargets;
 use crate::transport::Transport;
@@ -112,11 +112,15 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii:
         let head = req.method() == http::Method::HEAD;
         let mut req = req.map(IncomingBody::Http2);
         // `:path` as a client typed it: bytes past ASCII as HTTP/1's head parser takes them.
-        let mut refused = None;
         if let Some(escaped) = crate::percent::ascii_uri(req.uri()) {
             match non_ascii {
                 NonAsciiTargets::Refuse => {
-                    refused = Some(refusal(&worker, Reason::BadRequest, Style::of(req.headers())))
+                    let (parts, _) = req.into_parts();
+                    let style = Style::of(&parts.headers);
+                    let answer = refusal(&worker, Reason::BadRequest, style, NON_ASCII_TARGET, |id| {
+                        log_fields(&parts, conn.peer, id)
+                    });
+                    return respond(answer, head, open);
                 }
                 NonAsciiTargets::Escape => *req.uri_mut() = escaped,
             }
@@ -124,13 +128,16 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii:
         // Boxed: hyper moves the future into its dispatcher, and ours is large.
         Box::pin(async move {
             // hyper's HTTP/2 server has no way to send an interim response.
-            let resp = match refused {
-                Some(refusal) => refusal,
-                None => handle(&worker, &conn, req, None).await,
-            };
+            let resp = handle(&worker, &conn, req, None).await;
             Ok::<_, Infallible>(resp.map(|body| StreamBody { body, head, failed: None, _open: open }))
         })
     })
+}
+
+/// A response made without the pipeline (a refusal), as the service's future.
+fn respond(resp: http::Response<ProxyBody>, head: bool, open: OpenStream) -> ServiceFuture {
+    let resp = resp.map(|body| StreamBody { body, head, failed: None, _open: open });
+    Box::pin(std::future::ready(Ok::<_, Infallible>(resp)))
 }
 
 /// A response body that keeps its stream counted as open.

@@ -13,7 +13,7 @@ use std::ops::Range;
 pub const MAX_HEADERS: usize = 128;
 
 /// Why a target with bytes past ASCII was refused (`NonAsciiTargets::Refuse`).
-const NON_ASCII: &str = "request target past ASCII";
+pub(crate) const NON_ASCII: &str = "request target past ASCII";
 
 /// What the buffer holds.
 // Matched at once by the caller; boxing the request would cost an allocation per request.

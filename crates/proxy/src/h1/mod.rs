@@ -16,17 +16,19 @@ mod inbound;
 mod interim;
 mod outbound;
 mod parked;
+mod refusal;
 mod rules;
 mod upgrade;
 
+pub(crate) use head::NON_ASCII as NON_ASCII_TARGET;
 pub use head::{parse_one, MAX_HEADERS};
+pub(crate) use refusal::refusal;
 
-use crate::answers::{self, Reason, Style};
+use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
 use crate::drain::DrainWatch;
-use crate::pipeline::handle;
-use crate::request_id;
+use crate::pipeline::{handle, log_fields};
 use crate::settings::{ClientLimits, NonAsciiTargets};
 use crate::transport::{Transport, READ_CHUNK};
 use crate::worker::Worker;
@@ -143,7 +145,10 @@ async fn serve_busy(
             Next::Request(req, facts) => (req, facts),
             Next::Refused(status, why) => {
                 tracing::debug!(peer = %conn.peer, why, "refusing request");
-                refuse(worker, shared, &mut out, status).await;
+                let answer = refusal(worker, Reason::for_refusal(status), Style::Text, why, |id| {
+                    refusal::raw_line_fields(&shared.inbound.borrow().buf, conn.peer, id)
+                });
+                refuse(shared, &mut out, answer).await;
                 return Spell::Closed;
             }
             Next::Park => return Spell::Parked,
@@ -153,7 +158,10 @@ async fn serve_busy(
         let is_chunked = facts.framing == BodyFraming::Chunked;
         shared.inbound.borrow_mut().start_body(facts.framing, facts.expect_continue);
         if is_chunked && !facts.expect_continue && !first_chunk_checked(shared, limits).await {
-            refuse(worker, shared, &mut out, StatusCode::BAD_REQUEST).await;
+            let answer = refusal(worker, Reason::BadRequest, Style::Text, "chunk size", |id| {
+                log_fields(&req.into_parts().0, conn.peer, id)
+            });
+            refuse(shared, &mut out, answer).await;
             return Spell::Closed;
         }
         let answering = Answering {
@@ -309,23 +317,15 @@ async fn first_chunk_checked(shared: &Rc<Shared>, limits: &Limits) -> bool {
     }
 }
 
-/// Answers a request that will not be served, and closes.
-async fn refuse(worker: &Worker, shared: &Rc<Shared>, out: &mut OutQueue, status: StatusCode) {
-    let (head, mut body) = refusal(worker, Reason::for_refusal(status), Style::Text).into_parts();
+/// Sends the answer to a request that will not be served, and closes.
+async fn refuse(shared: &Rc<Shared>, out: &mut OutQueue, answer: Response<ProxyBody>) {
+    let (head, mut body) = answer.into_parts();
     let answering = Answering { method_is_head: false, version: Version::HTTP_11, keep_alive: false };
-    if write_response(shared, out, &head, &mut body, &answering).await.is_ok() {
+    let written = write_response(shared, out, &head, &mut body, &answering).await;
+    drop(body); // the access log line, before the linger below
+    if written.is_ok() {
         linger_if_unread(shared).await;
     }
-}
-
-/// The answer to a request refused before the pipeline saw it (HTTP/1's head, HTTP/2's
-/// target), counted, under a request id of its own.
-pub(crate) fn refusal(worker: &Worker, reason: Reason, style: Style) -> Response<ProxyBody> {
-    let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
-    worker.metrics.count_local(reason);
-    let mut answer = answers::answer(reason, style, &id).map(ProxyBody::full);
-    answer.headers_mut().insert(request_id::HEADER, id);
-    answer
 }
 
 /// Closes gracefully when the client may have sent bytes we did not read: our side is

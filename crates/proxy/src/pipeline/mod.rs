@@ -197,7 +197,9 @@ fn method_not_allowed(cx: &RequestCtx<'_>, route: &Route) -> Response<ProxyBody>
     resp
 }
 
-fn log_fields(head: &request::Parts, client: SocketAddr, request_id: &HeaderValue) -> LogFields {
+/// The access log's fields of a request head (also those of a request refused before it
+/// reached the pipeline, `h1::refusal`).
+pub(crate) fn log_fields(head: &request::Parts, client: SocketAddr, request_id: &HeaderValue) -> LogFields {
     let header =
         |name: http::header::HeaderName| head.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     LogFields {

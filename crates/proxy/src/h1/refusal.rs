@@ -1,0 +1,80 @@
+//! The answer to a request refused before the pipeline saw it (HTTP/1's head and first
+//! chunk, HTTP/2's target): counted, under a request id of its own, and written to the
+//! access log with the reason, as nginx logs the 400s it answers, so that an operator
+//! sees every refused request where the served ones are.
+use crate::access_log::{escaped_bytes, LogFields};
+use crate::answers::{self, Reason, Style};
+use crate::body::ProxyBody;
+use crate::exchange::Exchange;
+use crate::request_id;
+use crate::worker::Worker;
+use http::{HeaderValue, Response};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The most of a refused request line the access log shows (nginx shows what fitted its
+/// buffer): enough for any target a human reads, not a megabyte of junk per line.
+const LOGGED_LINE: usize = 2048;
+
+/// Answers with `reason`; `why` names the rule that refused (the access log's `refused`),
+/// and `fields` makes the rest of the log line, given the answer's request id (only when
+/// the access log is on). The line's duration counts from the refusal to the answer's end:
+/// keeping the head's arrival time would cost every served request a clock read.
+pub(crate) fn refusal(
+    worker: &Worker,
+    reason: Reason,
+    style: Style,
+    why: &'static str,
+    fields: impl FnOnce(&HeaderValue) -> LogFields,
+) -> Response<ProxyBody> {
+    let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
+    worker.metrics.count_local(reason);
+    let mut answer = answers::answer(reason, style, &id).map(ProxyBody::full);
+    let mut exchange = Exchange::start(Instant::now(), worker.metrics);
+    if let Some(log) = &worker.snapshot().settings.access_log {
+        let mut fields = fields(&id);
+        fields.extra.push(("refused", why.to_string()));
+        exchange.set_log(log.clone(), Box::new(fields));
+    }
+    exchange.status = answer.status().as_u16();
+    answer.body_mut().attach(exchange);
+    answer.headers_mut().insert(request_id::HEADER, id);
+    answer
+}
+
+/// The log fields of a head the parser refused, from its first line as it came (escaped
+/// as nginx escapes it: `\xHH` for bytes outside printable ASCII, quotes and backslashes).
+pub(crate) fn raw_line_fields(buf: &[u8], client: SocketAddr, request_id: &HeaderValue) -> LogFields {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = &line[..line.len().min(LOGGED_LINE)];
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let method = escaped_bytes(parts.next().unwrap_or_default());
+    let uri = escaped_bytes(parts.next().unwrap_or_default());
+    LogFields {
+        client: Some(client),
+        method,
+        uri,
+        version: if parts.next() == Some(b"HTTP/1.0") { "HTTP/1.0" } else { "HTTP/1.1" },
+        request_id: request_id.to_str().unwrap_or("").to_string(),
+        ..LogFields::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_line_is_logged_escaped_and_cut() {
+        let client: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        let id = HeaderValue::from_static("abc");
+        let f = raw_line_fields(b"GET /caf\xc3\xa9?q=\"x\\ HTTP/1.0\r\nHost: a\r\n\r\n", client, &id);
+        assert_eq!((f.method.as_str(), f.uri.as_str(), f.version), ("GET", "/caf\\xC3\\xA9?q=\\x22x\\x5C", "HTTP/1.0"));
+        assert_eq!((f.client, f.request_id.as_str()), (Some(client), "abc"));
+        let junk = raw_line_fields(b"\x16\x03\x01", client, &id);
+        assert_eq!((junk.method.as_str(), junk.uri.as_str(), junk.version), ("\\x16\\x03\\x01", "", "HTTP/1.1"));
+        let long = raw_line_fields(&[b'a'; 10_000], client, &id);
+        assert_eq!(long.method.len(), LOGGED_LINE);
+    }
+}
