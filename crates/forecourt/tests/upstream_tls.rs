@@ -119,3 +119,41 @@ async fn https_servers_get_http_health_checks_over_tls() {
         assert_eq!(get(&fc.url("/")).await.status, 200, "only the live server is used");
     }
 }
+
+/// A burst to an `https://` server that is slow to handshake has as many handshakes in
+/// progress as one worker may be opening at once (`pacing::MAX_CONNECTING`, 32), not one
+/// per request, as for a plain server: the rest wait for a connection given back or a free
+/// slot, within the connect timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_to_an_https_server_opens_connections_paced() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // Accepts every connection and never answers its handshake.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let fc = Forecourt::start(&format!(
+        "[global]\nworkers = 1\nadmin = \"off\"\naccess_log = \"off\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"b\"\n\
+         [upstream.b]\nservers = [\"https://{addr}\"]\nconnect_timeout = \"2s\"\n"
+    ));
+    let url = fc.url("/");
+    let burst = tokio::spawn(async move { crate::protocol::burst_to(&url, 50).await });
+    assert!(
+        eventually(std::time::Duration::from_secs(1), || accepted.load(Ordering::SeqCst) >= 32),
+        "{} connections",
+        accepted.load(Ordering::SeqCst)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(accepted.load(Ordering::SeqCst), 32, "handshakes in progress at once");
+    let statuses = burst.await.unwrap();
+    assert_eq!(statuses, [504; 50], "each waited within the connect timeout");
+}

@@ -8,8 +8,11 @@
 //! name across snapshots.
 mod balance;
 pub mod chunked;
+mod counters;
+mod dial;
 pub mod dns;
 mod endpoint;
+mod error;
 mod group;
 mod h1;
 mod h2_conns;
@@ -28,10 +31,12 @@ pub mod tls;
 pub mod token;
 
 pub use balance::{cookie, random_below, Algorithm, Balancer, HashKey, HashRing, PickInput};
+pub use counters::PoolCounters;
 pub use endpoint::Endpoint;
+pub use error::{SendFailure, UpstreamError};
 pub use group::{GroupPolicies, MembersNow, Picked, Protocol, UpstreamGroup, UpstreamTimeouts};
 pub use h1::{is_idempotent, InlineRequest};
 pub use interim::InterimSink;
 pub use local_exec::LocalExec;
 pub use members::{Members, Resolved, ServerSpec, ServerTarget};
-pub use pool::{sends_inline, speaks_inline, Pool, PoolCounters, PooledBody, SendFailure, UpstreamError};
+pub use pool::{sends_inline, speaks_inline, Pool, PooledBody};

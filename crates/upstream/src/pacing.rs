@@ -4,8 +4,16 @@
 //! queue and leave some to the kernel's one-second SYN retry. Requests beyond the cap wait
 //! for whichever comes first: a connection given back to the pool, or a free connect slot.
 //! A request whose own connect is in progress takes a connection given back meanwhile.
+//!
+//! [`paced`] is that policy, for every kind of HTTP/1.1 connection the pool keeps (the
+//! inline client's, and hyper's for bodies that stream and for TLS servers).
+use crate::error::UpstreamError;
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Connects one worker may have in progress to one server.
@@ -81,6 +89,63 @@ impl Pacer {
     /// Whether a connect is in progress or a request waits (the pool keeps its entry).
     pub fn busy(&self) -> bool {
         self.connecting.get() > 0 || self.waiters.get() > 0
+    }
+}
+
+/// A connection for a request that found none idle: a new one (`open`) if fewer than
+/// [`MAX_CONNECTING`] are being opened to this server (counted by its `pacer`, taken
+/// anew at each turn: the pool drops an endpoint's entry when nothing uses it), else the
+/// first that is given back (`idle`) or may be opened, within `within` (a wait past it counts in `timeouts`). With
+/// `fresh`, only a new one (a pooled connection just failed). The flag says whether the
+/// connection was pooled.
+///
+/// A request that opens one still takes a connection given back meanwhile: a connect
+/// whose SYN a full accept queue dropped waits a second for the kernel's retry, where the
+/// next exchange to end frees one in milliseconds. The opening then goes on in
+/// `keep_opening`, which holds its slot until it ends and pools what it opens.
+pub(crate) async fn paced<C, Idle, Open>(
+    pacer: impl Fn() -> Rc<Pacer>,
+    within: Duration,
+    fresh: bool,
+    timeouts: &AtomicU64,
+    mut idle: impl FnMut() -> Idle,
+    open: impl FnOnce() -> Open,
+    keep_opening: impl FnOnce(Pin<Box<Open>>, ConnectSlot),
+) -> Result<(C, bool), UpstreamError>
+where
+    Idle: Future<Output = Option<C>>,
+    Open: Future<Output = Result<C, UpstreamError>> + 'static,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if !fresh {
+            if let Some(conn) = idle().await {
+                return Ok((conn, true));
+            }
+        }
+        let pacer = pacer();
+        if let Some(slot) = pacer.try_start() {
+            let mut opening = Box::pin(open());
+            loop {
+                tokio::select! {
+                    biased;
+                    conn = &mut opening => {
+                        drop(slot);
+                        return Ok((conn?, false));
+                    }
+                    () = pacer.returned(), if !fresh => {
+                        if let Some(conn) = idle().await {
+                            keep_opening(opening, slot);
+                            return Ok((conn, true));
+                        }
+                    }
+                }
+            }
+        }
+        if tokio::time::timeout_at(deadline, pacer.wait()).await.is_err() {
+            timeouts.fetch_add(1, Ordering::Relaxed);
+            return Err(UpstreamError::ConnectTimeout);
+        }
     }
 }
 

@@ -8,15 +8,18 @@
 //! Requests without a body or upgrade (most of them) take the inline HTTP/1.1 client
 //! ([`crate::h1`]); the others go through hyper's client, which can send a body while the
 //! response is already arriving.
+use crate::counters::PoolCounters;
+use crate::dial::{connect, open_h1, open_h2};
+use crate::endpoint::Endpoint;
+use crate::error::{SendFailure, UpstreamError};
+use crate::group::{Protocol, UpstreamTimeouts};
 use crate::h1::{is_idempotent, BodyPoll, Framing, H1Conn, H1Error, InlineRequest};
 use crate::h2_conns::{Found, H2Conns};
-use crate::pacing::{ConnectSlot, Pacer};
-use crate::{Endpoint, LocalExec, Protocol, UpstreamTimeouts};
+use crate::pacing::{paced, ConnectSlot, Pacer};
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::{http1, http2};
-use hyper_util::rt::TokioIo;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -24,66 +27,29 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Instant;
-use tokio::net::TcpStream;
 
-/// Why an exchange with an upstream failed; the proxy maps these to 502 or 504.
-#[derive(Debug)]
-pub enum UpstreamError {
-    Connect(std::io::Error),
-    ConnectTimeout,
-    ResponseTimeout,
-    /// The connection failed during the exchange (reset, closed, malformed response).
-    Exchange(hyper::Error),
-    /// The same, on the inline HTTP/1.1 client.
-    Http1(H1Error),
-}
-
-impl UpstreamError {
-    /// True when the upstream was too slow rather than broken (504 rather than 502).
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, UpstreamError::ConnectTimeout | UpstreamError::ResponseTimeout)
-    }
-}
-
-impl std::fmt::Display for UpstreamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UpstreamError::Connect(e) => write!(f, "connect failed: {e}"),
-            UpstreamError::ConnectTimeout => f.write_str("connect timed out"),
-            UpstreamError::ResponseTimeout => f.write_str("response header timed out"),
-            UpstreamError::Exchange(e) => write!(f, "exchange failed: {e}"),
-            UpstreamError::Http1(e) => write!(f, "exchange failed: {e}"),
-        }
-    }
-}
-
-/// A request with a body that failed; `unsent` holds it if no byte of it reached the
-/// server (so it may go to another).
-pub struct SendFailure<B> {
-    pub error: UpstreamError,
-    pub unsent: Option<Request<B>>,
-}
-
-impl<B> From<UpstreamError> for SendFailure<B> {
-    fn from(error: UpstreamError) -> Self {
-        SendFailure { error, unsent: None }
-    }
-}
-
-/// Process-wide pool counters, for metrics.
-#[derive(Debug, Default)]
-pub struct PoolCounters {
-    pub reused: AtomicU64,
-    pub opened: AtomicU64,
-    pub connect_errors: AtomicU64,
-}
+/// How long a pooled hyper connection is given to become ready (its task readies it on
+/// its next turn); one that is not by then is closed.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 struct IdleConn<B> {
     sender: http1::SendRequest<B>,
     since: Instant,
+}
+
+/// Idle hyper connections of one endpoint, and the pacing of new ones.
+struct IdleHyper<B> {
+    conns: Vec<IdleConn<B>>,
+    pacer: Rc<Pacer>,
+}
+
+impl<B> Default for IdleHyper<B> {
+    fn default() -> Self {
+        IdleHyper { conns: Vec::new(), pacer: Rc::default() }
+    }
 }
 
 /// Idle inline connections of one endpoint, with the sweep tick each went idle at, and the
@@ -136,7 +102,7 @@ pub struct Pool<B> {
     /// Counts sweeps (one a second): idle inline connections age by it, not by the clock,
     /// so that the hot path reads no clock.
     tick: std::cell::Cell<u64>,
-    h1: RefCell<HashMap<SocketAddr, Vec<IdleConn<B>>>>,
+    h1: RefCell<HashMap<SocketAddr, IdleHyper<B>>>,
     h2: H2Conns<B>,
     counters: std::sync::Arc<PoolCounters>,
 }
@@ -226,69 +192,66 @@ where
         }
     }
 
-    /// A connection for a request that found none idle: a new one if fewer than
-    /// [`crate::pacing::MAX_CONNECTING`] are being opened to this server, else the first that is
-    /// given back or may be opened, within the connect timeout. `fresh`: only a new one
-    /// (a pooled connection just failed).
-    ///
-    /// A request that opens one still takes a connection given back meanwhile: a connect
-    /// whose SYN a full accept queue dropped waits a second for the kernel's retry, where
-    /// the next exchange to end frees one in milliseconds. The connect goes on, and its
-    /// connection joins the pool.
+    /// A connection for the inline client, paced (`pacing::paced`). `fresh`: only a new
+    /// one (a pooled connection just failed).
     async fn paced_inline(
         self: &Rc<Self>,
         ep: &Endpoint,
         t: &UpstreamTimeouts,
         fresh: bool,
     ) -> Result<(Box<H1Conn>, bool), UpstreamError> {
-        let deadline = tokio::time::Instant::now() + t.connect;
-        loop {
-            if !fresh {
-                if let Some(conn) = self.checkout_inline(ep.addr) {
-                    return Ok((conn, true));
-                }
-            }
-            let pacer = self.inline.borrow_mut().entry(ep.addr).or_default().pacer.clone();
-            if let Some(slot) = pacer.try_start() {
-                let mut connecting = Box::pin(connect(ep, t, &self.counters));
-                loop {
-                    tokio::select! {
-                        biased;
-                        stream = &mut connecting => {
-                            drop(slot);
-                            return Ok((H1Conn::new(stream?), false));
-                        }
-                        () = pacer.returned(), if !fresh => {
-                            if let Some(conn) = self.checkout_inline(ep.addr) {
-                                self.pool_when_connected(ep.addr, t.max_idle, connecting, slot);
-                                return Ok((conn, true));
-                            }
-                        }
-                    }
-                }
-            }
-            if tokio::time::timeout_at(deadline, pacer.wait()).await.is_err() {
-                self.counters.connect_errors.fetch_add(1, Ordering::Relaxed);
-                return Err(UpstreamError::ConnectTimeout);
-            }
-        }
+        let (addr, max_idle) = (ep.addr, t.max_idle);
+        paced(
+            || self.inline.borrow_mut().entry(addr).or_default().pacer.clone(),
+            t.connect,
+            fresh,
+            &self.counters.connect_errors,
+            || std::future::ready(self.checkout_inline(addr)),
+            || {
+                let tcp = connect(ep, t, &self.counters);
+                async move { tcp.await.map(H1Conn::new) }
+            },
+            |opening, slot| self.pool_when_open(opening, slot, move |pool, c| pool.give_back_inline(addr, max_idle, c)),
+        )
+        .await
     }
 
-    /// Lets a connect a request no longer waits for finish on its own: its connection
-    /// joins the pool (if the pool still wants one), and its slot frees when it ends.
-    fn pool_when_connected(
+    /// A connection for hyper's client (bodies that stream, TLS servers), paced as the
+    /// inline client's are.
+    async fn paced_h1(
         self: &Rc<Self>,
-        addr: SocketAddr,
-        max_idle: usize,
-        connecting: Pin<Box<impl Future<Output = Result<TcpStream, UpstreamError>> + 'static>>,
+        ep: &Endpoint,
+        t: &UpstreamTimeouts,
+        fresh: bool,
+    ) -> Result<(http1::SendRequest<B>, bool), UpstreamError> {
+        let (addr, max_idle) = (ep.addr, t.max_idle);
+        paced(
+            || self.h1.borrow_mut().entry(addr).or_default().pacer.clone(),
+            t.connect,
+            fresh,
+            &self.counters.connect_errors,
+            || self.ready_h1(addr, t),
+            || open_h1(ep, t, &self.counters),
+            |opening, slot| self.pool_when_open(opening, slot, move |pool, c| pool.give_back(addr, max_idle, c)),
+        )
+        .await
+    }
+
+    /// Lets an opening that a request no longer waits for finish on its own: its
+    /// connection joins the pool (`pool_it`, if the pool is still there), and its slot
+    /// frees when it ends.
+    fn pool_when_open<C: 'static>(
+        self: &Rc<Self>,
+        opening: Pin<Box<impl Future<Output = Result<C, UpstreamError>> + 'static>>,
         slot: ConnectSlot,
+        pool_it: impl FnOnce(&Pool<B>, C) + 'static,
     ) {
         let pool = Rc::downgrade(self);
         tokio::task::spawn_local(async move {
-            let stream = connecting.await;
+            let opened = opening.await;
             drop(slot);
-            if let (Ok(stream), Some(pool)) = (stream, pool.upgrade()) {
-                pool.give_back_inline(addr, max_idle, H1Conn::new(stream));
+            if let (Ok(conn), Some(pool)) = (opened, pool.upgrade()) {
+                pool_it(&pool, conn);
             }
         });
     }
@@ -322,14 +285,11 @@ where
     ) -> Result<Response<PooledBody<B>>, SendFailure<B>> {
         // A pooled connection may have been closed by the server a moment ago; if the request
         // was not written yet, hyper hands it back and we try once more on a fresh connection.
-        let mut reused = self.checkout_h1(ep.addr, t);
+        let mut fresh = false;
         loop {
-            let (mut sender, was_reused) = match reused.take() {
-                Some(s) => (s, true),
-                None => match self.open_h1(ep, t).await {
-                    Ok(s) => (s, false),
-                    Err(error) => return Err(SendFailure { error, unsent: Some(req) }),
-                },
+            let (mut sender, was_reused) = match self.paced_h1(ep, t, fresh).await {
+                Ok(got) => got,
+                Err(error) => return Err(SendFailure { error, unsent: Some(req) }),
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -344,7 +304,10 @@ where
                     return Ok(PooledBody::wrap(resp, Some(give_back)));
                 }
                 Err(mut e) => match e.take_message() {
-                    Some(unsent) if was_reused => req = unsent,
+                    Some(unsent) if was_reused => {
+                        req = unsent;
+                        fresh = true;
+                    }
                     Some(unsent) => {
                         return Err(SendFailure {
                             error: UpstreamError::Exchange(e.into_error()),
@@ -397,7 +360,7 @@ where
                 }
                 Found::None => {
                     let opening = self.h2.start_opening(ep.addr);
-                    let sender = self.open_h2(ep, t).await?;
+                    let sender = open_h2(ep, t, &self.counters).await?;
                     self.counters.opened.fetch_add(1, Ordering::Relaxed);
                     opening.opened(sender.clone());
                     return Ok(sender);
@@ -406,33 +369,28 @@ where
         }
     }
 
-    fn checkout_h1(&self, addr: SocketAddr, t: &UpstreamTimeouts) -> Option<http1::SendRequest<B>> {
-        let mut map = self.h1.borrow_mut();
-        let list = map.get_mut(&addr)?;
-        let now = Instant::now();
-        while let Some(idle) = list.pop() {
-            if idle.sender.is_ready() && now.duration_since(idle.since) < t.idle {
-                return Some(idle.sender);
+    /// The most recently used live connection, ready for a request: one given back a
+    /// moment ago is readied by its connection's task on its next turn.
+    async fn ready_h1(&self, addr: SocketAddr, t: &UpstreamTimeouts) -> Option<http1::SendRequest<B>> {
+        while let Some(mut sender) = self.checkout_h1(addr, t) {
+            if sender.is_ready() || matches!(tokio::time::timeout(READY_WAIT, sender.ready()).await, Ok(Ok(()))) {
+                return Some(sender);
             }
-            // Closed, expired, or still finishing its last exchange: let it go.
         }
         None
     }
 
-    async fn open_h1(&self, ep: &Endpoint, t: &UpstreamTimeouts) -> Result<http1::SendRequest<B>, UpstreamError> {
-        let stream = connect(ep, t, &self.counters).await?;
-        match &ep.tls {
-            None => h1_handshake(TokioIo::new(stream)).await,
-            Some(tls) => h1_handshake(TokioIo::new(tls_connect(ep, tls, stream, t, &self.counters).await?)).await,
+    fn checkout_h1(&self, addr: SocketAddr, t: &UpstreamTimeouts) -> Option<http1::SendRequest<B>> {
+        let mut map = self.h1.borrow_mut();
+        let list = &mut map.get_mut(&addr)?.conns;
+        let now = Instant::now();
+        while let Some(idle) = list.pop() {
+            if !idle.sender.is_closed() && now.duration_since(idle.since) < t.idle {
+                return Some(idle.sender);
+            }
+            // Closed or expired: let it go.
         }
-    }
-
-    async fn open_h2(&self, ep: &Endpoint, t: &UpstreamTimeouts) -> Result<http2::SendRequest<B>, UpstreamError> {
-        let stream = connect(ep, t, &self.counters).await?;
-        match &ep.tls {
-            None => h2_handshake(TokioIo::new(stream)).await,
-            Some(tls) => h2_handshake(TokioIo::new(tls_connect(ep, tls, stream, t, &self.counters).await?)).await,
-        }
+        None
     }
 
     fn give_back(&self, addr: SocketAddr, max_idle: usize, sender: http1::SendRequest<B>) {
@@ -440,9 +398,10 @@ where
             return;
         }
         let mut map = self.h1.borrow_mut();
-        let list = map.entry(addr).or_default();
-        if list.len() < max_idle {
-            list.push(IdleConn { sender, since: Instant::now() });
+        let idle = map.entry(addr).or_default();
+        if idle.conns.len() < max_idle {
+            idle.conns.push(IdleConn { sender, since: Instant::now() });
+            idle.pacer.connection_returned();
         }
     }
 
@@ -454,9 +413,9 @@ where
         self.tick.set(tick);
         let max_ticks = max_age.as_secs().max(1);
         let now = Instant::now();
-        self.h1.borrow_mut().retain(|addr, list| {
-            list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < max_age);
-            !list.is_empty() && live(*addr)
+        self.h1.borrow_mut().retain(|addr, idle| {
+            idle.conns.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < max_age);
+            (!idle.conns.is_empty() || idle.pacer.busy()) && live(*addr)
         });
         self.h2.retain(&live);
         self.inline.borrow_mut().retain(|addr, idle| {
@@ -470,78 +429,6 @@ where
             });
             (!idle.conns.is_empty() || idle.pacer.busy()) && live(*addr)
         });
-    }
-}
-
-/// The TLS handshake with `ep`, within the connect timeout; a failure counts as a failed
-/// connection (the server saw no request, so another may be tried).
-async fn tls_connect(
-    ep: &Endpoint,
-    tls: &crate::tls::EndpointTls,
-    stream: TcpStream,
-    t: &UpstreamTimeouts,
-    counters: &PoolCounters,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, UpstreamError> {
-    let failed = |e: std::io::Error| {
-        counters.connect_errors.fetch_add(1, Ordering::Relaxed);
-        ep.state.connect_errors.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(server = %ep.label, error = %e, "TLS handshake with upstream failed");
-        UpstreamError::Connect(e)
-    };
-    let name = tls.name.clone().ok_or_else(|| failed(std::io::Error::other("no server name to verify")))?;
-    match tokio::time::timeout(t.connect, tls.upstream.connector.connect(name, stream)).await {
-        Err(_) => Err(UpstreamError::ConnectTimeout),
-        Ok(result) => result.map_err(failed),
-    }
-}
-
-async fn h1_handshake<I, B>(io: I) -> Result<http1::SendRequest<B>, UpstreamError>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    B: Body + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let (sender, conn) = http1::Builder::new().handshake(io).await.map_err(UpstreamError::Exchange)?;
-    tokio::task::spawn_local(conn.with_upgrades());
-    Ok(sender)
-}
-
-async fn h2_handshake<I, B>(io: I) -> Result<http2::SendRequest<B>, UpstreamError>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
-    B: Body + Unpin + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let handshake = http2::Builder::new(LocalExec).timer(hyper_util::rt::TokioTimer::new()).handshake(io);
-    let (sender, conn) = handshake.await.map_err(UpstreamError::Exchange)?;
-    tokio::task::spawn_local(conn);
-    Ok(sender)
-}
-
-/// A TCP connection to `ep` within the connect timeout, a failure counted for the pool and
-/// the server. The future holds what it needs: it may outlive the request that started it
-/// (`Pool::pool_when_connected`).
-fn connect(
-    ep: &Endpoint,
-    t: &UpstreamTimeouts,
-    counters: &std::sync::Arc<PoolCounters>,
-) -> impl Future<Output = Result<TcpStream, UpstreamError>> + 'static {
-    let (addr, state, timeout, counters) = (ep.addr, ep.state.clone(), t.connect, counters.clone());
-    async move {
-        let failed = |e| {
-            counters.connect_errors.fetch_add(1, Ordering::Relaxed);
-            state.connect_errors.fetch_add(1, Ordering::Relaxed);
-            e
-        };
-        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(failed(UpstreamError::ConnectTimeout)),
-            Ok(Err(e)) => return Err(failed(UpstreamError::Connect(e))),
-            Ok(Ok(s)) => s,
-        };
-        let _ = stream.set_nodelay(true);
-        Ok(stream)
     }
 }
 
