@@ -8,9 +8,9 @@
 use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
-use crate::h1::{refusal, Limits, NON_ASCII_TARGET};
+use crate::h1::{head_fields, refusal, Limits, NON_ASCII_TARGET};
 use crate::h2_abuse::Cutoff;
-use crate::pipeline::{handle, log_fields};
+use crate::pipeline::handle;
 use crate::prefixed::Prefixed;
 use crate::settings::NonAsciiTargets;
 use crate::transport::Transport;
@@ -118,7 +118,7 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii:
                     let (parts, _) = req.into_parts();
                     let style = Style::of(&parts.headers);
                     let answer = refusal(&worker, Reason::BadRequest, style, NON_ASCII_TARGET, |id| {
-                        log_fields(&parts, conn.peer, id)
+                        head_fields(&worker, conn.peer, &parts, id)
                     });
                     return respond(answer, head, open);
                 }

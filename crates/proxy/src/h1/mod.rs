@@ -22,13 +22,13 @@ mod upgrade;
 
 pub(crate) use head::NON_ASCII as NON_ASCII_TARGET;
 pub use head::{parse_one, MAX_HEADERS};
-pub(crate) use refusal::refusal;
+pub(crate) use refusal::{head_fields, refusal};
 
 use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
 use crate::drain::DrainWatch;
-use crate::pipeline::{handle, log_fields};
+use crate::pipeline::handle;
 use crate::settings::{ClientLimits, NonAsciiTargets};
 use crate::transport::{Transport, READ_CHUNK};
 use crate::worker::Worker;
@@ -159,7 +159,7 @@ async fn serve_busy(
         shared.inbound.borrow_mut().start_body(facts.framing, facts.expect_continue);
         if is_chunked && !facts.expect_continue && !first_chunk_checked(shared, limits).await {
             let answer = refusal(worker, Reason::BadRequest, Style::Text, "chunk size", |id| {
-                log_fields(&req.into_parts().0, conn.peer, id)
+                refusal::head_fields(worker, conn.peer, &req.into_parts().0, id)
             });
             refuse(shared, &mut out, answer).await;
             return Spell::Closed;

@@ -6,9 +6,10 @@ use crate::access_log::{escaped_bytes, LogFields};
 use crate::answers::{self, Reason, Style};
 use crate::body::ProxyBody;
 use crate::exchange::Exchange;
+use crate::pipeline::{log_fields, resolve_client};
 use crate::request_id;
 use crate::worker::Worker;
-use http::{HeaderValue, Response};
+use http::{request, HeaderValue, Response};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -40,6 +41,13 @@ pub(crate) fn refusal(
     answer.body_mut().attach(exchange);
     answer.headers_mut().insert(request_id::HEADER, id);
     answer
+}
+
+/// The log fields of a parsed head refused all the same (HTTP/1's first chunk, HTTP/2's
+/// target), its client resolved through `trusted_proxies` as a served request's is.
+pub(crate) fn head_fields(worker: &Worker, peer: SocketAddr, head: &request::Parts, id: &HeaderValue) -> LogFields {
+    let client = resolve_client(peer.ip(), &head.headers, &worker.snapshot().settings.trusted_proxies);
+    log_fields(head, SocketAddr::new(client, peer.port()), id)
 }
 
 /// The log fields of a head the parser refused, from its first line as it came (escaped
