@@ -168,7 +168,9 @@ where
         loop {
             let (mut conn, was_reused) = match reused.take() {
                 Some(c) => (c, true),
-                None => self.paced_inline(ep, t, was_retried).await?,
+                // Boxed: the wait for a connection (its closures, its `select!`) would
+                // otherwise enlarge every request's future, moved on each request.
+                None => Box::pin(self.paced_inline(ep, t, was_retried)).await?,
             };
             let counter = if was_reused { &self.counters.reused } else { &self.counters.opened };
             counter.fetch_add(1, Ordering::Relaxed);
