@@ -95,9 +95,9 @@ impl Pacer {
 /// A connection for a request that found none idle: a new one (`open`) if fewer than
 /// [`MAX_CONNECTING`] are being opened to this server (counted by its `pacer`, taken
 /// anew at each turn: the pool drops an endpoint's entry when nothing uses it), else the
-/// first that is given back (`idle`) or may be opened, within `within` (a wait past it counts in `timeouts`). With
-/// `fresh`, only a new one (a pooled connection just failed). The flag says whether the
-/// connection was pooled.
+/// first that is given back (`idle`) or may be opened, within `within` (a wait past it
+/// counts in `timeouts`). With `fresh`, only a new one (a pooled connection just failed).
+/// The flag says whether the connection was pooled.
 ///
 /// A request that opens one still takes a connection given back meanwhile: a connect
 /// whose SYN a full accept queue dropped waits a second for the kernel's retry, where the
