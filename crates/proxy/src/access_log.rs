@@ -155,18 +155,13 @@ fn combined_line(out: &mut String, f: &LogFields) {
     let (y, mo, d, h, mi, s, _) = civil(SystemTime::now());
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let quoted = |v: &str| if v.is_empty() { "-".to_string() } else { v.replace('"', "\\\"") };
-    let _ = write!(
-        out,
-        "{client} - - [{d:02}/{}/{y}:{h:02}:{mi:02}:{s:02} +0000] \"{} {} {}\" {} {} \"{}\" \"{}\"",
-        MONTHS[mo as usize - 1],
-        f.method,
-        quoted(&f.uri),
-        f.version,
-        f.status,
-        f.bytes,
-        quoted(&f.referer),
-        quoted(&f.user_agent)
-    );
+    let _ = write!(out, "{client} - - [{d:02}/{}/{y}:{h:02}:{mi:02}:{s:02} +0000] ", MONTHS[mo as usize - 1]);
+    // A refused line that was no request line is shown whole (its method field), as it came.
+    let _ = match f.version {
+        "" => write!(out, "\"{}\"", f.method),
+        version => write!(out, "\"{} {} {version}\"", f.method, quoted(&f.uri)),
+    };
+    let _ = write!(out, " {} {} \"{}\" \"{}\"", f.status, f.bytes, quoted(&f.referer), quoted(&f.user_agent));
 }
 
 fn rfc3339(out: &mut String, t: SystemTime) {
@@ -225,5 +220,12 @@ mod tests {
         combined_line(&mut c, &f);
         assert!(c.starts_with("- - - ["), "{c}");
         assert!(c.ends_with("\"GET /a\\\"b HTTP/1.1\" 200 0 \"-\" \"-\""), "{c}");
+        // A refused line that was no request line: shown whole, as nginx's `$request`.
+        let mut junk = String::new();
+        combined_line(
+            &mut junk,
+            &LogFields { method: escaped_bytes(b"\x16\x03 \"x\""), status: 400, ..Default::default() },
+        );
+        assert!(junk.ends_with("\"\\x16\\x03 \\x22x\\x22\" 400 0 \"-\" \"-\""), "{junk}");
     }
 }

@@ -52,18 +52,23 @@ pub(crate) fn head_fields(worker: &Worker, peer: SocketAddr, head: &request::Par
 
 /// The log fields of a head the parser refused, from its first line as it came (escaped
 /// as nginx escapes it: `\xHH` for bytes outside printable ASCII, quotes and backslashes).
+/// A line that is no HTTP/1 request line (TLS on a plain port, an unknown protocol) is
+/// logged whole as the method, with no target or protocol, as nginx's `$request` shows it.
 pub(crate) fn raw_line_fields(buf: &[u8], client: SocketAddr, request_id: &HeaderValue) -> LogFields {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = &line[..line.len().min(LOGGED_LINE)];
     let mut parts = line.splitn(3, |&b| b == b' ');
-    let method = escaped_bytes(parts.next().unwrap_or_default());
-    let uri = escaped_bytes(parts.next().unwrap_or_default());
+    let (method, target, version) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(method), Some(target), Some(b"HTTP/1.1")) => (method, target, "HTTP/1.1"),
+        (Some(method), Some(target), Some(b"HTTP/1.0")) => (method, target, "HTTP/1.0"),
+        _ => (line, &b""[..], ""),
+    };
     LogFields {
         client: Some(client),
-        method,
-        uri,
-        version: if parts.next() == Some(b"HTTP/1.0") { "HTTP/1.0" } else { "HTTP/1.1" },
+        method: escaped_bytes(method),
+        uri: escaped_bytes(target),
+        version,
         request_id: request_id.to_str().unwrap_or("").to_string(),
         ..LogFields::default()
     }
@@ -80,8 +85,10 @@ mod tests {
         let f = raw_line_fields(b"GET /caf\xc3\xa9?q=\"x\\ HTTP/1.0\r\nHost: a\r\n\r\n", client, &id);
         assert_eq!((f.method.as_str(), f.uri.as_str(), f.version), ("GET", "/caf\\xC3\\xA9?q=\\x22x\\x5C", "HTTP/1.0"));
         assert_eq!((f.client, f.request_id.as_str()), (Some(client), "abc"));
-        let junk = raw_line_fields(b"\x16\x03\x01", client, &id);
-        assert_eq!((junk.method.as_str(), junk.uri.as_str(), junk.version), ("\\x16\\x03\\x01", "", "HTTP/1.1"));
+        let junk = raw_line_fields(b"\x16\x03\x01 x", client, &id);
+        assert_eq!((junk.method.as_str(), junk.uri.as_str(), junk.version), ("\\x16\\x03\\x01 x", "", ""));
+        let unknown = raw_line_fields(b"GET / HTTP/2.5\r\n", client, &id);
+        assert_eq!((unknown.method.as_str(), unknown.version), ("GET / HTTP/2.5", ""));
         let long = raw_line_fields(&[b'a'; 10_000], client, &id);
         assert_eq!(long.method.len(), LOGGED_LINE);
     }
