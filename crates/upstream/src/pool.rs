@@ -7,7 +7,8 @@
 //!
 //! Requests without a body or upgrade (most of them) take the inline HTTP/1.1 client
 //! ([`crate::h1`]); the others go through hyper's client, which can send a body while the
-//! response is already arriving.
+//! response is already arriving. New HTTP/1.1 connections for either are paced
+//! (`pacing::paced`), opened by `dial.rs`.
 use crate::counters::PoolCounters;
 use crate::dial::{connect, open_h1, open_h2};
 use crate::endpoint::Endpoint;
