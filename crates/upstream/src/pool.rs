@@ -41,27 +41,29 @@ struct IdleConn<B> {
     since: Instant,
 }
 
-/// Idle hyper connections of one endpoint, and the pacing of new ones.
-struct IdleHyper<B> {
-    conns: Vec<IdleConn<B>>,
+/// An idle inline connection, with the sweep tick it went idle at.
+type IdleInline = (Box<H1Conn>, u64);
+
+/// One endpoint's idle connections of one kind (the inline client's or hyper's), and the
+/// pacing of new ones.
+struct Idle<T> {
+    conns: Vec<T>,
     pacer: Rc<Pacer>,
 }
 
-impl<B> Default for IdleHyper<B> {
+impl<T> Default for Idle<T> {
     fn default() -> Self {
-        IdleHyper { conns: Vec::new(), pacer: Rc::default() }
+        Idle { conns: Vec::new(), pacer: Rc::default() }
     }
 }
 
-/// Idle inline connections of one endpoint, with the sweep tick each went idle at, and the
-/// pacing of new ones.
-#[derive(Default)]
-struct IdleInline {
-    conns: Vec<(Box<H1Conn>, u64)>,
-    pacer: Rc<Pacer>,
+impl<T> Idle<T> {
+    /// Whether the pool keeps this entry: connections wait in it, or its pacer is busy.
+    fn wanted(&self) -> bool {
+        !self.conns.is_empty() || self.pacer.busy()
+    }
 }
 
-/// One worker's connections to every endpoint it has talked to.
 /// Hashes endpoint addresses for the per-request pool lookups. The keys are the
 /// configuration's own addresses, not attacker-chosen, so SipHash's flood resistance buys
 /// nothing here, and it costs tens of nanoseconds per request.
@@ -98,12 +100,13 @@ impl std::hash::Hasher for FoldHasher {
     }
 }
 
+/// One worker's connections to every endpoint it has talked to.
 pub struct Pool<B> {
-    inline: RefCell<HashMap<SocketAddr, IdleInline, AddrHasher>>,
+    inline: RefCell<HashMap<SocketAddr, Idle<IdleInline>, AddrHasher>>,
     /// Counts sweeps (one a second): idle inline connections age by it, not by the clock,
     /// so that the hot path reads no clock.
     tick: std::cell::Cell<u64>,
-    h1: RefCell<HashMap<SocketAddr, IdleHyper<B>>>,
+    h1: RefCell<HashMap<SocketAddr, Idle<IdleConn<B>>>>,
     h2: H2Conns<B>,
     counters: std::sync::Arc<PoolCounters>,
 }
@@ -418,7 +421,7 @@ where
         let now = Instant::now();
         self.h1.borrow_mut().retain(|addr, idle| {
             idle.conns.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < max_age);
-            (!idle.conns.is_empty() || idle.pacer.busy()) && live(*addr)
+            idle.wanted() && live(*addr)
         });
         self.h2.retain(&live);
         self.inline.borrow_mut().retain(|addr, idle| {
@@ -430,7 +433,7 @@ where
                 }
                 tick - *since < max_ticks && c.is_reusable()
             });
-            (!idle.conns.is_empty() || idle.pacer.busy()) && live(*addr)
+            idle.wanted() && live(*addr)
         });
     }
 }
