@@ -68,3 +68,90 @@ async fn refused_requests_reach_the_access_log_with_the_rule_that_refused_them()
     assert_eq!(said, ["HTTP/2.0", "/wiki/東京", "request target past ASCII", "203.0.113.9"], "{h2}");
     assert_eq!((h2["status"].as_u64(), h2["request_id"].as_str()), (Some(400), Some(h2_id.as_str())), "{h2}");
 }
+
+/// A head begun and never finished is logged as nginx logs it (checked against nginx
+/// 1.22): a 408 when the header timeout ran out (slowloris), a 400 when the client closed
+/// first, 0 bytes, as much of the request line as came; nothing is sent to the client. A
+/// connection that sent nothing, or closed between requests (after an empty line too),
+/// writes no line.
+#[tokio::test]
+async fn heads_begun_and_never_finished_are_logged_as_nginx_logs_them() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nworkers = 1\nadmin = \"127.0.0.1:{admin}\"\naccess_log = \"{{dir}}/access.log\"\n\
+         [global.timeouts]\nclient_header = \"600ms\"\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"o\"\n\
+         [upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    ));
+    wait_for_port(admin);
+    let connect = || TcpStream::connect(fc.addr()).unwrap();
+    let slow = std::thread::spawn({
+        let mut s = connect();
+        move || {
+            s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\nX-Slow: ").unwrap();
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got);
+            got
+        }
+    });
+    let mut half_line = connect();
+    half_line.write_all(b"GET /par").unwrap();
+    let mut closed = connect();
+    closed.write_all(b"GET /closed HTTP/1.1\r\nHost: a\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(closed);
+    drop(connect()); // sent nothing
+                     // A keep-alive connection: one request served, then half of the next, then gone.
+    let mut kept = connect();
+    kept.write_all(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(kept.read(&mut buf).unwrap() > 0);
+    kept.write_all(b"GET /two HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(kept);
+    // Another: a request, then the empty line some clients send after a body, then gone.
+    let mut blank = connect();
+    blank.write_all(b"GET /three HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert!(blank.read(&mut buf).unwrap() > 0);
+    blank.write_all(b"\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(blank);
+    assert_eq!(slow.join().unwrap(), b"", "a slow head is closed without an answer, as nginx does");
+
+    let want = [
+        ("/closed", "GET", 400, "head cut short"),
+        ("/one", "GET", 200, ""),
+        ("/two", "GET", 400, "head cut short"),
+        ("/three", "GET", 200, ""),
+    ];
+    assert!(eventually(Duration::from_secs(3), || log_lines(&fc).len() == 6), "{:?}", log_lines(&fc));
+    let lines = log_lines(&fc);
+    let said = |line: &serde_json::Value| {
+        let text = |k: &str| line[k].as_str().unwrap_or("").to_string();
+        (text("path"), text("method"), line["status"].as_u64().unwrap(), text("refused"))
+    };
+    let mut seen: Vec<_> = lines.iter().map(said).collect();
+    seen.sort();
+    let mut expected: Vec<_> =
+        want.iter().map(|(p, m, s, r)| (p.to_string(), m.to_string(), *s, r.to_string())).collect();
+    // The half request line is logged whole as the method, as nginx's `$request` shows it.
+    expected.push((String::new(), "GET /par".into(), 408, "head too slow".into()));
+    expected.push(("/slow".into(), "GET".into(), 408, "head too slow".into()));
+    expected.sort();
+    assert_eq!(seen, expected, "{lines:?}");
+    for line in lines.iter().filter(|l| l["status"] != 200) {
+        assert_eq!(line["bytes"], 0, "{line}");
+        assert!(line["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{line}");
+    }
+    let slow_line = lines.iter().find(|l| l["path"] == "/slow").unwrap();
+    assert!(slow_line["duration_ms"].as_f64().unwrap_or(0.0) >= 500.0, "waited the header timeout: {slow_line}");
+    drop(half_line);
+    let text = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&text, "forecourt_http1_heads_abandoned_total{reason=\"timeout\"}"), 2.0, "{text}");
+    assert_eq!(metric(&text, "forecourt_http1_heads_abandoned_total{reason=\"closed\"}"), 2.0, "{text}");
+    assert_eq!(origin.hits(), 2, "only the whole requests reached the origin");
+}

@@ -151,6 +151,10 @@ async fn serve_busy(
                 refuse(shared, &mut out, answer).await;
                 return Spell::Closed;
             }
+            Next::Abandoned { timed_out, waited } => {
+                refusal::abandoned(worker, timed_out, waited, &shared.inbound.borrow().buf, conn.peer);
+                return Spell::Closed;
+            }
             Next::Park => return Spell::Parked,
             Next::Close => return Spell::Closed,
         };
@@ -228,9 +232,27 @@ fn body_finished(shared: &Rc<Shared>) -> bool {
 enum Next {
     Request(Request<()>, Facts),
     Refused(StatusCode, &'static str),
+    /// A head begun and never finished: the header timeout ran out, or the client closed
+    /// (`waited`: since the head's first wait for more).
+    Abandoned {
+        timed_out: bool,
+        waited: Duration,
+    },
     /// Idle for the park delay (the read buffer has been given back).
     Park,
     Close,
+}
+
+impl Next {
+    /// The wait for a head ended (`timed_out`, or the client closed): abandoned if a head
+    /// had begun (the empty lines a client may send after a body are none), or a close.
+    fn ended(buf: &[u8], timed_out: bool, partial_since: Option<tokio::time::Instant>) -> Next {
+        if buf.iter().all(|&b| b == b'\r' || b == b'\n') {
+            return Next::Close;
+        }
+        tracing::debug!(timed_out, "request head abandoned; closing");
+        Next::Abandoned { timed_out, waited: partial_since.map_or(Duration::ZERO, |t| t.elapsed()) }
+    }
 }
 
 /// Waits for the next complete request head (or a reason to close).
@@ -241,6 +263,8 @@ async fn next_head(
     idle: &mut IdleTimer,
     spans: &mut Vec<Span>,
 ) -> Next {
+    // When a partial head was first waited on; a head that comes whole reads no clock.
+    let mut partial_since = None;
     loop {
         let partial = {
             let mut inbound = shared.inbound.borrow_mut();
@@ -253,15 +277,19 @@ async fn next_head(
                     Parsed::Refused(status, why) => return Next::Refused(status, why),
                 }
             }
+            let partial = !inbound.buf.is_empty();
             if inbound.eof {
-                return Next::Close;
+                return Next::ended(&inbound.buf, false, partial_since);
             }
-            !inbound.buf.is_empty()
+            partial
         };
         match shared.try_fill(READ_CHUNK) {
             Ok(true) => continue,
             Ok(false) => {}
-            Err(_) => return Next::Close,
+            Err(_) => return Next::ended(&shared.inbound.borrow().buf, false, partial_since),
+        }
+        if partial && partial_since.is_none() {
+            partial_since = Some(tokio::time::Instant::now());
         }
         let woke = std::future::poll_fn(|cx| {
             if shared.stream.poll_read_ready(cx).is_ready() {
@@ -282,12 +310,7 @@ async fn next_head(
                 }
                 return Next::Park;
             }
-            Some(Fired::Expired) => {
-                if partial {
-                    tracing::debug!("request head too slow; closing");
-                }
-                return Next::Close;
-            }
+            Some(Fired::Expired) => return Next::ended(&shared.inbound.borrow().buf, true, partial_since),
         }
     }
 }

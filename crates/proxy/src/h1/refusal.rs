@@ -1,7 +1,8 @@
 //! The answer to a request refused before the pipeline saw it (HTTP/1's head and first
 //! chunk, HTTP/2's target): counted, under a request id of its own, and written to the
 //! access log with the reason, as nginx logs the 400s it answers, so that an operator
-//! sees every refused request where the served ones are.
+//! sees every refused request where the served ones are. A head begun and never finished
+//! (slowloris's) gets no answer but a line too (`abandoned`), as nginx writes one.
 use crate::access_log::{escaped_bytes, LogFields};
 use crate::answers::{self, Reason, Style};
 use crate::body::ProxyBody;
@@ -9,9 +10,10 @@ use crate::exchange::Exchange;
 use crate::pipeline::{log_fields, resolve_client};
 use crate::request_id;
 use crate::worker::Worker;
-use http::{request, HeaderValue, Response};
+use http::{request, HeaderValue, Response, StatusCode};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// The most of a refused request line the access log shows (nginx shows what fitted its
 /// buffer): enough for any target a human reads, not a megabyte of junk per line.
@@ -41,6 +43,27 @@ pub(crate) fn refusal(
     answer.body_mut().attach(exchange);
     answer.headers_mut().insert(request_id::HEADER, id);
     answer
+}
+
+/// A request head begun and never finished, as nginx logs one: a 408 when the header
+/// timeout ran out (slowloris), a 400 when the client closed first; nothing is sent, so
+/// the line says 0 bytes. `waited` is the time since the head's first wait. Counted in
+/// `/metrics` either way; a connection that sent nothing writes no line.
+pub(crate) fn abandoned(worker: &Worker, timed_out: bool, waited: Duration, buf: &[u8], client: SocketAddr) {
+    let metrics = worker.metrics;
+    let (counter, status, why) = match timed_out {
+        true => (&metrics.heads_timed_out, StatusCode::REQUEST_TIMEOUT, "head too slow"),
+        false => (&metrics.heads_cut_short, StatusCode::BAD_REQUEST, "head cut short"),
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    if let Some(log) = &worker.snapshot().settings.access_log {
+        let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
+        let mut fields = raw_line_fields(buf, client, &id);
+        fields.extra.push(("refused", why.to_string()));
+        fields.status = status.as_u16();
+        fields.duration = waited;
+        log.write(&fields);
+    }
 }
 
 /// The log fields of a parsed head refused all the same (HTTP/1's first chunk, HTTP/2's

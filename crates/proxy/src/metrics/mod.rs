@@ -98,6 +98,10 @@ pub struct Metrics {
     pub tls_handshake_failures: AtomicU64,
     /// HTTP/2 client connections cut off for abuse or a protocol error, by cause.
     pub h2_cutoffs: crate::h2_abuse::Cutoffs,
+    /// HTTP/1 request heads begun and never finished: the header timeout ran out
+    /// (slowloris), or the client closed the connection.
+    pub heads_timed_out: AtomicU64,
+    pub heads_cut_short: AtomicU64,
 }
 
 impl Metrics {

@@ -48,6 +48,19 @@ impl Metrics {
             let n = self.h2_cutoffs.get(cause);
             let _ = writeln!(o, "forecourt_h2_connections_closed_total{{reason=\"{}\"}} {n}", cause.name());
         }
+        family(
+            o,
+            "forecourt_http1_heads_abandoned_total",
+            "counter",
+            "HTTP/1 request heads begun and never finished, by what ended them (slowloris: timeout).",
+        );
+        for (reason, n) in [("timeout", &self.heads_timed_out), ("closed", &self.heads_cut_short)] {
+            let _ = writeln!(
+                o,
+                "forecourt_http1_heads_abandoned_total{{reason=\"{reason}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         let pool = &self.pool;
         family(
             o,
