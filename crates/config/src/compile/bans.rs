@@ -23,9 +23,8 @@ pub struct BanSetup {
     duration: Duration,
     /// Where bans are shared (`[redis]`).
     redis: Option<Arc<Redis>>,
-    /// Where they are kept for the next start (`data_dir`'s `bans`), without `[redis]`:
-    /// with it, Redis keeps them, and a copy read back here would undo the lifts other
-    /// instances made meanwhile (announced again as this instance's own).
+    /// Where they are kept for the next start (`data_dir`'s `bans`); with `[redis]`, a copy
+    /// that holds only until Redis first answers (the registry's `provisional`).
     keep: Option<PathBuf>,
 }
 
@@ -55,7 +54,7 @@ pub fn compile(
         ipv6_prefix,
         duration,
         redis: redis.cloned(),
-        keep: redis.is_none().then(|| data_dir.join("bans")),
+        keep: Some(data_dir.join("bans")),
     })
 }
 

@@ -3,6 +3,12 @@
 //! whatever the reload does), kept on disk for the next start (`kept`), and shared through
 //! Redis when `[redis]` is configured (`shared`). One thread drops expired bans and quiet
 //! clients' strikes every second, and writes the bans to disk when they changed.
+//!
+//! With Redis, the copy on disk serves a start that cannot reach it: the bans read back
+//! are provisional, in force until Redis first answers, then kept only where Redis still
+//! holds them (one it lacks was lifted, or ended, elsewhere meanwhile); one this instance
+//! makes or hears of in the meantime is no longer provisional, so none announced between
+//! Redis's answer and the sorting is dropped.
 use super::kept;
 use super::rule::{Rule, RuleSpec};
 use super::shared;
@@ -10,7 +16,7 @@ use super::table::{BanTable, BanView, Source};
 use crate::address_key::{address_key, describe};
 use forecourt_proxy::LONGEST_DURATION;
 use forecourt_redis::Redis;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -49,6 +55,9 @@ pub struct Bans {
     instance: u64,
     /// Where the bans are kept on disk, and what was written there.
     kept: Mutex<KeptOnDisk>,
+    /// The clients of bans read back from disk at a start with `[redis]`, until Redis first
+    /// answers (`None` then, and without Redis).
+    provisional: Mutex<Option<HashSet<u128>>>,
 }
 
 #[derive(Default)]
@@ -74,6 +83,7 @@ impl Default for Bans {
             shared: Mutex::new(None),
             instance: RandomState::new().hash_one(std::process::id()),
             kept: Mutex::default(),
+            provisional: Mutex::default(),
         }
     }
 }
@@ -102,19 +112,20 @@ impl Bans {
         redis: Option<Arc<Redis>>,
         keep: Option<PathBuf>,
     ) {
-        self.share_through(redis);
         *self.rules.lock().unwrap() = rules.into_iter().map(|r| (r.name.clone(), r)).collect();
         self.ipv6_prefix.store(ipv6_prefix, Ordering::Relaxed);
         self.default_secs.store(default_duration.as_secs().max(1), Ordering::Relaxed);
-        self.keep_at(keep);
+        // Read back before Redis is followed: its first answer sorts what was read.
+        self.keep_at(keep, redis.is_some());
+        self.share_through(redis);
         self.enabled.store(true, Ordering::Relaxed);
         self.start_sweeper();
     }
 
     /// Keeps the bans at `path` from now on, first taking in the bans kept there (a
-    /// start, or a reload naming another folder). They are not announced through Redis
-    /// here: the resynchronisation when it comes up does that.
-    fn keep_at(&self, path: Option<PathBuf>) {
+    /// start, or a reload naming another folder): `provisional` ones with `[redis]`, whose
+    /// first answer decides which of them still hold; they are not announced.
+    fn keep_at(&self, path: Option<PathBuf>, provisional: bool) {
         let mut kept = self.kept.lock().unwrap();
         if kept.path == path {
             return;
@@ -122,8 +133,13 @@ impl Bans {
         if let Some(path) = &path {
             match kept::read(path, SystemTime::now()) {
                 Ok(read) => {
-                    for ban in &read.bans {
-                        self.ban_locally(&ban.address, ban.remaining, ban.source.clone());
+                    let keys = read
+                        .bans
+                        .iter()
+                        .filter_map(|ban| self.ban_locally(&ban.address, ban.remaining, ban.source.clone()));
+                    let keys: HashSet<u128> = keys.collect();
+                    if provisional {
+                        *self.provisional.lock().unwrap() = Some(keys);
                     }
                     if read.bans.len() + read.expired + read.bad > 0 {
                         tracing::info!(path = %path.display(), in_force = read.bans.len(), expired = read.expired,
@@ -132,11 +148,6 @@ impl Bans {
                 }
                 Err(why) => tracing::warn!("the bans kept on disk were not read back: {why}"),
             }
-        }
-        // Redis keeps them from now on (a reload added `[redis]`): the file would go stale,
-        // and a later config without Redis would read back bans lifted meanwhile.
-        if let (None, Some(old)) = (&path, &kept.path) {
-            let _ = std::fs::remove_file(old);
         }
         // Written at the next sweep: what was read, less what expired or was damaged, and
         // the bans made before (in another folder, or before `[bans]` came back).
@@ -199,16 +210,29 @@ impl Bans {
         if let Some(redis) = self.redis() {
             shared::announce_ban(&redis, self.instance, &address, duration, &source);
         }
+        self.confirm(self.key(client));
         self.table.add(self.key(client), address, duration, source)
     }
 
     /// A ban another instance made (`address` as it wrote it), listed as this instance
     /// names what it bans: the client's address, or its IPv6 prefix (`2001:db8::1/200`
     /// written by hand is listed as the /64 it bans here).
-    fn ban_locally(&self, address: &str, duration: Duration, source: Source) {
-        if let Some(client) = shared::client_of(address) {
-            let listed = describe(client, self.ipv6_prefix.load(Ordering::Relaxed));
-            self.table.add(self.key(client), listed, duration, source);
+    /// Its client's key, if `address` names one.
+    fn ban_locally(&self, address: &str, duration: Duration, source: Source) -> Option<u128> {
+        let client = shared::client_of(address)?;
+        let listed = describe(client, self.ipv6_prefix.load(Ordering::Relaxed));
+        let key = self.key(client);
+        self.confirm(key);
+        self.table.add(key, listed, duration, source);
+        Some(key)
+    }
+
+    /// A ban on `key` made or heard of now: no longer provisional. Before the table
+    /// changes, so that `take_in`'s drop (under the same lock) either comes first and
+    /// the ban is added again, or finds it confirmed.
+    fn confirm(&self, key: u128) {
+        if let Some(provisional) = self.provisional.lock().unwrap().as_mut() {
+            provisional.remove(&key);
         }
     }
 
@@ -222,6 +246,9 @@ impl Bans {
         if !forecourt_redis::same(shared.as_ref(), redis.as_ref()) {
             if let Some(redis) = &redis {
                 self.follow(redis);
+            } else {
+                // Without Redis, what was read back is simply this instance's.
+                *self.provisional.lock().unwrap() = None;
             }
             *shared = redis;
         }
@@ -284,26 +311,46 @@ impl Bans {
         match message {
             shared::Message::Ban { from, .. } | shared::Message::Lift { from, .. } if from == self.instance => {}
             shared::Message::Ban { duration, address, source, .. } => {
-                self.ban_locally(address, duration, Source::Shared(source.to_owned()))
+                self.ban_locally(address, duration, Source::Shared(source.to_owned()));
             }
             shared::Message::Lift { address, .. } => {
                 if let Some(client) = shared::client_of(address) {
+                    self.confirm(self.key(client));
                     self.table.lift(self.key(client));
                 }
             }
         }
     }
 
-    /// Writes this instance's own bans (those it made while Redis was away among them),
-    /// then reads every shared one.
+    /// Writes this instance's own bans (those it made while Redis was away among them;
+    /// not those read back from disk), then reads every shared one.
     async fn resync(self: Arc<Self>, redis: Arc<Redis>) {
+        let provisional = self.provisional.lock().unwrap().clone().unwrap_or_default();
         for ban in self.list() {
-            if !matches!(ban.source, Source::Shared(_)) {
+            let read_back = shared::client_of(&ban.address).is_some_and(|c| provisional.contains(&self.key(c)));
+            if !matches!(ban.source, Source::Shared(_)) && !read_back {
                 shared::announce_ban(&redis, self.instance, &ban.address, ban.remaining, &ban.source);
             }
         }
-        for ban in shared::read_all(&redis).await {
+        // Unanswered: what was read back stays provisional until the next time.
+        if let Some(all) = shared::read_all(&redis).await {
+            self.take_in(all);
+        }
+    }
+
+    /// Every ban Redis holds, as it answered; then the bans read back from disk that it
+    /// lacks and nothing confirmed since are lifted here.
+    fn take_in(&self, all: Vec<shared::SharedBan>) {
+        for ban in all {
             self.ban_locally(&ban.address, ban.remaining, Source::Shared(ban.source));
+        }
+        let mut provisional = self.provisional.lock().unwrap();
+        let gone = provisional.take().unwrap_or_default();
+        for key in &gone {
+            self.table.lift(*key);
+        }
+        if !gone.is_empty() {
+            tracing::info!(lifted = gone.len(), "bans read back from disk that Redis no longer holds are lifted");
         }
     }
 
@@ -363,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn bans_kept_on_disk_are_read_back_and_the_file_goes_when_redis_keeps_them() {
+    fn bans_kept_on_disk_are_read_back() {
         let dir = std::env::temp_dir().join(format!("forecourt-bans-registry-{}", std::process::id()));
         let file = dir.join("bans");
         let _ = std::fs::remove_dir_all(&dir);
@@ -376,9 +423,42 @@ mod tests {
         next.commit(Vec::new(), 64, Duration::from_secs(60), None, Some(file.clone()));
         assert!(next.is_banned(client));
         assert_eq!(next.list()[0].source, Source::Api("abuse".into()));
-        // A reload that adds `[redis]` (no file from then on): the file is gone.
-        next.commit(Vec::new(), 64, Duration::from_secs(60), None, None);
-        assert!(!file.exists());
+        assert!(next.provisional.lock().unwrap().is_none(), "without Redis, simply this instance's");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// With Redis, bans read back hold until its first answer; then those it lacks go,
+    /// unless this instance made or heard of one for the client meanwhile.
+    #[test]
+    fn bans_read_back_with_redis_hold_until_its_answer_keeps_or_drops_them() {
+        let dir = std::env::temp_dir().join(format!("forecourt-bans-provisional-{}", std::process::id()));
+        let file = dir.join("bans");
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = Arc::new(Bans::default());
+        first.commit(Vec::new(), 64, Duration::from_secs(60), None, Some(file.clone()));
+        let [held, lifted, heard, made]: [IpAddr; 4] =
+            ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"].map(|a| a.parse().unwrap());
+        for client in [held, lifted, heard, made] {
+            first.ban(client, None, Source::Api(String::new()));
+        }
+        first.keep_on_disk();
+        let next = Arc::new(Bans::default());
+        next.keep_at(Some(file.clone()), true);
+        assert!([held, lifted, heard, made].iter().all(|c| next.is_banned(*c)), "in force before Redis answers");
+        // Meanwhile another instance's ban of one is heard, and this one bans another.
+        next.apply(shared::Message::parse("ban 99 60000 192.0.2.3 rule:scan").unwrap());
+        next.ban(made, None, Source::Api(String::new()));
+        // Redis answers: it holds only the first.
+        let answer = vec![shared::SharedBan {
+            address: "192.0.2.1".into(),
+            remaining: Duration::from_secs(50),
+            source: "api".into(),
+        }];
+        next.take_in(answer);
+        assert!(next.is_banned(held), "Redis holds it");
+        assert!(!next.is_banned(lifted), "lifted elsewhere while this instance was away");
+        assert!(next.is_banned(heard) && next.is_banned(made), "confirmed meanwhile");
+        assert!(next.provisional.lock().unwrap().is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -6,7 +6,8 @@
 //! writes or reads them on one node of a Redis Cluster, and reading every ban is one call
 //! (not a scan of every key, rate limits' among them); they expire with the last ban. Each time Redis becomes reachable, this
 //! instance writes the bans it made meanwhile and reads every shared one. While Redis is
-//! down, bans stay local (and the local ones are written when it returns).
+//! down, bans stay local (and the local ones are written when it returns); a start that
+//! cannot reach it enforces the copy on disk until it answers (`registry.rs`).
 //!
 //! Messages: `ban INSTANCE MILLISECONDS ADDRESS SOURCE` and `lift INSTANCE ADDRESS`; an
 //! instance ignores its own. The registry follows them (`Bans::follow`); this file holds
@@ -119,10 +120,11 @@ pub(super) struct SharedBan {
     pub source: String,
 }
 
-/// Every ban Redis holds (none when it does not answer).
-pub(super) async fn read_all(redis: &Redis) -> Vec<SharedBan> {
-    let Ok(Value::Array(flat)) = redis.query(bans_script(redis, &["read"])).await else { return Vec::new() };
-    flat.chunks_exact(3)
+/// Every ban Redis holds (`None` when it does not answer).
+pub(super) async fn read_all(redis: &Redis) -> Option<Vec<SharedBan>> {
+    let Ok(Value::Array(flat)) = redis.query(bans_script(redis, &["read"])).await else { return None };
+    let all = flat
+        .chunks_exact(3)
         .filter_map(|ban| match ban {
             [Value::BulkString(address), Value::Int(ms), Value::BulkString(source)] if *ms > 0 => Some(SharedBan {
                 address: String::from_utf8_lossy(address).into_owned(),
@@ -131,7 +133,8 @@ pub(super) async fn read_all(redis: &Redis) -> Vec<SharedBan> {
             }),
             _ => None,
         })
-        .collect()
+        .collect();
+    Some(all)
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! Bans outlive a restart without Redis: kept in `data_dir`'s `bans` file as they change,
 //! and read back before the first connection is accepted — a rule's ban and the admin
 //! API's, with what remains of them; a lifted one stays lifted; one made just before a
-//! graceful stop is written on the way out.
+//! graceful stop is written on the way out. With Redis, the same file serves a start
+//! that cannot reach it, until Redis answers.
 use super::common::origin::Origin;
+use super::common::redis_server::RedisServer;
 use super::common::*;
-use super::{ban_through, config_with, exchange_from};
+use super::{ban_through, config_with, exchange_from, shared_config};
 use http_body_util::Full;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bans_outlive_a_restart_through_the_data_dir() {
@@ -62,4 +64,63 @@ async fn bans_outlive_a_restart_through_the_data_dir() {
     assert_eq!(fc.wait_exit(Duration::from_secs(10)), Some(0));
     fc.restart();
     assert_eq!(exchange_from("127.0.0.7", fc.addr(), whole).await, "", "kept through a graceful stop");
+}
+
+/// An instance that starts while Redis is down enforces the bans it kept on disk (before,
+/// it had none until Redis came back); when Redis answers, it keeps those Redis holds and
+/// lifts the one another instance lifted meanwhile; a ban made while Redis was down is
+/// written to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_at_a_start_the_bans_on_disk_hold_until_redis_answers() {
+    let mut redis = RedisServer::start();
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let mut fc = Forecourt::start(&shared_config(&origin, admin, &redis, "1000/s"));
+    for address in ["127.0.0.5", "127.0.0.6", "127.0.0.7"] {
+        ban_through(admin, address).await;
+    }
+    let file = fc.dir.path("data/forecourt/bans");
+    let written = || std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(5), || ["5", "6", "7"]
+            .iter()
+            .all(|n| written().contains(&format!(" 127.0.0.{n} ")))),
+        "kept on disk with Redis too: {}",
+        written()
+    );
+    // Killed; meanwhile another instance lifts 127.0.0.6 (in Redis, as its lift writes it);
+    // Redis saves what it holds and goes down too.
+    fc.signal(libc::SIGKILL);
+    assert!(fc.wait_exit(Duration::from_secs(5)).is_none(), "killed, no exit code");
+    redis.cli(&["zrem", "{forecourt:bans}:until", "127.0.0.6"]);
+    redis.cli(&["hdel", "{forecourt:bans}:source", "127.0.0.6"]);
+    assert_eq!(redis.cli(&["save"]), "OK");
+    redis.stop();
+
+    fc.restart();
+    let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    for address in ["127.0.0.5", "127.0.0.6", "127.0.0.7"] {
+        assert_eq!(exchange_from(address, fc.addr(), whole).await, "", "{address} banned while Redis is down");
+    }
+    assert_eq!(statuses(&exchange_from("127.0.0.9", fc.addr(), whole).await), [200]);
+    let up = || async { metric(&get(&format!("http://127.0.0.1:{admin}/metrics")).await.body, "forecourt_redis_up") };
+    assert_eq!(up().await, 0.0);
+    ban_through(admin, "127.0.0.8").await;
+
+    redis.resume(); // with what it saved
+    let back = Instant::now();
+    while statuses(&exchange_from("127.0.0.6", fc.addr(), whole).await) != [200] {
+        assert!(back.elapsed() < Duration::from_secs(5), "the ban lifted elsewhere holds: {}", fc.stderr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(up().await, 1.0);
+    for address in ["127.0.0.5", "127.0.0.7", "127.0.0.8"] {
+        assert_eq!(exchange_from(address, fc.addr(), whole).await, "", "{address} still banned");
+    }
+    assert!(
+        redis.cli(&["zscore", "{forecourt:bans}:until", "127.0.0.8"]).parse::<f64>().is_ok(),
+        "made meanwhile, written"
+    );
+    assert!(redis.cli(&["zscore", "{forecourt:bans}:until", "127.0.0.6"]).is_empty(), "read back, not announced");
+    assert!(fc.stderr().contains("Redis no longer holds are lifted"), "{}", fc.stderr());
 }
