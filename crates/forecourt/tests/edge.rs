@@ -185,10 +185,11 @@ async fn global_limits_apply_before_routing_and_survive_reloads() {
     };
     assert_eq!(reload().await.status, 200);
     assert_eq!(get_from(&c, &fc.url("/")).await.status, 429, "the same limit keeps its buckets");
+    // A changed rate keeps the client's debt as requests (nginx keeps its excess so): one
+    // request ahead at 1/min is one at 2/min, no fresh allowance.
     fc.rewrite(&write("2/min", false));
     assert_eq!(reload().await.status, 200);
-    assert_eq!(get_from(&c, &fc.url("/")).await.status, 404, "a changed rate starts afresh");
-    assert_eq!(get_from(&c, &fc.url("/")).await.status, 429);
+    assert_eq!(get_from(&c, &fc.url("/")).await.status, 429, "a changed rate gives no fresh burst");
     // Watched in a dry run, then enforced again: the buckets are the same throughout, as
     // nginx keeps a zone's state; the client over the limit is still over it.
     fc.rewrite(&write("2/min", true));
@@ -197,6 +198,12 @@ async fn global_limits_apply_before_routing_and_survive_reloads() {
     fc.rewrite(&write("2/min", false));
     assert_eq!(reload().await.status, 200);
     assert_eq!(get_from(&c, &fc.url("/")).await.status, 429, "the buckets outlived the dry run");
+    // Loosened to 60/min: one request ahead is a second now, not the half minute it was.
+    fc.rewrite(&write("60/min", false));
+    assert_eq!(reload().await.status, 200);
+    assert_eq!(get_from(&c, &fc.url("/")).await.status, 429, "still one request ahead");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(get_from(&c, &fc.url("/")).await.status, 404, "its debt at the new rate paid");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

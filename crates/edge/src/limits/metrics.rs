@@ -9,8 +9,9 @@ pub fn render(registry: &Registry, out: &mut String) {
     let _ =
         writeln!(out, "# HELP {name} Requests counted by each rate limit, by what it decided.\n# TYPE {name} counter");
     for l in &limits {
+        let c = &l.counts;
         for (decision, n) in
-            [("allowed", &l.allowed), ("delayed", &l.delayed), ("rejected", &l.rejected), ("dry_run", &l.dry_run)]
+            [("allowed", &c.allowed), ("delayed", &c.delayed), ("rejected", &c.rejected), ("dry_run", &c.dry_run)]
         {
             let _ =
                 writeln!(out, "{name}{{limit=\"{}\",decision=\"{decision}\"}} {}", l.name, n.load(Ordering::Relaxed));

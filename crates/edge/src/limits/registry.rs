@@ -1,9 +1,11 @@
 //! The process's limits by name, beside the config snapshot: a reload that keeps a
-//! limit as it was keeps it (its buckets and its counters); one that changes only how it
-//! acts on its buckets (`action`, `burst`, `dry_run`, `store`) keeps its buckets, as
-//! nginx keeps a `limit_req_zone`'s state across reloads; one that changes its key, rate
-//! or `max_keys` starts it afresh. One thread sweeps every limit's table once a second,
-//! so that keys that went quiet stop costing memory.
+//! limit's key keeps its buckets, as nginx keeps a `limit_req_zone`'s state across
+//! reloads, whatever else changes (`action`, `burst`, `dry_run`, `store`, `max_keys`, and
+//! the rate: each key's debt is converted to the new rate as requests, as nginx keeps a
+//! key's excess in requests; so tightening a limit under attack gives no client a fresh
+//! burst); one that changes its key starts afresh. Its counters are the name's, kept
+//! through any change. One thread sweeps every limit's table once a second, so that keys
+//! that went quiet stop costing memory.
 use super::gcra::{Conform, Rate};
 use super::key::KeySpec;
 use super::table::Table;
@@ -61,20 +63,28 @@ pub enum Outcome {
     },
 }
 
-impl LimitSpec {
-    /// Whether a limit that was `self` and is now `new` keeps its buckets: what they hold
-    /// (a TAT per key, in time at this rate) means the same to it. Turning a dry run off
-    /// then enforces the limit on the clients it watched, from where they are.
-    fn keeps_buckets(&self, new: &LimitSpec) -> bool {
-        self.key == new.key && self.rate == new.rate && self.max_keys == new.max_keys
-    }
-}
+/// Where a limit's clock starts (`Limit::now_ns`): the longest period a rate may have (a
+/// day), so that a key's first TAT (0) is in the past whatever the rate, and a changed
+/// rate reads the same clock.
+const CLOCK_START_NS: u64 = 86_400 * 1_000_000_000;
 
-/// A limit's buckets: one TAT per key, under a secret that hashes the keys.
+/// A limit's buckets: one TAT per key, under a secret that hashes the keys. Kept by every
+/// limit of the same name and key: turning a dry run off then enforces the limit on the
+/// clients it watched, from where they are.
 struct Buckets {
     table: Table,
     secret: RandomState,
     epoch: Instant,
+}
+
+/// What a limit decided, counted for its name (kept by reloads whatever they change).
+#[derive(Default)]
+pub struct Counts {
+    pub allowed: AtomicU64,
+    pub delayed: AtomicU64,
+    pub rejected: AtomicU64,
+    /// Requests a dry run let through that its action would have held or refused.
+    pub dry_run: AtomicU64,
 }
 
 pub struct Limit {
@@ -84,35 +94,51 @@ pub struct Limit {
     /// while Redis is down.
     pub shared: Option<Arc<Redis>>,
     buckets: Arc<Buckets>,
-    pub allowed: AtomicU64,
-    pub delayed: AtomicU64,
-    pub rejected: AtomicU64,
-    /// Requests a dry run let through that its action would have held or refused.
-    pub dry_run: AtomicU64,
+    pub counts: Arc<Counts>,
+    /// The rate of the buckets this limit took over from the running one, until `commit`
+    /// converts them to its own (once; a reload that fails to compile changes nothing).
+    converts_from: Mutex<Option<Rate>>,
 }
 
 impl Limit {
     fn new(name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>) -> Limit {
         let buckets = Buckets { table: Table::new(spec.max_keys), secret: RandomState::new(), epoch: Instant::now() };
-        Limit::with_buckets(name, spec, shared, Arc::new(buckets))
-    }
-
-    fn with_buckets(name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>, buckets: Arc<Buckets>) -> Limit {
         Limit {
             name: name.to_owned(),
             shared,
             spec,
-            buckets,
-            allowed: AtomicU64::new(0),
-            delayed: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            dry_run: AtomicU64::new(0),
+            buckets: Arc::new(buckets),
+            counts: Arc::default(),
+            converts_from: Mutex::new(None),
+        }
+    }
+
+    /// `spec` on the running limit's buckets (converted at commit if the rate changed)
+    /// and counters.
+    fn taking_over(running: &Limit, spec: LimitSpec, shared: Option<Arc<Redis>>) -> Limit {
+        let converts_from = (running.spec.rate != spec.rate).then_some(running.spec.rate);
+        Limit {
+            name: running.name.clone(),
+            shared,
+            spec,
+            buckets: running.buckets.clone(),
+            counts: running.counts.clone(),
+            converts_from: Mutex::new(converts_from),
         }
     }
 
     fn now_ns(&self) -> u64 {
-        // Starts at one period, so that a key's first TAT (0) is always in the past.
-        self.buckets.epoch.elapsed().as_nanos() as u64 + self.spec.rate.per_ns
+        self.buckets.epoch.elapsed().as_nanos() as u64 + CLOCK_START_NS
+    }
+
+    /// Makes the buckets this limit took over its own: the table's bound, and each key's
+    /// debt at the old rate as the same number of requests at this one.
+    fn settle(&self) {
+        let table = &self.buckets.table;
+        table.set_max_keys(self.spec.max_keys);
+        if let Some(old) = self.converts_from.lock().unwrap().take() {
+            table.convert(self.now_ns(), old.emission_ns(), self.spec.rate.emission_ns());
+        }
     }
 
     /// Decides one request and counts it.
@@ -125,18 +151,19 @@ impl Limit {
     /// Counts what a bucket (local or shared) said, as the limit's action makes it (and
     /// as a dry run lets it go on).
     pub(super) fn count(&self, conform: Conform) -> Outcome {
+        let counts = &*self.counts;
         let (counter, outcome) = match conform {
             Conform::Yes { ahead_ns } if ahead_ns == 0 || self.spec.action != Action::Delay => {
-                (&self.allowed, Outcome::Allow)
+                (&counts.allowed, Outcome::Allow)
             }
-            Conform::Yes { ahead_ns } => (&self.delayed, Outcome::Delay(Duration::from_nanos(ahead_ns))),
+            Conform::Yes { ahead_ns } => (&counts.delayed, Outcome::Delay(Duration::from_nanos(ahead_ns))),
             Conform::No { retry_ns } => {
-                (&self.rejected, Outcome::Reject { retry_after: Duration::from_nanos(retry_ns) })
+                (&counts.rejected, Outcome::Reject { retry_after: Duration::from_nanos(retry_ns) })
             }
         };
         let (counter, outcome) = match outcome {
             Outcome::Delay(_) | Outcome::Reject { .. } if self.spec.dry_run => {
-                (&self.dry_run, Outcome::WouldLimit { delay: matches!(outcome, Outcome::Delay(_)) })
+                (&counts.dry_run, Outcome::WouldLimit { delay: matches!(outcome, Outcome::Delay(_)) })
             }
             _ => (counter, outcome),
         };
@@ -163,8 +190,8 @@ pub struct Registry {
 
 impl Registry {
     /// The limit `name` as `spec` says: the running one when it is the same; else a new
-    /// one, with the running one's buckets where they mean the same to it
-    /// (`LimitSpec::keeps_buckets`). Nothing changes until [`Registry::commit`].
+    /// one, on the running one's buckets and counters when it keys them the same way.
+    /// Nothing changes until [`Registry::commit`].
     pub fn prepare(&self, name: &str, spec: LimitSpec, shared: Option<Arc<Redis>>) -> Arc<Limit> {
         match self.limits.lock().unwrap().get(name) {
             Some(running)
@@ -172,15 +199,16 @@ impl Registry {
             {
                 running.clone()
             }
-            Some(running) if running.spec.keeps_buckets(&spec) => {
-                Arc::new(Limit::with_buckets(name, spec, shared, running.buckets.clone()))
-            }
+            Some(running) if running.spec.key == spec.key => Arc::new(Limit::taking_over(running, spec, shared)),
             _ => Arc::new(Limit::new(name, spec, shared)),
         }
     }
 
     /// The limits of a config that compiled: they are the running ones now.
     pub fn commit(self: &Arc<Self>, limits: Vec<Arc<Limit>>) {
+        for limit in &limits {
+            limit.settle();
+        }
         *self.limits.lock().unwrap() = limits.into_iter().map(|l| (l.name.clone(), l)).collect();
         self.start_sweeper();
     }
@@ -247,11 +275,32 @@ mod tests {
         let wider = registry.prepare("l", LimitSpec { burst: 2, ..spec(Action::Reject) }, None);
         assert_eq!(wider.decide(&head, ip, "r"), Outcome::Allow, "one more: the larger burst, from where the key was");
         assert!(matches!(wider.decide(&head, ip, "r"), Outcome::Reject { .. }));
-        // Another rate: the buckets' times mean another thing; it starts afresh.
-        let faster = LimitSpec { rate: Rate::parse("20/s").unwrap(), ..spec(Action::Delay) };
-        let changed = registry.prepare("l", faster, None);
-        assert_eq!(changed.decide(&head, ip, "r"), Outcome::Allow, "a changed rate starts afresh");
-        assert!(matches!(changed.decide(&head, ip, "r"), Outcome::Delay(d) if d <= Duration::from_millis(50)));
+        registry.commit(vec![wider.clone()]);
+        // Another rate: the key is three requests (300 ms) ahead at 10/s, one past what its
+        // burst of 1 allows now; at 1/s it is still three requests ahead: three seconds, and
+        // the next request conforms in two.
+        let slower = LimitSpec { rate: Rate::parse("1/s").unwrap(), ..spec(Action::Reject) };
+        let changed = registry.prepare("l", slower, None);
+        registry.commit(vec![changed.clone()]);
+        match changed.decide(&head, ip, "r") {
+            Outcome::Reject { retry_after } => {
+                assert!(
+                    retry_after > Duration::from_millis(1900) && retry_after <= Duration::from_secs(2),
+                    "{retry_after:?}"
+                )
+            }
+            other => panic!("a changed rate gave the client a fresh burst: {other:?}"),
+        }
+        // Committed again by a later reload that keeps it: converted once, not twice.
+        registry.commit(vec![changed.clone()]);
+        let again = changed.decide(&head, ip, "r");
+        assert!(matches!(again, Outcome::Reject { retry_after } if retry_after <= Duration::from_secs(2)), "{again:?}");
+        let counts = [&changed.counts.allowed, &changed.counts.rejected].map(|c| c.load(Ordering::Relaxed));
+        assert_eq!(counts, [3, 6], "the name's counters, through every change");
+        // Another key: what the buckets hold means nothing to it; it starts afresh.
+        let by_route = LimitSpec { key: KeySpec::parse("route", 64).unwrap(), ..spec(Action::Reject) };
+        let other = registry.prepare("l", by_route, None);
+        assert_eq!(other.decide(&head, ip, "r"), Outcome::Allow, "another key starts afresh");
     }
 
     #[test]
@@ -272,8 +321,8 @@ mod tests {
                 _ => vec![Outcome::Allow, Outcome::WouldLimit { delay }, Outcome::WouldLimit { delay }],
             };
             assert_eq!(over, expected, "{action:?}");
-            let counts =
-                [&limit.allowed, &limit.delayed, &limit.rejected, &limit.dry_run].map(|c| c.load(Ordering::Relaxed));
+            let c = &limit.counts;
+            let counts = [&c.allowed, &c.delayed, &c.rejected, &c.dry_run].map(|c| c.load(Ordering::Relaxed));
             let allowed = if action == Action::Delay { 1 } else { 2 };
             assert_eq!(counts, [allowed, 0, 0, 4 - allowed], "{action:?}: nothing counted as held or refused");
         }

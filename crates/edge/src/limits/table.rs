@@ -8,7 +8,7 @@
 use super::gcra::{self, Conform};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 const SHARDS: usize = 64;
@@ -50,7 +50,8 @@ impl Shard {
 
 pub struct Table {
     shards: Box<[Mutex<Shard>]>,
-    max_per_shard: usize,
+    /// `max_keys`' share per shard (a reload may change it).
+    max_per_shard: AtomicUsize,
     /// Requests let through because their shard was full of live keys.
     pub untracked: AtomicU64,
 }
@@ -59,7 +60,7 @@ impl Table {
     pub fn new(max_keys: usize) -> Table {
         Table {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            max_per_shard: (max_keys / SHARDS).max(16),
+            max_per_shard: AtomicUsize::new(per_shard(max_keys)),
             untracked: AtomicU64::new(0),
         }
     }
@@ -70,9 +71,10 @@ impl Table {
         if let Some(tat) = shard.tats.get_mut(&key) {
             return gcra::check(tat, now_ns, emission_ns, burst);
         }
-        if shard.tats.len() >= shard.sweep_at.min(self.max_per_shard) {
+        let max_per_shard = self.max_per_shard.load(Ordering::Relaxed);
+        if shard.tats.len() >= shard.sweep_at.min(max_per_shard) {
             shard.sweep(now_ns);
-            if shard.tats.len() >= self.max_per_shard {
+            if shard.tats.len() >= max_per_shard {
                 self.untracked.fetch_add(1, Ordering::Relaxed);
                 return Conform::Yes { ahead_ns: 0 };
             }
@@ -90,10 +92,33 @@ impl Table {
         }
     }
 
+    /// Bounds the keys at `max_keys` from now on (a smaller bound takes no key out: new
+    /// ones wait until enough have gone quiet).
+    pub fn set_max_keys(&self, max_keys: usize) {
+        self.max_per_shard.store(per_shard(max_keys), Ordering::Relaxed);
+    }
+
+    /// Converts every key's debt (how far its TAT is ahead of `now_ns`) from one emission
+    /// interval to another: the same number of requests ahead. Keys at rest are dropped.
+    pub fn convert(&self, now_ns: u64, from_emission_ns: u64, to_emission_ns: u64) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.tats.retain(|_, tat| *tat > now_ns);
+            for tat in shard.tats.values_mut() {
+                let debt = u128::from(*tat - now_ns) * u128::from(to_emission_ns) / u128::from(from_emission_ns.max(1));
+                *tat = now_ns.saturating_add(u64::try_from(debt).unwrap_or(u64::MAX));
+            }
+        }
+    }
+
     /// Keys held now.
     pub fn keys(&self) -> usize {
         self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).tats.len()).sum()
     }
+}
+
+fn per_shard(max_keys: usize) -> usize {
+    (max_keys / SHARDS).max(16)
 }
 
 #[cfg(test)]
