@@ -7,7 +7,8 @@
 //! address close at accept (not for a `per_ip_exempt` list's clients). Bans (`[bans]`):
 //! strikes ban a client (403 on its open connection, closed at accept after; never a
 //! client of the `exempt` lists), the admin API adds, lists and lifts bans, a reload keeps
-//! them (a restart too: `edge/kept_bans.rs`). Shared state through Debian's redis-server: two instances share one limit, bans
+//! them (a restart too: `edge/kept_bans.rs`; requests refused before the chains strike
+//! too: `edge/refused_strikes.rs`). Shared state through Debian's redis-server: two instances share one limit, bans
 //! reach every instance and survive restarts, a Redis outage falls back to local state and
 //! back (what Redis holds or answers that it should not: `edge/redis_faults.rs`). Bad
 //! options point at the mistake. Challenge pages: `edge/challenge.rs`; list feeds:
@@ -28,6 +29,8 @@ mod geoip;
 mod kept_bans;
 #[path = "edge/redis_faults.rs"]
 mod redis_faults;
+#[path = "edge/refused_strikes.rs"]
+mod refused_strikes;
 #[path = "edge/waf.rs"]
 pub(crate) mod waf;
 #[path = "edge/waf_budget.rs"]

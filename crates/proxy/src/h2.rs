@@ -8,7 +8,7 @@
 use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
-use crate::h1::{head_fields, refusal, Limits, NON_ASCII_TARGET};
+use crate::h1::{head_client, head_fields, refusal, Limits, NON_ASCII_TARGET};
 use crate::h2_abuse::Cutoff;
 use crate::pipeline::handle;
 use crate::prefixed::Prefixed;
@@ -117,8 +117,9 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii:
                 NonAsciiTargets::Refuse => {
                     let (parts, _) = req.into_parts();
                     let style = Style::of(&parts.headers);
-                    let answer = refusal(&worker, Reason::BadRequest, style, NON_ASCII_TARGET, |id| {
-                        head_fields(&worker, conn.peer, &parts, id)
+                    let client = head_client(&worker, conn.peer, &parts);
+                    let answer = refusal(&worker, client, Reason::BadRequest, style, NON_ASCII_TARGET, |id| {
+                        head_fields(client, conn.peer, &parts, id)
                     });
                     return respond(answer, head, open);
                 }

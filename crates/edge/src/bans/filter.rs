@@ -9,6 +9,7 @@ use forecourt_proxy::answers::Reason;
 use forecourt_proxy::body::ProxyBody;
 use forecourt_proxy::filter::{Decision, Filter, FilterInfo, Phases, RequestCtx};
 use http::{request, Response};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -38,6 +39,19 @@ impl Filter for BanFilter {
         self.bans.refused_requests.fetch_add(1, Ordering::Relaxed);
         cx.log("ban", "banned");
         Decision::answer(cx.answer(Reason::Banned))
+    }
+
+    /// A request refused before the chains (a malformed head, a slowloris's head that never
+    /// ended) counts as the answer it got: `status:400`, `status:408`, `bad_request`.
+    fn on_refused(&self, client: IpAddr, status: u16, reason: Option<Reason>) {
+        let local = reason.map(Reason::name);
+        let mut counting = self.rules.iter().filter(|rule| rule.counts(status, local)).peekable();
+        if counting.peek().is_none() || in_any(&self.exempt, client) {
+            return;
+        }
+        for rule in counting {
+            self.bans.strike(rule, client);
+        }
     }
 
     fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {

@@ -3,9 +3,11 @@
 //! it; a filter that does not wait costs one call.
 use super::context::RequestCtx;
 use super::contract::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, Verdict};
+use crate::answers::Reason;
 use crate::body::ProxyBody;
 use bytes::Bytes;
 use http::{request, Response};
+use std::net::IpAddr;
 
 /// A filter and what it declared when the chain was built.
 struct Step {
@@ -158,6 +160,14 @@ impl Chain {
 
     /// Phases 4 and 5: the response head and body, in reverse order, through the first
     /// `passed` filters (those the request passed through). In place: nothing is moved.
+    /// Tells every filter of a request refused before any chain ran
+    /// ([`Filter::on_refused`]).
+    pub fn on_refused(&self, client: IpAddr, status: u16, reason: Option<Reason>) {
+        for step in &self.steps {
+            step.filter.on_refused(client, status, reason);
+        }
+    }
+
     pub fn on_response(&self, passed: usize, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
         if !self.any.has(Phases::RESPONSE) && !self.any.has(Phases::RESPONSE_BODY) {
             return;

@@ -16,10 +16,12 @@
 //! A filter says which phases it takes part in ([`Filter::phases`]); the chain calls
 //! nothing else, so a phase a filter does not have costs nothing.
 use super::context::RequestCtx;
+use crate::answers::Reason;
 use crate::body::ProxyBody;
 use bytes::Bytes;
 use http::{request, Response};
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 /// What a filter decides on a request, at once.
@@ -220,6 +222,12 @@ pub trait Filter: Send + Sync {
     /// Phase 5: the response body, left as it is (no cost) or wrapped in place
     /// ([`ProxyBody::wrap_with`]).
     fn on_response_body(&self, _body: &mut ProxyBody, _cx: &mut RequestCtx<'_>) {}
+
+    /// A request of `client` refused before any chain ran (a malformed head, a bad first
+    /// chunk, a head never finished): the status it was logged with, and the reason of the
+    /// answer Forecourt made (none for a head never finished, which gets no answer). For
+    /// the filters that watch answers (bans count it as one); front chain only.
+    fn on_refused(&self, _client: IpAddr, _status: u16, _reason: Option<Reason>) {}
 }
 
 #[cfg(test)]

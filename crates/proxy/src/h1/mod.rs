@@ -22,7 +22,7 @@ mod upgrade;
 
 pub(crate) use head::NON_ASCII as NON_ASCII_TARGET;
 pub use head::{parse_one, MAX_HEADERS};
-pub(crate) use refusal::{head_fields, refusal};
+pub(crate) use refusal::{head_client, head_fields, refusal};
 
 use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
@@ -145,7 +145,7 @@ async fn serve_busy(
             Next::Request(req, facts) => (req, facts),
             Next::Refused(status, why) => {
                 tracing::debug!(peer = %conn.peer, why, "refusing request");
-                let answer = refusal(worker, Reason::for_refusal(status), Style::Text, why, |id| {
+                let answer = refusal(worker, conn.peer.ip(), Reason::for_refusal(status), Style::Text, why, |id| {
                     refusal::raw_line_fields(&shared.inbound.borrow().buf, conn.peer, id)
                 });
                 refuse(shared, &mut out, answer).await;
@@ -162,8 +162,10 @@ async fn serve_busy(
         let is_chunked = facts.framing == BodyFraming::Chunked;
         shared.inbound.borrow_mut().start_body(facts.framing, facts.expect_continue);
         if is_chunked && !facts.expect_continue && !first_chunk_checked(shared, limits).await {
-            let answer = refusal(worker, Reason::BadRequest, Style::Text, "chunk size", |id| {
-                refusal::head_fields(worker, conn.peer, &req.into_parts().0, id)
+            let head = req.into_parts().0;
+            let client = refusal::head_client(worker, conn.peer, &head);
+            let answer = refusal(worker, client, Reason::BadRequest, Style::Text, "chunk size", |id| {
+                refusal::head_fields(client, conn.peer, &head, id)
             });
             refuse(shared, &mut out, answer).await;
             return Spell::Closed;

@@ -2,7 +2,8 @@
 //! chunk, HTTP/2's target): counted, under a request id of its own, and written to the
 //! access log with the reason, as nginx logs the 400s it answers, so that an operator
 //! sees every refused request where the served ones are. A head begun and never finished
-//! (slowloris's) gets no answer but a line too (`abandoned`), as nginx writes one.
+//! (slowloris's) gets no answer but a line too (`abandoned`), as nginx writes one. The
+//! front chain hears of each (`Filter::on_refused`: a ban rule counts it as an answer).
 use crate::access_log::{escaped_bytes, LogFields};
 use crate::answers::{self, Reason, Style};
 use crate::body::ProxyBody;
@@ -11,7 +12,7 @@ use crate::pipeline::{log_fields, resolve_client};
 use crate::request_id;
 use crate::worker::Worker;
 use http::{request, HeaderValue, Response, StatusCode};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -19,12 +20,14 @@ use std::time::{Duration, Instant};
 /// buffer): enough for any target a human reads, not a megabyte of junk per line.
 const LOGGED_LINE: usize = 2048;
 
-/// Answers with `reason`; `why` names the rule that refused (the access log's `refused`),
-/// and `fields` makes the rest of the log line, given the answer's request id (only when
-/// the access log is on). The line's duration counts from the refusal to the answer's end:
-/// keeping the head's arrival time would cost every served request a clock read.
+/// Answers `client` with `reason`; `why` names the rule that refused (the access log's
+/// `refused`), and `fields` makes the rest of the log line, given the answer's request id
+/// (only when the access log is on). The line's duration counts from the refusal to the
+/// answer's end: keeping the head's arrival time would cost every served request a clock
+/// read.
 pub(crate) fn refusal(
     worker: &Worker,
+    client: IpAddr,
     reason: Reason,
     style: Style,
     why: &'static str,
@@ -33,6 +36,7 @@ pub(crate) fn refusal(
     let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
     worker.metrics.count_local(reason);
     let mut answer = answers::answer(reason, style, &id).map(ProxyBody::full);
+    tell_front_chain(worker, client, answer.status(), Some(reason));
     let mut exchange = Exchange::start(Instant::now(), worker.metrics);
     if let Some(log) = &worker.snapshot().settings.access_log {
         let mut fields = fields(&id);
@@ -56,6 +60,7 @@ pub(crate) fn abandoned(worker: &Worker, timed_out: bool, waited: Duration, buf:
         false => (&metrics.heads_cut_short, StatusCode::BAD_REQUEST, "head cut short"),
     };
     counter.fetch_add(1, Ordering::Relaxed);
+    tell_front_chain(worker, client.ip(), status, None);
     if let Some(log) = &worker.snapshot().settings.access_log {
         let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
         let mut fields = raw_line_fields(buf, client, &id);
@@ -66,10 +71,23 @@ pub(crate) fn abandoned(worker: &Worker, timed_out: bool, waited: Duration, buf:
     }
 }
 
+/// The front chain hears of a refusal of `client`, unless that is one of `trusted_proxies`
+/// (a head refused unread does not say whom the proxy sent it for).
+fn tell_front_chain(worker: &Worker, client: IpAddr, status: StatusCode, reason: Option<Reason>) {
+    let snapshot = worker.snapshot();
+    if !snapshot.settings.trusted_proxies.contains(client) {
+        snapshot.front.on_refused(client, status.as_u16(), reason);
+    }
+}
+
+/// The client of a parsed head, resolved through `trusted_proxies` as a served request's is.
+pub(crate) fn head_client(worker: &Worker, peer: SocketAddr, head: &request::Parts) -> IpAddr {
+    resolve_client(peer.ip(), &head.headers, &worker.snapshot().settings.trusted_proxies)
+}
+
 /// The log fields of a parsed head refused all the same (HTTP/1's first chunk, HTTP/2's
-/// target), its client resolved through `trusted_proxies` as a served request's is.
-pub(crate) fn head_fields(worker: &Worker, peer: SocketAddr, head: &request::Parts, id: &HeaderValue) -> LogFields {
-    let client = resolve_client(peer.ip(), &head.headers, &worker.snapshot().settings.trusted_proxies);
+/// target), for its `client` (`head_client`).
+pub(crate) fn head_fields(client: IpAddr, peer: SocketAddr, head: &request::Parts, id: &HeaderValue) -> LogFields {
     log_fields(head, SocketAddr::new(client, peer.port()), id)
 }
 

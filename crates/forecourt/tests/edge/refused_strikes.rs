@@ -1,0 +1,41 @@
+//! Requests refused before the chains count for ban rules as the answers they got: a
+//! scanner's malformed heads (`status:400`, `bad_request`) and a slowloris's heads that
+//! never end (`status:408`) ban their client, as fail2ban bans on nginx's 400 and 408
+//! lines; a trusted proxy whose head was refused unread is never struck.
+use super::common::origin::Origin;
+use super::common::*;
+use super::{config_with, exchange_from};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_abandoned_heads_strike_their_clients() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let tables = "[bans]\n\
+                  [bans.rules.malformed]\non = [\"bad_request\"]\ncount = 3\nwindow = \"1m\"\nduration = \"10m\"\n\
+                  [bans.rules.slow]\non = [\"status:408\"]\ncount = 2\nwindow = \"1m\"\nduration = \"10m\"\n";
+    let global = "trusted_proxies = [\"127.0.0.7\"]\n[global.timeouts]\nclient_header = \"300ms\"";
+    let fc = Forecourt::start(&config_with(&origin, admin, tables, "", "", global));
+    let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let bare_lf = b"GET / HTTP/1.1\nHost: a\r\n\r\n";
+    let chunk = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+    // A scanner: three malformed requests (two heads the parser refused, a bad first chunk).
+    for bytes in [&bare_lf[..], &bare_lf[..], &chunk[..]] {
+        assert_eq!(statuses(&exchange_from("127.0.0.5", fc.addr(), bytes).await), [400]);
+    }
+    assert_eq!(exchange_from("127.0.0.5", fc.addr(), whole).await, "", "banned: closed at accept");
+    // A slowloris: two heads that never end.
+    for _ in 0..2 {
+        assert_eq!(exchange_from("127.0.0.6", fc.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ").await, "");
+    }
+    assert_eq!(exchange_from("127.0.0.6", fc.addr(), whole).await, "", "banned: closed at accept");
+    // A trusted proxy's malformed heads say nothing of whom they came for: not struck.
+    for _ in 0..4 {
+        assert_eq!(statuses(&exchange_from("127.0.0.7", fc.addr(), bare_lf).await), [400]);
+    }
+    assert_eq!(statuses(&exchange_from("127.0.0.7", fc.addr(), whole).await), [200], "the proxy is not banned");
+    assert_eq!(statuses(&exchange_from("127.0.0.8", fc.addr(), whole).await), [200], "nor anyone else");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"malformed\"}"), 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"slow\"}"), 1.0, "{metrics}");
+    assert_eq!(origin.hits(), 2, "only the whole requests reached the origin");
+}
