@@ -8,7 +8,7 @@
 use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
-use crate::h1::{head_client, head_fields, refusal, Limits, NON_ASCII_TARGET};
+use crate::h1::{head_client, head_fields, refusal, tell_front_chain, Limits, NON_ASCII_TARGET};
 use crate::h2_abuse::Cutoff;
 use crate::pipeline::handle;
 use crate::prefixed::Prefixed;
@@ -24,6 +24,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -31,6 +32,7 @@ use std::task::{Context, Poll};
 /// Serves one HTTP/2 connection; `first` holds the bytes already read (the preface).
 pub async fn serve(worker: Rc<Worker>, stream: Transport, conn: Conn, first: BytesMut, limits: Limits) {
     let keepalive = limits.keepalive_timeout;
+    let peer = conn.peer.ip();
     let streams = Rc::new(Streams::default());
     let service = service_for(&worker, conn, streams.clone(), limits.non_ascii_targets);
     let drain = worker.drain.watch();
@@ -51,7 +53,7 @@ pub async fn serve(worker: Rc<Worker>, stream: Transport, conn: Conn, first: Byt
             biased;
             ended = conn.as_mut() => {
                 if let Some(cause) = ended.err().and_then(|e| Cutoff::of(&e)) {
-                    worker.metrics.h2_cutoffs.count(cause);
+                    record_cutoff(&worker, peer, cause);
                 }
                 return;
             }
@@ -133,6 +135,13 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii:
             Ok::<_, Infallible>(resp.map(|body| StreamBody { body, head, failed: None, _open: open }))
         })
     })
+}
+
+/// A connection cut off for `cause`: counted, and the front chain told (ban rules strike
+/// `client` for it).
+pub(crate) fn record_cutoff(worker: &Worker, client: IpAddr, cause: Cutoff) {
+    worker.metrics.h2_cutoffs.count(cause);
+    tell_front_chain(worker, client, None, Some(cause.trigger()));
 }
 
 /// A response made without the pipeline (a refusal), as the service's future.

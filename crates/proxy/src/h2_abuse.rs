@@ -31,6 +31,15 @@ impl Cutoff {
         }
     }
 
+    /// What a ban rule's `on` calls it (`h2_flood`, ...): a strike against the client.
+    pub fn trigger(self) -> &'static str {
+        match self {
+            Cutoff::BadPreface => "h2_bad_preface",
+            Cutoff::Flood => "h2_flood",
+            Cutoff::ProtocolError => "h2_protocol_error",
+        }
+    }
+
     /// The cause of a connection's end, from hyper's error and its sources: h2 says
     /// "connection error detected" for what it detected itself, and names the reason in
     /// its `Debug` form; `None` for anything else (the peer went away, an I/O error).

@@ -320,7 +320,7 @@ async fn serve_connection(
     if !first.starts_with(H2_PREFACE) && first.starts_with(h2_abuse::PREFACE_LINE) {
         // An HTTP/2 client whose preface is wrong: a connection error (RFC 9113 §3.4),
         // answered in its protocol rather than as a malformed HTTP/1 request.
-        worker.metrics.h2_cutoffs.count(h2_abuse::Cutoff::BadPreface);
+        crate::h2::record_cutoff(&worker, peer.ip(), h2_abuse::Cutoff::BadPreface);
         let _ = tokio::time::timeout(
             limits.send_timeout,
             tokio::io::AsyncWriteExt::write_all(&mut stream, &h2_abuse::GOAWAY_PROTOCOL_ERROR),

@@ -8,6 +8,7 @@ use crate::model::{BanRuleCfg, BansCfg};
 use forecourt_edge::bans::{BanFilter, Bans, Rule, RuleSpec, Trigger};
 use forecourt_edge::lists::IpList;
 use forecourt_proxy::answers::Reason;
+use forecourt_proxy::h2_abuse::Cutoff;
 use forecourt_redis::Redis;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,8 +64,7 @@ fn rule_spec(cx: &mut Ctx<'_>, c: &BanRuleCfg, default: Duration, max_keys: usiz
     for entry in &c.on {
         match Trigger::parse(entry.get_ref()) {
             Ok(Trigger::Answer(reason)) if !known_reason(&reason) => {
-                let known: Vec<&str> =
-                    Reason::ALL.iter().map(|r| r.name()).filter(|n| *n != Reason::Banned.name()).collect();
+                let known: Vec<&str> = triggers().collect();
                 let hint = format!("write status:404, status:4xx, or one of: {}", known.join(", "));
                 cx.error(entry, format!("unknown answer `{reason}`"), Some(hint));
             }
@@ -88,8 +88,15 @@ fn rule_spec(cx: &mut Ctx<'_>, c: &BanRuleCfg, default: Duration, max_keys: usiz
     })
 }
 
+/// A local answer's reason (but `banned`: a ban does not strike itself), or an HTTP/2
+/// cutoff's cause.
 fn known_reason(name: &str) -> bool {
-    name != Reason::Banned.name() && Reason::ALL.iter().any(|r| r.name() == name)
+    triggers().any(|t| t == name)
+}
+
+fn triggers() -> impl Iterator<Item = &'static str> {
+    let answers = Reason::ALL.iter().map(|r| r.name()).filter(|n| *n != Reason::Banned.name());
+    answers.chain(Cutoff::ALL.iter().map(|c| c.trigger()))
 }
 
 /// The front chain's ban filter.

@@ -42,10 +42,10 @@ impl Filter for BanFilter {
     }
 
     /// A request refused before the chains (a malformed head, a slowloris's head that never
-    /// ended) counts as the answer it got: `status:400`, `status:408`, `bad_request`.
-    fn on_refused(&self, client: IpAddr, status: u16, reason: Option<Reason>) {
-        let local = reason.map(Reason::name);
-        let mut counting = self.rules.iter().filter(|rule| rule.counts(status, local)).peekable();
+    /// ended) counts as the answer it got (`status:400`, `status:408`, `bad_request`); an
+    /// HTTP/2 connection cut off for abuse as its cause (`h2_flood`, ...).
+    fn on_refused(&self, client: IpAddr, status: Option<u16>, cause: Option<&'static str>) {
+        let mut counting = self.rules.iter().filter(|rule| rule.counts(status, cause)).peekable();
         if counting.peek().is_none() || in_any(&self.exempt, client) {
             return;
         }
@@ -59,7 +59,7 @@ impl Filter for BanFilter {
         if local == Some(Reason::Banned) {
             return;
         }
-        let (status, local) = (resp.status().as_u16(), local.map(Reason::name));
+        let (status, local) = (Some(resp.status().as_u16()), local.map(Reason::name));
         let mut counting = self.rules.iter().filter(|rule| rule.counts(status, local)).peekable();
         if counting.peek().is_none() || in_any(&self.exempt, cx.client) {
             return;

@@ -12,7 +12,8 @@ pub enum Trigger {
     /// `status:4xx`.
     Status { from: u16, to: u16 },
     /// A local answer for this reason (`rate_limited`, `address_denied`, ...: the `reason`
-    /// label of `forecourt_local_responses_total`).
+    /// label of `forecourt_local_responses_total`), or an HTTP/2 connection cut off for
+    /// this cause (`h2_flood`, `h2_protocol_error`, `h2_bad_preface`).
     Answer(String),
 }
 
@@ -38,9 +39,9 @@ impl Trigger {
         Ok(Trigger::Status { from, to })
     }
 
-    fn matches(&self, status: u16, local: Option<&str>) -> bool {
+    fn matches(&self, status: Option<u16>, local: Option<&str>) -> bool {
         match self {
-            Trigger::Status { from, to } => (*from..=*to).contains(&status),
+            Trigger::Status { from, to } => status.is_some_and(|s| (*from..=*to).contains(&s)),
             Trigger::Answer(reason) => local == Some(reason.as_str()),
         }
     }
@@ -93,7 +94,7 @@ impl Rule {
 
     /// Whether an answer with `status` (made locally for the reason named `local`, if so)
     /// counts against the client.
-    pub fn counts(&self, status: u16, local: Option<&str>) -> bool {
+    pub fn counts(&self, status: Option<u16>, local: Option<&str>) -> bool {
         self.spec.on.iter().any(|t| t.matches(status, local))
     }
 }
@@ -117,7 +118,8 @@ mod tests {
             dry_run: false,
         };
         let rule = Rule::new("r", spec);
-        assert!(rule.counts(404, None) && rule.counts(429, Some("rate_limited")));
-        assert!(!rule.counts(429, None) && !rule.counts(403, Some("address_denied")));
+        assert!(rule.counts(Some(404), None) && rule.counts(Some(429), Some("rate_limited")));
+        assert!(!rule.counts(Some(429), None) && !rule.counts(Some(403), Some("address_denied")));
+        assert!(!rule.counts(None, None), "a connection cut off has no status");
     }
 }

@@ -1,10 +1,12 @@
 //! Requests refused before the chains count for ban rules as the answers they got: a
 //! scanner's malformed heads (`status:400`, `bad_request`) and a slowloris's heads that
 //! never end (`status:408`) ban their client, as fail2ban bans on nginx's 400 and 408
-//! lines; a trusted proxy whose head was refused unread is never struck.
+//! lines; a trusted proxy whose head was refused unread is never struck. HTTP/2
+//! connections cut off for abuse strike too (`h2_flood`, `h2_bad_preface`), as HAProxy
+//! tracks a client's protocol glitches.
 use super::common::origin::Origin;
 use super::common::*;
-use super::{config_with, exchange_from};
+use super::{config_with, exchange_from, frame, goaway_code, h2_flood};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_abandoned_heads_strike_their_clients() {
@@ -38,4 +40,30 @@ async fn refused_and_abandoned_heads_strike_their_clients() {
     assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"malformed\"}"), 1.0, "{metrics}");
     assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"slow\"}"), 1.0, "{metrics}");
     assert_eq!(origin.hits(), 2, "only the whole requests reached the origin");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_connections_cut_off_for_abuse_strike_their_clients() {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const GET: &[u8] = &[0x82, 0x86, 0x84, 0x01, 0x01, b'a'];
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let tables = "[bans]\n[bans.rules.abusers]\non = [\"h2_flood\", \"h2_bad_preface\"]\ncount = 2\nwindow = \"1m\"\n";
+    let fc = Forecourt::start(&config_with(&origin, admin, tables, "", "", ""));
+    // Rapid reset: a thousand streams opened and cancelled at once.
+    let mut reset = [PREFACE, &frame(4, 0, 0, &[])].concat();
+    for id in (1..2000u32).step_by(2) {
+        reset.extend(frame(1, 0x5, id, GET));
+        reset.extend(frame(3, 0, id, &8u32.to_be_bytes()));
+    }
+    let reply = h2_flood("127.0.0.3", fc.addr(), reset).await;
+    assert_eq!(goaway_code(&reply), Some(11), "ENHANCE_YOUR_CALM");
+    let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    assert_eq!(statuses(&exchange_from("127.0.0.3", fc.addr(), whole).await), [200], "one strike of two");
+    let bad = h2_flood("127.0.0.3", fc.addr(), b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n".to_vec()).await;
+    assert_eq!(goaway_code(&bad), Some(1), "PROTOCOL_ERROR");
+    assert_eq!(exchange_from("127.0.0.3", fc.addr(), whole).await, "", "banned: closed at accept");
+    assert_eq!(statuses(&exchange_from("127.0.0.4", fc.addr(), whole).await), [200], "another client is served");
+    let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+    assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"abusers\"}"), 1.0, "{metrics}");
 }

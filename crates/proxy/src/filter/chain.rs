@@ -3,7 +3,6 @@
 //! it; a filter that does not wait costs one call.
 use super::context::RequestCtx;
 use super::contract::{BodyNeed, Decision, Filter, FilterInfo, InspectedBody, OutgoingBody, Phases, Verdict};
-use crate::answers::Reason;
 use crate::body::ProxyBody;
 use bytes::Bytes;
 use http::{request, Response};
@@ -162,9 +161,9 @@ impl Chain {
     /// `passed` filters (those the request passed through). In place: nothing is moved.
     /// Tells every filter of a request refused before any chain ran
     /// ([`Filter::on_refused`]).
-    pub fn on_refused(&self, client: IpAddr, status: u16, reason: Option<Reason>) {
+    pub fn on_refused(&self, client: IpAddr, status: Option<u16>, cause: Option<&'static str>) {
         for step in &self.steps {
-            step.filter.on_refused(client, status, reason);
+            step.filter.on_refused(client, status, cause);
         }
     }
 

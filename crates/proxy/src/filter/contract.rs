@@ -16,7 +16,6 @@
 //! A filter says which phases it takes part in ([`Filter::phases`]); the chain calls
 //! nothing else, so a phase a filter does not have costs nothing.
 use super::context::RequestCtx;
-use crate::answers::Reason;
 use crate::body::ProxyBody;
 use bytes::Bytes;
 use http::{request, Response};
@@ -223,11 +222,13 @@ pub trait Filter: Send + Sync {
     /// ([`ProxyBody::wrap_with`]).
     fn on_response_body(&self, _body: &mut ProxyBody, _cx: &mut RequestCtx<'_>) {}
 
-    /// A request of `client` refused before any chain ran (a malformed head, a bad first
-    /// chunk, a head never finished): the status it was logged with, and the reason of the
-    /// answer Forecourt made (none for a head never finished, which gets no answer). For
-    /// the filters that watch answers (bans count it as one); front chain only.
-    fn on_refused(&self, _client: IpAddr, _status: u16, _reason: Option<Reason>) {}
+    /// `client` was refused before any chain ran: a request (a malformed head, a bad first
+    /// chunk, a head never finished), with the `status` it was logged with and the `cause`
+    /// named as its local answer's reason (none for a head never finished, which gets no
+    /// answer); or an HTTP/2 connection cut off for abuse, with no status and its cause
+    /// (`Cutoff::trigger`: `h2_flood`, ...). For the filters that watch answers (bans
+    /// count it as one); front chain only.
+    fn on_refused(&self, _client: IpAddr, _status: Option<u16>, _cause: Option<&'static str>) {}
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ mod upgrade;
 
 pub(crate) use head::NON_ASCII as NON_ASCII_TARGET;
 pub use head::{parse_one, MAX_HEADERS};
-pub(crate) use refusal::{head_client, head_fields, refusal};
+pub(crate) use refusal::{head_client, head_fields, refusal, tell_front_chain};
 
 use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};

@@ -36,7 +36,7 @@ pub(crate) fn refusal(
     let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
     worker.metrics.count_local(reason);
     let mut answer = answers::answer(reason, style, &id).map(ProxyBody::full);
-    tell_front_chain(worker, client, answer.status(), Some(reason));
+    tell_front_chain(worker, client, Some(answer.status().as_u16()), Some(reason.name()));
     let mut exchange = Exchange::start(Instant::now(), worker.metrics);
     if let Some(log) = &worker.snapshot().settings.access_log {
         let mut fields = fields(&id);
@@ -60,7 +60,7 @@ pub(crate) fn abandoned(worker: &Worker, timed_out: bool, waited: Duration, buf:
         false => (&metrics.heads_cut_short, StatusCode::BAD_REQUEST, "head cut short"),
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    tell_front_chain(worker, client.ip(), status, None);
+    tell_front_chain(worker, client.ip(), Some(status.as_u16()), None);
     if let Some(log) = &worker.snapshot().settings.access_log {
         let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
         let mut fields = raw_line_fields(buf, client, &id);
@@ -71,12 +71,13 @@ pub(crate) fn abandoned(worker: &Worker, timed_out: bool, waited: Duration, buf:
     }
 }
 
-/// The front chain hears of a refusal of `client`, unless that is one of `trusted_proxies`
-/// (a head refused unread does not say whom the proxy sent it for).
-fn tell_front_chain(worker: &Worker, client: IpAddr, status: StatusCode, reason: Option<Reason>) {
+/// The front chain hears of a refusal of `client` (`Filter::on_refused`), unless that is
+/// one of `trusted_proxies` (a head refused unread, or a connection cut off, does not say
+/// whom the proxy sent it for).
+pub(crate) fn tell_front_chain(worker: &Worker, client: IpAddr, status: Option<u16>, cause: Option<&'static str>) {
     let snapshot = worker.snapshot();
     if !snapshot.settings.trusted_proxies.contains(client) {
-        snapshot.front.on_refused(client, status.as_u16(), reason);
+        snapshot.front.on_refused(client, status, cause);
     }
 }
 
