@@ -216,8 +216,8 @@ impl Bans {
 
     /// A ban another instance made (`address` as it wrote it), listed as this instance
     /// names what it bans: the client's address, or its IPv6 prefix (`2001:db8::1/200`
-    /// written by hand is listed as the /64 it bans here).
-    /// Its client's key, if `address` names one.
+    /// written by hand is listed as the /64 it bans here). Its client's key, if `address`
+    /// names one.
     fn ban_locally(&self, address: &str, duration: Duration, source: Source) -> Option<u128> {
         let client = shared::client_of(address)?;
         let listed = describe(client, self.ipv6_prefix.load(Ordering::Relaxed));
