@@ -157,9 +157,7 @@ impl Chain {
         }
     }
 
-    /// Phases 4 and 5: the response head and body, in reverse order, through the first
-    /// `passed` filters (those the request passed through). In place: nothing is moved.
-    /// Tells every filter of a request refused before any chain ran
+    /// Tells every filter of a client refused before any chain ran
     /// ([`Filter::on_refused`]).
     pub fn on_refused(&self, client: IpAddr, status: Option<u16>, cause: Option<&'static str>) {
         for step in &self.steps {
@@ -167,6 +165,8 @@ impl Chain {
         }
     }
 
+    /// Phases 4 and 5: the response head and body, in reverse order, through the first
+    /// `passed` filters (those the request passed through). In place: nothing is moved.
     pub fn on_response(&self, passed: usize, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
         if !self.any.has(Phases::RESPONSE) && !self.any.has(Phases::RESPONSE_BODY) {
             return;
