@@ -141,7 +141,8 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii:
 /// `client` for it).
 pub(crate) fn record_cutoff(worker: &Worker, client: IpAddr, cause: Cutoff) {
     worker.metrics.h2_cutoffs.count(cause);
-    tell_front_chain(worker, client, None, Some(cause.trigger()));
+    // No line is written for a connection: what the filters noted has nowhere to go.
+    let _ = tell_front_chain(worker, client, None, Some(cause.trigger()));
 }
 
 /// A response made without the pipeline (a refusal), as the service's future.

@@ -44,13 +44,21 @@ impl Filter for BanFilter {
     /// A request refused before the chains (a malformed head, a slowloris's head that never
     /// ended) counts as the answer it got (`status:400`, `status:408`, `bad_request`); an
     /// HTTP/2 connection cut off for abuse as its cause (`h2_flood`, ...).
-    fn on_refused(&self, client: IpAddr, status: Option<u16>, cause: Option<&'static str>) {
+    fn on_refused(
+        &self,
+        client: IpAddr,
+        status: Option<u16>,
+        cause: Option<&'static str>,
+        log: &mut Vec<(&'static str, String)>,
+    ) {
         let mut counting = self.rules.iter().filter(|rule| rule.counts(status, cause)).peekable();
         if counting.peek().is_none() || in_any(&self.exempt, client) {
             return;
         }
         for rule in counting {
-            self.bans.strike(rule, client);
+            if let Some(said) = self.strike(rule, client) {
+                log.push(("ban", said));
+            }
         }
     }
 
@@ -65,11 +73,21 @@ impl Filter for BanFilter {
             return;
         }
         for rule in counting {
-            match self.bans.strike(rule, cx.client) {
-                Strike::Counted => {}
-                Strike::Banned => cx.log("ban", format!("{}:tripped", rule.name)),
-                Strike::WouldBan => cx.log("ban", format!("{}:would_ban", rule.name)),
+            if let Some(said) = self.strike(rule, cx.client) {
+                cx.log("ban", said);
             }
+        }
+    }
+}
+
+impl BanFilter {
+    /// A strike of `rule` against `client`; what the log line's `ban` field says of it
+    /// when it banned (`NAME:tripped`) or, in a dry run, would have (`NAME:would_ban`).
+    fn strike(&self, rule: &Rule, client: IpAddr) -> Option<String> {
+        match self.bans.strike(rule, client) {
+            Strike::Counted => None,
+            Strike::Banned => Some(format!("{}:tripped", rule.name)),
+            Strike::WouldBan => Some(format!("{}:would_ban", rule.name)),
         }
     }
 }

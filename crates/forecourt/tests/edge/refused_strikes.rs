@@ -1,9 +1,9 @@
 //! Requests refused before the chains count for ban rules as the answers they got: a
 //! scanner's malformed heads (`status:400`, `bad_request`) and a slowloris's heads that
 //! never end (`status:408`) ban their client, as fail2ban bans on nginx's 400 and 408
-//! lines; a trusted proxy whose head was refused unread is never struck. HTTP/2
-//! connections cut off for abuse strike too (`h2_flood`, `h2_bad_preface`), as HAProxy
-//! tracks a client's protocol glitches.
+//! lines, the refusal's own line saying so; a trusted proxy whose head was refused unread
+//! is never struck. HTTP/2 connections cut off for abuse strike too (`h2_flood`,
+//! `h2_bad_preface`), as HAProxy tracks a client's protocol glitches.
 use super::common::origin::Origin;
 use super::common::*;
 use super::{config_with, exchange_from, frame, goaway_code, h2_flood};
@@ -40,6 +40,15 @@ async fn refused_and_abandoned_heads_strike_their_clients() {
     assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"malformed\"}"), 1.0, "{metrics}");
     assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"slow\"}"), 1.0, "{metrics}");
     assert_eq!(origin.hits(), 2, "only the whole requests reached the origin");
+    // The refusals' lines say which one started each ban, as a served request's would.
+    let log = std::fs::read_to_string(fc.dir.path("access.log")).unwrap();
+    let tripped: Vec<(String, u64)> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["ban"].as_str().is_some_and(|b| b.ends_with(":tripped")))
+        .map(|l| (l["ban"].as_str().unwrap().to_string(), l["status"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(tripped, [("malformed:tripped".to_string(), 400), ("slow:tripped".to_string(), 408)], "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

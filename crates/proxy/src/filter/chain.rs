@@ -158,11 +158,18 @@ impl Chain {
     }
 
     /// Tells every filter of a client refused before any chain ran
-    /// ([`Filter::on_refused`]).
-    pub fn on_refused(&self, client: IpAddr, status: Option<u16>, cause: Option<&'static str>) {
+    /// ([`Filter::on_refused`]); the fields they noted for the refusal's log line.
+    pub fn on_refused(
+        &self,
+        client: IpAddr,
+        status: Option<u16>,
+        cause: Option<&'static str>,
+    ) -> Vec<(&'static str, String)> {
+        let mut log = Vec::new();
         for step in &self.steps {
-            step.filter.on_refused(client, status, cause);
+            step.filter.on_refused(client, status, cause, &mut log);
         }
+        log
     }
 
     /// Phases 4 and 5: the response head and body, in reverse order, through the first

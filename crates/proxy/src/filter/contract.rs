@@ -227,8 +227,16 @@ pub trait Filter: Send + Sync {
     /// named as its local answer's reason (none for a head never finished, which gets no
     /// answer); or an HTTP/2 connection cut off for abuse, with no status and its cause
     /// (`Cutoff::trigger`: `h2_flood`, ...). For the filters that watch answers (bans
-    /// count it as one); front chain only.
-    fn on_refused(&self, _client: IpAddr, _status: Option<u16>, _cause: Option<&'static str>) {}
+    /// count it as one); front chain only. What it pushes on `log` goes into the
+    /// refusal's access-log line, as `RequestCtx::log` does for a served request's.
+    fn on_refused(
+        &self,
+        _client: IpAddr,
+        _status: Option<u16>,
+        _cause: Option<&'static str>,
+        _log: &mut Vec<(&'static str, String)>,
+    ) {
+    }
 }
 
 #[cfg(test)]

@@ -36,11 +36,12 @@ pub(crate) fn refusal(
     let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
     worker.metrics.count_local(reason);
     let mut answer = answers::answer(reason, style, &id).map(ProxyBody::full);
-    tell_front_chain(worker, client, Some(answer.status().as_u16()), Some(reason.name()));
+    let noted = tell_front_chain(worker, client, Some(answer.status().as_u16()), Some(reason.name()));
     let mut exchange = Exchange::start(Instant::now(), worker.metrics);
     if let Some(log) = &worker.snapshot().settings.access_log {
         let mut fields = fields(&id);
         fields.extra.push(("refused", why.to_string()));
+        fields.extra.extend(noted);
         exchange.set_log(log.clone(), Box::new(fields));
     }
     exchange.status = answer.status().as_u16();
@@ -60,11 +61,12 @@ pub(crate) fn abandoned(worker: &Worker, timed_out: bool, waited: Duration, buf:
         false => (&metrics.heads_cut_short, StatusCode::BAD_REQUEST, "head cut short"),
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    tell_front_chain(worker, client.ip(), Some(status.as_u16()), None);
+    let noted = tell_front_chain(worker, client.ip(), Some(status.as_u16()), None);
     if let Some(log) = &worker.snapshot().settings.access_log {
         let id = request_id::take_or_make(&http::HeaderMap::new(), worker.id);
         let mut fields = raw_line_fields(buf, client, &id);
         fields.extra.push(("refused", why.to_string()));
+        fields.extra.extend(noted);
         fields.status = status.as_u16();
         fields.duration = waited;
         log.write(&fields);
@@ -73,11 +75,17 @@ pub(crate) fn abandoned(worker: &Worker, timed_out: bool, waited: Duration, buf:
 
 /// The front chain hears of a refusal of `client` (`Filter::on_refused`), unless that is
 /// one of `trusted_proxies` (a head refused unread, or a connection cut off, does not say
-/// whom the proxy sent it for).
-pub(crate) fn tell_front_chain(worker: &Worker, client: IpAddr, status: Option<u16>, cause: Option<&'static str>) {
+/// whom the proxy sent it for); the fields its filters noted for the log line.
+pub(crate) fn tell_front_chain(
+    worker: &Worker,
+    client: IpAddr,
+    status: Option<u16>,
+    cause: Option<&'static str>,
+) -> Vec<(&'static str, String)> {
     let snapshot = worker.snapshot();
-    if !snapshot.settings.trusted_proxies.contains(client) {
-        snapshot.front.on_refused(client, status, cause);
+    match snapshot.settings.trusted_proxies.contains(client) {
+        true => Vec::new(),
+        false => snapshot.front.on_refused(client, status, cause),
     }
 }
 
