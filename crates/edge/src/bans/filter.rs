@@ -51,15 +51,7 @@ impl Filter for BanFilter {
         cause: Option<&'static str>,
         log: &mut Vec<(&'static str, String)>,
     ) {
-        let mut counting = self.rules.iter().filter(|rule| rule.counts(status, cause)).peekable();
-        if counting.peek().is_none() || in_any(&self.exempt, client) {
-            return;
-        }
-        for rule in counting {
-            if let Some(said) = self.strike(rule, client) {
-                log.push(("ban", said));
-            }
-        }
+        self.count_answer(client, status, cause, |said| log.push(("ban", said)));
     }
 
     fn on_response(&self, resp: &mut Response<ProxyBody>, cx: &mut RequestCtx<'_>) {
@@ -67,27 +59,28 @@ impl Filter for BanFilter {
         if local == Some(Reason::Banned) {
             return;
         }
-        let (status, local) = (Some(resp.status().as_u16()), local.map(Reason::name));
-        let mut counting = self.rules.iter().filter(|rule| rule.counts(status, local)).peekable();
-        if counting.peek().is_none() || in_any(&self.exempt, cx.client) {
-            return;
-        }
-        for rule in counting {
-            if let Some(said) = self.strike(rule, cx.client) {
-                cx.log("ban", said);
-            }
-        }
+        let client = cx.client;
+        let status = Some(resp.status().as_u16());
+        self.count_answer(client, status, local.map(Reason::name), |said| cx.log("ban", said));
     }
 }
 
 impl BanFilter {
-    /// A strike of `rule` against `client`; what the log line's `ban` field says of it
-    /// when it banned (`NAME:tripped`) or, in a dry run, would have (`NAME:would_ban`).
-    fn strike(&self, rule: &Rule, client: IpAddr) -> Option<String> {
-        match self.bans.strike(rule, client) {
-            Strike::Counted => None,
-            Strike::Banned => Some(format!("{}:tripped", rule.name)),
-            Strike::WouldBan => Some(format!("{}:would_ban", rule.name)),
+    /// An answer to `client` (its status, and the local answer's reason or the cutoff's
+    /// cause) struck against it by every rule it counts for, unless the client is exempt;
+    /// `note` gets what the log line's `ban` field says of a strike that banned
+    /// (`NAME:tripped`) or, in a dry run, would have (`NAME:would_ban`).
+    fn count_answer(&self, client: IpAddr, status: Option<u16>, cause: Option<&str>, mut note: impl FnMut(String)) {
+        let mut counting = self.rules.iter().filter(|rule| rule.counts(status, cause)).peekable();
+        if counting.peek().is_none() || in_any(&self.exempt, client) {
+            return;
+        }
+        for rule in counting {
+            match self.bans.strike(rule, client) {
+                Strike::Counted => {}
+                Strike::Banned => note(format!("{}:tripped", rule.name)),
+                Strike::WouldBan => note(format!("{}:would_ban", rule.name)),
+            }
         }
     }
 }

@@ -210,8 +210,9 @@ impl Bans {
         if let Some(redis) = self.redis() {
             shared::announce_ban(&redis, self.instance, &address, duration, &source);
         }
-        self.confirm(self.key(client));
-        self.table.add(self.key(client), address, duration, source)
+        let key = self.key(client);
+        self.confirm(key);
+        self.table.add(key, address, duration, source)
     }
 
     /// A ban another instance made (`address` as it wrote it), listed as this instance
