@@ -10,7 +10,8 @@
 //! them (a restart too: `edge/kept_bans.rs`; requests refused before the chains strike
 //! too: `edge/refused_strikes.rs`). Shared state through Debian's redis-server: two instances share one limit, bans
 //! reach every instance and survive restarts, a Redis outage falls back to local state and
-//! back (what Redis holds or answers that it should not: `edge/redis_faults.rs`). Bad
+//! back (what Redis holds or answers that it should not: `edge/redis_faults.rs`; a shared
+//! limit's changed rate: `edge/shared_limit_reloads.rs`). Bad
 //! options point at the mistake. Challenge pages: `edge/challenge.rs`; list feeds:
 //! `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`; the WAF:
 //! `edge/waf.rs` (its requests: `edge/waf_corpus.rs`; the differential check against
@@ -31,6 +32,8 @@ mod kept_bans;
 mod redis_faults;
 #[path = "edge/refused_strikes.rs"]
 mod refused_strikes;
+#[path = "edge/shared_limit_reloads.rs"]
+mod shared_limit_reloads;
 #[path = "edge/waf.rs"]
 pub(crate) mod waf;
 #[path = "edge/waf_budget.rs"]

@@ -11,24 +11,45 @@ use redis::{Script, Value};
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-/// KEYS[1]: the key's TAT in µs of the server's clock. ARGV: the emission interval (µs),
-/// the burst. Answers {1, µs ahead of the steady rate} or {0, µs until it would conform}.
-/// A TAT this script could not have written (past `now + tolerance + emission`, not a
-/// number, NaN: a key edited by hand, another program's under the same prefix, or this
-/// limit's under a slower rate or a larger burst) counts as none, so that no stored value can
-/// refuse a client for longer than the limit allows, or make the answer overflow.
+/// KEYS[1]: the key's TAT in µs of the server's clock, and the emission interval it was
+/// written under (`TAT:EMISSION`; a bare TAT, as earlier versions wrote, counts as written
+/// under this one). ARGV: the emission interval (µs), the burst. Answers {1, µs ahead of the
+/// steady rate} or {0, µs until it would conform}.
+///
+/// A TAT written under another interval (a reload changed the rate, here or on another
+/// instance) is converted, and written back converted even when the request is refused
+/// (from then on it drains at this rate), so that a client's debt is the same number of
+/// requests at this rate (as the local buckets convert at commit, and nginx keeps a key's excess in
+/// requests): a limit tightened under attack gives no client a fresh burst. A TAT past
+/// what the limit allows (a smaller burst than it was written under, a key edited by hand)
+/// counts as the most it allows, one emission past the burst; one that is not a count of
+/// µs (another program's value under the same prefix, `nan`, `1e30`) counts as none. So no
+/// stored value refuses a client for longer than the limit allows, or makes the answer
+/// overflow.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local emission = tonumber(ARGV[1])
 local tolerance = emission * tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if not (tat >= now and tat <= now + tolerance + emission) then tat = now end
+local most = now + tolerance + emission
+local stored = redis.call('GET', KEYS[1]) or ''
+local at, under = string.match(stored, '^(%d+):(%d+)$')
+if not at then at = string.match(stored, '^(%d+)$') end
+local tat = tonumber(at) or now
+under = tonumber(under) or emission
+local kept = tat
+if tat > now and under ~= emission then
+  tat = now + (tat - now) / math.max(under, 1) * emission
+end
+if not (tat >= now) then tat = now elseif tat > most then tat = most end
+local function keep(at)
+  redis.call('SET', KEYS[1], string.format('%d:%d', at, emission), 'PX', math.ceil((at - now) / 1000) + 1)
+end
 if tat - now > tolerance then
+  if tat ~= kept or under ~= emission then keep(tat) end
   return {0, tat - now - tolerance}
 end
-local new = tat + emission
-redis.call('SET', KEYS[1], string.format('%d', new), 'PX', math.ceil((new - now) / 1000) + 1)
+keep(tat + emission)
 return {1, tat - now}
 ";
 
