@@ -2,13 +2,17 @@
 //! — an upgrade, a crash — does not let every banned client back in, as fail2ban keeps
 //! its bans in its database. One ban a line, `EXPIRES ADDRESS SOURCE`: when it ends
 //! (seconds since the Unix epoch), the client as the admin API lists it (an address, or
-//! an IPv6 prefix), and who banned it (`rule NAME`, `api REASON`, `shared WHO`). Written
-//! whole by the ban sweeper's thread when the bans changed, never by a worker.
+//! an IPv6 prefix), and who banned it (`rule NAME`, `api REASON`, `shared WHO`). With
+//! `[redis]`, a comment line `# redis epoch EPOCH` names the Redis these bans were last
+//! shared through (`shared.rs`), so that a start can tell a Redis that lost them from one
+//! where they were lifted. Written whole by the ban sweeper's thread when the bans
+//! changed, never by a worker.
 use super::table::{BanView, Source};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const FIRST_LINE: &str = "# Forecourt: the bans in force (expires, address, source); rewritten as they change";
+const EPOCH_LINE: &str = "# redis epoch ";
 
 /// A ban read back.
 #[derive(Debug, PartialEq)]
@@ -19,18 +23,23 @@ pub struct KeptBan {
     pub source: Source,
 }
 
-/// What a file held: the bans still to run, and how many lines were expired or damaged.
+/// What a file held: the bans still to run, how many lines were expired or damaged, and
+/// the epoch of the Redis they were last shared through.
 #[derive(Debug, Default, PartialEq)]
 pub struct Read {
     pub bans: Vec<KeptBan>,
     pub expired: usize,
     pub bad: usize,
+    pub epoch: Option<String>,
 }
 
 /// Writes `bans` whole (`state_file`; not synced: written again within a second of every
 /// change, it is kept for a restart or a crash of the process, not for a power cut).
-pub fn write(path: &Path, bans: &[BanView]) -> std::io::Result<()> {
+pub fn write(path: &Path, bans: &[BanView], epoch: Option<&str>) -> std::io::Result<()> {
     let mut text = format!("{FIRST_LINE}\n");
+    if let Some(epoch) = epoch.filter(|e| !e.contains(['\n', '\r'])) {
+        text.push_str(&format!("{EPOCH_LINE}{epoch}\n"));
+    }
     for ban in bans {
         let (tag, detail) = match &ban.source {
             Source::Rule(name) => ("rule", name.as_str()),
@@ -48,7 +57,8 @@ pub fn write(path: &Path, bans: &[BanView]) -> std::io::Result<()> {
 pub fn read(path: &Path, now: SystemTime) -> Result<Read, String> {
     let Some(text) = crate::state_file::read(path)? else { return Ok(Read::default()) };
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut read = Read::default();
+    let epoch = text.lines().find_map(|l| l.strip_prefix(EPOCH_LINE)).map(str::to_owned);
+    let mut read = Read { epoch, ..Read::default() };
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         match parse(line) {
             Some((expires, _, _)) if expires <= now => read.expired += 1,
@@ -93,8 +103,9 @@ mod tests {
             view("10.0.0.9", 1_800_000_010, Source::Shared("rule:scanners".into())),
             view("10.0.0.8", 1_799_999_999, Source::Rule("scanners".into())),
         ];
-        write(&path, &bans).unwrap();
+        write(&path, &bans, Some("7f-1800000000000")).unwrap();
         let read = read(&path, now).unwrap();
+        assert_eq!(read.epoch.as_deref(), Some("7f-1800000000000"));
         let got: Vec<(&str, u64, &Source)> =
             read.bans.iter().map(|b| (b.address.as_str(), b.remaining.as_secs(), &b.source)).collect();
         assert_eq!(

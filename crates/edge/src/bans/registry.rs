@@ -58,6 +58,9 @@ pub struct Bans {
     /// The clients of bans read back from disk at a start with `[redis]`, until Redis first
     /// answers (`None` then, and without Redis).
     provisional: Mutex<Option<HashSet<u128>>>,
+    /// The epoch of the Redis the bans were last shared through (`shared.rs`): read back
+    /// from disk at a start, then Redis's answer each time it comes up.
+    epoch: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -84,6 +87,7 @@ impl Default for Bans {
             instance: RandomState::new().hash_one(std::process::id()),
             kept: Mutex::default(),
             provisional: Mutex::default(),
+            epoch: Mutex::default(),
         }
     }
 }
@@ -140,6 +144,7 @@ impl Bans {
                     let keys: HashSet<u128> = keys.collect();
                     if provisional {
                         *self.provisional.lock().unwrap() = Some(keys);
+                        *self.epoch.lock().unwrap() = read.epoch.clone();
                     }
                     if read.bans.len() + read.expired + read.bad > 0 {
                         tracing::info!(path = %path.display(), in_force = read.bans.len(), expired = read.expired,
@@ -161,7 +166,8 @@ impl Bans {
         let mut kept = self.kept.lock().unwrap();
         let changes = self.table.changes();
         let Some(path) = kept.path.clone().filter(|_| kept.written != Some(changes)) else { return };
-        match kept::write(&path, &self.list()) {
+        let epoch = self.epoch.lock().unwrap().clone();
+        match kept::write(&path, &self.list(), epoch.as_deref()) {
             Ok(()) => {
                 kept.written = Some(changes);
                 kept.failing = false;
@@ -323,19 +329,42 @@ impl Bans {
         }
     }
 
-    /// Writes this instance's own bans (those it made while Redis was away among them;
-    /// not those read back from disk), then reads every shared one.
+    /// Reads every shared ban, and writes this instance's own (those it made while Redis
+    /// was away among them; not those read back from disk, which Redis's answer sorts). A
+    /// Redis that lost the bans (another epoch than the one last seen here, or on disk)
+    /// is written every ban this instance holds, as HAProxy's peers teach a restarted peer
+    /// their stick tables: what was read back from disk is then kept, not lifted.
     async fn resync(self: Arc<Self>, redis: Arc<Redis>) {
+        let proposed = format!("{:x}-{}", self.instance, unix_ms());
+        let answer = shared::read_all(&redis, &proposed).await;
+        let lost = answer.as_ref().is_some_and(|a| self.epoch.lock().unwrap().as_ref().is_some_and(|e| *e != a.epoch));
+        if lost {
+            *self.provisional.lock().unwrap() = None;
+        }
         let provisional = self.provisional.lock().unwrap().clone().unwrap_or_default();
+        let mut restored = 0;
         for ban in self.list() {
             let read_back = shared::client_of(&ban.address).is_some_and(|c| provisional.contains(&self.key(c)));
             if !matches!(ban.source, Source::Shared(_)) && !read_back {
                 shared::announce_ban(&redis, self.instance, &ban.address, ban.remaining, &ban.source);
+            } else if lost {
+                shared::restore_ban(&redis, &ban.address, ban.remaining, &ban.source);
+                restored += 1;
             }
         }
+        if lost {
+            tracing::warn!(
+                written_back = restored,
+                "Redis has lost the shared bans (restarted without its data, flushed, or another server): \
+                 the bans held here are written back"
+            );
+        }
         // Unanswered: what was read back stays provisional until the next time.
-        if let Some(all) = shared::read_all(&redis).await {
-            self.take_in(all);
+        if let Some(answer) = answer {
+            *self.epoch.lock().unwrap() = Some(answer.epoch);
+            // The file names the epoch at the next sweep.
+            self.kept.lock().unwrap().written = None;
+            self.take_in(answer.bans);
         }
     }
 
@@ -374,6 +403,11 @@ impl Bans {
             })
             .is_ok();
     }
+}
+
+/// Milliseconds since the Unix epoch (for an epoch's name: unique with the instance's).
+fn unix_ms() -> u128 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis()
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! lift removes it and is announced too. Both keys share a hash tag, so that one script
 //! writes or reads them on one node of a Redis Cluster, and reading every ban is one call
 //! (not a scan of every key, rate limits' among them); they expire with the last ban. Each time Redis becomes reachable, this
-//! instance writes the bans it made meanwhile and reads every shared one. While Redis is
+//! instance writes the bans it made meanwhile and reads every shared one; a Redis that
+//! lost its bans (another epoch) is written every ban this instance holds. While Redis is
 //! down, bans stay local (and the local ones are written when it returns); a start that
 //! cannot reach it enforces the copy on disk until it answers (`registry.rs`).
 //!
@@ -44,7 +45,11 @@ impl<'a> Message<'a> {
 }
 
 /// The one script that writes and reads the shared bans. Each call first drops the bans
-/// that have ended; the keys live as long as the last ban. No ban counts as longer than
+/// that have ended; the keys live as long as the last ban. A read answers the server's
+/// epoch first (`{PREFIXbans}:epoch`, which never expires: made by the first read with
+/// the name the reader proposed): a Redis that comes back with another epoch, or none,
+/// lost what it held (restarted without its data, flushed, another server), and each
+/// instance writes back the bans it holds. No ban counts as longer than
 /// `LONGEST` ms (`LONGEST_DURATION`): an end past it, written by an older version or by
 /// hand, would otherwise make every call fail (PEXPIRE refuses a count Lua writes as
 /// 1.8e+19), and each failure marks Redis down.
@@ -64,16 +69,20 @@ elseif ARGV[1] == 'lift' then
   redis.call('HDEL', KEYS[2], ARGV[2])
 end
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #last == 0 then
-  return {}
+if #last > 0 then
+  local ttl = math.min(math.floor(tonumber(last[2]) - now), longest) + 1000
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
 end
-local ttl = math.min(math.floor(tonumber(last[2]) - now), longest) + 1000
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('PEXPIRE', KEYS[2], ttl)
 if ARGV[1] ~= 'read' then
   return {}
 end
-local out = {}
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[3], epoch)
+end
+local out = {epoch}
 local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #live, 2 do
   out[#out + 1] = live[i]
@@ -89,16 +98,24 @@ fn bans_script(redis: &Redis, args: &[&str]) -> redis::Cmd {
     static SCRIPT: OnceLock<String> = OnceLock::new();
     let script = SCRIPT.get_or_init(|| BANS.replace("LONGEST", &LONGEST_DURATION.as_millis().to_string()));
     let tag = format!("{{{}bans}}", redis.spec.prefix);
-    cmd("EVAL").arg(script.as_str()).arg(2).arg(format!("{tag}:until")).arg(format!("{tag}:source")).arg(args).clone()
+    let keys = [format!("{tag}:until"), format!("{tag}:source"), format!("{tag}:epoch")];
+    cmd("EVAL").arg(script.as_str()).arg(keys.len()).arg(&keys).arg(args).clone()
 }
 
 /// Writes and announces a ban this instance made (at most `LONGEST_DURATION`: `Bans::ban`
 /// and the table bound it).
 pub(super) fn announce_ban(redis: &Redis, instance: u64, address: &str, duration: Duration, source: &Source) {
-    let ms = duration.as_millis().max(1) as u64;
+    let ms = restore_ban(redis, address, duration, source);
     let source = source.describe();
-    redis.send(bans_script(redis, &["ban", address, &ms.to_string(), &source]));
     redis.send(cmd("PUBLISH").arg(redis.key("bans")).arg(format!("ban {instance} {ms} {address} {source}")).clone());
+}
+
+/// Writes a ban every instance has heard of to a Redis that lost it, unannounced; the
+/// milliseconds it was written for.
+pub(super) fn restore_ban(redis: &Redis, address: &str, duration: Duration, source: &Source) -> u64 {
+    let ms = duration.as_millis().max(1) as u64;
+    redis.send(bans_script(redis, &["ban", address, &ms.to_string(), &source.describe()]));
+    ms
 }
 
 /// Removes and announces a lift this instance made.
@@ -120,10 +137,18 @@ pub(super) struct SharedBan {
     pub source: String,
 }
 
-/// Every ban Redis holds (`None` when it does not answer).
-pub(super) async fn read_all(redis: &Redis) -> Option<Vec<SharedBan>> {
-    let Ok(Value::Array(flat)) = redis.query(bans_script(redis, &["read"])).await else { return None };
-    let all = flat
+/// What Redis holds: its epoch (`proposed` if it had none) and every ban.
+pub(super) struct SharedBans {
+    pub epoch: String,
+    pub bans: Vec<SharedBan>,
+}
+
+/// Every ban Redis holds, and its epoch (`None` when it does not answer).
+pub(super) async fn read_all(redis: &Redis, proposed: &str) -> Option<SharedBans> {
+    let Ok(Value::Array(flat)) = redis.query(bans_script(redis, &["read", proposed])).await else { return None };
+    let Some((Value::BulkString(epoch), flat)) = flat.split_first() else { return None };
+    let epoch = String::from_utf8_lossy(epoch).into_owned();
+    let bans = flat
         .chunks_exact(3)
         .filter_map(|ban| match ban {
             [Value::BulkString(address), Value::Int(ms), Value::BulkString(source)] if *ms > 0 => Some(SharedBan {
@@ -134,7 +159,7 @@ pub(super) async fn read_all(redis: &Redis) -> Option<Vec<SharedBan>> {
             _ => None,
         })
         .collect();
-    Some(all)
+    Some(SharedBans { epoch, bans })
 }
 
 #[cfg(test)]

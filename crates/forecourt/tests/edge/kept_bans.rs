@@ -2,7 +2,8 @@
 //! and read back before the first connection is accepted — a rule's ban and the admin
 //! API's, with what remains of them; a lifted one stays lifted; one made just before a
 //! graceful stop is written on the way out. With Redis, the same file serves a start
-//! that cannot reach it, until Redis answers.
+//! that cannot reach it, until Redis answers; a Redis that lost its data is taught the
+//! bans again.
 use super::common::origin::Origin;
 use super::common::redis_server::RedisServer;
 use super::common::*;
@@ -123,4 +124,70 @@ async fn with_redis_down_at_a_start_the_bans_on_disk_hold_until_redis_answers() 
     );
     assert!(redis.cli(&["zscore", "{forecourt:bans}:until", "127.0.0.6"]).is_empty(), "read back, not announced");
     assert!(fc.stderr().contains("Redis no longer holds are lifted"), "{}", fc.stderr());
+}
+
+/// A Redis restarted without its data (or flushed, or replaced) is taught the bans again,
+/// as HAProxy's peers teach a restarted peer: a running instance writes back every ban it
+/// holds, another instance's among them (whose maker is gone); an instance that starts
+/// then keeps the bans it kept on disk and writes them back, where it would otherwise
+/// have lifted them as lifted elsewhere. Redis's epoch tells the two cases apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_lost_its_data_is_taught_the_bans_again() {
+    let mut redis = RedisServer::start();
+    let origin = Origin::start("o");
+    let (admin_a, admin_b) = (free_port(), free_port());
+    let mut a = Forecourt::start(&shared_config(&origin, admin_a, &redis, "1000/s"));
+    let mut b = Forecourt::start(&shared_config(&origin, admin_b, &redis, "1000/s"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    ban_through(admin_a, "127.0.0.5").await;
+    ban_through(admin_b, "127.0.0.6").await;
+    let whole = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let file = b.dir.path("data/forecourt/bans");
+    let written = || std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(5), || written().contains(" 127.0.0.5 shared ")
+            && written().contains(" 127.0.0.6 api")
+            && written().contains("# redis epoch ")),
+        "b keeps both and Redis's epoch: {}",
+        written()
+    );
+    let in_redis = |redis: &RedisServer, address: &str| {
+        redis.cli(&["zscore", "{forecourt:bans}:until", address]).parse::<f64>().is_ok()
+    };
+
+    // b is killed, and Redis comes back empty: a writes back its own ban and b's.
+    b.signal(libc::SIGKILL);
+    assert!(b.wait_exit(Duration::from_secs(5)).is_none());
+    redis.stop();
+    redis.resume();
+    assert!(
+        eventually(Duration::from_secs(5), || in_redis(&redis, "127.0.0.5") && in_redis(&redis, "127.0.0.6")),
+        "written back by a: {}",
+        a.stderr()
+    );
+    assert!(a.stderr().contains("Redis has lost the shared bans"), "{}", a.stderr());
+
+    // a is killed too, Redis comes back empty again, and b starts: its bans on disk hold
+    // and Redis is taught them.
+    a.signal(libc::SIGKILL);
+    assert!(a.wait_exit(Duration::from_secs(5)).is_none());
+    redis.stop();
+    redis.resume();
+    b.restart();
+    let up = || async { metric(&get(&format!("http://127.0.0.1:{admin_b}/metrics")).await.body, "forecourt_redis_up") };
+    let found = Instant::now();
+    while up().await != 1.0 {
+        assert!(found.elapsed() < Duration::from_secs(5), "{}", b.stderr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || in_redis(&redis, "127.0.0.5") && in_redis(&redis, "127.0.0.6")),
+        "written back by b: {}",
+        b.stderr()
+    );
+    for address in ["127.0.0.5", "127.0.0.6"] {
+        assert_eq!(exchange_from(address, b.addr(), whole).await, "", "{address} still banned: {}", b.stderr());
+    }
+    assert_eq!(statuses(&exchange_from("127.0.0.9", b.addr(), whole).await), [200]);
+    assert!(!b.stderr().contains("Redis no longer holds are lifted"), "{}", b.stderr());
 }
