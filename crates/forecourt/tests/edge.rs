@@ -757,4 +757,5 @@ fn bad_limit_options_point_at_the_mistake() {
     ] {
         assert!(text.contains(expected), "{expected}\n{text}");
     }
+    assert!(!text.contains("unknown limit `b`"), "b is defined, with its mistakes said where they are\n{text}");
 }

@@ -9,7 +9,7 @@ use forecourt_edge::challenge::Gate;
 use forecourt_edge::limits::{Action, AppliedLimit, KeySpec, Limit, LimitSpec, Rate, RateLimitFilter, Registry};
 use forecourt_edge::lists::IpList;
 use forecourt_redis::Redis;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use toml::Spanned;
 
@@ -21,6 +21,9 @@ pub struct LimitTable {
     by_name: BTreeMap<String, (Arc<Limit>, Vec<Arc<IpList>>)>,
     /// For limits whose action is `challenge`.
     gate: Option<Arc<Gate>>,
+    /// Limits defined with a mistake (said where it is): a route naming one is not told
+    /// that no such limit exists.
+    mistaken: BTreeSet<String>,
 }
 
 pub fn compile(
@@ -34,14 +37,19 @@ pub fn compile(
         return LimitTable::default();
     }
     let registry = cx.state.services.get::<Registry>().unwrap_or_default();
-    let mut by_name = BTreeMap::new();
+    let (mut by_name, mut mistaken) = (BTreeMap::new(), BTreeSet::new());
     for (name, cfg) in model {
         let exempt = pick(cx, &cfg.get_ref().exempt, lists);
-        if let (Some(spec), Ok(shared)) = (spec(cx, cfg.get_ref()), store(cx, cfg.get_ref(), redis)) {
-            by_name.insert(name.clone(), (registry.prepare(name, spec, shared), exempt));
+        match (spec(cx, cfg.get_ref()), store(cx, cfg.get_ref(), redis)) {
+            (Some(spec), Ok(shared)) => {
+                by_name.insert(name.clone(), (registry.prepare(name, spec, shared), exempt));
+            }
+            _ => {
+                mistaken.insert(name.clone());
+            }
         }
     }
-    LimitTable { registry: Some(registry), by_name, gate: gate.cloned() }
+    LimitTable { registry: Some(registry), by_name, gate: gate.cloned(), mistaken }
 }
 
 fn spec(cx: &mut Ctx<'_>, c: &LimitCfg) -> Option<LimitSpec> {
@@ -89,6 +97,7 @@ pub fn filter(cx: &mut Ctx<'_>, names: &[Spanned<String>], table: &LimitTable, r
     for name in names {
         match table.by_name.get(name.get_ref()) {
             Some((limit, exempt)) => limits.push(AppliedLimit { limit: limit.clone(), exempt: exempt.clone() }),
+            None if table.mistaken.contains(name.get_ref()) => {}
             None => {
                 let known: Vec<&str> = table.by_name.keys().map(String::as_str).collect();
                 let hint = if known.is_empty() {
