@@ -2,7 +2,7 @@
 //! loopback addresses. Rate limits (`[limits.NAME]`): a flooding address is refused while
 //! another is served, a list's clients are exempt and a dry run refuses nobody, a delaying
 //! limit holds requests to the rate, `[global] limits` apply before routing and keep their
-//! buckets across a reload. Address lists (`[lists.NAME]`): a listener's `deny` closes
+//! buckets across a reload (keys by query parameter and host: `edge/limit_keys.rs`). Address lists (`[lists.NAME]`): a listener's `deny` closes
 //! connections at accept, a route's `allow` and `deny` answer 403. Connection limits per
 //! address close at accept (not for a `per_ip_exempt` list's clients). Bans (`[bans]`):
 //! strikes ban a client (403 on its open connection, closed at accept after; never a
@@ -28,6 +28,8 @@ mod feeds;
 mod geoip;
 #[path = "edge/kept_bans.rs"]
 mod kept_bans;
+#[path = "edge/limit_keys.rs"]
+mod limit_keys;
 #[path = "edge/redis_faults.rs"]
 mod redis_faults;
 #[path = "edge/refused_strikes.rs"]
