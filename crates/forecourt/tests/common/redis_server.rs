@@ -44,6 +44,13 @@ impl RedisServer {
         }
     }
 
+    /// Sends `signal` to the server (`SIGSTOP`: it hangs, its connections open and
+    /// unanswered, as a paused container or a stalled host; `SIGCONT`: it goes on).
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.as_ref().expect("running").id();
+        assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+    }
+
     /// Starts it (again) on its port.
     pub fn resume(&mut self) {
         let mut command = Command::new("redis-server");

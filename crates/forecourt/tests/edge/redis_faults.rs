@@ -1,13 +1,13 @@
 //! Shared state when Redis holds or answers what it should not: a ban longer than ten
 //! years (asked for, or written by an earlier version), a limit's key this version could
-//! not have written, a call Redis refuses (out of memory). Each keeps serving, and says
-//! what happened.
+//! not have written, a call Redis refuses (out of memory), a Redis that hangs. Each keeps
+//! serving, and says what happened.
 use super::common::origin::Origin;
 use super::common::redis_server::RedisServer;
 use super::common::*;
 use super::{ban_through, get_from, shared_config};
 use http_body_util::Full;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An origin and a Forecourt whose limit (`rate`) and bans are shared through `redis`,
 /// once Redis has been found (its first check); the origin, the admin port, Forecourt.
@@ -113,4 +113,50 @@ async fn a_call_redis_refuses_falls_back_to_local_state_and_says_why() {
     assert!(!redis.cli(&["keys", "forecourt:limit:shared:*"]).is_empty(), "shared again\n{}", fc.stderr());
     let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
     assert_eq!(metric(&metrics, "forecourt_redis_up"), 1.0, "{}", fc.stderr());
+}
+
+/// A Redis that hangs (SIGSTOP: connections stay open, nothing answers, as a paused
+/// container or a stalled host) costs a request at most `[redis] timeout` (200 ms here),
+/// never a 5xx: the limit goes local within a second and `forecourt_redis_up` says 0;
+/// when Redis goes on, the limit is shared again and `forecourt_redis_up` says 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_hangs_costs_a_request_at_most_its_timeout() {
+    let redis = RedisServer::start();
+    let (_origin, admin, fc) = sharing(&redis, "1000/s").await;
+    let up = || async { metric(&get(&format!("http://127.0.0.1:{admin}/metrics")).await.body, "forecourt_redis_up") };
+    assert_eq!(up().await, 1.0);
+    let (from, url) = (client_from("127.0.0.2"), fc.url("/"));
+    redis.signal(libc::SIGSTOP);
+    let hung = Instant::now();
+    let (mut slowest, mut went_down) = (Duration::ZERO, None);
+    while hung.elapsed() < Duration::from_secs(2) {
+        let asked = Instant::now();
+        let status = get_from(&from, &url).await.status;
+        slowest = slowest.max(asked.elapsed());
+        assert_eq!(status, 200, "{}", fc.stderr());
+        if went_down.is_none() && up().await == 0.0 {
+            went_down = Some(hung.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    redis.signal(libc::SIGCONT);
+    let went_down = went_down.expect("forecourt_redis_up said 0");
+    println!("Redis hung: forecourt_redis_up 0 after {went_down:?}; the slowest request {slowest:?}");
+    assert!(went_down < Duration::from_millis(1200), "local within a second: {went_down:?}");
+    assert!(slowest < Duration::from_millis(600), "a request waits at most the timeout: {slowest:?}");
+    assert!(fc.stderr().contains("Redis is unreachable"), "{}", fc.stderr());
+    let back = Instant::now();
+    while up().await != 1.0 {
+        assert!(back.elapsed() < Duration::from_secs(5), "{}", fc.stderr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fallbacks = || async {
+        metric(&get(&format!("http://127.0.0.1:{admin}/metrics")).await.body, "forecourt_redis_fallbacks_total")
+    };
+    let before = fallbacks().await;
+    assert!(before > 0.0, "decided locally while Redis hung");
+    for _ in 0..3 {
+        assert_eq!(get_from(&from, &url).await.status, 200);
+    }
+    assert_eq!(fallbacks().await, before, "decided in Redis again\n{}", fc.stderr());
 }
