@@ -110,8 +110,9 @@ pub(super) fn announce_ban(redis: &Redis, instance: u64, address: &str, duration
     redis.send(cmd("PUBLISH").arg(redis.key("bans")).arg(format!("ban {instance} {ms} {address} {source}")).clone());
 }
 
-/// Writes a ban every instance has heard of to a Redis that lost it, unannounced; the
-/// milliseconds it was written for.
+/// Writes a ban to Redis without announcing it (every instance following Redis has it
+/// already: another instance's, or one read back from disk, written back to a Redis that
+/// lost it); the milliseconds it was written for.
 pub(super) fn restore_ban(redis: &Redis, address: &str, duration: Duration, source: &Source) -> u64 {
     let ms = duration.as_millis().max(1) as u64;
     redis.send(bans_script(redis, &["ban", address, &ms.to_string(), &source.describe()]));

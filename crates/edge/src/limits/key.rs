@@ -1,10 +1,9 @@
 //! What a limit counts by: parts of the request joined with `+` (`"ip"`,
 //! `"header:X-Api-Key"`, `"cookie:session"`, `"query:api_key"`, `"host"`, `"path"`,
-//! `"route"`, `"ip+path"`), hashed
-//! with a per-process secret (so that no one can aim keys at one shard). A request that
-//! lacks a header, cookie or query parameter its key names is not counted by that limit, as nginx skips
-//! an empty key. IPv6 clients are grouped by their first `ipv6_prefix` bits, since one
-//! host holds a whole /64.
+//! `"route"`, `"ip+path"`), hashed with a per-process secret (so that no one can aim keys
+//! at one shard). A request that lacks a header, cookie or query parameter its key names
+//! is not counted by that limit, as nginx skips an empty key. IPv6 clients are grouped by
+//! their first `ipv6_prefix` bits, since one host holds a whole /64.
 use crate::address_key::address_key;
 use crate::cookie::cookie;
 use forecourt_proxy::normal_path::normalized;

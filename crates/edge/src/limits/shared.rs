@@ -19,8 +19,9 @@ use std::sync::OnceLock;
 /// A TAT written under another interval (a reload changed the rate, here or on another
 /// instance) is converted, and written back converted even when the request is refused
 /// (from then on it drains at this rate), so that a client's debt is the same number of
-/// requests at this rate (as the local buckets convert at commit, and nginx keeps a key's excess in
-/// requests): a limit tightened under attack gives no client a fresh burst. A TAT past
+/// requests at this rate (as the local buckets convert at commit, and nginx keeps a key's
+/// excess in requests): a limit tightened under attack gives no client a fresh burst. An
+/// instance of an earlier version reads `TAT:EMISSION` as no number: none. A TAT past
 /// what the limit allows (a smaller burst than it was written under, a key edited by hand)
 /// counts as the most it allows, one emission past the burst; one that is not a count of
 /// µs (another program's value under the same prefix, `nan`, `1e30`) counts as none. So no
