@@ -2,16 +2,18 @@
 //! loopback addresses. Rate limits (`[limits.NAME]`): a flooding address is refused while
 //! another is served, a list's clients are exempt and a dry run refuses nobody, a delaying
 //! limit holds requests to the rate, `[global] limits` apply before routing and keep their
-//! buckets across a reload (keys by query parameter and host: `edge/limit_keys.rs`). Address lists (`[lists.NAME]`): a listener's `deny` closes
-//! connections at accept, a route's `allow` and `deny` answer 403. Connection limits per
+//! buckets across a reload (keys by query parameter and host: `edge/limit_keys.rs`).
+//! Address lists (`[lists.NAME]`): a listener's `deny` closes connections at accept, a
+//! route's `allow` and `deny` answer 403. Connection limits per
 //! address close at accept (not for a `per_ip_exempt` list's clients). Bans (`[bans]`):
 //! strikes ban a client (403 on its open connection, closed at accept after; never a
 //! client of the `exempt` lists), the admin API adds, lists and lifts bans, a reload keeps
 //! them (a restart too: `edge/kept_bans.rs`; requests refused before the chains strike
 //! too: `edge/refused_strikes.rs`). Shared state through Debian's redis-server: two instances share one limit, bans
 //! reach every instance and survive restarts, a Redis outage falls back to local state and
-//! back (what Redis holds or answers that it should not: `edge/redis_faults.rs`; a shared
-//! limit's changed rate: `edge/shared_limit_reloads.rs`). Bad
+//! back (what Redis holds or answers that it should not, and a Redis that hangs:
+//! `edge/redis_faults.rs`; a shared limit's changed rate: `edge/shared_limit_reloads.rs`;
+//! a Redis that lost its bans: `edge/kept_bans.rs`). Bad
 //! options point at the mistake. Challenge pages: `edge/challenge.rs`; list feeds:
 //! `edge/feeds.rs`; GeoIP: `edge/geoip.rs`; a Redis Cluster: `edge/cluster.rs`; the WAF:
 //! `edge/waf.rs` (its requests: `edge/waf_corpus.rs`; the differential check against
