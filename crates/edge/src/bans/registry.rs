@@ -444,13 +444,20 @@ mod tests {
         assert!(bans.lift("2001:db8::9".parse().unwrap()) && !bans.is_banned(a));
     }
 
-    #[test]
-    fn bans_kept_on_disk_are_read_back() {
-        let dir = std::env::temp_dir().join(format!("forecourt-bans-registry-{}", std::process::id()));
+    /// A fresh folder `name` under the temporary one, its bans file, and an instance that
+    /// keeps its bans there (without Redis).
+    fn keeping_bans_in(name: &str) -> (PathBuf, PathBuf, Arc<Bans>) {
+        let dir = std::env::temp_dir().join(format!("forecourt-bans-{name}-{}", std::process::id()));
         let file = dir.join("bans");
         let _ = std::fs::remove_dir_all(&dir);
-        let first = Arc::new(Bans::default());
-        first.commit(Vec::new(), 64, Duration::from_secs(60), None, Some(file.clone()));
+        let bans = Arc::new(Bans::default());
+        bans.commit(Vec::new(), 64, Duration::from_secs(60), None, Some(file.clone()));
+        (dir, file, bans)
+    }
+
+    #[test]
+    fn bans_kept_on_disk_are_read_back() {
+        let (dir, file, first) = keeping_bans_in("registry");
         let client: IpAddr = "192.0.2.7".parse().unwrap();
         first.ban(client, None, Source::Api("abuse".into()));
         first.keep_on_disk();
@@ -466,11 +473,7 @@ mod tests {
     /// unless this instance made or heard of one for the client meanwhile.
     #[test]
     fn bans_read_back_with_redis_hold_until_its_answer_keeps_or_drops_them() {
-        let dir = std::env::temp_dir().join(format!("forecourt-bans-provisional-{}", std::process::id()));
-        let file = dir.join("bans");
-        let _ = std::fs::remove_dir_all(&dir);
-        let first = Arc::new(Bans::default());
-        first.commit(Vec::new(), 64, Duration::from_secs(60), None, Some(file.clone()));
+        let (dir, file, first) = keeping_bans_in("provisional");
         let [held, lifted, heard, made]: [IpAddr; 4] =
             ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"].map(|a| a.parse().unwrap());
         for client in [held, lifted, heard, made] {

@@ -105,18 +105,25 @@ fn bans_script(redis: &Redis, args: &[&str]) -> redis::Cmd {
 /// Writes and announces a ban this instance made (at most `LONGEST_DURATION`: `Bans::ban`
 /// and the table bound it).
 pub(super) fn announce_ban(redis: &Redis, instance: u64, address: &str, duration: Duration, source: &Source) {
-    let ms = restore_ban(redis, address, duration, source);
-    let source = source.describe();
+    let (ms, source) = (millis(duration), source.describe());
+    write_ban(redis, address, ms, &source);
     redis.send(cmd("PUBLISH").arg(redis.key("bans")).arg(format!("ban {instance} {ms} {address} {source}")).clone());
 }
 
 /// Writes a ban to Redis without announcing it (every instance following Redis has it
 /// already: another instance's, or one read back from disk, written back to a Redis that
-/// lost it); the milliseconds it was written for.
-pub(super) fn restore_ban(redis: &Redis, address: &str, duration: Duration, source: &Source) -> u64 {
-    let ms = duration.as_millis().max(1) as u64;
-    redis.send(bans_script(redis, &["ban", address, &ms.to_string(), &source.describe()]));
-    ms
+/// lost it).
+pub(super) fn restore_ban(redis: &Redis, address: &str, duration: Duration, source: &Source) {
+    write_ban(redis, address, millis(duration), &source.describe());
+}
+
+fn write_ban(redis: &Redis, address: &str, ms: u64, source: &str) {
+    redis.send(bans_script(redis, &["ban", address, &ms.to_string(), source]));
+}
+
+/// A ban's length as written and announced: whole milliseconds, at least one.
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis().max(1) as u64
 }
 
 /// Removes and announces a lift this instance made.
