@@ -158,6 +158,9 @@ async fn request_and_response_headers_are_cleaned_and_forwarded() {
             ("forwarded", "for=6.6.6.6"),
             ("connection", "x-hop"),
             ("x-hop", "must not pass"),
+            // A second line names headers as the first does (RFC 9110 §7.6.1).
+            ("connection", "keep-alive, X-Hop-Two"),
+            ("x-hop-two", "must not pass either"),
             ("proxy-authorization", "Basic Zm9vOmJhcg=="),
             ("x-request-id", "client-id-42"),
         ],

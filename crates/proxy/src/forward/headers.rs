@@ -14,36 +14,67 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::PROXY_AUTHENTICATE,
 ];
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(name) || name == header::PROXY_AUTHORIZATION
+/// The bit of `HOP_BY_HOP` (or, past its end, of `Proxy-Authorization` and of a header
+/// named `Close`) that `name` has; 0 for every other name. Names compared as names: most
+/// are standard ones, whose comparison is of one byte.
+fn name_bit(name: &HeaderName) -> u16 {
+    match HOP_BY_HOP.iter().position(|h| h == name) {
+        Some(i) => 1 << i,
+        None if name == header::PROXY_AUTHORIZATION => PROXY_AUTHORIZATION_BIT,
+        None if name == CLOSE => CLOSE_BIT,
+        None => 0,
+    }
+}
+
+const CONNECTION_BIT: u16 = 1;
+const UPGRADE_BIT: u16 = 1 << 5;
+const PROXY_AUTHORIZATION_BIT: u16 = 1 << 8;
+/// A header named `Close`, which RFC 9110 §7.6.1 reserves, as it is the option nearly every
+/// `Connection` holds: only when one is there does that option cost a lookup.
+const CLOSE: HeaderName = HeaderName::from_static("close");
+const CLOSE_BIT: u16 = 1 << 9;
+
+/// Whether a `Connection` option leaves its namesake header alone: the hop-by-hop names
+/// (removed below anyway, `Upgrade` kept for an upgrade) and the two a request is framed
+/// and routed by, which no option may take away.
+fn spares_its_header(option: &str) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .chain([&header::PROXY_AUTHORIZATION, &header::HOST, &header::CONTENT_LENGTH])
+        .any(|h| h.as_str().eq_ignore_ascii_case(option))
 }
 
 /// Removes hop-by-hop headers and every header `Connection` names. With `upgrade`, the
 /// `Upgrade` header and `Connection: upgrade` are kept so that the next hop can switch too.
+/// Runs on every request and response: one pass over the names present, and no allocation
+/// or lookup for `Connection: close`, which every new connection of some clients carries.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    // Most messages carry none: one pass over the few names present instead of a removal
-    // (a hash lookup) per hop-by-hop name.
-    if !headers.keys().any(is_hop_by_hop) {
+    let present = headers.keys().fold(0, |bits, name| bits | name_bit(name));
+    if present & !CLOSE_BIT == 0 {
         return;
     }
-    if let Some(conn) = headers.get(header::CONNECTION) {
-        if let Ok(s) = conn.to_str() {
-            let named: Vec<HeaderName> = s
-                .split(',')
-                .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-                .filter(|n| *n != header::HOST && *n != header::CONTENT_LENGTH && !(upgrade && *n == header::UPGRADE))
-                .filter(|n| !is_hop_by_hop(n))
-                .collect();
-            for name in named {
-                headers.remove(&name);
+    if present & CONNECTION_BIT != 0 {
+        // Every `Connection` line counts (RFC 9110 §7.6.1), taken by shared clones so that
+        // what they name can be removed meanwhile (a second line is rare: only then a Vec).
+        let mut lines = headers.get_all(header::CONNECTION).iter();
+        let first = lines.next().cloned();
+        let others: Vec<HeaderValue> = lines.cloned().collect();
+        for value in first.iter().chain(&others) {
+            let Ok(options) = value.to_str() else { continue };
+            for option in options.split(',').map(str::trim) {
+                let absent = option.eq_ignore_ascii_case("close") && present & CLOSE_BIT == 0;
+                if !option.is_empty() && !absent && !spares_its_header(option) {
+                    // Looked up as text: no header name is made of it.
+                    headers.remove(option);
+                }
             }
         }
     }
-    // Only the ones present are removed: a removal is a hash lookup.
-    let present: Vec<HeaderName> =
-        headers.keys().filter(|n| is_hop_by_hop(n) && !(upgrade && *n == header::UPGRADE)).cloned().collect();
-    for name in &present {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().chain([&header::PROXY_AUTHORIZATION]).enumerate() {
+        let bit = 1 << i;
+        if present & bit != 0 && !(upgrade && bit == UPGRADE_BIT) {
+            headers.remove(name);
+        }
     }
     if upgrade && headers.contains_key(header::UPGRADE) {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -98,6 +129,40 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn every_connection_line_names_headers_to_remove() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "close"),
+            ("connection", " X-One ,,Host, content-length"),
+            ("x-one", "1"),
+            ("close", "a reserved name"),
+            ("host", "example.com"),
+            ("content-length", "0"),
+            ("proxy-authorization", "basic x"),
+            ("x-keep", "1"),
+        ] {
+            h.append(name, HeaderValue::from_static(value));
+        }
+        strip_hop_by_hop(&mut h, false);
+        let mut left: Vec<&str> = h.keys().map(|n| n.as_str()).collect();
+        left.sort();
+        assert_eq!(left, ["content-length", "host", "x-keep"]);
+    }
+
+    #[test]
+    fn the_bits_name_the_headers_they_stand_for() {
+        for (i, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(name_bit(name), 1 << i, "{name}");
+        }
+        assert_eq!(name_bit(&header::CONNECTION), CONNECTION_BIT);
+        assert_eq!(name_bit(&header::UPGRADE), UPGRADE_BIT);
+        assert_eq!(name_bit(&header::PROXY_AUTHORIZATION), PROXY_AUTHORIZATION_BIT);
+        assert_eq!(PROXY_AUTHORIZATION_BIT, 1 << HOP_BY_HOP.len(), "past HOP_BY_HOP's bits");
+        assert_eq!(name_bit(&HeaderName::from_static("close")), CLOSE_BIT);
+        assert_eq!(name_bit(&header::HOST), 0);
     }
 
     #[test]
