@@ -31,33 +31,70 @@ pub fn describe(store: &Store) -> Value {
     })
 }
 
-/// Parses a purge request and does it; what was purged, or why not.
-pub fn purge(store: &Store, body: &[u8]) -> Result<String, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let purge = if let Some(url) = text("url") {
-        Purge::Url(as_requested(&url))
-    } else if let Some(prefix) = text("prefix") {
-        Purge::Prefix(as_requested(&prefix))
-    } else if let Some(pattern) = text("regex") {
-        Purge::Pattern(UrlPattern::new(&pattern)?)
-    } else if let Some(tag) = text("tag") {
-        Purge::Tag(tag)
-    } else if v.get("all").and_then(Value::as_bool) == Some(true) {
-        Purge::All
-    } else {
-        let what = "{\"url\": ...}, {\"prefix\": ...}, {\"regex\": ...}, {\"tag\": ...} or {\"all\": true}";
-        return Err(format!("say what to purge: {what}"));
+/// The five ways to name what to purge, for answers that name none or several.
+const WAYS: &str = "{\"url\": ...}, {\"prefix\": ...}, {\"regex\": ...}, {\"tag\": ...} or {\"all\": true}";
+
+/// Parses a purge request and does it; the answer's JSON (what was purged, whether softly,
+/// and how many stored objects that was: 0 says the purge named nothing stored), or why not.
+pub fn purge(store: &Store, body: &[u8]) -> Result<Value, String> {
+    let (purge, soft) = parse(body)?;
+    let objects = if soft { store.soft_purge(&purge) } else { store.purge(&purge) };
+    let mut answer = match &purge {
+        Purge::Url(url) => json!({ "url": url }),
+        Purge::Prefix(prefix) => json!({ "prefix": prefix }),
+        Purge::Pattern(pattern) => json!({ "regex": pattern.as_str() }),
+        Purge::Tag(tag) => json!({ "tag": tag }),
+        Purge::All => json!({ "all": true }),
     };
-    match v.get("soft") {
-        None | Some(Value::Bool(false)) => store.purge(&purge),
-        Some(Value::Bool(true)) => {
-            store.soft_purge(&purge);
-            return Ok(format!("soft-purged {purge:?}"));
+    answer["soft"] = json!(soft);
+    answer["objects"] = json!(objects);
+    Ok(answer)
+}
+
+/// A purge request's body: exactly one of the five ways, and `"soft"` optionally. Any
+/// other field is refused rather than ignored: a misspelt `"soft"` would otherwise remove
+/// what was to be kept, and a second way would be silently dropped.
+fn parse(body: &[u8]) -> Result<(Purge, bool), String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(fields) = v else {
+        return Err(format!("a JSON object saying what to purge: {WAYS}"));
+    };
+    let (mut named, mut soft) = (None, false);
+    for (field, value) in &fields {
+        let purge = match (field.as_str(), value) {
+            ("soft", Value::Bool(b)) => {
+                soft = *b;
+                continue;
+            }
+            ("soft", other) => return Err(format!("\"soft\" is true or false, not {other}")),
+            ("all", Value::Bool(true)) => Purge::All,
+            ("all", other) => return Err(format!("\"all\" is true, not {other}")),
+            ("url", Value::String(url)) => Purge::Url(url_or_path(field, url)?),
+            ("prefix", Value::String(prefix)) => Purge::Prefix(url_or_path(field, prefix)?),
+            ("regex", Value::String(pattern)) => Purge::Pattern(UrlPattern::new(pattern)?),
+            ("tag", Value::String(tag)) if !tag.is_empty() => Purge::Tag(tag.clone()),
+            ("url" | "prefix" | "regex" | "tag", other) => {
+                return Err(format!("\"{field}\" is a non-empty string, not {other}"))
+            }
+            (other, _) => return Err(format!("unknown field \"{other}\": say what to purge with {WAYS}")),
+        };
+        if named.replace(purge).is_some() {
+            return Err(format!("one purge at a time: {WAYS}"));
         }
-        Some(other) => return Err(format!("\"soft\" is true or false, not {other}")),
     }
-    Ok(format!("purged {purge:?}"))
+    named.map(|purge| (purge, soft)).ok_or_else(|| format!("say what to purge: {WAYS}"))
+}
+
+/// A `url` or `prefix` as the keys hold it (`https://example.com/a`, escaped as requests
+/// arrive) or as a path (`/a`, on every host); anything else could never match.
+fn url_or_path(field: &str, written: &str) -> Result<String, String> {
+    let absolute = ["http://", "https://"].iter().any(|s| written.starts_with(s) && written.len() > s.len());
+    if !absolute && !written.starts_with('/') {
+        return Err(format!(
+            "\"{field}\" is a URL with its scheme and host (\"https://example.com/a\") or a path on every host (\"/a\"), not {written:?}"
+        ));
+    }
+    Ok(as_requested(written))
 }
 
 /// A URL as typed (`https://example.com/wiki/東京`, as a browser's address bar shows it) in
@@ -69,7 +106,32 @@ fn as_requested(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::as_requested;
+    use super::{as_requested, parse};
+    use forecourt_cache::Purge;
+
+    #[test]
+    fn a_purge_names_one_thing_and_nothing_unknown() {
+        assert_eq!(parse(br#"{"url": "/a?b=1"}"#), Ok((Purge::Url("/a?b=1".into()), false)));
+        assert_eq!(parse(br#"{"tag": "red", "soft": true}"#), Ok((Purge::Tag("red".into()), true)));
+        assert_eq!(parse(br#"{"all": true, "soft": false}"#), Ok((Purge::All, false)));
+        let refused = |body: &str, says: &str| {
+            let why = parse(body.as_bytes()).expect_err(body);
+            assert!(why.contains(says), "{body}: {why}");
+        };
+        refused(r#"{"all": true, "url": "https://a.example/x"}"#, "one purge at a time");
+        refused(r#"{"tag": "red", "sfot": true}"#, "unknown field \"sfot\"");
+        refused(r#"{"url": "a.example/x"}"#, "with its scheme and host");
+        refused(r#"{"prefix": ""}"#, "with its scheme and host");
+        refused(r#"{"prefix": "https://"}"#, "with its scheme and host");
+        refused(r#"{"tag": ""}"#, "non-empty string");
+        refused(r#"{"url": 5}"#, "non-empty string");
+        refused(r#"{"all": false}"#, "\"all\" is true");
+        refused(r#"{"soft": "yes", "all": true}"#, "true or false");
+        refused(r#"{"regex": "("}"#, "bad regular expression");
+        refused(r#"["all"]"#, "a JSON object");
+        refused("{}", "say what to purge");
+        refused("{", "not JSON");
+    }
 
     #[test]
     fn a_typed_url_is_named_as_requests_name_it() {

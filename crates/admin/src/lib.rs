@@ -178,7 +178,7 @@ async fn cache_api(req: Request<Incoming>, control: &Control) -> Response<Full<B
             })
             .await;
             match purged {
-                Ok(Ok(done)) => text(StatusCode::OK, format!("{done}\n"), "text/plain"),
+                Ok(Ok(done)) => text(StatusCode::OK, format!("{done}\n"), "application/json"),
                 Ok(Err(why)) => text(StatusCode::BAD_REQUEST, format!("{why}\n"), "text/plain"),
                 Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the purge failed\n".into(), "text/plain"),
             }

@@ -43,31 +43,49 @@ impl MemoryTier {
         self.map.invalidate(key);
     }
 
-    /// Removes every entry `doomed` picks; reads never see them once this returns.
-    pub fn remove_if(&self, doomed: impl Fn(&str, &Entry) -> bool + Send + Sync + 'static) {
+    /// Removes every entry `doomed` picks; reads never see them once this returns. The
+    /// keys it picked there and then (for a purge's count; one stored meanwhile and
+    /// picked is removed too, without being named).
+    pub fn remove_if(&self, doomed: impl Fn(&str, &Entry) -> bool + Send + Sync + 'static) -> Vec<Arc<str>> {
+        let doomed = Arc::new(doomed);
+        let picked = self.map.iter().filter(|(k, e)| doomed(k, e)).map(|(k, _)| (*k).clone()).collect();
         let _ = self.map.invalidate_entries_if(move |k, e| doomed(k, e));
         self.map.run_pending_tasks();
+        picked
     }
 
     /// Puts in place of each entry `picked` picks the one `change` makes of it, where it
     /// makes one. Each key is changed as one step, so that a response stored for it
     /// meanwhile is not replaced by a changed copy of the one before (it is picked again).
-    pub fn update_if(&self, picked: impl Fn(&Entry) -> bool, change: impl Fn(&Entry) -> Option<Entry>) {
+    /// The keys it changed.
+    pub fn update_if(
+        &self,
+        picked: impl Fn(&Entry) -> bool,
+        change: impl Fn(&Entry) -> Option<Entry>,
+    ) -> Vec<Arc<str>> {
         let keys: Vec<Arc<str>> = self.map.iter().filter(|(_, e)| picked(e)).map(|(key, _)| (*key).clone()).collect();
+        let mut changed_keys = Vec::with_capacity(keys.len());
         for key in keys {
             let changed = |current: Option<moka::Entry<Arc<str>, Arc<Entry>>>| {
                 current.map(|e| e.into_value()).filter(|e| picked(e)).and_then(|e| change(&e))
             };
-            self.map.entry(key).and_compute_with(|current| match changed(current) {
-                Some(changed) => Op::Put(Arc::new(changed)),
+            self.map.entry(key.clone()).and_compute_with(|current| match changed(current) {
+                Some(changed) => {
+                    changed_keys.push(key);
+                    Op::Put(Arc::new(changed))
+                }
                 None => Op::Nop,
             });
         }
+        changed_keys
     }
 
-    pub fn clear(&self) {
+    /// Removes every entry; the keys there were.
+    pub fn clear(&self) -> Vec<Arc<str>> {
+        let keys = self.map.iter().map(|(k, _)| (*k).clone()).collect();
         self.map.invalidate_all();
         self.map.run_pending_tasks();
+        keys
     }
 
     /// Bytes held (by the weigher), objects, the bound, and evictions so far.

@@ -1,9 +1,10 @@
 //! The process-wide cache: the memory tier, the fetches in progress, the keys being
 //! refreshed in the background, purges, and the counters `/metrics` shows. One per
 //! process, kept across reloads; every route with `cache` on shares it.
-use crate::disk::{DiskConfig, DiskTier, Indexed, TierUsage};
+use crate::disk::{DiskConfig, DiskTier, TierUsage};
 use crate::fills::Fills;
 use crate::memory::MemoryTier;
+use crate::purge::Purge;
 use crate::range_passes::RangePasses;
 use crate::stored::{Entry, Stored};
 use std::collections::{BTreeMap, HashSet};
@@ -42,58 +43,6 @@ pub struct RouteCounters {
 impl RouteCounters {
     pub fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// What a purge removes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Purge {
-    /// One URL, every variant and every key made from it.
-    Url(String),
-    /// Every URL that starts with this.
-    Prefix(String),
-    /// Every response that carried this tag.
-    Tag(String),
-    /// Every URL this regular expression finds a match in (Varnish's `ban req.url ~`).
-    Pattern(UrlPattern),
-    All,
-}
-
-/// A purge's regular expression (equal to another when written alike).
-#[derive(Clone, Debug)]
-pub struct UrlPattern(regex::Regex);
-
-impl UrlPattern {
-    pub fn new(pattern: &str) -> Result<UrlPattern, String> {
-        // Bounded: a purge request must not build a huge automaton.
-        let built = regex::RegexBuilder::new(pattern).size_limit(1 << 20).build();
-        built.map(UrlPattern).map_err(|e| format!("bad regular expression: {e}"))
-    }
-}
-
-impl PartialEq for UrlPattern {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.as_str() == other.0.as_str()
-    }
-}
-
-impl Eq for UrlPattern {}
-
-impl Purge {
-    /// Whether it removes what was stored for `url`, tagged as `tagged` says.
-    pub fn matches(&self, url: &str, tagged: impl Fn(&str) -> bool) -> bool {
-        match self {
-            Purge::All => true,
-            Purge::Url(u) => url == u,
-            Purge::Prefix(prefix) => url.starts_with(prefix.as_str()),
-            Purge::Pattern(pattern) => pattern.0.is_match(url),
-            Purge::Tag(tag) => tagged(tag),
-        }
-    }
-
-    /// `matches` for the disk tier's index, which reads no file.
-    fn on_disk(self) -> impl Fn(&Indexed) -> bool + Send + 'static {
-        move |e| self.matches(&e.url, |t| e.tags.iter().any(|have| **have == *t))
     }
 }
 
@@ -150,31 +99,37 @@ impl Store {
         }
     }
 
-    /// Removes what `purge` names; the number of purges so far counts it.
-    pub fn purge(&self, purge: &Purge) {
+    /// Removes what `purge` names; the number of purges so far counts it. How many stored
+    /// objects it removed (one held by both tiers counts once).
+    pub fn purge(&self, purge: &Purge) -> usize {
         self.purges.fetch_add(1, Ordering::Relaxed);
+        let mut removed = HashSet::new();
         if let Some(disk) = &self.disk {
-            disk.remove_if(purge.clone().on_disk());
+            removed.extend(disk.remove_if(purge.clone().on_disk()));
         }
-        match purge.clone() {
+        removed.extend(match purge.clone() {
             Purge::All => self.memory.clear(),
             purge => self.memory.remove_if(move |_, e| purge.matches(&e.url, |t| e.tagged(t))),
-        }
+        });
+        removed.len()
     }
 
     /// Makes what `purge` names stale now instead of removing it (Fastly's soft purge,
     /// Varnish's `purge.soft`): its next use validates it with the origin (a 304 costs
     /// the origin no body), and while the origin fails, or within `stale-while-revalidate`,
-    /// it is still served. Counted as a purge, and as a soft one.
-    pub fn soft_purge(&self, purge: &Purge) {
+    /// it is still served. Counted as a purge, and as a soft one. How many stored objects
+    /// it made stale (one held by both tiers counts once).
+    pub fn soft_purge(&self, purge: &Purge) -> usize {
         self.purges.fetch_add(1, Ordering::Relaxed);
         self.soft_purges.fetch_add(1, Ordering::Relaxed);
         let now = crate::freshness::now();
+        let mut expired = HashSet::new();
         // The disk's first: a memory miss that reads a file from now on reads it stale.
         if let Some(disk) = &self.disk {
-            disk.expire_if(purge.clone().on_disk(), now);
+            expired.extend(disk.expire_if(purge.clone().on_disk(), now));
         }
-        self.memory.update_if(|e| purge.matches(&e.url, |t| e.tagged(t)), |e| e.expired(now));
+        expired.extend(self.memory.update_if(|e| purge.matches(&e.url, |t| e.tagged(t)), |e| e.expired(now)));
+        expired.len()
     }
 
     /// Removes the entries of `url` (an unsafe method's invalidation; not counted as a
@@ -191,7 +146,7 @@ impl Store {
             }
             false => {
                 let url = url.to_string();
-                self.memory.remove_if(move |_, e| *e.url == *url)
+                self.memory.remove_if(move |_, e| *e.url == *url);
             }
         }
     }

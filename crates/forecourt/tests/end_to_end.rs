@@ -7,6 +7,7 @@ mod common;
 mod acme;
 mod balancing;
 mod cache;
+mod cache_purge;
 mod cache_soft_purge;
 mod cache_targeted;
 mod cache_ttl;

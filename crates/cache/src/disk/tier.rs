@@ -134,25 +134,31 @@ impl DiskTier {
     }
 
     /// Removes what `doomed` picks, now from the index (so no read finds it) and again on
-    /// the thread after the writes queued before it.
-    pub fn remove_if(&self, doomed: impl Fn(&super::index::Indexed) -> bool + Send + 'static) {
+    /// the thread after the writes queued before it. The keys the index held.
+    pub fn remove_if(&self, doomed: impl Fn(&super::index::Indexed) -> bool + Send + 'static) -> Vec<Arc<str>> {
         let keys = self.shared.index.lock().unwrap().remove_if(&doomed);
-        let _ = self.jobs.send(Job::Delete(keys));
+        let _ = self.jobs.send(Job::Delete(keys.clone()));
         let _ = self.jobs.send(Job::Purge(Box::new(doomed)));
+        keys
     }
 
     /// Makes what `picked` picks stale at `at` (a soft purge): for reads at once (a picked
     /// key read before its file is rewritten comes back stale), and in the files on the
-    /// thread, after the writes queued before it.
-    pub fn expire_if(&self, picked: impl Fn(&super::index::Indexed) -> bool + Send + 'static, at: u64) {
+    /// thread, after the writes queued before it. The keys the index held.
+    pub fn expire_if(
+        &self,
+        picked: impl Fn(&super::index::Indexed) -> bool + Send + 'static,
+        at: u64,
+    ) -> Vec<Arc<str>> {
         let expiry = Expiry { id: self.shared.expiries.fetch_add(1, Ordering::Relaxed), at };
         let keys = self.shared.index.lock().unwrap().keys_if(&picked);
         let mut expiring = self.shared.expiring.lock().unwrap();
-        for key in keys {
-            expiring.insert(key, expiry);
+        for key in &keys {
+            expiring.insert(key.clone(), expiry);
         }
         drop(expiring);
         let _ = self.jobs.send(Job::Expire(Box::new(picked), expiry));
+        keys
     }
 
     /// Waits (at most `within`) until the jobs queued so far are done: a purge's files

@@ -2,6 +2,7 @@
 //! on real sockets. Nothing here is mocked; the origin is a small hyper server in the test
 //! process that reports what it received.
 #![allow(dead_code)]
+pub mod cache_admin;
 pub mod cache_origin;
 pub mod chromium;
 pub mod feed_server;
