@@ -431,6 +431,10 @@ async fn bans_follow_strikes_and_the_admin_api_and_survive_reloads() {
     let added = send(&client(), post(r#"{"address": "127.0.0.5", "duration": "30m", "reason": "abuse"}"#)).await;
     assert_eq!(added.status, 200, "{}", added.body);
     assert_eq!(send(&client(), post(r#"{"address": "nonsense"}"#)).await.status, 400);
+    // Neither banned (the listing below): a range is not one client, a misspelt field not read.
+    for refused in [r#"{"address": "127.0.0.7/24"}"#, r#"{"address": "127.0.0.8", "durration": "1h"}"#] {
+        assert_eq!(send(&client(), post(refused)).await.status, 400, "{refused}");
+    }
     assert_eq!(exchange_from("127.0.0.5", fc.addr(), whole).await, "");
     let reloaded =
         send(&client(), http::Request::post(format!("http://127.0.0.1:{admin}/reload")).body(Full::default()).unwrap())

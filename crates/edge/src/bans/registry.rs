@@ -189,6 +189,11 @@ impl Bans {
     }
 
     /// Whether the running config has `[bans]`.
+    /// The prefix IPv6 clients are banned by (the `[global]` grouping for keys).
+    pub fn ipv6_prefix(&self) -> u8 {
+        self.ipv6_prefix.load(Ordering::Relaxed)
+    }
+
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
