@@ -21,7 +21,7 @@ pub fn format_date(secs: u64) -> String {
 }
 
 /// The times a response was asked for and received, and what its headers said of its age.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timing {
     pub request_time: u64,
     pub response_time: u64,

@@ -117,23 +117,15 @@ pub(crate) fn range(req: &HeaderMap, stored: &HeaderMap, len: u64) -> Range {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directives::Directives;
     use crate::freshness::Timing;
 
     fn stored(headers: &[(&str, &str)], body: &'static [u8]) -> Stored {
         Stored {
-            status: StatusCode::OK,
             headers: headers.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect(),
             body: Bytes::from_static(body),
-            body_file: None,
             timing: Timing { request_time: 100, response_time: 100, initial_age: 2 },
             lifetime: 60,
-            directives: Directives::default(),
-            vary: vec![],
-            vary_key: vec![],
-            tags: vec![],
-            private_fields: false,
-            hits: Default::default(),
+            ..Default::default()
         }
     }
 

@@ -8,7 +8,7 @@ use crate::purge::Purge;
 use crate::range_passes::RangePasses;
 use crate::stored::{Entry, Stored};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// `[cache]`.
@@ -57,6 +57,10 @@ pub struct Store {
     routes: Mutex<BTreeMap<String, Arc<RouteCounters>>>,
     purges: AtomicU64,
     soft_purges: AtomicU64,
+    /// Whether a key has been more than its URL (a route's `key` with headers or
+    /// cookies): until then a URL's keys are the URL and its part's, and a purge of one
+    /// URL removes those two without a scan.
+    keys_beyond_url: AtomicBool,
 }
 
 impl Store {
@@ -72,6 +76,7 @@ impl Store {
             routes: Mutex::default(),
             purges: AtomicU64::new(0),
             soft_purges: AtomicU64::new(0),
+            keys_beyond_url: AtomicBool::new(false),
         })
     }
 
@@ -88,6 +93,9 @@ impl Store {
     /// Stores `stored` under `key` (for `url`), in place of the variant of the same
     /// secondary key.
     pub fn put(&self, key: &Arc<str>, url: &Arc<str>, stored: Arc<Stored>) {
+        if key.len() > url.len() && key[url.len()..] != *"\npart" {
+            self.keys_beyond_url.store(true, Ordering::Relaxed);
+        }
         let entry = match self.get(key) {
             Some(old) => old.with(stored),
             None => Entry { url: url.clone(), variants: vec![stored] },
@@ -107,11 +115,31 @@ impl Store {
         if let Some(disk) = &self.disk {
             removed.extend(disk.remove_if(purge.clone().on_disk()));
         }
-        removed.extend(match purge.clone() {
-            Purge::All => self.memory.clear(),
-            purge => self.memory.remove_if(move |_, e| purge.matches(&e.url, |t| e.tagged(t))),
+        removed.extend(match (purge, self.keys_of(purge)) {
+            (Purge::All, _) => self.memory.clear(),
+            (_, Some(keys)) => keys.into_iter().filter(|k| self.memory.remove(k)).collect(),
+            (purge, None) => self.memory.remove_if(|_, e| purge.matches(&e.url, |t| e.tagged(t))),
         });
         removed.len()
+    }
+
+    /// Every key `purge` can name, where they are known without a scan: a URL's own and
+    /// its part's, until a key has been more than its URL.
+    fn keys_of(&self, purge: &Purge) -> Option<Vec<Arc<str>>> {
+        match purge {
+            Purge::Url(url) if !url.starts_with('/') && !self.keys_beyond_url.load(Ordering::Relaxed) => {
+                Some(vec![url.as_str().into(), crate::partial::key(url).into()])
+            }
+            _ => None,
+        }
+    }
+
+    /// A `PURGE` request's purge of its URL, on a worker, which must not stop for a scan:
+    /// `invalidate`'s removal (where keys may be more than their URL, lazily). Counted as
+    /// a purge.
+    pub fn purge_url(&self, url: &str) {
+        self.purges.fetch_add(1, Ordering::Relaxed);
+        self.invalidate(url, !self.keys_beyond_url.load(Ordering::Relaxed));
     }
 
     /// Makes what `purge` names stale now instead of removing it (Fastly's soft purge,
@@ -128,7 +156,11 @@ impl Store {
         if let Some(disk) = &self.disk {
             expired.extend(disk.expire_if(purge.clone().on_disk(), now));
         }
-        expired.extend(self.memory.update_if(|e| purge.matches(&e.url, |t| e.tagged(t)), |e| e.expired(now)));
+        let picked = |e: &Entry| purge.matches(&e.url, |t| e.tagged(t));
+        expired.extend(match self.keys_of(purge) {
+            Some(keys) => self.memory.update(keys, picked, |e| e.expired(now)),
+            None => self.memory.update_if(picked, |e| e.expired(now)),
+        });
         expired.len()
     }
 
@@ -146,7 +178,7 @@ impl Store {
             }
             false => {
                 let url = url.to_string();
-                self.memory.remove_if(move |_, e| *e.url == *url);
+                self.memory.remove_lazily_if(move |_, e| *e.url == *url);
             }
         }
     }
@@ -204,5 +236,59 @@ pub struct RefreshClaim {
 impl Drop for RefreshClaim {
     fn drop(&mut self) {
         self.store.refreshing.lock().unwrap().remove(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::freshness::Timing;
+
+    fn stored() -> Arc<Stored> {
+        let now = crate::freshness::now();
+        Arc::new(Stored {
+            body: bytes::Bytes::from_static(b"x"),
+            timing: Timing { request_time: now, response_time: now, initial_age: 0 },
+            lifetime: 600,
+            ..Default::default()
+        })
+    }
+
+    fn put(store: &Store, key: &str, url: &str) {
+        store.put(&key.into(), &url.into(), stored());
+    }
+
+    #[test]
+    fn a_url_purge_removes_every_key_of_the_url_and_counts_them() {
+        let store = Store::open(StoreConfig::default()).unwrap();
+        let (a, b) = ("http://h/a", "http://h/b");
+        put(&store, a, a);
+        put(&store, &crate::partial::key(a), a);
+        put(&store, b, b);
+        assert_eq!(store.purge(&Purge::Url(a.into())), 2, "the URL's own key and its part's");
+        assert!(store.get(a).is_none() && store.get(&crate::partial::key(a)).is_none());
+        assert!(store.get(b).is_some());
+        assert_eq!(store.purge(&Purge::Url(a.into())), 0);
+
+        // Once a key is more than its URL, a URL's keys are found by a scan.
+        let by_language = format!("{b}\nh:accept-language=de,");
+        put(&store, &by_language, b);
+        assert_eq!(store.soft_purge(&Purge::Url(b.into())), 2, "both made stale");
+        assert_eq!(store.purge(&Purge::Url(b.into())), 2);
+        assert!(store.get(b).is_none() && store.get(&by_language).is_none());
+    }
+
+    #[test]
+    fn a_purge_request_removes_its_url_whatever_the_keys() {
+        let store = Store::open(StoreConfig::default()).unwrap();
+        let a = "http://h/a";
+        put(&store, a, a);
+        store.purge_url(a);
+        assert!(store.get(a).is_none());
+        let with_cookie = format!("{a}\nc:session=1");
+        put(&store, &with_cookie, a);
+        store.purge_url(a);
+        assert!(store.get(&with_cookie).is_none(), "removed lazily, never seen again");
+        assert_eq!(store.purges(), 2);
     }
 }

@@ -9,8 +9,9 @@ use http::StatusCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// One stored response: immutable once stored (a refresh stores a new one).
-#[derive(Debug)]
+/// One stored response: immutable once stored (a refresh stores a new one). The default
+/// is an empty 200 received at the epoch, for tests to fill in.
+#[derive(Debug, Default)]
 pub struct Stored {
     pub status: StatusCode,
     /// As the origin sent them, less hop-by-hop fields, `Age` and the tag field.

@@ -377,7 +377,7 @@ fn purge(f: &CacheFilter, url: &str, head: &request::Parts, client: std::net::Ip
     let said = match (allowed, soft) {
         (false, _) => "PURGE not allowed from here\n",
         (true, false) => {
-            f.store.purge(&Purge::Url(url.to_string()));
+            f.store.purge_url(url);
             "purged\n"
         }
         (true, true) => {
