@@ -29,6 +29,7 @@ mod structured;
 pub mod surrogate;
 pub mod targets;
 pub mod ttl_by_status;
+mod url_keys;
 pub mod vary;
 
 pub use disk::{DiskConfig, TierUsage};

@@ -21,7 +21,6 @@ impl MemoryTier {
         let map = Cache::builder()
             .max_capacity(capacity)
             .weigher(|_key: &Arc<str>, entry: &Arc<Entry>| u32::try_from(entry.weight()).unwrap_or(u32::MAX))
-            .support_invalidation_closures()
             .eviction_listener(move |_key, _entry, cause| {
                 if cause == RemovalCause::Size {
                     counted.fetch_add(1, Ordering::Relaxed);
@@ -39,6 +38,15 @@ impl MemoryTier {
         self.map.insert(key, entry);
     }
 
+    pub fn contains(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// How many entries it holds (by the map's last count).
+    pub fn objects(&self) -> u64 {
+        self.map.entry_count()
+    }
+
     /// Removes `key`; whether it was there.
     pub fn remove(&self, key: &str) -> bool {
         self.map.remove(key).is_some()
@@ -49,15 +57,6 @@ impl MemoryTier {
     pub fn remove_if(&self, doomed: impl Fn(&str, &Entry) -> bool) -> Vec<Arc<str>> {
         let picked: Vec<Arc<str>> = self.map.iter().filter(|(k, e)| doomed(k, e)).map(|(k, _)| (*k).clone()).collect();
         picked.into_iter().filter(|k| self.remove(k)).collect()
-    }
-
-    /// Removes every entry `doomed` picks without a scan now: the map drops them as it
-    /// meets them (reads never see them once this returns), which costs every read a
-    /// check until it has met them all (about three times a hit's lookup). For a worker
-    /// that cannot wait for a scan.
-    pub fn remove_lazily_if(&self, doomed: impl Fn(&str, &Entry) -> bool + Send + Sync + 'static) {
-        let _ = self.map.invalidate_entries_if(move |k, e| doomed(k, e));
-        self.map.run_pending_tasks();
     }
 
     /// Puts in place of each entry `picked` picks the one `change` makes of it, where it

@@ -7,8 +7,9 @@ use crate::memory::MemoryTier;
 use crate::purge::Purge;
 use crate::range_passes::RangePasses;
 use crate::stored::{Entry, Stored};
+use crate::url_keys::UrlKeys;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// `[cache]`.
@@ -57,10 +58,9 @@ pub struct Store {
     routes: Mutex<BTreeMap<String, Arc<RouteCounters>>>,
     purges: AtomicU64,
     soft_purges: AtomicU64,
-    /// Whether a key has been more than its URL (a route's `key` with headers or
-    /// cookies): until then a URL's keys are the URL and its part's, and a purge of one
-    /// URL removes those two without a scan.
-    keys_beyond_url: AtomicBool,
+    /// The keys more than their URL, per URL, so that no purge or invalidation of one
+    /// URL scans the memory tier.
+    url_keys: UrlKeys,
 }
 
 impl Store {
@@ -76,7 +76,7 @@ impl Store {
             routes: Mutex::default(),
             purges: AtomicU64::new(0),
             soft_purges: AtomicU64::new(0),
-            keys_beyond_url: AtomicBool::new(false),
+            url_keys: UrlKeys::default(),
         })
     }
 
@@ -86,21 +86,21 @@ impl Store {
             return Some(entry);
         }
         let entry = Arc::new(self.disk.as_ref()?.get(key)?);
-        self.memory.insert(key.into(), entry.clone());
+        let key: Arc<str> = key.into();
+        self.note(&key, &entry.url);
+        self.memory.insert(key, entry.clone());
         Some(entry)
     }
 
     /// Stores `stored` under `key` (for `url`), in place of the variant of the same
     /// secondary key.
     pub fn put(&self, key: &Arc<str>, url: &Arc<str>, stored: Arc<Stored>) {
-        if key.len() > url.len() && key[url.len()..] != *"\npart" {
-            self.keys_beyond_url.store(true, Ordering::Relaxed);
-        }
         let entry = match self.get(key) {
             Some(old) => old.with(stored),
             None => Entry { url: url.clone(), variants: vec![stored] },
         };
         let entry = Arc::new(entry);
+        self.note(key, url);
         self.memory.insert(key.clone(), entry.clone());
         if let Some(disk) = &self.disk {
             disk.put(key.clone(), entry);
@@ -116,30 +116,44 @@ impl Store {
             removed.extend(disk.remove_if(purge.clone().on_disk()));
         }
         removed.extend(match (purge, self.keys_of(purge)) {
-            (Purge::All, _) => self.memory.clear(),
+            (Purge::All, _) => {
+                // The notes first: a key stored meanwhile is noted again, or removed.
+                self.url_keys.clear();
+                self.memory.clear()
+            }
             (_, Some(keys)) => keys.into_iter().filter(|k| self.memory.remove(k)).collect(),
             (purge, None) => self.memory.remove_if(|_, e| purge.matches(&e.url, |t| e.tagged(t))),
         });
         removed.len()
     }
 
-    /// Every key `purge` can name, where they are known without a scan: a URL's own and
-    /// its part's, until a key has been more than its URL.
+    /// Notes a key before it goes into the memory tier (`url_keys.rs`).
+    fn note(&self, key: &Arc<str>, url: &Arc<str>) {
+        self.url_keys.note(key, url, |k| self.memory.contains(k), self.memory.objects());
+    }
+
+    /// Every key `url` may be stored under: its own, its part's, and those noted as more
+    /// than it. No scan.
+    fn keys_of_url(&self, url: &str) -> Vec<Arc<str>> {
+        let mut keys = self.url_keys.of(url);
+        keys.extend([url.into(), crate::partial::key(url).into()]);
+        keys
+    }
+
+    /// Every key `purge` can name, where they are known without a scan: a URL's (one
+    /// written with its host).
     fn keys_of(&self, purge: &Purge) -> Option<Vec<Arc<str>>> {
         match purge {
-            Purge::Url(url) if !url.starts_with('/') && !self.keys_beyond_url.load(Ordering::Relaxed) => {
-                Some(vec![url.as_str().into(), crate::partial::key(url).into()])
-            }
+            Purge::Url(url) if !url.starts_with('/') => Some(self.keys_of_url(url)),
             _ => None,
         }
     }
 
-    /// A `PURGE` request's purge of its URL, on a worker, which must not stop for a scan:
-    /// `invalidate`'s removal (where keys may be more than their URL, lazily). Counted as
-    /// a purge.
+    /// A `PURGE` request's purge of its URL, on a worker: `invalidate`'s removal, no scan
+    /// of the memory tier. Counted as a purge.
     pub fn purge_url(&self, url: &str) {
         self.purges.fetch_add(1, Ordering::Relaxed);
-        self.invalidate(url, !self.keys_beyond_url.load(Ordering::Relaxed));
+        self.invalidate(url);
     }
 
     /// Makes what `purge` names stale now instead of removing it (Fastly's soft purge,
@@ -165,21 +179,14 @@ impl Store {
     }
 
     /// Removes the entries of `url` (an unsafe method's invalidation; not counted as a
-    /// purge). When the key is the URL itself, that one entry; else a scan.
-    pub fn invalidate(&self, url: &str, key_is_url: bool) {
+    /// purge): its keys in memory, none looked for by a scan; on disk, by the index.
+    pub fn invalidate(&self, url: &str) {
         if let Some(disk) = &self.disk {
             let url: Arc<str> = url.into();
             disk.remove_if(move |e| e.url == url);
         }
-        match key_is_url {
-            true => {
-                self.memory.remove(url);
-                self.memory.remove(&crate::partial::key(url));
-            }
-            false => {
-                let url = url.to_string();
-                self.memory.remove_lazily_if(move |_, e| *e.url == *url);
-            }
+        for key in self.keys_of_url(url) {
+            self.memory.remove(&key);
         }
     }
 
@@ -270,7 +277,7 @@ mod tests {
         assert!(store.get(b).is_some());
         assert_eq!(store.purge(&Purge::Url(a.into())), 0);
 
-        // Once a key is more than its URL, a URL's keys are found by a scan.
+        // A key more than its URL is found all the same.
         let by_language = format!("{b}\nh:accept-language=de,");
         put(&store, &by_language, b);
         assert_eq!(store.soft_purge(&Purge::Url(b.into())), 2, "both made stale");
@@ -288,7 +295,7 @@ mod tests {
         let with_cookie = format!("{a}\nc:session=1");
         put(&store, &with_cookie, a);
         store.purge_url(a);
-        assert!(store.get(&with_cookie).is_none(), "removed lazily, never seen again");
+        assert!(store.get(&with_cookie).is_none());
         assert_eq!(store.purges(), 2);
     }
 }

@@ -76,3 +76,45 @@ async fn a_purge_says_what_it_removed_and_refuses_what_it_cannot_read() {
     let api: Value = serde_json::from_str(&get(&format!("{admin}/api/cache")).await.body).unwrap();
     assert_eq!((&api["memory"]["objects"], &api["disk"]["objects"]), (&json!(0), &json!(0)), "{api}");
 }
+
+/// A route whose key adds a request header stores one object per value for one URL: an
+/// unsafe method, a `PURGE` and the admin API's purge of the URL each remove them all
+/// (found without a scan of the store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_of_a_url_goes_when_the_url_is_invalidated_or_purged() {
+    let origin = CacheOrigin::start();
+    let admin = free_port();
+    let fc = Forecourt::start(&format!(
+        "[global]\nworkers = 2\nadmin = \"127.0.0.1:{admin}\"\n[cache]\npurge_from = [\"127.0.0.1\"]\n\
+         [[route]]\nupstream = \"o\"\ncache = {{ key = {{ headers = [\"X-Tenant\"] }} }}\n\
+         [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[upstream.o]\nservers = [\"{}\"]\n",
+        origin.addr
+    ));
+    wait_for_port(admin);
+    let admin = format!("http://127.0.0.1:{admin}");
+    let path = "/k?cc=max-age%3D600";
+    let fetch_both = || async {
+        for tenant in ["a", "b"] {
+            get_with(&fc.url(path), &[("x-tenant", tenant)]).await;
+        }
+    };
+    fetch_both().await;
+    fetch_both().await;
+    assert_eq!(origin.hits(path), 2, "one object per tenant, then hits");
+
+    let post = send(&client(), http::Request::post(fc.url(path)).body(Default::default()).unwrap()).await;
+    assert_eq!(post.status, 200);
+    fetch_both().await;
+    assert_eq!(origin.hits(path), 5, "the POST, then both fetched again");
+
+    let purge_request = http::Request::builder().method("PURGE").uri(fc.url(path)).body(Default::default());
+    assert_eq!(send(&client(), purge_request.unwrap()).await.status, 200);
+    fetch_both().await;
+    assert_eq!(origin.hits(path), 7, "PURGE removed both");
+
+    let url = format!(r#"{{"url": "http://127.0.0.1{path}"}}"#);
+    let expect = json!({"url": format!("http://127.0.0.1{path}"), "soft": false, "objects": 2});
+    assert_eq!(answer(&purge(&admin, &url).await), (200, expect));
+    fetch_both().await;
+    assert_eq!(origin.hits(path), 9);
+}

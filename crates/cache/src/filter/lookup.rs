@@ -39,7 +39,6 @@ pub fn decide(f: &CacheFilter, head: &mut request::Parts, cx: &mut RequestCtx<'_
     // answered here and needs none of it).
     let state_for = |head: &request::Parts, key: Arc<str>| CacheState {
         url: key[..url_len].into(),
-        key_is_url: url_len == key.len(),
         key,
         method: head.method.clone(),
         uri: head.uri.clone(),

@@ -319,7 +319,7 @@ fn take_tags(f: &CacheFilter, headers: &mut HeaderMap) -> Vec<Box<str>> {
 /// RFC 9111 §4.4: a successful unsafe request invalidates its URI and the same-origin
 /// `Location` and `Content-Location`.
 fn invalidate(f: &CacheFilter, state: &CacheState, resp: &HeaderMap) {
-    f.store.invalidate(&state.url, state.key_is_url);
+    f.store.invalidate(&state.url);
     let origin_end = state.url.find("://").map_or(0, |i| i + 3);
     let origin_end = state.url[origin_end..].find('/').map_or(state.url.len(), |i| origin_end + i);
     let origin = &state.url[..origin_end];
@@ -330,7 +330,7 @@ fn invalidate(f: &CacheFilter, state: &CacheState, resp: &HeaderMap) {
             false if target.starts_with(origin) && target[origin.len()..].starts_with('/') => target.to_string(),
             false => continue,
         };
-        f.store.invalidate(&url, state.key_is_url);
+        f.store.invalidate(&url);
     }
 }
 

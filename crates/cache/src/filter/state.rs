@@ -11,7 +11,6 @@ pub struct CacheState {
     pub key: Arc<str>,
     /// The URL part of the key (what purges and invalidations name).
     pub url: Arc<str>,
-    pub key_is_url: bool,
     pub method: Method,
     pub uri: Uri,
     /// The request's headers: the response phase decides on them (Authorization, Vary,
