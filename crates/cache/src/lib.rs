@@ -15,6 +15,7 @@ pub mod fills;
 pub mod filter;
 pub mod freshness;
 pub mod key;
+mod key_notes;
 mod memory;
 pub mod metrics;
 pub mod partial;
@@ -29,7 +30,6 @@ mod structured;
 pub mod surrogate;
 pub mod targets;
 pub mod ttl_by_status;
-mod url_keys;
 pub mod vary;
 
 pub use disk::{DiskConfig, TierUsage};

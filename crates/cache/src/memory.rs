@@ -52,6 +52,20 @@ impl MemoryTier {
         self.map.remove(key).is_some()
     }
 
+    /// Removes `key` if its entry is one `picked` picks, as one step (a response stored
+    /// for it meanwhile is picked again); whether it did.
+    pub fn remove_picked(&self, key: &Arc<str>, picked: impl Fn(&Entry) -> bool) -> bool {
+        let mut removed = false;
+        self.map.entry(key.clone()).and_compute_with(|current| match current {
+            Some(e) if picked(e.value()) => {
+                removed = true;
+                Op::Remove
+            }
+            _ => Op::Nop,
+        });
+        removed
+    }
+
     /// Removes every entry `doomed` picks, by a scan of every entry (about half a
     /// microsecond each: run it off the workers); the keys it removed.
     pub fn remove_if(&self, doomed: impl Fn(&str, &Entry) -> bool) -> Vec<Arc<str>> {

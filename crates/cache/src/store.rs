@@ -3,11 +3,11 @@
 //! process, kept across reloads; every route with `cache` on shares it.
 use crate::disk::{DiskConfig, DiskTier, TierUsage};
 use crate::fills::Fills;
+use crate::key_notes::KeyNotes;
 use crate::memory::MemoryTier;
 use crate::purge::Purge;
 use crate::range_passes::RangePasses;
 use crate::stored::{Entry, Stored};
-use crate::url_keys::UrlKeys;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -58,9 +58,10 @@ pub struct Store {
     routes: Mutex<BTreeMap<String, Arc<RouteCounters>>>,
     purges: AtomicU64,
     soft_purges: AtomicU64,
-    /// The keys more than their URL, per URL, so that no purge or invalidation of one
-    /// URL scans the memory tier.
-    url_keys: UrlKeys,
+    /// The keys more than their URL, per URL, and the keys of tagged responses, per tag,
+    /// so that no purge or invalidation of one URL or tag scans the memory tier.
+    url_keys: KeyNotes,
+    tag_keys: KeyNotes,
 }
 
 impl Store {
@@ -76,7 +77,8 @@ impl Store {
             routes: Mutex::default(),
             purges: AtomicU64::new(0),
             soft_purges: AtomicU64::new(0),
-            url_keys: UrlKeys::default(),
+            url_keys: KeyNotes::default(),
+            tag_keys: KeyNotes::default(),
         })
     }
 
@@ -87,7 +89,7 @@ impl Store {
         }
         let entry = Arc::new(self.disk.as_ref()?.get(key)?);
         let key: Arc<str> = key.into();
-        self.note(&key, &entry.url);
+        self.note(&key, &entry.url, entry.variants.iter().flat_map(|v| v.tags.iter()));
         self.memory.insert(key, entry.clone());
         Some(entry)
     }
@@ -95,12 +97,12 @@ impl Store {
     /// Stores `stored` under `key` (for `url`), in place of the variant of the same
     /// secondary key.
     pub fn put(&self, key: &Arc<str>, url: &Arc<str>, stored: Arc<Stored>) {
+        self.note(key, url, stored.tags.iter());
         let entry = match self.get(key) {
             Some(old) => old.with(stored),
             None => Entry { url: url.clone(), variants: vec![stored] },
         };
         let entry = Arc::new(entry);
-        self.note(key, url);
         self.memory.insert(key.clone(), entry.clone());
         if let Some(disk) = &self.disk {
             disk.put(key.clone(), entry);
@@ -119,17 +121,29 @@ impl Store {
             (Purge::All, _) => {
                 // The notes first: a key stored meanwhile is noted again, or removed.
                 self.url_keys.clear();
+                self.tag_keys.clear();
                 self.memory.clear()
             }
-            (_, Some(keys)) => keys.into_iter().filter(|k| self.memory.remove(k)).collect(),
+            (purge, Some(keys)) => {
+                let picked = |e: &Entry| purge.matches(&e.url, |t| e.tagged(t));
+                keys.into_iter().filter(|k| self.memory.remove_picked(k, picked)).collect()
+            }
             (purge, None) => self.memory.remove_if(|_, e| purge.matches(&e.url, |t| e.tagged(t))),
         });
         removed.len()
     }
 
-    /// Notes a key before it goes into the memory tier (`url_keys.rs`).
-    fn note(&self, key: &Arc<str>, url: &Arc<str>) {
-        self.url_keys.note(key, url, |k| self.memory.contains(k), self.memory.objects());
+    /// Notes a key before it goes into the memory tier (`key_notes.rs`): under its URL
+    /// where it is more than the URL and its part's key, and under each of its tags.
+    fn note<'t>(&self, key: &Arc<str>, url: &str, tags: impl Iterator<Item = &'t Box<str>>) {
+        let held = |k: &str| self.memory.contains(k);
+        let objects = self.memory.objects();
+        if key.len() > url.len() && key[url.len()..] != *"\npart" {
+            self.url_keys.note(url, key, held, objects);
+        }
+        for tag in tags {
+            self.tag_keys.note(tag, key, held, objects);
+        }
     }
 
     /// Every key `url` may be stored under: its own, its part's, and those noted as more
@@ -141,10 +155,11 @@ impl Store {
     }
 
     /// Every key `purge` can name, where they are known without a scan: a URL's (one
-    /// written with its host).
+    /// written with its host) and a tag's (a superset: each is checked as it is removed).
     fn keys_of(&self, purge: &Purge) -> Option<Vec<Arc<str>>> {
         match purge {
             Purge::Url(url) if !url.starts_with('/') => Some(self.keys_of_url(url)),
+            Purge::Tag(tag) => Some(self.tag_keys.of(tag)),
             _ => None,
         }
     }
@@ -283,6 +298,27 @@ mod tests {
         assert_eq!(store.soft_purge(&Purge::Url(b.into())), 2, "both made stale");
         assert_eq!(store.purge(&Purge::Url(b.into())), 2);
         assert!(store.get(b).is_none() && store.get(&by_language).is_none());
+    }
+
+    #[test]
+    fn a_tag_purge_removes_what_carries_the_tag_now() {
+        let store = Store::open(StoreConfig::default()).unwrap();
+        let tagged = |tags: &[&str]| {
+            let mut s = Arc::into_inner(stored()).unwrap();
+            s.tags = tags.iter().map(|t| Box::from(*t)).collect();
+            Arc::new(s)
+        };
+        let (a, b, c) = ("http://h/a", "http://h/b", "http://h/c");
+        store.put(&a.into(), &a.into(), tagged(&["red", "blue"]));
+        store.put(&b.into(), &b.into(), tagged(&["red"]));
+        store.put(&c.into(), &c.into(), tagged(&["blue"]));
+        // b stored again without the tag: noted under it still, but no longer carrying it.
+        store.put(&b.into(), &b.into(), tagged(&[]));
+        assert_eq!(store.soft_purge(&Purge::Tag("red".into())), 1, "a alone");
+        assert_eq!(store.purge(&Purge::Tag("red".into())), 1);
+        assert!(store.get(a).is_none() && store.get(b).is_some() && store.get(c).is_some());
+        assert_eq!(store.purge(&Purge::Tag("blue".into())), 1, "c");
+        assert_eq!(store.purge(&Purge::Tag("green".into())), 0);
     }
 
     #[test]
