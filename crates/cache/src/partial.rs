@@ -12,7 +12,15 @@ use http::{request, HeaderMap, Response, StatusCode};
 /// The key a part of `key`'s object is stored under: a line after the key, as the key's
 /// own header and cookie parts are (`key.rs`), which no URL and no field value holds.
 pub fn key(key: &str) -> String {
-    format!("{key}\npart")
+    format!("{key}{SUFFIX}")
+}
+
+const SUFFIX: &str = "\npart";
+
+/// Whether `key` is more than `url` and `url`'s part key: a route's `key` with headers or
+/// cookies made it. A URL's other keys are known from the URL alone.
+pub fn more_than_url(key: &str, url: &str) -> bool {
+    key.len() > url.len() && key[url.len()..] != *SUFFIX
 }
 
 /// The bytes a part holds: `first..=last` of an object `complete` bytes long.

@@ -115,7 +115,10 @@ impl Store {
         self.purges.fetch_add(1, Ordering::Relaxed);
         let mut removed = HashSet::new();
         if let Some(disk) = &self.disk {
-            removed.extend(disk.remove_if(purge.clone().on_disk()));
+            removed.extend(match purge {
+                Purge::Url(url) if !url.starts_with('/') => disk.remove_url(url),
+                purge => disk.remove_if(purge.clone().on_disk()),
+            });
         }
         removed.extend(match (purge, self.keys_of(purge)) {
             (Purge::All, _) => {
@@ -138,7 +141,7 @@ impl Store {
     fn note<'t>(&self, key: &Arc<str>, url: &str, tags: impl Iterator<Item = &'t Box<str>>) {
         let held = |k: &str| self.memory.contains(k);
         let objects = self.memory.objects();
-        if key.len() > url.len() && key[url.len()..] != *"\npart" {
+        if crate::partial::more_than_url(key, url) {
             self.url_keys.note(url, key, held, objects);
         }
         for tag in tags {
@@ -194,11 +197,11 @@ impl Store {
     }
 
     /// Removes the entries of `url` (an unsafe method's invalidation; not counted as a
-    /// purge): its keys in memory, none looked for by a scan; on disk, by the index.
+    /// purge): its keys, none looked for by a scan of the memory tier (`remove_url` says
+    /// when the disk tier's index is scanned).
     pub fn invalidate(&self, url: &str) {
         if let Some(disk) = &self.disk {
-            let url: Arc<str> = url.into();
-            disk.remove_if(move |e| e.url == url);
+            disk.remove_url(url);
         }
         for key in self.keys_of_url(url) {
             self.memory.remove(&key);

@@ -15,12 +15,16 @@ pub struct Index {
     map: HashMap<Arc<str>, Indexed>,
     /// The sum of the files' sizes.
     pub bytes: u64,
+    /// Whether a key more than its URL was ever indexed (`partial::more_than_url`): until
+    /// then a URL's keys are its own and its part's.
+    pub keys_beyond_url: bool,
     clock: u64,
 }
 
 impl Index {
     pub fn insert(&mut self, key: Arc<str>, size: u64, url: Arc<str>, tags: Vec<Box<str>>) {
         self.clock += 1;
+        self.keys_beyond_url |= crate::partial::more_than_url(&key, &url);
         let fresh = Indexed { size, url, tags, used: self.clock };
         self.bytes += size;
         if let Some(old) = self.map.insert(key, fresh) {

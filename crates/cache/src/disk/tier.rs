@@ -142,6 +142,24 @@ impl DiskTier {
         keys
     }
 
+    /// Removes `url`'s files as `remove_if` does: without a scan of the index, its own
+    /// key's and its part's, once the startup scan is done and while no key more than its
+    /// URL was ever indexed; else by the scan. The keys the index held.
+    pub fn remove_url(&self, url: &str) -> Vec<Arc<str>> {
+        let mut index = self.shared.index.lock().unwrap();
+        if index.keys_beyond_url || !self.shared.loaded.load(Ordering::Relaxed) {
+            drop(index);
+            let url: Arc<str> = url.into();
+            return self.remove_if(move |e| e.url == url);
+        }
+        let keys: Vec<Arc<str>> = vec![url.into(), crate::partial::key(url).into()];
+        let removed = keys.iter().filter(|k| index.remove(k).is_some()).cloned().collect();
+        drop(index);
+        // Again after the writes queued before: one of them may be of these keys.
+        let _ = self.jobs.send(Job::Delete(keys));
+        removed
+    }
+
     /// Makes what `picked` picks stale at `at` (a soft purge): for reads at once (a picked
     /// key read before its file is rewritten comes back stale), and in the files on the
     /// thread, after the writes queued before it. The keys the index held.
@@ -216,6 +234,31 @@ mod tests {
         assert!(below.to_string().contains("Not a directory"), "{below}");
         DiskTier::check_usable(Path::new("relative-and-missing")).unwrap();
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_urls_files_go_without_a_scan_until_a_key_is_more_than_its_url() {
+        let dir = std::env::temp_dir().join(format!("fc-disk-url-{}", std::process::id()));
+        let tier = DiskTier::open(&DiskConfig { path: dir.clone(), size: 1 << 20 }).unwrap();
+        let entry = Arc::new(codec::tests::entry_at(now()));
+        let (url, part, tenant) = ("http://a/x", "http://a/x\npart", "http://a/x\nh:x-tenant=a,");
+        tier.put(url.into(), entry.clone());
+        tier.put(part.into(), entry.clone());
+        assert!(tier.settle(Duration::from_secs(5)));
+        assert!(!tier.shared.index.lock().unwrap().keys_beyond_url);
+        let mut removed = tier.remove_url(url);
+        removed.sort();
+        assert_eq!(removed, [Arc::from(url), Arc::from(part)], "both, by their keys");
+        assert!(tier.settle(Duration::from_secs(5)));
+        assert!(tier.get(url).is_none() && !file_of(&dir, url).exists() && !file_of(&dir, part).exists());
+
+        tier.put(tenant.into(), entry);
+        assert!(tier.settle(Duration::from_secs(5)));
+        assert!(tier.shared.index.lock().unwrap().keys_beyond_url);
+        assert_eq!(tier.remove_url(url), [Arc::from(tenant)], "found by a scan of the index");
+        assert!(tier.settle(Duration::from_secs(5)));
+        assert!(tier.get(tenant).is_none() && !file_of(&dir, tenant).exists());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
