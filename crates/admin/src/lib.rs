@@ -160,7 +160,14 @@ async fn cache_api(req: Request<Incoming>, control: &Control) -> Response<Full<B
         return text(StatusCode::NOT_FOUND, "no cache is configured\n".into(), "text/plain");
     };
     match (req.method().clone(), req.uri().path()) {
-        (Method::GET, "/api/cache") => text(StatusCode::OK, cache::describe(&store).to_string(), "application/json"),
+        (Method::GET, "/api/cache") => {
+            // Off this runtime too: the top keys are found by a look at every stored
+            // object (about 0.15 s for 300,000).
+            match tokio::task::spawn_blocking(move || cache::describe(&store).to_string()).await {
+                Ok(described) => text(StatusCode::OK, described, "application/json"),
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "failed\n".into(), "text/plain"),
+            }
+        }
         (Method::POST, "/api/cache/purge") => {
             let body = match http_body_util::Limited::new(req.into_body(), 64 << 10).collect().await {
                 Ok(b) => b.to_bytes(),
