@@ -85,16 +85,22 @@ fn parse(body: &[u8]) -> Result<(Purge, bool), String> {
     named.map(|purge| (purge, soft)).ok_or_else(|| format!("say what to purge: {WAYS}"))
 }
 
-/// A `url` or `prefix` as the keys hold it (`https://example.com/a`, escaped as requests
-/// arrive) or as a path (`/a`, on every host); anything else could never match.
+/// A `url` or `prefix` as the keys hold it (`https://example.com/a`: escaped as requests
+/// arrive, the host in lower case and without its port) or as a path (`/a`, on every
+/// host); anything else could never match.
 fn url_or_path(field: &str, written: &str) -> Result<String, String> {
-    let absolute = ["http://", "https://"].iter().any(|s| written.starts_with(s) && written.len() > s.len());
-    if !absolute && !written.starts_with('/') {
-        return Err(format!(
-            "\"{field}\" is a URL with its scheme and host (\"https://example.com/a\") or a path on every host (\"/a\"), not {written:?}"
-        ));
+    let escaped = as_requested(written);
+    if written.starts_with('/') {
+        return Ok(escaped);
     }
-    Ok(as_requested(written))
+    let form = "a URL with its scheme and host (\"https://example.com/a\") or a path on every host (\"/a\")";
+    let uri: http::Uri = escaped.parse().map_err(|_| format!("\"{field}\" is {form}, not {written:?}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some(scheme @ ("http" | "https")), Some(host)) if !host.is_empty() => {
+            Ok(forecourt_cache::key::url(scheme, host, uri.path_and_query().map_or("/", |p| p.as_str())))
+        }
+        _ => Err(format!("\"{field}\" is {form}, not {written:?}")),
+    }
 }
 
 /// A URL as typed (`https://example.com/wiki/東京`, as a browser's address bar shows it) in
@@ -120,7 +126,10 @@ mod tests {
         };
         refused(r#"{"all": true, "url": "https://a.example/x"}"#, "one purge at a time");
         refused(r#"{"tag": "red", "sfot": true}"#, "unknown field \"sfot\"");
+        let typed = parse(br#"{"prefix": "HTTPS://Shop.Example:8443/img/"}"#);
+        assert_eq!(typed, Ok((Purge::Prefix("https://shop.example/img/".into()), false)), "as the keys hold it");
         refused(r#"{"url": "a.example/x"}"#, "with its scheme and host");
+        refused(r#"{"url": "ftp://a.example/x"}"#, "with its scheme and host");
         refused(r#"{"prefix": ""}"#, "with its scheme and host");
         refused(r#"{"prefix": "https://"}"#, "with its scheme and host");
         refused(r#"{"tag": ""}"#, "non-empty string");
