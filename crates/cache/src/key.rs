@@ -18,6 +18,13 @@ pub struct KeySpec {
     pub cookies: Vec<String>,
 }
 
+/// A URL as `url` makes it, split into its origin (`https://host`) and its path and
+/// query (`/path?query`; empty when it has none).
+pub fn split_url(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url.split_at(url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i))
+}
+
 /// The URL a key starts with (`https://host/path?query`), as purges and invalidations
 /// name it.
 pub fn url(scheme: &str, host: &str, path_and_query: &str) -> String {
@@ -107,6 +114,12 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn a_url_splits_into_its_origin_and_its_path() {
+        assert_eq!(super::split_url("https://h.example/a?b=1"), ("https://h.example", "/a?b=1"));
+        assert_eq!(super::split_url("https://h.example"), ("https://h.example", ""));
     }
 
     #[test]

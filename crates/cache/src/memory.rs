@@ -68,9 +68,13 @@ impl MemoryTier {
 
     /// Removes every entry `doomed` picks, by a scan of every entry (about half a
     /// microsecond each: run it off the workers); the keys it removed.
-    pub fn remove_if(&self, doomed: impl Fn(&str, &Entry) -> bool) -> Vec<Arc<str>> {
-        let picked: Vec<Arc<str>> = self.map.iter().filter(|(k, e)| doomed(k, e)).map(|(k, _)| (*k).clone()).collect();
-        picked.into_iter().filter(|k| self.remove(k)).collect()
+    pub fn remove_if(&self, doomed: impl Fn(&Entry) -> bool) -> Vec<Arc<str>> {
+        self.keys_if(doomed).into_iter().filter(|k| self.remove(k)).collect()
+    }
+
+    /// The keys of the entries `picked` picks: a scan of every entry.
+    fn keys_if(&self, picked: impl Fn(&Entry) -> bool) -> Vec<Arc<str>> {
+        self.map.iter().filter(|(_, e)| picked(e)).map(|(k, _)| (*k).clone()).collect()
     }
 
     /// Puts in place of each entry `picked` picks the one `change` makes of it, where it
@@ -82,8 +86,7 @@ impl MemoryTier {
         picked: impl Fn(&Entry) -> bool,
         change: impl Fn(&Entry) -> Option<Entry>,
     ) -> Vec<Arc<str>> {
-        let keys: Vec<Arc<str>> = self.map.iter().filter(|(_, e)| picked(e)).map(|(key, _)| (*key).clone()).collect();
-        self.update(keys, picked, change)
+        self.update(self.keys_if(&picked), picked, change)
     }
 
     /// `update_if` for the entries of `keys` alone: no scan.

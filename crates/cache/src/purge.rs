@@ -53,6 +53,15 @@ impl Purge {
         }
     }
 
+    /// The URL it names alone, where it names one with its host (a path names one on
+    /// every host).
+    pub fn one_url(&self) -> Option<&str> {
+        match self {
+            Purge::Url(url) if !url.starts_with('/') => Some(url),
+            _ => None,
+        }
+    }
+
     /// `matches` for the disk tier's index, which reads no file.
     pub(crate) fn on_disk(self) -> impl Fn(&Indexed) -> bool + Send + 'static {
         move |e| self.matches(&e.url, |t| e.tags.iter().any(|have| **have == *t))
@@ -62,11 +71,10 @@ impl Purge {
 /// The part of a stored `url` (`scheme://host/path?query`) to compare with what a purge
 /// wrote: its path and query when that is a path, else all of it.
 fn as_written<'u>(url: &'u str, written: &str) -> &'u str {
-    if !written.starts_with('/') {
-        return url;
+    match written.starts_with('/') {
+        true => crate::key::split_url(url).1,
+        false => url,
     }
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    url[after_scheme..].find('/').map_or("", |i| &url[after_scheme + i..])
 }
 
 #[cfg(test)]

@@ -115,9 +115,9 @@ impl Store {
         self.purges.fetch_add(1, Ordering::Relaxed);
         let mut removed = HashSet::new();
         if let Some(disk) = &self.disk {
-            removed.extend(match purge {
-                Purge::Url(url) if !url.starts_with('/') => disk.remove_url(url),
-                purge => disk.remove_if(purge.clone().on_disk()),
+            removed.extend(match purge.one_url() {
+                Some(url) => disk.remove_url(url),
+                None => disk.remove_if(purge.clone().on_disk()),
             });
         }
         removed.extend(match (purge, self.keys_of(purge)) {
@@ -131,7 +131,7 @@ impl Store {
                 let picked = |e: &Entry| purge.matches(&e.url, |t| e.tagged(t));
                 keys.into_iter().filter(|k| self.memory.remove_picked(k, picked)).collect()
             }
-            (purge, None) => self.memory.remove_if(|_, e| purge.matches(&e.url, |t| e.tagged(t))),
+            (purge, None) => self.memory.remove_if(|e| purge.matches(&e.url, |t| e.tagged(t))),
         });
         removed.len()
     }
@@ -160,9 +160,9 @@ impl Store {
     /// Every key `purge` can name, where they are known without a scan: a URL's (one
     /// written with its host) and a tag's (a superset: each is checked as it is removed).
     fn keys_of(&self, purge: &Purge) -> Option<Vec<Arc<str>>> {
-        match purge {
-            Purge::Url(url) if !url.starts_with('/') => Some(self.keys_of_url(url)),
-            Purge::Tag(tag) => Some(self.tag_keys.of(tag)),
+        match (purge.one_url(), purge) {
+            (Some(url), _) => Some(self.keys_of_url(url)),
+            (None, Purge::Tag(tag)) => Some(self.tag_keys.of(tag)),
             _ => None,
         }
     }

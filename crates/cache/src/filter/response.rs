@@ -320,9 +320,7 @@ fn take_tags(f: &CacheFilter, headers: &mut HeaderMap) -> Vec<Box<str>> {
 /// `Location` and `Content-Location`.
 fn invalidate(f: &CacheFilter, state: &CacheState, resp: &HeaderMap) {
     f.store.invalidate(&state.url);
-    let origin_end = state.url.find("://").map_or(0, |i| i + 3);
-    let origin_end = state.url[origin_end..].find('/').map_or(state.url.len(), |i| origin_end + i);
-    let origin = &state.url[..origin_end];
+    let (origin, _) = crate::key::split_url(&state.url);
     for name in [LOCATION, CONTENT_LOCATION] {
         let Some(target) = resp.get(name).and_then(|v| v.to_str().ok()) else { continue };
         let url = match target.starts_with('/') {
