@@ -33,7 +33,8 @@ pub(crate) fn simple_to(upstream: std::net::SocketAddr, extra_global: &str) -> S
 }
 
 /// Requests two parsers could read differently: each gets 400 and a closed connection, and
-/// none reaches the origin.
+/// none reaches the origin. Two that are well formed in what the proxy does not serve get
+/// the 5xx nginx answers them with, and a closed connection too.
 #[test]
 fn ambiguous_requests_are_refused_and_never_forwarded() {
     let origin = Origin::start("o");
@@ -102,11 +103,27 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
         ("control byte in the target", b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("unknown protocol name", b"GET / FOO/1.1\r\nHost: a\r\n\r\n"),
     ];
+    let not_served: &[(&str, &[u8], u16)] = &[
+        // RFC 9112 §6.1: a transfer coding the proxy does not decode, chunked last.
+        (
+            "TE gzip then chunked",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            501,
+        ),
+        (
+            "TE gzip and chunked on two lines",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            501,
+        ),
+        // RFC 9110 §15.6.6: another major version of HTTP in an HTTP/1 request line.
+        ("HTTP/2.0 request line", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+    ];
+    let expected = corpus.iter().map(|(name, bytes)| (*name, *bytes, 400)).chain(not_served.iter().copied());
     let mut failures = Vec::new();
-    for (name, bytes) in corpus {
+    for (name, bytes, status) in expected {
         let out = raw(fc.addr(), bytes, Duration::from_secs(3));
         let closed = !out.ends_with("<still open>");
-        if statuses(&out) != [400] || !closed {
+        if statuses(&out) != [status] || !closed {
             failures.push(format!("{name}: statuses {:?}, closed {closed}: {out:?}", statuses(&out)));
         }
     }

@@ -18,6 +18,12 @@ pub enum Reason {
     /// A request for a host that the connection's certificate does not cover.
     Misdirected,
     HeadersTooLarge,
+    /// A request body in a transfer coding Forecourt does not decode (`gzip, chunked`):
+    /// RFC 9112 §6.1's 501, as nginx answers.
+    CodingNotImplemented,
+    /// A request line in an HTTP major version other than 1 (`GET / HTTP/2.0`; HTTP/2
+    /// starts with its preface): RFC 9110 §15.6.6's 505, as nginx answers.
+    VersionNotSupported,
     ClientCertificateRequired,
     /// A rate limit (`[limits.NAME]`) refused the request.
     RateLimited,
@@ -45,7 +51,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 23] = [
         Reason::BadRequest,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
@@ -54,6 +60,8 @@ impl Reason {
         Reason::UriTooLong,
         Reason::Misdirected,
         Reason::HeadersTooLarge,
+        Reason::CodingNotImplemented,
+        Reason::VersionNotSupported,
         Reason::ClientCertificateRequired,
         Reason::RateLimited,
         Reason::AddressDenied,
@@ -79,6 +87,8 @@ impl Reason {
             Reason::UriTooLong => StatusCode::URI_TOO_LONG,
             Reason::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Reason::CodingNotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Reason::VersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             Reason::ClientCertificateRequired => StatusCode::FORBIDDEN,
             Reason::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Reason::AddressDenied
@@ -103,6 +113,8 @@ impl Reason {
             Reason::UriTooLong => "uri_too_long",
             Reason::Misdirected => "misdirected",
             Reason::HeadersTooLarge => "headers_too_large",
+            Reason::CodingNotImplemented => "coding_not_implemented",
+            Reason::VersionNotSupported => "version_not_supported",
             Reason::ClientCertificateRequired => "client_certificate_required",
             Reason::RateLimited => "rate_limited",
             Reason::AddressDenied => "address_denied",
@@ -130,6 +142,10 @@ impl Reason {
             Reason::UriTooLong => "The request address is longer than this site accepts.",
             Reason::Misdirected => "This connection cannot serve that host; open a new connection for it.",
             Reason::HeadersTooLarge => "The request headers are larger than this site accepts.",
+            Reason::CodingNotImplemented => {
+                "The request body's transfer coding is not supported; send it chunked or with a Content-Length."
+            }
+            Reason::VersionNotSupported => "This site speaks HTTP/1.0, HTTP/1.1 and HTTP/2 only.",
             Reason::ClientCertificateRequired => "This site requires a client certificate, over HTTPS.",
             Reason::RateLimited => "Too many requests; try again after the time Retry-After gives.",
             Reason::AddressDenied => "Requests from this address are not served here.",
@@ -167,6 +183,8 @@ impl Reason {
         match status {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Reason::HeadersTooLarge,
             StatusCode::URI_TOO_LONG => Reason::UriTooLong,
+            StatusCode::NOT_IMPLEMENTED => Reason::CodingNotImplemented,
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED => Reason::VersionNotSupported,
             _ => Reason::BadRequest,
         }
     }

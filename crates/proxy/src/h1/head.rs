@@ -50,6 +50,9 @@ pub(super) fn parse(
         Err(httparse::Error::TooManyHeaders) => {
             return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
         }
+        Err(httparse::Error::Version) if other_http_major(buf) => {
+            return Parsed::Refused(StatusCode::HTTP_VERSION_NOT_SUPPORTED, "HTTP version")
+        }
         Err(_) => match (non_utf8_target(buf), non_ascii) {
             (None, _) => return Parsed::Refused(StatusCode::BAD_REQUEST, "malformed head"),
             (Some(_), NonAsciiTargets::Refuse) => return Parsed::Refused(StatusCode::BAD_REQUEST, NON_ASCII),
@@ -81,7 +84,7 @@ pub(super) fn parse(
     }
     let facts = match judge(&req) {
         Ok(facts) => facts,
-        Err(why) => return Parsed::Refused(StatusCode::BAD_REQUEST, why),
+        Err((status, why)) => return Parsed::Refused(status, why),
     };
     let Ok(method) = Method::from_bytes(req.method.unwrap_or_default().as_bytes()) else {
         return Parsed::Refused(StatusCode::BAD_REQUEST, "method");
@@ -145,6 +148,22 @@ pub(super) fn parse(
     *request.version_mut() = version;
     *request.headers_mut() = map;
     Parsed::Request(request, facts)
+}
+
+/// Whether the request line is well formed but for its protocol: HTTP in a major version
+/// other than 1 (`GET / HTTP/2.0`, `HTTP/3.0`, `HTTP/0.9`), which gets a 505 (RFC 9110
+/// §15.6.6), as nginx answers; any other protocol is a malformed line (400).
+fn other_http_major(buf: &[u8]) -> bool {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    match parts[..] {
+        [_, _, version] => match version.strip_prefix(b"HTTP/") {
+            Some(&[major, b'.', minor]) => major.is_ascii_digit() && minor.is_ascii_digit() && major != b'1',
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Where the request line's target lies in `buf`, when it is what httparse refused the
@@ -270,6 +289,23 @@ mod tests {
             parse_all(b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n").0,
             Parsed::Refused(StatusCode::BAD_REQUEST, _)
         ));
+    }
+
+    #[test]
+    fn a_version_other_than_http_1_is_not_supported_and_another_protocol_is_malformed() {
+        let status = |line: &str| match parse_all(format!("{line}\r\nHost: x\r\n\r\n").as_bytes()).0 {
+            Parsed::Refused(status, _) => status,
+            _ => StatusCode::OK,
+        };
+        for line in ["GET / HTTP/2.0", "GET /a?b HTTP/3.0", "GET / HTTP/0.9", "PRI * HTTP/2.0"] {
+            assert_eq!(status(line), StatusCode::HTTP_VERSION_NOT_SUPPORTED, "{line}");
+        }
+        for line in
+            ["GET / HTTP/1.2", "GET / HTTP/2", "GET / HTTP/12.0", "GET / FOO/2.0", "GET / http/2.0", "GET HTTP/2.0"]
+        {
+            assert_eq!(status(line), StatusCode::BAD_REQUEST, "{line}");
+        }
+        assert_eq!(status("GET / HTTP/1.1"), StatusCode::OK);
     }
 
     #[test]
