@@ -60,7 +60,15 @@ fn init_tracing() {
     // down); Forecourt says once per outage that Redis is unreachable, and why.
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG").unwrap_or_else(|_| "info,redis=error".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // Colours only on a terminal: a log file, the journal or `docker logs` would keep the
+    // escape codes as text, and a pattern (fail2ban's) that reads `client=` would miss.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi)
+        .init();
 }
 
 /// Checks that nobody listens on an address yet, without listening (so no connection can

@@ -137,11 +137,15 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii:
     })
 }
 
-/// A connection cut off for `cause`: counted, and the front chain told (ban rules strike
-/// `client` for it).
+/// A connection cut off for `cause`: counted, written to the error log (as nginx logs a
+/// client's HTTP/2 abuse at `info`, so that an operator and fail2ban see who), and the
+/// front chain told (ban rules strike `client` for it). One line per connection, not per
+/// frame: a flood costs a line each time it gets through accept.
 pub(crate) fn record_cutoff(worker: &Worker, client: IpAddr, cause: Cutoff) {
     worker.metrics.h2_cutoffs.count(cause);
-    // No line is written for a connection: what the filters noted has nowhere to go.
+    tracing::info!(client = %client, cause = cause.name(), "HTTP/2 connection cut off");
+    // No access-log line is written for a connection: what the filters noted has nowhere
+    // to go.
     let _ = tell_front_chain(worker, client, None, Some(cause.trigger()));
 }
 

@@ -75,4 +75,10 @@ async fn http2_connections_cut_off_for_abuse_strike_their_clients() {
     assert_eq!(statuses(&exchange_from("127.0.0.4", fc.addr(), whole).await), [200], "another client is served");
     let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
     assert_eq!(metric(&metrics, "forecourt_bans_total{rule=\"abusers\"}"), 1.0, "{metrics}");
+    // The error log names the client and the cause of each cutoff.
+    let log = fc.stderr();
+    for cause in ["flood", "bad_preface"] {
+        let line = format!("client=127.0.0.3 cause=\"{cause}\"");
+        assert!(log.lines().any(|l| l.contains("HTTP/2 connection cut off") && l.contains(&line)), "{line}\n{log}");
+    }
 }
