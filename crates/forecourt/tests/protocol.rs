@@ -75,7 +75,7 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
         ("two Hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
         ("bad Host", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
         ("bad request line", b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
-        ("bad version", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"),
+        ("bad version", b"GET / HTTP/1.01\r\nHost: a\r\n\r\n"),
         ("CONNECT", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"),
         ("target without a slash", b"GET a HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("target of another scheme", b"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n"),
@@ -129,6 +129,18 @@ fn ambiguous_requests_are_refused_and_never_forwarded() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(origin.hits(), 0, "an ambiguous request reached the origin");
+}
+
+/// A later minor version of HTTP/1 is served as HTTP/1.1 (RFC 9110 §2.5), as nginx serves
+/// it: the origin sees HTTP/1.1, the connection stays open for the next request.
+#[test]
+fn a_later_minor_version_of_http_1_is_served_as_http_1_1() {
+    let origin = Origin::start("o");
+    let fc = Forecourt::start(&simple(&origin, ""));
+    let two = b"GET /a HTTP/1.2\r\nHost: a\r\n\r\nGET /b HTTP/1.9\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let out = raw(fc.addr(), two, Duration::from_secs(3));
+    assert_eq!(statuses(&out), [200, 200], "{out}");
+    assert!(out.contains("uri=/a\nversion=HTTP/1.1") && out.contains("uri=/b\nversion=HTTP/1.1"), "{out}");
 }
 
 /// A target typed with characters URIs do not allow (curl, Go's client, a scanner send

@@ -50,9 +50,18 @@ pub(super) fn parse(
         Err(httparse::Error::TooManyHeaders) => {
             return Parsed::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
         }
-        Err(httparse::Error::Version) if other_http_major(buf) => {
-            return Parsed::Refused(StatusCode::HTTP_VERSION_NOT_SUPPORTED, "HTTP version")
-        }
+        Err(httparse::Error::Version) => match http_version(buf) {
+            Some((_, major, _)) if major >= b'2' => {
+                return Parsed::Refused(StatusCode::HTTP_VERSION_NOT_SUPPORTED, "HTTP version")
+            }
+            // RFC 9110 §2.5: a later minor version of HTTP/1 is served as HTTP/1.1 (as
+            // nginx serves it); the line is parsed again, once, as HTTP/1.1.
+            Some((minor_at, b'1', minor)) if minor >= b'2' => {
+                buf[minor_at] = b'1';
+                return parse(buf, max_head_bytes, max_headers, non_ascii, spans);
+            }
+            _ => return Parsed::Refused(StatusCode::BAD_REQUEST, "malformed head"),
+        },
         Err(_) => match (non_utf8_target(buf), non_ascii) {
             (None, _) => return Parsed::Refused(StatusCode::BAD_REQUEST, "malformed head"),
             (Some(_), NonAsciiTargets::Refuse) => return Parsed::Refused(StatusCode::BAD_REQUEST, NON_ASCII),
@@ -150,19 +159,23 @@ pub(super) fn parse(
     Parsed::Request(request, facts)
 }
 
-/// Whether the request line is well formed but for its protocol: HTTP in a major version
-/// other than 1 (`GET / HTTP/2.0`, `HTTP/3.0`, `HTTP/0.9`), which gets a 505 (RFC 9110
-/// §15.6.6), as nginx answers; any other protocol is a malformed line (400).
-fn other_http_major(buf: &[u8]) -> bool {
+/// The version of a request line whose method and target httparse took, when it is HTTP's
+/// `HTTP/d.d` (RFC 9112 §2.3) but not one httparse takes: where its minor digit lies in
+/// `buf`, its major and its minor digit. Another major version gets a 505 (RFC 9110
+/// §15.6.6), `HTTP/0.9` (which never had a version in its line) and any other protocol
+/// a 400, as nginx answers.
+fn http_version(buf: &[u8]) -> Option<(usize, u8, u8)> {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-    match parts[..] {
-        [_, _, version] => match version.strip_prefix(b"HTTP/") {
-            Some(&[major, b'.', minor]) => major.is_ascii_digit() && minor.is_ascii_digit() && major != b'1',
-            _ => false,
-        },
-        _ => false,
+    let version_at = line.iter().rposition(|&b| b == b' ')? + 1;
+    if line[..version_at].iter().filter(|&&b| b == b' ').count() != 2 {
+        return None;
+    }
+    match line[version_at..].strip_prefix(b"HTTP/")? {
+        &[major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
+            Some((version_at + 7, major, minor))
+        }
+        _ => None,
     }
 }
 
@@ -292,20 +305,25 @@ mod tests {
     }
 
     #[test]
-    fn a_version_other_than_http_1_is_not_supported_and_another_protocol_is_malformed() {
+    fn a_later_http_1_is_http_1_1_another_major_version_not_supported_and_another_protocol_malformed() {
         let status = |line: &str| match parse_all(format!("{line}\r\nHost: x\r\n\r\n").as_bytes()).0 {
             Parsed::Refused(status, _) => status,
             _ => StatusCode::OK,
         };
-        for line in ["GET / HTTP/2.0", "GET /a?b HTTP/3.0", "GET / HTTP/0.9", "PRI * HTTP/2.0"] {
+        for line in ["GET / HTTP/2.0", "GET /a?b HTTP/3.0", "PRI * HTTP/2.0"] {
             assert_eq!(status(line), StatusCode::HTTP_VERSION_NOT_SUPPORTED, "{line}");
         }
-        for line in
-            ["GET / HTTP/1.2", "GET / HTTP/2", "GET / HTTP/12.0", "GET / FOO/2.0", "GET / http/2.0", "GET HTTP/2.0"]
-        {
+        let malformed = ["GET / HTTP/0.9", "GET / HTTP/1.10", "GET / HTTP/2", "GET / HTTP/12.0", "GET / FOO/2.0"];
+        for line in malformed.into_iter().chain(["GET / http/2.0", "GET HTTP/2.0", "GET  / HTTP/1.2"]) {
             assert_eq!(status(line), StatusCode::BAD_REQUEST, "{line}");
         }
-        assert_eq!(status("GET / HTTP/1.1"), StatusCode::OK);
+        // A later minor version of HTTP/1 is HTTP/1.1.
+        for line in ["GET / HTTP/1.1", "GET /a HTTP/1.2", "GET / HTTP/1.9"] {
+            let Parsed::Request(req, facts) = parse_all(format!("{line}\r\nHost: x\r\n\r\n").as_bytes()).0 else {
+                panic!("{line} refused")
+            };
+            assert_eq!((req.version(), facts.keep_alive), (Version::HTTP_11, true), "{line}");
+        }
     }
 
     #[test]
