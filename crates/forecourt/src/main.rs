@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 /// The request path allocates small, short-lived objects at a high rate from one thread per
 /// core; mimalloc's thread-local free lists serve that better than glibc malloc (measured:
-/// see bench/README.md).
+/// see bench/proxy.md).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -31,7 +31,7 @@ pub fn return_freed_memory() {
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// How the allocator gives memory back, set before anything else runs. Measured with
-/// `bench/idle_memory.py` (10,000 idle keep-alive connections; bench/README.md):
+/// `bench/idle_memory.py` (10,000 idle keep-alive connections; bench/proxy.md):
 ///
 /// - Freed memory goes back to the system 10 ms after it was freed rather than mimalloc
 ///   v3's 1 s: with 1 s, what the connections' busy spells had used was still resident

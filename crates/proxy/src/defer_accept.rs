@@ -4,7 +4,7 @@
 //! Deferred, the kernel completes a connection only once the client's first bytes have
 //! come (nginx's `listen ... deferred`, HAProxy's `defer-accept`): `accept` wakes once,
 //! with the request readable. With new connections by the tens of thousands a second that
-//! saves about a sixth of what each costs the worker (bench/README.md, "close"). But an
+//! saves about a sixth of what each costs the worker (bench/proxy.md, "close"). But an
 //! idle worker then starts waking, accepting and registering the connection only once the
 //! request is there, where an eager accept does it while the client is still getting its
 //! request out: bench/attack.py's client (a new connection a request, 20 a second) got its

@@ -5,7 +5,7 @@
 //! rule id it must (`contains`) or must not (`absent`) log. Set up as the suite's README
 //! asks (detection, PL4, UTF-8 validation, argument limits 100 and 400), against Debian's
 //! CRS 3.3.4. Every expectation must hold but those in `KNOWN_FAILURES`, each with its
-//! reason; libmodsecurity 3.0.9 fails the same ones and 7 more (`bench/README.md`). A test that starts to pass is news as much as one that starts to
+//! reason; libmodsecurity 3.0.9 fails the same ones and 7 more (`bench/waf.md`). A test that starts to pass is news as much as one that starts to
 //! fail: the list is asserted whole.
 use super::common::origin::Origin;
 use super::common::*;

@@ -56,7 +56,7 @@ pub fn prepare(
     // trusted range, a local health check), where with nothing to append to or keep the
     // block is what the map would hold, its client being the peer. The others (a
     // balancer's headers to append to) go through the header map; a block made over
-    // them per request measured no cheaper (bench/README.md).
+    // them per request measured no cheaper (bench/edge.md).
     if inline && !carries_forwarding(&head.headers) {
         return Ok(who.rendered(&authority));
     }
