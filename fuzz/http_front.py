@@ -32,8 +32,8 @@ SEEDS = [
     b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
 ]
 TOKENS = [b"\r\n", b"\n", b"\r", b"\x00", b" ", b"\t", b":", b";", b",", b"=", b"%", b"%00", b"\xff", b"\xc0\xaf",
-          b"Transfer-Encoding: chunked\r\n", b"Content-Length: 99999999999999999999\r\n", b"Content-Length: -1\r\n",
-          b"ffffffffffffffff\r\n", b"0\r\n\r\n", b"HTTP/1.1", b"HTTP/2.0", b"Host: \r\n", b"Range: bytes=-0,5-1\r\n",
+          b"Transfer-Encoding: chunked\r\n", b"Transfer-Encoding: gzip, chunked\r\n", b"Content-Length: 99999999999999999999\r\n", b"Content-Length: -1\r\n",
+          b"ffffffffffffffff\r\n", b"0\r\n\r\n", b"HTTP/1.1", b"HTTP/2.0", b"HTTP/1.2", b"HTTP/0.9", b"Host: \r\n", b"Range: bytes=-0,5-1\r\n",
           b"Accept-Encoding: *;q=0.0001, gzip;q=1e3\r\n", b"Cache-Control: max-age=99999999999999999999, no-cache=\"\r\n",
           b"Vary: *\r\n", b"If-Modified-Since: Sat, 32 Dec 9999 99:99:99 GMT\r\n", b"..", b"/../", b"\\", b"\"",
           b"Content-Type: multipart/form-data; boundary=\r\n", b"Content-Type: application/json\r\n", b"[[[[[[[[[[",
