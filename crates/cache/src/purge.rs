@@ -1,7 +1,7 @@
 //! What a purge names: a URL, a prefix, a regular expression, a tag, or everything. A URL
 //! or prefix is written as the keys hold it (`https://example.com/a?b=1`), or as a path
 //! (`/a?b=1`) that names it on every host, as Varnish's `ban req.url == /a?b=1` does.
-use crate::disk::Indexed;
+use crate::disk::Pick;
 
 /// What a purge removes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,9 +62,16 @@ impl Purge {
         }
     }
 
-    /// `matches` for the disk tier's index, which reads no file.
-    pub(crate) fn on_disk(self) -> impl Fn(&Indexed) -> bool + Send + 'static {
-        move |e| self.matches(&e.url, |t| e.tags.iter().any(|have| **have == *t))
+    /// What it picks in the disk tier's index, which reads no file: a URL's keys or a
+    /// tag's where it names one, else by `matches`.
+    pub(crate) fn on_disk(self) -> Pick {
+        if let Some(url) = self.one_url() {
+            return Pick::Url(url.into());
+        }
+        match self {
+            Purge::Tag(tag) => Pick::Tag(tag.into()),
+            purge => Pick::If(Box::new(move |e| purge.matches(&e.url, |t| e.tags.iter().any(|have| **have == *t)))),
+        }
     }
 }
 

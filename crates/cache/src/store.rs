@@ -115,10 +115,7 @@ impl Store {
         self.purges.fetch_add(1, Ordering::Relaxed);
         let mut removed = HashSet::new();
         if let Some(disk) = &self.disk {
-            removed.extend(match purge.one_url() {
-                Some(url) => disk.remove_url(url),
-                None => disk.remove_if(purge.clone().on_disk()),
-            });
+            removed.extend(disk.remove(purge.clone().on_disk()));
         }
         removed.extend(match (purge, self.keys_of(purge)) {
             (Purge::All, _) => {
@@ -186,7 +183,7 @@ impl Store {
         let mut expired = HashSet::new();
         // The disk's first: a memory miss that reads a file from now on reads it stale.
         if let Some(disk) = &self.disk {
-            expired.extend(disk.expire_if(purge.clone().on_disk(), now));
+            expired.extend(disk.expire(purge.clone().on_disk(), now));
         }
         let picked = |e: &Entry| purge.matches(&e.url, |t| e.tagged(t));
         expired.extend(match self.keys_of(purge) {
@@ -197,11 +194,10 @@ impl Store {
     }
 
     /// Removes the entries of `url` (an unsafe method's invalidation; not counted as a
-    /// purge): its keys, none looked for by a scan of the memory tier (`remove_url` says
-    /// when the disk tier's index is scanned).
+    /// purge): its keys, none looked for by a scan of either tier.
     pub fn invalidate(&self, url: &str) {
         if let Some(disk) = &self.disk {
-            disk.remove_url(url);
+            disk.remove(crate::disk::Pick::Url(url.into()));
         }
         for key in self.keys_of_url(url) {
             self.memory.remove(&key);

@@ -78,14 +78,15 @@ async fn a_purge_says_what_it_removed_and_refuses_what_it_cannot_read() {
 }
 
 /// A route whose key adds a request header stores one object per value for one URL: an
-/// unsafe method, a `PURGE` and the admin API's purge of the URL each remove them all
-/// (found without a scan of the store).
+/// unsafe method, a `PURGE` and the admin API's purge of the URL each remove them all,
+/// in memory and on disk (found without a scan of either tier).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_key_of_a_url_goes_when_the_url_is_invalidated_or_purged() {
     let origin = CacheOrigin::start();
     let admin = free_port();
     let fc = Forecourt::start(&format!(
         "[global]\nworkers = 2\nadmin = \"127.0.0.1:{admin}\"\n[cache]\npurge_from = [\"127.0.0.1\"]\n\
+         max_object = \"1m\"\ndisk = {{ path = \"{{dir}}/cache\", size = \"32m\" }}\n\
          [[route]]\nupstream = \"o\"\ncache = {{ key = {{ headers = [\"X-Tenant\"] }} }}\n\
          [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[upstream.o]\nservers = [\"{}\"]\n",
         origin.addr
@@ -101,20 +102,25 @@ async fn every_key_of_a_url_goes_when_the_url_is_invalidated_or_purged() {
     fetch_both().await;
     fetch_both().await;
     assert_eq!(origin.hits(path), 2, "one object per tenant, then hits");
+    assert!(disk_holds(&admin, 2).await, "one file per tenant");
 
     let post = send(&client(), http::Request::post(fc.url(path)).body(Default::default()).unwrap()).await;
     assert_eq!(post.status, 200);
+    assert!(disk_holds(&admin, 0).await, "the POST removed both files");
     fetch_both().await;
     assert_eq!(origin.hits(path), 5, "the POST, then both fetched again");
 
     let purge_request = http::Request::builder().method("PURGE").uri(fc.url(path)).body(Default::default());
     assert_eq!(send(&client(), purge_request.unwrap()).await.status, 200);
+    assert!(disk_holds(&admin, 0).await, "the PURGE removed both files");
     fetch_both().await;
     assert_eq!(origin.hits(path), 7, "PURGE removed both");
 
     let url = format!(r#"{{"url": "http://127.0.0.1{path}"}}"#);
     let expect = json!({"url": format!("http://127.0.0.1{path}"), "soft": false, "objects": 2});
+    assert!(disk_holds(&admin, 2).await);
     assert_eq!(answer(&purge(&admin, &url).await), (200, expect));
+    assert!(disk_holds(&admin, 0).await);
     fetch_both().await;
     assert_eq!(origin.hits(path), 9);
 }

@@ -5,5 +5,5 @@ mod shared;
 mod tier;
 mod writer;
 
-pub use index::Indexed;
+pub use index::{Indexed, Pick};
 pub use tier::{DiskConfig, DiskTier, TierUsage};

@@ -6,6 +6,7 @@
 //! copy costs; nginx without `aio` does the same). A file that is truncated, fails its
 //! checksum or holds another key is deleted and counted, never served.
 use super::codec;
+use super::index::Pick;
 use super::shared::{file_of, Expiry, Shared};
 use super::writer::{self, Job};
 use crate::stored::Entry;
@@ -133,49 +134,29 @@ impl DiskTier {
         let _ = self.jobs.send(Job::Write { key, entry, size });
     }
 
-    /// Removes what `doomed` picks, now from the index (so no read finds it) and again on
-    /// the thread after the writes queued before it. The keys the index held.
-    pub fn remove_if(&self, doomed: impl Fn(&super::index::Indexed) -> bool + Send + 'static) -> Vec<Arc<str>> {
-        let keys = self.shared.index.lock().unwrap().remove_if(&doomed);
+    /// Removes what `pick` picks, now from the index (so no read finds it), then its files
+    /// on the thread, and again what it picks there after the writes queued before it (one
+    /// of them may be picked too). A URL's keys and a tag's are found without a scan of the
+    /// index (`Pick`). The keys the index held.
+    pub fn remove(&self, pick: Pick) -> Vec<Arc<str>> {
+        let keys = self.shared.index.lock().unwrap().remove_picked(&pick);
         let _ = self.jobs.send(Job::Delete(keys.clone()));
-        let _ = self.jobs.send(Job::Purge(Box::new(doomed)));
+        let _ = self.jobs.send(Job::Purge(pick));
         keys
     }
 
-    /// Removes `url`'s files as `remove_if` does: without a scan of the index, its own
-    /// key's and its part's, once the startup scan is done and while no key more than its
-    /// URL was ever indexed; else by the scan. The keys the index held.
-    pub fn remove_url(&self, url: &str) -> Vec<Arc<str>> {
-        let mut index = self.shared.index.lock().unwrap();
-        if index.keys_beyond_url || !self.shared.loaded.load(Ordering::Relaxed) {
-            drop(index);
-            let url: Arc<str> = url.into();
-            return self.remove_if(move |e| e.url == url);
-        }
-        let keys: Vec<Arc<str>> = vec![url.into(), crate::partial::key(url).into()];
-        let removed = keys.iter().filter(|k| index.remove(k).is_some()).cloned().collect();
-        drop(index);
-        // Again after the writes queued before: one of them may be of these keys.
-        let _ = self.jobs.send(Job::Delete(keys));
-        removed
-    }
-
-    /// Makes what `picked` picks stale at `at` (a soft purge): for reads at once (a picked
+    /// Makes what `pick` picks stale at `at` (a soft purge): for reads at once (a picked
     /// key read before its file is rewritten comes back stale), and in the files on the
     /// thread, after the writes queued before it. The keys the index held.
-    pub fn expire_if(
-        &self,
-        picked: impl Fn(&super::index::Indexed) -> bool + Send + 'static,
-        at: u64,
-    ) -> Vec<Arc<str>> {
+    pub fn expire(&self, pick: Pick, at: u64) -> Vec<Arc<str>> {
         let expiry = Expiry { id: self.shared.expiries.fetch_add(1, Ordering::Relaxed), at };
-        let keys = self.shared.index.lock().unwrap().keys_if(&picked);
+        let keys = self.shared.index.lock().unwrap().keys(&pick);
         let mut expiring = self.shared.expiring.lock().unwrap();
         for key in &keys {
             expiring.insert(key.clone(), expiry);
         }
         drop(expiring);
-        let _ = self.jobs.send(Job::Expire(Box::new(picked), expiry));
+        let _ = self.jobs.send(Job::Expire(pick, expiry));
         keys
     }
 
@@ -237,27 +218,28 @@ mod tests {
     }
 
     #[test]
-    fn a_urls_files_go_without_a_scan_until_a_key_is_more_than_its_url() {
+    fn a_urls_files_go_by_their_keys_whatever_the_keys() {
         let dir = std::env::temp_dir().join(format!("fc-disk-url-{}", std::process::id()));
         let tier = DiskTier::open(&DiskConfig { path: dir.clone(), size: 1 << 20 }).unwrap();
         let entry = Arc::new(codec::tests::entry_at(now()));
         let (url, part, tenant) = ("http://a/x", "http://a/x\npart", "http://a/x\nh:x-tenant=a,");
-        tier.put(url.into(), entry.clone());
-        tier.put(part.into(), entry.clone());
+        for key in [url, part, tenant] {
+            tier.put(key.into(), entry.clone());
+        }
+        let other = codec::tests::entry_at(now());
+        tier.put("http://a/xy".into(), Arc::new(Entry { url: "http://a/xy".into(), ..other }));
         assert!(tier.settle(Duration::from_secs(5)));
-        assert!(!tier.shared.index.lock().unwrap().keys_beyond_url);
-        let mut removed = tier.remove_url(url);
+        let mut removed = tier.remove(Pick::Url(url.into()));
         removed.sort();
-        assert_eq!(removed, [Arc::from(url), Arc::from(part)], "both, by their keys");
+        assert_eq!(removed, [Arc::from(url), Arc::from(tenant), Arc::from(part)], "by their keys");
+        // Written after the removal was asked for, before the thread got to it: gone too.
+        tier.put(tenant.into(), entry.clone());
+        tier.remove(Pick::Url(url.into()));
         assert!(tier.settle(Duration::from_secs(5)));
-        assert!(tier.get(url).is_none() && !file_of(&dir, url).exists() && !file_of(&dir, part).exists());
-
-        tier.put(tenant.into(), entry);
-        assert!(tier.settle(Duration::from_secs(5)));
-        assert!(tier.shared.index.lock().unwrap().keys_beyond_url);
-        assert_eq!(tier.remove_url(url), [Arc::from(tenant)], "found by a scan of the index");
-        assert!(tier.settle(Duration::from_secs(5)));
-        assert!(tier.get(tenant).is_none() && !file_of(&dir, tenant).exists());
+        for key in [url, part, tenant] {
+            assert!(tier.get(key).is_none() && !file_of(&dir, key).exists(), "{key}");
+        }
+        assert!(tier.get("http://a/xy").is_some(), "another URL stays");
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -276,7 +258,7 @@ mod tests {
         tier.shared.expiring.lock().unwrap().clear();
         assert!(fresh(&tier), "the file itself is still fresh");
         // The soft purge: marked, then the file rewritten and the mark dropped.
-        tier.expire_if(|e| &*e.url == "http://a/x", t);
+        tier.expire(Pick::If(Box::new(|e| &*e.url == "http://a/x")), t);
         assert!(tier.settle(Duration::from_secs(5)));
         assert!(tier.shared.expiring.lock().unwrap().is_empty());
         assert!(!fresh(&tier), "the file rewritten stale");

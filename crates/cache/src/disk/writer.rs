@@ -4,7 +4,7 @@
 //! A write that fails (a full disk) turns the tier to read-only for a while, with a
 //! warning: the memory tier keeps serving.
 use super::codec::{self, FRAME};
-use super::index::Indexed;
+use super::index::Pick;
 use super::shared::{file_of, Expiry, Shared};
 use crate::stored::Entry;
 use std::fs;
@@ -22,9 +22,9 @@ pub enum Job {
         size: u64,
     },
     Delete(Vec<Arc<str>>),
-    Purge(Box<dyn Fn(&Indexed) -> bool + Send>),
+    Purge(Pick),
     /// A soft purge: the files it picks rewritten stale.
-    Expire(Box<dyn Fn(&Indexed) -> bool + Send>, Expiry),
+    Expire(Pick, Expiry),
     /// Answered once every job queued before it is done.
     Flush(std::sync::mpsc::Sender<()>),
 }
@@ -70,12 +70,12 @@ pub fn run(shared: &Shared, jobs: Receiver<Job>) {
                 drop(index);
                 delete(shared, &keys);
             }
-            Job::Purge(doomed) => {
-                let keys = shared.index.lock().unwrap().remove_if(&*doomed);
+            Job::Purge(pick) => {
+                let keys = shared.index.lock().unwrap().remove_picked(&pick);
                 delete(shared, &keys);
             }
-            Job::Expire(picked, expiry) => {
-                let keys = shared.index.lock().unwrap().keys_if(&*picked);
+            Job::Expire(pick, expiry) => {
+                let keys = shared.index.lock().unwrap().keys(&pick);
                 keys.iter().for_each(|key| expire(shared, key, expiry.at));
                 shared.expiring.lock().unwrap().retain(|_, e| e.id != expiry.id);
             }
