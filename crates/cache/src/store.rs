@@ -66,10 +66,19 @@ pub struct Store {
 
 impl Store {
     /// The store `config` describes; an error when its disk folder cannot be used.
+    /// A store, its disk tier (if any) started.
     pub fn open(config: StoreConfig) -> std::io::Result<Store> {
+        let store = Store::prepare(config)?;
+        store.start();
+        Ok(store)
+    }
+
+    /// A store whose disk tier touches nothing in its folder until `start` (when the
+    /// config that made it is the process's: `DiskTier::prepare`).
+    pub fn prepare(config: StoreConfig) -> std::io::Result<Store> {
         Ok(Store {
             memory: MemoryTier::new(config.memory),
-            disk: config.disk.as_ref().map(DiskTier::open).transpose()?,
+            disk: config.disk.as_ref().map(DiskTier::prepare).transpose()?,
             config,
             fills: Arc::default(),
             range_passes: RangePasses::default(),
@@ -80,6 +89,13 @@ impl Store {
             url_keys: KeyNotes::default(),
             tag_keys: KeyNotes::default(),
         })
+    }
+
+    /// Starts the disk tier (`DiskTier::start`).
+    pub fn start(&self) {
+        if let Some(disk) = &self.disk {
+            disk.start();
+        }
     }
 
     /// The entry of `key`: from memory, else from disk (and then kept in memory again).

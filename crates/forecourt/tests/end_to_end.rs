@@ -8,6 +8,7 @@ mod acme;
 mod balancing;
 mod cache;
 mod cache_purge;
+mod cache_reload;
 mod cache_soft_purge;
 mod cache_targeted;
 mod cache_ttl;

@@ -68,7 +68,17 @@ impl DiskTier {
 
     /// Opens (creating it if need be) the folder, proves a file can be written there, and
     /// starts the thread that indexes what is there and writes what comes.
+    /// Opens the tier at `config.path` and starts it (`prepare`, then `start`).
     pub fn open(config: &DiskConfig) -> io::Result<DiskTier> {
+        let tier = DiskTier::prepare(config)?;
+        tier.start();
+        Ok(tier)
+    }
+
+    /// Makes the folder and checks it is writable, and readies the tier's thread, which
+    /// touches nothing in it until `start`: a config that opened it and was then refused
+    /// leaves the folder as the running config's tier has it.
+    pub fn prepare(config: &DiskConfig) -> io::Result<DiskTier> {
         let dir = config.path.clone();
         fs::create_dir_all(&dir)?;
         let probe = dir.join(".probe");
@@ -91,6 +101,12 @@ impl DiskTier {
         let thread = shared.clone();
         std::thread::Builder::new().name("cache-disk".into()).spawn(move || writer::run(&thread, queue))?;
         Ok(DiskTier { shared, jobs })
+    }
+
+    /// Lets the thread index the files there and do what was queued (once; again is
+    /// nothing).
+    pub fn start(&self) {
+        let _ = self.jobs.send(Job::Start);
     }
 
     /// The entry of `key`, if a sound file holds it.

@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub enum Job {
+    /// The config that opened the tier is the process's now: the thread may touch the
+    /// folder (`DiskTier::start`).
+    Start,
     Write {
         key: Arc<str>,
         entry: Arc<Entry>,
@@ -33,9 +36,23 @@ pub enum Job {
 const DEGRADED_FOR: Duration = Duration::from_secs(30);
 
 pub fn run(shared: &Shared, jobs: Receiver<Job>) {
+    // Nothing under the folder is read, written or deleted until the tier is started: a
+    // reload refused for an error anywhere in its file drops the tier it opened unstarted,
+    // where its scan would have evicted the running tier's files down to its own size.
+    let mut early = Vec::new();
+    loop {
+        match jobs.recv() {
+            Ok(Job::Start) => break,
+            Ok(job) => early.push(job),
+            Err(_) => return,
+        }
+    }
     scan(shared);
     shared.loaded.store(true, Ordering::Relaxed);
     let mut degraded_since: Option<Instant> = None;
+    for job in early {
+        handle(shared, job, &mut degraded_since);
+    }
     loop {
         let job = match jobs.recv_timeout(Duration::from_secs(1)) {
             Ok(job) => job,
@@ -50,38 +67,44 @@ pub fn run(shared: &Shared, jobs: Receiver<Job>) {
             // The store is gone (a reload replaced it): so is this thread.
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        match job {
-            Job::Write { key, entry, size } => {
-                shared.pending.fetch_sub(size, Ordering::Relaxed);
-                if let Err(e) = write(shared, &key, &entry) {
-                    shared.index.lock().unwrap().remove(&key);
-                    let _ = fs::remove_file(file_of(&shared.dir, &key));
-                    if degraded_since.is_none() {
-                        tracing::warn!(path = %shared.dir.display(), error = %e,
-                            "cache disk write failed; storing in memory only for {}s", DEGRADED_FOR.as_secs());
-                    }
-                    degraded_since = Some(Instant::now());
-                    shared.degraded.store(true, Ordering::Relaxed);
+        handle(shared, job, &mut degraded_since);
+    }
+}
+
+/// Does one job; `degraded_since` is when writes last failed (they stay off a while).
+fn handle(shared: &Shared, job: Job, degraded_since: &mut Option<Instant>) {
+    match job {
+        Job::Start => {}
+        Job::Write { key, entry, size } => {
+            shared.pending.fetch_sub(size, Ordering::Relaxed);
+            if let Err(e) = write(shared, &key, &entry) {
+                shared.index.lock().unwrap().remove(&key);
+                let _ = fs::remove_file(file_of(&shared.dir, &key));
+                if degraded_since.is_none() {
+                    tracing::warn!(path = %shared.dir.display(), error = %e,
+                        "cache disk write failed; storing in memory only for {}s", DEGRADED_FOR.as_secs());
                 }
+                *degraded_since = Some(Instant::now());
+                shared.degraded.store(true, Ordering::Relaxed);
             }
-            Job::Delete(keys) => {
-                let mut index = shared.index.lock().unwrap();
-                keys.iter().for_each(|k| drop(index.remove(k)));
-                drop(index);
-                delete(shared, &keys);
-            }
-            Job::Purge(pick) => {
-                let keys = shared.index.lock().unwrap().remove_picked(&pick);
-                delete(shared, &keys);
-            }
-            Job::Expire(pick, expiry) => {
-                let keys = shared.index.lock().unwrap().keys(&pick);
-                keys.iter().for_each(|key| expire(shared, key, expiry.at));
-                shared.expiring.lock().unwrap().retain(|_, e| e.id != expiry.id);
-            }
-            Job::Flush(done) => {
-                let _ = done.send(());
-            }
+        }
+        Job::Delete(keys) => {
+            let mut index = shared.index.lock().unwrap();
+            keys.iter().for_each(|k| drop(index.remove(k)));
+            drop(index);
+            delete(shared, &keys);
+        }
+        Job::Purge(pick) => {
+            let keys = shared.index.lock().unwrap().remove_picked(&pick);
+            delete(shared, &keys);
+        }
+        Job::Expire(pick, expiry) => {
+            let keys = shared.index.lock().unwrap().keys(&pick);
+            keys.iter().for_each(|key| expire(shared, key, expiry.at));
+            shared.expiring.lock().unwrap().retain(|_, e| e.id != expiry.id);
+        }
+        Job::Flush(done) => {
+            let _ = done.send(());
         }
     }
 }

@@ -61,7 +61,8 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
             }
             Arc::new(Store::open(StoreConfig { disk: None, ..config }).expect("a store without disk opens"))
         }
-        _ => match Store::open(config.clone()) {
+        // Started by `commit`: a reload refused for an error elsewhere touches no file.
+        _ => match Store::prepare(config.clone()) {
             Ok(store) => Arc::new(store),
             Err(e) => {
                 let at = &c.disk.as_ref().expect("only a disk tier can fail to open").get_ref().path;
@@ -96,8 +97,10 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
     CacheShared { store, targets, tag_headers, lock_timeout, purge_from }
 }
 
-/// Registers the store as the process's once the whole config compiled.
+/// Registers the store as the process's once the whole config compiled, and starts its
+/// disk tier (again for a running store: nothing).
 pub fn commit(cx: &Ctx<'_>, shared: &CacheShared) {
+    shared.store.start();
     cx.state.services.set(shared.store.clone());
 }
 

@@ -1,0 +1,49 @@
+//! The cache across reloads: a reload refused for an error anywhere in its file leaves the
+//! disk tier's folder as the running tier has it; one that is taken applies its new size.
+use crate::common;
+use common::cache_origin::CacheOrigin;
+use common::*;
+use std::path::Path;
+use std::time::Duration;
+
+/// The cache files under a disk tier's folder (one level of folders, as the tier lays
+/// them out).
+fn files_under(folder: &Path) -> usize {
+    let Ok(folders) = std::fs::read_dir(folder) else { return 0 };
+    let inner = folders.flatten().filter(|f| f.path().is_dir()).filter_map(|f| std::fs::read_dir(f.path()).ok());
+    inner.flatten().flatten().filter(|f| f.path().extension().is_none()).count()
+}
+
+/// A reload to a smaller tier refused for an error further down the file (a route naming
+/// an unknown upstream) evicts nothing: the tier it opened is never started. The same
+/// reload without the error is taken and evicts down to the new size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reload_leaves_the_disk_tiers_files_alone() {
+    let origin = CacheOrigin::start();
+    let config = |size: &str, upstream: &str| {
+        format!(
+            "[global]\nworkers = 2\n[cache]\nmemory = \"8m\"\nmax_object = \"1m\"\n\
+             disk = {{ path = \"{{dir}}/cache\", size = \"{size}\" }}\n[[listen]]\naddr = \"127.0.0.1:{{port}}\"\n\
+             [[route]]\nupstream = \"{upstream}\"\ncache = true\n[upstream.o]\nservers = [\"{}\"]\n",
+            origin.addr
+        )
+    };
+    let fc = Forecourt::start(&config("32m", "o"));
+    let folder = Path::new(&fc.dir.path("cache")).to_path_buf();
+    for i in 0..8 {
+        assert_eq!(get(&fc.url(&format!("/kept/{i}?cc=max-age%3D600&size=200000"))).await.status, 200);
+    }
+    assert!(eventually(Duration::from_secs(5), || files_under(&folder) == 8), "{}", files_under(&folder));
+
+    fc.rewrite(&config("1m", "nope"));
+    fc.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || fc.stderr().contains("reload refused")), "{}", fc.stderr());
+    // Time for a scan of the refused config's tier, had it been started, to evict.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(files_under(&folder), 8, "a refused reload evicted files:\n{}", fc.stderr());
+
+    fc.rewrite(&config("1m", "o"));
+    fc.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || files_under(&folder) <= 5), "{}", files_under(&folder));
+    assert!(fc.stderr().contains("reloaded"), "{}", fc.stderr());
+}
