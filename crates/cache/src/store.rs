@@ -50,7 +50,8 @@ impl RouteCounters {
 pub struct Store {
     pub config: StoreConfig,
     memory: MemoryTier,
-    disk: Option<DiskTier>,
+    /// Shared with the store a reload replaced, when the disk config is the same.
+    disk: Option<Arc<DiskTier>>,
     pub fills: Arc<Fills>,
     /// Keys whose ranges go as they are for a while (`range_passes.rs`).
     pub range_passes: RangePasses,
@@ -68,17 +69,24 @@ impl Store {
     /// The store `config` describes; an error when its disk folder cannot be used.
     /// A store, its disk tier (if any) started.
     pub fn open(config: StoreConfig) -> std::io::Result<Store> {
-        let store = Store::prepare(config)?;
+        let store = Store::prepare(config, None)?;
         store.start();
         Ok(store)
     }
 
     /// A store whose disk tier touches nothing in its folder until `start` (when the
-    /// config that made it is the process's: `DiskTier::prepare`).
-    pub fn prepare(config: StoreConfig) -> std::io::Result<Store> {
+    /// config that made it is the process's: `DiskTier::prepare`). The disk tier of
+    /// `running`, the store it replaces, is kept where the disk config is the same: a
+    /// reload that changes the memory bounds finds the files indexed, not scanned again.
+    pub fn prepare(config: StoreConfig, running: Option<&Store>) -> std::io::Result<Store> {
+        let kept = running.filter(|r| r.config.disk == config.disk).and_then(|r| r.disk.clone());
+        let disk = match kept {
+            Some(disk) => Some(disk),
+            None => config.disk.as_ref().map(DiskTier::prepare).transpose()?.map(Arc::new),
+        };
         Ok(Store {
             memory: MemoryTier::new(config.memory),
-            disk: config.disk.as_ref().map(DiskTier::prepare).transpose()?,
+            disk,
             config,
             fills: Arc::default(),
             range_passes: RangePasses::default(),
@@ -240,7 +248,7 @@ impl Store {
     }
 
     pub fn disk(&self) -> Option<&DiskTier> {
-        self.disk.as_ref()
+        self.disk.as_deref()
     }
 
     pub fn purges(&self) -> u64 {

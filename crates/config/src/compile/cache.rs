@@ -51,7 +51,8 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
             cx.error(&at.get_ref().size, "the disk tier is smaller than max_object", None);
         }
     }
-    let store = match cx.state.services.get::<Store>() {
+    let running = cx.state.services.get::<Store>();
+    let store = match running.clone() {
         Some(running) if running.config == config => running,
         // Inspected only (`check`): the folder is looked at, not made.
         _ if !cx.serving => {
@@ -62,7 +63,7 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
             Arc::new(Store::open(StoreConfig { disk: None, ..config }).expect("a store without disk opens"))
         }
         // Started by `commit`: a reload refused for an error elsewhere touches no file.
-        _ => match Store::prepare(config.clone()) {
+        _ => match Store::prepare(config.clone(), running.as_deref()) {
             Ok(store) => Arc::new(store),
             Err(e) => {
                 let at = &c.disk.as_ref().expect("only a disk tier can fail to open").get_ref().path;
