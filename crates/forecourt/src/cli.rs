@@ -78,6 +78,14 @@ pub struct ProxyArgs {
     /// TLS: the protocol versions offered, e.g. "1.2" or "1.2,1.3" (the default: both).
     #[arg(long, value_name = "LIST", requires = "cert", value_delimiter = ',')]
     pub tls_protocols: Vec<String>,
+    /// Cache what the servers let a shared cache store (RFC 9111; a 256 MiB memory
+    /// tier): the config's `cache = true`.
+    #[arg(long)]
+    pub cache: bool,
+    /// Compress responses for clients that accept it (zstd, brotli, gzip): the config's
+    /// `compress = true`.
+    #[arg(long)]
+    pub compress: bool,
     /// Filters that do nothing, in every phase, on the route: for measuring what the
     /// filter chain itself costs (benchmarks).
     #[arg(long, value_name = "N", default_value_t = 0)]

@@ -15,6 +15,8 @@ pub fn config(args: &ProxyArgs) -> Result<String, String> {
         no_session_resumption,
         session_tickets,
         tls_protocols,
+        cache,
+        compress,
         noop_filters,
     } = args;
     let mut servers = Vec::new();
@@ -45,7 +47,7 @@ pub fn config(args: &ProxyArgs) -> Result<String, String> {
         let _ = writeln!(out, "[[tls.certificates]]\ncert = {cert:?}\nkey = {key:?}\ndefault = true\n");
     }
     let _ = writeln!(out, "[[route]]\nname = \"proxy\"\npath = \"/\"\nupstream = \"backends\"");
-    let _ = writeln!(out, "noop_filters = {noop_filters}\n");
+    let _ = writeln!(out, "cache = {cache}\ncompress = {compress}\nnoop_filters = {noop_filters}\n");
     let _ = writeln!(out, "[upstream.backends]\nservers = [{}]", servers.join(", "));
     Ok(out)
 }
@@ -66,6 +68,8 @@ mod tests {
             no_session_resumption: false,
             session_tickets: false,
             tls_protocols: Vec::new(),
+            cache: false,
+            compress: false,
             noop_filters: 3,
         }
     }
@@ -80,5 +84,17 @@ mod tests {
         assert!(rt.tls.is_none());
         assert_eq!(rt.router.routes()[0].chain.len(), 4, "hide_response_headers and three noop filters");
         assert!(config(&args(&["https://x:1"], 0)).is_err());
+    }
+
+    #[test]
+    fn cache_and_compression_are_a_switch_each() {
+        let chain_len = |cache: bool, compress: bool| {
+            let text = config(&ProxyArgs { cache, compress, noop_filters: 0, ..args(&["127.0.0.1:3000"], 1) }).unwrap();
+            let state = forecourt_proxy::ProcessState::new();
+            let rt = forecourt_config::compile("quick", &text, &state).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+            rt.router.routes()[0].chain.len()
+        };
+        assert_eq!((chain_len(false, false), chain_len(true, false), chain_len(false, true)), (1, 2, 2));
+        assert_eq!(chain_len(true, true), 3);
     }
 }

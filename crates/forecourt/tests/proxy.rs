@@ -1,9 +1,33 @@
 //! End-to-end: routing, header handling and failures, through the real binary to real origins.
 use crate::common;
 
+use common::cache_origin::CacheOrigin;
 use common::origin::{raw_origin, Origin};
 use common::*;
 use std::time::Duration;
+
+/// `forecourt proxy --cache --compress`: a cache and compression on every path, no file.
+#[tokio::test]
+async fn quick_proxy_caches_and_compresses_when_asked() {
+    let origin = CacheOrigin::start();
+    let port = free_port();
+    let mut child = std::process::Command::new(BIN)
+        .args(["proxy", "--from", &format!("127.0.0.1:{port}"), "--to", &format!("http://{}", origin.addr)])
+        .args(["--workers", "1", "--cache", "--compress"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let path = "/quick?cc=max-age%3D600&ct=text%2Fhtml&size=5000";
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let first = get_with(&url, &[("accept-encoding", "gzip")]).await;
+    let second = get_with(&url, &[("accept-encoding", "gzip")]).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((first.status, first.header("content-encoding")), (200, "gzip"), "{:?}", first.headers);
+    assert!(second.header("cache-status").starts_with("Forecourt; hit"), "{:?}", second.headers);
+    assert_eq!((second.header("content-encoding"), origin.hits(path)), ("gzip", 1));
+}
 
 #[tokio::test]
 async fn quick_proxy_spreads_across_servers() {
