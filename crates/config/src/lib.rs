@@ -6,7 +6,7 @@ mod diagnostic;
 pub mod model;
 mod units;
 
-pub use compile::{compile, inspect};
+pub use compile::{compile, compile_to_serve, inspect, CanListen};
 pub use diagnostic::Diagnostic;
 pub use units::parse_duration;
 
@@ -14,8 +14,12 @@ pub use units::parse_duration;
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
 
 /// Reads, checks and compiles a config file, wired to the process's `state` (`compile`).
-pub fn load(path: &str, state: &forecourt_proxy::ProcessState) -> Result<forecourt_proxy::Runtime, Vec<Diagnostic>> {
-    read(path).and_then(|text| compile(path, &text, state))
+pub fn load(
+    path: &str,
+    state: &forecourt_proxy::ProcessState,
+    can_listen: CanListen<'_>,
+) -> Result<forecourt_proxy::Runtime, Vec<Diagnostic>> {
+    read(path).and_then(|text| compile_to_serve(path, &text, state, can_listen))
 }
 
 /// Reads, checks and compiles a config file for a command that will not serve it

@@ -2,7 +2,7 @@
 //! signals. SIGHUP (or `POST /reload`) builds a new snapshot and swaps it in; SIGTERM and
 //! SIGINT stop accepting, let in-flight requests finish up to `shutdown_timeout`, and exit 0.
 use arc_swap::ArcSwap;
-use forecourt_config::Diagnostic;
+use forecourt_config::{CanListen, Diagnostic};
 use forecourt_proxy::server::{run_worker, spawn_worker, WorkerSignals};
 use forecourt_proxy::{ProcessState, Runtime};
 use forecourt_upstream::dns::Refresher;
@@ -36,13 +36,14 @@ impl ConfigSource {
         }
     }
 
-    fn compile(&self, state: &ProcessState) -> Result<Runtime, Vec<Diagnostic>> {
+    /// Compiles the config to serve it; `can_listen` is asked of its listeners before it
+    /// is committed.
+    fn compile(&self, state: &ProcessState, can_listen: CanListen<'_>) -> Result<Runtime, Vec<Diagnostic>> {
+        use forecourt_config::{compile_to_serve, load, EMBEDDED_DEFAULT};
         match self {
-            ConfigSource::File(path) => forecourt_config::load(path, state),
-            ConfigSource::Embedded => {
-                forecourt_config::compile("<embedded default>", forecourt_config::EMBEDDED_DEFAULT, state)
-            }
-            ConfigSource::Text { name, text } => forecourt_config::compile(name, text, state),
+            ConfigSource::File(path) => load(path, state, can_listen),
+            ConfigSource::Embedded => compile_to_serve("<embedded default>", EMBEDDED_DEFAULT, state, can_listen),
+            ConfigSource::Text { name, text } => compile_to_serve(name, text, state, can_listen),
         }
     }
 
@@ -157,14 +158,18 @@ impl Reloader {
     }
 
     fn try_reload(&self) -> Result<String, String> {
+        let old = self.runtime.load();
+        // A new address is tried before the config is committed: a reload refused for a
+        // port in use leaves the running config's limits, bans, cache and switches as
+        // they were.
+        let can_listen = |addr| match old.listeners.contains(&addr) {
+            true => Ok(()),
+            false => can_bind(addr).map_err(|e| e.to_string()),
+        };
         let new = self
             .source
-            .compile(&self.state)
+            .compile(&self.state, &can_listen)
             .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
-        let old = self.runtime.load();
-        for addr in new.listeners.iter().filter(|a| !old.listeners.contains(a)) {
-            can_bind(*addr).map_err(|e| format!("{}: cannot listen on {addr}: {e}", self.source.name()))?;
-        }
         if new.workers != old.workers {
             tracing::warn!("`workers` changed; the new count applies after a restart");
         }
@@ -185,7 +190,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
     init_tracing();
     crate::open_files::raise_limit();
     let state = ProcessState::new();
-    let rt = match source.compile(&state) {
+    let rt = match source.compile(&state, &|addr| can_bind(addr).map_err(|e| e.to_string())) {
         Ok(rt) => rt,
         Err(diagnostics) => {
             for d in &diagnostics {
@@ -195,12 +200,6 @@ pub fn run(source: ConfigSource) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for addr in &rt.listeners {
-        if let Err(e) = can_bind(*addr) {
-            eprintln!("cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
     let workers = match rt.workers {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         n => n,

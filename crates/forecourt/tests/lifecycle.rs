@@ -105,6 +105,39 @@ async fn a_broken_config_is_refused_and_the_old_one_keeps_serving() {
     assert_eq!(get(&fc.url("/x")).await.status, 200);
 }
 
+/// A reload whose new listener's port is taken is refused before anything of it is
+/// committed: the running config's switches stay as they were (here the challenge's
+/// "under attack", which the file turns on), and the error points at the listener. Once
+/// the port is free, the same file is taken.
+#[tokio::test]
+async fn a_reload_refused_for_a_taken_port_changes_nothing() {
+    let origin = Origin::start("o");
+    let admin = free_port();
+    let fc = Forecourt::start(&(config(&origin, admin, "one") + "[challenge]\ndifficulty = 8\n"));
+    let browser = [("user-agent", "Mozilla/5.0 (X11; Linux x86_64)")];
+    assert_eq!(get_with(&fc.url("/x"), &browser).await.status, 200);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap();
+    let attacked = format!("[challenge]\ndifficulty = 8\nunder_attack = true\n[[listen]]\naddr = \"{busy}\"\n");
+    fc.rewrite(&(config(&origin, admin, "two") + &attacked));
+    fc.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || fc.stderr().contains("reload refused")), "{}", fc.stderr());
+    assert!(fc.stderr().contains(&format!("forecourt.toml:18:8: cannot listen on {busy}")), "{}", fc.stderr());
+    assert_eq!(get(&fc.url("/version")).await.body, "one");
+    let served = get_with(&fc.url("/x"), &browser).await;
+    assert_eq!(served.status, 200, "the refused file's `under_attack` took effect: {}", served.body);
+
+    drop(taken);
+    fc.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || fc.stderr().contains("reloaded")), "{}", fc.stderr());
+    let challenged = get_with(&fc.url("/x"), &browser).await;
+    assert!(
+        challenged.status == 403 && challenged.body.contains("data-puzzle"),
+        "under attack now: {}",
+        challenged.body
+    );
+}
+
 #[tokio::test]
 async fn listeners_follow_reloads_and_idle_connections_survive() {
     let origin = Origin::start("o");

@@ -125,7 +125,24 @@ impl Ctx<'_> {
 /// and WAF are committed to `state`, which starts their threads and reads and writes
 /// `data_dir`).
 pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, Vec<Diagnostic>> {
-    compile_as(file, text, state, true)
+    compile_as(file, text, state, Some(&|_| Ok(())))
+}
+
+/// Asked of each `[[listen]]` address of a config that compiled, before anything of it is
+/// committed: whether the process can listen there (the lifecycle tries a new address; one
+/// it already serves passes). A refusal is an error at that `addr`, so that a reload that
+/// cannot take its listeners leaves the running config's state as it was.
+pub type CanListen<'a> = &'a dyn Fn(SocketAddr) -> Result<(), String>;
+
+/// `compile`, for the config the process is to serve: its listeners are asked of
+/// `can_listen` before the commit.
+pub fn compile_to_serve(
+    file: &str,
+    text: &str,
+    state: &ProcessState,
+    can_listen: CanListen<'_>,
+) -> Result<Runtime, Vec<Diagnostic>> {
+    compile_as(file, text, state, Some(can_listen))
 }
 
 /// Compiles as `compile` does, for a process that will not serve the config (`check`,
@@ -133,16 +150,23 @@ pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, 
 /// is written (a `check` run as another user must not leave files the server cannot
 /// read).
 pub fn inspect(file: &str, text: &str) -> Result<Runtime, Vec<Diagnostic>> {
-    compile_as(file, text, &ProcessState::new(), false)
+    compile_as(file, text, &ProcessState::new(), None)
 }
 
-fn compile_as(file: &str, text: &str, state: &ProcessState, serving: bool) -> Result<Runtime, Vec<Diagnostic>> {
+/// Compiles; `serving` (with what to ask of the listeners) commits a config that
+/// compiled, `None` only inspects it.
+fn compile_as(
+    file: &str,
+    text: &str,
+    state: &ProcessState,
+    serving: Option<CanListen<'_>>,
+) -> Result<Runtime, Vec<Diagnostic>> {
     let source = Source { file, text };
     let model: ConfigFile = match toml::from_str(text) {
         Ok(m) => m,
         Err(e) => return Err(vec![source.toml_error(&e)]),
     };
-    let mut cx = Ctx { source, errors: Vec::new(), state, serving };
+    let mut cx = Ctx { source, errors: Vec::new(), state, serving: serving.is_some() };
     let mut settings = settings(&mut cx, &model.global);
     let listeners = listeners(&mut cx, &model);
     let tls = tls::compile(&mut cx, &model, &listeners);
@@ -188,6 +212,14 @@ fn compile_as(file: &str, text: &str, state: &ProcessState, serving: bool) -> Re
         global_waf: model.global.waf.as_ref(),
     };
     let router = routes::compile(&mut cx, &model.route, &upstreams, &shared);
+    if let (Some(can_listen), true) = (serving, cx.errors.is_empty()) {
+        // Every address parsed (no error so far), so the two lists are in step.
+        for (l, addr) in model.listen.iter().zip(&listeners) {
+            if let Err(why) = can_listen(*addr) {
+                cx.error(&l.addr, format!("cannot listen on {addr}: {why}"), None);
+            }
+        }
+    }
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
