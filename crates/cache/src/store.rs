@@ -76,10 +76,12 @@ impl Store {
 
     /// A store whose disk tier touches nothing in its folder until `start` (when the
     /// config that made it is the process's: `DiskTier::prepare`). The disk tier of
-    /// `running`, the store it replaces, is kept where the disk config is the same: a
-    /// reload that changes the memory bounds finds the files indexed, not scanned again.
+    /// `running`, the store it replaces, is kept where its folder is the same (`start`
+    /// gives it the new `size`): a reload that changes the bounds finds the files
+    /// indexed, not scanned again, and one thread writes the folder.
     pub fn prepare(config: StoreConfig, running: Option<&Store>) -> std::io::Result<Store> {
-        let kept = running.filter(|r| r.config.disk == config.disk).and_then(|r| r.disk.clone());
+        let folder = |c: &StoreConfig| c.disk.as_ref().map(|d| d.path.clone());
+        let kept = running.filter(|r| folder(&r.config) == folder(&config)).and_then(|r| r.disk.clone());
         let disk = match kept {
             Some(disk) => Some(disk),
             None => config.disk.as_ref().map(DiskTier::prepare).transpose()?.map(Arc::new),
@@ -99,10 +101,12 @@ impl Store {
         })
     }
 
-    /// Starts the disk tier (`DiskTier::start`).
+    /// Starts the disk tier (`DiskTier::start`), with this config's `size` (a kept tier
+    /// may have had another).
     pub fn start(&self) {
-        if let Some(disk) = &self.disk {
+        if let (Some(disk), Some(config)) = (&self.disk, &self.config.disk) {
             disk.start();
+            disk.resize(config.size);
         }
     }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 /// What the tier and its thread share.
 pub struct Shared {
     pub dir: PathBuf,
-    pub capacity: u64,
+    /// Bytes the files may take (`size`; a reload may change it: `DiskTier::resize`).
+    pub capacity: AtomicU64,
     pub index: Mutex<Index>,
     /// Bytes of writes queued.
     pub pending: AtomicU64,

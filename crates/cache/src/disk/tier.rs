@@ -86,7 +86,7 @@ impl DiskTier {
         fs::remove_file(&probe)?;
         let shared = Arc::new(Shared {
             dir,
-            capacity: config.size,
+            capacity: AtomicU64::new(config.size),
             index: Mutex::default(),
             pending: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
@@ -107,6 +107,13 @@ impl DiskTier {
     /// nothing).
     pub fn start(&self) {
         let _ = self.jobs.send(Job::Start);
+    }
+
+    /// Bounds the files to `size` bytes from now on, evicting the least recently used
+    /// down to it (a reload that changes `size`: the tier, its index and its thread are
+    /// kept).
+    pub fn resize(&self, size: u64) {
+        let _ = self.jobs.send(Job::Resize(size));
     }
 
     /// The entry of `key`, if a sound file holds it.
@@ -142,7 +149,10 @@ impl DiskTier {
     pub fn put(&self, key: Arc<str>, entry: Arc<Entry>) {
         let size = entry.weight() as u64;
         let s = &self.shared;
-        if size > s.capacity || s.degraded.load(Ordering::Relaxed) || s.pending.load(Ordering::Relaxed) > MAX_PENDING {
+        if size > s.capacity.load(Ordering::Relaxed)
+            || s.degraded.load(Ordering::Relaxed)
+            || s.pending.load(Ordering::Relaxed) > MAX_PENDING
+        {
             s.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -188,7 +198,7 @@ impl DiskTier {
         TierUsage {
             bytes: index.bytes,
             objects: index.len() as u64,
-            bound: self.shared.capacity,
+            bound: self.shared.capacity.load(Ordering::Relaxed),
             evictions: self.shared.evictions.load(Ordering::Relaxed),
         }
     }

@@ -28,6 +28,8 @@ pub enum Job {
     Purge(Pick),
     /// A soft purge: the files it picks rewritten stale.
     Expire(Pick, Expiry),
+    /// A new bound: the least recently used files evicted down to it.
+    Resize(u64),
     /// Answered once every job queued before it is done.
     Flush(std::sync::mpsc::Sender<()>),
 }
@@ -103,6 +105,12 @@ fn handle(shared: &Shared, job: Job, degraded_since: &mut Option<Instant>) {
             keys.iter().for_each(|key| expire(shared, key, expiry.at));
             shared.expiring.lock().unwrap().retain(|_, e| e.id != expiry.id);
         }
+        Job::Resize(size) => {
+            shared.capacity.store(size, Ordering::Relaxed);
+            let evicted = shared.index.lock().unwrap().shrink_to(size);
+            shared.evictions.fetch_add(evicted.len() as u64, Ordering::Relaxed);
+            delete(shared, &evicted);
+        }
         Job::Flush(done) => {
             let _ = done.send(());
         }
@@ -124,7 +132,7 @@ fn write(shared: &Shared, key: &Arc<str>, entry: &Entry) -> io::Result<()> {
     let tags = entry.variants.iter().flat_map(|v| v.tags.iter().cloned()).collect();
     let mut index = shared.index.lock().unwrap();
     index.insert(key.clone(), file.len() as u64, entry.url.clone(), tags);
-    let evicted = index.shrink_to(shared.capacity);
+    let evicted = index.shrink_to(shared.capacity.load(Ordering::Relaxed));
     drop(index);
     shared.evictions.fetch_add(evicted.len() as u64, Ordering::Relaxed);
     delete(shared, &evicted);
@@ -205,7 +213,7 @@ fn scan(shared: &Shared) {
              (give the cache a folder of its own)");
     }
     let mut index = shared.index.lock().unwrap();
-    let evicted = index.shrink_to(shared.capacity);
+    let evicted = index.shrink_to(shared.capacity.load(Ordering::Relaxed));
     let (objects, bytes) = (index.len(), index.bytes);
     drop(index);
     delete(shared, &evicted);
