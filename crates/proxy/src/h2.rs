@@ -9,7 +9,7 @@ use crate::answers::{Reason, Style};
 use crate::body::{IncomingBody, ProxyBody};
 use crate::conn::Conn;
 use crate::h1::{head_client, head_fields, refusal, tell_front_chain, Limits, NON_ASCII_TARGET};
-use crate::h2_abuse::Cutoff;
+use crate::h2_abuse::{Cutoff, CutoffLines};
 use crate::pipeline::handle;
 use crate::prefixed::Prefixed;
 use crate::settings::NonAsciiTargets;
@@ -138,12 +138,19 @@ fn service_for(worker: &Rc<Worker>, conn: Conn, streams: Rc<Streams>, non_ascii:
 }
 
 /// A connection cut off for `cause`: counted, written to the error log (as nginx logs a
-/// client's HTTP/2 abuse at `info`, so that an operator and fail2ban see who), and the
-/// front chain told (ban rules strike `client` for it). One line per connection, not per
-/// frame: a flood costs a line each time it gets through accept.
+/// client's HTTP/2 abuse at `info`, so that an operator sees who; ten lines a second at
+/// most, the rest counted in the next line: `CutoffLines`), and the front chain told (ban
+/// rules strike `client` for it).
 pub(crate) fn record_cutoff(worker: &Worker, client: IpAddr, cause: Cutoff) {
+    static LINES: CutoffLines = CutoffLines::new();
     worker.metrics.h2_cutoffs.count(cause);
-    tracing::info!(client = %client, cause = cause.name(), "HTTP/2 connection cut off");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    match LINES.take(now) {
+        Some(0) => tracing::info!(client = %client, cause = cause.name(), "HTTP/2 connection cut off"),
+        Some(left_out) => tracing::info!(client = %client, cause = cause.name(), left_out,
+            "HTTP/2 connection cut off (and others not logged one by one since the last such line)"),
+        None => {}
+    }
     // No access-log line is written for a connection: what the filters noted has nowhere
     // to go.
     let _ = tell_front_chain(worker, client, None, Some(cause.trigger()));

@@ -76,6 +76,48 @@ impl Cutoffs {
     }
 }
 
+/// How many cutoffs a second are written to the error log one by one: a flood that
+/// reconnects as fast as it is cut off would otherwise write a line per connection (400 a
+/// second in `bench/attack.py`'s rapid reset), a log flood of its own.
+const LINES_PER_SECOND: u64 = 10;
+
+/// The error log's share of cutoffs: `LINES_PER_SECOND` in each second of the clock, the
+/// rest counted and said in one line with the next one written.
+#[derive(Default)]
+pub struct CutoffLines {
+    /// The second (Unix time) lines are being counted in, and how many it had: the
+    /// second in the high 40 bits, its count in the low 24.
+    second_and_count: AtomicU64,
+    left_out: AtomicU64,
+}
+
+impl CutoffLines {
+    pub const fn new() -> CutoffLines {
+        CutoffLines { second_and_count: AtomicU64::new(0), left_out: AtomicU64::new(0) }
+    }
+
+    /// Whether a cutoff at `now` (Unix seconds) gets its line; with it, how many were left
+    /// out since the last one written.
+    pub fn take(&self, now: u64) -> Option<u64> {
+        let mut current = self.second_and_count.load(Ordering::Relaxed);
+        loop {
+            let (second, count) = (current >> 24, current & 0xff_ffff);
+            let next = match second == now & 0xff_ffff_ffff {
+                true if count >= LINES_PER_SECOND => {
+                    self.left_out.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+                true => current + 1,
+                false => (now << 24) | 1,
+            };
+            match self.second_and_count.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(self.left_out.swap(0, Ordering::Relaxed)),
+                Err(seen) => current = seen,
+            }
+        }
+    }
+}
+
 /// The start of a client speaking HTTP/2 with prior knowledge.
 pub const PREFACE_LINE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
@@ -92,5 +134,15 @@ mod tests {
         assert_eq!(Cutoff::classify("Error { kind: GoAway(b\"\", PROTOCOL_ERROR, Library) }"), Cutoff::ProtocolError);
         let io = std::io::Error::other("connection reset");
         assert_eq!(Cutoff::of(&io), None);
+    }
+
+    #[test]
+    fn ten_cutoff_lines_a_second_then_one_that_counts_the_rest() {
+        let lines = CutoffLines::new();
+        let taken: Vec<_> = (0..25).map(|_| lines.take(1_000)).collect();
+        assert_eq!(taken.iter().filter(|t| **t == Some(0)).count(), 10);
+        assert!(taken[10..].iter().all(Option::is_none));
+        assert_eq!(lines.take(1_001), Some(15), "the next second's first line counts the 15 left out");
+        assert_eq!(lines.take(1_001), Some(0));
     }
 }
