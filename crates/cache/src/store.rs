@@ -50,7 +50,7 @@ impl RouteCounters {
 pub struct Store {
     pub config: StoreConfig,
     memory: MemoryTier,
-    /// Shared with the store a reload replaced, when the disk config is the same.
+    /// Shared with the store a reload replaced, when its folder is the same.
     disk: Option<Arc<DiskTier>>,
     pub fills: Arc<Fills>,
     /// Keys whose ranges go as they are for a while (`range_passes.rs`).
@@ -66,16 +66,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// The store `config` describes; an error when its disk folder cannot be used.
-    /// A store, its disk tier (if any) started.
+    /// The store `config` describes, its disk tier (if any) started; an error when its
+    /// disk folder cannot be used.
     pub fn open(config: StoreConfig) -> std::io::Result<Store> {
         let store = Store::prepare(config, None)?;
         store.start();
         Ok(store)
     }
 
-    /// A store whose disk tier touches nothing in its folder until `start` (when the
-    /// config that made it is the process's: `DiskTier::prepare`). The disk tier of
+    /// The store `config` describes, whose disk tier touches nothing in its folder until
+    /// `start` (when the config that made it is the process's: `DiskTier::prepare`); an
+    /// error when that folder cannot be used. The disk tier of
     /// `running`, the store it replaces, is kept where its folder is the same (`start`
     /// gives it the new `size`): a reload that changes the bounds finds the files
     /// indexed, not scanned again, and one thread writes the folder.

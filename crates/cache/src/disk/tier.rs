@@ -66,8 +66,6 @@ impl DiskTier {
         }
     }
 
-    /// Opens (creating it if need be) the folder, proves a file can be written there, and
-    /// starts the thread that indexes what is there and writes what comes.
     /// Opens the tier at `config.path` and starts it (`prepare`, then `start`).
     pub fn open(config: &DiskConfig) -> io::Result<DiskTier> {
         let tier = DiskTier::prepare(config)?;
@@ -75,8 +73,9 @@ impl DiskTier {
         Ok(tier)
     }
 
-    /// Makes the folder and checks it is writable, and readies the tier's thread, which
-    /// touches nothing in it until `start`: a config that opened it and was then refused
+    /// Makes the folder (if need be), proves a file can be written there, and readies the
+    /// thread that will index what is there and write what comes, which touches nothing
+    /// in the folder until `start`: a config that opened the tier and was then refused
     /// leaves the folder as the running config's tier has it.
     pub fn prepare(config: &DiskConfig) -> io::Result<DiskTier> {
         let dir = config.path.clone();

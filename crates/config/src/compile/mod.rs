@@ -123,7 +123,7 @@ impl Ctx<'_> {
 /// certificates) is taken from `state`, the process's, so that a reload keeps it, and a
 /// config that compiled becomes the process's (its limits, lists, bans, challenges, cache
 /// and WAF are committed to `state`, which starts their threads and reads and writes
-/// `data_dir`).
+/// `data_dir`). Its listen addresses are not tried (`compile_to_serve` tries them first).
 pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, Vec<Diagnostic>> {
     compile_as(file, text, state, Some(&|_| Ok(())))
 }
