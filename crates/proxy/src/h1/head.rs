@@ -165,18 +165,26 @@ pub(super) fn parse(
 /// §15.6.6), `HTTP/0.9` (which never had a version in its line) and any other protocol
 /// a 400, as nginx answers.
 fn http_version(buf: &[u8]) -> Option<(usize, u8, u8)> {
-    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let (start, line) = request_line(buf)?;
     let version_at = line.iter().rposition(|&b| b == b' ')? + 1;
     if line[..version_at].iter().filter(|&&b| b == b' ').count() != 2 {
         return None;
     }
     match line[version_at..].strip_prefix(b"HTTP/")? {
         &[major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
-            Some((version_at + 7, major, minor))
+            Some((start + version_at + 7, major, minor))
         }
         _ => None,
     }
+}
+
+/// The request line at the start of `buf`, after the empty lines a client may send before
+/// it (RFC 9112 §2.2; httparse skips them too): where it starts, and its bytes up to its
+/// LF or the buffer's end (it may not have ended yet), without a CR before the LF.
+pub(super) fn request_line(buf: &[u8]) -> Option<(usize, &[u8])> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let line = buf[start..].split(|&b| b == b'\n').next().unwrap_or_default();
+    Some((start, line.strip_suffix(b"\r").unwrap_or(line)))
 }
 
 /// Where the request line's target lies in `buf`, when it is what httparse refused the
@@ -184,9 +192,8 @@ fn http_version(buf: &[u8]) -> Option<(usize, u8, u8)> {
 /// send it, and nginx serves), as httparse holds the target as text. None when the refusal
 /// had another cause.
 fn non_utf8_target(buf: &BytesMut) -> Option<Range<usize>> {
-    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
     // The line may not have ended yet: httparse refuses the target once its space has come.
-    let line = &buf[start..start + buf[start..].iter().position(|&b| b == b'\n').unwrap_or(buf.len() - start)];
+    let (start, line) = request_line(buf)?;
     let (first, last) = (line.iter().position(|&b| b == b' ')?, line.iter().rposition(|&b| b == b' ')?);
     let target = line.get(first + 1..last)?;
     if std::str::from_utf8(target).is_ok() || target.iter().any(|b| b.is_ascii_control() || *b == b' ') {
@@ -317,8 +324,9 @@ mod tests {
         for line in malformed.into_iter().chain(["GET / http/2.0", "GET HTTP/2.0", "GET  / HTTP/1.2"]) {
             assert_eq!(status(line), StatusCode::BAD_REQUEST, "{line}");
         }
+        assert_eq!(status("\r\nGET / HTTP/2.0"), StatusCode::HTTP_VERSION_NOT_SUPPORTED, "after an empty line");
         // A later minor version of HTTP/1 is HTTP/1.1.
-        for line in ["GET / HTTP/1.1", "GET /a HTTP/1.2", "GET / HTTP/1.9"] {
+        for line in ["GET / HTTP/1.1", "GET /a HTTP/1.2", "GET / HTTP/1.9", "\r\n\r\nGET / HTTP/1.2"] {
             let Parsed::Request(req, facts) = parse_all(format!("{line}\r\nHost: x\r\n\r\n").as_bytes()).0 else {
                 panic!("{line} refused")
             };

@@ -4,6 +4,7 @@
 //! sees every refused request where the served ones are. A head begun and never finished
 //! (slowloris's) gets no answer but a line too (`abandoned`), as nginx writes one. The
 //! front chain hears of each (`Filter::on_refused`: a ban rule counts it as an answer).
+use super::head::request_line;
 use crate::access_log::{escaped_bytes, LogFields};
 use crate::answers::{self, Reason, Style};
 use crate::body::ProxyBody;
@@ -105,8 +106,7 @@ pub(crate) fn head_fields(client: IpAddr, peer: SocketAddr, head: &request::Part
 /// A line that is no HTTP/1 request line (TLS on a plain port, an unknown protocol) is
 /// logged whole as the method, with no target or protocol, as nginx's `$request` shows it.
 pub(crate) fn raw_line_fields(buf: &[u8], client: SocketAddr, request_id: &HeaderValue) -> LogFields {
-    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = request_line(buf).map_or(&b""[..], |(_, line)| line);
     let line = &line[..line.len().min(LOGGED_LINE)];
     let mut parts = line.splitn(3, |&b| b == b' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next()) {
