@@ -6,7 +6,7 @@ mod diagnostic;
 pub mod model;
 mod units;
 
-pub use compile::{compile, compile_to_serve, inspect, CanListen};
+pub use compile::{compile, compile_to_serve, inspect, CanListen, Listening};
 pub use diagnostic::Diagnostic;
 pub use units::parse_duration;
 

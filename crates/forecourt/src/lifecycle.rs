@@ -2,7 +2,7 @@
 //! signals. SIGHUP (or `POST /reload`) builds a new snapshot and swaps it in; SIGTERM and
 //! SIGINT stop accepting, let in-flight requests finish up to `shutdown_timeout`, and exit 0.
 use arc_swap::ArcSwap;
-use forecourt_config::{CanListen, Diagnostic};
+use forecourt_config::{CanListen, Diagnostic, Listening};
 use forecourt_proxy::server::{run_worker, spawn_worker, WorkerSignals};
 use forecourt_proxy::{ProcessState, Runtime};
 use forecourt_upstream::dns::Refresher;
@@ -161,8 +161,8 @@ impl Reloader {
         let old = self.runtime.load();
         // A new address is tried before the config is committed: a reload refused for a
         // port in use leaves the running config's limits, bans, cache and switches as
-        // they were.
-        let can_listen = |addr| match old.listeners.contains(&addr) {
+        // they were. The admin endpoint stays where it is until a restart.
+        let can_listen = |addr, listening| match listening == Listening::Admin || old.listeners.contains(&addr) {
             true => Ok(()),
             false => can_bind(addr).map_err(|e| e.to_string()),
         };
@@ -190,7 +190,7 @@ pub fn run(source: ConfigSource) -> ExitCode {
     init_tracing();
     crate::open_files::raise_limit();
     let state = ProcessState::new();
-    let rt = match source.compile(&state, &|addr| can_bind(addr).map_err(|e| e.to_string())) {
+    let rt = match source.compile(&state, &|addr, _| can_bind(addr).map_err(|e| e.to_string())) {
         Ok(rt) => rt,
         Err(diagnostics) => {
             for d in &diagnostics {

@@ -451,3 +451,27 @@ fn a_busy_port_is_refused() {
     assert_eq!(second.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&second.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}")));
 }
+
+/// A start whose admin port is taken is refused before anything of the config is
+/// committed (the cache's disk tier never started), with the error at `admin`'s line.
+#[test]
+fn a_busy_admin_port_is_refused_at_its_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap();
+    let dir = TempDir::new("busy-admin");
+    let cache = dir.path("cache");
+    let cfg = dir.file(
+        "a.toml",
+        &format!(
+            "[global]\nadmin = \"{busy}\"\n[[listen]]\naddr = \"127.0.0.1:{}\"\n[cache]\n\
+             disk = {{ path = \"{}\", size = \"100m\" }}\n[[route]]\nrespond = {{ body = \"x\" }}\n",
+            free_port(),
+            cache
+        ),
+    );
+    let out = forecourt(&["run", "-c", &cfg]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("a.toml:2:9: cannot listen on admin address {busy}")), "{stderr}");
+    assert!(!stderr.contains("cache disk loaded"), "the disk tier started: {stderr}");
+}

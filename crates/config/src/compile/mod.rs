@@ -125,14 +125,26 @@ impl Ctx<'_> {
 /// and WAF are committed to `state`, which starts their threads and reads and writes
 /// `data_dir`). Its listen addresses are not tried (`compile_to_serve` tries them first).
 pub fn compile(file: &str, text: &str, state: &ProcessState) -> Result<Runtime, Vec<Diagnostic>> {
-    compile_as(file, text, state, Some(&|_| Ok(())))
+    compile_as(file, text, state, Some(&|_, _| Ok(())))
 }
 
-/// Asked of each `[[listen]]` address of a config that compiled, before anything of it is
-/// committed: whether the process can listen there (the lifecycle tries a new address; one
-/// it already serves passes). A refusal is an error at that `addr`, so that a reload that
-/// cannot take its listeners leaves the running config's state as it was.
-pub type CanListen<'a> = &'a dyn Fn(SocketAddr) -> Result<(), String>;
+/// Asked of each `[[listen]]` address and of the admin endpoint's, of a config that
+/// compiled, before anything of it is committed: whether the process can listen there (at
+/// startup each is tried; on a reload a new `[[listen]]` address is, one already served
+/// passes, and the admin endpoint, which a reload does not move, passes). A refusal is an
+/// error at that address, so that a reload that cannot take its listeners leaves the
+/// running config's state as it was, and a start refused for a taken port has opened
+/// nothing.
+pub type CanListen<'a> = &'a dyn Fn(SocketAddr, Listening) -> Result<(), String>;
+
+/// What an address asked of [`CanListen`] is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listening {
+    /// A `[[listen]]` table's: requests.
+    Requests,
+    /// `[global] admin`: the admin endpoint.
+    Admin,
+}
 
 /// `compile`, for the config the process is to serve: its listeners are asked of
 /// `can_listen` before the commit.
@@ -170,7 +182,7 @@ fn compile_as(
     let mut settings = settings(&mut cx, &model.global);
     let listeners = listeners(&mut cx, &model);
     let tls = tls::compile(&mut cx, &model, &listeners);
-    let admin = admin(&mut cx, &model.global);
+    let admin = admin(&mut cx, &model, &listeners);
     let dns = upstreams::dns_settings(&mut cx, &model.global.dns);
     let upstreams = upstreams::compile(&mut cx, &model.upstream, &model.global, &dns);
     let geoip = geoip::compile(&mut cx, model.geoip.as_ref());
@@ -213,12 +225,7 @@ fn compile_as(
     };
     let router = routes::compile(&mut cx, &model.route, &upstreams, &shared);
     if let (Some(can_listen), true) = (serving, cx.errors.is_empty()) {
-        // Every address parsed (no error so far), so the two lists are in step.
-        for (l, addr) in model.listen.iter().zip(&listeners) {
-            if let Err(why) = can_listen(*addr) {
-                cx.error(&l.addr, format!("cannot listen on {addr}: {why}"), None);
-            }
-        }
+        try_listening(&mut cx, &model, &listeners, admin, can_listen);
     }
     if !cx.errors.is_empty() {
         return Err(cx.errors);
@@ -412,16 +419,62 @@ fn proxy_protocol_listeners(
     out
 }
 
-fn admin(cx: &mut Ctx<'_>, g: &Global) -> Option<SocketAddr> {
-    match &g.admin {
-        None => Some(SocketAddr::from(([127, 0, 0, 1], 9901))),
-        Some(s) if s.get_ref() == "off" => None,
+/// Asks `can_listen` of each `[[listen]]` address and of the admin endpoint's, so that a
+/// taken port refuses the config before anything of it is committed, with the error at the
+/// address (the admin endpoint's default, which no line names, at the file's start).
+fn try_listening(
+    cx: &mut Ctx<'_>,
+    model: &ConfigFile,
+    listeners: &[SocketAddr],
+    admin: Option<SocketAddr>,
+    can_listen: CanListen<'_>,
+) {
+    // Every address parsed (no error so far), so the two lists are in step.
+    for (l, addr) in model.listen.iter().zip(listeners) {
+        if let Err(why) = can_listen(*addr, Listening::Requests) {
+            cx.error(&l.addr, format!("cannot listen on {addr}: {why}"), None);
+        }
+    }
+    let Some(addr) = admin else { return };
+    if let Err(why) = can_listen(addr, Listening::Admin) {
+        let message = format!("cannot listen on admin address {addr}: {why}");
+        let hint = Some("set `[global] admin` to a free address, or \"off\"".to_string());
+        match &model.global.admin {
+            Some(at) => cx.error(at, message, hint),
+            None => cx.errors.push(cx.source.at(0..0, format!("{message} (the default)"), hint)),
+        }
+    }
+}
+
+/// The admin endpoint's address: `[global] admin`, 127.0.0.1:9901 when unset, none for
+/// "off". It may not take a `[[listen]]` table's port (both are bound).
+fn admin(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -> Option<SocketAddr> {
+    let addr = match &model.global.admin {
+        None => SocketAddr::from(([127, 0, 0, 1], 9901)),
+        Some(s) if s.get_ref() == "off" => return None,
         Some(s) => match parse_listen_addr(s.get_ref()) {
-            Some(a) => Some(a),
+            Some(a) => a,
             None => {
                 cx.error(s, format!("bad admin address `{}`", s.get_ref()), Some("write IP:PORT or \"off\"".into()));
-                None
+                return None;
             }
         },
+    };
+    // A socket on all of a family's addresses (0.0.0.0) takes the port for each of them.
+    let shares_port = |l: SocketAddr| {
+        let all = l.ip().is_unspecified() || addr.ip().is_unspecified();
+        l.port() == addr.port() && (l.ip() == addr.ip() || all && l.is_ipv4() == addr.is_ipv4())
+    };
+    if let Some(&taken) = listeners.iter().find(|l| shares_port(**l)) {
+        let message = format!("the admin endpoint's {addr} is [[listen]]'s {taken} too");
+        let hint = Some("set `[global] admin` to another address, or \"off\"".to_string());
+        // The listener's own line when `admin` is the default, which no line names.
+        let listener = model.listen.iter().find(|l| parse_listen_addr(l.addr.get_ref()) == Some(taken));
+        match (&model.global.admin, listener) {
+            (Some(at), _) => cx.error(at, message, hint),
+            (None, Some(l)) => cx.error(&l.addr, message, hint),
+            (None, None) => {}
+        }
     }
+    Some(addr)
 }

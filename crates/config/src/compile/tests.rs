@@ -284,3 +284,43 @@ fn non_ascii_targets_are_refused_unless_escaping_is_asked_for() {
     assert!(errors[0].message.contains("unknown non_ascii_targets `utf8`"), "{}", errors[0]);
     assert!(errors[0].hint.as_deref().is_some_and(|h| h.contains("\"escape\"")), "{:?}", errors[0].hint);
 }
+
+#[test]
+fn the_admin_endpoint_may_not_take_a_listeners_port() {
+    let with_admin = |admin: &str| BASE.replace("admin = \"off\"", admin);
+    let named = errors(&with_admin("admin = \"127.0.0.1:8080\""));
+    assert_eq!(named.len(), 1, "{named:?}");
+    let e = &named[0];
+    assert_eq!((e.line, e.col), (2, 9), "at `admin`: {e}");
+    assert!(e.message.contains("127.0.0.1:8080 is [[listen]]'s 127.0.0.1:8080 too"), "{e}");
+    // The default admin address, which no line names, is reported at the listener's.
+    let text = with_admin("").replace("127.0.0.1:8080", "0.0.0.0:9901");
+    let default_clash = errors(&text);
+    assert_eq!(default_clash.len(), 1, "{default_clash:?}");
+    let e = &default_clash[0];
+    assert_eq!((e.line, e.col), (5, 8), "at the listener's `addr`: {e}");
+    assert!(e.message.contains("127.0.0.1:9901 is [[listen]]'s 0.0.0.0:9901 too"), "{e}");
+    // Another port, or the other family's all-addresses socket, is no clash.
+    runtime(&with_admin("admin = \"127.0.0.1:8081\""));
+    runtime(&with_admin("admin = \"[::1]:8080\"").replace("127.0.0.1:8080", "0.0.0.0:8080"));
+}
+
+#[test]
+fn a_taken_port_refuses_the_config_at_its_address_before_the_commit() {
+    use super::{compile_to_serve, Listening};
+    let taken = |addr: std::net::SocketAddr, listening: Listening| match (addr.port(), listening) {
+        (9901, Listening::Admin) | (8080, Listening::Requests) => Err("Address already in use".to_string()),
+        _ => Ok(()),
+    };
+    let text = BASE.replace("admin = \"off\"\n", "");
+    let errors = compile_to_serve("t.toml", &text, &ProcessState::new(), &taken).err().expect("refused");
+    let at: Vec<_> = errors.iter().map(|e| (e.line, e.col, e.message.as_str())).collect();
+    assert_eq!(
+        at,
+        [
+            (4, 8, "cannot listen on 127.0.0.1:8080: Address already in use"),
+            (1, 1, "cannot listen on admin address 127.0.0.1:9901: Address already in use (the default)"),
+        ],
+        "{errors:?}"
+    );
+}
