@@ -332,32 +332,34 @@ fn framing(
     version: Version,
     headers: &HeaderMap,
 ) -> Result<(Framing, bool), H1Error> {
-    let close = version != Version::HTTP_11
-        || headers
-            .get_all(CONNECTION)
-            .iter()
-            .any(|v| v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")));
+    // One pass over the fields (names compared by their standard tag), where a lookup
+    // each for Connection, Transfer-Encoding and Content-Length hashed four times.
+    let mut close = version != Version::HTTP_11;
+    let mut te = None;
+    let mut length: Option<u64> = None;
+    for (name, value) in headers {
+        if name == CONNECTION {
+            close |= value.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+        } else if name == TRANSFER_ENCODING {
+            te = Some(value);
+        } else if name == CONTENT_LENGTH {
+            // Checked even where no body follows (HEAD, 204, 304): the field is passed on,
+            // and a client must not be handed two lengths to choose from (nginx refuses
+            // them alike).
+            let n = parse_length(value.as_bytes())?;
+            if length.is_some_and(|first| first != n) {
+                return Err(H1Error::BadResponse("conflicting Content-Length"));
+            }
+            length = Some(n);
+        }
+    }
     let no_body = *method == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || status.is_informational();
-    let te = headers.get_all(TRANSFER_ENCODING).iter().next_back();
-    if te.is_some() && headers.contains_key(CONTENT_LENGTH) {
+    if te.is_some() && length.is_some() {
         return Err(H1Error::BadResponse("both Content-Length and Transfer-Encoding"));
     }
-    // Checked even where no body follows (HEAD, 204, 304): the field is passed on, and a
-    // client must not be handed two lengths to choose from (nginx refuses them alike).
-    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
-    let length = match lengths.next() {
-        Some(first) => {
-            let n = parse_length(first.as_bytes())?;
-            if lengths.any(|v| parse_length(v.as_bytes()).ok() != Some(n)) {
-                return Err(H1Error::BadResponse("conflicting Content-Length"));
-            }
-            Some(n)
-        }
-        None => None,
-    };
     let framing = if no_body {
         Framing::Length(0)
     } else if let Some(te) = te {

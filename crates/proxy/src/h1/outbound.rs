@@ -184,7 +184,11 @@ fn encode_head(out: &mut Vec<u8>, head: &Parts, delimit: Delimit, keep_alive: bo
     out.put_u8(b' ');
     out.put_slice(head.status.canonical_reason().unwrap_or("Unknown").as_bytes());
     out.put_slice(b"\r\n");
+    // Noted on the way through the fields rather than looked up (hashed) after them.
+    let (mut has_length, mut has_date) = (false, false);
     for (name, value) in &head.headers {
+        has_length |= name == CONTENT_LENGTH;
+        has_date |= name == DATE;
         // Framing and persistence are this hop's to say.
         if name == TRANSFER_ENCODING || (name == CONNECTION && head.status != StatusCode::SWITCHING_PROTOCOLS) {
             continue;
@@ -198,7 +202,7 @@ fn encode_head(out: &mut Vec<u8>, head: &Parts, delimit: Delimit, keep_alive: bo
         out.put_slice(b"\r\n");
     }
     match delimit {
-        Delimit::Length(n) if !head.headers.contains_key(CONTENT_LENGTH) => {
+        Delimit::Length(n) if !has_length => {
             out.put_slice(b"content-length: ");
             out.put_slice(itoa(n, &mut [0; 20]));
             out.put_slice(b"\r\n");
@@ -206,7 +210,7 @@ fn encode_head(out: &mut Vec<u8>, head: &Parts, delimit: Delimit, keep_alive: bo
         Delimit::Chunked => out.put_slice(b"transfer-encoding: chunked\r\n"),
         _ => {}
     }
-    if !head.headers.contains_key(DATE) {
+    if !has_date {
         out.put_slice(b"date: ");
         DATE_CACHE.with(|d| out.put_slice(d.borrow_mut().now()));
         out.put_slice(b"\r\n");
