@@ -23,7 +23,10 @@ fn seed() -> u64 {
 /// request, so in an HTTP/2 connection's header table it would only evict entries that
 /// repeat, and the h2 encoder compares each new value with every id already there.
 pub fn take_or_make(headers: &HeaderMap, worker: usize) -> HeaderValue {
-    let mut id = headers.get(&HEADER).filter(|v| is_well_formed(v.as_bytes())).cloned().unwrap_or_else(|| make(worker));
+    // A pass over the few names (a custom one against standard ones differs by its tag)
+    // rather than a hash of the name on every request.
+    let sent = headers.iter().find_map(|(name, value)| (*name == HEADER).then_some(value));
+    let mut id = sent.filter(|v| is_well_formed(v.as_bytes())).cloned().unwrap_or_else(|| make(worker));
     id.set_sensitive(true);
     id
 }

@@ -103,7 +103,8 @@ pub fn wants_upgrade(headers: &HeaderMap) -> bool {
             .iter()
             .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
     };
-    headers.contains_key(header::UPGRADE)
+    // Asked of every request: a pass over the names (compared by tag), not a hashed lookup.
+    headers.keys().any(|name| name == header::UPGRADE)
         && has_token(header::CONNECTION, "upgrade")
         && !has_token(header::UPGRADE, "h2c")
 }

@@ -61,16 +61,25 @@ pub async fn run(
         }
     }
     let started = Instant::now();
+    // Each instant read once and turned into the balancer's clock once (a subtraction of
+    // two timespecs each time, several times a request otherwise).
+    let started_ns = ns_at(started);
     // One list of servers for every try, even if DNS changes it meanwhile.
     let members = group.members();
-    group.note_request(&members, ns_at(started));
+    group.note_request(&members, started_ns);
     let mut tried = 0u64;
     let mut last_failure = None;
     for attempt in 0..policy.attempts {
-        let now = if attempt == 0 { started } else { Instant::now() };
+        let (now, tried_ns) = match attempt {
+            0 => (started, started_ns),
+            _ => {
+                let now = Instant::now();
+                (now, ns_at(now))
+            }
+        };
         let picked = {
             let (uri, headers) = outgoing.head();
-            group.pick(&members, &PickInput { client, uri, headers }, tried, ns_at(now))
+            group.pick(&members, &PickInput { client, uri, headers }, tried, tried_ns)
         };
         let Some(picked) = picked else {
             return Err(
@@ -87,7 +96,7 @@ pub async fn run(
         if let Some(f) = exchange.log_fields() {
             f.add_upstream(&ep.label);
         }
-        let mut in_flight = ep.state.start(ns_at(now));
+        let mut in_flight = ep.state.start(tried_ns);
         let timeouts = try_timeouts(group, started, now);
         let result = match &mut outgoing {
             Outgoing::Head { parts, extra, body, .. } => {
@@ -107,15 +116,16 @@ pub async fn run(
             }
         };
         let answered = Instant::now();
+        let took = answered.duration_since(now);
         in_flight.answered();
         if let Some(f) = exchange.log_fields() {
-            f.upstream_time = Some(answered.duration_since(now));
+            f.upstream_time = Some(took);
         }
         let now_ns = ns_at(answered);
         let more = attempt + 1 < policy.attempts && within_deadline(group, started, answered);
         match result {
             Ok(response) => {
-                ep.state.observe(answered.duration_since(now), now_ns);
+                ep.state.observe(took, now_ns);
                 let status = response.status().as_u16();
                 if group.is_failure_status(status) {
                     group.record_failure(&members, picked.index, now_ns);
