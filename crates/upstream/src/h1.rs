@@ -332,8 +332,8 @@ fn framing(
     version: Version,
     headers: &HeaderMap,
 ) -> Result<(Framing, bool), H1Error> {
-    // One pass over the fields (names compared by their standard tag), where a lookup
-    // each for Connection, Transfer-Encoding and Content-Length hashed four times.
+    // One pass over the fields (names compared by their standard tag) instead of four
+    // hashed lookups: Connection, Transfer-Encoding, and Content-Length twice.
     let mut close = version != Version::HTTP_11;
     let mut te = None;
     let mut length: Option<u64> = None;
@@ -454,6 +454,14 @@ mod tests {
         let (_, _, keep) =
             parse(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", Method::GET).unwrap().unwrap();
         assert!(!keep);
+        // Every line counts, in order: `close` on a second Connection line, and the last
+        // Transfer-Encoding line's last coding (not chunked: the body runs to the close).
+        let two_lines =
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnection: x, close\r\nContent-Length: 0\r\n\r\n";
+        assert!(!parse(two_lines, Method::GET).unwrap().unwrap().2);
+        let te = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n";
+        let (_, f, keep) = parse(te, Method::GET).unwrap().unwrap();
+        assert!(matches!(f, Framing::UntilClose) && !keep);
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Le", Method::GET).unwrap().is_none());
     }
 
@@ -461,6 +469,7 @@ mod tests {
     fn ambiguous_responses_are_refused() {
         for bad in [
             &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",

@@ -84,8 +84,8 @@ pub async fn forward(
         resp.headers_mut().append(SET_COOKIE, cookie.clone());
     }
 
-    // A response two parsers could frame differently is not passed on.
-    // A pass over the names, compared by tag: cheaper than a hashed lookup on every response.
+    // A response two parsers could frame differently is not passed on (found by a pass
+    // over the names, compared by tag: cheaper than two hashed lookups on every response).
     let framed_by = |name| resp.headers().keys().any(|n| n == name);
     if framed_by(TRANSFER_ENCODING) && framed_by(CONTENT_LENGTH) {
         tracing::warn!(upstream = %group.name, "upstream response has both Content-Length and Transfer-Encoding");

@@ -407,6 +407,12 @@ mod tests {
         let text = String::from_utf8_lossy(&text);
         assert!(text.starts_with("HTTP/1.1 200 OK\r\nx-a: 1\r\ntransfer-encoding: chunked\r\ndate: "), "{text}");
         assert!(text.ends_with("GMT\r\nconnection: close\r\n\r\n"), "{text}");
+        // The response's own length and date go out as they are, and none is added.
+        let own = head(200, &[("date", "Tue, 08 Dec 2026 00:00:00 GMT"), ("content-length", "5")]);
+        let mut text = Vec::new();
+        encode_head(&mut text, &own, Delimit::Length(5), true, Version::HTTP_11);
+        let text = String::from_utf8_lossy(&text);
+        assert_eq!(text, "HTTP/1.1 200 OK\r\ndate: Tue, 08 Dec 2026 00:00:00 GMT\r\ncontent-length: 5\r\n\r\n");
     }
 
     #[test]
