@@ -5,6 +5,7 @@ use super::acme::{AcmeIssuer, RenewalWindow};
 use super::internal_ca::InternalCa;
 use super::managed::ManagedCerts;
 use super::plan::{AutoName, AutoPlan, Issuer};
+use super::renew_request::RenewRequest;
 use super::{generate, renewal, storage};
 use crate::certs::unix;
 use crate::LoadedCert;
@@ -13,13 +14,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 /// Handle on the certificate thread.
 pub struct Manager {
     plan: watch::Sender<AutoPlan>,
-    /// Per managed name: wakes its task for a renewal now.
-    renew: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    /// Per managed name: a renewal asked of its task (kept while the name is managed).
+    renew: Arc<Mutex<HashMap<String, Arc<RenewRequest>>>>,
 }
 
 impl Manager {
@@ -50,8 +51,8 @@ impl Manager {
     /// Starts a renewal of `name` now; false when it is not managed.
     pub fn renew(&self, name: &str) -> bool {
         match self.renew.lock().unwrap().get(&name.to_ascii_lowercase()) {
-            Some(wake) => {
-                wake.notify_one();
+            Some(request) => {
+                request.ask();
                 true
             }
             None => false,
@@ -106,7 +107,7 @@ impl IssuerHandle {
 async fn supervise(
     store: Arc<ManagedCerts>,
     mut follow: watch::Receiver<AutoPlan>,
-    renew: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    renew: Arc<Mutex<HashMap<String, Arc<RenewRequest>>>>,
 ) {
     let mut tasks: HashMap<String, (AutoName, PathBuf, tokio::task::JoinHandle<()>)> = HashMap::new();
     let issuers = Arc::new(Mutex::new(Issuers { store: store.clone(), acme: Vec::new(), internal: None }));
@@ -117,8 +118,9 @@ async fn supervise(
             let keep = wanted.get(name.as_str()).is_some_and(|w| *w == auto && *storage == plan.storage);
             if !keep {
                 task.abort();
-                renew.lock().unwrap().remove(name);
+                // A task started again for the name takes over a renewal asked of this one.
                 if !wanted.contains_key(name.as_str()) {
+                    renew.lock().unwrap().remove(name);
                     store.forget(name);
                 }
             }
@@ -128,10 +130,14 @@ async fn supervise(
             if tasks.contains_key(&auto.name) {
                 continue;
             }
-            let wake = Arc::new(Notify::new());
-            renew.lock().unwrap().insert(auto.name.clone(), wake.clone());
-            let task =
-                tokio::spawn(keep_certified(store.clone(), auto.clone(), plan.storage.clone(), issuers.clone(), wake));
+            let request = renew.lock().unwrap().entry(auto.name.clone()).or_default().clone();
+            let task = tokio::spawn(keep_certified(
+                store.clone(),
+                auto.clone(),
+                plan.storage.clone(),
+                issuers.clone(),
+                request,
+            ));
             tasks.insert(auto.name.clone(), (auto.clone(), plan.storage.clone(), task));
         }
         if follow.changed().await.is_err() {
@@ -208,7 +214,7 @@ async fn issuer_for(
     auto: &AutoName,
     storage: &Path,
     issuers: &Mutex<Issuers>,
-    wake: &Notify,
+    request: &RenewRequest,
 ) -> IssuerHandle {
     let (name, label) = (auto.name.as_str(), auto.issuer.label());
     let mut failures = 0u32;
@@ -225,7 +231,11 @@ async fn issuer_for(
         }
         record_failure(store, name, failures, why);
         let due = SystemTime::now() + renewal::backoff(failures);
-        wait_for_renewal(store, name, due, due, wake).await;
+        if wait_for_renewal(store, name, due, due, request).await {
+            // Asked: set up again now, which answers the ask (left standing, it would end
+            // every later wait at once).
+            request.done(request.pending());
+        }
     }
 }
 
@@ -240,12 +250,18 @@ fn record_failure(store: &ManagedCerts, name: &str, failures: u32, why: String) 
 
 /// Shows `due` as `name`'s next renewal, then waits until `until` (`due` at the latest),
 /// or until a renewal of `name` is requested: true then.
-async fn wait_for_renewal(store: &ManagedCerts, name: &str, due: SystemTime, until: SystemTime, wake: &Notify) -> bool {
+async fn wait_for_renewal(
+    store: &ManagedCerts,
+    name: &str,
+    due: SystemTime,
+    until: SystemTime,
+    request: &RenewRequest,
+) -> bool {
     store.update_status(name, |s| s.renew_at = Some(unix(due)));
     let wait = until.min(due).duration_since(SystemTime::now()).unwrap_or_default();
     tokio::select! {
         _ = tokio::time::sleep(wait) => false,
-        _ = wake.notified() => {
+        _ = request.asked() => {
             tracing::info!(name, "renewal requested");
             true
         }
@@ -262,7 +278,7 @@ async fn until_renewal_due(
     name: &str,
     issuer: &IssuerHandle,
     cert: &LoadedCert,
-    wake: &Notify,
+    request: &RenewRequest,
 ) -> bool {
     let by_lifetime = renewal::two_thirds(cert.not_before, cert.not_after);
     let mut drawn: Option<renewal::Drawn> = None;
@@ -282,7 +298,7 @@ async fn until_renewal_due(
             }
         };
         let due = drawn.map_or(by_lifetime, |d| d.at);
-        let woken = wait_for_renewal(store, name, due, ask_again.unwrap_or(due), wake).await;
+        let woken = wait_for_renewal(store, name, due, ask_again.unwrap_or(due), request).await;
         if woken || SystemTime::now() >= due {
             return offered;
         }
@@ -296,10 +312,10 @@ async fn keep_certified(
     auto: AutoName,
     storage: PathBuf,
     issuers: Arc<Mutex<Issuers>>,
-    wake: Arc<Notify>,
+    request: Arc<RenewRequest>,
 ) {
     let store = &*store;
-    let issuer = issuer_for(store, &auto, &storage, &issuers, &wake).await;
+    let issuer = issuer_for(store, &auto, &storage, &issuers, &request).await;
     let name = auto.name;
     let label = issuer.label();
     let mut current = match storage::load_cert(issuer.dir(), &name) {
@@ -327,15 +343,19 @@ async fn keep_certified(
     let mut replaceable = false;
     loop {
         match &current {
-            Some(cert) if failures == 0 => replaceable = until_renewal_due(store, &name, &issuer, cert, &wake).await,
+            Some(cert) if failures == 0 => replaceable = until_renewal_due(store, &name, &issuer, cert, &request).await,
             _ => {
                 let wait = if failures > 0 { renewal::backoff(failures) } else { Duration::ZERO };
                 let due = SystemTime::now() + wait;
-                wait_for_renewal(store, &name, due, due, &wake).await;
+                wait_for_renewal(store, &name, due, due, &request).await;
             }
         }
         let replaces = current.as_ref().filter(|_| replaceable).map(|cert| &cert.key.cert[0]);
-        match obtain(&name, &issuer, failures, replaces).await {
+        // What was asked until now is answered by this order, whatever its outcome.
+        let asked = request.pending();
+        let ordered = obtain(&name, &issuer, failures, replaces).await;
+        request.done(asked);
+        match ordered {
             Ok(cert) => {
                 tracing::info!(name, issuer = label, serial = %cert.serial, expires = unix(cert.not_after), "certificate issued");
                 serve_issued(store, &name, label, &cert);

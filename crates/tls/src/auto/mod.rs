@@ -9,7 +9,8 @@
 //!
 //! The pieces: `plan` (what the config asks for), `managed` (what handshakes and the HTTP
 //! stage read: served certificates and challenge answers), `manager` (a thread with a task
-//! per name that orders and renews), `acme` and `internal_ca` (the two issuers),
+//! per name that orders and renews; `renew_request`, a renewal asked of a name, which
+//! outlives its task), `acme` and `internal_ca` (the two issuers),
 //! `storage` (files on disk), `renewal` (when), `generate` (certificates made here).
 mod acme;
 mod generate;
@@ -18,6 +19,7 @@ mod internal_ca;
 mod managed;
 mod manager;
 mod plan;
+mod renew_request;
 mod renewal;
 mod storage;
 
