@@ -460,11 +460,12 @@ fn admin(cx: &mut Ctx<'_>, model: &ConfigFile, listeners: &[SocketAddr]) -> Opti
             }
         },
     };
-    // A socket on all of a family's addresses (0.0.0.0) takes the port for each of them.
-    let shares_port = |l: SocketAddr| {
-        let all = l.ip().is_unspecified() || addr.ip().is_unspecified();
-        l.port() == addr.port() && (l.ip() == addr.ip() || all && l.is_ipv4() == addr.is_ipv4())
-    };
+    // A socket on all of a family's addresses (0.0.0.0) takes the port for each of them;
+    // one on all of IPv6's ([::]) takes IPv4's too, as Linux binds it unless
+    // net.ipv6.bindv6only is set (its default is not).
+    let takes = |all: SocketAddr, other: SocketAddr| all.ip().is_unspecified() && (all.is_ipv6() || other.is_ipv4());
+    let shares_port =
+        |l: SocketAddr| l.port() == addr.port() && (l.ip() == addr.ip() || takes(l, addr) || takes(addr, l));
     if let Some(&taken) = listeners.iter().find(|l| shares_port(**l)) {
         let message = format!("the admin endpoint's {addr} is [[listen]]'s {taken} too");
         let hint = Some("set `[global] admin` to another address, or \"off\"".to_string());

@@ -300,7 +300,14 @@ fn the_admin_endpoint_may_not_take_a_listeners_port() {
     let e = &default_clash[0];
     assert_eq!((e.line, e.col), (5, 8), "at the listener's `addr`: {e}");
     assert!(e.message.contains("127.0.0.1:9901 is [[listen]]'s 0.0.0.0:9901 too"), "{e}");
-    // Another port, or the other family's all-addresses socket, is no clash.
+    // IPv6's all-addresses socket is dual-stack: it takes IPv4's port too, either way round.
+    let dual =
+        errors(&with_admin("admin = \"127.0.0.1:8080\"").replace("addr = \"127.0.0.1:8080\"", "addr = \"[::]:8080\""));
+    assert_eq!(dual.len(), 1, "{dual:?}");
+    assert!(dual[0].message.contains("127.0.0.1:8080 is [[listen]]'s [::]:8080 too"), "{}", dual[0]);
+    let dual = errors(&with_admin("admin = \"[::]:8080\""));
+    assert!(dual[0].message.contains("[::]:8080 is [[listen]]'s 127.0.0.1:8080 too"), "{}", dual[0]);
+    // Another port, or IPv4's all-addresses socket beside an IPv6 address, is no clash.
     runtime(&with_admin("admin = \"127.0.0.1:8081\""));
     runtime(&with_admin("admin = \"[::1]:8080\"").replace("127.0.0.1:8080", "0.0.0.0:8080"));
 }
