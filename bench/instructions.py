@@ -52,7 +52,8 @@ def load(n, conns, close):
 def count(name, command, args, work):
     out = os.path.join(work, f"{name}.callgrind")
     argv = shlex.split(command.format(listen=f"127.0.0.1:{PROXY_PORT}", upstream=f"127.0.0.1:{ORIGIN_PORT}"))
-    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"] + argv,
+    sim = ["--cache-sim=yes"] if args.cache_sim else []
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"] + sim + argv,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         if not wait_port(PROXY_PORT):
@@ -66,12 +67,17 @@ def count(name, command, args, work):
         proc.wait()
         while wait_port(PROXY_PORT, 0.2):
             time.sleep(0.2)
-    total = 0
+    # Each event callgrind counted (Ir alone, or with --cache-sim the simulated cache's
+    # misses too), summed over the output files of every thread.
+    totals = {}
     for path in [p for p in os.listdir(work) if p.startswith(f"{name}.callgrind")]:
         text = open(os.path.join(work, path)).read()
-        m = re.search(r"^totals: (\d+)", text, re.M)
-        total += int(m.group(1)) if m else 0
-    return total / args.requests
+        events = re.search(r"^events: (.+)$", text, re.M)
+        values = re.search(r"^totals: (.+)$", text, re.M)
+        if events and values:
+            for event, value in zip(events.group(1).split(), values.group(1).split()):
+                totals[event] = totals.get(event, 0) + int(value)
+    return {event: value / args.requests for event, value in totals.items()}
 
 
 def main():
@@ -80,6 +86,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=2000)
     ap.add_argument("--conns", type=int, default=16)
     ap.add_argument("--close", action="store_true", help="a new connection per request")
+    ap.add_argument("--cache-sim", action="store_true",
+                    help="also simulate the caches: first-level instruction and data misses (I1mr, D1mr, D1mw) "
+                         "and last-level misses (ILmr, DLmr, DLmw) per request")
     ap.add_argument("builds", nargs="+", metavar="NAME=COMMAND")
     args = ap.parse_args()
     origin_bin = os.environ.get("ORIGIN_BIN", os.path.join(tempfile.gettempdir(), "proxybench-origin", "release", "origin"))
@@ -90,13 +99,19 @@ def main():
         results = []
         for entry in args.builds:
             name, _, command = entry.partition("=")
-            per_request = count(name, command, args, work)
-            results.append((name, per_request))
-            print(f"{name:10s} {per_request:10.0f} instructions/request", flush=True)
+            events = count(name, command, args, work)
+            results.append((name, events))
+            print(f"{name:10s} {events['Ir']:10.0f} instructions/request", flush=True)
         base = results[0][1]
         print()
-        for name, per_request in results:
-            print(f"{name:10s} {per_request:10.0f} instructions/request  ({per_request / base:.3f}x {results[0][0]})")
+        for name, events in results:
+            print(f"{name:10s} {events['Ir']:10.0f} instructions/request  ({events['Ir'] / base['Ir']:.3f}x {results[0][0]})")
+        if args.cache_sim:
+            names = [e for e in base if e not in ("Ir", "Dr", "Dw")]
+            print()
+            print(f"{'misses per request':18s}" + "".join(f"{e:>10s}" for e in names))
+            for name, events in results:
+                print(f"{name:18s}" + "".join(f"{events.get(e, 0):10.1f}" for e in names))
     finally:
         os.killpg(origin.pid, signal.SIGTERM)
 
