@@ -7,6 +7,7 @@ mod common;
 mod acme;
 mod balancing;
 mod cache;
+mod cache_disk;
 mod cache_purge;
 mod cache_reload;
 mod cache_soft_purge;

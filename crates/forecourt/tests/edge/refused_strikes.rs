@@ -6,7 +6,8 @@
 //! `h2_bad_preface`), as HAProxy tracks a client's protocol glitches.
 use super::common::origin::Origin;
 use super::common::*;
-use super::{config_with, exchange_from, frame, goaway_code, h2_flood};
+use super::h2_floods::{frame, goaway_code, h2_flood};
+use super::{config_with, exchange_from};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_abandoned_heads_strike_their_clients() {
