@@ -6,6 +6,8 @@
 //! tagged with one of 100 tags, then times a lookup of 100,000 of them, a prefix purge (a
 //! scan of every entry), a tag purge and purges of one URL (their keys removed without a
 //! scan), and the same lookups after each: a purge must not make the hits after it slower.
+//! Last, what a reload that resizes the memory tier costs: the new store's takeover of
+//! the objects (`Store::take_over`).
 use forecourt_cache::freshness::Timing;
 use forecourt_cache::stored::Stored;
 use forecourt_cache::{Purge, Store, StoreConfig};
@@ -46,7 +48,7 @@ fn lookups(store: &Store, objects: usize) -> f64 {
 
 fn main() {
     let objects: usize = std::env::args().nth(1).map_or(300_000, |n| n.parse().expect("OBJECTS is a number"));
-    let store = Store::open(StoreConfig { memory: 8 << 30, max_object: 1 << 20, disk: None }).unwrap();
+    let store = Arc::new(Store::open(StoreConfig { memory: 8 << 30, max_object: 1 << 20, disk: None }).unwrap());
     for i in 0..objects {
         let key: Arc<str> = url(i).into();
         store.put(&key, &key, Arc::new(stored(format!("t{}", i % 100))));
@@ -71,4 +73,11 @@ fn main() {
         println!("one URL's purge: {removed} object in {:.1} µs", started.elapsed().as_secs_f64() * 1e6);
         println!("lookups after it {:.2} µs each", lookups(&store, objects));
     }
+    let resized = StoreConfig { memory: 16 << 30, ..store.config.clone() };
+    let replacement = Arc::new(Store::prepare(resized, Some(&store)).unwrap());
+    let started = Instant::now();
+    replacement.take_over(&store);
+    replacement.wait_for_takeover();
+    let taken = started.elapsed().as_secs_f64() * 1e3;
+    println!("a resized tier's takeover: {} objects in {taken:.1} ms", replacement.memory_usage().objects);
 }

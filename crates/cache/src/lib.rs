@@ -16,6 +16,7 @@ pub mod filter;
 pub mod freshness;
 pub mod key;
 mod key_notes;
+mod lineage;
 mod memory;
 pub mod metrics;
 pub mod partial;

@@ -38,6 +38,11 @@ impl MemoryTier {
         self.map.insert(key, entry);
     }
 
+    /// Inserts `entry` unless the key holds one already.
+    pub fn insert_if_absent(&self, key: Arc<str>, entry: Arc<Entry>) {
+        self.map.entry(key).or_insert(entry);
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }

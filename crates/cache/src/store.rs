@@ -4,6 +4,7 @@
 use crate::disk::{DiskConfig, DiskTier, TierUsage};
 use crate::fills::Fills;
 use crate::key_notes::KeyNotes;
+use crate::lineage::{self, Lineage, Linked};
 use crate::memory::MemoryTier;
 use crate::purge::Purge;
 use crate::range_passes::RangePasses;
@@ -63,6 +64,15 @@ pub struct Store {
     /// so that no purge or invalidation of one URL or tag scans the memory tier.
     url_keys: KeyNotes,
     tag_keys: KeyNotes,
+    /// The store this one takes the place of, and the one that took its place
+    /// (`take_over`): a purge is made on each.
+    lineage: Lineage<Store>,
+}
+
+impl Linked for Store {
+    fn lineage(&self) -> &Lineage<Store> {
+        &self.lineage
+    }
 }
 
 impl Store {
@@ -94,11 +104,13 @@ impl Store {
             fills: Arc::default(),
             range_passes: RangePasses::default(),
             refreshing: Mutex::default(),
-            routes: Mutex::default(),
+            // The routes' counters go on (shared from now: the new filters count in them).
+            routes: Mutex::new(running.map(|r| r.routes.lock().unwrap().clone()).unwrap_or_default()),
             purges: AtomicU64::new(0),
             soft_purges: AtomicU64::new(0),
             url_keys: KeyNotes::default(),
             tag_keys: KeyNotes::default(),
+            lineage: Lineage::default(),
         })
     }
 
@@ -109,6 +121,65 @@ impl Store {
             disk.start();
             disk.resize(config.size);
         }
+    }
+
+    /// Takes `replaced`'s place, when a reload's new bounds (`memory`, `max_object`, the
+    /// disk's `size` or `path`) made this store instead of keeping it (`prepare` shared
+    /// its routes' counters): its purges' counters now, and on a thread of its own
+    /// (`lineage.rs`) the objects of its memory tier that fit this one's `max_object` (this
+    /// tier's bound evicting as it must), so that a reload that resizes the cache does not
+    /// empty it onto the origin.
+    pub fn take_over(self: &Arc<Self>, replaced: &Arc<Store>) {
+        self.purges.fetch_add(replaced.purges(), Ordering::Relaxed);
+        self.soft_purges.fetch_add(replaced.soft_purges(), Ordering::Relaxed);
+        lineage::take_place(self, replaced, |new, old| {
+            let started = std::time::Instant::now();
+            let objects = new.copy_objects_of(old);
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::info!(objects, ms, "cache objects carried over to the new memory tier");
+        });
+    }
+
+    /// Waits until the objects it takes over are copied (at once when it takes over none).
+    pub fn wait_for_takeover(&self) {
+        self.lineage.wait_copied();
+    }
+
+    /// Copies the objects of `replaced`'s memory tier that fit this store's `max_object`
+    /// and that it does not hold (one stored here since is newer); how many. An object
+    /// purged or changed there while it is copied is not kept: a purge reaches `replaced`
+    /// before this store (`everywhere`), so either it is gone there when looked at again
+    /// after the copy, or the purge reaches this store after the copy.
+    fn copy_objects_of(&self, replaced: &Store) -> usize {
+        let fits = |e: &Entry| e.variants.iter().all(|v| v.body.len() as u64 <= self.config.max_object);
+        let mut copied = 0;
+        for (key, entry) in replaced.memory.entries().filter(|(_, e)| fits(e)) {
+            if self.memory.contains(&key) {
+                continue;
+            }
+            self.note(&key, &entry.url, entry.variants.iter().flat_map(|v| v.tags.iter()));
+            self.memory.insert_if_absent(key.clone(), entry.clone());
+            if replaced.memory.get(&key).is_some_and(|there| Arc::ptr_eq(&there, &entry)) {
+                copied += 1;
+            } else {
+                self.memory.remove_picked(&key, |e| std::ptr::eq(e, &*entry));
+            }
+        }
+        copied
+    }
+
+    /// `op`'s answer for this store, after it is done on the stores this one still copies
+    /// from, and before it is done on those that took this one's place: a purge made on
+    /// each store of a takeover, the oldest first.
+    fn everywhere<R>(&self, op: impl Fn(&Store) -> R) -> R {
+        for older in self.lineage.older() {
+            op(&older);
+        }
+        let answer = op(self);
+        for newer in self.lineage.newer() {
+            op(&newer);
+        }
+        answer
     }
 
     /// The entry of `key`: from memory, else from disk (and then kept in memory again).
@@ -141,6 +212,10 @@ impl Store {
     /// Removes what `purge` names; the number of purges so far counts it. How many stored
     /// objects it removed (one held by both tiers counts once).
     pub fn purge(&self, purge: &Purge) -> usize {
+        self.everywhere(|store| store.purge_here(purge))
+    }
+
+    fn purge_here(&self, purge: &Purge) -> usize {
         self.purges.fetch_add(1, Ordering::Relaxed);
         let mut removed = HashSet::new();
         if let Some(disk) = &self.disk {
@@ -206,6 +281,10 @@ impl Store {
     /// it is still served. Counted as a purge, and as a soft one. How many stored objects
     /// it made stale (one held by both tiers counts once).
     pub fn soft_purge(&self, purge: &Purge) -> usize {
+        self.everywhere(|store| store.soft_purge_here(purge))
+    }
+
+    fn soft_purge_here(&self, purge: &Purge) -> usize {
         self.purges.fetch_add(1, Ordering::Relaxed);
         self.soft_purges.fetch_add(1, Ordering::Relaxed);
         let now = crate::freshness::now();
@@ -225,6 +304,10 @@ impl Store {
     /// Removes the entries of `url` (an unsafe method's invalidation; not counted as a
     /// purge): its keys, none looked for by a scan of either tier.
     pub fn invalidate(&self, url: &str) {
+        self.everywhere(|store| store.invalidate_here(url))
+    }
+
+    fn invalidate_here(&self, url: &str) {
         if let Some(disk) = &self.disk {
             disk.remove(crate::disk::Pick::Url(url.into()));
         }
@@ -347,6 +430,67 @@ mod tests {
         assert!(store.get(a).is_none() && store.get(b).is_some() && store.get(c).is_some());
         assert_eq!(store.purge(&Purge::Tag("blue".into())), 1, "c");
         assert_eq!(store.purge(&Purge::Tag("green".into())), 0);
+    }
+
+    #[test]
+    fn a_new_store_takes_over_the_objects_counters_and_later_purges_of_the_one_it_replaces() {
+        let old = Arc::new(Store::open(StoreConfig::default()).unwrap());
+        let with = |body: Vec<u8>, tags: &[&str]| {
+            let mut s = Arc::into_inner(stored()).unwrap();
+            (s.body, s.tags) = (body.into(), tags.iter().map(|t| Box::from(*t)).collect());
+            Arc::new(s)
+        };
+        let (a, b, big, red) = ("http://h/a", "http://h/b", "http://h/big", "http://h/red");
+        for (url, body, tags) in
+            [(a, vec![b'a'], &[][..]), (b, vec![b'b'], &[]), (big, vec![0; 2 << 20], &[]), (red, vec![b'r'], &["red"])]
+        {
+            old.put(&url.into(), &url.into(), with(body, tags));
+        }
+        RouteCounters::count(&old.route("r").hit);
+        old.purge(&Purge::Url("http://h/none".into()));
+
+        let config = StoreConfig { memory: 8 << 20, max_object: 1 << 20, disk: None };
+        let new = Arc::new(Store::prepare(config, Some(&old)).unwrap());
+        new.put(&b.into(), &b.into(), with(vec![b'B'], &[]));
+        new.take_over(&old);
+        new.wait_for_takeover();
+        assert_eq!(&new.get(a).unwrap().variants[0].body[..], b"a");
+        assert_eq!(&new.get(b).unwrap().variants[0].body[..], b"B", "what the new store holds stays");
+        assert!(new.get(big).is_none(), "larger than the new max_object");
+        assert!(Arc::ptr_eq(&new.route("r"), &old.route("r")), "the route's counters go on");
+        assert_eq!(new.purges(), 1);
+        assert_eq!(new.purge(&Purge::Tag("red".into())), 1, "the copied object's tag is noted");
+
+        // The workers of the config before purge the old store: the new one follows.
+        old.purge_url(a);
+        assert!(new.get(a).is_none());
+        new.put(&a.into(), &a.into(), with(vec![b'a'], &[]));
+        assert_eq!(old.soft_purge(&Purge::Url(a.into())), 0);
+        let freshness = new.get(a).unwrap().variants[0].freshness(crate::freshness::now());
+        assert!(matches!(freshness, crate::stored::Freshness::Stale(_)), "made stale there too");
+        old.purge(&Purge::All);
+        assert!(new.get(a).is_none() && new.get(b).is_none());
+    }
+
+    #[test]
+    fn a_purge_while_the_objects_are_copied_is_made_on_both_stores() {
+        let old = Arc::new(Store::open(StoreConfig::default()).unwrap());
+        let (a, b) = ("http://h/a", "http://h/b");
+        put(&old, a, a);
+        put(&old, b, b);
+        let new = Arc::new(Store::prepare(StoreConfig::default(), Some(&old)).unwrap());
+        let (go, held) = std::sync::mpsc::channel::<()>();
+        lineage::take_place(&new, &old, move |new, old| {
+            held.recv().unwrap();
+            new.copy_objects_of(old);
+        });
+        // Purged through the new store before its copy: the old one's object goes first.
+        new.purge_url(a);
+        assert!(old.get(a).is_none(), "purged where it is copied from");
+        go.send(()).unwrap();
+        new.wait_for_takeover();
+        assert!(new.get(a).is_none(), "not copied back");
+        assert!(new.get(b).is_some());
     }
 
     #[test]

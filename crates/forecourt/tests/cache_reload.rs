@@ -1,7 +1,9 @@
 //! The cache across reloads: the disk tier is kept while its folder is; a reload refused
 //! for an error anywhere in its file leaves the folder as the running tier has it; one
-//! that is taken applies its new size.
+//! that is taken applies its new size. Without a disk tier, a reload that resizes the
+//! memory tier carries its objects and counters over.
 use crate::common;
+use common::cache_admin::purge;
 use common::cache_origin::CacheOrigin;
 use common::*;
 use std::path::Path;
@@ -59,4 +61,50 @@ async fn reloads_keep_the_disk_tier_or_leave_its_folder_alone() {
     fc.signal(libc::SIGHUP);
     assert!(eventually(Duration::from_secs(5), || files_under(&folder) <= 5), "{}", files_under(&folder));
     assert_eq!(scans(), 1, "the tier kept, with its new size: no second scan");
+}
+
+/// A reload that changes `memory` and `max_object` (a new memory tier) keeps serving the
+/// objects the tier before held, as hits, without asking the origin, and the routes'
+/// counters go on; what no longer fits `max_object` is fetched again. A purge after the
+/// reload removes a carried object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_resizes_the_memory_tier_keeps_its_objects() {
+    let origin = CacheOrigin::start();
+    let admin = free_port();
+    let config = |memory: &str, max_object: &str| {
+        format!(
+            "[global]\nworkers = 2\nadmin = \"127.0.0.1:{admin}\"\n[cache]\nmemory = \"{memory}\"\nmax_object = \"{max_object}\"\n\
+             [[listen]]\naddr = \"127.0.0.1:{{port}}\"\n[[route]]\nupstream = \"o\"\ncache = true\n\
+             [upstream.o]\nservers = [\"{}\"]\n",
+            origin.addr
+        )
+    };
+    let fc = Forecourt::start(&config("8m", "1m"));
+    let (small, large) = ("/small?cc=max-age%3D600&size=1000", "/large?cc=max-age%3D600&size=600000");
+    for path in [small, large] {
+        for _ in 0..2 {
+            assert_eq!(get(&fc.url(path)).await.status, 200);
+        }
+        assert_eq!(origin.hits(path), 1, "{path} stored");
+    }
+    let hits = || async {
+        let metrics = get(&format!("http://127.0.0.1:{admin}/metrics")).await.body;
+        metric(&metrics, "forecourt_cache_requests_total{route=\"route#1\",outcome=\"hit\"}")
+    };
+    assert_eq!(hits().await, 2.0);
+
+    fc.rewrite(&config("16m", "512k"));
+    fc.signal(libc::SIGHUP);
+    let carried = || fc.stderr().contains("cache objects carried over to the new memory tier objects=1 ");
+    assert!(eventually(Duration::from_secs(5), carried), "{}", fc.stderr());
+    let r = get(&fc.url(small)).await;
+    assert!(r.header("cache-status").starts_with("Forecourt; hit"), "carried over: {:?}", r.headers);
+    assert_eq!(origin.hits(small), 1);
+    assert_eq!(hits().await, 3.0, "the route's counters go on");
+    assert_eq!(get(&fc.url(large)).await.status, 200);
+    assert_eq!(origin.hits(large), 2, "over the new max_object: not carried");
+
+    assert_eq!(purge(&format!("http://127.0.0.1:{admin}"), &format!(r#"{{"url": "{small}"}}"#)).await.status, 200);
+    assert!(!get(&fc.url(small)).await.header("cache-status").starts_with("Forecourt; hit"));
+    assert_eq!(origin.hits(small), 2);
 }

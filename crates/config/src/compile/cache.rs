@@ -99,9 +99,13 @@ pub fn shared(cx: &mut Ctx<'_>, cfg: Option<&Spanned<CacheCfg>>) -> CacheShared 
 }
 
 /// Registers the store as the process's once the whole config compiled, and starts its
-/// disk tier (again for a running store: nothing).
+/// disk tier (again for a running store: nothing); a new store takes the running one's
+/// place (`Store::take_over`: its objects and counters).
 pub fn commit(cx: &Ctx<'_>, shared: &CacheShared) {
     shared.store.start();
+    if let Some(running) = cx.state.services.get::<Store>().filter(|r| !Arc::ptr_eq(r, &shared.store)) {
+        shared.store.take_over(&running);
+    }
     cx.state.services.set(shared.store.clone());
 }
 
